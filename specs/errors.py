@@ -1,0 +1,31 @@
+"""The one exception tree of wfc.
+
+Every error wfc raises on purpose derives from :class:`WfcError`. It lives in
+the lowest layer so that every other subpackage can raise and re-export it
+without importing upward.
+"""
+
+from __future__ import annotations
+
+
+class WfcError(Exception):
+    """Base of every error wfc raises on purpose.
+
+    Catch this to handle any wfc failure; the message always says what failed,
+    where, and what to do about it.
+    """
+
+
+class SpecError(WfcError):
+    """A workflow spec document is malformed or inconsistent.
+
+    Attributes:
+        path: The ``$.``-path of the offending field, e.g.
+            ``$.threads.main.nodes.charge-card.edges[0].to``.
+        reason: What is wrong at that path, without the path.
+    """
+
+    def __init__(self, reason: str, path: str = "$") -> None:
+        self.reason = reason
+        self.path = path
+        super().__init__(f"invalid workflow spec at {path}: {reason}")
