@@ -9,6 +9,7 @@ from wfc.specs.errors import SpecError, WfcError
 from wfc.specs.expressions import (
     FUNCTIONS,
     BinaryExpr,
+    BinaryOp,
     CallExpr,
     Expr,
     ListExpr,
@@ -16,6 +17,7 @@ from wfc.specs.expressions import (
     OutputRef,
     PathSegment,
     UnaryExpr,
+    UnaryOp,
     VarRef,
     format_expr,
     format_literal,
@@ -23,6 +25,7 @@ from wfc.specs.expressions import (
 from wfc.specs.nodes import (
     ERROR_CODES,
     MUTATION_OPS,
+    TERMINAL_NODES,
     Backoff,
     Compensation,
     CompensateNode,
@@ -44,6 +47,7 @@ from wfc.specs.nodes import (
     ThreadStrategy,
     WaitForEventNode,
     WaitForThreadsNode,
+    node_kind,
 )
 from wfc.specs.walk import node_expressions, referenced_vars, walk_expr
 from wfc.specs.workflow import (
@@ -63,9 +67,11 @@ __all__ = [
     "FUNCTIONS",
     "MUTATION_OPS",
     "SCHEMA_ID",
+    "TERMINAL_NODES",
     "VAR_TYPES",
     "Backoff",
     "BinaryExpr",
+    "BinaryOp",
     "CallExpr",
     "CompensateNode",
     "Compensation",
@@ -94,6 +100,7 @@ __all__ = [
     "ThreadSpec",
     "ThreadStrategy",
     "UnaryExpr",
+    "UnaryOp",
     "VarRef",
     "VarType",
     "VariableDef",
@@ -111,6 +118,7 @@ __all__ = [
     "json_schema",
     "loads",
     "node_expressions",
+    "node_kind",
     "referenced_vars",
     "validate",
     "walk_expr",

@@ -11,13 +11,14 @@ import msgspec
 from wfc.specs.errors import SpecError
 from wfc.specs.expressions import FUNCTIONS, CallExpr, Expr, OutputRef
 from wfc.specs.nodes import (
+    TERMINAL_NODES,
     EntrypointNode,
-    ExitNode,
     Node,
     SpawnThreadForEachNode,
     SpawnThreadNode,
     TaskNode,
     WaitForThreadsNode,
+    node_kind,
 )
 from wfc.specs.walk import node_expressions, referenced_vars, walk_expr
 from wfc.specs.workflow import SCHEMA_ID, ThreadSpec, VariableDef, WorkflowSpec, first_version
@@ -134,18 +135,19 @@ def _validate_thread(spec: WorkflowSpec, thread_name: str, nodes: dict[str, Node
     entry = nodes.get(_ENTRY)
     if not isinstance(entry, EntrypointNode):
         raise SpecError(f"thread needs an entrypoint node with id {_ENTRY!r}", f"{path}.nodes")
-    if not any(isinstance(n, ExitNode) for n in nodes.values()):
-        raise SpecError("thread has no exit node", f"{path}.nodes")
+    if not any(isinstance(n, TERMINAL_NODES) for n in nodes.values()):
+        raise SpecError("thread has no exit, fail or compensate node, so it can never end", f"{path}.nodes")
     for node_id, node in nodes.items():
         here = f"{path}.nodes.{node_id}"
         if not _NAME.match(node_id):
             raise SpecError(f"node id {node_id!r} must be letters, digits, '_', '-', '.' or ':'", here)
         if isinstance(node, EntrypointNode) and node_id != _ENTRY:
             raise SpecError(f"only the node {_ENTRY!r} may be an entrypoint", here)
-        if not isinstance(node, ExitNode) and not node.edges:
-            raise SpecError("node has no outgoing edge; only exit nodes may end a thread", f"{here}.edges")
-        if isinstance(node, ExitNode) and node.edges:
-            raise SpecError("an exit node cannot have edges", f"{here}.edges")
+        terminal = isinstance(node, TERMINAL_NODES)
+        if not terminal and not node.edges:
+            raise SpecError("node has no outgoing edge; only exit, fail and compensate nodes end a thread", f"{here}.edges")
+        if terminal and node.edges:
+            raise SpecError(f"a {node_kind(node)} node ends its thread and cannot have edges", f"{here}.edges")
         for index, edge in enumerate(node.edges):
             if edge.to not in nodes:
                 raise SpecError(f"edge to node {edge.to!r}, which is not in thread {thread_name!r}", f"{here}.edges[{index}].to")

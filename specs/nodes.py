@@ -179,7 +179,7 @@ class NopNode(NodeBase, tag="nop", kw_only=True):
 
 
 class FailNode(NodeBase, tag="fail", kw_only=True):
-    """Raises a named business exception."""
+    """Raises a named business exception; the thread fails with it."""
 
     failure: str
     message: str = ""
@@ -187,7 +187,8 @@ class FailNode(NodeBase, tag="fail", kw_only=True):
 
 
 class CompensateNode(NodeBase, tag="compensate", kw_only=True):
-    """Runs the compensations of every completed step now, in reverse order."""
+    """Runs the compensations of every completed step now, in reverse order
+    of completion, then ends the run as ``COMPENSATED``."""
 
 
 Node = Union[
@@ -204,6 +205,15 @@ Node = Union[
     FailNode,
     CompensateNode,
 ]
+
+#: Node kinds that end their thread and so have no edges.
+TERMINAL_NODES = (ExitNode, FailNode, CompensateNode)
+
+
+def node_kind(node: Node) -> str:
+    """The ``kind`` tag of a node, e.g. ``"task"``."""
+    return str(type(node).__struct_config__.tag)
+
 
 #: Error codes of technical failures, for ``handle_error(..., error=CODE)``.
 ERROR_CODES: tuple[str, ...] = (

@@ -1,0 +1,223 @@
+"""Validation of what the builder recorded: every rule, every problem.
+
+Each check appends :class:`Problem` records; nothing raises, so one compile
+reports everything at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from wfc.compiler.errors import Problem
+from wfc.compiler.types import assignable, describe, infer, literal_type
+from wfc.dsl.expressions import caret
+from wfc.dsl.handles import Expression
+from wfc.dsl.recording import RecordedNode, RecordedThread, Recording
+from wfc.dsl.source import Source
+from wfc.specs import (
+    ERROR_CODES,
+    ExitNode,
+    FailNode,
+    NopNode,
+    SpawnThreadForEachNode,
+    SpawnThreadNode,
+    TaskNode,
+    VarRef,
+    WaitForThreadsNode,
+    walk_expr,
+)
+
+_ARITHMETIC = {"add", "subtract", "multiply", "divide"}
+
+
+def check_recording(recording: Recording) -> list[Problem]:
+    """Every problem with ``recording``, errors and warnings, in source order."""
+    problems = [Problem(p.message, str(p.source)) for p in recording.problems]
+    for node, source in recording.compensations_on_non_tasks:
+        problems.append(Problem(
+            f"compensate_with() on node {node.id!r}, a {node.kind.__struct_config__.tag} node: only task "
+            "steps can be compensated; call it on what wf.execute() returned", str(source)))
+    for thread in recording.threads.values():
+        problems.extend(_check_thread(recording, thread))
+    return sorted(problems, key=_source_order)
+
+
+def _source_order(problem: Problem) -> tuple[str, int]:
+    file, _, line = problem.source.rpartition(":")
+    return (file, int(line)) if line.isdigit() else (problem.source, 0)
+
+
+def _check_thread(recording: Recording, thread: RecordedThread) -> Iterator[Problem]:
+    for first, duplicate in thread.duplicate_variables:
+        yield Problem(f"variable {first.name!r} is declared twice in thread {thread.name!r} "
+                      f"(first at {first.source}); declare it once", str(duplicate.source))
+    for variable in thread.variables.values():
+        if variable.default is not None and not assignable(variable.type, literal_type(variable.default)):
+            yield Problem(f"the default {variable.default!r} of variable {variable.name!r} is not a "
+                          f"{variable.type}", str(variable.source))
+    for node in thread.nodes.values():
+        yield from _check_uses(thread, node)
+        yield from _check_node(recording, thread, node)
+    yield from _check_reachable(thread)
+
+
+def _uses(node: RecordedNode) -> Iterator[tuple[Expression, Source, str]]:
+    """Every expression a node holds, with where it was written and what it is for."""
+    for name, value in node.fields.items():
+        items = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else [value]
+        for item in items:
+            if isinstance(item, Expression):
+                yield item, node.source, name
+    if node.compensation is not None:
+        for arg in node.compensation[1]:
+            yield arg, node.compensation[3], "compensation"
+    for edge in node.edges:
+        if edge.when is not None:
+            yield edge.when, node.source, "condition"
+        for mutation in edge.mutations:
+            yield mutation.value, mutation.source, "mutation"
+
+
+def _check_uses(thread: RecordedThread, node: RecordedNode) -> Iterator[Problem]:
+    def var_type(name: str) -> str | None:
+        found = thread.visible_variable(name)
+        return None if found is None else found.type
+
+    for expression, source, role in _uses(node):
+        for output in expression.outputs:
+            if output.thread is not thread:
+                yield Problem(
+                    f"the output of node {output.id!r} (thread {output.thread.name!r}) is used in thread "
+                    f"{thread.name!r}; node outputs are only visible in their own thread: assign it to a "
+                    "variable there and use the variable", str(source))
+        yield from _unknown_names(thread, expression, source)
+        type_problems: list[str] = []
+        kind = infer(expression.expr, var_type, type_problems)
+        for message in type_problems:
+            yield Problem(message + _show(expression), str(source))
+        if role == "condition" and kind in ("str", "int", "float", "list", "null"):
+            yield Problem(f"a condition must be true or false, but this is {describe(expression.expr, kind)}; "
+                          "compare it, e.g. status == 'new'" + _show(expression), str(source))
+    for edge in node.edges:
+        for mutation in edge.mutations:
+            yield from _check_mutation(thread, mutation.variable.name, mutation.op, mutation.value,
+                                       mutation.variable.thread, str(mutation.source), var_type)
+
+
+def _show(expression: Expression) -> str:
+    return f"\n  in: {expression.parsed.text}" if expression.parsed else ""
+
+
+def _unknown_names(thread: RecordedThread, expression: Expression, source: Source) -> Iterator[Problem]:
+    names = {use.name: use for use in expression.parsed.names} if expression.parsed else {}
+    reported = set()
+    for sub in walk_expr(expression.expr):
+        if isinstance(sub, VarRef) and thread.visible_variable(sub.name) is None and sub.name not in reported:
+            reported.add(sub.name)
+            visible = sorted({n for t in [thread, *thread.ancestors()] for n in t.variables})
+            message = (f"unknown name {sub.name!r}: no variable of that name is visible in thread "
+                       f"{thread.name!r} (visible: {', '.join(visible) or 'none'}); declare it, or bind a "
+                       "node output by keyword: wf.condition(\"c.ok\", c=charge)")
+            use = names.get(sub.name)
+            if use is not None and expression.parsed is not None:
+                message += "\n" + caret(expression.parsed.text, use.column, use.length)
+            yield Problem(message, str(source))
+
+
+def _check_mutation(thread: RecordedThread, name: str, op: str, value: Expression, owner: RecordedThread,
+                    source: str, var_type: object) -> Iterator[Problem]:
+    if owner is not thread and owner not in thread.ancestors():
+        yield Problem(f"thread {thread.name!r} changes variable {name!r} of thread {owner.name!r}, which it "
+                      "cannot see; a thread sees only its own variables and those of the threads above it",
+                      source)
+        return
+    declared = owner.variables[name].type
+    kind = infer(value.expr, lambda n: (v.type if (v := thread.visible_variable(n)) else None), [])
+    if op == "assign" and not assignable(declared, kind):
+        yield Problem(f"cannot assign {describe(value.expr, kind)} to {declared} variable {name!r}", source)
+    elif op in _ARITHMETIC and declared not in ("int", "float", "json") and not (op == "add" and declared == "str"):
+        yield Problem(f"cannot {op} to {declared} variable {name!r}; arithmetic needs an int or float", source)
+    elif op in _ARITHMETIC and declared == "int" and kind == "float":
+        yield Problem(f"{op} of a float to int variable {name!r} would make it a float; declare it "
+                      "with declare_float", source)
+    elif op in ("append", "extend", "remove", "remove_key") and declared not in ("json",):
+        yield Problem(f"{op} needs a json (list or object) variable, but {name!r} is a {declared}", source)
+
+
+def _check_node(recording: Recording, thread: RecordedThread, node: RecordedNode) -> Iterator[Problem]:
+    if node.kind is WaitForThreadsNode:
+        for spawn in node.fields["threads"]:
+            if spawn.thread is not thread:
+                yield Problem(f"wait_for_threads() in thread {thread.name!r} waits for {spawn.id!r}, spawned "
+                              f"in thread {spawn.thread.name!r}; wait in the thread that spawned it",
+                              str(node.source))
+    if node.kind in (SpawnThreadNode, SpawnThreadForEachNode):
+        yield from _check_spawn_inputs(recording, node)
+    for handler in node.handlers:
+        if handler.on == "exception" and handler.name and not _can_throw(recording, node, handler.name):
+            yield Problem(f"node {node.id!r} can never raise the exception {handler.name!r}: only tasks and "
+                          "wf.fail() raise business exceptions", str(handler.source), "warning")
+        if handler.on == "error" and handler.name and handler.name not in ERROR_CODES:
+            yield Problem(f"unknown error code {handler.name!r}", str(handler.source))
+
+
+def _check_spawn_inputs(recording: Recording, node: RecordedNode) -> Iterator[Problem]:
+    child = recording.threads[node.fields["thread"]]
+    given = set(node.fields["inputs"])
+    for name in sorted(given - set(child.variables)):
+        yield Problem(f"input {name!r} for thread {child.name!r}, which declares no such variable; declare it "
+                      f"in the thread function: t.declare_str({name!r}).required()", str(node.source))
+    item_var = node.fields.get("item_var")
+    for variable in child.variables.values():
+        if variable.required and variable.name not in given and variable.name != item_var:
+            yield Problem(f"thread {child.name!r} requires input {variable.name!r}; pass it: "
+                          f"inputs={{{variable.name!r}: ...}}", str(node.source))
+
+
+def _can_throw(recording: Recording, node: RecordedNode, name: str) -> bool:
+    if node.kind is TaskNode:
+        return True
+    if node.kind is not WaitForThreadsNode:
+        return False
+    threads = [recording.threads[spawn.fields["thread"]] for spawn in node.fields["threads"]]
+    seen: set[str] = set()
+    while threads:
+        thread = threads.pop()
+        if thread.name in seen:
+            continue
+        seen.add(thread.name)
+        for inner in thread.nodes.values():
+            if inner.kind is TaskNode or (inner.kind is FailNode and inner.fields["failure"] == name):
+                return True
+            if inner.kind in (SpawnThreadNode, SpawnThreadForEachNode):
+                threads.append(recording.threads[inner.fields["thread"]])
+    return False
+
+
+def reachable(thread: RecordedThread) -> set[str]:
+    """Ids of the nodes reachable from the thread's entrypoint."""
+    seen = {"entrypoint"}
+    stack = ["entrypoint"]
+    while stack:
+        for edge in thread.nodes[stack.pop()].edges:
+            if edge.to and edge.to not in seen:
+                seen.add(edge.to)
+                stack.append(edge.to)
+    return seen
+
+
+def is_scaffolding(node: RecordedNode) -> bool:
+    """Nodes wfc adds on its own (joins, the final exit), not the user's steps."""
+    return node.kind is NopNode or (node.kind is ExitNode and node.fields.get("output") is None)
+
+
+def _check_reachable(thread: RecordedThread) -> Iterator[Problem]:
+    seen = reachable(thread)
+    predecessors = {edge.to for node in thread.nodes.values()
+                    if node.id not in seen and not is_scaffolding(node) for edge in node.edges}
+    for node in thread.nodes.values():
+        if node.id in seen or is_scaffolding(node) or node.id in predecessors:
+            continue
+        yield Problem(f"this step (node {node.id!r}) can never run: it comes after the thread ended "
+                      "with wf.fail(), wf.complete() or wf.compensate(), or after branches that all end it",
+                      str(node.source))
