@@ -7,9 +7,7 @@ import traceback
 import warnings
 
 import msgspec
-
 import wfc.dsl.workflow
-
 from wfc.compiler.checks import check_recording
 from wfc.compiler.diff import next_version
 from wfc.compiler.errors import CompileError, CompileWarning, Problem

@@ -11,7 +11,6 @@ import math
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import msgspec
-
 from wfc.dsl.errors import DslError
 from wfc.dsl.recording import RecordedNode, RecordedThread, RecordedVariable, Recording
 from wfc.dsl.source import caller_source

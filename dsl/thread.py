@@ -60,7 +60,7 @@ _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]+")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
 
 
-class ThreadStrategy(str, enum.Enum):
+class ThreadStrategy(enum.StrEnum):
     """How ``wait_for_threads`` finishes.
 
     ``ALL`` waits for every child and fails as soon as one fails; ``FIRST``
@@ -282,9 +282,13 @@ class WorkflowThread:
         """
         source = self._check_active("execute")
         if not isinstance(task_name, str) or not task_name.strip():
-            raise DslError(f"a task name is a non-empty string, got {task_name!r}: wf.execute(\"charge-card\", ...)", str(source))
+            raise DslError(
+                f"a task name is a non-empty string, got {task_name!r}: wf.execute(\"charge-card\", ...)", str(source)
+            )
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-            raise DslError(f"retries must be an int >= 0, got {retries!r}: wf.execute(\"charge-card\", retries=3)", str(source))
+            raise DslError(
+                f"retries must be an int >= 0, got {retries!r}: wf.execute(\"charge-card\", retries=3)", str(source)
+            )
         if backoff is not None and not isinstance(backoff, Backoff):
             raise DslError(f"backoff must be Backoff(initial=, multiplier=, maximum=), got {backoff!r}", str(source))
         fields = {"task": task_name, "args": [self._expr(a) for a in args], "retries": retries,
@@ -417,7 +421,9 @@ class WorkflowThread:
         if inputs is None:
             return {}
         if not isinstance(inputs, Mapping) or not all(isinstance(k, str) for k in inputs):
-            raise DslError(f"inputs map the child's variable names to values, got {inputs!r}: {{\"sku\": sku}}", str(source))
+            raise DslError(
+                f"inputs map the child's variable names to values, got {inputs!r}: {{\"sku\": sku}}", str(source)
+            )
         return {name: self._expr(value) for name, value in inputs.items()}
 
     def wait_for_threads(
@@ -459,7 +465,8 @@ class WorkflowThread:
         if node.recording is not self._recording:
             self._expr(node)
         suffix = {"error": name or "error", "exception": name or "exception", "any": "failure"}[on]
-        thread = self._record_thread(handler, f"{node.node.id}-on-{suffix}".lower(), "handler", source, {"failure": "json"})
+        thread_name = f"{node.node.id}-on-{suffix}".lower()
+        thread = self._record_thread(handler, thread_name, "handler", source, {"failure": "json"})
         node.node.handlers.append(RecordedHandler(on, name, thread, source))  # type: ignore[arg-type]
         if node.node.thread is not self._thread:
             self._problem(
@@ -473,7 +480,10 @@ class WorkflowThread:
         the code ``error``: TASK_ERROR, TIMEOUT, EXPRESSION_ERROR, CHILD_FAILURE);
         the thread then continues after the node."""
         if error is not None and error not in ERROR_CODES:
-            raise DslError(f"unknown error code {error!r}; use one of {', '.join(ERROR_CODES)} or None for all", str(caller_source()))
+            raise DslError(
+                f"unknown error code {error!r}; use one of {', '.join(ERROR_CODES)} or None for all",
+                str(caller_source()),
+            )
         self._handler(node, handler, "error", error, "handle_error")
 
     def handle_exception(self, node: NodeOutput, handler: ThreadBody, name: str | None = None) -> None:
@@ -492,7 +502,9 @@ class WorkflowThread:
         """Fail the thread with the business exception ``name``."""
         source = self._check_active("fail")
         if not isinstance(name, str) or not name.strip():
-            raise DslError(f"a failure name is a non-empty string, got {name!r}: wf.fail(\"out-of-stock\", \"...\")", str(source))
+            raise DslError(
+                f"a failure name is a non-empty string, got {name!r}: wf.fail(\"out-of-stock\", \"...\")", str(source)
+            )
         if not isinstance(message, str):
             raise DslError(f"the failure message is a string, got {message!r}", str(source))
         fields = {"failure": name, "message": message, "content": None if content is None else self._expr(content)}

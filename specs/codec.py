@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import msgspec
-
 from wfc.specs.errors import SpecError
 from wfc.specs.expressions import FUNCTIONS, CallExpr, Expr, OutputRef
 from wfc.specs.nodes import (
@@ -107,11 +106,15 @@ def _locate(raw: dict[str, Any]) -> None:
 def validate(spec: WorkflowSpec) -> None:
     """Check what the types alone cannot; raises the first :class:`SpecError`."""
     if spec.schema != SCHEMA_ID:
-        raise SpecError(f"unsupported schema {spec.schema!r}; this wfc reads {SCHEMA_ID!r}", "$.schema")
+        raise SpecError(
+            f"unsupported schema {spec.schema!r}; this wfc reads {SCHEMA_ID!r}: upgrade wfc", "$.schema"
+        )
     if not _NAME.match(spec.name):
         raise SpecError(f"workflow name {spec.name!r} must be letters, digits, '_', '-', '.' or ':'", "$.name")
     if spec.entrypoint not in spec.threads:
-        raise SpecError(f"thread {spec.entrypoint!r} does not exist; threads are {sorted(spec.threads)}", "$.entrypoint")
+        raise SpecError(
+            f"thread {spec.entrypoint!r} does not exist; threads are {sorted(spec.threads)}", "$.entrypoint"
+        )
     if spec.version.major < 1 or spec.version.revision < 0:
         raise SpecError("major must be >= 1 and revision >= 0", "$.version")
     for thread_name, thread in spec.threads.items():
@@ -145,12 +148,16 @@ def _validate_thread(spec: WorkflowSpec, thread_name: str, nodes: dict[str, Node
             raise SpecError(f"only the node {_ENTRY!r} may be an entrypoint", here)
         terminal = isinstance(node, TERMINAL_NODES)
         if not terminal and not node.edges:
-            raise SpecError("node has no outgoing edge; only exit, fail and compensate nodes end a thread", f"{here}.edges")
+            raise SpecError(
+                "node has no outgoing edge; only exit, fail and compensate nodes end a thread", f"{here}.edges"
+            )
         if terminal and node.edges:
             raise SpecError(f"a {node_kind(node)} node ends its thread and cannot have edges", f"{here}.edges")
         for index, edge in enumerate(node.edges):
             if edge.to not in nodes:
-                raise SpecError(f"edge to node {edge.to!r}, which is not in thread {thread_name!r}", f"{here}.edges[{index}].to")
+                raise SpecError(
+                    f"edge to node {edge.to!r}, which is not in thread {thread_name!r}", f"{here}.edges[{index}].to"
+                )
         for index, handler in enumerate(node.handlers):
             _check_thread(spec, handler.thread, f"{here}.handlers[{index}].thread")
         _validate_node(spec, nodes, node, here)

@@ -7,12 +7,12 @@ the expression language that :func:`wfc.dsl.parse_expression` reads.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, Union
+from typing import Any, Final, Literal
 
 import msgspec
 
 #: One step of a JSON path: an object key or a list index.
-PathSegment = Union[str, int]
+PathSegment = str | int
 
 BinaryOp = Literal[
     "+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "and", "or", "in"
@@ -46,14 +46,14 @@ class ExprBase(
     """Base of every expression node; ``kind`` names the variant."""
 
 
-class LiteralExpr(ExprBase, tag="literal", kw_only=True):
+class LiteralExpr(ExprBase, tag="literal", kw_only=True, frozen=True):
     """A JSON constant."""
 
     value: Any = None
     """Any JSON value: null, bool, number, string, list or object."""
 
 
-class VarRef(ExprBase, tag="var", kw_only=True):
+class VarRef(ExprBase, tag="var", kw_only=True, frozen=True):
     """The value of a variable visible from the current thread."""
 
     name: str
@@ -62,7 +62,7 @@ class VarRef(ExprBase, tag="var", kw_only=True):
     """Keys and indexes to follow inside the value, outermost first."""
 
 
-class OutputRef(ExprBase, tag="output", kw_only=True):
+class OutputRef(ExprBase, tag="output", kw_only=True, frozen=True):
     """The output of a node that ran earlier in the same thread."""
 
     node: str
@@ -71,7 +71,7 @@ class OutputRef(ExprBase, tag="output", kw_only=True):
     """Keys and indexes to follow inside the output, outermost first."""
 
 
-class BinaryExpr(ExprBase, tag="binary", kw_only=True):
+class BinaryExpr(ExprBase, tag="binary", kw_only=True, frozen=True):
     """Arithmetic, comparison, boolean logic or membership of two operands."""
 
     op: BinaryOp
@@ -79,27 +79,27 @@ class BinaryExpr(ExprBase, tag="binary", kw_only=True):
     right: Expr
 
 
-class UnaryExpr(ExprBase, tag="unary", kw_only=True):
+class UnaryExpr(ExprBase, tag="unary", kw_only=True, frozen=True):
     """Boolean negation or arithmetic negation."""
 
     op: UnaryOp
     operand: Expr
 
 
-class CallExpr(ExprBase, tag="call", kw_only=True):
+class CallExpr(ExprBase, tag="call", kw_only=True, frozen=True):
     """A call of one of the pure functions in :data:`FUNCTIONS`."""
 
     fn: str
     args: list[Expr] = []
 
 
-class ListExpr(ExprBase, tag="list", kw_only=True):
+class ListExpr(ExprBase, tag="list", kw_only=True, frozen=True):
     """A list built from expressions, e.g. the right side of ``in``."""
 
     items: list[Expr] = []
 
 
-Expr = Union[LiteralExpr, VarRef, OutputRef, BinaryExpr, UnaryExpr, CallExpr, ListExpr]
+Expr = LiteralExpr | VarRef | OutputRef | BinaryExpr | UnaryExpr | CallExpr | ListExpr
 
 _PRECEDENCE: Final[dict[str, int]] = {
     "or": 1,

@@ -6,10 +6,9 @@ Each node kind is a small frozen Struct; :data:`Node` is the tagged union on
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 import msgspec
-
 from wfc.specs.expressions import Expr
 
 
@@ -27,7 +26,7 @@ MUTATION_OPS: tuple[MutationOp, ...] = (
 )
 
 
-class Mutation(_Spec):
+class Mutation(_Spec, frozen=True):
     """A change to a variable applied when its edge is taken."""
 
     var: str
@@ -41,7 +40,7 @@ class Mutation(_Spec):
     """The operand, evaluated before the change."""
 
 
-class Edge(_Spec):
+class Edge(_Spec, frozen=True):
     """A possible next step out of a node."""
 
     to: str
@@ -56,7 +55,7 @@ class Edge(_Spec):
 FailureKind = Literal["error", "exception", "any"]
 
 
-class FailureHandler(_Spec):
+class FailureHandler(_Spec, frozen=True):
     """Runs a handler thread when its node fails; the thread then carries on
     along the failed node's edges."""
 
@@ -71,7 +70,7 @@ class FailureHandler(_Spec):
     exception name); ``None`` matches every failure of the kind."""
 
 
-class Backoff(_Spec):
+class Backoff(_Spec, frozen=True):
     """Exponential backoff between task attempts: ``initial * multiplier**n``,
     capped at ``maximum`` seconds, with jitter."""
 
@@ -80,7 +79,7 @@ class Backoff(_Spec):
     maximum: float = 60.0
 
 
-class Compensation(_Spec):
+class Compensation(_Spec, frozen=True):
     """The task that undoes a completed task when the run is compensated."""
 
     task: str
@@ -88,7 +87,7 @@ class Compensation(_Spec):
     retries: int = 3
 
 
-class NodeBase(_Spec, tag_field="kind", kw_only=True):
+class NodeBase(_Spec, tag_field="kind", kw_only=True, frozen=True):
     """Fields every node has."""
 
     edges: list[Edge]
@@ -97,17 +96,17 @@ class NodeBase(_Spec, tag_field="kind", kw_only=True):
     """What to do when this node fails, most specific first."""
 
 
-class EntrypointNode(NodeBase, tag="entrypoint", kw_only=True):
+class EntrypointNode(NodeBase, tag="entrypoint", kw_only=True, frozen=True):
     """Where a thread starts."""
 
 
-class ExitNode(NodeBase, tag="exit", kw_only=True):
+class ExitNode(NodeBase, tag="exit", kw_only=True, frozen=True):
     """Where a thread ends; its output is the thread's output."""
 
     output: Expr | None = None
 
 
-class TaskNode(NodeBase, tag="task", kw_only=True):
+class TaskNode(NodeBase, tag="task", kw_only=True, frozen=True):
     """Runs a task; its output is the task's return value."""
 
     task: str
@@ -120,7 +119,7 @@ class TaskNode(NodeBase, tag="task", kw_only=True):
     compensation: Compensation | None = None
 
 
-class WaitForEventNode(NodeBase, tag="wait_for_event", kw_only=True):
+class WaitForEventNode(NodeBase, tag="wait_for_event", kw_only=True, frozen=True):
     """Waits for an external event; its output is the event's payload."""
 
     event: str
@@ -130,19 +129,19 @@ class WaitForEventNode(NodeBase, tag="wait_for_event", kw_only=True):
     """Key that routes events sent by correlation to this wait."""
 
 
-class SleepNode(NodeBase, tag="sleep", kw_only=True):
+class SleepNode(NodeBase, tag="sleep", kw_only=True, frozen=True):
     """A durable timer of a number of seconds."""
 
     seconds: Expr
 
 
-class SleepUntilNode(NodeBase, tag="sleep_until", kw_only=True):
+class SleepUntilNode(NodeBase, tag="sleep_until", kw_only=True, frozen=True):
     """A durable timer until a moment: epoch seconds or an ISO-8601 string."""
 
     until: Expr
 
 
-class SpawnThreadNode(NodeBase, tag="spawn_thread", kw_only=True):
+class SpawnThreadNode(NodeBase, tag="spawn_thread", kw_only=True, frozen=True):
     """Starts a child thread; its output is the child's output, read through
     ``wait_for_threads``."""
 
@@ -151,7 +150,7 @@ class SpawnThreadNode(NodeBase, tag="spawn_thread", kw_only=True):
     """Values of the child's variables, by name."""
 
 
-class SpawnThreadForEachNode(NodeBase, tag="spawn_thread_for_each", kw_only=True):
+class SpawnThreadForEachNode(NodeBase, tag="spawn_thread_for_each", kw_only=True, frozen=True):
     """Starts one child thread per item of a list."""
 
     thread: str
@@ -164,7 +163,7 @@ class SpawnThreadForEachNode(NodeBase, tag="spawn_thread_for_each", kw_only=True
 ThreadStrategy = Literal["ALL", "FIRST", "ANY"]
 
 
-class WaitForThreadsNode(NodeBase, tag="wait_for_threads", kw_only=True):
+class WaitForThreadsNode(NodeBase, tag="wait_for_threads", kw_only=True, frozen=True):
     """Waits for children started by spawn nodes of the same thread; its
     output is their outputs, in spawn order."""
 
@@ -174,11 +173,11 @@ class WaitForThreadsNode(NodeBase, tag="wait_for_threads", kw_only=True):
     timeout: float | None = None
 
 
-class NopNode(NodeBase, tag="nop", kw_only=True):
+class NopNode(NodeBase, tag="nop", kw_only=True, frozen=True):
     """Does nothing; joins and branches of ``do_if`` and ``do_while``."""
 
 
-class FailNode(NodeBase, tag="fail", kw_only=True):
+class FailNode(NodeBase, tag="fail", kw_only=True, frozen=True):
     """Raises a named business exception; the thread fails with it."""
 
     failure: str
@@ -186,25 +185,25 @@ class FailNode(NodeBase, tag="fail", kw_only=True):
     content: Expr | None = None
 
 
-class CompensateNode(NodeBase, tag="compensate", kw_only=True):
+class CompensateNode(NodeBase, tag="compensate", kw_only=True, frozen=True):
     """Runs the compensations of every completed step now, in reverse order
     of completion, then ends the run as ``COMPENSATED``."""
 
 
-Node = Union[
-    EntrypointNode,
-    ExitNode,
-    TaskNode,
-    WaitForEventNode,
-    SleepNode,
-    SleepUntilNode,
-    SpawnThreadNode,
-    SpawnThreadForEachNode,
-    WaitForThreadsNode,
-    NopNode,
-    FailNode,
-    CompensateNode,
-]
+Node = (
+    EntrypointNode
+    | ExitNode
+    | TaskNode
+    | WaitForEventNode
+    | SleepNode
+    | SleepUntilNode
+    | SpawnThreadNode
+    | SpawnThreadForEachNode
+    | WaitForThreadsNode
+    | NopNode
+    | FailNode
+    | CompensateNode
+)
 
 #: Node kinds that end their thread and so have no edges.
 TERMINAL_NODES = (ExitNode, FailNode, CompensateNode)

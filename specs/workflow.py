@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Final, Literal
 
 import msgspec
-
 from wfc.specs.nodes import Node
 
 #: Format id written to every spec; bumped only for an incompatible format.
@@ -19,7 +18,7 @@ class _Spec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaul
     pass
 
 
-class VariableDef(_Spec):
+class VariableDef(_Spec, frozen=True):
     """A declared variable."""
 
     type: VarType
@@ -33,14 +32,14 @@ class VariableDef(_Spec):
     """Indexed so runs can be listed by its value."""
 
 
-class InterruptDef(_Spec):
+class InterruptDef(_Spec, frozen=True):
     """Runs ``thread`` when ``event`` arrives, pausing the interrupted thread."""
 
     event: str
     thread: str
 
 
-class ThreadSpec(_Spec):
+class ThreadSpec(_Spec, frozen=True):
     """One thread: a graph of nodes starting at the node ``entrypoint``."""
 
     nodes: dict[str, Node]
@@ -50,7 +49,7 @@ class ThreadSpec(_Spec):
     interrupts: list[InterruptDef] = []
 
 
-class Version(_Spec):
+class Version(_Spec, frozen=True):
     """``major`` bumps when the interface breaks, ``revision`` otherwise."""
 
     major: int
@@ -65,7 +64,7 @@ def first_version() -> Version:
     return Version(major=1, revision=0)
 
 
-class WorkflowSpec(_Spec):
+class WorkflowSpec(_Spec, frozen=True):
     """One version of one workflow, as ``wfc compile`` writes it."""
 
     name: str
