@@ -1,1 +1,21 @@
-def main() -> None: ...
+"""The ``wfc`` command line (typer + rich).
+
+``main`` is the console entry point; ``app`` is the typer application, for
+tests (``typer.testing.CliRunner().invoke(app, [...])``) and for embedding.
+"""
+
+from __future__ import annotations
+
+from wfc.cli.app import app
+from wfc.cli.errors import CliError, exit_on_internal_error
+
+
+def main() -> None:
+    """Run the ``wfc`` command line with the process's arguments."""
+    try:
+        app(prog_name="wfc")
+    except Exception as exc:  # raised outside any command, e.g. while parsing
+        exit_on_internal_error(exc)
+
+
+__all__ = ["CliError", "app", "main"]

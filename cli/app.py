@@ -1,0 +1,64 @@
+"""The ``wfc`` command line: the typer app, global options, and the list of
+commands.
+
+To add a command, write a module with a function (or a :class:`typer.Typer`
+for a group of subcommands) and add one line to :func:`_register`. Failures in
+any command are reported by :class:`~wfc.cli.errors.WfcGroup`.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from typing import Annotated
+
+import typer
+
+from wfc.cli import compile_cmd, diff_cmd, graph_cmd, validate_cmd
+from wfc.cli.errors import DEBUG_KEY, WfcGroup
+
+app = typer.Typer(
+    name="wfc",
+    cls=WfcGroup,
+    help="Compile workflow modules to versioned JSON specs, and inspect specs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def version() -> str:
+    """The installed version of wfc."""
+    try:
+        return importlib.metadata.version("wfc")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"wfc {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", envvar="WFC_DEBUG", help="Show tracebacks of errors.")] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Compile workflow modules to versioned JSON specs, and inspect specs."""
+    ctx.meta[DEBUG_KEY] = debug
+
+
+def _register(target: typer.Typer) -> None:
+    target.command("compile")(compile_cmd.compile_command)
+    target.command("validate")(validate_cmd.validate_command)
+    target.command("graph")(graph_cmd.graph_command)
+    target.command("diff")(diff_cmd.diff_command)
+
+
+_register(app)

@@ -1,0 +1,92 @@
+"""How failures reach the user: one clear paragraph and exit code 1.
+
+Every command runs inside :class:`WfcGroup`, which turns a :class:`WfcError`
+(a bad spec, a compile error, a missing file reported as :class:`CliError`)
+or an :class:`OSError` into a message on stderr and exit code 1. Usage errors
+are left to typer, which reports them with exit code 2. Anything else is a bug
+in wfc: a short "internal error" message, and the traceback with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.traceback import Traceback
+from typer.core import TyperGroup
+
+from wfc.cli import output
+from wfc.specs import WfcError
+
+if TYPE_CHECKING:
+    from typer._click import Context  # typer vendors click; TyperGroup.invoke takes its Context
+
+#: Key in ``click.Context.meta`` telling whether ``--debug`` was given.
+DEBUG_KEY = "wfc.debug"
+
+
+class CliError(WfcError):
+    """A problem with what the user asked the CLI to do: a file that does not
+    exist, a module that does not import, nothing to compile. The message
+    names the file or module and says what to do."""
+
+
+class WfcGroup(TyperGroup):
+    """The root command group: runs a command and reports its failure."""
+
+    def invoke(self, ctx: Context) -> Any:
+        """Run the command; report any failure and exit with its code."""
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # typer's own exits and usage errors (exit code 2)
+        except Exception as exc:
+            debug = bool(ctx.meta.get(DEBUG_KEY, False))
+            raise typer.Exit(report(exc, debug=debug)) from None
+
+
+def report(exc: BaseException, *, debug: bool) -> int:
+    """Print ``exc`` for the user and return the exit code to use."""
+    if debug:
+        show_traceback(exc)
+    if isinstance(exc, WfcError):
+        output.print_error(str(exc))
+    elif isinstance(exc, OSError):
+        output.print_error(describe_os_error(exc))
+    else:
+        hint = "" if debug else "; rerun with --debug to see the traceback"
+        output.print_error(
+            f"internal error: {type(exc).__name__}: {exc}. This is a bug in wfc, not in your "
+            f"workflow{hint}, and please report it."
+        )
+    return 1
+
+
+def show_traceback(exc: BaseException) -> None:
+    """Print the traceback of ``exc`` on stderr."""
+    trace = Traceback.from_exception(type(exc), exc, exc.__traceback__, width=110)
+    output.stderr().print(trace)
+
+
+def describe_os_error(exc: OSError, what: str = "") -> str:
+    """One sentence for a failed file operation, naming the file."""
+    target = f"{what} {exc.filename}" if what else str(exc.filename)
+    match exc:
+        case FileNotFoundError():
+            return f"{target}: no such file or directory; check the path"
+        case IsADirectoryError():
+            return f"{target} is a directory; give the path of a file"
+        case NotADirectoryError():
+            return f"{target}: a part of this path is a file, not a directory"
+        case PermissionError():
+            return f"{target}: permission denied"
+    reason = exc.strerror or str(exc)
+    return f"{target}: {reason}" if exc.filename is not None else reason
+
+
+def exit_on_internal_error(exc: Exception) -> None:
+    """Last resort for :func:`wfc.cli.main`: report an exception raised
+    outside any command and exit 1."""
+    debug = "--debug" in sys.argv[1:]
+    raise SystemExit(report(exc, debug=debug))
