@@ -1,0 +1,114 @@
+"""The public names of ``wfc.specs`` are a promise: pin them."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import wfc.specs
+from wfc.specs import SpecError, WfcError
+
+EXPECTED = [
+    "Backoff",
+    "BinaryExpr",
+    "BinaryOp",
+    "CallExpr",
+    "CompensateNode",
+    "Compensation",
+    "ERROR_CODES",
+    "Edge",
+    "EntrypointNode",
+    "ExitNode",
+    "Expr",
+    "FUNCTIONS",
+    "FailNode",
+    "FailureHandler",
+    "FailureKind",
+    "InterruptDef",
+    "ListExpr",
+    "LiteralExpr",
+    "MUTATION_OPS",
+    "Mutation",
+    "MutationOp",
+    "Node",
+    "NopNode",
+    "OutputRef",
+    "PathSegment",
+    "SCHEMA_ID",
+    "SleepNode",
+    "SleepUntilNode",
+    "SpawnThreadForEachNode",
+    "SpawnThreadNode",
+    "SpecError",
+    "TERMINAL_NODES",
+    "TaskNode",
+    "ThreadSpec",
+    "ThreadStrategy",
+    "UnaryExpr",
+    "UnaryOp",
+    "VAR_TYPES",
+    "VarRef",
+    "VarType",
+    "VariableDef",
+    "Version",
+    "WaitForEventNode",
+    "WaitForThreadsNode",
+    "WfcError",
+    "WorkflowSpec",
+    "body_hash",
+    "dumps",
+    "first_version",
+    "format_expr",
+    "format_literal",
+    "from_builtins",
+    "json_schema",
+    "loads",
+    "node_expressions",
+    "node_kind",
+    "referenced_vars",
+    "validate",
+    "walk_expr",
+    "with_hash",
+]
+
+
+def test_all_is_pinned() -> None:
+    assert sorted(wfc.specs.__all__) == EXPECTED
+
+
+def test_all_has_no_duplicates() -> None:
+    assert len(wfc.specs.__all__) == len(set(wfc.specs.__all__))
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_each_name_is_importable(name: str) -> None:
+    module = importlib.import_module("wfc.specs")
+    assert getattr(module, name) is not None
+    namespace: dict[str, object] = {}
+    exec(f"from wfc.specs import {name}", namespace)
+    assert namespace[name] is getattr(module, name)
+
+
+def test_star_import_gives_exactly_all() -> None:
+    namespace: dict[str, object] = {}
+    exec("from wfc.specs import *", namespace)
+    assert sorted(k for k in namespace if k != "__builtins__") == EXPECTED
+
+
+def test_wfc_error_is_the_base_of_spec_error() -> None:
+    assert issubclass(SpecError, WfcError)
+    assert issubclass(WfcError, Exception)
+    assert SpecError.__mro__[1] is WfcError
+    with pytest.raises(WfcError):
+        wfc.specs.loads(b"{}")
+
+
+def test_errors_live_in_the_errors_module() -> None:
+    errors = importlib.import_module("wfc.specs.errors")
+    assert errors.WfcError is WfcError
+    assert errors.SpecError is SpecError
+
+
+def test_schema_id() -> None:
+    assert wfc.specs.SCHEMA_ID == "wfc/1"
