@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from wfc.cli.app import app
 from wfc.cli.errors import CliError, exit_on_internal_error
+from wfc.specs import WfcError
 
 
 def main() -> None:
@@ -18,4 +19,4 @@ def main() -> None:
         exit_on_internal_error(exc)
 
 
-__all__ = ["CliError", "app", "main"]
+__all__ = ["CliError", "WfcError", "app", "main"]

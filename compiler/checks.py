@@ -53,8 +53,8 @@ def _check_thread(recording: Recording, thread: RecordedThread) -> Iterator[Prob
                       f"(first at {first.source}); declare it once", str(duplicate.source))
     for variable in thread.variables.values():
         if variable.default is not None and not assignable(variable.type, literal_type(variable.default)):
-            yield Problem(f"the default {variable.default!r} of variable {variable.name!r} is not a "
-                          f"{variable.type}", str(variable.source))
+            yield Problem(f"the default {variable.default!r} of variable {variable.name!r} is not "
+                          f"{_article(variable.type)}", str(variable.source))
     for node in thread.nodes.values():
         yield from _check_uses(thread, node)
         yield from _check_node(recording, thread, node)
@@ -73,7 +73,7 @@ def _uses(node: RecordedNode) -> Iterator[tuple[Expression, Source, str]]:
             yield arg, node.compensation[3], "compensation"
     for edge in node.edges:
         if edge.when is not None:
-            yield edge.when, node.source, "condition"
+            yield edge.when, edge.source or node.source, "condition"
         for mutation in edge.mutations:
             yield mutation.value, mutation.source, "mutation"
 
@@ -95,6 +95,12 @@ def _check_uses(thread: RecordedThread, node: RecordedNode) -> Iterator[Problem]
         kind = infer(expression.expr, var_type, type_problems)
         for message in type_problems:
             yield Problem(message + _show(expression), str(source))
+        if role == "seconds" and kind not in ("int", "float", "any"):
+            yield Problem(f"wf.sleep() needs a number of seconds, but this is {describe(expression.expr, kind)}",
+                          str(source))
+        if role == "until" and kind not in ("int", "float", "str", "any"):
+            yield Problem("wf.sleep_until() needs epoch seconds (a number) or an ISO-8601 string, but this is "
+                          f"{describe(expression.expr, kind)}", str(source))
         if role == "condition" and kind in ("str", "int", "float", "list", "null"):
             yield Problem(f"a condition must be true or false, but this is {describe(expression.expr, kind)}; "
                           "compare it, e.g. status == 'new'" + _show(expression), str(source))
@@ -102,6 +108,10 @@ def _check_uses(thread: RecordedThread, node: RecordedNode) -> Iterator[Problem]
         for mutation in edge.mutations:
             yield from _check_mutation(thread, mutation.variable.name, mutation.op, mutation.value,
                                        mutation.variable.thread, str(mutation.source), var_type)
+
+
+def _article(type_name: str) -> str:
+    return f"an {type_name}" if type_name == "int" else f"a {type_name}"
 
 
 def _show(expression: Expression) -> str:
@@ -141,7 +151,7 @@ def _check_mutation(thread: RecordedThread, name: str, op: str, value: Expressio
         yield Problem(f"{op} of a float to int variable {name!r} would make it a float; declare it "
                       "with declare_float", source)
     elif op in ("append", "extend", "remove", "remove_key") and declared not in ("json",):
-        yield Problem(f"{op} needs a json (list or object) variable, but {name!r} is a {declared}", source)
+        yield Problem(f"{op} needs a json (list or object) variable, but {name!r} is {_article(declared)}", source)
 
 
 def _check_node(recording: Recording, thread: RecordedThread, node: RecordedNode) -> Iterator[Problem]:

@@ -7,6 +7,7 @@ import traceback
 import warnings
 
 import msgspec
+
 import wfc.dsl.workflow
 from wfc.compiler.checks import check_recording
 from wfc.compiler.diff import next_version
@@ -14,6 +15,7 @@ from wfc.compiler.errors import CompileError, CompileWarning, Problem
 from wfc.compiler.lower import lower
 from wfc.dsl.errors import DslError
 from wfc.dsl.recording import Recording
+from wfc.dsl.source import Source, display_path
 from wfc.dsl.workflow import Workflow
 from wfc.specs import WorkflowSpec
 
@@ -37,6 +39,11 @@ def compile_workflow(workflow: Workflow, previous: WorkflowSpec | None = None) -
     """
     if not isinstance(workflow, Workflow):
         raise TypeError(f"compile_workflow() takes a wfc.dsl.Workflow, got {workflow!r}")
+    if previous is not None and not isinstance(previous, WorkflowSpec):
+        raise TypeError(
+            f"previous must be the WorkflowSpec of the last version (wfc.specs.loads(path.read_bytes())), "
+            f"got {previous!r}"
+        )
     recording = _record(workflow)
     problems = check_recording(recording)
     errors = [p for p in problems if p.severity == "error"]
@@ -61,18 +68,21 @@ def _record(workflow: Workflow) -> Recording:
     except DslError:
         raise
     except Exception as exc:
-        frame = _user_frame(exc)
+        frame = _user_frame(exc) or str(workflow.source)
         raise CompileError(workflow.name, [Problem(
             f"the workflow function raised {type(exc).__name__}: {exc}", frame)]) from exc
 
 
-_OWN_DIRS = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(wfc.dsl.workflow.__file__)))
+_OWN_DIRS = (
+    os.path.dirname(os.path.abspath(__file__)),
+    os.path.dirname(os.path.abspath(wfc.dsl.workflow.__file__)),
+)
 
 
-def _user_frame(exc: BaseException) -> str:
+def _user_frame(exc: BaseException) -> str | None:
     """``file:line`` of the innermost frame of the user's code in the traceback."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if os.path.dirname(os.path.abspath(f.filename)) not in _OWN_DIRS]
     if not frames:
-        return "<unknown>"
-    return f"{frames[-1].filename}:{frames[-1].lineno}"
+        return None
+    return str(Source(display_path(frames[-1].filename), frames[-1].lineno or 0))

@@ -370,8 +370,14 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             raise self._error(*_span(name), f"wrong number of arguments to {name}()", advice)
         return CallExpr(fn=str(name), args=arguments)
 
-    def list_literal(self, *children: Expr | Token | None) -> ListExpr:
-        return ListExpr(items=[c for c in children if c is not None and not isinstance(c, Token)])
+    def list_literal(self, *children: Expr | Token | None) -> ListExpr | LiteralExpr:
+        items = [c for c in children if c is not None and not isinstance(c, Token)]
+        # A list of constants is a constant, as it is when built from Python values,
+        # so both ways of writing a condition give the same AST.
+        try:
+            return LiteralExpr(value=[_constant(item) for item in items])
+        except _NotConstant:
+            return ListExpr(items=items)
 
     def pair(self, key: Token, value: Expr) -> tuple[Token, Expr]:
         return key, value

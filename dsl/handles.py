@@ -11,6 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import msgspec
+
 from wfc.dsl.errors import DslError
 from wfc.dsl.recording import RecordedNode, RecordedThread, RecordedVariable, Recording
 from wfc.dsl.source import caller_source
@@ -308,6 +309,9 @@ def _json_problem(value: Any) -> str | None:
             if problem:
                 return problem
         return None
+    if isinstance(value, Expression | SpawnedThread):
+        return (f"got {type(value).__name__} {value!r} inside a dict, which can only hold constants: pass the "
+                "handle as an argument of its own (wf.execute(\"task\", order_id, ...))")
     return f"got {type(value).__name__} {value!r}"
 
 

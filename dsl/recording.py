@@ -52,6 +52,8 @@ class RecordedEdge:
     to: str
     when: Expression | None = None
     mutations: list[RecordedMutation] = field(default_factory=list)
+    source: Source | None = None
+    """Where the condition was written, when not at the node's own call."""
 
 
 @dataclass(eq=False)

@@ -7,6 +7,8 @@ import sys
 from dataclasses import dataclass
 
 _DSL_DIR = os.path.dirname(os.path.abspath(__file__))
+# Frames in the DSL and in the compiler that drives it are wfc's, not the user's.
+_OWN_DIRS = frozenset({_DSL_DIR, os.path.join(os.path.dirname(_DSL_DIR), "compiler")})
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,8 @@ class Source:
         return f"{self.file}:{self.line}"
 
 
-def _display_path(path: str) -> str:
+def display_path(path: str) -> str:
+    """``path`` relative to the working directory when it is under it."""
     try:
         relative = os.path.relpath(path)
     except ValueError:
@@ -33,7 +36,7 @@ def caller_source() -> Source:
     frame = sys._getframe(1)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
-        if os.path.dirname(filename) != _DSL_DIR:
-            return Source(_display_path(filename), frame.f_lineno)
+        if os.path.dirname(filename) not in _OWN_DIRS:
+            return Source(display_path(filename), frame.f_lineno)
         frame = frame.f_back  # type: ignore[assignment]
     return Source("<unknown>", 0)

@@ -8,6 +8,7 @@ mutations are the ``assign``/``mutate`` calls made since that node.
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -260,6 +261,7 @@ class WorkflowThread:
             self._problem("this change of a variable comes after the thread ended and never happens", source)
             return
         self._open.mutations.append(RecordedMutation(variable.variable, str(op_name), expr, source))
+        self._additions += 1
 
     # --------------------------------------------------------------- tasks
 
@@ -289,8 +291,12 @@ class WorkflowThread:
             raise DslError(
                 f"retries must be an int >= 0, got {retries!r}: wf.execute(\"charge-card\", retries=3)", str(source)
             )
-        if backoff is not None and not isinstance(backoff, Backoff):
-            raise DslError(f"backoff must be Backoff(initial=, multiplier=, maximum=), got {backoff!r}", str(source))
+        if backoff is not None and not _valid_backoff(backoff):
+            raise DslError(
+                f"backoff must be Backoff(initial=, multiplier=, maximum=) with finite numbers, initial > 0, "
+                f"multiplier >= 1 and maximum >= initial; got {backoff!r}",
+                str(source),
+            )
         fields = {"task": task_name, "args": [self._expr(a) for a in args], "retries": retries,
                   "backoff": backoff, "timeout": _positive(timeout, "timeout", source)}
         return NodeOutput(self._add_node(task_name, TaskNode, fields, source), self._recording)
@@ -320,6 +326,12 @@ class WorkflowThread:
         from wfc.dsl.expressions import ExpressionError, parse_expression
 
         source = self._check_active("condition")
+        if not isinstance(text, str):
+            raise DslError(
+                f"wf.condition() takes the expression as a string, got {text!r}: "
+                'wf.condition("amount > 100")',
+                str(source),
+            )
         bound = {name: self._expr(value) for name, value in bindings.items()}
         try:
             parsed = parse_expression(text, {name: e.expr for name, e in bound.items()})
@@ -352,7 +364,8 @@ class WorkflowThread:
         entry.when = cond
         self._run_body(body, "do_while")
         if self._open is entry:
-            self._problem("the body of do_while adds no step, so the loop would spin forever", source)
+            if not entry.mutations:
+                self._problem("the body of do_while does nothing, so the loop would spin forever", source)
             entry.to = loop.id
         elif self._open is not None:
             self._open.to = loop.id
@@ -380,13 +393,20 @@ class WorkflowThread:
     def sleep(self, seconds: object) -> None:
         """A durable timer: the run sleeps ``seconds`` (a number or a handle)."""
         source = self._check_active("sleep")
-        if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+        if seconds is None or isinstance(seconds, bool | str | list | dict | tuple):
+            raise DslError(f"wf.sleep() takes a number of seconds (or a handle to one), got {seconds!r}", str(source))
+        if isinstance(seconds, int | float):
             _positive(seconds, "seconds", source)
         self._add_node("sleep", SleepNode, {"seconds": self._expr(seconds)}, source)
 
     def sleep_until(self, moment: object) -> None:
         """A durable timer until ``moment``: epoch seconds or an ISO-8601 string."""
         source = self._check_active("sleep_until")
+        if isinstance(moment, bool) or moment is None or isinstance(moment, list | dict | tuple):
+            raise DslError(
+                f"wf.sleep_until() takes epoch seconds (a number) or an ISO-8601 string, got {moment!r}",
+                str(source),
+            )
         self._add_node("sleep-until", SleepUntilNode, {"until": self._expr(moment)}, source)
 
     # ----------------------------------------------------------------- threads
@@ -437,6 +457,12 @@ class WorkflowThread:
         for thread in threads:
             if not isinstance(thread, SpawnedThread):
                 raise DslError(f"wait_for_threads() takes what spawn_thread() returned, got {thread!r}", str(source))
+            if thread.recording is not self._recording:
+                raise DslError(
+                    f"{thread!r} comes from another workflow (or another compile of this one); wait only for "
+                    "threads this workflow function spawned",
+                    str(source),
+                )
         if not threads:
             raise DslError("wait_for_threads() needs at least one spawned thread", str(source))
         try:
@@ -464,8 +490,14 @@ class WorkflowThread:
             )
         if node.recording is not self._recording:
             self._expr(node)
-        suffix = {"error": name or "error", "exception": name or "exception", "any": "failure"}[on]
-        thread_name = f"{node.node.id}-on-{suffix}".lower()
+        if any(h.on == on and h.name == name for h in node.node.handlers):
+            what = f"{on} {name!r}" if name else f"every {on}" if on != "any" else "any failure"
+            self._problem(f"node {node.node.id!r} already has a handler for {what}; register one handler "
+                          "per failure, and do several things inside it", source)
+            return
+        # Error codes are upper case by convention; exception names are the user's and kept as given.
+        suffix = {"error": (name or "error").lower(), "exception": name or "exception", "any": "failure"}[on]
+        thread_name = unique_thread_name(self._recording, f"{node.node.id}-on-{suffix}")
         thread = self._record_thread(handler, thread_name, "handler", source, {"failure": "json"})
         node.node.handlers.append(RecordedHandler(on, name, thread, source))  # type: ignore[arg-type]
         if node.node.thread is not self._thread:
@@ -522,7 +554,8 @@ class WorkflowThread:
         source = self._check_active("add_interrupt_handler")
         if not isinstance(event_name, str) or not event_name.strip():
             raise DslError(f"an event name is a non-empty string, got {event_name!r}", str(source))
-        thread = self._record_thread(handler, f"interrupt-{event_name}", "interrupt", source, {"event": "json"})
+        thread_name = unique_thread_name(self._recording, f"interrupt-{event_name}")
+        thread = self._record_thread(handler, thread_name, "interrupt", source, {"event": "json"})
         self._thread.interrupts.append(RecordedInterrupt(event_name, thread, source))
 
 
@@ -564,7 +597,7 @@ class IfChain:
         """Another branch, tried when the earlier conditions do not hold."""
         fallback = self._enter("do_elif")
         cond = self._thread._condition(condition, "do_elif")
-        edge = RecordedEdge(to="", when=cond)
+        edge = RecordedEdge(to="", when=cond, source=caller_source())
         self._branch.edges.insert(len(self._branch.edges) - 1, edge)
         self._run(edge, body, "do_elif")
         del fallback
@@ -577,12 +610,51 @@ class IfChain:
         self._run(fallback, body, "do_else")
 
 
+def _valid_backoff(backoff: object) -> bool:
+    if not isinstance(backoff, Backoff):
+        return False
+    values = (backoff.initial, backoff.multiplier, backoff.maximum)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+        return False
+    return backoff.initial > 0 and backoff.multiplier >= 1 and backoff.maximum >= backoff.initial
+
+
 def _positive(value: float | None, what: str, source: Source) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         raise DslError(f"{what} is a number of seconds > 0, got {value!r}", str(source))
     return float(value)
+
+
+def _is_output(result: object) -> bool:
+    """Whether a thread function's return value is meant as its output."""
+    return result is not None and not isinstance(result, IfChain)
+
+
+def check_output(value: object, recording: Recording, source: Source) -> None:
+    """Refuse a returned value that cannot be a thread's output, at the thread's source."""
+    if isinstance(value, Expression):
+        return
+    if isinstance(value, SpawnedThread):
+        raise DslError(
+            f"a thread function returned {value!r}; return wf.wait_for_threads(...)'s output instead",
+            str(source),
+        )
+    try:
+        to_expression(value, recording)
+    except DslError as exc:
+        raise DslError(f"the value a thread function returns is its output, and {exc}", str(source)) from None
+
+
+def unique_thread_name(recording: Recording, base: str) -> str:
+    """A name for a thread wfc names itself (handlers, interrupts): ``base``,
+    else ``base-2``, ``base-3``, …"""
+    name, count = base, 1
+    while name in recording.threads:
+        count += 1
+        name = f"{base}-{count}"
+    return name
 
 
 def record_thread(
@@ -617,8 +689,9 @@ def record_thread(
     recording.active.append(builder)
     try:
         result = fn(builder)
-        if kind in ("entrypoint", "child") and result is not None and builder._open is not None:
-            builder.complete(result)
+        if kind in ("entrypoint", "child") and _is_output(result) and builder._open is not None:
+            check_output(result, recording, source)
+            builder._add_node("exit", ExitNode, {"output": builder._expr(result)}, source)
         if builder._open is not None:
             builder._add_node("exit", ExitNode, {"output": None}, source)
     finally:

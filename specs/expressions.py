@@ -7,6 +7,7 @@ the expression language that :func:`wfc.dsl.parse_expression` reads.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final, Literal
 
 import msgspec
@@ -147,6 +148,8 @@ def _format_name(name: str) -> str:
     return name if _is_identifier(name) and name not in _KEYWORDS else f"`{name}`"
 
 
+# After `@`, ids of letters, digits, `_`, `-` and `:` need no quotes; `.` starts a field.
+_BARE_NODE_ID: Final = re.compile(r"^[\w:-]+$", re.ASCII)
 _KEYWORDS: Final = frozenset({"and", "or", "not", "in", "true", "false", "null"})
 
 
@@ -189,7 +192,8 @@ def _format(expr: Expr) -> tuple[str, int]:
         case VarRef(name=name, path=path):
             return _format_name(name) + _format_path(path), _ATOM
         case OutputRef(node=node, path=path):
-            return f"@{_format_name(node)}" + _format_path(path), _ATOM
+            node_text = node if _BARE_NODE_ID.match(node) else f"`{node}`"
+            return f"@{node_text}" + _format_path(path), _ATOM
         case ListExpr(items=items):
             return "[" + ", ".join(_format(item)[0] for item in items) + "]", _ATOM
         case CallExpr(fn=fn, args=args):

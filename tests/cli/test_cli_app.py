@@ -18,7 +18,7 @@ Invoke = Callable[..., Result]
 
 
 def test_exports() -> None:
-    assert sorted(wfc.cli.__all__) == ["CliError", "app", "main"]
+    assert sorted(wfc.cli.__all__) == ["CliError", "WfcError", "app", "main"]
 
 
 def test_version(invoke: Invoke) -> None:

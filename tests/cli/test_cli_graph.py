@@ -31,7 +31,7 @@ def test_mermaid_is_the_default(invoke: Invoke, spec_file: Path) -> None:
     assert 'main__spawn_audit[["spawn-audit<br/>spawn_thread audit"]]' in text
     assert 'main__check_amount -->|"amount #gt; 100"| main__fraud_check' in text
     assert 'main__check_amount -->|"else"| main__join' in text
-    assert 'main__charge_card -->|"total += @#96;charge-card#96;.amount"| main__check_amount' in text
+    assert 'main__charge_card -->|"total += @charge-card.amount"| main__check_amount' in text
     assert 'main__poll -->|"attempts += 1"| main__poll_loop' in text
     assert 'main__charge_card -.->|"on error"| t_refund' in text
     assert 'main__spawn_audit -.->|"spawns"| t_audit' in text
@@ -71,7 +71,7 @@ def test_tree(invoke: Invoke, spec_file: Path) -> None:
     text = "\n".join(lines)
     assert "charge-card  task charge-card (retries 3)" in text
     assert "on error → thread refund" in text
-    assert "total += @`charge-card`.amount" in text
+    assert "total += @charge-card.amount" in text
     assert "if amount > 100" in text
     assert "↻ poll-loop" in text  # the loop's back-edge, not recursed into
     assert "spawns thread audit" in text

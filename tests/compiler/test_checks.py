@@ -465,11 +465,11 @@ TYPE_ERRORS: dict[str, tuple[Callable[[WorkflowThread], Any], str]] = {
     ),
     "append-to-int": (
         lambda wf: wf.mutate(wf.declare_int("n"), "append", 1),  # mark: type-append-to-int
-        "append needs a json (list or object) variable, but 'n' is a int",
+        "append needs a json (list or object) variable, but 'n' is an int",
     ),
     "default-str-for-int": (
         lambda wf: wf.declare_int("n").default("0"),  # mark: type-default-str-for-int
-        "the default '0' of variable 'n' is not a int",
+        "the default '0' of variable 'n' is not an int",
     ),
     "default-int-for-bool": (
         lambda wf: wf.declare_bool("b").default(1),  # mark: type-default-int-for-bool
@@ -477,7 +477,7 @@ TYPE_ERRORS: dict[str, tuple[Callable[[WorkflowThread], Any], str]] = {
     ),
     "default-float-for-int": (
         lambda wf: wf.declare_int("n").default(1.5),  # mark: type-default-float-for-int
-        "the default 1.5 of variable 'n' is not a int",
+        "the default 1.5 of variable 'n' is not an int",
     ),
 }
 
@@ -519,11 +519,6 @@ def test_statically_fine(case: str) -> None:
     compiles(TYPES_OK[case])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sleep() accepts a str or bool literal and a str variable as seconds (and sleep_until a bool); "
-    "nothing checks the static type of the timer fields",
-)
 @pytest.mark.parametrize(
     "fn",
     [
@@ -618,7 +613,7 @@ def test_do_while_that_adds_no_step() -> None:
 
     problem = only(flow)
     assert location(problem.source) == here("empty-while")
-    assert problem.message == "the body of do_while adds no step, so the loop would spin forever"
+    assert problem.message == "the body of do_while does nothing, so the loop would spin forever"
 
 
 # --- threads: waits, outputs, inputs ----------------------------------------------------------------
@@ -872,11 +867,6 @@ def test_handler_in_another_thread_than_its_node() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two handlers of one kind on one node get the same generated thread name; the problem then reads "
-    "'thread name ... is already used; give each spawned thread its own name', though the user named no thread",
-)
 def test_two_handlers_for_the_same_failure() -> None:
     def flow(wf: WorkflowThread) -> None:
         charge = wf.execute("charge")
@@ -889,11 +879,6 @@ def test_two_handlers_for_the_same_failure() -> None:
     assert "handler" in problem.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handler thread names are lowercased (thread._handler), so handlers for the distinct exceptions "
-    "'Declined' and 'declined' collide and the workflow does not compile",
-)
 def test_handlers_for_exceptions_differing_in_case() -> None:
     def flow(wf: WorkflowThread) -> None:
         charge = wf.execute("charge")
@@ -904,11 +889,6 @@ def test_handlers_for_exceptions_differing_in_case() -> None:
     assert [h.name for h in spec.threads["main"].nodes["charge"].handlers] == ["Declined", "declined"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handler thread names are '<node id>-on-<...>' but node ids are unique only per thread, so the same "
-    "step with a handler in two threads gives two threads one name and the workflow does not compile",
-)
 def test_handlers_on_same_named_steps_in_two_threads() -> None:
     def flow(wf: WorkflowThread) -> None:
         wf.handle_error(wf.execute("charge-card"), noop)
@@ -925,11 +905,6 @@ def test_handlers_on_same_named_steps_in_two_threads() -> None:
     assert {main_handler, kid_handler} <= set(spec.threads)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="interrupt threads are named 'interrupt-<event>' workflow-wide, so a parent and a child that both "
-    "handle one event collide ('thread name ... is already used; give each spawned thread its own name')",
-)
 def test_same_interrupt_in_a_parent_and_a_child() -> None:
     def flow(wf: WorkflowThread) -> None:
         wf.add_interrupt_handler("cancel", noop)
@@ -984,11 +959,6 @@ def test_type_error_in_a_do_while_condition_points_at_the_do_while() -> None:
     assert location(only(flow).source) == here("while-line")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an elif condition is stored on the 'if' node's edge and checked with that node's source, so its "
-    "problems point at the do_if() line instead of the do_elif() line",
-)
 def test_type_error_in_a_do_elif_condition_points_at_the_do_elif() -> None:
     def flow(wf: WorkflowThread) -> None:
         status = wf.declare_str("status")
@@ -1023,11 +993,6 @@ def test_bug_in_a_helper_of_the_workflow_function() -> None:
     assert problem.message == "the workflow function raised KeyError: 'missing'"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compile._user_frame reports the traceback's absolute file name, while DSL sources are shown "
-    "relative to the working directory (dsl.source._display_path), so one CompileError mixes both forms",
-)
 def test_problem_sources_use_one_path_form() -> None:
     def flow(wf: WorkflowThread) -> None:
         wf.declare_str("s")
@@ -1043,12 +1008,6 @@ def test_problem_sources_use_one_path_form() -> None:
     assert raised.source.rpartition(":")[0] == duplicate.source.rpartition(":")[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="when the workflow function cannot even be called (wrong signature) no frame of the user's code is "
-    "in the traceback and the problem's source is '<unknown>'; compile._user_frame could fall back to "
-    "workflow.source (the Workflow(...) line)",
-)
 def test_workflow_function_with_the_wrong_signature() -> None:
     workflow = Workflow("no-args", lambda: None)  # type: ignore[arg-type,misc]  # mark: wrong-signature
     with pytest.raises(CompileError) as info:

@@ -506,11 +506,6 @@ def test_previous_spec_of_another_workflow() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compile_workflow reads previous.name without checking previous is a WorkflowSpec, so a wrong "
-    "previous crashes with AttributeError",
-)
 @pytest.mark.parametrize("previous", ["checkout.json", b"{}", {"name": "payment"}, 1])
 def test_previous_that_is_not_a_spec(previous: Any) -> None:
     with pytest.raises((WfcError, TypeError), match="previous"):

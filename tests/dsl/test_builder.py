@@ -578,11 +578,6 @@ def test_python_operators_and_condition_strings_give_the_same_ast(
     assert nodes(spec)["if"].edges[0].when == nodes(spec)["if-2"].edges[0].when
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a constant list is a LiteralExpr from Python (handles.to_expression) but a ListExpr of literals "
-    "from a condition string (expressions._Builder.list), so the two forms lower to different ASTs",
-)
 def test_constant_list_is_the_same_ast_in_both_forms() -> None:
     pairs: list[tuple[Expression, Expression]] = []
 

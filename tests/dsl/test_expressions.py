@@ -106,8 +106,9 @@ def test_literals(text: str, value: Any) -> None:
 
 
 def test_list_literals_are_list_expressions() -> None:
-    assert same(parse("[1, 'a', [true]]"), ListExpr(items=[lit(1), lit("a"), ListExpr(items=[lit(True)])]))
-    assert same(parse("[]"), ListExpr(items=[]))
+    assert same(parse("[1, 'a', [true]]"), lit([1, "a", [True]]))
+    assert same(parse("[]"), lit([]))
+    assert same(parse("[a, [1]]"), ListExpr(items=[var("a"), lit([1])]))
     assert same(parse("[a, -b]"), ListExpr(items=[var("a"), UnaryExpr(op="-", operand=var("b"))]))
 
 
@@ -229,7 +230,7 @@ def test_binary_operators(op: BinaryOp) -> None:
         ("-a * b", bin_("*", UnaryExpr(op="-", operand=var("a")), var("b"))),
         ("a % 2 == 0", bin_("==", bin_("%", var("a"), lit(2)), lit(0))),
         ("a + 1 < b and c", bin_("and", bin_("<", bin_("+", var("a"), lit(1)), var("b")), var("c"))),
-        ("a in [1, 2]", bin_("in", var("a"), ListExpr(items=[lit(1), lit(2)]))),
+        ("a in [1, 2]", bin_("in", var("a"), lit([1, 2]))),
         ("a not in b", UnaryExpr(op="not", operand=bin_("in", var("a"), var("b")))),
         ("a\n  and\tb", bin_("and", var("a"), var("b"))),
     ],
@@ -415,9 +416,9 @@ _scalars = st.one_of(
 _json = st.recursive(
     _scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
 )
-# No LiteralExpr holding a list: format_expr prints it as `[1, 2]`, which is the
-# list expression ListExpr, by design of the language. Objects have no such twin.
-_literals = st.builds(LiteralExpr, value=_scalars | st.dictionaries(st.text(max_size=4), _json, max_size=3))
+# A list of constants is itself a constant (LiteralExpr), so a ListExpr always
+# holds at least one item that is not constant; see _is_constant below.
+_literals = st.builds(LiteralExpr, value=_json)
 _leaves = st.one_of(
     _literals,
     st.builds(VarRef, name=_names, path=_paths),
@@ -442,7 +443,15 @@ def _extend(inner: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
         # so UnaryExpr("-", LiteralExpr(5)) has no text of its own.
         st.builds(UnaryExpr, op=st.just("-"), operand=inner.filter(lambda e: not _is_number(e))),
         calls,
-        st.builds(ListExpr, items=st.lists(inner, max_size=3)),
+        st.builds(ListExpr, items=st.lists(inner, min_size=1, max_size=3)).filter(
+            lambda e: not all(_is_constant(item) for item in e.items)
+        ),
+    )
+
+
+def _is_constant(expr: Expr) -> bool:
+    return isinstance(expr, LiteralExpr) or (
+        isinstance(expr, ListExpr) and all(_is_constant(item) for item in expr.items)
     )
 
 
