@@ -58,7 +58,7 @@ from wfc.specs import (
 
 ThreadBody = Callable[["WorkflowThread"], Any]
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]+")
-_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
+_VAR_NAME = re.compile(r"[^\W\d][\w.:-]*")
 
 
 class ThreadStrategy(enum.StrEnum):
@@ -183,7 +183,7 @@ class WorkflowThread:
 
     def _declare(self, name: str, var_type: VarType) -> VariableHandle:
         source = self._check_active(f"declare_{var_type}")
-        if not isinstance(name, str) or not _VAR_NAME.match(name):
+        if not isinstance(name, str) or not _VAR_NAME.fullmatch(name):
             raise DslError(
                 f"a variable name is a string of letters, digits, '_', '-', '.' or ':' starting with a "
                 f"letter or '_', got {name!r}: write wf.declare_{var_type}(\"order-id\")",

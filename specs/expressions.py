@@ -149,7 +149,7 @@ def _format_name(name: str) -> str:
 
 
 # After `@`, ids of letters, digits, `_`, `-` and `:` need no quotes; `.` starts a field.
-_BARE_NODE_ID: Final = re.compile(r"^[\w:-]+$", re.ASCII)
+_BARE_NODE_ID: Final = re.compile(r"[\w:-]+", re.ASCII)
 _KEYWORDS: Final = frozenset({"and", "or", "not", "in", "true", "false", "null"})
 
 
@@ -192,7 +192,7 @@ def _format(expr: Expr) -> tuple[str, int]:
         case VarRef(name=name, path=path):
             return _format_name(name) + _format_path(path), _ATOM
         case OutputRef(node=node, path=path):
-            node_text = node if _BARE_NODE_ID.match(node) else f"`{node}`"
+            node_text = node if _BARE_NODE_ID.fullmatch(node) else f"`{node}`"
             return f"@{node_text}" + _format_path(path), _ATOM
         case ListExpr(items=items):
             return "[" + ", ".join(_format(item)[0] for item in items) + "]", _ATOM

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 import msgspec
+
 from wfc.specs.expressions import Expr
 
 

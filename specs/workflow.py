@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Final, Literal
 
 import msgspec
+
 from wfc.specs.nodes import Node
 
 #: Format id written to every spec; bumped only for an incompatible format.

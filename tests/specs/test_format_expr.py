@@ -215,7 +215,6 @@ def test_output_ref_path_after_a_bare_id_with_dashes() -> None:
     assert format_expr(OutputRef(node="charge-card", path=["payment_id", 0])) == "@charge-card.payment_id[0]"
 
 
-@pytest.mark.xfail(strict=True, reason="the bare-node-id regex ends in `$`, which matches before a final newline")
 def test_output_ref_id_with_a_trailing_newline_is_quoted() -> None:
     assert format_expr(OutputRef(node="x\n", path=["a"])) == "@`x\n`.a"
 

@@ -15,7 +15,6 @@ import string
 from typing import Any
 
 import msgspec
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -257,7 +256,8 @@ def thread_specs(
                     compensation = Compensation(task=draw(NAMES), args=exprs(2), retries=draw(SMALL))
                 backoff = None
                 if draw(st.booleans()):
-                    backoff = Backoff(initial=draw(POSITIVE), multiplier=draw(POSITIVE), maximum=draw(POSITIVE))
+                    initial = draw(POSITIVE)
+                    backoff = Backoff(initial=initial, multiplier=1.0 + draw(POSITIVE), maximum=initial + draw(POSITIVE))
                 node = TaskNode(
                     task=draw(NAMES),
                     args=exprs(3),
@@ -417,7 +417,6 @@ def test_loads_on_arbitrary_utf8(data: bytes) -> None:
     loads_bytes_or_spec_error(data)
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError, reason="invalid UTF-8 inside a JSON string escapes loads")
 @KNOWN_BUG
 @given(st.binary(max_size=64))
 @example(b'"\x80"')
@@ -478,7 +477,6 @@ def test_vocabulary() -> None:
 _LOCATE_CRASH = "codec._locate calls .items() on thread nodes/variables without checking they are objects"
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=_LOCATE_CRASH)
 @KNOWN_BUG
 @given(st.dictionaries(st.sampled_from(VOCABULARY), SHAPED_VALUES, max_size=8))
 @example({"threads": {"main": {"nodes": ["x"]}}})
@@ -589,7 +587,6 @@ def _bad_spawn_input() -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=_LOCATE_CRASH)
 @KNOWN_BUG
 @given(mutated_documents(containers=True))
 @example(_thread_variables_not_an_object())
@@ -597,7 +594,6 @@ def test_loads_on_mutated_documents_with_containers_replaced(doc: Any) -> None:
     loads_or_spec_error(doc)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="codec._locate leaves `[...]` for dict keys inside nodes")
 @KNOWN_BUG
 @given(mutated_documents(containers=False))
 @example(_bad_spawn_input())

@@ -1,0 +1,202 @@
+"""What a spec's types alone cannot check: names, references, ranges.
+
+Raises the first :class:`SpecError` found, its path naming the exact field.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from wfc.specs.errors import SpecError
+from wfc.specs.expressions import FUNCTIONS, CallExpr, Expr, OutputRef, VarRef
+from wfc.specs.nodes import (
+    TERMINAL_NODES,
+    Backoff,
+    EntrypointNode,
+    Node,
+    SpawnThreadForEachNode,
+    SpawnThreadNode,
+    TaskNode,
+    WaitForEventNode,
+    WaitForThreadsNode,
+    node_kind,
+)
+from wfc.specs.walk import node_expressions, walk_expr
+from wfc.specs.workflow import SCHEMA_ID, VariableDef, WorkflowSpec
+
+_ENTRY = "entrypoint"
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")
+_VAR_NAME = re.compile(r"[^\W\d][\w.:-]*")
+_WFC_SCHEMA = re.compile(r"wfc/(\d+)")
+_NAME_RULE = "letters, digits, '_', '-', '.' or ':'"
+
+
+def validate(spec: WorkflowSpec) -> None:
+    """Check a decoded spec; raises the first :class:`SpecError` found."""
+    _check_schema(spec.schema)
+    _check_name(spec.name, "workflow name", "$.name")
+    if spec.entrypoint not in spec.threads:
+        raise SpecError(f"thread {spec.entrypoint!r} does not exist; threads are {sorted(spec.threads)}",
+                        "$.entrypoint")
+    if spec.version.major < 1 or spec.version.revision < 0:
+        raise SpecError("major must be >= 1 and revision >= 0", "$.version")
+    _check_variables(spec.variables, "$.variables")
+    for thread_name, thread in spec.threads.items():
+        path = f"$.threads.{thread_name}"
+        _check_name(thread_name, "thread name", path)
+        _check_variables(thread.variables, f"{path}.variables")
+        _validate_thread(spec, thread_name, thread.nodes, path)
+        for index, interrupt in enumerate(thread.interrupts):
+            _check_thread(spec, interrupt.thread, f"{path}.interrupts[{index}].thread")
+    known = set(spec.variables).union(*(t.variables for t in spec.threads.values()))
+    for thread_name, thread in spec.threads.items():
+        for node_id, node in thread.nodes.items():
+            _check_declared(node, known, f"$.threads.{thread_name}.nodes.{node_id}")
+
+
+def _check_schema(schema: str) -> None:
+    if schema == SCHEMA_ID:
+        return
+    match = _WFC_SCHEMA.fullmatch(schema)
+    if match and int(match.group(1)) > int(SCHEMA_ID.split("/")[1]):
+        advice = "it was written by a newer wfc: upgrade wfc to read it"
+    else:
+        advice = "this is not a wfc spec format; write specs with `wfc compile`"
+    raise SpecError(f"unsupported schema {schema!r}; this wfc reads {SCHEMA_ID!r}, and {advice}", "$.schema")
+
+
+def _check_name(name: str, what: str, path: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise SpecError(f"{what} {name!r} must be {_NAME_RULE}", path)
+
+
+def _check_variables(variables: dict[str, VariableDef], path: str) -> None:
+    for name, variable in variables.items():
+        here = f"{path}.{name}"
+        if not _VAR_NAME.fullmatch(name):
+            raise SpecError(f"variable name {name!r} must start with a letter or '_' and be {_NAME_RULE}", here)
+        if variable.default is not None and not _has_type(variable.default, variable.type):
+            raise SpecError(f"default {variable.default!r} is not of type {variable.type}", f"{here}.default")
+
+
+def _has_type(value: Any, var_type: str) -> bool:
+    match var_type:
+        case "str":
+            return isinstance(value, str)
+        case "bool":
+            return isinstance(value, bool)
+        case "int":
+            return isinstance(value, int) and not isinstance(value, bool)
+        case "float":
+            return isinstance(value, int | float) and not isinstance(value, bool)
+    return True
+
+
+def _check_thread(spec: WorkflowSpec, name: str, path: str) -> None:
+    if name not in spec.threads:
+        raise SpecError(f"thread {name!r} does not exist; threads are {sorted(spec.threads)}", path)
+
+
+def _validate_thread(spec: WorkflowSpec, thread_name: str, nodes: dict[str, Node], path: str) -> None:
+    if not isinstance(nodes.get(_ENTRY), EntrypointNode):
+        raise SpecError(f"thread needs an entrypoint node with id {_ENTRY!r}", f"{path}.nodes")
+    if not any(isinstance(n, TERMINAL_NODES) for n in nodes.values()):
+        raise SpecError("thread has no exit, fail or compensate node, so it can never end", f"{path}.nodes")
+    for node_id, node in nodes.items():
+        here = f"{path}.nodes.{node_id}"
+        _check_name(node_id, "node id", here)
+        if isinstance(node, EntrypointNode) and node_id != _ENTRY:
+            raise SpecError(f"only the node {_ENTRY!r} may be an entrypoint", here)
+        _check_edges(node, nodes, thread_name, here)
+        for index, handler in enumerate(node.handlers):
+            _check_thread(spec, handler.thread, f"{here}.handlers[{index}].thread")
+        _validate_node(spec, nodes, node, here)
+
+
+def _check_edges(node: Node, nodes: dict[str, Node], thread_name: str, here: str) -> None:
+    kind = node_kind(node)
+    if isinstance(node, TERMINAL_NODES):
+        if node.edges:
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise SpecError(f"{article} {kind} node ends its thread and cannot have edges", f"{here}.edges")
+        return
+    if not node.edges:
+        raise SpecError("node has no outgoing edge; only exit, fail and compensate nodes end a thread",
+                        f"{here}.edges")
+    for index, edge in enumerate(node.edges):
+        if edge.to not in nodes:
+            raise SpecError(f"edge to node {edge.to!r}, which is not in thread {thread_name!r}",
+                            f"{here}.edges[{index}].to")
+
+
+def _validate_node(spec: WorkflowSpec, nodes: dict[str, Node], node: Node, here: str) -> None:
+    match node:
+        case TaskNode(retries=retries, timeout=timeout, backoff=backoff, compensation=compensation):
+            _at_least_zero(retries, f"{here}.retries")
+            _positive(timeout, f"{here}.timeout")
+            if backoff is not None:
+                _check_backoff(backoff, f"{here}.backoff")
+            if compensation is not None:
+                _at_least_zero(compensation.retries, f"{here}.compensation.retries")
+        case WaitForEventNode(timeout=timeout):
+            _positive(timeout, f"{here}.timeout")
+        case SpawnThreadNode(thread=thread) | SpawnThreadForEachNode(thread=thread):
+            _check_thread(spec, thread, f"{here}.thread")
+        case WaitForThreadsNode(threads=spawns, timeout=timeout):
+            _positive(timeout, f"{here}.timeout")
+            for index, spawn in enumerate(spawns):
+                if not isinstance(nodes.get(spawn), SpawnThreadNode | SpawnThreadForEachNode):
+                    raise SpecError(f"{spawn!r} is not a spawn node of this thread", f"{here}.threads[{index}]")
+        case _:
+            pass
+    for expr_path, expr in node_expressions(node):
+        _validate_expr(nodes, expr, f"{here}{expr_path}")
+
+
+def _at_least_zero(value: int, path: str) -> None:
+    if value < 0:
+        raise SpecError("retries must be >= 0", path)
+
+
+def _positive(value: float | None, path: str) -> None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise SpecError("timeout must be > 0 seconds", path)
+
+
+def _check_backoff(backoff: Backoff, path: str) -> None:
+    values = {"initial": backoff.initial, "multiplier": backoff.multiplier, "maximum": backoff.maximum}
+    for name, value in values.items():
+        if not math.isfinite(value) or value <= 0:
+            raise SpecError(f"{name} must be a number > 0", f"{path}.{name}")
+    if backoff.multiplier < 1:
+        raise SpecError("multiplier must be >= 1, or delays would shrink", f"{path}.multiplier")
+    if backoff.maximum < backoff.initial:
+        raise SpecError("maximum must be >= initial", f"{path}.maximum")
+
+
+def _validate_expr(nodes: dict[str, Node], expr: Expr, path: str) -> None:
+    for sub in walk_expr(expr):
+        if isinstance(sub, OutputRef) and sub.node not in nodes:
+            raise SpecError(f"output of node {sub.node!r}, which is not in this thread", path)
+        if isinstance(sub, CallExpr):
+            if sub.fn not in FUNCTIONS:
+                raise SpecError(f"unknown function {sub.fn!r}; known: {', '.join(FUNCTIONS)}", path)
+            low, high = FUNCTIONS[sub.fn]
+            if not low <= len(sub.args) <= high:
+                raise SpecError(f"{sub.fn}() takes {low}..{high} arguments, got {len(sub.args)}", path)
+
+
+def _check_declared(node: Node, known: set[str], here: str) -> None:
+    """Every variable a node reads or changes is declared, reported at the
+    field that names it, in document order."""
+    for expr_path, expr in node_expressions(node):
+        for sub in walk_expr(expr):
+            if isinstance(sub, VarRef) and sub.name not in known:
+                raise SpecError(f"variable {sub.name!r} is not declared", f"{here}{expr_path}")
+    for e_index, edge in enumerate(node.edges):
+        for m_index, mutation in enumerate(edge.mutations):
+            if mutation.var not in known:
+                raise SpecError(f"variable {mutation.var!r} is not declared",
+                                f"{here}.edges[{e_index}].mutations[{m_index}].var")
