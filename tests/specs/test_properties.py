@@ -257,7 +257,8 @@ def thread_specs(
                 backoff = None
                 if draw(st.booleans()):
                     initial = draw(POSITIVE)
-                    backoff = Backoff(initial=initial, multiplier=1.0 + draw(POSITIVE), maximum=initial + draw(POSITIVE))
+                    multiplier, extra = 1.0 + draw(POSITIVE), draw(POSITIVE)
+                    backoff = Backoff(initial=initial, multiplier=multiplier, maximum=initial + extra)
                 node = TaskNode(
                     task=draw(NAMES),
                     args=exprs(3),
