@@ -1,0 +1,31 @@
+"""The wfc pytest plugin, loaded through the ``pytest11`` entry point.
+
+It provides the ``wf_snapshot`` fixture (see
+:class:`wfc.testing.WorkflowSnapshot`). It needs syrupy, which the ``test``
+extra installs; without it, only tests that use the fixture fail, with a
+message that says what to install.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from wfc.testing.snapshot import WorkflowSnapshot
+
+
+@pytest.fixture
+def wf_snapshot(request: pytest.FixtureRequest) -> WorkflowSnapshot:
+    """Compile a workflow and compare its spec with a ``.json`` snapshot.
+
+    ``assert wf_snapshot(my_wf)`` passes when the spec equals the stored one
+    and fails with a unified diff otherwise; ``pytest --snapshot-update``
+    writes new and changed snapshots.
+    """
+    try:
+        import syrupy  # noqa: F401  (only to give a clear error)
+    except ImportError:
+        pytest.fail(
+            "the wf_snapshot fixture needs syrupy; install it with `pip install 'wfc[test]'`",
+            pytrace=False,
+        )
+    return WorkflowSnapshot(request.getfixturevalue("snapshot"))
