@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dbos import DBOS
-
 from bench_stats import summarize
+from dbos import DBOS
 
 STEPS = 5
 

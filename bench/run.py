@@ -35,7 +35,7 @@ def run_side(script: str, sequential: int, concurrent: int, *extra: str) -> dict
 
 def ratios(wfc: dict[str, Any], dbos: dict[str, Any]) -> dict[str, float]:
     """wfc divided by DBOS for every figure."""
-    return {key: round(wfc[key] / dbos[key], 3) for key in wfc if key in dbos and dbos[key]}
+    return {key: round(wfc[key] / dbos[key], 3) for key in wfc if dbos.get(key)}
 
 
 def main() -> None:
