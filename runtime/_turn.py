@@ -1,0 +1,380 @@
+"""One turn of the engine's commit loop: many commands, one transaction.
+
+The loop drains every queued command, applies them all inside one ``BEGIN
+IMMEDIATE ... COMMIT`` (task results of many runs, starts, events, timers), and
+only after the commit acts on the effects: starts task attempts, wakes timers,
+answers callers. Nothing acts on a transition before it is durable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import msgspec
+
+from wfc.runtime._commands import Barrier, Command, Deploy, Reply, RunInput, SendEvent, StartRun
+from wfc.runtime.errors import (
+    DeployConflictError,
+    RunIdConflictError,
+    RunStateError,
+    UnknownRunError,
+    UsageError,
+)
+from wfc.runtime.interpreter import (
+    AbandonTask,
+    Cancel,
+    CancelTimer,
+    DispatchTask,
+    EventArrived,
+    Input,
+    Redeliver,
+    RunFinished,
+    SetTimer,
+    TaskCompleted,
+    TaskFailed,
+    TaskPolicy,
+    TimerFired,
+    Transition,
+    UnwatchEvent,
+    WatchEvent,
+    begin,
+    crash,
+    step,
+)
+from wfc.runtime.records import SentEvent
+from wfc.runtime.state import RunState, RunStatus, TaskWait, decode_state, encode_state
+from wfc.runtime.store import JournalRecord, RunWrite, SpecRecord, StoreTransaction, TaskRecord, TimerRecord
+from wfc.specs import WfcError, WorkflowSpec, loads
+
+log = logging.getLogger("wfc.runtime")
+_JSON = msgspec.json.Encoder()
+
+
+@dataclass
+class Live:
+    """A run's state as of its last committed version."""
+
+    state: RunState
+    spec: WorkflowSpec
+    version: int | None
+    """Stored version; ``None`` for a run created in this turn."""
+
+
+@dataclass
+class Shared:
+    """What turns share with the engine across turns."""
+
+    engine_id: str
+    tasks: frozenset[str]
+    """Tasks this engine runs itself."""
+    policies: Mapping[str, TaskPolicy]
+    lease: float
+    serve: bool
+    max_cached: int = 10_000
+    runs: OrderedDict[str, Live] = field(default_factory=OrderedDict)
+    specs: dict[tuple[str, int, int], WorkflowSpec] = field(default_factory=dict)
+
+    def remember(self, run_id: str, live: Live) -> None:
+        """Keep a run's state in memory while it has a task in flight (the hot
+        path); a run that only sleeps or waits for an event costs no memory."""
+        keep = not live.state.status.finished and any(isinstance(t.wait, TaskWait) for t in live.state.threads.values())
+        self.runs.pop(run_id, None)
+        if keep:
+            self.runs[run_id] = live
+            while len(self.runs) > self.max_cached:
+                self.runs.popitem(last=False)
+
+    def forget(self, run_ids: Iterable[str]) -> None:
+        """Drop cached states (after a failed commit)."""
+        for run_id in run_ids:
+            self.runs.pop(run_id, None)
+
+
+@dataclass
+class Outcome:
+    """What to do once the turn committed."""
+
+    start: dict[str, DispatchTask] = field(default_factory=dict)
+    abandon: set[str] = field(default_factory=set)
+    replies: list[tuple[Reply, object]] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)
+    timers_changed: bool = False
+    fired: set[tuple[str, int]] = field(default_factory=set)
+
+
+class Turn:
+    """Applies commands inside one store transaction."""
+
+    def __init__(self, shared: Shared, tx: StoreTransaction, now: float) -> None:
+        self.shared = shared
+        self.tx = tx
+        self.now = now
+        self.lives: dict[str, Live] = {}
+        self.outcome = Outcome()
+
+    # ---------------------------------------------------------------- loading
+
+    async def prefetch(self, commands: list[Command]) -> None:
+        """Load every run the commands name, in two queries: versions, then the
+        states that are not cached at that version."""
+        ids = {c.run_id for c in commands if isinstance(c, RunInput | StartRun)}
+        ids |= {c.run_id for c in commands if isinstance(c, SendEvent) and c.run_id is not None}
+        if not ids:
+            return
+        versions = await self.tx.run_versions(ids)
+        missing = []
+        for run_id, found in versions.items():
+            cached = self.shared.runs.get(run_id)
+            if cached is not None and cached.version == found.version:
+                self.lives[run_id] = cached
+            else:
+                missing.append(run_id)
+        if missing:
+            await self._load(missing)
+
+    async def _load(self, run_ids: list[str]) -> None:
+        for run_id, record in (await self.tx.load_runs(run_ids)).items():
+            spec = await self.spec(record.workflow, record.major, record.revision)
+            self.lives[run_id] = Live(decode_state(record.state), spec, record.version)
+
+    async def live(self, run_id: str) -> Live | None:
+        if run_id not in self.lives:
+            await self._load([run_id])
+        return self.lives.get(run_id)
+
+    async def spec(self, name: str, major: int, revision: int) -> WorkflowSpec:
+        key = (name, major, revision)
+        spec = self.shared.specs.get(key)
+        if spec is None:
+            record = await self.tx.get_spec(name, major, revision)
+            if record is None:
+                raise WfcError(f"spec {name} {major}.{revision} is missing from the database")
+            spec = loads(record.body)
+            self.shared.specs[key] = spec
+        return spec
+
+    # ---------------------------------------------------------------- commands
+
+    async def handle(self, command: Command) -> None:
+        try:
+            match command:
+                case RunInput():
+                    await self.run_input(command)
+                case StartRun():
+                    await self.start(command)
+                case SendEvent():
+                    await self.send(command)
+                case Deploy():
+                    await self.deploy(command)
+                case Barrier(reply=reply):
+                    self.outcome.replies.append((reply, None))
+        except WfcError as exc:
+            if command.reply is None:
+                log.warning("dropped %s: %s", type(command).__name__, exc)
+            else:
+                command.reply.fail(exc)
+
+    async def run_input(self, command: RunInput) -> None:
+        event = command.input
+        if isinstance(event, TimerFired):
+            self.outcome.fired.add((command.run_id, event.timer))
+            if not await self.tx.take_timer(command.run_id, event.timer):
+                return  # fired already (by another engine) or cancelled
+        if isinstance(event, TaskCompleted | TaskFailed):
+            self.tx.batch.drop_task(event.dispatch_id)
+        live = await self.live(command.run_id)
+        if live is None:
+            if command.reply is not None:
+                command.reply.fail(UnknownRunError(command.run_id))
+            return
+        if isinstance(event, Cancel) and live.state.status.finished:
+            raise RunStateError(command.run_id, live.state.status.value, "cancel", "only running runs can be cancelled")
+        transition = await self.apply(command.run_id, live, event)
+        if isinstance(event, Redeliver) and not any(
+            isinstance(e, DispatchTask) and e.dispatch_id == event.dispatch_id for e in transition.effects
+        ):
+            self.tx.batch.drop_task(event.dispatch_id)  # nobody waits for that attempt any more
+        if command.reply is not None:
+            self.outcome.replies.append((command.reply, command.run_id))
+
+    async def start(self, command: StartRun) -> None:
+        existing = await self.live(command.run_id)
+        if existing is not None:
+            if existing.state.workflow != command.spec.name:
+                raise RunIdConflictError(command.run_id, existing.state.workflow, command.spec.name)
+            self.outcome.replies.append((command.reply, command.run_id))
+            return
+        transition = begin(command.spec, command.run_id, command.inputs, self.now, self.shared.policies)
+        live = Live(transition.state, command.spec, None)
+        self.lives[command.run_id] = live
+        await self.record(command.run_id, live, transition)
+        self.outcome.replies.append((command.reply, command.run_id))
+
+    async def send(self, command: SendEvent) -> None:
+        previous = await self.tx.find_event(command.event_id)
+        if previous is not None:
+            self.outcome.replies.append((command.reply, SentEvent(command.event_id, previous.run_id, True)))
+            return
+        payload = _JSON.encode(command.payload)
+        run_id = command.run_id
+        if run_id is not None:
+            live = await self.live(run_id)
+            if live is None:
+                raise UnknownRunError(run_id)
+            if live.state.status.finished:
+                raise RunStateError(
+                    run_id, live.state.status.value, f"send event {command.name!r}", "a finished run takes no events"
+                )
+        elif command.correlation is not None:
+            waiter = await self.tx.find_waiter(command.name, command.correlation)
+            run_id = waiter[0] if waiter is not None else None
+        else:
+            raise UsageError("send_event needs run_id= or correlation= to know which run the event is for")
+        await self.tx.insert_event(command.event_id, command.name, command.correlation, payload, run_id, self.now)
+        if run_id is not None:
+            arrived = EventArrived(
+                event_id=command.event_id,
+                name=command.name,
+                payload=msgspec.json.decode(payload),
+                correlation=command.correlation,
+            )
+            live = await self.live(run_id)
+            if live is not None:
+                await self.apply(run_id, live, arrived)
+        self.outcome.replies.append((command.reply, SentEvent(command.event_id, run_id, False)))
+
+    async def deploy(self, command: Deploy) -> None:
+        spec = command.spec
+        existing = await self.tx.get_spec(spec.name, spec.version.major, spec.version.revision)
+        if existing is not None:
+            if existing.hash != command.hash:
+                raise DeployConflictError(spec.name, str(spec.version))
+            self.outcome.replies.append((command.reply, False))
+            return
+        await self.tx.insert_spec(
+            SpecRecord(
+                name=spec.name,
+                major=spec.version.major,
+                revision=spec.version.revision,
+                hash=command.hash,
+                body=command.body,
+                deployed_at=self.now,
+            )
+        )
+        self.outcome.replies.append((command.reply, True))
+
+    # ---------------------------------------------------------------- transitions
+
+    async def apply(self, run_id: str, live: Live, event: Input) -> Transition:
+        try:
+            transition = step(live.state, live.spec, event, self.now, self.shared.policies)
+        except Exception as exc:  # a bug in the interpreter must not stop every other run
+            log.exception("run %s: applying %s failed", run_id, type(event).__name__)
+            transition = crash(live.state, live.spec, f"{type(exc).__name__}: {exc}", self.now)
+        await self.record(run_id, live, transition)
+        return transition
+
+    async def record(self, run_id: str, live: Live, transition: Transition) -> None:
+        """Queue the transition's writes and note its effects for after commit."""
+        if not transition.journal and not transition.effects:
+            return
+        state = transition.state
+        live.state = state
+        batch = self.tx.batch
+        batch.runs[run_id] = RunWrite(
+            id=run_id,
+            workflow=state.workflow,
+            major=state.version.major,
+            revision=state.version.revision,
+            status=state.status.value,
+            state=encode_state(state),
+            created_at=state.created_at,
+            updated_at=state.updated_at,
+            expected_version=live.version,
+        )
+        batch.journal.extend(
+            JournalRecord(
+                run_id=run_id,
+                seq=entry.seq,
+                at=entry.at,
+                thread=entry.thread,
+                node=entry.node,
+                kind=entry.kind,
+                attempt=entry.attempt,
+                detail=_JSON.encode(entry.detail),
+            )
+            for entry in transition.journal
+        )
+        self.outcome.touched.add(run_id)
+        follow_ups: list[Input] = []
+        for effect in transition.effects:
+            match effect:
+                case DispatchTask():
+                    local = self.shared.serve and effect.task in self.shared.tasks
+                    batch.put_task(self._task_record(effect, local))
+                    self.outcome.abandon.discard(effect.dispatch_id)
+                    if local:
+                        self.outcome.start[effect.dispatch_id] = effect
+                case AbandonTask(dispatch_id=dispatch_id):
+                    batch.drop_task(dispatch_id)
+                    self.outcome.start.pop(dispatch_id, None)
+                    self.outcome.abandon.add(dispatch_id)
+                case SetTimer(timer=timer, due=due):
+                    batch.put_timer(TimerRecord(run_id=run_id, timer=timer, due_at=due))
+                    self.outcome.timers_changed = True
+                case CancelTimer(timer=timer):
+                    batch.drop_timer(run_id, timer)
+                case WatchEvent(thread=thread, event=name, correlation=correlation):
+                    await self.tx.put_wait(run_id, thread, name, correlation, self.now)
+                    claimed = await self.tx.claim_event(name, correlation, run_id, self.now)
+                    if claimed is not None:
+                        follow_ups.append(
+                            EventArrived(
+                                event_id=claimed.event_id,
+                                name=claimed.name,
+                                payload=msgspec.json.decode(claimed.payload),
+                                correlation=claimed.correlation,
+                            )
+                        )
+                case UnwatchEvent(thread=thread):
+                    await self.tx.drop_waits(run_id, thread)
+                case RunFinished():
+                    await self.tx.drop_waits(run_id)
+        # Applied only after every effect of this transition, so a follow-up's
+        # effects (cancel the wait's timer ...) come after the ones they undo.
+        for follow_up in follow_ups:
+            await self.apply(run_id, live, follow_up)
+
+    def _task_record(self, effect: DispatchTask, local: bool) -> TaskRecord:
+        return TaskRecord(
+            dispatch_id=effect.dispatch_id,
+            run_id=effect.run_id,
+            workflow=effect.workflow,
+            thread=effect.thread,
+            node=effect.node,
+            task=effect.task,
+            args=_JSON.encode(effect.args),
+            attempt=effect.attempt,
+            idempotency_key=effect.idempotency_key,
+            timeout=effect.timeout,
+            created_at=self.now,
+            lease_owner=self.shared.engine_id if local else None,
+            lease_expires_at=self.now + self.shared.lease if local else None,
+        )
+
+    def committed(self) -> Outcome:
+        """Update the shared cache after a successful commit."""
+        for run_id, live in self.lives.items():
+            if run_id in self.outcome.touched:
+                live.version = 1 if live.version is None else live.version + 1
+            if live.version is not None:
+                self.shared.remember(run_id, live)
+        return self.outcome
+
+
+def finished(status: str) -> bool:
+    """True for a terminal run status string."""
+    return RunStatus(status).finished

@@ -1,0 +1,467 @@
+"""The engine: the imperative shell around the pure interpreter.
+
+:class:`Engine` is the public API: deploy specs, start runs, send events,
+read runs and their journals. Its machinery (the commit loop that batches many
+runs' transitions into one transaction, task workers, timers, recovery) is in
+:mod:`wfc.runtime._core`. A task attempt is delivered at least once; its
+idempotency key makes effectively-once possible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.abc
+import msgspec
+
+from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
+from wfc.runtime._core import EngineCore
+from wfc.runtime.errors import (
+    MissingTasksError,
+    RunStateError,
+    StoreError,
+    UnknownRunError,
+    UnknownWorkflowError,
+    UsageError,
+    WaitTimeoutError,
+)
+from wfc.runtime.interpreter import (
+    Cancel,
+    prepare_inputs,
+    spec_info,
+)
+from wfc.runtime.records import HistoryEntry, RunInfo, SentEvent, run_info, to_datetime
+from wfc.runtime.state import RunStatus, decode_state
+from wfc.runtime.store import RunRecord, SpecRecord, open_store
+from wfc.runtime.tasks import TaskDefinition, TaskFunction, task_definitions
+from wfc.specs import Version, WorkflowSpec, body_hash, dumps, loads, validate
+
+log = logging.getLogger("wfc.runtime")
+
+TaskLike = TaskFunction[Any, Any] | TaskDefinition
+Moment = dt.datetime | float
+
+
+class Engine(EngineCore):
+    """A durable workflow engine on one database.
+
+    Open it with :meth:`open`; all methods are coroutines of that context.
+    """
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        url: str,
+        tasks: Iterable[TaskLike] = (),
+        *,
+        serve: bool = True,
+        check_tasks: bool | None = None,
+        lease_seconds: float = 30.0,
+        poll_interval: float = 1.0,
+        max_batch: int = 1000,
+        max_concurrent_tasks: int = 1000,
+        clock: Callable[[], float] = time.time,
+    ) -> AsyncIterator[Engine]:
+        """Open the database at ``url`` and run the engine until the block exits.
+
+        Opening resumes every unfinished run: task attempts that were in flight
+        when a previous process died are delivered again (same idempotency key)
+        and timers that came due meanwhile fire.
+
+        Args:
+            url: ``sqlite:///path.db`` (relative), ``sqlite:////abs/path.db`` or
+                ``sqlite:///:memory:``.
+            tasks: ``@task`` functions this engine runs.
+            serve: Run tasks and timers (a worker). ``False`` makes a client
+                that starts runs, sends events and reads, leaving the work to
+                a serving engine on the same database.
+            check_tasks: Refuse to deploy or start a spec naming tasks not in
+                ``tasks``; defaults to ``serve``.
+            lease_seconds: How long a task attempt stays claimed by this engine
+                without a heartbeat before another engine may run it again.
+            poll_interval: Seconds between looks at the database for work other
+                processes left (timers, unclaimed tasks), and the longest a
+                ``wait`` goes without looking.
+            max_batch: Most commands applied in one transaction.
+            max_concurrent_tasks: Most task attempts running at once.
+            clock: Source of "now" in epoch seconds (tests shift it).
+
+        Raises:
+            UnsupportedUrlError: the URL scheme has no store.
+            StoreError: the database is not a wfc database, or was written by
+                a newer wfc; it is left untouched.
+            TaskDefinitionError: ``tasks`` holds a non-task or a duplicate name.
+        """
+        definitions = task_definitions(tasks)
+        store = await open_store(url, clock())
+        try:
+            engine = cls(
+                store,
+                url,
+                definitions,
+                serve=serve,
+                check_tasks=serve if check_tasks is None else check_tasks,
+                lease_seconds=lease_seconds,
+                poll_interval=poll_interval,
+                max_batch=max_batch,
+                max_concurrent_tasks=max_concurrent_tasks,
+                clock=clock,
+            )
+            await store.register_engine(engine._id, socket.gethostname(), os.getpid(), clock(), lease_seconds)
+            # An error of the caller's block is re-raised after the task group
+            # closed, so it reaches the caller as itself, not in an ExceptionGroup.
+            body_error: Exception | None = None
+            async with anyio.create_task_group() as tg:
+                engine._tg = tg
+                tg.start_soon(engine._commit_loop)
+                if serve:
+                    tg.start_soon(engine._timer_loop)
+                    tg.start_soon(engine._poll_loop)
+                try:
+                    yield engine
+                except Exception as exc:
+                    body_error = exc
+                finally:
+                    await engine._shutdown()
+            if body_error is not None:
+                raise body_error
+        finally:
+            with anyio.CancelScope(shield=True):
+                await store.close()
+
+    @property
+    def url(self) -> str:
+        """The database URL."""
+        return self._url
+
+    @property
+    def engine_id(self) -> str:
+        """This engine's id, recorded as the lease owner of its task attempts."""
+        return self._id
+
+    @property
+    def task_names(self) -> frozenset[str]:
+        """Names of the tasks this engine runs."""
+        return frozenset(self._definitions)
+
+    # ------------------------------------------------------------------ specs
+
+    async def deploy(self, spec: WorkflowSpec) -> bool:
+        """Store a spec version; runs can then start on it.
+
+        Deploying the same spec again is a no-op. Runs stay on the version they
+        started on.
+
+        Returns:
+            True if this version was new.
+
+        Raises:
+            SpecError: the spec is invalid.
+            MissingTasksError: it names tasks this engine does not run (only
+                with ``check_tasks``).
+            DeployConflictError: this name and version hold a different spec.
+        """
+        if not isinstance(spec, WorkflowSpec):
+            raise UsageError(f"deploy() takes a wfc.specs.WorkflowSpec, got {type(spec).__name__}")
+        validate(spec)
+        self._require_tasks(spec)
+        digest = body_hash(spec)
+        stored = msgspec.structs.replace(spec, hash=digest)
+        result: bool = await self._call(Deploy(spec=stored, body=dumps(stored), hash=digest))
+        return result
+
+    async def get_spec(self, workflow: str, version: Version | str | int | None = None) -> WorkflowSpec:
+        """A deployed spec: the latest, or the version asked for (``"1.2"``,
+        ``Version``, or a major number for its latest revision)."""
+        self._check_open()
+        records = await self._store.list_specs(workflow)
+        if not records:
+            raise UnknownWorkflowError(workflow)
+        record = _pick_version(workflow, records, version)
+        return self._decode_spec(record)
+
+    async def list_specs(self, workflow: str | None = None) -> list[WorkflowSpec]:
+        """Every deployed spec version (of one workflow, if named)."""
+        return [self._decode_spec(r) for r in await self._store.list_specs(workflow)]
+
+    def _decode_spec(self, record: SpecRecord) -> WorkflowSpec:
+        key = (record.name, record.major, record.revision)
+        spec = self._shared.specs.get(key)
+        if spec is None:
+            spec = loads(record.body)
+            self._shared.specs[key] = spec
+        return spec
+
+    async def _spec_of(self, record: RunRecord) -> WorkflowSpec:
+        key = (record.workflow, record.major, record.revision)
+        spec = self._shared.specs.get(key)
+        if spec is None:
+            stored = await self._store.get_spec(*key)
+            if stored is None:
+                raise StoreError(self._store.location, f"spec {key} of run {record.id!r} is missing")
+            spec = self._decode_spec(stored)
+        return spec
+
+    def _require_tasks(self, spec: WorkflowSpec) -> None:
+        if self._check_tasks:
+            missing = spec_info(spec).tasks - self._definitions.keys()
+            if missing:
+                raise MissingTasksError(spec.name, sorted(missing))
+
+    # ------------------------------------------------------------------ runs
+
+    async def start(
+        self,
+        workflow: str,
+        inputs: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        version: Version | str | int | None = None,
+    ) -> str:
+        """Start a run of a deployed workflow; idempotent by ``run_id``.
+
+        Starting with the id of an existing run of the same workflow returns
+        that id and starts nothing (whatever the inputs).
+
+        Args:
+            workflow: The workflow name.
+            inputs: Values of its variables, by name.
+            run_id: The run's id (e.g. ``"order-123"``); a random one if not given.
+            version: The spec version; the latest deployed one if not given.
+
+        Returns:
+            The run id, once the run's first transition is committed.
+
+        Raises:
+            UnknownWorkflowError: no such workflow or version is deployed.
+            InputError: missing required inputs, unknown names, wrong types.
+            MissingTasksError: the spec names tasks this engine does not run.
+            RunIdConflictError: ``run_id`` belongs to a run of another workflow.
+        """
+        self._check_open()
+        if run_id is not None and (not isinstance(run_id, str) or not run_id):
+            raise UsageError(f"run_id must be a non-empty string, got {run_id!r}")
+        if inputs is not None and not isinstance(inputs, Mapping):
+            raise UsageError(f"inputs must be a mapping of variable name to value, got {type(inputs).__name__}")
+        spec = await self.get_spec(workflow, version)
+        self._require_tasks(spec)
+        prepare_inputs(spec, inputs)  # fail fast; the turn checks again
+        command = StartRun(spec=spec, run_id=run_id or uuid.uuid4().hex, inputs=dict(inputs or {}))
+        result: str = await self._call(command)
+        return result
+
+    async def get_run(self, run_id: str) -> RunInfo:
+        """The run as stored now.
+
+        Raises:
+            UnknownRunError: no run has this id.
+        """
+        self._check_open()
+        record = await self._store.get_run(run_id)
+        if record is None:
+            raise UnknownRunError(run_id)
+        return await self._info(record)
+
+    async def _info(self, record: RunRecord) -> RunInfo:
+        spec = await self._spec_of(record)
+        return run_info(decode_state(record.state), spec_info(spec).masked)
+
+    async def list_runs(
+        self,
+        status: RunStatus | str | Iterable[RunStatus | str] | None = None,
+        workflow: str | None = None,
+        started_after: Moment | None = None,
+        started_before: Moment | None = None,
+        limit: int | None = 100,
+    ) -> list[RunInfo]:
+        """Runs, newest first, filtered by status(es), workflow name and start
+        time (``started_after <= created_at < started_before``)."""
+        self._check_open()
+        statuses = None if status is None else _statuses(status)
+        records = await self._store.list_runs(statuses, workflow, _epoch(started_after), _epoch(started_before), limit)
+        return [await self._info(record) for record in records]
+
+    async def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
+        """Wait until the run finishes (COMPLETED, FAILED, COMPENSATED or
+        CANCELLED) and return it.
+
+        Raises:
+            UnknownRunError: no run has this id.
+            WaitTimeoutError: ``timeout`` seconds passed first (the run goes on).
+        """
+        deadline = None if timeout is None else anyio.current_time() + timeout
+        async with self._following(run_id) as changed:
+            while True:
+                event = changed()  # taken before reading, so a commit in between still wakes us
+                info = await self.get_run(run_id)
+                if info.status.finished:
+                    return info
+                delay = self._poll
+                if deadline is not None:
+                    remaining = deadline - anyio.current_time()
+                    if remaining <= 0:
+                        raise WaitTimeoutError(run_id, timeout or 0.0)
+                    delay = min(delay, remaining)
+                with anyio.move_on_after(delay):
+                    await event.wait()
+
+    async def history(self, run_id: str, after: int = 0, limit: int | None = None) -> list[HistoryEntry]:
+        """The run's journal: every transition, in order, with masked
+        variables shown as ``"***"``. ``after`` skips entries up to that
+        ``seq`` (poll with the last seq seen)."""
+        self._check_open()
+        records = await self._store.history(run_id, after, limit)
+        if not records and await self._store.get_run(run_id) is None:
+            raise UnknownRunError(run_id)
+        return [
+            HistoryEntry(
+                seq=r.seq,
+                timestamp=to_datetime(r.at),
+                thread=r.thread,
+                node=r.node,
+                kind=r.kind,
+                attempt=r.attempt,
+                detail=msgspec.json.decode(r.detail),
+            )
+            for r in records
+        ]
+
+    async def watch(self, run_id: str, after: int = 0) -> AsyncIterator[HistoryEntry]:
+        """Journal entries as they are committed, until the run finishes: for
+        live progress displays."""
+        seq = after
+        async with self._following(run_id) as changed:
+            while True:
+                event = changed()
+                # The status is read before the journal, so once it says
+                # finished, this journal read holds every entry.
+                record = await self._store.get_run(run_id)
+                finished = record is not None and RunStatus(record.status).finished
+                entries = await self.history(run_id, after=seq)
+                for entry in entries:
+                    seq = entry.seq
+                    yield entry
+                if finished:
+                    return
+                if not entries:
+                    with anyio.move_on_after(self._poll):
+                        await event.wait()
+
+    async def cancel(self, run_id: str, reason: str = "") -> RunInfo:
+        """Cancel a running run: its timers are dropped and results of task
+        attempts still running are ignored.
+
+        Raises:
+            UnknownRunError: no run has this id.
+            RunStateError: the run already finished.
+        """
+        record = await self._store.get_run(run_id)
+        if record is None:
+            raise UnknownRunError(run_id)
+        if RunStatus(record.status).finished:
+            raise RunStateError(run_id, record.status, "cancel", "only running runs can be cancelled")
+        await self._call(RunInput(run_id, Cancel(reason=reason), Reply()))
+        return await self.get_run(run_id)
+
+    # ------------------------------------------------------------------ events
+
+    async def send_event(
+        self,
+        name: str,
+        payload: Any = None,
+        *,
+        run_id: str | None = None,
+        correlation: str | None = None,
+        event_id: str | None = None,
+    ) -> SentEvent:
+        """Send an external event to a run.
+
+        By ``run_id``: the run gets it now; if no wait takes it yet it is kept
+        in the run's inbox and consumed by the next wait for that name (FIFO).
+        An unknown or finished run is an error. By ``correlation`` (without
+        ``run_id``): it goes to the run whose wait for ``name`` with that key
+        has waited longest; with no such wait it is stored and consumed by the
+        first such wait to come (FIFO). Each event is consumed exactly once.
+        Sending again with the same ``event_id`` does nothing.
+
+        Raises:
+            UsageError: neither ``run_id`` nor ``correlation`` was given, or the
+                payload is not JSON.
+            UnknownRunError: no run has ``run_id``.
+            RunStateError: the run already finished.
+        """
+        if not isinstance(name, str) or not name:
+            raise UsageError(f"an event name is a non-empty string, got {name!r}")
+        try:
+            msgspec.json.encode(payload)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"the payload of event {name!r} is not JSON ({exc})") from None
+        if run_id is None and correlation is None:
+            raise UsageError(f"send_event({name!r}) needs run_id= or correlation= to know which run it is for")
+        command = SendEvent(
+            name=name,
+            payload=payload,
+            run_id=run_id,
+            correlation=None if correlation is None else str(correlation),
+            event_id=event_id or uuid.uuid4().hex,
+        )
+        result: SentEvent = await self._call(command)
+        return result
+
+
+def _pick_version(workflow: str, records: list[SpecRecord], version: Version | str | int | None) -> SpecRecord:
+    known = [f"{r.major}.{r.revision}" for r in records]
+    if version is None:
+        return max(records, key=lambda r: (r.major, r.revision))
+    major: int
+    revision: int | None = None
+    if isinstance(version, Version):
+        major, revision = version.major, version.revision
+    elif isinstance(version, int) and not isinstance(version, bool):
+        major = version
+    elif isinstance(version, str):
+        parts = version.split(".")
+        try:
+            major = int(parts[0])
+            revision = int(parts[1]) if len(parts) > 1 else None
+        except (ValueError, IndexError):
+            raise UsageError(f"version {version!r} is not 'major' or 'major.revision', e.g. '1.2'") from None
+    else:
+        raise UsageError(f"version must be a Version, 'major.revision' or a major number, got {version!r}")
+    matching = [r for r in records if r.major == major and (revision is None or r.revision == revision)]
+    if not matching:
+        label = str(major) if revision is None else f"{major}.{revision}"
+        raise UnknownWorkflowError(workflow, label, known)
+    return max(matching, key=lambda r: r.revision)
+
+
+def _statuses(status: RunStatus | str | Iterable[RunStatus | str]) -> list[str]:
+    items = [status] if isinstance(status, str) else list(status)
+    result = []
+    for item in items:
+        try:
+            result.append(RunStatus(str(item).upper()).value)
+        except ValueError:
+            raise UsageError(
+                f"unknown run status {item!r}; use one of {', '.join(s.value for s in RunStatus)}"
+            ) from None
+    return result
+
+
+def _epoch(moment: Moment | None) -> float | None:
+    if moment is None:
+        return None
+    if isinstance(moment, dt.datetime):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.timestamp()
+    return float(moment)

@@ -1,0 +1,231 @@
+"""Errors the runtime raises on purpose, all under :class:`~wfc.specs.WfcError`.
+
+Each carries structured attributes (``run_id``, ``workflow``, ``variable`` ...)
+so programs can react without parsing messages, and a message that says what
+failed, where, and what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from wfc.specs.errors import WfcError
+
+
+class UsageError(WfcError):
+    """An engine method was called in a way that cannot work (bad argument
+    combination, engine closed, ...)."""
+
+
+class UnsupportedUrlError(WfcError):
+    """The database URL names a scheme this wfc has no store for.
+
+    Attributes:
+        url: The URL as given.
+    """
+
+    def __init__(self, url: str, supported: Sequence[str]) -> None:
+        self.url = url
+        self.supported = tuple(supported)
+        super().__init__(f"cannot open {url!r}: unsupported database URL; use one of {', '.join(self.supported)}")
+
+
+class StoreError(WfcError):
+    """The database cannot be used: not a wfc database, written by a newer wfc,
+    unreadable. The file is left untouched.
+
+    Attributes:
+        location: The database file or URL.
+    """
+
+    def __init__(self, location: str, message: str) -> None:
+        self.location = location
+        super().__init__(f"cannot use database {location}: {message}")
+
+
+class NotAWfcDatabaseError(StoreError):
+    """The file exists but was not created by wfc (or is not SQLite at all)."""
+
+
+class NewerDatabaseError(StoreError):
+    """The database was migrated by a newer wfc than this one.
+
+    Attributes:
+        found: Highest schema migration recorded in the database.
+        supported: Highest schema migration this wfc knows.
+    """
+
+    def __init__(self, location: str, found: int, supported: int) -> None:
+        self.found = found
+        self.supported = supported
+        super().__init__(
+            location,
+            f"it was written by a newer wfc (schema version {found}; this wfc knows up to "
+            f"{supported}); upgrade wfc to open it",
+        )
+
+
+class ConflictError(WfcError):
+    """A run row changed under us (optimistic version check failed).
+
+    The engine retries the transition on fresh state; programs see this only if
+    retrying did not help.
+
+    Attributes:
+        run_ids: The runs whose stored version was not the expected one.
+    """
+
+    def __init__(self, run_ids: Sequence[str]) -> None:
+        self.run_ids = tuple(run_ids)
+        super().__init__(f"runs {', '.join(self.run_ids)} were changed by another engine during this transition; retry")
+
+
+class UnknownWorkflowError(WfcError):
+    """No deployed spec has this workflow name (or this version of it).
+
+    Attributes:
+        workflow: The workflow name asked for.
+        version: The version asked for, or ``None`` for "latest".
+    """
+
+    def __init__(self, workflow: str, version: str | None = None, known: Sequence[str] = ()) -> None:
+        self.workflow = workflow
+        self.version = version
+        what = f"version {version} of workflow {workflow!r}" if version else f"workflow {workflow!r}"
+        hint = (
+            f"deployed versions: {', '.join(known)}"
+            if known
+            else "deploy its spec first with engine.deploy(spec) (wfc run deploys for you)"
+        )
+        super().__init__(f"{what} is not deployed; {hint}")
+
+
+class DeployConflictError(WfcError):
+    """A different spec is already deployed under the same name and version.
+
+    Attributes:
+        workflow: The workflow name.
+        version: The version, as ``"major.revision"``.
+    """
+
+    def __init__(self, workflow: str, version: str) -> None:
+        self.workflow = workflow
+        self.version = version
+        super().__init__(
+            f"version {version} of workflow {workflow!r} is already deployed with different content; "
+            f"recompile with the deployed spec as `previous` (wfc compile does this) to get a new version"
+        )
+
+
+class MissingTasksError(WfcError):
+    """A spec names tasks that no registered ``@task`` function implements.
+
+    Attributes:
+        workflow: The workflow name.
+        missing: The task names without an implementation, sorted.
+    """
+
+    def __init__(self, workflow: str, missing: Sequence[str]) -> None:
+        self.workflow = workflow
+        self.missing = tuple(sorted(missing))
+        super().__init__(
+            f"workflow {workflow!r} uses tasks no registered function implements: "
+            f"{', '.join(self.missing)}; pass their @task functions to Engine.open(url, tasks=[...])"
+        )
+
+
+class InputError(WfcError):
+    """The inputs of a run do not match the workflow's declared variables.
+
+    Every problem is listed at once.
+
+    Attributes:
+        workflow: The workflow name.
+        problems: ``(variable, reason)`` pairs, one per problem.
+        variable: The first offending variable.
+    """
+
+    def __init__(self, workflow: str, problems: Sequence[tuple[str, str]]) -> None:
+        self.workflow = workflow
+        self.problems = tuple(problems)
+        self.variable = self.problems[0][0] if self.problems else ""
+        lines = "; ".join(f"{name!r}: {reason}" for name, reason in self.problems)
+        count = len(self.problems)
+        super().__init__(
+            f"invalid inputs for workflow {workflow!r} ({count} problem{'s' if count != 1 else ''}): {lines}"
+        )
+
+
+class UnknownRunError(WfcError):
+    """No run has this id.
+
+    Attributes:
+        run_id: The id asked for.
+    """
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"no run with id {run_id!r}; list runs with engine.list_runs() or `wfc runs list`")
+
+
+class RunStateError(WfcError):
+    """The run is not in a state that allows this action (e.g. an event for a
+    finished run, cancelling a completed run).
+
+    Attributes:
+        run_id: The run.
+        status: Its current status.
+        action: What was refused.
+    """
+
+    def __init__(self, run_id: str, status: str, action: str, hint: str = "") -> None:
+        self.run_id = run_id
+        self.status = status
+        self.action = action
+        super().__init__(f"cannot {action}: run {run_id!r} is {status}" + (f"; {hint}" if hint else ""))
+
+
+class RunIdConflictError(WfcError):
+    """``start`` was given the id of a run of another workflow.
+
+    Attributes:
+        run_id: The id given.
+        workflow: The workflow of the existing run.
+    """
+
+    def __init__(self, run_id: str, workflow: str, requested: str) -> None:
+        self.run_id = run_id
+        self.workflow = workflow
+        super().__init__(
+            f"run id {run_id!r} is already used by a run of workflow {workflow!r}, not {requested!r}; "
+            f"choose another run_id"
+        )
+
+
+class WaitTimeoutError(WfcError, TimeoutError):
+    """``Engine.wait`` gave up before the run finished. The run goes on.
+
+    Attributes:
+        run_id: The run waited for.
+        timeout: Seconds waited.
+    """
+
+    def __init__(self, run_id: str, timeout: float) -> None:
+        self.run_id = run_id
+        self.timeout = timeout
+        super().__init__(
+            f"run {run_id!r} did not finish within {timeout:g} s; it keeps running, wait again or "
+            f"look at engine.get_run(run_id)"
+        )
+
+
+class TaskDefinitionError(WfcError):
+    """A ``@task`` function or the task list given to the engine is invalid.
+
+    Attributes:
+        task: The task name.
+    """
+
+    def __init__(self, task: str, message: str) -> None:
+        self.task = task
+        super().__init__(f"task {task!r}: {message}")

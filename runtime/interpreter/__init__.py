@@ -1,0 +1,65 @@
+"""The pure interpreter: ``(state, input, now) -> (state, effects, journal)``.
+
+No I/O, no clock, no randomness: the engine shell feeds inputs and applies the
+effects after committing the new state and journal in one transaction.
+"""
+
+from wfc.runtime.interpreter.machine import STEP_BUDGET, UNHANDLEABLE, begin, crash, step
+from wfc.runtime.interpreter.messages import (
+    AbandonTask,
+    Cancel,
+    CancelTimer,
+    DispatchTask,
+    Effect,
+    EventArrived,
+    Input,
+    JournalEntry,
+    Redeliver,
+    RunFinished,
+    SetTimer,
+    TaskCompleted,
+    TaskFailed,
+    TaskPolicy,
+    TimerFired,
+    Transition,
+    UnwatchEvent,
+    WatchEvent,
+)
+from wfc.runtime.interpreter.policy import effective_backoff, effective_retries, effective_timeout, retry_delay
+from wfc.runtime.interpreter.specinfo import MASK, SpecInfo, spec_info
+from wfc.runtime.interpreter.variables import coerce, prepare_inputs
+
+__all__ = [
+    "MASK",
+    "STEP_BUDGET",
+    "UNHANDLEABLE",
+    "AbandonTask",
+    "Cancel",
+    "CancelTimer",
+    "DispatchTask",
+    "Effect",
+    "EventArrived",
+    "Input",
+    "JournalEntry",
+    "Redeliver",
+    "RunFinished",
+    "SetTimer",
+    "SpecInfo",
+    "TaskCompleted",
+    "TaskFailed",
+    "TaskPolicy",
+    "TimerFired",
+    "Transition",
+    "UnwatchEvent",
+    "WatchEvent",
+    "begin",
+    "coerce",
+    "crash",
+    "effective_backoff",
+    "effective_retries",
+    "effective_timeout",
+    "prepare_inputs",
+    "retry_delay",
+    "spec_info",
+    "step",
+]

@@ -1,0 +1,164 @@
+"""What goes into the interpreter (inputs) and what comes out (effects,
+journal entries), as plain records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from wfc.runtime.state import RunState, RunStatus
+from wfc.specs import Backoff
+
+# ---------------------------------------------------------------- inputs
+
+
+class _Input(msgspec.Struct, frozen=True, kw_only=True, tag_field="input"):
+    pass
+
+
+class TaskCompleted(_Input, frozen=True, tag="task_completed"):
+    """An attempt of a task returned ``output``."""
+
+    dispatch_id: str
+    output: Any = None
+
+
+class TaskFailed(_Input, frozen=True, tag="task_failed"):
+    """An attempt of a task failed.
+
+    ``business`` failures (a :class:`~wfc.runtime.TaskException`) are never
+    retried; technical ones (``TASK_ERROR``, ``TIMEOUT``) are, per policy.
+    """
+
+    dispatch_id: str
+    name: str
+    """The exception name (business) or error code (technical)."""
+    message: str = ""
+    content: Any = None
+    business: bool = False
+
+
+class EventArrived(_Input, frozen=True, tag="event_arrived"):
+    """An external event was delivered to this run."""
+
+    event_id: str
+    name: str
+    payload: Any = None
+    correlation: str | None = None
+
+
+class TimerFired(_Input, frozen=True, tag="timer_fired"):
+    """A durable timer of this run came due."""
+
+    timer: int
+
+
+class Cancel(_Input, frozen=True, tag="cancel"):
+    """An operator cancelled the run."""
+
+    reason: str = ""
+
+
+class Redeliver(_Input, frozen=True, tag="redeliver"):
+    """The process running a task attempt died; dispatch the same attempt again
+    with the same idempotency key (recovery)."""
+
+    dispatch_id: str
+
+
+Input = TaskCompleted | TaskFailed | EventArrived | TimerFired | Cancel | Redeliver
+
+# ---------------------------------------------------------------- effects
+
+
+class _Effect(msgspec.Struct, frozen=True, kw_only=True, tag_field="effect"):
+    pass
+
+
+class DispatchTask(_Effect, frozen=True, tag="dispatch_task"):
+    """Run one attempt of a task (put it in the outbox, then execute it)."""
+
+    dispatch_id: str
+    idempotency_key: str
+    run_id: str
+    workflow: str
+    thread: int
+    node: str
+    task: str
+    args: list[Any]
+    attempt: int
+    timeout: float | None = None
+    """Seconds the attempt may take; ``None`` means the task's own default."""
+
+
+class AbandonTask(_Effect, frozen=True, tag="abandon_task"):
+    """The attempt's result is no longer wanted (run ended or cancelled)."""
+
+    dispatch_id: str
+
+
+class SetTimer(_Effect, frozen=True, tag="set_timer"):
+    """Store a durable timer; feed :class:`TimerFired` when ``due`` passes."""
+
+    timer: int
+    due: float
+
+
+class CancelTimer(_Effect, frozen=True, tag="cancel_timer"):
+    """Drop a timer that is no longer needed."""
+
+    timer: int
+
+
+class WatchEvent(_Effect, frozen=True, tag="watch_event"):
+    """Thread ``thread`` waits for ``event`` with a correlation key: events sent
+    by that key must be routed to this run (and a stored one claimed now)."""
+
+    thread: int
+    event: str
+    correlation: str
+
+
+class UnwatchEvent(_Effect, frozen=True, tag="unwatch_event"):
+    """Thread ``thread`` no longer waits for a correlated event."""
+
+    thread: int
+
+
+class RunFinished(_Effect, frozen=True, tag="run_finished"):
+    """The run reached a terminal status."""
+
+    status: RunStatus
+
+
+Effect = DispatchTask | AbandonTask | SetTimer | CancelTimer | WatchEvent | UnwatchEvent | RunFinished
+
+
+class JournalEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One line of a run's history. Masked variables are already ``"***"``."""
+
+    seq: int
+    at: float
+    kind: str
+    thread: int = 0
+    node: str | None = None
+    attempt: int | None = None
+    detail: dict[str, Any] = {}
+
+
+class Transition(msgspec.Struct, frozen=True, kw_only=True):
+    """The result of one interpreter step: the new state, what the engine must
+    do once it is committed, and the journal entries to commit with it."""
+
+    state: RunState
+    effects: list[Effect]
+    journal: list[JournalEntry]
+
+
+class TaskPolicy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A task's own retry defaults (from ``@task``); a spec value wins over them."""
+
+    retries: int | None = None
+    backoff: Backoff | None = None
+    timeout: float | None = None

@@ -1,0 +1,58 @@
+"""Retry policy of task nodes: which value wins, and the backoff delays.
+
+Precedence, field by field: the spec's value is the workflow author's choice
+and wins; the ``@task(...)`` value is the default when the spec leaves the
+field unset; then the engine default. For ``timeout`` and ``backoff`` "unset"
+is ``null`` in the spec. ``retries`` is always present in the spec format (the
+DSL writes ``0`` when ``wf.execute`` has no ``retries=``), so a spec
+``retries: 0`` counts as unset and the task's default applies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from wfc.runtime.interpreter.messages import TaskPolicy
+from wfc.specs import Backoff, TaskNode
+
+DEFAULT_BACKOFF = Backoff()
+
+
+def effective_retries(node: TaskNode, default: TaskPolicy | None) -> int:
+    """Attempts after the first one for technical errors."""
+    if node.retries > 0:
+        return node.retries
+    if default is not None and default.retries is not None:
+        return default.retries
+    return 0
+
+
+def effective_backoff(node: TaskNode, default: TaskPolicy | None) -> Backoff:
+    """The backoff between attempts."""
+    if node.backoff is not None:
+        return node.backoff
+    if default is not None and default.backoff is not None:
+        return default.backoff
+    return DEFAULT_BACKOFF
+
+
+def effective_timeout(node: TaskNode, default: TaskPolicy | None) -> float | None:
+    """Seconds one attempt may take, or ``None`` for no limit."""
+    if node.timeout is not None:
+        return node.timeout
+    return default.timeout if default is not None else None
+
+
+def retry_delay(backoff: Backoff, failed_attempt: int, key: str) -> float:
+    """Seconds to wait after attempt ``failed_attempt`` (1-based) failed.
+
+    Exponential (``initial * multiplier**(n-1)``, capped at ``maximum``) with
+    "equal jitter": between half and all of that. The jitter is a hash of the
+    idempotency key and attempt rather than a random draw, so the interpreter
+    stays a pure function and replays give the same schedule, while different
+    runs still spread out.
+    """
+    base = min(backoff.initial * backoff.multiplier ** (failed_attempt - 1), backoff.maximum)
+    digest = hashlib.blake2b(f"{key}#{failed_attempt}".encode(), digest_size=8).digest()
+    unit = int.from_bytes(digest, "big") / 2**64
+    return max(0.0, base * (0.5 + 0.5 * unit))

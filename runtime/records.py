@@ -1,0 +1,187 @@
+"""What the engine hands back to programs: runs, threads, journal entries.
+
+``RunInfo.variables`` holds the real values, masked variables included: the
+program that started the run is trusted with them. Masking is for what is
+displayed or kept for people: the journal (``history``) stores masked values
+as ``"***"`` already, and :meth:`RunInfo.display_variables` gives the masked
+view the CLI prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from wfc.runtime.interpreter import MASK
+from wfc.runtime.state import (
+    EventWait,
+    Failure,
+    HandlerWait,
+    RetryWait,
+    RunState,
+    RunStatus,
+    SleepWait,
+    TaskWait,
+    ThreadKind,
+    ThreadRun,
+    ThreadStatus,
+    Wait,
+)
+from wfc.specs import Version
+
+
+def to_datetime(epoch: float) -> dt.datetime:
+    """An aware UTC datetime from epoch seconds."""
+    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
+
+
+def _moment(epoch: float) -> str:
+    return to_datetime(epoch).isoformat(timespec="milliseconds")
+
+
+def describe_wait(wait: Wait | None) -> str | None:
+    """One line saying what a thread waits for, e.g. ``task 'charge-card'
+    (attempt 2, running)``."""
+    match wait:
+        case TaskWait(task=task, attempt=attempt):
+            return f"task {task!r} (attempt {attempt}, running)"
+        case RetryWait(task=task, attempt=attempt, due=due):
+            return f"retry of task {task!r} (attempt {attempt}) at {_moment(due)}"
+        case EventWait(event=event, correlation=correlation, due=due):
+            text = f"event {event!r}"
+            if correlation is not None:
+                text += f" with correlation {correlation!r}"
+            return text + (f" until {_moment(due)}" if due is not None else "")
+        case SleepWait(due=due):
+            return f"timer until {_moment(due)}"
+        case HandlerWait(handler=handler, failure=failure):
+            return f"failure handler (thread {handler}) for {failure.name}"
+    return None
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    """Where one thread of a run is."""
+
+    number: int
+    """0 for the entrypoint thread."""
+    name: str
+    """Its thread spec name."""
+    kind: ThreadKind
+    parent: int | None
+    status: ThreadStatus
+    node: str
+    """The node it is at (or ended at)."""
+    waiting_on: str | None
+    """What it waits for, when running."""
+    attempt: int | None
+    """Attempt number when it waits for a task."""
+
+
+def _thread_info(thread: ThreadRun) -> ThreadInfo:
+    wait = thread.wait
+    attempt = wait.attempt if isinstance(wait, TaskWait | RetryWait) else None
+    return ThreadInfo(
+        number=thread.number,
+        name=thread.name,
+        kind=thread.kind,
+        parent=thread.parent,
+        status=thread.status,
+        node=thread.node,
+        waiting_on=describe_wait(wait) if thread.status is ThreadStatus.RUNNING else None,
+        attempt=attempt,
+    )
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run as it is stored now."""
+
+    id: str
+    workflow: str
+    version: Version
+    """The spec version the run started on (and stays on)."""
+    status: RunStatus
+    variables: dict[str, Any]
+    """The workflow's variables, real values (see :meth:`display_variables`)."""
+    output: Any
+    """The exit node's output, once COMPLETED."""
+    failure: Failure | None
+    """Why it FAILED (name, message, node, thread, content)."""
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    threads: tuple[ThreadInfo, ...] = ()
+    masked: frozenset[str] = field(default_factory=frozenset)
+    """Names of masked variables."""
+    pending_events: tuple[str, ...] = ()
+    """Names of events delivered but not consumed by a wait yet."""
+
+    @property
+    def waiting_on(self) -> list[str]:
+        """What each running thread waits for: the answer to "where is run X"."""
+        return [f"{t.name}@{t.node}: {t.waiting_on}" for t in self.threads if t.waiting_on is not None]
+
+    @property
+    def node(self) -> str:
+        """The node the entrypoint thread is at."""
+        return self.threads[0].node if self.threads else "entrypoint"
+
+    def display_variables(self) -> dict[str, Any]:
+        """The variables with masked ones as ``"***"``, for display and logs."""
+        return {k: (MASK if k in self.masked and v is not None else v) for k, v in self.variables.items()}
+
+
+def run_info(state: RunState, masked: frozenset[str]) -> RunInfo:
+    """Build a :class:`RunInfo` from a stored state."""
+    return RunInfo(
+        id=state.id,
+        workflow=state.workflow,
+        version=state.version,
+        status=state.status,
+        variables=dict(state.variables),
+        output=state.output,
+        failure=state.failure,
+        created_at=to_datetime(state.created_at),
+        updated_at=to_datetime(state.updated_at),
+        threads=tuple(_thread_info(state.threads[n]) for n in sorted(state.threads)),
+        masked=masked,
+        pending_events=tuple(e.name for e in state.inbox),
+    )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One journal entry: something that happened to a run.
+
+    ``kind`` is one of ``RUN_STARTED``, ``NODE_ENTERED``, ``TASK_DISPATCHED``,
+    ``TASK_COMPLETED``, ``TASK_FAILED``, ``TASK_CLAIMED``, ``EVENT_RECEIVED``,
+    ``EVENT_WAITING``, ``EVENT_CONSUMED``, ``EVENT_TIMEOUT``, ``SLEEPING``,
+    ``TIMER_FIRED``, ``VARIABLE_SET``, ``NODE_FAILED``,
+    ``FAILURE_HANDLER_STARTED``, ``FAILURE_HANDLED``, ``THREAD_STARTED``,
+    ``THREAD_COMPLETED``, ``THREAD_FAILED``, ``RUN_COMPLETED``, ``RUN_FAILED``,
+    ``RUN_CANCELLED``. Masked variables appear as ``"***"`` in ``detail``.
+    """
+
+    seq: int
+    """1, 2, 3, ... per run."""
+    timestamp: dt.datetime
+    """When it happened (UTC), as the engine's clock saw it."""
+    thread: int
+    node: str | None
+    kind: str
+    attempt: int | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SentEvent:
+    """What became of an event given to ``send_event``."""
+
+    event_id: str
+    run_id: str | None
+    """The run it was delivered to; ``None`` when it is stored until a wait
+    with its correlation key appears."""
+    duplicate: bool = False
+    """True when an event with this ``event_id`` was sent before; nothing
+    was delivered again."""

@@ -1,0 +1,576 @@
+"""The SQLite store: one file, WAL, one writer at a time.
+
+Opening checks the file before writing anything: a file that is not SQLite, a
+SQLite database of another application, or a wfc database migrated by a newer
+wfc is refused with a clear error and left byte-for-byte untouched. Then the
+numbered migrations in ``migrations/sqlite`` are applied in one ``BEGIN
+IMMEDIATE`` transaction and recorded in ``wfc_migrations``.
+
+Settings: WAL so readers never block the writer; ``synchronous=FULL`` because
+a transition is acknowledged only after its commit and must survive power
+loss, not just a process crash (batching many runs per commit is what keeps
+this affordable); ``busy_timeout`` so another process writing briefly makes us
+wait instead of fail; ``foreign_keys=ON``.
+
+Each connection is used from worker threads one call at a time
+(:class:`_Connection`). A call is a whole unit of work, not one statement: the
+hot path of a transaction is two thread hops (``BEGIN IMMEDIATE`` with the
+first read, then every queued write with ``COMMIT``), which matters more for
+latency than the statements themselves.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from typing import Any, Final, TypeVar
+
+import anyio
+
+from wfc.runtime.errors import ConflictError
+from wfc.runtime.store.base import (
+    EventRecord,
+    JournalRecord,
+    RunRecord,
+    RunVersion,
+    SpecRecord,
+    Store,
+    StoreTransaction,
+    TaskRecord,
+    TimerRecord,
+    WriteBatch,
+)
+from wfc.runtime.store.sqlite_setup import connect, migrate, open_file
+
+T = TypeVar("T")
+_CHUNK: Final = 500
+
+
+async def open_sqlite(path: str, now: float) -> SqliteStore:
+    """Open (creating and migrating if needed) the wfc database at ``path``;
+    ``":memory:"`` gives a private in-memory database."""
+    if path == ":memory:":
+        conn = connect(":memory:", path, writer=True)
+        migrate(conn, path, now)
+        shared = _Connection(conn)
+        return SqliteStore(path, shared, shared)
+    writer, reader = await anyio.to_thread.run_sync(open_file, path, now)
+    return SqliteStore(path, _Connection(writer), _Connection(reader))
+
+
+# ---------------------------------------------------------------- rows
+
+
+def _task(row: sqlite3.Row) -> TaskRecord:
+    return TaskRecord(
+        dispatch_id=row["dispatch_id"],
+        run_id=row["run_id"],
+        workflow=row["workflow"],
+        thread=row["thread"],
+        node=row["node"],
+        task=row["task"],
+        args=row["args"].encode(),
+        attempt=row["attempt"],
+        idempotency_key=row["idempotency_key"],
+        timeout=row["timeout"],
+        created_at=row["created_at"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+    )
+
+
+def _run(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        workflow=row["workflow"],
+        major=row["major"],
+        revision=row["revision"],
+        status=row["status"],
+        version=row["version"],
+        state=row["state"].encode(),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _event(row: sqlite3.Row) -> EventRecord:
+    return EventRecord(
+        seq=row["seq"],
+        event_id=row["event_id"],
+        name=row["name"],
+        correlation=row["correlation"],
+        payload=row["payload"].encode(),
+        run_id=row["run_id"],
+        created_at=row["created_at"],
+    )
+
+
+def _spec(row: sqlite3.Row) -> SpecRecord:
+    return SpecRecord(
+        name=row["name"],
+        major=row["major"],
+        revision=row["revision"],
+        hash=row["hash"],
+        body=row["body"].encode(),
+        deployed_at=row["deployed_at"],
+    )
+
+
+def _journal(row: sqlite3.Row) -> JournalRecord:
+    return JournalRecord(
+        run_id=row["run_id"],
+        seq=row["seq"],
+        at=row["at"],
+        thread=row["thread"],
+        node=row["node"],
+        kind=row["kind"],
+        attempt=row["attempt"],
+        detail=row["detail"].encode(),
+    )
+
+
+def _chunks(items: Iterable[str]) -> Iterable[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == _CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Connection:
+    """A sqlite3 connection used from worker threads, one call at a time."""
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self.raw = raw
+        self._limiter = anyio.CapacityLimiter(1)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` in a worker thread that owns the connection for
+        the call. Not abandoned on cancellation: a statement always finishes."""
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._limiter)
+
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """All rows of one query."""
+        return await self.run(lambda: self.raw.execute(sql, params).fetchall())
+
+
+# ---------------------------------------------------------------- sync bodies of transactions
+
+
+def _run_versions(conn: sqlite3.Connection, run_ids: Collection[str]) -> dict[str, RunVersion]:
+    found: dict[str, RunVersion] = {}
+    for chunk in _chunks(run_ids):
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT id, workflow, major, revision, status, version FROM runs WHERE id IN ({marks})"
+        for row in conn.execute(sql, chunk):
+            found[row["id"]] = RunVersion(
+                id=row["id"],
+                workflow=row["workflow"],
+                major=row["major"],
+                revision=row["revision"],
+                status=row["status"],
+                version=row["version"],
+            )
+    return found
+
+
+def _load_runs(conn: sqlite3.Connection, run_ids: Collection[str]) -> dict[str, RunRecord]:
+    found: dict[str, RunRecord] = {}
+    for chunk in _chunks(run_ids):
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT * FROM runs WHERE id IN ({marks})", chunk):
+            found[row["id"]] = _run(row)
+    return found
+
+
+def _flush(conn: sqlite3.Connection, batch: WriteBatch) -> None:
+    new = [r for r in batch.runs.values() if r.expected_version is None]
+    changed = [r for r in batch.runs.values() if r.expected_version is not None]
+    if new:
+        conn.executemany(
+            "INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)",
+            [
+                (r.id, r.workflow, r.major, r.revision, r.status, r.state.decode(), r.created_at, r.updated_at)
+                for r in new
+            ],
+        )
+    if changed:
+        cursor = conn.executemany(
+            "UPDATE runs SET status = ?, state = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?",
+            [(r.status, r.state.decode(), r.updated_at, r.id, r.expected_version) for r in changed],
+        )
+        if cursor.rowcount != len(changed):
+            # Rows whose version matched were bumped by this statement.
+            current = _run_versions(conn, [r.id for r in changed])
+            stale = [
+                r.id for r in changed if r.id not in current or current[r.id].version != (r.expected_version or 0) + 1
+            ]
+            raise ConflictError(stale or [r.id for r in changed])
+    if batch.journal:
+        conn.executemany(
+            "INSERT INTO journal (run_id, seq, at, thread, node, kind, attempt, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(j.run_id, j.seq, j.at, j.thread, j.node, j.kind, j.attempt, j.detail.decode()) for j in batch.journal],
+        )
+    puts = [t for t in batch.tasks.values() if t is not None]
+    if puts:
+        conn.executemany(
+            "INSERT INTO tasks (dispatch_id, run_id, workflow, thread, node, task, args, attempt, idempotency_key, "
+            "timeout, created_at, lease_owner, lease_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (dispatch_id) DO UPDATE SET lease_owner = excluded.lease_owner, "
+            "lease_expires_at = excluded.lease_expires_at",
+            [
+                (t.dispatch_id, t.run_id, t.workflow, t.thread, t.node, t.task, t.args.decode(), t.attempt,
+                 t.idempotency_key, t.timeout, t.created_at, t.lease_owner, t.lease_expires_at)
+                for t in puts
+            ],
+        )  # fmt: skip
+    done = [(key,) for key, t in batch.tasks.items() if t is None]
+    if done:
+        conn.executemany("DELETE FROM tasks WHERE dispatch_id = ?", done)
+    timers = [t for t in batch.timers.values() if t is not None]
+    if timers:
+        conn.executemany(
+            "INSERT OR REPLACE INTO timers (run_id, timer, due_at) VALUES (?, ?, ?)",
+            [(t.run_id, t.timer, t.due_at) for t in timers],
+        )
+    dropped = [key for key, t in batch.timers.items() if t is None]
+    if dropped:
+        conn.executemany("DELETE FROM timers WHERE run_id = ? AND timer = ?", dropped)
+
+
+class _SqliteTransaction(StoreTransaction):
+    def __init__(self, conn: _Connection) -> None:
+        self._conn = conn
+        self._begun = False
+        self.batch = WriteBatch()
+
+    async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in the transaction, opening it with the same thread hop."""
+
+        def body() -> T:
+            if not self._begun:
+                self._conn.raw.execute("BEGIN IMMEDIATE")
+                self._begun = True
+            return fn(self._conn.raw)
+
+        return await self._conn.run(body)
+
+    async def commit(self) -> None:
+        def body() -> None:
+            raw = self._conn.raw
+            if not self._begun:
+                if not self.batch:
+                    return
+                raw.execute("BEGIN IMMEDIATE")
+                self._begun = True
+            _flush(raw, self.batch)
+            raw.execute("COMMIT")
+            self._begun = False
+
+        await self._conn.run(body)
+
+    async def rollback(self) -> None:
+        def body() -> None:
+            if self._conn.raw.in_transaction:
+                self._conn.raw.execute("ROLLBACK")
+            self._begun = False
+
+        await self._conn.run(body)
+
+    async def run_versions(self, run_ids: Collection[str]) -> dict[str, RunVersion]:
+        return await self._call(lambda conn: _run_versions(conn, run_ids))
+
+    async def load_runs(self, run_ids: Collection[str]) -> dict[str, RunRecord]:
+        return await self._call(lambda conn: _load_runs(conn, run_ids))
+
+    async def get_spec(self, name: str, major: int, revision: int) -> SpecRecord | None:
+        def body(conn: sqlite3.Connection) -> SpecRecord | None:
+            row = conn.execute(
+                "SELECT * FROM specs WHERE name = ? AND major = ? AND revision = ?", (name, major, revision)
+            ).fetchone()
+            return _spec(row) if row else None
+
+        return await self._call(body)
+
+    async def insert_spec(self, record: SpecRecord) -> None:
+        await self._call(
+            lambda conn: conn.execute(
+                "INSERT INTO specs (name, major, revision, hash, body, deployed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (record.name, record.major, record.revision, record.hash, record.body.decode(), record.deployed_at),
+            )
+        )
+
+    async def find_event(self, event_id: str) -> EventRecord | None:
+        def body(conn: sqlite3.Connection) -> EventRecord | None:
+            row = conn.execute("SELECT * FROM events WHERE event_id = ?", (event_id,)).fetchone()
+            return _event(row) if row else None
+
+        return await self._call(body)
+
+    async def insert_event(
+        self, event_id: str, name: str, correlation: str | None, payload: bytes, run_id: str | None, now: float
+    ) -> EventRecord:
+        def body(conn: sqlite3.Connection) -> EventRecord:
+            row = conn.execute(
+                "INSERT INTO events (event_id, name, correlation, payload, run_id, created_at, delivered_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                (event_id, name, correlation, payload.decode(), run_id, now, now if run_id else None),
+            ).fetchone()
+            return _event(row)
+
+        return await self._call(body)
+
+    async def find_waiter(self, event: str, correlation: str) -> tuple[str, int] | None:
+        def body(conn: sqlite3.Connection) -> tuple[str, int] | None:
+            row = conn.execute(
+                "SELECT run_id, thread FROM event_waits WHERE event = ? AND correlation = ? "
+                "ORDER BY since, run_id LIMIT 1",
+                (event, correlation),
+            ).fetchone()
+            return (row["run_id"], row["thread"]) if row else None
+
+        return await self._call(body)
+
+    async def put_wait(self, run_id: str, thread: int, event: str, correlation: str, now: float) -> None:
+        await self._call(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO event_waits (run_id, thread, event, correlation, since) VALUES (?, ?, ?, ?, ?)",
+                (run_id, thread, event, correlation, now),
+            )
+        )
+
+    async def drop_waits(self, run_id: str, thread: int | None = None) -> None:
+        if thread is None:
+            await self._call(lambda conn: conn.execute("DELETE FROM event_waits WHERE run_id = ?", (run_id,)))
+        else:
+            await self._call(
+                lambda conn: conn.execute("DELETE FROM event_waits WHERE run_id = ? AND thread = ?", (run_id, thread))
+            )
+
+    async def claim_event(self, event: str, correlation: str, run_id: str, now: float) -> EventRecord | None:
+        def body(conn: sqlite3.Connection) -> EventRecord | None:
+            row = conn.execute(
+                "UPDATE events SET run_id = ?, delivered_at = ? WHERE seq = (SELECT seq FROM events "
+                "WHERE run_id IS NULL AND name = ? AND correlation = ? ORDER BY seq LIMIT 1) RETURNING *",
+                (run_id, now, event, correlation),
+            ).fetchone()
+            return _event(row) if row else None
+
+        return await self._call(body)
+
+    async def take_timer(self, run_id: str, timer: int) -> bool:
+        def body(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute("DELETE FROM timers WHERE run_id = ? AND timer = ?", (run_id, timer))
+            return bool(cursor.rowcount)
+
+        return await self._call(body)
+
+
+# ---------------------------------------------------------------- the store
+
+
+def _register_engine(conn: sqlite3.Connection, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for row in conn.execute("SELECT id, host, pid, heartbeat_at FROM engines").fetchall():
+            dead = row["host"] == host and not _pid_alive(row["pid"])
+            if dead or row["heartbeat_at"] < now - lease:
+                conn.execute(
+                    "UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ?", (row["id"],)
+                )
+                conn.execute("DELETE FROM engines WHERE id = ?", (row["id"],))
+        conn.execute(
+            "INSERT INTO engines (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
+            (engine_id, host, pid, now, now),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _heartbeat(conn: sqlite3.Connection, engine_id: str, now: float, lease: float) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("UPDATE engines SET heartbeat_at = ? WHERE id = ?", (now, engine_id))
+        conn.execute("UPDATE tasks SET lease_expires_at = ? WHERE lease_owner = ?", (now + lease, engine_id))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _claim_tasks(
+    conn: sqlite3.Connection, engine_id: str, names: list[str], now: float, lease: float, limit: int
+) -> list[TaskRecord]:
+    marks = ",".join("?" * len(names))
+    rows = conn.execute(
+        "UPDATE tasks SET lease_owner = ?, lease_expires_at = ? WHERE dispatch_id IN ("
+        f"SELECT dispatch_id FROM tasks WHERE task IN ({marks}) "
+        "AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at LIMIT ?) RETURNING *",
+        (engine_id, now + lease, *names, now, limit),
+    ).fetchall()
+    return [_task(row) for row in rows]
+
+
+def _release_engine(conn: sqlite3.Connection, engine_id: str) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ?", (engine_id,))
+    conn.execute("DELETE FROM engines WHERE id = ?", (engine_id,))
+    conn.execute("COMMIT")
+
+
+class SqliteStore(Store):
+    """A wfc database in one SQLite file (or in memory)."""
+
+    def __init__(self, location: str, writer: _Connection, reader: _Connection) -> None:
+        self.location = location
+        self._writer = writer
+        self._reader = reader
+        self._lock = anyio.Lock()
+        # One connection serves both in memory: reads then take the write lock
+        # so they never see a transaction in the middle.
+        self._shared = writer is reader
+
+    def transaction(self) -> AbstractAsyncContextManager[StoreTransaction]:
+        return self._transaction()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[StoreTransaction]:
+        async with self._lock:
+            tx = _SqliteTransaction(self._writer)
+            try:
+                yield tx
+                with anyio.CancelScope(shield=True):
+                    await tx.commit()
+            except BaseException:
+                with anyio.CancelScope(shield=True), suppress(sqlite3.Error):
+                    await tx.rollback()
+                raise
+
+    def is_transient(self, error: Exception) -> bool:
+        return isinstance(error, sqlite3.OperationalError)
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._writer.run(self._writer.raw.close)
+            if not self._shared:
+                await self._reader.run(self._reader.raw.close)
+
+    async def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        if self._shared:
+            async with self._lock:
+                return await self._reader.rows(sql, params)
+        return await self._reader.rows(sql, params)
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        async with self._lock:
+            return await self._writer.run(fn, self._writer.raw, *args)
+
+    # ---------------------------------------------------------------- reads
+
+    async def get_spec(self, name: str, major: int, revision: int) -> SpecRecord | None:
+        rows = await self._query(
+            "SELECT * FROM specs WHERE name = ? AND major = ? AND revision = ?", (name, major, revision)
+        )
+        return _spec(rows[0]) if rows else None
+
+    async def list_specs(self, name: str | None = None) -> list[SpecRecord]:
+        if name is None:
+            rows = await self._query("SELECT * FROM specs ORDER BY name, major, revision")
+        else:
+            rows = await self._query("SELECT * FROM specs WHERE name = ? ORDER BY major, revision", (name,))
+        return [_spec(row) for row in rows]
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        rows = await self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return _run(rows[0]) if rows else None
+
+    async def list_runs(
+        self,
+        statuses: Sequence[str] | None,
+        workflow: str | None,
+        started_after: float | None,
+        started_before: float | None,
+        limit: int | None,
+    ) -> list[RunRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            params.extend(statuses)
+        if workflow is not None:
+            where.append("workflow = ?")
+            params.append(workflow)
+        if started_after is not None:
+            where.append("created_at >= ?")
+            params.append(started_after)
+        if started_before is not None:
+            where.append("created_at < ?")
+            params.append(started_before)
+        sql = "SELECT * FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_run(row) for row in await self._query(sql, params)]
+
+    async def history(self, run_id: str, after: int = 0, limit: int | None = None) -> list[JournalRecord]:
+        sql = "SELECT * FROM journal WHERE run_id = ? AND seq > ? ORDER BY seq"
+        params: list[Any] = [run_id, after]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_journal(row) for row in await self._query(sql, params)]
+
+    async def due_timers(self, now: float, limit: int) -> list[TimerRecord]:
+        rows = await self._query(
+            "SELECT run_id, timer, due_at FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?", (now, limit)
+        )
+        return [TimerRecord(run_id=r["run_id"], timer=r["timer"], due_at=r["due_at"]) for r in rows]
+
+    async def next_timer_due(self) -> float | None:
+        rows = await self._query("SELECT min(due_at) AS due FROM timers")
+        return float(rows[0]["due"]) if rows and rows[0]["due"] is not None else None
+
+    async def pending_events(self, limit: int = 100) -> list[EventRecord]:
+        rows = await self._query("SELECT * FROM events WHERE run_id IS NULL ORDER BY seq LIMIT ?", (limit,))
+        return [_event(row) for row in rows]
+
+    # ---------------------------------------------------------------- leases
+
+    async def register_engine(self, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
+        await self._write(_register_engine, engine_id, host, pid, now, lease)
+
+    async def heartbeat(self, engine_id: str, now: float, lease: float) -> None:
+        await self._write(_heartbeat, engine_id, now, lease)
+
+    async def claim_tasks(
+        self, engine_id: str, tasks: Collection[str], now: float, lease: float, limit: int
+    ) -> list[TaskRecord]:
+        if not tasks:
+            return []
+        return await self._write(_claim_tasks, engine_id, sorted(tasks), now, lease, limit)
+
+    async def release_engine(self, engine_id: str) -> None:
+        await self._write(_release_engine, engine_id)

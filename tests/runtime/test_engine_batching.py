@@ -1,0 +1,55 @@
+"""Many runs' transitions share one transaction: the commit loop drains
+every queued command into one BEGIN IMMEDIATE ... COMMIT."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import anyio
+import pytest
+from rtspec import exit_, out, spec, task
+
+from wfc.runtime import Engine, RunStatus
+from wfc.runtime import task as wfc_task
+from wfc.runtime.store import StoreTransaction
+from wfc.runtime.store.sqlite import SqliteStore
+
+pytestmark = pytest.mark.anyio
+
+
+@wfc_task("inc")
+async def inc(x: int) -> int:
+    return x + 1
+
+
+async def test_concurrent_runs_are_committed_in_shared_transactions(db_url: str, monkeypatch: Any) -> None:
+    commits = {"count": 0}
+    original = SqliteStore.transaction
+
+    def counting(self: SqliteStore) -> AbstractAsyncContextManager[StoreTransaction]:
+        commits["count"] += 1
+        return original(self)
+
+    monkeypatch.setattr(SqliteStore, "transaction", counting)
+    s = spec(
+        "three",
+        [("a", task("inc", 0)), ("b", task("inc", out("a"))), ("c", task("inc", out("b"))), ("end", exit_(out("c")))],
+    )
+    runs = 200
+    async with Engine.open(db_url, tasks=[inc], poll_interval=0.05) as engine:
+        await engine.deploy(s)
+        commits["count"] = 0
+        results: list[Any] = []
+
+        async def one() -> None:
+            run_id = await engine.start("three")
+            results.append(await engine.wait(run_id, timeout=60))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(runs):
+                tg.start_soon(one)
+    assert {r.status for r in results} == {RunStatus.COMPLETED} and {r.output for r in results} == {3}
+    transitions = runs * 4  # a start and three task results per run
+    # One commit per transition would be 800; batching needs far fewer.
+    assert commits["count"] < transitions / 4, commits

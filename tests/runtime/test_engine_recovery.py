@@ -1,0 +1,214 @@
+"""Recovery: reopening resumes unfinished runs. Timers that came due while no
+engine ran fire; task attempts in flight are delivered again with the same
+idempotency key; completed steps never run again. The last test SIGKILLs a
+real engine process in the middle of a task."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from rtspec import exit_, out, sleep, spec, task
+
+from wfc.runtime import Engine, RunStatus, TaskContext
+from wfc.runtime import task as wfc_task
+from wfc.specs import dumps
+
+pytestmark = pytest.mark.anyio
+
+
+def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        return list(conn.execute(sql).fetchall())
+
+
+@wfc_task("noop")
+async def noop() -> str:
+    return "ok"
+
+
+async def test_a_timer_that_came_due_while_no_engine_ran_fires_on_reopen(db_url: str, db_path: Path) -> None:
+    s = spec("nap", [("zz", sleep(3600)), ("after", task("noop")), ("end", exit_(out("after")))])
+    start = time.time()
+    async with Engine.open(db_url, tasks=[noop], poll_interval=0.05) as engine:
+        await engine.deploy(s)
+        run_id = await engine.start("nap", run_id="nap-1")
+        run = await engine.get_run(run_id)
+        assert run.waiting_on[0].startswith("main@zz: timer until ")
+    # Closed: the run is only a row and a timer row, nothing in memory.
+    [(due,)] = _rows(db_path, "SELECT due_at FROM timers")
+    assert 3599 <= due - start <= 3700
+    # An hour and a bit later (the clock is shifted instead of waiting):
+    async with Engine.open(db_url, tasks=[noop], poll_interval=0.05, clock=lambda: time.time() + 3700) as engine:
+        run = await engine.wait(run_id, timeout=10)
+    assert run.status is RunStatus.COMPLETED and run.output == "ok"
+    assert _rows(db_path, "SELECT count(*) FROM timers") == [(0,)]
+
+
+async def test_a_sleep_not_yet_due_survives_a_restart(db_url: str) -> None:
+    s = spec("short-nap", [("zz", sleep(0.3)), ("end", exit_("awake"))])
+    async with Engine.open(db_url, poll_interval=0.05) as engine:
+        await engine.deploy(s)
+        run_id = await engine.start("short-nap")
+    async with Engine.open(db_url, poll_interval=0.05) as engine:
+        run = await engine.wait(run_id, timeout=10)
+    assert run.output == "awake"
+
+
+deliveries: list[tuple[str, int]] = []
+release = {"event": anyio.Event()}
+
+
+@wfc_task("blocking")
+async def blocking(ctx: TaskContext) -> str:
+    deliveries.append((ctx.idempotency_key, ctx.attempt))
+    await release["event"].wait()
+    return "released"
+
+
+async def test_a_task_in_flight_at_shutdown_is_delivered_again_on_reopen(db_url: str, db_path: Path) -> None:
+    deliveries.clear()
+    release["event"] = anyio.Event()
+    s = spec("block", [("b", task("blocking")), ("end", exit_(out("b")))])
+    async with Engine.open(db_url, tasks=[blocking], poll_interval=0.05) as engine:
+        await engine.deploy(s)
+        run_id = await engine.start("block", run_id="blk")
+        with anyio.fail_after(5):
+            while not deliveries:
+                await anyio.sleep(0.01)
+    # The attempt stays in the outbox, its lease released by the clean shutdown.
+    assert _rows(db_path, "SELECT idempotency_key, lease_owner FROM tasks") == [("blk/0/b/1", None)]
+    release["event"].set()
+    async with Engine.open(db_url, tasks=[blocking], poll_interval=0.05) as engine:
+        run = await engine.wait(run_id, timeout=10)
+        kinds = [h.kind for h in await engine.history(run_id)]
+    assert run.status is RunStatus.COMPLETED and run.output == "released"
+    assert deliveries == [("blk/0/b/1", 1), ("blk/0/b/1", 1)]
+    assert "TASK_CLAIMED" in kinds
+
+
+async def test_a_client_engine_leaves_tasks_to_a_serving_engine(db_url: str) -> None:
+    s = spec("client", [("n", task("noop")), ("end", exit_(out("n")))])
+    async with Engine.open(db_url, serve=False) as client:
+        await client.deploy(s)  # serve=False does not require the tasks
+        run_id = await client.start("client")
+        assert (await client.get_run(run_id)).status is RunStatus.RUNNING
+        async with Engine.open(db_url, tasks=[noop], poll_interval=0.05) as worker:
+            run = await worker.wait(run_id, timeout=10)
+        assert run.output == "ok"
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, pathlib, anyio
+    from wfc.runtime import Engine, TaskContext, task
+    from wfc.specs import loads
+
+    work = pathlib.Path(sys.argv[1])
+
+    def note(line):
+        with open(work / "effects.log", "a") as f:
+            f.write(line + "\\n")
+
+    @task("step-one")
+    def step_one(ctx: TaskContext) -> int:
+        note(f"step-one {ctx.idempotency_key}")
+        return 1
+
+    @task("slow-step")
+    async def slow_step(previous: int, ctx: TaskContext) -> int:
+        note(f"slow-step {ctx.idempotency_key} {ctx.attempt}")
+        await anyio.sleep_forever()
+
+    @task("step-three")
+    def step_three(previous: int) -> str:
+        note("step-three")
+        return "done"
+
+    async def main():
+        url = f"sqlite:///{work / 'wfc.db'}"
+        async with Engine.open(url, tasks=[step_one, slow_step, step_three], poll_interval=0.05) as engine:
+            await engine.deploy(loads((work / "spec.json").read_bytes()))
+            await engine.start("crashy", run_id="crash-1")
+            note("started")
+            await anyio.sleep_forever()
+
+    anyio.run(main)
+    """
+)
+
+
+def _note(work: Path, line: str) -> None:
+    with open(work / "effects.log", "a") as handle:
+        handle.write(line + "\n")
+
+
+async def test_sigkill_in_the_middle_of_a_task_then_reopen_in_a_new_process(tmp_path: Path) -> None:
+    s = spec(
+        "crashy",
+        [
+            ("one", task("step-one")),
+            ("two", task("slow-step", out("one"))),
+            ("three", task("step-three", out("two"))),
+            ("end", exit_(out("three"))),
+        ],
+    )
+    (tmp_path / "spec.json").write_bytes(dumps(s))
+    (tmp_path / "child.py").write_text(CHILD)
+    log = tmp_path / "effects.log"
+    child = subprocess.Popen(
+        [sys.executable, str(tmp_path / "child.py"), str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        with anyio.fail_after(30):
+            while not (log.exists() and "slow-step" in log.read_text()):
+                if child.poll() is not None:
+                    raise AssertionError(f"engine process exited early: {child.communicate()}")
+                await anyio.sleep(0.02)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    db = tmp_path / "wfc.db"
+    assert _rows(db, "SELECT status FROM runs") == [("RUNNING",)]
+    assert _rows(db, "SELECT node FROM tasks") == [("two",)]  # in the outbox, leased by the dead process
+
+    @wfc_task("step-one")
+    def step_one(ctx: TaskContext) -> int:
+        _note(tmp_path, f"step-one {ctx.idempotency_key}")
+        return 1
+
+    @wfc_task("slow-step")
+    async def slow_step(previous: int, ctx: TaskContext) -> int:
+        _note(tmp_path, f"slow-step {ctx.idempotency_key} {ctx.attempt}")
+        return previous + 1
+
+    @wfc_task("step-three")
+    def step_three(previous: int) -> str:
+        _note(tmp_path, "step-three")
+        return f"done after {previous}"
+
+    # A new engine in this (another) process: the dead process's lease is
+    # released at once because its pid is gone.
+    async with Engine.open(f"sqlite:///{db}", tasks=[step_one, slow_step, step_three], poll_interval=0.05) as engine:
+        run = await engine.wait("crash-1", timeout=20)
+        history = await engine.history("crash-1")
+    assert run.status is RunStatus.COMPLETED and run.output == "done after 2"
+    lines = log.read_text().splitlines()
+    assert lines.count("step-one crash-1/0/one/1") == 1  # the completed step did not run again
+    assert [line for line in lines if line.startswith("slow-step")] == [
+        "slow-step crash-1/0/two/1 1",
+        "slow-step crash-1/0/two/1 1",  # delivered again, same idempotency key
+    ]
+    assert lines.count("step-three") == 1
+    assert [h.kind for h in history].count("TASK_CLAIMED") == 1
+    assert _rows(db, "SELECT count(*) FROM tasks") == [(0,)]

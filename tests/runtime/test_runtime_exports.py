@@ -1,0 +1,70 @@
+"""The public names of wfc.runtime are a promise: pin them."""
+
+from __future__ import annotations
+
+import wfc.runtime
+from wfc.specs import WfcError
+
+
+def test_exported_names_are_pinned() -> None:
+    assert sorted(wfc.runtime.__all__) == [
+        "ConflictError",
+        "DeployConflictError",
+        "Engine",
+        "Failure",
+        "HistoryEntry",
+        "InputError",
+        "MissingTasksError",
+        "NewerDatabaseError",
+        "NotAWfcDatabaseError",
+        "RunIdConflictError",
+        "RunInfo",
+        "RunStateError",
+        "RunStatus",
+        "SentEvent",
+        "StoreError",
+        "TaskContext",
+        "TaskDefinition",
+        "TaskDefinitionError",
+        "TaskException",
+        "TaskFunction",
+        "ThreadInfo",
+        "ThreadStatus",
+        "UnknownRunError",
+        "UnknownWorkflowError",
+        "UnsupportedUrlError",
+        "UsageError",
+        "WaitTimeoutError",
+        "WfcError",
+        "task",
+    ]
+    for name in wfc.runtime.__all__:
+        assert getattr(wfc.runtime, name) is not None
+
+
+def test_every_runtime_error_is_a_wfc_error() -> None:
+    errors = [getattr(wfc.runtime, n) for n in wfc.runtime.__all__ if n.endswith("Error")]
+    assert all(issubclass(e, WfcError) for e in errors)
+    assert wfc.runtime.WfcError is WfcError
+
+
+def test_run_status_is_a_str_enum() -> None:
+    assert wfc.runtime.RunStatus("COMPLETED") == "COMPLETED"
+    assert [s.value for s in wfc.runtime.RunStatus] == [
+        "RUNNING",
+        "HALTED",
+        "COMPLETED",
+        "FAILED",
+        "COMPENSATED",
+        "CANCELLED",
+    ]
+    assert wfc.runtime.RunStatus.COMPLETED.finished and not wfc.runtime.RunStatus.HALTED.finished
+
+
+def test_the_runtime_never_imports_the_dsl_or_the_compiler() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, wfc.runtime; print(sorted(m for m in sys.modules if m.startswith(('wfc.dsl', 'wfc.compiler'))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
