@@ -13,13 +13,13 @@ from typing import Annotated
 
 import typer
 
-from wfc.cli import compile_cmd, diff_cmd, graph_cmd, validate_cmd
+from wfc.cli import compile_cmd, diff_cmd, event_cmd, graph_cmd, run_cmd, runs_cmd, validate_cmd
 from wfc.cli.errors import DEBUG_KEY, WfcGroup
 
 app = typer.Typer(
     name="wfc",
     cls=WfcGroup,
-    help="Compile workflow modules to versioned JSON specs, and inspect specs.",
+    help="Compile workflows to versioned JSON specs, inspect them, and run them durably.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -50,7 +50,7 @@ def _root(
         typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
-    """Compile workflow modules to versioned JSON specs, and inspect specs."""
+    """Compile workflows to versioned JSON specs, inspect them, and run them durably."""
     ctx.meta[DEBUG_KEY] = debug
 
 
@@ -59,6 +59,9 @@ def _register(target: typer.Typer) -> None:
     target.command("validate")(validate_cmd.validate_command)
     target.command("graph")(graph_cmd.graph_command)
     target.command("diff")(diff_cmd.diff_command)
+    target.command("run")(run_cmd.run_command)
+    target.add_typer(runs_cmd.runs_app, name="runs")
+    target.add_typer(event_cmd.event_app, name="event")
 
 
 _register(app)

@@ -1,0 +1,113 @@
+"""Opening the engine from a command: the ``--db`` option, database URLs, and
+running a command's coroutine.
+
+Commands that only read or steer runs (``wfc runs ...``, ``wfc event send``)
+open a *client* engine (``serve=False``): it commits the transitions it causes
+itself but runs no tasks and fires no timers, leaving that to a serving engine
+on the same database. They refuse a database file that does not exist rather
+than create an empty one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Final, TypeVar
+
+import anyio
+import typer
+
+from wfc.cli.errors import CliError
+from wfc.cli.files import display
+from wfc.runtime import Engine, UnknownRunError
+from wfc.runtime.store import sqlite_path
+
+T = TypeVar("T")
+
+#: The database used when neither ``--db`` nor ``$WFC_DB`` says otherwise.
+DEFAULT_DB: Final = "sqlite:///wfc.db"
+
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="WFC_DB",
+        metavar="URL",
+        help="Database URL (sqlite:///relative.db, sqlite:////absolute.db) or a path to a SQLite file.",
+    ),
+]
+
+
+def database_url(value: str) -> str:
+    """The URL for ``--db``: a URL as given, a bare path as a SQLite URL."""
+    value = value.strip()
+    if not value:
+        raise CliError(f"--db is empty; give a database URL such as {DEFAULT_DB}, or unset WFC_DB")
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).as_posix()}"  # an absolute path gives sqlite:////abs/path
+
+
+def db_flag(url: str) -> str:
+    """`` --db URL`` when a later command needs it to find the same database
+    (it is neither the default nor ``$WFC_DB``); otherwise empty."""
+    if url in (DEFAULT_DB, os.environ.get("WFC_DB")):
+        return ""
+    return f" --db {url}"
+
+
+def require_database(url: str) -> None:
+    """Refuse a SQLite file that does not exist: a client must not create an
+    empty database because of a typo in a path."""
+    path = sqlite_path(url)
+    if path is None or path == ":memory:" or Path(path).exists():
+        return
+    raise CliError(
+        f"no database at {display(path)} ({url}); `wfc run` creates it, or point --db (or WFC_DB) at "
+        f"an existing wfc database"
+    )
+
+
+@asynccontextmanager
+async def client(url: str) -> AsyncIterator[Engine]:
+    """An engine that reads and steers runs but runs no tasks. An unknown
+    run id raised in the block becomes a message naming the database."""
+    require_database(url)
+    try:
+        async with Engine.open(url, serve=False) as engine:
+            yield engine
+    except UnknownRunError as exc:
+        raise CliError(
+            f"no run with id {exc.run_id!r} in {url}; list the runs there with `wfc runs list{db_flag(url)}`"
+        ) from None
+
+
+def run_async(function: Callable[[], Awaitable[T]]) -> T:
+    """Run a command's coroutine function to completion.
+
+    An exception that reaches us inside a task group's exception group (a
+    ``SystemExit`` from a closed stdout pipe, a failure of the engine's own
+    loop) is re-raised as itself when it is the only one, so that it is
+    reported like any other.
+    """
+
+    async def main() -> T:
+        return await function()
+
+    try:
+        return anyio.run(main)
+    except BaseExceptionGroup as group:
+        leaves = list(_leaves(group))
+        if len(leaves) == 1:
+            raise leaves[0] from None
+        raise
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc

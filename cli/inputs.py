@@ -1,0 +1,128 @@
+"""The inputs of ``wfc run``: ``--input name=value`` parsed by the variable's
+declared type, over the JSON object of ``--input-json``.
+
+Missing required inputs are left to the engine, which checks every input
+against the spec when the run starts; this module only turns the text of the
+command line into typed values, with messages that name the variable, its
+type and the bad value.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from wfc.cli.errors import CliError
+from wfc.cli.files import display, read_bytes
+from wfc.specs import VariableDef, VarType
+
+_TRUE = frozenset({"true", "yes", "1", "on"})
+_FALSE = frozenset({"false", "no", "0", "off"})
+
+
+def parse_inputs(
+    workflow: str,
+    variables: Mapping[str, VariableDef],
+    pairs: Sequence[str],
+    json_source: str | None = None,
+) -> dict[str, Any]:
+    """The run's inputs: the ``--input-json`` object (a file, or ``-`` for
+    stdin), then each ``NAME=VALUE`` pair on top of it.
+
+    Raises:
+        CliError: listing every malformed pair, unknown name and bad value.
+    """
+    values = read_json_inputs(json_source) if json_source is not None else {}
+    problems: list[str] = []
+    for pair in pairs:
+        name, equals, text = pair.partition("=")
+        name = name.strip()
+        if not equals or not name:
+            problems.append(f"--input {pair!r} is not NAME=VALUE (e.g. --input payment-id=p-1001)")
+            continue
+        definition = variables.get(name)
+        if definition is None:
+            problems.append(
+                f"--input {name}: workflow {workflow!r} has no variable {name!r}; "
+                f"its variables are {describe_variables(variables)}"
+            )
+            continue
+        try:
+            values[name] = parse_value(text, definition.type)
+        except ValueError as exc:
+            problems.append(f"--input {name}={text!r}: variable {name!r} is declared {definition.type}, {exc}")
+    if problems:
+        raise CliError("; ".join(problems) if len(problems) == 1 else "invalid inputs:\n  " + "\n  ".join(problems))
+    return values
+
+
+def parse_value(text: str, type_: VarType) -> Any:
+    """``text`` as a value of the variable type ``type_``.
+
+    Raises:
+        ValueError: saying why ``text`` is not such a value.
+    """
+    match type_:
+        case "str":
+            return text
+        case "int":
+            try:
+                return int(text.strip())
+            except ValueError:
+                raise ValueError(f"and {text!r} is not an integer (e.g. 42)") from None
+        case "float":
+            try:
+                return float(text.strip())
+            except ValueError:
+                raise ValueError(f"and {text!r} is not a number (e.g. 12.5)") from None
+        case "bool":
+            word = text.strip().lower()
+            if word in _TRUE or word in _FALSE:
+                return word in _TRUE
+            raise ValueError(f"and {text!r} is not a boolean; use true/false, yes/no or 1/0")
+        case "json":
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"and {text!r} is not JSON ({exc.msg} at column {exc.colno}); quote strings, e.g. '\"text\"'"
+                ) from None
+    raise ValueError(f"an unknown variable type {type_!r}")
+
+
+def read_json_inputs(source: str) -> dict[str, Any]:
+    """The JSON object in the file ``source`` (``-``: standard input)."""
+    if source == "-":
+        label, data = "standard input", sys.stdin.read()
+    else:
+        path = Path(source)
+        label = display(path)
+        data = read_bytes(path, "--input-json file").decode("utf-8", errors="replace")
+    try:
+        loaded = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--input-json {label}: not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    if not isinstance(loaded, dict):
+        raise CliError(
+            f"--input-json {label}: expected a JSON object of variable name to value, "
+            f'e.g. {{"payment-id": "p-1001"}}, got a JSON {type(loaded).__name__}'
+        )
+    return loaded
+
+
+def describe_variables(variables: Mapping[str, VariableDef]) -> str:
+    """The declared variables for a message: ``amount (float, required),
+    currency (str, default 'EUR')``."""
+    if not variables:
+        return "none"
+    parts = []
+    for name in sorted(variables):
+        definition = variables[name]
+        extra = "required" if definition.required else ""
+        if definition.default is not None:
+            extra = f"default {json.dumps(definition.default)}"
+        parts.append(f"{name} ({definition.type}{', ' + extra if extra else ''})")
+    return ", ".join(parts)

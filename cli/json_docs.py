@@ -1,0 +1,88 @@
+"""``--json`` output: runs and journals as plain JSON documents for scripts.
+
+One document per command, on standard output. Datetimes are ISO 8601 strings
+in UTC, enums their string values, versions ``"major.revision"``; masked
+variables are ``"***"``, as everywhere the CLI shows a run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import typer
+
+from wfc.runtime import HistoryEntry, RunInfo, SentEvent
+
+
+def run_document(info: RunInfo) -> dict[str, Any]:
+    """A run as JSON-ready data."""
+    return {
+        "id": info.id,
+        "workflow": info.workflow,
+        "version": str(info.version),
+        "status": info.status.value,
+        "created_at": iso(info.created_at),
+        "updated_at": iso(info.updated_at),
+        "node": info.node,
+        "waiting_on": info.waiting_on,
+        "variables": info.display_variables(),
+        "masked": sorted(info.masked),
+        "output": info.output,
+        "failure": None if info.failure is None else msgspec.to_builtins(info.failure),
+        "threads": [
+            {
+                "number": thread.number,
+                "name": thread.name,
+                "kind": thread.kind,
+                "parent": thread.parent,
+                "status": thread.status.value,
+                "node": thread.node,
+                "waiting_on": thread.waiting_on,
+                "attempt": thread.attempt,
+            }
+            for thread in info.threads
+        ],
+        "pending_events": list(info.pending_events),
+    }
+
+
+def history_document(entries: Sequence[HistoryEntry], threads: dict[int, str]) -> list[dict[str, Any]]:
+    """Journal entries as JSON-ready data; ``threads`` names thread numbers."""
+    return [
+        {
+            "seq": entry.seq,
+            "timestamp": iso(entry.timestamp),
+            "thread": entry.thread,
+            "thread_name": threads.get(entry.thread),
+            "node": entry.node,
+            "kind": entry.kind,
+            "attempt": entry.attempt,
+            "detail": entry.detail,
+        }
+        for entry in entries
+    ]
+
+
+def event_document(name: str, sent: SentEvent) -> dict[str, Any]:
+    """What became of a sent event."""
+    return {"event": name, "event_id": sent.event_id, "run_id": sent.run_id, "duplicate": sent.duplicate}
+
+
+def iso(moment: dt.datetime) -> str:
+    """An ISO 8601 UTC timestamp with milliseconds."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def print_json(document: Any) -> None:
+    """Print one JSON document on standard output (no colours, no wrapping)."""
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=_fallback))
+
+
+def _fallback(value: Any) -> Any:
+    # Values come from the store's JSON, so this is only a safety net for a
+    # type json does not know (a datetime or a set in a record).
+    return msgspec.to_builtins(value)

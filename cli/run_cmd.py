@@ -1,0 +1,235 @@
+"""``wfc run``: deploy a workflow, start a run, follow it to the end.
+
+The engine runs in this process on the database of ``--db``: it runs the
+``@task`` functions found in the workflow module and the ``--tasks`` modules,
+and resumes, while it is open, every unfinished run of that database. The run
+is durable: a timeout, Ctrl-C or a crash stops the following, not the run,
+which continues the next time an engine serves the database.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import anyio
+import typer
+from rich.text import Text
+
+from wfc.cli import output
+from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url, db_flag, run_async
+from wfc.cli.errors import CliError
+from wfc.cli.inputs import describe_variables, parse_inputs
+from wfc.cli.progress import follow, progress_view
+from wfc.cli.run_views import where_now
+from wfc.cli.sources import Source, load_source
+from wfc.cli.summary import print_summary, where_message
+from wfc.runtime import (
+    Engine,
+    InputError,
+    MissingTasksError,
+    RunInfo,
+    RunStatus,
+    UnknownRunError,
+    UnknownWorkflowError,
+)
+from wfc.specs import WorkflowSpec
+
+#: Exit code after Ctrl-C, as shells report SIGINT.
+INTERRUPTED = 130
+
+
+@dataclass
+class Request:
+    """What the user asked ``wfc run`` for."""
+
+    target: str
+    task_targets: list[str]
+    url: str
+    run_id: str | None
+    detach: bool
+    timeout: float | None
+    started: str | None = None
+    """The run id, once the run exists (for the Ctrl-C message)."""
+
+    def resume_command(self, run_id: str) -> str:
+        """The command that serves the database and follows this run."""
+        words = ["wfc", "run", self.target]
+        for extra in self.task_targets:
+            words += ["--tasks", extra]
+        text = shlex.join([*words, "--run-id", run_id])
+        return text + db_flag(self.url)
+
+    def worker_command(self) -> str:
+        """The command that serves every run of the database with these tasks."""
+        modules = [self.target] if self.target.endswith(".py") else []
+        words = ["wfc", "worker"]
+        for module in [*modules, *self.task_targets]:
+            words += ["--tasks", module]
+        return shlex.join(words) + db_flag(self.url)
+
+
+def run_command(
+    target: Annotated[
+        str, typer.Argument(metavar="FILE.py|SPEC.json", help="A workflow module (or dotted name), or a spec file.")
+    ],
+    workflow: Annotated[
+        str | None, typer.Option("--workflow", "-w", metavar="NAME", help="The workflow, if FILE defines several.")
+    ] = None,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("--input", "-i", metavar="NAME=VALUE", help="An input, parsed by the variable's type; repeat."),
+    ] = None,
+    input_json: Annotated[
+        str | None,
+        typer.Option("--input-json", metavar="FILE", help="A JSON object of inputs ('-': stdin); --input wins."),
+    ] = None,
+    task_targets: Annotated[
+        list[str] | None,
+        typer.Option("--tasks", "-t", metavar="MODULE_OR_FILE", help="A module with @task functions; repeat."),
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run-id", metavar="ID", help="The run's id (default: WORKFLOW-random); an existing run is followed."
+        ),
+    ] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Start the run, print its id and exit; run no tasks here.")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0, metavar="SECONDS", help="Stop following after SECONDS.")
+    ] = None,
+) -> None:
+    """Run a workflow on the database and show its progress; exit 0 if it COMPLETED."""
+    request = Request(target, task_targets or [], database_url(db), run_id or None, detach, timeout)
+    source = load_source(target, workflow, request.task_targets)
+    values = parse_inputs(source.spec.name, source.spec.variables, inputs or [], input_json)
+    try:
+        code = run_async(lambda: _run(request, source, values))
+    except KeyboardInterrupt:
+        _report_interrupt(request)
+        code = INTERRUPTED
+    raise typer.Exit(code)
+
+
+async def _run(request: Request, source: Source, values: dict[str, Any]) -> int:
+    async with Engine.open(request.url, tasks=source.tasks, serve=not request.detach) as engine:
+        spec = await _deploy(engine, source)
+        existing = await _existing_run(engine, request.run_id, spec.name)
+        if existing is None:
+            try:
+                new_id = request.run_id or await _new_run_id(engine, spec.name)
+                run_id = await engine.start(spec.name, values, run_id=new_id, version=spec.version)
+            except InputError as exc:
+                raise _input_error(exc, spec) from None
+            except MissingTasksError as exc:
+                raise source.missing_tasks(exc) from None
+        else:
+            run_id = existing.id
+        request.started = run_id
+        if request.detach:
+            _report_detached(request, run_id, spec)
+            return 0
+        return await _follow(engine, request, run_id, resumed=existing is not None)
+
+
+async def _deploy(engine: Engine, source: Source) -> WorkflowSpec:
+    """Deploy the workflow, versioned against the latest deployed spec."""
+    try:
+        previous: WorkflowSpec | None = await engine.get_spec(source.spec.name)
+    except UnknownWorkflowError:
+        previous = None
+    spec = source.versioned(previous)
+    try:
+        await engine.deploy(spec)
+    except MissingTasksError as exc:
+        raise source.missing_tasks(exc) from None
+    return spec
+
+
+async def _existing_run(engine: Engine, run_id: str | None, workflow: str) -> RunInfo | None:
+    """The run ``--run-id`` names, if it exists and runs this workflow (a run
+    of another workflow is left to ``start``, which refuses the id)."""
+    if run_id is None:
+        return None
+    try:
+        info = await engine.get_run(run_id)
+    except UnknownRunError:
+        return None
+    return info if info.workflow == workflow else None
+
+
+async def _follow(engine: Engine, request: Request, run_id: str, *, resumed: bool) -> int:
+    console = output.stdout()
+    info = await engine.get_run(run_id)
+    verb = "following run" if resumed else "started run"
+    console.print(
+        Text(f"{verb} {run_id} ({info.workflow} {info.version}) on {request.url}", style="dim"), soft_wrap=True
+    )
+    if resumed and not info.status.finished:
+        console.print(Text(f"  now {where_now(info)}", style="dim"), soft_wrap=True)
+    timed_out = False
+    if not info.status.finished:
+        # A run followed again shows what happens from now on, not its past again.
+        seen = (await engine.history(run_id))[-1].seq if resumed else 0
+        with anyio.move_on_after(request.timeout) as scope, progress_view(console, info) as view:
+            await follow(engine, run_id, view, after=seen)
+        timed_out = scope.cancelled_caught
+    info = await engine.get_run(run_id)
+    if timed_out and not info.status.finished:
+        why = f"stopped following after {request.timeout:g}s"
+        output.print_error(where_message(info, why, db_flag(request.url), request.resume_command(run_id)))
+        return 1
+    print_summary(console, info, await engine.history(run_id), db_flag(request.url))
+    return 0 if info.status is RunStatus.COMPLETED else 1
+
+
+async def _new_run_id(engine: Engine, workflow: str) -> str:
+    """A run id people can read and type, ``payment-5c0e1f2a9b3d``, not used
+    yet (``start`` would take a used one for an idempotent repeat)."""
+    while True:
+        run_id = f"{workflow}-{secrets.token_hex(6)}"
+        try:
+            await engine.get_run(run_id)
+        except UnknownRunError:
+            return run_id
+
+
+def _input_error(exc: InputError, spec: WorkflowSpec) -> CliError:
+    missing = [name for name, reason in exc.problems if "missing" in reason]
+    example = " ".join(f"--input {name}=VALUE" for name in missing) or "--input NAME=VALUE"
+    return CliError(
+        f"{exc}. Give inputs with {example} (or --input-json FILE); "
+        f"the variables of {spec.name!r} are {describe_variables(spec.variables)}"
+    )
+
+
+def _report_detached(request: Request, run_id: str, spec: WorkflowSpec) -> None:
+    typer.echo(run_id)  # alone on stdout, for RUN=$(wfc run ... --detach)
+    output.stderr().print(
+        f"started run {run_id} ({spec.name} {spec.version}) on {request.url} without running it here. It "
+        f"continues when an engine serving this database runs: `{request.resume_command(run_id)}` resumes "
+        f"and follows it, and `{request.worker_command()}` serves every run of the database (any `wfc run` "
+        f"on it also resumes, while it is open, the unfinished runs whose tasks it has). Check it with "
+        f"`wfc runs show {run_id}{db_flag(request.url)}`",
+        soft_wrap=True,
+        markup=False,
+    )
+
+
+def _report_interrupt(request: Request) -> None:
+    if request.started is None:
+        output.print_error(
+            f"interrupted before the run was known to start; look for it with `wfc runs list{db_flag(request.url)}`"
+        )
+        return
+    run_id = request.started
+    output.print_error(
+        f"interrupted: stopped following run {run_id}. The run is durable: it is stored in {request.url} and "
+        f"continues when an engine serving the database runs (e.g. `{request.resume_command(run_id)}`); "
+        f"check it with `wfc runs show {run_id}{db_flag(request.url)}`"
+    )

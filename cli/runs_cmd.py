@@ -1,0 +1,183 @@
+"""``wfc runs list|show|history|cancel``: find runs, see where one is, read its
+journal, cancel it.
+
+Each command opens a client engine (``serve=False``) on ``--db``: it runs no
+tasks, so it can be used beside the engine that does. ``--json`` prints one
+JSON document for scripts (see :mod:`wfc.cli.json_docs`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from wfc.cli import output
+from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, db_flag, run_async
+from wfc.cli.json_docs import history_document, print_json, run_document
+from wfc.cli.run_views import (
+    compact_table,
+    journal_table,
+    local_time,
+    run_details,
+    short_time,
+    status_text,
+    thread_names,
+    where_brief,
+    where_now,
+)
+from wfc.runtime import RunStatus
+
+runs_app = typer.Typer(
+    help="List runs, show where a run is, read its journal, cancel it.",
+    no_args_is_help=True,
+)
+
+RunId = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id, as `wfc runs list` shows it.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_moment(text: str, option: str) -> dt.datetime:
+    """An ISO 8601 date/time (local time when no offset is given), or a
+    duration before now: ``30m``, ``2h``, ``7d``.
+
+    Raises:
+        typer.BadParameter: neither (a usage error, exit code 2).
+    """
+    relative = _RELATIVE.match(text.strip())
+    if relative:
+        seconds = float(relative.group(1)) * _UNITS[relative.group(2)]
+        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is neither an ISO date/time (2026-05-01 or 2026-05-01T14:00:00+02:00) nor a duration "
+            f"before now (30m, 2h, 7d)",
+            param_hint=option,
+        ) from None
+    return moment if moment.tzinfo is not None else moment.astimezone()  # naive: the user's local time
+
+
+@runs_app.command("list")
+def list_command(
+    status: Annotated[
+        list[RunStatus] | None,
+        typer.Option("--status", "-s", case_sensitive=False, help="Only runs with this status; repeat for several."),
+    ] = None,
+    workflow: Annotated[
+        str | None, typer.Option("--workflow", "-w", metavar="NAME", help="Only this workflow.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", "--started-after", metavar="WHEN", help="Started at or after: ISO time or 30m, 2h, 7d."
+        ),
+    ] = None,
+    before: Annotated[
+        str | None,
+        typer.Option("--before", "--started-before", metavar="WHEN", help="Started before: ISO time or 30m, 2h, 7d."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many runs, newest first.")] = 50,
+    as_json: JsonFlag = False,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """List runs, newest first, with where each one is now."""
+    after = parse_moment(since, "--since") if since is not None else None
+    until = parse_moment(before, "--before") if before is not None else None
+    url = database_url(db)
+
+    async def read() -> None:
+        async with client(url) as engine:
+            runs = await engine.list_runs(
+                status=status, workflow=workflow, started_after=after, started_before=until, limit=limit
+            )
+        if as_json:
+            print_json([run_document(info) for info in runs])
+            return
+        if not runs:
+            output.stdout().print("no runs match", style="dim")
+            return
+        table = compact_table("id", "workflow", "version", "status", "started", "updated", "where")
+        for column in table.columns[:-1]:
+            column.no_wrap = True  # ids are copied from here; only "where" wraps on a narrow terminal
+        for info in runs:
+            table.add_row(
+                Text(info.id),
+                Text(info.workflow),
+                str(info.version),
+                status_text(info.status),
+                short_time(info.created_at),
+                short_time(info.updated_at),
+                Text(where_brief(info)),
+            )
+        output.stdout().print(table)
+
+    run_async(read)
+
+
+@runs_app.command("show")
+def show_command(run_id: RunId, as_json: JsonFlag = False, db: DbOption = DEFAULT_DB) -> None:
+    """Where a run is: status, variables, output or failure, each thread and what it waits for."""
+    url = database_url(db)
+
+    async def read() -> None:
+        async with client(url) as engine:
+            info = await engine.get_run(run_id)
+        if as_json:
+            print_json(run_document(info))
+        else:
+            output.stdout().print(run_details(info))
+
+    run_async(read)
+
+
+@runs_app.command("history")
+def history_command(run_id: RunId, as_json: JsonFlag = False, db: DbOption = DEFAULT_DB) -> None:
+    """A run's journal: every transition, with time, thread, node and attempt."""
+    url = database_url(db)
+
+    async def read() -> None:
+        async with client(url) as engine:
+            entries = await engine.history(run_id)
+            info = await engine.get_run(run_id)
+        names = thread_names(info)
+        if as_json:
+            print_json(history_document(entries, names))
+            return
+        day = local_time(info.created_at)[:10]
+        title = f"journal of run {run_id} ({info.workflow} {info.version}), local times on {day}"
+        output.stdout().print(journal_table(entries, names, title))
+
+    run_async(read)
+
+
+@runs_app.command("cancel")
+def cancel_command(
+    run_id: RunId,
+    reason: Annotated[str, typer.Option("--reason", "-r", metavar="TEXT", help="Why; kept in the journal.")] = "",
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Cancel a running run: its timers are dropped and late task results ignored."""
+    url = database_url(db)
+
+    async def cancel() -> None:
+        async with client(url) as engine:
+            before = await engine.get_run(run_id)
+            info = await engine.cancel(run_id, reason)
+        output.stdout().print(
+            Text.assemble(
+                f"run {run_id} ({info.workflow} {info.version}) is ",
+                status_text(info.status),
+                f"; it was {where_now(before)}",
+            )
+        )
+        output.stdout().print(Text(f"see `wfc runs show {run_id}{db_flag(url)}`", style="dim"), soft_wrap=True)
+
+    run_async(cancel)
