@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import msgspec
@@ -24,13 +24,18 @@ from wfc.runtime.errors import (
     UsageError,
 )
 from wfc.runtime.interpreter import (
+    DEFAULT_LIMITS,
     AbandonTask,
     Cancel,
     CancelTimer,
     DispatchTask,
     EventArrived,
+    Halt,
     Input,
+    Limits,
     Redeliver,
+    Resume,
+    Retry,
     RunFinished,
     SetTimer,
     TaskCompleted,
@@ -42,6 +47,7 @@ from wfc.runtime.interpreter import (
     WatchEvent,
     begin,
     crash,
+    refusal,
     step,
 )
 from wfc.runtime.records import SentEvent
@@ -51,6 +57,7 @@ from wfc.specs import WfcError, WorkflowSpec, loads
 
 log = logging.getLogger("wfc.runtime")
 _JSON = msgspec.json.Encoder()
+_ACTIONS = {Cancel: "cancel", Halt: "halt", Resume: "resume", Retry: "retry"}
 
 
 @dataclass
@@ -74,13 +81,24 @@ class Shared:
     lease: float
     serve: bool
     max_cached: int = 10_000
+    slots: Callable[[], int | None] | None = None
+    """Free task slots of this engine; ``None`` (or a function returning it):
+    no limit. A dispatch beyond them stays in the outbox for any worker."""
+    overflowed: bool = False
+    """Set when a dispatch was left in the outbox for lack of a slot."""
     runs: OrderedDict[str, Live] = field(default_factory=OrderedDict)
     specs: dict[tuple[str, int, int], WorkflowSpec] = field(default_factory=dict)
+    limits: Limits = DEFAULT_LIMITS
+    """Limits the interpreter applies to every run (the fan-out cap)."""
 
     def remember(self, run_id: str, live: Live) -> None:
         """Keep a run's state in memory while it has a task in flight (the hot
         path); a run that only sleeps or waits for an event costs no memory."""
-        keep = not live.state.status.finished and any(isinstance(t.wait, TaskWait) for t in live.state.threads.values())
+        state = live.state
+        keep = not state.status.finished and (
+            any(isinstance(t.wait, TaskWait) for t in state.threads.values())
+            or (state.saga is not None and (bool(state.saga.draining) or isinstance(state.saga.wait, TaskWait)))
+        )
         self.runs.pop(run_id, None)
         if keep:
             self.runs[run_id] = live
@@ -114,6 +132,7 @@ class Turn:
         self.now = now
         self.lives: dict[str, Live] = {}
         self.outcome = Outcome()
+        self._slots = shared.slots() if shared.slots is not None else None
 
     # ---------------------------------------------------------------- loading
 
@@ -190,8 +209,10 @@ class Turn:
             if command.reply is not None:
                 command.reply.fail(UnknownRunError(command.run_id))
             return
-        if isinstance(event, Cancel) and live.state.status.finished:
-            raise RunStateError(command.run_id, live.state.status.value, "cancel", "only running runs can be cancelled")
+        if isinstance(event, Cancel | Halt | Resume | Retry):
+            reason = refusal(live.state, live.spec, event)
+            if reason is not None:
+                raise RunStateError(command.run_id, live.state.status.value, _ACTIONS[type(event)], reason)
         transition = await self.apply(command.run_id, live, event)
         if isinstance(event, Redeliver) and not any(
             isinstance(e, DispatchTask) and e.dispatch_id == event.dispatch_id for e in transition.effects
@@ -207,7 +228,9 @@ class Turn:
                 raise RunIdConflictError(command.run_id, existing.state.workflow, command.spec.name)
             self.outcome.replies.append((command.reply, command.run_id))
             return
-        transition = begin(command.spec, command.run_id, command.inputs, self.now, self.shared.policies)
+        transition = begin(
+            command.spec, command.run_id, command.inputs, self.now, self.shared.policies, self.shared.limits
+        )
         live = Live(transition.state, command.spec, None)
         self.lives[command.run_id] = live
         await self.record(command.run_id, live, transition)
@@ -270,7 +293,7 @@ class Turn:
 
     async def apply(self, run_id: str, live: Live, event: Input) -> Transition:
         try:
-            transition = step(live.state, live.spec, event, self.now, self.shared.policies)
+            transition = step(live.state, live.spec, event, self.now, self.shared.policies, self.shared.limits)
         except Exception as exc:  # a bug in the interpreter must not stop every other run
             log.exception("run %s: applying %s failed", run_id, type(event).__name__)
             transition = crash(live.state, live.spec, f"{type(exc).__name__}: {exc}", self.now)
@@ -313,7 +336,7 @@ class Turn:
         for effect in transition.effects:
             match effect:
                 case DispatchTask():
-                    local = self.shared.serve and effect.task in self.shared.tasks
+                    local = self.shared.serve and effect.task in self.shared.tasks and self._take_slot()
                     batch.put_task(self._task_record(effect, local))
                     self.outcome.abandon.discard(effect.dispatch_id)
                     if local:
@@ -347,6 +370,15 @@ class Turn:
         # effects (cancel the wait's timer ...) come after the ones they undo.
         for follow_up in follow_ups:
             await self.apply(run_id, live, follow_up)
+
+    def _take_slot(self) -> bool:
+        if self._slots is None:
+            return True
+        if self._slots > 0:
+            self._slots -= 1
+            return True
+        self.shared.overflowed = True
+        return False
 
     def _task_record(self, effect: DispatchTask, local: bool) -> TaskRecord:
         return TaskRecord(

@@ -9,7 +9,6 @@ idempotency key makes effectively-once possible.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import socket
@@ -23,11 +22,11 @@ import anyio
 import anyio.abc
 import msgspec
 
+from wfc.runtime._arguments import Moment, epoch, parse_statuses, pick_version
 from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._core import EngineCore
 from wfc.runtime.errors import (
     MissingTasksError,
-    RunStateError,
     StoreError,
     UnknownRunError,
     UnknownWorkflowError,
@@ -36,6 +35,10 @@ from wfc.runtime.errors import (
 )
 from wfc.runtime.interpreter import (
     Cancel,
+    Halt,
+    Limits,
+    Resume,
+    Retry,
     prepare_inputs,
     spec_info,
 )
@@ -48,7 +51,6 @@ from wfc.specs import Version, WorkflowSpec, body_hash, dumps, loads, validate
 log = logging.getLogger("wfc.runtime")
 
 TaskLike = TaskFunction[Any, Any] | TaskDefinition
-Moment = dt.datetime | float
 
 
 class Engine(EngineCore):
@@ -70,6 +72,7 @@ class Engine(EngineCore):
         poll_interval: float = 1.0,
         max_batch: int = 1000,
         max_concurrent_tasks: int = 1000,
+        max_children_per_run: int = 1000,
         clock: Callable[[], float] = time.time,
     ) -> AsyncIterator[Engine]:
         """Open the database at ``url`` and run the engine until the block exits.
@@ -80,7 +83,10 @@ class Engine(EngineCore):
 
         Args:
             url: ``sqlite:///path.db`` (relative), ``sqlite:////abs/path.db`` or
-                ``sqlite:///:memory:``.
+                ``sqlite:///:memory:`` for one process;
+                ``postgresql://user:password@host:5432/database[?schema=wfc]``
+                for many engines and workers sharing the work (needs
+                ``pip install 'wfc[postgres]'``).
             tasks: ``@task`` functions this engine runs.
             serve: Run tasks and timers (a worker). ``False`` makes a client
                 that starts runs, sends events and reads, leaving the work to
@@ -94,6 +100,10 @@ class Engine(EngineCore):
                 ``wait`` goes without looking.
             max_batch: Most commands applied in one transaction.
             max_concurrent_tasks: Most task attempts running at once.
+            max_children_per_run: Most child threads of one run running at
+                once (the fan-out cap); a ``spawn_thread_for_each`` over more
+                items starts the rest as slots free up (they wait durably,
+                status QUEUED), it does not fail.
             clock: Source of "now" in epoch seconds (tests shift it).
 
         Raises:
@@ -103,6 +113,9 @@ class Engine(EngineCore):
             TaskDefinitionError: ``tasks`` holds a non-task or a duplicate name.
         """
         definitions = task_definitions(tasks)
+        cap = max_children_per_run
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+            raise UsageError(f"max_children_per_run must be an int >= 1, got {max_children_per_run!r}")
         store = await open_store(url, clock())
         try:
             engine = cls(
@@ -117,6 +130,7 @@ class Engine(EngineCore):
                 max_concurrent_tasks=max_concurrent_tasks,
                 clock=clock,
             )
+            engine._shared.limits = Limits(max_children=max_children_per_run)
             await store.register_engine(engine._id, socket.gethostname(), os.getpid(), clock(), lease_seconds)
             # An error of the caller's block is re-raised after the task group
             # closed, so it reaches the caller as itself, not in an ExceptionGroup.
@@ -187,7 +201,7 @@ class Engine(EngineCore):
         records = await self._store.list_specs(workflow)
         if not records:
             raise UnknownWorkflowError(workflow)
-        record = _pick_version(workflow, records, version)
+        record = pick_version(workflow, records, version)
         return self._decode_spec(record)
 
     async def list_specs(self, workflow: str | None = None) -> list[WorkflowSpec]:
@@ -282,12 +296,22 @@ class Engine(EngineCore):
         started_after: Moment | None = None,
         started_before: Moment | None = None,
         limit: int | None = 100,
+        needs_attention: bool | None = None,
     ) -> list[RunInfo]:
-        """Runs, newest first, filtered by status(es), workflow name and start
-        time (``started_after <= created_at < started_before``)."""
+        """Runs, newest first, filtered by status(es), workflow name, start
+        time (``started_after <= created_at < started_before``) and, with
+        ``needs_attention=True``, only the runs someone must look at: FAILED
+        because a compensation still failed after its retries, so side effects
+        may not be undone (``False``: only the others)."""
         self._check_open()
-        statuses = None if status is None else _statuses(status)
-        records = await self._store.list_runs(statuses, workflow, _epoch(started_after), _epoch(started_before), limit)
+        statuses = None if status is None else parse_statuses(status)
+        after, before = epoch(started_after), epoch(started_before)
+        if needs_attention is None:
+            records = await self._store.list_runs(statuses, workflow, after, before, limit)
+        else:
+            records = await self._store.list_runs_by_attention(
+                bool(needs_attention), statuses, workflow, after, before, limit
+            )
         return [await self._info(record) for record in records]
 
     async def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
@@ -356,21 +380,74 @@ class Engine(EngineCore):
                     with anyio.move_on_after(self._poll):
                         await event.wait()
 
-    async def cancel(self, run_id: str, reason: str = "") -> RunInfo:
-        """Cancel a running run: its timers are dropped and results of task
-        attempts still running are ignored.
+    # ------------------------------------------------------------------ run control
+
+    async def _control(self, run_id: str, command: Cancel | Halt | Resume | Retry) -> RunInfo:
+        if not isinstance(run_id, str) or not run_id:
+            raise UsageError(f"run_id must be a non-empty string, got {run_id!r}")
+        await self._call(RunInput(run_id, command, Reply()))
+        return await self.get_run(run_id)
+
+    async def halt(self, run_id: str, reason: str = "") -> RunInfo:
+        """Pause a running run: it becomes HALTED and nothing new is
+        dispatched. Tasks already running finish and their results are kept
+        (applied on resume); timers pause (waits, sleeps and retry backoffs
+        keep the time they had left); events sent meanwhile are kept. Durable
+        and journaled (``RUN_HALTED``).
 
         Raises:
             UnknownRunError: no run has this id.
-            RunStateError: the run already finished.
+            RunStateError: the run is not running (already halted, or finished).
         """
-        record = await self._store.get_run(run_id)
-        if record is None:
-            raise UnknownRunError(run_id)
-        if RunStatus(record.status).finished:
-            raise RunStateError(run_id, record.status, "cancel", "only running runs can be cancelled")
-        await self._call(RunInput(run_id, Cancel(reason=reason), Reply()))
-        return await self.get_run(run_id)
+        return await self._control(run_id, Halt(reason=reason))
+
+    async def resume(self, run_id: str) -> RunInfo:
+        """Let a HALTED run go on from where it was: kept results are applied
+        and timers re-armed with the time they had left (``RUN_RESUMED``).
+
+        Raises:
+            UnknownRunError: no run has this id.
+            RunStateError: the run is not halted (running, or finished; a
+                FAILED run is retried, not resumed).
+        """
+        return await self._control(run_id, Resume())
+
+    async def cancel(self, run_id: str, reason: str = "", compensate: bool = False) -> RunInfo:
+        """Cancel a running or halted run: every thread stops, its timers are
+        dropped and results of task attempts still running are ignored; the
+        run ends CANCELLED.
+
+        With ``compensate=True`` the run is compensated first: tasks still
+        running are awaited (a step that completes is compensated too), then
+        the compensations of every completed step run in reverse order. The
+        run ends COMPENSATED (``failure`` is ``CANCELLED`` with ``reason``), or
+        CANCELLED when there was nothing to compensate, or FAILED with
+        ``compensation_failed`` if a compensation failed after its retries.
+
+        Raises:
+            UnknownRunError: no run has this id.
+            RunStateError: the run already finished (or, with ``compensate``,
+                is already being compensated).
+        """
+        return await self._control(run_id, Cancel(reason=reason, compensate=bool(compensate)))
+
+    async def retry(self, run_id: str) -> RunInfo:
+        """Retry a FAILED run, like LittleHorse's rescue: the node that failed
+        (the origin of the failure, in whichever thread) runs again with the
+        same inputs — a task as its next attempt with the same idempotency key
+        — and the run goes on: the threads that failed or were halted because
+        of it pick up where they were. A run whose compensation failed runs
+        that compensation again and goes on compensating. Journaled as
+        ``RUN_RETRIED``.
+
+        Raises:
+            UnknownRunError: no run has this id.
+            RunStateError: the run is not FAILED (a COMPENSATED, COMPLETED or
+                CANCELLED run cannot be retried; start a new run), or it failed
+                in a way a retry would only repeat (a ``fail`` node,
+                ``EXPRESSION_ERROR``, ``LOOP_LIMIT``, ``INTERNAL_ERROR``).
+        """
+        return await self._control(run_id, Retry())
 
     # ------------------------------------------------------------------ events
 
@@ -416,52 +493,3 @@ class Engine(EngineCore):
         )
         result: SentEvent = await self._call(command)
         return result
-
-
-def _pick_version(workflow: str, records: list[SpecRecord], version: Version | str | int | None) -> SpecRecord:
-    known = [f"{r.major}.{r.revision}" for r in records]
-    if version is None:
-        return max(records, key=lambda r: (r.major, r.revision))
-    major: int
-    revision: int | None = None
-    if isinstance(version, Version):
-        major, revision = version.major, version.revision
-    elif isinstance(version, int) and not isinstance(version, bool):
-        major = version
-    elif isinstance(version, str):
-        parts = version.split(".")
-        try:
-            major = int(parts[0])
-            revision = int(parts[1]) if len(parts) > 1 else None
-        except (ValueError, IndexError):
-            raise UsageError(f"version {version!r} is not 'major' or 'major.revision', e.g. '1.2'") from None
-    else:
-        raise UsageError(f"version must be a Version, 'major.revision' or a major number, got {version!r}")
-    matching = [r for r in records if r.major == major and (revision is None or r.revision == revision)]
-    if not matching:
-        label = str(major) if revision is None else f"{major}.{revision}"
-        raise UnknownWorkflowError(workflow, label, known)
-    return max(matching, key=lambda r: r.revision)
-
-
-def _statuses(status: RunStatus | str | Iterable[RunStatus | str]) -> list[str]:
-    items = [status] if isinstance(status, str) else list(status)
-    result = []
-    for item in items:
-        try:
-            result.append(RunStatus(str(item).upper()).value)
-        except ValueError:
-            raise UsageError(
-                f"unknown run status {item!r}; use one of {', '.join(s.value for s in RunStatus)}"
-            ) from None
-    return result
-
-
-def _epoch(moment: Moment | None) -> float | None:
-    if moment is None:
-        return None
-    if isinstance(moment, dt.datetime):
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-        return moment.timestamp()
-    return float(moment)

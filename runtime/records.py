@@ -15,9 +15,12 @@ from typing import Any
 
 from wfc.runtime.interpreter import MASK
 from wfc.runtime.state import (
+    DoneWait,
     EventWait,
+    FailedWait,
     Failure,
     HandlerWait,
+    ResumeWait,
     RetryWait,
     RunState,
     RunStatus,
@@ -26,6 +29,7 @@ from wfc.runtime.state import (
     ThreadKind,
     ThreadRun,
     ThreadStatus,
+    ThreadsWait,
     Wait,
 )
 from wfc.specs import Version
@@ -40,24 +44,56 @@ def _moment(epoch: float) -> str:
     return to_datetime(epoch).isoformat(timespec="milliseconds")
 
 
+def _left(seconds: float | None) -> str:
+    return f"{seconds:g} s left, paused" if seconds is not None else "paused"
+
+
 def describe_wait(wait: Wait | None) -> str | None:
     """One line saying what a thread waits for, e.g. ``task 'charge-card'
     (attempt 2, running)``."""
     match wait:
         case TaskWait(task=task, attempt=attempt):
             return f"task {task!r} (attempt {attempt}, running)"
-        case RetryWait(task=task, attempt=attempt, due=due):
-            return f"retry of task {task!r} (attempt {attempt}) at {_moment(due)}"
-        case EventWait(event=event, correlation=correlation, due=due):
+        case RetryWait(task=task, attempt=attempt, due=due, remaining=remaining):
+            when = _moment(due) if due is not None else f"({_left(remaining)})"
+            return f"retry of task {task!r} (attempt {attempt}) at {when}"
+        case EventWait(event=event, correlation=correlation, due=due, remaining=remaining):
             text = f"event {event!r}"
             if correlation is not None:
                 text += f" with correlation {correlation!r}"
-            return text + (f" until {_moment(due)}" if due is not None else "")
-        case SleepWait(due=due):
-            return f"timer until {_moment(due)}"
+            if due is not None:
+                return text + f" until {_moment(due)}"
+            return text + (f" (timeout {_left(remaining)})" if remaining is not None else "")
+        case SleepWait(due=due, remaining=remaining):
+            return f"timer until {_moment(due)}" if due is not None else f"timer ({_left(remaining)})"
         case HandlerWait(handler=handler, failure=failure):
             return f"failure handler (thread {handler}) for {failure.name}"
+        case ThreadsWait(children=children, strategy=strategy, due=due):
+            text = f"threads {children} ({strategy})"
+            return text + (f" until {_moment(due)}" if due is not None else "")
+        case DoneWait():
+            return "moving on once resumed (its task completed)"
+        case FailedWait(failure=failure):
+            return f"handling {failure.name} once resumed"
+        case ResumeWait(node=node):
+            return f"entering {node!r} once resumed"
     return None
+
+
+def describe_saga(state: RunState) -> str | None:
+    """What the compensation of a run is doing, if it is being compensated."""
+    saga = state.saga
+    if saga is None or state.status.finished:
+        return None
+    if saga.draining:
+        tasks = ", ".join(repr(d.wait.task) for d in saga.draining)
+        return f"compensation: waiting for running task(s) {tasks} to finish first"
+    if saga.position >= len(saga.order):
+        return "compensation: finishing"
+    record = state.compensations[saga.order[saga.position]]
+    step = f"compensation {record.task!r} of step {record.node!r} ({saga.position + 1} of {len(saga.order)})"
+    wait = describe_wait(saga.wait)
+    return f"{step}: {wait}" if wait else step
 
 
 @dataclass(frozen=True)
@@ -77,11 +113,20 @@ class ThreadInfo:
     """What it waits for, when running."""
     attempt: int | None
     """Attempt number when it waits for a task."""
+    halt_reason: str | None = None
+    """Why a HALTED thread stopped: ``run-ended``, ``run-failed``,
+    ``cancelled``, ``compensating``, ``wait-finished`` (a FIRST/ANY wait no
+    longer needed it), ``wait-failed``, ``parent-ended``."""
 
 
 def _thread_info(thread: ThreadRun) -> ThreadInfo:
     wait = thread.wait
     attempt = wait.attempt if isinstance(wait, TaskWait | RetryWait) else None
+    waiting_on = describe_wait(wait) if thread.status is ThreadStatus.RUNNING else None
+    if thread.status is ThreadStatus.RUNNING and thread.suspended:
+        waiting_on = f"paused; {waiting_on}" if waiting_on else "paused"
+    elif thread.status is ThreadStatus.QUEUED:
+        waiting_on = "a slot under the run's fan-out cap"
     return ThreadInfo(
         number=thread.number,
         name=thread.name,
@@ -89,8 +134,9 @@ def _thread_info(thread: ThreadRun) -> ThreadInfo:
         parent=thread.parent,
         status=thread.status,
         node=thread.node,
-        waiting_on=describe_wait(wait) if thread.status is ThreadStatus.RUNNING else None,
+        waiting_on=waiting_on,
         attempt=attempt,
+        halt_reason=thread.halt_reason,
     )
 
 
@@ -116,11 +162,24 @@ class RunInfo:
     """Names of masked variables."""
     pending_events: tuple[str, ...] = ()
     """Names of events delivered but not consumed by a wait yet."""
+    compensation_failed: bool = False
+    """FAILED because a compensation still failed after its retries: some
+    completed steps may not be undone (see the journal, ``COMPENSATION_*``).
+    ``retry`` runs that compensation again and goes on."""
+    compensation: str | None = None
+    """What the compensation does now, while the run is being compensated."""
+
+    @property
+    def needs_attention(self) -> bool:
+        """True when someone must look at the run: a compensation failed."""
+        return self.compensation_failed
 
     @property
     def waiting_on(self) -> list[str]:
-        """What each running thread waits for: the answer to "where is run X"."""
-        return [f"{t.name}@{t.node}: {t.waiting_on}" for t in self.threads if t.waiting_on is not None]
+        """What each running thread (and a compensation in progress) waits
+        for: the answer to "where is run X"."""
+        found = [f"{t.name}@{t.node}: {t.waiting_on}" for t in self.threads if t.waiting_on is not None]
+        return found + ([self.compensation] if self.compensation else [])
 
     @property
     def node(self) -> str:
@@ -147,6 +206,8 @@ def run_info(state: RunState, masked: frozenset[str]) -> RunInfo:
         threads=tuple(_thread_info(state.threads[n]) for n in sorted(state.threads)),
         masked=masked,
         pending_events=tuple(e.name for e in state.inbox),
+        compensation_failed=state.compensation_failed,
+        compensation=describe_saga(state),
     )
 
 
@@ -158,9 +219,21 @@ class HistoryEntry:
     ``TASK_COMPLETED``, ``TASK_FAILED``, ``TASK_CLAIMED``, ``EVENT_RECEIVED``,
     ``EVENT_WAITING``, ``EVENT_CONSUMED``, ``EVENT_TIMEOUT``, ``SLEEPING``,
     ``TIMER_FIRED``, ``VARIABLE_SET``, ``NODE_FAILED``,
-    ``FAILURE_HANDLER_STARTED``, ``FAILURE_HANDLED``, ``THREAD_STARTED``,
-    ``THREAD_COMPLETED``, ``THREAD_FAILED``, ``RUN_COMPLETED``, ``RUN_FAILED``,
-    ``RUN_CANCELLED``. Masked variables appear as ``"***"`` in ``detail``.
+    ``FAILURE_HANDLER_STARTED``, ``FAILURE_HANDLED``;
+    threads: ``THREAD_STARTED``, ``THREAD_QUEUED`` (over the fan-out cap),
+    ``THREAD_COMPLETED``, ``THREAD_FAILED``, ``THREAD_HALTED`` (``reason``),
+    ``THREAD_PAUSED``, ``THREAD_RESUMED``, ``THREAD_REVIVED`` (by a retry),
+    ``THREADS_WAITING``, ``THREADS_COMPLETED``, ``THREADS_FAILED``,
+    ``THREADS_TIMEOUT``; interrupts: ``INTERRUPT_RECEIVED``,
+    ``THREAD_INTERRUPTED``, ``INTERRUPT_HANDLER_STARTED``,
+    ``INTERRUPT_HANDLED``, ``INTERRUPT_FAILED``; compensation:
+    ``COMPENSATION_STARTED``, ``COMPENSATION_PLANNED``,
+    ``COMPENSATION_DISPATCHED``, ``COMPENSATION_COMPLETED``,
+    ``COMPENSATION_FAILED`` (``final`` when no retry is left),
+    ``COMPENSATION_SKIPPED`` (did not run); operators: ``RUN_HALTED``,
+    ``RUN_RESUMED``, ``RUN_CANCEL_REQUESTED``, ``RUN_RETRIED``; the end:
+    ``RUN_COMPLETED``, ``RUN_FAILED``, ``RUN_COMPENSATED``, ``RUN_CANCELLED``.
+    Masked variables appear as ``"***"`` in ``detail``.
     """
 
     seq: int

@@ -1,12 +1,20 @@
 """The state of a run, as the interpreter reads and writes it.
 
-A run is a set of *thread runs* (the entrypoint thread, failure-handler threads
-now; child and interrupt threads later), each with its parent, status, current
+A run is a set of *thread runs* (the entrypoint thread, failure-handler,
+child and interrupt-handler threads), each with its parent, status, current
 node, local variables, latest node outputs and what it waits for. The run also
-holds its event inbox (events that arrived before a wait asked for them) and
-its compensation log (completed steps that registered a compensation, in
-completion order). The whole state is one msgspec Struct stored as JSON in the
-run's row; new fields always get defaults so older rows keep decoding.
+holds its event inbox (events that arrived before a wait asked for them), its
+compensation log (completed steps that registered a compensation, in
+completion order) and, while it is being compensated, the saga's progress.
+The whole state is one msgspec Struct stored as JSON in the run's row; new
+fields always get defaults so older rows keep decoding.
+
+A thread is *frozen* while the run is HALTED or while an interrupt of it or of
+a thread above it is being handled (the handler's own threads excepted). A
+frozen thread does not move: its timers are withdrawn with their remaining
+time kept (``remaining``), the result of a task already running is kept
+(:class:`DoneWait`, :class:`FailedWait`), and everything resumes, timers
+re-armed with the time that was left, when it thaws.
 """
 
 from __future__ import annotations
@@ -48,10 +56,19 @@ class ThreadStatus(enum.StrEnum):
     """Where one thread run is."""
 
     RUNNING = "RUNNING"
+    """Working or waiting (possibly frozen by an interrupt or a halted run)."""
+    QUEUED = "QUEUED"
+    """A child thread waiting for a slot under the run's fan-out cap."""
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     HALTED = "HALTED"
-    """Stopped because the run ended or (later) was halted."""
+    """Stopped for good: the run ended, a ``wait_for_threads`` no longer
+    needed it, or its parent ended (``halt_reason`` says which)."""
+
+    @property
+    def active(self) -> bool:
+        """True while the thread may still do something (RUNNING or QUEUED)."""
+        return self is ThreadStatus.RUNNING or self is ThreadStatus.QUEUED
 
 
 ThreadKind = Literal["entrypoint", "handler", "child", "interrupt"]
@@ -99,16 +116,21 @@ class TaskWait(_Record, tag_field="wait", tag="task"):
 
 
 class RetryWait(_Record, tag_field="wait", tag="retry"):
-    """A task attempt failed; the next one is due when ``timer`` fires."""
+    """A task attempt failed; the next one is due when ``timer`` fires.
 
-    timer: int
-    due: float
+    Also how a stopped task is kept for ``retry``: no timer, ``remaining`` 0.
+    """
+
     idempotency_key: str
     task: str
     attempt: int
     """The attempt that will be dispatched."""
     args: list[Any] = []
     timeout: float | None = None
+    timer: int | None = None
+    due: float | None = None
+    remaining: float | None = None
+    """Seconds left while frozen (the timer is withdrawn)."""
 
 
 class EventWait(_Record, tag_field="wait", tag="event"):
@@ -119,13 +141,17 @@ class EventWait(_Record, tag_field="wait", tag="event"):
     timer: int | None = None
     """Timer of the wait's timeout, if it has one."""
     due: float | None = None
+    remaining: float | None = None
+    """Seconds of timeout left while frozen (the clock is paused)."""
 
 
 class SleepWait(_Record, tag_field="wait", tag="sleep"):
     """Asleep at a ``sleep``/``sleep_until`` node until ``due``."""
 
-    timer: int
-    due: float
+    timer: int | None = None
+    due: float | None = None
+    remaining: float | None = None
+    """Seconds left while frozen."""
 
 
 class HandlerWait(_Record, tag_field="wait", tag="handler"):
@@ -135,7 +161,58 @@ class HandlerWait(_Record, tag_field="wait", tag="handler"):
     failure: Failure
 
 
-Wait = TaskWait | RetryWait | EventWait | SleepWait | HandlerWait
+class ThreadsWait(_Record, tag_field="wait", tag="threads"):
+    """At a ``wait_for_threads`` node, waiting for ``children`` (spawn order)."""
+
+    children: list[int]
+    strategy: str = "ALL"
+    timer: int | None = None
+    due: float | None = None
+    remaining: float | None = None
+    """Seconds of timeout left while frozen."""
+
+
+class DoneWait(_Record, tag_field="wait", tag="done"):
+    """The node finished while the thread was frozen; it leaves along its
+    edges when the thread thaws."""
+
+
+class FailedWait(_Record, tag_field="wait", tag="failed"):
+    """The node failed while the thread was frozen; the failure is handled
+    when the thread thaws."""
+
+    failure: Failure
+    rerun: RetryWait | None = None
+    """The attempt ``retry`` dispatches if the failure fails the run."""
+
+
+class ResumeWait(_Record, tag_field="wait", tag="resume"):
+    """The thread enters ``node`` when it thaws (work that was due when it
+    froze, or a failed node re-run by ``retry``)."""
+
+    node: str
+
+
+Wait = TaskWait | RetryWait | EventWait | SleepWait | HandlerWait | ThreadsWait | DoneWait | FailedWait | ResumeWait
+
+
+class Interrupt(_Record):
+    """An interrupt event for a thread: queued, then handled by a child thread."""
+
+    event: str
+    event_id: str
+    thread: str
+    """The handler's thread spec."""
+    payload: Any = None
+    received_at: float = 0.0
+    handler: int | None = None
+    """Number of the handler thread once it started; ``None`` while the
+    interrupted threads' running tasks finish."""
+
+
+HaltReason = Literal[
+    "run-ended", "run-failed", "cancelled", "compensating", "wait-finished", "wait-failed", "parent-ended"
+]
 
 
 class ThreadRun(_Record):
@@ -161,6 +238,24 @@ class ThreadRun(_Record):
     failure: Failure | None = None
     started_at: float = 0.0
     ended_at: float | None = None
+    ended_seq: int = 0
+    """1 for the first thread of the run to end, 2 for the next, ...: orders
+    threads that ended at the same moment."""
+    suspended: bool = False
+    """Frozen: its timers are withdrawn and results of running tasks kept."""
+    spawned: dict[str, list[int]] = {}
+    """Children started by each spawn node (its latest visit), in spawn order."""
+    interrupt: Interrupt | None = None
+    """The interrupt being handled (or the one active when it failed)."""
+    interrupts: list[Interrupt] = []
+    """Interrupts received and not started yet, in arrival order."""
+    halt_reason: HaltReason | None = None
+    stopped_wait: Wait | None = None
+    """What it waited for when it failed or was halted, kept so ``retry`` can
+    pick it up again."""
+    failed_from: int | None = None
+    """The thread whose unhandled failure failed this one (a failure handler,
+    an interrupt handler, an awaited child)."""
 
 
 class InboxEvent(_Record):
@@ -185,6 +280,44 @@ class CompensationRecord(_Record):
     idempotency_key: str = ""
     """Of the step being undone; the compensation's own key derives from it."""
 
+    @property
+    def key(self) -> str:
+        """The compensation's own idempotency key."""
+        return f"{self.idempotency_key}/compensate"
+
+
+class Draining(_Record):
+    """A task of a stopped thread, running when compensation began; its
+    result is awaited so a completed step is compensated too."""
+
+    thread: int
+    node: str
+    wait: TaskWait
+
+
+SagaCause = Literal["failure", "compensate", "cancel"]
+
+
+class Saga(_Record):
+    """Compensation of a run in progress: durable, so a crash resumes it."""
+
+    cause: SagaCause
+    failure: Failure | None = None
+    """Why the run is compensated (the unhandled failure, the handled one a
+    ``compensate`` node ran for, or the cancellation)."""
+    draining: list[Draining] = []
+    """Forward tasks still running; compensation starts once they finished."""
+    order: list[int] = []
+    """Indexes into ``RunState.compensations``, in the order they run
+    (reverse order of completion); set when draining ends."""
+    position: int = 0
+    """Index into ``order`` of the compensation running (or failed)."""
+    wait: TaskWait | RetryWait | None = None
+    attempt: int = 0
+    """Last attempt dispatched of the current compensation."""
+    suspended: bool = False
+    started_at: float = 0.0
+
 
 class RunState(_Record):
     """Everything the interpreter knows about one run."""
@@ -196,10 +329,16 @@ class RunState(_Record):
     threads: dict[int, ThreadRun] = {}
     next_thread: int = 1
     next_timer: int = 1
+    ended_threads: int = 0
+    """Threads that ended so far (see :attr:`ThreadRun.ended_seq`)."""
     seq: int = 0
     """Sequence number of the last journal entry written."""
     inbox: list[InboxEvent] = []
     compensations: list[CompensationRecord] = []
+    saga: Saga | None = None
+    compensation_failed: bool = False
+    """A compensation still failed after its retries: side effects of the run
+    may not be undone, someone must look (``list_runs(needs_attention=True)``)."""
     output: Any = None
     failure: Failure | None = None
     created_at: float = 0.0

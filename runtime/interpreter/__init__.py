@@ -4,17 +4,24 @@ No I/O, no clock, no randomness: the engine shell feeds inputs and applies the
 effects after committing the new state and journal in one transaction.
 """
 
+from wfc.runtime.interpreter.control import refusal
 from wfc.runtime.interpreter.machine import STEP_BUDGET, UNHANDLEABLE, begin, crash, step
 from wfc.runtime.interpreter.messages import (
+    DEFAULT_LIMITS,
     AbandonTask,
     Cancel,
     CancelTimer,
     DispatchTask,
     Effect,
     EventArrived,
+    Halt,
     Input,
     JournalEntry,
+    Limits,
+    OperatorInput,
     Redeliver,
+    Resume,
+    Retry,
     RunFinished,
     SetTimer,
     TaskCompleted,
@@ -30,6 +37,7 @@ from wfc.runtime.interpreter.specinfo import MASK, SpecInfo, spec_info
 from wfc.runtime.interpreter.variables import coerce, prepare_inputs
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "MASK",
     "STEP_BUDGET",
     "UNHANDLEABLE",
@@ -39,9 +47,14 @@ __all__ = [
     "DispatchTask",
     "Effect",
     "EventArrived",
+    "Halt",
     "Input",
     "JournalEntry",
+    "Limits",
+    "OperatorInput",
     "Redeliver",
+    "Resume",
+    "Retry",
     "RunFinished",
     "SetTimer",
     "SpecInfo",
@@ -59,6 +72,7 @@ __all__ = [
     "effective_retries",
     "effective_timeout",
     "prepare_inputs",
+    "refusal",
     "retry_delay",
     "spec_info",
     "step",

@@ -13,13 +13,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wfc.runtime.expressions import ExpressionError, evaluate
-from wfc.runtime.interpreter.base import STEP_BUDGET, UNHANDLEABLE, Scope, matches
+from wfc.runtime.interpreter.base import STEP_BUDGET, UNHANDLEABLE, matches
+from wfc.runtime.interpreter.control import Control, refusal
 from wfc.runtime.interpreter.messages import (
     Cancel,
     EventArrived,
+    Halt,
     Input,
+    Limits,
     Redeliver,
+    Resume,
+    Retry,
     TaskCompleted,
     TaskFailed,
     TaskPolicy,
@@ -29,10 +33,10 @@ from wfc.runtime.interpreter.messages import (
 )
 from wfc.runtime.interpreter.policy import effective_backoff, effective_retries, retry_delay
 from wfc.runtime.interpreter.variables import prepare_inputs
-from wfc.runtime.interpreter.walk import Walker
 from wfc.runtime.state import (
-    CompensationRecord,
+    DoneWait,
     EventWait,
+    FailedWait,
     Failure,
     FailureKindName,
     InboxEvent,
@@ -43,11 +47,13 @@ from wfc.runtime.state import (
     TaskWait,
     ThreadRun,
     ThreadStatus,
+    ThreadsWait,
     clone_state,
 )
 from wfc.specs import (
     TaskNode,
     WaitForEventNode,
+    WaitForThreadsNode,
     WorkflowSpec,
 )
 
@@ -60,6 +66,7 @@ def begin(
     inputs: Mapping[str, Any] | None,
     now: float,
     policies: Mapping[str, TaskPolicy] | None = None,
+    limits: Limits | None = None,
 ) -> Transition:
     """Create run ``run_id`` of ``spec`` and run it until every thread waits.
 
@@ -68,7 +75,7 @@ def begin(
     """
     variables = prepare_inputs(spec, inputs)
     state = RunState(id=run_id, workflow=spec.name, version=spec.version, created_at=now, updated_at=now)
-    machine = Machine(state, spec, now, policies)
+    machine = Machine(state, spec, now, policies, limits)
     root = ThreadRun(number=0, name=spec.entrypoint, kind="entrypoint", variables=variables, started_at=now)
     state.threads[0] = root
     machine.log(
@@ -79,7 +86,7 @@ def begin(
         inputs=machine.info.show_variables(dict(inputs or {})),
     )
     machine.queue.append((0, "entrypoint"))
-    machine.drain()
+    machine.settle()
     return machine.transition()
 
 
@@ -89,22 +96,29 @@ def step(
     event: Input,
     now: float,
     policies: Mapping[str, TaskPolicy] | None = None,
+    limits: Limits | None = None,
 ) -> Transition:
     """Apply one input to a run. ``state`` is not changed; the new state is in
     the result. Inputs that no longer apply (a result for an attempt nobody
-    waits for, a timer already cancelled, anything after the run finished) give
-    a transition with no effects and no journal."""
-    machine = Machine(clone_state(state), spec, now, policies)
-    if machine.state.status is RunStatus.RUNNING:
+    waits for, a timer already cancelled, anything but a retry after the run
+    finished, an operator command that makes no sense now — see
+    :func:`~.control.refusal`) give a transition with no effects and no
+    journal."""
+    machine = Machine(clone_state(state), spec, now, policies, limits)
+    if machine.accepts(event):
         machine.apply(event)
-        machine.drain()
+        machine.settle()
     return machine.transition()
 
 
-class Machine(Walker):
-    """Adds the handling of inputs."""
+class Machine(Control):
+    """Adds the handling of inputs, and settling the run after each."""
 
-    # ------------------------------------------------------------ inputs
+    def accepts(self, event: Input) -> bool:
+        """True when ``event`` applies to the run in its current status."""
+        if isinstance(event, Cancel | Halt | Resume | Retry):
+            return refusal(self.state, self.spec, event) is None
+        return not self.state.status.finished
 
     def apply(self, event: Input) -> None:
         match event:
@@ -116,18 +130,55 @@ class Machine(Walker):
                 self.on_timer(timer)
             case EventArrived():
                 self.on_event(event)
-            case Cancel(reason=reason):
-                self.finish(RunStatus.CANCELLED, reason=reason or None)
+            case Cancel():
+                self.on_cancel(event)
+            case Halt():
+                self.on_halt(event)
+            case Resume():
+                self.on_resume()
+            case Retry():
+                self.on_retry()
             case Redeliver(dispatch_id=dispatch_id):
                 self.on_redeliver(dispatch_id)
 
+    def settle(self) -> None:
+        """Run the work the input caused until nothing more can happen now:
+        threads move, freeze and thaw, queued children start, interrupts
+        start, compensation goes on."""
+        state = self.state
+        while True:
+            self.drain()
+            if state.status.finished:
+                return
+            # One pass to learn which of the slower passes can have work.
+            interrupts = suspended = queued = False
+            for thread in state.threads.values():
+                interrupts = interrupts or thread.interrupt is not None or bool(thread.interrupts)
+                suspended = suspended or thread.suspended
+                queued = queued or thread.status is ThreadStatus.QUEUED
+            halted = state.status is RunStatus.HALTED
+            changed = [
+                (halted or interrupts or suspended) and self.sync_freezes(),
+                queued and self.admit(),
+                interrupts and self.advance_interrupts(),
+                state.saga is not None and self.advance_saga(),
+            ]
+            if not any(changed) and not self.queue:
+                return
+
+    # ------------------------------------------------------------ inputs
+
     def task_wait(self, dispatch_id: str) -> tuple[ThreadRun, TaskWait] | None:
-        thread = self.waiting(lambda w: isinstance(w, TaskWait) and w.dispatch_id == dispatch_id)
-        if thread is None or not isinstance(thread.wait, TaskWait):
-            return None
-        return thread, thread.wait
+        """The running thread waiting for this task attempt (frozen or not)."""
+        for thread in self.ordered():
+            wait = thread.wait
+            if thread.status is ThreadStatus.RUNNING and isinstance(wait, TaskWait) and wait.dispatch_id == dispatch_id:
+                return thread, wait
+        return None
 
     def on_task_completed(self, event: TaskCompleted) -> None:
+        if self.on_saga_result(event):
+            return
         found = self.task_wait(event.dispatch_id)
         if found is None:
             return
@@ -143,48 +194,47 @@ class Machine(Walker):
             task=wait.task,
             output=self.info.show_output(thread.name, thread.node, event.output),
         )
-        if isinstance(node, TaskNode) and node.compensation is not None:
-            try:
-                args = [evaluate(arg, Scope(self, thread)) for arg in node.compensation.args]
-            except ExpressionError as exc:
-                self.fail_node(thread, self.expression_failure(thread, thread.node, exc))
-                return
-            self.state.compensations.append(
-                CompensationRecord(
-                    thread=thread.number,
-                    node=thread.node,
-                    task=node.compensation.task,
-                    args=args,
-                    retries=node.compensation.retries,
-                    completed_at=self.now,
-                    idempotency_key=wait.idempotency_key,
-                )
-            )
-        self.proceed(thread, node)
+        error = self.register_compensation(thread, thread.node, wait)
+        frozen = self.frozen(thread)
+        if error is not None:
+            failure = self.expression_failure(thread, thread.node, error)
+            if frozen:
+                thread.wait = FailedWait(failure=failure)
+            else:
+                self.fail_node(thread, failure)
+        elif frozen:
+            thread.wait = DoneWait()  # moves on when it thaws
+        else:
+            self.proceed(thread, node)
 
     def on_task_failed(self, event: TaskFailed) -> None:
+        if self.on_saga_result(event):
+            return
         found = self.task_wait(event.dispatch_id)
         if found is None:
             return
         thread, wait = found
         node = self.node(thread, thread.node)
+        frozen = self.frozen(thread)
         kind: FailureKindName = "exception" if event.business else "error"
         if not event.business and isinstance(node, TaskNode):
             policy = self.policies.get(wait.task)
             retries = effective_retries(node, policy)
             if wait.attempt <= retries:
                 delay = retry_delay(effective_backoff(node, policy), wait.attempt, wait.idempotency_key)
-                due = self.now + delay
-                timer = self.new_timer(due)
-                thread.wait = RetryWait(
-                    timer=timer,
-                    due=due,
+                retry = RetryWait(
                     idempotency_key=wait.idempotency_key,
                     task=wait.task,
                     attempt=wait.attempt + 1,
                     args=wait.args,
                     timeout=wait.timeout,
+                    remaining=delay,
                 )
+                if not frozen:  # a frozen thread's backoff starts when it thaws
+                    retry.due = self.now + delay
+                    retry.timer = self.new_timer(retry.due)
+                    retry.remaining = None
+                thread.wait = retry
                 self.log(
                     thread,
                     "TASK_FAILED",
@@ -211,14 +261,19 @@ class Machine(Walker):
             kind=kind,
         )
         thread.wait = None
-        self.fail_node(
-            thread,
-            Failure(
-                name=event.name, message=message, node=thread.node, thread=thread.name, content=event.content, kind=kind
-            ),
+        failure = Failure(
+            name=event.name, message=message, node=thread.node, thread=thread.name, content=event.content, kind=kind
         )
+        # What `retry` runs if this fails the run: the next attempt, same key.
+        rerun = self.next_attempt(wait)
+        if frozen:
+            thread.wait = FailedWait(failure=failure, rerun=rerun)
+        else:
+            self.fail_node(thread, failure, rerun)
 
     def on_timer(self, timer: int) -> None:
+        if self.on_saga_timer(timer):
+            return
         thread = self.waiting(lambda w: getattr(w, "timer", None) == timer)
         if thread is None:
             return
@@ -246,18 +301,39 @@ class Machine(Walker):
                         thread=thread.name,
                     ),
                 )
+            case ThreadsWait():
+                self.threads_timed_out(thread, wait, node.timeout if isinstance(node, WaitForThreadsNode) else None)
             case RetryWait():
                 self.dispatch(thread, wait.task, wait.idempotency_key, wait.attempt, wait.args, wait.timeout)
             case _:
                 pass
 
+    def threads_timed_out(self, thread: ThreadRun, wait: ThreadsWait, timeout: float | None) -> None:
+        """A ``wait_for_threads`` timed out: halt the children, fail with TIMEOUT."""
+        wait.timer = wait.due = None
+        running = [n for n in wait.children if self.state.threads[n].status.active]
+        for number in running:
+            self.stop(self.state.threads[number], "wait-failed")
+        thread.wait = None
+        self.log(thread, "THREADS_TIMEOUT", thread.node, strategy=wait.strategy, running=running)
+        # A retry waits again for the same children, with the whole timeout.
+        rerun = ThreadsWait(children=wait.children, strategy=wait.strategy, remaining=timeout)
+        self.fail_node(
+            thread,
+            Failure(
+                name="TIMEOUT",
+                message=f"threads {running} did not finish within {timeout:g} s"
+                if timeout is not None
+                else f"threads {running} did not finish in time",
+                node=thread.node,
+                thread=thread.name,
+            ),
+            rerun,
+        )
+
     def on_event(self, event: EventArrived) -> None:
-        for thread in self.state.threads.values():
-            if thread.status is ThreadStatus.RUNNING and any(
-                i.event == event.name for i in self.spec.threads[thread.name].interrupts
-            ):
-                self.unsupported(thread, thread.node, f"event {event.name!r} is an interrupt, and interrupts are")
-                return
+        if self.on_interrupt(event):
+            return
         if any(queued.id == event.event_id for queued in self.state.inbox):
             return
         inbox_event = InboxEvent(
@@ -276,6 +352,10 @@ class Machine(Walker):
         self.consume(waiter, inbox_event)
 
     def on_redeliver(self, dispatch_id: str) -> None:
+        again = self.saga_redelivery(dispatch_id)
+        if again is not None:
+            self.effects.append(again)
+            return
         found = self.task_wait(dispatch_id)
         if found is None:
             return
@@ -291,7 +371,7 @@ def crash(state: RunState, spec: WorkflowSpec, message: str, now: float) -> Tran
     input raised instead of returning a transition (a wfc bug), so one broken
     run never stops the engine."""
     machine = Machine(clone_state(state), spec, now, None)
-    if machine.state.status is RunStatus.RUNNING:
+    if not machine.state.status.finished:
         root = machine.state.root
         failure = Failure(name="INTERNAL_ERROR", message=message, node=root.node, thread=root.name)
         machine.finish(RunStatus.FAILED, failure=failure)

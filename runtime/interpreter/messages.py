@@ -55,9 +55,29 @@ class TimerFired(_Input, frozen=True, tag="timer_fired"):
 
 
 class Cancel(_Input, frozen=True, tag="cancel"):
-    """An operator cancelled the run."""
+    """An operator cancelled the run: every thread stops and results of
+    tasks still running are ignored. With ``compensate`` the completed steps
+    are compensated first (tasks still running are awaited so their steps are
+    compensated too)."""
 
     reason: str = ""
+    compensate: bool = False
+
+
+class Halt(_Input, frozen=True, tag="halt"):
+    """An operator paused the run: nothing new is dispatched, timers are
+    paused, results of tasks already running are kept."""
+
+    reason: str = ""
+
+
+class Resume(_Input, frozen=True, tag="resume"):
+    """An operator resumed a halted run."""
+
+
+class Retry(_Input, frozen=True, tag="retry"):
+    """An operator retried a FAILED run: its failed node (or failed
+    compensation) runs again, with the same inputs, and the run goes on."""
 
 
 class Redeliver(_Input, frozen=True, tag="redeliver"):
@@ -67,7 +87,10 @@ class Redeliver(_Input, frozen=True, tag="redeliver"):
     dispatch_id: str
 
 
-Input = TaskCompleted | TaskFailed | EventArrived | TimerFired | Cancel | Redeliver
+Input = TaskCompleted | TaskFailed | EventArrived | TimerFired | Cancel | Halt | Resume | Retry | Redeliver
+
+#: Inputs that operators send (refused with a reason when they make no sense).
+OperatorInput = Cancel | Halt | Resume | Retry
 
 # ---------------------------------------------------------------- effects
 
@@ -154,6 +177,17 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True):
     state: RunState
     effects: list[Effect]
     journal: list[JournalEntry]
+
+
+class Limits(msgspec.Struct, frozen=True, kw_only=True):
+    """Engine-wide limits the interpreter applies to every run."""
+
+    max_children: int = 1000
+    """Most child threads of one run running at once; more wait (durably,
+    status QUEUED) for a slot."""
+
+
+DEFAULT_LIMITS = Limits()
 
 
 class TaskPolicy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

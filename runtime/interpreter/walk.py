@@ -6,24 +6,29 @@ import datetime as dt
 from typing import Any
 
 from wfc.runtime.expressions import ExpressionError, evaluate, evaluate_condition, is_number, to_text, type_name
-from wfc.runtime.interpreter.base import NOT_YET_SUPPORTED, STEP_BUDGET, MachineBase, Scope, matches
+from wfc.runtime.interpreter.base import STEP_BUDGET, Scope, matches
 from wfc.runtime.interpreter.messages import (
     DispatchTask,
     WatchEvent,
 )
 from wfc.runtime.interpreter.policy import effective_timeout
+from wfc.runtime.interpreter.saga import SagaMachine
 from wfc.runtime.interpreter.variables import coerce, mutate
 from wfc.runtime.state import (
     EventWait,
     Failure,
+    HandlerWait,
     InboxEvent,
+    ResumeWait,
     RunStatus,
     SleepWait,
     TaskWait,
     ThreadRun,
     ThreadStatus,
+    ThreadsWait,
 )
 from wfc.specs import (
+    CompensateNode,
     Edge,
     EntrypointNode,
     ExitNode,
@@ -32,14 +37,17 @@ from wfc.specs import (
     NopNode,
     SleepNode,
     SleepUntilNode,
+    SpawnThreadForEachNode,
+    SpawnThreadNode,
     TaskNode,
     WaitForEventNode,
+    WaitForThreadsNode,
     node_kind,
 )
 
 
-class Walker(MachineBase):
-    """Adds node execution to the base."""
+class Walker(SagaMachine):
+    """Adds node execution."""
 
     # ------------------------------------------------------------ nodes
 
@@ -47,6 +55,10 @@ class Walker(MachineBase):
         """Move ``thread`` from ``node_id`` until it waits or ends."""
         while node_id is not None:
             if thread.status is not ThreadStatus.RUNNING or self.state.status is not RunStatus.RUNNING:
+                return
+            if self.frozen(thread):
+                # Froze while this move was due (an interrupt, a halt): made on thaw.
+                thread.wait = ResumeWait(node=node_id)
                 return
             self.budget -= 1
             if self.budget < 0:
@@ -118,13 +130,63 @@ class Walker(MachineBase):
                     )
                     self.fail_thread(thread, failure)
                     return None
-                case _:
-                    kind = node_kind(node)
-                    self.unsupported(thread, node_id, NOT_YET_SUPPORTED.get(kind, f"{kind} nodes are"))
+                case SpawnThreadNode():
+                    inputs = {name: evaluate(value, scope) for name, value in node.inputs.items()}
+                    children = self.spawn_children(thread, node.thread, [inputs])
+                    return self.spawned(thread, node, children)
+                case SpawnThreadForEachNode():
+                    items = evaluate(node.items, scope)
+                    if not isinstance(items, list):
+                        raise ExpressionError(
+                            f"spawn_thread_for_each needs a list of items, got {type_name(items)} {items!r}"
+                        )
+                    inputs = {name: evaluate(value, scope) for name, value in node.inputs.items()}
+                    given = [{**inputs, node.item_var: item} for item in items]
+                    return self.spawned(thread, node, self.spawn_children(thread, node.thread, given))
+                case WaitForThreadsNode():
+                    return self.enter_threads(thread, node)
+                case CompensateNode():
+                    self.log(thread, "NODE_ENTERED", node_id, kind="compensate")
+                    self.start_saga("compensate", self.handled_failure(thread))
                     return None
         except ExpressionError as exc:
             self.fail_node(thread, self.expression_failure(thread, node_id, exc))
             return None
+
+    def spawned(
+        self, thread: ThreadRun, node: SpawnThreadNode | SpawnThreadForEachNode, children: list[int]
+    ) -> str | None:
+        """Note the children a spawn node started and move on at once."""
+        thread.spawned[thread.node] = children
+        queued = [n for n in children if self.state.threads[n].status is ThreadStatus.QUEUED]
+        self.log(thread, "NODE_ENTERED", thread.node, kind=node_kind(node), children=children, queued=queued or None)
+        return self.leave(thread, node)
+
+    def enter_threads(self, thread: ThreadRun, node: WaitForThreadsNode) -> str | None:
+        """Enter a ``wait_for_threads`` node: wait for the children of its
+        spawn nodes (their latest visit), in spawn order."""
+        children = [n for spawn in node.threads for n in thread.spawned.get(spawn, [])]
+        timer = due = None
+        if node.timeout is not None:
+            due = self.now + node.timeout
+            timer = self.new_timer(due)
+        thread.wait = ThreadsWait(children=children, strategy=node.strategy, timer=timer, due=due)
+        self.log(
+            thread, "THREADS_WAITING", thread.node, strategy=node.strategy, children=children, timeout=node.timeout
+        )
+        self.check_threads(thread)
+        return None
+
+    def handled_failure(self, thread: ThreadRun) -> Failure | None:
+        """The failure a ``compensate`` node's thread handles: the failure of
+        the node whose handler it is in (looking up through parents)."""
+        current: ThreadRun | None = thread
+        while current is not None:
+            parent = self.parent(current)
+            if current.kind == "handler" and parent is not None and isinstance(parent.wait, HandlerWait):
+                return parent.wait.failure
+            current = parent
+        return None
 
     def leave(self, thread: ThreadRun, node: Node, after_handler: bool = False) -> str | None:
         """Take the first edge whose condition holds and apply its mutations.

@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from wfc.runtime.interpreter import (
+    CancelTimer,
     DispatchTask,
     Effect,
     EventArrived,
     Input,
+    Limits,
     SetTimer,
     TaskCompleted,
     TaskFailed,
@@ -33,19 +35,24 @@ class Driver:
         now: float = 1000.0,
         policies: Mapping[str, TaskPolicy] | None = None,
         run_id: str = "r1",
+        limits: Limits | None = None,
     ) -> None:
         self.spec = spec
         self.now = now
         self.policies = policies
-        self.last: Transition = begin(spec, run_id, inputs, now, policies)
+        self.limits = limits
+        self.last: Transition = begin(spec, run_id, inputs, now, policies, limits)
         self.state = self.last.state
         self.effects: list[Effect] = list(self.last.effects)
         self.journal = list(self.last.journal)
+        self.fired: set[int] = set()
 
     def feed(self, event: Input, at: float | None = None) -> Transition:
         if at is not None:
             self.now = at
-        self.last = step(self.state, self.spec, event, self.now, self.policies)
+        if isinstance(event, TimerFired):
+            self.fired.add(event.timer)
+        self.last = step(self.state, self.spec, event, self.now, self.policies, self.limits)
         self.state = self.last.state
         self.effects.extend(self.last.effects)
         self.journal.extend(self.last.journal)
@@ -66,6 +73,45 @@ class Driver:
 
     def timers(self) -> list[SetTimer]:
         return [e for e in self.last.effects if isinstance(e, SetTimer)]
+
+    def in_flight(self) -> list[DispatchTask]:
+        """Every task attempt (of threads or of a compensation) awaited now, by dispatch order."""
+        waiting = {t.wait.dispatch_id for t in self.state.threads.values() if isinstance(t.wait, TaskWait)}
+        saga = self.state.saga
+        if saga is not None:
+            waiting |= {d.wait.dispatch_id for d in saga.draining}
+            if isinstance(saga.wait, TaskWait):
+                waiting.add(saga.wait.dispatch_id)
+        found: dict[str, DispatchTask] = {}
+        for effect in self.effects:
+            if isinstance(effect, DispatchTask) and effect.dispatch_id in waiting:
+                found[effect.dispatch_id] = effect
+        return list(found.values())
+
+    def running(self, task: str) -> DispatchTask:
+        """The one attempt of ``task`` awaited now."""
+        found = [d for d in self.in_flight() if d.task == task]
+        assert len(found) == 1, f"expected one {task!r} in flight, got {found}"
+        return found[0]
+
+    def finish(self, task: str, output: Any = None, at: float | None = None) -> Transition:
+        """Complete the attempt of ``task`` awaited now."""
+        return self.feed(TaskCompleted(dispatch_id=self.running(task).dispatch_id, output=output), at)
+
+    def break_(self, task: str, name: str = "TASK_ERROR", business: bool = False, message: str = "boom") -> Transition:
+        """Fail the attempt of ``task`` awaited now."""
+        dispatch_id = self.running(task).dispatch_id
+        return self.feed(TaskFailed(dispatch_id=dispatch_id, name=name, message=message, business=business))
+
+    def pending_timers(self) -> list[SetTimer]:
+        """Timers set and not cancelled or fired yet."""
+        live: dict[int, SetTimer] = {}
+        for effect in self.effects:
+            if isinstance(effect, SetTimer):
+                live[effect.timer] = effect
+            elif isinstance(effect, CancelTimer):
+                live.pop(effect.timer, None)
+        return sorted((t for t in live.values() if t.timer not in self.fired), key=lambda t: t.due)
 
     def kinds(self) -> list[str]:
         return [entry.kind for entry in self.journal]
@@ -95,7 +141,7 @@ class Driver:
         )
 
     def fire(self, timer: SetTimer | None = None) -> Transition:
-        target = timer or self.timers()[0]
+        target = timer or self.pending_timers()[0]
         return self.feed(TimerFired(timer=target.timer), at=max(self.now, target.due))
 
     def event(self, name: str, payload: Any = None, correlation: str | None = None, event_id: str = "e1") -> Transition:

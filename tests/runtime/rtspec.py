@@ -151,8 +151,41 @@ def fail(failure: str, message: str = "", content: Any = None) -> Json:
     return _node("fail", [], None, failure=failure, message=message, content=None if content is None else expr(content))
 
 
-def spawn(thread: str, edges: list[Json] | None = None) -> Json:
-    return _node("spawn_thread", edges, None, thread=thread)
+def spawn(thread: str, edges: list[Json] | None = None, **inputs: Any) -> Json:
+    node = _node("spawn_thread", edges, None, thread=thread)
+    if inputs:
+        node["inputs"] = {name: expr(value) for name, value in inputs.items()}
+    return node
+
+
+def for_each(thread: str, items: Any, item_var: str = "item", edges: list[Json] | None = None, **inputs: Any) -> Json:
+    node = _node("spawn_thread_for_each", edges, None, thread=thread, items=expr(items), item_var=item_var)
+    if inputs:
+        node["inputs"] = {name: expr(value) for name, value in inputs.items()}
+    return node
+
+
+def wait_threads(
+    *spawns: str,
+    strategy: str = "ALL",
+    timeout: float | None = None,
+    edges: list[Json] | None = None,
+    handlers: list[Json] | None = None,
+) -> Json:
+    return _node("wait_for_threads", edges, handlers, threads=list(spawns), strategy=strategy, timeout=timeout)
+
+
+def compensate() -> Json:
+    return _node("compensate", [], None)
+
+
+def undo(name: str, *args: Any, retries: int = 3) -> Json:
+    """A task node's ``compensation``."""
+    return {"task": name, "args": [expr(a) for a in args], "retries": retries}
+
+
+def interrupt(event: str, thread: str) -> Json:
+    return {"event": event, "thread": thread}
 
 
 def variable(kind: str, *, required: bool = False, default: Any = None, masked: bool = False) -> Json:

@@ -247,13 +247,14 @@ def test_journal_masks_masked_variables_and_outputs_that_flow_into_them() -> Non
     assert d.last.effects[-1] == RunFinished(status=RunStatus.COMPLETED)
 
 
-def test_nodes_of_later_issues_fail_the_run_clearly() -> None:
-    s = spec("w", [("s", spawn("child")), ("end", exit_())], threads={"child": [("end", exit_())]})
+def test_a_spawned_child_runs_and_the_parent_moves_on_at_once() -> None:
+    s = spec("w", [("s", spawn("child")), ("end", exit_())], threads={"child": [("c", task("t")), ("end", exit_())]})
     d = Driver(s)
-    failure = d.state.failure
-    assert failure is not None and failure.name == "NOT_SUPPORTED"
-    assert failure.message.startswith("child threads are not supported by this wfc version yet (at node 's')")
-    assert d.state.root.status is ThreadStatus.FAILED
+    # The parent reached its exit while the child was still running: the
+    # child is halted with the run (no thread outlives the run).
+    assert d.state.status is RunStatus.COMPLETED
+    assert d.state.threads[1].status is ThreadStatus.HALTED and d.state.threads[1].halt_reason == "run-ended"
+    assert "THREAD_HALTED" in d.kinds()
 
 
 def test_inputs_after_the_run_finished_change_nothing() -> None:
@@ -266,9 +267,8 @@ def test_inputs_after_the_run_finished_change_nothing() -> None:
     assert result.state.status is RunStatus.COMPLETED
 
 
-def test_compensate_nodes_fail_the_run_as_not_supported_yet() -> None:
+def test_a_compensate_node_with_nothing_to_undo_ends_the_run_compensated() -> None:
     s = spec("w", [("undo", {"kind": "compensate", "edges": []})])
     d = Driver(s)
-    failure = d.state.failure
-    assert failure is not None and failure.name == "NOT_SUPPORTED" and failure.node == "undo"
-    assert failure.message.startswith("compensation (sagas) is not supported by this wfc version yet")
+    assert d.state.status is RunStatus.COMPENSATED and d.state.failure is None
+    assert d.kinds()[-1] == "RUN_COMPENSATED"

@@ -6,7 +6,7 @@ from rtdrive import Driver
 from rtspec import exit_, handler, out, sleep, sleep_until, spec, task, thread, var, variable, wait
 
 from wfc.runtime.interpreter import CancelTimer, EventArrived, SetTimer, UnwatchEvent, WatchEvent
-from wfc.runtime.state import EventWait, RunStatus, SleepWait
+from wfc.runtime.state import EventWait, RunStatus, SleepWait, ThreadStatus
 
 
 def test_an_event_arriving_at_a_wait_is_its_output() -> None:
@@ -148,7 +148,7 @@ def test_negative_sleep_is_an_expression_error() -> None:
     assert d.state.failure is not None and "sleep needs a number of seconds >= 0" in d.state.failure.message
 
 
-def test_interrupt_events_fail_the_run_as_not_supported_yet() -> None:
+def test_an_interrupt_event_runs_its_handler_instead_of_going_to_the_inbox() -> None:
     s = spec(
         "w",
         [("w", wait("never")), ("end", exit_())],
@@ -156,7 +156,12 @@ def test_interrupt_events_fail_the_run_as_not_supported_yet() -> None:
         interrupts=[{"event": "cancel-order", "thread": "on-cancel"}],
     )
     d = Driver(s)
-    d.event("cancel-order")
-    failure = d.state.failure
-    assert failure is not None and failure.name == "NOT_SUPPORTED"
-    assert "event 'cancel-order' is an interrupt, and interrupts are not supported" in failure.message
+    d.event("cancel-order", {"why": "changed mind"})
+    assert d.state.inbox == [] and d.state.status is RunStatus.RUNNING
+    handler = d.state.threads[1]
+    assert (handler.kind, handler.status, handler.variables["event"]) == (
+        "interrupt",
+        ThreadStatus.COMPLETED,
+        {"why": "changed mind"},
+    )
+    assert isinstance(d.state.root.wait, EventWait) and not d.state.root.suspended

@@ -1,0 +1,76 @@
+"""Checking and converting arguments of the engine's public methods."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from wfc.runtime.errors import UnknownWorkflowError, UsageError
+from wfc.runtime.state import RunStatus
+from wfc.runtime.store import SpecRecord
+from wfc.specs import Version
+
+#: A moment given to ``list_runs``: a datetime (naive means UTC) or epoch seconds.
+Moment = dt.datetime | float
+
+
+def pick_version(workflow: str, records: list[SpecRecord], version: Version | str | int | None) -> SpecRecord:
+    """The spec record asked for: the latest, a ``Version``, ``"major.revision"``
+    or a major number (its latest revision).
+
+    Raises:
+        UsageError: the version is not in one of those forms.
+        UnknownWorkflowError: no such version is deployed.
+    """
+    known = [f"{r.major}.{r.revision}" for r in records]
+    if version is None:
+        return max(records, key=lambda r: (r.major, r.revision))
+    major: int
+    revision: int | None = None
+    if isinstance(version, Version):
+        major, revision = version.major, version.revision
+    elif isinstance(version, int) and not isinstance(version, bool):
+        major = version
+    elif isinstance(version, str):
+        parts = version.split(".")
+        try:
+            major = int(parts[0])
+            revision = int(parts[1]) if len(parts) > 1 else None
+        except (ValueError, IndexError):
+            raise UsageError(f"version {version!r} is not 'major' or 'major.revision', e.g. '1.2'") from None
+    else:
+        raise UsageError(f"version must be a Version, 'major.revision' or a major number, got {version!r}")
+    matching = [r for r in records if r.major == major and (revision is None or r.revision == revision)]
+    if not matching:
+        label = str(major) if revision is None else f"{major}.{revision}"
+        raise UnknownWorkflowError(workflow, label, known)
+    return max(matching, key=lambda r: r.revision)
+
+
+def parse_statuses(status: RunStatus | str | Iterable[RunStatus | str]) -> list[str]:
+    """Status values from one status or several, any case.
+
+    Raises:
+        UsageError: an unknown status.
+    """
+    items = [status] if isinstance(status, str) else list(status)
+    result = []
+    for item in items:
+        try:
+            result.append(RunStatus(str(item).upper()).value)
+        except ValueError:
+            raise UsageError(
+                f"unknown run status {item!r}; use one of {', '.join(s.value for s in RunStatus)}"
+            ) from None
+    return result
+
+
+def epoch(moment: Moment | None) -> float | None:
+    """Epoch seconds of a moment (``None`` stays ``None``)."""
+    if moment is None:
+        return None
+    if isinstance(moment, dt.datetime):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.timestamp()
+    return float(moment)

@@ -1,0 +1,110 @@
+"""Helpers of engine-level tests: a clock that runs fast (so durable retry
+timers of real examples fire in milliseconds), the example workflows compiled
+from ``examples/``, and task functions that log their calls."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import inspect
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import anyio
+
+from wfc.runtime import Engine, RunInfo, TaskDefinition, TaskFunction
+from wfc.specs import WorkflowSpec
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+class FastClock:
+    """Epoch seconds that pass ``speed`` times faster than real time, plus
+    whatever :meth:`jump` added."""
+
+    def __init__(self, speed: float = 100.0) -> None:
+        self.speed = speed
+        self.origin = time.time()
+        self.shift = 0.0
+
+    def __call__(self) -> float:
+        return self.origin + (time.time() - self.origin) * self.speed + self.shift
+
+    def jump(self, seconds: float) -> None:
+        """Move the clock forward at once."""
+        self.shift += seconds
+
+
+def import_example(stem: str) -> ModuleType:
+    """Import ``examples/<stem>.py`` under a private name, ``examples/`` importable."""
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
+    spec = importlib.util.spec_from_file_location(f"wfc_rt_example_{stem}", EXAMPLES / f"{stem}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.cache
+def example(stem: str) -> tuple[WorkflowSpec, tuple[TaskDefinition, ...]]:
+    """The compiled spec of an example workflow and its task definitions."""
+    from wfc.compiler import compile_workflow
+    from wfc.dsl import Workflow
+
+    workflow = next(v for v in vars(import_example(stem)).values() if isinstance(v, Workflow))
+    tasks = import_example(f"{stem}_tasks").TASKS
+    return compile_workflow(workflow), tuple(t.definition for t in tasks)
+
+
+def recorded(
+    tasks: Iterable[TaskFunction[Any, Any] | TaskDefinition],
+    calls: list[tuple[str, list[Any]]],
+    replace: dict[str, Callable[..., Any]] | None = None,
+) -> list[TaskDefinition]:
+    """The tasks, each appending ``(name, args)`` to ``calls`` when it runs
+    (context argument left out); ``replace`` swaps in other functions by name."""
+    found = []
+    for item in tasks:
+        definition = item.definition if isinstance(item, TaskFunction) else item
+        fn = (replace or {}).get(definition.name, definition.fn)
+        found.append(TaskDefinition(definition.name, _logging(definition.name, fn, calls), definition.retries,
+                                    definition.timeout, definition.backoff))  # fmt: skip
+    return found
+
+
+def _logging(name: str, fn: Callable[..., Any], calls: list[tuple[str, list[Any]]]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def logged_async(*args: Any, **kwargs: Any) -> Any:
+            calls.append((name, list(args)))
+            return await fn(*args, **kwargs)
+
+        return logged_async
+
+    @functools.wraps(fn)
+    def logged(*args: Any, **kwargs: Any) -> Any:
+        calls.append((name, list(args)))
+        return fn(*args, **kwargs)
+
+    return logged
+
+
+async def until(engine: Engine, run_id: str, check: Callable[[RunInfo], bool], timeout: float = 10) -> RunInfo:
+    """Poll the run until ``check`` holds."""
+    with anyio.fail_after(timeout):
+        while True:
+            info = await engine.get_run(run_id)
+            if check(info):
+                return info
+            await anyio.sleep(0.01)
+
+
+async def kinds(engine: Engine, run_id: str) -> list[str]:
+    """The kinds of the run's journal entries, in order."""
+    return [h.kind for h in await engine.history(run_id)]
