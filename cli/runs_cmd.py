@@ -1,5 +1,5 @@
-"""``wfc runs list|show|history|cancel``: find runs, see where one is, read its
-journal, cancel it.
+"""``wfc runs list|show|history``: find runs, see where one is, read its
+journal. The commands that change a run are in :mod:`wfc.cli.control_cmd`.
 
 Each command opens a client engine (``serve=False``) on ``--db``: it runs no
 tasks, so it can be used beside the engine that does. ``--json`` prints one
@@ -16,7 +16,7 @@ import typer
 from rich.text import Text
 
 from wfc.cli import output
-from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, db_flag, run_async
+from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, run_async
 from wfc.cli.json_docs import history_document, print_json, run_document
 from wfc.cli.run_views import (
     compact_table,
@@ -27,12 +27,11 @@ from wfc.cli.run_views import (
     status_text,
     thread_names,
     where_brief,
-    where_now,
 )
 from wfc.runtime import RunStatus
 
 runs_app = typer.Typer(
-    help="List runs, show where a run is, read its journal, cancel it.",
+    help="List runs, show where a run is, read its journal; halt, resume, cancel or retry a run.",
     no_args_is_help=True,
 )
 
@@ -85,6 +84,13 @@ def list_command(
         typer.Option("--before", "--started-before", metavar="WHEN", help="Started before: ISO time or 30m, 2h, 7d."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many runs, newest first.")] = 50,
+    needs_attention: Annotated[
+        bool,
+        typer.Option(
+            "--needs-attention",
+            help="Only runs whose compensation failed after its retries: side effects may not be undone.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
@@ -96,7 +102,12 @@ def list_command(
     async def read() -> None:
         async with client(url) as engine:
             runs = await engine.list_runs(
-                status=status, workflow=workflow, started_after=after, started_before=until, limit=limit
+                status=status,
+                workflow=workflow,
+                started_after=after,
+                started_before=until,
+                limit=limit,
+                needs_attention=True if needs_attention else None,
             )
         if as_json:
             print_json([run_document(info) for info in runs])
@@ -156,28 +167,3 @@ def history_command(run_id: RunId, as_json: JsonFlag = False, db: DbOption = DEF
         output.stdout().print(journal_table(entries, names, title))
 
     run_async(read)
-
-
-@runs_app.command("cancel")
-def cancel_command(
-    run_id: RunId,
-    reason: Annotated[str, typer.Option("--reason", "-r", metavar="TEXT", help="Why; kept in the journal.")] = "",
-    db: DbOption = DEFAULT_DB,
-) -> None:
-    """Cancel a running run: its timers are dropped and late task results ignored."""
-    url = database_url(db)
-
-    async def cancel() -> None:
-        async with client(url) as engine:
-            before = await engine.get_run(run_id)
-            info = await engine.cancel(run_id, reason)
-        output.stdout().print(
-            Text.assemble(
-                f"run {run_id} ({info.workflow} {info.version}) is ",
-                status_text(info.status),
-                f"; it was {where_now(before)}",
-            )
-        )
-        output.stdout().print(Text(f"see `wfc runs show {run_id}{db_flag(url)}`", style="dim"), soft_wrap=True)
-
-    run_async(cancel)

@@ -4,8 +4,10 @@ remind the customer to leave a review a week later.
 1. One child thread per line item (``spawn_thread_for_each``) runs
    ``pick-item`` then ``pack-item`` and returns its parcel.
 2. ``wait_for_threads`` waits for all of them; their parcels come back in
-   item order. If any item fails (``CHILD_FAILURE``), ``email-customer``
-   apologises and the order fails with ``fulfilment-failed``.
+   item order. If any item fails (a business exception such as
+   ``out-of-stock`` arrives under its own name, a technical one as
+   ``CHILD_FAILURE``), ``email-customer`` apologises and the order fails with
+   ``fulfilment-failed``.
 3. ``ship-order`` hands the parcels to the carrier.
 4. A durable sleep of ``reminder-delay`` seconds (a week by default; the
    timer survives restarts), then ``send-review-reminder``.
@@ -58,7 +60,7 @@ def order_fulfilment(wf: WorkflowThread) -> None:
         status.assign("failed")
         t.fail("fulfilment-failed", "an item could not be picked or packed")
 
-    wf.handle_error(parcels, fulfilment_failed, error="CHILD_FAILURE")
+    wf.handle_any_failure(parcels, fulfilment_failed)
 
     shipment = wf.execute("ship-order", order_id, parcels, retries=3, timeout=60)
     status.assign("shipped")

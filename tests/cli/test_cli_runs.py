@@ -134,7 +134,8 @@ def test_history_table_and_json(wfc: Invoke, url: str) -> None:
 def test_cancel(wfc: Invoke, url: str) -> None:
     result = wfc("runs", "cancel", "ap-1", "--reason", "customer left", "--db", url)
     assert result.exit_code == 0
-    assert "run ap-1 (approval 1.0) is CANCELLED; it was main@wait-approval: event 'approval'" in result.stdout
+    expected = "cancelled run ap-1 (approval 1.0): now CANCELLED; it was main@wait-approval: event 'approval'"
+    assert expected in result.stdout
     assert read_run(url, "ap-1").status is RunStatus.CANCELLED
     again = wfc("runs", "cancel", "ap-1", "--db", url)
     assert again.exit_code == 1
