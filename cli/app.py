@@ -13,7 +13,17 @@ from typing import Annotated
 
 import typer
 
-from wfc.cli import compile_cmd, diff_cmd, event_cmd, graph_cmd, run_cmd, runs_cmd, validate_cmd
+from wfc.cli import (
+    compile_cmd,
+    control_cmd,
+    diff_cmd,
+    event_cmd,
+    graph_cmd,
+    run_cmd,
+    runs_cmd,
+    validate_cmd,
+    worker_cmd,
+)
 from wfc.cli.errors import DEBUG_KEY, WfcGroup
 
 app = typer.Typer(
@@ -60,8 +70,10 @@ def _register(target: typer.Typer) -> None:
     target.command("graph")(graph_cmd.graph_command)
     target.command("diff")(diff_cmd.diff_command)
     target.command("run")(run_cmd.run_command)
+    control_cmd.register(runs_cmd.runs_app)
     target.add_typer(runs_cmd.runs_app, name="runs")
     target.add_typer(event_cmd.event_app, name="event")
+    target.command("worker")(worker_cmd.worker_command)
 
 
 _register(app)

@@ -10,6 +10,14 @@ Background work (in the engine's anyio task group): the commit loop; with
 that came due while no engine ran) and the poll loop (heartbeat, and claims
 task attempts nobody holds a lease on: those of a crashed process, or
 dispatched by a process that does not run that task).
+
+On a store shared by many processes (PostgreSQL) an engine takes only as many
+attempts as it has room for (``max_concurrent_tasks``): a dispatch beyond that
+stays in the outbox for any worker, and a claim asks for the free slots only.
+A claimed attempt that no process ever started runs at once; one that a dead
+or stopped process held is delivered again through its run (``TASK_CLAIMED``).
+The store's wakeups (``LISTEN/NOTIFY``) end the loops' sleeps early, so work
+left by another process starts without waiting for the poll interval.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -40,7 +49,7 @@ from wfc.runtime.interpreter import (
     TaskFailed,
     TimerFired,
 )
-from wfc.runtime.store import Store
+from wfc.runtime.store import Store, TaskRecord, Wakeup
 from wfc.runtime.tasks import TaskContext, TaskDefinition, TaskFunction, run_task
 from wfc.specs import WfcError
 
@@ -48,6 +57,20 @@ log = logging.getLogger("wfc.runtime")
 
 TaskLike = TaskFunction[Any, Any] | TaskDefinition
 Moment = dt.datetime | float
+
+
+@dataclass
+class TaskCounters:
+    """What an engine did with task attempts since it opened (for ``wfc worker``)."""
+
+    claimed: int = 0
+    """Attempts taken from the shared outbox (left by another process, or by
+    a process that died)."""
+    started: int = 0
+    """Attempts started here, claimed or dispatched by this engine itself."""
+    completed: int = 0
+    failed: int = 0
+    """Attempts that raised or timed out (retried or not)."""
 
 
 class EngineCore:
@@ -93,6 +116,13 @@ class EngineCore:
         self._changed: dict[str, anyio.Event] = {}
         self._followers: Counter[str] = Counter()
         self._limiter = anyio.CapacityLimiter(max_concurrent_tasks)
+        self._max_tasks = max_concurrent_tasks
+        self._claim_wake = anyio.Event()
+        self._draining = False
+        self._drain_scope: anyio.CancelScope | None = None
+        self.counters = TaskCounters()
+        self._shared.slots = self._free_slots
+        store.subscribe(self._on_wakeup)
         self._closed = False
         self._tg: anyio.abc.TaskGroup | None = None
 
@@ -219,11 +249,13 @@ class EngineCore:
             scope = self._running.get(dispatch_id)
             if scope is not None:
                 scope.cancel()
-        for dispatch_id, effect in outcome.start.items():
-            if dispatch_id not in self._running and self._tg is not None and not self._closed:
-                scope = anyio.CancelScope()
-                self._running[dispatch_id] = scope
-                self._tg.start_soon(self._execute, effect, scope)
+        for effect in outcome.start.values():
+            self._start_attempt(effect)
+        if self._shared.overflowed and (self._free_slots() or 0) > 0:
+            # Work was left in the outbox while this engine was full, and the
+            # follow-ups of this commit left room: look whether it is still there.
+            self._shared.overflowed = False
+            self._claim_wake.set()
         if outcome.fired or outcome.timers_changed:
             self._timers_inflight -= outcome.fired
             self._timer_wake.set()
@@ -235,6 +267,13 @@ class EngineCore:
                 changed.set()
 
     # ------------------------------------------------------------------ background work
+
+    def _start_attempt(self, effect: DispatchTask) -> None:
+        if effect.dispatch_id not in self._running and self._tg is not None and not self._closed:
+            scope = anyio.CancelScope()
+            self._running[effect.dispatch_id] = scope
+            self.counters.started += 1
+            self._tg.start_soon(self._execute, effect, scope)
 
     async def _execute(self, effect: DispatchTask, scope: anyio.CancelScope) -> None:
         definition = self._definitions[effect.task]
@@ -259,8 +298,10 @@ class EngineCore:
         if scope.cancelled_caught:
             return
         if outcome.ok:
+            self.counters.completed += 1
             event: TaskCompleted | TaskFailed = TaskCompleted(dispatch_id=effect.dispatch_id, output=outcome.output)
         else:
+            self.counters.failed += 1
             event = TaskFailed(
                 dispatch_id=effect.dispatch_id,
                 name=outcome.name,
@@ -283,8 +324,10 @@ class EngineCore:
 
     async def _fire_due_timers(self) -> float:
         """Queue the timers that are due; return how long to sleep."""
+        if self._draining:
+            return self._poll
         now = self._clock()
-        due = await self._store.due_timers(now, 1000)
+        due = await self._store.claim_timers(self._id, now, self._lease, 1000)
         for timer in due:
             key = (timer.run_id, timer.timer)
             if key not in self._timers_inflight:
@@ -298,18 +341,103 @@ class EngineCore:
         return self._poll
 
     async def _poll_loop(self) -> None:
-        next_beat = 0.0
+        next_beat = next_reap = 0.0
         while True:
+            self._claim_wake = anyio.Event()
             now = self._clock()
+            more = False
             try:
                 if now >= next_beat:
                     await self._store.heartbeat(self._id, now, self._lease)
                     next_beat = now + self._lease / 3
-                claimed = await self._store.claim_tasks(self._id, self._definitions.keys(), now, self._lease, 256)
+                if self._store.shared and now >= next_reap:
+                    await self._store.reap_engines(now, self._lease)
+                    next_reap = now + self._poll
+                more = await self._claim(now)
             except Exception:  # a busy or failing database must not stop the engine
                 log.exception("polling the database failed; trying again")
-                claimed = []
-            for record in claimed:
-                if record.dispatch_id not in self._running:
-                    self._submit(RunInput(record.run_id, Redeliver(dispatch_id=record.dispatch_id)))
-            await anyio.sleep(self._poll)
+            if not more:
+                with anyio.move_on_after(self._poll):
+                    await self._claim_wake.wait()
+
+    async def _claim(self, now: float) -> bool:
+        """Claim attempts nobody holds; true when more may be waiting."""
+        if self._draining:
+            return False
+        slots = self._free_slots()
+        limit = 256 if slots is None else slots
+        if limit <= 0:
+            self._shared.overflowed = True  # look again once there is room
+            return False
+        claimed = await self._store.claim_tasks(self._id, self._definitions.keys(), now, self._lease, limit)
+        self.counters.claimed += len(claimed)
+        for record in claimed:
+            if record.dispatch_id in self._running:
+                continue
+            if record.fresh:
+                self._start_attempt(_dispatch_of(record))
+            else:
+                self._submit(RunInput(record.run_id, Redeliver(dispatch_id=record.dispatch_id)))
+        return slots is not None and len(claimed) == limit
+
+    def _free_slots(self) -> int | None:
+        """Attempts this engine may still take on; ``None``: no limit (a store
+        served by one process starts every attempt it dispatches)."""
+        if self._draining:
+            return 0
+        if not self._store.shared:
+            return None
+        return max(0, self._max_tasks - len(self._running))
+
+    def _on_wakeup(self, wakeup: Wakeup) -> None:
+        """A notification from another process (in the event loop)."""
+        if wakeup.kind == "tasks":
+            if not wakeup.names or not self._definitions.keys().isdisjoint(wakeup.names):
+                self._claim_wake.set()
+        elif wakeup.kind == "timers":
+            self._timer_wake.set()
+        elif wakeup.kind == "runs":
+            for run_id in wakeup.names:
+                changed = self._changed.pop(run_id, None)
+                if changed is not None:
+                    changed.set()
+
+    async def drain(self, grace: float) -> None:
+        """Stop taking work and give the attempts running here up to
+        ``grace`` seconds to finish and be committed. What follows from them
+        is left in the outbox for other workers; attempts still running when
+        the engine closes are released to them."""
+        self._draining = True
+        with anyio.move_on_after(grace) as self._drain_scope:
+            while self._running:
+                await anyio.sleep(0.02)
+        barrier = Barrier()
+        self._submit(barrier)
+        with anyio.move_on_after(10):
+            await barrier.reply.get()
+
+    def hurry(self) -> None:
+        """End a :meth:`drain` now."""
+        if self._drain_scope is not None:
+            self._drain_scope.cancel()
+
+    @property
+    def running_attempts(self) -> int:
+        """Task attempts running in this engine now."""
+        return len(self._running)
+
+
+def _dispatch_of(record: TaskRecord) -> DispatchTask:
+    """The effect that runs a claimed outbox row."""
+    return DispatchTask(
+        dispatch_id=record.dispatch_id,
+        idempotency_key=record.idempotency_key,
+        run_id=record.run_id,
+        workflow=record.workflow,
+        thread=record.thread,
+        node=record.node,
+        task=record.task,
+        args=msgspec.json.decode(record.args),
+        attempt=record.attempt,
+        timeout=record.timeout,
+    )

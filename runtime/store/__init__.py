@@ -16,11 +16,18 @@ from wfc.runtime.store.base import (
     StoreTransaction,
     TaskRecord,
     TimerRecord,
+    Wakeup,
+    WakeupHandler,
     WriteBatch,
 )
 
 #: URL forms :func:`open_store` accepts, for messages.
-SUPPORTED_URLS: Final = ("sqlite:///relative/path.db", "sqlite:////absolute/path.db", "sqlite:///:memory:")
+SUPPORTED_URLS: Final = (
+    "sqlite:///relative/path.db",
+    "sqlite:////absolute/path.db",
+    "sqlite:///:memory:",
+    "postgresql://user:password@host:5432/database[?schema=wfc]",
+)
 
 
 def sqlite_path(url: str) -> str | None:
@@ -31,13 +38,24 @@ def sqlite_path(url: str) -> str | None:
     return url[len(prefix) :]
 
 
+def is_postgres_url(url: str) -> bool:
+    """True for ``postgresql://`` and ``postgres://`` URLs."""
+    return url.startswith(("postgresql://", "postgres://"))
+
+
 async def open_store(url: str, now: float) -> Store:
-    """Open the database at ``url``.
+    """Open the database at ``url``: ``sqlite:///...`` (one process) or
+    ``postgresql://...`` (many processes; needs ``pip install 'wfc[postgres]'``;
+    wfc's tables live in the schema ``?schema=NAME``, by default ``wfc``).
 
     Raises:
-        UnsupportedUrlError: the scheme has no store (PostgreSQL comes later).
+        UnsupportedUrlError: the scheme has no store.
         StoreError: the database cannot be used; it was not changed.
     """
+    if is_postgres_url(url):
+        from wfc.runtime.store.postgres import open_postgres
+
+        return await open_postgres(url, now)
     path = sqlite_path(url)
     if path is None:
         raise UnsupportedUrlError(url, SUPPORTED_URLS)
@@ -58,7 +76,10 @@ __all__ = [
     "StoreTransaction",
     "TaskRecord",
     "TimerRecord",
+    "Wakeup",
+    "WakeupHandler",
     "WriteBatch",
+    "is_postgres_url",
     "open_store",
     "sqlite_path",
 ]

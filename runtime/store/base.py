@@ -6,16 +6,19 @@ state, its journal entries and its outbox rows (task dispatches, timers) are
 durable together or not at all. Many runs' transitions share one transaction:
 that is what makes the engine faster than one commit per step.
 
-Backends: SQLite now (one writer process); PostgreSQL later with the same
-interface (``FOR UPDATE SKIP LOCKED`` claims, leases, ``runs.version`` checks).
+Backends: SQLite (one writer process) and PostgreSQL (many processes on many
+machines: ``FOR UPDATE SKIP LOCKED`` claims under leases, ``runs.version``
+checks, ``LISTEN/NOTIFY`` wakeups), with the same interface.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+
+import msgspec
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,10 @@ class TaskRecord:
     created_at: float
     lease_owner: str | None = None
     lease_expires_at: float | None = None
+    fresh: bool = False
+    """Set by a claim when no process ever leased this attempt before (a
+    dispatch left for any worker): the claimer may start it as it is, without
+    delivering it again through the run."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,33 @@ class EventRecord:
     payload: bytes
     run_id: str | None
     created_at: float
+
+
+@dataclass(frozen=True)
+class Wakeup:
+    """Another process changed something this one may act on (a hint: what
+    it says is read from the database again)."""
+
+    kind: str
+    """``"tasks"``: task attempts nobody holds were dispatched or released
+    (``names`` are the task names); ``"timers"``: timers were set;
+    ``"runs"``: runs changed (``names`` are their ids)."""
+    names: tuple[str, ...] = ()
+
+
+WakeupHandler = Callable[[Wakeup], None]
+
+
+class _Flag(msgspec.Struct):
+    compensation_failed: bool = False
+
+
+_FLAG = msgspec.json.Decoder(_Flag)
+
+
+def _flagged(state: bytes) -> bool:
+    """True when a stored run state says a compensation failed."""
+    return _FLAG.decode(state).compensation_failed
 
 
 @dataclass(frozen=True)
@@ -224,6 +258,10 @@ class Store(abc.ABC):
 
     #: Where the data lives, for messages.
     location: str
+    #: True when many processes may serve the database at once: then an
+    #: engine starts only as many attempts as it has room for and leaves the
+    #: rest for any worker, and timers are leased before they fire.
+    shared: bool = False
 
     @abc.abstractmethod
     def transaction(self) -> AbstractAsyncContextManager[StoreTransaction]:
@@ -264,6 +302,28 @@ class Store(abc.ABC):
     ) -> list[RunRecord]:
         """Runs, newest first."""
 
+    async def list_runs_by_attention(
+        self,
+        needs_attention: bool,
+        statuses: Sequence[str] | None,
+        workflow: str | None,
+        started_after: float | None,
+        started_before: float | None,
+        limit: int | None,
+    ) -> list[RunRecord]:
+        """Like :meth:`list_runs`, keeping only runs that need someone
+        (``needs_attention``: FAILED with ``"compensation_failed": true`` in
+        their state) or only the others. This default filters
+        :meth:`list_runs` in Python; stores override it with a query."""
+        found = []
+        for record in await self.list_runs(statuses, workflow, started_after, started_before, None):
+            flagged = record.status == "FAILED" and _flagged(record.state)
+            if flagged == needs_attention:
+                found.append(record)
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
+
     @abc.abstractmethod
     async def history(self, run_id: str, after: int = 0, limit: int | None = None) -> list[JournalRecord]:
         """Journal rows of a run with ``seq > after``, in order."""
@@ -300,3 +360,19 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def release_engine(self, engine_id: str) -> None:
         """Give up this engine's leases (clean shutdown)."""
+
+    async def claim_timers(self, engine_id: str, now: float, lease: float, limit: int) -> list[TimerRecord]:
+        """Due timers for this engine to fire, earliest first. A shared store
+        leases them so that one process fires each; by default every due timer
+        is returned (the firing transaction deletes it, so it fires once)."""
+        return await self.due_timers(now, limit)
+
+    async def reap_engines(self, now: float, lease: float) -> int:
+        """Release the leases of engines that are gone; the number reaped. A
+        single-process store does this in :meth:`register_engine` only."""
+        return 0
+
+    def subscribe(self, handler: WakeupHandler) -> None:
+        """Call ``handler`` (in the event loop) when another process leaves
+        work or changes runs. By default nothing calls it: polling finds all."""
+        del handler

@@ -511,9 +511,15 @@ class SqliteStore(Store):
         started_after: float | None,
         started_before: float | None,
         limit: int | None,
+        needs_attention: bool | None = None,
     ) -> list[RunRecord]:
         where: list[str] = []
         params: list[Any] = []
+        if needs_attention is not None:
+            # Derived from the state (no column): such runs are FAILED, so the
+            # status index narrows the scan to failed runs.
+            flagged = "(status = 'FAILED' AND coalesce(json_extract(state, '$.compensation_failed'), 0) = 1)"
+            where.append(flagged if needs_attention else f"NOT {flagged}")
         if statuses:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             params.extend(statuses)
@@ -534,6 +540,17 @@ class SqliteStore(Store):
             sql += " LIMIT ?"
             params.append(limit)
         return [_run(row) for row in await self._query(sql, params)]
+
+    async def list_runs_by_attention(
+        self,
+        needs_attention: bool,
+        statuses: Sequence[str] | None,
+        workflow: str | None,
+        started_after: float | None,
+        started_before: float | None,
+        limit: int | None,
+    ) -> list[RunRecord]:
+        return await self.list_runs(statuses, workflow, started_after, started_before, limit, needs_attention)
 
     async def history(self, run_id: str, after: int = 0, limit: int | None = None) -> list[JournalRecord]:
         sql = "SELECT * FROM journal WHERE run_id = ? AND seq > ? ORDER BY seq"

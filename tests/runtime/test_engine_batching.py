@@ -8,11 +8,13 @@ from typing import Any
 
 import anyio
 import pytest
+from rtdb import Db
 from rtspec import exit_, out, spec, task
 
 from wfc.runtime import Engine, RunStatus
 from wfc.runtime import task as wfc_task
-from wfc.runtime.store import StoreTransaction
+from wfc.runtime.store import Store, StoreTransaction
+from wfc.runtime.store.postgres import PostgresStore
 from wfc.runtime.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.anyio
@@ -23,21 +25,22 @@ async def inc(x: int) -> int:
     return x + 1
 
 
-async def test_concurrent_runs_are_committed_in_shared_transactions(db_url: str, monkeypatch: Any) -> None:
+async def test_concurrent_runs_are_committed_in_shared_transactions(db: Db, monkeypatch: Any) -> None:
     commits = {"count": 0}
-    original = SqliteStore.transaction
+    store_class: type[Store] = SqliteStore if db.kind == "sqlite" else PostgresStore
+    original = store_class.transaction
 
-    def counting(self: SqliteStore) -> AbstractAsyncContextManager[StoreTransaction]:
+    def counting(self: Store) -> AbstractAsyncContextManager[StoreTransaction]:
         commits["count"] += 1
         return original(self)
 
-    monkeypatch.setattr(SqliteStore, "transaction", counting)
+    monkeypatch.setattr(store_class, "transaction", counting)
     s = spec(
         "three",
         [("a", task("inc", 0)), ("b", task("inc", out("a"))), ("c", task("inc", out("b"))), ("end", exit_(out("c")))],
     )
     runs = 200
-    async with Engine.open(db_url, tasks=[inc], poll_interval=0.05) as engine:
+    async with Engine.open(db.url, tasks=[inc], poll_interval=0.05) as engine:
         await engine.deploy(s)
         commits["count"] = 0
         results: list[Any] = []

@@ -3,12 +3,11 @@ exactly-once consumption, dedupe by event_id, timeouts."""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from rtdb import Db
 from rtspec import exit_, lst, out, spec, task, var, variable, wait
 
 from wfc.runtime import Engine, RunStateError, RunStatus, UnknownRunError, UsageError
@@ -28,12 +27,7 @@ def open_engine(url: str, **options: Any) -> Any:
     return Engine.open(url, tasks=[gate_task], poll_interval=0.05, **options)
 
 
-def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path) as conn:
-        return list(conn.execute(sql).fetchall())
-
-
-async def test_events_sent_before_the_waits_are_consumed_later_in_order(db_url: str, db_path: Path) -> None:
+async def test_events_sent_before_the_waits_are_consumed_later_in_order(db_url: str, db: Db) -> None:
     gate["event"] = anyio.Event()
     s = spec(
         "two-items",
@@ -49,10 +43,10 @@ async def test_events_sent_before_the_waits_are_consumed_later_in_order(db_url: 
         gate["event"].set()
         run = await engine.wait(run_id, timeout=10)
     assert run.output == [{"n": 1}, {"n": 2}]
-    assert _rows(db_path, "SELECT count(*) FROM events WHERE run_id = 'x' OR run_id IS NOT NULL") == [(2,)]
+    assert db.rows("SELECT count(*) FROM events WHERE run_id = 'x' OR run_id IS NOT NULL") == [(2,)]
 
 
-async def test_an_event_id_makes_delivery_idempotent(db_url: str, db_path: Path) -> None:
+async def test_an_event_id_makes_delivery_idempotent(db_url: str, db: Db) -> None:
     s = spec("one", [("w", wait("paid")), ("w2", wait("paid", timeout=0.3)), ("end", exit_(out("w")))])
     async with open_engine(db_url) as engine:
         await engine.deploy(s)
@@ -67,7 +61,7 @@ async def test_an_event_id_makes_delivery_idempotent(db_url: str, db_path: Path)
         assert run.failure is not None and (run.failure.name, run.failure.node) == ("TIMEOUT", "w2")
         kinds = [h.kind for h in await engine.history(run_id)]
     assert kinds.count("EVENT_RECEIVED") == 1
-    assert _rows(db_path, "SELECT count(*) FROM events") == [(1,)]
+    assert db.rows("SELECT count(*) FROM events") == [(1,)]
 
 
 async def test_events_for_unknown_or_finished_runs_are_refused(db_url: str) -> None:
@@ -86,7 +80,7 @@ async def test_events_for_unknown_or_finished_runs_are_refused(db_url: str) -> N
             await engine.send_event("paid", object(), run_id=run_id)
 
 
-async def test_events_by_correlation_reach_the_waiting_run(db_url: str, db_path: Path) -> None:
+async def test_events_by_correlation_reach_the_waiting_run(db_url: str, db: Db) -> None:
     s = spec(
         "payment",
         [("pay", wait("paid", correlation=var("order"))), ("end", exit_(out("pay")))],
@@ -96,15 +90,15 @@ async def test_events_by_correlation_reach_the_waiting_run(db_url: str, db_path:
         await engine.deploy(s)
         a = await engine.start("payment", {"order": "o-a"})
         b = await engine.start("payment", {"order": "o-b"})
-        assert sorted(_rows(db_path, "SELECT correlation FROM event_waits")) == [("o-a",), ("o-b",)]
+        assert sorted(db.rows("SELECT correlation FROM event_waits")) == [("o-a",), ("o-b",)]
         sent = await engine.send_event("paid", {"amount": 5}, correlation="o-b")
         assert sent.run_id == b
         assert (await engine.wait(b, timeout=10)).output == {"amount": 5}
         assert (await engine.get_run(a)).status is RunStatus.RUNNING
-        assert _rows(db_path, "SELECT correlation FROM event_waits") == [("o-a",)]
+        assert db.rows("SELECT correlation FROM event_waits") == [("o-a",)]
 
 
-async def test_a_correlated_event_without_a_waiter_is_stored_for_the_next_wait(db_url: str, db_path: Path) -> None:
+async def test_a_correlated_event_without_a_waiter_is_stored_for_the_next_wait(db_url: str, db: Db) -> None:
     s = spec(
         "payment",
         [("pay", wait("paid", correlation=var("order"))), ("end", exit_(out("pay")))],
@@ -115,7 +109,7 @@ async def test_a_correlated_event_without_a_waiter_is_stored_for_the_next_wait(d
         early1 = await engine.send_event("paid", "first", correlation="o-1")
         early2 = await engine.send_event("paid", "second", correlation="o-1")
         assert early1.run_id is None and early2.run_id is None
-        assert _rows(db_path, "SELECT count(*) FROM events WHERE run_id IS NULL") == [(2,)]
+        assert db.rows("SELECT count(*) FROM events WHERE run_id IS NULL") == [(2,)]
         one = await engine.start("payment", {"order": "o-1"})
         two = await engine.start("payment", {"order": "o-1"})
         # FIFO and each event consumed exactly once.
@@ -123,15 +117,15 @@ async def test_a_correlated_event_without_a_waiter_is_stored_for_the_next_wait(d
         assert (await engine.wait(two, timeout=10)).output == "second"
         three = await engine.start("payment", {"order": "o-1"})
         assert (await engine.get_run(three)).status is RunStatus.RUNNING
-    assert _rows(db_path, "SELECT count(*) FROM events WHERE run_id IS NULL") == [(0,)]
+    assert db.rows("SELECT count(*) FROM events WHERE run_id IS NULL") == [(0,)]
 
 
-async def test_a_wait_timeout_fails_the_node_with_timeout(db_url: str, db_path: Path) -> None:
+async def test_a_wait_timeout_fails_the_node_with_timeout(db_url: str, db: Db) -> None:
     s = spec("slow", [("pay", wait("paid", timeout=0.1, correlation="k")), ("end", exit_())])
     async with open_engine(db_url) as engine:
         await engine.deploy(s)
         run = await engine.wait(await engine.start("slow"), timeout=10)
     assert run.status is RunStatus.FAILED
     assert run.failure is not None and (run.failure.name, run.failure.node) == ("TIMEOUT", "pay")
-    assert _rows(db_path, "SELECT count(*) FROM timers") == [(0,)]
-    assert _rows(db_path, "SELECT count(*) FROM event_waits") == [(0,)]
+    assert db.rows("SELECT count(*) FROM timers") == [(0,)]
+    assert db.rows("SELECT count(*) FROM event_waits") == [(0,)]

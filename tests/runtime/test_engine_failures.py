@@ -3,12 +3,11 @@ exceptions, timeouts, failure handlers, unhandled failures."""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from rtdb import Db
 from rtspec import backoff, edge, exit_, handler, mut, nop, out, spec, task, thread, var, variable
 
 from wfc.runtime import Engine, RunStatus, TaskContext, TaskException
@@ -55,12 +54,7 @@ def open_engine(url: str) -> Any:
     return Engine.open(url, tasks=[flaky, declines, sleepy, note, defaults_retry], poll_interval=0.05)
 
 
-def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path) as conn:
-        return list(conn.execute(sql).fetchall())
-
-
-async def test_retries_wait_on_durable_timers_and_keep_the_idempotency_key(db_url: str, db_path: Path) -> None:
+async def test_retries_wait_on_durable_timers_and_keep_the_idempotency_key(db_url: str, db: Db) -> None:
     attempts.clear()
     flaky_failures["left"] = 2
     s = spec(
@@ -70,10 +64,10 @@ async def test_retries_wait_on_durable_timers_and_keep_the_idempotency_key(db_ur
         await engine.deploy(s)
         run_id = await engine.start("charge", run_id="o-1")
         with anyio.fail_after(5):
-            while not _rows(db_path, "SELECT count(*) FROM timers")[0][0]:
+            while not db.rows("SELECT count(*) FROM timers")[0][0]:
                 await anyio.sleep(0.01)
         # Between attempts the run waits on a stored timer, with nothing in the outbox.
-        assert _rows(db_path, "SELECT count(*) FROM tasks") == [(0,)]
+        assert db.rows("SELECT count(*) FROM tasks") == [(0,)]
         assert "retry of task 'flaky' (attempt 2)" in (await engine.get_run(run_id)).waiting_on[0]
         run = await engine.wait(run_id, timeout=10)
         history = await engine.history(run_id)
@@ -83,7 +77,7 @@ async def test_retries_wait_on_durable_timers_and_keep_the_idempotency_key(db_ur
     assert [h.attempt for h in failed] == [1, 2]
     assert all(h.detail["message"] == "ConnectionError: gateway unreachable" for h in failed)
     assert all(0.15 <= h.detail["retry_in"] <= 0.3 for h in failed)
-    assert _rows(db_path, "SELECT count(*) FROM timers") == [(0,)]
+    assert db.rows("SELECT count(*) FROM timers") == [(0,)]
 
 
 async def test_task_defaults_apply_when_the_spec_sets_no_retries(db_url: str) -> None:

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
+from rtdb import Db
 from rtspec import exit_, out, sleep, spec, task
 
 from wfc.runtime import Engine, RunStatus, TaskContext
@@ -26,17 +25,12 @@ from wfc.specs import dumps
 pytestmark = pytest.mark.anyio
 
 
-def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path) as conn:
-        return list(conn.execute(sql).fetchall())
-
-
 @wfc_task("noop")
 async def noop() -> str:
     return "ok"
 
 
-async def test_a_timer_that_came_due_while_no_engine_ran_fires_on_reopen(db_url: str, db_path: Path) -> None:
+async def test_a_timer_that_came_due_while_no_engine_ran_fires_on_reopen(db_url: str, db: Db) -> None:
     s = spec("nap", [("zz", sleep(3600)), ("after", task("noop")), ("end", exit_(out("after")))])
     start = time.time()
     async with Engine.open(db_url, tasks=[noop], poll_interval=0.05) as engine:
@@ -45,13 +39,13 @@ async def test_a_timer_that_came_due_while_no_engine_ran_fires_on_reopen(db_url:
         run = await engine.get_run(run_id)
         assert run.waiting_on[0].startswith("main@zz: timer until ")
     # Closed: the run is only a row and a timer row, nothing in memory.
-    [(due,)] = _rows(db_path, "SELECT due_at FROM timers")
+    [(due,)] = db.rows("SELECT due_at FROM timers")
     assert 3599 <= due - start <= 3700
     # An hour and a bit later (the clock is shifted instead of waiting):
     async with Engine.open(db_url, tasks=[noop], poll_interval=0.05, clock=lambda: time.time() + 3700) as engine:
         run = await engine.wait(run_id, timeout=10)
     assert run.status is RunStatus.COMPLETED and run.output == "ok"
-    assert _rows(db_path, "SELECT count(*) FROM timers") == [(0,)]
+    assert db.rows("SELECT count(*) FROM timers") == [(0,)]
 
 
 async def test_a_sleep_not_yet_due_survives_a_restart(db_url: str) -> None:
@@ -75,7 +69,7 @@ async def blocking(ctx: TaskContext) -> str:
     return "released"
 
 
-async def test_a_task_in_flight_at_shutdown_is_delivered_again_on_reopen(db_url: str, db_path: Path) -> None:
+async def test_a_task_in_flight_at_shutdown_is_delivered_again_on_reopen(db_url: str, db: Db) -> None:
     deliveries.clear()
     release["event"] = anyio.Event()
     s = spec("block", [("b", task("blocking")), ("end", exit_(out("b")))])
@@ -86,7 +80,7 @@ async def test_a_task_in_flight_at_shutdown_is_delivered_again_on_reopen(db_url:
             while not deliveries:
                 await anyio.sleep(0.01)
     # The attempt stays in the outbox, its lease released by the clean shutdown.
-    assert _rows(db_path, "SELECT idempotency_key, lease_owner FROM tasks") == [("blk/0/b/1", None)]
+    assert db.rows("SELECT idempotency_key, lease_owner FROM tasks") == [("blk/0/b/1", None)]
     release["event"].set()
     async with Engine.open(db_url, tasks=[blocking], poll_interval=0.05) as engine:
         run = await engine.wait(run_id, timeout=10)
@@ -114,6 +108,7 @@ CHILD = textwrap.dedent(
     from wfc.specs import loads
 
     work = pathlib.Path(sys.argv[1])
+    url = sys.argv[2]
 
     def note(line):
         with open(work / "effects.log", "a") as f:
@@ -135,7 +130,6 @@ CHILD = textwrap.dedent(
         return "done"
 
     async def main():
-        url = f"sqlite:///{work / 'wfc.db'}"
         async with Engine.open(url, tasks=[step_one, slow_step, step_three], poll_interval=0.05) as engine:
             await engine.deploy(loads((work / "spec.json").read_bytes()))
             await engine.start("crashy", run_id="crash-1")
@@ -152,7 +146,7 @@ def _note(work: Path, line: str) -> None:
         handle.write(line + "\n")
 
 
-async def test_sigkill_in_the_middle_of_a_task_then_reopen_in_a_new_process(tmp_path: Path) -> None:
+async def test_sigkill_in_the_middle_of_a_task_then_reopen_in_a_new_process(tmp_path: Path, db: Db) -> None:
     s = spec(
         "crashy",
         [
@@ -166,7 +160,9 @@ async def test_sigkill_in_the_middle_of_a_task_then_reopen_in_a_new_process(tmp_
     (tmp_path / "child.py").write_text(CHILD)
     log = tmp_path / "effects.log"
     child = subprocess.Popen(
-        [sys.executable, str(tmp_path / "child.py"), str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, str(tmp_path / "child.py"), str(tmp_path), db.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         with anyio.fail_after(30):
@@ -178,9 +174,8 @@ async def test_sigkill_in_the_middle_of_a_task_then_reopen_in_a_new_process(tmp_
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
     assert child.returncode == -signal.SIGKILL
-    db = tmp_path / "wfc.db"
-    assert _rows(db, "SELECT status FROM runs") == [("RUNNING",)]
-    assert _rows(db, "SELECT node FROM tasks") == [("two",)]  # in the outbox, leased by the dead process
+    assert db.rows("SELECT status FROM runs") == [("RUNNING",)]
+    assert db.rows("SELECT node FROM tasks") == [("two",)]  # in the outbox, leased by the dead process
 
     @wfc_task("step-one")
     def step_one(ctx: TaskContext) -> int:
@@ -198,8 +193,8 @@ async def test_sigkill_in_the_middle_of_a_task_then_reopen_in_a_new_process(tmp_
         return f"done after {previous}"
 
     # A new engine in this (another) process: the dead process's lease is
-    # released at once because its pid is gone.
-    async with Engine.open(f"sqlite:///{db}", tasks=[step_one, slow_step, step_three], poll_interval=0.05) as engine:
+    # released at once because its pid (on PostgreSQL: its session) is gone.
+    async with Engine.open(db.url, tasks=[step_one, slow_step, step_three], poll_interval=0.05) as engine:
         run = await engine.wait("crash-1", timeout=20)
         history = await engine.history("crash-1")
     assert run.status is RunStatus.COMPLETED and run.output == "done after 2"
@@ -211,4 +206,4 @@ async def test_sigkill_in_the_middle_of_a_task_then_reopen_in_a_new_process(tmp_
     ]
     assert lines.count("step-three") == 1
     assert [h.kind for h in history].count("TASK_CLAIMED") == 1
-    assert _rows(db, "SELECT count(*) FROM tasks") == [(0,)]
+    assert db.rows("SELECT count(*) FROM tasks") == [(0,)]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from rtdb import Db
 from rtspec import exit_, out, spec, task, var, variable, wait
 
 from wfc.runtime import (
@@ -57,12 +57,7 @@ def open_engine(url: str, **options: Any) -> Any:
     return Engine.open(url, tasks=[double, tag], **options)
 
 
-def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path) as conn:
-        return list(conn.execute(sql).fetchall())
-
-
-async def test_a_run_completes_and_its_journal_is_stored(db_url: str, db_path: Path) -> None:
+async def test_a_run_completes_and_its_journal_is_stored(db_url: str, db: Db) -> None:
     async with open_engine(db_url) as engine:
         assert await engine.deploy(doubling()) is True
         run_id = await engine.start("doubling", {"x": 21, "secret": "hunter2"}, run_id="order-1")
@@ -82,10 +77,10 @@ async def test_a_run_completes_and_its_journal_is_stored(db_url: str, db_path: P
     dispatched = [h for h in history if h.kind == "TASK_DISPATCHED"]
     assert [(h.node, h.attempt) for h in dispatched] == [("d", 1), ("t", 1)]
     # Stored state, not just what the API says:
-    assert _rows(db_path, "SELECT status, version > 1 FROM runs") == [("COMPLETED", 1)]
-    assert _rows(db_path, "SELECT count(*) FROM journal") == [(len(history),)]
-    assert _rows(db_path, "SELECT count(*) FROM tasks") == [(0,)]  # the outbox is empty when done
-    assert "hunter2" not in "".join(str(r) for r in _rows(db_path, "SELECT detail FROM journal"))
+    assert db.rows("SELECT status, version > 1 FROM runs") == [("COMPLETED", 1)]
+    assert db.rows("SELECT count(*) FROM journal") == [(len(history),)]
+    assert db.rows("SELECT count(*) FROM tasks") == [(0,)]  # the outbox is empty when done
+    assert "hunter2" not in "".join(str(r) for r in db.rows("SELECT detail FROM journal"))
 
 
 async def test_start_is_idempotent_by_run_id(db_url: str) -> None:
@@ -178,16 +173,16 @@ async def test_list_runs_filters_by_status_workflow_and_time(db_url: str) -> Non
             await engine.list_runs(status="done")
 
 
-async def test_cancel_stops_a_run_and_refuses_finished_ones(db_url: str, db_path: Path) -> None:
+async def test_cancel_stops_a_run_and_refuses_finished_ones(db_url: str, db: Db) -> None:
     s = spec("approval", [("ask", wait("approved", timeout=3600)), ("end", exit_())])
     async with open_engine(db_url) as engine:
         await engine.deploy(s)
         run_id = await engine.start("approval")
-        assert _rows(db_path, "SELECT count(*) FROM timers") == [(1,)]
+        assert db.rows("SELECT count(*) FROM timers") == [(1,)]
         run = await engine.cancel(run_id, reason="customer left")
         assert run.status is RunStatus.CANCELLED
         assert (await engine.wait(run_id, timeout=1)).status is RunStatus.CANCELLED
-        assert _rows(db_path, "SELECT count(*) FROM timers") == [(0,)]
+        assert db.rows("SELECT count(*) FROM timers") == [(0,)]
         with pytest.raises(RunStateError, match=r"cannot cancel: run .* is CANCELLED"):
             await engine.cancel(run_id)
         history = await engine.history(run_id)
@@ -218,10 +213,10 @@ async def test_in_memory_engine_runs_workflows() -> None:
         assert run.output == {"label": "v1", "value": 8}
 
 
-async def test_specs_are_stored_as_canonical_json(db_url: str, db_path: Path) -> None:
+async def test_specs_are_stored_as_canonical_json(db_url: str, db: Db) -> None:
     async with open_engine(db_url) as engine:
         await engine.deploy(doubling())
-    [(body, digest)] = _rows(db_path, "SELECT body, hash FROM specs")
+    [(body, digest)] = db.rows("SELECT body, hash FROM specs")
     assert msgspec.json.decode(body)["name"] == "doubling" and digest.startswith("sha256:")
 
 

@@ -1,0 +1,449 @@
+"""The PostgreSQL store: one database shared by any number of engines and
+workers on any number of machines.
+
+Coordination is PostgreSQL's own, no home-made consensus:
+
+- A transition is committed by exactly one process. A transaction locks the
+  rows of the runs it reads (``FOR UPDATE``, in id order), so a second process
+  advancing the same run waits and then reads the new state; the update
+  still names the version it read (``WHERE version = $n``) and a mismatch
+  rolls the whole transaction back as a :class:`ConflictError`, which the
+  engine retries on fresh state. Deadlocks and unique violations (two
+  processes starting the same run id) are conflicts too.
+- Task attempts and due timers are claimed with ``FOR UPDATE SKIP LOCKED``
+  under leases that the owner's heartbeat extends. An engine whose heartbeat
+  stopped, or whose PostgreSQL session ended (a SIGKILLed process's session
+  ends at once), is reaped by any other engine and its leases released.
+- Correlated waits and events meet under a transaction-scoped advisory lock
+  on ``(event, correlation)``, so an event sent while a run starts waiting
+  for it is never missed by both.
+- ``LISTEN/NOTIFY`` wakes idle processes (see :mod:`.postgres_session`);
+  polling stays as the fallback.
+
+The write path of a transaction is a few round trips: ``BEGIN``, the locked
+read of the runs, every queued write in one statement (data-modifying CTEs
+over ``unnest`` arrays), ``COMMIT``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Final
+
+import anyio
+
+from wfc.runtime.errors import ConflictError
+from wfc.runtime.store import postgres_sql as sql
+from wfc.runtime.store.base import (
+    EventRecord,
+    JournalRecord,
+    RunRecord,
+    RunVersion,
+    SpecRecord,
+    Store,
+    StoreTransaction,
+    TaskRecord,
+    TimerRecord,
+    WakeupHandler,
+    WriteBatch,
+)
+from wfc.runtime.store.postgres_session import Session
+from wfc.runtime.store.postgres_setup import (
+    LOCK_CLASS,
+    PgTarget,
+    asyncpg_module,
+    connect,
+    connect_error,
+    migrate,
+    parse_url,
+)
+
+#: Connections for reads, claims and heartbeats (transactions have their own).
+_POOL_SIZE: Final = int(os.environ.get("WFC_PG_POOL_SIZE", "4"))
+
+
+async def open_postgres(url: str, now: float) -> PostgresStore:
+    """Open (creating and migrating wfc's schema if needed) the database at
+    ``url``.
+
+    Raises:
+        StoreError: asyncpg is missing, the server cannot be reached, or the
+            schema is not wfc's or was written by a newer wfc (it is left
+            untouched).
+    """
+    target = parse_url(url)
+    if target is None:
+        raise ValueError(f"not a PostgreSQL URL: {url!r}")
+    asyncpg = asyncpg_module(target.location)
+    writer = await connect(target, search_path=False)
+    pool = session = None
+    try:
+        await migrate(writer, target, now)
+        await writer.execute(f'SET search_path TO "{target.schema}"')
+        try:
+            pool = await asyncpg.create_pool(
+                target.dsn,
+                min_size=1,
+                max_size=_POOL_SIZE,
+                timeout=10,
+                server_settings={"application_name": "wfc", "search_path": f'"{target.schema}"'},
+                reset=_keep_session,
+            )
+        except Exception as exc:
+            raise connect_error(target, exc) from None
+        session = Session(target)
+        await session.open()
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            writer.terminate()
+            if pool is not None:
+                pool.terminate()
+            if session is not None:
+                await session.close()
+        raise
+    return PostgresStore(target, asyncpg, writer, pool, session)
+
+
+async def _keep_session(conn: Any) -> None:
+    """Nothing to reset when a pooled connection is given back: the store
+    only runs plain reads and single statements on them (no session state),
+    and the default reset would cost a round trip per query."""
+
+
+class _PgTransaction(StoreTransaction):
+    def __init__(self, conn: Any, store: PostgresStore) -> None:
+        self._conn = conn
+        self._store = store
+        self._begun = False
+        self.batch = WriteBatch()
+        # Waits to forget, sent with the next statement that reads waits, or
+        # with the flush: a run that finishes costs no round trip for them.
+        self._unwaited: list[tuple[str, int | None]] = []
+
+    async def _begin(self) -> Any:
+        if not self._begun:
+            await self._conn.execute("BEGIN")
+            self._begun = True
+        return self._conn
+
+    async def commit(self) -> None:
+        batch = self.batch
+        if not self._begun:
+            if not batch and not self._unwaited:
+                return
+            await self._begin()
+        if batch or self._unwaited:
+            arguments = sql.flush_arguments(batch, self._unwaited)
+            self._unwaited = []
+            updated = await self._conn.fetchval(sql.FLUSH, *arguments)
+            expected = [r.id for r in batch.runs.values() if r.expected_version is not None]
+            if len(updated) != len(expected):
+                stale = sorted(set(expected) - set(updated))
+                raise ConflictError(stale or expected)
+        await self._conn.execute("COMMIT")
+        self._begun = False
+        self._store.announce(batch)
+
+    async def rollback(self) -> None:
+        if self._begun and not self._conn.is_closed():
+            await self._conn.execute("ROLLBACK")
+        self._begun = False
+
+    async def run_versions(self, run_ids: Collection[str]) -> dict[str, RunVersion]:
+        conn = await self._begin()
+        rows = await conn.fetch(sql.LOCK_RUN_VERSIONS, sorted(run_ids))
+        return {row["id"]: sql.run_version(row) for row in rows}
+
+    async def load_runs(self, run_ids: Collection[str]) -> dict[str, RunRecord]:
+        conn = await self._begin()
+        rows = await conn.fetch(sql.LOCK_RUNS, sorted(run_ids))
+        return {row["id"]: sql.run_record(row) for row in rows}
+
+    async def get_spec(self, name: str, major: int, revision: int) -> SpecRecord | None:
+        conn = await self._begin()
+        row = await conn.fetchrow(sql.GET_SPEC, name, major, revision)
+        return sql.spec_record(row) if row is not None else None
+
+    async def insert_spec(self, record: SpecRecord) -> None:
+        conn = await self._begin()
+        await conn.execute(
+            sql.INSERT_SPEC,
+            record.name,
+            record.major,
+            record.revision,
+            record.hash,
+            record.body.decode(),
+            record.deployed_at,
+        )
+
+    async def find_event(self, event_id: str) -> EventRecord | None:
+        conn = await self._begin()
+        row = await conn.fetchrow("SELECT * FROM events WHERE event_id = $1", event_id)
+        return sql.event_record(row) if row is not None else None
+
+    async def insert_event(
+        self, event_id: str, name: str, correlation: str | None, payload: bytes, run_id: str | None, now: float
+    ) -> EventRecord:
+        conn = await self._begin()
+        row = await conn.fetchrow(
+            sql.INSERT_EVENT, event_id, name, correlation, payload.decode(), run_id, now, now if run_id else None
+        )
+        return sql.event_record(row)
+
+    async def _lock_key(self, event: str, correlation: str) -> Any:
+        # Waits and sends of one (event, correlation) take turns: each sees
+        # what the other committed, so neither misses the other.
+        conn = await self._begin()
+        key = f"{self._store.target.schema}\x1f{event}\x1f{correlation}"
+        await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, key)
+        if self._unwaited:
+            await conn.execute(sql.DROP_WAITS, *sql.unwait_arguments(self._unwaited))
+            self._unwaited = []
+        return conn
+
+    async def find_waiter(self, event: str, correlation: str) -> tuple[str, int] | None:
+        conn = await self._lock_key(event, correlation)
+        row = await conn.fetchrow(sql.FIND_WAITER, event, correlation)
+        return (row["run_id"], row["thread"]) if row is not None else None
+
+    async def put_wait(self, run_id: str, thread: int, event: str, correlation: str, now: float) -> None:
+        conn = await self._lock_key(event, correlation)
+        await conn.execute(sql.PUT_WAIT, run_id, thread, event, correlation, now)
+
+    async def drop_waits(self, run_id: str, thread: int | None = None) -> None:
+        self._unwaited.append((run_id, thread))
+
+    async def claim_event(self, event: str, correlation: str, run_id: str, now: float) -> EventRecord | None:
+        conn = await self._lock_key(event, correlation)
+        row = await conn.fetchrow(sql.CLAIM_EVENT, run_id, now, event, correlation)
+        return sql.event_record(row) if row is not None else None
+
+    async def take_timer(self, run_id: str, timer: int) -> bool:
+        conn = await self._begin()
+        found = await conn.fetchval("DELETE FROM timers WHERE run_id = $1 AND timer = $2 RETURNING 1", run_id, timer)
+        return found is not None
+
+
+class PostgresStore(Store):
+    """A wfc database in a schema of a PostgreSQL database."""
+
+    shared = True
+
+    def __init__(self, target: PgTarget, asyncpg: Any, writer: Any, pool: Any, session: Session) -> None:
+        self.target = target
+        self.location = target.location
+        self._asyncpg = asyncpg
+        self._writer = writer
+        self._pool = pool
+        self._session = session
+        self._lock = anyio.Lock()
+        self._registration: tuple[str, str, int] | None = None
+        self._conflicts: tuple[type[Exception], ...] = (
+            asyncpg.DeadlockDetectedError,
+            asyncpg.SerializationError,
+            asyncpg.UniqueViolationError,
+        )
+        self._transient: tuple[type[BaseException], ...] = (
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            asyncpg.TooManyConnectionsError,
+            asyncpg.CannotConnectNowError,
+            asyncpg.AdminShutdownError,
+            asyncpg.LockNotAvailableError,
+            asyncpg.QueryCanceledError,
+            asyncpg.InternalClientError,
+            OSError,
+            TimeoutError,
+        )
+
+    # ---------------------------------------------------------------- transactions
+
+    def transaction(self) -> AbstractAsyncContextManager[StoreTransaction]:
+        return self._transaction()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[StoreTransaction]:
+        async with self._lock:
+            if self._writer.is_closed():  # lost: a failure here is transient, retried
+                self._writer = await connect(self.target, explain=False)
+            tx = _PgTransaction(self._writer, self)
+            try:
+                yield tx
+                with anyio.CancelScope(shield=True):
+                    await tx.commit()
+            except BaseException as exc:
+                await self._abandon(tx, exc)
+                if isinstance(exc, self._conflicts):
+                    # Another process wrote first (the same run id, a lock
+                    # cycle): retrying on fresh state is the answer.
+                    raise ConflictError(sorted(tx.batch.runs) or ["?"]) from exc
+                raise
+
+    async def _abandon(self, tx: _PgTransaction, error: BaseException) -> None:
+        """Roll back; drop the connection instead when it may be broken (lost,
+        or cancelled in the middle of a statement), so the next transaction
+        opens a new one."""
+        broken = isinstance(error, (*self._transient, anyio.get_cancelled_exc_class()))
+        if not broken:
+            try:
+                with anyio.CancelScope(shield=True):
+                    await tx.rollback()
+                return
+            except Exception:
+                pass
+        self._writer.terminate()
+
+    def is_transient(self, error: Exception) -> bool:
+        return isinstance(error, self._transient)
+
+    def announce(self, batch: WriteBatch) -> None:
+        """Tell the other processes what a committed batch left for them."""
+        unleased = {t.task for t in batch.tasks.values() if t is not None and t.lease_owner is None}
+        if unleased:
+            self._session.notify("tasks", unleased)
+        if any(t is not None for t in batch.timers.values()):
+            self._session.notify("timers")
+        if batch.runs:
+            self._session.notify("runs", batch.runs)
+
+    def subscribe(self, handler: WakeupHandler) -> None:
+        self._session.subscribe(handler)
+
+    async def close(self) -> None:
+        async with self._lock:
+            with anyio.CancelScope(shield=True):
+                await self._session.close()
+                try:
+                    with anyio.fail_after(5):
+                        await self._pool.close()
+                except Exception:
+                    self._pool.terminate()
+                try:
+                    with anyio.fail_after(5):
+                        await self._writer.close()
+                except Exception:
+                    self._writer.terminate()
+
+    # ---------------------------------------------------------------- reads
+
+    async def get_spec(self, name: str, major: int, revision: int) -> SpecRecord | None:
+        row = await self._pool.fetchrow(sql.GET_SPEC, name, major, revision)
+        return sql.spec_record(row) if row is not None else None
+
+    async def list_specs(self, name: str | None = None) -> list[SpecRecord]:
+        if name is None:
+            rows = await self._pool.fetch("SELECT * FROM specs ORDER BY name, major, revision")
+        else:
+            rows = await self._pool.fetch("SELECT * FROM specs WHERE name = $1 ORDER BY major, revision", name)
+        return [sql.spec_record(row) for row in rows]
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        row = await self._pool.fetchrow("SELECT * FROM runs WHERE id = $1", run_id)
+        return sql.run_record(row) if row is not None else None
+
+    async def list_runs(
+        self,
+        statuses: Sequence[str] | None,
+        workflow: str | None,
+        started_after: float | None,
+        started_before: float | None,
+        limit: int | None,
+    ) -> list[RunRecord]:
+        query, params = sql.list_runs_query(statuses, workflow, started_after, started_before, limit)
+        return [sql.run_record(row) for row in await self._pool.fetch(query, *params)]
+
+    async def list_runs_by_attention(
+        self,
+        needs_attention: bool,
+        statuses: Sequence[str] | None,
+        workflow: str | None,
+        started_after: float | None,
+        started_before: float | None,
+        limit: int | None,
+    ) -> list[RunRecord]:
+        query, params = sql.list_runs_query(statuses, workflow, started_after, started_before, limit, needs_attention)
+        return [sql.run_record(row) for row in await self._pool.fetch(query, *params)]
+
+    async def history(self, run_id: str, after: int = 0, limit: int | None = None) -> list[JournalRecord]:
+        query = "SELECT * FROM journal WHERE run_id = $1 AND seq > $2 ORDER BY seq"
+        params: list[Any] = [run_id, after]
+        if limit is not None:
+            query += " LIMIT $3"
+            params.append(limit)
+        return [sql.journal_record(row) for row in await self._pool.fetch(query, *params)]
+
+    async def due_timers(self, now: float, limit: int) -> list[TimerRecord]:
+        rows = await self._pool.fetch(
+            "SELECT run_id, timer, due_at FROM timers WHERE due_at <= $1 ORDER BY due_at LIMIT $2", now, limit
+        )
+        return [sql.timer_record(row) for row in rows]
+
+    async def next_timer_due(self) -> float | None:
+        due = await self._pool.fetchval("SELECT min(due_at) FROM timers")
+        return float(due) if due is not None else None
+
+    async def pending_events(self, limit: int = 100) -> list[EventRecord]:
+        rows = await self._pool.fetch("SELECT * FROM events WHERE run_id IS NULL ORDER BY seq LIMIT $1", limit)
+        return [sql.event_record(row) for row in rows]
+
+    # ---------------------------------------------------------------- leases
+
+    async def register_engine(self, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
+        self._registration = (engine_id, host, pid)
+        await self.reap_engines(now, lease)
+        await self._insert_engine(now)
+
+    async def _insert_engine(self, now: float) -> None:
+        if self._registration is None:
+            return
+        engine_id, host, pid = self._registration
+        backend_pid, backend_start = self._session.backend or (None, None)
+        await self._pool.execute(sql.REGISTER_ENGINE, engine_id, host, pid, now, backend_pid, backend_start)
+
+    async def _ensure_session(self, now: float) -> None:
+        if await self._session.ensure():
+            await self._insert_engine(now)  # a new session is the new liveness anchor
+
+    async def heartbeat(self, engine_id: str, now: float, lease: float) -> None:
+        await self._ensure_session(now)
+        alive = await self._pool.fetchval(sql.HEARTBEAT, engine_id, now, now + lease)
+        if not alive:
+            # Reaped (cut off for longer than the lease): our leases are gone,
+            # and attempts still running here may run elsewhere too. Their
+            # results still count once: the run takes the first.
+            await self._insert_engine(now)
+
+    async def reap_engines(self, now: float, lease: float) -> int:
+        await self._ensure_session(now)  # so that this engine is not taken for dead
+        row = await self._pool.fetchrow(sql.REAP_ENGINES, now - lease)
+        dead = list(row["dead"] or [])
+        if dead:
+            names = list(row["tasks"] or [])
+            if names:
+                self._session.notify("tasks", names)
+            if row["timers"]:
+                self._session.notify("timers")
+        return len(dead)
+
+    async def claim_tasks(
+        self, engine_id: str, tasks: Collection[str], now: float, lease: float, limit: int
+    ) -> list[TaskRecord]:
+        if not tasks or limit <= 0:
+            return []
+        rows = await self._pool.fetch(sql.CLAIM_TASKS, engine_id, now + lease, sorted(tasks), now, limit)
+        return [sql.task_record(row) for row in rows]
+
+    async def claim_timers(self, engine_id: str, now: float, lease: float, limit: int) -> list[TimerRecord]:
+        rows = await self._pool.fetch(sql.CLAIM_TIMERS, engine_id, now + lease, now, limit)
+        return sorted((sql.timer_record(row) for row in rows), key=lambda t: t.due_at)
+
+    async def release_engine(self, engine_id: str) -> None:
+        row = await self._pool.fetchrow(sql.RELEASE_ENGINE, engine_id)
+        names = list(row["tasks"] or []) if row is not None else []
+        if names:
+            self._session.notify("tasks", names)
+        if row is not None and row["timers"]:
+            self._session.notify("timers")
+        self._registration = None

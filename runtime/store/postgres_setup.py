@@ -1,0 +1,221 @@
+"""Opening a PostgreSQL database: the URL, connecting with clear errors,
+checks that leave foreign schemas untouched, and the numbered, append-only
+migrations in ``migrations/postgres``.
+
+wfc keeps its tables in one schema of the database, ``wfc`` unless the URL
+says ``?schema=NAME``, so they never mix with an application's own tables (a
+``runs`` or ``events`` table is common). The schema is wfc's when its
+``wfc_migrations`` table carries wfc's comment. A schema that holds anything
+else is refused and left untouched, as is one migrated by a newer wfc; a
+missing or empty schema is created and migrated. Migrating takes a
+transaction-scoped advisory lock, so processes starting together migrate once.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from wfc.runtime.errors import NewerDatabaseError, NotAWfcDatabaseError, StoreError
+
+#: The schema wfc uses when the URL names none.
+DEFAULT_SCHEMA: Final = "wfc"
+#: The comment on ``wfc_migrations`` that marks a schema as wfc's.
+MARKER: Final = "wfc schema migrations"
+#: First key of every advisory lock wfc takes ("wfc1"), so its locks do not
+#: meet the single-key advisory locks applications take.
+LOCK_CLASS: Final = 0x77666331
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
+_MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
+_CONNECT_TIMEOUT: Final = 10.0
+
+
+def asyncpg_module(location: str) -> Any:
+    """The asyncpg module, or a clear error saying how to install it."""
+    try:
+        import asyncpg  # type: ignore[import-untyped]
+    except ImportError:
+        raise StoreError(
+            location, "PostgreSQL support needs the asyncpg package; install it with: pip install 'wfc[postgres]'"
+        ) from None
+    return asyncpg
+
+
+@dataclass(frozen=True)
+class PgTarget:
+    """Where a ``postgresql://`` URL points."""
+
+    dsn: str
+    """The URL for asyncpg: wfc's own query parameters removed."""
+    schema: str
+    """The schema holding wfc's tables."""
+    location: str
+    """The URL without its password, for messages."""
+
+    def channel(self, kind: str) -> str:
+        """The ``LISTEN``/``NOTIFY`` channel of one kind of wakeup."""
+        return f"wfc.{self.schema}.{kind}"
+
+
+def parse_url(url: str) -> PgTarget | None:
+    """The target of a ``postgresql://`` or ``postgres://`` URL; ``None``
+    for other schemes.
+
+    Raises:
+        StoreError: the ``schema`` parameter is not a plain lowercase name.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        return None
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = DEFAULT_SCHEMA
+    kept = []
+    for key, value in query:
+        if key == "schema":
+            schema = value
+        else:
+            kept.append((key, value))
+    netloc = parts.netloc
+    shown = netloc
+    if "@" in netloc:
+        credentials, host = netloc.rsplit("@", 1)
+        if ":" in credentials:
+            shown = f"{credentials.split(':', 1)[0]}:***@{host}"
+    location = urlunsplit(("postgresql", shown, parts.path, parts.query, ""))
+    if not _SCHEMA_NAME.match(schema):
+        raise StoreError(
+            location,
+            f"schema={schema!r} is not a plain schema name; use lowercase letters, digits and _ "
+            f"(at most 48 characters), e.g. ?schema=wfc_orders",
+        )
+    dsn = urlunsplit(("postgresql", netloc, parts.path, urlencode(kept), ""))
+    return PgTarget(dsn=dsn, schema=schema, location=location)
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """``(version, name, sql)`` of every PostgreSQL migration, in order."""
+    folder = resources.files("wfc.runtime.store").joinpath("migrations", "postgres")
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    found.sort()
+    for index, (version, name, _) in enumerate(found, start=1):
+        if version != index:
+            raise RuntimeError(f"PostgreSQL migrations must be numbered 1, 2, 3, ...: found {version:04d}_{name}")
+    return found
+
+
+def latest_version() -> int:
+    """The schema version this wfc writes."""
+    return len(migrations())
+
+
+# ---------------------------------------------------------------- connecting
+
+
+async def connect(target: PgTarget, *, search_path: bool = True, explain: bool = True) -> Any:
+    """One asyncpg connection with wfc's settings, or a :class:`StoreError`
+    that says why the server cannot be used (``explain=False``: asyncpg's
+    own error, for a reconnection that may be retried)."""
+    asyncpg = asyncpg_module(target.location)
+    settings = {"application_name": "wfc"}
+    if search_path:
+        settings["search_path"] = f'"{target.schema}"'
+    try:
+        return await asyncpg.connect(target.dsn, timeout=_CONNECT_TIMEOUT, server_settings=settings)
+    except Exception as exc:
+        if not explain:
+            raise
+        raise connect_error(target, exc) from None
+
+
+def connect_error(target: PgTarget, exc: BaseException) -> StoreError:
+    """A :class:`StoreError` for a failed connection attempt."""
+    asyncpg = asyncpg_module(target.location)
+    parts = urlsplit(target.dsn)
+    database = parts.path.lstrip("/") or "(the user's default)"
+    server = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        return StoreError(
+            target.location, f"database {database!r} does not exist on {server}; create it (createdb {database})"
+        )
+    if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError):
+        return StoreError(target.location, f"the server refused the login ({exc}); check the user and password")
+    if isinstance(exc, OSError | TimeoutError | socket.gaierror):
+        return StoreError(
+            target.location, f"cannot connect to the PostgreSQL server at {server} ({exc}); is it running?"
+        )
+    return StoreError(target.location, f"cannot connect ({type(exc).__name__}: {exc})")
+
+
+# ---------------------------------------------------------------- checking and migrating
+
+
+async def inspect(conn: Any, target: PgTarget) -> int:
+    """Schema version of wfc's schema (0: missing or empty). Reads only.
+
+    Raises:
+        NotAWfcDatabaseError: the schema holds relations that are not wfc's.
+    """
+    rows = await conn.fetch(
+        "SELECT c.relname, c.relkind, obj_description(c.oid, 'pg_class') AS note "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') ORDER BY c.relname",
+        target.schema,
+    )
+    if not rows:
+        return 0
+    if any(row["relname"] == "wfc_migrations" and row["note"] == MARKER for row in rows):
+        found = await conn.fetchval(f'SELECT coalesce(max(version), 0) FROM "{target.schema}".wfc_migrations')
+        return int(found)
+    names = [str(row["relname"]) for row in rows if row["relkind"] != "S"] or [str(r["relname"]) for r in rows]
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    raise NotAWfcDatabaseError(
+        target.location,
+        f"schema {target.schema!r} holds tables that are not wfc's ({shown}); wfc will not write to it. "
+        f"Give wfc a schema of its own with ?schema=NAME in the URL, or another database",
+    )
+
+
+async def migrate(conn: Any, target: PgTarget, now: float) -> None:
+    """Check the schema and apply the migrations it lacks, in one transaction.
+
+    Raises:
+        NotAWfcDatabaseError: the schema is not wfc's.
+        NewerDatabaseError: it records a migration this wfc does not know.
+        StoreError: the user may not create the schema or its tables.
+    """
+    known = migrations()
+    current = await inspect(conn, target)  # without a lock: the usual case is up to date
+    if current > len(known):
+        raise NewerDatabaseError(target.location, current, len(known))
+    if current == len(known):
+        return
+    asyncpg = asyncpg_module(target.location)
+    try:
+        async with conn.transaction():
+            # Checked again under the lock: another process may have migrated.
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, f"migrate {target.schema}")
+            current = await inspect(conn, target)
+            if current > len(known):
+                raise NewerDatabaseError(target.location, current, len(known))
+            if current == 0:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{target.schema}"')
+            await conn.execute(f'SET LOCAL search_path TO "{target.schema}"')
+            for version, name, sql in known[current:]:
+                await conn.execute(sql)
+                await conn.execute(
+                    "INSERT INTO wfc_migrations (version, name, applied_at) VALUES ($1, $2, $3)", version, name, now
+                )
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise StoreError(
+            target.location,
+            f"the user may not create wfc's schema {target.schema!r} or its tables ({exc}); grant it CREATE on the "
+            f"database, or have an owner open it once",
+        ) from None

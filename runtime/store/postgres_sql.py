@@ -1,0 +1,368 @@
+"""The SQL of the PostgreSQL store, and rows mapped to records by column name.
+
+Every statement runs with ``search_path`` set to wfc's schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from wfc.runtime.store.base import (
+    EventRecord,
+    JournalRecord,
+    RunRecord,
+    RunVersion,
+    SpecRecord,
+    TaskRecord,
+    TimerRecord,
+    WriteBatch,
+)
+
+# ---------------------------------------------------------------- transactions
+
+#: Runs' identity and version, locked for this transaction in id order (so
+#: two transactions over the same runs cannot deadlock on them).
+LOCK_RUN_VERSIONS: Final = (
+    "SELECT id, workflow, major, revision, status, version FROM runs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+)
+LOCK_RUNS: Final = "SELECT * FROM runs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+GET_SPEC: Final = "SELECT * FROM specs WHERE name = $1 AND major = $2 AND revision = $3"
+INSERT_SPEC: Final = (
+    "INSERT INTO specs (name, major, revision, hash, body, deployed_at) VALUES ($1, $2, $3, $4, $5, $6)"
+)
+INSERT_EVENT: Final = (
+    "INSERT INTO events (event_id, name, correlation, payload, run_id, created_at, delivered_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *"
+)
+FIND_WAITER: Final = (
+    "SELECT run_id, thread FROM event_waits WHERE event = $1 AND correlation = $2 ORDER BY since, run_id LIMIT 1"
+)
+PUT_WAIT: Final = (
+    "INSERT INTO event_waits (run_id, thread, event, correlation, since) VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (run_id, thread) DO UPDATE SET event = excluded.event, correlation = excluded.correlation, "
+    "since = excluded.since"
+)
+CLAIM_EVENT: Final = (
+    "UPDATE events SET run_id = $1, delivered_at = $2 WHERE seq = (SELECT seq FROM events "
+    "WHERE run_id IS NULL AND name = $3 AND correlation = $4 ORDER BY seq LIMIT 1 FOR UPDATE) RETURNING *"
+)
+
+#: Every queued write of a transaction in one statement; returns the ids of
+#: the runs whose version matched (and was bumped).
+FLUSH: Final = """
+WITH changed AS (
+    UPDATE runs AS r
+    SET status = u.status, state = u.state, updated_at = u.updated_at, version = r.version + 1
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::int8[])
+        AS u(id, status, state, updated_at, expected)
+    WHERE r.id = u.id AND r.version = u.expected
+    RETURNING r.id
+), created AS (
+    INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at)
+    SELECT n.id, n.workflow, n.major, n.revision, n.status, 1, n.state, n.created_at, n.updated_at
+    FROM unnest($6::text[], $7::text[], $8::int4[], $9::int4[], $10::text[], $11::text[], $12::float8[],
+                $13::float8[]) AS n(id, workflow, major, revision, status, state, created_at, updated_at)
+), journaled AS (
+    INSERT INTO journal (run_id, seq, at, thread, node, kind, attempt, detail)
+    SELECT * FROM unnest($14::text[], $15::int4[], $16::float8[], $17::int4[], $18::text[], $19::text[],
+                         $20::int4[], $21::text[])
+), put_tasks AS (
+    INSERT INTO tasks (dispatch_id, run_id, workflow, thread, node, task, args, attempt, idempotency_key,
+                       timeout, created_at, lease_owner, lease_expires_at)
+    SELECT * FROM unnest($22::text[], $23::text[], $24::text[], $25::int4[], $26::text[], $27::text[],
+                         $28::text[], $29::int4[], $30::text[], $31::float8[], $32::float8[], $33::text[],
+                         $34::float8[])
+    ON CONFLICT (dispatch_id) DO UPDATE SET lease_owner = excluded.lease_owner,
+        lease_expires_at = coalesce(excluded.lease_expires_at, tasks.lease_expires_at)
+), dropped_tasks AS (
+    DELETE FROM tasks WHERE dispatch_id = ANY($35::text[])
+), put_timers AS (
+    INSERT INTO timers (run_id, timer, due_at)
+    SELECT * FROM unnest($36::text[], $37::int4[], $38::float8[])
+    ON CONFLICT (run_id, timer) DO UPDATE SET due_at = excluded.due_at, lease_owner = NULL,
+        lease_expires_at = NULL
+), dropped_timers AS (
+    DELETE FROM timers AS t USING unnest($39::text[], $40::int4[]) AS d(run_id, timer)
+    WHERE t.run_id = d.run_id AND t.timer = d.timer
+), dropped_waits AS (
+    DELETE FROM event_waits AS w
+    WHERE w.run_id = ANY($41::text[]) OR (w.run_id, w.thread) IN (SELECT * FROM unnest($42::text[], $43::int4[]))
+)
+SELECT array(SELECT id FROM changed)
+"""
+#: Forget waits: every wait of the runs $1, and the waits of threads ($2, $3).
+DROP_WAITS: Final = (
+    "DELETE FROM event_waits AS w WHERE w.run_id = ANY($1::text[]) "
+    "OR (w.run_id, w.thread) IN (SELECT * FROM unnest($2::text[], $3::int4[]))"
+)
+
+
+def unwait_arguments(unwaited: Sequence[tuple[str, int | None]]) -> list[list[Any]]:
+    """The three array arguments of :data:`DROP_WAITS`."""
+    return [
+        [run_id for run_id, thread in unwaited if thread is None],
+        [run_id for run_id, thread in unwaited if thread is not None],
+        [thread for _, thread in unwaited if thread is not None],
+    ]
+
+
+def flush_arguments(batch: WriteBatch, unwaited: Sequence[tuple[str, int | None]] = ()) -> list[list[Any]]:
+    """The 43 array arguments of :data:`FLUSH`: a batch, and waits to forget."""
+    changed = [r for r in batch.runs.values() if r.expected_version is not None]
+    new = [r for r in batch.runs.values() if r.expected_version is None]
+    puts = [t for t in batch.tasks.values() if t is not None]
+    drops = [key for key, t in batch.tasks.items() if t is None]
+    timers = [t for t in batch.timers.values() if t is not None]
+    untimed = [key for key, t in batch.timers.items() if t is None]
+    journal = batch.journal
+    return [
+        [r.id for r in changed],
+        [r.status for r in changed],
+        [r.state.decode() for r in changed],
+        [r.updated_at for r in changed],
+        [r.expected_version for r in changed],
+        [r.id for r in new],
+        [r.workflow for r in new],
+        [r.major for r in new],
+        [r.revision for r in new],
+        [r.status for r in new],
+        [r.state.decode() for r in new],
+        [r.created_at for r in new],
+        [r.updated_at for r in new],
+        [j.run_id for j in journal],
+        [j.seq for j in journal],
+        [j.at for j in journal],
+        [j.thread for j in journal],
+        [j.node for j in journal],
+        [j.kind for j in journal],
+        [j.attempt for j in journal],
+        [j.detail.decode() for j in journal],
+        [t.dispatch_id for t in puts],
+        [t.run_id for t in puts],
+        [t.workflow for t in puts],
+        [t.thread for t in puts],
+        [t.node for t in puts],
+        [t.task for t in puts],
+        [t.args.decode() for t in puts],
+        [t.attempt for t in puts],
+        [t.idempotency_key for t in puts],
+        [t.timeout for t in puts],
+        [t.created_at for t in puts],
+        [t.lease_owner for t in puts],
+        [t.lease_expires_at for t in puts],
+        drops,
+        [t.run_id for t in timers],
+        [t.timer for t in timers],
+        [t.due_at for t in timers],
+        [run_id for run_id, _ in untimed],
+        [timer for _, timer in untimed],
+        *unwait_arguments(unwaited),
+    ]
+
+
+# ---------------------------------------------------------------- reads
+
+
+def list_runs_query(
+    statuses: Sequence[str] | None,
+    workflow: str | None,
+    started_after: float | None,
+    started_before: float | None,
+    limit: int | None,
+    needs_attention: bool | None = None,
+) -> tuple[str, list[Any]]:
+    """The query of ``Store.list_runs`` and its parameters; with
+    ``needs_attention``, only the runs that need someone (FAILED with a failed
+    compensation) or only the others."""
+    where: list[str] = []
+    params: list[Any] = []
+    if needs_attention is not None:
+        flagged = "(status = 'FAILED' AND coalesce((state::json ->> 'compensation_failed')::boolean, false))"
+        where.append(flagged if needs_attention else f"NOT {flagged}")
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    if statuses:
+        where.append(f"status = ANY({param(list(statuses))}::text[])")
+    if workflow is not None:
+        where.append(f"workflow = {param(workflow)}")
+    if started_after is not None:
+        where.append(f"created_at >= {param(started_after)}")
+    if started_before is not None:
+        where.append(f"created_at < {param(started_before)}")
+    query = "SELECT * FROM runs"
+    if where:
+        query += " WHERE " + " AND ".join(where)
+    query += " ORDER BY created_at DESC, id DESC"
+    if limit is not None:
+        query += f" LIMIT {param(limit)}"
+    return query, params
+
+
+# ---------------------------------------------------------------- leases
+
+REGISTER_ENGINE: Final = (
+    "INSERT INTO engines (id, host, pid, started_at, heartbeat_at, backend_pid, backend_start) "
+    "VALUES ($1, $2, $3, $4, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, "
+    "backend_pid = excluded.backend_pid, backend_start = excluded.backend_start"
+)
+#: Extend this engine's leases; returns whether its row is still there.
+HEARTBEAT: Final = """
+WITH engine AS (UPDATE engines SET heartbeat_at = $2 WHERE id = $1 RETURNING 1),
+held_tasks AS (UPDATE tasks SET lease_expires_at = $3 WHERE lease_owner = $1),
+held_timers AS (UPDATE timers SET lease_expires_at = $3 WHERE lease_owner = $1)
+SELECT EXISTS (SELECT 1 FROM engine)
+"""
+#: Engines whose heartbeat is older than $1, or whose session ended, are
+#: gone: drop them and release their leases (a released attempt keeps its
+#: lease_expires_at, so its next claim delivers it again through its run).
+#: Without the privilege to see another user's sessions, backend_start reads
+#: NULL and the pid alone is compared.
+REAP_ENGINES: Final = """
+WITH dead AS (
+    DELETE FROM engines AS e
+    WHERE e.heartbeat_at < $1
+       OR (e.backend_pid IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM pg_stat_activity AS a
+            WHERE a.pid = e.backend_pid AND (a.backend_start IS NULL OR a.backend_start = e.backend_start)))
+    RETURNING e.id
+), freed_tasks AS (
+    UPDATE tasks SET lease_owner = NULL WHERE lease_owner IN (SELECT id FROM dead) RETURNING task
+), freed_timers AS (
+    UPDATE timers SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner IN (SELECT id FROM dead)
+    RETURNING 1
+)
+SELECT array(SELECT id FROM dead) AS dead, array(SELECT DISTINCT task FROM freed_tasks) AS tasks,
+       EXISTS (SELECT 1 FROM freed_timers) AS timers
+"""
+RELEASE_ENGINE: Final = """
+WITH freed_tasks AS (
+    UPDATE tasks SET lease_owner = NULL WHERE lease_owner = $1 RETURNING task
+), freed_timers AS (
+    UPDATE timers SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1 RETURNING 1
+), gone AS (
+    DELETE FROM engines WHERE id = $1
+)
+SELECT array(SELECT DISTINCT task FROM freed_tasks) AS tasks, EXISTS (SELECT 1 FROM freed_timers) AS timers
+"""
+#: Lease up to $5 attempts of the tasks $3 that nobody holds (at $4), oldest
+#: first, skipping rows another claimer is taking right now.
+CLAIM_TASKS: Final = """
+WITH picked AS (
+    SELECT dispatch_id, lease_expires_at IS NULL AS fresh FROM tasks
+    WHERE task = ANY($3::text[]) AND (lease_owner IS NULL OR lease_expires_at < $4)
+    ORDER BY created_at LIMIT $5
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE tasks AS t SET lease_owner = $1, lease_expires_at = $2
+FROM picked WHERE t.dispatch_id = picked.dispatch_id
+RETURNING t.*, picked.fresh
+"""
+#: Lease up to $4 timers due at $3 that nobody else holds.
+CLAIM_TIMERS: Final = """
+WITH picked AS (
+    SELECT run_id, timer FROM timers
+    WHERE due_at <= $3 AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $3)
+    ORDER BY due_at LIMIT $4
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE timers AS t SET lease_owner = $1, lease_expires_at = $2
+FROM picked WHERE t.run_id = picked.run_id AND t.timer = picked.timer
+RETURNING t.run_id, t.timer, t.due_at
+"""
+
+# ---------------------------------------------------------------- rows
+
+
+def run_version(row: Any) -> RunVersion:
+    """A :class:`RunVersion` from a ``runs`` row."""
+    return RunVersion(
+        id=row["id"],
+        workflow=row["workflow"],
+        major=row["major"],
+        revision=row["revision"],
+        status=row["status"],
+        version=row["version"],
+    )
+
+
+def run_record(row: Any) -> RunRecord:
+    """A :class:`RunRecord` from a ``runs`` row."""
+    return RunRecord(
+        id=row["id"],
+        workflow=row["workflow"],
+        major=row["major"],
+        revision=row["revision"],
+        status=row["status"],
+        version=row["version"],
+        state=row["state"].encode(),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def spec_record(row: Any) -> SpecRecord:
+    """A :class:`SpecRecord` from a ``specs`` row."""
+    return SpecRecord(
+        name=row["name"],
+        major=row["major"],
+        revision=row["revision"],
+        hash=row["hash"],
+        body=row["body"].encode(),
+        deployed_at=row["deployed_at"],
+    )
+
+
+def event_record(row: Any) -> EventRecord:
+    """An :class:`EventRecord` from an ``events`` row."""
+    return EventRecord(
+        seq=row["seq"],
+        event_id=row["event_id"],
+        name=row["name"],
+        correlation=row["correlation"],
+        payload=row["payload"].encode(),
+        run_id=row["run_id"],
+        created_at=row["created_at"],
+    )
+
+
+def journal_record(row: Any) -> JournalRecord:
+    """A :class:`JournalRecord` from a ``journal`` row."""
+    return JournalRecord(
+        run_id=row["run_id"],
+        seq=row["seq"],
+        at=row["at"],
+        thread=row["thread"],
+        node=row["node"],
+        kind=row["kind"],
+        attempt=row["attempt"],
+        detail=row["detail"].encode(),
+    )
+
+
+def task_record(row: Any) -> TaskRecord:
+    """A :class:`TaskRecord` from a ``tasks`` row (with ``fresh`` when claimed)."""
+    return TaskRecord(
+        dispatch_id=row["dispatch_id"],
+        run_id=row["run_id"],
+        workflow=row["workflow"],
+        thread=row["thread"],
+        node=row["node"],
+        task=row["task"],
+        args=row["args"].encode(),
+        attempt=row["attempt"],
+        idempotency_key=row["idempotency_key"],
+        timeout=row["timeout"],
+        created_at=row["created_at"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        fresh=bool(row.get("fresh", False)),
+    )
+
+
+def timer_record(row: Any) -> TimerRecord:
+    """A :class:`TimerRecord` from a ``timers`` row."""
+    return TimerRecord(run_id=row["run_id"], timer=row["timer"], due_at=row["due_at"])

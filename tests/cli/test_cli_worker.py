@@ -1,0 +1,160 @@
+"""``wfc worker``: a real worker process completes runs started with ``wfc run
+--detach``, reports what it does, and stops cleanly on SIGINT/SIGTERM,
+releasing what it could not finish. On SQLite always; on PostgreSQL too when
+``WFC_TEST_POSTGRES_URL`` is set."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+from typer.testing import Result
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
+from rtdb import SKIP_REASON, Db, make_db, postgres_base_url
+
+from wfc.runtime import Engine, RunInfo
+
+Invoke = Callable[..., Result]
+
+FLOW = """
+from wfc.dsl import Workflow, WorkflowThread
+
+def greet(wf: WorkflowThread) -> None:
+    name = wf.declare_str("name").required()
+    hello = wf.execute("hello", name)
+    wf.execute("shout", hello)
+
+greet_wf = Workflow("greet", greet)
+"""
+
+TASKS = """
+import os, anyio
+from wfc.runtime import task
+
+@task("hello")
+def hello(name: str) -> str:
+    return f"hello {name}"
+
+@task("shout")
+async def shout(text: str) -> str:
+    if text == "hello sloth":
+        await anyio.sleep(60)
+    return text.upper()
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    if request.param == "postgres" and postgres_base_url() is None:
+        pytest.skip(SKIP_REASON)
+    database = make_db(request.param, tmp_path)
+    try:
+        yield database
+    finally:
+        database.drop()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "flow.py").write_text(FLOW)
+    (tmp_path / "greet_tasks.py").write_text(TASKS)
+    return tmp_path
+
+
+def start_worker(folder: Path, url: str, *extra: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-c", "from wfc.cli import main; main()", "worker", "--db", url]
+    command += ["--tasks", "greet_tasks.py", "--poll", "0.1", "--stats-every", "0.2", *extra]
+    return subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def stop(worker: subprocess.Popen[str], how: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
+    worker.send_signal(how)
+    try:
+        out, _ = worker.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        out, _ = worker.communicate()
+    return worker.returncode, out
+
+
+def run_info(url: str, run_id: str, timeout: float = 30) -> RunInfo:
+    async def wait() -> RunInfo:
+        async with Engine.open(url, serve=False, poll_interval=0.1) as client:
+            return await client.wait(run_id, timeout=timeout)
+
+    return anyio.run(wait)
+
+
+def run_status(url: str, run_id: str) -> str:
+    async def read() -> str:
+        async with Engine.open(url, serve=False) as client:
+            return (await client.get_run(run_id)).status.value
+
+    return anyio.run(read)
+
+
+def wait_for_output(worker: subprocess.Popen[str], seconds: float) -> None:
+    time.sleep(seconds)
+    assert worker.poll() is None, worker.communicate()[0]
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_detached_run_is_completed_by_a_worker_that_stops_cleanly(
+    invoke: Invoke, project: Path, db: Db, how: signal.Signals
+) -> None:
+    started = invoke("run", "flow.py", "--db", db.url, "--input", "name=ann", "--detach")
+    assert started.exit_code == 0, started.output
+    run_id = started.stdout.strip().splitlines()[-1]
+    worker = start_worker(project, db.url, "--concurrency", "4")
+    try:
+        info = run_info(db.url, run_id)
+        wait_for_output(worker, 0.5)
+    finally:
+        code, out = stop(worker, how)
+    assert info.status.value == "COMPLETED"
+    assert code == 0, out
+    assert "serving hello, shout on" in out and "up to 4 at once" in out
+    assert "wfc worker: claimed" in out and "completed" in out  # the periodic plain line (no TTY)
+    assert f"{how.name}: stopping" in out
+    assert "wfc worker stopped after" in out and "completed 2, failed 0" in out
+
+
+def test_on_a_signal_running_attempts_get_the_grace_period_then_are_released(
+    invoke: Invoke, project: Path, db: Db
+) -> None:
+    started = invoke("run", "flow.py", "--db", db.url, "--input", "name=sloth", "--detach")
+    run_id = started.stdout.strip().splitlines()[-1]
+    worker = start_worker(project, db.url, "--grace", "0.5")
+    try:
+        deadline = time.monotonic() + 30
+        while not db.rows("SELECT node FROM tasks WHERE node = 'shout' AND lease_owner IS NOT NULL"):
+            assert time.monotonic() < deadline and worker.poll() is None
+            time.sleep(0.05)
+    finally:
+        code, out = stop(worker)
+    assert code == 0, out
+    assert "1 running attempt(s) get up to 0.5s to finish" in out
+    assert "released 1 unfinished attempt(s) to other workers" in out
+    # The attempt is back in the outbox for the next worker; the run goes on.
+    assert db.rows("SELECT node, lease_owner FROM tasks") == [("shout", None)]
+    assert run_status(db.url, run_id) == "RUNNING"
+
+
+def test_worker_errors_are_clear(invoke: Invoke, project: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'wfc.db'}"
+    result = invoke("worker", "--db", url, "--tasks", "nope.py")
+    assert result.exit_code == 1 and "nope.py: no such file" in result.output
+    (project / "empty.py").write_text("x = 1\n")
+    result = invoke("worker", "--db", url, "--tasks", "empty.py")
+    assert result.exit_code == 1 and "empty.py defines no @task function" in result.output
+    result = invoke("worker", "--db", url)
+    assert result.exit_code == 2 and "--tasks" in result.output
+    result = invoke("worker", "--db", "mysql://x/y", "--tasks", "greet_tasks.py")
+    assert result.exit_code == 1 and "unsupported database URL" in result.output

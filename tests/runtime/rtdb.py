@@ -1,0 +1,128 @@
+"""Test databases for the conformance suite: a SQLite file, or a fresh schema
+of the PostgreSQL database named by ``WFC_TEST_POSTGRES_URL``.
+
+Each PostgreSQL test gets a schema of its own with a random name (passed to
+wfc as ``?schema=NAME``), dropped afterwards, so tests are isolated from each
+other and may run in parallel against one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+T = TypeVar("T")
+
+#: The environment variable naming the PostgreSQL test database.
+POSTGRES_ENV = "WFC_TEST_POSTGRES_URL"
+SKIP_REASON = (
+    f"PostgreSQL tests need {POSTGRES_ENV}=postgresql://user@host:5432/database (a database the tests may "
+    f"create schemas in; .ci/run sets it)"
+)
+
+
+def postgres_base_url() -> str | None:
+    """The PostgreSQL test database, if one is configured."""
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+def with_schema(url: str, schema: str) -> str:
+    """``url`` with its ``schema`` query parameter set."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "schema"]
+    query.append(("schema", schema))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+def new_schema_name() -> str:
+    """A fresh schema name for one test."""
+    return f"wfc_test_{uuid.uuid4().hex[:12]}"
+
+
+def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion from sync code, even inside a running
+    event loop (in a thread with a loop of its own)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result(timeout=60)
+
+
+async def _pg_rows(url: str, schema: str, sql: str) -> list[tuple[Any, ...]]:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(_plain(url), server_settings={"search_path": schema})
+    try:
+        return [tuple(row) for row in await conn.fetch(sql)]
+    finally:
+        await conn.close()
+
+
+async def _pg_execute(url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_plain(url))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _plain(url: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "schema"]
+    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), ""))
+
+
+@dataclass
+class Db:
+    """One test's database."""
+
+    kind: str
+    """``"sqlite"`` or ``"postgres"``."""
+    url: str
+    """The URL to give wfc."""
+    path: Path | None = None
+    """The SQLite file."""
+    schema: str | None = None
+    """The PostgreSQL schema."""
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of a query on the test's tables (plain SQL both stores read)."""
+        if self.kind == "sqlite":
+            import sqlite3
+
+            with sqlite3.connect(str(self.path)) as conn:
+                rows = list(conn.execute(sql).fetchall())
+            conn.close()
+            return rows
+        assert self.schema is not None
+        url, schema = self.url, self.schema
+        return run_sync(lambda: _pg_rows(url, schema, sql))
+
+    def execute(self, sql: str) -> None:
+        """Run a statement on the PostgreSQL database (outside wfc's schema)."""
+        url = self.url
+        run_sync(lambda: _pg_execute(url, sql))
+
+    def drop(self) -> None:
+        """Remove the test's schema."""
+        if self.kind == "postgres" and self.schema is not None:
+            self.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+
+def make_db(kind: str, tmp_path: Path) -> Db:
+    """A fresh database of ``kind``; PostgreSQL needs :data:`POSTGRES_ENV`."""
+    if kind == "sqlite":
+        path = tmp_path / "wfc.db"
+        return Db("sqlite", f"sqlite:///{path}", path=path)
+    base = postgres_base_url()
+    if base is None:
+        raise RuntimeError(SKIP_REASON)
+    schema = new_schema_name()
+    return Db("postgres", with_schema(base, schema), schema=schema)
