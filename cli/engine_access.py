@@ -35,7 +35,10 @@ DbOption = Annotated[
         "--db",
         envvar="WFC_DB",
         metavar="URL",
-        help="Database URL (sqlite:///relative.db, sqlite:////absolute.db) or a path to a SQLite file.",
+        help=(
+            "Database URL: sqlite:///relative.db, sqlite:////absolute.db, a path to a SQLite file, or "
+            "postgresql://user@host:5432/db (pip install 'wfc[postgres]')."
+        ),
     ),
 ]
 
