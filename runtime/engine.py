@@ -266,6 +266,10 @@ class Engine(EngineCore):
             raise UsageError(f"run_id must be a non-empty string, got {run_id!r}")
         if inputs is not None and not isinstance(inputs, Mapping):
             raise UsageError(f"inputs must be a mapping of variable name to value, got {type(inputs).__name__}")
+        if run_id is not None:
+            existing = await self._store.get_run(run_id)
+            if existing is not None and existing.workflow == workflow:
+                return run_id  # idempotent: the same id is the same run, whatever the inputs now
         spec = await self.get_spec(workflow, version)
         self._require_tasks(spec)
         prepare_inputs(spec, inputs)  # fail fast; the turn checks again
