@@ -36,6 +36,7 @@ import anyio
 
 from wfc.runtime.errors import ConflictError
 from wfc.runtime.store import postgres_sql as sql
+from wfc.runtime.store import rows as decode
 from wfc.runtime.store.base import (
     EventRecord,
     JournalRecord,
@@ -154,17 +155,17 @@ class _PgTransaction(StoreTransaction):
     async def run_versions(self, run_ids: Collection[str]) -> dict[str, RunVersion]:
         conn = await self._begin()
         rows = await conn.fetch(sql.LOCK_RUN_VERSIONS, sorted(run_ids))
-        return {row["id"]: sql.run_version(row) for row in rows}
+        return {row["id"]: decode.run_version(row) for row in rows}
 
     async def load_runs(self, run_ids: Collection[str]) -> dict[str, RunRecord]:
         conn = await self._begin()
         rows = await conn.fetch(sql.LOCK_RUNS, sorted(run_ids))
-        return {row["id"]: sql.run_record(row) for row in rows}
+        return {row["id"]: decode.run_record(row) for row in rows}
 
     async def get_spec(self, name: str, major: int, revision: int) -> SpecRecord | None:
         conn = await self._begin()
         row = await conn.fetchrow(sql.GET_SPEC, name, major, revision)
-        return sql.spec_record(row) if row is not None else None
+        return decode.spec_record(row) if row is not None else None
 
     async def insert_spec(self, record: SpecRecord) -> None:
         conn = await self._begin()
@@ -181,7 +182,7 @@ class _PgTransaction(StoreTransaction):
     async def find_event(self, event_id: str) -> EventRecord | None:
         conn = await self._begin()
         row = await conn.fetchrow("SELECT * FROM events WHERE event_id = $1", event_id)
-        return sql.event_record(row) if row is not None else None
+        return decode.event_record(row) if row is not None else None
 
     async def insert_event(
         self, event_id: str, name: str, correlation: str | None, payload: bytes, run_id: str | None, now: float
@@ -190,7 +191,7 @@ class _PgTransaction(StoreTransaction):
         row = await conn.fetchrow(
             sql.INSERT_EVENT, event_id, name, correlation, payload.decode(), run_id, now, now if run_id else None
         )
-        return sql.event_record(row)
+        return decode.event_record(row)
 
     async def _lock_key(self, event: str, correlation: str) -> Any:
         # Waits and sends of one (event, correlation) take turns: each sees
@@ -218,7 +219,7 @@ class _PgTransaction(StoreTransaction):
     async def claim_event(self, event: str, correlation: str, run_id: str, now: float) -> EventRecord | None:
         conn = await self._lock_key(event, correlation)
         row = await conn.fetchrow(sql.CLAIM_EVENT, run_id, now, event, correlation)
-        return sql.event_record(row) if row is not None else None
+        return decode.event_record(row) if row is not None else None
 
     async def take_timer(self, run_id: str, timer: int) -> bool:
         conn = await self._begin()
@@ -330,18 +331,18 @@ class PostgresStore(Store):
 
     async def get_spec(self, name: str, major: int, revision: int) -> SpecRecord | None:
         row = await self._pool.fetchrow(sql.GET_SPEC, name, major, revision)
-        return sql.spec_record(row) if row is not None else None
+        return decode.spec_record(row) if row is not None else None
 
     async def list_specs(self, name: str | None = None) -> list[SpecRecord]:
         if name is None:
             rows = await self._pool.fetch("SELECT * FROM specs ORDER BY name, major, revision")
         else:
             rows = await self._pool.fetch("SELECT * FROM specs WHERE name = $1 ORDER BY major, revision", name)
-        return [sql.spec_record(row) for row in rows]
+        return [decode.spec_record(row) for row in rows]
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         row = await self._pool.fetchrow("SELECT * FROM runs WHERE id = $1", run_id)
-        return sql.run_record(row) if row is not None else None
+        return decode.run_record(row) if row is not None else None
 
     async def list_runs(
         self,
@@ -352,7 +353,7 @@ class PostgresStore(Store):
         limit: int | None,
     ) -> list[RunRecord]:
         query, params = sql.list_runs_query(statuses, workflow, started_after, started_before, limit)
-        return [sql.run_record(row) for row in await self._pool.fetch(query, *params)]
+        return [decode.run_record(row) for row in await self._pool.fetch(query, *params)]
 
     async def list_runs_by_attention(
         self,
@@ -364,7 +365,7 @@ class PostgresStore(Store):
         limit: int | None,
     ) -> list[RunRecord]:
         query, params = sql.list_runs_query(statuses, workflow, started_after, started_before, limit, needs_attention)
-        return [sql.run_record(row) for row in await self._pool.fetch(query, *params)]
+        return [decode.run_record(row) for row in await self._pool.fetch(query, *params)]
 
     async def history(self, run_id: str, after: int = 0, limit: int | None = None) -> list[JournalRecord]:
         query = "SELECT * FROM journal WHERE run_id = $1 AND seq > $2 ORDER BY seq"
@@ -372,13 +373,13 @@ class PostgresStore(Store):
         if limit is not None:
             query += " LIMIT $3"
             params.append(limit)
-        return [sql.journal_record(row) for row in await self._pool.fetch(query, *params)]
+        return [decode.journal_record(row) for row in await self._pool.fetch(query, *params)]
 
     async def due_timers(self, now: float, limit: int) -> list[TimerRecord]:
         rows = await self._pool.fetch(
             "SELECT run_id, timer, due_at FROM timers WHERE due_at <= $1 ORDER BY due_at LIMIT $2", now, limit
         )
-        return [sql.timer_record(row) for row in rows]
+        return [decode.timer_record(row) for row in rows]
 
     async def next_timer_due(self) -> float | None:
         due = await self._pool.fetchval("SELECT min(due_at) FROM timers")
@@ -386,7 +387,7 @@ class PostgresStore(Store):
 
     async def pending_events(self, limit: int = 100) -> list[EventRecord]:
         rows = await self._pool.fetch("SELECT * FROM events WHERE run_id IS NULL ORDER BY seq LIMIT $1", limit)
-        return [sql.event_record(row) for row in rows]
+        return [decode.event_record(row) for row in rows]
 
     # ---------------------------------------------------------------- leases
 
@@ -433,11 +434,11 @@ class PostgresStore(Store):
         if not tasks or limit <= 0:
             return []
         rows = await self._pool.fetch(sql.CLAIM_TASKS, engine_id, now + lease, sorted(tasks), now, limit)
-        return [sql.task_record(row) for row in rows]
+        return [decode.task_record(row) for row in rows]
 
     async def claim_timers(self, engine_id: str, now: float, lease: float, limit: int) -> list[TimerRecord]:
         rows = await self._pool.fetch(sql.CLAIM_TIMERS, engine_id, now + lease, now, limit)
-        return sorted((sql.timer_record(row) for row in rows), key=lambda t: t.due_at)
+        return sorted((decode.timer_record(row) for row in rows), key=lambda t: t.due_at)
 
     async def release_engine(self, engine_id: str) -> None:
         row = await self._pool.fetchrow(sql.RELEASE_ENGINE, engine_id)

@@ -31,6 +31,7 @@ from typing import Any, Final, TypeVar
 import anyio
 
 from wfc.runtime.errors import ConflictError
+from wfc.runtime.store import rows as decode
 from wfc.runtime.store.base import (
     EventRecord,
     JournalRecord,
@@ -59,77 +60,6 @@ async def open_sqlite(path: str, now: float) -> SqliteStore:
         return SqliteStore(path, shared, shared)
     writer, reader = await anyio.to_thread.run_sync(open_file, path, now)
     return SqliteStore(path, _Connection(writer), _Connection(reader))
-
-
-# ---------------------------------------------------------------- rows
-
-
-def _task(row: sqlite3.Row) -> TaskRecord:
-    return TaskRecord(
-        dispatch_id=row["dispatch_id"],
-        run_id=row["run_id"],
-        workflow=row["workflow"],
-        thread=row["thread"],
-        node=row["node"],
-        task=row["task"],
-        args=row["args"].encode(),
-        attempt=row["attempt"],
-        idempotency_key=row["idempotency_key"],
-        timeout=row["timeout"],
-        created_at=row["created_at"],
-        lease_owner=row["lease_owner"],
-        lease_expires_at=row["lease_expires_at"],
-    )
-
-
-def _run(row: sqlite3.Row) -> RunRecord:
-    return RunRecord(
-        id=row["id"],
-        workflow=row["workflow"],
-        major=row["major"],
-        revision=row["revision"],
-        status=row["status"],
-        version=row["version"],
-        state=row["state"].encode(),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
-def _event(row: sqlite3.Row) -> EventRecord:
-    return EventRecord(
-        seq=row["seq"],
-        event_id=row["event_id"],
-        name=row["name"],
-        correlation=row["correlation"],
-        payload=row["payload"].encode(),
-        run_id=row["run_id"],
-        created_at=row["created_at"],
-    )
-
-
-def _spec(row: sqlite3.Row) -> SpecRecord:
-    return SpecRecord(
-        name=row["name"],
-        major=row["major"],
-        revision=row["revision"],
-        hash=row["hash"],
-        body=row["body"].encode(),
-        deployed_at=row["deployed_at"],
-    )
-
-
-def _journal(row: sqlite3.Row) -> JournalRecord:
-    return JournalRecord(
-        run_id=row["run_id"],
-        seq=row["seq"],
-        at=row["at"],
-        thread=row["thread"],
-        node=row["node"],
-        kind=row["kind"],
-        attempt=row["attempt"],
-        detail=row["detail"].encode(),
-    )
 
 
 def _chunks(items: Iterable[str]) -> Iterable[list[str]]:
@@ -179,14 +109,7 @@ def _run_versions(conn: sqlite3.Connection, run_ids: Collection[str]) -> dict[st
         marks = ",".join("?" * len(chunk))
         sql = f"SELECT id, workflow, major, revision, status, version FROM runs WHERE id IN ({marks})"
         for row in conn.execute(sql, chunk):
-            found[row["id"]] = RunVersion(
-                id=row["id"],
-                workflow=row["workflow"],
-                major=row["major"],
-                revision=row["revision"],
-                status=row["status"],
-                version=row["version"],
-            )
+            found[row["id"]] = decode.run_version(row)
     return found
 
 
@@ -195,7 +118,7 @@ def _load_runs(conn: sqlite3.Connection, run_ids: Collection[str]) -> dict[str, 
     for chunk in _chunks(run_ids):
         marks = ",".join("?" * len(chunk))
         for row in conn.execute(f"SELECT * FROM runs WHERE id IN ({marks})", chunk):
-            found[row["id"]] = _run(row)
+            found[row["id"]] = decode.run_record(row)
     return found
 
 
@@ -306,7 +229,7 @@ class _SqliteTransaction(StoreTransaction):
             row = conn.execute(
                 "SELECT * FROM specs WHERE name = ? AND major = ? AND revision = ?", (name, major, revision)
             ).fetchone()
-            return _spec(row) if row else None
+            return decode.spec_record(row) if row else None
 
         return await self._call(body)
 
@@ -321,7 +244,7 @@ class _SqliteTransaction(StoreTransaction):
     async def find_event(self, event_id: str) -> EventRecord | None:
         def body(conn: sqlite3.Connection) -> EventRecord | None:
             row = conn.execute("SELECT * FROM events WHERE event_id = ?", (event_id,)).fetchone()
-            return _event(row) if row else None
+            return decode.event_record(row) if row else None
 
         return await self._call(body)
 
@@ -334,7 +257,7 @@ class _SqliteTransaction(StoreTransaction):
                 "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
                 (event_id, name, correlation, payload.decode(), run_id, now, now if run_id else None),
             ).fetchone()
-            return _event(row)
+            return decode.event_record(row)
 
         return await self._call(body)
 
@@ -372,7 +295,7 @@ class _SqliteTransaction(StoreTransaction):
                 "WHERE run_id IS NULL AND name = ? AND correlation = ? ORDER BY seq LIMIT 1) RETURNING *",
                 (run_id, now, event, correlation),
             ).fetchone()
-            return _event(row) if row else None
+            return decode.event_record(row) if row else None
 
         return await self._call(body)
 
@@ -428,7 +351,7 @@ def _claim_tasks(
         "AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at LIMIT ?) RETURNING *",
         (engine_id, now + lease, *names, now, limit),
     ).fetchall()
-    return [_task(row) for row in rows]
+    return [decode.task_record(row) for row in rows]
 
 
 def _release_engine(conn: sqlite3.Connection, engine_id: str) -> None:
@@ -491,18 +414,18 @@ class SqliteStore(Store):
         rows = await self._query(
             "SELECT * FROM specs WHERE name = ? AND major = ? AND revision = ?", (name, major, revision)
         )
-        return _spec(rows[0]) if rows else None
+        return decode.spec_record(rows[0]) if rows else None
 
     async def list_specs(self, name: str | None = None) -> list[SpecRecord]:
         if name is None:
             rows = await self._query("SELECT * FROM specs ORDER BY name, major, revision")
         else:
             rows = await self._query("SELECT * FROM specs WHERE name = ? ORDER BY major, revision", (name,))
-        return [_spec(row) for row in rows]
+        return [decode.spec_record(row) for row in rows]
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         rows = await self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
-        return _run(rows[0]) if rows else None
+        return decode.run_record(rows[0]) if rows else None
 
     async def list_runs(
         self,
@@ -539,7 +462,7 @@ class SqliteStore(Store):
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [_run(row) for row in await self._query(sql, params)]
+        return [decode.run_record(row) for row in await self._query(sql, params)]
 
     async def list_runs_by_attention(
         self,
@@ -558,7 +481,7 @@ class SqliteStore(Store):
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [_journal(row) for row in await self._query(sql, params)]
+        return [decode.journal_record(row) for row in await self._query(sql, params)]
 
     async def due_timers(self, now: float, limit: int) -> list[TimerRecord]:
         rows = await self._query(
@@ -572,7 +495,7 @@ class SqliteStore(Store):
 
     async def pending_events(self, limit: int = 100) -> list[EventRecord]:
         rows = await self._query("SELECT * FROM events WHERE run_id IS NULL ORDER BY seq LIMIT ?", (limit,))
-        return [_event(row) for row in rows]
+        return [decode.event_record(row) for row in rows]
 
     # ---------------------------------------------------------------- leases
 
