@@ -23,6 +23,7 @@ from wfc.cli.errors import CliError
 from wfc.cli.files import display
 from wfc.runtime import Engine, UnknownRunError
 from wfc.runtime.store import sqlite_path
+from wfc.runtime.urls import redact_url
 
 T = TypeVar("T")
 
@@ -58,7 +59,7 @@ def db_flag(url: str) -> str:
     (it is neither the default nor ``$WFC_DB``); otherwise empty."""
     if url in (DEFAULT_DB, os.environ.get("WFC_DB")):
         return ""
-    return f" --db {url}"
+    return f" --db {redact_url(url)}"  # a hint must not print the password
 
 
 def require_database(url: str) -> None:

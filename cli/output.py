@@ -10,6 +10,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+from wfc.runtime.urls import redact_url
+
 
 def stdout() -> Console:
     """A console writing results to standard output."""
@@ -24,8 +26,8 @@ def stderr() -> Console:
 def print_error(message: str) -> None:
     """Print ``error: message`` on stderr. The message is shown as is, never
     read as rich markup, and is left for the terminal to wrap so that paths
-    in it stay whole."""
-    stderr().print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+    in it stay whole. A database password in it is shown as ``***``."""
+    stderr().print(Text.assemble(("error: ", "bold red"), redact_url(message)), soft_wrap=True)
 
 
 def print_warning(message: str) -> None:

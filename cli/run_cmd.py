@@ -35,6 +35,7 @@ from wfc.runtime import (
     UnknownRunError,
     UnknownWorkflowError,
 )
+from wfc.runtime.urls import redact_url
 from wfc.specs import WorkflowSpec
 
 #: Exit code after Ctrl-C, as shells report SIGINT.
@@ -53,6 +54,11 @@ class Request:
     timeout: float | None
     started: str | None = None
     """The run id, once the run exists (for the Ctrl-C message)."""
+
+    @property
+    def shown_url(self) -> str:
+        """The database URL as messages show it: without its password."""
+        return redact_url(self.url)
 
     def resume_command(self, run_id: str) -> str:
         """The command that serves the database and follows this run."""
@@ -168,7 +174,7 @@ async def _follow(engine: Engine, request: Request, run_id: str, *, resumed: boo
     info = await engine.get_run(run_id)
     verb = "following run" if resumed else "started run"
     console.print(
-        Text(f"{verb} {run_id} ({info.workflow} {info.version}) on {request.url}", style="dim"), soft_wrap=True
+        Text(f"{verb} {run_id} ({info.workflow} {info.version}) on {request.shown_url}", style="dim"), soft_wrap=True
     )
     if resumed and not info.status.finished:
         console.print(Text(f"  now {where_now(info)}", style="dim"), soft_wrap=True)
@@ -211,7 +217,7 @@ def _input_error(exc: InputError, spec: WorkflowSpec) -> CliError:
 def _report_detached(request: Request, run_id: str, spec: WorkflowSpec) -> None:
     typer.echo(run_id)  # alone on stdout, for RUN=$(wfc run ... --detach)
     output.stderr().print(
-        f"started run {run_id} ({spec.name} {spec.version}) on {request.url} without running it here. It "
+        f"started run {run_id} ({spec.name} {spec.version}) on {request.shown_url} without running it here. It "
         f"continues when an engine serving this database runs: `{request.resume_command(run_id)}` resumes "
         f"and follows it, and `{request.worker_command()}` serves every run of the database (any `wfc run` "
         f"on it also resumes, while it is open, the unfinished runs whose tasks it has). Check it with "
@@ -229,7 +235,7 @@ def _report_interrupt(request: Request) -> None:
         return
     run_id = request.started
     output.print_error(
-        f"interrupted: stopped following run {run_id}. The run is durable: it is stored in {request.url} and "
+        f"interrupted: stopped following run {run_id}. The run is durable: it is stored in {request.shown_url} and "
         f"continues when an engine serving the database runs (e.g. `{request.resume_command(run_id)}`); "
         f"check it with `wfc runs show {run_id}{db_flag(request.url)}`"
     )

@@ -36,6 +36,7 @@ from wfc.cli.loading import import_target
 from wfc.runtime import Engine, TaskFunction
 from wfc.runtime.store import is_postgres_url
 from wfc.runtime.tasks import task_definitions
+from wfc.runtime.urls import redact_url
 from wfc.runtime.worker import Worker, WorkerStats
 
 AnyTask = TaskFunction[Any, Any]
@@ -138,7 +139,7 @@ async def _serve(worker: Worker, console: Console, names: list[str], stats_every
         where = socket.gethostname()
         console.print(
             f"wfc worker {engine.engine_id[:8]} (pid {os.getpid()} on {where}) serving {', '.join(sorted(names))} "
-            f"on {engine.url}, up to {worker.concurrency} at once; Ctrl-C or SIGTERM stops it",
+            f"on {redact_url(engine.url)}, up to {worker.concurrency} at once; Ctrl-C or SIGTERM stops it",
             markup=False,
             highlight=False,
             soft_wrap=True,

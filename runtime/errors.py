@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from wfc.runtime.urls import redact_url
 from wfc.specs.errors import WfcError
 
 
@@ -21,13 +22,13 @@ class UnsupportedUrlError(WfcError):
     """The database URL names a scheme this wfc has no store for.
 
     Attributes:
-        url: The URL as given.
+        url: The URL as given, its password (if any) replaced by ``***``.
     """
 
     def __init__(self, url: str, supported: Sequence[str]) -> None:
-        self.url = url
+        self.url = redact_url(url)
         self.supported = tuple(supported)
-        super().__init__(f"cannot open {url!r}: unsupported database URL; use one of {', '.join(self.supported)}")
+        super().__init__(f"cannot open {self.url!r}: unsupported database URL; use one of {', '.join(self.supported)}")
 
 
 class StoreError(WfcError):
@@ -35,12 +36,13 @@ class StoreError(WfcError):
     unreadable. The file is left untouched.
 
     Attributes:
-        location: The database file or URL.
+        location: The database file or URL, its password (if any) replaced
+            by ``***``; the message never shows a password either.
     """
 
     def __init__(self, location: str, message: str) -> None:
-        self.location = location
-        super().__init__(f"cannot use database {location}: {message}")
+        self.location = redact_url(location)
+        super().__init__(redact_url(f"cannot use database {self.location}: {message}"))
 
 
 class NotAWfcDatabaseError(StoreError):
