@@ -53,7 +53,11 @@ def parse_inputs(
         try:
             values[name] = parse_value(text, definition.type)
         except ValueError as exc:
-            problems.append(f"--input {name}={text!r}: variable {name!r} is declared {definition.type}, {exc}")
+            if definition.masked:  # the reason quotes the value: a secret
+                problems.append(f"--input {name}=***: variable {name!r} is declared {definition.type} (and masked: "
+                                f"the value is not shown), and the value given is not one")
+            else:
+                problems.append(f"--input {name}={text!r}: variable {name!r} is declared {definition.type}, {exc}")
     if problems:
         raise CliError("; ".join(problems) if len(problems) == 1 else "invalid inputs:\n  " + "\n  ".join(problems))
     return values
@@ -123,6 +127,6 @@ def describe_variables(variables: Mapping[str, VariableDef]) -> str:
         definition = variables[name]
         extra = "required" if definition.required else ""
         if definition.default is not None:
-            extra = f"default {json.dumps(definition.default)}"
+            extra = "default ***" if definition.masked else f"default {json.dumps(definition.default)}"
         parts.append(f"{name} ({definition.type}{', ' + extra if extra else ''})")
     return ", ".join(parts)

@@ -2,7 +2,8 @@
 
 One document per command, on standard output. Datetimes are ISO 8601 strings
 in UTC, enums their string values, versions ``"major.revision"``; masked
-variables are ``"***"``, as everywhere the CLI shows a run.
+variables are ``"***"``, and so are their values wherever else they appear (the
+output, the failure), as everywhere the CLI shows a run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from wfc.runtime import HistoryEntry, RunInfo, SentEvent
 
 
 def run_document(info: RunInfo) -> dict[str, Any]:
-    """A run as JSON-ready data."""
+    """A run as JSON-ready data, secrets as ``"***"`` (:meth:`RunInfo.redacted`)."""
+    info = info.redacted()
     return {
         "id": info.id,
         "workflow": info.workflow,
@@ -29,7 +31,7 @@ def run_document(info: RunInfo) -> dict[str, Any]:
         "updated_at": iso(info.updated_at),
         "node": info.node,
         "waiting_on": info.waiting_on,
-        "variables": info.display_variables(),
+        "variables": info.variables,
         "masked": sorted(info.masked),
         "output": info.output,
         "failure": None if info.failure is None else msgspec.to_builtins(info.failure),

@@ -66,6 +66,7 @@ def thread_names(info: RunInfo) -> dict[int, str]:
 
 def where_now(info: RunInfo) -> str:
     """Where the run is: what its threads wait for, or the node it is at."""
+    info = info.redacted()
     if info.waiting_on:
         return "; ".join(info.waiting_on)
     if info.status.finished:
@@ -76,6 +77,7 @@ def where_now(info: RunInfo) -> str:
 def where_brief(info: RunInfo) -> str:
     """Where the run is, for a table row: the node of each running thread and
     the kind of thing it waits for, ``charge-card (retry, attempt 2)``."""
+    info = info.redacted()
     parts = []
     for thread in info.threads:
         if thread.waiting_on is None:
@@ -92,7 +94,7 @@ _WAIT_KINDS = frozenset({"task", "retry", "event", "timer", "threads"})
 
 def describe_failure(info: RunInfo) -> str | None:
     """``name at node N (thread T): message``, when the run failed."""
-    failure = info.failure
+    failure = info.redacted().failure
     if failure is None:
         return None
     at = f" at node {failure.node}" if failure.node else ""
@@ -203,6 +205,7 @@ def _entry_style(kind: str) -> str | None:
 
 def threads_table(info: RunInfo) -> Table:
     """One row per thread: where it is and what it waits for."""
+    info = info.redacted()
     table = compact_table("#", "thread", "kind", "status", "node", "waiting on", "attempt")
     for thread in info.threads:
         cells = (
@@ -221,13 +224,14 @@ def threads_table(info: RunInfo) -> Table:
 def variables_table(info: RunInfo) -> Table:
     """The run's variables, masked ones as ``***``."""
     table = Table.grid(padding=(0, 2))
-    for name, value in sorted(info.display_variables().items()):
+    for name, value in sorted(info.redacted().variables.items()):
         table.add_row(Text(name, style="bold"), Text(compact(value)))
     return table
 
 
 def run_details(info: RunInfo) -> RenderableType:
-    """Everything ``wfc runs show`` prints about a run."""
+    """Everything ``wfc runs show`` prints about a run, secrets as ``***``."""
+    info = info.redacted()
     facts = Table.grid(padding=(0, 2))
     facts.add_row("workflow", Text(f"{info.workflow} {info.version}"))
     facts.add_row("status", status_text(info.status))

@@ -21,7 +21,8 @@ TIMELINE_ROWS = 20
 
 
 def print_summary(console: Console, info: RunInfo, entries: Sequence[HistoryEntry], db_flag: str) -> None:
-    """The end of ``wfc run``: status, output or failure, timeline."""
+    """The end of ``wfc run``: status, output or failure, timeline; secrets as ``***``."""
+    info = info.redacted()
     elapsed = (info.updated_at - info.created_at).total_seconds()
     console.print(
         Text.assemble(
@@ -51,6 +52,7 @@ def print_summary(console: Console, info: RunInfo, entries: Sequence[HistoryEntr
 def where_message(info: RunInfo, why: str, db_flag: str, resume: str) -> str:
     """One paragraph for a run that is still going when ``wfc run`` stops
     following it: where it is, that it is safe, and how to see it again."""
+    info = info.redacted()
     return (
         f"{why}: run {info.id} ({info.workflow} {info.version}) is {info.status.value}, {where_now(info)}. "
         f"It is stored in the database and continues when an engine serving it runs (e.g. `{resume}`); "

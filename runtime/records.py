@@ -3,17 +3,19 @@
 ``RunInfo.variables`` holds the real values, masked variables included: the
 program that started the run is trusted with them. Masking is for what is
 displayed or kept for people: the journal (``history``) stores masked values
-as ``"***"`` already, and :meth:`RunInfo.display_variables` gives the masked
-view the CLI prints.
+as ``"***"`` already, and :meth:`RunInfo.redacted` gives the view the CLI
+prints, with masked values hidden wherever they appear.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from wfc.runtime.interpreter import MASK
+from msgspec.structs import replace as replace_struct
+
+from wfc.runtime.interpreter import Redactor, mask_variables
 from wfc.runtime.state import (
     DoneWait,
     EventWait,
@@ -188,7 +190,32 @@ class RunInfo:
 
     def display_variables(self) -> dict[str, Any]:
         """The variables with masked ones as ``"***"``, for display and logs."""
-        return {k: (MASK if k in self.masked and v is not None else v) for k, v in self.variables.items()}
+        return mask_variables(self.variables, self.masked)
+
+    def redacted(self) -> RunInfo:
+        """This run as people may see it: masked variables as ``"***"``, and
+        their values replaced by ``"***"`` wherever else they appear (the
+        output, the failure, what threads wait for). Applying it twice
+        changes nothing more."""
+        redactor = Redactor(v for k, v in self.variables.items() if k in self.masked)
+        if not redactor:
+            return replace(self, variables=self.display_variables())
+        failure = self.failure
+        if failure is not None:
+            failure = replace_struct(
+                failure, message=redactor.text(failure.message), content=redactor.value(failure.content)
+            )
+        return replace(
+            self,
+            variables=self.display_variables(),
+            output=redactor.value(self.output),
+            failure=failure,
+            threads=tuple(
+                replace(t, waiting_on=None if t.waiting_on is None else redactor.text(t.waiting_on))
+                for t in self.threads
+            ),
+            compensation=None if self.compensation is None else redactor.text(self.compensation),
+        )
 
 
 def run_info(state: RunState, masked: frozenset[str]) -> RunInfo:

@@ -33,7 +33,8 @@ from wfc.runtime.interpreter.messages import (
     WatchEvent,
 )
 from wfc.runtime.interpreter.policy import effective_backoff, effective_retries, effective_timeout, retry_delay
-from wfc.runtime.interpreter.specinfo import MASK, SpecInfo, spec_info
+from wfc.runtime.interpreter.secrets import MASK, Redactor, mask_variables
+from wfc.runtime.interpreter.specinfo import SpecInfo, spec_info
 from wfc.runtime.interpreter.variables import coerce, prepare_inputs
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "JournalEntry",
     "Limits",
     "OperatorInput",
+    "Redactor",
     "Redeliver",
     "Resume",
     "Retry",
@@ -71,6 +73,7 @@ __all__ = [
     "effective_backoff",
     "effective_retries",
     "effective_timeout",
+    "mask_variables",
     "prepare_inputs",
     "refusal",
     "retry_delay",

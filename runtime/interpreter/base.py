@@ -23,6 +23,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
+import msgspec
+
 from wfc.runtime.expressions import ExpressionError
 from wfc.runtime.interpreter.messages import (
     DEFAULT_LIMITS,
@@ -33,13 +35,18 @@ from wfc.runtime.interpreter.messages import (
     TaskPolicy,
     Transition,
 )
+from wfc.runtime.interpreter.secrets import MASK, Redactor
 from wfc.runtime.interpreter.specinfo import SpecInfo, spec_info
 from wfc.runtime.state import (
+    FailedWait,
     Failure,
+    HandlerWait,
     InboxEvent,
+    RetryWait,
     RunState,
     RunStatus,
     SagaCause,
+    TaskWait,
     ThreadRun,
     ThreadStatus,
     Wait,
@@ -92,6 +99,8 @@ class MachineBase:
         self.policies: Mapping[str, TaskPolicy] = policies or {}
         self.limits = limits or DEFAULT_LIMITS
         self.info: SpecInfo = spec_info(spec)
+        self._secrets_before = self.info.secret_values(state)
+        """Secret values as the step found them (a step may overwrite them)."""
         self.effects: list[Effect] = []
         self.journal: list[JournalEntry] = []
         self.budget = STEP_BUDGET
@@ -102,10 +111,37 @@ class MachineBase:
     # ------------------------------------------------------------ plumbing
 
     def transition(self) -> Transition:
-        """The result of this step."""
+        """The result of this step, with secrets taken out of what people read."""
         if self.journal:
             self.state.updated_at = self.now
+        if self.info.has_secrets:
+            redactor = Redactor([*self._secrets_before, *self.info.secret_values(self.state)])
+            self.redact(redactor)
+            if self.state.status.finished and not self.retryable():
+                self.forget_secrets(redactor)
         return Transition(state=self.state, effects=self.effects, journal=self.journal)
+
+    def redact(self, redactor: Redactor) -> None:
+        """The one place secrets are kept out of the record: every journal
+        detail and every failure message and content of the new state has the
+        run's secret texts replaced by ``"***"`` (error messages quote values,
+        task exceptions may name their arguments). Variables, outputs and task
+        arguments keep their real values: the run needs them."""
+        if not redactor:
+            return
+        self.journal = [
+            msgspec.structs.replace(entry, detail=redactor.value(entry.detail)) if entry.detail else entry
+            for entry in self.journal
+        ]
+        state = self.state
+        state.failure = _redact_failure(state.failure, redactor)
+        if state.saga is not None:
+            state.saga.failure = _redact_failure(state.saga.failure, redactor)
+        for thread in state.threads.values():
+            thread.failure = _redact_failure(thread.failure, redactor)
+            wait = thread.wait
+            if isinstance(wait, HandlerWait | FailedWait):
+                wait.failure = _redact_failure(wait.failure, redactor) or wait.failure
 
     def log(
         self, thread: ThreadRun | None, what: str, node: str | None = None, attempt: int | None = None, **detail: Any
@@ -123,6 +159,31 @@ class MachineBase:
                 detail={k: v for k, v in detail.items() if v is not None},
             )
         )
+
+    def forget_secrets(self, redactor: Redactor) -> None:
+        """Erase the secrets of a run that no input can move any more: its
+        masked variables become ``"***"`` and the secret texts leave every
+        other value the state keeps (outputs, task and compensation
+        arguments, queued events), so the database does not keep them.
+        A FAILED run that may be retried keeps them: the retry needs them."""
+        state = self.state
+        state.output = redactor.value(state.output)
+        for thread in state.threads.values():
+            thread.variables = {
+                k: (MASK if k in self.info.masked and v is not None else redactor.value(v))
+                for k, v in thread.variables.items()
+            }
+            thread.outputs = redactor.value(thread.outputs)
+            thread.output = redactor.value(thread.output)
+            _redact_args(thread.wait, redactor)
+        for record in state.compensations:
+            record.args = redactor.value(record.args)
+        for event in state.inbox:
+            event.payload = redactor.value(event.payload)
+        if state.saga is not None:
+            _redact_args(state.saga.wait, redactor)
+            for draining in state.saga.draining:
+                _redact_args(draining.wait, redactor)
 
     def node(self, thread: ThreadRun, node_id: str) -> Node:
         """The spec node ``node_id`` of the thread."""
@@ -231,6 +292,10 @@ class MachineBase:
         """True when the thread may not move now (:mod:`.interrupts`)."""
         raise NotImplementedError
 
+    def retryable(self) -> bool:
+        """True when an operator's retry would move this run on (:mod:`.control`)."""
+        raise NotImplementedError
+
     def compensable(self) -> bool:
         """True when the run has completed steps to compensate (:mod:`.saga`)."""
         raise NotImplementedError
@@ -238,6 +303,22 @@ class MachineBase:
     def start_saga(self, cause: SagaCause, failure: Failure | None, reason: str | None = None) -> None:
         """Stop every thread and compensate the completed steps (:mod:`.saga`)."""
         raise NotImplementedError
+
+
+def _redact_args(wait: Wait | None, redactor: Redactor) -> None:
+    if isinstance(wait, TaskWait | RetryWait):
+        wait.args = redactor.value(wait.args)
+    elif isinstance(wait, FailedWait) and wait.rerun is not None:
+        wait.rerun.args = redactor.value(wait.rerun.args)
+
+
+def _redact_failure(failure: Failure | None, redactor: Redactor) -> Failure | None:
+    if failure is None:
+        return None
+    message, content = redactor.text(failure.message), redactor.value(failure.content)
+    if message == failure.message and content == failure.content:
+        return failure
+    return msgspec.structs.replace(failure, message=message, content=content)
 
 
 def matches(event: InboxEvent, name: str, correlation: str | None) -> bool:

@@ -114,6 +114,10 @@ def _retry_refusal(state: RunState, spec: WorkflowSpec) -> str | None:
 class Control(Walker):
     """Adds operator inputs."""
 
+    def retryable(self) -> bool:
+        """True when an operator's retry would move this run on."""
+        return refusal(self.state, self.spec, Retry()) is None
+
     def on_halt(self, command: Halt) -> None:
         self.state.status = RunStatus.HALTED
         self.log(self.state.root, "RUN_HALTED", reason=command.reason or None)

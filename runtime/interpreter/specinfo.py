@@ -6,9 +6,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
 
+from wfc.runtime.interpreter.secrets import MASK, Redactor, mask_variables, masked_names
+from wfc.runtime.state import RunState
 from wfc.specs import Expr, OutputRef, TaskNode, VarRef, WorkflowSpec, walk_expr
 
-MASK: Final = "***"
+__all__ = ["MASK", "SpecInfo", "spec_info"]
 
 
 @dataclass(frozen=True)
@@ -16,7 +18,8 @@ class SpecInfo:
     """Derived facts about one spec."""
 
     masked: frozenset[str]
-    """Names of masked variables (declared masked in any thread)."""
+    """Names of masked variables: declared masked in any thread, or set from
+    one (see :func:`~.secrets.masked_names`)."""
     masked_outputs: dict[str, frozenset[str]]
     """Per thread, nodes whose output flows into a masked variable; their
     outputs are masked in the journal too."""
@@ -45,28 +48,40 @@ class SpecInfo:
 
     def show_variables(self, values: dict[str, Any]) -> dict[str, Any]:
         """Variables for the journal, masked ones as ``"***"``."""
-        return {k: (MASK if k in self.masked and v is not None else v) for k, v in values.items()}
+        return mask_variables(values, self.masked)
+
+    @property
+    def has_secrets(self) -> bool:
+        """True when the spec has masked variables."""
+        return bool(self.masked)
+
+    def secret_values(self, state: RunState) -> list[Any]:
+        """The current values of the run's secrets: masked variables of every
+        thread and the outputs that flow into them."""
+        if not self.masked:
+            return []
+        found: list[Any] = []
+        for thread in state.threads.values():
+            found.extend(v for k, v in thread.variables.items() if k in self.masked and v is not None)
+            hidden = self.masked_outputs.get(thread.name, frozenset())
+            found.extend(v for k, v in thread.outputs.items() if k in hidden and v is not None)
+        return found
+
+    def redactor(self, *states: RunState) -> Redactor:
+        """A :class:`~.secrets.Redactor` for the secrets held in ``states``."""
+        return Redactor(value for state in states for value in self.secret_values(state))
 
 
 def _derive(spec: WorkflowSpec) -> SpecInfo:
-    masked = {name for name, d in spec.variables.items() if d.masked}
-    for thread in spec.threads.values():
-        masked.update(name for name, d in thread.variables.items() if d.masked)
+    masked, outputs = masked_names(spec)
     tasks: set[str] = set()
-    outputs: dict[str, frozenset[str]] = {}
-    for thread_name, thread in spec.threads.items():
-        flows: set[str] = set()
+    for thread in spec.threads.values():
         for node in thread.nodes.values():
             if isinstance(node, TaskNode):
                 tasks.add(node.task)
                 if node.compensation is not None:
                     tasks.add(node.compensation.task)
-            for edge in node.edges:
-                for mutation in edge.mutations:
-                    if mutation.var in masked:
-                        flows.update(s.node for s in walk_expr(mutation.value) if isinstance(s, OutputRef))
-        outputs[thread_name] = frozenset(flows)
-    return SpecInfo(masked=frozenset(masked), masked_outputs=outputs, tasks=frozenset(tasks))
+    return SpecInfo(masked=masked, masked_outputs=outputs, tasks=frozenset(tasks))
 
 
 _CACHE: OrderedDict[int, tuple[WorkflowSpec, SpecInfo]] = OrderedDict()

@@ -90,10 +90,16 @@ def initial_variables(
         try:
             values[name] = coerce(value, definition.type)
         except ValueError as exc:
+            reason = _masked_reason(definition.type, value) if definition.masked else str(exc)
             if problems is None:
-                raise ValueError(f"{name!r}: {exc}") from None
-            problems.append((name, str(exc)))
+                raise ValueError(f"{name!r}: {reason}") from None
+            problems.append((name, reason))
     return values
+
+
+def _masked_reason(var_type: VarType, value: Any) -> str:
+    # The usual reason quotes the value; a masked variable's value is a secret.
+    return f"expected {var_type}, got {type_name(value)} (value not shown: the variable is masked)"
 
 
 def mutate(current: Any, op: MutationOp, operand: Any, var: str) -> Any:

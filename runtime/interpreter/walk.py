@@ -13,6 +13,7 @@ from wfc.runtime.interpreter.messages import (
 )
 from wfc.runtime.interpreter.policy import effective_timeout
 from wfc.runtime.interpreter.saga import SagaMachine
+from wfc.runtime.interpreter.secrets import MASK
 from wfc.runtime.interpreter.variables import coerce, mutate
 from wfc.runtime.state import (
     EventWait,
@@ -241,7 +242,7 @@ class Walker(SagaMachine):
                         raise ExpressionError(f"cannot set variable {mutation.var!r}: {exc}") from None
                 undo.append((owner, mutation.var, owner.variables[mutation.var]))
                 owner.variables[mutation.var] = value
-                shown = "***" if mutation.var in self.info.masked and value is not None else value
+                shown = MASK if mutation.var in self.info.masked and value is not None else value
                 self.log(thread, "VARIABLE_SET", thread.node, var=mutation.var, op=mutation.op, value=shown)
         except ExpressionError:
             for owner, name, old in reversed(undo):

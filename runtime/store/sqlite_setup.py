@@ -132,6 +132,7 @@ def connect(target: str, location: str, *, writer: bool) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA secure_delete = ON")  # secrets erased from a run must not linger in freed space
     if not writer:
         conn.execute("PRAGMA query_only = ON")
     return conn

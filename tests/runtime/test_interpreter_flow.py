@@ -235,6 +235,8 @@ def test_journal_masks_masked_variables_and_outputs_that_flow_into_them() -> Non
         },
     )
     d = Driver(s, {"card": "4111", "amount": 5})
+    # While the run goes on, its state keeps the real values: the run needs them.
+    assert d.state.variables["card"] == "4111"
     d.complete("secret-token")
     text = repr(d.journal)
     assert "4111" not in text and "secret-token" not in text
@@ -242,8 +244,9 @@ def test_journal_masks_masked_variables_and_outputs_that_flow_into_them() -> Non
     assert d.entries("TASK_DISPATCHED")[0]["args"] == ["***", 5]
     assert d.entries("TASK_COMPLETED")[0]["output"] == "***"
     assert d.entries("VARIABLE_SET")[0]["value"] == "***"
-    # The state itself keeps the real values: the program is trusted with them.
-    assert d.state.variables["token"] == "secret-token"
+    # A completed run can never use them again: its state forgets them.
+    assert d.state.variables == {"card": "***", "token": "***", "amount": 5}
+    assert "4111" not in repr(d.state) and "secret-token" not in repr(d.state)
     assert d.last.effects[-1] == RunFinished(status=RunStatus.COMPLETED)
 
 
