@@ -15,6 +15,7 @@ Two rules, one place each:
   exception that names its argument cannot leak it. Texts shorter than
   :data:`MIN_SECRET_LENGTH` are not searched for (replacing ``"1"`` everywhere
   would destroy every message); their variables are still masked by name.
+  Numbers are searched for inside strings only.
 """
 
 from __future__ import annotations
@@ -119,16 +120,14 @@ class Redactor:
         return text
 
     def value(self, value: Any) -> Any:
-        """``value`` with every secret string (or number equal to a secret)
-        replaced, down through lists and objects; other values unchanged."""
+        """``value`` with the secrets in its strings replaced, down through
+        lists and objects. Numbers are left alone: a timeout or a count that
+        happens to equal a secret number is not one (a masked variable is
+        masked by name, and number secrets are still found inside strings)."""
         if not self._texts:
             return value
         if isinstance(value, str):
             return self.text(value)
-        if isinstance(value, bool) or value is None:
-            return value
-        if isinstance(value, int | float):
-            return MASK if str(value) in self._texts else value
         if isinstance(value, list):
             return [self.value(item) for item in value]
         if isinstance(value, tuple):
