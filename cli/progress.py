@@ -47,7 +47,7 @@ async def follow(engine: Engine, run_id: str, view: ProgressView, after: int = 0
     """Feed ``view`` the run's journal entries after seq ``after`` until the
     run finishes."""
     async for entry in engine.watch(run_id, after=after):
-        view.update(entry, await engine.get_run(run_id))
+        view.update(entry, (await engine.get_run(run_id)).redacted())  # views show no secret
 
 
 class LiveProgress:
