@@ -162,7 +162,10 @@ def _variable_changes(before: VariableDef, after: VariableDef) -> Iterator[tuple
     if before.required != after.required:
         yield ("became required", True) if after.required else ("became optional", False)
     if before.default != after.default:
-        yield f"default {_literal(before.default)} → {_literal(after.default)}", False
+        if before.masked or after.masked:  # a masked default is a secret: say only that it changed
+            yield "default changed (masked, not shown)", False
+        else:
+            yield f"default {_literal(before.default)} → {_literal(after.default)}", False
     for flag in ("masked", "searchable"):
         if getattr(before, flag) != getattr(after, flag):
             yield (f"now {flag}" if getattr(after, flag) else f"no longer {flag}"), False

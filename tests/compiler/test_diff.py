@@ -137,6 +137,11 @@ def test_output_type_changes_bump_major(old: Any, new: Any, description: str) ->
             'variable \'note\' default "a" → "b"',
         ),
         ({"note": str_var()}, {"note": str_var(default="b")}, "variable 'note' default none → \"b\""),
+        (
+            {"note": str_var(default="key-1", masked=True)},
+            {"note": str_var(default="key-2", masked=True)},
+            "variable 'note' default changed (masked, not shown)",
+        ),
         ({"note": str_var()}, {"note": str_var(masked=True)}, "variable 'note' now masked"),
         ({"note": str_var(masked=True)}, {"note": str_var()}, "variable 'note' no longer masked"),
         ({"note": str_var()}, {"note": str_var(searchable=True)}, "variable 'note' now searchable"),
