@@ -1,7 +1,10 @@
 """What the engine hands back to programs: runs, threads, journal entries.
 
-``RunInfo.variables`` holds the real values, masked variables included: the
-program that started the run is trusted with them. Masking is for what is
+``RunInfo.variables`` holds the real values, masked variables included, while
+the run may still use them: the program that started the run is trusted with
+them. A run that no input can move any more (COMPLETED, COMPENSATED,
+CANCELLED, or FAILED beyond retry) has forgotten them: they read ``"***"``,
+so the database does not keep them. Masking is for what is
 displayed or kept for people: the journal (``history``) stores masked values
 as ``"***"`` already, and :meth:`RunInfo.redacted` gives the view the CLI
 prints, with masked values hidden wherever they appear.
@@ -152,7 +155,8 @@ class RunInfo:
     """The spec version the run started on (and stays on)."""
     status: RunStatus
     variables: dict[str, Any]
-    """The workflow's variables, real values (see :meth:`display_variables`)."""
+    """The workflow's variables, real values while the run may use them
+    (see the module docstring and :meth:`redacted`)."""
     output: Any
     """The exit node's output, once COMPLETED."""
     failure: Failure | None
