@@ -27,6 +27,7 @@ from wfc.cli.run_views import where_now
 from wfc.cli.sources import Source, load_source
 from wfc.cli.summary import print_summary, where_message
 from wfc.runtime import (
+    ConflictError,
     Engine,
     InputError,
     MissingTasksError,
@@ -37,6 +38,9 @@ from wfc.runtime import (
 )
 from wfc.specs import WorkflowSpec
 
+#: Exit code when the run id names a run started with other inputs (or of
+#: another workflow): nothing was started, the user must change the command.
+CONFLICT = 3
 #: Exit code after Ctrl-C, as shells report SIGINT.
 INTERRUPTED = 130
 
@@ -109,18 +113,23 @@ def run_command(
     source = load_source(target, workflow, request.task_targets)
     values = parse_inputs(source.spec.name, source.spec.variables, inputs or [], input_json)
     try:
-        code = run_async(lambda: _run(request, source, values))
+        code = run_async(lambda: _run(request, source, values, given=bool(inputs) or input_json is not None))
     except KeyboardInterrupt:
         _report_interrupt(request)
         code = INTERRUPTED
+    except ConflictError as exc:
+        _report_conflict(request, exc)
+        code = CONFLICT
     raise typer.Exit(code)
 
 
-async def _run(request: Request, source: Source, values: dict[str, Any]) -> int:
+async def _run(request: Request, source: Source, values: dict[str, Any], *, given: bool) -> int:
     async with Engine.open(request.url, tasks=source.tasks, serve=not request.detach) as engine:
         spec = await _deploy(engine, source)
         existing = await _existing_run(engine, request.run_id, spec.name)
-        if existing is None:
+        # An existing run is followed as it is; inputs given with its id must
+        # be the ones it started with, which ``start`` checks (ConflictError).
+        if existing is None or given:
             try:
                 new_id = request.run_id or await _new_run_id(engine, spec.name)
                 run_id = await engine.start(spec.name, values, run_id=new_id, version=spec.version)
@@ -219,6 +228,11 @@ def _report_detached(request: Request, run_id: str, spec: WorkflowSpec) -> None:
         soft_wrap=True,
         markup=False,
     )
+
+
+def _report_conflict(request: Request, exc: ConflictError) -> None:
+    hint = f"; see that run with `wfc runs show {request.run_id}{db_flag(request.url)}`" if request.run_id else ""
+    output.print_error(f"{exc}{hint}")
 
 
 def _report_interrupt(request: Request) -> None:

@@ -243,8 +243,11 @@ class Engine(EngineCore):
     ) -> str:
         """Start a run of a deployed workflow; idempotent by ``run_id``.
 
-        Starting with the id of an existing run of the same workflow returns
-        that id and starts nothing (whatever the inputs).
+        Starting again with the id of an existing run of the same workflow and
+        the same inputs returns that id and starts nothing. Inputs are compared
+        after the defaults of the run's own version are applied, so leaving
+        out an input whose default is the value the run had is the same
+        start; ``version`` is not compared (a run stays on its version).
 
         Args:
             workflow: The workflow name.
@@ -260,18 +263,20 @@ class Engine(EngineCore):
             InputError: missing required inputs, unknown names, wrong types.
             MissingTasksError: the spec names tasks this engine does not run.
             RunIdConflictError: ``run_id`` belongs to a run of another workflow.
+            RunInputsConflictError: ``run_id`` belongs to a run of this
+                workflow that started with other inputs (it names them).
         """
         self._check_open()
         if run_id is not None and (not isinstance(run_id, str) or not run_id):
             raise UsageError(f"run_id must be a non-empty string, got {run_id!r}")
         if inputs is not None and not isinstance(inputs, Mapping):
             raise UsageError(f"inputs must be a mapping of variable name to value, got {type(inputs).__name__}")
-        if run_id is not None:
-            existing = await self._store.get_run(run_id)
-            if existing is not None and existing.workflow == workflow:
-                return run_id  # idempotent: the same id is the same run, whatever the inputs now
-        spec = await self.get_spec(workflow, version)
-        self._require_tasks(spec)
+        existing = None if run_id is None else await self._store.get_run(run_id)
+        if existing is not None and existing.workflow == workflow:
+            spec = await self._spec_of(existing)  # a repeated start is checked against the run's version
+        else:
+            spec = await self.get_spec(workflow, version)
+            self._require_tasks(spec)
         prepare_inputs(spec, inputs)  # fail fast; the turn checks again
         command = StartRun(spec=spec, run_id=run_id or uuid.uuid4().hex, inputs=dict(inputs or {}))
         result: str = await self._call(command)

@@ -30,7 +30,7 @@ from typing import Any, Final, TypeVar
 
 import anyio
 
-from wfc.runtime.errors import ConflictError
+from wfc.runtime.errors import StaleRunError
 from wfc.runtime.store import rows as decode
 from wfc.runtime.store.base import (
     EventRecord,
@@ -145,7 +145,7 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch) -> None:
             stale = [
                 r.id for r in changed if r.id not in current or current[r.id].version != (r.expected_version or 0) + 1
             ]
-            raise ConflictError(stale or [r.id for r in changed])
+            raise StaleRunError(stale or [r.id for r in changed])
     if batch.journal:
         conn.executemany(
             "INSERT INTO journal (run_id, seq, at, thread, node, kind, attempt, detail) "
