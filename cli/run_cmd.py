@@ -23,7 +23,7 @@ from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url, db_flag, r
 from wfc.cli.errors import CliError
 from wfc.cli.inputs import describe_variables, parse_inputs
 from wfc.cli.progress import follow, progress_view
-from wfc.cli.run_views import where_now
+from wfc.cli.run_views import engine_wait, waits_for_engine, where_now
 from wfc.cli.sources import Source, load_source
 from wfc.cli.summary import print_summary, where_message
 from wfc.runtime import (
@@ -141,7 +141,8 @@ async def _run(request: Request, source: Source, values: dict[str, Any], *, give
             run_id = existing.id
         request.started = run_id
         if request.detach:
-            _report_detached(request, run_id, spec)
+            # This client serves nothing: any engine counted is another process.
+            _report_detached(request, run_id, spec, served=await engine.serving_engines() > 0)
             return 0
         return await _follow(engine, request, run_id, resumed=existing is not None)
 
@@ -179,7 +180,10 @@ async def _follow(engine: Engine, request: Request, run_id: str, *, resumed: boo
     console.print(
         Text(f"{verb} {run_id} ({info.workflow} {info.version}) on {request.url}", style="dim"), soft_wrap=True
     )
+    served_elsewhere = await engine.serving_engines() > 1  # this process is one of them
     if resumed and not info.status.finished:
+        if waits_for_engine(info, served_elsewhere):
+            console.print(Text(f"  it was {engine_wait(info)}; this process serves it now", style="dim"))
         console.print(Text(f"  now {where_now(info)}", style="dim"), soft_wrap=True)
     timed_out = False
     if not info.status.finished:
@@ -191,7 +195,10 @@ async def _follow(engine: Engine, request: Request, run_id: str, *, resumed: boo
     info = await engine.get_run(run_id)
     if timed_out and not info.status.finished:
         why = f"stopped following after {request.timeout:g}s"
-        output.print_error(where_message(info, why, db_flag(request.url), request.resume_command(run_id)))
+        message = where_message(info, why, db_flag(request.url), request.resume_command(run_id))
+        if waits_for_engine(info, served_elsewhere):
+            message += "; no other engine serves this database, so once this process exits the run waits for one"
+        output.print_error(message)
         return 1
     print_summary(console, info, await engine.history(run_id), db_flag(request.url))
     return 0 if info.status is RunStatus.COMPLETED else 1
@@ -217,10 +224,15 @@ def _input_error(exc: InputError, spec: WorkflowSpec) -> CliError:
     )
 
 
-def _report_detached(request: Request, run_id: str, spec: WorkflowSpec) -> None:
+def _report_detached(request: Request, run_id: str, spec: WorkflowSpec, *, served: bool) -> None:
     typer.echo(run_id)  # alone on stdout, for RUN=$(wfc run ... --detach)
+    now = (
+        "Another engine serves this database now."
+        if served
+        else "No engine serves this database now: it waits for one."
+    )
     output.stderr().print(
-        f"started run {run_id} ({spec.name} {spec.version}) on {request.url} without running it here. It "
+        f"started run {run_id} ({spec.name} {spec.version}) on {request.url} without running it here. {now} It "
         f"continues when an engine serving this database runs: `{request.resume_command(run_id)}` resumes "
         f"and follows it, and `{request.worker_command()}` serves every run of the database (any `wfc run` "
         f"on it also resumes, while it is open, the unfinished runs whose tasks it has). Check it with "

@@ -49,7 +49,9 @@ def check_same_inputs(state: RunState, spec: WorkflowSpec, variables: Mapping[st
     if not state.input_digests:
         return
     given = input_digests(state.id, variables)
-    differing = [name for name in given.keys() | state.input_digests.keys() if given.get(name) != state.input_digests.get(name)]
+    differing = [
+        name for name in given.keys() | state.input_digests.keys() if given.get(name) != state.input_digests.get(name)
+    ]
     if differing:
         raise RunInputsConflictError(state.id, state.workflow, differing, sorted(spec_info(spec).masked))
 

@@ -131,7 +131,8 @@ class Engine(EngineCore):
                 clock=clock,
             )
             engine._shared.limits = Limits(max_children=max_children_per_run)
-            await store.register_engine(engine._id, socket.gethostname(), os.getpid(), clock(), lease_seconds)
+            if serve:  # a client runs nothing: it is not an engine that serves the database
+                await store.register_engine(engine._id, socket.gethostname(), os.getpid(), clock(), lease_seconds)
             # An error of the caller's block is re-raised after the task group
             # closed, so it reaches the caller as itself, not in an ExceptionGroup.
             body_error: Exception | None = None
@@ -281,6 +282,15 @@ class Engine(EngineCore):
         command = StartRun(spec=spec, run_id=run_id or uuid.uuid4().hex, inputs=dict(inputs or {}))
         result: str = await self._call(command)
         return result
+
+    async def serving_engines(self) -> int:
+        """How many live engines serve this database now (this one included
+        if it serves): those with a heartbeat within this engine's
+        ``lease_seconds`` whose process, on this machine, still exists. With
+        none, a RUNNING run is waiting for an engine: nothing executes it."""
+        self._check_open()
+        now, host = self._clock(), socket.gethostname()
+        return sum(1 for engine in await self._store.list_engines() if engine.alive(now, self._lease, host))
 
     async def get_run(self, run_id: str) -> RunInfo:
         """The run as stored now.
@@ -484,6 +494,9 @@ class Engine(EngineCore):
                 payload is not JSON.
             UnknownRunError: no run has ``run_id``.
             RunStateError: the run already finished.
+            UnexpectedEventError: by ``run_id``, the run's workflow never
+                waits for ``name`` (no wait and no interrupt handler in any
+                thread); it lists the names it does wait for.
         """
         if not isinstance(name, str) or not name:
             raise UsageError(f"an event name is a non-empty string, got {name!r}")

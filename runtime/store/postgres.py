@@ -38,6 +38,7 @@ from wfc.runtime.errors import StaleRunError
 from wfc.runtime.store import postgres_sql as sql
 from wfc.runtime.store import rows as decode
 from wfc.runtime.store.base import (
+    EngineRecord,
     EventRecord,
     JournalRecord,
     RunRecord,
@@ -415,6 +416,10 @@ class PostgresStore(Store):
             # and attempts still running here may run elsewhere too. Their
             # results still count once: the run takes the first.
             await self._insert_engine(now)
+
+    async def list_engines(self) -> list[EngineRecord]:
+        rows = await self._pool.fetch("SELECT id, host, pid, started_at, heartbeat_at FROM engines")
+        return [EngineRecord(**dict(row)) for row in rows]
 
     async def reap_engines(self, now: float, lease: float) -> int:
         await self._ensure_session(now)  # so that this engine is not taken for dead

@@ -119,7 +119,10 @@ def test_a_run_stored_without_input_digests_is_returned_as_before() -> None:
     old = RunState(id="o1", workflow="checkout", version=Version(major=1, revision=0))
     check_same_inputs(old, checkout(), {"order": "anything"})  # does not raise
     new = RunState(
-        id="o1", workflow="checkout", version=Version(major=1, revision=0), input_digests=input_digests("o1", {"order": "a"})
+        id="o1",
+        workflow="checkout",
+        version=Version(major=1, revision=0),
+        input_digests=input_digests("o1", {"order": "a"}),
     )
     with pytest.raises(RunInputsConflictError):
         check_same_inputs(new, checkout(), {"order": "b"})
