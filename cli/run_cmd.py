@@ -98,7 +98,12 @@ def run_command(
     run_id: Annotated[
         str | None,
         typer.Option(
-            "--run-id", metavar="ID", help="The run's id (default: WORKFLOW-random); an existing run is followed."
+            "--run-id",
+            metavar="ID",
+            help=(
+                "The run's id (default: WORKFLOW-random); an existing run is followed. Inputs given with the id of "
+                "an existing run must be those it started with (else exit 3)."
+            ),
         ),
     ] = None,
     detach: Annotated[
@@ -183,7 +188,9 @@ async def _follow(engine: Engine, request: Request, run_id: str, *, resumed: boo
     served_elsewhere = await engine.serving_engines() > 1  # this process is one of them
     if resumed and not info.status.finished:
         if waits_for_engine(info, served_elsewhere):
-            console.print(Text(f"  it was {engine_wait(info)}; this process serves it now", style="dim"))
+            console.print(
+                Text(f"  it was {engine_wait(info)}; this process serves it now", style="dim"), soft_wrap=True
+            )
         console.print(Text(f"  now {where_now(info)}", style="dim"), soft_wrap=True)
     timed_out = False
     if not info.status.finished:
