@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from wfc.cli.app import app
 from wfc.cli.errors import CliError, exit_on_internal_error
+from wfc.cli.exiting import leave
 from wfc.specs import WfcError
 
 
 def main() -> None:
     """Run the ``wfc`` command line with the process's arguments."""
     try:
-        app(prog_name="wfc")
-    except Exception as exc:  # raised outside any command, e.g. while parsing
-        exit_on_internal_error(exc)
+        try:
+            app(prog_name="wfc")
+        except Exception as exc:  # raised outside any command, e.g. while parsing
+            exit_on_internal_error(exc)
+    except SystemExit as done:
+        leave(done.code)  # without waiting for threads a stuck task left behind
 
 
 __all__ = ["CliError", "WfcError", "app", "main"]

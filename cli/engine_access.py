@@ -38,7 +38,7 @@ DbOption = Annotated[
         metavar="URL",
         help=(
             "Database URL: sqlite:///relative.db, sqlite:////absolute.db, a path to a SQLite file, or "
-            "postgresql://user@host:5432/db (pip install 'wfc[postgres]')."
+            "postgresql://user@host:5432/db (pip install 'wfc\\[postgres]')."  # rich markup: \\[ is a literal [
         ),
     ),
 ]

@@ -59,8 +59,20 @@ def parse_inputs(
             else:
                 problems.append(f"--input {name}={text!r}: variable {name!r} is declared {definition.type}, {exc}")
     if problems:
+        # Every problem at once: the required inputs missing too, which the
+        # engine would only report once these are fixed.
+        problems += [
+            f"--input {name}: required {definition.type} input is missing"
+            for name, definition in sorted(variables.items())
+            if definition.required and definition.default is None and name not in values and _unnamed(name, pairs)
+        ]
         raise CliError("; ".join(problems) if len(problems) == 1 else "invalid inputs:\n  " + "\n  ".join(problems))
     return values
+
+
+def _unnamed(name: str, pairs: Sequence[str]) -> bool:
+    """Whether no ``--input`` pair names ``name`` (a bad value is not missing)."""
+    return all(pair.partition("=")[0].strip() != name for pair in pairs)
 
 
 def parse_value(text: str, type_: VarType) -> Any:

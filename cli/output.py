@@ -7,20 +7,37 @@ standard streams after import.
 
 from __future__ import annotations
 
+import os
+import sys
+from typing import IO, Any, Final
+
 from rich.console import Console
 from rich.text import Text
 
 from wfc.runtime.urls import redact_url
 
+#: Width of a console that is not a terminal (a pipe, a file): wide enough
+#: that nothing is ever wrapped or cut. Rich would otherwise use 80 columns
+#: (or ``$COLUMNS``), and ``wfc runs list | grep`` would see cut ids.
+UNLIMITED: Final = 1_000_000
+
 
 def stdout() -> Console:
-    """A console writing results to standard output."""
-    return Console(highlight=False)
+    """A console writing results to standard output; a reader that went
+    away (``wfc run ... | head``) silences it instead of failing the command."""
+    return _sized(Console(file=_STDOUT, highlight=False))
 
 
 def stderr() -> Console:
     """A console writing diagnostics to standard error."""
-    return Console(stderr=True, highlight=False)
+    return _sized(Console(stderr=True, highlight=False))
+
+
+def _sized(console: Console) -> Console:
+    """A terminal keeps its width; anything else gets lines of any length."""
+    if not console.is_terminal:
+        console.width = UNLIMITED
+    return console
 
 
 def print_error(message: str) -> None:
@@ -33,3 +50,43 @@ def print_error(message: str) -> None:
 def print_warning(message: str) -> None:
     """Print ``warning: message`` on stderr, in yellow."""
     stderr().print(Text.assemble(("warning: ", "bold yellow"), (message, "yellow")), soft_wrap=True)
+
+
+def silence_stdout() -> None:
+    """Send whatever is still written to standard output to the null device:
+    its reader is gone (a closed pipe). The command goes on, and ends with
+    its own exit code rather than a broken-pipe error; the interpreter's
+    last flush at exit finds nothing to complain about."""
+    try:
+        fileno = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (tests): nothing to redirect
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fileno)
+    finally:
+        os.close(null)
+
+
+class _Stdout:
+    """``sys.stdout`` as it is at each write (tests swap it), where a closed
+    pipe silences the stream instead of raising :class:`BrokenPipeError`."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stdout.write(text)
+        except BrokenPipeError:
+            silence_stdout()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            silence_stdout()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding ... of the real stream
+        return getattr(sys.stdout, name)
+
+
+_STDOUT: Final[IO[str]] = _Stdout()  # type: ignore[assignment]

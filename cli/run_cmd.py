@@ -23,10 +23,11 @@ from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url, db_flag, r
 from wfc.cli.errors import CliError
 from wfc.cli.inputs import describe_variables, parse_inputs
 from wfc.cli.progress import follow, progress_view
-from wfc.cli.run_views import where_now
+from wfc.cli.run_views import engine_wait, waits_for_engine, where_now
 from wfc.cli.sources import Source, load_source
 from wfc.cli.summary import print_summary, where_message
 from wfc.runtime import (
+    ConflictError,
     Engine,
     InputError,
     MissingTasksError,
@@ -38,6 +39,9 @@ from wfc.runtime import (
 from wfc.runtime.urls import redact_url
 from wfc.specs import WorkflowSpec
 
+#: Exit code when the run id names a run started with other inputs (or of
+#: another workflow): nothing was started, the user must change the command.
+CONFLICT = 3
 #: Exit code after Ctrl-C, as shells report SIGINT.
 INTERRUPTED = 130
 
@@ -100,7 +104,12 @@ def run_command(
     run_id: Annotated[
         str | None,
         typer.Option(
-            "--run-id", metavar="ID", help="The run's id (default: WORKFLOW-random); an existing run is followed."
+            "--run-id",
+            metavar="ID",
+            help=(
+                "The run's id (default: WORKFLOW-random); an existing run is followed. Inputs given with the id of "
+                "an existing run must be those it started with (else exit 3)."
+            ),
         ),
     ] = None,
     detach: Annotated[
@@ -115,18 +124,23 @@ def run_command(
     source = load_source(target, workflow, request.task_targets)
     values = parse_inputs(source.spec.name, source.spec.variables, inputs or [], input_json)
     try:
-        code = run_async(lambda: _run(request, source, values))
+        code = run_async(lambda: _run(request, source, values, given=bool(inputs) or input_json is not None))
     except KeyboardInterrupt:
         _report_interrupt(request)
         code = INTERRUPTED
+    except ConflictError as exc:
+        _report_conflict(request, exc)
+        code = CONFLICT
     raise typer.Exit(code)
 
 
-async def _run(request: Request, source: Source, values: dict[str, Any]) -> int:
+async def _run(request: Request, source: Source, values: dict[str, Any], *, given: bool) -> int:
     async with Engine.open(request.url, tasks=source.tasks, serve=not request.detach) as engine:
         spec = await _deploy(engine, source)
         existing = await _existing_run(engine, request.run_id, spec.name)
-        if existing is None:
+        # An existing run is followed as it is; inputs given with its id must
+        # be the ones it started with, which ``start`` checks (ConflictError).
+        if existing is None or given:
             try:
                 new_id = request.run_id or await _new_run_id(engine, spec.name)
                 run_id = await engine.start(spec.name, values, run_id=new_id, version=spec.version)
@@ -138,7 +152,8 @@ async def _run(request: Request, source: Source, values: dict[str, Any]) -> int:
             run_id = existing.id
         request.started = run_id
         if request.detach:
-            _report_detached(request, run_id, spec)
+            # This client serves nothing: any engine counted is another process.
+            _report_detached(request, run_id, spec, served=await engine.serving_engines() > 0)
             return 0
         return await _follow(engine, request, run_id, resumed=existing is not None)
 
@@ -176,7 +191,12 @@ async def _follow(engine: Engine, request: Request, run_id: str, *, resumed: boo
     console.print(
         Text(f"{verb} {run_id} ({info.workflow} {info.version}) on {request.shown_url}", style="dim"), soft_wrap=True
     )
+    served_elsewhere = await engine.serving_engines() > 1  # this process is one of them
     if resumed and not info.status.finished:
+        if waits_for_engine(info, served_elsewhere):
+            console.print(
+                Text(f"  it was {engine_wait(info)}; this process serves it now", style="dim"), soft_wrap=True
+            )
         console.print(Text(f"  now {where_now(info)}", style="dim"), soft_wrap=True)
     timed_out = False
     if not info.status.finished:
@@ -188,7 +208,10 @@ async def _follow(engine: Engine, request: Request, run_id: str, *, resumed: boo
     info = await engine.get_run(run_id)
     if timed_out and not info.status.finished:
         why = f"stopped following after {request.timeout:g}s"
-        output.print_error(where_message(info, why, db_flag(request.url), request.resume_command(run_id)))
+        message = where_message(info, why, db_flag(request.url), request.resume_command(run_id))
+        if waits_for_engine(info, served_elsewhere):
+            message += "; no other engine serves this database, so once this process exits the run waits for one"
+        output.print_error(message)
         return 1
     print_summary(console, info, await engine.history(run_id), db_flag(request.url))
     return 0 if info.status is RunStatus.COMPLETED else 1
@@ -214,10 +237,15 @@ def _input_error(exc: InputError, spec: WorkflowSpec) -> CliError:
     )
 
 
-def _report_detached(request: Request, run_id: str, spec: WorkflowSpec) -> None:
+def _report_detached(request: Request, run_id: str, spec: WorkflowSpec, *, served: bool) -> None:
     typer.echo(run_id)  # alone on stdout, for RUN=$(wfc run ... --detach)
+    now = (
+        "Another engine serves this database now."
+        if served
+        else "No engine serves this database now: it waits for one."
+    )
     output.stderr().print(
-        f"started run {run_id} ({spec.name} {spec.version}) on {request.shown_url} without running it here. It "
+        f"started run {run_id} ({spec.name} {spec.version}) on {request.shown_url} without running it here. {now} It "
         f"continues when an engine serving this database runs: `{request.resume_command(run_id)}` resumes "
         f"and follows it, and `{request.worker_command()}` serves every run of the database (any `wfc run` "
         f"on it also resumes, while it is open, the unfinished runs whose tasks it has). Check it with "
@@ -225,6 +253,11 @@ def _report_detached(request: Request, run_id: str, spec: WorkflowSpec) -> None:
         soft_wrap=True,
         markup=False,
     )
+
+
+def _report_conflict(request: Request, exc: ConflictError) -> None:
+    hint = f"; see that run with `wfc runs show {request.run_id}{db_flag(request.url)}`" if request.run_id else ""
+    output.print_error(f"{exc}{hint}")
 
 
 def _report_interrupt(request: Request) -> None:

@@ -32,6 +32,27 @@ def status_text(status: RunStatus) -> Text:
     return Text(status.value, style=f"bold {STATUS_STYLES.get(status, '')}".strip())
 
 
+def shown_status(info: RunInfo, served: bool) -> Text:
+    """The status to show: a RUNNING run that no live engine executes
+    (``served`` false) is not running, it is ``WAITING FOR ENGINE``."""
+    if waits_for_engine(info, served):
+        return Text("WAITING FOR ENGINE", style="bold yellow")
+    return status_text(info.status)
+
+
+def waits_for_engine(info: RunInfo, served: bool) -> bool:
+    """Whether the run is RUNNING but nothing executes it: no live engine
+    serves its database (after ``wfc run --detach``, Ctrl-C, a crash)."""
+    return not served and info.status is RunStatus.RUNNING
+
+
+def engine_wait(info: RunInfo, *, short: bool = False) -> str:
+    """``waiting for an engine (no step since 14:03:07)``: since when it has
+    waited, as far as the database knows (its last step)."""
+    since = short_time(info.updated_at) if short else local_time(info.updated_at)
+    return f"waiting for an engine (no step since {since})"
+
+
 def local_time(moment: dt.datetime, *, millis: bool = False) -> str:
     """A timestamp in the local time zone, ``2026-05-01 14:03:07``."""
     text = moment.astimezone().strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -229,12 +250,15 @@ def variables_table(info: RunInfo) -> Table:
     return table
 
 
-def run_details(info: RunInfo) -> RenderableType:
-    """Everything ``wfc runs show`` prints about a run, secrets as ``***``."""
+def run_details(info: RunInfo, served: bool = True) -> RenderableType:
+    """Everything ``wfc runs show`` prints about a run, secrets as ``***``;
+    ``served``: whether a live engine serves its database."""
     info = info.redacted()
     facts = Table.grid(padding=(0, 2))
     facts.add_row("workflow", Text(f"{info.workflow} {info.version}"))
-    facts.add_row("status", status_text(info.status))
+    facts.add_row("status", shown_status(info, served))
+    if waits_for_engine(info, served):
+        facts.add_row("engine", Text(f"{engine_wait(info)}: no live engine serves this database", style="yellow"))
     facts.add_row("where", Text(where_now(info)))
     facts.add_row("started", local_time(info.created_at))
     facts.add_row("updated", local_time(info.updated_at))

@@ -20,15 +20,17 @@ from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, ru
 from wfc.cli.json_docs import history_document, print_json, run_document
 from wfc.cli.run_views import (
     compact_table,
+    engine_wait,
     journal_table,
     local_time,
     run_details,
     short_time,
-    status_text,
+    shown_status,
     thread_names,
+    waits_for_engine,
     where_brief,
 )
-from wfc.runtime import RunStatus
+from wfc.runtime import RunInfo, RunStatus
 
 runs_app = typer.Typer(
     help="List runs, show where a run is, read its journal; halt, resume, cancel or retry a run.",
@@ -109,6 +111,7 @@ def list_command(
                 limit=limit,
                 needs_attention=True if needs_attention else None,
             )
+            served = await engine.serving_engines() > 0
         if as_json:
             print_json([run_document(info) for info in runs])
             return
@@ -123,14 +126,20 @@ def list_command(
                 Text(info.id),
                 Text(info.workflow),
                 str(info.version),
-                status_text(info.status),
+                shown_status(info, served),
                 short_time(info.created_at),
                 short_time(info.updated_at),
-                Text(where_brief(info)),
+                Text(_where_cell(info, served)),
             )
         output.stdout().print(table)
 
     run_async(read)
+
+
+def _where_cell(info: RunInfo, served: bool) -> str:
+    if waits_for_engine(info, served):
+        return f"{engine_wait(info, short=True)}; then {where_brief(info)}"
+    return where_brief(info)
 
 
 @runs_app.command("show")
@@ -141,10 +150,11 @@ def show_command(run_id: RunId, as_json: JsonFlag = False, db: DbOption = DEFAUL
     async def read() -> None:
         async with client(url) as engine:
             info = await engine.get_run(run_id)
+            served = await engine.serving_engines() > 0
         if as_json:
             print_json(run_document(info))
         else:
-            output.stdout().print(run_details(info))
+            output.stdout().print(run_details(info, served))
 
     run_async(read)
 

@@ -38,7 +38,7 @@ import msgspec
 from wfc.runtime._commands import Barrier, Command, Deploy, RunInput, SendEvent, StartRun
 from wfc.runtime._turn import Shared, Turn
 from wfc.runtime.errors import (
-    ConflictError,
+    StaleRunError,
     StoreError,
     UsageError,
 )
@@ -193,14 +193,14 @@ class EngineCore:
         error = await self._try_commit(commands)
         if error is None:
             return
-        if len(commands) > 1 and not isinstance(error, ConflictError):
+        if len(commands) > 1 and not isinstance(error, StaleRunError):
             # One bad command must not hold back the others: apply them one
             # transaction each, so only the culprit fails.
             for command in commands:
                 await self._commit([command])
             return
         failure = error if isinstance(error, WfcError) else StoreError(self._store.location, f"commit failed: {error}")
-        transient = isinstance(error, ConflictError) or self._store.is_transient(error)
+        transient = isinstance(error, StaleRunError) or self._store.is_transient(error)
         for command in commands:
             if command.reply is not None:
                 command.reply.fail(failure)
@@ -226,7 +226,7 @@ class EngineCore:
                     await turn.prefetch(commands)
                     for command in commands:
                         await turn.handle(command)
-            except ConflictError as exc:  # another process changed a run
+            except StaleRunError as exc:  # another process changed a run
                 self._shared.forget(turn.lives if turn else ())
                 error = exc
                 continue

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from wfc.runtime._commands import Barrier, Command, Deploy, Reply, RunInput, SendEvent, StartRun
+from wfc.runtime._run_checks import check_event_awaited, check_same_inputs, input_digests
 from wfc.runtime.errors import (
     DeployConflictError,
     RunIdConflictError,
@@ -47,6 +48,7 @@ from wfc.runtime.interpreter import (
     WatchEvent,
     begin,
     crash,
+    prepare_inputs,
     refusal,
     step,
 )
@@ -224,13 +226,19 @@ class Turn:
     async def start(self, command: StartRun) -> None:
         existing = await self.live(command.run_id)
         if existing is not None:
+            # Idempotent only when it is the same start: the same workflow, and
+            # the same inputs once the run's own spec filled in the defaults.
             if existing.state.workflow != command.spec.name:
                 raise RunIdConflictError(command.run_id, existing.state.workflow, command.spec.name)
+            check_same_inputs(existing.state, existing.spec, prepare_inputs(existing.spec, command.inputs))
             self.outcome.replies.append((command.reply, command.run_id))
             return
         transition = begin(
             command.spec, command.run_id, command.inputs, self.now, self.shared.policies, self.shared.limits
         )
+        # Digests of the inputs as given plus defaults, not of the variables
+        # now: the first transition may already have changed those.
+        transition.state.input_digests = input_digests(command.run_id, prepare_inputs(command.spec, command.inputs))
         live = Live(transition.state, command.spec, None)
         self.lives[command.run_id] = live
         await self.record(command.run_id, live, transition)
@@ -251,6 +259,7 @@ class Turn:
                 raise RunStateError(
                     run_id, live.state.status.value, f"send event {command.name!r}", "a finished run takes no events"
                 )
+            check_event_awaited(live.state, live.spec, command.name)
         elif command.correlation is not None:
             waiter = await self.tx.find_waiter(command.name, command.correlation)
             run_id = waiter[0] if waiter is not None else None

@@ -131,7 +131,8 @@ class Engine(EngineCore):
                 clock=clock,
             )
             engine._shared.limits = Limits(max_children=max_children_per_run)
-            await store.register_engine(engine._id, socket.gethostname(), os.getpid(), clock(), lease_seconds)
+            if serve:  # a client runs nothing: it is not an engine that serves the database
+                await store.register_engine(engine._id, socket.gethostname(), os.getpid(), clock(), lease_seconds)
             # An error of the caller's block is re-raised after the task group
             # closed, so it reaches the caller as itself, not in an ExceptionGroup.
             body_error: Exception | None = None
@@ -243,8 +244,11 @@ class Engine(EngineCore):
     ) -> str:
         """Start a run of a deployed workflow; idempotent by ``run_id``.
 
-        Starting with the id of an existing run of the same workflow returns
-        that id and starts nothing (whatever the inputs).
+        Starting again with the id of an existing run of the same workflow and
+        the same inputs returns that id and starts nothing. Inputs are compared
+        after the defaults of the run's own version are applied, so leaving
+        out an input whose default is the value the run had is the same
+        start; ``version`` is not compared (a run stays on its version).
 
         Args:
             workflow: The workflow name.
@@ -260,22 +264,33 @@ class Engine(EngineCore):
             InputError: missing required inputs, unknown names, wrong types.
             MissingTasksError: the spec names tasks this engine does not run.
             RunIdConflictError: ``run_id`` belongs to a run of another workflow.
+            RunInputsConflictError: ``run_id`` belongs to a run of this
+                workflow that started with other inputs (it names them).
         """
         self._check_open()
         if run_id is not None and (not isinstance(run_id, str) or not run_id):
             raise UsageError(f"run_id must be a non-empty string, got {run_id!r}")
         if inputs is not None and not isinstance(inputs, Mapping):
             raise UsageError(f"inputs must be a mapping of variable name to value, got {type(inputs).__name__}")
-        if run_id is not None:
-            existing = await self._store.get_run(run_id)
-            if existing is not None and existing.workflow == workflow:
-                return run_id  # idempotent: the same id is the same run, whatever the inputs now
-        spec = await self.get_spec(workflow, version)
-        self._require_tasks(spec)
+        existing = None if run_id is None else await self._store.get_run(run_id)
+        if existing is not None and existing.workflow == workflow:
+            spec = await self._spec_of(existing)  # a repeated start is checked against the run's version
+        else:
+            spec = await self.get_spec(workflow, version)
+            self._require_tasks(spec)
         prepare_inputs(spec, inputs)  # fail fast; the turn checks again
         command = StartRun(spec=spec, run_id=run_id or uuid.uuid4().hex, inputs=dict(inputs or {}))
         result: str = await self._call(command)
         return result
+
+    async def serving_engines(self) -> int:
+        """How many live engines serve this database now (this one included
+        if it serves): those with a heartbeat within this engine's
+        ``lease_seconds`` whose process, on this machine, still exists. With
+        none, a RUNNING run is waiting for an engine: nothing executes it."""
+        self._check_open()
+        now, host = self._clock(), socket.gethostname()
+        return sum(1 for engine in await self._store.list_engines() if engine.alive(now, self._lease, host))
 
     async def get_run(self, run_id: str) -> RunInfo:
         """The run as stored now.
@@ -479,6 +494,9 @@ class Engine(EngineCore):
                 payload is not JSON.
             UnknownRunError: no run has ``run_id``.
             RunStateError: the run already finished.
+            UnexpectedEventError: by ``run_id``, the run's workflow never
+                waits for ``name`` (no wait and no interrupt handler in any
+                thread); it lists the names it does wait for.
         """
         if not isinstance(name, str) or not name:
             raise UsageError(f"an event name is a non-empty string, got {name!r}")

@@ -67,11 +67,13 @@ class NewerDatabaseError(StoreError):
         )
 
 
-class ConflictError(WfcError):
-    """A run row changed under us (optimistic version check failed).
+class StaleRunError(WfcError):
+    """Internal: a run row changed under us (the optimistic version check
+    failed).
 
-    The engine retries the transition on fresh state; programs see this only if
-    retrying did not help.
+    The engine retries the transition on fresh state; programs see this only
+    if retrying did not help. Not a :class:`ConflictError`: nothing the caller
+    asked for conflicts, another engine was merely faster.
 
     Attributes:
         run_ids: The runs whose stored version was not the expected one.
@@ -80,6 +82,15 @@ class ConflictError(WfcError):
     def __init__(self, run_ids: Sequence[str]) -> None:
         self.run_ids = tuple(run_ids)
         super().__init__(f"runs {', '.join(self.run_ids)} were changed by another engine during this transition; retry")
+
+
+class ConflictError(WfcError):
+    """What was asked conflicts with what is already stored: a run id taken by
+    another run, a spec version deployed with other content. Retrying the same
+    call fails the same way; the caller must change it.
+
+    ``wfc`` exits with code 3 on these.
+    """
 
 
 class UnknownWorkflowError(WfcError):
@@ -102,7 +113,7 @@ class UnknownWorkflowError(WfcError):
         super().__init__(f"{what} is not deployed; {hint}")
 
 
-class DeployConflictError(WfcError):
+class DeployConflictError(ConflictError):
     """A different spec is already deployed under the same name and version.
 
     Attributes:
@@ -187,7 +198,7 @@ class RunStateError(WfcError):
         super().__init__(f"cannot {action}: run {run_id!r} is {status}" + (f"; {hint}" if hint else ""))
 
 
-class RunIdConflictError(WfcError):
+class RunIdConflictError(ConflictError):
     """``start`` was given the id of a run of another workflow.
 
     Attributes:
@@ -201,6 +212,62 @@ class RunIdConflictError(WfcError):
         super().__init__(
             f"run id {run_id!r} is already used by a run of workflow {workflow!r}, not {requested!r}; "
             f"choose another run_id"
+        )
+
+
+class RunInputsConflictError(ConflictError):
+    """``start`` was given the id of an existing run of the same workflow, but
+    other inputs than that run started with.
+
+    Inputs are compared after defaults are applied, so leaving out an input
+    whose default is the value the run had is the same start. Masked inputs
+    are named, never shown.
+
+    Attributes:
+        run_id: The id given.
+        workflow: The workflow of the run.
+        differing: The names of the inputs that differ, sorted.
+        masked: Those of them that are masked.
+    """
+
+    def __init__(self, run_id: str, workflow: str, differing: Sequence[str], masked: Sequence[str] = ()) -> None:
+        self.run_id = run_id
+        self.workflow = workflow
+        self.differing = tuple(sorted(differing))
+        self.masked = tuple(sorted(set(masked) & set(self.differing)))
+        names = ", ".join(f"{name!r}" + (" (masked)" if name in self.masked else "") for name in self.differing)
+        super().__init__(
+            f"run id {run_id!r} is already used by a run of workflow {workflow!r} that started with other "
+            f"inputs; these differ: {names}. Start with the same inputs to get that run back, or choose "
+            f"another run_id"
+        )
+
+
+class UnexpectedEventError(UsageError):
+    """An event was sent to a run whose workflow never waits for that name: no
+    ``wait_for_event`` node and no interrupt handler in any of its threads, so
+    the event could never be delivered.
+
+    Attributes:
+        run_id: The run.
+        workflow: Its workflow.
+        event: The event name sent.
+        expected: The event names the workflow does wait for, sorted.
+    """
+
+    def __init__(self, run_id: str, workflow: str, event: str, expected: Sequence[str]) -> None:
+        self.run_id = run_id
+        self.workflow = workflow
+        self.event = event
+        self.expected = tuple(sorted(expected))
+        waits = (
+            f"it waits for: {', '.join(repr(name) for name in self.expected)}"
+            if self.expected
+            else "it waits for no event at all"
+        )
+        super().__init__(
+            f"cannot send event {event!r} to run {run_id!r}: workflow {workflow!r} never waits for an event "
+            f"of that name (no wait and no interrupt handler); {waits}. Check the event name"
         )
 
 

@@ -343,6 +343,10 @@ class RunState(_Record):
     failure: Failure | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    input_digests: dict[str, str] = {}
+    """A digest of each input the run started with, after defaults, by
+    variable name: what a repeated ``start`` with this run id is compared
+    with. Empty for runs started before wfc recorded it."""
 
     @property
     def root(self) -> ThreadRun:

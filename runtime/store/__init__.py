@@ -6,6 +6,7 @@ from typing import Final
 
 from wfc.runtime.errors import UnsupportedUrlError
 from wfc.runtime.store.base import (
+    EngineRecord,
     EventRecord,
     JournalRecord,
     RunRecord,
@@ -66,6 +67,7 @@ async def open_store(url: str, now: float) -> Store:
 
 __all__ = [
     "SUPPORTED_URLS",
+    "EngineRecord",
     "EventRecord",
     "JournalRecord",
     "RunRecord",

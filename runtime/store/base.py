@@ -14,6 +14,7 @@ checks, ``LISTEN/NOTIFY`` wakeups), with the same interface.
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -120,6 +121,37 @@ class EventRecord:
     payload: bytes
     run_id: str | None
     created_at: float
+
+
+@dataclass(frozen=True)
+class EngineRecord:
+    """A serving engine registered on the database (client engines, which
+    run nothing, do not register)."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: float
+    heartbeat_at: float
+
+    def alive(self, now: float, lease: float, host: str) -> bool:
+        """Whether the engine still serves: a heartbeat within ``lease``, and,
+        on ``host`` (this machine), its process still exists. The rule the
+        stores apply when they reap engines that are gone."""
+        if self.host == host and not process_alive(self.pid):
+            return False
+        return self.heartbeat_at >= now - lease
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, run by another user
+    return True
 
 
 @dataclass(frozen=True)
@@ -366,6 +398,12 @@ class Store(abc.ABC):
         leases them so that one process fires each; by default every due timer
         is returned (the firing transaction deletes it, so it fires once)."""
         return await self.due_timers(now, limit)
+
+    async def list_engines(self) -> list[EngineRecord]:
+        """The serving engines registered on the database, live or not yet
+        reaped (see :meth:`EngineRecord.alive`). A store that does not track
+        engines has none."""
+        return []
 
     async def reap_engines(self, now: float, lease: float) -> int:
         """Release the leases of engines that are gone; the number reaped. A

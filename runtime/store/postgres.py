@@ -7,7 +7,7 @@ Coordination is PostgreSQL's own, no home-made consensus:
   rows of the runs it reads (``FOR UPDATE``, in id order), so a second process
   advancing the same run waits and then reads the new state; the update
   still names the version it read (``WHERE version = $n``) and a mismatch
-  rolls the whole transaction back as a :class:`ConflictError`, which the
+  rolls the whole transaction back as a :class:`StaleRunError`, which the
   engine retries on fresh state. Deadlocks and unique violations (two
   processes starting the same run id) are conflicts too.
 - Task attempts and due timers are claimed with ``FOR UPDATE SKIP LOCKED``
@@ -34,10 +34,11 @@ from typing import Any, Final
 
 import anyio
 
-from wfc.runtime.errors import ConflictError
+from wfc.runtime.errors import StaleRunError
 from wfc.runtime.store import postgres_sql as sql
 from wfc.runtime.store import rows as decode
 from wfc.runtime.store.base import (
+    EngineRecord,
     EventRecord,
     JournalRecord,
     RunRecord,
@@ -142,7 +143,7 @@ class _PgTransaction(StoreTransaction):
             expected = [r.id for r in batch.runs.values() if r.expected_version is not None]
             if len(updated) != len(expected):
                 stale = sorted(set(expected) - set(updated))
-                raise ConflictError(stale or expected)
+                raise StaleRunError(stale or expected)
         await self._conn.execute("COMMIT")
         self._begun = False
         self._store.announce(batch)
@@ -279,7 +280,7 @@ class PostgresStore(Store):
                 if isinstance(exc, self._conflicts):
                     # Another process wrote first (the same run id, a lock
                     # cycle): retrying on fresh state is the answer.
-                    raise ConflictError(sorted(tx.batch.runs) or ["?"]) from exc
+                    raise StaleRunError(sorted(tx.batch.runs) or ["?"]) from exc
                 raise
 
     async def _abandon(self, tx: _PgTransaction, error: BaseException) -> None:
@@ -415,6 +416,10 @@ class PostgresStore(Store):
             # and attempts still running here may run elsewhere too. Their
             # results still count once: the run takes the first.
             await self._insert_engine(now)
+
+    async def list_engines(self) -> list[EngineRecord]:
+        rows = await self._pool.fetch("SELECT id, host, pid, started_at, heartbeat_at FROM engines")
+        return [EngineRecord(**dict(row)) for row in rows]
 
     async def reap_engines(self, now: float, lease: float) -> int:
         await self._ensure_session(now)  # so that this engine is not taken for dead

@@ -22,7 +22,6 @@ latency than the statements themselves.
 from __future__ import annotations
 
 import functools
-import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
@@ -30,9 +29,10 @@ from typing import Any, Final, TypeVar
 
 import anyio
 
-from wfc.runtime.errors import ConflictError
+from wfc.runtime.errors import StaleRunError
 from wfc.runtime.store import rows as decode
 from wfc.runtime.store.base import (
+    EngineRecord,
     EventRecord,
     JournalRecord,
     RunRecord,
@@ -43,6 +43,7 @@ from wfc.runtime.store.base import (
     TaskRecord,
     TimerRecord,
     WriteBatch,
+    process_alive,
 )
 from wfc.runtime.store.sqlite_setup import connect, migrate, open_file
 
@@ -71,16 +72,6 @@ def _chunks(items: Iterable[str]) -> Iterable[list[str]]:
             batch = []
     if batch:
         yield batch
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _Connection:
@@ -145,7 +136,7 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch) -> None:
             stale = [
                 r.id for r in changed if r.id not in current or current[r.id].version != (r.expected_version or 0) + 1
             ]
-            raise ConflictError(stale or [r.id for r in changed])
+            raise StaleRunError(stale or [r.id for r in changed])
     if batch.journal:
         conn.executemany(
             "INSERT INTO journal (run_id, seq, at, thread, node, kind, attempt, detail) "
@@ -314,7 +305,7 @@ def _register_engine(conn: sqlite3.Connection, engine_id: str, host: str, pid: i
     conn.execute("BEGIN IMMEDIATE")
     try:
         for row in conn.execute("SELECT id, host, pid, heartbeat_at FROM engines").fetchall():
-            dead = row["host"] == host and not _pid_alive(row["pid"])
+            dead = row["host"] == host and not process_alive(row["pid"])
             if dead or row["heartbeat_at"] < now - lease:
                 conn.execute(
                     "UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ?", (row["id"],)
@@ -501,6 +492,10 @@ class SqliteStore(Store):
 
     async def register_engine(self, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
         await self._write(_register_engine, engine_id, host, pid, now, lease)
+
+    async def list_engines(self) -> list[EngineRecord]:
+        rows = await self._query("SELECT id, host, pid, started_at, heartbeat_at FROM engines")
+        return [EngineRecord(**dict(row)) for row in rows]
 
     async def heartbeat(self, engine_id: str, now: float, lease: float) -> None:
         await self._write(_heartbeat, engine_id, now, lease)

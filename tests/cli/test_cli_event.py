@@ -72,12 +72,28 @@ def test_an_event_nobody_waits_for_yet_is_stored(wfc: Invoke, url: str) -> None:
     assert "is stored: no run waits for it with correlation 'o-2' yet" in result.stdout
 
 
-def test_an_early_event_waits_in_the_inbox(wfc: Invoke, url: str) -> None:
-    result = wfc("event", "send", "something-else", "[1, 2]", "--run", "ap-1", "--db", url)
-    assert result.exit_code == 0
+#: Waits for ``go`` only after a long sleep: an event sent before is early.
+LATER = """\
+from wfc.dsl import Workflow, WorkflowThread
+
+
+def later(wf: WorkflowThread) -> None:
+    wf.sleep(600)
+    wf.wait_for_event("go")
+
+
+later_wf = Workflow("later", later)
+"""
+
+
+def test_an_early_event_waits_in_the_inbox(wfc: Invoke, url: str, tmp_path: Path) -> None:
+    (tmp_path / "later.py").write_text(LATER)
+    assert wfc("run", "later.py", "--db", url, "--run-id", "l-1", "--detach").exit_code == 0
+    result = wfc("event", "send", "go", "[1, 2]", "--run", "l-1", "--db", url)
+    assert result.exit_code == 0, result.output
     assert "kept in the run's inbox until a wait takes it" in result.stdout
-    shown = json.loads(wfc("runs", "show", "ap-1", "--json", "--db", url).stdout)
-    assert shown["pending_events"] == ["something-else"]
+    shown = json.loads(wfc("runs", "show", "l-1", "--json", "--db", url).stdout)
+    assert shown["pending_events"] == ["go"]
 
 
 def test_payload_from_stdin(wfc: Invoke, url: str) -> None:

@@ -206,8 +206,11 @@ def test_detach_then_run_id_follows_the_same_run(wfc: Invoke, url: str) -> None:
     assert "continues when an engine serving this database runs" in detached.stderr
     assert "--run-id pay-7" in detached.stderr
     assert read_run(url, "pay-7").status is RunStatus.RUNNING
-    again = wfc("run", *PAYMENT, "-i", "payment-id=other", "--db", url, "--run-id", "pay-7", "--detach")
+    again = wfc("run", *PAYMENT, "-i", "payment-id=p-7", "--db", url, "--run-id", "pay-7", "--detach")
     assert again.stdout == "pay-7\n"  # idempotent: the same run, nothing new started
+    other = wfc("run", *PAYMENT, "-i", "payment-id=other", "--db", url, "--run-id", "pay-7", "--detach")
+    assert other.exit_code == 3  # a conflict: the id is taken by a run with other inputs
+    assert "these differ: 'payment-id'" in other.stderr and other.stdout == ""
     # Following it needs neither its inputs nor the tasks' module's inputs again.
     followed = wfc("run", str(EXAMPLES / "payment.py"), "--tasks", str(EXAMPLES / "payment_tasks.py"),
                    "--db", url, "--run-id", "pay-7")  # fmt: skip

@@ -17,6 +17,7 @@ from wfc.runtime import (
     InputError,
     MissingTasksError,
     RunIdConflictError,
+    RunInputsConflictError,
     RunStateError,
     RunStatus,
     TaskContext,
@@ -90,11 +91,11 @@ async def test_start_is_idempotent_by_run_id(db_url: str) -> None:
         await engine.deploy(doubling())
         first = await engine.start("doubling", {"x": 1}, run_id="same")
         await engine.wait(first, timeout=10)
-        again = await engine.start("doubling", {"x": 999}, run_id="same")
+        again = await engine.start("doubling", {"x": 1}, run_id="same")
         assert again == first
-        # The inputs of a repeated start are not even checked: the run exists.
-        assert await engine.start("doubling", {}, run_id="same") == first
-        assert await engine.start("doubling", {"no-such-variable": 1}, run_id="same") == first
+        # Other inputs are a conflict, not a silent no-op (tests/runtime/test_start_idempotency.py).
+        with pytest.raises(RunInputsConflictError):
+            await engine.start("doubling", {"x": 999}, run_id="same")
         assert [x for _, x in calls] == [1]  # nothing started twice
         assert len(await engine.list_runs()) == 1
         other = spec("other", [("end", exit_())])

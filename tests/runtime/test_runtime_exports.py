@@ -19,6 +19,7 @@ def test_exported_names_are_pinned() -> None:
         "NotAWfcDatabaseError",
         "RunIdConflictError",
         "RunInfo",
+        "RunInputsConflictError",
         "RunStateError",
         "RunStatus",
         "SentEvent",
@@ -30,6 +31,7 @@ def test_exported_names_are_pinned() -> None:
         "TaskFunction",
         "ThreadInfo",
         "ThreadStatus",
+        "UnexpectedEventError",
         "UnknownRunError",
         "UnknownWorkflowError",
         "UnsupportedUrlError",
@@ -46,6 +48,16 @@ def test_every_runtime_error_is_a_wfc_error() -> None:
     errors = [getattr(wfc.runtime, n) for n in wfc.runtime.__all__ if n.endswith("Error")]
     assert all(issubclass(e, WfcError) for e in errors)
     assert wfc.runtime.WfcError is WfcError
+
+
+def test_user_visible_conflicts_share_one_base() -> None:
+    runtime = wfc.runtime
+    for error in (runtime.RunIdConflictError, runtime.RunInputsConflictError, runtime.DeployConflictError):
+        assert issubclass(error, runtime.ConflictError)
+    # The optimistic version check the engine retries is internal, not a user conflict.
+    from wfc.runtime.errors import StaleRunError
+
+    assert not issubclass(StaleRunError, runtime.ConflictError)
 
 
 def test_run_status_is_a_str_enum() -> None:

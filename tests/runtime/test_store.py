@@ -10,7 +10,7 @@ from rtstore import run_write as _run
 from rtstore import seed as _seed
 from rtstore import task_record as _task
 
-from wfc.runtime.errors import ConflictError
+from wfc.runtime.errors import StaleRunError
 from wfc.runtime.store import JournalRecord, TimerRecord, open_store
 
 pytestmark = pytest.mark.anyio
@@ -39,7 +39,7 @@ async def test_a_stale_version_is_a_conflict_and_nothing_is_written(db: Db) -> N
         tx.batch.runs["r1"] = _run("r1", 1, "COMPLETED")
     record = await store.get_run("r1")
     assert record is not None and (record.version, record.status) == (2, "COMPLETED")
-    with pytest.raises(ConflictError) as info:
+    with pytest.raises(StaleRunError) as info:
         async with store.transaction() as tx:
             tx.batch.runs["r1"] = _run("r1", 1, "FAILED")  # read at version 1, but it is 2 now
             tx.batch.journal.append(JournalRecord("r1", 9, 1.0, 0, None, "X", None, b"{}"))

@@ -1,0 +1,256 @@
+"""Everything the CLI prints is true: a run nobody executes is not "running",
+pipes get whole lines, ``| head`` keeps the run's exit code, a stuck sync task
+does not keep ``wfc run`` alive, events nobody waits for are refused, input
+errors come all at once, and the ``--db`` help shows ``wfc[postgres]``."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # run_helpers, with --import-mode=importlib
+
+from run_helpers import WFC, Invoke, make_invoke, no_traceback, read_run, script_env, sqlite_url, write_approval
+
+from wfc.runtime import RunStatus
+
+#: A workflow with a long name whose only task sleeps a little (so that a
+#: reader of its output can go away first) and returns a long string.
+SLOW = """\
+import time
+
+from wfc.dsl import Workflow, WorkflowThread
+from wfc.runtime import task
+
+
+@task("nap")
+def nap(seconds: float) -> str:
+    time.sleep(seconds)
+    return "z" * 150
+
+
+def slow(wf: WorkflowThread) -> None:
+    seconds = wf.declare_float("seconds").default(0.5)
+    wf.execute("nap", seconds, retries=0)
+
+
+slow_wf = Workflow("a-workflow-whose-name-is-much-longer-than-anyone-would-expect-it-to-be", slow)
+"""
+
+#: A sync task that overruns its one-second timeout by a minute.
+STUCK = """\
+import time
+
+from wfc.dsl import Workflow, WorkflowThread
+from wfc.runtime import task
+
+
+@task("stuck", timeout=1)
+def stuck() -> None:
+    time.sleep(60)
+
+
+def hangs(wf: WorkflowThread) -> None:
+    wf.execute("stuck", retries=0, timeout=1)
+
+
+hangs_wf = Workflow("hangs", hangs)
+"""
+
+LONG_ID = "run-" + "x" * 140
+
+
+@pytest.fixture
+def wfc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Invoke:
+    return make_invoke(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return sqlite_url(tmp_path / "runs.db")
+
+
+def pipe_env() -> dict[str, str]:
+    """The console script's environment without ``$COLUMNS``: what a pipe in a
+    real shell sees."""
+    env = script_env()
+    env.pop("COLUMNS", None)
+    return env
+
+
+def wfc_piped(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(WFC), *args], cwd=cwd, env=pipe_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def add_engine(db: Path, pid: int, heartbeat_age: float = 0.0) -> None:
+    """Register an engine row as a serving engine on this host would."""
+    now = time.time()
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO engines (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
+            (f"engine-{pid}-{heartbeat_age}", socket.gethostname(), pid, now, now - heartbeat_age),
+        )
+
+
+# ---------------------------------------------------------------- waiting for an engine
+
+
+def test_a_detached_run_is_shown_waiting_for_an_engine(wfc: Invoke, tmp_path: Path, url: str) -> None:
+    write_approval(tmp_path)
+    detached = wfc("run", "approval.py", "-i", "order-id=o-1", "--db", url, "--run-id", "ap-1", "--detach")
+    assert detached.exit_code == 0, detached.output
+    assert "No engine serves this database now: it waits for one." in detached.stderr
+    listed = wfc("runs", "list", "--db", url)
+    assert "WAITING FOR ENGINE" in listed.stdout and "RUNNING" not in listed.stdout
+    assert "waiting for an engine (no step since " in listed.stdout
+    shown = wfc("runs", "show", "ap-1", "--db", url)
+    assert re.search(r"^status +WAITING FOR ENGINE", shown.stdout, re.MULTILINE)
+    assert "waiting for an engine (no step since " in shown.stdout
+    assert "no live engine serves this database" in shown.stdout
+    assert read_run(url, "ap-1").status is RunStatus.RUNNING  # the stored status is unchanged
+
+
+def test_a_live_engine_makes_it_running_and_a_dead_one_does_not(wfc: Invoke, tmp_path: Path, url: str) -> None:
+    write_approval(tmp_path)
+    wfc("run", "approval.py", "-i", "order-id=o-1", "--db", url, "--run-id", "ap-1", "--detach")
+    db = tmp_path / "runs.db"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    add_engine(db, int(dead.stdout))  # its process is gone
+    add_engine(db, os.getpid(), heartbeat_age=3600)  # alive, but silent for an hour
+    assert "WAITING FOR ENGINE" in wfc("runs", "list", "--db", url).stdout
+    add_engine(db, os.getpid())  # alive, with a fresh heartbeat
+    listed = wfc("runs", "list", "--db", url)
+    assert "RUNNING" in listed.stdout and "WAITING FOR ENGINE" not in listed.stdout
+    assert re.search(r"^status +RUNNING", wfc("runs", "show", "ap-1", "--db", url).stdout, re.MULTILINE)
+
+
+def test_following_a_waiting_run_says_it_was_waiting(wfc: Invoke, tmp_path: Path, url: str) -> None:
+    write_approval(tmp_path)
+    wfc("run", "approval.py", "-i", "order-id=o-1", "--db", url, "--run-id", "ap-1", "--detach")
+    followed = wfc("run", "approval.py", "--db", url, "--run-id", "ap-1", "--timeout", "0.2")
+    assert "it was waiting for an engine (no step since " in followed.stdout
+    assert "this process serves it now" in followed.stdout
+    assert "no other engine serves this database, so once this process exits the run waits for one" in (followed.stderr)
+
+
+# ---------------------------------------------------------------- pipes
+
+
+def test_a_pipe_gets_whole_lines(tmp_path: Path, url: str) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    ran = wfc_piped(tmp_path, "run", "slow.py", "-i", "seconds=0", "--db", url, "--run-id", LONG_ID)
+    assert ran.returncode == 0, ran.stderr
+    assert f"run {LONG_ID} (a-workflow-whose-name-is-much-longer-than-anyone-would-expect-it-to-be 1.0)" in (ran.stdout)
+    listed = wfc_piped(tmp_path, "runs", "list", "--db", url)
+    [row] = [line for line in listed.stdout.splitlines() if LONG_ID in line]
+    assert "a-workflow-whose-name-is-much-longer-than-anyone-would-expect-it-to-be" in row
+    assert "COMPLETED" in row
+    history = wfc_piped(tmp_path, "runs", "history", LONG_ID, "--db", url)
+    assert '"' + "z" * 150 + '"' in history.stdout  # the full task output, on one line
+    shown = wfc_piped(tmp_path, "runs", "show", LONG_ID, "--db", url)
+    assert f"run {LONG_ID}\n" in shown.stdout
+
+
+def test_run_piped_into_head_exits_with_the_run_code_and_no_noise(tmp_path: Path, url: str) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    script = (
+        f"set -o pipefail; {WFC} run slow.py -i seconds=0.5 --db {url} --run-id r-1 | head -n 1; "
+        f'echo "codes ${{PIPESTATUS[*]}}"'
+    )
+    shell = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, env=pipe_env(), capture_output=True, text=True, timeout=60
+    )
+    lines = shell.stdout.splitlines()
+    assert lines[0].startswith("started run r-1 ")
+    assert lines[-1] == "codes 0 0"  # wfc's own code: the run COMPLETED
+    assert shell.stderr == ""  # no broken-pipe error, no "Exception ignored"
+    assert read_run(url, "r-1").status is RunStatus.COMPLETED
+
+
+# ---------------------------------------------------------------- stuck sync task
+
+
+def test_a_stuck_sync_task_does_not_keep_wfc_run_alive(tmp_path: Path, url: str) -> None:
+    (tmp_path / "stuck.py").write_text(STUCK)
+    started = time.monotonic()
+    ran = wfc_piped(tmp_path, "run", "stuck.py", "--db", url, "--run-id", "h-1", timeout=50)
+    elapsed = time.monotonic() - started
+    assert ran.returncode == 1, ran.stderr
+    assert "run h-1 (hangs 1.0): FAILED" in ran.stdout
+    assert "TIMEOUT" in ran.stdout
+    assert elapsed < 20, f"wfc run took {elapsed:.1f}s after its run failed"
+    assert no_traceback(ran)
+
+
+# ---------------------------------------------------------------- events
+
+
+def test_an_event_the_workflow_never_waits_for_is_refused(wfc: Invoke, tmp_path: Path, url: str) -> None:
+    write_approval(tmp_path)
+    wfc("run", "approval.py", "-i", "order-id=o-1", "--db", url, "--run-id", "ap-1", "--detach")
+    sent = wfc("event", "send", "aproval", '{"ok": true}', "--run", "ap-1", "--db", url)
+    assert sent.exit_code == 1
+    assert "cannot send event 'aproval' to run 'ap-1': workflow 'approval' never waits for an event" in sent.stderr
+    assert "it waits for: 'approval'" in sent.stderr
+    assert not read_run(url, "ap-1").pending_events  # nothing was stored in its inbox
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def test_input_errors_come_all_at_once(wfc: Invoke, tmp_path: Path, url: str) -> None:
+    write_approval(tmp_path)
+    result = wfc("run", "approval.py", "-i", "count=many", "-i", "rush=perhaps", "--db", url)
+    assert result.exit_code == 1
+    assert "--input count='many': variable 'count' is declared int" in result.stderr
+    assert "--input rush='perhaps': variable 'rush' is declared bool" in result.stderr
+    assert "--input order-id: required str input is missing" in result.stderr
+
+
+def test_a_bad_value_is_not_also_reported_missing(wfc: Invoke, tmp_path: Path, url: str) -> None:
+    write_approval(tmp_path)
+    result = wfc("run", "approval.py", "-i", "count=many", "--db", url)
+    assert "order-id: required str input is missing" in result.stderr
+    result = wfc("run", "approval.py", "-i", "order-id=o", "-i", "count=many", "--db", url)
+    assert "missing" not in result.stderr
+
+
+# ---------------------------------------------------------------- help
+
+
+def test_db_help_shows_the_postgres_extra(wfc: Invoke) -> None:
+    for command in (["run"], ["runs", "list"], ["event", "send"]):
+        result = wfc(*command, "--help")
+        assert "pip install 'wfc[postgres]'" in result.stdout, command
+
+
+def test_run_conflict_exits_3_and_names_the_inputs(wfc: Invoke, tmp_path: Path, url: str) -> None:
+    write_approval(tmp_path)
+    wfc("run", "approval.py", "-i", "order-id=o-1", "--db", url, "--run-id", "ap-1", "--detach")
+    same = wfc("run", "approval.py", "-i", "order-id=o-1", "-i", "count=1", "--db", url, "--run-id", "ap-1", "--detach")
+    assert same.exit_code == 0 and same.stdout == "ap-1\n"  # count=1 is its default: the same start
+    other = wfc(
+        "run",
+        "approval.py",
+        "-i",
+        "order-id=o-2",
+        "-i",
+        "secret=zq-secret-9",
+        "--db",
+        url,
+        "--run-id",
+        "ap-1",
+        "--detach",
+    )
+    assert other.exit_code == 3
+    assert "these differ: 'order-id', 'secret' (masked)" in other.stderr
+    assert "zq-secret-9" not in other.stderr + other.stdout
+    assert "wfc runs show ap-1" in other.stderr
