@@ -20,7 +20,13 @@ from importlib import resources
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from wfc.runtime.errors import NewerDatabaseError, NotAWfcDatabaseError, StoreError
+from wfc.runtime.errors import (
+    DatabaseUnreachableError,
+    DatabaseUrlError,
+    NewerDatabaseError,
+    NotAWfcDatabaseError,
+    StoreError,
+)
 
 #: The schema wfc uses when the URL names none.
 DEFAULT_SCHEMA: Final = "wfc"
@@ -66,9 +72,14 @@ def parse_url(url: str) -> PgTarget | None:
     for other schemes.
 
     Raises:
-        StoreError: the ``schema`` parameter is not a plain lowercase name.
+        DatabaseUrlError: the URL is malformed, its port is not a port number,
+            it names no database, or its ``schema`` parameter is not a plain
+            lowercase name.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise DatabaseUrlError(_redacted(url), f"the URL is malformed ({exc}); {_URL_FORM}") from None
     if parts.scheme not in ("postgresql", "postgres"):
         return None
     query = parse_qsl(parts.query, keep_blank_values=True)
@@ -79,21 +90,49 @@ def parse_url(url: str) -> PgTarget | None:
             schema = value
         else:
             kept.append((key, value))
-    netloc = parts.netloc
-    shown = netloc
-    if "@" in netloc:
-        credentials, host = netloc.rsplit("@", 1)
-        if ":" in credentials:
-            shown = f"{credentials.split(':', 1)[0]}:***@{host}"
-    location = urlunsplit(("postgresql", shown, parts.path, parts.query, ""))
+    location = _redacted(url)
+    _check_address(parts.netloc, parts.path, location)
     if not _SCHEMA_NAME.match(schema):
-        raise StoreError(
+        raise DatabaseUrlError(
             location,
             f"schema={schema!r} is not a plain schema name; use lowercase letters, digits and _ "
             f"(at most 48 characters), e.g. ?schema=wfc_orders",
         )
-    dsn = urlunsplit(("postgresql", netloc, parts.path, urlencode(kept), ""))
+    dsn = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(kept), ""))
     return PgTarget(dsn=dsn, schema=schema, location=location)
+
+
+_URL_FORM: Final = "write it as postgresql://user:password@host:5432/database"
+
+
+def _redacted(url: str) -> str:
+    """``url`` with the password of its user replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, tail = rest.partition("/")
+    if "@" in netloc:
+        credentials, host = netloc.rsplit("@", 1)
+        if ":" in credentials:
+            netloc = f"{credentials.split(':', 1)[0]}:***@{host}"
+    return f"{scheme}{sep}{netloc}{slash}{tail}"
+
+
+def _check_address(netloc: str, path: str, location: str) -> None:
+    """Refuse a port that is not a number and a URL naming no database,
+    before anything is tried."""
+    host_port = netloc.rsplit("@", 1)[-1]
+    if "," in host_port:
+        return  # several hosts: asyncpg checks each
+    try:
+        urlsplit(f"//{host_port}").port
+    except ValueError:
+        port = host_port.rsplit(":", 1)[-1]
+        raise DatabaseUrlError(
+            location, f"port {port!r} is not a port number (1 to 65535); {_URL_FORM}, e.g. port 5432"
+        ) from None
+    if not path.strip("/"):
+        raise DatabaseUrlError(
+            location, f"the URL names no database; add its name after the host: {_URL_FORM}"
+        )
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -147,9 +186,18 @@ def connect_error(target: PgTarget, exc: BaseException) -> StoreError:
         )
     if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError):
         return StoreError(target.location, f"the server refused the login ({exc}); check the user and password")
-    if isinstance(exc, OSError | TimeoutError | socket.gaierror):
-        return StoreError(
-            target.location, f"cannot connect to the PostgreSQL server at {server} ({exc}); is it running?"
+    if isinstance(exc, socket.gaierror):
+        return DatabaseUnreachableError(
+            target.location,
+            f"the host {parts.hostname!r} cannot be found ({exc.strerror or exc}); check the host name in the URL "
+            f"and your network or DNS",
+        )
+    if isinstance(exc, OSError | TimeoutError):
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+        return DatabaseUnreachableError(
+            target.location,
+            f"cannot connect to the PostgreSQL server at {server} ({reason}); is it running? Check that it "
+            f"accepts TCP connections there, and the host and port in the URL",
         )
     return StoreError(target.location, f"cannot connect ({type(exc).__name__}: {exc})")
 
