@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -357,6 +358,23 @@ def open_file(
     Raises:
         StoreError: one of its subclasses, saying what is wrong and what to do.
     """
+    # SQLite answers "busy" at once, without waiting, in a few moments of
+    # another process creating the same file (its switch to WAL, the first
+    # build of the WAL index): opening again after a pause is safe, as
+    # nothing was written. The whole open waits at most busy_timeout.
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.005
+    while True:
+        try:
+            return _open_once(path, now, read_only=read_only, busy_timeout=busy_timeout)
+        except DatabaseLockedError:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+
+def _open_once(path: str, now: float, *, read_only: bool, busy_timeout: float) -> Opened:
     found = _inspect(path, busy_timeout)
     supported = latest_version()
     if found > supported:

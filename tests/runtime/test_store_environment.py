@@ -40,8 +40,11 @@ from wfc.runtime.errors import (
     StoreError,
 )
 from wfc.runtime.store import open_store
-from wfc.runtime.store.sqlite_setup import BUSY_TIMEOUT_ENV, latest_version
+from wfc.runtime.store.sqlite_setup import latest_version
 from wfc.specs import WfcError
+
+#: The documented variable setting how long to wait for a lock.
+BUSY_TIMEOUT_ENV = "WFC_SQLITE_BUSY_TIMEOUT"
 
 pytestmark = pytest.mark.anyio
 
@@ -405,7 +408,7 @@ def _race(urls: list[str], processes: int = 8) -> list[list[str]]:
 
 
 def test_eight_processes_creating_the_same_sqlite_file_all_succeed(tmp_path: Path) -> None:
-    paths = [tmp_path / f"race{round_}.db" for round_ in range(4)]
+    paths = [tmp_path / f"race{round_}.db" for round_ in range(8)]
     answers = _race([f"sqlite:///{path}" for path in paths])
     for path, answer in zip(paths, answers, strict=True):
         assert answer == ["ok"] * 8, answer
