@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from wfc.runtime.errors import (
     DatabaseUnreachableError,
     DatabaseUrlError,
+    MissingTablesError,
     NewerDatabaseError,
     NotAWfcDatabaseError,
     StoreError,
@@ -123,16 +124,14 @@ def _check_address(netloc: str, path: str, location: str) -> None:
     if "," in host_port:
         return  # several hosts: asyncpg checks each
     try:
-        urlsplit(f"//{host_port}").port
+        _ = urlsplit(f"//{host_port}").port  # parsing the port is the check
     except ValueError:
         port = host_port.rsplit(":", 1)[-1]
         raise DatabaseUrlError(
             location, f"port {port!r} is not a port number (1 to 65535); {_URL_FORM}, e.g. port 5432"
         ) from None
     if not path.strip("/"):
-        raise DatabaseUrlError(
-            location, f"the URL names no database; add its name after the host: {_URL_FORM}"
-        )
+        raise DatabaseUrlError(location, f"the URL names no database; add its name after the host: {_URL_FORM}")
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -153,6 +152,29 @@ def migrations() -> list[tuple[int, str, str]]:
 def latest_version() -> int:
     """The schema version this wfc writes."""
     return len(migrations())
+
+
+_CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", re.IGNORECASE | re.MULTILINE)
+_DROP_TABLE = re.compile(r"^\s*DROP TABLE (?:IF EXISTS )?(\w+)", re.IGNORECASE | re.MULTILINE)
+
+
+def expected_tables(version: int) -> set[str]:
+    """The tables of wfc's schema at ``version``."""
+    tables: set[str] = set()
+    for _, _, sql in migrations()[:version]:
+        tables |= set(_CREATE_TABLE.findall(sql))
+        tables -= set(_DROP_TABLE.findall(sql))
+    return tables
+
+
+def _missing_tables(target: PgTarget, missing: set[str]) -> MissingTablesError:
+    return MissingTablesError(
+        target.location,
+        f"schema {target.schema!r} holds a wfc database, but its tables {', '.join(sorted(missing))} are gone "
+        f"(dropped outside wfc). wfc does not recreate them, as the runs they held would be lost without a "
+        f"word: restore the schema from a backup, or drop it (DROP SCHEMA {target.schema} CASCADE) to start afresh",
+        sorted(missing),
+    )
 
 
 # ---------------------------------------------------------------- connecting
@@ -212,16 +234,22 @@ async def inspect(conn: Any, target: PgTarget) -> int:
         NotAWfcDatabaseError: the schema holds relations that are not wfc's.
     """
     rows = await conn.fetch(
-        "SELECT c.relname, c.relkind, obj_description(c.oid, 'pg_class') AS note "
+        "SELECT c.relname, c.relkind::text AS relkind, obj_description(c.oid, 'pg_class') AS note "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') ORDER BY c.relname",
         target.schema,
     )
     if not rows:
         return 0
+    tables = {str(row["relname"]) for row in rows if row["relkind"] in ("r", "p")}
     if any(row["relname"] == "wfc_migrations" and row["note"] == MARKER for row in rows):
-        found = await conn.fetchval(f'SELECT coalesce(max(version), 0) FROM "{target.schema}".wfc_migrations')
-        return int(found)
+        found = int(await conn.fetchval(f'SELECT coalesce(max(version), 0) FROM "{target.schema}".wfc_migrations'))
+        missing = expected_tables(min(found, latest_version())) - tables
+        if missing:
+            raise _missing_tables(target, missing)
+        return found
+    # Without wfc's marked wfc_migrations the schema cannot be told from an
+    # application's (a table named "runs" is common): refused as not wfc's.
     names = [str(row["relname"]) for row in rows if row["relkind"] != "S"] or [str(r["relname"]) for r in rows]
     shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
     raise NotAWfcDatabaseError(

@@ -76,9 +76,7 @@ async def open_sqlite(url_rest: str, now: float, *, read_only: bool = False) -> 
     if opened.read_only:
         single = _Connection(opened.writer)
         return SqliteStore(path, single, single, read_only=True, busy_timeout=target.busy_timeout)
-    return SqliteStore(
-        path, _Connection(opened.writer), _Connection(opened.reader), busy_timeout=target.busy_timeout
-    )
+    return SqliteStore(path, _Connection(opened.writer), _Connection(opened.reader), busy_timeout=target.busy_timeout)
 
 
 def _chunks(items: Iterable[str]) -> Iterable[list[str]]:

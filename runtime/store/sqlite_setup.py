@@ -344,9 +344,7 @@ class Opened:
     """True when opened read-only: ``writer`` then refuses writes."""
 
 
-def open_file(
-    path: str, now: float, *, read_only: bool = False, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
-) -> Opened:
+def open_file(path: str, now: float, *, read_only: bool = False, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Opened:
     """Check ``path`` and open it.
 
     For writing (the default) the file is created if needed, switched to WAL
@@ -399,9 +397,7 @@ def _open_for_writing(path: str, now: float, found: int, busy_timeout: float) ->
             if str(mode).lower() != "wal":
                 mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
-                raise StoreError(
-                    path, f"cannot switch it to WAL mode (got {mode!r}); is it on a network file system?"
-                )
+                raise StoreError(path, f"cannot switch it to WAL mode (got {mode!r}); is it on a network file system?")
             writer.execute("PRAGMA synchronous = FULL")
             if found < latest_version():
                 migrate(writer, path, now)

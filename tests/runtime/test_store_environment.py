@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from rtdb import SKIP_REASON, postgres_base_url, with_schema
 from rtspec import exit_, spec
+
 from wfc.runtime import Engine, UnsupportedUrlError
 from wfc.runtime.errors import (
     CorruptDatabaseError,
@@ -285,6 +285,28 @@ async def test_a_wfc_database_whose_tables_were_dropped_is_a_clear_error(tmp_pat
         with pytest.raises(MissingTablesError, match=rf"wfc database, but its tables .*{table}.* are gone.*backup"):
             await open_store(f"sqlite:///{path}", 1.0, read_only=read_only)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("table", ["runs", "journal"])
+async def test_a_wfc_schema_whose_tables_were_dropped_is_a_clear_error(table: str) -> None:
+    """Only while wfc's marked ``wfc_migrations`` table is there: without it
+    the schema cannot be told from an application's, and is refused as such."""
+    base = postgres_base_url()
+    if base is None:
+        pytest.skip(SKIP_REASON)
+    import uuid
+
+    schema = f"wfc_test_{uuid.uuid4().hex[:12]}"
+    url = with_schema(base, schema)
+    try:
+        store = await open_store(url, 1.0)
+        await store.close()
+        _pg_rows(base, f'DROP TABLE "{schema}".{table} CASCADE')
+        with pytest.raises(MissingTablesError, match=rf"wfc database, but its tables .*{table}.* are gone") as info:
+            await open_store(url, 1.0)
+        assert info.value.missing == (table,)
+    finally:
+        _pg_rows(base, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 async def test_an_empty_sqlite_database_is_initialised(tmp_path: Path) -> None:
