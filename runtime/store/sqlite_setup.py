@@ -175,7 +175,7 @@ def read_only_error(location: str) -> ReadOnlyDatabaseError:
     if not _writable(file.parent):
         return ReadOnlyDatabaseError(
             location,
-            f"its folder {str(file.parent)!r} is read-only, and writing needs SQLite to create "
+            f"its folder {os.path.abspath(file.parent)!r} is read-only, and writing needs SQLite to create "
             f"{file.name}-wal and {file.name}-shm next to the file. {reading}; to start, steer or serve runs, "
             f"make the folder writable or move the database to a writable folder",
         )
