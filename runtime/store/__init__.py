@@ -60,8 +60,9 @@ async def open_store(url: str, now: float, *, read_only: bool = False) -> Store:
 
     ``read_only``: the caller only reads. A SQLite file is then opened
     without writing anything (no journal mode switch, no migration when it is
-    up to date), so a read-only file or folder can be read; transactions
-    raise :class:`~wfc.runtime.errors.ReadOnlyDatabaseError`.
+    up to date), so a read-only file or folder can be read; on PostgreSQL no
+    engine registration is written. Writes raise
+    :class:`~wfc.runtime.errors.ReadOnlyDatabaseError`.
 
     Raises:
         UnsupportedUrlError: the scheme has no store.
@@ -71,7 +72,7 @@ async def open_store(url: str, now: float, *, read_only: bool = False) -> Store:
     if is_postgres_url(url):
         from wfc.runtime.store.postgres import open_postgres
 
-        return await open_postgres(url, now)
+        return await open_postgres(url, now, read_only=read_only)
     rest = _sqlite_rest(url)
     if rest is None:
         raise UnsupportedUrlError(url, SUPPORTED_URLS)

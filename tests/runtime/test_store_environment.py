@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rtdb import SKIP_REASON, postgres_base_url, with_schema
+from rtdb import SKIP_REASON, Db, postgres_base_url, with_schema
 from rtspec import exit_, spec
 
 from wfc.runtime import Engine, UnsupportedUrlError
@@ -144,20 +144,22 @@ async def test_opening_for_reading_writes_nothing_not_even_the_journal_mode(tmp_
     assert _rows(path, "SELECT count(*) FROM engines") == [(0,)]  # no registration either
 
 
-async def test_a_reading_engine_refuses_to_deploy_or_start_runs(tmp_path: Path) -> None:
-    path = tmp_path / "wfc.db"
-    await _make_database(path)
+async def test_a_reading_engine_writes_nothing_and_refuses_to_deploy_or_start_runs(db: Db) -> None:
+    store = await open_store(db.url, 1.0)
+    await store.close()
     done = spec("done", [("end", exit_())])
-    url = f"sqlite:///{path}"
-    async with Engine.open(url, serve=False, read_only=True) as engine:
+    async with Engine.open(db.url, serve=False, read_only=True) as engine:
+        assert db.rows("SELECT count(*) FROM engines") == [(0,)]  # no registration
         with pytest.raises(ReadOnlyDatabaseError, match="opened for reading only"):
             await engine.deploy(done)
-    async with Engine.open(url, serve=False) as engine:
+    async with Engine.open(db.url, serve=False) as engine:
         await engine.deploy(done)
-    async with Engine.open(url, serve=False, read_only=True) as engine:
+    async with Engine.open(db.url, serve=False, read_only=True) as engine:
+        assert [found.name for found in await engine.list_specs()] == ["done"]
         with pytest.raises(ReadOnlyDatabaseError, match="opened for reading only"):
             await engine.start("done", {}, run_id="r1")
-    assert _rows(path, "SELECT count(*) FROM runs") == [(0,)]
+        assert await engine.list_runs(limit=None) == []
+    assert db.rows("SELECT count(*) FROM runs") == [(0,)]
 
 
 async def test_a_reading_engine_cannot_serve() -> None:
