@@ -142,6 +142,8 @@ def explain(location: str, exc: sqlite3.Error, busy_timeout: float = DEFAULT_BUS
     if text.startswith("no such table: "):
         return missing_tables_error(location, [text.removeprefix("no such table: ")])
     if code == sqlite3.SQLITE_CANTOPEN and location != ":memory:" and not _writable(Path(location).parent):
+        if Path(f"{location}-wal").exists():
+            return unreadable_wal_error(location)
         return read_only_error(location)
     if code == sqlite3.SQLITE_FULL:
         return StoreError(location, f"the disk is full ({text}); free some space and retry")
@@ -183,6 +185,19 @@ def read_only_error(location: str) -> ReadOnlyDatabaseError:
         location,
         f"SQLite may not write it (attempt to write a readonly database). {reading}; check the permissions of "
         f"the file, of {file.name}-wal and {file.name}-shm next to it, and of its folder",
+    )
+
+
+def unreadable_wal_error(location: str) -> ReadOnlyDatabaseError:
+    """A -wal file with changes in a read-only folder, where SQLite cannot
+    create the -shm file it needs to read them."""
+    file = Path(location)
+    return ReadOnlyDatabaseError(
+        location,
+        f"its folder {os.path.abspath(file.parent)!r} is read-only, and {file.name}-wal next to it holds changes "
+        f"not yet in the file, which SQLite can only read by creating {file.name}-shm there. Run any wfc command "
+        f"on it once where the folder is writable (that folds the changes into the file), or copy the file and "
+        f"its -wal to a writable folder",
     )
 
 
@@ -378,17 +393,48 @@ def _open_once(path: str, now: float, *, read_only: bool, busy_timeout: float) -
     if found > supported:
         raise NewerDatabaseError(path, found, supported)
     if read_only and found == supported:
-        uri = _read_only_target(Path(path))
-        conn = connect(uri, path, writer=False, busy_timeout=busy_timeout, uri=True)
-        return Opened(writer=conn, reader=conn, read_only=True)
+        return _open_read_only(path, busy_timeout)
     if read_only and not Path(path).exists():
         raise StoreError(path, "no such file; `wfc run` creates a database, or give the path of an existing one")
+    if read_only and not _can_write(Path(path)):
+        raise _cannot_prepare_for_reading(path, found, supported)
     return _open_for_writing(path, now, found, busy_timeout)
 
 
-def _open_for_writing(path: str, now: float, found: int, busy_timeout: float) -> Opened:
+def _open_read_only(path: str, busy_timeout: float) -> Opened:
     file = Path(path)
-    if (file.exists() and not _writable(file)) or not _writable(file.parent):
+    conn = connect(_read_only_target(file), path, writer=False, busy_timeout=busy_timeout, uri=True)
+    try:
+        conn.execute("SELECT count(*) FROM wfc_migrations").fetchone()  # SQLite opens files lazily
+    except sqlite3.Error as exc:
+        conn.close()
+        raise explain(path, exc, busy_timeout) from None
+    return Opened(writer=conn, reader=conn, read_only=True)
+
+
+def _can_write(file: Path) -> bool:
+    return (not file.exists() or _writable(file)) and _writable(file.parent)
+
+
+def _cannot_prepare_for_reading(path: str, found: int, supported: int) -> ReadOnlyDatabaseError:
+    """Reading needs a write first (creating or upgrading the tables), and
+    the file or its folder is read-only."""
+    if found == 0:
+        what = "it holds no wfc tables yet (a new, empty file), and creating them writes to it"
+    else:
+        what = (
+            f"it was written by an older wfc (schema version {found}; this wfc reads version {supported}), and "
+            f"upgrading it writes to it"
+        )
+    return ReadOnlyDatabaseError(
+        path,
+        f"{what}, but the file or its folder is read-only. Make them writable and run any wfc command once, "
+        f"or read it with the wfc that wrote it",
+    )
+
+
+def _open_for_writing(path: str, now: float, found: int, busy_timeout: float) -> Opened:
+    if not _can_write(Path(path)):
         raise read_only_error(path)
     writer = connect(path, path, writer=True, busy_timeout=busy_timeout)
     try:

@@ -175,6 +175,37 @@ async def test_reading_a_database_that_still_needs_creating_creates_it_when_it_c
     assert _rows(path, "SELECT count(*) FROM wfc_migrations") == [(latest_version(),)]
 
 
+async def test_reading_an_empty_read_only_file_says_it_has_no_tables_yet(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    with _immutable(path), pytest.raises(ReadOnlyDatabaseError, match=r"no wfc tables yet.*read-only"):
+        await open_store(f"sqlite:///{path}", 1.0, read_only=True)
+
+
+async def test_reading_a_file_whose_wal_cannot_be_indexed_in_a_read_only_folder(tmp_path: Path) -> None:
+    """A -wal file left with changes (its writer was killed) needs a -shm
+    file to be read: in a read-only folder that is impossible, and reading
+    the file alone would silently show old data."""
+    source = tmp_path / "source.db"
+    await _make_database(source)
+    writer = sqlite3.connect(source, isolation_level=None)
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.execute(
+            "INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at) "
+            "VALUES ('r1', 'w', 1, 0, 'COMPLETED', 1, '{}', 1.0, 1.0)"
+        )
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        shutil.copy(source, folder / "wfc.db")
+        shutil.copy(f"{source}-wal", folder / "wfc.db-wal")
+    finally:
+        writer.close()
+    with _immutable(folder), pytest.raises(ReadOnlyDatabaseError, match=r"wfc\.db-wal next to it holds changes"):
+        await open_store(f"sqlite:///{folder / 'wfc.db'}", 1.0, read_only=True)
+    assert _rows(folder / "wfc.db", "SELECT id FROM runs") == [("r1",)]  # writable again: the change is there
+
+
 # ---------------------------------------------------------------- locks
 
 
