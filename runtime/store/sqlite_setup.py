@@ -254,9 +254,10 @@ def _inspect(path: str, busy_timeout: float) -> int:
         )
     try:
         return _schema_version(path, _read_only_target(file, peek=True), busy_timeout)
-    except sqlite3.DatabaseError:
-        # The file may be changing under an immutable look (another process
-        # creating it right now): look again through SQLite's locks.
+    except (sqlite3.DatabaseError, NotAWfcDatabaseError, MissingTablesError):
+        # An immutable look ignores locks, so at a file another process is
+        # creating right now it can see a torn state: only a look through
+        # SQLite's locks may conclude that the file cannot be used.
         try:
             return _schema_version(path, _read_only_target(file), busy_timeout)
         except sqlite3.Error as exc:
