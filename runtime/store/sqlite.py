@@ -47,6 +47,7 @@ from wfc.runtime.store.base import (
 from wfc.runtime.store.sqlite_setup import (
     DEFAULT_BUSY_TIMEOUT,
     connect,
+    environment_error,
     explain,
     migrate,
     open_file,
@@ -460,9 +461,13 @@ class SqliteStore(Store):
                     return await self._reader.rows(sql, params)
             return await self._reader.rows(sql, params)
         except sqlite3.DatabaseError as exc:
-            # A read fails for reasons of the file (damaged, locked, tables
-            # dropped), which the user must hear about as such.
-            raise explain(self.location, exc, self._busy_timeout) from None
+            # A read that fails for reasons of the file (damaged, locked,
+            # tables dropped) is the user's to fix and must be named as such;
+            # anything else may be a bug in wfc and stays what it is.
+            error = environment_error(self.location, exc, self._busy_timeout)
+            if error is None:
+                raise
+            raise error from None
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         async with self._lock:

@@ -129,8 +129,17 @@ def _seconds(path: str, value: str, where: str) -> float:
 
 
 def explain(location: str, exc: sqlite3.Error, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> StoreError:
-    """The :class:`StoreError` for a failure SQLite reported on ``location``:
-    what is wrong with the file and what to do about it."""
+    """The :class:`StoreError` for a failure SQLite reported on ``location``
+    while opening it: what is wrong with the file and what to do about it."""
+    return environment_error(location, exc, busy_timeout) or StoreError(location, f"SQLite refused it ({exc})")
+
+
+def environment_error(
+    location: str, exc: sqlite3.Error, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> StoreError | None:
+    """The :class:`StoreError` for a failure caused by the file or its
+    surroundings (locked, read-only, damaged, tables dropped, disk full);
+    ``None`` for any other failure, which may be a bug in wfc."""
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
     text = str(exc)
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text:
@@ -149,7 +158,7 @@ def explain(location: str, exc: sqlite3.Error, busy_timeout: float = DEFAULT_BUS
         return StoreError(location, f"the disk is full ({text}); free some space and retry")
     if code == sqlite3.SQLITE_IOERR:
         return StoreError(location, f"the disk reported an I/O error ({text}); check the disk and the file system")
-    return StoreError(location, f"SQLite refused it ({text})")
+    return None
 
 
 def locked_error(location: str, waited: float) -> DatabaseLockedError:
