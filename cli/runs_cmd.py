@@ -3,8 +3,8 @@ journal. The commands that change a run are in :mod:`wfc.cli.control_cmd`.
 
 Each command opens a reading engine on ``--db``: it runs no tasks and writes
 nothing, so it can be used beside the engine that does, and on a read-only
-database. ``--json`` prints one
-JSON document for scripts (see :mod:`wfc.cli.json_docs`).
+database. ``--json`` prints one JSON document for scripts (see
+:mod:`wfc.cli.json_docs`).
 """
 
 from __future__ import annotations

@@ -92,9 +92,10 @@ class Engine(EngineCore):
             serve: Run tasks and timers (a worker). ``False`` makes a client
                 that starts runs, sends events and reads, leaving the work to
                 a serving engine on the same database.
-            read_only: Only read (with ``serve=False``): a SQLite file is
-                opened without writing anything, so a read-only file or
-                folder can be read; starting or changing runs raises
+            read_only: Only read (with ``serve=False``): nothing is written,
+                not even this engine's registration, so a read-only SQLite
+                file or folder, or a PostgreSQL user who may only read, can
+                be read; deploying, starting or changing runs raises
                 :class:`ReadOnlyDatabaseError`.
             check_tasks: Refuse to deploy or start a spec naming tasks not in
                 ``tasks``; defaults to ``serve``.

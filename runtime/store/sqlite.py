@@ -396,9 +396,10 @@ def _release_engine(conn: sqlite3.Connection, engine_id: str) -> None:
 class SqliteStore(Store):
     """A wfc database in one SQLite file (or in memory).
 
-    Opened ``read_only`` it holds one read-only connection: reads work,
-    transactions raise :class:`ReadOnlyDatabaseError`, and a reader keeps no
-    engine registration (it holds no leases), so that writes nothing either.
+    Opened ``read_only`` it holds one read-only connection: reads work, a
+    write in a transaction raises :class:`ReadOnlyDatabaseError`, and no
+    engine registration is kept (a reader holds no leases), so opening and
+    closing write nothing either.
     """
 
     def __init__(
