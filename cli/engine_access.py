@@ -1,11 +1,13 @@
 """Opening the engine from a command: the ``--db`` option, database URLs, and
 running a command's coroutine.
 
-Commands that only read or steer runs (``wfc runs ...``, ``wfc event send``)
+Commands that steer runs (``wfc runs cancel/halt/...``, ``wfc event send``)
 open a *client* engine (``serve=False``): it commits the transitions it causes
 itself but runs no tasks and fires no timers, leaving that to a serving engine
-on the same database. They refuse a database file that does not exist rather
-than create an empty one.
+on the same database. Commands that only read (``wfc runs list/show/history``)
+open a *reader*, which writes nothing at all, so they work on a read-only
+database file or folder. Both refuse a database file that does not exist
+rather than create an empty one.
 """
 
 from __future__ import annotations
@@ -78,9 +80,23 @@ def require_database(url: str) -> None:
 async def client(url: str) -> AsyncIterator[Engine]:
     """An engine that reads and steers runs but runs no tasks. An unknown
     run id raised in the block becomes a message naming the database."""
+    async with _open_client(url, read_only=False) as engine:
+        yield engine
+
+
+@asynccontextmanager
+async def reader(url: str) -> AsyncIterator[Engine]:
+    """An engine that only reads: it writes nothing to the database, not even
+    its own registration, so a read-only file or folder can be read."""
+    async with _open_client(url, read_only=True) as engine:
+        yield engine
+
+
+@asynccontextmanager
+async def _open_client(url: str, *, read_only: bool) -> AsyncIterator[Engine]:
     require_database(url)
     try:
-        async with Engine.open(url, serve=False) as engine:
+        async with Engine.open(url, serve=False, read_only=read_only) as engine:
             yield engine
     except UnknownRunError as exc:
         raise CliError(

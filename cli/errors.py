@@ -5,6 +5,12 @@ Every command runs inside :class:`WfcGroup`, which turns a :class:`WfcError`
 or an :class:`OSError` into a message on stderr and exit code 1. Usage errors
 are left to typer, which reports them with exit code 2. Anything else is a bug
 in wfc: a short "internal error" message, and the traceback with ``--debug``.
+
+So a problem of the user's environment must reach here as a :class:`WfcError`:
+the stores turn a read-only, locked, damaged or foreign database, a bad URL and
+an unreachable server into :class:`~wfc.runtime.errors.StoreError` subclasses
+that say what to do (see :mod:`wfc.runtime.store.sqlite_setup` and
+:mod:`wfc.runtime.store.postgres_setup`).
 """
 
 from __future__ import annotations
@@ -80,7 +86,7 @@ def describe_os_error(exc: OSError, what: str = "") -> str:
         case NotADirectoryError():
             return f"{target}: a part of this path is a file, not a directory"
         case PermissionError():
-            return f"{target}: permission denied"
+            return f"{target}: permission denied; check its permissions and those of its folder"
     reason = exc.strerror or str(exc)
     return f"{target}: {reason}" if exc.filename is not None else reason
 

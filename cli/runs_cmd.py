@@ -1,9 +1,10 @@
 """``wfc runs list|show|history``: find runs, see where one is, read its
 journal. The commands that change a run are in :mod:`wfc.cli.control_cmd`.
 
-Each command opens a client engine (``serve=False``) on ``--db``: it runs no
-tasks, so it can be used beside the engine that does. ``--json`` prints one
-JSON document for scripts (see :mod:`wfc.cli.json_docs`).
+Each command opens a reading engine on ``--db``: it runs no tasks and writes
+nothing, so it can be used beside the engine that does, and on a read-only
+database. ``--json`` prints one JSON document for scripts (see
+:mod:`wfc.cli.json_docs`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import typer
 from rich.text import Text
 
 from wfc.cli import output
-from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, run_async
+from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url, reader, run_async
 from wfc.cli.json_docs import history_document, print_json, run_document
 from wfc.cli.run_views import (
     compact_table,
@@ -102,7 +103,7 @@ def list_command(
     url = database_url(db)
 
     async def read() -> None:
-        async with client(url) as engine:
+        async with reader(url) as engine:
             runs = await engine.list_runs(
                 status=status,
                 workflow=workflow,
@@ -148,7 +149,7 @@ def show_command(run_id: RunId, as_json: JsonFlag = False, db: DbOption = DEFAUL
     url = database_url(db)
 
     async def read() -> None:
-        async with client(url) as engine:
+        async with reader(url) as engine:
             info = await engine.get_run(run_id)
             served = await engine.serving_engines() > 0
         if as_json:
@@ -165,7 +166,7 @@ def history_command(run_id: RunId, as_json: JsonFlag = False, db: DbOption = DEF
     url = database_url(db)
 
     async def read() -> None:
-        async with client(url) as engine:
+        async with reader(url) as engine:
             entries = await engine.history(run_id)
             info = await engine.get_run(run_id)
         names = thread_names(info)

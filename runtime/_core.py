@@ -137,10 +137,11 @@ class EngineCore:
             self._submit(barrier)
             with anyio.move_on_after(10):
                 await barrier.reply.get()
-            try:
-                await self._store.release_engine(self._id)
-            except Exception:  # the store may be what failed; closing must go on
-                log.exception("could not release task leases of engine %s", self._id)
+            if self._serve:  # a client registered nothing and holds no leases
+                try:
+                    await self._store.release_engine(self._id)
+                except Exception:  # the store may be what failed; closing must go on
+                    log.exception("could not release task leases of engine %s", self._id)
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
 

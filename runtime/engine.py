@@ -67,6 +67,7 @@ class Engine(EngineCore):
         tasks: Iterable[TaskLike] = (),
         *,
         serve: bool = True,
+        read_only: bool = False,
         check_tasks: bool | None = None,
         lease_seconds: float = 30.0,
         poll_interval: float = 1.0,
@@ -91,6 +92,11 @@ class Engine(EngineCore):
             serve: Run tasks and timers (a worker). ``False`` makes a client
                 that starts runs, sends events and reads, leaving the work to
                 a serving engine on the same database.
+            read_only: Only read (with ``serve=False``): nothing is written,
+                not even this engine's registration, so a read-only SQLite
+                file or folder, or a PostgreSQL user who may only read, can
+                be read; deploying, starting or changing runs raises
+                :class:`ReadOnlyDatabaseError`.
             check_tasks: Refuse to deploy or start a spec naming tasks not in
                 ``tasks``; defaults to ``serve``.
             lease_seconds: How long a task attempt stays claimed by this engine
@@ -116,7 +122,9 @@ class Engine(EngineCore):
         cap = max_children_per_run
         if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
             raise UsageError(f"max_children_per_run must be an int >= 1, got {max_children_per_run!r}")
-        store = await open_store(url, clock())
+        if read_only and serve:
+            raise UsageError("Engine.open(read_only=True) needs serve=False: a reading engine runs no tasks")
+        store = await open_store(url, clock(), read_only=read_only)
         try:
             engine = cls(
                 store,

@@ -67,6 +67,56 @@ class NewerDatabaseError(StoreError):
         )
 
 
+# ---------------------------------------------------------------- the database's environment (issue 8, item 4)
+#
+# Problems of the user's database or its surroundings, not bugs in wfc: each
+# message says what is wrong with the database and what to do about it.
+
+
+class ReadOnlyDatabaseError(StoreError):
+    """A command that writes was given a database it may not write: a
+    read-only file, a file in a read-only folder, or a read-only user."""
+
+
+class DatabaseLockedError(StoreError):
+    """Another process held the database's write lock for longer than wfc
+    was configured to wait.
+
+    Attributes:
+        waited: Seconds waited for the lock.
+    """
+
+    def __init__(self, location: str, message: str, waited: float) -> None:
+        self.waited = waited
+        super().__init__(location, message)
+
+
+class CorruptDatabaseError(StoreError):
+    """The database file is damaged: SQLite cannot read its pages."""
+
+
+class MissingTablesError(StoreError):
+    """The database is marked as wfc's but tables wfc needs are gone.
+
+    Attributes:
+        missing: The names of the missing tables, sorted.
+    """
+
+    def __init__(self, location: str, message: str, missing: Sequence[str]) -> None:
+        self.missing = tuple(sorted(missing))
+        super().__init__(location, message)
+
+
+class DatabaseUrlError(StoreError):
+    """The database URL is malformed: bad port, no database name, an
+    unparsable host or parameter."""
+
+
+class DatabaseUnreachableError(StoreError):
+    """The database server cannot be reached: the host does not resolve, or
+    nothing accepts connections at its address."""
+
+
 class StaleRunError(WfcError):
     """Internal: a run row changed under us (the optimistic version check
     failed).

@@ -27,16 +27,25 @@ SUPPORTED_URLS: Final = (
     "sqlite:///relative/path.db",
     "sqlite:////absolute/path.db",
     "sqlite:///:memory:",
+    "sqlite:///path.db?busy_timeout=SECONDS",
     "postgresql://user:password@host:5432/database[?schema=wfc]",
 )
 
 
+_SQLITE_PREFIX: Final = "sqlite:///"
+
+
 def sqlite_path(url: str) -> str | None:
-    """The file path of a ``sqlite:///`` URL, or ``None`` if it is not one."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
+    """The file path of a ``sqlite:///`` URL (without its ``?`` parameters),
+    or ``None`` if it is not one."""
+    rest = _sqlite_rest(url)
+    return None if rest is None else rest.partition("?")[0]
+
+
+def _sqlite_rest(url: str) -> str | None:
+    if not url.startswith(_SQLITE_PREFIX) or not url[len(_SQLITE_PREFIX) :].partition("?")[0]:
         return None
-    return url[len(prefix) :]
+    return url[len(_SQLITE_PREFIX) :]
 
 
 def is_postgres_url(url: str) -> bool:
@@ -44,25 +53,33 @@ def is_postgres_url(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
 
-async def open_store(url: str, now: float) -> Store:
-    """Open the database at ``url``: ``sqlite:///...`` (one process) or
+async def open_store(url: str, now: float, *, read_only: bool = False) -> Store:
+    """Open the database at ``url``: ``sqlite:///...`` (one process; wait
+    for another process's write lock up to ``?busy_timeout=SECONDS``) or
     ``postgresql://...`` (many processes; needs ``pip install 'wfc[postgres]'``;
     wfc's tables live in the schema ``?schema=NAME``, by default ``wfc``).
 
+    ``read_only``: the caller only reads. A SQLite file is then opened
+    without writing anything (no journal mode switch, no migration when it is
+    up to date), so a read-only file or folder can be read; on PostgreSQL no
+    engine registration is written. Writes raise
+    :class:`~wfc.runtime.errors.ReadOnlyDatabaseError`.
+
     Raises:
         UnsupportedUrlError: the scheme has no store.
-        StoreError: the database cannot be used; it was not changed.
+        StoreError: the database cannot be used (a subclass says why); it was
+            not changed.
     """
     if is_postgres_url(url):
         from wfc.runtime.store.postgres import open_postgres
 
-        return await open_postgres(url, now)
-    path = sqlite_path(url)
-    if path is None:
+        return await open_postgres(url, now, read_only=read_only)
+    rest = _sqlite_rest(url)
+    if rest is None:
         raise UnsupportedUrlError(url, SUPPORTED_URLS)
     from wfc.runtime.store.sqlite import open_sqlite
 
-    return await open_sqlite(path, now)
+    return await open_sqlite(rest, now, read_only=read_only)
 
 
 __all__ = [

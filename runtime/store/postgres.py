@@ -34,7 +34,7 @@ from typing import Any, Final
 
 import anyio
 
-from wfc.runtime.errors import StaleRunError
+from wfc.runtime.errors import ReadOnlyDatabaseError, StaleRunError
 from wfc.runtime.store import postgres_sql as sql
 from wfc.runtime.store import rows as decode
 from wfc.runtime.store.base import (
@@ -66,9 +66,10 @@ from wfc.runtime.store.postgres_setup import (
 _POOL_SIZE: Final = int(os.environ.get("WFC_PG_POOL_SIZE", "4"))
 
 
-async def open_postgres(url: str, now: float) -> PostgresStore:
+async def open_postgres(url: str, now: float, *, read_only: bool = False) -> PostgresStore:
     """Open (creating and migrating wfc's schema if needed) the database at
-    ``url``.
+    ``url``. ``read_only``: transactions are ``READ ONLY`` and the store
+    keeps no engine registration, so a user who may only read can read.
 
     Raises:
         StoreError: asyncpg is missing, the server cannot be reached, or the
@@ -105,7 +106,7 @@ async def open_postgres(url: str, now: float) -> PostgresStore:
             if session is not None:
                 await session.close()
         raise
-    return PostgresStore(target, asyncpg, writer, pool, session)
+    return PostgresStore(target, asyncpg, writer, pool, session, read_only=read_only)
 
 
 async def _keep_session(conn: Any) -> None:
@@ -126,12 +127,14 @@ class _PgTransaction(StoreTransaction):
 
     async def _begin(self) -> Any:
         if not self._begun:
-            await self._conn.execute("BEGIN")
+            await self._conn.execute("BEGIN READ ONLY" if self._store.read_only else "BEGIN")
             self._begun = True
         return self._conn
 
     async def commit(self) -> None:
         batch = self.batch
+        if self._store.read_only and (batch or self._unwaited):
+            raise self._store.read_only_error()
         if not self._begun:
             if not batch and not self._unwaited:
                 return
@@ -233,8 +236,11 @@ class PostgresStore(Store):
 
     shared = True
 
-    def __init__(self, target: PgTarget, asyncpg: Any, writer: Any, pool: Any, session: Session) -> None:
+    def __init__(
+        self, target: PgTarget, asyncpg: Any, writer: Any, pool: Any, session: Session, *, read_only: bool = False
+    ) -> None:
         self.target = target
+        self.read_only = read_only
         self.location = target.location
         self._asyncpg = asyncpg
         self._writer = writer
@@ -281,7 +287,17 @@ class PostgresStore(Store):
                     # Another process wrote first (the same run id, a lock
                     # cycle): retrying on fresh state is the answer.
                     raise StaleRunError(sorted(tx.batch.runs) or ["?"]) from exc
+                if isinstance(exc, self._asyncpg.ReadOnlySQLTransactionError):
+                    raise self.read_only_error() from None
                 raise
+
+    def read_only_error(self) -> ReadOnlyDatabaseError:
+        """The error of a write on a store opened for reading only."""
+        return ReadOnlyDatabaseError(
+            self.location,
+            "it was opened for reading only (Engine.open(..., read_only=True), as wfc runs list/show/history "
+            "do); open it for writing to start or change runs",
+        )
 
     async def _abandon(self, tx: _PgTransaction, error: BaseException) -> None:
         """Roll back; drop the connection instead when it may be broken (lost,
@@ -393,6 +409,8 @@ class PostgresStore(Store):
     # ---------------------------------------------------------------- leases
 
     async def register_engine(self, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
+        if self.read_only:
+            return  # a reader holds no leases
         self._registration = (engine_id, host, pid)
         await self.reap_engines(now, lease)
         await self._insert_engine(now)
@@ -446,6 +464,8 @@ class PostgresStore(Store):
         return sorted((decode.timer_record(row) for row in rows), key=lambda t: t.due_at)
 
     async def release_engine(self, engine_id: str) -> None:
+        if self.read_only:
+            return
         row = await self._pool.fetchrow(sql.RELEASE_ENGINE, engine_id)
         names = list(row["tasks"] or []) if row is not None else []
         if names:

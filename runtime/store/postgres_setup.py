@@ -20,7 +20,14 @@ from importlib import resources
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from wfc.runtime.errors import NewerDatabaseError, NotAWfcDatabaseError, StoreError
+from wfc.runtime.errors import (
+    DatabaseUnreachableError,
+    DatabaseUrlError,
+    MissingTablesError,
+    NewerDatabaseError,
+    NotAWfcDatabaseError,
+    StoreError,
+)
 
 #: The schema wfc uses when the URL names none.
 DEFAULT_SCHEMA: Final = "wfc"
@@ -66,9 +73,14 @@ def parse_url(url: str) -> PgTarget | None:
     for other schemes.
 
     Raises:
-        StoreError: the ``schema`` parameter is not a plain lowercase name.
+        DatabaseUrlError: the URL is malformed, its port is not a port number,
+            it names no database, or its ``schema`` parameter is not a plain
+            lowercase name.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise DatabaseUrlError(_redacted(url), f"the URL is malformed ({exc}); {_URL_FORM}") from None
     if parts.scheme not in ("postgresql", "postgres"):
         return None
     query = parse_qsl(parts.query, keep_blank_values=True)
@@ -79,21 +91,47 @@ def parse_url(url: str) -> PgTarget | None:
             schema = value
         else:
             kept.append((key, value))
-    netloc = parts.netloc
-    shown = netloc
-    if "@" in netloc:
-        credentials, host = netloc.rsplit("@", 1)
-        if ":" in credentials:
-            shown = f"{credentials.split(':', 1)[0]}:***@{host}"
-    location = urlunsplit(("postgresql", shown, parts.path, parts.query, ""))
+    location = _redacted(url)
+    _check_address(parts.netloc, parts.path, location)
     if not _SCHEMA_NAME.match(schema):
-        raise StoreError(
+        raise DatabaseUrlError(
             location,
             f"schema={schema!r} is not a plain schema name; use lowercase letters, digits and _ "
             f"(at most 48 characters), e.g. ?schema=wfc_orders",
         )
-    dsn = urlunsplit(("postgresql", netloc, parts.path, urlencode(kept), ""))
+    dsn = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(kept), ""))
     return PgTarget(dsn=dsn, schema=schema, location=location)
+
+
+_URL_FORM: Final = "write it as postgresql://user:password@host:5432/database"
+
+
+def _redacted(url: str) -> str:
+    """``url`` with the password of its user replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, tail = rest.partition("/")
+    if "@" in netloc:
+        credentials, host = netloc.rsplit("@", 1)
+        if ":" in credentials:
+            netloc = f"{credentials.split(':', 1)[0]}:***@{host}"
+    return f"{scheme}{sep}{netloc}{slash}{tail}"
+
+
+def _check_address(netloc: str, path: str, location: str) -> None:
+    """Refuse a port that is not a number and a URL naming no database,
+    before anything is tried."""
+    host_port = netloc.rsplit("@", 1)[-1]
+    if "," in host_port:
+        return  # several hosts: asyncpg checks each
+    try:
+        _ = urlsplit(f"//{host_port}").port  # parsing the port is the check
+    except ValueError:
+        port = host_port.rsplit(":", 1)[-1]
+        raise DatabaseUrlError(
+            location, f"port {port!r} is not a port number (1 to 65535); {_URL_FORM}, e.g. port 5432"
+        ) from None
+    if not path.strip("/"):
+        raise DatabaseUrlError(location, f"the URL names no database; add its name after the host: {_URL_FORM}")
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -114,6 +152,29 @@ def migrations() -> list[tuple[int, str, str]]:
 def latest_version() -> int:
     """The schema version this wfc writes."""
     return len(migrations())
+
+
+_CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", re.IGNORECASE | re.MULTILINE)
+_DROP_TABLE = re.compile(r"^\s*DROP TABLE (?:IF EXISTS )?(\w+)", re.IGNORECASE | re.MULTILINE)
+
+
+def expected_tables(version: int) -> set[str]:
+    """The tables of wfc's schema at ``version``."""
+    tables: set[str] = set()
+    for _, _, sql in migrations()[:version]:
+        tables |= set(_CREATE_TABLE.findall(sql))
+        tables -= set(_DROP_TABLE.findall(sql))
+    return tables
+
+
+def _missing_tables(target: PgTarget, missing: set[str]) -> MissingTablesError:
+    return MissingTablesError(
+        target.location,
+        f"schema {target.schema!r} holds a wfc database, but its tables {', '.join(sorted(missing))} are gone "
+        f"(dropped outside wfc). wfc does not recreate them, as the runs they held would be lost without a "
+        f"word: restore the schema from a backup, or drop it (DROP SCHEMA {target.schema} CASCADE) to start afresh",
+        sorted(missing),
+    )
 
 
 # ---------------------------------------------------------------- connecting
@@ -147,9 +208,18 @@ def connect_error(target: PgTarget, exc: BaseException) -> StoreError:
         )
     if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError):
         return StoreError(target.location, f"the server refused the login ({exc}); check the user and password")
-    if isinstance(exc, OSError | TimeoutError | socket.gaierror):
-        return StoreError(
-            target.location, f"cannot connect to the PostgreSQL server at {server} ({exc}); is it running?"
+    if isinstance(exc, socket.gaierror):
+        return DatabaseUnreachableError(
+            target.location,
+            f"the host {parts.hostname!r} cannot be found ({exc.strerror or exc}); check the host name in the URL "
+            f"and your network or DNS",
+        )
+    if isinstance(exc, OSError | TimeoutError):
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+        return DatabaseUnreachableError(
+            target.location,
+            f"cannot connect to the PostgreSQL server at {server} ({reason}); is it running? Check that it "
+            f"accepts TCP connections there, and the host and port in the URL",
         )
     return StoreError(target.location, f"cannot connect ({type(exc).__name__}: {exc})")
 
@@ -164,16 +234,22 @@ async def inspect(conn: Any, target: PgTarget) -> int:
         NotAWfcDatabaseError: the schema holds relations that are not wfc's.
     """
     rows = await conn.fetch(
-        "SELECT c.relname, c.relkind, obj_description(c.oid, 'pg_class') AS note "
+        "SELECT c.relname, c.relkind::text AS relkind, obj_description(c.oid, 'pg_class') AS note "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') ORDER BY c.relname",
         target.schema,
     )
     if not rows:
         return 0
+    tables = {str(row["relname"]) for row in rows if row["relkind"] in ("r", "p")}
     if any(row["relname"] == "wfc_migrations" and row["note"] == MARKER for row in rows):
-        found = await conn.fetchval(f'SELECT coalesce(max(version), 0) FROM "{target.schema}".wfc_migrations')
-        return int(found)
+        found = int(await conn.fetchval(f'SELECT coalesce(max(version), 0) FROM "{target.schema}".wfc_migrations'))
+        missing = expected_tables(min(found, latest_version())) - tables
+        if missing:
+            raise _missing_tables(target, missing)
+        return found
+    # Without wfc's marked wfc_migrations the schema cannot be told from an
+    # application's (a table named "runs" is common): refused as not wfc's.
     names = [str(row["relname"]) for row in rows if row["relkind"] != "S"] or [str(r["relname"]) for r in rows]
     shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
     raise NotAWfcDatabaseError(

@@ -29,7 +29,7 @@ from typing import Any, Final, TypeVar
 
 import anyio
 
-from wfc.runtime.errors import StaleRunError
+from wfc.runtime.errors import ReadOnlyDatabaseError, StaleRunError
 from wfc.runtime.store import rows as decode
 from wfc.runtime.store.base import (
     EngineRecord,
@@ -45,22 +45,40 @@ from wfc.runtime.store.base import (
     WriteBatch,
     process_alive,
 )
-from wfc.runtime.store.sqlite_setup import connect, migrate, open_file
+from wfc.runtime.store.sqlite_setup import (
+    DEFAULT_BUSY_TIMEOUT,
+    connect,
+    environment_error,
+    explain,
+    migrate,
+    open_file,
+    parse_target,
+)
 
 T = TypeVar("T")
 _CHUNK: Final = 500
 
 
-async def open_sqlite(path: str, now: float) -> SqliteStore:
-    """Open (creating and migrating if needed) the wfc database at ``path``;
-    ``":memory:"`` gives a private in-memory database."""
+async def open_sqlite(url_rest: str, now: float, *, read_only: bool = False) -> SqliteStore:
+    """Open (creating and migrating if needed) the wfc database at
+    ``url_rest``, the part of a ``sqlite:///`` URL after its prefix (a path,
+    then ``?busy_timeout=SECONDS`` if given); ``":memory:"`` gives a private
+    in-memory database. ``read_only`` writes nothing (see
+    :func:`~wfc.runtime.store.sqlite_setup.open_file`)."""
+    target = parse_target(url_rest)
+    path = target.path
     if path == ":memory:":
         conn = connect(":memory:", path, writer=True)
         migrate(conn, path, now)
         shared = _Connection(conn)
         return SqliteStore(path, shared, shared)
-    writer, reader = await anyio.to_thread.run_sync(open_file, path, now)
-    return SqliteStore(path, _Connection(writer), _Connection(reader))
+    opened = await anyio.to_thread.run_sync(
+        functools.partial(open_file, path, now, read_only=read_only, busy_timeout=target.busy_timeout)
+    )
+    if opened.read_only:
+        single = _Connection(opened.writer)
+        return SqliteStore(path, single, single, read_only=True, busy_timeout=target.busy_timeout)
+    return SqliteStore(path, _Connection(opened.writer), _Connection(opened.reader), busy_timeout=target.busy_timeout)
 
 
 def _chunks(items: Iterable[str]) -> Iterable[list[str]]:
@@ -171,9 +189,13 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch) -> None:
 
 
 class _SqliteTransaction(StoreTransaction):
-    def __init__(self, conn: _Connection) -> None:
+    """A transaction on the writer connection. On a store opened read-only it
+    reads in a deferred transaction and refuses to write."""
+
+    def __init__(self, conn: _Connection, read_only_error: ReadOnlyDatabaseError | None = None) -> None:
         self._conn = conn
         self._begun = False
+        self._read_only_error = read_only_error
         self.batch = WriteBatch()
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -181,13 +203,23 @@ class _SqliteTransaction(StoreTransaction):
 
         def body() -> T:
             if not self._begun:
-                self._conn.raw.execute("BEGIN IMMEDIATE")
+                self._conn.raw.execute("BEGIN IMMEDIATE" if self._read_only_error is None else "BEGIN")
                 self._begun = True
             return fn(self._conn.raw)
 
-        return await self._conn.run(body)
+        if self._read_only_error is None:
+            return await self._conn.run(body)
+        try:
+            return await self._conn.run(body)
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc):
+                raise self._read_only_error from None
+            raise
 
     async def commit(self) -> None:
+        if self._read_only_error is not None and self.batch:
+            raise self._read_only_error
+
         def body() -> None:
             raw = self._conn.raw
             if not self._begun:
@@ -353,10 +385,26 @@ def _release_engine(conn: sqlite3.Connection, engine_id: str) -> None:
 
 
 class SqliteStore(Store):
-    """A wfc database in one SQLite file (or in memory)."""
+    """A wfc database in one SQLite file (or in memory).
 
-    def __init__(self, location: str, writer: _Connection, reader: _Connection) -> None:
+    Opened ``read_only`` it holds one read-only connection: reads work, a
+    write in a transaction raises :class:`ReadOnlyDatabaseError`, and no
+    engine registration is kept (a reader holds no leases), so opening and
+    closing write nothing either.
+    """
+
+    def __init__(
+        self,
+        location: str,
+        writer: _Connection,
+        reader: _Connection,
+        *,
+        read_only: bool = False,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
         self.location = location
+        self.read_only = read_only
+        self._busy_timeout = busy_timeout
         self._writer = writer
         self._reader = reader
         self._lock = anyio.Lock()
@@ -370,7 +418,7 @@ class SqliteStore(Store):
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[StoreTransaction]:
         async with self._lock:
-            tx = _SqliteTransaction(self._writer)
+            tx = _SqliteTransaction(self._writer, self._read_only_error())
             try:
                 yield tx
                 with anyio.CancelScope(shield=True):
@@ -379,6 +427,15 @@ class SqliteStore(Store):
                 with anyio.CancelScope(shield=True), suppress(sqlite3.Error):
                     await tx.rollback()
                 raise
+
+    def _read_only_error(self) -> ReadOnlyDatabaseError | None:
+        if not self.read_only:
+            return None
+        return ReadOnlyDatabaseError(
+            self.location,
+            "it was opened for reading only (Engine.open(..., read_only=True), as wfc runs list/show/history "
+            "do); open it for writing to start or change runs",
+        )
 
     def is_transient(self, error: Exception) -> bool:
         return isinstance(error, sqlite3.OperationalError)
@@ -390,10 +447,19 @@ class SqliteStore(Store):
                 await self._reader.run(self._reader.raw.close)
 
     async def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        if self._shared:
-            async with self._lock:
-                return await self._reader.rows(sql, params)
-        return await self._reader.rows(sql, params)
+        try:
+            if self._shared:
+                async with self._lock:
+                    return await self._reader.rows(sql, params)
+            return await self._reader.rows(sql, params)
+        except sqlite3.DatabaseError as exc:
+            # A read that fails for reasons of the file (damaged, locked,
+            # tables dropped) is the user's to fix and must be named as such;
+            # anything else may be a bug in wfc and stays what it is.
+            error = environment_error(self.location, exc, self._busy_timeout)
+            if error is None:
+                raise
+            raise error from None
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         async with self._lock:
@@ -491,7 +557,12 @@ class SqliteStore(Store):
     # ---------------------------------------------------------------- leases
 
     async def register_engine(self, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
-        await self._write(_register_engine, engine_id, host, pid, now, lease)
+        if self.read_only:
+            return
+        try:
+            await self._write(_register_engine, engine_id, host, pid, now, lease)
+        except sqlite3.Error as exc:  # the last step of opening: its failure is the database's
+            raise explain(self.location, exc, self._busy_timeout) from None
 
     async def list_engines(self) -> list[EngineRecord]:
         rows = await self._query("SELECT id, host, pid, started_at, heartbeat_at FROM engines")
@@ -508,4 +579,6 @@ class SqliteStore(Store):
         return await self._write(_claim_tasks, engine_id, sorted(tasks), now, lease, limit)
 
     async def release_engine(self, engine_id: str) -> None:
+        if self.read_only:
+            return
         await self._write(_release_engine, engine_id)

@@ -1,21 +1,46 @@
-"""Opening a SQLite file: checks that leave foreign files untouched, and the
-numbered, append-only migrations in ``migrations/sqlite``."""
+"""Opening a SQLite file: checks that leave foreign files untouched, the
+numbered, append-only migrations in ``migrations/sqlite``, and the
+translation of SQLite's failures into errors that say what to do.
+
+A file is opened for writing (checked, switched to WAL, migrated) or, for
+commands that only read, read-only: then nothing is written, not even the
+journal mode, so a read-only file or a file in a read-only folder can be read.
+How long to wait for another process's write lock is ``?busy_timeout=SECONDS``
+in the URL, else ``$WFC_SQLITE_BUSY_TIMEOUT``, else 10 seconds.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Final
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
-from wfc.runtime.errors import NewerDatabaseError, NotAWfcDatabaseError, StoreError
+from wfc.runtime.errors import (
+    CorruptDatabaseError,
+    DatabaseLockedError,
+    DatabaseUrlError,
+    MissingTablesError,
+    NewerDatabaseError,
+    NotAWfcDatabaseError,
+    ReadOnlyDatabaseError,
+    StoreError,
+)
 
 #: ``PRAGMA application_id`` of wfc databases ("wfc1").
 APPLICATION_ID: Final = 0x77666331
 _HEADER: Final = b"SQLite format 3\x00"
-_BUSY_TIMEOUT_MS: Final = 10_000
+#: Seconds to wait for another process's write lock unless told otherwise.
+DEFAULT_BUSY_TIMEOUT: Final = 10.0
+#: Environment variable overriding :data:`DEFAULT_BUSY_TIMEOUT`.
+BUSY_TIMEOUT_ENV: Final = "WFC_SQLITE_BUSY_TIMEOUT"
+_CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", re.IGNORECASE | re.MULTILINE)
+_DROP_TABLE = re.compile(r"^\s*DROP TABLE (?:IF EXISTS )?(\w+)", re.IGNORECASE | re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
 
@@ -39,15 +64,183 @@ def latest_version() -> int:
     return len(migrations())
 
 
+def expected_tables(version: int) -> set[str]:
+    """The tables a wfc database at schema ``version`` holds."""
+    tables: set[str] = set()
+    for _, _, sql in migrations()[:version]:
+        tables |= set(_CREATE_TABLE.findall(sql))
+        tables -= set(_DROP_TABLE.findall(sql))
+    return tables
+
+
 def _statements(sql: str) -> list[str]:
     lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-# ---------------------------------------------------------------- opening
+# ---------------------------------------------------------------- the URL
 
 
-def _inspect(path: str) -> int:
+@dataclass(frozen=True)
+class SqliteTarget:
+    """Where a ``sqlite:///`` URL points and how to open it."""
+
+    path: str
+    """The file, or ``":memory:"``."""
+    busy_timeout: float
+    """Seconds to wait for another process's write lock."""
+
+
+def parse_target(rest: str) -> SqliteTarget:
+    """The target of the part of a ``sqlite:///`` URL after the prefix:
+    ``path[?busy_timeout=SECONDS]``.
+
+    Raises:
+        DatabaseUrlError: an unknown parameter, or a wait that is not a
+            number of seconds.
+    """
+    path, _, query = rest.partition("?")
+    timeout = _busy_timeout_from_env(path)
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key != "busy_timeout":
+            raise DatabaseUrlError(
+                path, f"unknown URL parameter {key!r}; a sqlite:/// URL takes only ?busy_timeout=SECONDS"
+            )
+        timeout = _seconds(path, value, "?busy_timeout=")
+    return SqliteTarget(path=path, busy_timeout=timeout)
+
+
+def _busy_timeout_from_env(path: str) -> float:
+    value = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    return _seconds(path, value, f"{BUSY_TIMEOUT_ENV}=") if value else DEFAULT_BUSY_TIMEOUT
+
+
+def _seconds(path: str, value: str, where: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86_400:  # also refuses nan
+        raise DatabaseUrlError(path, f"{where}{value} is not a number of seconds between 0 and 86400; e.g. 30")
+    return seconds
+
+
+# ---------------------------------------------------------------- explaining failures
+
+
+def explain(location: str, exc: sqlite3.Error, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> StoreError:
+    """The :class:`StoreError` for a failure SQLite reported on ``location``
+    while opening it: what is wrong with the file and what to do about it."""
+    return environment_error(location, exc, busy_timeout) or StoreError(location, f"SQLite refused it ({exc})")
+
+
+def environment_error(
+    location: str, exc: sqlite3.Error, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> StoreError | None:
+    """The :class:`StoreError` for a failure caused by the file or its
+    surroundings (locked, read-only, damaged, tables dropped, disk full);
+    ``None`` for any other failure, which may be a bug in wfc."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    text = str(exc)
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text:
+        return locked_error(location, busy_timeout)
+    if code == sqlite3.SQLITE_READONLY or "readonly database" in text:
+        return read_only_error(location)
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text:
+        return corrupt_error(location, text)
+    if text.startswith("no such table: "):
+        return missing_tables_error(location, [text.removeprefix("no such table: ")])
+    if code == sqlite3.SQLITE_CANTOPEN and location != ":memory:" and not _writable(Path(location).parent):
+        if Path(f"{location}-wal").exists():
+            return unreadable_wal_error(location)
+        return read_only_error(location)
+    if code == sqlite3.SQLITE_FULL:
+        return StoreError(location, f"the disk is full ({text}); free some space and retry")
+    if code == sqlite3.SQLITE_IOERR:
+        return StoreError(location, f"the disk reported an I/O error ({text}); check the disk and the file system")
+    return None
+
+
+def locked_error(location: str, waited: float) -> DatabaseLockedError:
+    """Another process kept the write lock for longer than ``waited`` seconds."""
+    return DatabaseLockedError(
+        location,
+        f"it is locked by another process, which held its write lock for more than {waited:g} s (another "
+        f"`wfc run` or `wfc worker` in a long commit, or a sqlite3 shell or backup tool with an open "
+        f"transaction). Let that process finish or stop it, then retry; to wait longer, add "
+        f"?busy_timeout=SECONDS to the database URL or set {BUSY_TIMEOUT_ENV}",
+        waited,
+    )
+
+
+def read_only_error(location: str) -> ReadOnlyDatabaseError:
+    """This command writes, and the file or its folder may not be written."""
+    file = Path(location)
+    reading = "Commands that only read (wfc runs list, show, history) work on it"
+    if file.exists() and not _writable(file):
+        return ReadOnlyDatabaseError(
+            location,
+            f"the file is read-only and this command writes to it. {reading}; to start, steer or serve runs, "
+            f"make it writable (chmod u+w {location}) or copy it to a writable place",
+        )
+    if not _writable(file.parent):
+        return ReadOnlyDatabaseError(
+            location,
+            f"its folder {os.path.abspath(file.parent)!r} is read-only, and writing needs SQLite to create "
+            f"{file.name}-wal and {file.name}-shm next to the file. {reading}; to start, steer or serve runs, "
+            f"make the folder writable or move the database to a writable folder",
+        )
+    return ReadOnlyDatabaseError(
+        location,
+        f"SQLite may not write it (attempt to write a readonly database). {reading}; check the permissions of "
+        f"the file, of {file.name}-wal and {file.name}-shm next to it, and of its folder",
+    )
+
+
+def unreadable_wal_error(location: str) -> ReadOnlyDatabaseError:
+    """A -wal file with changes in a read-only folder, where SQLite cannot
+    create the -shm file it needs to read them."""
+    file = Path(location)
+    return ReadOnlyDatabaseError(
+        location,
+        f"its folder {os.path.abspath(file.parent)!r} is read-only, and {file.name}-wal next to it holds changes "
+        f"not yet in the file, which SQLite can only read by creating {file.name}-shm there. Run any wfc command "
+        f"on it once where the folder is writable (that folds the changes into the file), or copy the file and "
+        f"its -wal to a writable folder",
+    )
+
+
+def corrupt_error(location: str, detail: str) -> CorruptDatabaseError:
+    """The file is damaged."""
+    return CorruptDatabaseError(
+        location,
+        f"the file is damaged ({detail}). See what SQLite finds with sqlite3 {location} 'PRAGMA integrity_check'; "
+        f"then restore the database from a backup (a copy made with the sqlite3 .backup command or VACUUM INTO), "
+        f"or salvage what is readable with sqlite3 {location} .recover | sqlite3 recovered.db. Keep the damaged "
+        f"file until you have",
+    )
+
+
+def missing_tables_error(location: str, missing: list[str]) -> MissingTablesError:
+    """A wfc database whose tables are gone."""
+    return MissingTablesError(
+        location,
+        f"it is a wfc database, but its tables {', '.join(sorted(missing))} are gone (dropped outside wfc). wfc "
+        f"does not recreate them, as the runs they held would be lost without a word: restore the file from a "
+        f"backup, or move it away and let `wfc run` create a new database",
+        missing,
+    )
+
+
+def _writable(path: Path) -> bool:
+    # os.access also reports an immutable file (chattr +i) as not writable to root.
+    return os.access(path, os.W_OK)
+
+
+# ---------------------------------------------------------------- inspecting
+
+
+def _inspect(path: str, busy_timeout: float) -> int:
     """Schema version of the wfc database at ``path`` (0: new or empty).
 
     Reads only; raises a :class:`StoreError` for files that are not ours.
@@ -61,25 +254,49 @@ def _inspect(path: str) -> int:
         with file.open("rb") as handle:
             header = handle.read(len(_HEADER))
     except OSError as exc:
-        raise StoreError(path, f"cannot read it ({exc.strerror})") from None
+        raise StoreError(path, f"cannot read it ({exc.strerror}); check its permissions") from None
     if header != _HEADER:
-        raise NotAWfcDatabaseError(path, "it is not a SQLite database; give a wfc database file or a new path")
-    # Without a WAL file the main file is the whole database: open it as
-    # immutable so SQLite creates no -wal/-shm side files next to a file that
-    # may not be ours. With a WAL file present its content must be read too.
-    mode = "mode=ro" if Path(f"{file}-wal").exists() else "mode=ro&immutable=1"
+        raise NotAWfcDatabaseError(
+            path,
+            "it is not a SQLite database (it does not start with the SQLite header); give a wfc database "
+            "file or a new path. If it was a wfc database, it is damaged beyond repair: restore it from a backup",
+        )
     try:
-        conn = sqlite3.connect(f"file:{quote(str(file.resolve()))}?{mode}", uri=True)
-    except sqlite3.Error as exc:
-        raise StoreError(path, f"cannot open it read-only to check it ({exc})") from None
+        return _schema_version(path, _read_only_target(file, peek=True), busy_timeout)
+    except (sqlite3.DatabaseError, NotAWfcDatabaseError, MissingTablesError):
+        # An immutable look ignores locks, so at a file another process is
+        # creating right now it can see a torn state: only a look through
+        # SQLite's locks may conclude that the file cannot be used.
+        try:
+            return _schema_version(path, _read_only_target(file), busy_timeout)
+        except sqlite3.Error as exc:
+            raise explain(path, exc, busy_timeout) from None
+
+
+def _read_only_target(file: Path, *, peek: bool = False) -> str:
+    """A URI opening ``file`` read-only. ``immutable`` when nothing else can
+    be done: without a ``-wal`` file, in a read-only folder, where SQLite
+    could not create one. ``peek``: also to look at a file that may not be
+    ours without leaving ``-wal``/``-shm`` files next to it."""
+    mode = "mode=ro"
+    if not Path(f"{file}-wal").exists() and (peek or not _writable(file.parent)):
+        mode += "&immutable=1"
+    return f"file:{quote(str(file.resolve()))}?{mode}"
+
+
+def _schema_version(path: str, uri: str, busy_timeout: float) -> int:
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout)
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         tables = sorted(row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
         if app_id == APPLICATION_ID:
-            row = conn.execute("SELECT max(version) FROM wfc_migrations").fetchone()
-            return int(row[0] or 0)
-    except sqlite3.DatabaseError as exc:
-        raise NotAWfcDatabaseError(path, f"it cannot be read as SQLite ({exc})") from None
+            if "wfc_migrations" not in tables:
+                raise missing_tables_error(path, sorted(expected_tables(latest_version()) - set(tables)))
+            version = int(conn.execute("SELECT max(version) FROM wfc_migrations").fetchone()[0] or 0)
+            missing = expected_tables(min(version, latest_version())) - set(tables)
+            if missing:
+                raise missing_tables_error(path, sorted(missing))
+            return version
     finally:
         conn.close()
     if app_id == 0 and not tables:
@@ -90,6 +307,9 @@ def _inspect(path: str) -> int:
         f"it is a SQLite database of another application (application_id {app_id}, tables: {shown or 'none'}); "
         f"wfc will not write to it. Use another path",
     )
+
+
+# ---------------------------------------------------------------- migrating and opening
 
 
 def migrate(conn: sqlite3.Connection, location: str, now: float) -> None:
@@ -123,40 +343,125 @@ def migrate(conn: sqlite3.Connection, location: str, now: float) -> None:
         raise
 
 
-def connect(target: str, location: str, *, writer: bool) -> sqlite3.Connection:
+def connect(
+    target: str, location: str, *, writer: bool, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, uri: bool = False
+) -> sqlite3.Connection:
     """A connection with wfc's settings; readers are ``query_only``."""
     try:
-        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False, uri=uri)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA secure_delete = ON")  # secrets erased from a run must not linger in freed space
+        if not writer:
+            conn.execute("PRAGMA query_only = ON")
     except sqlite3.Error as exc:
-        raise StoreError(location, f"cannot open it ({exc})") from None
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA secure_delete = ON")  # secrets erased from a run must not linger in freed space
-    if not writer:
-        conn.execute("PRAGMA query_only = ON")
+        raise explain(location, exc, busy_timeout) from None
     return conn
 
 
-def open_file(path: str, now: float) -> tuple[sqlite3.Connection, sqlite3.Connection]:
-    """Check, migrate and open ``path``: ``(writer, reader)`` connections.
+@dataclass
+class Opened:
+    """The connections of an opened file."""
 
-    Nothing is written before the file is known to be new or a wfc database
-    this wfc can read.
+    writer: sqlite3.Connection
+    reader: sqlite3.Connection
+    read_only: bool
+    """True when opened read-only: ``writer`` then refuses writes."""
+
+
+def open_file(path: str, now: float, *, read_only: bool = False, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Opened:
+    """Check ``path`` and open it.
+
+    For writing (the default) the file is created if needed, switched to WAL
+    and migrated; nothing is written before it is known to be new or a wfc
+    database this wfc can read. ``read_only`` opens an existing, up-to-date
+    wfc database without writing anything; a database that still needs
+    creating or migrating is opened for writing instead if it can be.
+
+    Raises:
+        StoreError: one of its subclasses, saying what is wrong and what to do.
     """
-    found = _inspect(path)
+    # SQLite answers "busy" at once, without waiting, in a few moments of
+    # another process creating the same file (its switch to WAL, the first
+    # build of the WAL index): opening again after a pause is safe, as
+    # nothing was written. The whole open waits at most busy_timeout.
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.005
+    while True:
+        try:
+            return _open_once(path, now, read_only=read_only, busy_timeout=busy_timeout)
+        except DatabaseLockedError:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+
+def _open_once(path: str, now: float, *, read_only: bool, busy_timeout: float) -> Opened:
+    found = _inspect(path, busy_timeout)
     supported = latest_version()
     if found > supported:
         raise NewerDatabaseError(path, found, supported)
-    writer = connect(path, path, writer=True)
+    if read_only and found == supported:
+        return _open_read_only(path, busy_timeout)
+    if read_only and not Path(path).exists():
+        raise StoreError(path, "no such file; `wfc run` creates a database, or give the path of an existing one")
+    if read_only and not _can_write(Path(path)):
+        raise _cannot_prepare_for_reading(path, found, supported)
+    return _open_for_writing(path, now, found, busy_timeout)
+
+
+def _open_read_only(path: str, busy_timeout: float) -> Opened:
+    file = Path(path)
+    conn = connect(_read_only_target(file), path, writer=False, busy_timeout=busy_timeout, uri=True)
     try:
-        mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise StoreError(path, f"cannot switch it to WAL mode (got {mode!r}); is it on a network file system?")
-        writer.execute("PRAGMA synchronous = FULL")
-        migrate(writer, path, now)
-        reader = connect(path, path, writer=False)
+        conn.execute("SELECT count(*) FROM wfc_migrations").fetchone()  # SQLite opens files lazily
+    except sqlite3.Error as exc:
+        conn.close()
+        raise explain(path, exc, busy_timeout) from None
+    return Opened(writer=conn, reader=conn, read_only=True)
+
+
+def _can_write(file: Path) -> bool:
+    return (not file.exists() or _writable(file)) and _writable(file.parent)
+
+
+def _cannot_prepare_for_reading(path: str, found: int, supported: int) -> ReadOnlyDatabaseError:
+    """Reading needs a write first (creating or upgrading the tables), and
+    the file or its folder is read-only."""
+    if found == 0:
+        what = "it holds no wfc tables yet (a new, empty file), and creating them writes to it"
+    else:
+        what = (
+            f"it was written by an older wfc (schema version {found}; this wfc reads version {supported}), and "
+            f"upgrading it writes to it"
+        )
+    return ReadOnlyDatabaseError(
+        path,
+        f"{what}, but the file or its folder is read-only. Make them writable and run any wfc command once, "
+        f"or read it with the wfc that wrote it",
+    )
+
+
+def _open_for_writing(path: str, now: float, found: int, busy_timeout: float) -> Opened:
+    if not _can_write(Path(path)):
+        raise read_only_error(path)
+    writer = connect(path, path, writer=True, busy_timeout=busy_timeout)
+    try:
+        try:
+            mode = writer.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(path, f"cannot switch it to WAL mode (got {mode!r}); is it on a network file system?")
+            writer.execute("PRAGMA synchronous = FULL")
+            if found < latest_version():
+                migrate(writer, path, now)
+        except sqlite3.Error as exc:
+            raise explain(path, exc, busy_timeout) from None
+        reader = connect(path, path, writer=False, busy_timeout=busy_timeout)
     except BaseException:
         writer.close()
         raise
-    return writer, reader
+    return Opened(writer=writer, reader=reader, read_only=False)
