@@ -39,7 +39,6 @@ from wfc.runtime._commands import Barrier, Command, Deploy, RunInput, SendEvent,
 from wfc.runtime._turn import Shared, Turn
 from wfc.runtime.errors import (
     ConflictError,
-    StoreError,
     UsageError,
 )
 from wfc.runtime.interpreter import (
@@ -193,14 +192,15 @@ class EngineCore:
         error = await self._try_commit(commands)
         if error is None:
             return
-        if len(commands) > 1 and not isinstance(error, ConflictError):
+        transient = isinstance(error, ConflictError) or self._store.is_transient(error)
+        if len(commands) > 1 and not transient:
             # One bad command must not hold back the others: apply them one
-            # transaction each, so only the culprit fails.
+            # transaction each, so only the culprit fails. (A transient error
+            # is the database's, not a command's: each would hit it again.)
             for command in commands:
                 await self._commit([command])
             return
-        failure = error if isinstance(error, WfcError) else StoreError(self._store.location, f"commit failed: {error}")
-        transient = isinstance(error, ConflictError) or self._store.is_transient(error)
+        failure = error if isinstance(error, WfcError) else self._store.commit_failed(error)
         for command in commands:
             if command.reply is not None:
                 command.reply.fail(failure)
@@ -231,7 +231,10 @@ class EngineCore:
                 error = exc
                 continue
             except Exception as exc:
-                log.exception("commit of %d command(s) failed", len(commands))
+                if self._store.is_transient(exc):  # the database's trouble: no traceback, it is tried again
+                    log.warning("commit of %d command(s) failed: %s", len(commands), self._store.commit_failed(exc))
+                else:
+                    log.exception("commit of %d command(s) failed", len(commands))
                 self._shared.forget(turn.lives if turn else ())
                 return exc
             self._after_commit(turn)

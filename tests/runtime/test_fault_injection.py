@@ -1,0 +1,210 @@
+"""Commits that fail: disk full, I/O errors, a connection lost in the middle
+of a transaction (see :mod:`faults`), on both stores.
+
+Whatever fails, the engine says so clearly (a caller gets a StoreError naming
+the database and what to do; the log names them too), acts on nothing that did
+not commit (no task attempt starts, no event is taken, no timer fires), and
+picks up where it was once the fault clears: every run completes, every task
+ran exactly once, and no journal entry is written twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import pytest
+from faults import Fault, FaultyStore, journal_has
+from rtdb import Db
+from rtspec import exit_, out, sleep, spec, task, wait
+
+from wfc.runtime import Engine, RunStatus, StoreError, TaskContext
+from wfc.runtime import task as wfc_task
+from wfc.runtime.store import open_store
+
+pytestmark = pytest.mark.anyio
+
+calls: Counter[tuple[str, str]] = Counter()
+"""Task invocations by (run id, node)."""
+
+
+@wfc_task("step")
+def step(n: int, ctx: TaskContext) -> int:
+    calls[(ctx.run_id, ctx.node_id)] += 1
+    return n + 1
+
+
+STEPS = spec("steps", [("a", task("step", 1)), ("b", task("step", out("a"))), ("end", exit_(out("b")))])
+NAP = spec("nap", [("zz", sleep(0.01)), ("a", task("step", 1)), ("end", exit_(out("a")))])
+GATE = spec("gate", [("go", wait("go")), ("a", task("step", out("go"))), ("end", exit_(out("a")))])
+SOAK = spec(
+    "soak",
+    [("a", task("step", 1)), ("b", task("step", out("a"))), ("zz", sleep(0.01)), ("c", task("step", out("b"))),
+     ("end", exit_(out("c")))],
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _fresh_calls() -> None:
+    calls.clear()
+
+
+@asynccontextmanager
+async def faulty_engine(db: Db, seed: int = 0, max_batch: int = 1000) -> AsyncIterator[tuple[Engine, FaultyStore]]:
+    """An engine on ``db`` whose store fails commits when told to."""
+    store = FaultyStore(await open_store(db.url, time.time()), seed=seed)
+    async with Engine.open(db.url, tasks=[step], poll_interval=0.02, max_batch=max_batch, store=store) as engine:
+        for workflow in (STEPS, NAP, GATE, SOAK):
+            await engine.deploy(workflow)
+        yield engine, store
+
+
+def usable(db: Db, fault: Fault) -> None:
+    """Skip the faults the store of ``db`` cannot have."""
+    if db.kind == "sqlite" and fault is Fault.CONNECTION_LOST:
+        pytest.skip("SQLite has no connection to lose")
+
+
+async def assert_ran_once(engine: Engine, run_id: str, nodes: list[str]) -> None:
+    """Each task node of the run ran once, and its journal holds each step once."""
+    assert {node: calls[(run_id, node)] for node in nodes} == dict.fromkeys(nodes, 1)
+    history = await engine.history(run_id)
+    assert [h.seq for h in history] == list(range(1, len(history) + 1))
+    for kind in ("RUN_STARTED", "TASK_DISPATCHED", "TASK_COMPLETED", "RUN_COMPLETED"):
+        counted = Counter(h.node for h in history if h.kind == kind)
+        assert all(n == 1 for n in counted.values()), (kind, counted)
+    assert Counter(h.kind for h in history)["TASK_COMPLETED"] == len(nodes)
+
+
+def stored_kinds(db: Db, run_id: str) -> list[str]:
+    return [kind for (kind,) in db.rows(f"SELECT kind FROM journal WHERE run_id = '{run_id}' ORDER BY seq")]
+
+
+# ---------------------------------------------------------------- chosen points
+
+
+@pytest.mark.parametrize("fault", list(Fault), ids=lambda f: f.name.lower())
+async def test_a_task_result_that_cannot_be_committed_starts_nothing_until_the_fault_clears(
+    db: Db, fault: Fault, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "wfc.runtime")
+    usable(db, fault)
+    async with faulty_engine(db) as (engine, store):
+        store.fail(fault, when=journal_has("TASK_COMPLETED", "a"))  # until cleared
+        run_id = await engine.start("steps", run_id="r1")
+        await store.injected_at_least(3)  # the result of `a` was tried three times
+        # Nothing acted on the uncommitted result: `b` never started, and the
+        # database still says that `a` is running.
+        assert calls == {("r1", "a"): 1}
+        assert stored_kinds(db, run_id)[-1] == "TASK_DISPATCHED"
+        assert (await engine.get_run(run_id)).status is RunStatus.RUNNING
+        store.clear()
+        run = await engine.wait(run_id, timeout=10)
+        assert run.status is RunStatus.COMPLETED and run.output == 3
+        await assert_ran_once(engine, run_id, ["a", "b"])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(store.location in w and "commit" in w and "(" in w for w in warnings), warnings
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no traceback for the database's trouble
+
+
+@pytest.mark.parametrize("fault", list(Fault), ids=lambda f: f.name.lower())
+async def test_a_start_that_cannot_be_committed_tells_the_caller_and_starts_nothing(db: Db, fault: Fault) -> None:
+    usable(db, fault)
+    async with faulty_engine(db) as (engine, store):
+        store.fail(fault, times=1)
+        with pytest.raises(StoreError) as caught:
+            await engine.start("steps", run_id="r1")
+        message = str(caught.value)
+        assert message.startswith(f"cannot use database {store.location}: could not commit: ")
+        assert "call again once that is fixed" in message and "same run_id" in message
+        assert db.rows("SELECT count(*) FROM runs") == [(0,)]
+        assert db.rows("SELECT count(*) FROM tasks") == [(0,)]
+        # Called again, as the message says: the run starts once.
+        assert await engine.start("steps", run_id="r1") == "r1"
+        run = await engine.wait("r1", timeout=10)
+        assert run.status is RunStatus.COMPLETED
+        await assert_ran_once(engine, "r1", ["a", "b"])
+
+
+@pytest.mark.parametrize("fault", list(Fault), ids=lambda f: f.name.lower())
+async def test_an_event_that_cannot_be_committed_is_not_taken(db: Db, fault: Fault) -> None:
+    usable(db, fault)
+    async with faulty_engine(db) as (engine, store):
+        run_id = await engine.start("gate", run_id="g1")
+        store.fail(fault, times=1)
+        with pytest.raises(StoreError, match="same event_id"):
+            await engine.send_event("go", 41, run_id=run_id, event_id="e1")
+        assert db.rows("SELECT count(*) FROM events") == [(0,)]
+        assert "EVENT_RECEIVED" not in stored_kinds(db, run_id)
+        assert (await engine.get_run(run_id)).waiting_on == ["main@go: event 'go'"]
+        assert not calls
+        sent = await engine.send_event("go", 41, run_id=run_id, event_id="e1")
+        assert not sent.duplicate
+        run = await engine.wait(run_id, timeout=10)
+        assert run.output == 42
+        await assert_ran_once(engine, run_id, ["a"])
+
+
+@pytest.mark.parametrize("fault", list(Fault), ids=lambda f: f.name.lower())
+async def test_a_timer_whose_firing_cannot_be_committed_fires_once_the_fault_clears(db: Db, fault: Fault) -> None:
+    usable(db, fault)
+    async with faulty_engine(db) as (engine, store):
+        store.fail(fault, when=journal_has("TIMER_FIRED"))
+        run_id = await engine.start("nap", run_id="n1")
+        await store.injected_at_least(3)
+        assert not calls
+        assert db.rows("SELECT count(*) FROM timers") == [(1,)]  # still there, to fire again
+        assert "TIMER_FIRED" not in stored_kinds(db, run_id)
+        store.clear()
+        run = await engine.wait(run_id, timeout=10)
+        assert run.status is RunStatus.COMPLETED
+        await assert_ran_once(engine, run_id, ["a"])
+        assert stored_kinds(db, run_id).count("TIMER_FIRED") == 1
+        assert db.rows("SELECT count(*) FROM timers") == [(0,)]
+
+
+# ---------------------------------------------------------------- random points
+
+
+async def start_until_committed(engine: Engine, run_id: str) -> None:
+    """Start a run, calling again after a failed commit (as the error says)."""
+    while True:
+        try:
+            await engine.start("soak", run_id=run_id)
+            return
+        except StoreError:
+            continue
+
+
+async def all_finished(engine: Engine, run_ids: list[str]) -> bool:
+    for run_id in run_ids:
+        if not (await engine.get_run(run_id)).status.finished:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_runs_survive_commits_failing_at_random(db: Db, seed: int) -> None:
+    runs = [f"s{i}" for i in range(24)]
+    # Small batches: more commits to fail, some of them holding many runs.
+    async with faulty_engine(db, seed=seed, max_batch=3) as (engine, store):
+        store.fail_randomly(0.5, limit=25)
+        async with anyio.create_task_group() as tg:
+            for run_id in runs:
+                tg.start_soon(start_until_committed, engine, run_id)
+        with anyio.fail_after(20):  # faults go on while the runs advance, until the limit is used up
+            while store.random_faults_left and not await all_finished(engine, runs):
+                await anyio.sleep(0.01)
+        store.clear()
+        for run_id in runs:
+            run = await engine.wait(run_id, timeout=20)
+            assert run.status is RunStatus.COMPLETED and run.output == 4, run_id
+            await assert_ran_once(engine, run_id, ["a", "b", "c"])
+        assert len(store.injected) >= 10
+        assert {i.fault for i in store.injected} == set(store.faults)
+    assert db.rows("SELECT count(*) FROM tasks") == [(0,)]
+    assert db.rows("SELECT count(*) FROM timers") == [(0,)]
