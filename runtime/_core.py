@@ -48,7 +48,7 @@ from wfc.runtime.interpreter import (
     TaskFailed,
     TimerFired,
 )
-from wfc.runtime.store import Store, TaskRecord, Wakeup
+from wfc.runtime.store import JournalRecord, Store, TaskRecord, Wakeup
 from wfc.runtime.tasks import TaskContext, TaskDefinition, TaskFunction, run_task
 from wfc.specs import WfcError
 
@@ -233,6 +233,8 @@ class EngineCore:
             except Exception as exc:
                 if self._store.is_transient(exc):  # the database's trouble: no traceback, it is tried again
                     log.warning("commit of %d command(s) failed: %s", len(commands), self._store.commit_failed(exc))
+                    if turn is not None and turn.outcome.start and self._tg is not None:
+                        self._tg.start_soon(self._start_if_committed, turn)
                 else:
                     log.exception("commit of %d command(s) failed", len(commands))
                 self._shared.forget(turn.lives if turn else ())
@@ -240,6 +242,28 @@ class EngineCore:
             self._after_commit(turn)
             return None
         return error
+
+    async def _start_if_committed(self, turn: Turn) -> None:
+        """Start the attempts of a turn whose commit failed if it went through
+        after all: a connection lost while committing hides that, and their
+        outbox rows, leased to this engine, would wait for nobody. Its first
+        journal entry of each run, read back, tells."""
+        first = {entry.run_id: entry for entry in reversed(turn.tx.batch.journal)}
+        committed: set[str] | None = None
+        while committed is None and not self._closed:
+            await anyio.sleep(self._poll)
+            try:
+                committed = {run_id for run_id, entry in first.items() if await self._stored(entry)}
+            except Exception:  # still failing: look again later
+                continue
+        for effect in turn.outcome.start.values():
+            if committed and effect.run_id in committed:
+                self._start_attempt(effect)
+
+    async def _stored(self, entry: JournalRecord) -> bool:
+        """True when the journal holds ``entry`` as it was written."""
+        found = await self._store.history(entry.run_id, entry.seq - 1, 1)
+        return bool(found) and (found[0].seq, found[0].at, found[0].kind) == (entry.seq, entry.at, entry.kind)
 
     async def _resubmit(self, command: RunInput) -> None:
         # A task result must not be lost to a transient store error.

@@ -53,6 +53,7 @@ class Fault(enum.Enum):
     DISK_FULL = "disk full"
     IO_ERROR = "I/O error"
     CONNECTION_LOST = "connection lost"
+    COMMIT_UNKNOWN = "connection lost during the commit"
 
 
 @dataclass(frozen=True)
@@ -179,9 +180,12 @@ class FaultyStore(Store):
             fault = self._due(tx.batch)
             if fault is not None:
                 self._note(fault, tx.batch)
-                await self._inject(fault, tx)
+                if fault is not Fault.COMMIT_UNKNOWN:
+                    await self._inject(fault, tx)
         if tx.batch:
             self.committed += 1
+        if fault is Fault.COMMIT_UNKNOWN:
+            await self._lose_reply(tx)
 
     def _note(self, fault: Fault, batch: WriteBatch) -> None:
         self.injected.append(Injected(fault, tuple(sorted(batch.runs)), tuple(j.kind for j in batch.journal)))
@@ -203,6 +207,14 @@ class FaultyStore(Store):
         if fault is Fault.DISK_FULL:
             raise _sqlite_error("database or disk is full", 13, "SQLITE_FULL")
         raise _sqlite_error("disk I/O error", 10, "SQLITE_IOERR")
+
+    async def _lose_reply(self, tx: StoreTransaction) -> None:
+        """The commit of ``tx`` went through, but the connection drops before
+        its reply arrives: the driver raises as for any lost connection."""
+        import asyncpg
+
+        tx._conn.terminate()  # type: ignore[attr-defined]
+        raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
 
     async def _end_session(self, tx: StoreTransaction) -> None:
         """Have the server end the session of ``tx`` in the middle of it."""

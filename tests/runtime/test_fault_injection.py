@@ -11,6 +11,7 @@ ran exactly once, and no journal entry is written twice.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from rtspec import exit_, out, sleep, spec, task, wait
 
 from wfc.runtime import Engine, RunStatus, StoreError, TaskContext
 from wfc.runtime import task as wfc_task
-from wfc.runtime.store import open_store
+from wfc.runtime.store import Store, open_store
 
 pytestmark = pytest.mark.anyio
 
@@ -63,9 +64,13 @@ async def faulty_engine(db: Db, seed: int = 0, max_batch: int = 1000) -> AsyncIt
         yield engine, store
 
 
+#: Faults that strike before the commit: nothing of the transaction is saved.
+BEFORE_COMMIT = [Fault.DISK_FULL, Fault.IO_ERROR, Fault.CONNECTION_LOST]
+
+
 def usable(db: Db, fault: Fault) -> None:
     """Skip the faults the store of ``db`` cannot have."""
-    if db.kind == "sqlite" and fault is Fault.CONNECTION_LOST:
+    if db.kind == "sqlite" and fault in (Fault.CONNECTION_LOST, Fault.COMMIT_UNKNOWN):
         pytest.skip("SQLite has no connection to lose")
 
 
@@ -87,7 +92,7 @@ def stored_kinds(db: Db, run_id: str) -> list[str]:
 # ---------------------------------------------------------------- chosen points
 
 
-@pytest.mark.parametrize("fault", list(Fault), ids=lambda f: f.name.lower())
+@pytest.mark.parametrize("fault", BEFORE_COMMIT, ids=lambda f: f.name.lower())
 async def test_a_task_result_that_cannot_be_committed_starts_nothing_until_the_fault_clears(
     db: Db, fault: Fault, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -111,7 +116,7 @@ async def test_a_task_result_that_cannot_be_committed_starts_nothing_until_the_f
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no traceback for the database's trouble
 
 
-@pytest.mark.parametrize("fault", list(Fault), ids=lambda f: f.name.lower())
+@pytest.mark.parametrize("fault", BEFORE_COMMIT, ids=lambda f: f.name.lower())
 async def test_a_start_that_cannot_be_committed_tells_the_caller_and_starts_nothing(db: Db, fault: Fault) -> None:
     usable(db, fault)
     async with faulty_engine(db) as (engine, store):
@@ -130,7 +135,7 @@ async def test_a_start_that_cannot_be_committed_tells_the_caller_and_starts_noth
         await assert_ran_once(engine, "r1", ["a", "b"])
 
 
-@pytest.mark.parametrize("fault", list(Fault), ids=lambda f: f.name.lower())
+@pytest.mark.parametrize("fault", BEFORE_COMMIT, ids=lambda f: f.name.lower())
 async def test_an_event_that_cannot_be_committed_is_not_taken(db: Db, fault: Fault) -> None:
     usable(db, fault)
     async with faulty_engine(db) as (engine, store):
@@ -149,7 +154,7 @@ async def test_an_event_that_cannot_be_committed_is_not_taken(db: Db, fault: Fau
         await assert_ran_once(engine, run_id, ["a"])
 
 
-@pytest.mark.parametrize("fault", list(Fault), ids=lambda f: f.name.lower())
+@pytest.mark.parametrize("fault", BEFORE_COMMIT, ids=lambda f: f.name.lower())
 async def test_a_timer_whose_firing_cannot_be_committed_fires_once_the_fault_clears(db: Db, fault: Fault) -> None:
     usable(db, fault)
     async with faulty_engine(db) as (engine, store):
@@ -165,6 +170,19 @@ async def test_a_timer_whose_firing_cannot_be_committed_fires_once_the_fault_cle
         await assert_ran_once(engine, run_id, ["a"])
         assert stored_kinds(db, run_id).count("TIMER_FIRED") == 1
         assert db.rows("SELECT count(*) FROM timers") == [(0,)]
+
+
+async def test_a_commit_whose_reply_was_lost_neither_loses_nor_repeats_a_step(db: Db) -> None:
+    usable(db, Fault.COMMIT_UNKNOWN)
+    async with faulty_engine(db) as (engine, store):
+        # The result of `a` is committed (and `b` dispatched), but the engine
+        # only sees the connection drop.
+        store.fail(Fault.COMMIT_UNKNOWN, times=1, when=journal_has("TASK_COMPLETED", "a"))
+        run_id = await engine.start("steps", run_id="r1")
+        run = await engine.wait(run_id, timeout=10)
+        assert run.status is RunStatus.COMPLETED and run.output == 3
+        await assert_ran_once(engine, run_id, ["a", "b"])
+        assert len(store.injected) == 1
 
 
 # ---------------------------------------------------------------- random points
@@ -208,3 +226,62 @@ async def test_runs_survive_commits_failing_at_random(db: Db, seed: int) -> None
         assert {i.fault for i in store.injected} == set(store.faults)
     assert db.rows("SELECT count(*) FROM tasks") == [(0,)]
     assert db.rows("SELECT count(*) FROM timers") == [(0,)]
+
+
+# ---------------------------------------------------------------- what the stores make of real errors
+
+
+def real_sqlite_errors() -> dict[str, sqlite3.Error]:
+    """Errors SQLite itself raised: a full database, a refused value, a missing table."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, x)")
+    conn.execute("INSERT INTO t VALUES (1, 1)")
+    conn.execute("PRAGMA max_page_count = 2")  # the disk is "full" at two pages
+    found: dict[str, sqlite3.Error] = {}
+    for name, sql in [
+        ("full", "INSERT INTO t (x) VALUES (randomblob(100000))"),
+        ("refused", "INSERT INTO t VALUES (1, 2)"),
+        ("no-table", "SELECT * FROM nope"),
+    ]:
+        with pytest.raises(sqlite3.Error) as caught:
+            conn.execute(sql)
+        found[name] = caught.value
+    conn.close()
+    return found
+
+
+async def test_sqlite_retries_a_full_disk_but_not_a_refused_value(sqlite_url: str) -> None:
+    store: Store = await open_store(sqlite_url, 1.0)
+    try:
+        errors = real_sqlite_errors()
+        assert store.is_transient(errors["full"])
+        assert not store.is_transient(errors["refused"])  # the same data fails again
+        assert not store.is_transient(errors["no-table"])
+        message = str(store.commit_failed(errors["full"]))
+        assert message.startswith(f"cannot use database {store.location}: could not commit: database or disk is full")
+        assert "free space on the disk" in message and "call again" in message
+        assert "call again" not in str(store.commit_failed(errors["refused"]))
+    finally:
+        await store.close()
+
+
+async def test_postgres_retries_a_lost_connection_and_a_full_disk_but_not_a_refused_value(db: Db) -> None:
+    if db.kind != "postgres":
+        pytest.skip("classification of PostgreSQL errors; SQLite has its own test")
+    import asyncpg  # type: ignore[import-untyped]
+
+    store: Store = await open_store(db.url, 1.0)
+    conn = await asyncpg.connect(db.url.split("?")[0])
+    try:
+        with pytest.raises(asyncpg.DataError) as refused:
+            await conn.execute("SELECT 'a\\u0000b'::text::jsonb")
+        with pytest.raises(asyncpg.PostgresError) as killed:
+            await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        assert not store.is_transient(refused.value)
+        assert store.is_transient(killed.value)
+        assert "check that the server at" in str(store.commit_failed(killed.value))
+        full = asyncpg.DiskFullError("could not extend file: No space left on device")
+        assert store.is_transient(full) and "free space on the PostgreSQL server" in store.explain(full)
+    finally:
+        conn.terminate()
+        await store.close()
