@@ -343,8 +343,8 @@ class EngineCore:
             self._timer_wake = anyio.Event()
             try:
                 delay = await self._fire_due_timers()
-            except Exception:  # a busy or failing database must not stop the engine
-                log.exception("looking for due timers failed; trying again")
+            except Exception as exc:  # a busy or failing database must not stop the engine
+                self._log_store_failure("looking for due timers", exc)
                 delay = self._poll
             with anyio.move_on_after(delay):
                 await self._timer_wake.wait()
@@ -367,6 +367,15 @@ class EngineCore:
             return min(self._poll, upcoming - now)
         return self._poll
 
+    def _log_store_failure(self, what: str, error: Exception) -> None:
+        """Log a failed database call that is tried again: one line for the
+        database's passing trouble, a traceback for anything else."""
+        if self._store.is_transient(error):
+            location, reason = self._store.location, self._store.explain(error)
+            log.warning("%s failed, trying again: cannot use database %s: %s", what, location, reason)
+        else:
+            log.exception("%s failed; trying again", what)
+
     async def _poll_loop(self) -> None:
         next_beat = next_reap = 0.0
         while True:
@@ -381,8 +390,8 @@ class EngineCore:
                     await self._store.reap_engines(now, self._lease)
                     next_reap = now + self._poll
                 more = await self._claim(now)
-            except Exception:  # a busy or failing database must not stop the engine
-                log.exception("polling the database failed; trying again")
+            except Exception as exc:  # a busy or failing database must not stop the engine
+                self._log_store_failure("polling the database", exc)
             if not more:
                 with anyio.move_on_after(self._poll):
                     await self._claim_wake.wait()

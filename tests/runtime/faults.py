@@ -17,6 +17,12 @@ session (``pg_terminate_backend``) and the real commit fails on its own.
 - :attr:`Fault.IO_ERROR`: SQLite ``disk I/O error`` (SQLITE_IOERR);
   PostgreSQL ``PostgresIOError`` (SQLSTATE 58030).
 - :attr:`Fault.CONNECTION_LOST`: PostgreSQL only.
+- :attr:`Fault.COMMIT_UNKNOWN`: PostgreSQL only: the commit goes through, then
+  the connection drops before its reply arrives (the driver's
+  ``ConnectionDoesNotExistError``), so the engine cannot tell it committed.
+
+:meth:`FaultyStore.fail_polls` makes the background calls fail too
+(heartbeats, claims of tasks and timers), with a full disk or an I/O error.
 """
 
 from __future__ import annotations
@@ -105,6 +111,9 @@ class FaultyStore(Store):
         self._random_faults: tuple[Fault, ...] = ()
         self._random_left = 0
         self._admin: Any = None  # a PostgreSQL connection that ends other sessions
+        self._poll_fault: Fault | None = None
+        self.failed_polls = 0
+        """Heartbeats and claims that were made to fail."""
         self._changed = anyio.Event()
 
     @property
@@ -135,8 +144,16 @@ class FaultyStore(Store):
         self._random_faults = self.faults
         self._random_left = limit
 
+    def fail_polls(self, fault: Fault) -> None:
+        """Fail every heartbeat and claim of tasks or timers until :meth:`clear`
+        (a full disk or an I/O error)."""
+        if fault not in (Fault.DISK_FULL, Fault.IO_ERROR):
+            raise ValueError(f"polls fail only with a full disk or an I/O error, not {fault.value}")
+        self._poll_fault = fault
+
     def clear(self) -> None:
-        """Stop failing: every commit from now on goes through."""
+        """Stop failing: every commit and poll from now on goes through."""
+        self._poll_fault = None
         self._plans.clear()
         self._probability = 0.0
         self._random_left = 0
@@ -147,9 +164,15 @@ class FaultyStore(Store):
         return self._random_left
 
     async def injected_at_least(self, count: int, timeout: float = 10) -> None:
-        """Wait until ``count`` faults were injected in all."""
+        """Wait until ``count`` faults were injected into commits in all."""
         with anyio.fail_after(timeout):
             while len(self.injected) < count:
+                await self._changed.wait()
+
+    async def polls_failed_at_least(self, count: int, timeout: float = 10) -> None:
+        """Wait until ``count`` background calls failed in all."""
+        with anyio.fail_after(timeout):
+            while self.failed_polls < count:
                 await self._changed.wait()
 
     def _due(self, batch: WriteBatch) -> Fault | None:
@@ -198,15 +221,30 @@ class FaultyStore(Store):
         if fault is Fault.CONNECTION_LOST:
             await self._end_session(tx)
             return
+        raise self._error(fault)
+
+    def _error(self, fault: Fault) -> Exception:
+        """The error the driver raises for a full disk or an I/O error."""
         if self.postgres:
             import asyncpg  # type: ignore[import-untyped]
 
+            error: Exception
             if fault is Fault.DISK_FULL:
-                raise asyncpg.DiskFullError('could not extend file "base/16384/16397": No space left on device')
-            raise asyncpg.PostgresIOError('could not write to file "pg_wal/xlogtemp.42": Input/output error')
+                error = asyncpg.DiskFullError('could not extend file "base/16384/16397": No space left on device')
+            else:
+                error = asyncpg.PostgresIOError('could not write to file "pg_wal/xlogtemp.42": Input/output error')
+            return error
         if fault is Fault.DISK_FULL:
-            raise _sqlite_error("database or disk is full", 13, "SQLITE_FULL")
-        raise _sqlite_error("disk I/O error", 10, "SQLITE_IOERR")
+            return _sqlite_error("database or disk is full", 13, "SQLITE_FULL")
+        return _sqlite_error("disk I/O error", 10, "SQLITE_IOERR")
+
+    async def _poll(self) -> None:
+        """Fail a background call (heartbeat, claims) while :meth:`fail_polls` says so."""
+        if self._poll_fault is not None:
+            self.failed_polls += 1
+            self._changed.set()
+            self._changed = anyio.Event()
+            raise self._error(self._poll_fault)
 
     async def _lose_reply(self, tx: StoreTransaction) -> None:
         """The commit of ``tx`` went through, but the connection drops before
@@ -289,17 +327,20 @@ class FaultyStore(Store):
         await self.inner.register_engine(engine_id, host, pid, now, lease)
 
     async def heartbeat(self, engine_id: str, now: float, lease: float) -> None:
+        await self._poll()
         await self.inner.heartbeat(engine_id, now, lease)
 
     async def claim_tasks(
         self, engine_id: str, tasks: Collection[str], now: float, lease: float, limit: int
     ) -> list[TaskRecord]:
+        await self._poll()
         return await self.inner.claim_tasks(engine_id, tasks, now, lease, limit)
 
     async def release_engine(self, engine_id: str) -> None:
         await self.inner.release_engine(engine_id)
 
     async def claim_timers(self, engine_id: str, now: float, lease: float, limit: int) -> list[TimerRecord]:
+        await self._poll()
         return await self.inner.claim_timers(engine_id, now, lease, limit)
 
     async def reap_engines(self, now: float, lease: float) -> int:

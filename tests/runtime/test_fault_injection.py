@@ -185,6 +185,28 @@ async def test_a_commit_whose_reply_was_lost_neither_loses_nor_repeats_a_step(db
         assert len(store.injected) == 1
 
 
+@pytest.mark.parametrize("fault", [Fault.DISK_FULL, Fault.IO_ERROR], ids=lambda f: f.name.lower())
+async def test_heartbeats_and_claims_that_fail_are_told_in_one_line_and_tried_again(
+    db: Db, fault: Fault, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "wfc.runtime")
+    async with faulty_engine(db) as (engine, store):
+        store.fail_polls(fault)
+        run_id = await engine.start("nap", run_id="n1")
+        await store.polls_failed_at_least(6)
+        assert not calls  # the timer could not be looked for
+        store.clear()
+        run = await engine.wait(run_id, timeout=10)
+        assert run.status is RunStatus.COMPLETED
+        await assert_ran_once(engine, run_id, ["a"])
+    warnings = {r.getMessage().split(" failed, trying again: ")[0] for r in caplog.records}
+    assert {"looking for due timers", "polling the database"} <= warnings
+    reason = str(store.inner.explain(store._error(fault)))
+    expected = f" failed, trying again: cannot use database {store.location}: {reason}"
+    assert all(r.getMessage().endswith(expected) for r in caplog.records), [r.getMessage() for r in caplog.records]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no traceback for the database's trouble
+
+
 # ---------------------------------------------------------------- random points
 
 
