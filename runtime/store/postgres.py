@@ -268,9 +268,8 @@ class PostgresStore(Store):
         self._hints: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
             (asyncpg.DiskFullError, "the server's disk is full; free space on the PostgreSQL server"),
             (asyncpg.PostgresSystemError, "the server reported an I/O error; check the server's disk and its log"),
-            (self._lost, f"the connection to the server was lost; check that the server at {self.location} is up "
-                         f"and reachable"),
-        )  # fmt: skip
+            (self._lost, "the connection to the server was lost; check that the PostgreSQL server is up and reachable"),
+        )
 
     # ---------------------------------------------------------------- transactions
 

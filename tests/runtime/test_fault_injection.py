@@ -301,7 +301,9 @@ async def test_postgres_retries_a_lost_connection_and_a_full_disk_but_not_a_refu
             await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         assert not store.is_transient(refused.value)
         assert store.is_transient(killed.value)
-        assert "check that the server at" in str(store.commit_failed(killed.value))
+        message = str(store.commit_failed(killed.value))
+        assert message.startswith(f"cannot use database {store.location}: could not commit: ")
+        assert "check that the PostgreSQL server is up and reachable" in message and "call again" in message
         full = asyncpg.DiskFullError("could not extend file: No space left on device")
         assert store.is_transient(full) and "free space on the PostgreSQL server" in store.explain(full)
     finally:
