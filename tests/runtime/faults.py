@@ -112,6 +112,9 @@ class FaultyStore(Store):
         self._random_left = 0
         self._admin: Any = None  # a PostgreSQL connection that ends other sessions
         self._poll_fault: Fault | None = None
+        self._gate = anyio.Event()
+        self._gate.set()
+        self._held = 0
         self.failed_polls = 0
         """Heartbeats and claims that were made to fail."""
         self._changed = anyio.Event()
@@ -150,6 +153,21 @@ class FaultyStore(Store):
         if fault not in (Fault.DISK_FULL, Fault.IO_ERROR):
             raise ValueError(f"polls fail only with a full disk or an I/O error, not {fault.value}")
         self._poll_fault = fault
+
+    def hold(self) -> None:
+        """Make transactions wait at their start until :meth:`release` (so
+        the engine's commands queue up and the next commit takes them all)."""
+        self._gate = anyio.Event()
+
+    def release(self) -> None:
+        """Let held transactions go on."""
+        self._gate.set()
+
+    async def holding(self, timeout: float = 10) -> None:
+        """Wait until a transaction waits at the gate of :meth:`hold`."""
+        with anyio.fail_after(timeout):
+            while not self._held:
+                await self._changed.wait()
 
     def clear(self) -> None:
         """Stop failing: every commit and poll from now on goes through."""
@@ -198,6 +216,11 @@ class FaultyStore(Store):
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[StoreTransaction]:
+        if not self._gate.is_set():
+            self._held += 1
+            self._signal()
+            await self._gate.wait()
+            self._held -= 1
         async with self.inner.transaction() as tx:
             yield tx
             fault = self._due(tx.batch)
@@ -212,6 +235,10 @@ class FaultyStore(Store):
 
     def _note(self, fault: Fault, batch: WriteBatch) -> None:
         self.injected.append(Injected(fault, tuple(sorted(batch.runs)), tuple(j.kind for j in batch.journal)))
+        self._signal()
+
+    def _signal(self) -> None:
+        """Wake whoever waits for something to happen here."""
         self._changed.set()
         self._changed = anyio.Event()
 
@@ -242,8 +269,7 @@ class FaultyStore(Store):
         """Fail a background call (heartbeat, claims) while :meth:`fail_polls` says so."""
         if self._poll_fault is not None:
             self.failed_polls += 1
-            self._changed.set()
-            self._changed = anyio.Event()
+            self._signal()
             raise self._error(self._poll_fault)
 
     async def _lose_reply(self, tx: StoreTransaction) -> None:

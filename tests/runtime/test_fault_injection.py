@@ -185,6 +185,33 @@ async def test_a_commit_whose_reply_was_lost_neither_loses_nor_repeats_a_step(db
         assert len(store.injected) == 1
 
 
+async def test_a_batch_that_cannot_be_committed_is_not_split_into_as_many_failing_commits(db: Db) -> None:
+    async with faulty_engine(db) as (engine, store):
+        failures: list[StoreError] = []
+
+        async def start(run_id: str) -> None:
+            with pytest.raises(StoreError) as caught:
+                await engine.start("steps", run_id=run_id)
+            failures.append(caught.value)
+
+        store.hold()  # the commit loop waits: the five starts queue up behind the first
+        async with anyio.create_task_group() as tg:
+            for index in range(6):
+                tg.start_soon(start, f"r{index}")
+                if index == 0:
+                    await store.holding()
+            with anyio.fail_after(10):
+                while len(engine._queue) < 5:
+                    await anyio.sleep(0.005)
+            store.fail(Fault.DISK_FULL)  # until cleared
+            store.release()
+    # The disk is full for every command alike: one failed commit for the first
+    # start and one for the five others, not one more for each of them.
+    assert len(failures) == 6
+    assert [len(i.runs) for i in store.injected] == [1, 5]
+    assert db.rows("SELECT count(*) FROM runs") == [(0,)]
+
+
 @pytest.mark.parametrize("fault", [Fault.DISK_FULL, Fault.IO_ERROR], ids=lambda f: f.name.lower())
 async def test_heartbeats_and_claims_that_fail_are_told_in_one_line_and_tried_again(
     db: Db, fault: Fault, caplog: pytest.LogCaptureFixture
