@@ -1,5 +1,7 @@
 """Commits that fail: disk full, I/O errors, a connection lost in the middle
-of a transaction (see :mod:`faults`), on both stores.
+of a transaction or while its commit was in flight (see :mod:`faults`), at
+chosen and at seeded random points, on both stores; heartbeats and claims
+that fail; and how each store classifies real driver errors.
 
 Whatever fails, the engine says so clearly (a caller gets a StoreError naming
 the database and what to do; the log names them too), acts on nothing that did
