@@ -39,7 +39,6 @@ from wfc.runtime._commands import Barrier, Command, Deploy, RunInput, SendEvent,
 from wfc.runtime._turn import Shared, Turn
 from wfc.runtime.errors import (
     StaleRunError,
-    StoreError,
     UsageError,
 )
 from wfc.runtime.interpreter import (
@@ -49,7 +48,7 @@ from wfc.runtime.interpreter import (
     TaskFailed,
     TimerFired,
 )
-from wfc.runtime.store import Store, TaskRecord, Wakeup
+from wfc.runtime.store import JournalRecord, Store, TaskRecord, Wakeup
 from wfc.runtime.tasks import TaskContext, TaskDefinition, TaskFunction, run_task
 from wfc.specs import WfcError
 
@@ -194,14 +193,15 @@ class EngineCore:
         error = await self._try_commit(commands)
         if error is None:
             return
-        if len(commands) > 1 and not isinstance(error, StaleRunError):
+        transient = isinstance(error, StaleRunError) or self._store.is_transient(error)
+        if len(commands) > 1 and not transient:
             # One bad command must not hold back the others: apply them one
-            # transaction each, so only the culprit fails.
+            # transaction each, so only the culprit fails. (A transient error
+            # is the database's, not a command's: each would hit it again.)
             for command in commands:
                 await self._commit([command])
             return
-        failure = error if isinstance(error, WfcError) else StoreError(self._store.location, f"commit failed: {error}")
-        transient = isinstance(error, StaleRunError) or self._store.is_transient(error)
+        failure = error if isinstance(error, WfcError) else self._store.commit_failed(error)
         for command in commands:
             if command.reply is not None:
                 command.reply.fail(failure)
@@ -232,12 +232,39 @@ class EngineCore:
                 error = exc
                 continue
             except Exception as exc:
-                log.exception("commit of %d command(s) failed", len(commands))
+                if self._store.is_transient(exc):  # the database's trouble: no traceback, it is tried again
+                    log.warning("commit of %d command(s) failed: %s", len(commands), self._store.commit_failed(exc))
+                    if turn is not None and turn.outcome.start and self._tg is not None:
+                        self._tg.start_soon(self._start_if_committed, turn)
+                else:
+                    log.exception("commit of %d command(s) failed", len(commands))
                 self._shared.forget(turn.lives if turn else ())
                 return exc
             self._after_commit(turn)
             return None
         return error
+
+    async def _start_if_committed(self, turn: Turn) -> None:
+        """Start the attempts of a turn whose commit failed if it went through
+        after all: a connection lost while committing hides that, and their
+        outbox rows, leased to this engine, would wait for nobody. Its first
+        journal entry of each run, read back, tells."""
+        first = {entry.run_id: entry for entry in reversed(turn.tx.batch.journal)}
+        committed: set[str] | None = None
+        while committed is None and not self._closed:
+            await anyio.sleep(self._poll)
+            try:
+                committed = {run_id for run_id, entry in first.items() if await self._stored(entry)}
+            except Exception:  # still failing: look again later
+                continue
+        for effect in turn.outcome.start.values():
+            if committed and effect.run_id in committed:
+                self._start_attempt(effect)
+
+    async def _stored(self, entry: JournalRecord) -> bool:
+        """True when the journal holds ``entry`` as it was written."""
+        found = await self._store.history(entry.run_id, entry.seq - 1, 1)
+        return bool(found) and (found[0].seq, found[0].at, found[0].kind) == (entry.seq, entry.at, entry.kind)
 
     async def _resubmit(self, command: RunInput) -> None:
         # A task result must not be lost to a transient store error.
@@ -317,8 +344,8 @@ class EngineCore:
             self._timer_wake = anyio.Event()
             try:
                 delay = await self._fire_due_timers()
-            except Exception:  # a busy or failing database must not stop the engine
-                log.exception("looking for due timers failed; trying again")
+            except Exception as exc:  # a busy or failing database must not stop the engine
+                self._log_store_failure("looking for due timers", exc)
                 delay = self._poll
             with anyio.move_on_after(delay):
                 await self._timer_wake.wait()
@@ -341,6 +368,15 @@ class EngineCore:
             return min(self._poll, upcoming - now)
         return self._poll
 
+    def _log_store_failure(self, what: str, error: Exception) -> None:
+        """Log a failed database call that is tried again: one line for the
+        database's passing trouble, a traceback for anything else."""
+        if self._store.is_transient(error):
+            location, reason = self._store.location, self._store.explain(error)
+            log.warning("%s failed, trying again: cannot use database %s: %s", what, location, reason)
+        else:
+            log.exception("%s failed; trying again", what)
+
     async def _poll_loop(self) -> None:
         next_beat = next_reap = 0.0
         while True:
@@ -355,8 +391,8 @@ class EngineCore:
                     await self._store.reap_engines(now, self._lease)
                     next_reap = now + self._poll
                 more = await self._claim(now)
-            except Exception:  # a busy or failing database must not stop the engine
-                log.exception("polling the database failed; trying again")
+            except Exception as exc:  # a busy or failing database must not stop the engine
+                self._log_store_failure("polling the database", exc)
             if not more:
                 with anyio.move_on_after(self._poll):
                     await self._claim_wake.wait()

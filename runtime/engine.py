@@ -44,7 +44,7 @@ from wfc.runtime.interpreter import (
 )
 from wfc.runtime.records import HistoryEntry, RunInfo, SentEvent, run_info, to_datetime
 from wfc.runtime.state import RunStatus, decode_state
-from wfc.runtime.store import RunRecord, SpecRecord, open_store
+from wfc.runtime.store import RunRecord, SpecRecord, Store, open_store
 from wfc.runtime.tasks import TaskDefinition, TaskFunction, task_definitions
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, loads, validate
 
@@ -75,6 +75,7 @@ class Engine(EngineCore):
         max_concurrent_tasks: int = 1000,
         max_children_per_run: int = 1000,
         clock: Callable[[], float] = time.time,
+        store: Store | None = None,
     ) -> AsyncIterator[Engine]:
         """Open the database at ``url`` and run the engine until the block exits.
 
@@ -111,6 +112,9 @@ class Engine(EngineCore):
                 items starts the rest as slots free up (they wait durably,
                 status QUEUED), it does not fail.
             clock: Source of "now" in epoch seconds (tests shift it).
+            store: The store of ``url``, already open, to use instead of
+                opening it (tests wrap one to inject faults); the engine
+                closes it.
 
         Raises:
             UnsupportedUrlError: the URL scheme has no store.
@@ -124,7 +128,8 @@ class Engine(EngineCore):
             raise UsageError(f"max_children_per_run must be an int >= 1, got {max_children_per_run!r}")
         if read_only and serve:
             raise UsageError("Engine.open(read_only=True) needs serve=False: a reading engine runs no tasks")
-        store = await open_store(url, clock(), read_only=read_only)
+        if store is None:
+            store = await open_store(url, clock(), read_only=read_only)
         try:
             engine = cls(
                 store,

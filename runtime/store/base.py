@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from wfc.runtime.errors import StoreError
+
 
 @dataclass(frozen=True)
 class SpecRecord:
@@ -305,9 +307,28 @@ class Store(abc.ABC):
         """Release connections."""
 
     def is_transient(self, error: Exception) -> bool:
-        """True when ``error`` may go away by itself (database busy, I/O
-        hiccup), so the work that hit it is worth trying again."""
+        """True when ``error`` is the database's trouble, not the data's: it
+        may go away by itself or once someone fixes the environment (database
+        busy, disk full, I/O error, connection lost), so the work that hit it
+        is worth trying again. False for an error the same writes would hit
+        again (a value the database refuses)."""
         return False
+
+    def explain(self, error: Exception) -> str:
+        """What the driver error ``error`` means and what to do about it,
+        for messages (without the database's location)."""
+        return f"{type(error).__name__}: {error}"
+
+    def commit_failed(self, error: Exception) -> StoreError:
+        """The error a caller gets when the commit of its call failed with
+        the driver error ``error``."""
+        message = f"could not commit: {self.explain(error)}"
+        if self.is_transient(error):
+            message += (
+                "; call again once that is fixed (a start() with the same run_id or a send_event() with the "
+                "same event_id never applies twice)"
+            )
+        return StoreError(self.location, message)
 
     # ---------------------------------------------------------------- reads
 

@@ -253,17 +253,29 @@ class PostgresStore(Store):
             asyncpg.SerializationError,
             asyncpg.UniqueViolationError,
         )
-        self._transient: tuple[type[BaseException], ...] = (
+        self._lost: tuple[type[BaseException], ...] = (
             asyncpg.PostgresConnectionError,
             asyncpg.InterfaceError,
-            asyncpg.TooManyConnectionsError,
             asyncpg.CannotConnectNowError,
             asyncpg.AdminShutdownError,
-            asyncpg.LockNotAvailableError,
-            asyncpg.QueryCanceledError,
+            asyncpg.CrashShutdownError,
             asyncpg.InternalClientError,
             OSError,
             TimeoutError,
+        )
+        # The server's trouble, not the data's: retried until it clears.
+        self._transient: tuple[type[BaseException], ...] = (
+            *self._lost,
+            asyncpg.InsufficientResourcesError,  # disk full, out of memory, too many connections
+            asyncpg.PostgresSystemError,  # I/O error
+            asyncpg.OperatorInterventionError,  # shut down, query cancelled
+            asyncpg.LockNotAvailableError,
+            asyncpg.ReadOnlySQLTransactionError,  # a standby, during a failover
+        )
+        self._hints: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+            (asyncpg.DiskFullError, "the server's disk is full; free space on the PostgreSQL server"),
+            (asyncpg.PostgresSystemError, "the server reported an I/O error; check the server's disk and its log"),
+            (self._lost, "the connection to the server was lost; check that the PostgreSQL server is up and reachable"),
         )
 
     # ---------------------------------------------------------------- transactions
@@ -303,7 +315,7 @@ class PostgresStore(Store):
         """Roll back; drop the connection instead when it may be broken (lost,
         or cancelled in the middle of a statement), so the next transaction
         opens a new one."""
-        broken = isinstance(error, (*self._transient, anyio.get_cancelled_exc_class()))
+        broken = isinstance(error, (*self._lost, anyio.get_cancelled_exc_class()))
         if not broken:
             try:
                 with anyio.CancelScope(shield=True):
@@ -315,6 +327,11 @@ class PostgresStore(Store):
 
     def is_transient(self, error: Exception) -> bool:
         return isinstance(error, self._transient)
+
+    def explain(self, error: Exception) -> str:
+        hint = next((text for kinds, text in self._hints if isinstance(error, kinds)), None)
+        text = str(error) or type(error).__name__
+        return f"{text} ({hint})" if hint else f"{type(error).__name__}: {text}"
 
     def announce(self, batch: WriteBatch) -> None:
         """Tell the other processes what a committed batch left for them."""

@@ -29,7 +29,7 @@ from typing import Any, Final, TypeVar
 
 import anyio
 
-from wfc.runtime.errors import ReadOnlyDatabaseError, StaleRunError
+from wfc.runtime.errors import ReadOnlyDatabaseError, StaleRunError, StoreError
 from wfc.runtime.store import rows as decode
 from wfc.runtime.store.base import (
     EngineRecord,
@@ -57,6 +57,27 @@ from wfc.runtime.store.sqlite_setup import (
 
 T = TypeVar("T")
 _CHUNK: Final = 500
+
+#: Primary SQLite result codes of the environment's trouble, not the data's:
+#: BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR, FULL, CANTOPEN, PROTOCOL,
+#: SCHEMA. Work that hit one is tried again (see :meth:`Store.is_transient`).
+_TRANSIENT_CODES: Final = frozenset({5, 6, 7, 8, 9, 10, 13, 14, 15, 17})
+#: What to do about some of them, for messages.
+_HINTS: Final = {
+    5: "another process is writing to the database; wait for it to finish, or stop it",
+    6: "another connection holds a lock on the database; wait for it to finish, or stop it",
+    8: "the database file or its folder is read-only; give this process write access to both",
+    10: "the disk reported an I/O error; check the disk and the file system that hold the file",
+    13: "the disk is full; free space on the disk that holds the database file",
+    14: "the database file cannot be opened any more; check that it and its folder still exist",
+}
+
+
+def _primary_code(error: sqlite3.Error) -> int | None:
+    """SQLite's primary result code of ``error`` (extended codes keep it in
+    the low byte); ``None`` when the error carries none."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
 
 
 async def open_sqlite(url_rest: str, now: float, *, read_only: bool = False) -> SqliteStore:
@@ -438,7 +459,24 @@ class SqliteStore(Store):
         )
 
     def is_transient(self, error: Exception) -> bool:
-        return isinstance(error, sqlite3.OperationalError)
+        if not isinstance(error, sqlite3.OperationalError):
+            return False  # constraint, size and type errors: the same data fails again
+        code = _primary_code(error)
+        return code is None or code in _TRANSIENT_CODES
+
+    def commit_failed(self, error: Exception) -> StoreError:
+        named = None
+        if isinstance(error, sqlite3.Error):
+            named = environment_error(self.location, error, self._busy_timeout)
+        if named is not None and type(named) is not StoreError:
+            # Locked, read-only, damaged, tables dropped: the same error, with
+            # the same advice, as when opening the file met it.
+            return named
+        return super().commit_failed(error)
+
+    def explain(self, error: Exception) -> str:
+        hint = _HINTS.get(_primary_code(error) or -1) if isinstance(error, sqlite3.Error) else None
+        return f"{error} ({hint})" if hint else f"{type(error).__name__}: {error}"
 
     async def close(self) -> None:
         async with self._lock:

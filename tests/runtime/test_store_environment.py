@@ -244,7 +244,7 @@ async def test_the_wait_for_a_lock_can_be_set_in_the_environment(
     await _make_database(path)
     monkeypatch.setenv(BUSY_TIMEOUT_ENV, "0.2")
     with _write_lock(path), pytest.raises(DatabaseLockedError, match=BUSY_TIMEOUT_ENV) as info:
-        async with Engine.open(f"sqlite:///{path}", serve=False):
+        async with Engine.open(f"sqlite:///{path}"):  # registering the engine writes
             pass
     assert info.value.waited == 0.2
 
