@@ -36,7 +36,7 @@ import anyio.abc
 import msgspec
 
 from wfc.runtime._commands import Barrier, Command, Deploy, RunInput, SendEvent, StartRun
-from wfc.runtime._turn import Shared, Turn, set_aside_reason
+from wfc.runtime._turn import Shared, Turn, refused_data, set_aside_reason
 from wfc.runtime.errors import (
     ConflictError,
     StoreError,
@@ -200,21 +200,31 @@ class EngineCore:
                 await self._commit([command])
             return
         failure = error if isinstance(error, WfcError) else StoreError(self._store.location, f"commit failed: {error}")
-        transient = isinstance(error, ConflictError) or self._store.is_transient(error)
+        refused = refused_data(error)
+        transient = not refused and (isinstance(error, ConflictError) or self._store.is_transient(error))
         for command in commands:
             if command.reply is not None:
                 command.reply.fail(failure)
             elif isinstance(command, RunInput) and self._tg is not None and not self._closed:
-                if isinstance(command.input, TimerFired):
-                    # The timer row is still there: the timer loop fires it again.
-                    self._timers_inflight.discard((command.run_id, command.input.timer))
-                if transient:
-                    if not isinstance(command.input, TimerFired):
-                        self._tg.start_soon(self._resubmit, command)
-                else:
-                    # Alone in its transaction and refused for what it
-                    # holds: trying again would fail the same way for ever.
-                    await self._set_aside(command, error)
+                await self._input_failed(command, error, refused=refused, transient=transient)
+
+    async def _input_failed(self, command: RunInput, error: Exception, *, refused: bool, transient: bool) -> None:
+        """Deal with an engine's own input (task result, fired timer,
+        redelivery) that failed to commit alone in its transaction."""
+        timer = isinstance(command.input, TimerFired)
+        if isinstance(command.input, TimerFired):
+            # The timer row is still there: the timer loop fires it again.
+            self._timers_inflight.discard((command.run_id, command.input.timer))
+        if refused:
+            # Refused for what it writes: it would fail the same way for ever.
+            await self._set_aside(command, error)
+        elif transient:
+            if not timer and self._tg is not None:
+                self._tg.start_soon(self._resubmit, command)
+        elif not timer:
+            # The outbox row of the attempt is still there; the next engine
+            # to open the database delivers it again.
+            log.error("dropped %s for run %s: %s", type(command.input).__name__, command.run_id, error)
 
     async def _set_aside(self, command: RunInput, error: Exception) -> None:
         """Fail the run of a command whose transition cannot be committed

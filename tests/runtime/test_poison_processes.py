@@ -169,3 +169,29 @@ async def test_poison_tasks_fail_alone_and_fifty_healthy_runs_complete(db: Db, t
         assert db.rows("SELECT count(*) FROM tasks") == [(0,)]
     finally:
         workers.kill_all()
+
+
+STUCK_FLOW = """
+from wfc.dsl import Workflow, WorkflowThread
+
+def stuck(wf: WorkflowThread) -> None:
+    wf.execute(TASK)
+
+stuck_wf = Workflow("stuck", stuck)
+"""
+
+
+@pytest.mark.parametrize(("poison", "shown"), [("hangs", "TIMEOUT"), ("exits", "SystemExit(1)")])
+def test_wfc_run_reports_a_poison_task_and_exits_at_once(tmp_path: Path, poison: str, shown: str) -> None:
+    # `wfc run` on SQLite: the run fails with the attempt's error, and the
+    # process ends with the run, however long the abandoned thread sleeps.
+    (tmp_path / "ptasks.py").write_text(TASKS)
+    (tmp_path / "flow.py").write_text(STUCK_FLOW.replace("TASK", repr(poison)))
+    command = [sys.executable, "-c", "from wfc.cli import main; main()", "run", "flow.py", "--tasks", "ptasks.py"]
+    command += ["--db", f"sqlite:///{tmp_path / 'wfc.db'}"]
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 20, "the process waited for the thread still sleeping in the task"
+    assert result.returncode not in (0, -signal.SIGKILL), result
+    assert "FAILED" in result.stdout + result.stderr and shown in result.stdout + result.stderr, result
+    assert "Traceback" not in result.stdout + result.stderr

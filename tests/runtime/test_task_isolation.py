@@ -12,21 +12,26 @@ other runs untouched.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import anyio
+import asyncpg  # type: ignore[import-untyped]
+import msgspec
 import pytest
 from rtdb import Db
 from rtrefuse import MARKER, refuse_marker_in_runs
 from rtspec import edge, exit_, lit, mut, out, sleep, spec, task, variable, wait
 
 import wfc.runtime._core as core
-from wfc.runtime import Engine, RunInfo, RunStateError, RunStatus, TaskException
+from wfc.runtime import Engine, RunInfo, RunStateError, RunStatus, TaskContext, TaskException
 from wfc.runtime import task as wfc_task
-from wfc.runtime.tasks import OUTPUT_LIMIT, TaskOutcome
+from wfc.runtime._turn import refused_data
+from wfc.runtime.errors import ConflictError
+from wfc.runtime.tasks import OUTPUT_LIMIT, TaskOutcome, run_task
 
 pytestmark = pytest.mark.anyio
 
@@ -310,3 +315,50 @@ async def test_a_correlation_key_postgresql_refuses_sets_its_run_aside(db_url: s
         run_id = await engine.start("keyed", run_id="nul")
         await _assert_set_aside(engine, db, run_id, "CharacterNotInRepertoireError")
         await _healthy_still_runs(engine)
+
+
+# ---------------------------------------------------------------------- the guard's edges
+
+CONTEXT = TaskContext(run_id="r", workflow="w", task="t", node_id="n", thread=0, attempt=1, idempotency_key="r/0/n/1")
+
+
+async def test_only_the_callers_cancellation_leaves_run_task() -> None:
+    @wfc_task("slow")
+    async def slow() -> None:
+        await anyio.sleep(10)
+
+    @wfc_task("cancels-itself")
+    async def cancels_itself() -> None:
+        raise anyio.get_cancelled_exc_class()()
+
+    with anyio.move_on_after(0.05) as scope:
+        await run_task(slow.definition, [], CONTEXT, None)
+        pytest.fail("run_task swallowed the cancellation of its caller")
+    assert scope.cancelled_caught
+    # A cancellation the task raised by itself, nobody cancelling it, is its failure.
+    outcome = await run_task(cancels_itself.definition, [], CONTEXT, None)
+    assert (outcome.ok, outcome.name, outcome.message) == (False, "TASK_ERROR", "CancelledError: ")
+
+
+@pytest.mark.parametrize(
+    ("error", "refused"),
+    [
+        (UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), True),
+        (OverflowError("Python int too large to convert to SQLite INTEGER"), True),
+        (msgspec.EncodeError("nope"), True),
+        (sqlite3.IntegrityError("CHECK constraint failed"), True),
+        (asyncpg.exceptions.CheckViolationError("check"), True),
+        (asyncpg.exceptions.CharacterNotInRepertoireError("0x00"), True),
+        (asyncpg.DataError("invalid input for query argument $1"), True),
+        (sqlite3.OperationalError("disk I/O error"), False),
+        (sqlite3.DatabaseError("database disk image is malformed"), False),
+        (asyncpg.exceptions.DiskFullError("no space left"), False),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("closed"), False),
+        (ConflictError(["r"]), False),
+        (OSError("network down"), False),
+    ],
+)
+def test_only_errors_about_the_data_set_a_run_aside(error: Exception, refused: bool) -> None:
+    # The environment (full disk, lost connection, busy database) is not the
+    # run's fault: its input is kept and tried again, the run left as it is.
+    assert refused_data(error) is refused
