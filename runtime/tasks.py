@@ -302,26 +302,52 @@ def storable(value: Any) -> Any:
     return msgspec.json.decode(encoded)
 
 
+Path = tuple[Any, ...]
+"""A ``$.`` path, built only when there is a problem to name: ``(parent, key)``."""
+
+
 def _first_problem(plain: Any) -> str | None:
     """The first part of a ``to_builtins`` value that JSON or a database
-    cannot hold unchanged. Iterative: depth costs no stack."""
-    pending: list[tuple[str, Any]] = [("$", plain)]
+    cannot hold unchanged. Iterative (depth costs no stack), and quick on
+    the scalars that make up large values."""
+    pending: list[tuple[Path, Any]] = [((), plain)]
     while pending:
-        path, item = pending.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return f"{path} is {item!r}, which JSON cannot hold; use null or a string"
-        if isinstance(item, int) and not isinstance(item, bool) and not _INT64[0] <= item <= _INT64[1]:
-            return f"{path} is an integer past 64 bits; send it as a string"
-        if isinstance(item, str) and _has_lone_surrogate(item):
-            return f"{path} is text with a lone surrogate, which UTF-8 cannot encode"
-        if isinstance(item, dict):
-            for key, inner in item.items():
-                if _has_lone_surrogate(key):
-                    return f"{path} has a key with a lone surrogate, which UTF-8 cannot encode"
-                pending.append((f"{path}.{key}", inner))
-        elif isinstance(item, list | tuple):
-            pending.extend((f"{path}[{index}]", inner) for index, inner in enumerate(item))
+        path, container = pending.pop()
+        if type(container) is dict:
+            items: Iterable[tuple[Any, Any]] = container.items()
+        elif type(container) in (list, tuple):
+            items = enumerate(container)
+        else:  # the value itself is a scalar
+            items = ((None, container),)
+        for key, item in items:
+            if type(key) is str and _has_lone_surrogate(key):
+                return f"{_render(path)} has a key with a lone surrogate, which UTF-8 cannot encode"
+            kind = type(item)
+            if kind in (dict, list, tuple):
+                pending.append(((path, key), item))
+                continue
+            problem = _scalar_problem(item, kind)
+            if problem is not None:
+                return f"{_render((path, key) if key is not None else path)} {problem}"
     return None
+
+
+def _scalar_problem(item: Any, kind: type) -> str | None:
+    if kind is float and not math.isfinite(item):
+        return f"is {item!r}, which JSON cannot hold; use null or a string"
+    if kind is int and not _INT64[0] <= item <= _INT64[1]:
+        return "is an integer past 64 bits; send it as a string"
+    if kind is str and _has_lone_surrogate(item):
+        return "is text with a lone surrogate, which UTF-8 cannot encode"
+    return None
+
+
+def _render(path: Path) -> str:
+    parts: list[str] = []
+    while path:
+        path, key = path
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+    return "$" + "".join(reversed(parts))
 
 
 def _has_lone_surrogate(text: str) -> bool:
@@ -434,13 +460,9 @@ def _output(definition: TaskDefinition, result: Any) -> TaskOutcome:
     try:
         return TaskOutcome(ok=True, output=storable(result))
     except NotStorable as problem:
-        return TaskOutcome(
-            ok=False,
-            name="TASK_ERROR",
-            message=(
-                f"task {definition.name!r} returned a {type(result).__name__}, which is not JSON it can store: "
-                f"{problem}; return dicts, lists, strings, finite numbers, bools or None"
-            ),
+        return _task_error(
+            f"task {definition.name!r} returned a {type(result).__name__}, which is not JSON it can store: "
+            f"{problem}; return dicts, lists, strings, finite numbers, bools or None"
         )
 
 
