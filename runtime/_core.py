@@ -211,17 +211,17 @@ class EngineCore:
     async def _input_failed(self, command: RunInput, error: Exception, *, refused: bool, transient: bool) -> None:
         """Deal with an engine's own input (task result, fired timer,
         redelivery) that failed to commit alone in its transaction."""
-        timer = isinstance(command.input, TimerFired)
-        if isinstance(command.input, TimerFired):
+        event = command.input
+        if isinstance(event, TimerFired):
             # The timer row is still there: the timer loop fires it again.
-            self._timers_inflight.discard((command.run_id, command.input.timer))
+            self._timers_inflight.discard((command.run_id, event.timer))
         if refused:
             # Refused for what it writes: it would fail the same way for ever.
             await self._set_aside(command, error)
         elif transient:
-            if not timer and self._tg is not None:
+            if not isinstance(event, TimerFired) and self._tg is not None:
                 self._tg.start_soon(self._resubmit, command)
-        elif not timer:
+        elif not isinstance(event, TimerFired):
             # The outbox row of the attempt is still there; the next engine
             # to open the database delivers it again.
             log.error("dropped %s for run %s: %s", type(command.input).__name__, command.run_id, error)

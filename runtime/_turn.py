@@ -96,8 +96,8 @@ def set_aside_reason(what: str, error: BaseException) -> str:
         detail = type(error).__name__
     return storable_text(
         f"the engine could not commit this run's next step ({what}): {detail}; the run was set aside so the "
-        f"other runs go on. Look at the last task output or event of this run in its history, fix the task or "
-        f"the data, and start a new run",
+        f"other runs go on. Fix what that step writes (the output of the failed node's task, an event payload, "
+        f"or the database constraint that refuses it) and start a new run",
         1000,
     )
 

@@ -122,12 +122,37 @@ def marks() -> str:
     return MARKER
 
 
+class Gate:
+    """Holds task attempts until ``expected`` of them arrived, then lets them
+    all finish at once: their results reach the commit loop in one batch."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.arrived = 0
+        self.opened = anyio.Event()
+
+    async def wait(self) -> None:
+        self.arrived += 1
+        if self.arrived >= self.expected:
+            self.opened.set()
+        await self.opened.wait()
+
+
+GATES: list[Gate] = []
+
+
+@wfc_task("gated")
+async def gated(kind: str) -> str:
+    await GATES[-1].wait()
+    return MARKER if kind == "poison" else "fine"
+
+
 @wfc_task("echo")
 async def echo(value: Any) -> Any:
     return value
 
 
-TASKS = [raise_sync, raise_async, business, returns, hangs, marks, echo]
+TASKS = [raise_sync, raise_async, business, returns, hangs, marks, gated, echo]
 
 
 def one_task(name: str, *args: Any) -> Any:
@@ -251,20 +276,26 @@ async def _assert_set_aside(engine: Engine, db: Db, run_id: str, because: str) -
 
 
 async def test_a_run_whose_task_output_the_database_refuses_is_set_aside_and_its_batch_goes_on(
-    db_url: str, db: Db
+    db_url: str, db: Db, caplog: pytest.LogCaptureFixture
 ) -> None:
+    GATES.append(Gate(21))
     async with open_engine(db_url) as engine:
-        await engine.deploy(one_task("marks"))
-        await engine.deploy(HEALTHY)
+        await engine.deploy(one_task("gated", lit("poison")))
+        await engine.deploy(
+            gated_flow := spec("gated-fine", [("t", task("gated", lit("fine"))), ("end", exit_(out("t")))])
+        )
         refuse_marker_in_runs(db)
-        poisoned = await engine.start("call-marks", run_id="poisoned")
-        healthy = [await engine.start("healthy", run_id=f"healthy-{i}") for i in range(20)]
+        poisoned = await engine.start("call-gated", run_id="poisoned")
+        healthy = [await engine.start(gated_flow.name, run_id=f"healthy-{i}") for i in range(20)]
         await _assert_set_aside(engine, db, poisoned, "the test database refuses this value")
         runs = [await engine.wait(run_id, timeout=10) for run_id in healthy]
         assert {(run.status, run.output) for run in runs} == {(RunStatus.COMPLETED, "fine")}
         await _healthy_still_runs(engine)
         with pytest.raises(RunStateError, match="could not commit a step of this run"):
             await engine.retry(poisoned)  # it would only fail the same way
+    # The poisoned result was committed together with others, and only it failed.
+    batches = [r.getMessage() for r in caplog.records if r.getMessage().startswith("commit of ")]
+    assert any(not message.startswith("commit of 1 command(s)") for message in batches), batches
 
 
 async def test_a_timer_whose_transition_the_database_refuses_sets_its_run_aside(db_url: str, db: Db) -> None:
