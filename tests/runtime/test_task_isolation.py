@@ -31,7 +31,7 @@ from wfc.runtime import Engine, RunInfo, RunStateError, RunStatus, TaskContext, 
 from wfc.runtime import task as wfc_task
 from wfc.runtime._turn import refused_data
 from wfc.runtime.errors import ConflictError
-from wfc.runtime.tasks import OUTPUT_LIMIT, TaskOutcome, run_task
+from wfc.runtime.tasks import MESSAGE_LIMIT, OUTPUT_LIMIT, TaskOutcome, run_task
 
 pytestmark = pytest.mark.anyio
 
@@ -393,3 +393,20 @@ def test_only_errors_about_the_data_set_a_run_aside(error: Exception, refused: b
     # The environment (full disk, lost connection, busy database) is not the
     # run's fault: its input is kept and tried again, the run left as it is.
     assert refused_data(error) is refused
+
+
+async def test_long_messages_are_cut_and_odd_text_is_made_storable() -> None:
+    @wfc_task("long")
+    def long_business() -> None:
+        raise TaskException("declined", "m" * 1_000_000)
+
+    @wfc_task("odd-text")
+    def odd_text() -> None:
+        raise ValueError("bad \ud800 and \x00 inside")
+
+    outcome = await run_task(long_business.definition, [], CONTEXT, None)
+    assert (outcome.business, outcome.name) == (True, "declined")
+    assert len(outcome.message) < MESSAGE_LIMIT + 100 and outcome.message.endswith("996,000 more characters cut)")
+    outcome = await run_task(odd_text.definition, [], CONTEXT, None)
+    assert outcome.message == "ValueError: bad \\ud800 and \\x00 inside"
+    msgspec.json.encode(outcome.message).decode("utf-8")  # storable as it is
