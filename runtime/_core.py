@@ -26,7 +26,7 @@ import datetime as dt
 import logging
 import uuid
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +36,7 @@ import anyio.abc
 import msgspec
 
 from wfc.runtime._commands import Barrier, Command, Deploy, RunInput, SendEvent, StartRun
-from wfc.runtime._turn import Shared, Turn
+from wfc.runtime._turn import Shared, Turn, refused_data, set_aside_reason
 from wfc.runtime.errors import (
     StaleRunError,
     UsageError,
@@ -193,7 +193,8 @@ class EngineCore:
         error = await self._try_commit(commands)
         if error is None:
             return
-        transient = isinstance(error, StaleRunError) or self._store.is_transient(error)
+        refused = refused_data(error)
+        transient = not refused and (isinstance(error, StaleRunError) or self._store.is_transient(error))
         if len(commands) > 1 and not transient:
             # One bad command must not hold back the others: apply them one
             # transaction each, so only the culprit fails. (A transient error
@@ -206,38 +207,75 @@ class EngineCore:
             if command.reply is not None:
                 command.reply.fail(failure)
             elif isinstance(command, RunInput) and self._tg is not None and not self._closed:
-                if isinstance(command.input, TimerFired):
-                    # The timer row is still there: the timer loop fires it again.
-                    self._timers_inflight.discard((command.run_id, command.input.timer))
-                elif transient:
-                    self._tg.start_soon(self._resubmit, command)
-                else:
-                    # The outbox row of the attempt is still there; the next
-                    # engine to open the database delivers it again.
-                    log.error("dropped %s for run %s: %s", type(command.input).__name__, command.run_id, error)
+                await self._input_failed(command, error, refused=refused, transient=transient)
+
+    async def _input_failed(self, command: RunInput, error: Exception, *, refused: bool, transient: bool) -> None:
+        """Deal with an engine's own input (task result, fired timer,
+        redelivery) that failed to commit alone in its transaction."""
+        event = command.input
+        if isinstance(event, TimerFired):
+            # The timer row is still there: the timer loop fires it again.
+            self._timers_inflight.discard((command.run_id, event.timer))
+        if refused:
+            # Refused for what it writes: it would fail the same way for ever.
+            await self._set_aside(command, error)
+        elif transient:
+            if not isinstance(event, TimerFired) and self._tg is not None:
+                self._tg.start_soon(self._resubmit, command)
+        elif not isinstance(event, TimerFired):
+            # The outbox row of the attempt is still there; the next engine
+            # to open the database delivers it again.
+            log.error("dropped %s for run %s: %s", type(command.input).__name__, command.run_id, error)
+
+    async def _set_aside(self, command: RunInput, error: Exception) -> None:
+        """Fail the run of a command whose transition cannot be committed
+        (bad data, an encoding error, a value the database refuses), in a
+        transaction of its own: ``RUN_SET_ASIDE``, the reason in its journal.
+        The run is then no longer retried for ever, and no longer blocks or
+        fails the commits of the other runs."""
+        reason = set_aside_reason(type(command.input).__name__, error)
+        log.error("run %s: set aside: %s", command.run_id, reason)
+        failed = await self._try_turn(lambda turn: turn.set_aside(command.run_id, reason), "setting a run aside")
+        if failed is not None:
+            # The outbox row or timer of the input is still there: the next
+            # engine to open the database delivers it again.
+            log.error(
+                "run %s: could not be set aside either (%s); it waits for the next engine", command.run_id, failed
+            )
 
     async def _try_commit(self, commands: list[Command]) -> Exception | None:
-        """Apply and commit; on a version conflict retry on fresh state."""
+        """Apply the commands and commit; the error if that failed."""
+
+        async def handle_all(turn: Turn) -> None:
+            await turn.prefetch(commands)
+            for command in commands:
+                await turn.handle(command)
+
+        return await self._try_turn(handle_all, f"commit of {len(commands)} command(s)")
+
+    async def _try_turn(self, act: Callable[[Turn], Awaitable[None]], what: str) -> Exception | None:
+        """Run ``act`` in one turn and commit; on a version conflict retry on
+        fresh state. The error if it still failed, after the turn's cached
+        states were dropped."""
         error: Exception | None = None
         for _ in range(3):
             turn: Turn | None = None
             try:
                 async with self._store.transaction() as tx:
                     turn = Turn(self._shared, tx, self._clock())
-                    await turn.prefetch(commands)
-                    for command in commands:
-                        await turn.handle(command)
+                    await act(turn)
             except StaleRunError as exc:  # another process changed a run
                 self._shared.forget(turn.lives if turn else ())
                 error = exc
                 continue
             except Exception as exc:
-                if self._store.is_transient(exc):  # the database's trouble: no traceback, it is tried again
-                    log.warning("commit of %d command(s) failed: %s", len(commands), self._store.commit_failed(exc))
+                if self._store.is_transient(exc) and not refused_data(exc):
+                    # The database's trouble: no traceback, it is tried again.
+                    log.warning("%s failed: %s", what, self._store.commit_failed(exc))
                     if turn is not None and turn.outcome.start and self._tg is not None:
                         self._tg.start_soon(self._start_if_committed, turn)
                 else:
-                    log.exception("commit of %d command(s) failed", len(commands))
+                    log.exception("%s failed", what)
                 self._shared.forget(turn.lives if turn else ())
                 return exc
             self._after_commit(turn)

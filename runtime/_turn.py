@@ -9,6 +9,7 @@ answers callers. Nothing acts on a transition before it is durable.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -55,11 +56,52 @@ from wfc.runtime.interpreter import (
 from wfc.runtime.records import SentEvent
 from wfc.runtime.state import RunState, RunStatus, TaskWait, decode_state, encode_state
 from wfc.runtime.store import JournalRecord, RunWrite, SpecRecord, StoreTransaction, TaskRecord, TimerRecord
+from wfc.runtime.tasks import storable_text
 from wfc.specs import WfcError, WorkflowSpec, loads
 
 log = logging.getLogger("wfc.runtime")
 _JSON = msgspec.json.Encoder()
 _ACTIONS = {Cancel: "cancel", Halt: "halt", Resume: "resume", Retry: "retry"}
+
+RUN_SET_ASIDE = "RUN_SET_ASIDE"
+"""Failure name of a run whose transition could not be committed (see
+:meth:`Turn.set_aside`)."""
+
+# SQLSTATE classes of what PostgreSQL refuses for the data itself: 22 data
+# exception (NUL in text, bad encoding, numbers out of range), 23 integrity
+# constraint violation (a CHECK, NOT NULL or trigger). Environment trouble
+# (disk full 53, I/O 58, connections 08) is not the run's fault.
+_REFUSED_SQLSTATE_CLASSES = ("22", "23")
+
+
+def refused_data(error: BaseException) -> bool:
+    """True when a commit failed because of what it was writing (an
+    encoding error, a value the database refuses), so that committing the
+    same transition again fails the same way; false for the environment
+    (busy, full or unreachable database) and for wfc's own errors."""
+    if isinstance(error, WfcError):
+        return False
+    if isinstance(error, ValueError | TypeError | OverflowError | RecursionError | msgspec.EncodeError):
+        return True  # encoding (also asyncpg's DataError for a bad argument, a ValueError)
+    if isinstance(error, sqlite3.IntegrityError | sqlite3.DataError):
+        return True
+    sqlstate = getattr(error, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _REFUSED_SQLSTATE_CLASSES
+
+
+def set_aside_reason(what: str, error: BaseException) -> str:
+    """The journal's explanation for a run set aside because committing
+    ``what`` (an input's type name) failed with ``error``."""
+    try:
+        detail = f"{type(error).__name__}: {error}"
+    except Exception:
+        detail = type(error).__name__
+    return storable_text(
+        f"the engine could not commit this run's next step ({what}): {detail}; the run was set aside so the "
+        f"other runs go on. Fix what that step writes (the output of the failed node's task, an event payload, "
+        f"or the database constraint that refuses it) and start a new run",
+        1000,
+    )
 
 
 @dataclass
@@ -297,6 +339,17 @@ class Turn:
             )
         )
         self.outcome.replies.append((command.reply, True))
+
+    async def set_aside(self, run_id: str, reason: str) -> None:
+        """Fail a run whose transition cannot be committed: from its last
+        committed state, with ``RUN_SET_ASIDE`` and ``reason`` in its journal,
+        its tasks abandoned and its timers and waits dropped (the interpreter's
+        ``crash``, which runs no compensation). A finished or unknown run is
+        left alone."""
+        live = await self.live(run_id)
+        if live is None or live.state.status.finished:
+            return
+        await self.record(run_id, live, crash(live.state, live.spec, reason, self.now, name=RUN_SET_ASIDE))
 
     # ---------------------------------------------------------------- transitions
 

@@ -1,22 +1,35 @@
 """Task functions: the ``@task`` decorator, their context, and running them.
 
-A task is an ``async def`` or a plain function (run in a worker thread so it
-cannot block the engine). Its positional arguments come from the spec's task
+A task is an ``async def`` or a plain function (run in a daemon thread of
+its own so it cannot block the engine, nor keep the process alive when it
+hangs past its timeout). Its positional arguments come from the spec's task
 node; a parameter annotated :class:`TaskContext` is injected. Raising
 :class:`TaskException` is a business failure (not retried); any other
 exception is a technical error (retried per policy). The return value must be
-JSON-encodable; it is stored as the node's output.
+JSON data the stores can hold (see :func:`storable`); it is stored as the
+node's output.
+
+Nothing a task does can take the engine down: :func:`run_task` turns every
+exception (``SystemExit`` and ``KeyboardInterrupt`` included), every value
+that cannot be stored and every timeout into the failure of that attempt.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
+import math
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import anyio.to_thread
 import msgspec
 
 from wfc.runtime.errors import TaskDefinitionError
@@ -237,19 +250,153 @@ class TaskOutcome:
     business: bool = False
 
 
+# ---------------------------------------------------------------------- what a task may hand back
+
+OUTPUT_LIMIT = 1024 * 1024
+"""Most bytes a task output, or the ``content`` of a :class:`TaskException`,
+may take encoded as JSON (1 MiB). Larger values belong in a blob store; pass
+their key through the workflow instead."""
+
+MESSAGE_LIMIT = 4000
+"""Most characters of a failure message kept in the journal; the rest is cut."""
+
+_INT64 = (-(2**63), 2**63 - 1)
 _ENCODER = msgspec.json.Encoder()
 
 
-def _as_json(value: Any) -> Any:
-    """``value`` as plain JSON data (dataclasses, Structs, datetimes converted)."""
-    return msgspec.json.decode(_ENCODER.encode(value))
+class NotStorable(ValueError):
+    """A value a task handed back cannot be stored as a run's data."""
+
+
+def storable(value: Any) -> Any:
+    """``value`` as plain JSON data that every store holds unchanged.
+
+    Dataclasses, Structs, datetimes and the like are converted the way
+    ``msgspec`` encodes them. Refused: what JSON has no form for (objects of
+    other types, NaN and ±Infinity, text with lone surrogates), integers past
+    64 bits, nesting too deep to encode, and values over :data:`OUTPUT_LIMIT`
+    bytes encoded.
+
+    Raises:
+        NotStorable: why ``value`` cannot be stored, naming the ``$.`` path of
+            the offending part when there is one.
+    """
+    # A local check for now; the shared limits of wfc.specs replace it.
+    try:
+        plain = msgspec.to_builtins(value, str_keys=True)
+        encoded = _ENCODER.encode(plain)
+    except RecursionError:
+        raise NotStorable("it is nested too deeply to encode as JSON") from None
+    except UnicodeEncodeError:
+        raise NotStorable(_first_problem(plain) or "it holds text with a lone surrogate") from None
+    except (TypeError, ValueError, msgspec.EncodeError) as exc:
+        raise NotStorable(f"a {type(value).__name__} is not JSON ({exc})") from None
+    if len(encoded) > OUTPUT_LIMIT:
+        raise NotStorable(
+            f"it is {len(encoded):,} bytes as JSON, over the limit of {OUTPUT_LIMIT:,} bytes (1 MiB); "
+            f"keep large data elsewhere and return a reference to it"
+        )
+    problem = _first_problem(plain)
+    if problem is not None:
+        raise NotStorable(problem)
+    return msgspec.json.decode(encoded)
+
+
+Path = tuple[Any, ...]
+"""A ``$.`` path, built only when there is a problem to name: ``(parent, key)``."""
+
+
+def _first_problem(plain: Any) -> str | None:
+    """The first part of a ``to_builtins`` value that JSON or a database
+    cannot hold unchanged. Iterative (depth costs no stack), and quick on
+    the scalars that make up large values."""
+    pending: list[tuple[Path, Any]] = [((), plain)]
+    while pending:
+        path, container = pending.pop()
+        if type(container) is dict:
+            items: Iterable[tuple[Any, Any]] = container.items()
+        elif type(container) in (list, tuple):
+            items = enumerate(container)
+        else:  # the value itself is a scalar
+            items = ((None, container),)
+        for key, item in items:
+            if type(key) is str and _has_lone_surrogate(key):
+                return f"{_render(path)} has a key with a lone surrogate, which UTF-8 cannot encode"
+            kind = type(item)
+            if kind in (dict, list, tuple):
+                pending.append(((path, key), item))
+                continue
+            problem = _scalar_problem(item, kind)
+            if problem is not None:
+                return f"{_render((path, key) if key is not None else path)} {problem}"
+    return None
+
+
+def _scalar_problem(item: Any, kind: type) -> str | None:
+    if kind is float and not math.isfinite(item):
+        return f"is {item!r}, which JSON cannot hold; use null or a string"
+    if kind is int and not _INT64[0] <= item <= _INT64[1]:
+        return "is an integer past 64 bits; send it as a string"
+    if kind is str and _has_lone_surrogate(item):
+        return "is text with a lone surrogate, which UTF-8 cannot encode"
+    return None
+
+
+def _render(path: Path) -> str:
+    parts: list[str] = []
+    while path:
+        path, key = path
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+    return "$" + "".join(reversed(parts))
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def storable_text(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` made safe to store: lone surrogates escaped, NUL characters
+    (which PostgreSQL text refuses) shown as ``\\x00``, cut to ``limit``
+    characters."""
+    safe = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    if len(safe) > limit:
+        safe = f"{safe[:limit]}… ({len(safe) - limit:,} more characters cut)"
+    return safe
+
+
+# ---------------------------------------------------------------------- running an attempt
 
 
 async def run_task(
     definition: TaskDefinition, args: list[Any], context: TaskContext, timeout: float | None
 ) -> TaskOutcome:
-    """Run one attempt of a task and describe how it went. Never raises for
-    the task's own errors; cancellation propagates."""
+    """Run one attempt of a task and describe how it went.
+
+    This is the one place where task code runs, so it is the one guard
+    around it: whatever the task does (raise anything, ``SystemExit`` and
+    ``KeyboardInterrupt`` included, exceptions that cannot even be printed,
+    values that cannot be stored, hanging past its timeout) becomes the
+    outcome of this attempt. Only the cancellation of the caller (the engine
+    closing, or the attempt abandoned) propagates.
+    """
+    try:
+        return await _attempt(definition, args, context, timeout)
+    except BaseException as exc:
+        # Raises again if this attempt is being cancelled (the engine closes,
+        # the run no longer wants the attempt); anything else came from the task.
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        return _raised(definition, exc)
+
+
+async def _attempt(
+    definition: TaskDefinition, args: list[Any], context: TaskContext, timeout: float | None
+) -> TaskOutcome:
     kwargs: Mapping[str, Any] = {}
     if definition.context_parameter is not None:
         kwargs = {definition.context_parameter: context}
@@ -262,37 +409,102 @@ async def run_task(
             message=f"task {definition.name!r} cannot be called with the spec's {len(args)} argument(s): {exc}",
         )
     limit = timeout if timeout is not None else definition.timeout
-    try:
-        with anyio.move_on_after(limit) as scope:
-            if definition.is_async:
-                result = await definition.fn(*args, **kwargs)
-            else:
-                call = functools.partial(definition.fn, *args, **kwargs)
-                result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
-        if scope.cancelled_caught:
-            return TaskOutcome(ok=False, name="TIMEOUT", message=f"attempt took longer than {limit:g} s")
-    except TaskException as exc:
-        return TaskOutcome(
-            ok=False, name=exc.name, message=exc.message, content=_safe_content(exc.content), business=True
-        )
-    except Exception as exc:
-        return TaskOutcome(ok=False, name="TASK_ERROR", message=f"{type(exc).__name__}: {exc}")
-    try:
-        output = _as_json(result)
-    except (TypeError, ValueError, msgspec.EncodeError) as exc:
-        return TaskOutcome(
-            ok=False,
-            name="TASK_ERROR",
-            message=(
-                f"task {definition.name!r} returned a {type(result).__name__}, which is not JSON ({exc}); "
-                f"return dicts, lists, strings, numbers, bools or None"
-            ),
-        )
-    return TaskOutcome(ok=True, output=output)
+    with anyio.move_on_after(limit) as scope:
+        try:
+            result = await _call(definition, args, kwargs)
+        except TaskException as exc:
+            return _business(definition, exc)
+    if scope.cancelled_caught:
+        return TaskOutcome(ok=False, name="TIMEOUT", message=f"attempt took longer than {limit:g} s")
+    return _output(definition, result)
 
 
-def _safe_content(content: Any) -> Any:
+async def _call(definition: TaskDefinition, args: list[Any], kwargs: Mapping[str, Any]) -> Any:
+    if definition.is_async:
+        return await definition.fn(*args, **kwargs)
+    call = functools.partial(definition.fn, *args, **kwargs)
+    return await _in_daemon_thread(call, definition.name)
+
+
+async def _in_daemon_thread(call: Callable[[], Any], name: str) -> Any:
+    """Run a sync task in a thread of its own, at most as many at once as
+    anyio's default thread limiter allows.
+
+    A daemon thread, unlike anyio's worker threads: an attempt abandoned
+    after its timeout may hang for ever, and must not keep the process from
+    exiting once the engine is done (its node is delivered again, with the
+    same idempotency key, if its run still needs it).
+    """
+    token = anyio.lowlevel.current_token()
+    send, receive = anyio.create_memory_object_stream[tuple[bool, Any]](1)
+    context = contextvars.copy_context()
+
+    def work() -> None:
+        try:
+            result: tuple[bool, Any] = (True, context.run(call))
+        except BaseException as exc:  # handed to the event loop, where run_task describes it
+            result = (False, exc)
+        # Timed out, or the engine is gone: then nobody wants the result.
+        with contextlib.suppress(Exception):
+            anyio.from_thread.run_sync(send.send_nowait, result, token=token)
+
+    async with anyio.to_thread.current_default_thread_limiter(), receive:
+        threading.Thread(target=work, name=f"wfc task {name}", daemon=True).start()
+        ok, value = await receive.receive()
+    if not ok:
+        raise value
+    return value
+
+
+def _output(definition: TaskDefinition, result: Any) -> TaskOutcome:
     try:
-        return _as_json(content)
-    except (TypeError, ValueError, msgspec.EncodeError):
-        return repr(content)
+        return TaskOutcome(ok=True, output=storable(result))
+    except NotStorable as problem:
+        return _task_error(
+            f"task {definition.name!r} returned a {type(result).__name__}, which is not JSON it can store: "
+            f"{problem}; return dicts, lists, strings, finite numbers, bools or None"
+        )
+
+
+def _business(definition: TaskDefinition, exc: TaskException) -> TaskOutcome:
+    """A :class:`TaskException`, or a ``TASK_ERROR`` when the task built one
+    whose parts cannot be stored (a bug in the task, so it is technical)."""
+    name, message = getattr(exc, "name", None), getattr(exc, "message", None)
+    where = f"task {definition.name!r} raised a TaskException"
+    if not isinstance(name, str) or not name:
+        return _task_error(f"{where} whose name is a {type(name).__name__}, not a non-empty str")
+    if not isinstance(message, str):
+        return _task_error(f"{where} ({name!r}) whose message is a {type(message).__name__}, not a str")
+    try:
+        content = storable(getattr(exc, "content", None))
+    except NotStorable as problem:
+        return _task_error(f"{where} ({name!r}) whose content cannot be stored: {problem}")
+    return TaskOutcome(
+        ok=False, name=storable_text(name, 200), message=storable_text(message), content=content, business=True
+    )
+
+
+def _raised(definition: TaskDefinition, exc: BaseException) -> TaskOutcome:
+    """A technical failure for anything else the task raised."""
+    kind = type(exc).__name__
+    if isinstance(exc, SystemExit | KeyboardInterrupt):
+        return _task_error(
+            f"task {definition.name!r} raised {kind}({_text_of(exc)}); a task cannot stop the engine: "
+            f"raise an exception (or TaskException for a business failure) instead"
+        )
+    return _task_error(f"{kind}: {_text_of(exc)}")
+
+
+def _task_error(message: str) -> TaskOutcome:
+    return TaskOutcome(ok=False, name="TASK_ERROR", message=storable_text(message))
+
+
+def _text_of(exc: BaseException) -> str:
+    """``str(exc)``, or what can be said when the exception cannot print itself."""
+    try:
+        return str(exc)
+    except BaseException as first:  # its __str__ is the task's code
+        try:
+            return f"{exc!r} (its __str__ raised {type(first).__name__})"
+        except BaseException:  # and so is its __repr__
+            return f"<unprintable {type(exc).__name__}: its __str__ and __repr__ raise>"

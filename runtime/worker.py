@@ -8,6 +8,11 @@ fires due timers, and takes over the attempts of workers that died. It
 deploys nothing and starts no runs: clients (``wfc run --detach``,
 ``Engine.open(url, serve=False)``) do that.
 
+Nothing a task does stops a worker: an exception of any kind (``SystemExit``
+included), an output that cannot be stored or a hang past the timeout fails
+that attempt only, and a run whose next step the database refuses is set
+aside (FAILED, ``RUN_SET_ASIDE``) while the worker goes on with the others.
+
 ```python
 worker = Worker("postgresql://db/app", tasks=[charge_card, ship_order], concurrency=50)
 async with anyio.create_task_group() as tg:

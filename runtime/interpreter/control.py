@@ -41,6 +41,7 @@ NOT_RETRYABLE = {
     "LOOP_LIMIT": "a loop ran without waiting, and would again",
     "INTERNAL_ERROR": "wfc itself failed on this run (a bug; please report it with the run's history)",
     "NOT_SUPPORTED": "this wfc version cannot run that node",
+    "RUN_SET_ASIDE": "the engine could not commit a step of this run, and would fail the same way again",
 }
 
 

@@ -366,13 +366,15 @@ class Machine(Control):
         self.effects.append(self.dispatch_effect(thread, wait))
 
 
-def crash(state: RunState, spec: WorkflowSpec, message: str, now: float) -> Transition:
-    """Fail a run with ``INTERNAL_ERROR``: what the engine does when applying an
-    input raised instead of returning a transition (a wfc bug), so one broken
-    run never stops the engine."""
+def crash(state: RunState, spec: WorkflowSpec, message: str, now: float, name: str = "INTERNAL_ERROR") -> Transition:
+    """Fail a run with ``name``: what the engine does when applying an input
+    raised instead of returning a transition (``INTERNAL_ERROR``, a wfc bug),
+    or when the transition could not be committed (``RUN_SET_ASIDE``), so one
+    broken run never stops the engine. No compensation runs: the run's state
+    is not to be trusted further."""
     machine = Machine(clone_state(state), spec, now, None)
     if not machine.state.status.finished:
         root = machine.state.root
-        failure = Failure(name="INTERNAL_ERROR", message=message, node=root.node, thread=root.name)
+        failure = Failure(name=name, message=message, node=root.node, thread=root.name)
         machine.finish(RunStatus.FAILED, failure=failure)
     return machine.transition()
