@@ -19,8 +19,10 @@ The limits:
   moment lies between year 1 and the end of year 9999
   (:data:`MIN_EPOCH_SECONDS` .. :data:`MAX_EPOCH_SECONDS`), the range of a
   date the runtime can show;
-- an expression nests at most :data:`MAX_EXPRESSION_DEPTH` levels; a chain
-  ``a and b and c`` of *n* terms nests *n - 1* levels.
+- an expression nests at most :data:`MAX_EXPRESSION_DEPTH` levels: a name
+  or literal is one level, and a chain ``a and b and c`` of *n* terms nests
+  *n* levels. The runtime evaluates expressions recursively; the limit keeps
+  that, and the JSON encoder, far from Python's recursion limit.
 
 Messages never quote the value itself: it may be a masked secret.
 """

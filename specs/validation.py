@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -96,12 +96,26 @@ def trapped_nodes(thread: ThreadSpec) -> list[str]:
     failure handler runs another thread and then goes on along the failed
     node's edges, so it opens no other way out of this thread.
     """
-    into: dict[str, list[str]] = {node_id: [] for node_id in thread.nodes}
-    for node_id, node in thread.nodes.items():
-        for target in _takeable(node):
+    return unfinishable({
+        node_id: (isinstance(node, TERMINAL_NODES), [(edge.to, edge.when) for edge in node.edges])
+        for node_id, node in thread.nodes.items()
+    })
+
+
+#: A thread's graph for :func:`unfinishable`: node id -> (ends the thread, its
+#: edges as (target id, condition or None), in order).
+Graph = Mapping[str, tuple[bool, Sequence[tuple[str, Expr | None]]]]
+
+
+def unfinishable(graph: Graph) -> list[str]:
+    """The nodes of ``graph`` that cannot reach a node that ends the thread;
+    the rule of :func:`trapped_nodes`, for the compiler's graphs too."""
+    into: dict[str, list[str]] = {node_id: [] for node_id in graph}
+    for node_id, (_, edges) in graph.items():
+        for target in _takeable(edges):
             if target in into:
                 into[target].append(node_id)
-    ending = [node_id for node_id, node in thread.nodes.items() if isinstance(node, TERMINAL_NODES)]
+    ending = [node_id for node_id, (ends, _) in graph.items() if ends]
     can_end = set(ending)
     stack = list(ending)
     while stack:
@@ -109,23 +123,23 @@ def trapped_nodes(thread: ThreadSpec) -> list[str]:
             if source not in can_end:
                 can_end.add(source)
                 stack.append(source)
-    return [node_id for node_id in thread.nodes if node_id not in can_end]
+    return [node_id for node_id in graph if node_id not in can_end]
 
 
-def _takeable(node: Node) -> list[str]:
-    """Targets of the edges of ``node`` that some run may take (see :func:`trapped_nodes`)."""
+def _takeable(edges: Sequence[tuple[str, Expr | None]]) -> list[str]:
+    """Targets of the edges some run may take (see :func:`trapped_nodes`)."""
     targets: list[str] = []
     fallback: str | None = None
-    for edge in node.edges:
-        match edge.when:
+    for target, when in edges:
+        match when:
             case None:
-                fallback = edge.to if fallback is None else fallback
+                fallback = target if fallback is None else fallback
             case LiteralExpr(value=False):
                 pass
             case LiteralExpr(value=True):
-                return [*targets, edge.to]
+                return [*targets, target]
             case _:
-                targets.append(edge.to)
+                targets.append(target)
     return targets if fallback is None else [*targets, fallback]
 
 
@@ -142,7 +156,7 @@ def _check_expression_depths(spec: WorkflowSpec) -> None:
 def expression_depth_reason(depth: int) -> str:
     """The message for an expression nested past :data:`MAX_EXPRESSION_DEPTH`."""
     return (f"the expression nests {depth} levels deep, more than the {MAX_EXPRESSION_DEPTH} allowed (a chain "
-            f"of n terms like `a and b and c` nests n - 1); split it, e.g. compute parts into variables in "
+            f"of n terms like `a and b and c` nests n levels); split it, e.g. compute parts into variables in "
             "earlier steps")
 
 
