@@ -128,7 +128,7 @@ def _scalar_problem(value: Any) -> str | None:
         return f"{kind} is not allowed: JSON has no form for it; send a finite number or null"
     if isinstance(value, str):
         return text_problem(value)
-    return f"a {type(value).__name__} is not a JSON value; use null, bool, int, float, str, list or dict"
+    return f"a Python {type(value).__name__} is not a JSON value; use null, bool, int, float, str, list or dict"
 
 
 def json_problems(
@@ -162,7 +162,7 @@ def _walk(value: Any, max_depth: int | None, sequences: tuple[type, ...]) -> Ite
     stack: list[tuple[Any, str, int]] = [(value, "$", 0)]
     while stack:
         item, path, depth = stack.pop()
-        is_container = isinstance(item, dict) or isinstance(item, sequences)
+        is_container = isinstance(item, (dict, *sequences))
         if not is_container:
             reason = _scalar_problem(item)
             if reason is not None:

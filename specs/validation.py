@@ -283,7 +283,7 @@ def _validate_node(spec: WorkflowSpec, nodes: dict[str, Node], node: Node, here:
             _check_label(event, "event name", f"{here}.event")
             _positive(timeout, f"{here}.timeout")
         case SleepNode(seconds=LiteralExpr(value=int() | float() as seconds)) if not isinstance(seconds, bool):
-            problem = "a sleep must be >= 0 seconds" if seconds < 0 else duration_problem(seconds)
+            problem = duration_problem(seconds)  # a negative one fails the node when it runs
             if problem is not None:
                 raise SpecError(problem, f"{here}.seconds")
         case SleepUntilNode(until=LiteralExpr(value=int() | float() as moment)) if not isinstance(moment, bool):
