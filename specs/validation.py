@@ -88,7 +88,9 @@ def trapped_reason(paths: list[str]) -> str:
 
 def trapped_nodes(thread: ThreadSpec) -> list[str]:
     """Ids of the nodes of ``thread`` from which no path of edges leads to an
-    exit, fail or compensate node, in the thread's order.
+    exit, fail or compensate node: first those where a run gets stuck (on a
+    loop, or at a node without an edge it can take), then those that only
+    lead there, each group in the thread's order.
 
     An edge counts if it can ever be taken: an edge whose condition is the
     literal ``false`` never is, and once an edge's condition is the literal
@@ -123,7 +125,23 @@ def unfinishable(graph: Graph) -> list[str]:
             if source not in can_end:
                 can_end.add(source)
                 stack.append(source)
-    return [node_id for node_id in graph if node_id not in can_end]
+    trapped = [node_id for node_id in graph if node_id not in can_end]
+    # Name where runs get stuck first (a loop, a dead end), then what only leads there.
+    return sorted(trapped, key=lambda node_id: not _stuck_at(graph, node_id))
+
+
+def _stuck_at(graph: Graph, start: str) -> bool:
+    """Whether a run gets stuck at ``start`` itself: it is on a cycle, or has no edge to take."""
+    targets = [target for target in _takeable(graph[start][1]) if target in graph]
+    seen: set[str] = set()
+    while targets:
+        node_id = targets.pop()
+        if node_id == start:
+            return True
+        if node_id not in seen:
+            seen.add(node_id)
+            targets.extend(target for target in _takeable(graph[node_id][1]) if target in graph)
+    return not any(target in graph for target in _takeable(graph[start][1]))
 
 
 def _takeable(edges: Sequence[tuple[str, Expr | None]]) -> list[str]:
