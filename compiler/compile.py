@@ -17,7 +17,7 @@ from wfc.dsl.errors import DslError
 from wfc.dsl.recording import Recording
 from wfc.dsl.source import Source, display_path
 from wfc.dsl.workflow import Workflow
-from wfc.specs import SpecError, WorkflowSpec, validate
+from wfc.specs import SpecError, WorkflowSpec, validate, with_hash
 
 
 def compile_workflow(workflow: Workflow, previous: WorkflowSpec | None = None) -> WorkflowSpec:
@@ -54,6 +54,7 @@ def compile_workflow(workflow: Workflow, previous: WorkflowSpec | None = None) -
             warnings.warn(CompileWarning(str(warning)), stacklevel=2)
     spec = lower(recording)
     _check_loadable(recording, spec)
+    spec = with_hash(spec)
     if previous is None:
         return spec
     if previous.name != spec.name:

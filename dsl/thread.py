@@ -59,6 +59,7 @@ from wfc.specs import (
     WaitForThreadsNode,
     duration_problem,
     moment_problem,
+    text_problem,
 )
 
 ThreadBody = Callable[["WorkflowThread"], Any]
@@ -304,6 +305,7 @@ class WorkflowThread:
                 f"multiplier >= 1 and initial <= maximum <= {MAX_DURATION_SECONDS} s (100 years); got {backoff!r}",
                 str(source),
             )
+        _check_stored_name(task_name, "task name", source)
         fields = {"task": task_name, "args": [self._expr(a) for a in args], "retries": retries,
                   "backoff": backoff, "timeout": _positive(timeout, "timeout", source)}
         return NodeOutput(self._add_node(task_name, TaskNode, fields, source), self._recording)
@@ -313,6 +315,7 @@ class WorkflowThread:
         source = self._check_active("compensate_with")
         if not isinstance(task_name, str) or not task_name.strip():
             raise DslError(f"a compensation task name is a non-empty string, got {task_name!r}", str(source))
+        _check_stored_name(task_name, "compensation task name", source)
         _check_retries(retries, source, "")
         node = output.node
         if node.kind is not TaskNode:
@@ -392,6 +395,7 @@ class WorkflowThread:
         source = self._check_active("wait_for_event")
         if not isinstance(name, str) or not name.strip():
             raise DslError(f"an event name is a non-empty string, got {name!r}", str(source))
+        _check_stored_name(name, "event name", source)
         fields = {"event": name, "timeout": _positive(timeout, "timeout", source),
                   "correlation": None if correlation is None else self._expr(correlation)}
         return NodeOutput(self._add_node(f"wait-{name}", WaitForEventNode, fields, source), self._recording)
@@ -539,6 +543,8 @@ class WorkflowThread:
         the one called ``name``); the thread then continues after the node."""
         if name is not None and (not isinstance(name, str) or not name):
             raise DslError(f"an exception name is a non-empty string, got {name!r}", str(caller_source()))
+        if name is not None:
+            _check_stored_name(name, "exception name", caller_source())
         self._handler(node, handler, "exception", name, "handle_exception")
 
     def handle_any_failure(self, node: NodeOutput, handler: ThreadBody) -> None:
@@ -555,6 +561,8 @@ class WorkflowThread:
             )
         if not isinstance(message, str):
             raise DslError(f"the failure message is a string, got {message!r}", str(source))
+        _check_stored_name(name, "failure name", source)
+        _check_stored_name(message, "failure message", source)
         fields = {"failure": name, "message": message, "content": None if content is None else self._expr(content)}
         self._add_node(f"fail-{name}", FailNode, fields, source)
 
@@ -570,6 +578,7 @@ class WorkflowThread:
         source = self._check_active("add_interrupt_handler")
         if not isinstance(event_name, str) or not event_name.strip():
             raise DslError(f"an event name is a non-empty string, got {event_name!r}", str(source))
+        _check_stored_name(event_name, "event name", source)
         thread_name = unique_thread_name(self._recording, f"interrupt-{event_name}")
         thread = self._record_thread(handler, thread_name, "interrupt", source, {"event": "json"})
         self._thread.interrupts.append(RecordedInterrupt(event_name, thread, source))
@@ -645,6 +654,14 @@ def _positive(value: float | None, what: str, source: Source) -> float | None:
     if problem is not None:
         raise DslError(f"{what}: {problem}, got {value!r}", str(source))
     return float(value)
+
+
+def _check_stored_name(text: str, what: str, source: Source) -> None:
+    """A name the database stores as text: valid Unicode, without NUL (PostgreSQL refuses it)."""
+    problem = text_problem(text) or ("it contains a NUL character, which the database cannot store"
+                                     if "\x00" in text else None)
+    if problem is not None:
+        raise DslError(f"the {what} cannot be stored: {problem}", str(source))
 
 
 def _check_retries(retries: object, source: Source, example: str) -> None:

@@ -192,6 +192,13 @@ def test_derived_handler_names_are_valid_thread_names() -> None:
     assert {"charge-card-on-card-declined-hard", "interrupt-cancel-order"} <= set(spec.threads)
 
 
+def test_names_the_database_cannot_store_are_dsl_errors() -> None:
+    for step in (lambda wf: wf.execute("charge\x00"), lambda wf: wf.wait_for_event("paid\ud800"),
+                 lambda wf: wf.fail("out\x00", "m"), lambda wf: wf.fail("out", "\udc00")):
+        with pytest.raises(DslError, match="cannot be stored"):
+            compile_workflow(Workflow("door", step))
+
+
 @pytest.mark.parametrize("name", ["my thread", "kid\n", "-kid", "ünï"])
 def test_a_thread_name_the_format_refuses_is_a_dsl_error(name: str) -> None:
     def flow(wf: WorkflowThread) -> None:
@@ -217,8 +224,10 @@ def test_an_item_var_the_format_refuses_is_a_dsl_error() -> None:
 def test_what_the_checks_miss_is_still_a_compile_error_at_the_node(monkeypatch: pytest.MonkeyPatch) -> None:
     """The last line of defence: validate() on the compiled spec."""
     import wfc.compiler.compile as compile_module
+    import wfc.dsl.thread as thread_module
 
     monkeypatch.setattr(compile_module, "check_recording", lambda recording: [])
+    monkeypatch.setattr(thread_module, "_check_stored_name", lambda text, what, source: None)
 
     def flow(wf: WorkflowThread) -> None:
         wf.execute("a\u0000b")  # mark: nul-task

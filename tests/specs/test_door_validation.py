@@ -129,7 +129,8 @@ def test_literal_sleeps_past_the_limits_are_refused(spec_error: Load, doc: Doc) 
     nodes["entrypoint"]["edges"] = [{"to": "nap"}]
     nodes["nap"] = {"kind": "sleep", "seconds": {"kind": "literal", "value": 10**12}, "edges": [{"to": "charge-card"}]}
     assert spec_error(doc).path == "$.threads.main.nodes.nap.seconds"
-    nodes["nap"] = {"kind": "sleep_until", "until": {"kind": "literal", "value": 3e11}, "edges": [{"to": "charge-card"}]}
+    until = {"kind": "literal", "value": 3e11}
+    nodes["nap"] = {"kind": "sleep_until", "until": until, "edges": [{"to": "charge-card"}]}
     error = spec_error(doc)
     assert (error.path, error.reason) == ("$.threads.main.nodes.nap.until",
                                           "a moment must lie between year 1 and the end of year 9999 (UTC)")
