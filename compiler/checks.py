@@ -32,7 +32,8 @@ from wfc.specs import (
     json_problems,
     walk_expr,
 )
-from wfc.specs.validation import expression_depth_reason, trapped_reason, unfinishable
+from wfc.specs.graph import trapped_reason, unfinishable
+from wfc.specs.validation import expression_depth_reason
 
 _ARITHMETIC = {"add", "subtract", "multiply", "divide"}
 

@@ -492,7 +492,7 @@ class Engine(EngineCore):
         problems = json_problems(payload)
         if problems:
             listed = "; ".join(f"{problem.path}: {problem.reason}" for problem in problems)
-            raise UsageError(f"the payload of event {name!r} cannot be stored ({listed})")
+            raise UsageError(f"the payload of event {name!r} is not JSON wfc can store ({listed})")
         if run_id is None and correlation is None:
             raise UsageError(f"send_event({name!r}) needs run_id= or correlation= to know which run it is for")
         command = SendEvent(

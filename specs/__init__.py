@@ -22,6 +22,7 @@ from wfc.specs.expressions import (
     format_expr,
     format_literal,
 )
+from wfc.specs.graph import trapped_nodes
 from wfc.specs.limits import (
     MAX_DURATION_SECONDS,
     MAX_EPOCH_SECONDS,
@@ -63,7 +64,6 @@ from wfc.specs.nodes import (
     WaitForThreadsNode,
     node_kind,
 )
-from wfc.specs.validation import trapped_nodes
 from wfc.specs.walk import expr_children, expression_depth, fold_expr, node_expressions, referenced_vars, walk_expr
 from wfc.specs.workflow import (
     SCHEMA_ID,

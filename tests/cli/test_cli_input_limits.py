@@ -69,8 +69,9 @@ def test_input_json_with_nan_or_deep_nesting_is_refused(wfc: Invoke, url: str, t
         ('{"ok": NaN}', 2, "not JSON (NaN is not JSON; give a finite number or null)"),
         ("[" * 100_000, 2, "not JSON (nested too deeply (wfc takes at most 64 levels))"),
         ('{"ok": 99999999999999999999}', 1,
-         "the payload of event 'approval' cannot be stored ($.ok: an integer outside the signed 64-bit range"),
-        ('{"ok": "\\udc00"}', 1, "the payload of event 'approval' cannot be stored ($.ok: a string holds a lone"),
+         "the payload of event 'approval' is not JSON wfc can store ($.ok: an integer outside the signed 64-bit range"),
+        ('{"ok": "\\udc00"}', 1,
+         "the payload of event 'approval' is not JSON wfc can store ($.ok: a string holds a lone"),
     ],
 )
 def test_event_send_refuses_payloads_that_cannot_be_stored(wfc: Invoke, url: str, payload: str, code: int,

@@ -153,7 +153,7 @@ async def test_start_and_send_event_refuse_unstorable_values(db_url: str) -> Non
                               ({"n": 2**70}, "$.n"), ({"\udc00": 1}, "$")):
             with pytest.raises(UsageError) as sent:
                 await engine.send_event("go", payload, run_id=run_id)
-            assert str(sent.value).startswith(f"the payload of event 'go' cannot be stored ({path}: ")
+            assert str(sent.value).startswith(f"the payload of event 'go' is not JSON wfc can store ({path}: ")
         for kwargs in ({"run_id": "r\u00001"}, {"correlation": "k\ud800"}):
             with pytest.raises(UsageError, match="cannot be stored"):
                 await engine.send_event("go", 1, **kwargs)
