@@ -9,7 +9,6 @@ key appears. The command says which happened.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ from rich.text import Text
 
 from wfc.cli import output
 from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, db_flag, run_async
+from wfc.cli.inputs import load_json
 from wfc.cli.json_docs import event_document, print_json
 from wfc.cli.run_views import status_text, where_now
 from wfc.runtime import Engine, SentEvent
@@ -35,10 +35,10 @@ def parse_payload(text: str | None) -> Any:
         return None
     source = sys.stdin.read() if text == "-" else text
     try:
-        return json.loads(source)
-    except json.JSONDecodeError as exc:
+        return load_json(source)
+    except ValueError as exc:
         raise typer.BadParameter(
-            f"not JSON ({exc.msg} at column {exc.colno}): {source[:80]!r}; write the payload as JSON, "
+            f"not JSON ({exc}): {source[:80]!r}; write the payload as JSON, "
             f"e.g. '{{\"approved\": true}}', or quote a string: '\"yes\"'",
             param_hint="JSON_PAYLOAD",
         ) from None

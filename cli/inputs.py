@@ -10,6 +10,7 @@ type and the bad value.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 from wfc.cli.errors import CliError
 from wfc.cli.files import display, read_bytes
-from wfc.specs import VariableDef, VarType
+from wfc.specs import MAX_JSON_DEPTH, VariableDef, VarType, json_problems
 
 _TRUE = frozenset({"true", "yes", "1", "on"})
 _FALSE = frozenset({"false", "no", "0", "off"})
@@ -58,6 +59,10 @@ def parse_inputs(
                                 f"the value is not shown), and the value given is not one")
             else:
                 problems.append(f"--input {name}={text!r}: variable {name!r} is declared {definition.type}, {exc}")
+    for name, value in values.items():
+        masked = name in variables and variables[name].masked
+        for problem in json_problems(value):  # the engine checks too; say it before opening the database
+            problems.append(f"input {name!r}: {problem.reason if masked else problem}")
     if problems:
         # Every problem at once: the required inputs missing too, which the
         # engine would only report once these are fixed.
@@ -91,9 +96,12 @@ def parse_value(text: str, type_: VarType) -> Any:
                 raise ValueError(f"and {text!r} is not an integer (e.g. 42)") from None
         case "float":
             try:
-                return float(text.strip())
+                number = float(text.strip())
             except ValueError:
                 raise ValueError(f"and {text!r} is not a number (e.g. 12.5)") from None
+            if not math.isfinite(number):
+                raise ValueError("and NaN and infinities cannot be stored; give a finite number (e.g. 12.5)")
+            return number
         case "bool":
             word = text.strip().lower()
             if word in _TRUE or word in _FALSE:
@@ -101,11 +109,9 @@ def parse_value(text: str, type_: VarType) -> Any:
             raise ValueError(f"and {text!r} is not a boolean; use true/false, yes/no or 1/0")
         case "json":
             try:
-                return json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(
-                    f"and {text!r} is not JSON ({exc.msg} at column {exc.colno}); quote strings, e.g. '\"text\"'"
-                ) from None
+                return load_json(text)
+            except ValueError as exc:
+                raise ValueError(f"and {text!r} is not JSON ({exc}); quote strings, e.g. '\"text\"'") from None
     raise ValueError(f"an unknown variable type {type_!r}")
 
 
@@ -118,15 +124,33 @@ def read_json_inputs(source: str) -> dict[str, Any]:
         label = display(path)
         data = read_bytes(path, "--input-json file").decode("utf-8", errors="replace")
     try:
-        loaded = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"--input-json {label}: not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        loaded = load_json(data)
+    except ValueError as exc:
+        raise CliError(f"--input-json {label}: not JSON: {exc}") from None
     if not isinstance(loaded, dict):
         raise CliError(
             f"--input-json {label}: expected a JSON object of variable name to value, "
             f'e.g. {{"payment-id": "p-1001"}}, got a JSON {type(loaded).__name__}'
         )
     return loaded
+
+
+def load_json(text: str) -> Any:
+    """Parse JSON text as wfc stores it: ``NaN`` and ``Infinity`` (which
+    Python's parser accepts) are refused, and so is nesting too deep to parse.
+
+    Raises:
+        ValueError: saying what is wrong and where, never quoting the text.
+    """
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON; give a finite number or null")
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise ValueError(f"nested too deeply (wfc takes at most {MAX_JSON_DEPTH} levels)") from None
 
 
 def describe_variables(variables: Mapping[str, VariableDef]) -> str:

@@ -16,16 +16,24 @@ from wfc.dsl.recording import RecordedNode, RecordedThread, Recording
 from wfc.dsl.source import Source
 from wfc.specs import (
     ERROR_CODES,
+    MAX_EXPRESSION_DEPTH,
+    TERMINAL_NODES,
     ExitNode,
     FailNode,
+    LiteralExpr,
     NopNode,
+    OutputRef,
     SpawnThreadForEachNode,
     SpawnThreadNode,
     TaskNode,
     VarRef,
     WaitForThreadsNode,
+    expression_depth,
+    json_problems,
     walk_expr,
 )
+from wfc.specs.graph import trapped_reason, unfinishable
+from wfc.specs.validation import expression_depth_reason
 
 _ARITHMETIC = {"add", "subtract", "multiply", "divide"}
 
@@ -39,6 +47,7 @@ def check_recording(recording: Recording) -> list[Problem]:
             "steps can be compensated; call it on what wf.execute() returned", str(source)))
     for thread in recording.threads.values():
         problems.extend(_check_thread(recording, thread))
+        problems.extend(_check_trapped(thread))
     return sorted(problems, key=_source_order)
 
 
@@ -55,8 +64,9 @@ def _check_thread(recording: Recording, thread: RecordedThread) -> Iterator[Prob
         if variable.default is not None and not assignable(variable.type, literal_type(variable.default)):
             yield Problem(f"the default {variable.default!r} of variable {variable.name!r} is not "
                           f"{_article(variable.type)}", str(variable.source))
+    live = reachable(thread)
     for node in thread.nodes.values():
-        yield from _check_uses(thread, node)
+        yield from _check_uses(thread, node, live)
         yield from _check_node(recording, thread, node)
     yield from _check_reachable(thread)
 
@@ -78,12 +88,18 @@ def _uses(node: RecordedNode) -> Iterator[tuple[Expression, Source, str]]:
             yield mutation.value, mutation.source, "mutation"
 
 
-def _check_uses(thread: RecordedThread, node: RecordedNode) -> Iterator[Problem]:
+def _check_uses(thread: RecordedThread, node: RecordedNode, live: set[str]) -> Iterator[Problem]:
     def var_type(name: str) -> str | None:
         found = thread.visible_variable(name)
         return None if found is None else found.type
 
     for expression, source, role in _uses(node):
+        depth = expression_depth(expression.expr)
+        if depth > MAX_EXPRESSION_DEPTH:
+            yield Problem(expression_depth_reason(depth), str(source))
+            continue
+        yield from _check_literals(expression, source)
+        yield from _missing_outputs(thread, expression, source, live)
         for output in expression.outputs:
             if output.thread is not thread:
                 yield Problem(
@@ -108,6 +124,44 @@ def _check_uses(thread: RecordedThread, node: RecordedNode) -> Iterator[Problem]
         for mutation in edge.mutations:
             yield from _check_mutation(thread, mutation.variable.name, mutation.op, mutation.value,
                                        mutation.variable.thread, str(mutation.source), var_type)
+
+
+def _check_literals(expression: Expression, source: Source) -> Iterator[Problem]:
+    """Literals within the limits of :mod:`wfc.specs.limits`; mostly written in
+    ``wf.condition`` text, since Python values are checked when passed."""
+    for sub in walk_expr(expression.expr):
+        if isinstance(sub, LiteralExpr):
+            for problem in json_problems(sub.value)[:1]:
+                yield Problem(f"a literal value in this expression: {problem}" + _show(expression), str(source))
+
+
+def _missing_outputs(thread: RecordedThread, expression: Expression, source: Source,
+                     live: set[str]) -> Iterator[Problem]:
+    """``@node`` references to nodes that do not run in this thread."""
+    elsewhere = {output.id for output in expression.outputs if output.thread is not thread}
+    reported: set[str] = set()
+    for sub in walk_expr(expression.expr):
+        if not isinstance(sub, OutputRef) or sub.node in live or sub.node in elsewhere or sub.node in reported:
+            continue
+        reported.add(sub.node)
+        known = ", ".join(sorted(n for n in live if n != "entrypoint")) or "none"
+        yield Problem(f"@{sub.node}: thread {thread.name!r} has no node {sub.node!r} that runs (its nodes: "
+                      f"{known}); use the handle wf.execute() returned, or the id `wfc compile` gives the node"
+                      + _show(expression), str(source))
+
+
+def _check_trapped(thread: RecordedThread) -> Iterator[Problem]:
+    """Nodes that can never reach the end of the thread, e.g. a loop whose condition is always true."""
+    live = reachable(thread)
+    graph = {
+        node.id: (issubclass(node.kind, TERMINAL_NODES),
+                  [(edge.to, None if edge.when is None else edge.when.expr) for edge in node.edges])
+        for node in thread.nodes.values() if node.id in live
+    }
+    trapped = unfinishable(graph)
+    if trapped:
+        paths = [f"$.threads.{thread.name}.nodes.{node_id}" for node_id in trapped]
+        yield Problem(trapped_reason(paths), str(thread.nodes[trapped[0]].source))
 
 
 def _article(type_name: str) -> str:

@@ -17,7 +17,7 @@ from wfc.dsl.errors import DslError
 from wfc.dsl.recording import Recording
 from wfc.dsl.source import Source, display_path
 from wfc.dsl.workflow import Workflow
-from wfc.specs import WorkflowSpec
+from wfc.specs import SpecError, WorkflowSpec, validate, with_hash
 
 
 def compile_workflow(workflow: Workflow, previous: WorkflowSpec | None = None) -> WorkflowSpec:
@@ -53,6 +53,8 @@ def compile_workflow(workflow: Workflow, previous: WorkflowSpec | None = None) -
         if warning.severity == "warning":
             warnings.warn(CompileWarning(str(warning)), stacklevel=2)
     spec = lower(recording)
+    _check_loadable(recording, spec)
+    spec = with_hash(spec)
     if previous is None:
         return spec
     if previous.name != spec.name:
@@ -60,6 +62,31 @@ def compile_workflow(workflow: Workflow, previous: WorkflowSpec | None = None) -
             f"the previous spec is of workflow {previous.name!r}, not {spec.name!r}; "
             "compare a workflow only with its own earlier spec", str(workflow.source))])
     return msgspec.structs.replace(spec, version=next_version(previous, spec))
+
+
+def _check_loadable(recording: Recording, spec: WorkflowSpec) -> None:
+    """Every spec the compiler writes is one ``loads`` accepts: a rule the
+    checks above missed is still reported as a compile error, at the DSL call
+    that made the offending part, never as an invalid file."""
+    try:
+        validate(spec)
+    except SpecError as exc:
+        raise CompileError(recording.name, [Problem(f"{exc.reason} (at {exc.path} of the spec)",
+                                                    _source_of(recording, exc.path))]) from None
+
+
+def _source_of(recording: Recording, path: str) -> str:
+    """The ``file:line`` that recorded the part of the spec at ``$.``-path ``path``."""
+    parts = path.split(".")
+    thread = recording.threads.get(parts[2]) if len(parts) > 2 and parts[1] == "threads" else None
+    if thread is not None:
+        node = thread.nodes.get(parts[4].split("[")[0]) if len(parts) > 4 and parts[3] == "nodes" else None
+        return str(node.source if node is not None else thread.source)
+    entry = recording.entrypoint
+    variable = entry.variables.get(parts[2]) if entry and len(parts) > 2 and parts[1] == "variables" else None
+    if variable is not None:
+        return str(variable.source)
+    return str(entry.source if entry is not None else "<workflow>")
 
 
 def _record(workflow: Workflow) -> Recording:

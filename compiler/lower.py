@@ -22,12 +22,14 @@ from wfc.specs import (
     VarType,
     WorkflowSpec,
     first_version,
-    with_hash,
 )
 
 
 def lower(recording: Recording) -> WorkflowSpec:
-    """Build the (unversioned, hashed) spec of a recording that passed the checks."""
+    """Build the (unversioned, not yet hashed) spec of a recording that passed the checks.
+
+    Hashing encodes the spec, so it waits until the spec is validated.
+    """
     assert recording.entrypoint is not None
     entry = recording.entrypoint
     threads = {name: _thread(thread, thread is entry) for name, thread in recording.threads.items()}
@@ -40,7 +42,7 @@ def lower(recording: Recording) -> WorkflowSpec:
         variables=_variables(entry),
         output=_output_type(entry),
     )
-    return with_hash(spec)
+    return spec
 
 
 def _variables(thread: RecordedThread) -> dict[str, VariableDef]:

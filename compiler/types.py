@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from wfc.specs import BinaryExpr, CallExpr, Expr, ListExpr, LiteralExpr, OutputRef, UnaryExpr, VarRef
+from wfc.specs import BinaryExpr, CallExpr, Expr, ListExpr, LiteralExpr, OutputRef, UnaryExpr, VarRef, fold_expr
 
 #: ``str``, ``int``, ``float``, ``bool``, ``json``, ``list``, ``null`` or ``any``.
 StaticType = str
@@ -58,8 +58,19 @@ def infer(expr: Expr, var_type: Callable[[str], StaticType | None], problems: li
     """Infer the static type of ``expr``, appending certain mistakes to ``problems``.
 
     ``var_type`` gives a visible variable's declared type, or None when the
-    name is unknown (reported elsewhere).
+    name is unknown (reported elsewhere). Works bottom-up without recursion,
+    so a long chain such as ``a and b and ...`` is safe.
     """
+
+    def combine(node: Expr, kinds: list[StaticType]) -> StaticType:
+        return _infer_one(node, kinds, var_type, problems)
+
+    return fold_expr(expr, combine)
+
+
+def _infer_one(expr: Expr, kinds: list[StaticType], var_type: Callable[[str], StaticType | None],
+               problems: list[str]) -> StaticType:
+    """The type of ``expr`` given the types of its children, left to right."""
     match expr:
         case LiteralExpr(value=value):
             return literal_type(value)
@@ -68,30 +79,23 @@ def infer(expr: Expr, var_type: Callable[[str], StaticType | None], problems: li
             return "any" if declared is None or path else ("any" if declared == "json" else declared)
         case OutputRef():
             return "any"
-        case ListExpr(items=items):
-            for item in items:
-                infer(item, var_type, problems)
+        case ListExpr():
             return "list"
-        case CallExpr(fn=fn, args=args):
-            for arg in args:
-                infer(arg, var_type, problems)
+        case CallExpr(fn=fn):
             return _CALL_TYPES.get(fn, "any")
-        case UnaryExpr(op="not", operand=operand):
-            infer(operand, var_type, problems)
+        case UnaryExpr(op="not"):
             return "bool"
         case UnaryExpr(operand=operand):
-            kind = infer(operand, var_type, problems)
+            kind = kinds[0]
             if kind not in _NUMBERS | {"any", "json"}:
                 problems.append(f"cannot negate {describe(operand, kind)}")
             return kind if kind in _NUMBERS else "any"
         case BinaryExpr(op=op, left=left, right=right):
-            return _binary(op, left, right, var_type, problems)
+            return _binary(op, left, right, kinds[0], kinds[1], problems)
     return "any"
 
 
-def _binary(op: str, left: Expr, right: Expr, var_type: Callable[[str], StaticType | None],
-            problems: list[str]) -> StaticType:
-    lt, rt = infer(left, var_type, problems), infer(right, var_type, problems)
+def _binary(op: str, left: Expr, right: Expr, lt: StaticType, rt: StaticType, problems: list[str]) -> StaticType:
     if op in ("and", "or"):
         return "bool"
     if op in ("==", "!=", "<", "<=", ">", ">="):

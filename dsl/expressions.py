@@ -25,6 +25,7 @@ from lark.visitors import Transformer_NonRecursive
 
 from wfc.specs import (
     FUNCTIONS,
+    MAX_INT,
     BinaryExpr,
     CallExpr,
     Expr,
@@ -324,6 +325,8 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             value = math.inf
         if not math.isfinite(value):
             raise self._error(*_span(token), "number too large", "JSON numbers are finite")
+        if isinstance(value, int) and value > MAX_INT:  # the sign comes later: -MAX_INT - 1 is not written
+            raise self._error(*_span(token), "integer too large", f"integers go up to {MAX_INT} (64 bits)")
         return LiteralExpr(value=value)
 
     def string(self, token: Token) -> LiteralExpr:

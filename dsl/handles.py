@@ -16,6 +16,7 @@ from wfc.dsl.errors import DslError
 from wfc.dsl.recording import RecordedNode, RecordedThread, RecordedVariable, Recording
 from wfc.dsl.source import caller_source
 from wfc.specs import (
+    MAX_JSON_DEPTH,
     BinaryExpr,
     BinaryOp,
     Expr,
@@ -25,6 +26,8 @@ from wfc.specs import (
     PathSegment,
     UnaryExpr,
     VarRef,
+    json_problems,
+    text_problem,
 )
 
 if TYPE_CHECKING:
@@ -294,18 +297,24 @@ def check_json(value: Any, what: str) -> None:
         )
 
 
-def _json_problem(value: Any) -> str | None:
-    if value is None or isinstance(value, bool | int | str):
+def _json_problem(value: Any, depth: int = 0) -> str | None:
+    """Why ``value`` is not JSON wfc can store (see :mod:`wfc.specs.limits`), or ``None``."""
+    if depth >= MAX_JSON_DEPTH and isinstance(value, list | tuple | dict):
+        return f"it nests deeper than {MAX_JSON_DEPTH} levels of lists and dicts; flatten it"
+    if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, int | str):
+        problems = json_problems(value)
+        return problems[0].reason if problems else None
     if isinstance(value, float):
         return None if math.isfinite(value) else f"{value!r} has no JSON form"
     if isinstance(value, list | tuple):
-        return next((p for p in map(_json_problem, value) if p), None)
+        return next((p for p in (_json_problem(item, depth + 1) for item in value) if p), None)
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 return f"dict key {key!r} is not a string"
-            problem = _json_problem(item)
+            problem = text_problem(key) or _json_problem(item, depth + 1)
             if problem:
                 return problem
         return None

@@ -36,6 +36,8 @@ from wfc.dsl.recording import (
 from wfc.dsl.source import Source, caller_source
 from wfc.specs import (
     ERROR_CODES,
+    MAX_DURATION_SECONDS,
+    MAX_INT,
     MUTATION_OPS,
     TERMINAL_NODES,
     Backoff,
@@ -51,14 +53,23 @@ from wfc.specs import (
     SpawnThreadForEachNode,
     SpawnThreadNode,
     TaskNode,
+    UnaryExpr,
     VarType,
     WaitForEventNode,
     WaitForThreadsNode,
+    duration_problem,
+    moment_problem,
+    text_problem,
 )
 
 ThreadBody = Callable[["WorkflowThread"], Any]
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]+")
 _VAR_NAME = re.compile(r"[^\W\d][\w.:-]*")
+_THREAD_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")
+# Stands in for a condition whose text did not parse (that error is recorded). It
+# is true but not the literal `true`, so a do_while on it is not also reported
+# as a loop that can never end.
+_UNPARSED = UnaryExpr(op="not", operand=LiteralExpr(value=False))
 
 
 class ThreadStrategy(enum.StrEnum):
@@ -287,16 +298,14 @@ class WorkflowThread:
             raise DslError(
                 f"a task name is a non-empty string, got {task_name!r}: wf.execute(\"charge-card\", ...)", str(source)
             )
-        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-            raise DslError(
-                f"retries must be an int >= 0, got {retries!r}: wf.execute(\"charge-card\", retries=3)", str(source)
-            )
+        _check_retries(retries, source, ': wf.execute("charge-card", retries=3)')
         if backoff is not None and not _valid_backoff(backoff):
             raise DslError(
                 f"backoff must be Backoff(initial=, multiplier=, maximum=) with finite numbers, initial > 0, "
-                f"multiplier >= 1 and maximum >= initial; got {backoff!r}",
+                f"multiplier >= 1 and initial <= maximum <= {MAX_DURATION_SECONDS} s (100 years); got {backoff!r}",
                 str(source),
             )
+        _check_stored_name(task_name, "task name", source)
         fields = {"task": task_name, "args": [self._expr(a) for a in args], "retries": retries,
                   "backoff": backoff, "timeout": _positive(timeout, "timeout", source)}
         return NodeOutput(self._add_node(task_name, TaskNode, fields, source), self._recording)
@@ -306,8 +315,8 @@ class WorkflowThread:
         source = self._check_active("compensate_with")
         if not isinstance(task_name, str) or not task_name.strip():
             raise DslError(f"a compensation task name is a non-empty string, got {task_name!r}", str(source))
-        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-            raise DslError(f"retries must be an int >= 0, got {retries!r}", str(source))
+        _check_stored_name(task_name, "compensation task name", source)
+        _check_retries(retries, source, "")
         node = output.node
         if node.kind is not TaskNode:
             self._recording.compensations_on_non_tasks.append((node, source))
@@ -337,7 +346,7 @@ class WorkflowThread:
             parsed = parse_expression(text, {name: e.expr for name, e in bound.items()})
         except ExpressionError as exc:
             self._problem(str(exc), source)
-            return Expression(LiteralExpr(value=True), self._recording)
+            return Expression(_UNPARSED, self._recording)
         outputs = tuple(node for e in bound.values() for node in e.outputs)
         return Expression(parsed.expr, self._recording, outputs, parsed)
 
@@ -386,6 +395,7 @@ class WorkflowThread:
         source = self._check_active("wait_for_event")
         if not isinstance(name, str) or not name.strip():
             raise DslError(f"an event name is a non-empty string, got {name!r}", str(source))
+        _check_stored_name(name, "event name", source)
         fields = {"event": name, "timeout": _positive(timeout, "timeout", source),
                   "correlation": None if correlation is None else self._expr(correlation)}
         return NodeOutput(self._add_node(f"wait-{name}", WaitForEventNode, fields, source), self._recording)
@@ -407,6 +417,10 @@ class WorkflowThread:
                 f"wf.sleep_until() takes epoch seconds (a number) or an ISO-8601 string, got {moment!r}",
                 str(source),
             )
+        if isinstance(moment, int | float):
+            problem = moment_problem(moment)
+            if problem is not None:
+                raise DslError(f"wf.sleep_until(): {problem}, got {moment!r}", str(source))
         self._add_node("sleep-until", SleepUntilNode, {"until": self._expr(moment)}, source)
 
     # ----------------------------------------------------------------- threads
@@ -430,6 +444,12 @@ class WorkflowThread:
         """Start one child thread per item of the list ``items``; each child
         finds its item in the variable ``item_var``."""
         source = self._check_active("spawn_thread_for_each")
+        if not isinstance(item_var, str) or not _VAR_NAME.fullmatch(item_var):
+            raise DslError(
+                f"item_var names the child's variable for its item: letters, digits, '_', '-', '.' or ':' "
+                f"starting with a letter or '_', got {item_var!r}",
+                str(source),
+            )
         items_expr = self._expr(items)
         exprs = self._inputs(inputs, source)
         thread = self._record_thread(fn, name, "child", source, {item_var: "json"})
@@ -523,6 +543,8 @@ class WorkflowThread:
         the one called ``name``); the thread then continues after the node."""
         if name is not None and (not isinstance(name, str) or not name):
             raise DslError(f"an exception name is a non-empty string, got {name!r}", str(caller_source()))
+        if name is not None:
+            _check_stored_name(name, "exception name", caller_source())
         self._handler(node, handler, "exception", name, "handle_exception")
 
     def handle_any_failure(self, node: NodeOutput, handler: ThreadBody) -> None:
@@ -539,6 +561,8 @@ class WorkflowThread:
             )
         if not isinstance(message, str):
             raise DslError(f"the failure message is a string, got {message!r}", str(source))
+        _check_stored_name(name, "failure name", source)
+        _check_stored_name(message, "failure message", source)
         fields = {"failure": name, "message": message, "content": None if content is None else self._expr(content)}
         self._add_node(f"fail-{name}", FailNode, fields, source)
 
@@ -554,6 +578,7 @@ class WorkflowThread:
         source = self._check_active("add_interrupt_handler")
         if not isinstance(event_name, str) or not event_name.strip():
             raise DslError(f"an event name is a non-empty string, got {event_name!r}", str(source))
+        _check_stored_name(event_name, "event name", source)
         thread_name = unique_thread_name(self._recording, f"interrupt-{event_name}")
         thread = self._record_thread(handler, thread_name, "interrupt", source, {"event": "json"})
         self._thread.interrupts.append(RecordedInterrupt(event_name, thread, source))
@@ -616,7 +641,8 @@ def _valid_backoff(backoff: object) -> bool:
     values = (backoff.initial, backoff.multiplier, backoff.maximum)
     if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values):
         return False
-    return backoff.initial > 0 and backoff.multiplier >= 1 and backoff.maximum >= backoff.initial
+    within = duration_problem(backoff.maximum) is None  # initial <= maximum, so it is within too
+    return backoff.initial > 0 and backoff.multiplier >= 1 and backoff.maximum >= backoff.initial and within
 
 
 def _positive(value: float | None, what: str, source: Source) -> float | None:
@@ -624,7 +650,23 @@ def _positive(value: float | None, what: str, source: Source) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         raise DslError(f"{what} is a number of seconds > 0, got {value!r}", str(source))
+    problem = duration_problem(value)
+    if problem is not None:
+        raise DslError(f"{what}: {problem}, got {value!r}", str(source))
     return float(value)
+
+
+def _check_stored_name(text: str, what: str, source: Source) -> None:
+    """A name the database stores as text: valid Unicode, without NUL (PostgreSQL refuses it)."""
+    problem = text_problem(text) or ("it contains a NUL character, which the database cannot store"
+                                     if "\x00" in text else None)
+    if problem is not None:
+        raise DslError(f"the {what} cannot be stored: {problem}", str(source))
+
+
+def _check_retries(retries: object, source: Source, example: str) -> None:
+    if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= MAX_INT:
+        raise DslError(f"retries must be an int from 0 to {MAX_INT}, got {retries!r}{example}", str(source))
 
 
 def _is_output(result: object) -> bool:
@@ -650,6 +692,8 @@ def check_output(value: object, recording: Recording, source: Source) -> None:
 def unique_thread_name(recording: Recording, base: str) -> str:
     """A name for a thread wfc names itself (handlers, interrupts): ``base``,
     else ``base-2``, ``base-3``, …"""
+    # Built from node ids and the user's exception or event names: keep it a valid thread name.
+    base = _ID_UNSAFE.sub("-", base).strip("-") or "thread"
     name, count = base, 1
     while name in recording.threads:
         count += 1
@@ -673,8 +717,12 @@ def record_thread(
             "def ship_item(t: WorkflowThread) -> None: ...",
             str(source),
         )
-    if not isinstance(name, str) or not name.strip():
-        raise DslError(f"a thread name is a non-empty string, got {name!r}", str(source))
+    if not isinstance(name, str) or not _THREAD_NAME.fullmatch(name):
+        raise DslError(
+            f"a thread name is letters, digits, '_', '-', '.' or ':' (no spaces), got {name!r}: "
+            'wf.spawn_thread(ship, "ship-item")',
+            str(source),
+        )
     if name in recording.threads:
         recording.problems.append(Problem(
             f"thread name {name!r} is already used (at {recording.threads[name].source}); "

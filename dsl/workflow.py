@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 #: Name of the thread every run starts in.
 ENTRYPOINT_THREAD = "main"
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")
 
 
 class Workflow:
@@ -28,7 +28,7 @@ class Workflow:
 
     def __init__(self, name: str, fn: ThreadBody) -> None:
         source = caller_source()
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise DslError(
                 "a workflow name is letters, digits, '_', '-', '.' or ':' (no spaces), "
                 f"got {name!r}: Workflow(\"checkout\", checkout)",

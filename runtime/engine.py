@@ -46,7 +46,7 @@ from wfc.runtime.records import HistoryEntry, RunInfo, SentEvent, run_info, to_d
 from wfc.runtime.state import RunStatus, decode_state
 from wfc.runtime.store import RunRecord, SpecRecord, Store, open_store
 from wfc.runtime.tasks import TaskDefinition, TaskFunction, task_definitions
-from wfc.specs import Version, WorkflowSpec, body_hash, dumps, loads, validate
+from wfc.specs import Version, WorkflowSpec, body_hash, dumps, json_problems, loads, text_problem, validate
 
 log = logging.getLogger("wfc.runtime")
 
@@ -283,6 +283,8 @@ class Engine(EngineCore):
         self._check_open()
         if run_id is not None and (not isinstance(run_id, str) or not run_id):
             raise UsageError(f"run_id must be a non-empty string, got {run_id!r}")
+        _check_key(run_id, "run_id")
+        _check_key(workflow, "the workflow name")
         if inputs is not None and not isinstance(inputs, Mapping):
             raise UsageError(f"inputs must be a mapping of variable name to value, got {type(inputs).__name__}")
         existing = None if run_id is None else await self._store.get_run(run_id)
@@ -504,7 +506,9 @@ class Engine(EngineCore):
 
         Raises:
             UsageError: neither ``run_id`` nor ``correlation`` was given, or the
-                payload is not JSON.
+                payload is not JSON within the limits of
+                :mod:`wfc.specs.limits` (the message names the path of each
+                problem in it).
             UnknownRunError: no run has ``run_id``.
             RunStateError: the run already finished.
             UnexpectedEventError: by ``run_id``, the run's workflow never
@@ -513,10 +517,13 @@ class Engine(EngineCore):
         """
         if not isinstance(name, str) or not name:
             raise UsageError(f"an event name is a non-empty string, got {name!r}")
-        try:
-            msgspec.json.encode(payload)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"the payload of event {name!r} is not JSON ({exc})") from None
+        for value, what in ((name, "the event name"), (run_id, "run_id"), (correlation, "correlation"),
+                            (event_id, "event_id")):
+            _check_key(value, what)
+        problems = json_problems(payload)
+        if problems:
+            listed = "; ".join(f"{problem.path}: {problem.reason}" for problem in problems)
+            raise UsageError(f"the payload of event {name!r} is not JSON wfc can store ({listed})")
         if run_id is None and correlation is None:
             raise UsageError(f"send_event({name!r}) needs run_id= or correlation= to know which run it is for")
         command = SendEvent(
@@ -528,3 +535,14 @@ class Engine(EngineCore):
         )
         result: SentEvent = await self._call(command)
         return result
+
+
+def _check_key(value: object, what: str) -> None:
+    """A string stored in a column of its own: no lone surrogate (no UTF-8
+    form) and no NUL (PostgreSQL text refuses it)."""
+    if not isinstance(value, str):
+        return
+    problem = text_problem(value) or ("it contains a NUL character, which the database cannot store"
+                                      if "\x00" in value else None)
+    if problem is not None:
+        raise UsageError(f"{what} cannot be stored: {problem}")

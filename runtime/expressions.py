@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import msgspec
 
 from wfc.specs import (
+    MAX_INT,
+    MIN_INT,
     BinaryExpr,
     CallExpr,
     Expr,
@@ -134,20 +136,28 @@ def evaluate(expr: Expr, scope: Scope) -> Any:
         case ListExpr(items=items):
             return [evaluate(item, scope) for item in items]
         case UnaryExpr(op=op, operand=operand):
-            return _unary(op, evaluate(operand, scope))
+            return _storable(_unary(op, evaluate(operand, scope)))
         case BinaryExpr(op="and" | "or" as op, left=left, right=right):
             first = _boolean(evaluate(left, scope), op)
             if first is (op == "or"):
                 return first
             return _boolean(evaluate(right, scope), op)
         case BinaryExpr(op=op, left=left, right=right):
-            return binary_op(op, evaluate(left, scope), evaluate(right, scope))
+            return _storable(binary_op(op, evaluate(left, scope), evaluate(right, scope)))
         case CallExpr(fn=fn, args=args):
             function = _FUNCTIONS.get(fn)
             if function is None:
                 raise ExpressionError(f"unknown function {fn!r}")
-            return function([evaluate(arg, scope) for arg in args])
+            return _storable(function([evaluate(arg, scope) for arg in args]))
     raise ExpressionError(f"not an expression: {expr!r}")
+
+
+def _storable(value: Any) -> Any:
+    """Refuse an integer result outside 64 bits: it could not be stored, and
+    repeated arithmetic could otherwise grow it without bound."""
+    if isinstance(value, int) and not isinstance(value, bool) and not MIN_INT <= value <= MAX_INT:
+        raise ExpressionError(f"the integer result is outside the signed 64-bit range ({MIN_INT} to {MAX_INT})")
+    return value
 
 
 def evaluate_condition(expr: Expr, scope: Scope) -> bool:
@@ -213,7 +223,10 @@ def binary_op(op: str, left: Any, right: Any) -> Any:
 def _arithmetic(op: str, left: float, right: float) -> Any:
     if op in ("/", "%") and right == 0:
         raise ExpressionError(f"division by zero in {_show(left)} {op} {_show(right)}")
-    result = _ARITHMETIC[op](left, right)
+    try:
+        result = _ARITHMETIC[op](left, right)
+    except OverflowError:  # an int too large to meet a float
+        raise ExpressionError(f"{_show(left)} {op} {_show(right)} is out of the range of numbers") from None
     if isinstance(result, float) and not math.isfinite(result):
         raise ExpressionError(f"{_show(left)} {op} {_show(right)} is not a finite number")
     return result
@@ -302,7 +315,10 @@ def _fn_int(args: list[Any]) -> Any:
 def _fn_float(args: list[Any]) -> Any:
     value = args[0]
     if is_number(value):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ExpressionError(f"float() of {_show(value)} is out of the range of numbers") from None
     if isinstance(value, str):
         try:
             result = float(value.strip())

@@ -20,7 +20,6 @@ import contextlib
 import contextvars
 import functools
 import inspect
-import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ import msgspec
 
 from wfc.runtime.errors import TaskDefinitionError
 from wfc.runtime.interpreter import TaskPolicy
-from wfc.specs import Backoff
+from wfc.specs import Backoff, json_problems
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -260,7 +259,6 @@ their key through the workflow instead."""
 MESSAGE_LIMIT = 4000
 """Most characters of a failure message kept in the journal; the rest is cut."""
 
-_INT64 = (-(2**63), 2**63 - 1)
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -281,14 +279,14 @@ def storable(value: Any) -> Any:
         NotStorable: why ``value`` cannot be stored, naming the ``$.`` path of
             the offending part when there is one.
     """
-    # A local check for now; the shared limits of wfc.specs replace it.
     try:
         plain = msgspec.to_builtins(value, str_keys=True)
         encoded = _ENCODER.encode(plain)
     except RecursionError:
         raise NotStorable("it is nested too deeply to encode as JSON") from None
     except UnicodeEncodeError:
-        raise NotStorable(_first_problem(plain) or "it holds text with a lone surrogate") from None
+        found = json_problems(plain)
+        raise NotStorable(str(found[0]) if found else "it holds text with a lone surrogate") from None
     except (TypeError, ValueError, msgspec.EncodeError) as exc:
         raise NotStorable(f"a {type(value).__name__} is not JSON ({exc})") from None
     if len(encoded) > OUTPUT_LIMIT:
@@ -296,68 +294,10 @@ def storable(value: Any) -> Any:
             f"it is {len(encoded):,} bytes as JSON, over the limit of {OUTPUT_LIMIT:,} bytes (1 MiB); "
             f"keep large data elsewhere and return a reference to it"
         )
-    problem = _first_problem(plain)
-    if problem is not None:
-        raise NotStorable(problem)
+    problems = json_problems(plain)
+    if problems:
+        raise NotStorable(str(problems[0]))
     return msgspec.json.decode(encoded)
-
-
-Path = tuple[Any, ...]
-"""A ``$.`` path, built only when there is a problem to name: ``(parent, key)``."""
-
-
-def _first_problem(plain: Any) -> str | None:
-    """The first part of a ``to_builtins`` value that JSON or a database
-    cannot hold unchanged. Iterative (depth costs no stack), and quick on
-    the scalars that make up large values."""
-    pending: list[tuple[Path, Any]] = [((), plain)]
-    while pending:
-        path, container = pending.pop()
-        if type(container) is dict:
-            items: Iterable[tuple[Any, Any]] = container.items()
-        elif type(container) in (list, tuple):
-            items = enumerate(container)
-        else:  # the value itself is a scalar
-            items = ((None, container),)
-        for key, item in items:
-            if type(key) is str and _has_lone_surrogate(key):
-                return f"{_render(path)} has a key with a lone surrogate, which UTF-8 cannot encode"
-            kind = type(item)
-            if kind in (dict, list, tuple):
-                pending.append(((path, key), item))
-                continue
-            problem = _scalar_problem(item, kind)
-            if problem is not None:
-                return f"{_render((path, key) if key is not None else path)} {problem}"
-    return None
-
-
-def _scalar_problem(item: Any, kind: type) -> str | None:
-    if kind is float and not math.isfinite(item):
-        return f"is {item!r}, which JSON cannot hold; use null or a string"
-    if kind is int and not _INT64[0] <= item <= _INT64[1]:
-        return "is an integer past 64 bits; send it as a string"
-    if kind is str and _has_lone_surrogate(item):
-        return "is text with a lone surrogate, which UTF-8 cannot encode"
-    return None
-
-
-def _render(path: Path) -> str:
-    parts: list[str] = []
-    while path:
-        path, key = path
-        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
-    return "$" + "".join(reversed(parts))
-
-
-def _has_lone_surrogate(text: str) -> bool:
-    if text.isascii():
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def storable_text(text: str, limit: int = MESSAGE_LIMIT) -> str:

@@ -22,6 +22,21 @@ from wfc.specs.expressions import (
     format_expr,
     format_literal,
 )
+from wfc.specs.graph import trapped_nodes
+from wfc.specs.limits import (
+    MAX_DURATION_SECONDS,
+    MAX_EPOCH_SECONDS,
+    MAX_EXPRESSION_DEPTH,
+    MAX_INT,
+    MAX_JSON_DEPTH,
+    MIN_EPOCH_SECONDS,
+    MIN_INT,
+    ValueProblem,
+    duration_problem,
+    json_problems,
+    moment_problem,
+    text_problem,
+)
 from wfc.specs.nodes import (
     ERROR_CODES,
     MUTATION_OPS,
@@ -49,7 +64,7 @@ from wfc.specs.nodes import (
     WaitForThreadsNode,
     node_kind,
 )
-from wfc.specs.walk import node_expressions, referenced_vars, walk_expr
+from wfc.specs.walk import expr_children, expression_depth, fold_expr, node_expressions, referenced_vars, walk_expr
 from wfc.specs.workflow import (
     SCHEMA_ID,
     VAR_TYPES,
@@ -65,6 +80,13 @@ from wfc.specs.workflow import (
 __all__ = [
     "ERROR_CODES",
     "FUNCTIONS",
+    "MAX_DURATION_SECONDS",
+    "MAX_EPOCH_SECONDS",
+    "MAX_EXPRESSION_DEPTH",
+    "MAX_INT",
+    "MAX_JSON_DEPTH",
+    "MIN_EPOCH_SECONDS",
+    "MIN_INT",
     "MUTATION_OPS",
     "SCHEMA_ID",
     "TERMINAL_NODES",
@@ -101,6 +123,7 @@ __all__ = [
     "ThreadStrategy",
     "UnaryExpr",
     "UnaryOp",
+    "ValueProblem",
     "VarRef",
     "VarType",
     "VariableDef",
@@ -111,15 +134,23 @@ __all__ = [
     "WorkflowSpec",
     "body_hash",
     "dumps",
+    "duration_problem",
+    "expr_children",
+    "expression_depth",
     "first_version",
+    "fold_expr",
     "format_expr",
     "format_literal",
     "from_builtins",
+    "json_problems",
     "json_schema",
     "loads",
+    "moment_problem",
     "node_expressions",
     "node_kind",
     "referenced_vars",
+    "text_problem",
+    "trapped_nodes",
     "validate",
     "walk_expr",
     "with_hash",

@@ -175,9 +175,12 @@ def format_expr(expr: Expr) -> str:
 
     Node outputs print as ``@node-id`` followed by their path. The result parses
     back to an equal AST (except that node-output references need the
-    ``@`` form, which the parser accepts for that reason).
+    ``@`` form, which the parser accepts for that reason). Works at any
+    nesting depth: the printing does not recurse.
     """
-    return _format(expr)[0]
+    from wfc.specs.walk import fold_expr  # walk imports this module
+
+    return fold_expr(expr, _format)[0]
 
 
 def _wrap(text_prec: tuple[str, int], minimum: int) -> str:
@@ -185,7 +188,8 @@ def _wrap(text_prec: tuple[str, int], minimum: int) -> str:
     return f"({text})" if prec < minimum else text
 
 
-def _format(expr: Expr) -> tuple[str, int]:
+def _format(expr: Expr, parts: list[tuple[str, int]]) -> tuple[str, int]:
+    """The text and precedence of ``expr``, given those of its children."""
     match expr:
         case LiteralExpr(value=value):
             return format_literal(value), _ATOM
@@ -194,20 +198,20 @@ def _format(expr: Expr) -> tuple[str, int]:
         case OutputRef(node=node, path=path):
             node_text = node if _BARE_NODE_ID.fullmatch(node) else f"`{node}`"
             return f"@{node_text}" + _format_path(path), _ATOM
-        case ListExpr(items=items):
-            return "[" + ", ".join(_format(item)[0] for item in items) + "]", _ATOM
-        case CallExpr(fn=fn, args=args):
-            return f"{fn}(" + ", ".join(_format(a)[0] for a in args) + ")", _ATOM
-        case UnaryExpr(op="not", operand=operand):
+        case ListExpr():
+            return "[" + ", ".join(text for text, _ in parts) + "]", _ATOM
+        case CallExpr(fn=fn):
+            return f"{fn}(" + ", ".join(text for text, _ in parts) + ")", _ATOM
+        case UnaryExpr(op="not"):
             prec = _PRECEDENCE["not"]
-            return f"not {_wrap(_format(operand), prec)}", prec
-        case UnaryExpr(operand=operand):
+            return f"not {_wrap(parts[0], prec)}", prec
+        case UnaryExpr():
             prec = _PRECEDENCE["neg"]
-            return f"-{_wrap(_format(operand), prec + 1)}", prec
-        case BinaryExpr(op=op, left=left, right=right):
+            return f"-{_wrap(parts[0], prec + 1)}", prec
+        case BinaryExpr(op=op):
             prec = _PRECEDENCE[op]
             # Comparisons do not chain, so both sides of one bind tighter.
             left_min = prec + 1 if prec == 4 else prec
-            text = f"{_wrap(_format(left), left_min)} {op} {_wrap(_format(right), prec + 1)}"
+            text = f"{_wrap(parts[0], left_min)} {op} {_wrap(parts[1], prec + 1)}"
             return text, prec
     raise TypeError(f"not an expression: {expr!r}")

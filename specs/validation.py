@@ -7,15 +7,22 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
+import msgspec
+
 from wfc.specs.errors import SpecError
-from wfc.specs.expressions import FUNCTIONS, CallExpr, Expr, OutputRef, VarRef
+from wfc.specs.expressions import FUNCTIONS, CallExpr, Expr, LiteralExpr, OutputRef, VarRef
+from wfc.specs.graph import trapped_nodes, trapped_reason
+from wfc.specs.limits import MAX_EXPRESSION_DEPTH, duration_problem, json_problems, moment_problem
 from wfc.specs.nodes import (
     TERMINAL_NODES,
     Backoff,
     EntrypointNode,
     Node,
+    SleepNode,
+    SleepUntilNode,
     SpawnThreadForEachNode,
     SpawnThreadNode,
     TaskNode,
@@ -23,7 +30,7 @@ from wfc.specs.nodes import (
     WaitForThreadsNode,
     node_kind,
 )
-from wfc.specs.walk import node_expressions, walk_expr
+from wfc.specs.walk import expression_depth, node_expressions, walk_expr
 from wfc.specs.workflow import SCHEMA_ID, VariableDef, WorkflowSpec
 
 _ENTRY = "entrypoint"
@@ -31,17 +38,27 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")
 _VAR_NAME = re.compile(r"[^\W\d][\w.:-]*")
 _WFC_SCHEMA = re.compile(r"wfc/(\d+)")
 _NAME_RULE = "letters, digits, '_', '-', '.' or ':'"
+#: Largest major or revision number: a 32-bit integer column of the database.
+_MAX_VERSION = 2**31 - 1
 
 
 def validate(spec: WorkflowSpec) -> None:
-    """Check a decoded spec; raises the first :class:`SpecError` found."""
+    """Check a decoded spec; raises the first :class:`SpecError` found.
+
+    Besides names and references, this applies the limits of
+    :mod:`wfc.specs.limits` (so every spec that passes can be stored and run)
+    and refuses a graph in which some node can never reach an exit, fail or
+    compensate node (:func:`trapped_nodes`).
+    """
     _check_schema(spec.schema)
+    _check_expression_depths(spec)  # first: what follows may recurse into expressions
+    _check_stored_values(spec)
     _check_name(spec.name, "workflow name", "$.name")
     if spec.entrypoint not in spec.threads:
         raise SpecError(f"thread {spec.entrypoint!r} does not exist; threads are {sorted(spec.threads)}",
                         "$.entrypoint")
-    if spec.version.major < 1 or spec.version.revision < 0:
-        raise SpecError("major must be >= 1 and revision >= 0", "$.version")
+    if not (1 <= spec.version.major <= _MAX_VERSION and 0 <= spec.version.revision <= _MAX_VERSION):
+        raise SpecError(f"major must be 1 to {_MAX_VERSION} and revision 0 to {_MAX_VERSION}", "$.version")
     _check_variables(spec.variables, "$.variables")
     for thread_name, thread in spec.threads.items():
         path = f"$.threads.{thread_name}"
@@ -50,10 +67,66 @@ def validate(spec: WorkflowSpec) -> None:
         _validate_thread(spec, thread_name, thread.nodes, path)
         for index, interrupt in enumerate(thread.interrupts):
             _check_thread(spec, interrupt.thread, f"{path}.interrupts[{index}].thread")
+            _check_label(interrupt.event, "event name", f"{path}.interrupts[{index}].event")
     known = set(spec.variables).union(*(t.variables for t in spec.threads.values()))
     for thread_name, thread in spec.threads.items():
         for node_id, node in thread.nodes.items():
             _check_declared(node, known, f"$.threads.{thread_name}.nodes.{node_id}")
+    for thread_name, thread in spec.threads.items():
+        trapped = trapped_nodes(thread)
+        if trapped:
+            paths = [f"$.threads.{thread_name}.nodes.{node_id}" for node_id in trapped]
+            raise SpecError(trapped_reason(paths), paths[0])
+
+
+def _check_expression_depths(spec: WorkflowSpec) -> None:
+    for thread_name, thread in spec.threads.items():
+        for node_id, node in thread.nodes.items():
+            for expr_path, expr in node_expressions(node):
+                depth = expression_depth(expr)
+                if depth > MAX_EXPRESSION_DEPTH:
+                    raise SpecError(expression_depth_reason(depth),
+                                    f"$.threads.{thread_name}.nodes.{node_id}{expr_path}")
+
+
+def expression_depth_reason(depth: int) -> str:
+    """The message for an expression nested past :data:`MAX_EXPRESSION_DEPTH`."""
+    return (f"the expression nests {depth} levels deep, more than the {MAX_EXPRESSION_DEPTH} allowed (a chain "
+            f"of n terms like `a and b and c` nests n levels); split it, e.g. compute parts into variables in "
+            "earlier steps")
+
+
+def _check_stored_values(spec: WorkflowSpec) -> None:
+    """Literal values and defaults are JSON within the limits, and nothing in
+    the document is a number or string JSON and the database cannot hold."""
+    for path, value in _literal_values(spec):
+        problems = json_problems(value)
+        if problems:
+            raise SpecError(problems[0].reason, path + problems[0].path[1:])
+    # Expression depth is checked, so turning the spec into builtins cannot recurse too far.
+    problems = json_problems(msgspec.to_builtins(spec), max_depth=None)
+    if problems:
+        raise SpecError(problems[0].reason, problems[0].path)
+
+
+def _literal_values(spec: WorkflowSpec) -> Iterator[tuple[str, Any]]:
+    for name, variable in spec.variables.items():
+        yield f"$.variables.{name}.default", variable.default
+    for thread_name, thread in spec.threads.items():
+        base = f"$.threads.{thread_name}"
+        for name, variable in thread.variables.items():
+            yield f"{base}.variables.{name}.default", variable.default
+        for node_id, node in thread.nodes.items():
+            for expr_path, expr in node_expressions(node):
+                for sub in walk_expr(expr):
+                    if isinstance(sub, LiteralExpr):
+                        yield f"{base}.nodes.{node_id}{expr_path}", sub.value
+
+
+def _check_label(text: str, what: str, path: str) -> None:
+    """Names stored in their own database column: no NUL, which PostgreSQL text refuses."""
+    if "\x00" in text:
+        raise SpecError(f"{what} contains a NUL character, which the database cannot store", path)
 
 
 def _check_schema(schema: str) -> None:
@@ -133,15 +206,26 @@ def _check_edges(node: Node, nodes: dict[str, Node], thread_name: str, here: str
 
 def _validate_node(spec: WorkflowSpec, nodes: dict[str, Node], node: Node, here: str) -> None:
     match node:
-        case TaskNode(retries=retries, timeout=timeout, backoff=backoff, compensation=compensation):
+        case TaskNode(task=task, retries=retries, timeout=timeout, backoff=backoff, compensation=compensation):
+            _check_label(task, "task name", f"{here}.task")
             _at_least_zero(retries, f"{here}.retries")
             _positive(timeout, f"{here}.timeout")
             if backoff is not None:
                 _check_backoff(backoff, f"{here}.backoff")
             if compensation is not None:
+                _check_label(compensation.task, "task name", f"{here}.compensation.task")
                 _at_least_zero(compensation.retries, f"{here}.compensation.retries")
-        case WaitForEventNode(timeout=timeout):
+        case WaitForEventNode(event=event, timeout=timeout):
+            _check_label(event, "event name", f"{here}.event")
             _positive(timeout, f"{here}.timeout")
+        case SleepNode(seconds=LiteralExpr(value=int() | float() as seconds)) if not isinstance(seconds, bool):
+            problem = duration_problem(seconds)  # a negative one fails the node when it runs
+            if problem is not None:
+                raise SpecError(problem, f"{here}.seconds")
+        case SleepUntilNode(until=LiteralExpr(value=int() | float() as moment)) if not isinstance(moment, bool):
+            problem = moment_problem(moment)
+            if problem is not None:
+                raise SpecError(problem, f"{here}.until")
         case SpawnThreadNode(thread=thread) | SpawnThreadForEachNode(thread=thread):
             _check_thread(spec, thread, f"{here}.thread")
         case WaitForThreadsNode(threads=spawns, timeout=timeout):
@@ -161,8 +245,13 @@ def _at_least_zero(value: int, path: str) -> None:
 
 
 def _positive(value: float | None, path: str) -> None:
-    if value is not None and not (math.isfinite(value) and value > 0):
+    if value is None:
+        return
+    if not (math.isfinite(value) and value > 0):
         raise SpecError("timeout must be > 0 seconds", path)
+    problem = duration_problem(value)
+    if problem is not None:
+        raise SpecError(problem, path)
 
 
 def _check_backoff(backoff: Backoff, path: str) -> None:
@@ -170,6 +259,9 @@ def _check_backoff(backoff: Backoff, path: str) -> None:
     for name, value in values.items():
         if not math.isfinite(value) or value <= 0:
             raise SpecError(f"{name} must be a number > 0", f"{path}.{name}")
+        problem = duration_problem(value) if name != "multiplier" else None
+        if problem is not None:
+            raise SpecError(problem, f"{path}.{name}")
     if backoff.multiplier < 1:
         raise SpecError("multiplier must be >= 1, or delays would shrink", f"{path}.multiplier")
     if backoff.maximum < backoff.initial:

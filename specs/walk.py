@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from wfc.specs.expressions import BinaryExpr, CallExpr, Expr, ListExpr, UnaryExpr, VarRef
 from wfc.specs.nodes import (
@@ -17,21 +18,62 @@ from wfc.specs.nodes import (
     WaitForEventNode,
 )
 
+T = TypeVar("T")
 
-def walk_expr(expr: Expr) -> Iterator[Expr]:
-    """Yield ``expr`` and every expression inside it, parents first."""
-    yield expr
+
+def expr_children(expr: Expr) -> list[Expr]:
+    """The expressions directly inside ``expr``, left to right."""
     match expr:
         case BinaryExpr(left=left, right=right):
-            yield from walk_expr(left)
-            yield from walk_expr(right)
+            return [left, right]
         case UnaryExpr(operand=operand):
-            yield from walk_expr(operand)
+            return [operand]
         case CallExpr(args=items) | ListExpr(items=items):
-            for item in items:
-                yield from walk_expr(item)
-        case _:
-            pass
+            return list(items)
+    return []
+
+
+def walk_expr(expr: Expr) -> Iterator[Expr]:
+    """Yield ``expr`` and every expression inside it, parents first, left to
+    right. Iterative, so any nesting depth is safe."""
+    stack = [expr]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(expr_children(current)))
+
+
+def fold_expr(expr: Expr, combine: Callable[[Expr, list[T]], T]) -> T:
+    """Compute a result for ``expr`` bottom-up: ``combine(node, results of its
+    children)``, children left to right before their parent. Iterative, so any
+    nesting depth is safe; the order of ``combine`` calls is the order a
+    recursive post-order walk would make them."""
+    results: list[T] = []
+    stack: list[tuple[Expr, bool]] = [(expr, False)]
+    while stack:
+        current, expanded = stack.pop()
+        children = expr_children(current)
+        if expanded or not children:
+            count = len(children)
+            args = results[len(results) - count:]
+            del results[len(results) - count:]
+            results.append(combine(current, args))
+        else:
+            stack.append((current, True))
+            stack.extend((child, False) for child in reversed(children))
+    return results[0]
+
+
+def expression_depth(expr: Expr) -> int:
+    """Levels of nesting of ``expr``: 1 for a literal or reference, 2 for
+    ``a + 1``; compare with :data:`wfc.specs.limits.MAX_EXPRESSION_DEPTH`."""
+    deepest = 0
+    stack = [(expr, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in expr_children(current))
+    return deepest
 
 
 def node_expressions(node: Node) -> Iterator[tuple[str, Expr]]:

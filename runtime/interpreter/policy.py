@@ -52,7 +52,10 @@ def retry_delay(backoff: Backoff, failed_attempt: int, key: str) -> float:
     stays a pure function and replays give the same schedule, while different
     runs still spread out.
     """
-    base = min(backoff.initial * backoff.multiplier ** (failed_attempt - 1), backoff.maximum)
+    try:
+        base = min(backoff.initial * backoff.multiplier ** (failed_attempt - 1), backoff.maximum)
+    except OverflowError:  # a large multiplier after many attempts: long past the cap
+        base = backoff.maximum
     digest = hashlib.blake2b(f"{key}#{failed_attempt}".encode(), digest_size=8).digest()
     unit = int.from_bytes(digest, "big") / 2**64
     return max(0.0, base * (0.5 + 0.5 * unit))

@@ -8,19 +8,25 @@ from typing import Any
 
 from wfc.runtime.errors import InputError
 from wfc.runtime.expressions import ExpressionError, binary_op, is_number, json_equal, type_name
-from wfc.specs import MutationOp, VariableDef, VarType, WorkflowSpec
+from wfc.specs import MutationOp, ValueProblem, VariableDef, VarType, WorkflowSpec, json_problems
 
 
 def coerce(value: Any, var_type: VarType) -> Any:
     """Check ``value`` against a declared type; return it (ints become floats
     for ``float`` variables). ``None`` is allowed for every type: unset.
 
+    The value must also be JSON that can be stored (:mod:`wfc.specs.limits`:
+    finite numbers, 64-bit integers, no lone surrogates); run inputs are
+    held to the nesting limit as well, by :func:`prepare_inputs`.
+
     Raises:
-        ValueError: with the reason, when the value has the wrong type.
+        ValueError: with the reason, when the value has the wrong type or
+            cannot be stored.
     """
+    problems = json_problems(value, max_depth=None)
+    if problems:
+        raise ValueError(str(problems[0]))
     if value is None or var_type == "json":
-        if var_type == "json":
-            _check_json(value)
         return value
     if var_type == "str" and isinstance(value, str):
         return value
@@ -31,22 +37,6 @@ def coerce(value: Any, var_type: VarType) -> Any:
     if var_type == "float" and is_number(value):
         return float(value)
     raise ValueError(f"expected {var_type}, got {type_name(value)} {value!r}")
-
-
-def _check_json(value: Any) -> None:
-    if value is None or isinstance(value, str | bool | int | float):
-        return
-    if isinstance(value, list):
-        for item in value:
-            _check_json(item)
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueError(f"object keys must be strings, got {type_name(key)} {key!r}")
-            _check_json(item)
-        return
-    raise ValueError(f"expected a JSON value, got {type(value).__name__}")
 
 
 def prepare_inputs(spec: WorkflowSpec, inputs: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -62,10 +52,24 @@ def prepare_inputs(spec: WorkflowSpec, inputs: Mapping[str, Any] | None) -> dict
         if name not in spec.variables:
             declared = ", ".join(sorted(spec.variables)) or "none"
             problems.append((name, f"not a variable of this workflow (declared: {declared})"))
-    values = initial_variables(spec.variables, {k: v for k, v in given.items() if k in spec.variables}, problems)
+    refused: set[str] = set()
+    for name, value in given.items():
+        definition = spec.variables.get(name)
+        if definition is not None:
+            for problem in json_problems(value):
+                refused.add(name)
+                problems.append((name, _describe(problem, definition.masked)))
+    # An input refused above is not checked (or reported missing) again.
+    defs = {name: definition for name, definition in spec.variables.items() if name not in refused}
+    values = initial_variables(defs, {k: v for k, v in given.items() if k in defs}, problems)
     if problems:
         raise InputError(spec.name, problems)
     return values
+
+
+def _describe(problem: ValueProblem, masked: bool) -> str:
+    """A value problem for an input error; a masked value's inner keys stay hidden."""
+    return problem.reason if masked else str(problem)
 
 
 def initial_variables(

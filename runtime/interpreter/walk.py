@@ -43,6 +43,8 @@ from wfc.specs import (
     TaskNode,
     WaitForEventNode,
     WaitForThreadsNode,
+    duration_problem,
+    moment_problem,
     node_kind,
 )
 
@@ -110,6 +112,9 @@ class Walker(SagaMachine):
                         raise ExpressionError(
                             f"sleep needs a number of seconds >= 0, got {type_name(seconds)} {seconds!r}"
                         )
+                    too_long = duration_problem(seconds)
+                    if too_long is not None:
+                        raise ExpressionError(f"sleep: {too_long}")
                     return self.sleep(thread, node, self.now + seconds)
                 case SleepUntilNode(until=expr):
                     return self.sleep(thread, node, _moment(evaluate(expr, scope)))
@@ -332,8 +337,11 @@ class Walker(SagaMachine):
 
 
 def _moment(value: Any) -> float:
-    """Epoch seconds from a number or an ISO-8601 string (naive means UTC)."""
+    """Epoch seconds from a number or an ISO-8601 string (naive means UTC),
+    between year 1 and 9999 (:func:`wfc.specs.moment_problem`)."""
     if is_number(value):
+        if (problem := moment_problem(value)) is not None:
+            raise ExpressionError(f"sleep_until: {problem}")
         return float(value)
     if isinstance(value, str):
         try:
@@ -342,5 +350,8 @@ def _moment(value: Any) -> float:
             raise ExpressionError(f"sleep_until cannot read {value!r} as an ISO-8601 moment") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
-        return moment.timestamp()
+        epoch = moment.timestamp()
+        if (problem := moment_problem(epoch)) is not None:  # 9999-12-31T23:00-05:00 is in year 10000 UTC
+            raise ExpressionError(f"sleep_until: {problem}")
+        return epoch
     raise ExpressionError(f"sleep_until needs epoch seconds or an ISO-8601 string, got {type_name(value)}")

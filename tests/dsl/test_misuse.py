@@ -640,8 +640,8 @@ RIGHT_FORMS: dict[str, str] = {
     "wait-timeout": "seconds > 0",
     "inputs-list": '{"sku": sku}',
     "inputs-key": '{"sku": sku}',
-    "thread-name": "non-empty string",
-    "thread-name-type": "non-empty string",
+    "thread-name": "a thread name is letters, digits",
+    "thread-name-type": "a thread name is letters, digits",
     "if-bool": 'wf.do_if(wf.condition("amount > 100"), body)',
     "if-str": "wf.do_if(amount > 100, body)",
     "elif-str": "wf.do_if(amount > 100, body)",
@@ -654,7 +654,7 @@ RIGHT_FORMS: dict[str, str] = {
     "fail-message": "the failure message is a string",
     "interrupt-event": "non-empty string",
     "compensation-name": "non-empty string",
-    "undo-retries": "int >= 0",
+    "undo-retries": "int from 0 to",
 }
 
 

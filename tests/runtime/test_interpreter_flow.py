@@ -161,7 +161,9 @@ def test_loops_revisit_nodes_with_new_idempotency_keys() -> None:
 def test_a_loop_that_never_waits_fails_with_loop_limit() -> None:
     s = spec(
         "w",
-        [("spin", nop(edges=[edge("spin", None, mut("i", "add", 1))])), ("end", exit_())],
+        # The way out is never taken at run time (a spec without one is refused).
+        [("spin", nop(edges=[edge("end", op(var("i"), "<", 0)), edge("spin", None, mut("i", "add", 1))])),
+         ("end", exit_())],
         variables={"i": variable("int", default=0)},
     )
     d = Driver(s)

@@ -213,7 +213,7 @@ async def test_a_task_exception_that_cannot_be_stored_is_a_task_error(db_url: st
     assert message.startswith("task 'business' raised a TaskException")
     expected = {
         "object-content": "content cannot be stored: a object is not JSON",
-        "nan-content": "content cannot be stored: $.score is nan",
+        "nan-content": "content cannot be stored: at $.score: NaN is not allowed",
         "huge-content": f"over the limit of {OUTPUT_LIMIT:,} bytes (1 MiB)",
         "name-not-str": "whose name is a int, not a non-empty str",
         "message-not-str": "whose message is a dict, not a str",
@@ -230,10 +230,10 @@ async def test_an_output_that_cannot_be_stored_is_a_task_error_naming_why(db_url
     assert name == "TASK_ERROR"
     expected = {
         "huge": f"is {OUTPUT_LIMIT + 3:,} bytes as JSON, over the limit of {OUTPUT_LIMIT:,} bytes (1 MiB)",
-        "nan": "$.a[1] is nan, which JSON cannot hold",
-        "infinity": "$.a is inf, which JSON cannot hold",
-        "lone-surrogate": "$.a is text with a lone surrogate",
-        "int-past-64-bits": "$.a is an integer past 64 bits",
+        "nan": "at $.a[1]: NaN is not allowed",
+        "infinity": "at $.a: an infinite number is not allowed",
+        "lone-surrogate": "at $.a: a string holds a lone UTF-16 surrogate",
+        "int-past-64-bits": "at $.a: an integer outside the signed 64-bit range",
         "object": "a dict is not JSON (Encoding objects of type object is unsupported)",
     }[kind]
     assert expected in message

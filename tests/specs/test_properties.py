@@ -95,7 +95,7 @@ OPTIONAL_POSITIVE = st.none() | POSITIVE
 JSON_SCALARS = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(allow_nan=False, allow_infinity=False),
     TEXT,
 )
@@ -225,15 +225,29 @@ def thread_specs(
     def exprs(limit: int) -> list[Expr]:
         return [expr() for _ in range(draw(SMALL) % (limit + 1))]
 
-    def edges() -> list[Edge]:
-        result = []
+    def condition() -> Expr | None:
+        when = maybe_expr()
+        # A literal true or false decides which edges can be taken; keep every edge takeable.
+        return None if isinstance(when, LiteralExpr) and isinstance(when.value, bool) else when
+
+    def edges(position: int) -> list[Edge]:
+        """Edges of the node at ``position`` in ``targets`` (-1: the entrypoint).
+        The first edge without a condition, the fallback, goes forward, so
+        every node can reach the exit, as the format requires."""
+        result: list[Edge] = []
+        has_fallback = False
         for _ in range(1 + draw(SMALL) % 3):
             mutations = []
             if var_names:
                 for _ in range(draw(SMALL) % 3):
                     op = draw(st.sampled_from(MUTATION_OPS))
                     mutations.append(Mutation(var=pick(var_names), op=op, value=expr()))
-            result.append(Edge(to=pick(targets), when=maybe_expr(), mutations=mutations))
+            when = condition()
+            target = pick(targets) if when is not None or has_fallback else pick(targets[position + 1 :])
+            has_fallback = has_fallback or when is None
+            result.append(Edge(to=target, when=when, mutations=mutations))
+        if not has_fallback:
+            result.append(Edge(to=pick(targets[position + 1 :])))
         return result
 
     def handlers() -> list[FailureHandler]:
@@ -245,9 +259,9 @@ def thread_specs(
     def inputs() -> dict[str, Expr]:
         return {draw(VAR_NAMES): expr() for _ in range(draw(SMALL) % 3)}
 
-    nodes: dict[str, Node] = {"entrypoint": EntrypointNode(edges=edges())}
-    for node_id, kind in kinds.items():
-        common: dict[str, Any] = {"handlers": handlers(), "edges": [] if kind in _TERMINAL else edges()}
+    nodes: dict[str, Node] = {"entrypoint": EntrypointNode(edges=edges(-1))}
+    for position, (node_id, kind) in enumerate(kinds.items()):
+        common: dict[str, Any] = {"handlers": handlers(), "edges": [] if kind in _TERMINAL else edges(position)}
         node: Node
         match kind:
             case "task":

@@ -536,10 +536,11 @@ def test_positive_or_absent_timeout_is_fine(doc: Doc, timeout: float | None) -> 
     loads(json.dumps(doc))
 
 
-@pytest.mark.parametrize(("major", "revision"), [(0, 0), (-1, 3), (1, -1)])
+@pytest.mark.parametrize(("major", "revision"), [(0, 0), (-1, 3), (1, -1), (2**31, 0), (1, 2**31)])
 def test_bad_version_numbers(spec_error: Load, doc: Doc, major: int, revision: int) -> None:
+    """Versions are stored in 32-bit integer columns."""
     doc["version"] = {"major": major, "revision": revision}
-    assert_error(spec_error(doc), "$.version", "major must be >= 1 and revision >= 0")
+    assert_error(spec_error(doc), "$.version", "major must be 1 to 2147483647 and revision 0 to 2147483647")
 
 
 # --- names ----------------------------------------------------------------------------------------
