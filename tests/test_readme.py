@@ -15,10 +15,10 @@ How the blocks are read:
   (``python3.11 -m venv .venv && .venv/bin/pip install ... && REST``) are
   therefore not re-run: the test checks their structure (the interpreter, the
   venv path, that every extra they name exists in ``pyproject.toml``) and
-  runs ``REST`` (``.venv/bin/pytest`` becomes ``.venv/bin/pytest --version``,
-  since the whole suite, this test included, cannot run inside this test).
-  With ``WFC_README_INSTALL=1`` the install lines run for real (network, and
-  a minute or more) in a copy without the symlink.
+  runs ``REST``. With ``WFC_README_INSTALL=1`` the install lines run for real
+  (network, and a minute or more) in a copy without the symlink. Either way
+  ``.venv/bin/pytest`` becomes ``.venv/bin/pytest --version``: the whole
+  suite, this test included, cannot run inside this test.
 * Each command must exit 0, unless the comment ``<!-- readme-test: exit=N -->``
   just above its block says otherwise.
 * ``<!-- readme-test: background -->``: the block's one command keeps running
@@ -72,6 +72,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 READMES = ("README.md", "examples/README.md")
 COMMAND_TIMEOUT = 60.0
+INSTALL_TIMEOUT = 900.0
 BACKGROUND_TIMEOUT = 30.0
 ENVIRONMENT = {"COLUMNS": "120", "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
 INSTALL = re.compile(r"^python3\.11 -m venv \.venv && \.venv/bin/pip install (?P<spec>(-e )?\S+) && (?P<rest>.+)$")
@@ -238,7 +239,7 @@ def readme_blocks(readme: str) -> list[Block]:
 def copy_repository(target: Path, link_venv: bool) -> Path:
     """A fresh copy of the working tree: no git metadata, databases, caches or build output."""
     ignored = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.db", "*.db-*", "build", ".pytest_cache",
-                                     ".hypothesis", ".mypy_cache", ".ruff_cache", "*.egg-info", "bench")  # fmt: skip
+                                     ".hypothesis", ".mypy_cache", ".ruff_cache", "*.egg-info")  # fmt: skip
     shutil.copytree(ROOT, target, ignore=ignored, symlinks=True)
     if link_venv:
         (target / ".venv").symlink_to(sys.prefix, target_is_directory=True)
@@ -287,15 +288,18 @@ class Session:
 
     def prepared(self, block: Block, text: str) -> str:
         """The command as it runs here: the test database for a postgres
-        block, the install prefix checked and dropped (see the docstring)."""
+        block; an install line checked, and without its install part unless
+        ``WFC_README_INSTALL=1`` (see the module docstring)."""
         if "postgres" in block.directives and self.postgres_url is not None:
             text = re.sub(r"postgresql://\S+", self.postgres_url, text)
         install = INSTALL.match(text)
-        if install is None or self.install:
+        if install is None:
             return text
-        check_install_line(install["spec"], f"{block.path}:{block.line}")
+        check_install_line(install["spec"], block.where)
         rest = install["rest"]
-        return rest + " --version" if rest.strip() == ".venv/bin/pytest" else rest
+        if rest.strip() == ".venv/bin/pytest":  # the whole suite, this test included: not from inside it
+            rest += " --version"
+        return text[: install.start("rest")] + rest if self.install else rest
 
     def apply_export(self, text: str) -> bool:
         """Keep ``export NAME=VALUE`` for the later commands, as a shell would."""
@@ -306,11 +310,12 @@ class Session:
         return True
 
     def run_one(self, block: Block, command: Command, text: str) -> None:
+        timeout = INSTALL_TIMEOUT if self.install and INSTALL.match(command.text) else COMMAND_TIMEOUT
         try:
             done = subprocess.run(["bash", "-c", text], cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, timeout=COMMAND_TIMEOUT)  # fmt: skip
+                                  stderr=subprocess.STDOUT, timeout=timeout)  # fmt: skip
         except subprocess.TimeoutExpired as exc:
-            pytest.fail(f"{block.path}:{command.line}: `{text}` still ran after {COMMAND_TIMEOUT}s: {exc.output!r}")
+            pytest.fail(f"{block.path}:{command.line}: `{text}` still ran after {timeout}s: {exc.output!r}")
         output = done.stdout.decode("utf-8", errors="replace").splitlines()
         self.check(block, command, done.returncode, output, command.expected)
 
