@@ -34,7 +34,7 @@ How the blocks are read:
 * ``export NAME=VALUE`` is applied to the environment of the later commands,
   as a shell would. Commands run with ``COLUMNS=120`` (the width the README's
   tables were captured at), ``PYTHONUNBUFFERED=1`` (so stdout and stderr
-  interleave as on a terminal) and without ``WFC_DB``.
+  interleave as on a terminal), ``NO_COLOR=1`` and without ``WFC_DB``.
 
 How the output is compared (``normalise``), on the README's lines and on the
 real ones alike: ANSI escapes are dropped and runs of spaces and of ``─`` squeezed
