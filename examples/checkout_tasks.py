@@ -7,11 +7,15 @@ inputs:
 
 * ``card-token`` containing ``declined``: ``charge-card`` raises the business
   exception ``card-declined``.
+* ``order-id`` containing ``bank-down``: ``charge-card`` fails technically
+  (``ConnectionError``) on every attempt, so its retries run out.
 * ``order-id`` containing ``no-stock``: ``reserve-inventory`` raises
   ``out-of-stock``.
 * ``order-id`` containing ``no-carrier``: ``create-shipment`` fails
   technically on every attempt (its retries run out).
 * ``order-id`` containing ``email-down``: every ``send-confirmation`` attempt
+  fails.
+* ``order-id`` containing ``sms-down``: every ``notify-customer`` attempt
   fails.
 * ``order-id`` ending in ``-flaky``: the first ``send-confirmation`` attempt
   fails, the retry succeeds.
@@ -55,12 +59,31 @@ def validate_cart(order_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"items": priced, "total": total, "currency": "EUR"}
 
 
+@task("create-order", timeout=10)
+async def create_order(
+    order_id: str, customer_email: str, items: list[dict[str, Any]], total: float, ctx: TaskContext
+) -> dict[str, Any]:
+    """Record the order in the order database."""
+    await asyncio.sleep(0.01)
+    return {"order_number": _ref("ord", ctx.idempotency_key), "items": len(items), "total": total}
+
+
+@task("cancel-order", timeout=10)
+async def cancel_order(order_id: str, order_number: str, customer_email: str) -> dict[str, Any]:
+    """Mark the order cancelled and tell the customer (compensation of
+    ``create-order``, the last to run, so after the refund)."""
+    await asyncio.sleep(0.01)
+    return {"order_number": order_number, "cancelled": True, "notified": customer_email}
+
+
 @task("charge-card", timeout=30)
 async def charge_card(
     order_id: str, card_token: str, amount: float, currency: str, ctx: TaskContext
 ) -> dict[str, Any]:
     """Charge the card; raises ``card-declined`` when the bank refuses."""
     await asyncio.sleep(0.01)  # the payment provider
+    if "bank-down" in order_id:
+        raise ConnectionError(f"payment provider unreachable (attempt {ctx.attempt})")
     if "declined" in card_token:
         raise TaskException(
             "card-declined", f"the bank declined the card for order {order_id}", {"decline_code": "do_not_honor"}
@@ -91,7 +114,7 @@ async def release_inventory(order_id: str, reservation_id: str) -> dict[str, Any
     return {"reservation_id": reservation_id, "released": True}
 
 
-@task("create-shipment", timeout=30)
+@task("create-shipment", timeout=15)
 async def create_shipment(
     order_id: str, reservation_id: str, address: dict[str, Any], ctx: TaskContext
 ) -> dict[str, Any]:
@@ -131,6 +154,8 @@ async def notify_customer(
 ) -> dict[str, Any]:
     """Tell the customer by SMS what went wrong with their order."""
     await asyncio.sleep(0.01)
+    if "sms-down" in order_id:
+        raise ConnectionError(f"SMS gateway unavailable (attempt {ctx.attempt})")
     detail = (failure or {}).get("message", "")
     return {"message_id": _ref("sms", ctx.idempotency_key), "reason": reason, "detail": detail}
 
@@ -138,6 +163,8 @@ async def notify_customer(
 #: Every task of the checkout workflow, for ``Engine.open(..., tasks=TASKS)``.
 TASKS = [
     validate_cart,
+    create_order,
+    cancel_order,
     charge_card,
     refund_card,
     reserve_inventory,

@@ -1,5 +1,9 @@
 """Currency exchange between two ledgers, approved by compliance.
 
+This is the currency exchange flow of the seed stories: verify the funds,
+lock a rate, wait for compliance, then move the money as a saga that is
+undone in reverse order if any later step fails. No deliberate deviation.
+
 1. ``verify-funds`` checks the source account can cover the amount.
 2. ``lock-fx-rate`` locks an exchange rate for the transfer; undone by
    ``release-fx-rate``.

@@ -1,6 +1,10 @@
 """Order fulfilment: pick and pack every line item in parallel, ship, and
 remind the customer to leave a review a week later.
 
+This is the order fulfilment flow of the seed stories: a fan-out per line
+item and a fan-in, a cancellation that can arrive at any time, and a
+durable timer. No deliberate deviation.
+
 1. One child thread per line item (``spawn_thread_for_each``) runs
    ``pick-item`` then ``pack-item`` and returns its parcel.
 2. ``wait_for_threads`` waits for all of them; their parcels come back in

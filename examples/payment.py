@@ -1,13 +1,22 @@
 """Card payment: authorize, screen for fraud, settle, tell the customer.
 
+This is the payment flow of the seed stories: authorize (3 retries), check
+for fraud (2 retries), and settle and notify only when the payment is
+approved.
+
 1. ``authorize-payment`` reserves the amount on the card. The card network
    times out now and then, so it gets 3 retries with exponential backoff.
 2. ``fraud-check`` scores the payment from 0 (fine) to 1 (fraud), 2 retries.
-3. Approved and a score below 0.7: ``settle-payment`` captures the money and
-   ``send-notification`` emails the receipt; the status becomes ``settled``.
-   Approved but suspicious: ``void-authorization`` releases the reservation
-   and the status becomes ``held-for-review``. Not approved: the status
-   becomes ``declined`` and the customer is told.
+3. Approved (the card network approved it and the score is below 0.7):
+   ``settle-payment`` captures the money and ``send-notification`` emails the
+   receipt; the status becomes ``settled``. Anything else settles nothing and
+   notifies no one: not approved by the card network, the status becomes
+   ``declined``; approved but suspicious, the status becomes
+   ``held-for-review``.
+
+Deliberate deviation from the seed: a suspicious payment's authorization is
+released with ``void-authorization``, so the customer's card is not left
+with a hold on it while the payment waits for review.
 
 The run's output is the final status. Inputs that drive the simulated tasks
 (see ``payment_tasks.py``): a ``card-token`` containing ``declined`` is not
@@ -47,7 +56,6 @@ def payment(wf: WorkflowThread) -> VariableHandle:
 
     def decline(t: WorkflowThread) -> None:
         status.assign("declined")
-        t.execute("send-notification", customer, "payment-declined", payment_id, retries=5, timeout=10)
 
     approved = auth["status"] == "approved"
     wf.do_if(approved & (fraud["score"] < 0.7), settle).do_elif(approved, hold).do_else(decline)

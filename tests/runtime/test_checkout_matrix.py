@@ -1,8 +1,11 @@
 """The seed's compensation matrix, on ``examples/checkout.py`` compiled and run
-by the engine on a real SQLite file: the happy path, a failure at each step
-(exactly the right compensations, in reverse order, checked from the tasks'
-own calls and from the journal), and a compensation that keeps failing
-(FAILED, flagged, listed as needing attention)."""
+by the engine on a real database (SQLite, and PostgreSQL when configured):
+the retry and timeout policies the seeds give each step, the happy path, a
+failure at each step (exactly the right compensations, in reverse order, the
+refund before the customer is told, checked from the tasks' own calls and
+from the journal), a technical failure of the charge, email failures that
+never fail a paid order, and a compensation that keeps failing (FAILED,
+flagged, listed as needing attention)."""
 
 from __future__ import annotations
 
@@ -11,14 +14,15 @@ from typing import Any
 import pytest
 from rtengine import FastClock, example, recorded
 
-from wfc.runtime import Engine, RunInfo, RunStatus
+from wfc.runtime import Engine, RunInfo, RunStatus, TaskException
+from wfc.specs import TaskNode
 
 pytestmark = pytest.mark.anyio
 
 ADDRESS = {"street": "Damrak 1", "city": "Amsterdam", "country": "NL"}
 ITEMS = [{"sku": "SKU-KEYBOARD", "quantity": 1}, {"sku": "SKU-MOUSE", "quantity": 2}]
-FORWARD = ["validate-cart", "charge-card", "reserve-inventory", "create-shipment", "send-confirmation"]
-UNDO = {"refund-card", "release-inventory", "cancel-shipment"}
+FORWARD = ["validate-cart", "create-order", "charge-card", "reserve-inventory", "create-shipment", "send-confirmation"]
+UNDO = {"refund-card", "release-inventory", "cancel-shipment", "cancel-order"}
 
 
 def inputs(order_id: str, card: str = "tok_visa", items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -51,6 +55,23 @@ def undone(calls: list[tuple[str, list[Any]]]) -> list[str]:
     return [name for name, _ in calls if name in UNDO]
 
 
+def test_each_step_has_the_retries_and_timeout_of_the_seed() -> None:
+    spec, _ = example("checkout")
+    steps = {
+        node.task: (node.retries, node.timeout)
+        for node in spec.threads["main"].nodes.values()
+        if isinstance(node, TaskNode)
+    }
+    assert steps == {
+        "validate-cart": (2, 10),
+        "create-order": (3, 10),
+        "charge-card": (3, 30),
+        "reserve-inventory": (2, 10),  # fewer retries and a shorter timeout than the payment
+        "create-shipment": (3, 15),
+        "send-confirmation": (5, 10),
+    }
+
+
 async def test_the_happy_path_completes_and_compensates_nothing(db_url: str) -> None:
     run, calls, history, _ = await checkout(db_url, "o-happy")
     assert run.status is RunStatus.COMPLETED and str(run.output).startswith("TRK")
@@ -65,35 +86,71 @@ async def test_an_invalid_cart_fails_before_anything_needs_undoing(db_url: str) 
     assert [name for name, _ in calls] == ["validate-cart"]
 
 
-async def test_a_declined_card_notifies_and_compensates_nothing_completed(db_url: str) -> None:
+def notified_after_refund(calls: list[tuple[str, list[Any]]]) -> bool:
+    """The customer heard (``cancel-order``) only after the money went back."""
+    names = [name for name, _ in calls]
+    return names.index("cancel-order") > names.index("refund-card")
+
+
+async def test_a_declined_card_cancels_the_order_and_tells_the_customer(db_url: str) -> None:
     run, calls, history, _ = await checkout(db_url, "o-declined", card="tok_declined")
     assert run.status is RunStatus.COMPENSATED
     assert run.failure is not None and (run.failure.name, run.failure.node) == ("card-declined", "charge-card")
-    assert [name for name, _ in calls] == ["validate-cart", "charge-card", "notify-customer"]
-    assert calls[-1][1][2] == "payment-declined"
+    assert [name for name, _ in calls] == ["validate-cart", "create-order", "charge-card", "cancel-order"]
+    assert calls[-1][1][2] == "ada@example.com"
     assert run.variables["status"] == "cancelled"
-    assert [h.detail["compensated"] for h in history if h.kind == "RUN_COMPENSATED"] == [[]]
+    assert [h.detail["compensated"] for h in history if h.kind == "RUN_COMPENSATED"] == [["cancel-order"]]
 
 
-async def test_missing_stock_refunds_the_card(db_url: str) -> None:
+async def test_a_technical_failure_of_the_charge_is_caught_and_compensated(db_url: str) -> None:
+    """The Step Functions ``Catch States.ALL``: a connection error that
+    outlasts the charge's retries is handled like a declined card."""
+    run, calls, history, _ = await checkout(db_url, "o-bank-down-1")
+    assert run.status is RunStatus.COMPENSATED
+    assert run.failure is not None and (run.failure.name, run.failure.node) == ("TASK_ERROR", "charge-card")
+    assert "payment provider unreachable" in run.failure.message
+    names = [name for name, _ in calls]
+    assert names.count("charge-card") == 4  # the first attempt and 3 retries
+    assert undone(calls) == ["cancel-order"]  # nothing was charged, so nothing is refunded
+    assert "reserve-inventory" not in names
+    assert run.variables["status"] == "cancelled"
+    handlers = [(h.node, h.detail["handler"]) for h in history if h.kind == "FAILURE_HANDLER_STARTED"]
+    assert handlers == [("charge-card", "charge-card-on-failure")]
+
+
+async def test_missing_stock_refunds_the_card_then_tells_the_customer(db_url: str) -> None:
     run, calls, history, _ = await checkout(db_url, "o-no-stock-1")
     assert run.status is RunStatus.COMPENSATED
     assert run.failure is not None and run.failure.name == "out-of-stock"
     charge = next(args for name, args in calls if name == "charge-card")
-    assert undone(calls) == ["refund-card"]
+    assert undone(calls) == ["refund-card", "cancel-order"]
+    assert notified_after_refund(calls)
     refund_args = next(args for name, args in calls if name == "refund-card")
     assert refund_args[0] == "o-no-stock-1" and refund_args[2:] == [charge[2], "EUR"]
-    assert [h.detail["task"] for h in history if h.kind == "COMPENSATION_COMPLETED"] == ["refund-card"]
+    assert [h.detail["task"] for h in history if h.kind == "COMPENSATION_COMPLETED"] == ["refund-card", "cancel-order"]
+    assert run.variables["status"] == "cancelled"
 
 
-async def test_a_failed_shipment_releases_the_inventory_then_refunds_the_card(db_url: str) -> None:
+async def test_a_reservation_that_keeps_timing_out_gets_two_retries(db_url: str) -> None:
+    def warehouse_slow(order_id: str, items: list[dict[str, Any]]) -> None:
+        raise TimeoutError("warehouse did not answer")
+
+    run, calls, _, _ = await checkout(db_url, "o-slow-warehouse", replace={"reserve-inventory": warehouse_slow})
+    assert run.status is RunStatus.COMPENSATED
+    assert [name for name, _ in calls].count("reserve-inventory") == 3  # the first attempt and 2 retries
+    assert undone(calls) == ["refund-card", "cancel-order"]
+
+
+async def test_a_failed_shipment_releases_the_inventory_refunds_the_card_then_tells_the_customer(
+    db_url: str,
+) -> None:
     run, calls, history, _ = await checkout(db_url, "o-no-carrier-1")
     assert run.status is RunStatus.COMPENSATED
     assert run.failure is not None and (run.failure.name, run.failure.node) == ("TASK_ERROR", "create-shipment")
     names = [name for name, _ in calls]
     assert names.count("create-shipment") == 4  # the first attempt and 3 retries
-    assert undone(calls) == ["release-inventory", "refund-card"]
-    assert names.index("release-inventory") > names.index("notify-customer")
+    assert undone(calls) == ["release-inventory", "refund-card", "cancel-order"]
+    assert notified_after_refund(calls)
     reservation = next(
         h.detail["output"] for h in history if h.kind == "TASK_COMPLETED" and h.node == "reserve-inventory"
     )
@@ -105,6 +162,8 @@ async def test_a_failed_shipment_releases_the_inventory_then_refunds_the_card(db
         ("COMPENSATION_COMPLETED", "reserve-inventory"),
         ("COMPENSATION_DISPATCHED", "charge-card"),
         ("COMPENSATION_COMPLETED", "charge-card"),
+        ("COMPENSATION_DISPATCHED", "create-order"),
+        ("COMPENSATION_COMPLETED", "create-order"),
     ]
     assert history[-1].kind == "RUN_COMPENSATED"
     # The card token is masked in the journal, including the refund's arguments.
@@ -113,9 +172,29 @@ async def test_a_failed_shipment_releases_the_inventory_then_refunds_the_card(db
 
 async def test_a_confirmation_email_that_never_goes_out_keeps_the_order(db_url: str) -> None:
     run, calls, _, _ = await checkout(db_url, "o-email-down-1")
-    assert run.status is RunStatus.COMPLETED
+    assert run.status is RunStatus.COMPLETED and str(run.output).startswith("TRK")
     names = [name for name, _ in calls]
     assert names.count("send-confirmation") == 6 and names[-1] == "notify-customer"
+    assert undone(calls) == []
+    assert run.variables["status"] == "confirmed"
+
+
+async def test_an_email_and_an_sms_that_both_fail_still_keep_the_paid_order(db_url: str) -> None:
+    run, calls, _, _ = await checkout(db_url, "o-email-down-sms-down-1")
+    assert run.status is RunStatus.COMPLETED and run.failure is None
+    names = [name for name, _ in calls]
+    assert names.count("send-confirmation") == 6 and names.count("notify-customer") == 4
+    assert undone(calls) == []
+    assert run.variables["status"] == "confirmed-unannounced"
+
+
+async def test_an_email_business_exception_keeps_the_order(db_url: str) -> None:
+    def mailbox_refused(order_id: str, customer_email: str, tracking_number: str) -> None:
+        raise TaskException("mailbox-refused", f"{customer_email} does not accept mail")
+
+    run, calls, _, _ = await checkout(db_url, "o-mailbox", replace={"send-confirmation": mailbox_refused})
+    assert run.status is RunStatus.COMPLETED
+    assert [name for name, _ in calls][-2:] == ["send-confirmation", "notify-customer"]
     assert undone(calls) == []
 
 
@@ -136,7 +215,8 @@ async def test_a_compensation_that_keeps_failing_fails_the_run_flagged_for_atten
     failed = [h for h in history if h.kind == "COMPENSATION_FAILED"]
     assert [h.attempt for h in failed] == [1, 2, 3, 4] and failed[-1].detail["final"] is True
     assert [(h.kind, h.detail["task"]) for h in history if h.kind == "COMPENSATION_SKIPPED"] == [
-        ("COMPENSATION_SKIPPED", "refund-card")
+        ("COMPENSATION_SKIPPED", "refund-card"),
+        ("COMPENSATION_SKIPPED", "cancel-order"),
     ]
     _, tasks = example("checkout")
     async with Engine.open(db_url, tasks=tasks, serve=False) as engine:
@@ -167,4 +247,4 @@ async def test_retrying_the_failed_compensation_finishes_the_saga(db_url: str) -
         run = await engine.wait("o-no-carrier-3", timeout=20)
         assert await engine.list_runs(needs_attention=True) == []
     assert run.status is RunStatus.COMPENSATED and not run.compensation_failed
-    assert [name for name, _ in calls] == ["release-inventory", "refund-card"]  # no forward step ran again
+    assert [name for name, _ in calls] == ["release-inventory", "refund-card", "cancel-order"]  # no forward step again
