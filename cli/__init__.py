@@ -20,7 +20,7 @@ def main() -> None:
         except Exception as exc:  # raised outside any command, e.g. while parsing
             exit_on_internal_error(exc)
     except SystemExit as done:
-        leave(done.code)  # without waiting for threads a stuck task left behind
+        leave(done.code)
 
 
 __all__ = ["CliError", "WfcError", "app", "main"]
