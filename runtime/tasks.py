@@ -33,7 +33,7 @@ import msgspec
 
 from wfc.runtime.errors import TaskDefinitionError
 from wfc.runtime.interpreter import TaskPolicy
-from wfc.specs import Backoff, json_problems
+from wfc.specs import Backoff, duration_problem, json_problems
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -189,8 +189,11 @@ def task(
             raise TaskDefinitionError(task_name, f"@task decorates a function, got {fn!r}")
         if retries is not None and (not isinstance(retries, int) or isinstance(retries, bool) or retries < 0):
             raise TaskDefinitionError(task_name, f"retries must be an int >= 0, got {retries!r}")
-        if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+        if timeout is not None and (not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0):
             raise TaskDefinitionError(task_name, f"timeout must be seconds > 0, got {timeout!r}")
+        too_long = duration_problem(timeout) if timeout is not None else None
+        if too_long is not None:
+            raise TaskDefinitionError(task_name, f"timeout={timeout!r}: {too_long}")
         definition = TaskDefinition(
             name=task_name,
             fn=fn,
