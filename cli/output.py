@@ -17,8 +17,9 @@ from rich.text import Text
 from wfc.runtime.urls import redact_url
 
 #: Width of a console that is not a terminal (a pipe, a file): wide enough
-#: that nothing is ever wrapped or cut. Rich would otherwise use 80 columns
-#: (or ``$COLUMNS``), and ``wfc runs list | grep`` would see cut ids.
+#: that nothing is ever wrapped or cut. Rich would otherwise use 80 columns,
+#: and ``wfc runs list | grep`` would see cut ids. An exported ``$COLUMNS``
+#: is an explicit request for a width, and is honoured.
 UNLIMITED: Final = 1_000_000
 
 
@@ -34,8 +35,9 @@ def stderr() -> Console:
 
 
 def _sized(console: Console) -> Console:
-    """A terminal keeps its width; anything else gets lines of any length."""
-    if not console.is_terminal:
+    """A terminal keeps its width; anything else gets lines of any length,
+    unless ``$COLUMNS`` asks for a width (rich then uses it)."""
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
         console.width = UNLIMITED
     return console
 
