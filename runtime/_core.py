@@ -421,6 +421,14 @@ class EngineCore:
         if self._drain_scope is not None:
             self._drain_scope.cancel()
 
+    def wake_timers(self) -> None:
+        """Look for due timers now instead of at the next poll.
+
+        The timer loop sleeps in real time until the next timer is due by the
+        engine's clock; call this after moving an injected ``clock`` forward
+        (tests), so timers that became due fire without waiting."""
+        self._timer_wake.set()
+
     @property
     def running_attempts(self) -> int:
         """Task attempts running in this engine now."""

@@ -7,7 +7,9 @@ from typing import Any
 
 import anyio
 import pytest
+from rtclock import ManualClock, manual_engine
 from rtdb import Db
+from rtengine import until
 from rtspec import backoff, edge, exit_, handler, mut, nop, out, spec, task, thread, var, variable
 
 from wfc.runtime import Engine, RunStatus, TaskContext, TaskException
@@ -60,15 +62,18 @@ async def test_retries_wait_on_durable_timers_and_keep_the_idempotency_key(db_ur
     s = spec(
         "charge", [("c", task("flaky", retries=3, backoff=backoff(initial=0.3, maximum=0.3))), ("end", exit_(out("c")))]
     )
-    async with open_engine(db_url) as engine:
+    clock = ManualClock()
+    async with manual_engine(db_url, clock, tasks=[flaky], poll_interval=0.05) as engine:
         await engine.deploy(s)
         run_id = await engine.start("charge", run_id="o-1")
-        with anyio.fail_after(5):
-            while not db.rows("SELECT count(*) FROM timers")[0][0]:
-                await anyio.sleep(0.01)
-        # Between attempts the run waits on a stored timer, with nothing in the outbox.
-        assert db.rows("SELECT count(*) FROM tasks") == [(0,)]
-        assert "retry of task 'flaky' (attempt 2)" in (await engine.get_run(run_id)).waiting_on[0]
+        for attempt in (2, 3):
+            info = await until(engine, run_id, lambda r, a=attempt: f"(attempt {a})" in str(r.waiting_on))
+            # Between attempts the run waits on a stored timer, with nothing
+            # in the outbox; the clock stands still, so the timer cannot fire yet.
+            assert "retry of task 'flaky'" in info.waiting_on[0]
+            assert db.rows("SELECT count(*) FROM tasks") == [(0,)]
+            assert db.rows("SELECT count(*) FROM timers") == [(1,)]
+            clock.advance(0.3)
         run = await engine.wait(run_id, timeout=10)
         history = await engine.history(run_id)
     assert run.status is RunStatus.COMPLETED and run.output == "charged"
