@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -92,6 +93,45 @@ async def test_a_task_in_flight_at_shutdown_is_delivered_again_on_reopen(db_url:
     assert run.status is RunStatus.COMPLETED and run.output == "released"
     assert deliveries == [("blk/0/b/1", 1), ("blk/0/b/1", 1)]
     assert "TASK_CLAIMED" in kinds
+
+
+async def test_a_claim_in_flight_when_the_engine_closes_does_not_outlive_it(
+    db_url: str, db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing releases the engine's leases; a claim (or heartbeat) of its poll
+    loop still in flight must not take them again after that, or the attempt
+    would be stranded until the lease expired."""
+    deliveries.clear()
+    release["event"] = anyio.Event()
+    s = spec("block", [("b", task("blocking")), ("end", exit_(out("b")))])
+    in_claim, released = anyio.Event(), anyio.Event()
+    async with Engine.open(db_url, tasks=[blocking], poll_interval=0.02) as engine:
+        store = engine._store
+        claim_tasks, release_engine = store.claim_tasks, store.release_engine
+
+        async def late_claim(*args: Any) -> Any:
+            in_claim.set()
+            # Unfixed, closing releases the engine meanwhile and this claim
+            # comes after; fixed, closing waits for it (hence the bound).
+            with anyio.move_on_after(1):
+                await released.wait()
+            return await claim_tasks(*args)
+
+        async def noted_release(engine_id: str) -> None:
+            await release_engine(engine_id)
+            released.set()
+
+        await engine.deploy(s)
+        await engine.start("block", run_id="blk")
+        with anyio.fail_after(10):
+            while not deliveries:
+                await anyio.sleep(0.01)
+        monkeypatch.setattr(store, "claim_tasks", late_claim)
+        monkeypatch.setattr(store, "release_engine", noted_release)
+        with anyio.fail_after(10):
+            await in_claim.wait()
+    assert db.rows("SELECT idempotency_key, lease_owner FROM tasks") == [("blk/0/b/1", None)]
+    assert db.rows("SELECT count(*) FROM engines") == [(0,)]
 
 
 async def test_a_client_engine_leaves_tasks_to_a_serving_engine(db_url: str) -> None:
