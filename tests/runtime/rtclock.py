@@ -9,11 +9,15 @@ before the test moves the clock, however slow the machine is.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from wfc.runtime import Engine
+import anyio
+
+from wfc.runtime import Engine, RunInfo
 
 #: 2026-01-01T00:00:00Z: a fixed start, so stored times do not depend on when the test runs.
 START = 1_767_225_600.0
@@ -52,3 +56,38 @@ async def manual_engine(url: str, clock: ManualClock, **options: Any) -> AsyncIt
     """``Engine.open(url, clock=clock, **options)``, woken by ``clock.advance``."""
     async with Engine.open(url, clock=clock, **options) as engine, clock.watching(engine):
         yield engine
+
+
+#: The due moment in a thread's ``waiting_on`` (``timer until …``, ``retry of task … at …``, ``… until …``).
+_DUE = re.compile(r"(?:until|at) (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00)")
+
+
+#: A wait on a task attempt that is running (in a thread, or drained before a compensation).
+_BUSY = re.compile(r"\(attempt \d+, running\)|running task")
+
+
+def next_due(run: RunInfo) -> float | None:
+    """When the run's earliest timer is due, if timers are all it waits for:
+    no task attempt of it is running (its result could change what the run
+    waits for). Covers threads and a compensation in progress."""
+    waits = run.waiting_on
+    if any(_BUSY.search(w) for w in waits):
+        return None
+    dues = [dt.datetime.fromisoformat(m.group(1)).timestamp() for w in waits if (m := _DUE.search(w))]
+    # ``waiting_on`` shows milliseconds, cut off: a moment 1 ms later is never early.
+    return min(dues) + 0.001 if dues else None
+
+
+async def finish(engine: Engine, clock: ManualClock, run_id: str, timeout: float = 20) -> RunInfo:
+    """Wait until the run finishes, moving ``clock`` to the next due timer
+    whenever the run waits for nothing else (virtual time: retries, sleeps
+    and timeouts take no real time, and fire in the order they are due)."""
+    with anyio.fail_after(timeout):
+        while True:
+            run = await engine.get_run(run_id)
+            if run.status.finished:
+                return run
+            due = next_due(run)
+            if due is not None and due > clock.now:
+                clock.advance(due - clock.now)
+            await anyio.sleep(0.01)  # the next look at the run (a poll, not a wait for time to pass)

@@ -1,6 +1,7 @@
-"""Helpers of engine-level tests: a clock that runs fast (so durable retry
-timers of real examples fire in milliseconds), the example workflows compiled
-from ``examples/``, and task functions that log their calls."""
+"""Helpers of engine-level tests: the example workflows compiled from
+``examples/``, task functions that log their calls, and polling a run until
+a condition holds. Tests that wait on durable timers use
+:mod:`rtclock` (a clock that moves only when the test says so)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 class FastClock:
     """Epoch seconds that pass ``speed`` times faster than real time, plus
-    whatever :meth:`jump` added."""
+    whatever :meth:`jump` added.
+
+    Still real time, only faster: a timer can fire while the test is slow to
+    act. Prefer :class:`rtclock.ManualClock` (with :func:`rtclock.finish` to
+    run through retries and sleeps); this is kept for tests not moved yet."""
 
     def __init__(self, speed: float = 100.0) -> None:
         self.speed = speed

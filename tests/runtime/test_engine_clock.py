@@ -16,9 +16,7 @@ pytestmark = pytest.mark.anyio
 NAP = spec("nap", [("zz", sleep(60)), ("end", exit_("awake"))])
 
 
-async def test_a_timer_fires_when_the_injected_clock_reaches_it_without_waiting_for_a_poll(
-    db_url: str, db: Db
-) -> None:
+async def test_a_timer_fires_when_the_injected_clock_reaches_it_without_waiting_for_a_poll(db_url: str, db: Db) -> None:
     clock = ManualClock()
     # A poll interval far longer than the test's deadline: only wake_timers
     # can make the timer loop look again in time.
