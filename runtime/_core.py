@@ -124,6 +124,11 @@ class EngineCore:
         store.subscribe(self._on_wakeup)
         self._closed = False
         self._tg: anyio.abc.TaskGroup | None = None
+        # Held by the timer and the poll loop while they use the store: closing
+        # waits for a claim or heartbeat in flight before it releases this
+        # engine, so none can take a lease (or register the engine) after that.
+        self._timer_pass = anyio.Lock()
+        self._poll_pass = anyio.Lock()
 
     async def _shutdown(self) -> None:
         self._closed = True
@@ -136,11 +141,12 @@ class EngineCore:
             self._submit(barrier)
             with anyio.move_on_after(10):
                 await barrier.reply.get()
-            if self._serve:  # a client registered nothing and holds no leases
-                try:
-                    await self._store.release_engine(self._id)
-                except Exception:  # the store may be what failed; closing must go on
-                    log.exception("could not release task leases of engine %s", self._id)
+            async with self._timer_pass, self._poll_pass:  # the loops see _closed after this
+                if self._serve:  # a client registered nothing and holds no leases
+                    try:
+                        await self._store.release_engine(self._id)
+                    except Exception:  # the store may be what failed; closing must go on
+                        log.exception("could not release task leases of engine %s", self._id)
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
 
@@ -381,7 +387,8 @@ class EngineCore:
         while True:
             self._timer_wake = anyio.Event()
             try:
-                delay = await self._fire_due_timers()
+                async with self._timer_pass:
+                    delay = await self._fire_due_timers()
             except Exception as exc:  # a busy or failing database must not stop the engine
                 self._log_store_failure("looking for due timers", exc)
                 delay = self._poll
@@ -390,7 +397,7 @@ class EngineCore:
 
     async def _fire_due_timers(self) -> float:
         """Queue the timers that are due; return how long to sleep."""
-        if self._draining:
+        if self._draining or self._closed:
             return self._poll
         now = self._clock()
         due = await self._store.claim_timers(self._id, now, self._lease, 1000)
@@ -422,13 +429,16 @@ class EngineCore:
             now = self._clock()
             more = False
             try:
-                if now >= next_beat:
-                    await self._store.heartbeat(self._id, now, self._lease)
-                    next_beat = now + self._lease / 3
-                if self._store.shared and now >= next_reap:
-                    await self._store.reap_engines(now, self._lease)
-                    next_reap = now + self._poll
-                more = await self._claim(now)
+                async with self._poll_pass:
+                    if self._closed:  # released: a heartbeat would register the engine again
+                        return
+                    if now >= next_beat:
+                        await self._store.heartbeat(self._id, now, self._lease)
+                        next_beat = now + self._lease / 3
+                    if self._store.shared and now >= next_reap:
+                        await self._store.reap_engines(now, self._lease)
+                        next_reap = now + self._poll
+                    more = await self._claim(now)
             except Exception as exc:  # a busy or failing database must not stop the engine
                 self._log_store_failure("polling the database", exc)
             if not more:
@@ -495,6 +505,14 @@ class EngineCore:
         """End a :meth:`drain` now."""
         if self._drain_scope is not None:
             self._drain_scope.cancel()
+
+    def wake_timers(self) -> None:
+        """Look for due timers now instead of at the next poll.
+
+        The timer loop sleeps in real time until the next timer is due by the
+        engine's clock; call this after moving an injected ``clock`` forward
+        (tests), so timers that became due fire without waiting."""
+        self._timer_wake.set()
 
     @property
     def running_attempts(self) -> int:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -68,20 +69,44 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def start_worker(folder: Path, url: str, *extra: str) -> subprocess.Popen[str]:
+@dataclass
+class WorkerProcess:
+    """A ``wfc worker`` process; its output goes to a file, so that the test
+    can look at it while the worker runs."""
+
+    process: subprocess.Popen[str]
+    log: Path
+
+    def output(self) -> str:
+        """What the worker printed so far."""
+        return self.log.read_text()
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        """Wait until the worker printed ``text``; it must keep running meanwhile."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            assert self.process.poll() is None, f"the worker exited:\n{self.output()}"
+            assert time.monotonic() < deadline, f"no {text!r} within {timeout} s:\n{self.output()}"
+            time.sleep(0.05)
+
+
+def start_worker(folder: Path, url: str, *extra: str) -> WorkerProcess:
     command = [sys.executable, "-c", "from wfc.cli import main; main()", "worker", "--db", url]
     command += ["--tasks", "greet_tasks.py", "--poll", "0.1", "--stats-every", "0.2", *extra]
-    return subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = folder / "worker.log"
+    with log.open("w") as handle:
+        process = subprocess.Popen(command, cwd=folder, stdout=handle, stderr=subprocess.STDOUT, text=True)
+    return WorkerProcess(process, log)
 
 
-def stop(worker: subprocess.Popen[str], how: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
-    worker.send_signal(how)
+def stop(worker: WorkerProcess, how: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
+    worker.process.send_signal(how)
     try:
-        out, _ = worker.communicate(timeout=30)
+        worker.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        worker.kill()
-        out, _ = worker.communicate()
-    return worker.returncode, out
+        worker.process.kill()
+        worker.process.wait()
+    return worker.process.returncode, worker.output()
 
 
 def run_info(url: str, run_id: str, timeout: float = 30) -> RunInfo:
@@ -100,11 +125,6 @@ def run_status(url: str, run_id: str) -> str:
     return anyio.run(read)
 
 
-def wait_for_output(worker: subprocess.Popen[str], seconds: float) -> None:
-    time.sleep(seconds)
-    assert worker.poll() is None, worker.communicate()[0]
-
-
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_detached_run_is_completed_by_a_worker_that_stops_cleanly(
     invoke: Invoke, project: Path, db: Db, how: signal.Signals
@@ -115,7 +135,7 @@ def test_a_detached_run_is_completed_by_a_worker_that_stops_cleanly(
     worker = start_worker(project, db.url, "--concurrency", "4")
     try:
         info = run_info(db.url, run_id)
-        wait_for_output(worker, 0.5)
+        worker.wait_for("wfc worker: claimed")  # the periodic plain line (no TTY)
     finally:
         code, out = stop(worker, how)
     assert info.status.value == "COMPLETED"
@@ -135,7 +155,7 @@ def test_on_a_signal_running_attempts_get_the_grace_period_then_are_released(
     try:
         deadline = time.monotonic() + 30
         while not db.rows("SELECT node FROM tasks WHERE node = 'shout' AND lease_owner IS NOT NULL"):
-            assert time.monotonic() < deadline and worker.poll() is None
+            assert time.monotonic() < deadline and worker.process.poll() is None, worker.output()
             time.sleep(0.05)
     finally:
         code, out = stop(worker)

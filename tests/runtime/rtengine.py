@@ -1,6 +1,7 @@
-"""Helpers of engine-level tests: a clock that runs fast (so durable retry
-timers of real examples fire in milliseconds), the example workflows compiled
-from ``examples/``, and task functions that log their calls."""
+"""Helpers of engine-level tests: the example workflows compiled from
+``examples/``, task functions that log their calls, and polling a run until
+a condition holds. Tests that wait on durable timers use
+:mod:`rtclock` (a clock that moves only when the test says so)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import functools
 import importlib.util
 import inspect
 import sys
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
@@ -20,23 +20,6 @@ from wfc.runtime import Engine, RunInfo, TaskDefinition, TaskFunction
 from wfc.specs import WorkflowSpec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-class FastClock:
-    """Epoch seconds that pass ``speed`` times faster than real time, plus
-    whatever :meth:`jump` added."""
-
-    def __init__(self, speed: float = 100.0) -> None:
-        self.speed = speed
-        self.origin = time.time()
-        self.shift = 0.0
-
-    def __call__(self) -> float:
-        return self.origin + (time.time() - self.origin) * self.speed + self.shift
-
-    def jump(self, seconds: float) -> None:
-        """Move the clock forward at once."""
-        self.shift += seconds
 
 
 def import_example(stem: str) -> ModuleType:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rtengine import FastClock, example, recorded
+from rtclock import ManualClock, finish, manual_engine
+from rtengine import example, recorded
 
 from wfc.runtime import Engine, RunInfo, RunStatus, TaskException
 from wfc.specs import TaskNode
@@ -36,17 +37,20 @@ def inputs(order_id: str, card: str = "tok_visa", items: list[dict[str, Any]] | 
 
 
 async def checkout(
-    db_url: str, order_id: str, replace: dict[str, Any] | None = None, **given: Any
+    db_url: str,
+    order_id: str,
+    replace: dict[str, Any] | None = None,
+    clock: ManualClock | None = None,
+    **given: Any,
 ) -> tuple[RunInfo, list[tuple[str, list[Any]]], list[Any], Engine]:
-    """Run one checkout to its end: the run, the task calls, the journal."""
+    """Run one checkout to its end in virtual time: the run, the task calls, the journal."""
     spec, tasks = example("checkout")
     calls: list[tuple[str, list[Any]]] = []
-    async with Engine.open(
-        db_url, tasks=recorded(tasks, calls, replace), poll_interval=0.02, clock=FastClock(200)
-    ) as engine:
+    clock = clock or ManualClock()
+    async with manual_engine(db_url, clock, tasks=recorded(tasks, calls, replace), poll_interval=0.02) as engine:
         await engine.deploy(spec)
         run_id = await engine.start("checkout", inputs(order_id, **given), run_id=order_id)
-        run = await engine.wait(run_id, timeout=20)
+        run = await finish(engine, clock, run_id)
         history = await engine.history(run_id)
     return run, calls, history, engine
 
@@ -235,16 +239,17 @@ async def test_retrying_the_failed_compensation_finishes_the_saga(db_url: str) -
             raise ConnectionError("warehouse API down")
         return {"reservation_id": reservation_id, "released": True}
 
-    run, _, _, _ = await checkout(db_url, "o-no-carrier-3", replace={"release-inventory": flaky_warehouse})
+    clock = ManualClock()
+    run, _, _, _ = await checkout(db_url, "o-no-carrier-3", replace={"release-inventory": flaky_warehouse}, clock=clock)
     assert run.status is RunStatus.FAILED and run.compensation_failed
     down["left"] = 0
     _, tasks = example("checkout")
     calls: list[tuple[str, list[Any]]] = []
     defs = recorded(tasks, calls, {"release-inventory": flaky_warehouse})
-    async with Engine.open(db_url, tasks=defs, poll_interval=0.02, clock=FastClock(200)) as engine:
+    async with manual_engine(db_url, clock, tasks=defs, poll_interval=0.02) as engine:
         retried = await engine.retry("o-no-carrier-3")
         assert retried.status is RunStatus.RUNNING and not retried.needs_attention
-        run = await engine.wait("o-no-carrier-3", timeout=20)
+        run = await finish(engine, clock, "o-no-carrier-3")
         assert await engine.list_runs(needs_attention=True) == []
     assert run.status is RunStatus.COMPENSATED and not run.compensation_failed
     assert [name for name, _ in calls] == ["release-inventory", "refund-card", "cancel-order"]  # no forward step again

@@ -7,7 +7,9 @@ from typing import Any
 
 import anyio
 import pytest
+from rtclock import ManualClock, manual_engine
 from rtdb import Db
+from rtengine import until
 from rtspec import exit_, lst, out, spec, task, var, variable, wait
 
 from wfc.runtime import Engine, RunStateError, RunStatus, UnknownRunError, UsageError
@@ -47,14 +49,18 @@ async def test_events_sent_before_the_waits_are_consumed_later_in_order(db_url: 
 
 
 async def test_an_event_id_makes_delivery_idempotent(db_url: str, db: Db) -> None:
-    s = spec("one", [("w", wait("paid")), ("w2", wait("paid", timeout=0.3)), ("end", exit_(out("w")))])
-    async with open_engine(db_url) as engine:
+    s = spec("one", [("w", wait("paid")), ("w2", wait("paid", timeout=30)), ("end", exit_(out("w")))])
+    clock = ManualClock()
+    async with manual_engine(db_url, clock, tasks=[gate_task], poll_interval=0.05) as engine:
         await engine.deploy(s)
         run_id = await engine.start("one")
         sent = await engine.send_event("paid", 1, run_id=run_id, event_id="pay-1")
         again = await engine.send_event("paid", 1, run_id=run_id, event_id="pay-1")
         assert (sent.duplicate, again.duplicate) == (False, True)
         assert again.event_id == "pay-1" and again.run_id == run_id
+        info = await until(engine, run_id, lambda r: "@w2" in str(r.waiting_on))
+        assert info.status is RunStatus.RUNNING and info.pending_events == ()
+        clock.advance(30)
         run = await engine.wait(run_id, timeout=10)
         # The duplicate did not satisfy the second wait: it timed out.
         assert run.status is RunStatus.FAILED

@@ -7,10 +7,12 @@ from typing import Any
 
 import anyio
 import pytest
+from rtclock import ManualClock, finish, manual_engine
 from rtdb import Db
+from rtengine import until
 from rtspec import backoff, edge, exit_, handler, mut, nop, out, spec, task, thread, var, variable
 
-from wfc.runtime import Engine, RunStatus, TaskContext, TaskException
+from wfc.runtime import RunStatus, TaskContext, TaskException
 from wfc.runtime import task as wfc_task
 
 pytestmark = pytest.mark.anyio
@@ -50,8 +52,9 @@ def defaults_retry(ctx: TaskContext) -> int:
     return ctx.attempt
 
 
-def open_engine(url: str) -> Any:
-    return Engine.open(url, tasks=[flaky, declines, sleepy, note, defaults_retry], poll_interval=0.05)
+def open_engine(url: str, clock: ManualClock) -> Any:
+    """An engine whose durable timers fire only when ``clock`` moves (see :func:`rtclock.finish`)."""
+    return manual_engine(url, clock, tasks=[flaky, declines, sleepy, note, defaults_retry], poll_interval=0.05)
 
 
 async def test_retries_wait_on_durable_timers_and_keep_the_idempotency_key(db_url: str, db: Db) -> None:
@@ -60,15 +63,18 @@ async def test_retries_wait_on_durable_timers_and_keep_the_idempotency_key(db_ur
     s = spec(
         "charge", [("c", task("flaky", retries=3, backoff=backoff(initial=0.3, maximum=0.3))), ("end", exit_(out("c")))]
     )
-    async with open_engine(db_url) as engine:
+    clock = ManualClock()
+    async with manual_engine(db_url, clock, tasks=[flaky], poll_interval=0.05) as engine:
         await engine.deploy(s)
         run_id = await engine.start("charge", run_id="o-1")
-        with anyio.fail_after(5):
-            while not db.rows("SELECT count(*) FROM timers")[0][0]:
-                await anyio.sleep(0.01)
-        # Between attempts the run waits on a stored timer, with nothing in the outbox.
-        assert db.rows("SELECT count(*) FROM tasks") == [(0,)]
-        assert "retry of task 'flaky' (attempt 2)" in (await engine.get_run(run_id)).waiting_on[0]
+        for attempt in (2, 3):
+            info = await until(engine, run_id, lambda r, a=attempt: f"(attempt {a})" in str(r.waiting_on))
+            # Between attempts the run waits on a stored timer, with nothing
+            # in the outbox; the clock stands still, so the timer cannot fire yet.
+            assert "retry of task 'flaky'" in info.waiting_on[0]
+            assert db.rows("SELECT count(*) FROM tasks") == [(0,)]
+            assert db.rows("SELECT count(*) FROM timers") == [(1,)]
+            clock.advance(0.3)
         run = await engine.wait(run_id, timeout=10)
         history = await engine.history(run_id)
     assert run.status is RunStatus.COMPLETED and run.output == "charged"
@@ -82,18 +88,20 @@ async def test_retries_wait_on_durable_timers_and_keep_the_idempotency_key(db_ur
 
 async def test_task_defaults_apply_when_the_spec_sets_no_retries(db_url: str) -> None:
     s = spec("defaults", [("c", task("defaults-retry")), ("end", exit_(out("c")))])
-    async with open_engine(db_url) as engine:
+    clock = ManualClock()
+    async with open_engine(db_url, clock) as engine:
         await engine.deploy(s)
-        run = await engine.wait(await engine.start("defaults"), timeout=10)
+        run = await finish(engine, clock, await engine.start("defaults"))
     assert run.status is RunStatus.COMPLETED and run.output == 3
 
 
 async def test_exhausted_retries_fail_the_run_with_task_error(db_url: str) -> None:
     flaky_failures["left"] = 10
     s = spec("charge", [("c", task("flaky", retries=1, backoff=backoff(initial=0.01))), ("end", exit_())])
-    async with open_engine(db_url) as engine:
+    clock = ManualClock()
+    async with open_engine(db_url, clock) as engine:
         await engine.deploy(s)
-        run = await engine.wait(await engine.start("charge"), timeout=10)
+        run = await finish(engine, clock, await engine.start("charge"))
     assert run.status is RunStatus.FAILED
     assert run.failure is not None
     assert (run.failure.name, run.failure.node, run.failure.kind) == ("TASK_ERROR", "c", "error")
@@ -102,7 +110,7 @@ async def test_exhausted_retries_fail_the_run_with_task_error(db_url: str) -> No
 
 async def test_a_task_exception_is_not_retried_and_carries_its_content(db_url: str) -> None:
     s = spec("pay", [("c", task("declines", 12.5, retries=5)), ("end", exit_())])
-    async with open_engine(db_url) as engine:
+    async with open_engine(db_url, ManualClock()) as engine:
         await engine.deploy(s)
         run_id = await engine.start("pay")
         run = await engine.wait(run_id, timeout=10)
@@ -119,7 +127,7 @@ async def test_a_task_exception_is_not_retried_and_carries_its_content(db_url: s
 
 async def test_a_slow_attempt_times_out(db_url: str) -> None:
     s = spec("slow", [("c", task("sleepy")), ("end", exit_())])
-    async with open_engine(db_url) as engine:
+    async with open_engine(db_url, ManualClock()) as engine:
         await engine.deploy(s)
         run = await engine.wait(await engine.start("slow"), timeout=10)
     assert run.failure is not None and run.failure.name == "TIMEOUT"
@@ -151,7 +159,7 @@ async def test_handlers_run_then_the_thread_continues_after_the_failed_node(db_u
             )
         },
     )
-    async with open_engine(db_url) as engine:
+    async with open_engine(db_url, ManualClock()) as engine:
         await engine.deploy(s)
         run_id = await engine.start("recovering")
         run = await engine.wait(run_id, timeout=10)
@@ -167,7 +175,7 @@ async def test_an_expression_error_fails_the_run_with_a_named_error(db_url: str)
         [("c", task("note", var("order", "missing"))), ("end", exit_())],
         variables={"order": variable("json", default={})},
     )
-    async with open_engine(db_url) as engine:
+    async with open_engine(db_url, ManualClock()) as engine:
         await engine.deploy(s)
         run = await engine.wait(await engine.start("bad"), timeout=10)
     assert run.failure is not None
@@ -177,13 +185,13 @@ async def test_an_expression_error_fails_the_run_with_a_named_error(db_url: str)
 
 async def test_an_error_in_the_callers_block_propagates_unwrapped(db_url: str) -> None:
     with pytest.raises(KeyError, match="mine"):
-        async with open_engine(db_url):
+        async with open_engine(db_url, ManualClock()):
             raise KeyError("mine")
 
 
 async def test_many_concurrent_runs_complete(db_url: str) -> None:
     s = spec("chain", [("a", task("note", 1)), ("b", task("note", 2)), ("c", nop()), ("end", exit_(out("b")))])
-    async with open_engine(db_url) as engine:
+    async with open_engine(db_url, ManualClock()) as engine:
         await engine.deploy(s)
         ids = [await engine.start("chain") for _ in range(50)]
         results = []

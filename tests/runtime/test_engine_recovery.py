@@ -10,11 +10,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
+from rtclock import ManualClock, manual_engine
 from rtdb import Db
 from rtspec import exit_, out, sleep, spec, task
 
@@ -32,28 +33,32 @@ async def noop() -> str:
 
 async def test_a_timer_that_came_due_while_no_engine_ran_fires_on_reopen(db_url: str, db: Db) -> None:
     s = spec("nap", [("zz", sleep(3600)), ("after", task("noop")), ("end", exit_(out("after")))])
-    start = time.time()
-    async with Engine.open(db_url, tasks=[noop], poll_interval=0.05) as engine:
+    clock = ManualClock()
+    async with manual_engine(db_url, clock, tasks=[noop], poll_interval=0.05) as engine:
         await engine.deploy(s)
         run_id = await engine.start("nap", run_id="nap-1")
         run = await engine.get_run(run_id)
         assert run.waiting_on[0].startswith("main@zz: timer until ")
     # Closed: the run is only a row and a timer row, nothing in memory.
-    [(due,)] = db.rows("SELECT due_at FROM timers")
-    assert 3599 <= due - start <= 3700
-    # An hour and a bit later (the clock is shifted instead of waiting):
-    async with Engine.open(db_url, tasks=[noop], poll_interval=0.05, clock=lambda: time.time() + 3700) as engine:
+    assert db.rows("SELECT due_at FROM timers") == [(clock.now + 3600,)]
+    clock.advance(3700)  # an hour and a bit later, while no engine runs
+    async with manual_engine(db_url, clock, tasks=[noop], poll_interval=0.05) as engine:
         run = await engine.wait(run_id, timeout=10)
     assert run.status is RunStatus.COMPLETED and run.output == "ok"
     assert db.rows("SELECT count(*) FROM timers") == [(0,)]
 
 
-async def test_a_sleep_not_yet_due_survives_a_restart(db_url: str) -> None:
+async def test_a_sleep_not_yet_due_survives_a_restart(db_url: str, db: Db) -> None:
     s = spec("short-nap", [("zz", sleep(0.3)), ("end", exit_("awake"))])
-    async with Engine.open(db_url, poll_interval=0.05) as engine:
+    clock = ManualClock()
+    async with manual_engine(db_url, clock, poll_interval=0.05) as engine:
         await engine.deploy(s)
         run_id = await engine.start("short-nap")
-    async with Engine.open(db_url, poll_interval=0.05) as engine:
+    clock.advance(0.2)  # not due yet when the next engine opens
+    async with manual_engine(db_url, clock, poll_interval=0.05) as engine:
+        assert (await engine.get_run(run_id)).status is RunStatus.RUNNING
+        assert db.rows("SELECT count(*) FROM timers") == [(1,)]
+        clock.advance(0.1)
         run = await engine.wait(run_id, timeout=10)
     assert run.output == "awake"
 
@@ -88,6 +93,45 @@ async def test_a_task_in_flight_at_shutdown_is_delivered_again_on_reopen(db_url:
     assert run.status is RunStatus.COMPLETED and run.output == "released"
     assert deliveries == [("blk/0/b/1", 1), ("blk/0/b/1", 1)]
     assert "TASK_CLAIMED" in kinds
+
+
+async def test_a_claim_in_flight_when_the_engine_closes_does_not_outlive_it(
+    db_url: str, db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing releases the engine's leases; a claim (or heartbeat) of its poll
+    loop still in flight must not take them again after that, or the attempt
+    would be stranded until the lease expired."""
+    deliveries.clear()
+    release["event"] = anyio.Event()
+    s = spec("block", [("b", task("blocking")), ("end", exit_(out("b")))])
+    in_claim, released = anyio.Event(), anyio.Event()
+    async with Engine.open(db_url, tasks=[blocking], poll_interval=0.02) as engine:
+        store = engine._store
+        claim_tasks, release_engine = store.claim_tasks, store.release_engine
+
+        async def late_claim(*args: Any) -> Any:
+            in_claim.set()
+            # Unfixed, closing releases the engine meanwhile and this claim
+            # comes after; fixed, closing waits for it (hence the bound).
+            with anyio.move_on_after(1):
+                await released.wait()
+            return await claim_tasks(*args)
+
+        async def noted_release(engine_id: str) -> None:
+            await release_engine(engine_id)
+            released.set()
+
+        await engine.deploy(s)
+        await engine.start("block", run_id="blk")
+        with anyio.fail_after(10):
+            while not deliveries:
+                await anyio.sleep(0.01)
+        monkeypatch.setattr(store, "claim_tasks", late_claim)
+        monkeypatch.setattr(store, "release_engine", noted_release)
+        with anyio.fail_after(10):
+            await in_claim.wait()
+    assert db.rows("SELECT idempotency_key, lease_owner FROM tasks") == [("blk/0/b/1", None)]
+    assert db.rows("SELECT count(*) FROM engines") == [(0,)]
 
 
 async def test_a_client_engine_leaves_tasks_to_a_serving_engine(db_url: str) -> None:

@@ -9,10 +9,12 @@ from typing import Any
 
 import anyio
 import pytest
-from rtengine import FastClock, example, kinds, recorded, until
+from rtclock import ManualClock, manual_engine
+from rtdb import Db
+from rtengine import example, kinds, recorded, until
 from rtspec import exit_, interrupt, mut, nop, out, spec, task, thread, var, variable, wait
 
-from wfc.runtime import Engine, RunStatus, TaskContext, ThreadStatus
+from wfc.runtime import RunStatus, TaskContext, ThreadStatus
 from wfc.runtime import task as wfc_task
 
 pytestmark = pytest.mark.anyio
@@ -27,7 +29,7 @@ def order(order_id: str) -> dict[str, Any]:
 async def test_cancel_order_while_the_reminder_sleeps_runs_the_handler_and_fails_the_order(db_url: str) -> None:
     spec_, tasks = example("order_fulfilment")
     calls: list[tuple[str, list[Any]]] = []
-    async with Engine.open(db_url, tasks=recorded(tasks, calls), poll_interval=0.02, clock=FastClock(200)) as engine:
+    async with manual_engine(db_url, ManualClock(), tasks=recorded(tasks, calls), poll_interval=0.02) as engine:
         await engine.deploy(spec_)
         run_id = await engine.start("order-fulfilment", order("o-10"), run_id="o-10")
         await until(engine, run_id, lambda r: r.variables["status"] == "shipped")
@@ -61,7 +63,7 @@ async def test_cancel_order_during_the_fan_out_lets_running_picks_finish_first(d
     spec_, tasks = example("order_fulfilment")
     calls: list[tuple[str, list[Any]]] = []
     defs = recorded(tasks, calls, {"pick-item": slow_pick})
-    async with Engine.open(db_url, tasks=defs, poll_interval=0.02, clock=FastClock(200)) as engine:
+    async with manual_engine(db_url, ManualClock(), tasks=defs, poll_interval=0.02) as engine:
         await engine.deploy(spec_)
         run_id = await engine.start("order-fulfilment", order("o-11"))
         with anyio.fail_after(10):
@@ -108,8 +110,8 @@ def counting_spec() -> Any:
 
 
 async def test_interrupts_are_handled_one_at_a_time_in_arrival_order(db_url: str) -> None:
-    clock = FastClock(1)
-    async with Engine.open(db_url, tasks=[note], poll_interval=0.02, clock=clock) as engine:
+    # The clock stands still: the wait's 60 s timeout cannot fire, however slow the machine.
+    async with manual_engine(db_url, ManualClock(), tasks=[note], poll_interval=0.02) as engine:
         await engine.deploy(counting_spec())
         run_id = await engine.start("patient")
         for n in range(3):
@@ -123,31 +125,46 @@ async def test_interrupts_are_handled_one_at_a_time_in_arrival_order(db_url: str
     assert run.status is RunStatus.COMPLETED and run.output == [0, 1, 2, "long"]
 
 
-@wfc_task("slow-note")
-async def slow_note(value: Any) -> Any:
-    await anyio.sleep(0.3)
+handling: dict[str, Any] = {}
+
+
+@wfc_task("held-note")
+async def held_note(value: Any) -> Any:
+    handling["started"].set()
+    await handling["release"].wait()
     return value
 
 
-async def test_the_timeout_clock_of_a_wait_does_not_run_while_the_handler_does(db_url: str) -> None:
-    handler = thread([("n", task("slow-note", var("event"))), ("end", exit_())], variables={"event": variable("json")})
+async def test_the_timeout_clock_of_a_wait_does_not_run_while_the_handler_does(db_url: str, db: Db) -> None:
+    handling.update(started=anyio.Event(), release=anyio.Event())
+    handler = thread([("n", task("held-note", var("event"))), ("end", exit_())], variables={"event": variable("json")})
     s = spec(
         "paused",
-        [("w", wait("approve", timeout=0.2)), ("end", exit_(out("w")))],
+        [("w", wait("approve", timeout=20)), ("end", exit_(out("w")))],
         threads={"on-ping": handler},
         interrupts=[interrupt("ping", "on-ping")],
     )
-    async with Engine.open(db_url, tasks=[slow_note], poll_interval=0.02) as engine:
+    clock = ManualClock()
+    async with manual_engine(db_url, clock, tasks=[held_note], poll_interval=0.02) as engine:
         await engine.deploy(s)
         run_id = await engine.start("paused")
+        clock.advance(5)  # 15 s of the timeout left
         await engine.send_event("ping", 1, run_id=run_id)
-        # The handler runs 0.3 s, longer than the whole 0.2 s timeout: the
-        # wait's clock is paused meanwhile, so it has not timed out after it.
+        with anyio.fail_after(10):
+            await handling["started"].wait()
+        # The wait's timer is gone while the handler runs: far past the whole
+        # timeout, nothing can fire.
+        assert db.rows("SELECT count(*) FROM timers") == [(0,)]
+        clock.advance(100)
+        handling["release"].set()
         await until(
             engine,
             run_id,
             lambda r: any(t.kind == "interrupt" and t.status is ThreadStatus.COMPLETED for t in r.threads),
         )
+        # Resumed with what was left: due 15 s after the handler ended.
+        assert db.rows("SELECT due_at FROM timers") == [(clock.now + 15,)]
+        clock.advance(14)
         await engine.send_event("approve", "in time", run_id=run_id)
         run = await engine.wait(run_id, timeout=10)
     assert run.status is RunStatus.COMPLETED and run.output == "in time"

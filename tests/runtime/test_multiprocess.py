@@ -103,6 +103,17 @@ class Workers:
             with open(self.folder / f"worker{index}.log", "wb") as log:
                 self.processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env))
 
+    async def serving(self, db: Db, timeout: float = 60) -> None:
+        """Wait until every worker's engine is registered in the database (it
+        serves from then on), so that work started next is there for all of
+        them, not only for the one that happened to start first."""
+        pids = {process.pid for process in self.processes}
+        with anyio.fail_after(timeout):
+            while not pids <= {pid for (pid,) in db.rows("SELECT pid FROM engines")}:
+                exited = [process.args for process in self.processes if process.poll() is not None]
+                assert not exited, f"a worker exited early: {exited}\n{self.logs()}"
+                await anyio.sleep(0.05)
+
     def lines(self) -> list[tuple[str, int, str]]:
         found = []
         for line in self.effects.read_text().splitlines():
@@ -163,6 +174,7 @@ async def test_worker_processes_share_hundreds_of_runs_and_run_each_step_once(
     async with Engine.open(pg.url, serve=False, poll_interval=0.2) as client:
         await client.deploy(THREE_STEPS)
         workers.start(count)
+        await workers.serving(pg)
         runs = await _run_all(client, 300, timeout=90)
     assert {run.status for run in runs} == {RunStatus.COMPLETED}, workers.logs()
     assert {run.output for run in runs} == {10}
@@ -221,7 +233,7 @@ async def test_a_run_started_while_no_worker_runs_completes_when_one_starts(work
     async with Engine.open(pg.url, serve=False, poll_interval=0.2) as client:
         await client.deploy(THREE_STEPS)
         run_id = await client.start("three-steps", run_id="lonely")
-        await anyio.sleep(0.5)
+        # A client engine runs nothing: the first step waits, unclaimed.
         assert (await client.get_run(run_id)).status is RunStatus.RUNNING
         assert pg.rows("SELECT node, lease_owner FROM tasks") == [("a", None)]  # waiting in the outbox
         workers.start(1)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rtengine import FastClock, example, recorded
+from rtclock import ManualClock, finish, manual_engine
+from rtengine import example, recorded
 
-from wfc.runtime import Engine, RunInfo, RunStatus
+from wfc.runtime import RunInfo, RunStatus
 from wfc.specs import TaskNode
 
 pytestmark = pytest.mark.anyio
@@ -27,12 +28,11 @@ async def pay(
     """Run one payment to its end: the run and the names of the tasks called, in order."""
     spec, tasks = example("payment")
     calls: list[tuple[str, list[Any]]] = []
-    async with Engine.open(
-        db_url, tasks=recorded(tasks, calls, replace), poll_interval=0.02, clock=FastClock(200)
-    ) as engine:
+    clock = ManualClock()  # retry backoffs pass in virtual time
+    async with manual_engine(db_url, clock, tasks=recorded(tasks, calls, replace), poll_interval=0.02) as engine:
         await engine.deploy(spec)
         run_id = await engine.start("payment", inputs(payment_id, **given), run_id=payment_id)
-        run = await engine.wait(run_id, timeout=20)
+        run = await finish(engine, clock, run_id)
     return run, [name for name, _ in calls]
 
 

@@ -278,9 +278,9 @@ async def test_a_client_is_woken_when_a_worker_in_another_engine_finishes_its_ru
         await client.deploy(s)
         began = time.monotonic()
         run_id = await client.start("echoing")
-        run = await client.wait(run_id, timeout=10)
+        run = await client.wait(run_id, timeout=30)
         assert run.status is RunStatus.COMPLETED and run.output == 7
-        assert time.monotonic() - began < 5
+        assert time.monotonic() - began < 30  # far below the 60 s poll, with room for a loaded machine
         assert worker.counters.claimed == 1 and worker.counters.completed == 1
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import anyio
 import pytest
+from rtclock import ManualClock, manual_engine
+from rtdb import Db
 from rtengine import kinds, until
 from rtspec import exit_, fail, out, sleep, spec, task, undo
 
@@ -71,17 +73,25 @@ async def test_halt_keeps_the_running_task_result_and_resume_goes_on(db_url: str
     assert journal.index("RUN_HALTED") < journal.index("TASK_COMPLETED") < journal.index("RUN_RESUMED")
 
 
-async def test_a_halted_run_stays_halted_across_a_restart(db_url: str) -> None:
+async def test_a_halted_run_stays_halted_across_a_restart(db_url: str, db: Db) -> None:
     reset()
-    s = spec("nap", [("z", sleep(0.2)), ("b", task("step", "B")), ("end", exit_(out("b")))])
-    async with Engine.open(db_url, tasks=TASKS, poll_interval=0.02) as engine:
+    s = spec("nap", [("z", sleep(20)), ("b", task("step", "B")), ("end", exit_(out("b")))])
+    clock = ManualClock()
+    async with manual_engine(db_url, clock, tasks=TASKS, poll_interval=0.02) as engine:
         await engine.deploy(s)
         run_id = await engine.start("nap")
+        clock.advance(5)
         await engine.halt(run_id)
-    async with Engine.open(db_url, tasks=TASKS, poll_interval=0.02) as engine:
-        await anyio.sleep(0.4)  # longer than the sleep: its clock is paused
-        assert (await engine.get_run(run_id)).status is RunStatus.HALTED and calls == []
+    # The sleep's clock is paused: its timer is gone, what was left is kept.
+    assert db.rows("SELECT count(*) FROM timers") == [(0,)]
+    clock.advance(100)  # far past the sleep, while halted
+    async with manual_engine(db_url, clock, tasks=TASKS, poll_interval=0.02) as engine:
+        info = await engine.get_run(run_id)
+        assert info.status is RunStatus.HALTED and calls == []
+        assert "timer (15 s left, paused)" in info.waiting_on[0]
         await engine.resume(run_id)
+        assert db.rows("SELECT due_at FROM timers") == [(clock.now + 15,)]
+        clock.advance(15)
         run = await engine.wait(run_id, timeout=10)
     assert run.output == "B"
 

@@ -17,7 +17,8 @@ from typing import Any
 import anyio
 import msgspec
 import pytest
-from rtengine import FastClock, example, recorded, until
+from rtclock import ManualClock, manual_engine
+from rtengine import example, recorded, until
 from rtspec import fail, out, spec, task, undo
 
 from wfc.runtime import Engine, RunStatus, TaskContext
@@ -44,8 +45,8 @@ async def exchange(
     """Run one exchange; ``answer`` is the compliance payload, or ``None`` to let the wait time out."""
     spec_, tasks = example("currency_exchange")
     calls: list[tuple[str, list[Any]]] = []
-    clock = FastClock(1)
-    async with Engine.open(db_url, tasks=recorded(tasks, calls), poll_interval=0.02, clock=clock) as engine:
+    clock = ManualClock()
+    async with manual_engine(db_url, clock, tasks=recorded(tasks, calls), poll_interval=0.02) as engine:
         await engine.deploy(spec_)
         if answer is not None:  # sent before the run waits: kept until its wait comes
             sent = await engine.send_event("compliance-approved", answer, correlation=transfer_id)
@@ -53,7 +54,7 @@ async def exchange(
         run_id = await engine.start("currency-exchange", transfer(transfer_id, target), run_id=transfer_id)
         if answer is None:
             await until(engine, run_id, lambda r: "compliance-approved" in str(r.waiting_on))
-            clock.jump(3601)  # an hour later
+            clock.advance(3601)  # an hour later
         run = await engine.wait(run_id, timeout=10)
     return run, calls
 

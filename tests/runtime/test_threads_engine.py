@@ -9,7 +9,8 @@ from typing import Any
 
 import anyio
 import pytest
-from rtengine import FastClock, example, recorded, until
+from rtclock import ManualClock, finish, manual_engine
+from rtengine import example, recorded, until
 from rtspec import exit_, for_each, out, spawn, spec, task, thread, var, variable, wait_threads
 
 from wfc.runtime import Engine, RunStatus, ThreadStatus
@@ -31,10 +32,11 @@ def order(order_id: str, items: list[dict[str, Any]] | None = None, **more: Any)
 async def test_order_fulfilment_fans_out_per_item_and_ships_the_parcels_in_item_order(db_url: str) -> None:
     spec_, tasks = example("order_fulfilment")
     calls: list[tuple[str, list[Any]]] = []
-    async with Engine.open(db_url, tasks=recorded(tasks, calls), poll_interval=0.02, clock=FastClock(200)) as engine:
+    clock = ManualClock()
+    async with manual_engine(db_url, clock, tasks=recorded(tasks, calls), poll_interval=0.02) as engine:
         await engine.deploy(spec_)
         run_id = await engine.start("order-fulfilment", order("o-1-flaky", **{"reminder-delay": 2}))
-        run = await engine.wait(run_id, timeout=20)
+        run = await finish(engine, clock, run_id)
         history = await engine.history(run_id)
     assert run.status is RunStatus.COMPLETED and run.variables["status"] == "completed"
     picks = [args[1] for name, args in calls if name == "pick-item"]
@@ -53,11 +55,12 @@ async def test_order_fulfilment_fans_out_per_item_and_ships_the_parcels_in_item_
 
 async def test_an_item_out_of_stock_makes_the_order_apologise_and_fail(db_url: str) -> None:
     spec_, tasks = example("order_fulfilment")
-    async with Engine.open(db_url, tasks=tasks, poll_interval=0.02, clock=FastClock(200)) as engine:
+    clock = ManualClock()
+    async with manual_engine(db_url, clock, tasks=tasks, poll_interval=0.02) as engine:
         await engine.deploy(spec_)
         items = [ITEMS[0], {"sku": "SKU-no-stock", "quantity": 1}]
         run_id = await engine.start("order-fulfilment", order("o-2", items))
-        run = await engine.wait(run_id, timeout=20)
+        run = await finish(engine, clock, run_id)
         history = await engine.history(run_id)
     assert run.status is RunStatus.FAILED
     # The child's business exception reached the parent under its own name and
@@ -131,7 +134,8 @@ async def test_the_fan_out_cap_queues_children_durably_even_across_a_restart(db_
 
 @wfc_task("quick")
 async def quick(label: str) -> str:
-    await anyio.sleep(0.01 if label == "fast" else 5)
+    if label == "slow":
+        await anyio.sleep_forever()  # only halting its thread ends it
     return label
 
 
