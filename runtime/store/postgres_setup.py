@@ -28,6 +28,7 @@ from wfc.runtime.errors import (
     NotAWfcDatabaseError,
     StoreError,
 )
+from wfc.runtime.store.schema import tables_after
 
 #: The schema wfc uses when the URL names none.
 DEFAULT_SCHEMA: Final = "wfc"
@@ -154,17 +155,11 @@ def latest_version() -> int:
     return len(migrations())
 
 
-_CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", re.IGNORECASE | re.MULTILINE)
-_DROP_TABLE = re.compile(r"^\s*DROP TABLE (?:IF EXISTS )?(\w+)", re.IGNORECASE | re.MULTILINE)
 
 
 def expected_tables(version: int) -> set[str]:
     """The tables of wfc's schema at ``version``."""
-    tables: set[str] = set()
-    for _, _, sql in migrations()[:version]:
-        tables |= set(_CREATE_TABLE.findall(sql))
-        tables -= set(_DROP_TABLE.findall(sql))
-    return tables
+    return tables_after(sql for _, _, sql in migrations()[:version])
 
 
 def _missing_tables(target: PgTarget, missing: set[str]) -> MissingTablesError:

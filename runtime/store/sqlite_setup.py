@@ -31,6 +31,7 @@ from wfc.runtime.errors import (
     ReadOnlyDatabaseError,
     StoreError,
 )
+from wfc.runtime.store.schema import tables_after
 
 #: ``PRAGMA application_id`` of wfc databases ("wfc1").
 APPLICATION_ID: Final = 0x77666331
@@ -39,8 +40,6 @@ _HEADER: Final = b"SQLite format 3\x00"
 DEFAULT_BUSY_TIMEOUT: Final = 10.0
 #: Environment variable overriding :data:`DEFAULT_BUSY_TIMEOUT`.
 BUSY_TIMEOUT_ENV: Final = "WFC_SQLITE_BUSY_TIMEOUT"
-_CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", re.IGNORECASE | re.MULTILINE)
-_DROP_TABLE = re.compile(r"^\s*DROP TABLE (?:IF EXISTS )?(\w+)", re.IGNORECASE | re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
 
@@ -66,11 +65,7 @@ def latest_version() -> int:
 
 def expected_tables(version: int) -> set[str]:
     """The tables a wfc database at schema ``version`` holds."""
-    tables: set[str] = set()
-    for _, _, sql in migrations()[:version]:
-        tables |= set(_CREATE_TABLE.findall(sql))
-        tables -= set(_DROP_TABLE.findall(sql))
-    return tables
+    return tables_after(sql for _, _, sql in migrations()[:version])
 
 
 def _statements(sql: str) -> list[str]:
