@@ -41,19 +41,26 @@ def check_same_inputs(state: RunState, spec: WorkflowSpec, variables: Mapping[st
     ``state`` started with.
 
     A run stored before wfc kept input digests has none: it cannot be
-    compared, and a repeated start returns it as before.
+    compared, and a repeated start returns it as before. A run that forgot
+    its secrets (it can never move again) has no digests of masked inputs,
+    so those are not compared.
 
     Raises:
         RunInputsConflictError: naming every differing input (names only).
     """
     if not state.input_digests:
         return
+    masked = spec_info(spec).masked
+    stored = state.input_digests
     given = input_digests(state.id, variables)
     differing = [
-        name for name in given.keys() | state.input_digests.keys() if given.get(name) != state.input_digests.get(name)
+        name
+        for name in given.keys() | stored.keys()
+        # A finished run forgot its secrets, digests included: those cannot be compared.
+        if (name in stored or name not in masked) and given.get(name) != stored.get(name)
     ]
     if differing:
-        raise RunInputsConflictError(state.id, state.workflow, differing, sorted(spec_info(spec).masked))
+        raise RunInputsConflictError(state.id, state.workflow, differing, sorted(masked))
 
 
 def awaited_events(spec: WorkflowSpec) -> frozenset[str]:

@@ -168,6 +168,9 @@ class MachineBase:
         A FAILED run that may be retried keeps them: the retry needs them."""
         state = self.state
         state.output = redactor.value(state.output)
+        # A digest of a short secret (a PIN) is as good as the secret to anyone
+        # who can try every value: it goes too.
+        state.input_digests = {k: v for k, v in state.input_digests.items() if k not in self.info.masked}
         for thread in state.threads.values():
             thread.variables = {
                 k: (MASK if k in self.info.masked and v is not None else redactor.value(v))

@@ -92,6 +92,25 @@ async def test_other_inputs_are_a_conflict_naming_them_without_values(db_url: st
     assert "other-secret" not in state and "guess" not in state
 
 
+async def test_a_finished_run_keeps_no_digest_of_its_secrets(db_url: str, db: Db) -> None:
+    """A digest of a short secret can be reversed by trying every value, so
+    a run that forgets its secrets forgets their digests too; a repeated
+    start then compares only what it still knows."""
+    async with open_engine(db_url) as engine:
+        await engine.deploy(checkout())
+        await engine.start("checkout", {"order": "o1", "card": "4821"}, run_id="o1")
+        running = "".join(str(row) for row in db.rows("SELECT state FROM runs"))
+        assert '"card"' in running  # while it runs, the digest is there for the comparison
+        await engine.send_event("go", {}, run_id="o1")
+        assert (await engine.wait("o1", timeout=10)).status is RunStatus.COMPLETED
+        finished = "".join(str(row) for row in db.rows("SELECT state FROM runs"))
+        digests = finished.split('"input_digests"', 1)[1].split("}", 1)[0]
+        assert '"card"' not in digests and '"order"' in digests
+        assert await engine.start("checkout", {"order": "o1", "card": "0000"}, run_id="o1") == "o1"
+        with pytest.raises(RunInputsConflictError, match="these differ: 'order'"):
+            await engine.start("checkout", {"order": "o2", "card": "4821"}, run_id="o1")
+
+
 async def test_a_missing_required_input_on_a_repeated_start_is_an_input_error(db_url: str) -> None:
     async with open_engine(db_url) as engine:
         await engine.deploy(checkout())
