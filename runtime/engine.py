@@ -314,6 +314,7 @@ class Engine(EngineCore):
             UnknownRunError: no run has this id.
         """
         self._check_open()
+        _check_key(run_id, "run_id")
         record = await self._store.get_run(run_id)
         if record is None:
             raise UnknownRunError(run_id)
@@ -338,6 +339,7 @@ class Engine(EngineCore):
         because a compensation still failed after its retries, so side effects
         may not be undone (``False``: only the others)."""
         self._check_open()
+        _check_key(workflow, "the workflow name")
         statuses = None if status is None else parse_statuses(status)
         after, before = epoch(started_after), epoch(started_before)
         if needs_attention is None:
@@ -377,6 +379,7 @@ class Engine(EngineCore):
         variables shown as ``"***"``. ``after`` skips entries up to that
         ``seq`` (poll with the last seq seen)."""
         self._check_open()
+        _check_key(run_id, "run_id")
         records = await self._store.history(run_id, after, limit)
         if not records and await self._store.get_run(run_id) is None:
             raise UnknownRunError(run_id)
@@ -419,6 +422,8 @@ class Engine(EngineCore):
     async def _control(self, run_id: str, command: Cancel | Halt | Resume | Retry) -> RunInfo:
         if not isinstance(run_id, str) or not run_id:
             raise UsageError(f"run_id must be a non-empty string, got {run_id!r}")
+        _check_key(run_id, "run_id")
+        _check_key(getattr(command, "reason", None), "the reason")
         await self._call(RunInput(run_id, command, Reply()))
         return await self.get_run(run_id)
 

@@ -161,6 +161,11 @@ async def test_start_and_send_event_refuse_unstorable_values(db_url: str) -> Non
             await engine.send_event("go\x00", 1, run_id=run_id)
         with pytest.raises(UsageError, match="run_id cannot be stored"):
             await engine.start("pay", {"amount": 1.0}, run_id="r\ud8001")
+        # Reading and steering take the same ids: a bad one is a usage error, not a store failure.
+        for call in (engine.get_run("r\udcff"), engine.history("r\x00"), engine.list_runs(workflow="p\udcff"),
+                     engine.halt("r\udcff"), engine.cancel(run_id, reason="why\udcff")):
+            with pytest.raises(UsageError, match="cannot be stored"):
+                await call
         info_now = await engine.get_run(run_id)
         assert info_now.status is RunStatus.RUNNING
         assert info_now.pending_events == ()
