@@ -57,7 +57,7 @@ from wfc.runtime.records import SentEvent
 from wfc.runtime.state import RunState, RunStatus, TaskWait, decode_state, encode_state
 from wfc.runtime.store import JournalRecord, RunWrite, SpecRecord, StoreTransaction, TaskRecord, TimerRecord
 from wfc.runtime.tasks import storable_text
-from wfc.specs import WfcError, WorkflowSpec, loads
+from wfc.specs import WfcError, WorkflowSpec, loads_deployed
 
 log = logging.getLogger("wfc.runtime")
 _JSON = msgspec.json.Encoder()
@@ -215,7 +215,7 @@ class Turn:
             record = await self.tx.get_spec(name, major, revision)
             if record is None:
                 raise WfcError(f"spec {name} {major}.{revision} is missing from the database")
-            spec = loads(record.body)
+            spec = loads_deployed(record.body)
             self.shared.specs[key] = spec
         return spec
 

@@ -46,7 +46,7 @@ from wfc.runtime.records import HistoryEntry, RunInfo, SentEvent, run_info, to_d
 from wfc.runtime.state import RunStatus, decode_state
 from wfc.runtime.store import RunRecord, SpecRecord, Store, open_store
 from wfc.runtime.tasks import TaskDefinition, TaskFunction, task_definitions
-from wfc.specs import Version, WorkflowSpec, body_hash, dumps, json_problems, loads, text_problem, validate
+from wfc.specs import Version, WorkflowSpec, body_hash, dumps, json_problems, loads_deployed, text_problem, validate
 
 log = logging.getLogger("wfc.runtime")
 
@@ -226,7 +226,7 @@ class Engine(EngineCore):
         key = (record.name, record.major, record.revision)
         spec = self._shared.specs.get(key)
         if spec is None:
-            spec = loads(record.body)
+            spec = loads_deployed(record.body)
             self._shared.specs[key] = spec
         return spec
 

@@ -4,7 +4,7 @@ A spec is one version of one workflow as a JSON document. It is a public API:
 tools, editors and users' snapshot files read it.
 """
 
-from wfc.specs.codec import body_hash, dumps, from_builtins, json_schema, loads, validate, with_hash
+from wfc.specs.codec import body_hash, dumps, from_builtins, json_schema, loads, loads_deployed, validate, with_hash
 from wfc.specs.errors import SpecError, WfcError
 from wfc.specs.expressions import (
     FUNCTIONS,
@@ -145,6 +145,7 @@ __all__ = [
     "json_problems",
     "json_schema",
     "loads",
+    "loads_deployed",
     "moment_problem",
     "node_expressions",
     "node_kind",

@@ -13,7 +13,7 @@ from wfc.specs.nodes import Node
 from wfc.specs.validation import validate
 from wfc.specs.workflow import ThreadSpec, VariableDef, WorkflowSpec, first_version
 
-__all__ = ["body_hash", "dumps", "from_builtins", "json_schema", "loads", "validate", "with_hash"]
+__all__ = ["body_hash", "dumps", "from_builtins", "json_schema", "loads", "loads_deployed", "validate", "with_hash"]
 
 
 def dumps(spec: WorkflowSpec) -> bytes:
@@ -51,6 +51,24 @@ def loads(data: bytes | str) -> WorkflowSpec:
     spec = from_builtins(raw)
     validate(spec)
     return spec
+
+
+def loads_deployed(data: bytes | str) -> WorkflowSpec:
+    """Decode a spec read back from a database, without re-validating it.
+
+    It was validated when it was deployed, perhaps by an older wfc whose
+    rules were looser (a loop with no way out, a value past a limit added
+    since). Its runs must go on all the same, so only its shape is checked
+    here; :func:`loads` is for specs that are about to be deployed.
+
+    Raises:
+        SpecError: the document is not JSON or does not match the format.
+    """
+    try:
+        raw = msgspec.json.decode(data)
+    except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
+        raise SpecError(f"a deployed spec is not valid JSON ({exc}); the database was changed by hand") from None
+    return from_builtins(raw)
 
 
 def from_builtins(raw: Any) -> WorkflowSpec:

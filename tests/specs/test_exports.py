@@ -77,6 +77,7 @@ EXPECTED = [
     "json_problems",
     "json_schema",
     "loads",
+    "loads_deployed",
     "moment_problem",
     "node_expressions",
     "node_kind",
