@@ -128,6 +128,8 @@ class EngineCore:
         # waits for a claim or heartbeat in flight before it releases this
         # engine, so none can take a lease (or register the engine) after that.
         self._timer_pass = anyio.Lock()
+        self._uncertain: set[str] = set()
+        """Attempts of failed turns that a watcher looks for (see :meth:`_watch_uncertain`)."""
         self._poll_pass = anyio.Lock()
 
     async def _shutdown(self) -> None:
@@ -278,8 +280,8 @@ class EngineCore:
                 if self._store.is_transient(exc) and not refused_data(exc):
                     # The database's trouble: no traceback, it is tried again.
                     log.warning("%s failed: %s", what, self._store.commit_failed(exc))
-                    if turn is not None and turn.outcome.start and self._tg is not None:
-                        self._tg.start_soon(self._start_if_committed, turn)
+                    if turn is not None and self._tg is not None:
+                        self._watch_uncertain(turn)
                 else:
                     log.exception("%s failed", what)
                 self._shared.forget(turn.lives if turn else ())
@@ -288,20 +290,35 @@ class EngineCore:
             return None
         return error
 
-    async def _start_if_committed(self, turn: Turn) -> None:
+    def _watch_uncertain(self, turn: Turn) -> None:
+        """Watch a failed turn's attempts unless a watcher has them already:
+        while the database is down every resubmitted result fails again with
+        the same attempts, and one watcher each would pile up."""
+        fresh = {d: e for d, e in turn.outcome.start.items() if d not in self._uncertain}
+        if fresh and self._tg is not None:
+            self._uncertain.update(fresh)
+            self._tg.start_soon(self._start_if_committed, turn, fresh)
+
+    async def _start_if_committed(self, turn: Turn, attempts: dict[str, DispatchTask]) -> None:
         """Start the attempts of a turn whose commit failed if it went through
         after all: a connection lost while committing hides that, and their
         outbox rows, leased to this engine, would wait for nobody. Its first
         journal entry of each run, read back, tells."""
         first = {entry.run_id: entry for entry in reversed(turn.tx.batch.journal)}
         committed: set[str] | None = None
-        while committed is None and not self._closed:
-            await anyio.sleep(self._poll)
-            try:
-                committed = {run_id for run_id, entry in first.items() if await self._stored(entry)}
-            except Exception:  # still failing: look again later
-                continue
-        for effect in turn.outcome.start.values():
+        delay = self._poll
+        try:
+            while committed is None and not self._closed:
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 10 * self._poll)  # a database that is down is not asked ever faster
+                try:
+                    committed = {run_id for run_id, entry in first.items() if await self._stored(entry)}
+                except Exception:  # still failing: look again later
+                    continue
+        finally:
+            for dispatch_id in attempts:
+                self._uncertain.discard(dispatch_id)
+        for effect in attempts.values():
             if committed and effect.run_id in committed:
                 self._start_attempt(effect)
 
@@ -416,7 +433,9 @@ class EngineCore:
     def _log_store_failure(self, what: str, error: Exception) -> None:
         """Log a failed database call that is tried again: one line for the
         database's passing trouble, a traceback for anything else."""
-        if self._store.is_transient(error):
+        if isinstance(error, WfcError):  # named by the store: a problem of the database, said in full
+            log.warning("%s failed, trying again: %s", what, error)
+        elif self._store.is_transient(error):
             location, reason = self._store.location, self._store.explain(error)
             log.warning("%s failed, trying again: cannot use database %s: %s", what, location, reason)
         else:

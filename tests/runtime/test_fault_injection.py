@@ -338,3 +338,29 @@ async def test_postgres_retries_a_lost_connection_and_a_full_disk_but_not_a_refu
     finally:
         conn.terminate()
         await store.close()
+
+
+async def test_an_outage_asks_the_database_at_a_bounded_rate(db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While commits and reads fail, the result of `a` is resubmitted again
+    and again with the same next attempt (`b`): one watcher looks for it,
+    backing off, not one more per failed commit (which asked a database that
+    is down ever faster: thousands of reads a second within seconds)."""
+    reads = 0
+    async with faulty_engine(db) as (engine, store):
+        inner_history = store.history
+
+        async def failing_history(*args: object, **kwargs: object) -> list[object]:
+            nonlocal reads
+            reads += 1
+            raise StoreError(store.location, "the disk reported an I/O error")
+
+        monkeypatch.setattr(store, "history", failing_history)
+        store.fail(Fault.IO_ERROR, when=journal_has("TASK_COMPLETED", "a"))
+        run_id = await engine.start("steps", {}, run_id="s1")
+        await anyio.sleep(1.5)  # 75 poll intervals of outage
+        assert 0 < reads <= 12, f"{reads} reads in 1.5 s of outage"
+        store.clear()
+        monkeypatch.setattr(store, "history", inner_history)
+        with anyio.fail_after(10):
+            assert (await engine.wait(run_id)).status is RunStatus.COMPLETED
+    assert calls[("s1", "a")] == calls[("s1", "b")] == 1
