@@ -285,9 +285,9 @@ def thread_specs(
             case "nop":
                 node = NopNode(**common)
             case "sleep":
-                node = SleepNode(seconds=expr(), **common)
+                node = SleepNode(seconds=_in_range(expr()), **common)
             case "sleep_until":
-                node = SleepUntilNode(until=expr(), **common)
+                node = SleepUntilNode(until=_in_range(expr()), **common)
             case "wait_for_event":
                 node = WaitForEventNode(
                     event=draw(NAMES), timeout=draw(OPTIONAL_POSITIVE), correlation=maybe_expr(), **common
@@ -314,6 +314,15 @@ def thread_specs(
     interrupts = [InterruptDef(event=draw(NAMES), thread=pick(thread_names)) for _ in range(draw(SMALL) % 3)]
     return ThreadSpec(nodes=nodes, variables=local_vars, interrupts=interrupts)
 
+
+
+def _in_range(expr: Expr) -> Expr:
+    """A literal duration or moment within the spec limits (100 years, the
+    years 1 to 9999), which the validator refuses past them."""
+    value = expr.value if isinstance(expr, LiteralExpr) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value <= 1e6:
+        return LiteralExpr(value=1.0)
+    return expr
 
 @st.composite
 def workflow_specs(draw: st.DrawFn) -> WorkflowSpec:
