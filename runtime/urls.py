@@ -14,10 +14,15 @@ from typing import Final
 
 #: ``scheme://user:password@`` anywhere in a text: the password is group ``secret``.
 _CREDENTIALS: Final = re.compile(
-    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@'\"]*):(?P<secret>[^\s@/?#'\"]*)@"
+    # Up to the last ``@`` before the host: a password with a raw ``@`` (which
+    # should have been written %40) is still hidden whole.
+    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@'\"]*):(?P<secret>[^\s/?#'\"]*)@"
 )
 #: ``?password=...`` / ``&sslpassword=...`` query parameters (libpq reads them).
-_QUERY_PASSWORD: Final = re.compile(r"(?P<head>[?&](?:ssl)?password=)(?P<secret>[^&#\s'\"]*)", re.IGNORECASE)
+#: A ``:`` that ends the URL in a message (``... ?password=x: cannot connect``) is not part of it.
+_QUERY_PASSWORD: Final = re.compile(
+    r"(?P<head>[?&](?:ssl)?password=)(?P<secret>[^&#\s'\"]*?)(?=[&#\s'\"]|:\s|:$|$)", re.IGNORECASE
+)
 
 REDACTED: Final = "***"
 """What a password is shown as."""

@@ -18,6 +18,8 @@ from wfc.runtime.urls import redact_url
         ("postgresql://app@db/shop", "postgresql://app@db/shop"),
         ("sqlite:///srv/a:b@c.db", "sqlite:///srv/a:b@c.db"),
         ("cannot reach mysql://u:hunter22@h/d (refused)", "cannot reach mysql://u:***@h/d (refused)"),
+        ("postgresql://bob:hunt@er22@db/shop", "postgresql://bob:***@db/shop"),  # a raw @ in the password
+        ("database postgresql://db/x?password=hunter22: refused", "database postgresql://db/x?password=***: refused"),
     ],
 )
 def test_redact_url_hides_passwords_and_nothing_else(url: str, shown: str) -> None:
