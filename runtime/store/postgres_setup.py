@@ -29,6 +29,7 @@ from wfc.runtime.errors import (
     StoreError,
 )
 from wfc.runtime.store.schema import tables_after
+from wfc.runtime.urls import redact_url
 
 #: The schema wfc uses when the URL names none.
 DEFAULT_SCHEMA: Final = "wfc"
@@ -81,7 +82,7 @@ def parse_url(url: str) -> PgTarget | None:
     try:
         parts = urlsplit(url)
     except ValueError as exc:
-        raise DatabaseUrlError(_redacted(url), f"the URL is malformed ({exc}); {_URL_FORM}") from None
+        raise DatabaseUrlError(redact_url(url), f"the URL is malformed ({exc}); {_URL_FORM}") from None
     if parts.scheme not in ("postgresql", "postgres"):
         return None
     query = parse_qsl(parts.query, keep_blank_values=True)
@@ -92,7 +93,7 @@ def parse_url(url: str) -> PgTarget | None:
             schema = value
         else:
             kept.append((key, value))
-    location = _redacted(url)
+    location = redact_url(url)
     _check_address(parts.netloc, parts.path, location)
     if not _SCHEMA_NAME.match(schema):
         raise DatabaseUrlError(
@@ -105,17 +106,6 @@ def parse_url(url: str) -> PgTarget | None:
 
 
 _URL_FORM: Final = "write it as postgresql://user:password@host:5432/database"
-
-
-def _redacted(url: str) -> str:
-    """``url`` with the password of its user replaced by ``***``."""
-    scheme, sep, rest = url.partition("://")
-    netloc, slash, tail = rest.partition("/")
-    if "@" in netloc:
-        credentials, host = netloc.rsplit("@", 1)
-        if ":" in credentials:
-            netloc = f"{credentials.split(':', 1)[0]}:***@{host}"
-    return f"{scheme}{sep}{netloc}{slash}{tail}"
 
 
 def _check_address(netloc: str, path: str, location: str) -> None:
@@ -191,12 +181,24 @@ async def connect(target: PgTarget, *, search_path: bool = True, explain: bool =
         raise connect_error(target, exc) from None
 
 
+def _server(netloc: str, query: str) -> str:
+    """Where a URL points, as written (several hosts, or ``?host=`` and
+    ``?port=`` parameters, included), for messages."""
+    hosts = netloc.rsplit("@", 1)[-1]
+    if not hosts:
+        given = dict(parse_qsl(query))
+        hosts = f"{given.get('host', 'localhost')}:{given.get('port', '5432')}"
+    elif ":" not in hosts.rsplit("]", 1)[-1] and "," not in hosts:
+        hosts += ":5432"
+    return hosts
+
+
 def connect_error(target: PgTarget, exc: BaseException) -> StoreError:
     """A :class:`StoreError` for a failed connection attempt."""
     asyncpg = asyncpg_module(target.location)
     parts = urlsplit(target.dsn)
     database = parts.path.lstrip("/") or "(the user's default)"
-    server = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    server = _server(parts.netloc, parts.query)
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
         return StoreError(
             target.location, f"database {database!r} does not exist on {server}; create it (createdb {database})"

@@ -389,6 +389,19 @@ async def test_nothing_listening_on_the_port_is_unreachable() -> None:
         await open_store("postgresql://nobody@127.0.0.1:1/app", 1.0)
 
 
+@pytest.mark.parametrize(
+    ("url", "server"),
+    [
+        ("postgresql://nobody:pw@127.0.0.1:1,127.0.0.2:2/app", "127.0.0.1:1,127.0.0.2:2"),  # several hosts
+        ("postgresql:///app?host=127.0.0.1&port=1", "127.0.0.1:1"),  # libpq's query form
+    ],
+)
+async def test_the_server_named_is_the_one_the_url_names(url: str, server: str) -> None:
+    pytest.importorskip("asyncpg")
+    with pytest.raises(DatabaseUnreachableError, match=f"server at {server} "):
+        await open_store(url, 1.0)
+
+
 async def test_a_host_that_does_not_resolve_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     """The resolver is answered here, as a DNS server would for the reserved
     ``.invalid`` domain, so that the test sends no query off this machine."""
