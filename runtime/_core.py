@@ -143,12 +143,18 @@ class EngineCore:
             self._submit(barrier)
             with anyio.move_on_after(10):
                 await barrier.reply.get()
-            async with self._timer_pass, self._poll_pass:  # the loops see _closed after this
-                if self._serve:  # a client registered nothing and holds no leases
-                    try:
-                        await self._store.release_engine(self._id)
-                    except Exception:  # the store may be what failed; closing must go on
-                        log.exception("could not release task leases of engine %s", self._id)
+            # A loop stuck in a database call (a half-open connection) must
+            # not keep the engine from closing: its leases expire by themselves
+            # (so waiting longer than a lease is pointless).
+            with anyio.move_on_after(min(10.0, self._lease)) as waited:
+                async with self._timer_pass, self._poll_pass:  # the loops see _closed after this
+                    if self._serve:  # a client registered nothing and holds no leases
+                        try:
+                            await self._store.release_engine(self._id)
+                        except Exception:  # the store may be what failed; closing must go on
+                            log.exception("could not release task leases of engine %s", self._id)
+            if waited.cancelled_caught:
+                log.warning("closed engine %s without releasing its leases: the database did not answer", self._id)
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
 

@@ -251,3 +251,24 @@ async def test_sigkill_in_the_middle_of_a_task_then_reopen_in_a_new_process(tmp_
     assert lines.count("step-three") == 1
     assert [h.kind for h in history].count("TASK_CLAIMED") == 1
     assert db.rows("SELECT count(*) FROM tasks") == [(0,)]
+
+
+async def test_closing_does_not_wait_for_a_loop_stuck_in_the_database(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A heartbeat that never returns (a half-open connection) holds the poll
+    loop's turn; closing gives up on it after a lease and leaves the leases
+    to expire, instead of hanging Ctrl-C for ever."""
+    stuck = anyio.Event()
+    async with Engine.open(db_url, lease_seconds=1, poll_interval=0.05) as engine:
+        store = engine._store
+
+        async def never_answers(*args: object) -> None:
+            stuck.set()
+            await anyio.sleep_forever()
+
+        monkeypatch.setattr(store, "heartbeat", never_answers)
+        with anyio.fail_after(5):
+            await stuck.wait()
+        started = anyio.current_time()
+    assert anyio.current_time() - started < 5
