@@ -20,6 +20,7 @@ Two rules, one place each:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
@@ -37,7 +38,8 @@ MASK: Final = "***"
 """What a secret value is shown as."""
 
 MIN_SECRET_LENGTH: Final = 4
-"""Shortest secret text searched for inside other strings."""
+"""Shortest secret text searched for inside other strings; shorter ones are
+replaced only where they stand as words of their own."""
 
 
 def _reads(expr: Expr | None, names: set[str], outputs: set[str]) -> bool:
@@ -105,18 +107,27 @@ class Redactor:
     """Replaces known secret texts by ``"***"`` in strings and JSON values."""
 
     def __init__(self, values: Iterable[Any] = ()) -> None:
-        texts = {text for value in values for text in secret_texts(value) if len(text) >= MIN_SECRET_LENGTH}
+        texts = {text for value in values for text in secret_texts(value) if text}
         # Longest first, so a secret containing another is replaced whole.
-        self._texts = sorted(texts, key=lambda t: (-len(t), t))
+        self._texts = sorted((t for t in texts if len(t) >= MIN_SECRET_LENGTH), key=lambda t: (-len(t), t))
+        # A short secret (a CVV, a PIN) is replaced only where it stands as a
+        # word of its own: searched for inside words it would mangle every
+        # message, and missed it would be printed in clear.
+        short = sorted((t for t in texts if len(t) < MIN_SECRET_LENGTH), key=lambda t: (-len(t), t))
+        self._short = (
+            re.compile("|".join(rf"(?<![\w]){re.escape(t)}(?![\w])" for t in short)) if short else None
+        )
 
     def __bool__(self) -> bool:
-        return bool(self._texts)
+        return bool(self._texts) or self._short is not None
 
     def text(self, text: str) -> str:
         """``text`` with every secret in it replaced by ``"***"``."""
         for secret in self._texts:
             if secret in text:
                 text = text.replace(secret, MASK)
+        if self._short is not None:
+            text = self._short.sub(MASK, text)
         return text
 
     def value(self, value: Any) -> Any:
@@ -124,7 +135,7 @@ class Redactor:
         lists and objects. Numbers are left alone: a timeout or a count that
         happens to equal a secret number is not one (a masked variable is
         masked by name, and number secrets are still found inside strings)."""
-        if not self._texts:
+        if not self:
             return value
         if isinstance(value, str):
             return self.text(value)
