@@ -106,7 +106,8 @@ def test_secrets_stay_in_the_state_while_the_run_needs_them_and_go_when_it_ends(
 def test_short_secrets_are_masked_where_they_stand_as_words() -> None:
     redactor = Redactor(["abc", "abcd", 12345, True, None, {"k": ["long-secret"]}])
     assert redactor.text("abc abcd 12345 long-secret") == "*** *** *** ***"
-    assert redactor.text("xabcx abc_1 cannot compute str 'abc' + int 1") == "xabcx abc_1 cannot compute str '***' + int 1"
+    shown = redactor.text("xabcx abc_1 cannot compute str 'abc' + int 1")
+    assert shown == "xabcx abc_1 cannot compute str '***' + int 1"
     assert redactor.value({"x": ["abcd", 12345], "abcd": 1}) == {"x": ["***", 12345], "***": 1}
     cvv = Redactor([123, "e"])  # a CVV, a one-letter secret
     assert cvv.text('card e declined {"cvv": 123, "card": "e"}; attempt 1 of 1123') == (
