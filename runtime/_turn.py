@@ -99,7 +99,8 @@ def set_aside_reason(what: str, error: BaseException) -> str:
     return storable_text(
         f"the engine could not commit this run's next step ({what}): {detail}; the run was set aside so the "
         f"other runs go on. Fix what that step writes (the output of the failed node's task, an event payload, "
-        f"or the database constraint that refuses it) and start a new run",
+        f"or the database constraint that refuses it) and start a new run; if the error above names none of "
+        f"these, it is a bug in wfc: please report it",
         1000,
     )
 
