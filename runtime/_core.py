@@ -128,9 +128,9 @@ class EngineCore:
         # waits for a claim or heartbeat in flight before it releases this
         # engine, so none can take a lease (or register the engine) after that.
         self._timer_pass = anyio.Lock()
+        self._poll_pass = anyio.Lock()
         self._uncertain: set[str] = set()
         """Attempts of failed turns that a watcher looks for (see :meth:`_watch_uncertain`)."""
-        self._poll_pass = anyio.Lock()
 
     async def _shutdown(self) -> None:
         self._closed = True
