@@ -31,19 +31,22 @@ def _change(url: str, run_id: str, verb: str, act: Callable[[Engine], Awaitable[
     async def change() -> None:
         async with client(url) as engine:
             before = await engine.get_run(run_id)
+            served = await engine.serving_engines() > 0
             info = await act(engine)
         console = output.stdout()
         console.print(
             Text.assemble(
                 f"{verb} run {run_id} ({info.workflow} {info.version}): now ",
                 status_text(info.status),
-                f"; it was {where_now(before)}",
-            )
+                f"; it was {where_now(before, served)}",
+            ),
+            soft_wrap=True,  # a long line is wrapped by the terminal, never cut
         )
         if not info.status.finished and info.status != "HALTED":
             console.print(
                 Text("it goes on in an engine serving this database (a `wfc run` following it, or `wfc worker`)",
-                     style="dim")
+                     style="dim"),
+                soft_wrap=True,
             )
         console.print(Text(f"see `wfc runs show {run_id}{db_flag(url)}`", style="dim"), soft_wrap=True)
 

@@ -98,12 +98,13 @@ async def _report(engine: Engine, name: str, sent: SentEvent, correlation: str |
         )
         return
     info = await engine.get_run(sent.run_id)
+    served = await engine.serving_engines() > 0
     fate = "kept in the run's inbox until a wait takes it" if name in info.pending_events else "delivered"
     console.print(
         Text.assemble(
             f"event {name!r} (id {sent.event_id}) {fate}: run {info.id} is ",
             status_text(info.status),
-            f", {where_now(info)}",
+            f", {where_now(info, served)}",
         ),
         soft_wrap=True,
     )

@@ -85,14 +85,24 @@ def thread_names(info: RunInfo) -> dict[int, str]:
     return {t.number: t.name if counts[t.name] == 1 else f"{t.name}#{t.number}" for t in info.threads}
 
 
-def where_now(info: RunInfo) -> str:
-    """Where the run is: what its threads wait for, or the node it is at."""
+def where_now(info: RunInfo, served: bool = True) -> str:
+    """Where the run is: what its threads wait for, or the node it is at.
+    ``served`` false: no live engine serves its database, so a dispatched
+    attempt is not running, it waits for an engine to run it."""
     info = info.redacted()
     if info.waiting_on:
-        return "; ".join(info.waiting_on)
+        return "; ".join(_as_served(wait, info, served) for wait in info.waiting_on)
     if info.status.finished:
         return f"ended at {info.failure.node}" if info.failure is not None and info.failure.node else info.node
     return f"at {info.node}"
+
+
+def _as_served(wait: str, info: RunInfo, served: bool) -> str:
+    """A wait as the runtime describes it, true to whether an engine serves
+    the run: an attempt dispatched while none does is not running."""
+    if waits_for_engine(info, served):
+        return wait.replace(", running)", ", to be run by an engine)")
+    return wait
 
 
 def where_brief(info: RunInfo) -> str:
@@ -224,7 +234,7 @@ def _entry_style(kind: str) -> str | None:
     return None
 
 
-def threads_table(info: RunInfo) -> Table:
+def threads_table(info: RunInfo, served: bool = True) -> Table:
     """One row per thread: where it is and what it waits for."""
     info = info.redacted()
     table = compact_table("#", "thread", "kind", "status", "node", "waiting on", "attempt")
@@ -235,7 +245,7 @@ def threads_table(info: RunInfo) -> Table:
             thread.kind,
             thread.status.value,
             thread.node,
-            thread.waiting_on or "",
+            _as_served(thread.waiting_on or "", info, served),
             "" if thread.attempt is None else str(thread.attempt),
         )
         table.add_row(*map(Text, cells))
@@ -259,7 +269,7 @@ def run_details(info: RunInfo, served: bool = True) -> RenderableType:
     facts.add_row("status", shown_status(info, served))
     if waits_for_engine(info, served):
         facts.add_row("engine", Text(f"{engine_wait(info)}: no live engine serves this database", style="yellow"))
-    facts.add_row("where", Text(where_now(info)))
+    facts.add_row("where", Text(where_now(info, served)))
     facts.add_row("started", local_time(info.created_at))
     facts.add_row("updated", local_time(info.updated_at))
     if info.status is RunStatus.COMPLETED:
@@ -271,5 +281,5 @@ def run_details(info: RunInfo, served: bool = True) -> RenderableType:
         facts.add_row("pending events", Text(", ".join(info.pending_events)))
     parts: list[RenderableType] = [Text(f"run {info.id}", style="bold"), facts, Text("variables", style="bold")]
     parts.append(variables_table(info) if info.variables else Text("  none"))
-    parts += [Text("threads", style="bold"), threads_table(info)]
+    parts += [Text("threads", style="bold"), threads_table(info, served)]
     return Group(*parts)

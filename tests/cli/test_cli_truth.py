@@ -118,6 +118,17 @@ def test_a_detached_run_is_shown_waiting_for_an_engine(wfc: Invoke, tmp_path: Pa
     assert read_run(url, "ap-1").status is RunStatus.RUNNING  # the stored status is unchanged
 
 
+def test_a_task_of_a_run_no_engine_serves_is_not_called_running(wfc: Invoke, tmp_path: Path, url: str) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    assert wfc("run", "slow.py", "--db", url, "--run-id", "s-1", "--detach").exit_code == 0
+    shown = wfc("runs", "show", "s-1", "--db", url)
+    assert "task 'nap' (attempt 1, to be run by an engine)" in shown.stdout
+    assert ", running)" not in shown.stdout
+    cancelled = wfc("runs", "cancel", "s-1", "--db", url)
+    assert cancelled.exit_code == 0, cancelled.output
+    assert "it was main@nap: task 'nap' (attempt 1, to be run by an engine)" in " ".join(cancelled.stdout.split())
+
+
 def test_a_live_engine_makes_it_running_and_a_dead_one_does_not(wfc: Invoke, tmp_path: Path, url: str) -> None:
     write_approval(tmp_path)
     wfc("run", "approval.py", "-i", "order-id=o-1", "--db", url, "--run-id", "ap-1", "--detach")
