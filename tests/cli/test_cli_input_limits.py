@@ -50,6 +50,13 @@ def test_a_value_that_cannot_be_stored_is_refused_by_name(wfc: Invoke, url: str,
     assert not Path(url.removeprefix("sqlite:///")).exists()  # refused before opening the database
 
 
+def test_a_long_bad_value_is_quoted_cut_short(wfc: Invoke, url: str) -> None:
+    code, stderr = run(wfc, url, "-i", "meta=" + "[" * 100_000)
+    assert code == 1
+    assert "… (100,000 characters)" in stderr
+    assert len(stderr) < 1000  # not the value, twice
+
+
 def test_input_json_with_nan_or_deep_nesting_is_refused(wfc: Invoke, url: str, tmp_path: Path) -> None:
     (tmp_path / "nan.json").write_text('{"ratio": NaN}')
     (tmp_path / "deep.json").write_text('{"meta": ' + "[" * 100_000 + "]" * 100_000 + "}")
