@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,12 +20,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # run_helpers, with --import-mode=importlib
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))  # rtdb
 
+from rtdb import unresolvable_invalid_hosts
 from run_helpers import PAYMENT, WFC, Invoke, make_invoke, script_env, sqlite_url
 from typer.testing import Result
 
@@ -229,16 +229,7 @@ def test_a_bad_sqlite_url_parameter_is_a_user_error(wfc: Invoke, tmp_path: Path)
 
 
 def test_a_host_that_does_not_resolve_is_a_user_error(wfc: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The resolver is answered here, as a DNS server would for the reserved
-    ``.invalid`` domain, so that the test sends no query off this machine."""
     pytest.importorskip("asyncpg")
-    real = socket.getaddrinfo
-
-    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(host, str) and host.endswith(".invalid"):
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    unresolvable_invalid_hosts(monkeypatch)  # no query leaves this machine
     result = wfc("runs", "list", "--db", "postgresql://nobody@nonexistent.invalid:5432/app")
     _user_error(result, "'nonexistent.invalid' cannot be found", "DNS")

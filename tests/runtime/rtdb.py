@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -126,3 +127,17 @@ def make_db(kind: str, tmp_path: Path) -> Db:
         raise RuntimeError(SKIP_REASON)
     schema = new_schema_name()
     return Db("postgres", with_schema(base, schema), schema=schema)
+
+
+def unresolvable_invalid_hosts(monkeypatch: Any) -> None:
+    """Answer every lookup of a host under the reserved ``.invalid`` domain
+    with "not known" here, as a DNS server would, so that a test of an
+    unknown host sends no query off this machine (``monkeypatch``: pytest's)."""
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, str) and host.endswith(".invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)

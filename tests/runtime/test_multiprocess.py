@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ import anyio
 import pytest
 from rtdb import SKIP_REASON, Db, make_db, postgres_base_url
 from rtspec import exit_, out, spec, task
+from rtworkers import WorkerPool
 
 from wfc.runtime import Engine, RunStatus
 
@@ -82,26 +81,18 @@ def pg(tmp_path: Path) -> Iterator[Db]:
         database.drop()
 
 
-class Workers:
-    """``wfc worker`` processes on one database, all killed at the end."""
+class Workers(WorkerPool):
+    """``wfc worker`` processes on one database that record their task effects."""
 
     def __init__(self, url: str, folder: Path, slow: float = 0.0) -> None:
-        self.url = url
-        self.folder = folder
         (folder / "wtasks.py").write_text(TASKS)
         self.effects = folder / "effects.log"
         self.effects.touch()
-        self.env = {**os.environ, "WFC_TEST_EFFECTS": str(self.effects), "WFC_TEST_SLOW": str(slow)}
-        self.processes: list[subprocess.Popen[bytes]] = []
+        super().__init__(url, folder, {**os.environ, "WFC_TEST_EFFECTS": str(self.effects), "WFC_TEST_SLOW": str(slow)})
 
     def start(self, count: int = 1, concurrency: int = 20, tasks: str = "wtasks.py") -> None:
-        for _ in range(count):
-            index = len(self.processes)
-            command = [sys.executable, "-c", "from wfc.cli import main; main()", "worker", "--db", self.url]
-            command += ["--tasks", str(self.folder / tasks), "--concurrency", str(concurrency)]
-            command += ["--lease", "5", "--poll", "0.2", "--stats-every", "1", "--grace", "5"]
-            with open(self.folder / f"worker{index}.log", "wb") as log:
-                self.processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env))
+        options = ["--concurrency", str(concurrency), "--lease", "5", "--poll", "0.2", "--stats-every", "1"]
+        self.launch(count, tasks, [*options, "--grace", "5"])
 
     async def serving(self, db: Db, timeout: float = 60) -> None:
         """Wait until every worker's engine is registered in the database (it
@@ -120,29 +111,6 @@ class Workers:
             key, pid, what = line.split(" ")
             found.append((key, int(pid), what))
         return found
-
-    def logs(self) -> str:
-        return "\n".join((self.folder / f"worker{i}.log").read_text() for i in range(len(self.processes)))
-
-    def stop(self) -> list[int]:
-        """SIGTERM every worker still running; their exit codes."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        codes = []
-        for process in self.processes:
-            try:
-                codes.append(process.wait(timeout=20))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                codes.append(process.wait())
-        return codes
-
-    def kill_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
 
 
 @pytest.fixture

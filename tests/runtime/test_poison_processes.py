@@ -18,14 +18,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
-from rtdb import SKIP_REASON, Db, make_db, postgres_base_url
+from rtdb import Db
 from rtrefuse import MARKER, refuse_marker_in_runs
 from rtspec import exit_, lit, out, spec, task
+from rtworkers import WorkerPool
 
 from wfc.runtime import Engine, RunStatus
 
@@ -87,67 +87,17 @@ def poison_flow(name: str) -> object:
     return spec(f"poison-{name}", [("t", task(name)), ("end", exit_(out("t")))])
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
-    if request.param == "postgres" and postgres_base_url() is None:
-        pytest.skip(SKIP_REASON)
-    database = make_db(request.param, tmp_path)
-    try:
-        yield database
-    finally:
-        database.drop()
-
-
-class Workers:
-    """``wfc worker`` processes serving one database, all killed at the end."""
-
-    def __init__(self, url: str, folder: Path) -> None:
-        self.url = url
-        self.folder = folder
-        (folder / "ptasks.py").write_text(TASKS)
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self, count: int) -> None:
-        for index in range(count):
-            command = [sys.executable, "-c", "from wfc.cli import main; main()", "worker", "--db", self.url]
-            command += ["--tasks", str(self.folder / "ptasks.py"), "--concurrency", "20", "--poll", "0.1"]
-            command += ["--lease", "5", "--stats-every", "1", "--grace", "1"]
-            with open(self.folder / f"worker{index}.log", "wb") as log:
-                self.processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
-
-    def logs(self) -> str:
-        return "\n".join((self.folder / f"worker{i}.log").read_text() for i in range(len(self.processes)))
-
-    def stop(self) -> list[int]:
-        """SIGTERM every worker; their exit codes (killed after 20 s)."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        codes = []
-        for process in self.processes:
-            try:
-                codes.append(process.wait(timeout=20))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                codes.append(process.wait())
-        return codes
-
-    def kill_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-
-
 async def test_poison_tasks_fail_alone_and_fifty_healthy_runs_complete(db: Db, tmp_path: Path) -> None:
-    workers = Workers(db.url, tmp_path)
+    (tmp_path / "ptasks.py").write_text(TASKS)
+    workers = WorkerPool(db.url, tmp_path)
     try:
         async with Engine.open(db.url, serve=False, poll_interval=0.1) as client:
             await client.deploy(HEALTHY)
             for name in POISONS:
                 await client.deploy(poison_flow(name))
             refuse_marker_in_runs(db)
-            workers.start(1 if db.kind == "sqlite" else 2)
+            options = ["--concurrency", "20", "--poll", "0.1", "--lease", "5", "--stats-every", "1", "--grace", "1"]
+            workers.launch(1 if db.kind == "sqlite" else 2, "ptasks.py", options)
             poisoned = {name: await client.start(f"poison-{name}", run_id=f"poison-{name}") for name in POISONS}
             healthy = [await client.start("healthy", run_id=f"healthy-{i}") for i in range(50)]
             with anyio.fail_after(60):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rtdb import SKIP_REASON, Db, postgres_base_url, with_schema
+from rtdb import SKIP_REASON, Db, postgres_base_url, unresolvable_invalid_hosts, with_schema
 from rtspec import exit_, spec
 
 from wfc.runtime import Engine, UnsupportedUrlError
@@ -403,17 +402,8 @@ async def test_the_server_named_is_the_one_the_url_names(url: str, server: str) 
 
 
 async def test_a_host_that_does_not_resolve_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The resolver is answered here, as a DNS server would for the reserved
-    ``.invalid`` domain, so that the test sends no query off this machine."""
     pytest.importorskip("asyncpg")
-    real = socket.getaddrinfo
-
-    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(host, str) and host.endswith(".invalid"):
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    unresolvable_invalid_hosts(monkeypatch)  # no query leaves this machine
     with pytest.raises(DatabaseUnreachableError, match=r"host 'nonexistent\.invalid' cannot be found.*DNS"):
         await open_store("postgresql://nobody@nonexistent.invalid:5432/app", 1.0)
 
