@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # run_helpers, with --import-mode=importlib
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))  # rtdb
 
-from rtdb import unresolvable_invalid_hosts
+from rtdb import sqlite_write_lock, unresolvable_invalid_hosts
 from run_helpers import PAYMENT, WFC, Invoke, make_invoke, script_env, sqlite_url
 from typer.testing import Result
 
@@ -126,21 +125,10 @@ def test_write_commands_say_the_folder_is_read_only(wfc: Invoke, shared_folder: 
 # ---------------------------------------------------------------- locks
 
 
-@contextmanager
-def _write_lock(path: Path) -> Iterator[None]:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
-
-
 def test_a_locked_database_is_named_after_the_configured_wait(wfc: Invoke, tmp_path: Path) -> None:
     path = tmp_path / "wfc.db"
     url = _database_with_a_run(wfc, path)
-    with _write_lock(path):
+    with sqlite_write_lock(path):
         cancelled = wfc("runs", "cancel", RUN_ID, "--db", f"{url}?busy_timeout=0.2")
         _user_error(cancelled, "locked by another process", "0.2 s", "busy_timeout", "WFC_SQLITE_BUSY_TIMEOUT")
         listed = wfc("runs", "list", "--db", url)  # readers are not blocked
@@ -150,7 +138,7 @@ def test_a_locked_database_is_named_after_the_configured_wait(wfc: Invoke, tmp_p
 def test_the_wait_for_a_lock_is_read_from_the_environment(wfc: Invoke, tmp_path: Path) -> None:
     path = tmp_path / "wfc.db"
     url = _database_with_a_run(wfc, path)
-    with _write_lock(path):
+    with sqlite_write_lock(path):
         started = subprocess.run(
             [str(WFC), "run", *PAYMENT, "-i", "payment-id=p-2", "--db", url],
             cwd=tmp_path,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rtdb import SKIP_REASON, Db, postgres_base_url, unresolvable_invalid_hosts, with_schema
+from rtdb import SKIP_REASON, Db, postgres_base_url, sqlite_write_lock, unresolvable_invalid_hosts, with_schema
 from rtspec import exit_, spec
 
 from wfc.runtime import Engine, UnsupportedUrlError
@@ -208,22 +208,10 @@ async def test_reading_a_file_whose_wal_cannot_be_indexed_in_a_read_only_folder(
 # ---------------------------------------------------------------- locks
 
 
-@contextmanager
-def _write_lock(path: Path) -> Iterator[None]:
-    """Another connection holds the write lock of ``path`` in the block."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
-
-
 async def test_a_lock_held_too_long_is_named_after_the_configured_wait(tmp_path: Path) -> None:
     path = tmp_path / "wfc.db"
     await _make_database(path)
-    with _write_lock(path):
+    with sqlite_write_lock(path):
         started = time.monotonic()
         with pytest.raises(DatabaseLockedError, match=r"locked by another process.*0\.3 s.*busy_timeout") as info:
             # A serving engine registers itself while opening: that write meets the lock.
@@ -242,7 +230,7 @@ async def test_the_wait_for_a_lock_can_be_set_in_the_environment(
     path = tmp_path / "wfc.db"
     await _make_database(path)
     monkeypatch.setenv(BUSY_TIMEOUT_ENV, "0.2")
-    with _write_lock(path), pytest.raises(DatabaseLockedError, match=BUSY_TIMEOUT_ENV) as info:
+    with sqlite_write_lock(path), pytest.raises(DatabaseLockedError, match=BUSY_TIMEOUT_ENV) as info:
         async with Engine.open(f"sqlite:///{path}"):  # registering the engine writes
             pass
     assert info.value.waited == 0.2
