@@ -24,6 +24,19 @@ from wfc.specs import WorkflowSpec, dumps, loads_deployed
 
 Json = dict[str, Any]
 
+__all__ = [
+    "Json",
+    "RunState",
+    "input_of",
+    "limits_of",
+    "plain",
+    "policies_of",
+    "spec_of",
+    "spec_plain",
+    "state_of",
+    "text",
+]
+
 
 def plain(value: Any) -> Any:
     """``value`` (Structs, enums, dicts with int keys ...) as JSON builtins

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from golden.canon import Json, limits_of, plain, policies_of, spec_of, spec_plain, state_of
+from golden.canon import Json, RunState, limits_of, plain, policies_of, spec_of, spec_plain, state_of
 from golden.replay import outcome
 from wfc.runtime.interpreter import (
     Cancel,
@@ -28,7 +28,6 @@ from wfc.runtime.interpreter import (
     TaskPolicy,
     TimerFired,
 )
-from wfc.runtime.state import RunState
 from wfc.specs import WorkflowSpec
 
 #: Where every recorded run's clock starts: a round number, easy to read in diffs.

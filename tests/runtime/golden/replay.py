@@ -22,7 +22,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 
-from golden.canon import Json, input_of, limits_of, plain, policies_of, spec_of, state_of, text
+from golden.canon import Json, RunState, input_of, limits_of, plain, policies_of, spec_of, state_of, text
 from wfc.runtime.interpreter import (
     Cancel,
     Halt,
@@ -35,7 +35,6 @@ from wfc.runtime.interpreter import (
     refusal,
     step,
 )
-from wfc.runtime.state import RunState
 from wfc.specs import WfcError, WorkflowSpec
 
 
