@@ -18,7 +18,14 @@ from golden.recorder import Recorder
 #: Folder of the golden files (next to this module).
 FOLDER = Path(__file__).resolve().parent
 
-_MODULES = ("scenarios_tasks", "scenarios_flow", "scenarios_threads", "scenarios_sagas", "scenarios_control")
+_MODULES = (
+    "scenarios_tasks",
+    "scenarios_flow",
+    "scenarios_threads",
+    "scenarios_sagas",
+    "scenarios_control",
+    "scenarios_dsl",
+)
 
 SCENARIOS: dict[str, Callable[[], Recorder]] = {}
 

@@ -133,17 +133,21 @@ class Recorder:
             event_id = f"e{self.events}"
         return self.feed(EventArrived(event_id=event_id, name=name, payload=payload, correlation=correlation), after)
 
-    def halt(self, reason: str = "") -> Json:
-        return self.feed(Halt(reason=reason))
+    def halt(self, reason: str = "", after: float = 1.0) -> Json:
+        """An operator halts the run."""
+        return self.feed(Halt(reason=reason), after)
 
-    def resume(self) -> Json:
-        return self.feed(Resume())
+    def resume(self, after: float = 1.0) -> Json:
+        """An operator resumes the run."""
+        return self.feed(Resume(), after)
 
-    def cancel(self, reason: str = "", compensate: bool = False) -> Json:
-        return self.feed(Cancel(reason=reason, compensate=compensate))
+    def cancel(self, reason: str = "", compensate: bool = False, after: float = 1.0) -> Json:
+        """An operator cancels the run."""
+        return self.feed(Cancel(reason=reason, compensate=compensate), after)
 
-    def retry(self) -> Json:
-        return self.feed(Retry())
+    def retry(self, after: float = 1.0) -> Json:
+        """An operator retries the run."""
+        return self.feed(Retry(), after)
 
     # ------------------------------------------------------------ resolving
 

@@ -206,3 +206,46 @@ def fail_node_in_a_handler_thread_fails_the_node_it_handled() -> Recorder:
     )
     r.fail("charge", "TASK_ERROR", "down")
     return r
+
+
+@scenario
+def expression_error_in_a_condition_fails_again_after_its_handler() -> Recorder:
+    """A failing edge condition fails the node it leaves with
+    ``EXPRESSION_ERROR``, which ``handle_error`` for that code takes; after
+    the handler, leaving the node evaluates the condition again, which fails
+    again, and that failure is not handled a second time: the run fails."""
+    r = Recorder(
+        spec(
+            "condition-error",
+            [
+                ("check", task("check", handlers=[handler("error", "log", "EXPRESSION_ERROR")],
+                               edges=[edge("big", op(out("check", "score"), ">", 1)), edge("end")])),
+                ("big", nop(edges=[edge("end")])),
+                ("end", exit_("done")),
+            ],
+            threads={"log": thread([("note", task("note", var("failure", "message"))), ("end", exit_())],
+                                   variables=FAILURE)},
+        )
+    )  # fmt: skip
+    r.done("check", "not an object")
+    r.done("note")
+    return r
+
+
+@scenario
+def failure_in_a_handler_thread_is_retried_there() -> Recorder:
+    """A handler thread's own task fails the run; an operator retry re-runs
+    that task (the origin of the failure), the handler completes and the
+    handled thread goes on."""
+    r = Recorder(
+        spec(
+            "handler-retry",
+            [("charge", task("charge", handlers=[handler("any", "page")])), ("end", exit_("after"))],
+            threads={"page": thread([("call", task("call-oncall")), ("end", exit_())], variables=FAILURE)},
+        )
+    )
+    r.fail("charge", "declined", business=True)
+    r.fail("call-oncall", "TASK_ERROR", "pager down")
+    r.retry()
+    r.done("call-oncall")
+    return r

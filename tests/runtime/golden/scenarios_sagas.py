@@ -96,3 +96,46 @@ def failure_with_nothing_to_compensate_just_fails() -> Recorder:
     r = Recorder(_checkout())
     r.fail("charge", "card-declined", "declined", business=True)
     return r
+
+
+@scenario
+def halt_pauses_a_compensation_and_its_retry_timer() -> Recorder:
+    """Halting a run while it compensates pauses the compensation: its retry
+    timer is withdrawn with the time left and re-armed on resume."""
+    r = Recorder(_checkout())
+    r.done("charge", {"id": "pay-1"})
+    r.fail("reserve", "TASK_ERROR", "no stock service")
+    r.fail("refund", "TASK_ERROR", "bank busy")
+    r.halt("bank incident", after=0.25)
+    r.resume()
+    r.fire()
+    r.done("refund")
+    return r
+
+
+@scenario
+def cancel_with_compensate_when_the_drained_task_fails() -> Recorder:
+    """A task drained before compensation that fails leaves nothing to undo
+    for its step; a redelivery of the drained attempt and of a compensation
+    dispatches it again without a journal entry; the completed steps are
+    compensated."""
+    r = Recorder(_checkout())
+    r.done("charge", {"id": "pay-1"})
+    r.cancel(compensate=True)
+    r.redeliver("reserve")
+    r.fail("reserve", "TASK_ERROR", "stock service down")
+    r.redeliver("refund")
+    r.done("refund")
+    return r
+
+
+@scenario
+def compensation_arguments_that_cannot_be_evaluated_fail_the_step() -> Recorder:
+    """A compensation's arguments are evaluated when its step completes; an
+    output without the field they read fails the step with
+    ``EXPRESSION_ERROR`` (and so the run, compensating what completed before)."""
+    r = Recorder(_checkout())
+    r.done("charge", {"id": "pay-1"})
+    r.done("reserve", {"no-id": True})
+    r.done("refund")
+    return r

@@ -225,3 +225,19 @@ def event_wait_in_a_child_thread() -> Recorder:
     )
     r.event("ping", "pong")
     return r
+
+
+@scenario
+def queued_children_are_halted_when_the_run_is_cancelled() -> Recorder:
+    """Cancelling a run halts running and still-queued children alike; the
+    queued one never started (no task of it was dispatched)."""
+    r = Recorder(
+        spec(
+            "cancel-queued",
+            [("each", for_each("worker", ["x", "y"])), ("w", wait_threads("each")), ("end", exit_())],
+            threads={"worker": _worker()},
+        ),
+        limits=Limits(max_children=1),
+    )
+    r.cancel("stop")
+    return r
