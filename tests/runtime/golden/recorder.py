@@ -61,11 +61,12 @@ class Recorder:
         self._record({"now": self.now, "begin": {"run_id": run_id, "inputs": plain(dict(inputs or {}))}})
 
     def _record(self, record: Json) -> Json:
-        record["expect"] = outcome(self.spec, self.state, record, self.policies, self.limits)
+        expect = outcome(self.spec, self.state, record, self.policies, self.limits)
+        record["expect"] = expect
         self.doc["steps"].append(record)
-        if "state" in record["expect"]:
-            self.state = state_of(record["expect"]["state"])
-        return record["expect"]
+        if "state" in expect:
+            self.state = state_of(expect["state"])
+        return expect
 
     def _run(self) -> RunState:
         if self.state is None:
