@@ -1,0 +1,191 @@
+"""Rebuild a run from its journal: the inputs each committed step applied are
+read back from the journal entries (with event payloads from the stored
+events), re-applied with ``begin``/``step``, and each step must write exactly
+the entries that follow in the journal.
+
+Each step's first entry names its input: ``RUN_STARTED`` -> ``begin``,
+``TASK_COMPLETED``/``TASK_FAILED`` -> a task result, ``TIMER_FIRED``,
+``EVENT_TIMEOUT``, ``THREADS_TIMEOUT`` and a leading ``TASK_DISPATCHED``
+(a retry's backoff ended) -> the timer the thread waits on,
+``COMPENSATION_*`` -> a compensation's result or retry timer,
+``EVENT_RECEIVED``/``INTERRUPT_RECEIVED`` -> the event, ``TASK_CLAIMED`` ->
+a redelivery, ``RUN_HALTED``/``RUN_RESUMED``/``RUN_CANCEL_REQUESTED``/
+``RUN_CANCELLED``/``RUN_RETRIED`` -> the operator command, a leading
+``RUN_FAILED`` -> ``crash`` (those two come after the ``THREAD_HALTED``
+entries of the threads they stop). Which attempt or timer it was comes from the
+state rebuilt so far. Steps that wrote no entry changed nothing, so they
+need no replay.
+
+What the journal does not hold, so the rebuilt state may differ there:
+the ``content`` of a failed task's exception (``TaskFailed.content``), the
+payload of an event (taken from the stored events instead), the output of a
+compensation (ignored by the interpreter), masked values (``***``), and an
+interrupt event's correlation key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from wfc.runtime.interpreter import (
+    Cancel,
+    EventArrived,
+    Halt,
+    Input,
+    JournalEntry,
+    Limits,
+    Redeliver,
+    Resume,
+    Retry,
+    TaskCompleted,
+    TaskFailed,
+    TaskPolicy,
+    TimerFired,
+    Transition,
+    begin,
+    crash,
+    step,
+)
+from wfc.runtime.state import RunState
+from wfc.specs import WorkflowSpec
+
+FIELDS = ("seq", "at", "kind", "thread", "node", "attempt", "detail")
+
+
+def entry_dict(entry: JournalEntry) -> dict[str, Any]:
+    """A journal entry with every field, as the journal table holds it."""
+    return {name: getattr(entry, name) for name in FIELDS}
+
+
+@dataclass
+class Replayed:
+    """The rebuilt run and the inputs that rebuilt it, in order."""
+
+    state: RunState
+    inputs: list[tuple[float, str]]
+    """(now, kind of input) per replayed step."""
+
+
+class JournalMismatch(AssertionError):
+    """A replayed step wrote other entries than the journal holds."""
+
+
+def replay_journal(
+    spec: WorkflowSpec,
+    run_id: str,
+    journal: list[dict[str, Any]],
+    payloads: Mapping[str, Any],
+    policies: Mapping[str, TaskPolicy] | None = None,
+    limits: Limits | None = None,
+) -> Replayed:
+    """Rebuild run ``run_id`` from its ``journal`` (entries as dicts with
+    every field of :data:`FIELDS`) and the payloads of its events by id."""
+    first = journal[0]
+    if first["kind"] != "RUN_STARTED":
+        raise JournalMismatch(f"a journal starts with RUN_STARTED, not {first['kind']}")
+    transition = begin(spec, run_id, first["detail"].get("inputs", {}), first["at"], policies, limits)
+    done = _check(transition, journal, 0, "begin")
+    replayed = Replayed(transition.state, [(first["at"], "begin")])
+    while done < len(journal):
+        entry = _starter(journal, done)
+        state = replayed.state
+        if entry["kind"] == "RUN_FAILED":
+            detail = entry["detail"]
+            transition = crash(
+                state, spec, detail.get("message", ""), entry["at"], detail.get("error", "INTERNAL_ERROR")
+            )
+            what = "crash"
+        else:
+            event = input_for(state, entry, payloads)
+            transition = step(state, spec, event, entry["at"], policies, limits)
+            what = type(event).__name__
+        done = _check(transition, journal, done, what)
+        replayed.state = transition.state
+        replayed.inputs.append((entry["at"], what))
+    return replayed
+
+
+def _starter(journal: list[dict[str, Any]], start: int) -> dict[str, Any]:
+    """The entry naming the input of the step whose entries begin at ``start``:
+    the first, except that ending a run (cancel, crash) halts its threads
+    before it says so."""
+    for entry in journal[start:]:
+        if entry["kind"] != "THREAD_HALTED":
+            return entry
+    return journal[start]
+
+
+def _check(transition: Transition, journal: list[dict[str, Any]], start: int, what: str) -> int:
+    written = [entry_dict(e) for e in transition.journal]
+    stored = journal[start : start + len(written)]
+    if not written or written != stored:
+        raise JournalMismatch(f"replaying {what} at entry {start + 1} wrote {written}, the journal holds {stored}")
+    return start + len(written)
+
+
+def input_for(state: RunState, entry: dict[str, Any], payloads: Mapping[str, Any]) -> Input:
+    """The input whose step began with journal ``entry``."""
+    kind, detail = entry["kind"], entry["detail"]
+    match kind:
+        case "TASK_COMPLETED":
+            return TaskCompleted(dispatch_id=_attempt(state, entry), output=detail.get("output"))
+        case "TASK_FAILED":
+            return TaskFailed(
+                dispatch_id=_attempt(state, entry),
+                name=detail["error"],
+                message=detail.get("message", ""),
+                business=detail.get("kind") == "exception",
+            )
+        case "COMPENSATION_COMPLETED":
+            return TaskCompleted(dispatch_id=_saga_wait(state).dispatch_id)
+        case "COMPENSATION_FAILED":
+            return TaskFailed(
+                dispatch_id=_saga_wait(state).dispatch_id, name=detail["error"], message=detail.get("message", "")
+            )
+        case "COMPENSATION_DISPATCHED":
+            return TimerFired(timer=_saga_wait(state).timer)
+        case "TIMER_FIRED" | "EVENT_TIMEOUT" | "THREADS_TIMEOUT" | "TASK_DISPATCHED":
+            return TimerFired(timer=state.threads[entry["thread"]].wait.timer)  # type: ignore[union-attr]
+        case "EVENT_RECEIVED" | "INTERRUPT_RECEIVED":
+            event_id = detail["event_id"]
+            return EventArrived(
+                event_id=event_id,
+                name=detail["event"],
+                payload=payloads.get(event_id),
+                correlation=detail.get("correlation"),
+            )
+        case "TASK_CLAIMED":
+            return Redeliver(dispatch_id=_attempt(state, entry))
+        case "RUN_HALTED":
+            return Halt(reason=detail.get("reason", ""))
+        case "RUN_RESUMED":
+            return Resume()
+        case "RUN_CANCEL_REQUESTED":
+            return Cancel(reason=detail.get("reason", ""), compensate=True)
+        case "RUN_CANCELLED":
+            return Cancel(reason=detail.get("reason", ""))
+        case "RUN_RETRIED":
+            return Retry()
+    raise JournalMismatch(f"no input starts a step with journal entry {kind} (#{entry['seq']})")
+
+
+def _attempt(state: RunState, entry: dict[str, Any]) -> str:
+    """Dispatch id of the attempt (thread, node, attempt) of ``entry``."""
+    thread, node, attempt = entry["thread"], entry["node"], entry["attempt"]
+    waits = [state.threads[thread].wait] if thread in state.threads else []
+    if state.saga is not None:
+        waits += [d.wait for d in state.saga.draining if d.thread == thread and d.node == node]
+    for wait in waits:
+        if getattr(wait, "dispatch_id", None) is not None and wait.attempt == attempt:  # type: ignore[union-attr]
+            return str(wait.dispatch_id)  # type: ignore[union-attr]
+    raise JournalMismatch(
+        f"no attempt {attempt} of node {node!r} in thread {thread} is awaited at entry #{entry['seq']}"
+    )
+
+
+def _saga_wait(state: RunState) -> Any:
+    if state.saga is None or state.saga.wait is None:
+        raise JournalMismatch("a compensation entry, but no compensation is awaited")
+    return state.saga.wait
