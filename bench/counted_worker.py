@@ -2,7 +2,7 @@
 
 ``python counted_worker.py OUT_FILE WFC_ARGS...``: runs ``wfc WFC_ARGS`` and,
 when the process exits (SIGTERM stops a worker cleanly), writes its CPU
-seconds and round trips to ``OUT_FILE`` as JSON, for ``run.py`` to add up.
+seconds, round trips and COMMITs to ``OUT_FILE`` as JSON, for ``run.py`` to add up.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ def main() -> None:
     calls.install()
 
     def report() -> None:
-        out.write_text(json.dumps({"cpu_s": cpu_seconds(), "round_trips": calls.round_trips}))
+        counts = {"cpu_s": cpu_seconds(), "round_trips": calls.round_trips, "commits": calls.commits}
+        out.write_text(json.dumps({**counts, "verbs": calls.verbs}))
 
     atexit.register(report)
     sys.argv = ["wfc", *sys.argv[2:]]

@@ -7,7 +7,10 @@ same measurement with zero runs (open, deploy, warm up, close) is made once
 per kind and subtracted, so commits per step leave out start-up. Round trips
 are asyncpg calls counted inside every wfc process (the measured phase in a
 serving or client process; the whole life of a worker process, less the
-zero-run worker's). A worker's CPU time is read from ``/proc`` while the
+zero-run worker's), and so are ``COMMIT`` statements
+(``begin_commit_per_step``: the transactions that wfc opens with ``BEGIN``,
+the writes; ``commits_per_step`` also counts single statements outside a
+transaction, reads among them). A worker's CPU time is read from ``/proc`` while the
 client process lives (its start-up, warm-up run and measured phase), so the
 workers' own start-up is left out.
 """
@@ -104,6 +107,7 @@ def scaling(server: str, counts: list[int], runs: int, reps: int, progress: Prog
             _commits(figures, delta, base_commits, runs)
             worker_cpu = [cpu * 1000 / steps for cpu in totals["cpu_s"]]
             trips = figures["round_trips_per_step"] + (totals["round_trips"] - base_totals["round_trips"]) / steps
+            begins = figures["begin_commit_per_step"] + (totals["commits"] - base_totals["commits"]) / steps
             found.append(
                 {
                     "steps_per_s": figures["steps_per_s"],
@@ -113,6 +117,12 @@ def scaling(server: str, counts: list[int], runs: int, reps: int, progress: Prog
                     "round_trips_per_step": round(trips, 3),
                     "client_round_trips_per_step": figures["round_trips_per_step"],
                     "commits_per_step": figures.get("commits_per_step", 0.0),
+                    "begin_commit_per_step": round(begins, 5),
+                    "worker_round_trips_per_step_by_verb": {
+                        verb: round((n - base_totals["verbs"].get(verb, 0)) / steps, 4)
+                        for verb, n in sorted(totals["verbs"].items())
+                    },
+                    "client_round_trips_per_step_by_verb": figures["round_trips_per_step_by_verb"],
                 }
             )
         result[str(count)] = {"worker_processes": count, **merge_reps(found)}

@@ -84,6 +84,18 @@ class AsyncpgCalls:
 
     def __init__(self) -> None:
         self.round_trips = 0
+        self.commits = 0
+        """``COMMIT`` statements: transactions opened with ``BEGIN``."""
+        self.verbs: dict[str, int] = {}
+        """Round trips by the first word of their statement (SELECT, INSERT, ...)."""
+
+    def _count(self, query: object) -> None:
+        self.round_trips += 1
+        text = query if isinstance(query, str) else str(getattr(query, "query", ""))
+        verb = text.lstrip().split(None, 1)[0].rstrip(";").upper() if text.strip() else "?"
+        self.verbs[verb] = self.verbs.get(verb, 0) + 1
+        if verb == "COMMIT":
+            self.commits += 1
 
     def install(self) -> None:
         """Wrap the asyncpg ``Connection`` methods every query goes through.
@@ -104,7 +116,7 @@ class AsyncpgCalls:
             @functools.wraps(real)
             async def counted(conn: Any, *args: Any, **kwargs: Any) -> Any:
                 if count_if(*args, **kwargs):
-                    counter.round_trips += 1
+                    counter._count(args[0] if args else kwargs.get("query", ""))
                 return await real(conn, *args, **kwargs)
 
             setattr(Connection, name, counted)

@@ -152,7 +152,8 @@ def print_table(result: dict[str, Any]) -> None:
         for side, figures in postgres["engines"]["throughput"].items():
             print(
                 f"  postgres throughput {side}: steps/s {_fmt(figures.get('steps_per_s'))}, cpu ms/step "
-                f"{_fmt(figures.get('cpu_ms_per_step'))}, commits/step {_fmt(figures.get('commits_per_step'))}, "
+                f"{_fmt(figures.get('cpu_ms_per_step'))}, commits/step {_fmt(figures.get('commits_per_step'))} "
+                f"(BEGIN..COMMIT {_fmt(figures.get('begin_commit_per_step'))}), "
                 f"round trips/step {_fmt(figures.get('round_trips_per_step'))}",
                 file=out,
             )
@@ -163,7 +164,7 @@ def print_table(result: dict[str, Any]) -> None:
                 f"{_fmt(figures['worker_cpu_ms_per_step_each'])} (all workers "
                 f"{_fmt(figures['worker_cpu_ms_per_step_total'])}, client {_fmt(figures['client_cpu_ms_per_step'])}), "
                 f"round trips/step {_fmt(figures['round_trips_per_step'])}, commits/step "
-                f"{_fmt(figures['commits_per_step'])}",
+                f"{_fmt(figures['commits_per_step'])} (BEGIN..COMMIT {_fmt(figures['begin_commit_per_step'])})",
                 file=out,
             )
     limits = result["limits"]

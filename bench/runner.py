@@ -74,4 +74,9 @@ def worker_totals(outs: list[Path]) -> dict[str, Any]:
     found = [json.loads(out.read_text()) for out in outs if out.exists()]
     if len(found) != len(outs):
         raise SystemExit(f"only {len(found)} of {len(outs)} workers reported their counts")
-    return {"cpu_s": [f["cpu_s"] for f in found], "round_trips": sum(f["round_trips"] for f in found)}
+    return {
+        "cpu_s": [f["cpu_s"] for f in found],
+        "round_trips": sum(f["round_trips"] for f in found),
+        "commits": sum(f["commits"] for f in found),
+        "verbs": {verb: sum(f["verbs"].get(verb, 0) for f in found) for verb in {v for f in found for v in f["verbs"]}},
+    }

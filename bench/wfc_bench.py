@@ -45,6 +45,8 @@ class Meter:
         self.cpu = cpu_seconds()
         self.commits = SQLITE.commits
         self.trips = ASYNCPG.round_trips
+        self.pg_commits = ASYNCPG.commits
+        self.verbs = dict(ASYNCPG.verbs)
         self.began = time.perf_counter()
 
     def figures(self, steps: int) -> dict[str, Any]:
@@ -57,6 +59,12 @@ class Meter:
             "cpu_ms_per_step": round((cpu_seconds() - self.cpu) * 1000 / steps, 4),
             "commits_per_step": round((SQLITE.commits - self.commits) / steps, 5),
             "round_trips_per_step": round((ASYNCPG.round_trips - self.trips) / steps, 3),
+            "begin_commit_per_step": round((ASYNCPG.commits - self.pg_commits) / steps, 5),
+            "round_trips_per_step_by_verb": {
+                verb: round((count - self.verbs.get(verb, 0)) / steps, 4)
+                for verb, count in sorted(ASYNCPG.verbs.items())
+                if count > self.verbs.get(verb, 0)
+            },
         }
 
 
