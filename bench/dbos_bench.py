@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_stats import percentile
-from probes import SqliteCommits, cpu_seconds, sqlite_synchronous
+from probes import SqliteCommits, backend_cpu_seconds, cpu_seconds, sqlite_synchronous
 
 STEPS = 5
 SQLITE = SqliteCommits()
@@ -40,7 +40,11 @@ def figures(steps: int, began: float, cpu: float, commits: int) -> dict[str, Any
     }
 
 
-async def measure(scenario: str, count: int) -> dict[str, Any]:
+async def _backend_cpu(url: str) -> float | None:
+    return None if url.startswith("sqlite") else await backend_cpu_seconds(url)
+
+
+async def measure(scenario: str, url: str, count: int) -> dict[str, Any]:
     from dbos import DBOS
 
     @DBOS.step()
@@ -59,9 +63,16 @@ async def measure(scenario: str, count: int) -> dict[str, Any]:
         await five_steps()  # warm up
         began, cpu, commits = time.perf_counter(), cpu_seconds(), SQLITE.commits
         if scenario == "throughput":
-            if count:
-                await asyncio.gather(*(five_steps() for _ in range(count)))
-            return figures(count * STEPS, began, cpu, commits) if count else {}
+            if not count:
+                return {}
+            backends = await _backend_cpu(url)
+            began, cpu = time.perf_counter(), cpu_seconds()
+            await asyncio.gather(*(five_steps() for _ in range(count)))
+            result = figures(count * STEPS, began, cpu, commits)
+            after = await _backend_cpu(url)
+            if backends is not None and after is not None:
+                result["db_backend_cpu_ms_per_step"] = round((after - backends) * 1000 / (count * STEPS), 4)
+            return result
         if not count:
             return {}
         durations = []
@@ -94,7 +105,7 @@ def main() -> None:
     from dbos import DBOS
 
     DBOS(config={"name": "wfc-bench", "system_database_url": args.url})  # type: ignore[typeddict-item]
-    result = asyncio.run(measure(args.scenario, args.count))
+    result = asyncio.run(measure(args.scenario, args.url, args.count))
     if path:
         mode, _ = sqlite_synchronous(path)
         result["journal_mode"] = mode

@@ -5,7 +5,8 @@ single-row commits per second the disk and the database allow.
 one ``INSERT`` per transaction on one connection.
 ``python limits.py postgres URL SECONDS``: PostgreSQL, one connection, one
 ``INSERT`` per transaction (autocommit), ``synchronous_commit`` as the
-server has it (reported). Prints one JSON object.
+server has it (reported); then ``SELECT 1`` round trips per second on the
+same connection. Prints one JSON object.
 
 A durable engine that commits once per step cannot beat these figures; one
 that commits many runs' transitions together can.
@@ -50,11 +51,17 @@ async def postgres_commits(url: str, seconds: float) -> dict[str, Any]:
             await conn.execute("INSERT INTO bench_limit (v) VALUES ('x')")
             count += 1
         elapsed = time.perf_counter() - began
+        selects, select_began = 0, time.perf_counter()
+        while time.perf_counter() - select_began < seconds:
+            await conn.fetchval("SELECT 1")
+            selects += 1
+        select_elapsed = time.perf_counter() - select_began
         await conn.execute("DROP TABLE bench_limit")
     finally:
         await conn.close()
     return {
         "commits_per_s": round(count / elapsed, 1),
+        "select_round_trips_per_s": round(selects / select_elapsed, 1),
         "mode": f"one connection, autocommit INSERT, synchronous_commit={setting}",
         "synchronous_commit": setting,
     }

@@ -25,7 +25,8 @@ from typing import Any
 
 from bench_stats import merge_reps, spread
 from pg_admin import fresh_database, show, xact_commit
-from runner import child, process_cpu_seconds, worker_totals, workers
+from probes import process_cpu_seconds
+from runner import child, worker_totals, workers
 
 Progress = Callable[[str], None]
 STEPS = 5
@@ -117,6 +118,7 @@ def scaling(server: str, counts: list[int], runs: int, reps: int, progress: Prog
                     "round_trips_per_step": round(trips, 3),
                     "client_round_trips_per_step": figures["round_trips_per_step"],
                     "commits_per_step": figures.get("commits_per_step", 0.0),
+                    "db_backend_cpu_ms_per_step": figures.get("db_backend_cpu_ms_per_step"),
                     "begin_commit_per_step": round(begins, 5),
                     "worker_round_trips_per_step_by_verb": {
                         verb: round((n - base_totals["verbs"].get(verb, 0)) / steps, 4)
@@ -130,13 +132,20 @@ def scaling(server: str, counts: list[int], runs: int, reps: int, progress: Prog
 
 
 def server_limit(server: str, seconds: float, reps: int) -> dict[str, Any]:
-    """Single-row commits/s on one connection."""
+    """Single-row commits/s and ``SELECT 1`` round trips/s on one connection."""
     rates = []
+    trips = []
     mode = ""
     for _ in range(reps):
         name = NAMES.name("limit")
         with fresh_database(server, name) as url:
             found = child("limits.py", "postgres", url, seconds)
             rates.append(found["commits_per_s"])
+            trips.append(found["select_round_trips_per_s"])
             mode = found["mode"]
-    return {"commits_per_s": spread(rates), "mode": mode, "synchronous_commit": show(server, "synchronous_commit")}
+    return {
+        "commits_per_s": spread(rates),
+        "select_round_trips_per_s": spread(trips),
+        "mode": mode,
+        "synchronous_commit": show(server, "synchronous_commit"),
+    }

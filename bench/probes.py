@@ -11,16 +11,48 @@
   calls that reach the server: each is one round trip (a statement, a
   ``BEGIN`` or a ``COMMIT``), the driver-level stand-in for
   ``pg_stat_statements``, which needs a server restart to load.
-- :func:`cpu_seconds` is this process's CPU time, all threads included.
+- :func:`cpu_seconds` is this process's CPU time, all threads included;
+  :func:`backend_cpu_seconds` the CPU time of the PostgreSQL backends serving
+  a database, when the server runs on this machine.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import resource
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of another process on this machine (Linux
+    ``/proc``); 0.0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def backend_cpu_seconds(url: str) -> float | None:
+    """CPU time of every PostgreSQL backend connected to the database of
+    ``url`` (this benchmark's own fresh database, so all of them serve it),
+    read from ``/proc``: the server is on this machine. ``None`` when it is
+    not (no backend process visible)."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(url)
+    try:
+        pids = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    found = [pid["pid"] for pid in pids if Path(f"/proc/{pid['pid']}").exists()]
+    return sum(process_cpu_seconds(pid) for pid in found) if found else None
 
 
 def cpu_seconds() -> float:

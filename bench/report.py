@@ -154,7 +154,8 @@ def print_table(result: dict[str, Any]) -> None:
                 f"  postgres throughput {side}: steps/s {_fmt(figures.get('steps_per_s'))}, cpu ms/step "
                 f"{_fmt(figures.get('cpu_ms_per_step'))}, commits/step {_fmt(figures.get('commits_per_step'))} "
                 f"(BEGIN..COMMIT {_fmt(figures.get('begin_commit_per_step'))}), "
-                f"round trips/step {_fmt(figures.get('round_trips_per_step'))}",
+                f"round trips/step {_fmt(figures.get('round_trips_per_step'))}, "
+                f"db backend cpu ms/step {_fmt(figures.get('db_backend_cpu_ms_per_step'))}",
                 file=out,
             )
         print("\n== PostgreSQL scaling (wfc worker processes + one client) ==", file=out)
@@ -164,10 +165,13 @@ def print_table(result: dict[str, Any]) -> None:
                 f"{_fmt(figures['worker_cpu_ms_per_step_each'])} (all workers "
                 f"{_fmt(figures['worker_cpu_ms_per_step_total'])}, client {_fmt(figures['client_cpu_ms_per_step'])}), "
                 f"round trips/step {_fmt(figures['round_trips_per_step'])}, commits/step "
-                f"{_fmt(figures['commits_per_step'])} (BEGIN..COMMIT {_fmt(figures['begin_commit_per_step'])})",
+                f"{_fmt(figures['commits_per_step'])} (BEGIN..COMMIT {_fmt(figures['begin_commit_per_step'])}), "
+                f"db backend cpu ms/step {_fmt(figures.get('db_backend_cpu_ms_per_step'))}",
                 file=out,
             )
     limits = result["limits"]
     print("\n== physical limits, same run ==", file=out)
     for name, figures in limits.items():
-        print(f"  {name}: {_fmt(figures['commits_per_s'])} commits/s ({figures['mode']})", file=out)
+        trips = figures.get("select_round_trips_per_s")
+        extra = f", {_fmt(trips)} SELECT 1 round trips/s" if trips else ""
+        print(f"  {name}: {_fmt(figures['commits_per_s'])} commits/s{extra} ({figures['mode']})", file=out)

@@ -63,12 +63,6 @@ def workers(url: str, count: int, probe_dir: Path, concurrency: int = 1000) -> I
                 process.kill()
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a running process (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def worker_totals(outs: list[Path]) -> dict[str, Any]:
     """CPU seconds and round trips the workers wrote on exit."""
     found = [json.loads(out.read_text()) for out in outs if out.exists()]

@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from probes import AsyncpgCalls, SqliteCommits, cpu_seconds, sqlite_synchronous
+from probes import AsyncpgCalls, SqliteCommits, backend_cpu_seconds, cpu_seconds, sqlite_synchronous
 
 SQLITE = SqliteCommits()
 ASYNCPG = AsyncpgCalls()
@@ -78,11 +78,15 @@ async def throughput(engine: Any, count: int) -> dict[str, Any]:
         run_ids.append(run_id)
         await engine.wait(run_id)
 
+    backends = await _backend_cpu(engine.url)
     meter = Meter()
     async with anyio.create_task_group() as tg:
         for _ in range(count):
             tg.start_soon(start_and_wait)
     result = meter.figures(count * STEPS) if count else {}
+    after = await _backend_cpu(engine.url)
+    if count and backends is not None and after is not None:
+        result["db_backend_cpu_ms_per_step"] = round((after - backends) * 1000 / (count * STEPS), 4)
     runs = [await engine.get_run(run_id) for run_id in run_ids]
     if any(run.status != "COMPLETED" for run in runs):
         raise SystemExit("some benchmark runs did not complete")
@@ -117,6 +121,11 @@ async def children(engine: Any, count: int) -> dict[str, Any]:
     stamps = STAMPS[-CHILD_STEPS:]
     per_step = (stamps[-1] - stamps[0]) * 1000 / (len(stamps) - 1)
     return {"children": count, "steps": CHILD_STEPS, "ms_per_step": round(per_step, 4)}
+
+
+async def _backend_cpu(url: str) -> float | None:
+    """The PostgreSQL backends' CPU seconds (``None`` on SQLite)."""
+    return None if url.startswith("sqlite") else await backend_cpu_seconds(url)
 
 
 def specs() -> list[Any]:
