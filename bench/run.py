@@ -77,7 +77,11 @@ def main() -> None:
         "quick": args.quick,
         "reps": reps,
         "sizes": asdict(sizes),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
         "durability": {
             "wfc_sqlite": "WAL, synchronous=FULL (set by runtime/store/sqlite_setup.py; synchronous_set shows it)",
             "dbos_sqlite": "dbos_default_journal: DBOS's default rollback journal (DELETE); dbos_wal: the file "
@@ -98,6 +102,7 @@ def main() -> None:
             "engines": pg_suite.engines(args.postgres, sizes, reps, with_dbos, progress),
             "scaling": pg_suite.scaling(args.postgres, counts, sizes.concurrent, reps, progress),
         }
+    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = targets(result)
     result["seconds"] = round(time.perf_counter() - began, 1)
     print_table(result)
