@@ -175,3 +175,29 @@ def print_table(result: dict[str, Any]) -> None:
         trips = figures.get("select_round_trips_per_s")
         extra = f", {_fmt(trips)} SELECT 1 round trips/s" if trips else ""
         print(f"  {name}: {_fmt(figures['commits_per_s'])} commits/s{extra} ({figures['mode']})", file=out)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The targets as a Markdown table, for the README."""
+    lines = [
+        "| figure | target | wfc median [min-max] | DBOS default journal | DBOS WAL | wfc ÷ DBOS (times, >1 better) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in result["targets"]:
+        spread_text = f" [{row['min']:g}-{row['max']:g}]" if row.get("min") is not None else ""
+        value = "-" if row["value"] is None else f"{row['value']:g}"
+        met = {True: "met", False: "not met", None: "?"}[row["met"]]
+        peers = [row.get("dbos_default_journal", row.get("dbos")), row.get("dbos_wal")]
+        times = [row.get(key) for key in ("x_dbos_default_journal", "x_dbos_wal", "x_dbos") if row.get(key)]
+        lines.append(
+            f"| {row['figure']} | {row['target_rule']} {row['target']:g} ({met}) | {value}{spread_text} | "
+            + " | ".join("" if peer is None else f"{peer:g}" for peer in peers)
+            + f" | {' / '.join(f'{t:g}' for t in times)} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import json
+
+    print(markdown(json.loads(sys.stdin.read().strip().splitlines()[-1])))
