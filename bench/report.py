@@ -180,18 +180,19 @@ def print_table(result: dict[str, Any]) -> None:
 def markdown(result: dict[str, Any]) -> str:
     """The targets as a Markdown table, for the README."""
     lines = [
-        "| figure | target | wfc median [min-max] | DBOS default journal | DBOS WAL | wfc ÷ DBOS (times, >1 better) |",
+        "| figure | target | wfc median [min-max] | DBOS (SQLite: default journal) | DBOS (SQLite: WAL) "
+        "| wfc ÷ DBOS (times, >1 better) |",
         "|---|---|---|---|---|---|",
     ]
     for row in result["targets"]:
-        spread_text = f" [{row['min']:g}-{row['max']:g}]" if row.get("min") is not None else ""
-        value = "-" if row["value"] is None else f"{row['value']:g}"
+        spread_text = f" [{row['min']:.4g}-{row['max']:.4g}]" if row.get("min") is not None else ""
+        value = "-" if row["value"] is None else f"{row['value']:.4g}"
         met = {True: "met", False: "not met", None: "?"}[row["met"]]
         peers = [row.get("dbos_default_journal", row.get("dbos")), row.get("dbos_wal")]
         times = [row.get(key) for key in ("x_dbos_default_journal", "x_dbos_wal", "x_dbos") if row.get(key)]
         lines.append(
-            f"| {row['figure']} | {row['target_rule']} {row['target']:g} ({met}) | {value}{spread_text} | "
-            + " | ".join("" if peer is None else f"{peer:g}" for peer in peers)
+            f"| {row['figure']} | {row['target_rule']} {row['target']:.4g} ({met}) | {value}{spread_text} | "
+            + " | ".join("" if peer is None else f"{peer:.4g}" for peer in peers)
             + f" | {' / '.join(f'{t:g}' for t in times)} |"
         )
     return "\n".join(lines)
