@@ -13,7 +13,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_quick_bench() -> dict[str, Any]:
+def run_quick_bench() -> tuple[dict[str, Any], str]:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--no-dbos", "--no-postgres"],
         capture_output=True,
@@ -24,11 +24,11 @@ def run_quick_bench() -> dict[str, Any]:
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1, f"expected one JSON line on stdout, got {done.stdout[-2000:]}"
-    return dict(json.loads(lines[0]))
+    return dict(json.loads(lines[0])), lines[0]
 
 
 def test_quick_bench_reports_every_item_8_figure_on_sqlite() -> None:
-    result = run_quick_bench()
+    result, line = run_quick_bench()
     assert result["quick"] is True
     assert result["reps"] == 1
     figures = [row["figure"] for row in result["targets"]]
@@ -52,3 +52,9 @@ def test_quick_bench_reports_every_item_8_figure_on_sqlite() -> None:
     assert result["children"]["ratio"]["n"] == 1
     assert result["limits"]["sqlite_wal_full"]["commits_per_s"]["median"] > 0
     assert "postgres" not in result
+
+    table = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "report.py")], input=line, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert len(table) == 2 + len(figures)  # the README's Markdown table: header, rule, one row per target
+    assert table[2].startswith(f"| {figures[0]} |")
