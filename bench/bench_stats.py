@@ -1,4 +1,4 @@
-"""Figures shared by both sides of the benchmark."""
+"""Figures shared by every part of the benchmark."""
 
 from __future__ import annotations
 
@@ -6,14 +6,30 @@ import statistics
 from typing import Any
 
 
-def summarize(durations_ms: list[float], steps_per_second: float, steps: int) -> dict[str, Any]:
-    """Median and p99 per run, per step, and concurrent throughput."""
-    ordered = sorted(durations_ms)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    median = statistics.median(ordered)
+def percentile(values: list[float], fraction: float) -> float:
+    """The value at ``fraction`` (0..1) of the sorted values (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def spread(values: list[float]) -> dict[str, Any]:
+    """Median with min and max of repeated measurements."""
     return {
-        "median_ms_per_run": round(median, 3),
-        "p99_ms_per_run": round(p99, 3),
-        "median_ms_per_step": round(median / steps, 3),
-        "steps_per_s_concurrent": round(steps_per_second, 1),
+        "median": round(statistics.median(values), 4),
+        "min": round(min(values), 4),
+        "max": round(max(values), 4),
+        "n": len(values),
     }
+
+
+def merge_reps(reps: list[dict[str, Any]]) -> dict[str, Any]:
+    """One figure per key: the spread of every numeric value across reps;
+    other values taken from the first rep."""
+    merged: dict[str, Any] = {}
+    for key, value in reps[0].items():
+        values = [rep[key] for rep in reps if isinstance(rep.get(key), int | float) and rep.get(key) is not None]
+        if isinstance(value, int | float) and not isinstance(value, bool) and len(values) == len(reps):
+            merged[key] = spread([float(v) for v in values])
+        else:
+            merged[key] = value
+    return merged

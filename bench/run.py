@@ -1,134 +1,111 @@
 """Benchmark wfc against DBOS Transact on the same workflow, in one run.
 
-Five sequential trivial steps per workflow run. For each engine: median and
-p99 milliseconds per run over sequential runs, and steps per second with many
-runs started at once. Prints one JSON line with every figure and the
-wfc/DBOS ratios (for latency, below 1 means wfc is faster; for throughput,
-above 1 does).
+Five sequential trivial steps per workflow run. Measures the figures of
+issue 9 item 8 with their targets and, where DBOS has the same figure, the
+ratio to DBOS in the same run: on SQLite (wfc in WAL; DBOS in its default
+rollback journal and in WAL, both ``synchronous=FULL``), a run with many
+live children, a restart with runs in flight, the CLI's start-up, and on
+PostgreSQL (``synchronous_commit`` as the server has it, reported) DBOS and
+wfc in one process, then wfc with 1, 2 and 4 ``wfc worker`` processes. The
+disk's and the server's single-row commit rates are measured in the same run
+as the physical reference.
 
-On SQLite both run in one process. On PostgreSQL (unless ``--no-postgres``)
-DBOS runs in one process and wfc both ways: in one process, and as a client
-with 1, 2 and 4 ``wfc worker`` processes sharing the work. Each side gets a
-fresh database of its own on the server of ``--postgres``, dropped afterwards.
+Every measurement runs in a process of its own; ``--reps N`` repetitions of
+wfc and DBOS are interleaved (the order alternates), and each figure is the
+median with min and max. A human-readable table goes to stderr; stdout gets
+ONE JSON line.
 
-Usage: ``bash bench/run`` (sets up the benchmark's own venv), or
-``python bench/run.py [--sequential N] [--concurrent N] [--postgres URL]``
-inside it.
+Usage: ``bash bench/run [--quick] [--reps N] [--no-dbos] [--no-postgres]``
+(sets up the benchmark's own venv), or ``python bench/run.py ...`` inside a
+venv with wfc (and ``dbos`` unless ``--no-dbos``).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import subprocess
+import platform
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pg_suite
+import sqlite_suite
+from bench_stats import merge_reps
+from report import print_table, targets
+
 DEFAULT_POSTGRES = os.environ.get("WFC_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def run_side(script: str, sequential: int, concurrent: int, *extra: str) -> dict[str, Any]:
-    """Run one engine's side in its own process and parse its JSON line."""
-    done = subprocess.run(
-        [sys.executable, str(HERE / script), str(sequential), str(concurrent), *extra],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=HERE,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"{script} failed with exit {done.returncode}:\n{done.stderr[-3000:]}")
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    return dict(json.loads(lines[-1]))
+def progress(message: str) -> None:
+    """One line on stderr per measurement, so a long run shows where it is."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def ratios(wfc: dict[str, Any], dbos: dict[str, Any]) -> dict[str, float]:
-    """wfc divided by DBOS for every figure."""
-    return {key: round(wfc[key] / dbos[key], 3) for key in wfc if key in dbos and dbos.get(key)}
-
-
-def _database_url(server: str, name: str) -> str:
-    parts = urlsplit(server)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
-
-
-async def _admin(server: str, statement: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]
-
-    conn = await asyncpg.connect(server)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-@contextmanager
-def fresh_database(server: str, name: str) -> Iterator[str]:
-    """A new database on the server of ``server`` (dropped afterwards); its URL."""
-    asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
-    try:
-        yield _database_url(server, name)
-    finally:
-        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def postgres_figures(server: str, sequential: int, concurrent: int, worker_counts: list[int]) -> dict[str, Any]:
-    """DBOS and wfc (one process, then N worker processes) on PostgreSQL."""
-    tag = os.getpid()
-    with fresh_database(server, f"dbos_bench_{tag}") as url:
-        dbos = run_side("dbos_bench.py", sequential, concurrent, url)
-    with fresh_database(server, f"wfc_bench_{tag}") as url:
-        embedded = run_side("wfc_bench.py", sequential, concurrent, url, "0")
-    workers: dict[str, dict[str, Any]] = {}
-    for count in worker_counts:
-        with fresh_database(server, f"wfc_bench_{tag}_{count}") as url:
-            workers[str(count)] = run_side("wfc_bench.py", sequential, concurrent, url, str(count))
-    over = {"one_process": ratios(embedded, dbos)}
-    over.update({f"{count}_workers": ratios(figures, dbos) for count, figures in workers.items()})
-    return {
-        "server": urlsplit(server).hostname,
-        "dbos": dbos,
-        "wfc_one_process": embedded,
-        "wfc_workers": workers,
-        "wfc_over_dbos": over,
-    }
+def sqlite_figures(sizes: sqlite_suite.Sizes, reps: int, with_dbos: bool) -> dict[str, Any]:
+    """Everything measured on SQLite."""
+    result: dict[str, Any] = {}
+    for scenario, count in (("throughput", sizes.concurrent), ("sequential", sizes.sequential)):
+        found = sqlite_suite.engines(scenario, count, reps, with_dbos, progress)
+        result[scenario] = {side: merge_reps(side_reps) for side, side_reps in found.items()}
+    result["many"] = merge_reps(sqlite_suite.many_runs(sizes.many, reps, progress))
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sequential", type=int, default=200)
-    parser.add_argument("--concurrent", type=int, default=1000)
-    parser.add_argument(
-        "--postgres",
-        default=DEFAULT_POSTGRES,
-        metavar="URL",
-        help="a PostgreSQL server URL whose user may create databases",
-    )
+    parser.add_argument("--reps", type=int, default=None, help="repetitions per figure (default 3; 1 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test of the benchmark itself")
+    parser.add_argument("--no-dbos", action="store_true", help="wfc only (no dbos package needed)")
     parser.add_argument("--no-postgres", action="store_true", help="only the SQLite figures")
+    parser.add_argument(
+        "--postgres", default=DEFAULT_POSTGRES, metavar="URL", help="a server whose user may create databases"
+    )
     parser.add_argument("--workers", default="1,2,4", help="worker process counts on PostgreSQL")
     args = parser.parse_args()
-    wfc = run_side("wfc_bench.py", args.sequential, args.concurrent)
-    dbos = run_side("dbos_bench.py", args.sequential, args.concurrent)
+    reps = args.reps or (1 if args.quick else 3)
+    sizes = sqlite_suite.QUICK if args.quick else sqlite_suite.Sizes()
+    with_dbos = not args.no_dbos
+    began = time.perf_counter()
     result: dict[str, Any] = {
         "workflow": "5 sequential trivial steps",
-        "store": "sqlite",
-        "sequential_runs": args.sequential,
-        "concurrent_runs": args.concurrent,
-        "wfc": wfc,
-        "dbos": dbos,
-        "wfc_over_dbos": ratios(wfc, dbos),
+        "quick": args.quick,
+        "reps": reps,
+        "sizes": asdict(sizes),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
+        "durability": {
+            "wfc_sqlite": "WAL, synchronous=FULL (set by runtime/store/sqlite_setup.py; synchronous_set shows it)",
+            "dbos_sqlite": "dbos_default_journal: DBOS's default rollback journal (DELETE); dbos_wal: the file "
+            "switched to WAL before DBOS opens it; synchronous=FULL forced on every DBOS connection",
+            "postgres": "synchronous_commit as the server has it (limits.postgres.synchronous_commit)",
+        },
     }
+    progress("physical limits")
+    result["limits"] = {"sqlite_wal_full": sqlite_suite.disk_limit(sizes.limit_seconds, reps)}
+    if not args.no_postgres:
+        result["limits"]["postgres_one_connection"] = pg_suite.server_limit(args.postgres, sizes.limit_seconds, reps)
+    result["sqlite"] = sqlite_figures(sizes, reps, with_dbos)
+    result["children"] = sqlite_suite.children(sizes.children, reps, progress)
+    result["restart"], result["cli"] = sqlite_suite.restart_and_cli(sizes, reps, progress)
     if not args.no_postgres:
         counts = [int(n) for n in args.workers.split(",") if n.strip()]
-        result["postgres"] = postgres_figures(args.postgres, args.sequential, args.concurrent, counts)
+        result["postgres"] = {
+            "engines": pg_suite.engines(args.postgres, sizes, reps, with_dbos, progress),
+            "scaling": pg_suite.scaling(args.postgres, counts, sizes.concurrent, reps, progress),
+        }
+    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["targets"] = targets(result)
+    result["seconds"] = round(time.perf_counter() - began, 1)
+    print_table(result)
     print(json.dumps(result))
 
 

@@ -1,119 +1,187 @@
-"""wfc side of the benchmark: five sequential trivial steps.
+"""wfc side of the benchmark, one scenario per process; prints one JSON object.
 
-Run by ``bench/run.py`` in its own process; prints one JSON object.
+``python wfc_bench.py SCENARIO URL N [--serve/--client] [--children K]``
 
-``python wfc_bench.py SEQUENTIAL CONCURRENT [URL [WORKERS]]``: without a URL,
-on a fresh SQLite file. With ``WORKERS`` 0 (the default) this process runs the
-tasks itself (one process, like DBOS); with ``WORKERS`` N > 0 it starts N
-``wfc worker`` processes on the database and is only a client that starts
-runs and waits for them, so the figures include the hops between processes.
+- ``throughput``: ``N`` five-step runs started at once; steps/s.
+- ``sequential``: ``N`` five-step runs one after the other; ms per step.
+- ``children``: one run spawns ``N`` child threads that wait for an event,
+  then takes :data:`CHILD_STEPS` steps; ms per step of those steps.
+
+Every scenario reports CPU ms per step (this process's CPU time over the
+measured phase / steps) and, on SQLite, commits per step (statements that
+commit, seen through SQLite's trace hook), on PostgreSQL round trips per step
+(asyncpg calls). ``--client`` opens a non-serving engine: ``wfc worker``
+processes started by ``run.py`` run the tasks.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-import anyio
-from bench_stats import summarize
-from bench_tasks import trivial_step
+from probes import AsyncpgCalls, SqliteCommits, backend_cpu_seconds, cpu_seconds, sqlite_synchronous
 
-from wfc.dsl import Workflow, WorkflowThread
-from wfc.runtime import Engine
-
+SQLITE = SqliteCommits()
+ASYNCPG = AsyncpgCalls()
 STEPS = 5
-HERE = Path(__file__).resolve().parent
-WORKER_CONCURRENCY = 1000
+CHILD_STEPS = 50
 
 
-def five_steps(wf: WorkflowThread) -> None:
-    for index in range(STEPS):
-        wf.execute("trivial-step", index)
+def _install(url: str) -> None:
+    """Counters go in before wfc opens anything."""
+    if url.startswith("sqlite"):
+        SQLITE.install()
+    else:
+        ASYNCPG.install()
 
 
-@contextmanager
-def worker_processes(url: str, count: int) -> Iterator[None]:
-    """``count`` ``wfc worker`` processes on ``url``, serving until the block ends."""
-    command = [sys.executable, "-c", "from wfc.cli import main; main()", "worker", "--db", url]
-    command += ["--tasks", "bench_tasks.py", "--concurrency", str(WORKER_CONCURRENCY), "--stats-every", "3600"]
-    processes = [
-        subprocess.Popen(command, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for _ in range(count)
-    ]
-    try:
-        for process in processes:  # each prints one line once it serves
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            if "serving" not in line:
-                raise SystemExit(f"a wfc worker did not start: {line}{process.stdout.read()}")
-        yield
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+class Meter:
+    """CPU, commits and round trips over a measured phase."""
+
+    def __init__(self) -> None:
+        self.cpu = cpu_seconds()
+        self.commits = SQLITE.commits
+        self.trips = ASYNCPG.round_trips
+        self.pg_commits = ASYNCPG.commits
+        self.verbs = dict(ASYNCPG.verbs)
+        self.began = time.perf_counter()
+
+    def figures(self, steps: int) -> dict[str, Any]:
+        elapsed = time.perf_counter() - self.began
+        return {
+            "steps": steps,
+            "seconds": round(elapsed, 3),
+            "steps_per_s": round(steps / elapsed, 1),
+            "ms_per_step": round(elapsed * 1000 / steps, 4),
+            "cpu_ms_per_step": round((cpu_seconds() - self.cpu) * 1000 / steps, 4),
+            "commits_per_step": round((SQLITE.commits - self.commits) / steps, 5),
+            "round_trips_per_step": round((ASYNCPG.round_trips - self.trips) / steps, 3),
+            "begin_commit_per_step": round((ASYNCPG.commits - self.pg_commits) / steps, 5),
+            "round_trips_per_step_by_verb": {
+                verb: round((count - self.verbs.get(verb, 0)) / steps, 4)
+                for verb, count in sorted(ASYNCPG.verbs.items())
+                if count > self.verbs.get(verb, 0)
+            },
+        }
 
 
-async def measure(url: str, sequential: int, concurrent: int, workers: int) -> dict[str, Any]:
-    spec = Workflow("five-steps", five_steps).compile()
-    tasks = [] if workers else [trivial_step]
-    async with Engine.open(url, tasks=tasks, serve=not workers) as engine:
-        await engine.deploy(spec)
-        await engine.wait(await engine.start("five-steps", {}))  # warm up
-        durations = []
-        for _ in range(sequential):
-            began = time.perf_counter()
-            await engine.wait(await engine.start("five-steps", {}))
-            durations.append((time.perf_counter() - began) * 1000)
+async def throughput(engine: Any, count: int) -> dict[str, Any]:
+    import anyio
+
+    run_ids: list[str] = []
+
+    async def start_and_wait() -> None:
+        run_id = await engine.start("five-steps", {})
+        run_ids.append(run_id)
+        await engine.wait(run_id)
+
+    backends = await _backend_cpu(engine.url)
+    meter = Meter()
+    async with anyio.create_task_group() as tg:
+        for _ in range(count):
+            tg.start_soon(start_and_wait)
+    result = meter.figures(count * STEPS) if count else {}
+    after = await _backend_cpu(engine.url)
+    if count and backends is not None and after is not None:
+        result["db_backend_cpu_ms_per_step"] = round((after - backends) * 1000 / (count * STEPS), 4)
+    runs = [await engine.get_run(run_id) for run_id in run_ids]
+    if any(run.status != "COMPLETED" for run in runs):
+        raise SystemExit("some benchmark runs did not complete")
+    return result
+
+
+async def sequential(engine: Any, count: int) -> dict[str, Any]:
+    from bench_stats import percentile
+
+    if not count:
+        return {}
+    durations = []
+    meter = Meter()
+    for _ in range(count):
         began = time.perf_counter()
-        run_ids = []
-        async with anyio.create_task_group() as tg:
+        await engine.wait(await engine.start("five-steps", {}))
+        durations.append((time.perf_counter() - began) * 1000 / STEPS)
+    result = meter.figures(count * STEPS)
+    result["median_ms_per_step"] = round(percentile(durations, 0.5), 4)
+    result["p99_ms_per_step"] = round(percentile(durations, 0.99), 4)
+    return result
 
-            async def start_and_wait() -> None:
-                run_id = await engine.start("five-steps", {})
-                run_ids.append(run_id)
-                await engine.wait(run_id)
 
-            for _ in range(concurrent):
-                tg.start_soon(start_and_wait)
-        elapsed = time.perf_counter() - began
-        completed = [await engine.get_run(run_id) for run_id in run_ids]
-        if any(run.status != "COMPLETED" for run in completed):
-            raise SystemExit("some benchmark runs did not complete")
-    return summarize(durations, concurrent * STEPS / elapsed, STEPS)
+async def children(engine: Any, count: int) -> dict[str, Any]:
+    """Per-step time of the parent while ``count`` children wait."""
+    from bench_tasks import STAMPS
+
+    run_id = await engine.start("with-children", {"items": list(range(count))})
+    info = await engine.wait(run_id)
+    if info.status != "COMPLETED":
+        raise SystemExit(f"the run with {count} children ended {info.status}")
+    stamps = STAMPS[-CHILD_STEPS:]
+    per_step = (stamps[-1] - stamps[0]) * 1000 / (len(stamps) - 1)
+    return {"children": count, "steps": CHILD_STEPS, "ms_per_step": round(per_step, 4)}
+
+
+async def _backend_cpu(url: str) -> float | None:
+    """The PostgreSQL backends' CPU seconds (``None`` on SQLite)."""
+    return None if url.startswith("sqlite") else await backend_cpu_seconds(url)
+
+
+def specs() -> list[Any]:
+    """The benchmark's workflows, compiled."""
+    from wfc.dsl import Workflow, WorkflowThread
+
+    def five_steps(wf: WorkflowThread) -> None:
+        for index in range(STEPS):
+            wf.execute("trivial-step", index)
+
+    def child(t: WorkflowThread) -> None:
+        t.wait_for_event("bench-release")
+
+    def with_children(wf: WorkflowThread) -> None:
+        items = wf.declare_json("items").required()
+        wf.spawn_thread_for_each(items, child, "waiter")
+        for index in range(CHILD_STEPS):
+            wf.execute("stamped-step", index)
+
+    return [Workflow("five-steps", five_steps).compile(), Workflow("with-children", with_children).compile()]
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    from bench_tasks import stamped_step, trivial_step
+
+    from wfc.runtime import Engine
+
+    scenario = {"throughput": throughput, "sequential": sequential, "children": children}[args.scenario]
+    tasks = [] if args.client else [trivial_step, stamped_step]
+    async with Engine.open(args.url, tasks=tasks, serve=not args.client) as engine:
+        for spec in specs():
+            await engine.deploy(spec)
+        if args.scenario != "children" and not (args.client and not args.count):
+            await engine.wait(await engine.start("five-steps", {}))  # warm up
+        return await scenario(engine, args.count)
 
 
 def main() -> None:
-    sequential, concurrent = int(sys.argv[1]), int(sys.argv[2])
-    url = sys.argv[3] if len(sys.argv) > 3 else ""
-    workers = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-    with tempfile.TemporaryDirectory() as tmp:
-        url = url or f"sqlite:///{Path(tmp) / 'wfc.db'}"
-        if workers:
-            # Create the schema first, so the workers do not race to migrate it.
-            anyio.run(_open_once, url)
-            with worker_processes(url, workers):
-                result = anyio.run(measure, url, sequential, concurrent, workers)
-        else:
-            result = anyio.run(measure, url, sequential, concurrent, workers)
-    result["worker_processes"] = workers
+    parser = argparse.ArgumentParser()
+    parser.add_argument("scenario", choices=["throughput", "sequential", "children"])
+    parser.add_argument("url")
+    parser.add_argument("count", type=int)
+    parser.add_argument("--client", action="store_true", help="start runs only; wfc workers run the tasks")
+    args = parser.parse_args()
+    _install(args.url)
+    import anyio
+
+    result = anyio.run(main_async, args)
+    if args.url.startswith("sqlite:///") and not args.url.endswith(":memory:"):
+        mode, level = sqlite_synchronous(args.url.removeprefix("sqlite:///").partition("?")[0])
+        result["journal_mode"] = mode
+        result["synchronous_set"] = sorted(SQLITE.sync_pragmas)
+        result["file_default_synchronous"] = level
     print(json.dumps(result))
 
 
-async def _open_once(url: str) -> None:
-    async with Engine.open(url, serve=False):
-        pass
-
-
 if __name__ == "__main__":
+    sys.path.insert(0, __file__.rpartition("/")[0])
     main()

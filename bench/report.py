@@ -1,0 +1,204 @@
+"""The targets of issue 9 item 8 next to what was measured, and the table
+printed to stderr.
+
+Each target row carries wfc's median (with min and max over repetitions),
+the target, whether it is met, DBOS's median in the same run where DBOS has
+the same figure, and ``x_dbos_*``: how many times better wfc is (DBOS's
+ms / wfc's ms, or wfc's steps/s / DBOS's steps/s; above 1, wfc is better).
+"""
+
+from __future__ import annotations
+
+import operator
+import sys
+from collections.abc import Callable
+from typing import Any
+
+Compare = Callable[[float, float], bool]
+AT_LEAST: Compare = operator.ge
+AT_MOST: Compare = operator.le
+
+
+def _median(figure: Any) -> float | None:
+    if isinstance(figure, dict):
+        value = figure.get("median")
+        return None if value is None else float(value)
+    return None if figure is None else float(figure)
+
+
+def _row(
+    name: str, figure: Any, target: float, compare: Compare, peers: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    value = _median(figure)
+    row: dict[str, Any] = {"figure": name, "value": value, "target": target}
+    row["target_rule"] = ">=" if compare is AT_LEAST else "<="
+    if isinstance(figure, dict):
+        row["min"], row["max"] = figure.get("min"), figure.get("max")
+    row["met"] = None if value is None else compare(value, target)
+    for peer, peer_figure in (peers or {}).items():
+        other = _median(peer_figure)
+        row[peer] = other
+        if value and other:
+            row[f"x_{peer}"] = round(other / value if compare is AT_MOST else value / other, 2)
+    return row
+
+
+def _peers(group: dict[str, Any], key: str) -> dict[str, Any]:
+    return {side: figures.get(key) for side, figures in group.items() if side.startswith("dbos")}
+
+
+def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every item 8 target with its measured value."""
+    sqlite = result["sqlite"]
+    sizes = result["sizes"]
+    rows = []
+    through = sqlite["throughput"]
+    rows.append(
+        _row(
+            f"SQLite, {sizes['concurrent']} concurrent 5-step runs, steps/s",
+            through["wfc"]["steps_per_s"],
+            6000,
+            AT_LEAST,
+            _peers(through, "steps_per_s"),
+        )
+    )
+    at_one = _median(through["wfc"]["steps_per_s"]) or 0.0
+    rows.append(
+        _row(
+            f"SQLite, {sizes['many']} concurrent runs, steps/s (target: no lower than at {sizes['concurrent']})",
+            sqlite["many"]["steps_per_s"],
+            at_one,
+            AT_LEAST,
+        )
+    )
+    sequential = sqlite["sequential"]
+    rows.append(
+        _row(
+            "SQLite, one run at a time, ms per step",
+            sequential["wfc"]["median_ms_per_step"],
+            0.5,
+            AT_MOST,
+            _peers(sequential, "median_ms_per_step"),
+        )
+    )
+    children = result["children"]
+    rows.append(
+        _row(
+            f"run with {children['children']} live child threads: per-step time / with 1",
+            children["ratio"],
+            1.5,
+            AT_MOST,
+        )
+    )
+    restart = result["restart"]
+    count = restart["in_flight_runs"]
+    rows.append(
+        _row(f"restart, {count} in flight: first resumed step, ms", restart["first_resumed_step_ms"], 300, AT_MOST)
+    )
+    rows.append(_row(f"restart, {count} in flight: all done, ms", restart["all_done_ms"], 1500, AT_MOST))
+    rows.append(_row("wfc --help, ms", result["cli"]["help_ms"], 150, AT_MOST))
+    rows.append(_row("wfc runs list, ms", result["cli"]["runs_list_ms"], 250, AT_MOST))
+    postgres = result.get("postgres")
+    if postgres:
+        through = postgres["engines"]["throughput"]
+        rows.append(
+            _row(
+                "PostgreSQL, one worker (serving engine, one process), steps/s",
+                through["wfc"]["steps_per_s"],
+                4000,
+                AT_LEAST,
+                _peers(through, "steps_per_s"),
+            )
+        )
+        one = postgres["scaling"].get("1")
+        if one:
+            rows.append(
+                _row("PostgreSQL, one `wfc worker` process + a client, steps/s", one["steps_per_s"], 4000, AT_LEAST)
+            )
+    return rows
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, dict) and "median" in value:
+        return f"{value['median']:g} [{value['min']:g}-{value['max']:g}]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "-" if value is None else str(value)
+
+
+def print_table(result: dict[str, Any]) -> None:
+    """A human-readable summary on stderr (the JSON line is on stdout)."""
+    out = sys.stderr
+    print("\n== item 8 targets (median [min-max] over reps; x_dbos = times better than DBOS) ==", file=out)
+    for row in result["targets"]:
+        met = {True: "met", False: "NOT met", None: "?"}[row["met"]]
+        spread_text = f" [{row['min']:g}-{row['max']:g}]" if row.get("min") is not None else ""
+        peers = "  ".join(f"{k}={v:g}" for k, v in row.items() if k.startswith("x_") and v is not None)
+        value = "-" if row["value"] is None else f"{row['value']:g}"
+        print(
+            f"  {row['figure']}: {value}{spread_text} (target {row['target_rule']} {row['target']:g}: {met}) {peers}",
+            file=out,
+        )
+    print("\n== cost per step ==", file=out)
+    for group_name, group in (("sqlite throughput", result["sqlite"]["throughput"]),):
+        for side, figures in group.items():
+            print(
+                f"  {group_name} {side}: cpu ms/step {_fmt(figures.get('cpu_ms_per_step'))}, "
+                f"commits/step {_fmt(figures.get('commits_per_step'))}, journal {figures.get('journal_mode')}",
+                file=out,
+            )
+    postgres = result.get("postgres")
+    if postgres:
+        for side, figures in postgres["engines"]["throughput"].items():
+            print(
+                f"  postgres throughput {side}: steps/s {_fmt(figures.get('steps_per_s'))}, cpu ms/step "
+                f"{_fmt(figures.get('cpu_ms_per_step'))}, commits/step {_fmt(figures.get('commits_per_step'))} "
+                f"(BEGIN..COMMIT {_fmt(figures.get('begin_commit_per_step'))}), "
+                f"round trips/step {_fmt(figures.get('round_trips_per_step'))}, "
+                f"db backend cpu ms/step {_fmt(figures.get('db_backend_cpu_ms_per_step'))}",
+                file=out,
+            )
+        print("\n== PostgreSQL scaling (wfc worker processes + one client) ==", file=out)
+        for count, figures in postgres["scaling"].items():
+            print(
+                f"  {count} worker(s): steps/s {_fmt(figures['steps_per_s'])}, worker cpu ms/step each "
+                f"{_fmt(figures['worker_cpu_ms_per_step_each'])} (all workers "
+                f"{_fmt(figures['worker_cpu_ms_per_step_total'])}, client {_fmt(figures['client_cpu_ms_per_step'])}), "
+                f"round trips/step {_fmt(figures['round_trips_per_step'])}, commits/step "
+                f"{_fmt(figures['commits_per_step'])} (BEGIN..COMMIT {_fmt(figures['begin_commit_per_step'])}), "
+                f"db backend cpu ms/step {_fmt(figures.get('db_backend_cpu_ms_per_step'))}",
+                file=out,
+            )
+    limits = result["limits"]
+    print("\n== physical limits, same run ==", file=out)
+    for name, figures in limits.items():
+        trips = figures.get("select_round_trips_per_s")
+        extra = f", {_fmt(trips)} SELECT 1 round trips/s" if trips else ""
+        print(f"  {name}: {_fmt(figures['commits_per_s'])} commits/s{extra} ({figures['mode']})", file=out)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The targets as a Markdown table, for the README."""
+    lines = [
+        "| figure | target | wfc median [min-max] | DBOS (SQLite: default journal) | DBOS (SQLite: WAL) "
+        "| wfc ÷ DBOS (times, >1 better) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in result["targets"]:
+        spread_text = f" [{row['min']:.4g}-{row['max']:.4g}]" if row.get("min") is not None else ""
+        value = "-" if row["value"] is None else f"{row['value']:.4g}"
+        met = {True: "met", False: "not met", None: "?"}[row["met"]]
+        peers = [row.get("dbos_default_journal", row.get("dbos")), row.get("dbos_wal")]
+        times = [row.get(key) for key in ("x_dbos_default_journal", "x_dbos_wal", "x_dbos") if row.get(key)]
+        lines.append(
+            f"| {row['figure']} | {row['target_rule']} {row['target']:.4g} ({met}) | {value}{spread_text} | "
+            + " | ".join("" if peer is None else f"{peer:.4g}" for peer in peers)
+            + f" | {' / '.join(f'{t:g}' for t in times)} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import json
+
+    print(markdown(json.loads(sys.stdin.read().strip().splitlines()[-1])))

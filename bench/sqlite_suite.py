@@ -1,0 +1,192 @@
+"""The SQLite figures, one process per measurement, repetitions interleaved:
+throughput at 1,000 and 10,000 runs, one run at a time, a run with many live
+children, a restart with runs in flight, the CLI's start-up, and the disk's
+commit rate."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench_stats import merge_reps, spread
+from runner import HERE, child
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each measurement is (``--quick`` shrinks them)."""
+
+    concurrent: int = 1000
+    many: int = 10_000
+    sequential: int = 100
+    children: int = 1000
+    restart: int = 1000
+    cli_reps: int = 7
+    limit_seconds: float = 2.0
+
+
+QUICK = Sizes(concurrent=50, many=150, sequential=10, children=20, restart=20, cli_reps=1, limit_seconds=0.2)
+
+#: DBOS's side in its default rollback journal and switched to WAL.
+DBOS_MODES = {"dbos_default_journal": [], "dbos_wal": ["--wal"]}
+
+
+def _sqlite(folder: str, name: str) -> str:
+    return f"sqlite:///{Path(folder) / name}"
+
+
+def _interleaved(rep: int, sides: list[str]) -> list[str]:
+    """Alternate the order across repetitions so no side always goes first."""
+    return sides if rep % 2 == 0 else sides[::-1]
+
+
+def engines(
+    scenario: str, count: int, reps: int, with_dbos: bool, progress: Progress
+) -> dict[str, list[dict[str, Any]]]:
+    """wfc and (optionally) DBOS in both journal modes, ``reps`` times each."""
+    sides = ["wfc", *(DBOS_MODES if with_dbos else [])]
+    found: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+    for rep in range(reps):
+        for side in _interleaved(rep, sides):
+            progress(f"sqlite {scenario} {count}: {side}, rep {rep + 1}/{reps}")
+            with tempfile.TemporaryDirectory() as tmp:
+                if side == "wfc":
+                    found[side].append(child("wfc_bench.py", scenario, _sqlite(tmp, "wfc.db"), count))
+                else:
+                    found[side].append(
+                        child("dbos_bench.py", scenario, _sqlite(tmp, "dbos.db"), count, *DBOS_MODES[side])
+                    )
+    return found
+
+
+def many_runs(count: int, reps: int, progress: Progress) -> list[dict[str, Any]]:
+    """wfc alone with ``count`` runs at once (DBOS would take minutes)."""
+    found = []
+    for rep in range(reps):
+        progress(f"sqlite throughput {count}: wfc, rep {rep + 1}/{reps}")
+        with tempfile.TemporaryDirectory() as tmp:
+            found.append(child("wfc_bench.py", "throughput", _sqlite(tmp, "wfc.db"), count))
+    return found
+
+
+def children(count: int, reps: int, progress: Progress) -> dict[str, Any]:
+    """Per-step time of a run with ``count`` live children over one with one."""
+    one: list[float] = []
+    many: list[float] = []
+    for rep in range(reps):
+        progress(f"children 1 vs {count}, rep {rep + 1}/{reps}")
+        for size, into in _interleaved(rep, [(1, one), (count, many)]):  # type: ignore[list-item]
+            with tempfile.TemporaryDirectory() as tmp:
+                into.append(child("wfc_bench.py", "children", _sqlite(tmp, "wfc.db"), size)["ms_per_step"])
+    ratios = [m / o for m, o in zip(many, one, strict=True)]
+    return {
+        "children": count,
+        "ms_per_step_with_1": spread(one),
+        f"ms_per_step_with_{count}": spread(many),
+        "ratio": spread(ratios),
+    }
+
+
+def _hold(url: str, count: int, ids: Path) -> None:
+    """Start the holder, wait until all its attempts run, SIGKILL it."""
+    command = [sys.executable, str(HERE / "restart_bench.py"), "hold", url, str(count), str(ids)]
+    env = {**os.environ, "WFC_BENCH_HOLD": "1"}
+    holder = subprocess.Popen(command, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert holder.stdout is not None
+        line = holder.stdout.readline()
+        if "ready" not in line:
+            raise SystemExit(
+                f"the restart holder did not get ready: {line}{holder.stderr.read() if holder.stderr else ''}"
+            )
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+
+
+def restart_once(folder: str, count: int) -> dict[str, float]:
+    """One restart: ms from starting the new process to its first resumed
+    step and to every run done."""
+    url = _sqlite(folder, "restart.db")
+    ids = Path(folder) / "ids.json"
+    _hold(url, count, ids)
+    began = time.time()
+    found = child("restart_bench.py", "resume", url, ids)
+    return {
+        "first_resumed_step_ms": (found["first_step_at"] - began) * 1000,
+        "all_done_ms": (found["all_done_at"] - began) * 1000,
+    }
+
+
+def _wfc_command() -> list[str]:
+    script = Path(sys.executable).parent / "wfc"
+    return [str(script)] if script.exists() else [sys.executable, "-c", "from wfc.cli import main; main()"]
+
+
+def _wall_ms(command: list[str], reps: int) -> dict[str, Any]:
+    times = []
+    for _ in range(reps):
+        began = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        times.append((time.perf_counter() - began) * 1000)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} failed: {done.stderr[-2000:]}")
+    return spread(times)
+
+
+def restart_and_cli(sizes: Sizes, reps: int, progress: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The restart figures, then the CLI timed on the last restart's
+    database (``sizes.restart`` finished runs)."""
+    found = []
+    cli: dict[str, Any] = {}
+    for rep in range(reps):
+        progress(f"restart with {sizes.restart} in flight, rep {rep + 1}/{reps}")
+        with tempfile.TemporaryDirectory() as tmp:
+            found.append(restart_once(tmp, sizes.restart))
+            if rep == reps - 1:
+                progress("wfc --help and wfc runs list")
+                wfc = _wfc_command()
+                cli = {
+                    "help_ms": _wall_ms([*wfc, "--help"], sizes.cli_reps),
+                    "runs_list_ms": _wall_ms(
+                        [*wfc, "runs", "list", "--db", _sqlite(tmp, "restart.db")], sizes.cli_reps
+                    ),
+                    "runs_in_db": sizes.restart,
+                    "command": " ".join(wfc),
+                }
+    restart = {"in_flight_runs": sizes.restart, **merge_reps(found)}
+    return restart, cli
+
+
+def disk_limit(seconds: float, reps: int) -> dict[str, Any]:
+    """SQLite WAL + synchronous=FULL single-row commits/s."""
+    rates = []
+    mode = ""
+    for _ in range(reps):
+        with tempfile.TemporaryDirectory() as tmp:
+            found = child("limits.py", "sqlite", Path(tmp) / "limit.db", seconds)
+            rates.append(found["commits_per_s"])
+            mode = found["mode"]
+    return {"commits_per_s": spread(rates), "mode": mode}
+
+
+def median_of(reps: list[dict[str, Any]], key: str) -> float:
+    """The median of one figure over repetitions."""
+    return float(statistics.median(rep[key] for rep in reps))
+
+
+def as_json(value: Any) -> str:
+    """Compact JSON, for the progress lines."""
+    return json.dumps(value, separators=(",", ":"))

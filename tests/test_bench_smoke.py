@@ -1,0 +1,60 @@
+"""The benchmark must not rot: its wfc-only part runs here in ``--quick`` mode
+on SQLite (no DBOS, no PostgreSQL, no network) and its JSON line must carry
+every figure. Nothing here asserts on speed; speed lives in ``bench/``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_quick_bench() -> tuple[dict[str, Any], str]:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--no-dbos", "--no-postgres"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1, f"expected one JSON line on stdout, got {done.stdout[-2000:]}"
+    return dict(json.loads(lines[0])), lines[0]
+
+
+def test_quick_bench_reports_every_item_8_figure_on_sqlite() -> None:
+    result, line = run_quick_bench()
+    assert result["quick"] is True
+    assert result["reps"] == 1
+    figures = [row["figure"] for row in result["targets"]]
+    assert len(figures) == 8, figures
+    assert all(row["value"] is not None and row["value"] > 0 for row in result["targets"]), result["targets"]
+    assert all("x_dbos_default_journal" not in row for row in result["targets"])  # DBOS was not run
+
+    throughput = result["sqlite"]["throughput"]
+    assert set(throughput) == {"wfc"}
+    wfc = throughput["wfc"]
+    assert wfc["steps"]["median"] == result["sizes"]["concurrent"] * 5
+    assert wfc["journal_mode"] == "wal"
+    assert "PRAGMA synchronous = FULL" in wfc["synchronous_set"]  # durable against power loss
+    assert wfc["commits_per_step"]["median"] > 0
+    assert wfc["cpu_ms_per_step"]["median"] > 0
+    assert result["sqlite"]["many"]["steps"]["median"] == result["sizes"]["many"] * 5
+
+    restart = result["restart"]
+    assert restart["in_flight_runs"] == result["sizes"]["restart"]
+    assert restart["first_resumed_step_ms"]["median"] < restart["all_done_ms"]["median"]
+    assert result["children"]["ratio"]["n"] == 1
+    assert result["limits"]["sqlite_wal_full"]["commits_per_s"]["median"] > 0
+    assert "postgres" not in result
+
+    table = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "report.py")], input=line, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert len(table) == 2 + len(figures)  # the README's Markdown table: header, rule, one row per target
+    assert table[2].startswith(f"| {figures[0]} |")
