@@ -22,6 +22,7 @@ from wfc.specs.expressions import (
     format_expr,
     format_literal,
 )
+from wfc.specs.formats import SCHEMA_IDS
 from wfc.specs.graph import trapped_nodes
 from wfc.specs.limits import (
     MAX_DURATION_SECONDS,
@@ -89,6 +90,7 @@ __all__ = [
     "MIN_INT",
     "MUTATION_OPS",
     "SCHEMA_ID",
+    "SCHEMA_IDS",
     "TERMINAL_NODES",
     "VAR_TYPES",
     "Backoff",

@@ -43,6 +43,7 @@ EXPECTED = [
     "OutputRef",
     "PathSegment",
     "SCHEMA_ID",
+    "SCHEMA_IDS",
     "SleepNode",
     "SleepUntilNode",
     "SpawnThreadForEachNode",
@@ -128,4 +129,5 @@ def test_errors_live_in_the_errors_module() -> None:
 
 
 def test_schema_id() -> None:
-    assert wfc.specs.SCHEMA_ID == "wfc/1"
+    assert wfc.specs.SCHEMA_ID == "wfc/2"
+    assert wfc.specs.SCHEMA_IDS == ("wfc/1", "wfc/2")
