@@ -9,7 +9,7 @@ from __future__ import annotations
 from wfc.cli.app import app
 from wfc.cli.errors import CliError, exit_on_internal_error
 from wfc.cli.exiting import leave
-from wfc.specs import WfcError
+from wfc.specs.errors import WfcError
 
 
 def main() -> None:

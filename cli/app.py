@@ -8,7 +8,6 @@ any command are reported by :class:`~wfc.cli.errors.WfcGroup`.
 
 from __future__ import annotations
 
-import importlib.metadata
 from typing import Annotated
 
 import typer
@@ -39,6 +38,8 @@ app = typer.Typer(
 
 def version() -> str:
     """The installed version of wfc."""
+    import importlib.metadata  # slow to import, and only --version needs it
+
     try:
         return importlib.metadata.version("wfc")
     except importlib.metadata.PackageNotFoundError:

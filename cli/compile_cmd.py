@@ -11,18 +11,18 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from wfc.cli import output
 from wfc.cli.errors import CliError
 from wfc.cli.files import display, parse_spec, read_bytes, write_atomic
-from wfc.cli.loading import FoundWorkflow, load_workflows
-from wfc.cli.locate import raised_in_user_code, user_frame, where
-from wfc.compiler import CompileWarning, compile_workflow, diff_specs
-from wfc.specs import WfcError, WorkflowSpec, dumps
+from wfc.specs.errors import WfcError
+
+if TYPE_CHECKING:
+    from wfc.cli.loading import FoundWorkflow
+    from wfc.specs import WorkflowSpec
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ def compile_command(
     ] = False,
 ) -> None:
     """Compile every workflow defined in the given modules to DIR/<name>.json."""
+    from wfc.cli.loading import load_workflows  # imports the DSL and lark: only when compiling
+
     if out_dir.exists() and not out_dir.is_dir():
         raise CliError(f"{display(out_dir)} is a file; -o takes the folder the spec files go in")
     found = load_workflows(targets)
@@ -77,6 +79,9 @@ def compile_command(
 
 def compile_one(item: FoundWorkflow, out_dir: Path) -> Outcome:
     """Compile one workflow against the spec file already in ``out_dir``."""
+    from wfc.compiler import CompileWarning, compile_workflow
+    from wfc.specs import dumps
+
     path = out_dir / _file_name(item)
     existing = read_bytes(path, "existing spec") if path.exists() else None
     try:
@@ -105,6 +110,8 @@ def _file_name(item: FoundWorkflow) -> str:
 def _user_code_failure(item: FoundWorkflow, exc: Exception) -> Exception:
     """An exception raised by the user's workflow function becomes a message
     naming their line; one raised inside wfc stays an internal error."""
+    from wfc.cli.locate import raised_in_user_code, user_frame, where
+
     frame = user_frame(exc)
     if not raised_in_user_code(exc) or frame is None:
         return exc
@@ -112,6 +119,8 @@ def _user_code_failure(item: FoundWorkflow, exc: Exception) -> Exception:
 
 
 def _change(previous: WorkflowSpec | None, existing: bytes | None, spec: WorkflowSpec, data: bytes) -> str:
+    from wfc.compiler import diff_specs
+
     if previous is None:
         return "new"
     if existing == data:
@@ -121,6 +130,8 @@ def _change(previous: WorkflowSpec | None, existing: bytes | None, spec: Workflo
 
 
 def _print_table(outcomes: list[Outcome]) -> None:
+    from rich.table import Table
+
     table = Table("workflow", "version", "nodes", "change")
     for outcome in outcomes:
         nodes = sum(len(thread.nodes) for thread in outcome.spec.threads.values())

@@ -11,22 +11,26 @@ compensated one) is refused with the reason, exit code 1.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.text import Text
 
 from wfc.cli import output
 from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, db_flag, run_async
-from wfc.cli.run_views import status_text, where_now
 from wfc.cli.runs_cmd import RunId
-from wfc.runtime import Engine, RunInfo
+
+if TYPE_CHECKING:
+    from wfc.runtime import Engine, RunInfo
 
 Reason = Annotated[str, typer.Option("--reason", "-r", metavar="TEXT", help="Why; kept in the journal.")]
 
 
 def _change(url: str, run_id: str, verb: str, act: Callable[[Engine], Awaitable[RunInfo]]) -> None:
     """Apply one change to a run and say where it is now."""
+    from rich.text import Text
+
+    from wfc.cli.run_views import status_text, where_now
+
 
     async def change() -> None:
         async with client(url) as engine:

@@ -8,6 +8,9 @@ on the same database. Commands that only read (``wfc runs list/show/history``)
 open a *reader*, which writes nothing at all, so they work on a read-only
 database file or folder. Both refuse a database file that does not exist
 rather than create an empty one.
+
+The runtime and anyio are imported when a command opens the engine, not
+when the command line is built.
 """
 
 from __future__ import annotations
@@ -16,16 +19,15 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Final, TypeVar
+from typing import TYPE_CHECKING, Annotated, Final, TypeVar
 
-import anyio
 import typer
 
 from wfc.cli.errors import CliError
 from wfc.cli.files import display
-from wfc.runtime import Engine, UnknownRunError
-from wfc.runtime.store import sqlite_path
-from wfc.runtime.urls import redact_url
+
+if TYPE_CHECKING:
+    from wfc.runtime import Engine
 
 T = TypeVar("T")
 
@@ -59,6 +61,8 @@ def database_url(value: str) -> str:
 def db_flag(url: str) -> str:
     """`` --db URL`` when a later command needs it to find the same database
     (it is neither the default nor ``$WFC_DB``); otherwise empty."""
+    from wfc.runtime.urls import redact_url
+
     if url in (DEFAULT_DB, os.environ.get("WFC_DB")):
         return ""
     return f" --db {redact_url(url)}"  # a hint must not print the password
@@ -67,6 +71,8 @@ def db_flag(url: str) -> str:
 def require_database(url: str) -> None:
     """Refuse a SQLite file that does not exist: a client must not create an
     empty database because of a typo in a path."""
+    from wfc.runtime.store import sqlite_path
+
     path = sqlite_path(url)
     if path is None or path == ":memory:" or Path(path).exists():
         return
@@ -94,6 +100,8 @@ async def reader(url: str) -> AsyncIterator[Engine]:
 
 @asynccontextmanager
 async def _open_client(url: str, *, read_only: bool) -> AsyncIterator[Engine]:
+    from wfc.runtime import Engine, UnknownRunError
+
     require_database(url)
     try:
         async with Engine.open(url, serve=False, read_only=read_only) as engine:
@@ -112,6 +120,8 @@ def run_async(function: Callable[[], Awaitable[T]]) -> T:
     loop) is re-raised as itself when it is the only one, so that it is
     reported like any other.
     """
+    import anyio
+
 
     async def main() -> T:
         return await function()

@@ -19,11 +19,10 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.traceback import Traceback
 from typer.core import TyperGroup
 
 from wfc.cli import output
-from wfc.specs import WfcError
+from wfc.specs.errors import WfcError
 
 if TYPE_CHECKING:
     from typer._click import Context  # typer vendors click; TyperGroup.invoke takes its Context
@@ -71,6 +70,8 @@ def report(exc: BaseException, *, debug: bool) -> int:
 
 def show_traceback(exc: BaseException) -> None:
     """Print the traceback of ``exc`` on stderr."""
+    from rich.traceback import Traceback
+
     trace = Traceback.from_exception(type(exc), exc, exc.__traceback__, width=110)
     output.stderr().print(trace)
 

@@ -10,17 +10,15 @@ key appears. The command says which happened.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.text import Text
 
 from wfc.cli import output
 from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, db_flag, run_async
-from wfc.cli.inputs import load_json
-from wfc.cli.json_docs import event_document, print_json
-from wfc.cli.run_views import status_text, where_now
-from wfc.runtime import Engine, SentEvent
+
+if TYPE_CHECKING:
+    from wfc.runtime import Engine, SentEvent
 
 event_app = typer.Typer(help="Send external events to runs.", no_args_is_help=True)
 
@@ -31,6 +29,8 @@ def parse_payload(text: str | None) -> Any:
     Raises:
         typer.BadParameter: it is not JSON (a usage error, exit code 2).
     """
+    from wfc.cli.inputs import load_json
+
     if text is None:
         return None
     source = sys.stdin.read() if text == "-" else text
@@ -66,6 +66,8 @@ def send_command(
             "give exactly one of --run ID (a run you know) or --correlation KEY (the run waiting with that key)",
             param_hint="'--run' / '--correlation'",
         )
+    from wfc.cli.json_docs import event_document, print_json
+
     value = parse_payload(payload)
     url = database_url(db)
 
@@ -81,6 +83,10 @@ def send_command(
 
 
 async def _report(engine: Engine, name: str, sent: SentEvent, correlation: str | None, flag: str) -> None:
+    from rich.text import Text
+
+    from wfc.cli.run_views import status_text, where_now
+
     console = output.stdout()
     if sent.duplicate:
         console.print(

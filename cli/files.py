@@ -6,9 +6,13 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wfc.cli.errors import CliError, describe_os_error
-from wfc.specs import SpecError, WorkflowSpec, loads
+from wfc.specs.errors import SpecError
+
+if TYPE_CHECKING:
+    from wfc.specs import WorkflowSpec
 
 
 def display(path: Path | str) -> str:
@@ -34,6 +38,8 @@ def read_bytes(path: Path, what: str = "file") -> bytes:
 def parse_spec(data: bytes, path: Path) -> WorkflowSpec:
     """Decode a spec read from ``path``; raises :class:`CliError` naming the
     file and the ``$.``-path of the problem."""
+    from wfc.specs import loads
+
     try:
         return loads(data)
     except SpecError as exc:

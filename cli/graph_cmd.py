@@ -11,8 +11,6 @@ import typer
 from wfc.cli import output
 from wfc.cli.errors import CliError
 from wfc.cli.files import display, read_spec
-from wfc.cli.render_graph import to_dot, to_mermaid
-from wfc.cli.render_tree import to_tree
 
 
 class GraphFormat(enum.StrEnum):
@@ -31,6 +29,9 @@ def graph_command(
     thread: Annotated[str | None, typer.Option("--thread", "-t", metavar="NAME", help="Draw only this thread.")] = None,
 ) -> None:
     """Draw a spec's threads, nodes and edges."""
+    from wfc.cli.render_graph import to_dot, to_mermaid
+    from wfc.cli.render_tree import to_tree
+
     spec = read_spec(file)
     if thread is not None and thread not in spec.threads:
         known = ", ".join(sorted(spec.threads))

@@ -41,7 +41,7 @@ def node_summary(node: Node) -> str:
     """Kind and the one fact that matters most, e.g. ``task charge-card (retries 3)``."""
     match node:
         case TaskNode(task=task, retries=retries, compensation=compensation):
-            text = f"task {task}" + (f" (retries {retries})" if retries else "")
+            text = f"task {task}" + (f" (retries {retries})" if retries is not None else "")
             return text + (f", undo {compensation.task}" if compensation else "")
         case WaitForEventNode(event=event, timeout=timeout):
             return f"wait_for_event {event}" + (f" (timeout {timeout:g}s)" if timeout is not None else "")

@@ -2,19 +2,18 @@
 
 Consoles are made per call, not at import: a console decides colour and width
 when it is created, and tests (and ``wfc`` run under a pager) swap the
-standard streams after import.
+standard streams after import. Rich itself is imported on first use: ``wfc
+--help`` must not pay for it.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
-from rich.console import Console
-from rich.text import Text
-
-from wfc.runtime.urls import redact_url
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: Width of a console that is not a terminal (a pipe, a file): wide enough
 #: that nothing is ever wrapped or cut. Rich would otherwise use 80 columns,
@@ -26,11 +25,15 @@ UNLIMITED: Final = 1_000_000
 def stdout() -> Console:
     """A console writing results to standard output; a reader that went
     away (``wfc run ... | head``) silences it instead of failing the command."""
+    from rich.console import Console
+
     return _sized(Console(file=_STDOUT, highlight=False))
 
 
 def stderr() -> Console:
     """A console writing diagnostics to standard error."""
+    from rich.console import Console
+
     return _sized(Console(stderr=True, highlight=False))
 
 
@@ -46,11 +49,17 @@ def print_error(message: str) -> None:
     """Print ``error: message`` on stderr. The message is shown as is, never
     read as rich markup, and is left for the terminal to wrap so that paths
     in it stay whole. A database password in it is shown as ``***``."""
+    from rich.text import Text
+
+    from wfc.runtime.urls import redact_url
+
     stderr().print(Text.assemble(("error: ", "bold red"), redact_url(message)), soft_wrap=True)
 
 
 def print_warning(message: str) -> None:
     """Print ``warning: message`` on stderr, in yellow."""
+    from rich.text import Text
+
     stderr().print(Text.assemble(("warning: ", "bold yellow"), (message, "yellow")), soft_wrap=True)
 
 

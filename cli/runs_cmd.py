@@ -10,28 +10,17 @@ database. ``--json`` prints one JSON document for scripts (see
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.text import Text
 
 from wfc.cli import output
 from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url, reader, run_async
-from wfc.cli.json_docs import history_document, print_json, run_document
-from wfc.cli.run_views import (
-    compact_table,
-    engine_wait,
-    journal_table,
-    local_time,
-    run_details,
-    short_time,
-    shown_status,
-    thread_names,
-    waits_for_engine,
-    where_brief,
-)
-from wfc.runtime import RunInfo, RunStatus
+
+if TYPE_CHECKING:
+    from wfc.runtime import RunInfo
 
 runs_app = typer.Typer(
     help="List runs, show where a run is, read its journal; halt, resume, cancel or retry a run.",
@@ -40,6 +29,21 @@ runs_app = typer.Typer(
 
 RunId = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id, as `wfc runs list` shows it.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+
+
+
+class StatusChoice(enum.StrEnum):
+    """What ``--status`` accepts: the values of :class:`wfc.runtime.RunStatus`,
+    in its order. Restated here so that building the command line does not
+    import the runtime; a test pins that the two agree."""
+
+    RUNNING = "RUNNING"
+    HALTED = "HALTED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    COMPENSATED = "COMPENSATED"
+    CANCELLED = "CANCELLED"
+
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -70,7 +74,7 @@ def parse_moment(text: str, option: str) -> dt.datetime:
 @runs_app.command("list")
 def list_command(
     status: Annotated[
-        list[RunStatus] | None,
+        list[StatusChoice] | None,
         typer.Option("--status", "-s", case_sensitive=False, help="Only runs with this status; repeat for several."),
     ] = None,
     workflow: Annotated[
@@ -98,6 +102,13 @@ def list_command(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """List runs, newest first, with where each one is now."""
+    from rich.text import Text
+
+    from wfc.cli.json_docs import print_json, run_document
+    from wfc.cli.run_views import compact_table, short_time, shown_status
+    from wfc.runtime import RunStatus
+
+    statuses = None if status is None else [RunStatus(choice.value) for choice in status]
     after = parse_moment(since, "--since") if since is not None else None
     until = parse_moment(before, "--before") if before is not None else None
     url = database_url(db)
@@ -105,7 +116,7 @@ def list_command(
     async def read() -> None:
         async with reader(url) as engine:
             runs = await engine.list_runs(
-                status=status,
+                status=statuses,
                 workflow=workflow,
                 started_after=after,
                 started_before=until,
@@ -138,6 +149,8 @@ def list_command(
 
 
 def _where_cell(info: RunInfo, served: bool) -> str:
+    from wfc.cli.run_views import engine_wait, waits_for_engine, where_brief
+
     if waits_for_engine(info, served):
         return f"{engine_wait(info, short=True)}; then {where_brief(info)}"
     return where_brief(info)
@@ -146,6 +159,9 @@ def _where_cell(info: RunInfo, served: bool) -> str:
 @runs_app.command("show")
 def show_command(run_id: RunId, as_json: JsonFlag = False, db: DbOption = DEFAULT_DB) -> None:
     """Where a run is: status, variables, output or failure, each thread and what it waits for."""
+    from wfc.cli.json_docs import print_json, run_document
+    from wfc.cli.run_views import run_details
+
     url = database_url(db)
 
     async def read() -> None:
@@ -163,6 +179,9 @@ def show_command(run_id: RunId, as_json: JsonFlag = False, db: DbOption = DEFAUL
 @runs_app.command("history")
 def history_command(run_id: RunId, as_json: JsonFlag = False, db: DbOption = DEFAULT_DB) -> None:
     """A run's journal: every transition, with time, thread, node and attempt."""
+    from wfc.cli.json_docs import history_document, print_json
+    from wfc.cli.run_views import journal_table, local_time, thread_names
+
     url = database_url(db)
 
     async def read() -> None:

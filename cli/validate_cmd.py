@@ -6,12 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from wfc.cli import output
 from wfc.cli.errors import CliError
 from wfc.cli.files import display, read_spec
-from wfc.specs import body_hash
 
 
 def validate_command(
@@ -22,6 +20,10 @@ def validate_command(
     Prints one line per file; exits 1 when any file is invalid. A file whose
     hash does not match its body gets a warning: it was edited by hand.
     """
+    from rich.text import Text
+
+    from wfc.specs import body_hash
+
     console = output.stdout()
     failed = 0
     for path in files:

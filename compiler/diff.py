@@ -240,6 +240,8 @@ def _node_detail(before: Node, after: Node) -> str:
             continue
         if field == "edges":
             details.extend(_edge_changes(old_value, new_value))
+        elif field == "retries":  # None is not "none": the task's default applies
+            details.append(f"retries {_retries(old_value)} → {_retries(new_value)}")
         else:
             details.append(f"{field} {_describe(old_value)} → {_describe(new_value)}")
     return "; ".join(details)
@@ -300,6 +302,10 @@ def _text(value: Any) -> str:
     if isinstance(value, dict) and all(isinstance(item, _EXPRS) for item in value.values()):
         return "{" + ", ".join(f"{key}: {_text(item)}" for key, item in sorted(value.items())) + "}"
     return msgspec.json.encode(value, order="sorted").decode()
+
+
+def _retries(value: int | None) -> str:
+    return "unset" if value is None else str(value)
 
 
 def _literal(value: Any) -> str:

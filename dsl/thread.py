@@ -280,7 +280,7 @@ class WorkflowThread:
         self,
         task_name: str,
         *args: object,
-        retries: int = 0,
+        retries: int | None = None,
         backoff: Backoff | None = None,
         timeout: float | None = None,
     ) -> NodeOutput:
@@ -289,7 +289,9 @@ class WorkflowThread:
         Args:
             task_name: The name a ``@task`` registers, e.g. ``"charge-card"``.
             *args: Positional arguments: handles or JSON values.
-            retries: Attempts after the first for technical errors.
+            retries: Attempts after the first for technical errors; ``0``
+                turns retries off. Unset, the task's ``@task(retries=...)``
+                default applies, else none.
             backoff: Delays between attempts; exponential by default.
             timeout: Seconds one attempt may take.
         """
@@ -298,7 +300,8 @@ class WorkflowThread:
             raise DslError(
                 f"a task name is a non-empty string, got {task_name!r}: wf.execute(\"charge-card\", ...)", str(source)
             )
-        _check_retries(retries, source, ': wf.execute("charge-card", retries=3)')
+        if retries is not None:
+            _check_retries(retries, source, ': wf.execute("charge-card", retries=3)')
         if backoff is not None and not _valid_backoff(backoff):
             raise DslError(
                 f"backoff must be Backoff(initial=, multiplier=, maximum=) with finite numbers, initial > 0, "

@@ -2,80 +2,187 @@
 
 A spec is one version of one workflow as a JSON document. It is a public API:
 tools, editors and users' snapshot files read it.
+
+The names below are imported on first use (:pep:`562`), so that importing
+the package for :class:`WfcError` alone, as the ``wfc`` command does at
+startup, does not load msgspec, the codec and validation.
 """
 
-from wfc.specs.codec import body_hash, dumps, from_builtins, json_schema, loads, loads_deployed, validate, with_hash
-from wfc.specs.errors import SpecError, WfcError
-from wfc.specs.expressions import (
-    FUNCTIONS,
-    BinaryExpr,
-    BinaryOp,
-    CallExpr,
-    Expr,
-    ListExpr,
-    LiteralExpr,
-    OutputRef,
-    PathSegment,
-    UnaryExpr,
-    UnaryOp,
-    VarRef,
-    format_expr,
-    format_literal,
-)
-from wfc.specs.graph import trapped_nodes
-from wfc.specs.limits import (
-    MAX_DURATION_SECONDS,
-    MAX_EPOCH_SECONDS,
-    MAX_EXPRESSION_DEPTH,
-    MAX_INT,
-    MAX_JSON_DEPTH,
-    MIN_EPOCH_SECONDS,
-    MIN_INT,
-    ValueProblem,
-    duration_problem,
-    json_problems,
-    moment_problem,
-    text_problem,
-)
-from wfc.specs.nodes import (
-    ERROR_CODES,
-    MUTATION_OPS,
-    TERMINAL_NODES,
-    Backoff,
-    CompensateNode,
-    Compensation,
-    Edge,
-    EntrypointNode,
-    ExitNode,
-    FailNode,
-    FailureHandler,
-    FailureKind,
-    Mutation,
-    MutationOp,
-    Node,
-    NopNode,
-    SleepNode,
-    SleepUntilNode,
-    SpawnThreadForEachNode,
-    SpawnThreadNode,
-    TaskNode,
-    ThreadStrategy,
-    WaitForEventNode,
-    WaitForThreadsNode,
-    node_kind,
-)
-from wfc.specs.walk import expr_children, expression_depth, fold_expr, node_expressions, referenced_vars, walk_expr
-from wfc.specs.workflow import (
-    SCHEMA_ID,
-    VAR_TYPES,
-    InterruptDef,
-    ThreadSpec,
-    VariableDef,
-    VarType,
-    Version,
-    WorkflowSpec,
-    first_version,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wfc.specs.codec import body_hash, dumps, from_builtins, json_schema, loads, loads_deployed, validate, with_hash
+    from wfc.specs.errors import SpecError, WfcError
+    from wfc.specs.expressions import (
+        FUNCTIONS,
+        BinaryExpr,
+        BinaryOp,
+        CallExpr,
+        Expr,
+        ListExpr,
+        LiteralExpr,
+        OutputRef,
+        PathSegment,
+        UnaryExpr,
+        UnaryOp,
+        VarRef,
+        format_expr,
+        format_literal,
+    )
+    from wfc.specs.formats import SCHEMA_IDS
+    from wfc.specs.graph import trapped_nodes
+    from wfc.specs.limits import (
+        MAX_DURATION_SECONDS,
+        MAX_EPOCH_SECONDS,
+        MAX_EXPRESSION_DEPTH,
+        MAX_INT,
+        MAX_JSON_DEPTH,
+        MIN_EPOCH_SECONDS,
+        MIN_INT,
+        ValueProblem,
+        duration_problem,
+        json_problems,
+        moment_problem,
+        text_problem,
+    )
+    from wfc.specs.nodes import (
+        ERROR_CODES,
+        MUTATION_OPS,
+        TERMINAL_NODES,
+        Backoff,
+        CompensateNode,
+        Compensation,
+        Edge,
+        EntrypointNode,
+        ExitNode,
+        FailNode,
+        FailureHandler,
+        FailureKind,
+        Mutation,
+        MutationOp,
+        Node,
+        NopNode,
+        SleepNode,
+        SleepUntilNode,
+        SpawnThreadForEachNode,
+        SpawnThreadNode,
+        TaskNode,
+        ThreadStrategy,
+        WaitForEventNode,
+        WaitForThreadsNode,
+        node_kind,
+    )
+    from wfc.specs.walk import expr_children, expression_depth, fold_expr, node_expressions, referenced_vars, walk_expr
+    from wfc.specs.workflow import (
+        SCHEMA_ID,
+        VAR_TYPES,
+        InterruptDef,
+        ThreadSpec,
+        VariableDef,
+        VarType,
+        Version,
+        WorkflowSpec,
+        first_version,
+    )
+
+#: The module each public name is defined in.
+_HOMES: dict[str, str] = {
+    "body_hash": "wfc.specs.codec",
+    "dumps": "wfc.specs.codec",
+    "from_builtins": "wfc.specs.codec",
+    "json_schema": "wfc.specs.codec",
+    "loads": "wfc.specs.codec",
+    "loads_deployed": "wfc.specs.codec",
+    "validate": "wfc.specs.codec",
+    "with_hash": "wfc.specs.codec",
+    "SpecError": "wfc.specs.errors",
+    "WfcError": "wfc.specs.errors",
+    "FUNCTIONS": "wfc.specs.expressions",
+    "BinaryExpr": "wfc.specs.expressions",
+    "BinaryOp": "wfc.specs.expressions",
+    "CallExpr": "wfc.specs.expressions",
+    "Expr": "wfc.specs.expressions",
+    "ListExpr": "wfc.specs.expressions",
+    "LiteralExpr": "wfc.specs.expressions",
+    "OutputRef": "wfc.specs.expressions",
+    "PathSegment": "wfc.specs.expressions",
+    "UnaryExpr": "wfc.specs.expressions",
+    "UnaryOp": "wfc.specs.expressions",
+    "VarRef": "wfc.specs.expressions",
+    "format_expr": "wfc.specs.expressions",
+    "format_literal": "wfc.specs.expressions",
+    "SCHEMA_IDS": "wfc.specs.formats",
+    "trapped_nodes": "wfc.specs.graph",
+    "MAX_DURATION_SECONDS": "wfc.specs.limits",
+    "MAX_EPOCH_SECONDS": "wfc.specs.limits",
+    "MAX_EXPRESSION_DEPTH": "wfc.specs.limits",
+    "MAX_INT": "wfc.specs.limits",
+    "MAX_JSON_DEPTH": "wfc.specs.limits",
+    "MIN_EPOCH_SECONDS": "wfc.specs.limits",
+    "MIN_INT": "wfc.specs.limits",
+    "ValueProblem": "wfc.specs.limits",
+    "duration_problem": "wfc.specs.limits",
+    "json_problems": "wfc.specs.limits",
+    "moment_problem": "wfc.specs.limits",
+    "text_problem": "wfc.specs.limits",
+    "ERROR_CODES": "wfc.specs.nodes",
+    "MUTATION_OPS": "wfc.specs.nodes",
+    "TERMINAL_NODES": "wfc.specs.nodes",
+    "Backoff": "wfc.specs.nodes",
+    "CompensateNode": "wfc.specs.nodes",
+    "Compensation": "wfc.specs.nodes",
+    "Edge": "wfc.specs.nodes",
+    "EntrypointNode": "wfc.specs.nodes",
+    "ExitNode": "wfc.specs.nodes",
+    "FailNode": "wfc.specs.nodes",
+    "FailureHandler": "wfc.specs.nodes",
+    "FailureKind": "wfc.specs.nodes",
+    "Mutation": "wfc.specs.nodes",
+    "MutationOp": "wfc.specs.nodes",
+    "Node": "wfc.specs.nodes",
+    "NopNode": "wfc.specs.nodes",
+    "SleepNode": "wfc.specs.nodes",
+    "SleepUntilNode": "wfc.specs.nodes",
+    "SpawnThreadForEachNode": "wfc.specs.nodes",
+    "SpawnThreadNode": "wfc.specs.nodes",
+    "TaskNode": "wfc.specs.nodes",
+    "ThreadStrategy": "wfc.specs.nodes",
+    "WaitForEventNode": "wfc.specs.nodes",
+    "WaitForThreadsNode": "wfc.specs.nodes",
+    "node_kind": "wfc.specs.nodes",
+    "expr_children": "wfc.specs.walk",
+    "expression_depth": "wfc.specs.walk",
+    "fold_expr": "wfc.specs.walk",
+    "node_expressions": "wfc.specs.walk",
+    "referenced_vars": "wfc.specs.walk",
+    "walk_expr": "wfc.specs.walk",
+    "SCHEMA_ID": "wfc.specs.workflow",
+    "VAR_TYPES": "wfc.specs.workflow",
+    "InterruptDef": "wfc.specs.workflow",
+    "ThreadSpec": "wfc.specs.workflow",
+    "VariableDef": "wfc.specs.workflow",
+    "VarType": "wfc.specs.workflow",
+    "Version": "wfc.specs.workflow",
+    "WorkflowSpec": "wfc.specs.workflow",
+    "first_version": "wfc.specs.workflow",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "ERROR_CODES",
@@ -89,6 +196,7 @@ __all__ = [
     "MIN_INT",
     "MUTATION_OPS",
     "SCHEMA_ID",
+    "SCHEMA_IDS",
     "TERMINAL_NODES",
     "VAR_TYPES",
     "Backoff",

@@ -9,6 +9,7 @@ import msgspec
 
 from wfc.specs.errors import SpecError
 from wfc.specs.expressions import Expr
+from wfc.specs.formats import read_format, schema_problem, written_form
 from wfc.specs.nodes import Node
 from wfc.specs.validation import validate
 from wfc.specs.workflow import ThreadSpec, VariableDef, WorkflowSpec, first_version
@@ -18,8 +19,9 @@ __all__ = ["body_hash", "dumps", "from_builtins", "json_schema", "loads", "loads
 
 def dumps(spec: WorkflowSpec) -> bytes:
     """Encode a spec as canonical JSON: sorted keys, two-space indent, a
-    trailing newline. Equal specs give equal bytes."""
-    compact = msgspec.json.encode(spec, order="sorted")
+    trailing newline. Equal specs give equal bytes, in the format the spec
+    names (see :mod:`wfc.specs.formats`)."""
+    compact = msgspec.json.encode(written_form(spec), order="sorted")
     return msgspec.json.format(compact, indent=2) + b"\n"
 
 
@@ -61,21 +63,30 @@ def loads_deployed(data: bytes | str) -> WorkflowSpec:
     since). Its runs must go on all the same, so only its shape is checked
     here; :func:`loads` is for specs that are about to be deployed.
 
+    A format newer than this wfc reads is refused rather than guessed at: a
+    newer wfc deployed it, and its fields may mean what this one cannot do.
+
     Raises:
-        SpecError: the document is not JSON or does not match the format.
+        SpecError: the document is not JSON, does not match the format, or is
+            in a format this wfc does not read.
     """
     try:
         raw = msgspec.json.decode(data)
     except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
         raise SpecError(f"a deployed spec is not valid JSON ({exc}); the database was changed by hand") from None
-    return from_builtins(raw)
+    spec = from_builtins(raw)
+    problem = schema_problem(spec.schema)
+    if problem is not None:
+        raise SpecError(problem, "$.schema")
+    return spec
 
 
 def from_builtins(raw: Any) -> WorkflowSpec:
     """Convert decoded JSON (dicts, lists, scalars) into a :class:`WorkflowSpec`,
-    raising :class:`SpecError` with the exact path of the first bad field."""
+    raising :class:`SpecError` with the exact path of the first bad field.
+    A spec in an older format keeps its meaning (:func:`read_format`)."""
     try:
-        return msgspec.convert(raw, WorkflowSpec)
+        return read_format(msgspec.convert(raw, WorkflowSpec))
     except msgspec.ValidationError as exc:
         reason, path = _split(exc)
     except RecursionError:

@@ -86,6 +86,8 @@ class Compensation(_Spec, frozen=True):
     task: str
     args: list[Expr] = []
     retries: int = 3
+    """Attempts after the first one; ``0`` means none. Unlike a task node's,
+    it never takes the ``@task`` default."""
 
 
 class NodeBase(_Spec, tag_field="kind", kw_only=True, frozen=True):
@@ -112,8 +114,10 @@ class TaskNode(NodeBase, tag="task", kw_only=True, frozen=True):
 
     task: str
     args: list[Expr] = []
-    retries: int
-    """Attempts after the first one for technical errors."""
+    retries: int | None = None
+    """Attempts after the first one for technical errors; ``0`` turns retries
+    off, and ``None`` (omitted from the JSON) leaves it to the task's
+    ``@task(retries=...)`` default, else 0."""
     backoff: Backoff | None = None
     timeout: float | None = None
     """Seconds one attempt may take."""

@@ -14,6 +14,7 @@ import msgspec
 
 from wfc.specs.errors import SpecError
 from wfc.specs.expressions import FUNCTIONS, CallExpr, Expr, LiteralExpr, OutputRef, VarRef
+from wfc.specs.formats import SCHEMA_WFC_1, schema_problem
 from wfc.specs.graph import trapped_nodes, trapped_reason
 from wfc.specs.limits import MAX_EXPRESSION_DEPTH, duration_problem, json_problems, moment_problem
 from wfc.specs.nodes import (
@@ -36,7 +37,6 @@ from wfc.specs.workflow import SCHEMA_ID, VariableDef, WorkflowSpec
 _ENTRY = "entrypoint"
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")
 _VAR_NAME = re.compile(r"[^\W\d][\w.:-]*")
-_WFC_SCHEMA = re.compile(r"wfc/(\d+)")
 _NAME_RULE = "letters, digits, '_', '-', '.' or ':'"
 #: Largest major or revision number: a 32-bit integer column of the database.
 _MAX_VERSION = 2**31 - 1
@@ -130,14 +130,9 @@ def _check_label(text: str, what: str, path: str) -> None:
 
 
 def _check_schema(schema: str) -> None:
-    if schema == SCHEMA_ID:
-        return
-    match = _WFC_SCHEMA.fullmatch(schema)
-    if match and int(match.group(1)) > int(SCHEMA_ID.split("/")[1]):
-        advice = "it was written by a newer wfc: upgrade wfc to read it"
-    else:
-        advice = "this is not a wfc spec format; write specs with `wfc compile`"
-    raise SpecError(f"unsupported schema {schema!r}; this wfc reads {SCHEMA_ID!r}, and {advice}", "$.schema")
+    problem = schema_problem(schema)
+    if problem is not None:
+        raise SpecError(problem, "$.schema")
 
 
 def _check_name(name: str, what: str, path: str) -> None:
@@ -208,7 +203,8 @@ def _validate_node(spec: WorkflowSpec, nodes: dict[str, Node], node: Node, here:
     match node:
         case TaskNode(task=task, retries=retries, timeout=timeout, backoff=backoff, compensation=compensation):
             _check_label(task, "task name", f"{here}.task")
-            _at_least_zero(retries, f"{here}.retries")
+            if retries is not None:
+                _check_retries(spec, retries, f"{here}.retries")
             _positive(timeout, f"{here}.timeout")
             if backoff is not None:
                 _check_backoff(backoff, f"{here}.backoff")
@@ -242,6 +238,14 @@ def _validate_node(spec: WorkflowSpec, nodes: dict[str, Node], node: Node, here:
 def _at_least_zero(value: int, path: str) -> None:
     if value < 0:
         raise SpecError("retries must be >= 0", path)
+
+
+def _check_retries(spec: WorkflowSpec, retries: int, path: str) -> None:
+    _at_least_zero(retries, path)
+    if retries == 0 and spec.schema == SCHEMA_WFC_1:
+        # wfc/1 writes an unset count as 0, so "no retries" would read back as "unset".
+        raise SpecError(f"retries 0 (no retries) cannot be written in format {SCHEMA_WFC_1!r}, where 0 means "
+                        f"unset; leave retries unset (None) or use format {SCHEMA_ID!r}", path)
 
 
 def _positive(value: float | None, path: str) -> None:

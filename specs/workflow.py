@@ -8,8 +8,9 @@ import msgspec
 
 from wfc.specs.nodes import Node
 
-#: Format id written to every spec; bumped only for an incompatible format.
-SCHEMA_ID: Final = "wfc/1"
+#: Format id the compiler writes; bumped only for an incompatible format.
+#: :mod:`wfc.specs.formats` lists the formats this wfc still reads.
+SCHEMA_ID: Final = "wfc/2"
 
 VarType = Literal["str", "int", "float", "bool", "json"]
 VAR_TYPES: tuple[VarType, ...] = ("str", "int", "float", "bool", "json")
@@ -73,7 +74,8 @@ class WorkflowSpec(_Spec, frozen=True):
     """Name of the thread a run starts in."""
     threads: dict[str, ThreadSpec]
     schema: str
-    """Format id, :data:`SCHEMA_ID` for this format."""
+    """Format id: :data:`SCHEMA_ID` for this format, or an older one this
+    wfc still reads (:data:`wfc.specs.formats.SCHEMA_IDS`)."""
     version: Version
     hash: str = ""
     """``sha256:`` of the canonical body (everything but version and hash)."""

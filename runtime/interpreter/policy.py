@@ -2,10 +2,10 @@
 
 Precedence, field by field: the spec's value is the workflow author's choice
 and wins; the ``@task(...)`` value is the default when the spec leaves the
-field unset; then the engine default. For ``timeout`` and ``backoff`` "unset"
-is ``null`` in the spec. ``retries`` is always present in the spec format (the
-DSL writes ``0`` when ``wf.execute`` has no ``retries=``), so a spec
-``retries: 0`` counts as unset and the task's default applies.
+field unset; then the engine default. "Unset" is ``None`` (omitted from the
+spec's JSON) for every field; a spec ``retries: 0`` is the author's choice of
+no retries and wins over the task's default. (A ``wfc/1`` spec wrote an unset
+``retries`` as ``0``; :mod:`wfc.specs.formats` reads that back as ``None``.)
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ DEFAULT_BACKOFF = Backoff()
 
 
 def effective_retries(node: TaskNode, default: TaskPolicy | None) -> int:
-    """Attempts after the first one for technical errors."""
-    if node.retries > 0:
+    """Attempts after the first one for technical errors: the spec's count,
+    else the task's default, else 0."""
+    if node.retries is not None:
         return node.retries
     if default is not None and default.retries is not None:
         return default.retries

@@ -150,7 +150,7 @@ def test_the_exact_json_of_a_small_workflow() -> None:
     spec = compile_workflow(Workflow("payment", payment))
     document = json.loads(dumps(spec))
     assert document == {
-        "schema": "wfc/1",
+        "schema": "wfc/2",
         "name": "payment",
         "version": {"major": 1, "revision": 0},
         "hash": spec.hash,
@@ -200,7 +200,6 @@ def test_the_exact_json_of_a_small_workflow() -> None:
                         "kind": "task",
                         "task": "fraud-check",
                         "args": [{"kind": "var", "name": "order-id"}],
-                        "retries": 0,
                         "edges": [{"to": "end-if"}],
                     },
                     "end-if": {"kind": "nop", "edges": [{"to": "exit"}]},

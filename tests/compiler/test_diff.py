@@ -38,7 +38,7 @@ def chain(*middle: tuple[str, Node]) -> dict[str, Node]:
     return nodes
 
 
-def task(name: str, retries: int = 3, **fields: Any) -> TaskNode:
+def task(name: str, retries: int | None = 3, **fields: Any) -> TaskNode:
     return TaskNode(task=name, retries=retries, edges=[], **fields)
 
 
@@ -60,7 +60,7 @@ def make(
         name=name,
         entrypoint="main",
         threads={"main": main, **(extra_threads or {})},
-        schema="wfc/1",
+        schema="wfc/2",
         version=Version(major=version[0], revision=version[1]),
         variables=variables if variables is not None else {"order-id": VariableDef(type="str", required=True)},
         output=output,
@@ -179,6 +179,16 @@ def test_changed_field_shows_old_and_new_value() -> None:
     new = make(nodes=chain(("charge-card", task("charge-card", retries=5))))
     diff = diff_specs(BASE, new)
     assert diff.nodes == (NodeChange("main", "charge-card", "changed", "retries 3 → 5"),)
+    assert diff.bump == "revision"
+
+
+@pytest.mark.parametrize(("before", "after", "detail"), [(3, 0, "retries 3 → 0"), (None, 0, "retries unset → 0"),
+                                                         (2, None, "retries 2 → unset")])
+def test_unset_retries_are_not_zero(before: int | None, after: int | None, detail: str) -> None:
+    old = make(nodes=chain(("charge-card", task("charge-card", retries=before))))
+    new = make(nodes=chain(("charge-card", task("charge-card", retries=after))))
+    diff = diff_specs(old, new)
+    assert diff.nodes == (NodeChange("main", "charge-card", "changed", detail),)
     assert diff.bump == "revision"
 
 

@@ -157,7 +157,7 @@ def test_the_workflow_function_gets_the_entrypoint_thread() -> None:
     assert names == [ENTRYPOINT_THREAD] == ["main"]
     assert spec.entrypoint == "main"
     assert spec.name == "flow"
-    assert spec.schema == "wfc/1"
+    assert spec.schema == "wfc/2"
 
 
 def test_an_empty_workflow_is_entrypoint_then_exit() -> None:
@@ -399,12 +399,24 @@ def test_execute_lowers_to_a_task_node() -> None:
 def test_execute_defaults() -> None:
     spec = build(steps("a"))
     task = nodes(spec)["a"]
-    assert task == TaskNode(task="a", retries=0, edges=[Edge(to="exit")])
+    assert task == TaskNode(task="a", edges=[Edge(to="exit")])
+    assert isinstance(task, TaskNode) and task.retries is None
     assert isinstance(task, TaskNode)
     assert task.backoff is None
     assert task.timeout is None
     assert task.compensation is None
     assert task.handlers == []
+
+
+def test_execute_with_zero_retries_turns_retries_off() -> None:
+    def flow(wf: WorkflowThread) -> None:
+        wf.execute("a", retries=0)
+
+    task = nodes(build(flow))["a"]
+    assert isinstance(task, TaskNode) and task.retries == 0
+    spec = build(steps("a"))
+    task = nodes(spec)["a"]
+    assert isinstance(task, TaskNode) and task.retries is None
 
 
 def test_execute_with_backoff() -> None:

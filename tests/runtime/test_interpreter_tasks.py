@@ -84,11 +84,13 @@ def test_business_exceptions_are_never_retried() -> None:
 
 
 def test_policy_precedence_spec_first_then_task_defaults() -> None:
-    node = TaskNode(task="t", retries=0, edges=[])
+    node = TaskNode(task="t", edges=[])
     assert effective_retries(node, None) == 0
-    assert effective_retries(node, TaskPolicy(retries=4)) == 4  # spec left it at 0: the task default applies
+    assert effective_retries(node, TaskPolicy(retries=4)) == 4  # spec left it unset: the task default applies
     explicit = TaskNode(task="t", retries=2, edges=[])
     assert effective_retries(explicit, TaskPolicy(retries=4)) == 2  # the spec's choice wins
+    off = TaskNode(task="t", retries=0, edges=[])
+    assert effective_retries(off, TaskPolicy(retries=4)) == 0  # ... 0 included: no retries
 
     s = spec("w", [("a", task("t")), ("end", exit_())])
     d = Driver(s, policies={"t": TaskPolicy(retries=1, timeout=3.0, backoff=Backoff(initial=0.2, maximum=0.2))})

@@ -13,7 +13,7 @@ import pytest
 from wfc.specs import SpecError, loads
 
 VALID_DOC: dict[str, Any] = {
-    "schema": "wfc/1",
+    "schema": "wfc/2",
     "name": "checkout",
     "version": {"major": 1, "revision": 0},
     "entrypoint": "main",

@@ -59,7 +59,7 @@ def tiny_spec(**overrides: Any) -> WorkflowSpec:
 TINY_DUMP = b"""{
   "entrypoint": "main",
   "name": "w",
-  "schema": "wfc/1",
+  "schema": "wfc/2",
   "threads": {
     "main": {
       "nodes": {
@@ -214,14 +214,24 @@ def test_lists_keep_their_order() -> None:
 def test_defaults_are_omitted_but_required_keys_are_kept() -> None:
     out = json.loads(dumps(tiny_spec()))
     assert set(out) == {"entrypoint", "name", "schema", "threads", "version"}
-    assert out["schema"] == "wfc/1"
+    assert out["schema"] == "wfc/2"
     assert out["version"] == {"major": 1, "revision": 0}
     thread = out["threads"]["main"]
     assert set(thread) == {"nodes"}
     assert thread["nodes"]["entrypoint"] == {"kind": "entrypoint", "edges": [{"to": "t"}]}
     assert thread["nodes"]["exit"] == {"kind": "exit", "edges": []}
-    # retries is required even when 0; args, backoff, timeout, handlers... are not written.
+    # retries 0 (no retries) is written; args, backoff, timeout, handlers... are not.
     assert thread["nodes"]["t"] == {"kind": "task", "task": "x", "retries": 0, "edges": [{"to": "exit"}]}
+
+
+def test_unset_retries_are_omitted_and_read_back_as_unset() -> None:
+    unset = TaskNode(task="x", edges=[Edge(to="exit")])
+    spec = tiny_spec(threads={"main": ThreadSpec(nodes={
+        "entrypoint": EntrypointNode(edges=[Edge(to="t")]), "t": unset, "exit": ExitNode(edges=[])})})
+    out = json.loads(dumps(spec))
+    assert out["threads"]["main"]["nodes"]["t"] == {"kind": "task", "task": "x", "edges": [{"to": "exit"}]}
+    node = loads(dumps(spec)).threads["main"].nodes["t"]
+    assert isinstance(node, TaskNode) and node.retries is None
 
 
 def test_version_zero_revision_is_still_written() -> None:
@@ -473,8 +483,10 @@ def test_json_schema_mentions_every_node_kind_in_the_tagged_union() -> None:
         assert definition["additionalProperties"] is False
 
 
-def test_json_schema_requires_task_retries() -> None:
-    assert "retries" in json_schema()["$defs"]["TaskNode"]["required"]
+def test_json_schema_lets_task_retries_be_unset() -> None:
+    task = json_schema()["$defs"]["TaskNode"]
+    assert "retries" not in task["required"]
+    assert task["properties"]["retries"] == {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": None}
 
 
 def test_json_schema_mentions_every_expression_kind() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -43,6 +45,7 @@ EXPECTED = [
     "OutputRef",
     "PathSegment",
     "SCHEMA_ID",
+    "SCHEMA_IDS",
     "SleepNode",
     "SleepUntilNode",
     "SpawnThreadForEachNode",
@@ -128,4 +131,20 @@ def test_errors_live_in_the_errors_module() -> None:
 
 
 def test_schema_id() -> None:
-    assert wfc.specs.SCHEMA_ID == "wfc/1"
+    assert wfc.specs.SCHEMA_ID == "wfc/2"
+    assert wfc.specs.SCHEMA_IDS == ("wfc/1", "wfc/2")
+
+
+def test_every_export_is_found_lazily_where_it_is_defined() -> None:
+    """``wfc.specs`` imports its names on first use; its table of where each
+    one lives lists exactly ``__all__``, and each entry is right."""
+    homes: dict[str, str] = wfc.specs._HOMES
+    assert sorted(homes) == EXPECTED
+    for name, home in homes.items():
+        assert getattr(importlib.import_module(home), name) is getattr(wfc.specs, name)
+
+
+def test_importing_the_errors_alone_loads_no_codec() -> None:
+    code = "import sys, wfc.specs.errors; print(sorted(m for m in sys.modules if m.startswith(('wfc.', 'msgspec'))))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['wfc.specs', 'wfc.specs.errors']"

@@ -184,9 +184,9 @@ def test_unknown_expression_kind(spec_error: Load, doc: Doc) -> None:
             "$.threads.ship.variables",
             "Expected `object`, got `array`",
         ),
-        (lambda d: charge(d).update(retries="3"), f"{CHARGE}.retries", "Expected `int`, got `str`"),
-        (lambda d: charge(d).update(retries=3.0), f"{CHARGE}.retries", "Expected `int`, got `float`"),
-        (lambda d: charge(d).update(retries=True), f"{CHARGE}.retries", "Expected `int`, got `bool`"),
+        (lambda d: charge(d).update(retries="3"), f"{CHARGE}.retries", "Expected `int | null`, got `str`"),
+        (lambda d: charge(d).update(retries=3.0), f"{CHARGE}.retries", "Expected `int | null`, got `float`"),
+        (lambda d: charge(d).update(retries=True), f"{CHARGE}.retries", "Expected `int | null`, got `bool`"),
         (lambda d: charge(d).update(timeout="30"), f"{CHARGE}.timeout", "Expected `float | null`, got `str`"),
         (lambda d: charge(d).update(edges={}), f"{CHARGE}.edges", "Expected `array`, got `object`"),
         (lambda d: charge(d).update(task=None), f"{CHARGE}.task", "Expected `str`, got `null`"),
@@ -232,7 +232,6 @@ def test_wrong_type(spec_error: Load, doc: Doc, mutate: Callable[[Doc], None], p
         (lambda d: d["version"].pop("revision"), "$.version", "revision"),
         (lambda d: d["variables"]["amount"].pop("type"), "$.variables.amount", "type"),
         (lambda d: d["threads"]["ship"].pop("nodes"), "$.threads.ship", "nodes"),
-        (lambda d: charge(d).pop("retries"), CHARGE, "retries"),
         (lambda d: charge(d).pop("task"), CHARGE, "task"),
         (lambda d: charge(d).pop("edges"), CHARGE, "edges"),
         (lambda d: nodes(d)["exit"].pop("edges"), f"{MAIN}.exit", "edges"),
@@ -491,11 +490,12 @@ def test_thread_variables_are_declared_variables(doc: Doc) -> None:
 
 
 def test_newer_schema_id(spec_error: Load, doc: Doc) -> None:
-    doc["schema"] = "wfc/2"
+    doc["schema"] = "wfc/3"
     assert_error(
         spec_error(doc),
         "$.schema",
-        "unsupported schema 'wfc/2'; this wfc reads 'wfc/1', and it was written by a newer wfc: upgrade wfc to read it",
+        "unsupported schema 'wfc/3'; this wfc reads 'wfc/1' and 'wfc/2', and it was written by a newer wfc: "
+        "upgrade wfc to read it",
     )
 
 
@@ -504,7 +504,7 @@ def test_bad_schema_id(spec_error: Load, doc: Doc, schema: str) -> None:
     doc["schema"] = schema
     error = spec_error(doc)
     assert error.path == "$.schema"
-    assert error.reason.startswith(f"unsupported schema {schema!r}; this wfc reads 'wfc/1'")
+    assert error.reason.startswith(f"unsupported schema {schema!r}; this wfc reads 'wfc/1' and 'wfc/2'")
 
 
 @pytest.mark.parametrize("schema", ["wfc/0", "", "WFC/1", "json-schema"])
@@ -521,6 +521,11 @@ def test_negative_retries(spec_error: Load, doc: Doc, retries: int) -> None:
 
 def test_zero_retries_is_fine(doc: Doc) -> None:
     charge(doc)["retries"] = 0
+    loads(json.dumps(doc))
+
+
+def test_retries_may_be_left_unset(doc: Doc) -> None:
+    del charge(doc)["retries"]
     loads(json.dumps(doc))
 
 
