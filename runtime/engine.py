@@ -342,8 +342,14 @@ class Engine(EngineCore):
         _check_key(workflow, "the workflow name")
         statuses = None if status is None else parse_statuses(status)
         after, before = epoch(started_after), epoch(started_before)
-        attention = None if needs_attention is None else bool(needs_attention)
-        where = RunFilter(tuple(statuses or ()), workflow, after, before, attention, limit)
+        where = RunFilter(
+            statuses=tuple(statuses or ()),
+            workflow=workflow,
+            started_after=after,
+            started_before=before,
+            needs_attention=None if needs_attention is None else bool(needs_attention),
+            limit=limit,
+        )
         records = await self._store.list_runs(where)
         return [await self._info(record) for record in records]
 

@@ -87,6 +87,10 @@ class StoreTransaction:
     def __init__(self, conn: Connection, dialect: Dialect) -> None:
         self._conn = conn
         self._dialect = dialect
+        # Runs found missing in this transaction. Where no other process
+        # writes, they stay missing until it commits (its own new runs are
+        # queued in the batch), so reading them again costs a trip for nothing.
+        self._absent: set[str] = set()
 
     @property
     def batch(self) -> WriteBatch:
@@ -120,6 +124,8 @@ class StoreTransaction:
             for row in rows:
                 check_format(self._dialect.location, row["id"], row["state_format"])
                 found[row["id"]] = decode.run_version(row)
+        if not self._dialect.shared:
+            self._absent.update(run_id for run_id in run_ids if run_id not in found)
         return found
 
     async def load_runs(self, run_ids: Collection[str]) -> dict[str, RunRecord]:
@@ -130,7 +136,10 @@ class StoreTransaction:
             NewerRunStateError: one was stored by a newer wfc.
         """
         found: dict[str, RunRecord] = {}
-        for rows in await self._conn.fetch_many(self._run_queries("*", run_ids)):
+        wanted = [run_id for run_id in run_ids if run_id not in self._absent]
+        if not wanted:
+            return found
+        for rows in await self._conn.fetch_many(self._run_queries("*", wanted)):
             for row in rows:
                 found[row["id"]] = run_record(self._dialect.location, row)
         return found

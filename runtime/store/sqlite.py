@@ -80,11 +80,89 @@ class _Worker:
     def __init__(self, raw: sqlite3.Connection) -> None:
         self.raw = raw
         self._limiter = anyio.CapacityLimiter(1)
+        self._queued: list[_Read] = []
+        self._draining = False
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in a worker thread that owns the connection for
         the call. Not abandoned on cancellation: a statement always finishes."""
         return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._limiter)
+
+    async def read(self, statement: str, params: Sequence[Any]) -> list[Row]:
+        """The rows of one query, run in a thread hop shared with every query
+        asked for meanwhile: many tasks reading at once (waiters after a
+        commit) cost a few hops, not one each. Each query still starts after
+        it was asked for, so it sees every commit made before.
+
+        One asking task at a time leads: it runs every queued query in one
+        hop, then hands the lead to the first query queued since, so no task
+        serves the others for longer than its own hop."""
+        query = _Read(statement, params)
+        self._queued.append(query)
+        if self._draining:
+            try:
+                await query.woken.wait()
+            except BaseException:
+                if query in self._queued:
+                    self._queued.remove(query)
+                if query.leads and not query.finished:
+                    self._pass_lead()
+                raise
+            if query.finished:
+                return query.result()
+        self._draining = True
+        try:
+            # Shielded: the queries of other tasks ride on this hop.
+            with anyio.CancelScope(shield=True):
+                batch, self._queued = self._queued, []
+                try:
+                    await self.run(_run_reads, self.raw, batch)
+                except Exception as exc:  # not a query's: the hop failed
+                    for read in batch:
+                        read.error = exc
+                for read in batch:
+                    read.finished = True
+                    read.woken.set()
+        finally:
+            self._pass_lead()
+        return query.result()
+
+    def _pass_lead(self) -> None:
+        """The first queued query's task leads the next hop; with none
+        queued, the next query leads."""
+        if self._queued:
+            self._queued[0].leads = True
+            self._queued[0].woken.set()
+        else:
+            self._draining = False
+
+
+class _Read:
+    """One query of a shared thread hop, and its outcome."""
+
+    def __init__(self, statement: str, params: Sequence[Any]) -> None:
+        self.statement = statement
+        self.params = params
+        self.rows: list[Row] = []
+        self.error: Exception | None = None
+        self.finished = False
+        self.leads = False
+        """Woken to lead the next hop."""
+        self.woken = anyio.Event()
+
+    def result(self) -> list[Row]:
+        """The rows, or the query's error raised."""
+        if self.error is not None:
+            raise self.error
+        return self.rows
+
+
+def _run_reads(conn: sqlite3.Connection, reads: Sequence[_Read]) -> None:
+    for read in reads:
+        try:
+            read.rows = conn.execute(read.statement, read.params).fetchall()
+        except Exception as exc:  # the error is the asker's
+            read.error = exc
 
 
 # ---------------------------------------------------------------- sync bodies of transactions
@@ -354,14 +432,11 @@ class SqliteDialect(Dialect):
         )
 
     async def fetch(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
-        def body() -> list[Row]:
-            return self._reader.raw.execute(statement, params).fetchall()
-
         try:
             if self._shared:
                 async with self._lock:
-                    return await self._reader.run(body)
-            return await self._reader.run(body)
+                    return await self._reader.read(statement, params)
+            return await self._reader.read(statement, params)
         except sqlite3.DatabaseError as exc:
             # A read that fails for reasons of the file (damaged, locked,
             # tables dropped) is the user's to fix and must be named as such;
