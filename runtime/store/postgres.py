@@ -1,4 +1,4 @@
-"""The PostgreSQL store: one database shared by any number of engines and
+"""The PostgreSQL dialect: one database shared by any number of engines and
 workers on any number of machines.
 
 Coordination is PostgreSQL's own, no home-made consensus:
@@ -56,8 +56,6 @@ from wfc.runtime.store.rows import Row
 
 #: Connections for reads, claims and heartbeats (transactions have their own).
 _POOL_SIZE: Final = int(os.environ.get("WFC_PG_POOL_SIZE", "4"))
-
-
 _MARK: Final = re.compile(r"\?")
 
 
@@ -125,6 +123,9 @@ async def _keep_session(conn: Any) -> None:
 
 
 class _PgConnection(Connection):
+    """A transaction on the writer connection: statements one round trip
+    each, the whole batch flushed in one statement at commit."""
+
     def __init__(self, conn: Any, dialect: PostgresDialect) -> None:
         super().__init__()
         self.raw = conn
