@@ -44,7 +44,7 @@ from wfc.runtime.interpreter import (
 )
 from wfc.runtime.records import HistoryEntry, RunInfo, SentEvent, run_info, to_datetime
 from wfc.runtime.state import RunStatus, decode_state
-from wfc.runtime.store import RunRecord, SpecRecord, Store, open_store
+from wfc.runtime.store import RunFilter, RunRecord, SpecRecord, Store, open_store
 from wfc.runtime.tasks import TaskDefinition, TaskFunction, task_definitions
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, json_problems, loads_deployed, text_problem, validate
 
@@ -342,12 +342,15 @@ class Engine(EngineCore):
         _check_key(workflow, "the workflow name")
         statuses = None if status is None else parse_statuses(status)
         after, before = epoch(started_after), epoch(started_before)
-        if needs_attention is None:
-            records = await self._store.list_runs(statuses, workflow, after, before, limit)
-        else:
-            records = await self._store.list_runs_by_attention(
-                bool(needs_attention), statuses, workflow, after, before, limit
-            )
+        where = RunFilter(
+            statuses=tuple(statuses or ()),
+            workflow=workflow,
+            started_after=after,
+            started_before=before,
+            needs_attention=None if needs_attention is None else bool(needs_attention),
+            limit=limit,
+        )
+        records = await self._store.list_runs(where)
         return [await self._info(record) for record in records]
 
     async def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:

@@ -67,6 +67,27 @@ class NewerDatabaseError(StoreError):
         )
 
 
+class NewerRunStateError(StoreError):
+    """A run's stored state was written by a newer wfc, in a format this one
+    cannot read; the run is refused and left as it is.
+
+    Attributes:
+        run_id: The run.
+        found: The run's state format.
+        supported: The newest state format this wfc reads.
+    """
+
+    def __init__(self, location: str, run_id: str, found: int, supported: int) -> None:
+        self.run_id = run_id
+        self.found = found
+        self.supported = supported
+        super().__init__(
+            location,
+            f"run {run_id!r} was stored by a newer wfc (run state format {found}; this wfc reads formats up to "
+            f"{supported}); nothing was changed. Upgrade wfc to read or continue this run",
+        )
+
+
 # ---------------------------------------------------------------- the database's environment (issue 8, item 4)
 #
 # Problems of the user's database or its surroundings, not bugs in wfc: each

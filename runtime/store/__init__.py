@@ -1,4 +1,5 @@
-"""Storage backends behind one :class:`Store` interface, chosen by URL."""
+"""wfc's database: one :class:`Store` core over a dialect (SQLite or
+PostgreSQL), chosen by URL."""
 
 from __future__ import annotations
 
@@ -6,21 +7,23 @@ from typing import Final
 
 from wfc.runtime.errors import UnsupportedUrlError
 from wfc.runtime.store.base import (
+    STATE_FORMAT,
     EngineRecord,
     EventRecord,
     JournalRecord,
+    RunFilter,
     RunRecord,
     RunVersion,
     RunWrite,
     SpecRecord,
-    Store,
-    StoreTransaction,
     TaskRecord,
     TimerRecord,
     Wakeup,
     WakeupHandler,
     WriteBatch,
 )
+from wfc.runtime.store.core import Store, StoreTransaction
+from wfc.runtime.store.dialect import Connection, Dialect
 
 #: URL forms :func:`open_store` accepts, for messages.
 SUPPORTED_URLS: Final = (
@@ -83,10 +86,14 @@ async def open_store(url: str, now: float, *, read_only: bool = False) -> Store:
 
 
 __all__ = [
+    "STATE_FORMAT",
     "SUPPORTED_URLS",
+    "Connection",
+    "Dialect",
     "EngineRecord",
     "EventRecord",
     "JournalRecord",
+    "RunFilter",
     "RunRecord",
     "RunVersion",
     "RunWrite",

@@ -1,4 +1,4 @@
-"""The PostgreSQL store: one database shared by any number of engines and
+"""The PostgreSQL dialect: one database shared by any number of engines and
 workers on any number of machines.
 
 Coordination is PostgreSQL's own, no home-made consensus:
@@ -27,30 +27,21 @@ over ``unnest`` arrays), ``COMMIT``.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import anyio
 
 from wfc.runtime.errors import ReadOnlyDatabaseError, StaleRunError
 from wfc.runtime.store import postgres_sql as sql
 from wfc.runtime.store import rows as decode
-from wfc.runtime.store.base import (
-    EngineRecord,
-    EventRecord,
-    JournalRecord,
-    RunRecord,
-    RunVersion,
-    SpecRecord,
-    Store,
-    StoreTransaction,
-    TaskRecord,
-    TimerRecord,
-    WakeupHandler,
-    WriteBatch,
-)
+from wfc.runtime.store.base import TaskRecord, TimerRecord, WakeupHandler, WriteBatch
+from wfc.runtime.store.core import Store
+from wfc.runtime.store.dialect import Connection, Dialect, Statement, Unwait
 from wfc.runtime.store.postgres_session import Session
 from wfc.runtime.store.postgres_setup import (
     LOCK_CLASS,
@@ -61,12 +52,28 @@ from wfc.runtime.store.postgres_setup import (
     migrate,
     parse_url,
 )
+from wfc.runtime.store.rows import Row
 
 #: Connections for reads, claims and heartbeats (transactions have their own).
 _POOL_SIZE: Final = int(os.environ.get("WFC_PG_POOL_SIZE", "4"))
+_MARK: Final = re.compile(r"\?")
 
 
-async def open_postgres(url: str, now: float, *, read_only: bool = False) -> PostgresStore:
+@functools.lru_cache(maxsize=512)
+def numbered(statement: str) -> str:
+    """``statement`` with its ``?`` placeholders numbered as asyncpg takes
+    them (``$1``, ``$2``, ...); the core's SQL has no other ``?``."""
+    count = 0
+
+    def number(_: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return f"${count}"
+
+    return _MARK.sub(number, statement)
+
+
+async def open_postgres(url: str, now: float, *, read_only: bool = False) -> Store:
     """Open (creating and migrating wfc's schema if needed) the database at
     ``url``. ``read_only``: transactions are ``READ ONLY`` and the store
     keeps no engine registration, so a user who may only read can read.
@@ -106,7 +113,7 @@ async def open_postgres(url: str, now: float, *, read_only: bool = False) -> Pos
             if session is not None:
                 await session.close()
         raise
-    return PostgresStore(target, asyncpg, writer, pool, session, read_only=read_only)
+    return Store(PostgresDialect(target, asyncpg, writer, pool, session, read_only=read_only))
 
 
 async def _keep_session(conn: Any) -> None:
@@ -115,126 +122,73 @@ async def _keep_session(conn: Any) -> None:
     and the default reset would cost a round trip per query."""
 
 
-class _PgTransaction(StoreTransaction):
-    def __init__(self, conn: Any, store: PostgresStore) -> None:
-        self._conn = conn
-        self._store = store
+class _PgConnection(Connection):
+    """A transaction on the writer connection: statements one round trip
+    each, the whole batch flushed in one statement at commit."""
+
+    def __init__(self, conn: Any, dialect: PostgresDialect) -> None:
+        super().__init__()
+        self.raw = conn
+        """The asyncpg connection of the transaction."""
+        self._dialect = dialect
         self._begun = False
-        self.batch = WriteBatch()
-        # Waits to forget, sent with the next statement that reads waits, or
-        # with the flush: a run that finishes costs no round trip for them.
-        self._unwaited: list[tuple[str, int | None]] = []
 
     async def _begin(self) -> Any:
         if not self._begun:
-            await self._conn.execute("BEGIN READ ONLY" if self._store.read_only else "BEGIN")
+            await self.raw.execute("BEGIN READ ONLY" if self._dialect.read_only else "BEGIN")
             self._begun = True
-        return self._conn
+        return self.raw
+
+    async def fetch_many(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        conn = await self._begin()
+        return [await conn.fetch(numbered(statement), *params) for statement, params in statements]
+
+    async def drop_waits(self, unwaited: Sequence[Unwait]) -> None:
+        conn = await self._begin()
+        await conn.execute(sql.DROP_WAITS, *sql.unwait_arguments(unwaited))
+
+    async def lock_key(self, event: str, correlation: str) -> None:
+        # Waits and sends of one (event, correlation) take turns: each sees
+        # what the other committed, so neither misses the other.
+        conn = await self._begin()
+        key = f"{self._dialect.target.schema}\x1f{event}\x1f{correlation}"
+        await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, key)
 
     async def commit(self) -> None:
+        """Flush the batch and the queued waits in one statement, and commit."""
         batch = self.batch
-        if self._store.read_only and (batch or self._unwaited):
-            raise self._store.read_only_error()
+        if self._dialect.read_only and (batch or self.unwaited):
+            raise self._dialect.read_only_error()
         if not self._begun:
-            if not batch and not self._unwaited:
+            if not batch and not self.unwaited:
                 return
             await self._begin()
-        if batch or self._unwaited:
-            arguments = sql.flush_arguments(batch, self._unwaited)
-            self._unwaited = []
-            updated = await self._conn.fetchval(sql.FLUSH, *arguments)
+        if batch or self.unwaited:
+            arguments = sql.flush_arguments(batch, self.unwaited)
+            self.unwaited = []
+            updated = await self.raw.fetchval(sql.FLUSH, *arguments)
             expected = [r.id for r in batch.runs.values() if r.expected_version is not None]
             if len(updated) != len(expected):
                 stale = sorted(set(expected) - set(updated))
                 raise StaleRunError(stale or expected)
-        await self._conn.execute("COMMIT")
+        await self.raw.execute("COMMIT")
         self._begun = False
-        self._store.announce(batch)
+        self._dialect.announce(batch)
 
     async def rollback(self) -> None:
-        if self._begun and not self._conn.is_closed():
-            await self._conn.execute("ROLLBACK")
+        """Undo the transaction, if it began."""
+        if self._begun and not self.raw.is_closed():
+            await self.raw.execute("ROLLBACK")
         self._begun = False
 
-    async def run_versions(self, run_ids: Collection[str]) -> dict[str, RunVersion]:
-        conn = await self._begin()
-        rows = await conn.fetch(sql.LOCK_RUN_VERSIONS, sorted(run_ids))
-        return {row["id"]: decode.run_version(row) for row in rows}
 
-    async def load_runs(self, run_ids: Collection[str]) -> dict[str, RunRecord]:
-        conn = await self._begin()
-        rows = await conn.fetch(sql.LOCK_RUNS, sorted(run_ids))
-        return {row["id"]: decode.run_record(row) for row in rows}
-
-    async def get_spec(self, name: str, major: int, revision: int) -> SpecRecord | None:
-        conn = await self._begin()
-        row = await conn.fetchrow(sql.GET_SPEC, name, major, revision)
-        return decode.spec_record(row) if row is not None else None
-
-    async def insert_spec(self, record: SpecRecord) -> None:
-        conn = await self._begin()
-        await conn.execute(
-            sql.INSERT_SPEC,
-            record.name,
-            record.major,
-            record.revision,
-            record.hash,
-            record.body.decode(),
-            record.deployed_at,
-        )
-
-    async def find_event(self, event_id: str) -> EventRecord | None:
-        conn = await self._begin()
-        row = await conn.fetchrow("SELECT * FROM events WHERE event_id = $1", event_id)
-        return decode.event_record(row) if row is not None else None
-
-    async def insert_event(
-        self, event_id: str, name: str, correlation: str | None, payload: bytes, run_id: str | None, now: float
-    ) -> EventRecord:
-        conn = await self._begin()
-        row = await conn.fetchrow(
-            sql.INSERT_EVENT, event_id, name, correlation, payload.decode(), run_id, now, now if run_id else None
-        )
-        return decode.event_record(row)
-
-    async def _lock_key(self, event: str, correlation: str) -> Any:
-        # Waits and sends of one (event, correlation) take turns: each sees
-        # what the other committed, so neither misses the other.
-        conn = await self._begin()
-        key = f"{self._store.target.schema}\x1f{event}\x1f{correlation}"
-        await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, key)
-        if self._unwaited:
-            await conn.execute(sql.DROP_WAITS, *sql.unwait_arguments(self._unwaited))
-            self._unwaited = []
-        return conn
-
-    async def find_waiter(self, event: str, correlation: str) -> tuple[str, int] | None:
-        conn = await self._lock_key(event, correlation)
-        row = await conn.fetchrow(sql.FIND_WAITER, event, correlation)
-        return (row["run_id"], row["thread"]) if row is not None else None
-
-    async def put_wait(self, run_id: str, thread: int, event: str, correlation: str, now: float) -> None:
-        conn = await self._lock_key(event, correlation)
-        await conn.execute(sql.PUT_WAIT, run_id, thread, event, correlation, now)
-
-    async def drop_waits(self, run_id: str, thread: int | None = None) -> None:
-        self._unwaited.append((run_id, thread))
-
-    async def claim_event(self, event: str, correlation: str, run_id: str, now: float) -> EventRecord | None:
-        conn = await self._lock_key(event, correlation)
-        row = await conn.fetchrow(sql.CLAIM_EVENT, run_id, now, event, correlation)
-        return decode.event_record(row) if row is not None else None
-
-    async def take_timer(self, run_id: str, timer: int) -> bool:
-        conn = await self._begin()
-        found = await conn.fetchval("DELETE FROM timers WHERE run_id = $1 AND timer = $2 RETURNING 1", run_id, timer)
-        return found is not None
-
-
-class PostgresStore(Store):
+class PostgresDialect(Dialect):
     """A wfc database in a schema of a PostgreSQL database."""
 
-    shared = True
+    name = "postgres"
+    shared: ClassVar[bool] = True
+    lock_rows: ClassVar[str] = " FOR UPDATE"
+    compensation_failed: ClassVar[str] = "coalesce((state::json ->> 'compensation_failed')::boolean, false)"
 
     def __init__(
         self, target: PgTarget, asyncpg: Any, writer: Any, pool: Any, session: Session, *, read_only: bool = False
@@ -278,17 +232,20 @@ class PostgresStore(Store):
             (self._lost, "the connection to the server was lost; check that the PostgreSQL server is up and reachable"),
         )
 
+    def any_of(self, column: str, values: Sequence[Any]) -> Statement:
+        return f"{column} = ANY(?::text[])", [list(values)]
+
     # ---------------------------------------------------------------- transactions
 
-    def transaction(self) -> AbstractAsyncContextManager[StoreTransaction]:
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
         return self._transaction()
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[StoreTransaction]:
+    async def _transaction(self) -> AsyncIterator[Connection]:
         async with self._lock:
             if self._writer.is_closed():  # lost: a failure here is transient, retried
                 self._writer = await connect(self.target, explain=False)
-            tx = _PgTransaction(self._writer, self)
+            tx = _PgConnection(self._writer, self)
             try:
                 yield tx
                 with anyio.CancelScope(shield=True):
@@ -311,7 +268,7 @@ class PostgresStore(Store):
             "do); open it for writing to start or change runs",
         )
 
-    async def _abandon(self, tx: _PgTransaction, error: BaseException) -> None:
+    async def _abandon(self, tx: _PgConnection, error: BaseException) -> None:
         """Roll back; drop the connection instead when it may be broken (lost,
         or cancelled in the middle of a statement), so the next transaction
         opens a new one."""
@@ -361,73 +318,13 @@ class PostgresStore(Store):
                 except Exception:
                     self._writer.terminate()
 
-    # ---------------------------------------------------------------- reads
-
-    async def get_spec(self, name: str, major: int, revision: int) -> SpecRecord | None:
-        row = await self._pool.fetchrow(sql.GET_SPEC, name, major, revision)
-        return decode.spec_record(row) if row is not None else None
-
-    async def list_specs(self, name: str | None = None) -> list[SpecRecord]:
-        if name is None:
-            rows = await self._pool.fetch("SELECT * FROM specs ORDER BY name, major, revision")
-        else:
-            rows = await self._pool.fetch("SELECT * FROM specs WHERE name = $1 ORDER BY major, revision", name)
-        return [decode.spec_record(row) for row in rows]
-
-    async def get_run(self, run_id: str) -> RunRecord | None:
-        row = await self._pool.fetchrow("SELECT * FROM runs WHERE id = $1", run_id)
-        return decode.run_record(row) if row is not None else None
-
-    async def list_runs(
-        self,
-        statuses: Sequence[str] | None,
-        workflow: str | None,
-        started_after: float | None,
-        started_before: float | None,
-        limit: int | None,
-    ) -> list[RunRecord]:
-        query, params = sql.list_runs_query(statuses, workflow, started_after, started_before, limit)
-        return [decode.run_record(row) for row in await self._pool.fetch(query, *params)]
-
-    async def list_runs_by_attention(
-        self,
-        needs_attention: bool,
-        statuses: Sequence[str] | None,
-        workflow: str | None,
-        started_after: float | None,
-        started_before: float | None,
-        limit: int | None,
-    ) -> list[RunRecord]:
-        query, params = sql.list_runs_query(statuses, workflow, started_after, started_before, limit, needs_attention)
-        return [decode.run_record(row) for row in await self._pool.fetch(query, *params)]
-
-    async def history(self, run_id: str, after: int = 0, limit: int | None = None) -> list[JournalRecord]:
-        query = "SELECT * FROM journal WHERE run_id = $1 AND seq > $2 ORDER BY seq"
-        params: list[Any] = [run_id, after]
-        if limit is not None:
-            query += " LIMIT $3"
-            params.append(limit)
-        return [decode.journal_record(row) for row in await self._pool.fetch(query, *params)]
-
-    async def due_timers(self, now: float, limit: int) -> list[TimerRecord]:
-        rows = await self._pool.fetch(
-            "SELECT run_id, timer, due_at FROM timers WHERE due_at <= $1 ORDER BY due_at LIMIT $2", now, limit
-        )
-        return [decode.timer_record(row) for row in rows]
-
-    async def next_timer_due(self) -> float | None:
-        due = await self._pool.fetchval("SELECT min(due_at) FROM timers")
-        return float(due) if due is not None else None
-
-    async def pending_events(self, limit: int = 100) -> list[EventRecord]:
-        rows = await self._pool.fetch("SELECT * FROM events WHERE run_id IS NULL ORDER BY seq LIMIT $1", limit)
-        return [decode.event_record(row) for row in rows]
+    async def fetch(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
+        rows: list[Row] = await self._pool.fetch(numbered(statement), *params)
+        return rows
 
     # ---------------------------------------------------------------- leases
 
     async def register_engine(self, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
-        if self.read_only:
-            return  # a reader holds no leases
         self._registration = (engine_id, host, pid)
         await self.reap_engines(now, lease)
         await self._insert_engine(now)
@@ -452,10 +349,6 @@ class PostgresStore(Store):
             # results still count once: the run takes the first.
             await self._insert_engine(now)
 
-    async def list_engines(self) -> list[EngineRecord]:
-        rows = await self._pool.fetch("SELECT id, host, pid, started_at, heartbeat_at FROM engines")
-        return [EngineRecord(**dict(row)) for row in rows]
-
     async def reap_engines(self, now: float, lease: float) -> int:
         await self._ensure_session(now)  # so that this engine is not taken for dead
         row = await self._pool.fetchrow(sql.REAP_ENGINES, now - lease)
@@ -471,8 +364,6 @@ class PostgresStore(Store):
     async def claim_tasks(
         self, engine_id: str, tasks: Collection[str], now: float, lease: float, limit: int
     ) -> list[TaskRecord]:
-        if not tasks or limit <= 0:
-            return []
         rows = await self._pool.fetch(sql.CLAIM_TASKS, engine_id, now + lease, sorted(tasks), now, limit)
         return [decode.task_record(row) for row in rows]
 
@@ -481,8 +372,6 @@ class PostgresStore(Store):
         return sorted((decode.timer_record(row) for row in rows), key=lambda t: t.due_at)
 
     async def release_engine(self, engine_id: str) -> None:
-        if self.read_only:
-            return
         row = await self._pool.fetchrow(sql.RELEASE_ENGINE, engine_id)
         names = list(row["tasks"] or []) if row is not None else []
         if names:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import socket
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -28,7 +27,7 @@ from wfc.runtime.errors import (
     NotAWfcDatabaseError,
     StoreError,
 )
-from wfc.runtime.store.schema import tables_after
+from wfc.runtime.store import schema
 from wfc.runtime.urls import redact_url
 
 #: The schema wfc uses when the URL names none.
@@ -39,7 +38,6 @@ MARKER: Final = "wfc schema migrations"
 #: meet the single-key advisory locks applications take.
 LOCK_CLASS: Final = 0x77666331
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
-_MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
 _CONNECT_TIMEOUT: Final = 10.0
 
 
@@ -125,31 +123,14 @@ def _check_address(netloc: str, path: str, location: str) -> None:
         raise DatabaseUrlError(location, f"the URL names no database; add its name after the host: {_URL_FORM}")
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """``(version, name, sql)`` of every PostgreSQL migration, in order."""
-    folder = resources.files("wfc.runtime.store").joinpath("migrations", "postgres")
-    found = []
-    for entry in folder.iterdir():
-        match = _MIGRATION_FILE.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
-    found.sort()
-    for index, (version, name, _) in enumerate(found, start=1):
-        if version != index:
-            raise RuntimeError(f"PostgreSQL migrations must be numbered 1, 2, 3, ...: found {version:04d}_{name}")
-    return found
-
-
 def latest_version() -> int:
-    """The schema version this wfc writes."""
-    return len(migrations())
-
-
+    """The schema version this wfc writes on PostgreSQL."""
+    return schema.latest_version("postgres")
 
 
 def expected_tables(version: int) -> set[str]:
     """The tables of wfc's schema at ``version``."""
-    return tables_after(sql for _, _, sql in migrations()[:version])
+    return schema.expected_tables("postgres", version)
 
 
 def _missing_tables(target: PgTarget, missing: set[str]) -> MissingTablesError:
@@ -264,7 +245,7 @@ async def migrate(conn: Any, target: PgTarget, now: float) -> None:
         NewerDatabaseError: it records a migration this wfc does not know.
         StoreError: the user may not create the schema or its tables.
     """
-    known = migrations()
+    known = schema.migrations("postgres")
     current = await inspect(conn, target)  # without a lock: the usual case is up to date
     if current > len(known):
         raise NewerDatabaseError(target.location, current, len(known))
@@ -281,10 +262,13 @@ async def migrate(conn: Any, target: PgTarget, now: float) -> None:
             if current == 0:
                 await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{target.schema}"')
             await conn.execute(f'SET LOCAL search_path TO "{target.schema}"')
-            for version, name, sql in known[current:]:
-                await conn.execute(sql)
+            for migration in known[current:]:
+                await conn.execute(migration.sql)
                 await conn.execute(
-                    "INSERT INTO wfc_migrations (version, name, applied_at) VALUES ($1, $2, $3)", version, name, now
+                    "INSERT INTO wfc_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    now,
                 )
     except asyncpg.InsufficientPrivilegeError as exc:
         raise StoreError(

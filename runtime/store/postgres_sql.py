@@ -1,4 +1,6 @@
-"""The SQL of the PostgreSQL store, and rows mapped to records by column name.
+"""The SQL only the PostgreSQL dialect has: the flush of a whole batch in
+one statement, and the leases many processes share. The SQL both dialects
+share is in :mod:`.core`.
 
 Every statement runs with ``search_path`` set to wfc's schema.
 """
@@ -8,54 +10,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from wfc.runtime.store.base import (
-    WriteBatch,
-)
+from wfc.runtime.store.base import WriteBatch
 
 # ---------------------------------------------------------------- transactions
-
-#: Runs' identity and version, locked for this transaction in id order (so
-#: two transactions over the same runs cannot deadlock on them).
-LOCK_RUN_VERSIONS: Final = (
-    "SELECT id, workflow, major, revision, status, version FROM runs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
-)
-LOCK_RUNS: Final = "SELECT * FROM runs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
-GET_SPEC: Final = "SELECT * FROM specs WHERE name = $1 AND major = $2 AND revision = $3"
-INSERT_SPEC: Final = (
-    "INSERT INTO specs (name, major, revision, hash, body, deployed_at) VALUES ($1, $2, $3, $4, $5, $6)"
-)
-INSERT_EVENT: Final = (
-    "INSERT INTO events (event_id, name, correlation, payload, run_id, created_at, delivered_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *"
-)
-FIND_WAITER: Final = (
-    "SELECT run_id, thread FROM event_waits WHERE event = $1 AND correlation = $2 ORDER BY since, run_id LIMIT 1"
-)
-PUT_WAIT: Final = (
-    "INSERT INTO event_waits (run_id, thread, event, correlation, since) VALUES ($1, $2, $3, $4, $5) "
-    "ON CONFLICT (run_id, thread) DO UPDATE SET event = excluded.event, correlation = excluded.correlation, "
-    "since = excluded.since"
-)
-CLAIM_EVENT: Final = (
-    "UPDATE events SET run_id = $1, delivered_at = $2 WHERE seq = (SELECT seq FROM events "
-    "WHERE run_id IS NULL AND name = $3 AND correlation = $4 ORDER BY seq LIMIT 1 FOR UPDATE) RETURNING *"
-)
 
 #: Every queued write of a transaction in one statement; returns the ids of
 #: the runs whose version matched (and was bumped).
 FLUSH: Final = """
 WITH changed AS (
     UPDATE runs AS r
-    SET status = u.status, state = u.state, updated_at = u.updated_at, version = r.version + 1
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::int8[])
-        AS u(id, status, state, updated_at, expected)
+    SET status = u.status, state = u.state, updated_at = u.updated_at, state_format = u.state_format,
+        version = r.version + 1
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::int8[], $44::int4[])
+        AS u(id, status, state, updated_at, expected, state_format)
     WHERE r.id = u.id AND r.version = u.expected
     RETURNING r.id
 ), created AS (
-    INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at)
-    SELECT n.id, n.workflow, n.major, n.revision, n.status, 1, n.state, n.created_at, n.updated_at
+    INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at, state_format)
+    SELECT n.id, n.workflow, n.major, n.revision, n.status, 1, n.state, n.created_at, n.updated_at, n.state_format
     FROM unnest($6::text[], $7::text[], $8::int4[], $9::int4[], $10::text[], $11::text[], $12::float8[],
-                $13::float8[]) AS n(id, workflow, major, revision, status, state, created_at, updated_at)
+                $13::float8[], $45::int4[])
+        AS n(id, workflow, major, revision, status, state, created_at, updated_at, state_format)
 ), journaled AS (
     INSERT INTO journal (run_id, seq, at, thread, node, kind, attempt, detail)
     SELECT * FROM unnest($14::text[], $15::int4[], $16::float8[], $17::int4[], $18::text[], $19::text[],
@@ -101,7 +76,7 @@ def unwait_arguments(unwaited: Sequence[tuple[str, int | None]]) -> list[list[An
 
 
 def flush_arguments(batch: WriteBatch, unwaited: Sequence[tuple[str, int | None]] = ()) -> list[list[Any]]:
-    """The 43 array arguments of :data:`FLUSH`: a batch, and waits to forget."""
+    """The 45 array arguments of :data:`FLUSH`: a batch, and waits to forget."""
     changed = [r for r in batch.runs.values() if r.expected_version is not None]
     new = [r for r in batch.runs.values() if r.expected_version is None]
     puts = [t for t in batch.tasks.values() if t is not None]
@@ -151,48 +126,9 @@ def flush_arguments(batch: WriteBatch, unwaited: Sequence[tuple[str, int | None]
         [run_id for run_id, _ in untimed],
         [timer for _, timer in untimed],
         *unwait_arguments(unwaited),
+        [r.state_format for r in changed],
+        [r.state_format for r in new],
     ]
-
-
-# ---------------------------------------------------------------- reads
-
-
-def list_runs_query(
-    statuses: Sequence[str] | None,
-    workflow: str | None,
-    started_after: float | None,
-    started_before: float | None,
-    limit: int | None,
-    needs_attention: bool | None = None,
-) -> tuple[str, list[Any]]:
-    """The query of ``Store.list_runs`` and its parameters; with
-    ``needs_attention``, only the runs that need someone (FAILED with a failed
-    compensation) or only the others."""
-    where: list[str] = []
-    params: list[Any] = []
-    if needs_attention is not None:
-        flagged = "(status = 'FAILED' AND coalesce((state::json ->> 'compensation_failed')::boolean, false))"
-        where.append(flagged if needs_attention else f"NOT {flagged}")
-
-    def param(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
-
-    if statuses:
-        where.append(f"status = ANY({param(list(statuses))}::text[])")
-    if workflow is not None:
-        where.append(f"workflow = {param(workflow)}")
-    if started_after is not None:
-        where.append(f"created_at >= {param(started_after)}")
-    if started_before is not None:
-        where.append(f"created_at < {param(started_before)}")
-    query = "SELECT * FROM runs"
-    if where:
-        query += " WHERE " + " AND ".join(where)
-    query += " ORDER BY created_at DESC, id DESC"
-    if limit is not None:
-        query += f" LIMIT {param(limit)}"
-    return query, params
 
 
 # ---------------------------------------------------------------- leases

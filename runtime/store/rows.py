@@ -29,7 +29,6 @@ class Row(Protocol):
     def keys(self) -> Iterable[str]: ...
 
 
-
 def run_version(row: Row) -> RunVersion:
     """A :class:`RunVersion` from a ``runs`` row."""
     return RunVersion(
@@ -54,6 +53,7 @@ def run_record(row: Row) -> RunRecord:
         state=row["state"].encode(),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        state_format=row["state_format"],
     )
 
 

@@ -1,13 +1,65 @@
-"""Facts about wfc's schema that both dialects read off their migration files."""
+"""wfc's schema: the numbered, append-only migration files of each dialect
+(``migrations/sqlite``, ``migrations/postgres``), read by one loader, and
+the facts both dialects read off them."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
-from typing import Final
+from dataclasses import dataclass
+from importlib import resources
+from typing import Final, Literal
 
+#: The dialects that have migration folders.
+DialectName = Literal["sqlite", "postgres"]
+
+_MIGRATION_FILE: Final = re.compile(r"^(\d{4})_(\w+)\.sql$")
 _CREATE_TABLE: Final = re.compile(r"^\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", re.IGNORECASE | re.MULTILINE)
 _DROP_TABLE: Final = re.compile(r"^\s*DROP TABLE (?:IF EXISTS )?(\w+)", re.IGNORECASE | re.MULTILINE)
+_TITLES: Final = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One migration file: ``NNNN_name.sql``."""
+
+    version: int
+    name: str
+    sql: str
+
+
+@functools.cache
+def migrations(dialect: DialectName) -> tuple[Migration, ...]:
+    """Every migration of ``dialect``, in order (read once per process).
+
+    Raises:
+        RuntimeError: the files are not numbered 1, 2, 3, ... (a packaging bug).
+    """
+    folder = resources.files("wfc.runtime.store").joinpath("migrations", dialect)
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    for index, migration in enumerate(found, start=1):
+        if migration.version != index:
+            raise RuntimeError(
+                f"{_TITLES[dialect]} migrations must be numbered 1, 2, 3, ...: "
+                f"found {migration.version:04d}_{migration.name}"
+            )
+    return tuple(found)
+
+
+def latest_version(dialect: DialectName) -> int:
+    """The schema version this wfc writes on ``dialect``."""
+    return len(migrations(dialect))
+
+
+def expected_tables(dialect: DialectName, version: int) -> set[str]:
+    """The tables a wfc database on ``dialect`` at schema ``version`` holds."""
+    return tables_after(m.sql for m in migrations(dialect)[:version])
 
 
 def tables_after(scripts: Iterable[str]) -> set[str]:

@@ -1,10 +1,9 @@
-"""The SQLite store: one file, WAL, one writer at a time.
+"""The SQLite dialect: one file, WAL, one writer at a time.
 
-Opening checks the file before writing anything: a file that is not SQLite, a
-SQLite database of another application, or a wfc database migrated by a newer
-wfc is refused with a clear error and left byte-for-byte untouched. Then the
-numbered migrations in ``migrations/sqlite`` are applied in one ``BEGIN
-IMMEDIATE`` transaction and recorded in ``wfc_migrations``.
+Opening checks the file before writing anything (see :mod:`.sqlite_setup`):
+a file that is not SQLite, a SQLite database of another application, or a wfc
+database migrated by a newer wfc is refused with a clear error and left
+byte-for-byte untouched.
 
 Settings: WAL so readers never block the writer; ``synchronous=FULL`` because
 a transition is acknowledged only after its commit and must survive power
@@ -13,74 +12,46 @@ this affordable); ``busy_timeout`` so another process writing briefly makes us
 wait instead of fail; ``foreign_keys=ON``.
 
 Each connection is used from worker threads one call at a time
-(:class:`_Connection`). A call is a whole unit of work, not one statement: the
-hot path of a transaction is two thread hops (``BEGIN IMMEDIATE`` with the
-first read, then every queued write with ``COMMIT``), which matters more for
-latency than the statements themselves.
+(:class:`_Worker`). A call is a whole unit of work, not one statement: the
+statements the core hands over together run in one thread hop, ``BEGIN
+IMMEDIATE`` goes with the first of a transaction, and every queued write goes
+with ``COMMIT``. Hops, not statements, are what latency is made of.
 """
 
 from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
-from typing import Any, Final, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 import anyio
 
 from wfc.runtime.errors import ReadOnlyDatabaseError, StaleRunError, StoreError
 from wfc.runtime.store import rows as decode
-from wfc.runtime.store.base import (
-    EngineRecord,
-    EventRecord,
-    JournalRecord,
-    RunRecord,
-    RunVersion,
-    SpecRecord,
-    Store,
-    StoreTransaction,
-    TaskRecord,
-    TimerRecord,
-    WriteBatch,
-    process_alive,
-)
+from wfc.runtime.store.base import TaskRecord, WriteBatch, process_alive
+from wfc.runtime.store.core import Store
+from wfc.runtime.store.dialect import Connection, Dialect, Statement, Unwait
+from wfc.runtime.store.rows import Row
 from wfc.runtime.store.sqlite_setup import (
     DEFAULT_BUSY_TIMEOUT,
     connect,
+    describe,
     environment_error,
     explain,
     migrate,
     open_file,
     parse_target,
+    transient,
 )
 
 T = TypeVar("T")
-_CHUNK: Final = 500
-
-#: Primary SQLite result codes of the environment's trouble, not the data's:
-#: BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR, FULL, CANTOPEN, PROTOCOL,
-#: SCHEMA. Work that hit one is tried again (see :meth:`Store.is_transient`).
-_TRANSIENT_CODES: Final = frozenset({5, 6, 7, 8, 9, 10, 13, 14, 15, 17})
-#: What to do about some of them, for messages.
-_HINTS: Final = {
-    5: "another process is writing to the database; wait for it to finish, or stop it",
-    6: "another connection holds a lock on the database; wait for it to finish, or stop it",
-    8: "the database file or its folder is read-only; give this process write access to both",
-    10: "the disk reported an I/O error; check the disk and the file system that hold the file",
-    13: "the disk is full; free space on the disk that holds the database file",
-    14: "the database file cannot be opened any more; check that it and its folder still exist",
-}
+#: Most ids one statement lists: well under SQLite's limit on parameters.
+_MAX_IDS: Final = 500
 
 
-def _primary_code(error: sqlite3.Error) -> int | None:
-    """SQLite's primary result code of ``error`` (extended codes keep it in
-    the low byte); ``None`` when the error carries none."""
-    code = getattr(error, "sqlite_errorcode", None)
-    return code & 0xFF if isinstance(code, int) else None
-
-
-async def open_sqlite(url_rest: str, now: float, *, read_only: bool = False) -> SqliteStore:
+async def open_sqlite(url_rest: str, now: float, *, read_only: bool = False) -> Store:
     """Open (creating and migrating if needed) the wfc database at
     ``url_rest``, the part of a ``sqlite:///`` URL after its prefix (a path,
     then ``?busy_timeout=SECONDS`` if given); ``":memory:"`` gives a private
@@ -91,90 +62,157 @@ async def open_sqlite(url_rest: str, now: float, *, read_only: bool = False) -> 
     if path == ":memory:":
         conn = connect(":memory:", path, writer=True)
         migrate(conn, path, now)
-        shared = _Connection(conn)
-        return SqliteStore(path, shared, shared)
+        shared = _Worker(conn)
+        return Store(SqliteDialect(path, shared, shared))
     opened = await anyio.to_thread.run_sync(
         functools.partial(open_file, path, now, read_only=read_only, busy_timeout=target.busy_timeout)
     )
     if opened.read_only:
-        single = _Connection(opened.writer)
-        return SqliteStore(path, single, single, read_only=True, busy_timeout=target.busy_timeout)
-    return SqliteStore(path, _Connection(opened.writer), _Connection(opened.reader), busy_timeout=target.busy_timeout)
+        single = _Worker(opened.writer)
+        return Store(SqliteDialect(path, single, single, read_only=True, busy_timeout=target.busy_timeout))
+    writer, reader = _Worker(opened.writer), _Worker(opened.reader)
+    return Store(SqliteDialect(path, writer, reader, busy_timeout=target.busy_timeout))
 
 
-def _chunks(items: Iterable[str]) -> Iterable[list[str]]:
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == _CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-class _Connection:
+class _Worker:
     """A sqlite3 connection used from worker threads, one call at a time."""
 
     def __init__(self, raw: sqlite3.Connection) -> None:
         self.raw = raw
         self._limiter = anyio.CapacityLimiter(1)
+        self._queued: list[_Read] = []
+        self._draining = False
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in a worker thread that owns the connection for
         the call. Not abandoned on cancellation: a statement always finishes."""
         return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._limiter)
 
-    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """All rows of one query."""
-        return await self.run(lambda: self.raw.execute(sql, params).fetchall())
+    async def read(self, statement: str, params: Sequence[Any]) -> list[Row]:
+        """The rows of one query, run in a thread hop shared with every query
+        asked for meanwhile: many tasks reading at once (waiters after a
+        commit) cost a few hops, not one each. Each query still starts after
+        it was asked for, so it sees every commit made before.
+
+        One asking task at a time leads: it runs every queued query in one
+        hop, then hands the lead to the first query queued since, so no task
+        serves the others for longer than its own hop."""
+        query = _Read(statement, params)
+        self._queued.append(query)
+        if self._draining:
+            try:
+                await query.woken.wait()
+            except BaseException:
+                if query in self._queued:
+                    self._queued.remove(query)
+                if query.leads and not query.finished:
+                    self._pass_lead()
+                raise
+            if query.finished:
+                return query.result()
+        self._draining = True
+        try:
+            # Shielded: the queries of other tasks ride on this hop.
+            with anyio.CancelScope(shield=True):
+                batch, self._queued = self._queued, []
+                try:
+                    await self.run(_run_reads, self.raw, batch)
+                except Exception as exc:  # not a query's: the hop failed
+                    for read in batch:
+                        read.error = exc
+                for read in batch:
+                    read.finished = True
+                    read.woken.set()
+        finally:
+            self._pass_lead()
+        return query.result()
+
+    def _pass_lead(self) -> None:
+        """The first queued query's task leads the next hop; with none
+        queued, the next query leads."""
+        if self._queued:
+            self._queued[0].leads = True
+            self._queued[0].woken.set()
+        else:
+            self._draining = False
+
+
+class _Read:
+    """One query of a shared thread hop, and its outcome."""
+
+    def __init__(self, statement: str, params: Sequence[Any]) -> None:
+        self.statement = statement
+        self.params = params
+        self.rows: list[Row] = []
+        self.error: Exception | None = None
+        self.finished = False
+        self.leads = False
+        """Woken to lead the next hop."""
+        self.woken = anyio.Event()
+
+    def result(self) -> list[Row]:
+        """The rows, or the query's error raised."""
+        if self.error is not None:
+            raise self.error
+        return self.rows
+
+
+def _run_reads(conn: sqlite3.Connection, reads: Sequence[_Read]) -> None:
+    for read in reads:
+        try:
+            read.rows = conn.execute(read.statement, read.params).fetchall()
+        except Exception as exc:  # the error is the asker's
+            read.error = exc
 
 
 # ---------------------------------------------------------------- sync bodies of transactions
 
 
-def _run_versions(conn: sqlite3.Connection, run_ids: Collection[str]) -> dict[str, RunVersion]:
-    found: dict[str, RunVersion] = {}
-    for chunk in _chunks(run_ids):
-        marks = ",".join("?" * len(chunk))
-        sql = f"SELECT id, workflow, major, revision, status, version FROM runs WHERE id IN ({marks})"
-        for row in conn.execute(sql, chunk):
-            found[row["id"]] = decode.run_version(row)
+def _run_all(conn: sqlite3.Connection, statements: Sequence[Statement]) -> list[list[Row]]:
+    return [conn.execute(sql, params).fetchall() for sql, params in statements]
+
+
+def _drop_waits(conn: sqlite3.Connection, unwaited: Sequence[Unwait]) -> None:
+    whole = [(run_id,) for run_id, thread in unwaited if thread is None]
+    if whole:
+        conn.executemany("DELETE FROM event_waits WHERE run_id = ?", whole)
+    threads = [(run_id, thread) for run_id, thread in unwaited if thread is not None]
+    if threads:
+        conn.executemany("DELETE FROM event_waits WHERE run_id = ? AND thread = ?", threads)
+
+
+def _versions(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(run_ids), _MAX_IDS):
+        chunk = run_ids[start : start + _MAX_IDS]
+        rows = conn.execute(f"SELECT id, version FROM runs WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        found.update((row["id"], row["version"]) for row in rows)
     return found
 
 
-def _load_runs(conn: sqlite3.Connection, run_ids: Collection[str]) -> dict[str, RunRecord]:
-    found: dict[str, RunRecord] = {}
-    for chunk in _chunks(run_ids):
-        marks = ",".join("?" * len(chunk))
-        for row in conn.execute(f"SELECT * FROM runs WHERE id IN ({marks})", chunk):
-            found[row["id"]] = decode.run_record(row)
-    return found
-
-
-def _flush(conn: sqlite3.Connection, batch: WriteBatch) -> None:
+def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwait]) -> None:
     new = [r for r in batch.runs.values() if r.expected_version is None]
     changed = [r for r in batch.runs.values() if r.expected_version is not None]
     if new:
         conn.executemany(
-            "INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)",
+            "INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at, "
+            "state_format) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
             [
-                (r.id, r.workflow, r.major, r.revision, r.status, r.state.decode(), r.created_at, r.updated_at)
+                (r.id, r.workflow, r.major, r.revision, r.status, r.state.decode(), r.created_at, r.updated_at,
+                 r.state_format)
                 for r in new
             ],
-        )
+        )  # fmt: skip
     if changed:
         cursor = conn.executemany(
-            "UPDATE runs SET status = ?, state = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?",
-            [(r.status, r.state.decode(), r.updated_at, r.id, r.expected_version) for r in changed],
+            "UPDATE runs SET status = ?, state = ?, updated_at = ?, state_format = ?, version = version + 1 "
+            "WHERE id = ? AND version = ?",
+            [(r.status, r.state.decode(), r.updated_at, r.state_format, r.id, r.expected_version) for r in changed],
         )
         if cursor.rowcount != len(changed):
             # Rows whose version matched were bumped by this statement.
-            current = _run_versions(conn, [r.id for r in changed])
-            stale = [
-                r.id for r in changed if r.id not in current or current[r.id].version != (r.expected_version or 0) + 1
-            ]
+            current = _versions(conn, [r.id for r in changed])
+            stale = [r.id for r in changed if current.get(r.id) != (r.expected_version or 0) + 1]
             raise StaleRunError(stale or [r.id for r in changed])
     if batch.journal:
         conn.executemany(
@@ -207,151 +245,74 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch) -> None:
     dropped = [key for key, t in batch.timers.items() if t is None]
     if dropped:
         conn.executemany("DELETE FROM timers WHERE run_id = ? AND timer = ?", dropped)
+    _drop_waits(conn, unwaited)
 
 
-class _SqliteTransaction(StoreTransaction):
+class _SqliteConnection(Connection):
     """A transaction on the writer connection. On a store opened read-only it
     reads in a deferred transaction and refuses to write."""
 
-    def __init__(self, conn: _Connection, read_only_error: ReadOnlyDatabaseError | None = None) -> None:
-        self._conn = conn
+    def __init__(self, worker: _Worker, read_only_error: ReadOnlyDatabaseError | None = None) -> None:
+        super().__init__()
+        self._worker = worker
         self._begun = False
         self._read_only_error = read_only_error
-        self.batch = WriteBatch()
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in the transaction, opening it with the same thread hop."""
 
         def body() -> T:
             if not self._begun:
-                self._conn.raw.execute("BEGIN IMMEDIATE" if self._read_only_error is None else "BEGIN")
+                self._worker.raw.execute("BEGIN IMMEDIATE" if self._read_only_error is None else "BEGIN")
                 self._begun = True
-            return fn(self._conn.raw)
+            return fn(self._worker.raw)
 
         if self._read_only_error is None:
-            return await self._conn.run(body)
+            return await self._worker.run(body)
         try:
-            return await self._conn.run(body)
+            return await self._worker.run(body)
         except sqlite3.OperationalError as exc:
             if "readonly" in str(exc):
                 raise self._read_only_error from None
             raise
 
+    async def fetch_many(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        return await self._call(lambda conn: _run_all(conn, statements))
+
+    async def drop_waits(self, unwaited: Sequence[Unwait]) -> None:
+        await self._call(lambda conn: _drop_waits(conn, unwaited))
+
     async def commit(self) -> None:
-        if self._read_only_error is not None and self.batch:
+        """Flush the batch and the queued waits and commit, in one hop."""
+        if self._read_only_error is not None and (self.batch or self.unwaited):
             raise self._read_only_error
 
         def body() -> None:
-            raw = self._conn.raw
+            raw = self._worker.raw
             if not self._begun:
-                if not self.batch:
+                if not self.batch and not self.unwaited:
                     return
                 raw.execute("BEGIN IMMEDIATE")
                 self._begun = True
-            _flush(raw, self.batch)
+            _flush(raw, self.batch, self.unwaited)
             raw.execute("COMMIT")
             self._begun = False
 
-        await self._conn.run(body)
+        await self._worker.run(body)
+        self.unwaited = []
 
     async def rollback(self) -> None:
+        """Undo the transaction, if it began."""
+
         def body() -> None:
-            if self._conn.raw.in_transaction:
-                self._conn.raw.execute("ROLLBACK")
+            if self._worker.raw.in_transaction:
+                self._worker.raw.execute("ROLLBACK")
             self._begun = False
 
-        await self._conn.run(body)
-
-    async def run_versions(self, run_ids: Collection[str]) -> dict[str, RunVersion]:
-        return await self._call(lambda conn: _run_versions(conn, run_ids))
-
-    async def load_runs(self, run_ids: Collection[str]) -> dict[str, RunRecord]:
-        return await self._call(lambda conn: _load_runs(conn, run_ids))
-
-    async def get_spec(self, name: str, major: int, revision: int) -> SpecRecord | None:
-        def body(conn: sqlite3.Connection) -> SpecRecord | None:
-            row = conn.execute(
-                "SELECT * FROM specs WHERE name = ? AND major = ? AND revision = ?", (name, major, revision)
-            ).fetchone()
-            return decode.spec_record(row) if row else None
-
-        return await self._call(body)
-
-    async def insert_spec(self, record: SpecRecord) -> None:
-        await self._call(
-            lambda conn: conn.execute(
-                "INSERT INTO specs (name, major, revision, hash, body, deployed_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (record.name, record.major, record.revision, record.hash, record.body.decode(), record.deployed_at),
-            )
-        )
-
-    async def find_event(self, event_id: str) -> EventRecord | None:
-        def body(conn: sqlite3.Connection) -> EventRecord | None:
-            row = conn.execute("SELECT * FROM events WHERE event_id = ?", (event_id,)).fetchone()
-            return decode.event_record(row) if row else None
-
-        return await self._call(body)
-
-    async def insert_event(
-        self, event_id: str, name: str, correlation: str | None, payload: bytes, run_id: str | None, now: float
-    ) -> EventRecord:
-        def body(conn: sqlite3.Connection) -> EventRecord:
-            row = conn.execute(
-                "INSERT INTO events (event_id, name, correlation, payload, run_id, created_at, delivered_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
-                (event_id, name, correlation, payload.decode(), run_id, now, now if run_id else None),
-            ).fetchone()
-            return decode.event_record(row)
-
-        return await self._call(body)
-
-    async def find_waiter(self, event: str, correlation: str) -> tuple[str, int] | None:
-        def body(conn: sqlite3.Connection) -> tuple[str, int] | None:
-            row = conn.execute(
-                "SELECT run_id, thread FROM event_waits WHERE event = ? AND correlation = ? "
-                "ORDER BY since, run_id LIMIT 1",
-                (event, correlation),
-            ).fetchone()
-            return (row["run_id"], row["thread"]) if row else None
-
-        return await self._call(body)
-
-    async def put_wait(self, run_id: str, thread: int, event: str, correlation: str, now: float) -> None:
-        await self._call(
-            lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO event_waits (run_id, thread, event, correlation, since) VALUES (?, ?, ?, ?, ?)",
-                (run_id, thread, event, correlation, now),
-            )
-        )
-
-    async def drop_waits(self, run_id: str, thread: int | None = None) -> None:
-        if thread is None:
-            await self._call(lambda conn: conn.execute("DELETE FROM event_waits WHERE run_id = ?", (run_id,)))
-        else:
-            await self._call(
-                lambda conn: conn.execute("DELETE FROM event_waits WHERE run_id = ? AND thread = ?", (run_id, thread))
-            )
-
-    async def claim_event(self, event: str, correlation: str, run_id: str, now: float) -> EventRecord | None:
-        def body(conn: sqlite3.Connection) -> EventRecord | None:
-            row = conn.execute(
-                "UPDATE events SET run_id = ?, delivered_at = ? WHERE seq = (SELECT seq FROM events "
-                "WHERE run_id IS NULL AND name = ? AND correlation = ? ORDER BY seq LIMIT 1) RETURNING *",
-                (run_id, now, event, correlation),
-            ).fetchone()
-            return decode.event_record(row) if row else None
-
-        return await self._call(body)
-
-    async def take_timer(self, run_id: str, timer: int) -> bool:
-        def body(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute("DELETE FROM timers WHERE run_id = ? AND timer = ?", (run_id, timer))
-            return bool(cursor.rowcount)
-
-        return await self._call(body)
+        await self._worker.run(body)
 
 
-# ---------------------------------------------------------------- the store
+# ---------------------------------------------------------------- leases
 
 
 def _register_engine(conn: sqlite3.Connection, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
@@ -405,7 +366,10 @@ def _release_engine(conn: sqlite3.Connection, engine_id: str) -> None:
     conn.execute("COMMIT")
 
 
-class SqliteStore(Store):
+# ---------------------------------------------------------------- the dialect
+
+
+class SqliteDialect(Dialect):
     """A wfc database in one SQLite file (or in memory).
 
     Opened ``read_only`` it holds one read-only connection: reads work, a
@@ -414,11 +378,15 @@ class SqliteStore(Store):
     closing write nothing either.
     """
 
+    name = "sqlite"
+    compensation_failed: ClassVar[str] = "coalesce(json_extract(state, '$.compensation_failed'), 0) = 1"
+    max_ids: ClassVar[int | None] = _MAX_IDS
+
     def __init__(
         self,
         location: str,
-        writer: _Connection,
-        reader: _Connection,
+        writer: _Worker,
+        reader: _Worker,
         *,
         read_only: bool = False,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
@@ -433,20 +401,25 @@ class SqliteStore(Store):
         # so they never see a transaction in the middle.
         self._shared = writer is reader
 
-    def transaction(self) -> AbstractAsyncContextManager[StoreTransaction]:
+    def any_of(self, column: str, values: Sequence[Any]) -> Statement:
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+    # ---------------------------------------------------------------- statements
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
         return self._transaction()
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[StoreTransaction]:
+    async def _transaction(self) -> AsyncIterator[Connection]:
         async with self._lock:
-            tx = _SqliteTransaction(self._writer, self._read_only_error())
+            conn = _SqliteConnection(self._writer, self._read_only_error())
             try:
-                yield tx
+                yield conn
                 with anyio.CancelScope(shield=True):
-                    await tx.commit()
+                    await conn.commit()
             except BaseException:
                 with anyio.CancelScope(shield=True), suppress(sqlite3.Error):
-                    await tx.rollback()
+                    await conn.rollback()
                 raise
 
     def _read_only_error(self) -> ReadOnlyDatabaseError | None:
@@ -458,38 +431,12 @@ class SqliteStore(Store):
             "do); open it for writing to start or change runs",
         )
 
-    def is_transient(self, error: Exception) -> bool:
-        if not isinstance(error, sqlite3.OperationalError):
-            return False  # constraint, size and type errors: the same data fails again
-        code = _primary_code(error)
-        return code is None or code in _TRANSIENT_CODES
-
-    def commit_failed(self, error: Exception) -> StoreError:
-        named = None
-        if isinstance(error, sqlite3.Error):
-            named = environment_error(self.location, error, self._busy_timeout)
-        if named is not None and type(named) is not StoreError:
-            # Locked, read-only, damaged, tables dropped: the same error, with
-            # the same advice, as when opening the file met it.
-            return named
-        return super().commit_failed(error)
-
-    def explain(self, error: Exception) -> str:
-        hint = _HINTS.get(_primary_code(error) or -1) if isinstance(error, sqlite3.Error) else None
-        return f"{error} ({hint})" if hint else f"{type(error).__name__}: {error}"
-
-    async def close(self) -> None:
-        async with self._lock:
-            await self._writer.run(self._writer.raw.close)
-            if not self._shared:
-                await self._reader.run(self._reader.raw.close)
-
-    async def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def fetch(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             if self._shared:
                 async with self._lock:
-                    return await self._reader.rows(sql, params)
-            return await self._reader.rows(sql, params)
+                    return await self._reader.read(statement, params)
+            return await self._reader.read(statement, params)
         except sqlite3.DatabaseError as exc:
             # A read that fails for reasons of the file (damaged, locked,
             # tables dropped) is the user's to fix and must be named as such;
@@ -499,112 +446,39 @@ class SqliteStore(Store):
                 raise
             raise error from None
 
+    async def close(self) -> None:
+        async with self._lock:
+            await self._writer.run(self._writer.raw.close)
+            if not self._shared:
+                await self._reader.run(self._reader.raw.close)
+
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         async with self._lock:
             return await self._writer.run(fn, self._writer.raw, *args)
 
-    # ---------------------------------------------------------------- reads
+    # ---------------------------------------------------------------- errors
 
-    async def get_spec(self, name: str, major: int, revision: int) -> SpecRecord | None:
-        rows = await self._query(
-            "SELECT * FROM specs WHERE name = ? AND major = ? AND revision = ?", (name, major, revision)
-        )
-        return decode.spec_record(rows[0]) if rows else None
+    def is_transient(self, error: Exception) -> bool:
+        return transient(error)
 
-    async def list_specs(self, name: str | None = None) -> list[SpecRecord]:
-        if name is None:
-            rows = await self._query("SELECT * FROM specs ORDER BY name, major, revision")
-        else:
-            rows = await self._query("SELECT * FROM specs WHERE name = ? ORDER BY major, revision", (name,))
-        return [decode.spec_record(row) for row in rows]
+    def explain(self, error: Exception) -> str:
+        return describe(error)
 
-    async def get_run(self, run_id: str) -> RunRecord | None:
-        rows = await self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
-        return decode.run_record(rows[0]) if rows else None
-
-    async def list_runs(
-        self,
-        statuses: Sequence[str] | None,
-        workflow: str | None,
-        started_after: float | None,
-        started_before: float | None,
-        limit: int | None,
-        needs_attention: bool | None = None,
-    ) -> list[RunRecord]:
-        where: list[str] = []
-        params: list[Any] = []
-        if needs_attention is not None:
-            # Derived from the state (no column): such runs are FAILED, so the
-            # status index narrows the scan to failed runs.
-            flagged = "(status = 'FAILED' AND coalesce(json_extract(state, '$.compensation_failed'), 0) = 1)"
-            where.append(flagged if needs_attention else f"NOT {flagged}")
-        if statuses:
-            where.append(f"status IN ({','.join('?' * len(statuses))})")
-            params.extend(statuses)
-        if workflow is not None:
-            where.append("workflow = ?")
-            params.append(workflow)
-        if started_after is not None:
-            where.append("created_at >= ?")
-            params.append(started_after)
-        if started_before is not None:
-            where.append("created_at < ?")
-            params.append(started_before)
-        sql = "SELECT * FROM runs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [decode.run_record(row) for row in await self._query(sql, params)]
-
-    async def list_runs_by_attention(
-        self,
-        needs_attention: bool,
-        statuses: Sequence[str] | None,
-        workflow: str | None,
-        started_after: float | None,
-        started_before: float | None,
-        limit: int | None,
-    ) -> list[RunRecord]:
-        return await self.list_runs(statuses, workflow, started_after, started_before, limit, needs_attention)
-
-    async def history(self, run_id: str, after: int = 0, limit: int | None = None) -> list[JournalRecord]:
-        sql = "SELECT * FROM journal WHERE run_id = ? AND seq > ? ORDER BY seq"
-        params: list[Any] = [run_id, after]
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [decode.journal_record(row) for row in await self._query(sql, params)]
-
-    async def due_timers(self, now: float, limit: int) -> list[TimerRecord]:
-        rows = await self._query(
-            "SELECT run_id, timer, due_at FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?", (now, limit)
-        )
-        return [TimerRecord(run_id=r["run_id"], timer=r["timer"], due_at=r["due_at"]) for r in rows]
-
-    async def next_timer_due(self) -> float | None:
-        rows = await self._query("SELECT min(due_at) AS due FROM timers")
-        return float(rows[0]["due"]) if rows and rows[0]["due"] is not None else None
-
-    async def pending_events(self, limit: int = 100) -> list[EventRecord]:
-        rows = await self._query("SELECT * FROM events WHERE run_id IS NULL ORDER BY seq LIMIT ?", (limit,))
-        return [decode.event_record(row) for row in rows]
+    def named_error(self, error: Exception) -> StoreError | None:
+        if not isinstance(error, sqlite3.Error):
+            return None
+        named = environment_error(self.location, error, self._busy_timeout)
+        # Locked, read-only, damaged, tables dropped: the same error, with the
+        # same advice, as when opening the file met it.
+        return named if named is not None and type(named) is not StoreError else None
 
     # ---------------------------------------------------------------- leases
 
     async def register_engine(self, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
-        if self.read_only:
-            return
         try:
             await self._write(_register_engine, engine_id, host, pid, now, lease)
         except sqlite3.Error as exc:  # the last step of opening: its failure is the database's
             raise explain(self.location, exc, self._busy_timeout) from None
-
-    async def list_engines(self) -> list[EngineRecord]:
-        rows = await self._query("SELECT id, host, pid, started_at, heartbeat_at FROM engines")
-        return [EngineRecord(**dict(row)) for row in rows]
 
     async def heartbeat(self, engine_id: str, now: float, lease: float) -> None:
         await self._write(_heartbeat, engine_id, now, lease)
@@ -612,11 +486,7 @@ class SqliteStore(Store):
     async def claim_tasks(
         self, engine_id: str, tasks: Collection[str], now: float, lease: float, limit: int
     ) -> list[TaskRecord]:
-        if not tasks:
-            return []
         return await self._write(_claim_tasks, engine_id, sorted(tasks), now, lease, limit)
 
     async def release_engine(self, engine_id: str) -> None:
-        if self.read_only:
-            return
         await self._write(_release_engine, engine_id)

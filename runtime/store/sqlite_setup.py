@@ -12,11 +12,9 @@ in the URL, else ``$WFC_SQLITE_BUSY_TIMEOUT``, else 10 seconds.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Final
 from urllib.parse import parse_qsl, quote
@@ -31,7 +29,7 @@ from wfc.runtime.errors import (
     ReadOnlyDatabaseError,
     StoreError,
 )
-from wfc.runtime.store.schema import tables_after
+from wfc.runtime.store import schema
 
 #: ``PRAGMA application_id`` of wfc databases ("wfc1").
 APPLICATION_ID: Final = 0x77666331
@@ -40,32 +38,16 @@ _HEADER: Final = b"SQLite format 3\x00"
 DEFAULT_BUSY_TIMEOUT: Final = 10.0
 #: Environment variable overriding :data:`DEFAULT_BUSY_TIMEOUT`.
 BUSY_TIMEOUT_ENV: Final = "WFC_SQLITE_BUSY_TIMEOUT"
-_MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
-
-
-def migrations() -> list[tuple[int, str, str]]:
-    """``(version, name, sql)`` of every SQLite migration, in order."""
-    folder = resources.files("wfc.runtime.store").joinpath("migrations", "sqlite")
-    found = []
-    for entry in folder.iterdir():
-        match = _MIGRATION_FILE.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
-    found.sort()
-    for index, (version, name, _) in enumerate(found, start=1):
-        if version != index:
-            raise RuntimeError(f"SQLite migrations must be numbered 1, 2, 3, ...: found {version:04d}_{name}")
-    return found
 
 
 def latest_version() -> int:
-    """The schema version this wfc writes."""
-    return len(migrations())
+    """The schema version this wfc writes on SQLite."""
+    return schema.latest_version("sqlite")
 
 
 def expected_tables(version: int) -> set[str]:
     """The tables a wfc database at schema ``version`` holds."""
-    return tables_after(sql for _, _, sql in migrations()[:version])
+    return schema.expected_tables("sqlite", version)
 
 
 def _statements(sql: str) -> list[str]:
@@ -123,6 +105,54 @@ def _seconds(path: str, value: str, where: str) -> float:
 # ---------------------------------------------------------------- explaining failures
 
 
+#: Primary SQLite result codes of the environment's trouble, not the data's:
+#: BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR, FULL, CANTOPEN, PROTOCOL,
+#: SCHEMA. Work that hit one is worth trying again (see :func:`transient`).
+_TRANSIENT_CODES: Final = frozenset({5, 6, 7, 8, 9, 10, 13, 14, 15, 17})
+#: What to do about the environment's failures, by primary result code: the
+#: one source of advice, for errors met while opening and while committing.
+_ADVICE: Final = {
+    sqlite3.SQLITE_BUSY: "another process is writing to the database; wait for it to finish, or stop it",
+    sqlite3.SQLITE_LOCKED: "another connection holds a lock on the database; wait for it to finish, or stop it",
+    sqlite3.SQLITE_READONLY: "the database file or its folder is read-only; give this process write access to both",
+    sqlite3.SQLITE_IOERR: "the disk reported an I/O error; check the disk and the file system that hold the file",
+    sqlite3.SQLITE_FULL: "the disk is full; free space on the disk that holds the database file",
+    sqlite3.SQLITE_CANTOPEN: (
+        "the database file cannot be opened any more; check that it and its folder still exist"
+    ),
+}
+
+
+def primary_code(error: BaseException) -> int | None:
+    """SQLite's primary result code of ``error`` (extended codes keep it in
+    the low byte); ``None`` when the error carries none."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def transient(error: BaseException) -> bool:
+    """True when ``error`` is the environment's trouble (busy, locked, full,
+    I/O), which may clear by itself; false for errors the same data hits
+    again (constraint, size and type errors)."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    code = primary_code(error)
+    return code is None or code in _TRANSIENT_CODES
+
+
+def advice(error: BaseException) -> str | None:
+    """What to do about ``error``, if it is a failure of the environment
+    SQLite names by its code."""
+    code = primary_code(error) if isinstance(error, sqlite3.Error) else None
+    return _ADVICE.get(code) if code is not None else None
+
+
+def describe(error: BaseException) -> str:
+    """``error`` with the advice on it, for messages (without the location)."""
+    hint = advice(error)
+    return f"{error} ({hint})" if hint else f"{type(error).__name__}: {error}"
+
+
 def explain(location: str, exc: sqlite3.Error, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> StoreError:
     """The :class:`StoreError` for a failure SQLite reported on ``location``
     while opening it: what is wrong with the file and what to do about it."""
@@ -135,7 +165,7 @@ def environment_error(
     """The :class:`StoreError` for a failure caused by the file or its
     surroundings (locked, read-only, damaged, tables dropped, disk full);
     ``None`` for any other failure, which may be a bug in wfc."""
-    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    code = primary_code(exc) or 0
     text = str(exc)
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text:
         return locked_error(location, busy_timeout)
@@ -149,10 +179,9 @@ def environment_error(
         if Path(f"{location}-wal").exists():
             return unreadable_wal_error(location)
         return read_only_error(location)
-    if code == sqlite3.SQLITE_FULL:
-        return StoreError(location, f"the disk is full ({text}); free some space and retry")
-    if code == sqlite3.SQLITE_IOERR:
-        return StoreError(location, f"the disk reported an I/O error ({text}); check the disk and the file system")
+    if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+        what, _, todo = _ADVICE[code].partition("; ")
+        return StoreError(location, f"{what} ({text}); {todo}, then retry")
     return None
 
 
@@ -313,7 +342,7 @@ def migrate(conn: sqlite3.Connection, location: str, now: float) -> None:
     Raises:
         NewerDatabaseError: it records a migration this wfc does not know.
     """
-    known = migrations()
+    known = schema.migrations("sqlite")
     conn.execute("BEGIN IMMEDIATE")
     try:
         # Checked again inside the write lock: another process may have
@@ -324,11 +353,12 @@ def migrate(conn: sqlite3.Connection, location: str, now: float) -> None:
             current = int(conn.execute("SELECT max(version) FROM wfc_migrations").fetchone()[0] or 0)
         if current > len(known):
             raise NewerDatabaseError(location, current, len(known))
-        for version, name, sql in known[current:]:
-            for statement in _statements(sql):
+        for migration in known[current:]:
+            for statement in _statements(migration.sql):
                 conn.execute(statement)
             conn.execute(
-                "INSERT INTO wfc_migrations (version, name, applied_at) VALUES (?, ?, ?)", (version, name, now)
+                "INSERT INTO wfc_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, now),
             )
         if app_id != APPLICATION_ID:
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")

@@ -30,25 +30,14 @@ from __future__ import annotations
 import enum
 import random
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 
-from wfc.runtime.store import (
-    EventRecord,
-    JournalRecord,
-    RunRecord,
-    SpecRecord,
-    Store,
-    StoreTransaction,
-    TaskRecord,
-    TimerRecord,
-    WakeupHandler,
-    WriteBatch,
-)
+from wfc.runtime.store import Store, StoreTransaction, TaskRecord, TimerRecord, WriteBatch
 
 BatchFilter = Callable[[WriteBatch], bool]
 
@@ -98,9 +87,8 @@ class FaultyStore(Store):
     """A store whose commits fail where a test says."""
 
     def __init__(self, inner: Store, *, seed: int = 0) -> None:
+        super().__init__(inner.dialect)  # reads, leases and errors go to the real store's dialect
         self.inner = inner
-        self.location = inner.location
-        self.shared = inner.shared
         self.injected: list[Injected] = []
         """Every fault injected so far, in order."""
         self.committed = 0
@@ -122,7 +110,7 @@ class FaultyStore(Store):
     @property
     def postgres(self) -> bool:
         """True when the wrapped store is PostgreSQL."""
-        return hasattr(self.inner, "target")
+        return self.inner.dialect.name == "postgres"
 
     @property
     def faults(self) -> tuple[Fault, ...]:
@@ -277,80 +265,27 @@ class FaultyStore(Store):
         its reply arrives: the driver raises as for any lost connection."""
         import asyncpg
 
-        tx._conn.terminate()  # type: ignore[attr-defined]
+        tx.connection.raw.terminate()  # type: ignore[attr-defined]
         raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
 
     async def _end_session(self, tx: StoreTransaction) -> None:
         """Have the server end the session of ``tx`` in the middle of it."""
         import asyncpg
 
-        conn = tx._conn  # type: ignore[attr-defined]  # the transaction's own connection
+        conn = tx.connection.raw  # type: ignore[attr-defined]  # the transaction's own connection
         if self._admin is None:
-            self._admin = await asyncpg.connect(self.inner.target.dsn)  # type: ignore[attr-defined]
+            self._admin = await asyncpg.connect(self.inner.dialect.target.dsn)  # type: ignore[attr-defined]
         # The second argument makes the server wait until the session is gone.
         ended = await self._admin.fetchval("SELECT pg_terminate_backend($1, 5000)", conn.get_server_pid())
         assert ended, "the server did not end the transaction's session"
 
-    # ---------------------------------------------------------------- the rest goes to the real store
-
-    def is_transient(self, error: Exception) -> bool:
-        return self.inner.is_transient(error)
-
-    def explain(self, error: Exception) -> str:
-        return self.inner.explain(error)
+    # ---------------------------------------------------------------- polls that may fail; the rest is the real store's
 
     async def close(self) -> None:
         if self._admin is not None:
             await self._admin.close()
             self._admin = None
         await self.inner.close()
-
-    async def get_spec(self, name: str, major: int, revision: int) -> SpecRecord | None:
-        return await self.inner.get_spec(name, major, revision)
-
-    async def list_specs(self, name: str | None = None) -> list[SpecRecord]:
-        return await self.inner.list_specs(name)
-
-    async def get_run(self, run_id: str) -> RunRecord | None:
-        return await self.inner.get_run(run_id)
-
-    async def list_runs(
-        self,
-        statuses: Sequence[str] | None,
-        workflow: str | None,
-        started_after: float | None,
-        started_before: float | None,
-        limit: int | None,
-    ) -> list[RunRecord]:
-        return await self.inner.list_runs(statuses, workflow, started_after, started_before, limit)
-
-    async def list_runs_by_attention(
-        self,
-        needs_attention: bool,
-        statuses: Sequence[str] | None,
-        workflow: str | None,
-        started_after: float | None,
-        started_before: float | None,
-        limit: int | None,
-    ) -> list[RunRecord]:
-        return await self.inner.list_runs_by_attention(
-            needs_attention, statuses, workflow, started_after, started_before, limit
-        )
-
-    async def history(self, run_id: str, after: int = 0, limit: int | None = None) -> list[JournalRecord]:
-        return await self.inner.history(run_id, after, limit)
-
-    async def due_timers(self, now: float, limit: int) -> list[TimerRecord]:
-        return await self.inner.due_timers(now, limit)
-
-    async def next_timer_due(self) -> float | None:
-        return await self.inner.next_timer_due()
-
-    async def pending_events(self, limit: int = 100) -> list[EventRecord]:
-        return await self.inner.pending_events(limit)
-
-    async def register_engine(self, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
-        await self.inner.register_engine(engine_id, host, pid, now, lease)
 
     async def heartbeat(self, engine_id: str, now: float, lease: float) -> None:
         await self._poll()
@@ -362,18 +297,9 @@ class FaultyStore(Store):
         await self._poll()
         return await self.inner.claim_tasks(engine_id, tasks, now, lease, limit)
 
-    async def release_engine(self, engine_id: str) -> None:
-        await self.inner.release_engine(engine_id)
-
     async def claim_timers(self, engine_id: str, now: float, lease: float, limit: int) -> list[TimerRecord]:
         await self._poll()
         return await self.inner.claim_timers(engine_id, now, lease, limit)
-
-    async def reap_engines(self, now: float, lease: float) -> int:
-        return await self.inner.reap_engines(now, lease)
-
-    def subscribe(self, handler: WakeupHandler) -> None:
-        self.inner.subscribe(handler)
 
 
 def _sqlite_error(message: str, code: int, name: str) -> sqlite3.OperationalError:

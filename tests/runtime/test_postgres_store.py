@@ -23,7 +23,7 @@ from wfc.runtime import Engine, RunStatus
 from wfc.runtime import task as wfc_task
 from wfc.runtime.errors import NewerDatabaseError, NotAWfcDatabaseError, StoreError
 from wfc.runtime.store import Store, TimerRecord, Wakeup, open_store
-from wfc.runtime.store.postgres import PostgresStore
+from wfc.runtime.store.postgres import PostgresDialect
 from wfc.runtime.store.postgres_setup import MARKER, latest_version, parse_url
 
 pytestmark = pytest.mark.anyio
@@ -78,7 +78,7 @@ async def test_an_unreachable_server_is_a_clear_error() -> None:
 async def test_a_new_schema_is_created_migrated_and_marked_as_ours(pg: Db) -> None:
     store = await open_store(pg.url, 5.0)
     await store.close()
-    assert pg.rows("SELECT version, name FROM wfc_migrations") == [(1, "initial")]
+    assert pg.rows("SELECT version, name FROM wfc_migrations") == [(1, "initial"), (2, "state_format")]
     assert pg.rows("SELECT obj_description('wfc_migrations'::regclass, 'pg_class')") == [(MARKER,)]
     names = {row[0] for row in _tables(pg)}
     assert {"runs", "journal", "tasks", "timers", "events", "event_waits", "specs", "engines"} <= names
@@ -91,7 +91,7 @@ async def test_an_empty_schema_becomes_ours(pg: Db) -> None:
     pg.execute(f'CREATE SCHEMA "{pg.schema}"')
     store = await open_store(pg.url, 1.0)
     await store.close()
-    assert pg.rows("SELECT count(*) FROM wfc_migrations") == [(1,)]
+    assert pg.rows("SELECT count(*) FROM wfc_migrations") == [(latest_version(),)]
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ async def test_processes_opening_together_migrate_once(pg: Db) -> None:
             tg.start_soon(open_one)
     for store in stores:
         await store.close()
-    assert pg.rows("SELECT count(*) FROM wfc_migrations") == [(1,)]
+    assert pg.rows("SELECT count(*) FROM wfc_migrations") == [(latest_version(),)]
 
 
 # ---------------------------------------------------------------- claims and leases
@@ -338,8 +338,8 @@ async def test_an_engine_survives_losing_its_connections(pg: Db) -> None:
     async with Engine.open(pg.url, tasks=[gated], poll_interval=0.05, lease_seconds=1.5) as engine:
         await engine.deploy(s)
         run_id = await engine.start("gate")
-        store = engine._store
-        assert isinstance(store, PostgresStore)
+        store = engine._store.dialect
+        assert isinstance(store, PostgresDialect)
         # The server ends the transaction connection and the listening session
         # (a restart, a proxy, an administrator) while the task runs.
         pids = [store._writer.get_server_pid(), store._session._conn.get_server_pid()]

@@ -16,6 +16,7 @@ def test_exported_names_are_pinned() -> None:
         "InputError",
         "MissingTasksError",
         "NewerDatabaseError",
+        "NewerRunStateError",
         "NotAWfcDatabaseError",
         "RunIdConflictError",
         "RunInfo",

@@ -1,0 +1,425 @@
+"""The store core: every read and write the engine makes, written once over
+a :class:`~wfc.runtime.store.dialect.Dialect`.
+
+:class:`Store` is the one public face of a wfc database, whichever kind it
+is; it holds a dialect, which supplies only what differs between SQLite and
+PostgreSQL (see :mod:`.dialect`). The shared SQL lives here, written with
+``?`` placeholders.
+
+Every run row read is checked for the format of its state: a run stored by a
+newer wfc is refused (:class:`NewerRunStateError`) before anything acts on
+it, so a transaction that meets one rolls back with nothing changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Final
+
+from wfc.runtime.errors import NewerRunStateError, StoreError
+from wfc.runtime.store import rows as decode
+from wfc.runtime.store.base import (
+    STATE_FORMAT,
+    EngineRecord,
+    EventRecord,
+    JournalRecord,
+    RunFilter,
+    RunRecord,
+    RunVersion,
+    SpecRecord,
+    TaskRecord,
+    TimerRecord,
+    WakeupHandler,
+    WriteBatch,
+)
+from wfc.runtime.store.dialect import Connection, Dialect, Statement
+from wfc.runtime.store.rows import Row
+
+_RUN_VERSION_COLUMNS: Final = "id, workflow, major, revision, status, version, state_format"
+_GET_SPEC: Final = "SELECT * FROM specs WHERE name = ? AND major = ? AND revision = ?"
+_INSERT_SPEC: Final = (
+    "INSERT INTO specs (name, major, revision, hash, body, deployed_at) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_EVENT: Final = (
+    "INSERT INTO events (event_id, name, correlation, payload, run_id, created_at, delivered_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *"
+)
+_FIND_WAITER: Final = (
+    "SELECT run_id, thread FROM event_waits WHERE event = ? AND correlation = ? ORDER BY since, run_id LIMIT 1"
+)
+_PUT_WAIT: Final = (
+    "INSERT INTO event_waits (run_id, thread, event, correlation, since) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (run_id, thread) DO UPDATE SET event = excluded.event, correlation = excluded.correlation, "
+    "since = excluded.since"
+)
+#: Give the oldest pending event of a name and key to a run; ``{lock}`` locks
+#: the picked row where other processes claim too.
+_CLAIM_EVENT: Final = (
+    "UPDATE events SET run_id = ?, delivered_at = ? WHERE seq = (SELECT seq FROM events "
+    "WHERE run_id IS NULL AND name = ? AND correlation = ? ORDER BY seq LIMIT 1{lock}) RETURNING *"
+)
+DUE_TIMERS: Final = "SELECT run_id, timer, due_at FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?"
+
+
+def check_format(location: str, run_id: str, found: int | None) -> None:
+    """Refuse a run whose state is in a format newer than this wfc reads.
+
+    Raises:
+        NewerRunStateError: it is.
+    """
+    if found is not None and found > STATE_FORMAT:
+        raise NewerRunStateError(location, run_id, found, STATE_FORMAT)
+
+
+def _chunks(items: Sequence[str], size: int | None) -> Iterable[Sequence[str]]:
+    if size is None:
+        yield items
+        return
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class StoreTransaction:
+    """One write transaction. Reads see its own immediate writes; queued
+    writes in :attr:`batch` are flushed at commit."""
+
+    def __init__(self, conn: Connection, dialect: Dialect) -> None:
+        self._conn = conn
+        self._dialect = dialect
+        # Runs found missing in this transaction. Where no other process
+        # writes, they stay missing until it commits (its own new runs are
+        # queued in the batch), so reading them again costs a trip for nothing.
+        self._absent: set[str] = set()
+
+    @property
+    def batch(self) -> WriteBatch:
+        """Writes flushed together at commit."""
+        return self._conn.batch
+
+    @property
+    def connection(self) -> Connection:
+        """The dialect's connection of this transaction."""
+        return self._conn
+
+    # ---------------------------------------------------------------- runs
+
+    def _run_queries(self, columns: str, run_ids: Collection[str]) -> list[Statement]:
+        # In id order: two transactions locking the same runs cannot deadlock.
+        queries = []
+        for chunk in _chunks(sorted(run_ids), self._dialect.max_ids):
+            where, params = self._dialect.any_of("id", chunk)
+            queries.append((f"SELECT {columns} FROM runs WHERE {where} ORDER BY id{self._dialect.lock_rows}", params))
+        return queries
+
+    async def run_versions(self, run_ids: Collection[str]) -> dict[str, RunVersion]:
+        """Identity and version of the given runs that exist (locked for this
+        transaction where other processes write too).
+
+        Raises:
+            NewerRunStateError: one was stored by a newer wfc.
+        """
+        found: dict[str, RunVersion] = {}
+        for rows in await self._conn.fetch_many(self._run_queries(_RUN_VERSION_COLUMNS, run_ids)):
+            for row in rows:
+                check_format(self._dialect.location, row["id"], row["state_format"])
+                found[row["id"]] = decode.run_version(row)
+        if not self._dialect.shared:
+            self._absent.update(run_id for run_id in run_ids if run_id not in found)
+        return found
+
+    async def load_runs(self, run_ids: Collection[str]) -> dict[str, RunRecord]:
+        """Full rows of the given runs that exist (locked like
+        :meth:`run_versions`).
+
+        Raises:
+            NewerRunStateError: one was stored by a newer wfc.
+        """
+        found: dict[str, RunRecord] = {}
+        wanted = [run_id for run_id in run_ids if run_id not in self._absent]
+        if not wanted:
+            return found
+        for rows in await self._conn.fetch_many(self._run_queries("*", wanted)):
+            for row in rows:
+                found[row["id"]] = run_record(self._dialect.location, row)
+        return found
+
+    # ---------------------------------------------------------------- specs
+
+    async def get_spec(self, name: str, major: int, revision: int) -> SpecRecord | None:
+        """One deployed spec version."""
+        rows = await self._conn.fetch(_GET_SPEC, (name, major, revision))
+        return decode.spec_record(rows[0]) if rows else None
+
+    async def insert_spec(self, record: SpecRecord) -> None:
+        """Store a new spec version."""
+        params = (record.name, record.major, record.revision, record.hash, record.body.decode(), record.deployed_at)
+        await self._conn.fetch(_INSERT_SPEC, params)
+
+    # ---------------------------------------------------------------- events and waits
+
+    async def find_event(self, event_id: str) -> EventRecord | None:
+        """A stored event by its id."""
+        rows = await self._conn.fetch("SELECT * FROM events WHERE event_id = ?", (event_id,))
+        return decode.event_record(rows[0]) if rows else None
+
+    async def insert_event(
+        self, event_id: str, name: str, correlation: str | None, payload: bytes, run_id: str | None, now: float
+    ) -> EventRecord:
+        """Store an event, delivered to ``run_id`` or (``None``) pending."""
+        params = (event_id, name, correlation, payload.decode(), run_id, now, now if run_id else None)
+        return decode.event_record((await self._conn.fetch(_INSERT_EVENT, params))[0])
+
+    async def _waits(self, event: str, correlation: str) -> None:
+        """Before touching waits: take turns on the key, and forget the
+        waits queued to be forgotten, so reads see them gone."""
+        await self._conn.lock_key(event, correlation)
+        if self._conn.unwaited:
+            unwaited, self._conn.unwaited = self._conn.unwaited, []
+            await self._conn.drop_waits(unwaited)
+
+    async def find_waiter(self, event: str, correlation: str) -> tuple[str, int] | None:
+        """``(run_id, thread)`` of the longest-waiting correlated wait."""
+        await self._waits(event, correlation)
+        rows = await self._conn.fetch(_FIND_WAITER, (event, correlation))
+        return (rows[0]["run_id"], rows[0]["thread"]) if rows else None
+
+    async def put_wait(self, run_id: str, thread: int, event: str, correlation: str, now: float) -> None:
+        """Record that a thread waits for a correlated event."""
+        await self._waits(event, correlation)
+        await self._conn.fetch(_PUT_WAIT, (run_id, thread, event, correlation, now))
+
+    async def drop_waits(self, run_id: str, thread: int | None = None) -> None:
+        """Forget one thread's correlated wait, or all of a run's. Queued:
+        sent with the next statement on waits, or with the commit, so a run
+        that finishes costs no trip to the database for them."""
+        self._conn.unwaited.append((run_id, thread))
+
+    async def claim_event(self, event: str, correlation: str, run_id: str, now: float) -> EventRecord | None:
+        """Give the oldest pending event with this name and key to ``run_id``."""
+        await self._waits(event, correlation)
+        statement = _CLAIM_EVENT.format(lock=self._dialect.lock_rows)
+        rows = await self._conn.fetch(statement, (run_id, now, event, correlation))
+        return decode.event_record(rows[0]) if rows else None
+
+    # ---------------------------------------------------------------- timers
+
+    async def take_timer(self, run_id: str, timer: int) -> bool:
+        """Delete a timer; false when it was already gone (fired elsewhere or
+        cancelled), in which case the firing must be ignored."""
+        rows = await self._conn.fetch("DELETE FROM timers WHERE run_id = ? AND timer = ? RETURNING 1", (run_id, timer))
+        return bool(rows)
+
+
+def run_record(location: str, row: Row) -> RunRecord:
+    """A :class:`RunRecord` from a ``runs`` row, refused if stored by a newer wfc.
+
+    Raises:
+        NewerRunStateError: it was.
+    """
+    check_format(location, row["id"], row["state_format"])
+    return decode.run_record(row)
+
+
+class Store:
+    """A wfc database: SQLite or PostgreSQL, by the dialect it holds."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        """What differs between the kinds of database."""
+
+    @property
+    def location(self) -> str:
+        """Where the data lives, for messages."""
+        return self.dialect.location
+
+    @property
+    def shared(self) -> bool:
+        """True when many processes may serve the database at once: then an
+        engine starts only as many attempts as it has room for and leaves the
+        rest for any worker, and timers are leased before they fire."""
+        return self.dialect.shared
+
+    @property
+    def read_only(self) -> bool:
+        """Opened for reading only: writes raise ReadOnlyDatabaseError."""
+        return self.dialect.read_only
+
+    def transaction(self) -> AbstractAsyncContextManager[StoreTransaction]:
+        """A write transaction: commits (with the batch) on normal exit, rolls
+        back on an exception. Write transactions are serialized."""
+        return self._transaction()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[StoreTransaction]:
+        async with self.dialect.transaction() as conn:
+            yield StoreTransaction(conn, self.dialect)
+
+    async def close(self) -> None:
+        """Release connections."""
+        await self.dialect.close()
+
+    # ---------------------------------------------------------------- errors
+
+    def is_transient(self, error: Exception) -> bool:
+        """True when ``error`` is the database's trouble, not the data's: it
+        may go away by itself or once someone fixes the environment (database
+        busy, disk full, I/O error, connection lost), so the work that hit it
+        is worth trying again. False for an error the same writes would hit
+        again (a value the database refuses)."""
+        return self.dialect.is_transient(error)
+
+    def explain(self, error: Exception) -> str:
+        """What the driver error ``error`` means and what to do about it,
+        for messages (without the database's location)."""
+        return self.dialect.explain(error)
+
+    def commit_failed(self, error: Exception) -> StoreError:
+        """The error a caller gets when the commit of its call failed with
+        the driver error ``error``: its own class where the database names
+        the trouble (locked, read-only, damaged, tables dropped), with the
+        same advice as when opening met it."""
+        named = self.dialect.named_error(error)
+        if named is not None:
+            return named
+        message = f"could not commit: {self.explain(error)}"
+        if self.is_transient(error):
+            message += (
+                "; call again once that is fixed (a start() with the same run_id or a send_event() with the "
+                "same event_id never applies twice)"
+            )
+        return StoreError(self.location, message)
+
+    # ---------------------------------------------------------------- reads
+
+    async def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
+        return await self.dialect.fetch(statement, params)
+
+    async def get_spec(self, name: str, major: int, revision: int) -> SpecRecord | None:
+        """One deployed spec version."""
+        rows = await self._fetch(_GET_SPEC, (name, major, revision))
+        return decode.spec_record(rows[0]) if rows else None
+
+    async def list_specs(self, name: str | None = None) -> list[SpecRecord]:
+        """Deployed specs, by name then version."""
+        if name is None:
+            rows = await self._fetch("SELECT * FROM specs ORDER BY name, major, revision")
+        else:
+            rows = await self._fetch("SELECT * FROM specs WHERE name = ? ORDER BY major, revision", (name,))
+        return [decode.spec_record(row) for row in rows]
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """A run's row.
+
+        Raises:
+            NewerRunStateError: it was stored by a newer wfc.
+        """
+        rows = await self._fetch("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return run_record(self.location, rows[0]) if rows else None
+
+    async def list_runs(self, where: RunFilter) -> list[RunRecord]:
+        """The runs ``where`` picks, newest first.
+
+        Raises:
+            NewerRunStateError: one of them was stored by a newer wfc.
+        """
+        conditions: list[str] = []
+        params: list[Any] = []
+        if where.needs_attention is not None:
+            # Derived from the state (no column): such runs are FAILED, so the
+            # status index narrows the scan to failed runs.
+            flagged = f"(status = 'FAILED' AND {self.dialect.compensation_failed})"
+            conditions.append(flagged if where.needs_attention else f"NOT {flagged}")
+        if where.statuses:
+            condition, values = self.dialect.any_of("status", where.statuses)
+            conditions.append(condition)
+            params.extend(values)
+        for condition, value in (
+            ("workflow = ?", where.workflow),
+            ("created_at >= ?", where.started_after),
+            ("created_at < ?", where.started_before),
+        ):
+            if value is not None:
+                conditions.append(condition)
+                params.append(value)
+        statement = "SELECT * FROM runs"
+        if conditions:
+            statement += " WHERE " + " AND ".join(conditions)
+        statement += " ORDER BY created_at DESC, id DESC"
+        if where.limit is not None:
+            statement += " LIMIT ?"
+            params.append(where.limit)
+        return [run_record(self.location, row) for row in await self._fetch(statement, params)]
+
+    async def history(self, run_id: str, after: int = 0, limit: int | None = None) -> list[JournalRecord]:
+        """Journal rows of a run with ``seq > after``, in order."""
+        statement = "SELECT * FROM journal WHERE run_id = ? AND seq > ? ORDER BY seq"
+        params: list[Any] = [run_id, after]
+        if limit is not None:
+            statement += " LIMIT ?"
+            params.append(limit)
+        return [decode.journal_record(row) for row in await self._fetch(statement, params)]
+
+    async def due_timers(self, now: float, limit: int) -> list[TimerRecord]:
+        """Timers due at ``now``, earliest first."""
+        return [decode.timer_record(row) for row in await self._fetch(DUE_TIMERS, (now, limit))]
+
+    async def next_timer_due(self) -> float | None:
+        """When the earliest timer is due."""
+        rows = await self._fetch("SELECT min(due_at) AS due FROM timers")
+        return float(rows[0]["due"]) if rows and rows[0]["due"] is not None else None
+
+    async def pending_events(self, limit: int = 100) -> list[EventRecord]:
+        """Events stored for a correlated wait that has not come yet."""
+        rows = await self._fetch("SELECT * FROM events WHERE run_id IS NULL ORDER BY seq LIMIT ?", (limit,))
+        return [decode.event_record(row) for row in rows]
+
+    async def list_engines(self) -> list[EngineRecord]:
+        """The serving engines registered on the database, live or not yet
+        reaped (see :meth:`EngineRecord.alive`)."""
+        rows = await self._fetch("SELECT id, host, pid, started_at, heartbeat_at FROM engines")
+        return [EngineRecord(**{key: row[key] for key in row.keys()}) for row in rows]  # noqa: SIM118
+
+    # ---------------------------------------------------------------- leases
+
+    async def register_engine(self, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
+        """Record a live engine; release the leases of engines that are gone
+        (a dead process on this host, or a heartbeat older than ``lease``).
+        A store opened read-only registers nothing: a reader holds no leases."""
+        if not self.read_only:
+            await self.dialect.register_engine(engine_id, host, pid, now, lease)
+
+    async def heartbeat(self, engine_id: str, now: float, lease: float) -> None:
+        """Extend the leases of this engine's tasks."""
+        await self.dialect.heartbeat(engine_id, now, lease)
+
+    async def claim_tasks(
+        self, engine_id: str, tasks: Collection[str], now: float, lease: float, limit: int
+    ) -> list[TaskRecord]:
+        """Lease outbox rows of the given tasks that nobody holds."""
+        if not tasks or limit <= 0:
+            return []
+        return await self.dialect.claim_tasks(engine_id, tasks, now, lease, limit)
+
+    async def release_engine(self, engine_id: str) -> None:
+        """Give up this engine's leases (clean shutdown)."""
+        if not self.read_only:
+            await self.dialect.release_engine(engine_id)
+
+    async def claim_timers(self, engine_id: str, now: float, lease: float, limit: int) -> list[TimerRecord]:
+        """Due timers for this engine to fire, earliest first. A shared store
+        leases them so that one process fires each; otherwise every due timer
+        is returned (the firing transaction deletes it, so it fires once)."""
+        claimed = await self.dialect.claim_timers(engine_id, now, lease, limit)
+        return await self.due_timers(now, limit) if claimed is None else claimed
+
+    async def reap_engines(self, now: float, lease: float) -> int:
+        """Release the leases of engines that are gone; the number reaped. A
+        single-process store does this in :meth:`register_engine` only."""
+        return await self.dialect.reap_engines(now, lease)
+
+    def subscribe(self, handler: WakeupHandler) -> None:
+        """Call ``handler`` (in the event loop) when another process leaves
+        work or changes runs. Where nothing else writes, nothing calls it:
+        polling finds all."""
+        self.dialect.subscribe(handler)

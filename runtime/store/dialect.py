@@ -1,0 +1,158 @@
+"""What a database dialect supplies to the store core (:mod:`.core`).
+
+The core holds the SQL both databases share and the flow of every call; a
+dialect supplies only what differs between them, the way SQLAlchemy's
+dialects do: how statements reach the database (one worker thread for
+SQLite, an asyncpg pool for PostgreSQL), a few SQL forms (lists of ids,
+row locks, reading a flag out of the JSON state), how a transaction begins,
+flushes its batch and commits, and the leases many processes need.
+
+Shared statements are written with ``?`` placeholders; a dialect whose driver
+numbers them (``$1``) rewrites them in :meth:`Dialect.fetch` and
+:meth:`Connection.fetch_many`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, ClassVar
+
+from wfc.runtime.errors import StoreError
+from wfc.runtime.store.base import TaskRecord, TimerRecord, WakeupHandler, WriteBatch
+from wfc.runtime.store.rows import Row
+
+#: One statement and its parameters.
+Statement = tuple[str, Sequence[Any]]
+#: Correlated waits to forget: ``(run_id, thread)``, or ``(run_id, None)``
+#: for every wait of the run.
+Unwait = tuple[str, int | None]
+
+
+class Connection(abc.ABC):
+    """A dialect's connection inside one write transaction. The transaction
+    begins with the first statement; the dialect flushes :attr:`batch` and
+    :attr:`unwaited` and commits when the transaction ends without error."""
+
+    def __init__(self) -> None:
+        self.batch = WriteBatch()
+        self.unwaited: list[Unwait] = []
+        """Waits to forget, queued by the core: sent with the next statement
+        that touches waits (:meth:`drop_waits`) or with the flush."""
+
+    @abc.abstractmethod
+    async def fetch_many(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        """Run ``statements`` in order in the transaction (beginning it if
+        needed), in as few trips to the database as the driver allows; the
+        rows of each."""
+
+    async def fetch(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement in the transaction; its rows."""
+        return (await self.fetch_many([(statement, params)]))[0]
+
+    @abc.abstractmethod
+    async def drop_waits(self, unwaited: Sequence[Unwait]) -> None:
+        """Delete the correlated waits ``unwaited`` now."""
+
+    async def lock_key(self, event: str, correlation: str) -> None:
+        """Make waits and sends of one ``(event, correlation)`` take turns
+        until the transaction ends, where other processes may write them at
+        the same time. A database with one writer needs nothing."""
+        del event, correlation
+
+
+class Dialect(abc.ABC):
+    """One kind of database behind the store core."""
+
+    #: The migration folder (``migrations/<name>``) and the dialect's name.
+    name: ClassVar[str]
+    #: Where the data lives, for messages.
+    location: str
+    #: True when many processes may serve the database at once: then an
+    #: engine starts only as many attempts as it has room for and leaves the
+    #: rest for any worker, and timers are leased before they fire.
+    shared: ClassVar[bool] = False
+    #: Opened for reading only: writes raise ReadOnlyDatabaseError.
+    read_only: bool = False
+
+    # ---------------------------------------------------------------- SQL forms
+
+    #: Appended to a locking read of runs: ``" FOR UPDATE"`` where other
+    #: processes write the same rows.
+    lock_rows: ClassVar[str] = ""
+    #: A boolean SQL expression: the run's state says a compensation failed.
+    compensation_failed: ClassVar[str]
+    #: Most ids one statement may list (:meth:`any_of`); ``None``: no limit.
+    max_ids: ClassVar[int | None] = None
+
+    @abc.abstractmethod
+    def any_of(self, column: str, values: Sequence[Any]) -> Statement:
+        """A condition ``column`` is one of ``values``, and its parameters."""
+
+    # ---------------------------------------------------------------- statements
+
+    @abc.abstractmethod
+    async def fetch(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one read outside any write transaction; its rows."""
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A write transaction: flushes the connection's batch and commits
+        on normal exit, rolls back on an exception. Write transactions are
+        serialized."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections."""
+
+    # ---------------------------------------------------------------- errors
+
+    def is_transient(self, error: Exception) -> bool:
+        """See :meth:`~wfc.runtime.store.Store.is_transient`."""
+        return False
+
+    def explain(self, error: Exception) -> str:
+        """See :meth:`~wfc.runtime.store.Store.explain`."""
+        return f"{type(error).__name__}: {error}"
+
+    def named_error(self, error: Exception) -> StoreError | None:
+        """The error with its own class (locked, read-only, damaged...) that
+        a failed commit raises instead of the generic one, if any."""
+        del error
+        return None
+
+    # ---------------------------------------------------------------- leases
+
+    @abc.abstractmethod
+    async def register_engine(self, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
+        """See :meth:`~wfc.runtime.store.Store.register_engine`."""
+
+    @abc.abstractmethod
+    async def heartbeat(self, engine_id: str, now: float, lease: float) -> None:
+        """See :meth:`~wfc.runtime.store.Store.heartbeat`."""
+
+    @abc.abstractmethod
+    async def claim_tasks(
+        self, engine_id: str, tasks: Collection[str], now: float, lease: float, limit: int
+    ) -> list[TaskRecord]:
+        """See :meth:`~wfc.runtime.store.Store.claim_tasks`."""
+
+    @abc.abstractmethod
+    async def release_engine(self, engine_id: str) -> None:
+        """See :meth:`~wfc.runtime.store.Store.release_engine`."""
+
+    async def claim_timers(self, engine_id: str, now: float, lease: float, limit: int) -> list[TimerRecord] | None:
+        """Lease due timers, where timers are leased; ``None`` where they are
+        not (then the core returns every due timer)."""
+        del engine_id, now, lease, limit
+        return None
+
+    async def reap_engines(self, now: float, lease: float) -> int:
+        """See :meth:`~wfc.runtime.store.Store.reap_engines`."""
+        del now, lease
+        return 0
+
+    def subscribe(self, handler: WakeupHandler) -> None:
+        """See :meth:`~wfc.runtime.store.Store.subscribe`."""
+        del handler
