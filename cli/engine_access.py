@@ -24,8 +24,8 @@ import typer
 from wfc.cli.errors import CliError
 from wfc.cli.files import display
 from wfc.runtime import Engine, UnknownRunError
+from wfc.runtime._urls import redact_url
 from wfc.runtime.store import sqlite_path
-from wfc.runtime.urls import redact_url
 
 T = TypeVar("T")
 

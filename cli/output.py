@@ -14,7 +14,7 @@ from typing import IO, Any, Final
 from rich.console import Console
 from rich.text import Text
 
-from wfc.runtime.urls import redact_url
+from wfc.runtime._urls import redact_url
 
 #: Width of a console that is not a terminal (a pipe, a file): wide enough
 #: that nothing is ever wrapped or cut. Rich would otherwise use 80 columns,

@@ -34,10 +34,10 @@ from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url, run_async
 from wfc.cli.errors import CliError
 from wfc.cli.loading import import_target
 from wfc.runtime import Engine, TaskFunction
+from wfc.runtime._tasks import task_definitions
+from wfc.runtime._urls import redact_url
+from wfc.runtime._worker import Worker, WorkerStats
 from wfc.runtime.store import is_postgres_url
-from wfc.runtime.tasks import task_definitions
-from wfc.runtime.urls import redact_url
-from wfc.runtime.worker import Worker, WorkerStats
 
 AnyTask = TaskFunction[Any, Any]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from wfc.runtime.urls import redact_url
+from wfc.runtime._urls import redact_url
 from wfc.specs.errors import WfcError
 
 

@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from wfc.runtime._urls import redact_url
 from wfc.runtime.errors import (
     DatabaseUnreachableError,
     DatabaseUrlError,
@@ -29,7 +30,6 @@ from wfc.runtime.errors import (
     StoreError,
 )
 from wfc.runtime.store.schema import tables_after
-from wfc.runtime.urls import redact_url
 
 #: The schema wfc uses when the URL names none.
 DEFAULT_SCHEMA: Final = "wfc"
