@@ -14,8 +14,8 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
 
 import anyio
 import msgspec
@@ -24,7 +24,7 @@ from wfc.runtime._arguments import Moment, epoch, parse_statuses, pick_version
 from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._inputs import check_event_args, check_key, check_run_id, start_variables
-from wfc.runtime._loop import CommitLoop
+from wfc.runtime._loop import CommitLoop, Follow
 from wfc.runtime._records import HistoryEntry, RunInfo, SentEvent, run_info, to_datetime
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
 from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
@@ -37,6 +37,40 @@ from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
 log = logging.getLogger("wfc.runtime")
 
 TaskLike = TaskFunction[Any, Any] | TaskDefinition
+
+
+class _Loop(Protocol):
+    """All the engine asks of its machinery (:class:`~wfc.runtime._loop.CommitLoop`),
+    the way an httpx ``Client`` holds a ``Transport``: the engine checks and
+    reads; every change goes through :meth:`call`."""
+
+    @property
+    def engine_id(self) -> str: ...
+
+    def running(self) -> AbstractAsyncContextManager[None]:
+        """Run the background work for the block; close after it."""
+
+    def check_open(self) -> None:
+        """Raise :class:`UsageError` once the engine closed."""
+
+    async def call(self, command: StartRun | SendEvent | Deploy | RunInput) -> Any:
+        """Queue a command; its reply once its transaction committed."""
+
+    def following(self, run_id: str) -> AbstractAsyncContextManager[Follow]:
+        """Be woken by the commits that touch ``run_id``, while in the block."""
+
+    # The controls of a worker (see Engine.drain and the properties below).
+    @property
+    def counters(self) -> TaskCounters: ...
+
+    @property
+    def running_attempts(self) -> int: ...
+
+    async def drain(self, grace: float) -> None: ...
+
+    def hurry(self) -> None: ...
+
+    def wake_timers(self) -> None: ...
 
 
 class Engine:
@@ -69,7 +103,7 @@ class Engine:
         self._poll = poll_interval
         self._clock = clock
         self._specs = SpecCache(store.location)
-        self._loop = CommitLoop(
+        self._loop: _Loop = CommitLoop(
             store,
             self._specs,
             self._definitions,

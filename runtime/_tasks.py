@@ -34,6 +34,7 @@ import msgspec
 from wfc.runtime.errors import TaskDefinitionError
 from wfc.runtime.interpreter import TaskPolicy
 from wfc.specs import Backoff, duration_problem, json_problems
+from wfc.specs.errors import _rebuild
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -58,6 +59,11 @@ class TaskException(Exception):
         self.message = message
         self.content = content
         super().__init__(f"{name}: {message}" if message else name)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Like every wfc error: rebuilt from the message, attributes restored
+        # (the default would call __init__ with the message as the name).
+        return (_rebuild, (type(self), self.args), self.__dict__ or None)
 
 
 @dataclass(frozen=True)

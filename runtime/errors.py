@@ -12,6 +12,33 @@ from collections.abc import Sequence
 from wfc.runtime._urls import redact_url
 from wfc.specs.errors import WfcError
 
+__all__ = [
+    "ConflictError",
+    "CorruptDatabaseError",
+    "DatabaseLockedError",
+    "DatabaseUnreachableError",
+    "DatabaseUrlError",
+    "DeployConflictError",
+    "InputError",
+    "MissingTablesError",
+    "MissingTasksError",
+    "NewerDatabaseError",
+    "NotAWfcDatabaseError",
+    "ReadOnlyDatabaseError",
+    "RunIdConflictError",
+    "RunInputsConflictError",
+    "RunStateError",
+    "StaleRunError",
+    "StoreError",
+    "TaskDefinitionError",
+    "UnexpectedEventError",
+    "UnknownRunError",
+    "UnknownWorkflowError",
+    "UnsupportedUrlError",
+    "UsageError",
+    "WaitTimeoutError",
+]
+
 
 class UsageError(WfcError):
     """An engine method was called in a way that cannot work (bad argument
