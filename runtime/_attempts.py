@@ -75,15 +75,26 @@ class Attempts:
         if scope is not None:
             scope.cancel()
 
+    async def _acquire(self) -> None:
+        """Take a slot of the limiter: at once while there is room (no trip
+        through the event loop per attempt), else wait for one."""
+        try:
+            self._limiter.acquire_nowait()
+        except anyio.WouldBlock:
+            await self._limiter.acquire()
+
     async def _execute(self, effect: DispatchTask, scope: anyio.CancelScope) -> None:
         definition = self._definitions[effect.task]
         try:
             with scope:
-                async with self._limiter:
+                await self._acquire()
+                try:
                     # A copy: task code may change its arguments, and the
                     # originals are shared with the run state in memory.
                     args = msgspec.json.decode(msgspec.json.encode(effect.args))
                     outcome = await run_task(definition, args, task_context(effect), effect.timeout)
+                finally:
+                    self._limiter.release()
         finally:
             self._running.pop(effect.dispatch_id, None)
         if scope.cancelled_caught:

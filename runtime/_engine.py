@@ -23,7 +23,7 @@ import msgspec
 from wfc.runtime._arguments import Moment, epoch, parse_statuses, pick_version
 from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
-from wfc.runtime._inputs import check_event_args, check_key, check_run_id, start_variables
+from wfc.runtime._inputs import check_event_args, check_key, check_run_id, check_start_args, start_variables
 from wfc.runtime._loop import CommitLoop, Follow
 from wfc.runtime._records import HistoryEntry, RunInfo, SentEvent, run_info, to_datetime
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
@@ -339,11 +339,7 @@ class Engine:
                 workflow that started with other inputs (it names them).
         """
         self._loop.check_open()
-        if run_id is not None:
-            check_run_id(run_id)
-        check_key(workflow, "the workflow name")
-        if inputs is not None and not isinstance(inputs, Mapping):
-            raise UsageError(f"inputs must be a mapping of variable name to value, got {type(inputs).__name__}")
+        check_start_args(workflow, inputs, run_id)
         existing = None if run_id is None else await self._store.get_run(run_id)
         if existing is not None and existing.workflow == workflow:
             spec = await self._spec_of(existing)  # a repeated start is checked against the run's version
@@ -432,8 +428,12 @@ class Engine:
                     delay = min(delay, remaining)
                 with anyio.move_on_after(delay) as slept:
                     await event.wait()
-                # Woken by a commit of this engine that left the run
-                # unfinished: nothing to read. Anything else is read.
+                # Woken by a commit of this engine: the loop holds what it
+                # committed, so the run is not read back after every step.
+                if not slept.cancelled_caught and follow.final is not None:
+                    self._loop.check_open()
+                    state, spec = follow.final
+                    return run_info(decode_state(state), spec.info.masked)
                 committed = follow.status
                 read = slept.cancelled_caught or committed is None or committed.finished
 

@@ -48,15 +48,25 @@ def check_run_id(run_id: object) -> None:
     check_key(run_id, "run_id")
 
 
-def start_variables(spec: WorkflowSpec, inputs: object) -> dict[str, Any]:
+def check_start_args(workflow: object, inputs: object, run_id: object) -> None:
+    """The arguments of ``start``, before anything is read.
+
+    Raises:
+        UsageError: a bad run id or workflow name, or ``inputs`` is not a mapping.
+    """
+    if run_id is not None:
+        check_run_id(run_id)
+    check_key(workflow, "the workflow name")
+    if inputs is not None and not isinstance(inputs, Mapping):
+        raise UsageError(f"inputs must be a mapping of variable name to value, got {type(inputs).__name__}")
+
+
+def start_variables(spec: WorkflowSpec, inputs: Mapping[str, Any] | None) -> dict[str, Any]:
     """The variables a run of ``spec`` starts with: ``inputs`` checked, plus defaults.
 
     Raises:
-        UsageError: ``inputs`` is not a mapping.
         InputError: listing every unknown, missing or mistyped input.
     """
-    if inputs is not None and not isinstance(inputs, Mapping):
-        raise UsageError(f"inputs must be a mapping of variable name to value, got {type(inputs).__name__}")
     return prepare_inputs(spec, inputs)
 
 

@@ -28,6 +28,7 @@ left by another process starts without waiting for the poll interval.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -44,7 +45,7 @@ import anyio.abc
 from wfc.runtime._attempts import Attempts, TaskCounters
 from wfc.runtime._commands import Barrier, Command, Deploy, RunInput, SendEvent, StartRun
 from wfc.runtime._dispatches import dispatch_of
-from wfc.runtime._spec_cache import SpecCache
+from wfc.runtime._spec_cache import CachedSpec, SpecCache
 from wfc.runtime._tasks import TaskDefinition
 from wfc.runtime._turn import Shared, Turn, refused_data, set_aside_reason
 from wfc.runtime.errors import StaleRunError, UsageError
@@ -63,8 +64,10 @@ class Follow:
     changed: anyio.Event = field(default_factory=anyio.Event)
     """Set (and replaced) when the run may have changed."""
     status: RunStatus | None = None
-    """The status this engine last committed for the run since the reader
-    looked; ``None`` when it does not know (another process changed it)."""
+    """The status this engine last committed for the run; ``None`` when it
+    does not know (another process changed it)."""
+    final: tuple[bytes, CachedSpec] | None = None
+    """When this engine's last commit finished the run: its state as stored, and its spec."""
     readers: int = 0
 
 
@@ -154,6 +157,9 @@ class CommitLoop:
             if self._serve:
                 tg.start_soon(self._timer_loop)
                 tg.start_soon(self._poll_loop)
+            # What exists now (modules, the store, this engine) lives as long
+            # as the engine: the cyclic collector need not walk it every pass.
+            gc.freeze()
             try:
                 yield
             except Exception as exc:
@@ -209,12 +215,16 @@ class CommitLoop:
             if follow.readers <= 0:
                 self._follows.pop(run_id, None)
 
-    def _changed(self, run_id: str, status: RunStatus | None) -> None:
+    def _changed(
+        self, run_id: str, status: RunStatus | None, final: tuple[bytes, CachedSpec] | None = None
+    ) -> None:
         """Wake the readers of ``run_id``: this engine committed ``status``
-        for it (``None``: it changed elsewhere)."""
+        for it (``None``: it changed elsewhere), and ``final`` if that
+        finished it."""
         follow = self._follows.get(run_id)
         if follow is not None:
             follow.status = status
+            follow.final = final
             follow.changed.set()
             follow.changed = anyio.Event()
 
@@ -401,7 +411,7 @@ class CommitLoop:
         if self._follows:
             for run_id in outcome.touched:
                 live = turn.lives.get(run_id)
-                self._changed(run_id, None if live is None else live.state.status)
+                self._changed(run_id, None if live is None else live.state.status, outcome.finished.get(run_id))
 
     # ------------------------------------------------------------------ background work
 
@@ -487,7 +497,9 @@ class CommitLoop:
                 self._attempts.start(dispatch_of(record))
             else:
                 self._submit(RunInput(record.run_id, Redeliver(dispatch_id=record.dispatch_id)))
-        return slots is not None and len(claimed) == limit
+        # A full batch: more may wait (after a restart, every attempt that
+        # was in flight). Claim again at once rather than a batch per poll.
+        return len(claimed) == limit
 
     def _free_slots(self) -> int | None:
         """Attempts this engine may still take on; ``None``: no limit (a store

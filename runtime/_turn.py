@@ -170,6 +170,8 @@ class Outcome:
     touched: set[str] = field(default_factory=set)
     timers_changed: bool = False
     fired: set[tuple[str, int]] = field(default_factory=set)
+    finished: dict[str, tuple[bytes, CachedSpec]] = field(default_factory=dict)
+    """Runs this turn finished: their stored state as written, and their spec."""
 
 
 class Turn:
@@ -375,6 +377,10 @@ class Turn:
             updated_at=state.updated_at,
             expected_version=live.version,
         )
+        if state.status.finished:
+            self.outcome.finished[run_id] = (batch.runs[run_id].state, live.cached)
+        else:
+            self.outcome.finished.pop(run_id, None)
         batch.journal.extend(
             JournalRecord(
                 run_id=run_id,
