@@ -413,13 +413,14 @@ class Engine:
         """
         deadline = None if timeout is None else anyio.current_time() + timeout
         async with self._loop.following(run_id) as follow:
-            read = True
             while True:
-                event = follow.changed  # taken before reading, so a commit in between still wakes us
-                if read:
-                    info = await self.get_run(run_id)
-                    if info.status.finished:
-                        return info
+                event = follow.settled()  # taken before reading, so a commit in between still wakes us
+                info = await self.get_run(run_id)
+                if info.status.finished:
+                    return info
+                # A step of this engine that leaves the run running does not
+                # wake us; its end, a change by another process, or the
+                # poll interval (a process that does not notify) does.
                 delay = self._poll
                 if deadline is not None:
                     remaining = deadline - anyio.current_time()
@@ -428,14 +429,11 @@ class Engine:
                     delay = min(delay, remaining)
                 with anyio.move_on_after(delay) as slept:
                     await event.wait()
-                # Woken by a commit of this engine: the loop holds what it
-                # committed, so the run is not read back after every step.
                 if not slept.cancelled_caught and follow.final is not None:
+                    # Finished by this engine: the loop holds what it stored.
                     self._loop.check_open()
                     state, spec = follow.final
                     return run_info(decode_state(state), spec.info.masked)
-                committed = follow.status
-                read = slept.cancelled_caught or committed is None or committed.finished
 
     async def history(self, run_id: str, after: int = 0, limit: int | None = None) -> list[HistoryEntry]:
         """The run's journal: every transition, in order, with masked
@@ -465,7 +463,7 @@ class Engine:
         seq = after
         async with self._loop.following(run_id) as follow:
             while True:
-                event = follow.changed
+                event = follow.changed()
                 # The status is read before the journal, so once it says
                 # finished, this journal read holds every entry.
                 record = await self._store.get_run(run_id)

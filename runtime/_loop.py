@@ -36,7 +36,6 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -50,25 +49,50 @@ from wfc.runtime._tasks import TaskDefinition
 from wfc.runtime._turn import Shared, Turn, refused_data, set_aside_reason
 from wfc.runtime.errors import StaleRunError, UsageError
 from wfc.runtime.interpreter import DispatchTask, Limits, Redeliver, TimerFired
-from wfc.runtime.state import RunStatus
 from wfc.runtime.store import JournalRecord, Store, Wakeup
 from wfc.specs import WfcError
 
 log = logging.getLogger("wfc.runtime")
 
 
-@dataclass
 class Follow:
-    """What the commit loop tells the readers following one run."""
+    """What the commit loop tells the readers of one run.
 
-    changed: anyio.Event = field(default_factory=anyio.Event)
-    """Set (and replaced) when the run may have changed."""
-    status: RunStatus | None = None
-    """The status this engine last committed for the run; ``None`` when it
-    does not know (another process changed it)."""
-    final: tuple[bytes, CachedSpec] | None = None
-    """When this engine's last commit finished the run: its state as stored, and its spec."""
-    readers: int = 0
+    Take an event before reading the run, so a commit in between still
+    wakes the reader. Events are made only when someone waits for them.
+    """
+
+    def __init__(self) -> None:
+        self._changed: anyio.Event | None = None
+        self._settled: anyio.Event | None = None
+        self.final: tuple[bytes, CachedSpec] | None = None
+        """When this engine's last commit of the run finished it: the state
+        as stored, and its spec."""
+        self.readers = 0
+
+    def changed(self) -> anyio.Event:
+        """Set by the next change of the run (for journal readers)."""
+        if self._changed is None:
+            self._changed = anyio.Event()
+        return self._changed
+
+    def settled(self) -> anyio.Event:
+        """Set by the next commit of this engine that finishes the run, or
+        when another process changed it: a step that leaves the run running
+        wakes nobody who waits for its end."""
+        if self._settled is None:
+            self._settled = anyio.Event()
+        return self._settled
+
+    def notify(self, *, settled: bool, final: tuple[bytes, CachedSpec] | None) -> None:
+        """The run changed; ``settled``: see :meth:`settled`."""
+        self.final = final
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+        if settled and self._settled is not None:
+            self._settled.set()
+            self._settled = None
 
 
 class CommitLoop:
@@ -198,12 +222,8 @@ class CommitLoop:
 
     @asynccontextmanager
     async def following(self, run_id: str) -> AsyncIterator[Follow]:
-        """While in the block, commits that touch ``run_id`` set the yielded
-        follow's ``changed`` event (then replaced by a fresh one) and note
-        the status they committed.
-
-        Take the event before reading the run, so a commit in between still
-        wakes the reader."""
+        """While in the block, changes of ``run_id`` are told to the yielded
+        :class:`Follow`."""
         follow = self._follows.get(run_id)
         if follow is None:
             follow = self._follows[run_id] = Follow()
@@ -215,18 +235,13 @@ class CommitLoop:
             if follow.readers <= 0:
                 self._follows.pop(run_id, None)
 
-    def _changed(
-        self, run_id: str, status: RunStatus | None, final: tuple[bytes, CachedSpec] | None = None
-    ) -> None:
-        """Wake the readers of ``run_id``: this engine committed ``status``
-        for it (``None``: it changed elsewhere), and ``final`` if that
-        finished it."""
+    def _changed(self, run_id: str, final: tuple[bytes, CachedSpec] | None, *, elsewhere: bool) -> None:
+        """Wake the readers of ``run_id``: it changed in another process
+        (``elsewhere``), or this engine committed it, finishing it if
+        ``final`` holds its state."""
         follow = self._follows.get(run_id)
         if follow is not None:
-            follow.status = status
-            follow.final = final
-            follow.changed.set()
-            follow.changed = anyio.Event()
+            follow.notify(settled=elsewhere or final is not None, final=final)
 
     def check_open(self) -> None:
         """Raise if the engine closed."""
@@ -410,8 +425,7 @@ class CommitLoop:
             reply.set(value)
         if self._follows:
             for run_id in outcome.touched:
-                live = turn.lives.get(run_id)
-                self._changed(run_id, None if live is None else live.state.status, outcome.finished.get(run_id))
+                self._changed(run_id, outcome.finished.get(run_id), elsewhere=False)
 
     # ------------------------------------------------------------------ background work
 
@@ -519,7 +533,7 @@ class CommitLoop:
             self._timer_wake.set()
         elif wakeup.kind == "runs":
             for run_id in wakeup.names:
-                self._changed(run_id, None)
+                self._changed(run_id, None, elsewhere=True)
 
     async def drain(self, grace: float) -> None:
         """Stop taking work and give the attempts running here up to
