@@ -1,10 +1,13 @@
 """The engine: the imperative shell around the pure interpreter.
 
 :class:`Engine` is the public API: deploy specs, start runs, send events,
-read runs and their journals. Its machinery (the commit loop that batches many
-runs' transitions into one transaction, task workers, timers, recovery) is in
-:mod:`wfc.runtime._loop`. A task attempt is delivered at least once; its
-idempotency key makes effectively-once possible.
+read runs and their journals. It checks what callers give
+(:mod:`~wfc.runtime._inputs`), reads through the store and its one
+:class:`~wfc.runtime._spec_cache.SpecCache`, and hands every change to the
+private :class:`~wfc.runtime._loop.CommitLoop` it holds (behind the small
+``_Loop`` interface): the commit loop that batches many runs' transitions into
+one transaction, task attempts, timers, recovery. A task attempt is delivered
+at least once; its idempotency key makes effectively-once possible.
 """
 
 from __future__ import annotations
