@@ -61,7 +61,7 @@ def database_url(value: str) -> str:
 def db_flag(url: str) -> str:
     """`` --db URL`` when a later command needs it to find the same database
     (it is neither the default nor ``$WFC_DB``); otherwise empty."""
-    from wfc.runtime.urls import redact_url
+    from wfc.runtime._urls import redact_url
 
     if url in (DEFAULT_DB, os.environ.get("WFC_DB")):
         return ""

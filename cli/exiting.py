@@ -1,7 +1,7 @@
 """Leaving the process once a command is done.
 
 Threads that task code leaves behind (a sync ``@task`` stuck past its
-timeout) are daemon threads (see :mod:`wfc.runtime.tasks`), so the
+timeout) are daemon threads (see :mod:`wfc.runtime._tasks`), so the
 interpreter does not wait for them at exit. What is left to do here is the
 last flush: when the reader of standard output is gone (``wfc run ... |
 head``), the command still ends with its own exit code and no broken-pipe

@@ -51,7 +51,7 @@ def print_error(message: str) -> None:
     in it stay whole. A database password in it is shown as ``***``."""
     from rich.text import Text
 
-    from wfc.runtime.urls import redact_url
+    from wfc.runtime._urls import redact_url
 
     stderr().print(Text.assemble(("error: ", "bold red"), redact_url(message)), soft_wrap=True)
 

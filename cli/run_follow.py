@@ -30,7 +30,7 @@ from wfc.runtime import (
     UnknownRunError,
     UnknownWorkflowError,
 )
-from wfc.runtime.urls import redact_url
+from wfc.runtime._urls import redact_url
 from wfc.specs import WorkflowSpec
 
 #: Exit code when the run id names a run started with other inputs (or of

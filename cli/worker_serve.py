@@ -1,5 +1,5 @@
 """What ``wfc worker`` does once its options are parsed: import the task
-modules, serve the database with a :class:`~wfc.runtime.worker.Worker`, and
+modules, serve the database with a :class:`~wfc.runtime._worker.Worker`, and
 show its progress until a signal stops it (see :mod:`wfc.cli.worker_cmd`)."""
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from wfc.cli.engine_access import run_async
 from wfc.cli.errors import CliError
 from wfc.cli.loading import import_target
 from wfc.runtime import Engine, TaskFunction
+from wfc.runtime._tasks import task_definitions
+from wfc.runtime._urls import redact_url
+from wfc.runtime._worker import Worker, WorkerStats
 from wfc.runtime.store import is_postgres_url
-from wfc.runtime.tasks import task_definitions
-from wfc.runtime.urls import redact_url
-from wfc.runtime.worker import Worker, WorkerStats
 
 AnyTask = TaskFunction[Any, Any]
 

@@ -14,10 +14,17 @@ async with Engine.open("sqlite:///wfc.db", tasks=[charge_card]) as engine:
 
 The interpreter (:mod:`wfc.runtime.interpreter`) is a pure state machine; the
 :class:`Engine` commits each transition with its journal and outbox in one
-transaction before acting on it.
+transaction before acting on it. A :class:`Worker` serves a shared database.
+
+Only the names in ``__all__`` (and the public subpackages and the
+:mod:`wfc.runtime.errors` module) are the promise; modules and names with a
+leading underscore are private.
 """
 
-from wfc.runtime.engine import Engine
+from wfc.runtime._engine import Engine
+from wfc.runtime._records import HistoryEntry, RunInfo, SentEvent, ThreadInfo
+from wfc.runtime._tasks import TaskContext, TaskDefinition, TaskException, TaskFunction, task
+from wfc.runtime._worker import Worker, WorkerStats
 from wfc.runtime.errors import (
     ConflictError,
     DeployConflictError,
@@ -38,9 +45,7 @@ from wfc.runtime.errors import (
     UsageError,
     WaitTimeoutError,
 )
-from wfc.runtime.records import HistoryEntry, RunInfo, SentEvent, ThreadInfo
 from wfc.runtime.state import Failure, RunStatus, ThreadStatus
-from wfc.runtime.tasks import TaskContext, TaskDefinition, TaskException, TaskFunction, task
 from wfc.specs.errors import WfcError
 
 __all__ = [
@@ -75,5 +80,7 @@ __all__ = [
     "UsageError",
     "WaitTimeoutError",
     "WfcError",
+    "Worker",
+    "WorkerStats",
     "task",
 ]

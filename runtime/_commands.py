@@ -7,6 +7,7 @@ from typing import Any
 
 import anyio
 
+from wfc.runtime._spec_cache import CachedSpec
 from wfc.runtime.interpreter import Input
 from wfc.specs import WorkflowSpec
 
@@ -57,9 +58,12 @@ class RunInput:
 class StartRun:
     """Create a run (idempotent by id)."""
 
-    spec: WorkflowSpec
+    spec: CachedSpec
     run_id: str
     inputs: dict[str, Any]
+    """As the caller gave them (the run's journal shows these)."""
+    variables: dict[str, Any]
+    """``inputs`` checked against ``spec``, defaults added."""
     reply: Reply = field(default_factory=Reply)
 
 

@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 import msgspec
 
 from wfc.runtime._commands import Barrier, Command, Deploy, Reply, RunInput, SendEvent, StartRun
-from wfc.runtime._run_checks import check_event_awaited, check_same_inputs, input_digests
+from wfc.runtime._dispatches import outbox_row
+from wfc.runtime._inputs import check_event, check_operator, check_same_inputs, input_digests, start_variables
+from wfc.runtime._records import SentEvent
+from wfc.runtime._spec_cache import CachedSpec, SpecCache
+from wfc.runtime._tasks import storable_text
 from wfc.runtime.errors import (
     DeployConflictError,
     RunIdConflictError,
-    RunStateError,
     UnknownRunError,
     UsageError,
 )
@@ -49,19 +52,14 @@ from wfc.runtime.interpreter import (
     WatchEvent,
     begin,
     crash,
-    prepare_inputs,
-    refusal,
     step,
 )
-from wfc.runtime.records import SentEvent
 from wfc.runtime.state import RunState, RunStatus, TaskWait, decode_state, encode_state
-from wfc.runtime.store import JournalRecord, RunWrite, SpecRecord, StoreTransaction, TaskRecord, TimerRecord
-from wfc.runtime.tasks import storable_text
-from wfc.specs import WfcError, WorkflowSpec, loads_deployed
+from wfc.runtime.store import JournalRecord, RunWrite, SpecRecord, StoreTransaction, TimerRecord
+from wfc.specs import WfcError, WorkflowSpec
 
 log = logging.getLogger("wfc.runtime")
 _JSON = msgspec.json.Encoder()
-_ACTIONS = {Cancel: "cancel", Halt: "halt", Resume: "resume", Retry: "retry"}
 
 RUN_SET_ASIDE = "RUN_SET_ASIDE"
 """Failure name of a run whose transition could not be committed (see
@@ -110,9 +108,15 @@ class Live:
     """A run's state as of its last committed version."""
 
     state: RunState
-    spec: WorkflowSpec
+    cached: CachedSpec
+    """The run's spec version, from the engine's spec cache."""
     version: int | None
     """Stored version; ``None`` for a run created in this turn."""
+
+    @property
+    def spec(self) -> WorkflowSpec:
+        """The spec the run is on."""
+        return self.cached.spec
 
 
 @dataclass
@@ -125,6 +129,7 @@ class Shared:
     policies: Mapping[str, TaskPolicy]
     lease: float
     serve: bool
+    specs: SpecCache
     max_cached: int = 10_000
     slots: Callable[[], int | None] | None = None
     """Free task slots of this engine; ``None`` (or a function returning it):
@@ -132,7 +137,6 @@ class Shared:
     overflowed: bool = False
     """Set when a dispatch was left in the outbox for lack of a slot."""
     runs: OrderedDict[str, Live] = field(default_factory=OrderedDict)
-    specs: dict[tuple[str, int, int], WorkflowSpec] = field(default_factory=dict)
     limits: Limits = DEFAULT_LIMITS
     """Limits the interpreter applies to every run (the fan-out cap)."""
 
@@ -166,6 +170,8 @@ class Outcome:
     touched: set[str] = field(default_factory=set)
     timers_changed: bool = False
     fired: set[tuple[str, int]] = field(default_factory=set)
+    finished: dict[str, tuple[bytes, CachedSpec]] = field(default_factory=dict)
+    """Runs this turn finished: their stored state as written, and their spec."""
 
 
 class Turn:
@@ -201,24 +207,13 @@ class Turn:
 
     async def _load(self, run_ids: list[str]) -> None:
         for run_id, record in (await self.tx.load_runs(run_ids)).items():
-            spec = await self.spec(record.workflow, record.major, record.revision)
-            self.lives[run_id] = Live(decode_state(record.state), spec, record.version)
+            cached = await self.shared.specs.load(self.tx, (record.workflow, record.major, record.revision), run_id)
+            self.lives[run_id] = Live(decode_state(record.state), cached, record.version)
 
     async def live(self, run_id: str) -> Live | None:
         if run_id not in self.lives:
             await self._load([run_id])
         return self.lives.get(run_id)
-
-    async def spec(self, name: str, major: int, revision: int) -> WorkflowSpec:
-        key = (name, major, revision)
-        spec = self.shared.specs.get(key)
-        if spec is None:
-            record = await self.tx.get_spec(name, major, revision)
-            if record is None:
-                raise WfcError(f"spec {name} {major}.{revision} is missing from the database")
-            spec = loads_deployed(record.body)
-            self.shared.specs[key] = spec
-        return spec
 
     # ---------------------------------------------------------------- commands
 
@@ -255,9 +250,7 @@ class Turn:
                 command.reply.fail(UnknownRunError(command.run_id))
             return
         if isinstance(event, Cancel | Halt | Resume | Retry):
-            reason = refusal(live.state, live.spec, event)
-            if reason is not None:
-                raise RunStateError(command.run_id, live.state.status.value, _ACTIONS[type(event)], reason)
+            check_operator(live.state, live.spec, event)
         transition = await self.apply(command.run_id, live, event)
         if isinstance(event, Redeliver) and not any(
             isinstance(e, DispatchTask) and e.dispatch_id == event.dispatch_id for e in transition.effects
@@ -271,17 +264,24 @@ class Turn:
         if existing is not None:
             # Idempotent only when it is the same start: the same workflow, and
             # the same inputs once the run's own spec filled in the defaults.
-            if existing.state.workflow != command.spec.name:
-                raise RunIdConflictError(command.run_id, existing.state.workflow, command.spec.name)
-            check_same_inputs(existing.state, existing.spec, prepare_inputs(existing.spec, command.inputs))
+            if existing.state.workflow != command.spec.spec.name:
+                raise RunIdConflictError(command.run_id, existing.state.workflow, command.spec.spec.name)
+            # The caller checked the inputs against the spec it read; a run
+            # started meanwhile on another version is compared on its own.
+            variables = (
+                command.variables
+                if existing.cached is command.spec
+                else start_variables(existing.spec, command.inputs)
+            )
+            check_same_inputs(existing.state, existing.cached.info.masked, variables)
             self.outcome.replies.append((command.reply, command.run_id))
             return
         transition = begin(
-            command.spec, command.run_id, command.inputs, self.now, self.shared.policies, self.shared.limits
+            command.spec.spec, command.run_id, command.inputs, self.now, self.shared.policies, self.shared.limits
         )
         # Digests of the inputs as given plus defaults, not of the variables
         # now: the first transition may already have changed those.
-        transition.state.input_digests = input_digests(command.run_id, prepare_inputs(command.spec, command.inputs))
+        transition.state.input_digests = input_digests(command.run_id, command.variables)
         live = Live(transition.state, command.spec, None)
         self.lives[command.run_id] = live
         await self.record(command.run_id, live, transition)
@@ -298,11 +298,7 @@ class Turn:
             live = await self.live(run_id)
             if live is None:
                 raise UnknownRunError(run_id)
-            if live.state.status.finished:
-                raise RunStateError(
-                    run_id, live.state.status.value, f"send event {command.name!r}", "a finished run takes no events"
-                )
-            check_event_awaited(live.state, live.spec, command.name)
+            check_event(live.state, live.cached, command.name)
         elif command.correlation is not None:
             waiter = await self.tx.find_waiter(command.name, command.correlation)
             run_id = waiter[0] if waiter is not None else None
@@ -381,6 +377,10 @@ class Turn:
             updated_at=state.updated_at,
             expected_version=live.version,
         )
+        if state.status.finished:
+            self.outcome.finished[run_id] = (batch.runs[run_id].state, live.cached)
+        else:
+            self.outcome.finished.pop(run_id, None)
         batch.journal.extend(
             JournalRecord(
                 run_id=run_id,
@@ -400,7 +400,8 @@ class Turn:
             match effect:
                 case DispatchTask():
                     local = self.shared.serve and effect.task in self.shared.tasks and self._take_slot()
-                    batch.put_task(self._task_record(effect, local))
+                    owner, until = (self.shared.engine_id, self.now + self.shared.lease) if local else (None, None)
+                    batch.put_task(outbox_row(effect, self.now, owner, until))
                     self.outcome.abandon.discard(effect.dispatch_id)
                     if local:
                         self.outcome.start[effect.dispatch_id] = effect
@@ -442,23 +443,6 @@ class Turn:
             return True
         self.shared.overflowed = True
         return False
-
-    def _task_record(self, effect: DispatchTask, local: bool) -> TaskRecord:
-        return TaskRecord(
-            dispatch_id=effect.dispatch_id,
-            run_id=effect.run_id,
-            workflow=effect.workflow,
-            thread=effect.thread,
-            node=effect.node,
-            task=effect.task,
-            args=_JSON.encode(effect.args),
-            attempt=effect.attempt,
-            idempotency_key=effect.idempotency_key,
-            timeout=effect.timeout,
-            created_at=self.now,
-            lease_owner=self.shared.engine_id if local else None,
-            lease_expires_at=self.now + self.shared.lease if local else None,
-        )
 
     def committed(self) -> Outcome:
         """Update the shared cache after a successful commit."""

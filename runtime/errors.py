@@ -9,8 +9,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from wfc.runtime.urls import redact_url
+from wfc.runtime._urls import redact_url
 from wfc.specs.errors import WfcError
+
+__all__ = [
+    "ConflictError",
+    "CorruptDatabaseError",
+    "DatabaseLockedError",
+    "DatabaseUnreachableError",
+    "DatabaseUrlError",
+    "DeployConflictError",
+    "InputError",
+    "MissingTablesError",
+    "MissingTasksError",
+    "NewerDatabaseError",
+    "NotAWfcDatabaseError",
+    "ReadOnlyDatabaseError",
+    "RunIdConflictError",
+    "RunInputsConflictError",
+    "RunStateError",
+    "StaleRunError",
+    "StoreError",
+    "TaskDefinitionError",
+    "UnexpectedEventError",
+    "UnknownRunError",
+    "UnknownWorkflowError",
+    "UnsupportedUrlError",
+    "UsageError",
+    "WaitTimeoutError",
+]
 
 
 class UsageError(WfcError):

@@ -15,6 +15,20 @@ class WfcError(Exception):
     where, and what to do about it.
     """
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors take structured arguments, not their message, so the default
+        # (calling the class with ``args``) would build another error: rebuild
+        # from the message and restore the attributes instead, so an error
+        # crosses a process boundary (a process pool, a queue) intact.
+        return (_rebuild, (type(self), self.args), self.__dict__ or None)
+
+
+def _rebuild(cls: type[BaseException], args: tuple[object, ...]) -> BaseException:
+    """An error of ``cls`` with ``args``, made without calling its ``__init__``."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    return error
+
 
 class SpecError(WfcError):
     """A workflow spec document is malformed or inconsistent.

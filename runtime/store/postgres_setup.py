@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from wfc.runtime._urls import redact_url
 from wfc.runtime.errors import (
     DatabaseUnreachableError,
     DatabaseUrlError,
@@ -28,7 +29,6 @@ from wfc.runtime.errors import (
     StoreError,
 )
 from wfc.runtime.store import schema
-from wfc.runtime.urls import redact_url
 
 #: The schema wfc uses when the URL names none.
 DEFAULT_SCHEMA: Final = "wfc"

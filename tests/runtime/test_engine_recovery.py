@@ -272,3 +272,17 @@ async def test_closing_does_not_wait_for_a_loop_stuck_in_the_database(
             await stuck.wait()
         started = anyio.current_time()
     assert anyio.current_time() - started < 5
+
+
+async def test_a_backlog_larger_than_one_claim_is_all_taken_without_waiting_for_the_next_poll(db_url: str) -> None:
+    # 300 attempts wait in the outbox (a client dispatched them and runs
+    # nothing), more than one claim takes on SQLite (256). The serving engine
+    # polls once an hour: a full batch must make it claim again at once.
+    s = spec("backlog", [("n", task("noop")), ("end", exit_(out("n")))])
+    async with Engine.open(db_url, serve=False) as client:
+        await client.deploy(s)
+        run_ids = [await client.start("backlog", run_id=f"b{index}") for index in range(300)]
+    async with Engine.open(db_url, tasks=[noop], poll_interval=3600) as engine:
+        with anyio.fail_after(60):
+            runs = [await engine.wait(run_id) for run_id in run_ids]
+    assert {run.status for run in runs} == {RunStatus.COMPLETED}

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import anyio
 import msgspec
 import pytest
 from rtdb import Db
@@ -17,6 +18,7 @@ from wfc.runtime import (
     InputError,
     MissingTasksError,
     RunIdConflictError,
+    RunInfo,
     RunInputsConflictError,
     RunStateError,
     RunStatus,
@@ -272,3 +274,50 @@ async def test_tasks_get_copies_of_their_arguments(db_url: str) -> None:
         await engine.deploy(s)
         run = await engine.wait(await engine.start("copies"), timeout=10)
     assert run.output == [1]
+
+
+async def test_wait_takes_the_finished_run_from_the_commit_loop_not_from_a_read_per_step(db_url: str) -> None:
+    # The waiter reads the run once when it starts waiting; the steps this
+    # engine commits do not make it read again, and the finishing commit
+    # hands it the run as stored.
+    import time
+
+    from wfc.runtime.store import open_store
+
+    store = await open_store(db_url, time.time())
+    reads: list[str] = []
+    real_get_run = store.get_run
+
+    async def counting_get_run(run_id: str) -> Any:
+        reads.append(run_id)
+        return await real_get_run(run_id)
+
+    store.get_run = counting_get_run  # type: ignore[method-assign]
+    gated = spec(
+        "gated",
+        [
+            ("go", wait("go")),
+            ("d", task("double", var("x"))),
+            ("t", task("tag", out("d"), "v1")),
+            ("end", exit_(out("t"))),
+        ],
+        variables={"x": variable("int", required=True)},
+    )
+    async with open_engine(db_url, poll_interval=3600, store=store) as engine:
+        await engine.deploy(gated)
+        run_id = await engine.start("gated", {"x": 21}, run_id="w1")
+        reads.clear()
+        async with anyio.create_task_group() as tg:
+            done: list[RunInfo] = []
+
+            async def waiter() -> None:
+                done.append(await engine.wait(run_id))
+
+            tg.start_soon(waiter)
+            with anyio.fail_after(10):
+                while not reads:  # the waiter read the run (waiting on the event) and sleeps
+                    await anyio.sleep(0.01)
+            await engine.send_event("go", run_id=run_id)  # three steps follow, committed by this engine
+        assert reads == ["w1"]
+        assert done == [await engine.get_run(run_id)]
+    assert done[0].status is RunStatus.COMPLETED and done[0].output == {"label": "v1", "value": 42}

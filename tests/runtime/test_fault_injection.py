@@ -203,7 +203,7 @@ async def test_a_batch_that_cannot_be_committed_is_not_split_into_as_many_failin
                 if index == 0:
                     await store.holding()
             with anyio.fail_after(10):
-                while len(engine._queue) < 5:
+                while engine._loop.queued < 5:
                     await anyio.sleep(0.005)
             store.fail(Fault.DISK_FULL)  # until cleared
             store.release()

@@ -39,6 +39,8 @@ def test_exported_names_are_pinned() -> None:
         "UsageError",
         "WaitTimeoutError",
         "WfcError",
+        "Worker",
+        "WorkerStats",
         "task",
     ]
     for name in wfc.runtime.__all__:

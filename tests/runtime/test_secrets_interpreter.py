@@ -9,8 +9,8 @@ import pytest
 from rtdrive import Driver
 from rtspec import call, edge, exit_, for_each, handler, mut, nop, op, out, spawn, spec, task, thread, var, variable
 
+from wfc.runtime._records import RunInfo, ThreadInfo
 from wfc.runtime.interpreter import Redactor, spec_info
-from wfc.runtime.records import RunInfo, ThreadInfo
 from wfc.runtime.state import Failure, RunStatus, ThreadStatus
 from wfc.specs import Version
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from wfc.runtime import TaskContext, TaskDefinitionError, TaskException, task
-from wfc.runtime.tasks import run_task, task_definitions
+from wfc.runtime._tasks import run_task, task_definitions
 from wfc.specs import Backoff
 
 pytestmark = pytest.mark.anyio

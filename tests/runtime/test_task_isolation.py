@@ -26,12 +26,12 @@ from rtdb import Db
 from rtrefuse import MARKER, refuse_marker_in_runs
 from rtspec import edge, exit_, lit, mut, out, sleep, spec, task, variable, wait
 
-import wfc.runtime._core as core
+import wfc.runtime._attempts as attempts
 from wfc.runtime import Engine, RunInfo, RunStateError, RunStatus, TaskContext, TaskException
 from wfc.runtime import task as wfc_task
+from wfc.runtime._tasks import MESSAGE_LIMIT, OUTPUT_LIMIT, TaskOutcome, run_task
 from wfc.runtime._turn import refused_data
 from wfc.runtime.errors import ConflictError
-from wfc.runtime.tasks import MESSAGE_LIMIT, OUTPUT_LIMIT, TaskOutcome, run_task
 
 pytestmark = pytest.mark.anyio
 
@@ -319,14 +319,14 @@ async def test_a_transition_that_cannot_be_encoded_sets_its_run_aside(
 ) -> None:
     # An output that slipped past the door of run_task: encoding the run's
     # state fails (a lone surrogate), so the transition can never be committed.
-    real = core.run_task
+    real = attempts.run_task
 
     async def leaky(definition: Any, args: list[Any], context: Any, timeout: float | None) -> TaskOutcome:
         if args == ["leak"]:
             return TaskOutcome(ok=True, output="\ud800")
         return await real(definition, args, context, timeout)
 
-    monkeypatch.setattr(core, "run_task", leaky)
+    monkeypatch.setattr(attempts, "run_task", leaky)
     async with open_engine(db_url) as engine:
         await engine.deploy(one_task("echo", lit("leak")))
         run_id = await engine.start("call-echo", run_id="leaky")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from wfc.runtime import Engine, StoreError, UnsupportedUrlError
-from wfc.runtime.urls import redact_url
+from wfc.runtime._urls import redact_url
 
 
 @pytest.mark.parametrize(

@@ -1,63 +1,123 @@
 """The engine: the imperative shell around the pure interpreter.
 
 :class:`Engine` is the public API: deploy specs, start runs, send events,
-read runs and their journals. Its machinery (the commit loop that batches many
-runs' transitions into one transaction, task workers, timers, recovery) is in
-:mod:`wfc.runtime._core`. A task attempt is delivered at least once; its
-idempotency key makes effectively-once possible.
+read runs and their journals. It checks what callers give
+(:mod:`~wfc.runtime._inputs`), reads through the store and its one
+:class:`~wfc.runtime._spec_cache.SpecCache`, and hands every change to the
+private :class:`~wfc.runtime._loop.CommitLoop` it holds (behind the small
+``_Loop`` interface): the commit loop that batches many runs' transitions into
+one transaction, task attempts, timers, recovery. A task attempt is delivered
+at least once; its idempotency key makes effectively-once possible.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
 
 import anyio
-import anyio.abc
 import msgspec
 
 from wfc.runtime._arguments import Moment, epoch, parse_statuses, pick_version
+from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
-from wfc.runtime._core import EngineCore
-from wfc.runtime.errors import (
-    MissingTasksError,
-    StoreError,
-    UnknownRunError,
-    UnknownWorkflowError,
-    UsageError,
-    WaitTimeoutError,
-)
-from wfc.runtime.interpreter import (
-    Cancel,
-    Halt,
-    Limits,
-    Resume,
-    Retry,
-    prepare_inputs,
-    spec_info,
-)
-from wfc.runtime.records import HistoryEntry, RunInfo, SentEvent, run_info, to_datetime
+from wfc.runtime._inputs import check_event_args, check_key, check_run_id, check_start_args, start_variables
+from wfc.runtime._loop import CommitLoop, Follow
+from wfc.runtime._records import HistoryEntry, RunInfo, SentEvent, run_info, to_datetime
+from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
+from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
+from wfc.runtime.errors import MissingTasksError, UnknownRunError, UnknownWorkflowError, UsageError, WaitTimeoutError
+from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
 from wfc.runtime.state import RunStatus, decode_state
-from wfc.runtime.store import RunFilter, RunRecord, SpecRecord, Store, open_store
-from wfc.runtime.tasks import TaskDefinition, TaskFunction, task_definitions
-from wfc.specs import Version, WorkflowSpec, body_hash, dumps, json_problems, loads_deployed, text_problem, validate
+from wfc.runtime.store import RunFilter, RunRecord, Store, open_store
+from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
 
 log = logging.getLogger("wfc.runtime")
 
 TaskLike = TaskFunction[Any, Any] | TaskDefinition
 
 
-class Engine(EngineCore):
+class _Loop(Protocol):
+    """All the engine asks of its machinery (:class:`~wfc.runtime._loop.CommitLoop`),
+    the way an httpx ``Client`` holds a ``Transport``: the engine checks and
+    reads; every change goes through :meth:`call`."""
+
+    @property
+    def engine_id(self) -> str: ...
+
+    def running(self) -> AbstractAsyncContextManager[None]:
+        """Run the background work for the block; close after it."""
+
+    def check_open(self) -> None:
+        """Raise :class:`UsageError` once the engine closed."""
+
+    async def call(self, command: StartRun | SendEvent | Deploy | RunInput) -> Any:
+        """Queue a command; its reply once its transaction committed."""
+
+    def following(self, run_id: str) -> AbstractAsyncContextManager[Follow]:
+        """Be woken by the commits that touch ``run_id``, while in the block."""
+
+    # The controls of a worker (see Engine.drain and the properties below).
+    @property
+    def counters(self) -> TaskCounters: ...
+
+    @property
+    def running_attempts(self) -> int: ...
+
+    async def drain(self, grace: float) -> None: ...
+
+    def hurry(self) -> None: ...
+
+    def wake_timers(self) -> None: ...
+
+
+class Engine:
     """A durable workflow engine on one database.
 
     Open it with :meth:`open`; all methods are coroutines of that context.
     """
+
+    def __init__(
+        self,
+        store: Store,
+        url: str,
+        tasks: Mapping[str, TaskDefinition],
+        *,
+        serve: bool,
+        check_tasks: bool,
+        lease_seconds: float,
+        poll_interval: float,
+        max_batch: int,
+        max_concurrent_tasks: int,
+        max_children_per_run: int,
+        clock: Callable[[], float],
+    ) -> None:
+        """Use :meth:`open`: an engine needs its background work running."""
+        self._store = store
+        self._url = url
+        self._definitions = dict(tasks)
+        self._check_tasks = check_tasks
+        self._lease = lease_seconds
+        self._poll = poll_interval
+        self._clock = clock
+        self._specs = SpecCache(store.location)
+        self._loop: _Loop = CommitLoop(
+            store,
+            self._specs,
+            self._definitions,
+            serve=serve,
+            lease_seconds=lease_seconds,
+            poll_interval=poll_interval,
+            max_batch=max_batch,
+            max_concurrent_tasks=max_concurrent_tasks,
+            limits=Limits(max_children=max_children_per_run),
+            clock=clock,
+        )
 
     @classmethod
     @asynccontextmanager
@@ -141,28 +201,11 @@ class Engine(EngineCore):
                 poll_interval=poll_interval,
                 max_batch=max_batch,
                 max_concurrent_tasks=max_concurrent_tasks,
+                max_children_per_run=max_children_per_run,
                 clock=clock,
             )
-            engine._shared.limits = Limits(max_children=max_children_per_run)
-            if serve:  # a client runs nothing: it is not an engine that serves the database
-                await store.register_engine(engine._id, socket.gethostname(), os.getpid(), clock(), lease_seconds)
-            # An error of the caller's block is re-raised after the task group
-            # closed, so it reaches the caller as itself, not in an ExceptionGroup.
-            body_error: Exception | None = None
-            async with anyio.create_task_group() as tg:
-                engine._tg = tg
-                tg.start_soon(engine._commit_loop)
-                if serve:
-                    tg.start_soon(engine._timer_loop)
-                    tg.start_soon(engine._poll_loop)
-                try:
-                    yield engine
-                except Exception as exc:
-                    body_error = exc
-                finally:
-                    await engine._shutdown()
-            if body_error is not None:
-                raise body_error
+            async with engine._loop.running():
+                yield engine
         finally:
             with anyio.CancelScope(shield=True):
                 await store.close()
@@ -175,12 +218,43 @@ class Engine(EngineCore):
     @property
     def engine_id(self) -> str:
         """This engine's id, recorded as the lease owner of its task attempts."""
-        return self._id
+        return self._loop.engine_id
 
     @property
     def task_names(self) -> frozenset[str]:
         """Names of the tasks this engine runs."""
         return frozenset(self._definitions)
+
+    # ------------------------------------------------------------------ serving (for workers)
+
+    @property
+    def counters(self) -> TaskCounters:
+        """What this engine did with task attempts since it opened (for ``wfc worker``)."""
+        return self._loop.counters
+
+    @property
+    def running_attempts(self) -> int:
+        """Task attempts running in this engine now."""
+        return self._loop.running_attempts
+
+    async def drain(self, grace: float) -> None:
+        """Stop taking work and give the attempts running here up to
+        ``grace`` seconds to finish and be committed. What follows from them
+        is left in the outbox for other workers; attempts still running when
+        the engine closes are released to them."""
+        await self._loop.drain(grace)
+
+    def hurry(self) -> None:
+        """End a :meth:`drain` now."""
+        self._loop.hurry()
+
+    def wake_timers(self) -> None:
+        """Look for due timers now instead of at the next poll.
+
+        The timer loop sleeps in real time until the next timer is due by the
+        engine's clock; call this after moving an injected ``clock`` forward
+        (tests), so timers that became due fire without waiting."""
+        self._loop.wake_timers()
 
     # ------------------------------------------------------------------ specs
 
@@ -202,49 +276,36 @@ class Engine(EngineCore):
         if not isinstance(spec, WorkflowSpec):
             raise UsageError(f"deploy() takes a wfc.specs.WorkflowSpec, got {type(spec).__name__}")
         validate(spec)
-        self._require_tasks(spec)
+        self._require_tasks(derive(spec))
         digest = body_hash(spec)
         stored = msgspec.structs.replace(spec, hash=digest)
-        result: bool = await self._call(Deploy(spec=stored, body=dumps(stored), hash=digest))
+        result: bool = await self._loop.call(Deploy(spec=stored, body=dumps(stored), hash=digest))
         return result
 
     async def get_spec(self, workflow: str, version: Version | str | int | None = None) -> WorkflowSpec:
         """A deployed spec: the latest, or the version asked for (``"1.2"``,
         ``Version``, or a major number for its latest revision)."""
-        self._check_open()
+        return (await self._deployed(workflow, version)).spec
+
+    async def _deployed(self, workflow: str, version: Version | str | int | None) -> CachedSpec:
+        self._loop.check_open()
         records = await self._store.list_specs(workflow)
         if not records:
             raise UnknownWorkflowError(workflow)
-        record = pick_version(workflow, records, version)
-        return self._decode_spec(record)
+        return self._specs.decoded(pick_version(workflow, records, version))
 
     async def list_specs(self, workflow: str | None = None) -> list[WorkflowSpec]:
         """Every deployed spec version (of one workflow, if named)."""
-        return [self._decode_spec(r) for r in await self._store.list_specs(workflow)]
+        return [self._specs.decoded(r).spec for r in await self._store.list_specs(workflow)]
 
-    def _decode_spec(self, record: SpecRecord) -> WorkflowSpec:
-        key = (record.name, record.major, record.revision)
-        spec = self._shared.specs.get(key)
-        if spec is None:
-            spec = loads_deployed(record.body)
-            self._shared.specs[key] = spec
-        return spec
+    async def _spec_of(self, record: RunRecord) -> CachedSpec:
+        return await self._specs.load(self._store, (record.workflow, record.major, record.revision), record.id)
 
-    async def _spec_of(self, record: RunRecord) -> WorkflowSpec:
-        key = (record.workflow, record.major, record.revision)
-        spec = self._shared.specs.get(key)
-        if spec is None:
-            stored = await self._store.get_spec(*key)
-            if stored is None:
-                raise StoreError(self._store.location, f"spec {key} of run {record.id!r} is missing")
-            spec = self._decode_spec(stored)
-        return spec
-
-    def _require_tasks(self, spec: WorkflowSpec) -> None:
+    def _require_tasks(self, spec: CachedSpec) -> None:
         if self._check_tasks:
-            missing = spec_info(spec).tasks - self._definitions.keys()
+            missing = spec.info.tasks - self._definitions.keys()
             if missing:
-                raise MissingTasksError(spec.name, sorted(missing))
+                raise MissingTasksError(spec.spec.name, sorted(missing))
 
     # ------------------------------------------------------------------ runs
 
@@ -280,22 +341,17 @@ class Engine(EngineCore):
             RunInputsConflictError: ``run_id`` belongs to a run of this
                 workflow that started with other inputs (it names them).
         """
-        self._check_open()
-        if run_id is not None and (not isinstance(run_id, str) or not run_id):
-            raise UsageError(f"run_id must be a non-empty string, got {run_id!r}")
-        _check_key(run_id, "run_id")
-        _check_key(workflow, "the workflow name")
-        if inputs is not None and not isinstance(inputs, Mapping):
-            raise UsageError(f"inputs must be a mapping of variable name to value, got {type(inputs).__name__}")
+        self._loop.check_open()
+        check_start_args(workflow, inputs, run_id)
         existing = None if run_id is None else await self._store.get_run(run_id)
         if existing is not None and existing.workflow == workflow:
             spec = await self._spec_of(existing)  # a repeated start is checked against the run's version
         else:
-            spec = await self.get_spec(workflow, version)
+            spec = await self._deployed(workflow, version)
             self._require_tasks(spec)
-        prepare_inputs(spec, inputs)  # fail fast; the turn checks again
-        command = StartRun(spec=spec, run_id=run_id or uuid.uuid4().hex, inputs=dict(inputs or {}))
-        result: str = await self._call(command)
+        variables = start_variables(spec.spec, inputs)
+        command = StartRun(spec=spec, run_id=run_id or uuid.uuid4().hex, inputs=dict(inputs or {}), variables=variables)
+        result: str = await self._loop.call(command)
         return result
 
     async def serving_engines(self) -> int:
@@ -303,7 +359,7 @@ class Engine(EngineCore):
         if it serves): those with a heartbeat within this engine's
         ``lease_seconds`` whose process, on this machine, still exists. With
         none, a RUNNING run is waiting for an engine: nothing executes it."""
-        self._check_open()
+        self._loop.check_open()
         now, host = self._clock(), socket.gethostname()
         return sum(1 for engine in await self._store.list_engines() if engine.alive(now, self._lease, host))
 
@@ -313,8 +369,8 @@ class Engine(EngineCore):
         Raises:
             UnknownRunError: no run has this id.
         """
-        self._check_open()
-        _check_key(run_id, "run_id")
+        self._loop.check_open()
+        check_key(run_id, "run_id")
         record = await self._store.get_run(run_id)
         if record is None:
             raise UnknownRunError(run_id)
@@ -322,7 +378,7 @@ class Engine(EngineCore):
 
     async def _info(self, record: RunRecord) -> RunInfo:
         spec = await self._spec_of(record)
-        return run_info(decode_state(record.state), spec_info(spec).masked)
+        return run_info(decode_state(record.state), spec.info.masked)
 
     async def list_runs(
         self,
@@ -338,8 +394,8 @@ class Engine(EngineCore):
         ``needs_attention=True``, only the runs someone must look at: FAILED
         because a compensation still failed after its retries, so side effects
         may not be undone (``False``: only the others)."""
-        self._check_open()
-        _check_key(workflow, "the workflow name")
+        self._loop.check_open()
+        check_key(workflow, "the workflow name")
         statuses = None if status is None else parse_statuses(status)
         after, before = epoch(started_after), epoch(started_before)
         where = RunFilter(
@@ -362,27 +418,35 @@ class Engine(EngineCore):
             WaitTimeoutError: ``timeout`` seconds passed first (the run goes on).
         """
         deadline = None if timeout is None else anyio.current_time() + timeout
-        async with self._following(run_id) as changed:
+        async with self._loop.following(run_id) as follow:
             while True:
-                event = changed()  # taken before reading, so a commit in between still wakes us
+                event = follow.settled()  # taken before reading, so a commit in between still wakes us
                 info = await self.get_run(run_id)
                 if info.status.finished:
                     return info
+                # A step of this engine that leaves the run running does not
+                # wake us; its end, a change by another process, or the
+                # poll interval (a process that does not notify) does.
                 delay = self._poll
                 if deadline is not None:
                     remaining = deadline - anyio.current_time()
                     if remaining <= 0:
                         raise WaitTimeoutError(run_id, timeout or 0.0)
                     delay = min(delay, remaining)
-                with anyio.move_on_after(delay):
+                with anyio.move_on_after(delay) as slept:
                     await event.wait()
+                if not slept.cancelled_caught and follow.final is not None:
+                    # Finished by this engine: the loop holds what it stored.
+                    self._loop.check_open()
+                    state, spec = follow.final
+                    return run_info(decode_state(state), spec.info.masked)
 
     async def history(self, run_id: str, after: int = 0, limit: int | None = None) -> list[HistoryEntry]:
         """The run's journal: every transition, in order, with masked
         variables shown as ``"***"``. ``after`` skips entries up to that
         ``seq`` (poll with the last seq seen)."""
-        self._check_open()
-        _check_key(run_id, "run_id")
+        self._loop.check_open()
+        check_key(run_id, "run_id")
         records = await self._store.history(run_id, after, limit)
         if not records and await self._store.get_run(run_id) is None:
             raise UnknownRunError(run_id)
@@ -403,9 +467,9 @@ class Engine(EngineCore):
         """Journal entries as they are committed, until the run finishes: for
         live progress displays."""
         seq = after
-        async with self._following(run_id) as changed:
+        async with self._loop.following(run_id) as follow:
             while True:
-                event = changed()
+                event = follow.changed()
                 # The status is read before the journal, so once it says
                 # finished, this journal read holds every entry.
                 record = await self._store.get_run(run_id)
@@ -423,11 +487,12 @@ class Engine(EngineCore):
     # ------------------------------------------------------------------ run control
 
     async def _control(self, run_id: str, command: Cancel | Halt | Resume | Retry) -> RunInfo:
-        if not isinstance(run_id, str) or not run_id:
-            raise UsageError(f"run_id must be a non-empty string, got {run_id!r}")
-        _check_key(run_id, "run_id")
-        _check_key(getattr(command, "reason", None), "the reason")
-        await self._call(RunInput(run_id, command, Reply()))
+        """The one path of operator commands: checked here for what the
+        caller gave, refused by the turn for what the run's state does not
+        allow (:func:`~wfc.runtime._inputs.check_operator`)."""
+        check_run_id(run_id)
+        check_key(getattr(command, "reason", None), "the reason")
+        await self._loop.call(RunInput(run_id, command, Reply()))
         return await self.get_run(run_id)
 
     async def halt(self, run_id: str, reason: str = "") -> RunInfo:
@@ -523,17 +588,7 @@ class Engine(EngineCore):
                 waits for ``name`` (no wait and no interrupt handler in any
                 thread); it lists the names it does wait for.
         """
-        if not isinstance(name, str) or not name:
-            raise UsageError(f"an event name is a non-empty string, got {name!r}")
-        for value, what in ((name, "the event name"), (run_id, "run_id"), (correlation, "correlation"),
-                            (event_id, "event_id")):
-            _check_key(value, what)
-        problems = json_problems(payload)
-        if problems:
-            listed = "; ".join(f"{problem.path}: {problem.reason}" for problem in problems)
-            raise UsageError(f"the payload of event {name!r} is not JSON wfc can store ({listed})")
-        if run_id is None and correlation is None:
-            raise UsageError(f"send_event({name!r}) needs run_id= or correlation= to know which run it is for")
+        check_event_args(name, payload, run_id, correlation, event_id)
         command = SendEvent(
             name=name,
             payload=payload,
@@ -541,16 +596,6 @@ class Engine(EngineCore):
             correlation=None if correlation is None else str(correlation),
             event_id=event_id or uuid.uuid4().hex,
         )
-        result: SentEvent = await self._call(command)
+        result: SentEvent = await self._loop.call(command)
         return result
 
-
-def _check_key(value: object, what: str) -> None:
-    """A string stored in a column of its own: no lone surrogate (no UTF-8
-    form) and no NUL (PostgreSQL text refuses it)."""
-    if not isinstance(value, str):
-        return
-    problem = text_problem(value) or ("it contains a NUL character, which the database cannot store"
-                                      if "\x00" in value else None)
-    if problem is not None:
-        raise UsageError(f"{what} cannot be stored: {problem}")

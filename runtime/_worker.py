@@ -30,8 +30,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from wfc.runtime._core import TaskLike
-from wfc.runtime.engine import Engine
+from wfc.runtime._engine import Engine, TaskLike
 from wfc.runtime.errors import UsageError
 
 

@@ -1,5 +1,11 @@
 """The engine's machinery: the commit loop and background work.
 
+:class:`CommitLoop` is what :class:`~wfc.runtime.Engine` holds and talks to,
+through a few methods: :meth:`~CommitLoop.running` (the background work, for
+the engine's ``async with``), :meth:`~CommitLoop.call` (queue a command, await
+its commit), :meth:`~CommitLoop.following` (be woken by the commits of a run)
+and the worker controls (:meth:`~CommitLoop.drain`, ...).
+
 Every state change goes through one commit loop. Callers and task workers
 queue commands; each loop turn drains the queue, applies all of it in one
 store transaction (see :mod:`wfc.runtime._turn`), commits, and only then acts:
@@ -22,104 +28,118 @@ left by another process starts without waiting for the poll interval.
 
 from __future__ import annotations
 
-import datetime as dt
+import gc
 import logging
+import os
+import socket
 import uuid
-from collections import Counter, deque
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import anyio.abc
-import msgspec
 
+from wfc.runtime._attempts import Attempts, TaskCounters
 from wfc.runtime._commands import Barrier, Command, Deploy, RunInput, SendEvent, StartRun
+from wfc.runtime._dispatches import dispatch_of
+from wfc.runtime._spec_cache import CachedSpec, SpecCache
+from wfc.runtime._tasks import TaskDefinition
 from wfc.runtime._turn import Shared, Turn, refused_data, set_aside_reason
-from wfc.runtime.errors import (
-    StaleRunError,
-    UsageError,
-)
-from wfc.runtime.interpreter import (
-    DispatchTask,
-    Redeliver,
-    TaskCompleted,
-    TaskFailed,
-    TimerFired,
-)
-from wfc.runtime.store import JournalRecord, Store, TaskRecord, Wakeup
-from wfc.runtime.tasks import TaskContext, TaskDefinition, TaskFunction, run_task
+from wfc.runtime.errors import StaleRunError, UsageError
+from wfc.runtime.interpreter import DispatchTask, Limits, Redeliver, TimerFired
+from wfc.runtime.store import JournalRecord, Store, Wakeup
 from wfc.specs import WfcError
 
 log = logging.getLogger("wfc.runtime")
 
-TaskLike = TaskFunction[Any, Any] | TaskDefinition
-Moment = dt.datetime | float
+
+class Follow:
+    """What the commit loop tells the readers of one run.
+
+    Take an event before reading the run, so a commit in between still
+    wakes the reader. Events are made only when someone waits for them.
+    """
+
+    def __init__(self) -> None:
+        self._changed: anyio.Event | None = None
+        self._settled: anyio.Event | None = None
+        self.final: tuple[bytes, CachedSpec] | None = None
+        """When this engine's last commit of the run finished it: the state
+        as stored, and its spec."""
+        self.readers = 0
+
+    def changed(self) -> anyio.Event:
+        """Set by the next change of the run (for journal readers)."""
+        if self._changed is None:
+            self._changed = anyio.Event()
+        return self._changed
+
+    def settled(self) -> anyio.Event:
+        """Set by the next commit of this engine that finishes the run, or
+        when another process changed it: a step that leaves the run running
+        wakes nobody who waits for its end."""
+        if self._settled is None:
+            self._settled = anyio.Event()
+        return self._settled
+
+    def notify(self, *, settled: bool, final: tuple[bytes, CachedSpec] | None) -> None:
+        """The run changed; ``settled``: see :meth:`settled`."""
+        self.final = final
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+        if settled and self._settled is not None:
+            self._settled.set()
+            self._settled = None
 
 
-@dataclass
-class TaskCounters:
-    """What an engine did with task attempts since it opened (for ``wfc worker``)."""
-
-    claimed: int = 0
-    """Attempts taken from the shared outbox (left by another process, or by
-    a process that died)."""
-    started: int = 0
-    """Attempts started here, claimed or dispatched by this engine itself."""
-    completed: int = 0
-    failed: int = 0
-    """Attempts that raised or timed out (retried or not)."""
-
-
-class EngineCore:
-    """The commit loop and background work; :class:`~wfc.runtime.Engine` adds
-    the public API on top."""
+class CommitLoop:
+    """The commit loop and background work of one engine."""
 
     def __init__(
         self,
         store: Store,
-        url: str,
+        specs: SpecCache,
         tasks: Mapping[str, TaskDefinition],
         *,
         serve: bool,
-        check_tasks: bool,
         lease_seconds: float,
         poll_interval: float,
         max_batch: int,
         max_concurrent_tasks: int,
+        limits: Limits,
         clock: Callable[[], float],
     ) -> None:
         self._store = store
-        self._url = url
-        self._definitions = dict(tasks)
+        self._definitions = tasks
         self._serve = serve
-        self._check_tasks = check_tasks
         self._lease = lease_seconds
         self._poll = poll_interval
         self._max_batch = max_batch
         self._clock = clock
-        self._id = uuid.uuid4().hex
+        self.engine_id = uuid.uuid4().hex
+        """This engine's id, recorded as the lease owner of its task attempts."""
         self._shared = Shared(
-            engine_id=self._id,
-            tasks=frozenset(self._definitions),
-            policies={name: d.policy for name, d in self._definitions.items()},
+            engine_id=self.engine_id,
+            tasks=frozenset(tasks),
+            policies={name: d.policy for name, d in tasks.items()},
             lease=lease_seconds,
             serve=serve,
+            specs=specs,
+            limits=limits,
         )
         self._queue: deque[Command] = deque()
         self._wake = anyio.Event()
         self._timer_wake = anyio.Event()
         self._timers_inflight: set[tuple[str, int]] = set()
-        self._running: dict[str, anyio.CancelScope] = {}
-        self._changed: dict[str, anyio.Event] = {}
-        self._followers: Counter[str] = Counter()
-        self._limiter = anyio.CapacityLimiter(max_concurrent_tasks)
+        self._attempts = Attempts(tasks, max_concurrent_tasks, self._submit)
+        self._follows: dict[str, Follow] = {}
         self._max_tasks = max_concurrent_tasks
         self._claim_wake = anyio.Event()
         self._draining = False
         self._drain_scope: anyio.CancelScope | None = None
-        self.counters = TaskCounters()
         self._shared.slots = self._free_slots
         store.subscribe(self._on_wakeup)
         self._closed = False
@@ -132,13 +152,53 @@ class EngineCore:
         self._uncertain: set[str] = set()
         """Attempts of failed turns that a watcher looks for (see :meth:`_watch_uncertain`)."""
 
+    @property
+    def counters(self) -> TaskCounters:
+        """What this engine did with task attempts since it opened."""
+        return self._attempts.counters
+
+    @property
+    def queued(self) -> int:
+        """Commands waiting for the next turn."""
+        return len(self._queue)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run the background work until the block exits, then close: the
+        commands queued are committed, attempts still running are released.
+
+        An error of the block is re-raised after the task group closed, so it
+        reaches the caller as itself, not in an ``ExceptionGroup``."""
+        if self._serve:  # a client runs nothing: it is not an engine that serves the database
+            await self._store.register_engine(
+                self.engine_id, socket.gethostname(), os.getpid(), self._clock(), self._lease
+            )
+        body_error: Exception | None = None
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            self._attempts.open(tg)
+            tg.start_soon(self._commit_loop)
+            if self._serve:
+                tg.start_soon(self._timer_loop)
+                tg.start_soon(self._poll_loop)
+            # What exists now (modules, the store, this engine) lives as long
+            # as the engine: the cyclic collector need not walk it every pass.
+            gc.freeze()
+            try:
+                yield
+            except Exception as exc:
+                body_error = exc
+            finally:
+                await self._shutdown()
+        if body_error is not None:
+            raise body_error
+
     async def _shutdown(self) -> None:
         self._closed = True
         with anyio.CancelScope(shield=True):
             # Attempts still running are abandoned here and claimed again by
             # the next engine, with the same idempotency key.
-            for scope in list(self._running.values()):
-                scope.cancel()
+            self._attempts.close()
             barrier = Barrier()
             self._submit(barrier)
             with anyio.move_on_after(10):
@@ -150,33 +210,41 @@ class EngineCore:
                 async with self._timer_pass, self._poll_pass:  # the loops see _closed after this
                     if self._serve:  # a client registered nothing and holds no leases
                         try:
-                            await self._store.release_engine(self._id)
+                            await self._store.release_engine(self.engine_id)
                         except Exception:  # the store may be what failed; closing must go on
-                            log.exception("could not release task leases of engine %s", self._id)
+                            log.exception("could not release task leases of engine %s", self.engine_id)
             if waited.cancelled_caught:
-                log.warning("closed engine %s without releasing its leases: the database did not answer", self._id)
+                log.warning(
+                    "closed engine %s without releasing its leases: the database did not answer", self.engine_id
+                )
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
 
     @asynccontextmanager
-    async def _following(self, run_id: str) -> AsyncIterator[Callable[[], anyio.Event]]:
-        """While in the block, commits that touch ``run_id`` set the event the
-        yielded function returns (a fresh one after each commit)."""
-        self._followers[run_id] += 1
-
-        def changed() -> anyio.Event:
-            return self._changed.setdefault(run_id, anyio.Event())
-
-        changed()  # exists before the caller's first read: no commit is missed
+    async def following(self, run_id: str) -> AsyncIterator[Follow]:
+        """While in the block, changes of ``run_id`` are told to the yielded
+        :class:`Follow`."""
+        follow = self._follows.get(run_id)
+        if follow is None:
+            follow = self._follows[run_id] = Follow()
+        follow.readers += 1
         try:
-            yield changed
+            yield follow
         finally:
-            self._followers[run_id] -= 1
-            if self._followers[run_id] <= 0:
-                del self._followers[run_id]
-                self._changed.pop(run_id, None)
+            follow.readers -= 1
+            if follow.readers <= 0:
+                self._follows.pop(run_id, None)
 
-    def _check_open(self) -> None:
+    def _changed(self, run_id: str, final: tuple[bytes, CachedSpec] | None, *, elsewhere: bool) -> None:
+        """Wake the readers of ``run_id``: it changed in another process
+        (``elsewhere``), or this engine committed it, finishing it if
+        ``final`` holds its state."""
+        follow = self._follows.get(run_id)
+        if follow is not None:
+            follow.notify(settled=elsewhere or final is not None, final=final)
+
+    def check_open(self) -> None:
+        """Raise if the engine closed."""
         if self._closed:
             raise UsageError("the engine is closed; call it inside `async with Engine.open(url) as engine:`")
 
@@ -184,8 +252,9 @@ class EngineCore:
         self._queue.append(command)
         self._wake.set()
 
-    async def _call(self, command: StartRun | SendEvent | Deploy | RunInput) -> Any:
-        self._check_open()
+    async def call(self, command: StartRun | SendEvent | Deploy | RunInput) -> Any:
+        """Queue ``command`` and return its reply, once its turn committed."""
+        self.check_open()
         reply = command.reply
         if reply is None:  # only internal inputs go without a reply, and not through here
             raise UsageError("internal error: a call needs a reply slot")
@@ -326,7 +395,7 @@ class EngineCore:
                 self._uncertain.discard(dispatch_id)
         for effect in attempts.values():
             if committed and effect.run_id in committed:
-                self._start_attempt(effect)
+                self._attempts.start(effect)
 
     async def _stored(self, entry: JournalRecord) -> bool:
         """True when the journal holds ``entry`` as it was written."""
@@ -341,11 +410,9 @@ class EngineCore:
     def _after_commit(self, turn: Turn) -> None:
         outcome = turn.committed()
         for dispatch_id in outcome.abandon:
-            scope = self._running.get(dispatch_id)
-            if scope is not None:
-                scope.cancel()
+            self._attempts.abandon(dispatch_id)
         for effect in outcome.start.values():
-            self._start_attempt(effect)
+            self._attempts.start(effect)
         if self._shared.overflowed and (self._free_slots() or 0) > 0:
             # Work was left in the outbox while this engine was full, and the
             # follow-ups of this commit left room: look whether it is still there.
@@ -356,55 +423,11 @@ class EngineCore:
             self._timer_wake.set()
         for reply, value in outcome.replies:
             reply.set(value)
-        for run_id in outcome.touched:
-            changed = self._changed.pop(run_id, None)
-            if changed is not None:
-                changed.set()
+        if self._follows:
+            for run_id in outcome.touched:
+                self._changed(run_id, outcome.finished.get(run_id), elsewhere=False)
 
     # ------------------------------------------------------------------ background work
-
-    def _start_attempt(self, effect: DispatchTask) -> None:
-        if effect.dispatch_id not in self._running and self._tg is not None and not self._closed:
-            scope = anyio.CancelScope()
-            self._running[effect.dispatch_id] = scope
-            self.counters.started += 1
-            self._tg.start_soon(self._execute, effect, scope)
-
-    async def _execute(self, effect: DispatchTask, scope: anyio.CancelScope) -> None:
-        definition = self._definitions[effect.task]
-        context = TaskContext(
-            run_id=effect.run_id,
-            workflow=effect.workflow,
-            task=effect.task,
-            node_id=effect.node,
-            thread=effect.thread,
-            attempt=effect.attempt,
-            idempotency_key=effect.idempotency_key,
-        )
-        try:
-            with scope:
-                async with self._limiter:
-                    # A copy: task code may change its arguments, and the
-                    # originals are shared with the run state in memory.
-                    args = msgspec.json.decode(msgspec.json.encode(effect.args))
-                    outcome = await run_task(definition, args, context, effect.timeout)
-        finally:
-            self._running.pop(effect.dispatch_id, None)
-        if scope.cancelled_caught:
-            return
-        if outcome.ok:
-            self.counters.completed += 1
-            event: TaskCompleted | TaskFailed = TaskCompleted(dispatch_id=effect.dispatch_id, output=outcome.output)
-        else:
-            self.counters.failed += 1
-            event = TaskFailed(
-                dispatch_id=effect.dispatch_id,
-                name=outcome.name,
-                message=outcome.message,
-                content=outcome.content,
-                business=outcome.business,
-            )
-        self._submit(RunInput(effect.run_id, event))
 
     async def _timer_loop(self) -> None:
         while True:
@@ -423,7 +446,7 @@ class EngineCore:
         if self._draining or self._closed:
             return self._poll
         now = self._clock()
-        due = await self._store.claim_timers(self._id, now, self._lease, 1000)
+        due = await self._store.claim_timers(self.engine_id, now, self._lease, 1000)
         for timer in due:
             key = (timer.run_id, timer.timer)
             if key not in self._timers_inflight:
@@ -458,7 +481,7 @@ class EngineCore:
                     if self._closed:  # released: a heartbeat would register the engine again
                         return
                     if now >= next_beat:
-                        await self._store.heartbeat(self._id, now, self._lease)
+                        await self._store.heartbeat(self.engine_id, now, self._lease)
                         next_beat = now + self._lease / 3
                     if self._store.shared and now >= next_reap:
                         await self._store.reap_engines(now, self._lease)
@@ -479,16 +502,18 @@ class EngineCore:
         if limit <= 0:
             self._shared.overflowed = True  # look again once there is room
             return False
-        claimed = await self._store.claim_tasks(self._id, self._definitions.keys(), now, self._lease, limit)
+        claimed = await self._store.claim_tasks(self.engine_id, self._definitions.keys(), now, self._lease, limit)
         self.counters.claimed += len(claimed)
         for record in claimed:
-            if record.dispatch_id in self._running:
+            if record.dispatch_id in self._attempts:
                 continue
             if record.fresh:
-                self._start_attempt(_dispatch_of(record))
+                self._attempts.start(dispatch_of(record))
             else:
                 self._submit(RunInput(record.run_id, Redeliver(dispatch_id=record.dispatch_id)))
-        return slots is not None and len(claimed) == limit
+        # A full batch: more may wait (after a restart, every attempt that
+        # was in flight). Claim again at once rather than a batch per poll.
+        return len(claimed) == limit
 
     def _free_slots(self) -> int | None:
         """Attempts this engine may still take on; ``None``: no limit (a store
@@ -497,7 +522,7 @@ class EngineCore:
             return 0
         if not self._store.shared:
             return None
-        return max(0, self._max_tasks - len(self._running))
+        return max(0, self._max_tasks - len(self._attempts))
 
     def _on_wakeup(self, wakeup: Wakeup) -> None:
         """A notification from another process (in the event loop)."""
@@ -508,9 +533,7 @@ class EngineCore:
             self._timer_wake.set()
         elif wakeup.kind == "runs":
             for run_id in wakeup.names:
-                changed = self._changed.pop(run_id, None)
-                if changed is not None:
-                    changed.set()
+                self._changed(run_id, None, elsewhere=True)
 
     async def drain(self, grace: float) -> None:
         """Stop taking work and give the attempts running here up to
@@ -519,7 +542,7 @@ class EngineCore:
         the engine closes are released to them."""
         self._draining = True
         with anyio.move_on_after(grace) as self._drain_scope:
-            while self._running:
+            while len(self._attempts):
                 await anyio.sleep(0.02)
         barrier = Barrier()
         self._submit(barrier)
@@ -542,20 +565,5 @@ class EngineCore:
     @property
     def running_attempts(self) -> int:
         """Task attempts running in this engine now."""
-        return len(self._running)
+        return len(self._attempts)
 
-
-def _dispatch_of(record: TaskRecord) -> DispatchTask:
-    """The effect that runs a claimed outbox row."""
-    return DispatchTask(
-        dispatch_id=record.dispatch_id,
-        idempotency_key=record.idempotency_key,
-        run_id=record.run_id,
-        workflow=record.workflow,
-        thread=record.thread,
-        node=record.node,
-        task=record.task,
-        args=msgspec.json.decode(record.args),
-        attempt=record.attempt,
-        timeout=record.timeout,
-    )

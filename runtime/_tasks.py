@@ -34,6 +34,7 @@ import msgspec
 from wfc.runtime.errors import TaskDefinitionError
 from wfc.runtime.interpreter import TaskPolicy
 from wfc.specs import Backoff, duration_problem, json_problems
+from wfc.specs.errors import _rebuild
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -58,6 +59,11 @@ class TaskException(Exception):
         self.message = message
         self.content = content
         super().__init__(f"{name}: {message}" if message else name)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Like every wfc error: rebuilt from the message, attributes restored
+        # (the default would call __init__ with the message as the name).
+        return (_rebuild, (type(self), self.args), self.__dict__ or None)
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,24 @@ class TaskDefinition:
             ):
                 return name
         return None
+
+    @functools.cached_property
+    def _call_problems(self) -> dict[int, str | None]:
+        return {}
+
+    def call_problem(self, count: int) -> str | None:
+        """Why the function cannot be called with ``count`` positional
+        arguments (and its context), or ``None``. Binding depends on the
+        count only, so it is worked out once per count, not per attempt."""
+        known = self._call_problems
+        if count not in known:
+            kwargs = {} if self.context_parameter is None else {self.context_parameter: None}
+            try:
+                self.signature.bind(*([None] * count), **kwargs)
+                known[count] = None
+            except TypeError as exc:
+                known[count] = str(exc)
+        return known[count]
 
     @functools.cached_property
     def is_async(self) -> bool:
@@ -343,20 +367,21 @@ async def _attempt(
     kwargs: Mapping[str, Any] = {}
     if definition.context_parameter is not None:
         kwargs = {definition.context_parameter: context}
-    try:
-        definition.signature.bind(*args, **kwargs)
-    except TypeError as exc:
+    problem = definition.call_problem(len(args))
+    if problem is not None:
         return TaskOutcome(
             ok=False,
             name="TASK_ERROR",
-            message=f"task {definition.name!r} cannot be called with the spec's {len(args)} argument(s): {exc}",
+            message=f"task {definition.name!r} cannot be called with the spec's {len(args)} argument(s): {problem}",
         )
     limit = timeout if timeout is not None else definition.timeout
-    with anyio.move_on_after(limit) as scope:
-        try:
+    try:
+        if limit is None:  # no cancel scope for an attempt that has no deadline
+            return _output(definition, await _call(definition, args, kwargs))
+        with anyio.move_on_after(limit) as scope:
             result = await _call(definition, args, kwargs)
-        except TaskException as exc:
-            return _business(definition, exc)
+    except TaskException as exc:
+        return _business(definition, exc)
     if scope.cancelled_caught:
         return TaskOutcome(ok=False, name="TIMEOUT", message=f"attempt took longer than {limit:g} s")
     return _output(definition, result)

@@ -1,0 +1,79 @@
+"""The engine's one cache of deployed specs, decoded once per version.
+
+Every reader of a stored spec (the public API, each turn of the commit loop,
+the run views) asks this cache, so a spec version is decoded once per
+engine, and a missing one is reported by one error. Next to each decoded
+spec the cache keeps what is derived from it once (:class:`CachedSpec`):
+:func:`derive` is the single place where per-spec data is computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from wfc.runtime._inputs import awaited_events
+from wfc.runtime.errors import StoreError
+from wfc.runtime.interpreter import SpecInfo, spec_info
+from wfc.runtime.store import SpecRecord
+from wfc.specs import WorkflowSpec, loads_deployed
+
+SpecKey = tuple[str, int, int]
+"""``(workflow, major, revision)``: a deployed spec version."""
+
+
+@dataclass(frozen=True)
+class CachedSpec:
+    """A deployed spec and what the engine derives from it once."""
+
+    spec: WorkflowSpec
+    info: SpecInfo
+    """What the interpreter derives from the spec (masked names, tasks)."""
+    events: frozenset[str]
+    """Every event name a run of the spec can take."""
+
+
+def derive(spec: WorkflowSpec) -> CachedSpec:
+    """Everything derived once per spec: the one place it is computed."""
+    return CachedSpec(spec=spec, info=spec_info(spec), events=awaited_events(spec))
+
+
+class SpecSource(Protocol):
+    """Where stored specs are read: the store, or an open transaction."""
+
+    async def get_spec(self, name: str, major: int, revision: int) -> SpecRecord | None:
+        """The stored spec version, or ``None``."""
+
+
+class SpecCache:
+    """Deployed specs by version, decoded once (deployed specs never change)."""
+
+    def __init__(self, location: str) -> None:
+        self._location = location
+        self._entries: dict[SpecKey, CachedSpec] = {}
+
+    def decoded(self, record: SpecRecord) -> CachedSpec:
+        """The cached spec of a stored spec row (decoded on first sight)."""
+        key = (record.name, record.major, record.revision)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = derive(loads_deployed(record.body))
+        return entry
+
+    async def load(self, source: SpecSource, key: SpecKey, run_id: str) -> CachedSpec:
+        """The spec version run ``run_id`` is on, from the cache or ``source``.
+
+        Raises:
+            StoreError: the database has no such spec version (it was
+                removed by hand: runs never outlive their spec otherwise).
+        """
+        entry = self._entries.get(key)
+        if entry is not None:
+            return entry
+        record = await source.get_spec(*key)
+        if record is None:
+            name, major, revision = key
+            raise StoreError(
+                self._location, f"spec {name} {major}.{revision} of run {run_id!r} is missing from the database"
+            )
+        return self.decoded(record)
