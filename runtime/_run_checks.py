@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from wfc.runtime.errors import RunInputsConflictError, UnexpectedEventError
-from wfc.runtime.interpreter import spec_info
+from wfc.runtime.interpreter import derive_spec_info
 from wfc.runtime.state import RunState
 from wfc.specs import WaitForEventNode, WorkflowSpec
 
@@ -50,7 +50,7 @@ def check_same_inputs(state: RunState, spec: WorkflowSpec, variables: Mapping[st
     """
     if not state.input_digests:
         return
-    masked = spec_info(spec).masked
+    masked = derive_spec_info(spec).masked
     stored = state.input_digests
     given = input_digests(state.id, variables)
     differing = [

@@ -39,8 +39,8 @@ from wfc.runtime.interpreter import (
     Limits,
     Resume,
     Retry,
+    derive_spec_info,
     prepare_inputs,
-    spec_info,
 )
 from wfc.runtime.records import HistoryEntry, RunInfo, SentEvent, run_info, to_datetime
 from wfc.runtime.state import RunStatus, decode_state
@@ -242,7 +242,7 @@ class Engine(EngineCore):
 
     def _require_tasks(self, spec: WorkflowSpec) -> None:
         if self._check_tasks:
-            missing = spec_info(spec).tasks - self._definitions.keys()
+            missing = derive_spec_info(spec).tasks - self._definitions.keys()
             if missing:
                 raise MissingTasksError(spec.name, sorted(missing))
 
@@ -322,7 +322,7 @@ class Engine(EngineCore):
 
     async def _info(self, record: RunRecord) -> RunInfo:
         spec = await self._spec_of(record)
-        return run_info(decode_state(record.state), spec_info(spec).masked)
+        return run_info(decode_state(record.state), derive_spec_info(spec).masked)
 
     async def list_runs(
         self,
