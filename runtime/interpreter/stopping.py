@@ -17,6 +17,7 @@ from wfc.runtime.state import (
     EventWait,
     Failure,
     HaltReason,
+    ResumeWait,
     RetryWait,
     RunStatus,
     SleepWait,
@@ -59,6 +60,17 @@ def kept(step: Step, wait: Wait) -> Wait:
             return wait
 
 
+def pending_move(step: Step, thread: ThreadRun) -> ResumeWait | None:
+    """The move of ``thread`` still queued in this step, as a wait that makes
+    it when the thread goes on. A thread between two nodes waits for nothing:
+    without this, stopping it (then reviving it by ``retry``) would lose
+    where it was going and leave it running with nothing to do."""
+    for number, node_id in step.queue:
+        if number == thread.number:
+            return ResumeWait(node=node_id)
+    return None
+
+
 def stop(step: Step, thread: ThreadRun, reason: HaltReason) -> None:
     """Halt ``thread`` and every active thread below it, for good.
 
@@ -68,7 +80,7 @@ def stop(step: Step, thread: ThreadRun, reason: HaltReason) -> None:
     for member in step.subtree(thread):
         if not member.status.active:
             continue
-        member.stopped_wait = kept(step, member.wait) if member.wait is not None else None
+        member.stopped_wait = kept(step, member.wait) if member.wait is not None else pending_move(step, member)
         clear_wait(step, member)
         member.halt_reason = reason
         step.ended(member, ThreadStatus.HALTED)
