@@ -49,7 +49,7 @@ from wfc.runtime.interpreter import (
     refusal,
     step,
 )
-from wfc.runtime.state import RunState, RunStatus, TaskWait, ThreadStatus
+from wfc.runtime.state import RunState, RunStatus, TaskWait, ThreadStatus, encode_state
 from wfc.specs import WorkflowSpec
 
 CAP = 2
@@ -153,8 +153,9 @@ def test_any_input_sequence_keeps_the_invariants_with_threads(sagas: bool, data:
         now += data.draw(st.sampled_from([0.0, 1.0, 10.0]))
         if isinstance(event, TimerFired) and event.timer in timers:
             now = max(now, timers[event.timer])
-        before = state
+        before, stored = state, encode_state(state)
         transition = step(state, spec_, event, now, None, limits)
+        assert encode_state(before) == stored  # step never changes the state it is given
         state = transition.state
         seq.extend(entry.seq for entry in transition.journal)
         if isinstance(event, TimerFired):
