@@ -42,7 +42,7 @@ def compensable(step: Step) -> bool:
     """True when a step completed (or may still complete) that has a compensation."""
     if step.state.compensations:
         return True
-    for thread in step.ordered():
+    for thread in step.scan():
         if thread.status.active and isinstance(thread.wait, TaskWait):
             node = step.node(thread, thread.node)
             if isinstance(node, TaskNode) and node.compensation is not None:

@@ -124,10 +124,24 @@ class Step:
         self._children = None
 
     def ordered(self) -> Iterator[ThreadRun]:
-        """Every thread run, by number (creation order). Numbers are handed
-        out in increasing order and dicts (and their JSON) keep insertion
-        order, so the dict's own order is already by number."""
-        return iter(list(self.state.threads.values()))
+        """Every thread run, by number (creation order), fetched to be
+        changed (see :mod:`.copies`); threads added meanwhile are not
+        visited. Numbers are handed out in increasing order and dicts (and
+        their JSON) keep insertion order, so the dict's order is by number."""
+        threads = self.state.threads
+        for number in list(threads):
+            yield threads[number]
+
+    def scan(self) -> Iterator[ThreadRun]:
+        """Like :meth:`ordered`, each thread run as it is now but not fetched:
+        only for reading. Fetch one (``state.threads[n]``) to change it."""
+        threads = self.state.threads
+        for number in list(threads):
+            yield dict.__getitem__(threads, number)
+
+    def peek(self, number: int) -> ThreadRun:
+        """Thread run ``number`` as it is now, not fetched: only for reading."""
+        return dict.__getitem__(self.state.threads, number)
 
     def children(self, number: int) -> list[int]:
         """Numbers of the threads whose parent is thread ``number``."""
@@ -161,12 +175,13 @@ class Step:
             interrupt = current.interrupt
             if interrupt is not None and current.status.active and (below is None or interrupt.handler != below.number):
                 return True
-            below, current = current, self.parent(current)
+            below = current
+            current = self.peek(current.parent) if current.parent is not None else None
         return False
 
     def waiting(self, match: Callable[[Wait], bool]) -> ThreadRun | None:
-        """The first running, unfrozen thread whose wait matches."""
-        for thread in self.ordered():
+        """The first running, unfrozen thread whose wait matches (fetched)."""
+        for thread in self.scan():
             if (
                 thread.status is ThreadStatus.RUNNING
                 and thread.wait is not None
@@ -174,7 +189,7 @@ class Step:
                 and match(thread.wait)
                 and not self.frozen(thread)
             ):
-                return thread
+                return self.state.threads[thread.number]
         return None
 
     def ended(self, thread: ThreadRun, status: ThreadStatus) -> None:

@@ -179,14 +179,15 @@ def on_retry(step: Step) -> None:
     # resumes failed, or because their (revived) parent failed, go on too.
     revived = {t.number for t in chain}
     awaited = {n for t in chain if isinstance(t.wait, ThreadsWait) for n in t.wait.children}
-    for thread in step.ordered():
-        reason = thread.halt_reason
-        if thread.status is not ThreadStatus.HALTED or (
+    for seen in step.scan():
+        reason = seen.halt_reason
+        if seen.status is not ThreadStatus.HALTED or (
             reason != "run-failed"
-            and not (reason == "wait-failed" and thread.number in awaited)
-            and not (reason == "parent-ended" and thread.parent in revived)
+            and not (reason == "wait-failed" and seen.number in awaited)
+            and not (reason == "parent-ended" and seen.parent in revived)
         ):
             continue
+        thread = state.threads[seen.number]
         revive(step, thread)
         revived.add(thread.number)
         if isinstance(thread.wait, ThreadsWait):

@@ -47,15 +47,15 @@ from wfc.runtime.state import (
 def sync_freezes(step: Step) -> bool:
     """Freeze threads that must not move and thaw those that may again."""
     changed = False
-    for thread in step.ordered():
-        if thread.status is not ThreadStatus.RUNNING:
+    for seen in step.scan():
+        if seen.status is not ThreadStatus.RUNNING:
             continue
-        frozen = step.frozen(thread)
-        if frozen and not thread.suspended:
-            suspend(step, thread)
+        frozen = step.frozen(seen)
+        if frozen and not seen.suspended:
+            suspend(step, step.state.threads[seen.number])
             changed = True
-        elif not frozen and thread.suspended:
-            thaw(step, thread)
+        elif not frozen and seen.suspended:
+            thaw(step, step.state.threads[seen.number])
             changed = True
     return changed
 
@@ -132,12 +132,12 @@ def interrupt_targets(step: Step, name: str) -> list[tuple[ThreadRun, str]]:
     """Active threads with an interrupt definition for event ``name``,
     with the handler thread of each."""
     found = []
-    for thread in step.ordered():
+    for thread in step.scan():
         if thread.status is not ThreadStatus.RUNNING:
             continue
         for definition in step.spec.threads[thread.name].interrupts:
             if definition.event == name:
-                found.append((thread, definition.thread))
+                found.append((step.state.threads[thread.number], definition.thread))
                 break
     return found
 
@@ -163,12 +163,13 @@ def advance_interrupts(step: Step) -> bool:
     """Start queued interrupts of threads that may move, and the handlers
     of interrupted threads whose tasks finished."""
     changed = False
-    for thread in step.ordered():
-        if thread.status is not ThreadStatus.RUNNING:
-            continue
+    for seen in step.scan():
+        if seen.status is not ThreadStatus.RUNNING or (seen.interrupt is None and not seen.interrupts):
+            continue  # nothing to do: not fetched
+        thread = step.state.threads[seen.number]
         interrupt = thread.interrupt
         if interrupt is None:
-            if thread.interrupts and not step.frozen(thread):
+            if not step.frozen(thread):
                 thread.interrupt = thread.interrupts.pop(0)
                 step.log(thread, "THREAD_INTERRUPTED", thread.node, event=thread.interrupt.event)
                 changed = True

@@ -25,7 +25,7 @@ def redact(step: Step, redactor: Redactor) -> None:
     state.failure = _redact_failure(state.failure, redactor)
     if state.saga is not None:
         state.saga.failure = _redact_failure(state.saga.failure, redactor)
-    for thread in state.threads.values():
+    for thread in step.ordered():
         thread.failure = _redact_failure(thread.failure, redactor)
         wait = thread.wait
         if isinstance(wait, HandlerWait | FailedWait):
@@ -44,7 +44,7 @@ def forget_secrets(step: Step, redactor: Redactor) -> None:
     # A digest of a short secret (a PIN) is as good as the secret to anyone
     # who can try every value: it goes too.
     state.input_digests = {k: v for k, v in state.input_digests.items() if k not in masked}
-    for thread in state.threads.values():
+    for thread in step.ordered():
         thread.variables = {
             k: (MASK if k in masked and v is not None else redactor.value(v)) for k, v in thread.variables.items()
         }

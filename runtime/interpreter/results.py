@@ -32,10 +32,12 @@ from wfc.specs import TaskNode, WaitForEventNode, WaitForThreadsNode
 
 def task_wait(step: Step, dispatch_id: str) -> tuple[ThreadRun, TaskWait] | None:
     """The running thread waiting for this task attempt (frozen or not)."""
-    for thread in step.ordered():
-        wait = thread.wait
-        if thread.status is ThreadStatus.RUNNING and isinstance(wait, TaskWait) and wait.dispatch_id == dispatch_id:
-            return thread, wait
+    for seen in step.scan():
+        wait = seen.wait
+        if seen.status is ThreadStatus.RUNNING and isinstance(wait, TaskWait) and wait.dispatch_id == dispatch_id:
+            thread = step.state.threads[seen.number]
+            if isinstance(thread.wait, TaskWait):  # the same wait, fetched to be changed
+                return thread, thread.wait
     return None
 
 
@@ -166,10 +168,9 @@ def on_timer(step: Step, timer: int) -> None:
 def threads_timed_out(step: Step, thread: ThreadRun, wait: ThreadsWait, timeout: float | None) -> None:
     """A ``wait_for_threads`` timed out: halt the children, fail with TIMEOUT."""
     wait.timer = wait.due = None
-    threads = step.state.threads
-    running = [n for n in wait.children if threads[n].status.active]
+    running = [n for n in wait.children if step.peek(n).status.active]
     for number in running:
-        stop(step, threads[number], "wait-failed")
+        stop(step, step.state.threads[number], "wait-failed")
     thread.wait = None
     step.log(thread, "THREADS_TIMEOUT", thread.node, strategy=wait.strategy, running=running)
     # A retry waits again for the same children, with the whole timeout.

@@ -47,9 +47,10 @@ def start_saga(step: Step, cause: SagaCause, failure: Failure | None, reason: st
     """Stop every thread and start compensating (once running tasks finished)."""
     state = step.state
     saga = Saga(cause=cause, failure=failure, started_at=step.now)
-    for thread in step.ordered():
-        if thread.status.active and isinstance(thread.wait, TaskWait):
-            saga.draining.append(Draining(thread=thread.number, node=thread.node, wait=thread.wait))
+    for seen in step.scan():
+        if seen.status.active and isinstance(seen.wait, TaskWait):
+            thread = state.threads[seen.number]
+            saga.draining.append(Draining(thread=thread.number, node=thread.node, wait=seen.wait))
             thread.wait = None  # not abandoned: its result is awaited
     step.log(
         state.root,
@@ -60,8 +61,8 @@ def start_saga(step: Step, cause: SagaCause, failure: Failure | None, reason: st
         completed_steps=len(state.compensations),
         awaiting=[d.wait.task for d in saga.draining] or None,
     )
-    for thread in step.ordered():
-        if thread.status.active:
+    for thread in step.scan():
+        if thread.status.active:  # stop fetches what it changes
             stop(step, thread, "compensating")
     step.queue.clear()
     state.saga = saga

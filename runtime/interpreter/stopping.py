@@ -121,8 +121,8 @@ def finish(
         halt = "run-failed"
     elif status is RunStatus.CANCELLED:
         halt = "cancelled"
-    for thread in step.ordered():
-        if thread.status.active:  # parents come first: this stops their children too
+    for thread in step.scan():
+        if thread.status.active:  # parents come first: this stops their children too (stop fetches them)
             stop(step, thread, halt)
     state.status = status
     state.output = output

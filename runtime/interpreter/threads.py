@@ -95,16 +95,17 @@ def spawn_children(step: Step, parent: ThreadRun, name: str, inputs: list[dict[s
 
 def admit(step: Step) -> bool:
     """Start queued children while the cap leaves room, oldest first."""
-    queued = [t for t in step.ordered() if t.status is ThreadStatus.QUEUED]
+    queued = [t.number for t in step.scan() if t.status is ThreadStatus.QUEUED]
     if not queued:
         return False
     free = step.limits.max_children - running_children(step)
     changed = False
-    for thread in queued:
+    for number in queued:
         if free <= 0:
             break
-        if step.frozen(thread):
+        if step.frozen(step.peek(number)):
             continue
+        thread = step.state.threads[number]
         thread.status = ThreadStatus.RUNNING
         thread.started_at = step.now
         step.log(thread, "THREAD_STARTED", name=thread.name, kind=thread.kind, parent=thread.parent, queued=True)
@@ -250,7 +251,7 @@ def check_threads(step: Step, thread: ThreadRun) -> None:
     wait = thread.wait
     if not isinstance(wait, ThreadsWait):
         return
-    children = [step.state.threads[n] for n in wait.children]
+    children = [step.peek(n) for n in wait.children]  # read; stop fetches what it changes
     ended = sorted((c for c in children if not c.status.active), key=lambda c: c.ended_seq)
     done = [c for c in ended if c.status is ThreadStatus.COMPLETED]
     failed = [c for c in ended if c.status is not ThreadStatus.COMPLETED]
@@ -287,7 +288,7 @@ def threads_done(step: Step, thread: ThreadRun, wait: ThreadsWait, children: lis
 
 def threads_failed(step: Step, thread: ThreadRun, wait: ThreadsWait, child: ThreadRun) -> None:
     """The wait failed because of ``child``: halt the others, fail the node."""
-    for other in (step.state.threads[n] for n in wait.children):
+    for other in (step.peek(n) for n in wait.children):
         if other.status.active:
             stop(step, other, "wait-failed")
     rerun = kept(step, wait)

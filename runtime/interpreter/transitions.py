@@ -15,6 +15,7 @@ from typing import Any
 
 from wfc.runtime.interpreter.context import Step
 from wfc.runtime.interpreter.control import on_cancel, on_halt, on_resume, on_retry, refusal
+from wfc.runtime.interpreter.copies import fork, settled
 from wfc.runtime.interpreter.interrupts import advance_interrupts, sync_freezes
 from wfc.runtime.interpreter.messages import (
     Cancel,
@@ -97,7 +98,7 @@ def step(
     finished, an operator command that makes no sense now — see
     :func:`~.control.refusal`) give a transition with no effects and no
     journal. ``info`` as for :func:`begin`."""
-    context = Step(clone_state(state), spec, now, policies, limits, info)
+    context = Step(fork(state), spec, now, policies, limits, info)
     if accepts(context, event):
         apply(context, event)
         settle(context)
@@ -193,4 +194,5 @@ def transition(context: Step) -> Transition:
         redact(context, redactor)
         if state.status.finished and refusal(state, context.spec, Retry()) is not None:
             forget_secrets(context, redactor)
+    settled(state)
     return Transition(state=state, effects=context.effects, journal=context.journal)

@@ -15,7 +15,7 @@ PACKAGE = "wfc.runtime.interpreter"
 LAYERS: list[set[str]] = [
     {"messages"},
     {"secrets", "policy", "variables"},
-    {"specinfo"},
+    {"specinfo", "copies"},
     {"context"},
     {"retries", "dispatch", "compensations", "edges", "redaction"},
     {"stopping"},
