@@ -181,7 +181,7 @@ class Step:
 
     def waiting(self, match: Callable[[Wait], bool]) -> ThreadRun | None:
         """The first running, unfrozen thread whose wait matches (fetched)."""
-        for thread in self.scan():
+        for thread in self.state.threads.values():  # read only, and left at the first match
             if (
                 thread.status is ThreadStatus.RUNNING
                 and thread.wait is not None

@@ -32,7 +32,7 @@ from wfc.specs import TaskNode, WaitForEventNode, WaitForThreadsNode
 
 def task_wait(step: Step, dispatch_id: str) -> tuple[ThreadRun, TaskWait] | None:
     """The running thread waiting for this task attempt (frozen or not)."""
-    for seen in step.scan():
+    for seen in step.state.threads.values():  # read only, and left at the first match
         wait = seen.wait
         if seen.status is ThreadStatus.RUNNING and isinstance(wait, TaskWait) and wait.dispatch_id == dispatch_id:
             thread = step.state.threads[seen.number]

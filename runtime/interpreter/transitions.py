@@ -46,6 +46,8 @@ from wfc.specs import WorkflowSpec
 
 __all__ = ["begin", "crash", "step"]
 
+QUEUED = ThreadStatus.QUEUED
+
 
 def begin(
     spec: WorkflowSpec,
@@ -167,11 +169,15 @@ def settle(context: Step) -> None:
         if state.status.finished:
             return
         # One pass to learn which of the slower passes can have work.
+        # It visits every thread each time: kept to plain attribute tests.
         interrupts = suspended = queued = False
         for thread in state.threads.values():
-            interrupts = interrupts or thread.interrupt is not None or bool(thread.interrupts)
-            suspended = suspended or thread.suspended
-            queued = queued or thread.status is ThreadStatus.QUEUED
+            if thread.interrupt is not None or thread.interrupts:
+                interrupts = True
+            if thread.suspended:
+                suspended = True
+            if thread.status is QUEUED:
+                queued = True
         halted = state.status is RunStatus.HALTED
         changed = [
             (halted or interrupts or suspended) and sync_freezes(context),
