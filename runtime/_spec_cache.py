@@ -14,7 +14,7 @@ from typing import Protocol
 
 from wfc.runtime._inputs import awaited_events
 from wfc.runtime.errors import StoreError
-from wfc.runtime.interpreter import SpecInfo, spec_info
+from wfc.runtime.interpreter import SpecInfo, derive_spec_info
 from wfc.runtime.store import SpecRecord
 from wfc.specs import WorkflowSpec, loads_deployed
 
@@ -35,7 +35,7 @@ class CachedSpec:
 
 def derive(spec: WorkflowSpec) -> CachedSpec:
     """Everything derived once per spec: the one place it is computed."""
-    return CachedSpec(spec=spec, info=spec_info(spec), events=awaited_events(spec))
+    return CachedSpec(spec=spec, info=derive_spec_info(spec), events=awaited_events(spec))
 
 
 class SpecSource(Protocol):

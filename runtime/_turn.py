@@ -277,7 +277,13 @@ class Turn:
             self.outcome.replies.append((command.reply, command.run_id))
             return
         transition = begin(
-            command.spec.spec, command.run_id, command.inputs, self.now, self.shared.policies, self.shared.limits
+            command.spec.spec,
+            command.run_id,
+            command.inputs,
+            self.now,
+            self.shared.policies,
+            self.shared.limits,
+            info=command.spec.info,
         )
         # Digests of the inputs as given plus defaults, not of the variables
         # now: the first transition may already have changed those.
@@ -346,16 +352,18 @@ class Turn:
         live = await self.live(run_id)
         if live is None or live.state.status.finished:
             return
-        await self.record(run_id, live, crash(live.state, live.spec, reason, self.now, name=RUN_SET_ASIDE))
+        await self.record(run_id, live, crash(live.state, live.spec, reason, self.now, name=RUN_SET_ASIDE, info=live.cached.info))
 
     # ---------------------------------------------------------------- transitions
 
     async def apply(self, run_id: str, live: Live, event: Input) -> Transition:
         try:
-            transition = step(live.state, live.spec, event, self.now, self.shared.policies, self.shared.limits)
+            transition = step(
+                live.state, live.spec, event, self.now, self.shared.policies, self.shared.limits, info=live.cached.info
+            )
         except Exception as exc:  # a bug in the interpreter must not stop every other run
             log.exception("run %s: applying %s failed", run_id, type(event).__name__)
-            transition = crash(live.state, live.spec, f"{type(exc).__name__}: {exc}", self.now)
+            transition = crash(live.state, live.spec, f"{type(exc).__name__}: {exc}", self.now, info=live.cached.info)
         await self.record(run_id, live, transition)
         return transition
 

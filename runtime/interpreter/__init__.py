@@ -2,10 +2,34 @@
 
 No I/O, no clock, no randomness: the engine shell feeds inputs and applies the
 effects after committing the new state and journal in one transaction.
+
+Modules, each importing only modules listed before it (free functions over
+one :class:`~.context.Step`; no module calls up into a later one):
+
+1. leaves: ``messages`` (inputs, effects, journal), ``secrets`` (masking),
+   ``policy`` (retry policy values), ``variables`` (types, inputs, mutations),
+   ``specinfo`` (facts derived once per spec, owned by the caller),
+   ``copies`` (copy-on-write of the threads a step changes);
+2. ``context``: the step context (state, spec, info, now, policies, limits,
+   effects, journal, queue of moves) and its plumbing;
+3. ``retries`` (the one retry/backoff scheduler and timer pause/arm),
+   ``dispatch`` (the one factory of task dispatches), ``compensations``
+   (recording undoable steps), ``edges`` (edge choice and mutations),
+   ``redaction`` (secrets out of the record);
+4. ``stopping``: stopping threads, ending the run;
+5. ``saga``: running compensations;
+6. ``threads``: starting threads, leaving nodes, failures and handlers,
+   ``wait_for_threads``;
+7. ``inbox``: events for ``wait_for_event``;
+8. ``interrupts``: freezing, thawing, interrupts;
+9. ``walk``: entering nodes, draining the queue of moves;
+10. ``control``: operator commands and their refusals;
+11. ``results``: task results, timers, events, redeliveries;
+12. ``transitions``: :func:`begin`, :func:`step`, :func:`crash`.
 """
 
+from wfc.runtime.interpreter.context import STEP_BUDGET, UNHANDLEABLE
 from wfc.runtime.interpreter.control import refusal
-from wfc.runtime.interpreter.machine import STEP_BUDGET, UNHANDLEABLE, begin, crash, step
 from wfc.runtime.interpreter.messages import (
     DEFAULT_LIMITS,
     AbandonTask,
@@ -34,7 +58,8 @@ from wfc.runtime.interpreter.messages import (
 )
 from wfc.runtime.interpreter.policy import effective_backoff, effective_retries, effective_timeout, retry_delay
 from wfc.runtime.interpreter.secrets import MASK, Redactor, mask_variables
-from wfc.runtime.interpreter.specinfo import SpecInfo, spec_info
+from wfc.runtime.interpreter.specinfo import SpecInfo, derive_spec_info
+from wfc.runtime.interpreter.transitions import begin, crash, step
 from wfc.runtime.interpreter.variables import coerce, prepare_inputs
 
 __all__ = [
@@ -70,6 +95,7 @@ __all__ = [
     "begin",
     "coerce",
     "crash",
+    "derive_spec_info",
     "effective_backoff",
     "effective_retries",
     "effective_timeout",
@@ -77,6 +103,5 @@ __all__ = [
     "prepare_inputs",
     "refusal",
     "retry_delay",
-    "spec_info",
     "step",
 ]

@@ -21,8 +21,11 @@
 
 from __future__ import annotations
 
+from wfc.runtime.interpreter.compensations import compensable
+from wfc.runtime.interpreter.context import Step
 from wfc.runtime.interpreter.messages import Cancel, Halt, OperatorInput, Resume, Retry, WatchEvent
-from wfc.runtime.interpreter.walk import Walker
+from wfc.runtime.interpreter.saga import start_saga
+from wfc.runtime.interpreter.stopping import finish
 from wfc.runtime.state import (
     EventWait,
     Failure,
@@ -112,95 +115,98 @@ def _retry_refusal(state: RunState, spec: WorkflowSpec) -> str | None:
     return None
 
 
-class Control(Walker):
-    """Adds operator inputs."""
+def on_halt(step: Step, command: Halt) -> None:
+    """Halt the run (its threads freeze when the run settles)."""
+    step.state.status = RunStatus.HALTED
+    step.log(step.state.root, "RUN_HALTED", reason=command.reason or None)
 
-    def retryable(self) -> bool:
-        """True when an operator's retry would move this run on."""
-        return refusal(self.state, self.spec, Retry()) is None
 
-    def on_halt(self, command: Halt) -> None:
-        self.state.status = RunStatus.HALTED
-        self.log(self.state.root, "RUN_HALTED", reason=command.reason or None)
+def on_resume(step: Step) -> None:
+    """Resume a halted run (its threads thaw when the run settles)."""
+    step.state.status = RunStatus.RUNNING
+    step.log(step.state.root, "RUN_RESUMED")
 
-    def on_resume(self) -> None:
-        self.state.status = RunStatus.RUNNING
-        self.log(self.state.root, "RUN_RESUMED")
 
-    def on_cancel(self, command: Cancel) -> None:
-        reason = command.reason or None
-        if command.compensate and self.compensable():
-            self.log(self.state.root, "RUN_CANCEL_REQUESTED", reason=reason, compensate=True)
-            failure = Failure(
-                name="CANCELLED",
-                message=command.reason or "cancelled by an operator",
-                node=self.state.root.node,
-                thread=self.state.root.name,
-            )
-            self.start_saga("cancel", failure, reason)
-            return
-        self.finish(RunStatus.CANCELLED, reason=reason)
-
-    def on_retry(self) -> None:
-        state = self.state
-        saga = state.saga
-        if state.compensation_failed and saga is not None:
-            record = state.compensations[saga.order[saga.position]]
-            state.compensation_failed = False
-            state.status = RunStatus.RUNNING
-            state.failure = saga.failure
-            self.log(state.root, "RUN_RETRIED", record.node, compensation=record.task)
-            return  # advance_saga dispatches the compensation's next attempt
-        start = origin(state)
-        failure = state.failure
-        state.status = RunStatus.RUNNING
-        state.failure = None
-        self.log(
-            state.root,
-            "RUN_RETRIED",
-            failure.node if failure else None,
-            thread_run=start.number,
-            error=failure.name if failure else None,
+def on_cancel(step: Step, command: Cancel) -> None:
+    """Cancel the run, compensating first if asked and there is something to undo."""
+    reason = command.reason or None
+    root = step.state.root
+    if command.compensate and compensable(step):
+        step.log(root, "RUN_CANCEL_REQUESTED", reason=reason, compensate=True)
+        failure = Failure(
+            name="CANCELLED",
+            message=command.reason or "cancelled by an operator",
+            node=root.node,
+            thread=root.name,
         )
-        # The chain from the entrypoint down to the failed node fails no more.
-        chain = [state.root]
-        while chain[-1] is not start:
-            chain.append(state.threads[chain[-1].failed_from or 0])
-        for thread in chain:
-            self.revive(thread)
-            thread.failed_from = None
-        if start.wait is None:
-            start.wait = ResumeWait(node=start.node)  # re-enter the failed node
-        # Threads halted because the run failed, because a wait the chain
-        # resumes failed, or because their (revived) parent failed, go on too.
-        revived = {t.number for t in chain}
-        awaited = {n for t in chain if isinstance(t.wait, ThreadsWait) for n in t.wait.children}
-        for thread in self.ordered():
-            reason = thread.halt_reason
-            if thread.status is not ThreadStatus.HALTED or (
-                reason != "run-failed"
-                and not (reason == "wait-failed" and thread.number in awaited)
-                and not (reason == "parent-ended" and thread.parent in revived)
-            ):
-                continue
-            self.revive(thread)
-            revived.add(thread.number)
-            if isinstance(thread.wait, ThreadsWait):
-                awaited.update(thread.wait.children)
+        start_saga(step, "cancel", failure, reason)
+        return
+    finish(step, RunStatus.CANCELLED, reason=reason)
 
-    def revive(self, thread: ThreadRun) -> None:
-        """Make a failed or halted thread run again from what it waited for
-        (thawed when the run settles). One that never started (it was
-        queued under the fan-out cap) is queued again."""
-        started = bool(thread.visits)
-        thread.status = ThreadStatus.RUNNING if started else ThreadStatus.QUEUED
-        thread.failure = None
-        thread.ended_at = None
-        thread.halt_reason = None
-        thread.wait = thread.stopped_wait if started else None
-        thread.stopped_wait = None
-        thread.suspended = started
-        self.log(thread, "THREAD_REVIVED", thread.node, queued=None if started else True)
-        wait = thread.wait
-        if isinstance(wait, EventWait) and wait.correlation is not None:
-            self.effects.append(WatchEvent(thread=thread.number, event=wait.event, correlation=wait.correlation))
+
+def on_retry(step: Step) -> None:
+    """Retry a failed run: the failed node (or compensation) runs again."""
+    state = step.state
+    saga = state.saga
+    if state.compensation_failed and saga is not None:
+        record = state.compensations[saga.order[saga.position]]
+        state.compensation_failed = False
+        state.status = RunStatus.RUNNING
+        state.failure = saga.failure
+        step.log(state.root, "RUN_RETRIED", record.node, compensation=record.task)
+        return  # advance_saga dispatches the compensation's next attempt
+    start = origin(state)
+    failure = state.failure
+    state.status = RunStatus.RUNNING
+    state.failure = None
+    step.log(
+        state.root,
+        "RUN_RETRIED",
+        failure.node if failure else None,
+        thread_run=start.number,
+        error=failure.name if failure else None,
+    )
+    # The chain from the entrypoint down to the failed node fails no more.
+    chain = [state.root]
+    while chain[-1] is not start:
+        chain.append(state.threads[chain[-1].failed_from or 0])
+    for thread in chain:
+        revive(step, thread)
+        thread.failed_from = None
+    if start.wait is None:
+        start.wait = ResumeWait(node=start.node)  # re-enter the failed node
+    # Threads halted because the run failed, because a wait the chain
+    # resumes failed, or because their (revived) parent failed, go on too.
+    revived = {t.number for t in chain}
+    awaited = {n for t in chain if isinstance(t.wait, ThreadsWait) for n in t.wait.children}
+    for seen in step.scan():
+        reason = seen.halt_reason
+        if seen.status is not ThreadStatus.HALTED or (
+            reason != "run-failed"
+            and not (reason == "wait-failed" and seen.number in awaited)
+            and not (reason == "parent-ended" and seen.parent in revived)
+        ):
+            continue
+        thread = state.threads[seen.number]
+        revive(step, thread)
+        revived.add(thread.number)
+        if isinstance(thread.wait, ThreadsWait):
+            awaited.update(thread.wait.children)
+
+
+def revive(step: Step, thread: ThreadRun) -> None:
+    """Make a failed or halted thread run again from what it waited for
+    (thawed when the run settles). One that never started (it was
+    queued under the fan-out cap) is queued again."""
+    started = bool(thread.visits)
+    thread.status = ThreadStatus.RUNNING if started else ThreadStatus.QUEUED
+    thread.failure = None
+    thread.ended_at = None
+    thread.halt_reason = None
+    thread.wait = thread.stopped_wait if started else None
+    thread.stopped_wait = None
+    thread.suspended = started
+    step.log(thread, "THREAD_REVIVED", thread.node, queued=None if started else True)
+    wait = thread.wait
+    if isinstance(wait, EventWait) and wait.correlation is not None:
+        step.effects.append(WatchEvent(thread=thread.number, event=wait.event, correlation=wait.correlation))

@@ -20,16 +20,16 @@ an interrupt of a frozen thread waits until it thaws.
 
 from __future__ import annotations
 
-from typing import Any
-
-from wfc.runtime.interpreter.base import matches
-from wfc.runtime.interpreter.messages import CancelTimer, EventArrived, UnwatchEvent
-from wfc.runtime.interpreter.threads import Threads
+from wfc.runtime.interpreter.context import Step
+from wfc.runtime.interpreter.dispatch import dispatch
+from wfc.runtime.interpreter.inbox import consume, take_queued
+from wfc.runtime.interpreter.messages import EventArrived, UnwatchEvent
+from wfc.runtime.interpreter.retries import arm, pause
+from wfc.runtime.interpreter.threads import check_threads, fail_node, proceed, spawn
 from wfc.runtime.state import (
     DoneWait,
     EventWait,
     FailedWait,
-    InboxEvent,
     Interrupt,
     ResumeWait,
     RetryWait,
@@ -41,181 +41,142 @@ from wfc.runtime.state import (
     ThreadsWait,
 )
 
+# ------------------------------------------------------------ freezing
 
-class Interrupts(Threads):
-    """Adds freezing, thawing and interrupts."""
 
-    # ------------------------------------------------------------ freezing
+def sync_freezes(step: Step) -> bool:
+    """Freeze threads that must not move and thaw those that may again."""
+    changed = False
+    for seen in step.scan():
+        if seen.status is not ThreadStatus.RUNNING:
+            continue
+        frozen = step.frozen(seen)
+        if frozen and not seen.suspended:
+            suspend(step, step.state.threads[seen.number])
+            changed = True
+        elif not frozen and seen.suspended:
+            thaw(step, step.state.threads[seen.number])
+            changed = True
+    return changed
 
-    def frozen(self, thread: ThreadRun) -> bool:
-        """True while the run is halted or an interrupt above (or of) the
-        thread is handled and the thread is not part of the handler."""
-        if self.state.status is RunStatus.HALTED:
-            return True
-        below: ThreadRun | None = None
-        current: ThreadRun | None = thread
-        while current is not None:
-            interrupt = current.interrupt
-            if interrupt is not None and current.status.active and (below is None or interrupt.handler != below.number):
-                return True
-            below, current = current, self.parent(current)
-        return False
 
-    def sync_freezes(self) -> bool:
-        """Freeze threads that must not move and thaw those that may again."""
-        changed = False
-        for thread in self.ordered():
-            if thread.status is not ThreadStatus.RUNNING:
-                continue
-            frozen = self.frozen(thread)
-            if frozen and not thread.suspended:
-                self.suspend(thread)
-                changed = True
-            elif not frozen and thread.suspended:
-                self.thaw(thread)
-                changed = True
-        return changed
+def suspend(step: Step, thread: ThreadRun) -> None:
+    """Freeze a thread: withdraw its timers, keeping the time left."""
+    wait = thread.wait
+    if isinstance(wait, RetryWait | SleepWait | EventWait | ThreadsWait) and wait.timer is not None:
+        thread.wait = pause(step, wait)
+    thread.suspended = True
+    step.log(thread, "THREAD_PAUSED", thread.node, reason=pause_reason(step, thread))
 
-    def suspend(self, thread: ThreadRun) -> None:
-        """Freeze a thread: withdraw its timers, keeping the time left."""
-        wait = thread.wait
-        if isinstance(wait, RetryWait | SleepWait | EventWait | ThreadsWait) and wait.timer is not None:
-            timer = wait.timer
-            kept = self.kept(wait)
-            self.clear_timer(timer)
-            thread.wait = kept
-        thread.suspended = True
-        self.log(thread, "THREAD_PAUSED", thread.node, reason=self.pause_reason(thread))
 
-    def pause_reason(self, thread: ThreadRun) -> str:
-        """Why a thread freezes, for the journal."""
-        if self.state.status is RunStatus.HALTED:
-            return "run halted"
-        current: ThreadRun | None = thread
-        while current is not None:
-            if current.interrupt is not None:
-                return f"interrupt {current.interrupt.event!r} of thread {current.number}"
-            current = self.parent(current)
-        return "halted"
+def pause_reason(step: Step, thread: ThreadRun) -> str:
+    """Why a thread freezes, for the journal."""
+    if step.state.status is RunStatus.HALTED:
+        return "run halted"
+    current: ThreadRun | None = thread
+    while current is not None:
+        if current.interrupt is not None:
+            return f"interrupt {current.interrupt.event!r} of thread {current.number}"
+        current = step.parent(current)
+    return "halted"
 
-    def clear_timer(self, timer: int) -> None:
-        """Withdraw a durable timer."""
-        self.effects.append(CancelTimer(timer=timer))
 
-    def rearm(self, wait: RetryWait | SleepWait | EventWait | ThreadsWait) -> None:
-        """Set a kept wait's timer again with the time that was left."""
-        if wait.remaining is None:
-            return
-        due = self.now + wait.remaining
-        wait.timer = self.new_timer(due)
-        wait.due = due
-        wait.remaining = None
+def thaw(step: Step, thread: ThreadRun) -> None:
+    """Let a frozen thread move again from where it was."""
+    thread.suspended = False
+    step.log(thread, "THREAD_RESUMED", thread.node)
+    wait = thread.wait
+    match wait:
+        case DoneWait():
+            thread.wait = None
+            proceed(step, thread, step.node(thread, thread.node))
+        case FailedWait(failure=failure, rerun=rerun):
+            thread.wait = None
+            fail_node(step, thread, failure, rerun)
+        case ResumeWait(node=node_id):
+            thread.wait = None
+            step.queue.append((thread.number, node_id))
+        case EventWait():
+            queued = take_queued(step, wait.event, wait.correlation)
+            if queued is None:
+                arm(step, wait)
+                return
+            thread.wait = None
+            if wait.correlation is not None:
+                step.effects.append(UnwatchEvent(thread=thread.number))
+            consume(step, thread, queued)
+        case RetryWait(remaining=remaining) if remaining is not None and remaining <= 0:
+            dispatch(step, thread, wait.task, wait.idempotency_key, wait.attempt, wait.args, wait.timeout)
+        case SleepWait(remaining=remaining) if remaining is not None and remaining <= 0:
+            thread.wait = None
+            step.log(thread, "TIMER_FIRED", thread.node)
+            proceed(step, thread, step.node(thread, thread.node))
+        case RetryWait() | SleepWait():
+            arm(step, wait)
+        case ThreadsWait():
+            arm(step, wait)
+            check_threads(step, thread)
+        case _:
+            pass
 
-    def thaw(self, thread: ThreadRun) -> None:
-        """Let a frozen thread move again from where it was."""
-        thread.suspended = False
-        self.log(thread, "THREAD_RESUMED", thread.node)
-        wait = thread.wait
-        match wait:
-            case DoneWait():
-                thread.wait = None
-                self.proceed(thread, self.node(thread, thread.node))
-            case FailedWait(failure=failure, rerun=rerun):
-                thread.wait = None
-                self.fail_node(thread, failure, rerun)
-            case ResumeWait(node=node_id):
-                thread.wait = None
-                self.queue.append((thread.number, node_id))
-            case EventWait():
-                for index, queued in enumerate(self.state.inbox):
-                    if matches(queued, wait.event, wait.correlation):
-                        del self.state.inbox[index]
-                        thread.wait = None
-                        if wait.correlation is not None:
-                            self.effects.append(UnwatchEvent(thread=thread.number))
-                        self.consume(thread, queued)
-                        return
-                self.rearm(wait)
-            case RetryWait(remaining=remaining) if remaining is not None and remaining <= 0:
-                self.dispatch(thread, wait.task, wait.idempotency_key, wait.attempt, wait.args, wait.timeout)
-            case SleepWait(remaining=remaining) if remaining is not None and remaining <= 0:
-                thread.wait = None
-                self.log(thread, "TIMER_FIRED", thread.node)
-                self.proceed(thread, self.node(thread, thread.node))
-            case RetryWait() | SleepWait():
-                self.rearm(wait)
-            case ThreadsWait():
-                self.rearm(wait)
-                self.check_threads(thread)
-            case _:
-                pass
 
-    def quiet(self, thread: ThreadRun) -> bool:
-        """True when no thread from ``thread`` down has a task running."""
-        return not any(isinstance(t.wait, TaskWait) for t in self.subtree(thread) if t.status.active)
+def quiet(step: Step, thread: ThreadRun) -> bool:
+    """True when no thread from ``thread`` down has a task running."""
+    return not any(isinstance(t.wait, TaskWait) for t in step.subtree(thread) if t.status.active)
 
-    # ------------------------------------------------------------ interrupts
 
-    def interrupt_targets(self, name: str) -> list[tuple[ThreadRun, str]]:
-        """Active threads with an interrupt definition for event ``name``,
-        with the handler thread of each."""
-        found = []
-        for thread in self.ordered():
-            if thread.status is not ThreadStatus.RUNNING:
-                continue
-            for definition in self.spec.threads[thread.name].interrupts:
-                if definition.event == name:
-                    found.append((thread, definition.thread))
-                    break
-        return found
+# ------------------------------------------------------------ interrupts
 
-    def on_interrupt(self, event: EventArrived) -> bool:
-        """Queue the interrupts an event triggers; False when it triggers none."""
-        targets = self.interrupt_targets(event.name)
-        for thread, handler in targets:
-            thread.interrupts.append(
-                Interrupt(
-                    event=event.name,
-                    event_id=event.event_id,
-                    thread=handler,
-                    payload=event.payload,
-                    received_at=self.now,
-                )
+
+def interrupt_targets(step: Step, name: str) -> list[tuple[ThreadRun, str]]:
+    """Active threads with an interrupt definition for event ``name``,
+    with the handler thread of each."""
+    found = []
+    for thread in step.scan():
+        if thread.status is not ThreadStatus.RUNNING:
+            continue
+        for definition in step.spec.threads[thread.name].interrupts:
+            if definition.event == name:
+                found.append((step.state.threads[thread.number], definition.thread))
+                break
+    return found
+
+
+def on_interrupt(step: Step, event: EventArrived) -> bool:
+    """Queue the interrupts an event triggers; False when it triggers none."""
+    targets = interrupt_targets(step, event.name)
+    for thread, handler in targets:
+        thread.interrupts.append(
+            Interrupt(
+                event=event.name,
+                event_id=event.event_id,
+                thread=handler,
+                payload=event.payload,
+                received_at=step.now,
             )
-            self.log(thread, "INTERRUPT_RECEIVED", thread.node, event=event.name, event_id=event.event_id)
-        return bool(targets)
+        )
+        step.log(thread, "INTERRUPT_RECEIVED", thread.node, event=event.name, event_id=event.event_id)
+    return bool(targets)
 
-    def advance_interrupts(self) -> bool:
-        """Start queued interrupts of threads that may move, and the handlers
-        of interrupted threads whose tasks finished."""
-        changed = False
-        for thread in self.ordered():
-            if thread.status is not ThreadStatus.RUNNING:
-                continue
-            interrupt = thread.interrupt
-            if interrupt is None:
-                if thread.interrupts and not self.frozen(thread):
-                    thread.interrupt = thread.interrupts.pop(0)
-                    self.log(thread, "THREAD_INTERRUPTED", thread.node, event=thread.interrupt.event)
-                    changed = True
-            elif interrupt.handler is None and self.quiet(thread) and self.state.status is RunStatus.RUNNING:
-                self.sync_freezes()
-                handler = self.spawn(interrupt.thread, "interrupt", thread, {"event": interrupt.payload})
-                interrupt.handler = handler.number
-                self.log(
-                    thread, "INTERRUPT_HANDLER_STARTED", thread.node, event=interrupt.event, handler=handler.number
-                )
+
+def advance_interrupts(step: Step) -> bool:
+    """Start queued interrupts of threads that may move, and the handlers
+    of interrupted threads whose tasks finished."""
+    changed = False
+    for seen in step.scan():
+        if seen.status is not ThreadStatus.RUNNING or (seen.interrupt is None and not seen.interrupts):
+            continue  # nothing to do: not fetched
+        thread = step.state.threads[seen.number]
+        interrupt = thread.interrupt
+        if interrupt is None:
+            if not step.frozen(thread):
+                thread.interrupt = thread.interrupts.pop(0)
+                step.log(thread, "THREAD_INTERRUPTED", thread.node, event=thread.interrupt.event)
                 changed = True
-        return changed
-
-    # Implemented by the walking layer.
-
-    def dispatch(
-        self, thread: ThreadRun, task: str, key: str, attempt: int, args: list[Any], timeout: float | None
-    ) -> None:
-        """Dispatch an attempt of a task and make the thread wait for it (:mod:`.walk`)."""
-        raise NotImplementedError
-
-    def consume(self, thread: ThreadRun, event: InboxEvent) -> None:
-        """Give an inbox event to the thread waiting at its node (:mod:`.walk`)."""
-        raise NotImplementedError
+        elif interrupt.handler is None and quiet(step, thread) and step.state.status is RunStatus.RUNNING:
+            sync_freezes(step)
+            handler = spawn(step, interrupt.thread, "interrupt", thread, {"event": interrupt.payload})
+            interrupt.handler = handler.number
+            step.log(thread, "INTERRUPT_HANDLER_STARTED", thread.node, event=interrupt.event, handler=handler.number)
+            changed = True
+    return changed

@@ -1,7 +1,7 @@
 """Sagas: compensating the completed steps of a run.
 
-A step (task node) with a compensation is recorded when it completes, with
-the compensation's arguments evaluated then. When a failure reaches the top
+A step with a compensation is recorded when it completes (see
+:mod:`.compensations`). When a failure reaches the top
 of the run unhandled (and there is something to compensate), when a
 ``compensate`` node runs, or when an operator cancels with ``compensate``:
 
@@ -24,13 +24,13 @@ crash during compensation resumes it; forward steps never run again.
 
 from __future__ import annotations
 
-from typing import Any
-
-from wfc.runtime.expressions import ExpressionError, evaluate
-from wfc.runtime.interpreter.base import Scope
-from wfc.runtime.interpreter.interrupts import Interrupts
-from wfc.runtime.interpreter.messages import CancelTimer, DispatchTask, TaskCompleted, TaskFailed
-from wfc.runtime.interpreter.policy import DEFAULT_BACKOFF, retry_delay
+from wfc.runtime.interpreter.compensations import describe, register_compensation, shown_args
+from wfc.runtime.interpreter.context import Step
+from wfc.runtime.interpreter.dispatch import dispatch_effect, new_attempt
+from wfc.runtime.interpreter.messages import DispatchTask, TaskCompleted, TaskFailed
+from wfc.runtime.interpreter.policy import DEFAULT_BACKOFF
+from wfc.runtime.interpreter.retries import arm, pause, retry_after
+from wfc.runtime.interpreter.stopping import finish, stop
 from wfc.runtime.state import (
     CompensationRecord,
     Draining,
@@ -40,311 +40,242 @@ from wfc.runtime.state import (
     Saga,
     SagaCause,
     TaskWait,
-    ThreadRun,
 )
-from wfc.specs import TaskNode
 
 
-class SagaMachine(Interrupts):
-    """Adds compensation."""
+def start_saga(step: Step, cause: SagaCause, failure: Failure | None, reason: str | None = None) -> None:
+    """Stop every thread and start compensating (once running tasks finished)."""
+    state = step.state
+    saga = Saga(cause=cause, failure=failure, started_at=step.now)
+    for seen in step.scan():
+        if seen.status.active and isinstance(seen.wait, TaskWait):
+            thread = state.threads[seen.number]
+            saga.draining.append(Draining(thread=thread.number, node=thread.node, wait=seen.wait))
+            thread.wait = None  # not abandoned: its result is awaited
+    step.log(
+        state.root,
+        "COMPENSATION_STARTED",
+        cause=cause,
+        error=failure.name if failure is not None else None,
+        reason=reason,
+        completed_steps=len(state.compensations),
+        awaiting=[d.wait.task for d in saga.draining] or None,
+    )
+    for thread in step.scan():
+        if thread.status.active:  # stop fetches what it changes
+            stop(step, thread, "compensating")
+    step.queue.clear()
+    state.saga = saga
+    state.status = RunStatus.RUNNING
 
-    def register_compensation(self, thread: ThreadRun, node_id: str, wait: TaskWait) -> ExpressionError | None:
-        """Record a completed step's compensation, if its node has one; the
-        arguments are evaluated now (the node's output is already set)."""
-        node = self.node(thread, node_id)
-        if not isinstance(node, TaskNode) or node.compensation is None:
-            return None
-        try:
-            args = [evaluate(arg, Scope(self, thread)) for arg in node.compensation.args]
-        except ExpressionError as exc:
-            return exc
-        self.state.compensations.append(
-            CompensationRecord(
-                thread=thread.number,
-                node=node_id,
-                task=node.compensation.task,
-                args=args,
-                retries=node.compensation.retries,
-                completed_at=self.now,
-                idempotency_key=wait.idempotency_key,
-            )
-        )
+
+def advance_saga(step: Step) -> bool:
+    """Dispatch the next compensation, or end the run when none is left."""
+    state = step.state
+    saga = state.saga
+    if saga is None or state.status.finished:
+        return False
+    changed = sync_saga_timer(step, saga)
+    if state.status is not RunStatus.RUNNING or saga.draining or saga.wait is not None:
+        return changed
+    if not saga.order and saga.position == 0:
+        saga.order = list(reversed(range(len(state.compensations))))
+        if saga.order:
+            plan = [describe(state.compensations[i]) for i in saga.order]
+            step.log(state.root, "COMPENSATION_PLANNED", steps=plan)
+    if saga.position >= len(saga.order):
+        end_saga(step, saga)
+    else:
+        dispatch_compensation(step, saga)
+    return True
+
+
+def sync_saga_timer(step: Step, saga: Saga) -> bool:
+    """Pause the retry timer of a compensation while the run is halted, and
+    arm it again when the run runs."""
+    wait = saga.wait
+    if not isinstance(wait, RetryWait):
+        return False
+    status = step.state.status
+    if status is RunStatus.HALTED and wait.timer is not None:
+        saga.wait = pause(step, wait)
+        return True
+    if status is RunStatus.RUNNING and wait.timer is None and wait.remaining is not None:
+        arm(step, wait)
+        return True
+    return False
+
+
+def current(step: Step, saga: Saga) -> CompensationRecord:
+    """The compensation running (or failed) now."""
+    return step.state.compensations[saga.order[saga.position]]
+
+
+def dispatch_compensation(step: Step, saga: Saga) -> None:
+    """Dispatch the next attempt of the current compensation."""
+    record = current(step, saga)
+    saga.attempt += 1
+    policy = step.policies.get(record.task)
+    timeout = policy.timeout if policy is not None else None
+    wait = new_attempt(record.task, record.key, saga.attempt, record.args, timeout)
+    saga.wait = wait
+    step.effects.append(dispatch_effect(step.state, record.thread, record.node, wait))
+    step.log(
+        step.state.threads.get(record.thread),
+        "COMPENSATION_DISPATCHED",
+        record.node,
+        wait.attempt,
+        task=record.task,
+        args=shown_args(step, record),
+        idempotency_key=record.key,
+    )
+
+
+def saga_redelivery(step: Step, dispatch_id: str) -> DispatchTask | None:
+    """The dispatch to repeat when an attempt of the saga (a compensation,
+    or a forward task it awaits) lost its process; ``None`` if not the saga's."""
+    saga = step.state.saga
+    if saga is None or step.state.status.finished:
         return None
+    found: tuple[int, str, TaskWait] | None = None
+    for draining in saga.draining:
+        if draining.wait.dispatch_id == dispatch_id:
+            found = (draining.thread, draining.node, draining.wait)
+    if isinstance(saga.wait, TaskWait) and saga.wait.dispatch_id == dispatch_id:
+        record = current(step, saga)
+        found = (record.thread, record.node, saga.wait)
+    if found is None:
+        return None
+    thread, node, wait = found
+    return dispatch_effect(step.state, thread, node, wait)
 
-    def compensable(self) -> bool:
-        """True when a step completed (or may still complete) that has a compensation."""
-        if self.state.compensations:
-            return True
-        for thread in self.ordered():
-            if thread.status.active and isinstance(thread.wait, TaskWait):
-                node = self.node(thread, thread.node)
-                if isinstance(node, TaskNode) and node.compensation is not None:
-                    return True
+
+def on_saga_result(step: Step, event: TaskCompleted | TaskFailed) -> bool:
+    """Apply a task result that belongs to the saga; False if it does not."""
+    saga = step.state.saga
+    if saga is None or step.state.status.finished:
         return False
-
-    def start_saga(self, cause: SagaCause, failure: Failure | None, reason: str | None = None) -> None:
-        """Stop every thread and start compensating (once running tasks finished)."""
-        saga = Saga(cause=cause, failure=failure, started_at=self.now)
-        for thread in self.ordered():
-            if thread.status.active and isinstance(thread.wait, TaskWait):
-                saga.draining.append(Draining(thread=thread.number, node=thread.node, wait=thread.wait))
-                thread.wait = None  # not abandoned: its result is awaited
-        self.log(
-            self.state.root,
-            "COMPENSATION_STARTED",
-            cause=cause,
-            error=failure.name if failure is not None else None,
-            reason=reason,
-            completed_steps=len(self.state.compensations),
-            awaiting=[d.wait.task for d in saga.draining] or None,
-        )
-        for thread in self.ordered():
-            if thread.status.active:
-                self.stop(thread, "compensating")
-        self.queue.clear()
-        self.state.saga = saga
-        self.state.status = RunStatus.RUNNING
-
-    def advance_saga(self) -> bool:
-        """Dispatch the next compensation, or end the run when none is left."""
-        saga = self.state.saga
-        if saga is None or self.state.status.finished:
-            return False
-        changed = self.sync_saga_timer(saga)
-        if self.state.status is not RunStatus.RUNNING or saga.draining or saga.wait is not None:
-            return changed
-        if not saga.order and saga.position == 0:
-            saga.order = list(reversed(range(len(self.state.compensations))))
-            if saga.order:
-                plan = [self.describe(self.state.compensations[i]) for i in saga.order]
-                self.log(self.state.root, "COMPENSATION_PLANNED", steps=plan)
-        if saga.position >= len(saga.order):
-            self.end_saga(saga)
-        else:
-            self.dispatch_compensation(saga)
-        return True
-
-    def describe(self, record: CompensationRecord) -> dict[str, Any]:
-        """A compensation for the journal."""
-        return {"task": record.task, "node": record.node, "thread": record.thread}
-
-    def sync_saga_timer(self, saga: Saga) -> bool:
-        """Pause the retry timer of a compensation while the run is halted."""
-        wait = saga.wait
-        if not isinstance(wait, RetryWait):
-            return False
-        if self.state.status is RunStatus.HALTED and wait.timer is not None:
-            self.effects.append(CancelTimer(timer=wait.timer))
-            left = max(0.0, (wait.due or self.now) - self.now)
-            wait.timer, wait.due, wait.remaining = None, None, left
+    for index, draining in enumerate(saga.draining):
+        if draining.wait.dispatch_id == event.dispatch_id:
+            del saga.draining[index]
+            drained(step, draining, event)
             return True
-        if self.state.status is RunStatus.RUNNING and wait.timer is None and wait.remaining is not None:
-            due = self.now + wait.remaining
-            wait.timer, wait.due, wait.remaining = self.new_timer(due), due, None
-            return True
+    wait = saga.wait
+    if not isinstance(wait, TaskWait) or wait.dispatch_id != event.dispatch_id:
         return False
-
-    def current(self, saga: Saga) -> CompensationRecord:
-        """The compensation running (or failed) now."""
-        return self.state.compensations[saga.order[saga.position]]
-
-    def dispatch_compensation(self, saga: Saga) -> None:
-        """Dispatch the next attempt of the current compensation."""
-        record = self.current(saga)
-        saga.attempt += 1
-        policy = self.policies.get(record.task)
-        wait = TaskWait(
-            dispatch_id=f"{record.key}#{saga.attempt}",
-            idempotency_key=record.key,
-            task=record.task,
-            attempt=saga.attempt,
-            args=record.args,
-            timeout=policy.timeout if policy is not None else None,
-        )
-        saga.wait = wait
-        effect = self.saga_redelivery(wait.dispatch_id)
-        if effect is not None:
-            self.effects.append(effect)
-        thread = self.state.threads.get(record.thread)
-        self.log(
-            thread,
-            "COMPENSATION_DISPATCHED",
-            record.node,
-            wait.attempt,
-            task=record.task,
-            args=self.shown_args(record),
-            idempotency_key=record.key,
-        )
-
-    def shown_args(self, record: CompensationRecord) -> list[Any]:
-        """A compensation's arguments for the journal, masked ones hidden."""
-        thread = self.state.threads.get(record.thread)
-        if thread is None:
-            return record.args
-        node = self.node(thread, record.node)
-        exprs = node.compensation.args if isinstance(node, TaskNode) and node.compensation is not None else []
-        return [
-            self.info.show(thread.name, exprs[i] if i < len(exprs) else None, value)
-            for i, value in enumerate(record.args)
-        ]
-
-    def saga_redelivery(self, dispatch_id: str) -> DispatchTask | None:
-        """The dispatch to repeat when an attempt of the saga (a compensation,
-        or a forward task it awaits) lost its process; ``None`` if not the saga's."""
-        saga = self.state.saga
-        if saga is None or self.state.status.finished:
-            return None
-        found: tuple[int, str, TaskWait] | None = None
-        for draining in saga.draining:
-            if draining.wait.dispatch_id == dispatch_id:
-                found = (draining.thread, draining.node, draining.wait)
-        if isinstance(saga.wait, TaskWait) and saga.wait.dispatch_id == dispatch_id:
-            record = self.current(saga)
-            found = (record.thread, record.node, saga.wait)
-        if found is None:
-            return None
-        thread, node, wait = found
-        return DispatchTask(
-            dispatch_id=wait.dispatch_id,
-            idempotency_key=wait.idempotency_key,
-            run_id=self.state.id,
-            workflow=self.state.workflow,
-            thread=thread,
-            node=node,
-            task=wait.task,
-            args=wait.args,
-            attempt=wait.attempt,
-            timeout=wait.timeout,
-        )
-
-    def on_saga_result(self, event: TaskCompleted | TaskFailed) -> bool:
-        """Apply a task result that belongs to the saga; False if it does not."""
-        saga = self.state.saga
-        if saga is None or self.state.status.finished:
-            return False
-        for index, draining in enumerate(saga.draining):
-            if draining.wait.dispatch_id == event.dispatch_id:
-                del saga.draining[index]
-                self.drained(draining, event)
-                return True
-        wait = saga.wait
-        if not isinstance(wait, TaskWait) or wait.dispatch_id != event.dispatch_id:
-            return False
-        record = self.current(saga)
-        thread = self.state.threads.get(record.thread)
-        if isinstance(event, TaskCompleted):
-            saga.wait = None
-            saga.attempt = 0
-            saga.position += 1
-            self.log(thread, "COMPENSATION_COMPLETED", record.node, wait.attempt, task=record.task)
-            return True
-        policy = self.policies.get(record.task)
-        backoff = policy.backoff if policy is not None and policy.backoff is not None else DEFAULT_BACKOFF
-        if not event.business and wait.attempt <= record.retries:
-            delay = retry_delay(backoff, wait.attempt, record.key)
-            retry = RetryWait(
-                idempotency_key=record.key,
-                task=record.task,
-                attempt=wait.attempt + 1,
-                args=record.args,
-                timeout=wait.timeout,
-                remaining=delay,
-            )
-            saga.wait = retry
-            self.sync_saga_timer(saga)
-            self.log(
-                thread,
-                "COMPENSATION_FAILED",
-                record.node,
-                wait.attempt,
-                task=record.task,
-                error=event.name,
-                message=event.message,
-                retry_in=round(delay, 6),
-                next_attempt=wait.attempt + 1,
-            )
-            return True
+    record = current(step, saga)
+    thread = step.state.threads.get(record.thread)
+    if isinstance(event, TaskCompleted):
         saga.wait = None
-        self.fail_saga(saga, record, event)
+        saga.attempt = 0
+        saga.position += 1
+        step.log(thread, "COMPENSATION_COMPLETED", record.node, wait.attempt, task=record.task)
         return True
-
-    def on_saga_timer(self, timer: int) -> bool:
-        """A compensation's retry is due; False if the timer is not the saga's."""
-        saga = self.state.saga
-        if saga is None or not isinstance(saga.wait, RetryWait) or saga.wait.timer != timer:
-            return False
-        saga.wait = None
-        if self.state.status is RunStatus.RUNNING:
-            self.dispatch_compensation(saga)
-        return True
-
-    def drained(self, draining: Draining, event: TaskCompleted | TaskFailed) -> None:
-        """A task running when compensation began finished."""
-        thread = self.state.threads[draining.thread]
-        wait = draining.wait
-        if isinstance(event, TaskFailed):
-            self.log(
-                thread, "TASK_FAILED", draining.node, wait.attempt, task=wait.task, error=event.name,
-                message=event.message, compensating=True,
-            )  # fmt: skip
-            return
-        thread.outputs[draining.node] = event.output
-        self.log(
-            thread,
-            "TASK_COMPLETED",
-            draining.node,
-            wait.attempt,
-            task=wait.task,
-            output=self.info.show_output(thread.name, draining.node, event.output),
-            compensating=True,
-        )
-        error = self.register_compensation(thread, draining.node, wait)
-        if error is not None:
-            self.log(thread, "NODE_FAILED", draining.node, error="EXPRESSION_ERROR", message=error.reason)
-
-    def fail_saga(self, saga: Saga, record: CompensationRecord, event: TaskFailed) -> None:
-        """A compensation failed for good: the run ends FAILED, flagged."""
-        thread = self.state.threads.get(record.thread)
-        self.log(
+    policy = step.policies.get(record.task)
+    backoff = policy.backoff if policy is not None and policy.backoff is not None else DEFAULT_BACKOFF
+    retry = None if event.business else retry_after(wait, record.retries, backoff)
+    if retry is not None:
+        delay = retry.remaining or 0.0
+        saga.wait = retry
+        sync_saga_timer(step, saga)
+        step.log(
             thread,
             "COMPENSATION_FAILED",
             record.node,
-            saga.attempt,
+            wait.attempt,
             task=record.task,
             error=event.name,
             message=event.message,
-            final=True,
+            retry_in=round(delay, 6),
+            next_attempt=wait.attempt + 1,
         )
-        not_run = [self.state.compensations[i] for i in saga.order[saga.position + 1 :]]
-        for skipped in not_run:
-            self.log(self.state.threads.get(skipped.thread), "COMPENSATION_SKIPPED", skipped.node, task=skipped.task)
-        cause = saga.failure
-        because = f"; compensating because of {cause.name} at node {cause.node!r}" if cause is not None else ""
-        failure = Failure(
-            name="COMPENSATION_FAILED",
-            message=(
-                f"compensation {record.task!r} of step {record.node!r} failed ({event.name}: {event.message}); "
-                f"{len(not_run)} later compensation(s) did not run{because}. Fix the cause, then retry the run "
-                f"to run it again and go on"
-            ),
-            node=record.node,
-            thread=thread.name if thread is not None else "",
-            content={
-                "error": event.name,
-                "message": event.message,
-                "not_run": [self.describe(r) for r in not_run],
-                "cause": cause.as_variable() if cause is not None else None,
-            },
-        )
-        self.state.compensation_failed = True
-        self.finish(RunStatus.FAILED, failure=failure, compensation_failed=True)
+        return True
+    saga.wait = None
+    fail_saga(step, saga, record, event)
+    return True
 
-    def end_saga(self, saga: Saga) -> None:
-        """Every compensation ran: end the run."""
-        ran = [self.state.compensations[i].task for i in saga.order]
-        if saga.cause == "failure" and not ran:
-            self.finish(RunStatus.FAILED, failure=saga.failure)
-        elif saga.cause == "cancel" and not ran:
-            self.finish(RunStatus.CANCELLED, reason=saga.failure.message if saga.failure else None)
-        else:
-            self.finish(RunStatus.COMPENSATED, failure=saga.failure, compensated=ran)
+
+def on_saga_timer(step: Step, timer: int) -> bool:
+    """A compensation's retry is due; False if the timer is not the saga's."""
+    saga = step.state.saga
+    if saga is None or not isinstance(saga.wait, RetryWait) or saga.wait.timer != timer:
+        return False
+    saga.wait = None
+    if step.state.status is RunStatus.RUNNING:
+        dispatch_compensation(step, saga)
+    return True
+
+
+def drained(step: Step, draining: Draining, event: TaskCompleted | TaskFailed) -> None:
+    """A task running when compensation began finished."""
+    thread = step.state.threads[draining.thread]
+    wait = draining.wait
+    if isinstance(event, TaskFailed):
+        step.log(
+            thread, "TASK_FAILED", draining.node, wait.attempt, task=wait.task, error=event.name,
+            message=event.message, compensating=True,
+        )  # fmt: skip
+        return
+    thread.outputs[draining.node] = event.output
+    step.log(
+        thread,
+        "TASK_COMPLETED",
+        draining.node,
+        wait.attempt,
+        task=wait.task,
+        output=step.info.show_output(thread.name, draining.node, event.output),
+        compensating=True,
+    )
+    error = register_compensation(step, thread, draining.node, wait)
+    if error is not None:
+        step.log(thread, "NODE_FAILED", draining.node, error="EXPRESSION_ERROR", message=error.reason)
+
+
+def fail_saga(step: Step, saga: Saga, record: CompensationRecord, event: TaskFailed) -> None:
+    """A compensation failed for good: the run ends FAILED, flagged."""
+    state = step.state
+    thread = state.threads.get(record.thread)
+    step.log(
+        thread,
+        "COMPENSATION_FAILED",
+        record.node,
+        saga.attempt,
+        task=record.task,
+        error=event.name,
+        message=event.message,
+        final=True,
+    )
+    not_run = [state.compensations[i] for i in saga.order[saga.position + 1 :]]
+    for skipped in not_run:
+        step.log(state.threads.get(skipped.thread), "COMPENSATION_SKIPPED", skipped.node, task=skipped.task)
+    cause = saga.failure
+    because = f"; compensating because of {cause.name} at node {cause.node!r}" if cause is not None else ""
+    failure = Failure(
+        name="COMPENSATION_FAILED",
+        message=(
+            f"compensation {record.task!r} of step {record.node!r} failed ({event.name}: {event.message}); "
+            f"{len(not_run)} later compensation(s) did not run{because}. Fix the cause, then retry the run "
+            f"to run it again and go on"
+        ),
+        node=record.node,
+        thread=thread.name if thread is not None else "",
+        content={
+            "error": event.name,
+            "message": event.message,
+            "not_run": [describe(r) for r in not_run],
+            "cause": cause.as_variable() if cause is not None else None,
+        },
+    )
+    state.compensation_failed = True
+    finish(step, RunStatus.FAILED, failure=failure, compensation_failed=True)
+
+
+def end_saga(step: Step, saga: Saga) -> None:
+    """Every compensation ran: end the run."""
+    ran = [step.state.compensations[i].task for i in saga.order]
+    if saga.cause == "failure" and not ran:
+        finish(step, RunStatus.FAILED, failure=saga.failure)
+    elif saga.cause == "cancel" and not ran:
+        finish(step, RunStatus.CANCELLED, reason=saga.failure.message if saga.failure else None)
+    else:
+        finish(step, RunStatus.COMPENSATED, failure=saga.failure, compensated=ran)

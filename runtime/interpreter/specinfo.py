@@ -1,16 +1,19 @@
-"""Facts derived once per spec: what is masked, which tasks it uses."""
+"""Facts derived once per spec: what is masked, which tasks it uses.
+
+The caller owns them: whoever keeps a spec keeps its :class:`SpecInfo` next
+to it (there is no process-wide cache).
+"""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from wfc.runtime.interpreter.secrets import MASK, Redactor, mask_variables, masked_names
 from wfc.runtime.state import RunState
 from wfc.specs import Expr, OutputRef, TaskNode, VarRef, WorkflowSpec, walk_expr
 
-__all__ = ["MASK", "SpecInfo", "spec_info"]
+__all__ = ["MASK", "SpecInfo", "derive_spec_info"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,10 @@ class SpecInfo:
         return Redactor(value for state in states for value in self.secret_values(state))
 
 
-def _derive(spec: WorkflowSpec) -> SpecInfo:
+def derive_spec_info(spec: WorkflowSpec) -> SpecInfo:
+    """Derive the facts of ``spec``. This walks the whole spec: build it once
+    per spec and pass it to :func:`~.transitions.begin` / :func:`~.transitions.step`
+    (their ``info`` argument), as the engine's spec cache does."""
     masked, outputs = masked_names(spec)
     tasks: set[str] = set()
     for thread in spec.threads.values():
@@ -82,22 +88,3 @@ def _derive(spec: WorkflowSpec) -> SpecInfo:
                 if node.compensation is not None:
                     tasks.add(node.compensation.task)
     return SpecInfo(masked=masked, masked_outputs=outputs, tasks=frozenset(tasks))
-
-
-_CACHE: OrderedDict[int, tuple[WorkflowSpec, SpecInfo]] = OrderedDict()
-_CACHE_SIZE: Final = 256
-
-
-def spec_info(spec: WorkflowSpec) -> SpecInfo:
-    """Derived facts of ``spec``, computed once per spec object."""
-    key = id(spec)
-    hit = _CACHE.get(key)
-    # The spec itself is kept in the entry, so its id cannot be reused while cached.
-    if hit is not None and hit[0] is spec:
-        _CACHE.move_to_end(key)
-        return hit[1]
-    info = _derive(spec)
-    _CACHE[key] = (spec, info)
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return info

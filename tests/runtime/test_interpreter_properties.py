@@ -21,7 +21,7 @@ from wfc.runtime.interpreter import (
     begin,
     step,
 )
-from wfc.runtime.state import RunStatus
+from wfc.runtime.state import RunStatus, encode_state
 
 SPEC = spec(
     "prop",
@@ -69,8 +69,9 @@ def test_any_input_sequence_keeps_the_invariants(events: list[Input]) -> None:
     timers: set[int] = {e.timer for e in transition.effects if isinstance(e, SetTimer)}
     for event in events:
         now += 1.0
-        before = state
+        before, stored = state, encode_state(state)
         transition = step(state, SPEC, event, now)
+        assert encode_state(before) == stored  # step never changes the state it is given
         state = transition.state
         seq.extend(entry.seq for entry in transition.journal)
         if before.status.finished:

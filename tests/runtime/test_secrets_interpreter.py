@@ -10,7 +10,7 @@ from rtdrive import Driver
 from rtspec import call, edge, exit_, for_each, handler, mut, nop, op, out, spawn, spec, task, thread, var, variable
 
 from wfc.runtime._records import RunInfo, ThreadInfo
-from wfc.runtime.interpreter import Redactor, spec_info
+from wfc.runtime.interpreter import Redactor, derive_spec_info
 from wfc.runtime.state import Failure, RunStatus, ThreadStatus
 from wfc.specs import Version
 
@@ -44,7 +44,7 @@ def test_a_variable_set_from_a_secret_is_masked_and_so_is_a_copy_of_it() -> None
         },
         threads={"child": thread([("end", exit_())], variables={"child_card": variable("str"), "n": variable("int")})},
     )
-    assert spec_info(s).masked == frozenset({"card", "copy", "other", "child_card", "n"})
+    assert derive_spec_info(s).masked == frozenset({"card", "copy", "other", "child_card", "n"})
 
 
 def test_the_journal_never_shows_a_copied_secret() -> None:

@@ -49,7 +49,7 @@ from wfc.runtime.interpreter import (
     refusal,
     step,
 )
-from wfc.runtime.state import RunState, RunStatus, TaskWait, ThreadStatus
+from wfc.runtime.state import RunState, RunStatus, TaskWait, ThreadStatus, encode_state
 from wfc.specs import WorkflowSpec
 
 CAP = 2
@@ -153,8 +153,9 @@ def test_any_input_sequence_keeps_the_invariants_with_threads(sagas: bool, data:
         now += data.draw(st.sampled_from([0.0, 1.0, 10.0]))
         if isinstance(event, TimerFired) and event.timer in timers:
             now = max(now, timers[event.timer])
-        before = state
+        before, stored = state, encode_state(state)
         transition = step(state, spec_, event, now, None, limits)
+        assert encode_state(before) == stored  # step never changes the state it is given
         state = transition.state
         seq.extend(entry.seq for entry in transition.journal)
         if isinstance(event, TimerFired):
@@ -193,3 +194,38 @@ def check(state: RunState) -> None:
     if state.saga is not None and state.status is RunStatus.RUNNING:
         saga = state.saga
         assert saga.draining or saga.wait is not None, saga
+
+
+def test_a_stopped_thread_keeps_the_move_it_was_about_to_make() -> None:
+    """Found by the property above (its ``st.data()`` draws cannot be pinned
+    with ``@example``, so the input is replayed here): child 2's sleep ran out
+    while an interrupt froze it, so thawing queued its next move; child 3
+    thawed in the same pass with a failure that failed the run and halted
+    child 2 before that move was made. ``retry`` revived child 2 with nothing
+    to wait for and nothing to do: RUNNING for ever. The halted thread must
+    keep the pending move, and make it when the run is retried."""
+    spec_ = SPECS[False]
+    limits = Limits(max_children=CAP)
+    now = 1000.0
+    transition = begin(spec_, "r1", {}, now, None, limits)
+    timers = {e.timer: e.due for e in transition.effects if isinstance(e, SetTimer)}
+    inputs: list[Input] = [
+        TaskCompleted(dispatch_id="r1/0/charge/1#1"),
+        TaskCompleted(dispatch_id="r1/1/pick/1#1"),
+        TaskCompleted(dispatch_id="r1/2/pick/1#1"),
+        TimerFired(timer=2),  # child 1's nap ends; child 2's is due at the same moment
+        EventArrived(event_id="e1", name="poke"),  # freezes every thread
+        TaskFailed(dispatch_id="r1/3/pick/1#1", name="TASK_ERROR", business=True),
+        TaskCompleted(dispatch_id="r1/4/note/1#1"),  # the handler ends: thaw, child 3 fails the run
+        Retry(),
+    ]
+    state = transition.state
+    for event in inputs:
+        if isinstance(event, TimerFired):
+            now = max(now, timers[event.timer])
+        transition = step(state, spec_, event, now, None, limits)
+        timers.update((e.timer, e.due) for e in transition.effects if isinstance(e, SetTimer))
+        state = transition.state
+        check(state)
+    child = state.threads[2]
+    assert (child.status, child.node) == (ThreadStatus.COMPLETED, "end")
