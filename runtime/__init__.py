@@ -45,7 +45,7 @@ from wfc.runtime.errors import (
     UsageError,
     WaitTimeoutError,
 )
-from wfc.runtime.state import Failure, RunStatus, ThreadStatus
+from wfc.runtime.interpreter.state import Failure, RunStatus, ThreadStatus
 from wfc.specs.errors import WfcError
 
 __all__ = [

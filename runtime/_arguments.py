@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from wfc.runtime.errors import UnknownWorkflowError, UsageError
-from wfc.runtime.state import RunStatus
+from wfc.runtime.interpreter.state import RunStatus
 from wfc.runtime.store import SpecRecord
 from wfc.specs import Version
 

@@ -33,7 +33,7 @@ from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
 from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
 from wfc.runtime.errors import MissingTasksError, UnknownRunError, UnknownWorkflowError, UsageError, WaitTimeoutError
 from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
-from wfc.runtime.state import RunStatus, decode_state
+from wfc.runtime.interpreter.state import RunStatus, decode_state
 from wfc.runtime.store import RunFilter, RunRecord, Store, open_store
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
 

@@ -17,7 +17,7 @@ import msgspec
 
 from wfc.runtime.errors import RunInputsConflictError, RunStateError, UnexpectedEventError, UsageError
 from wfc.runtime.interpreter import Cancel, Halt, OperatorInput, Resume, Retry, prepare_inputs, refusal
-from wfc.runtime.state import RunState
+from wfc.runtime.interpreter.state import RunState
 from wfc.specs import WaitForEventNode, WorkflowSpec, json_problems, text_problem
 
 if TYPE_CHECKING:

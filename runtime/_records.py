@@ -19,7 +19,7 @@ from typing import Any
 from msgspec.structs import replace as replace_struct
 
 from wfc.runtime.interpreter import Redactor, mask_variables
-from wfc.runtime.state import (
+from wfc.runtime.interpreter.state import (
     DoneWait,
     EventWait,
     FailedWait,

@@ -54,7 +54,7 @@ from wfc.runtime.interpreter import (
     crash,
     step,
 )
-from wfc.runtime.state import RunState, RunStatus, TaskWait, decode_state, encode_state
+from wfc.runtime.interpreter.state import RunState, RunStatus, TaskWait, decode_state, encode_state
 from wfc.runtime.store import JournalRecord, RunWrite, SpecRecord, StoreTransaction, TimerRecord
 from wfc.specs import WfcError, WorkflowSpec
 
@@ -352,7 +352,8 @@ class Turn:
         live = await self.live(run_id)
         if live is None or live.state.status.finished:
             return
-        await self.record(run_id, live, crash(live.state, live.spec, reason, self.now, name=RUN_SET_ASIDE, info=live.cached.info))
+        transition = crash(live.state, live.spec, reason, self.now, name=RUN_SET_ASIDE, info=live.cached.info)
+        await self.record(run_id, live, transition)
 
     # ---------------------------------------------------------------- transitions
 

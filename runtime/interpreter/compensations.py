@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from wfc.runtime.expressions import ExpressionError, evaluate
 from wfc.runtime.interpreter.context import Scope, Step
-from wfc.runtime.state import CompensationRecord, TaskWait, ThreadRun
+from wfc.runtime.interpreter.expressions import ExpressionError, evaluate
+from wfc.runtime.interpreter.state import CompensationRecord, TaskWait, ThreadRun
 from wfc.specs import TaskNode
 
 

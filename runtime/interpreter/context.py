@@ -14,10 +14,10 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
-from wfc.runtime.expressions import ExpressionError
+from wfc.runtime.interpreter.expressions import ExpressionError
 from wfc.runtime.interpreter.messages import DEFAULT_LIMITS, Effect, JournalEntry, Limits, SetTimer, TaskPolicy
 from wfc.runtime.interpreter.specinfo import SpecInfo, derive_spec_info
-from wfc.runtime.state import Failure, InboxEvent, RunState, RunStatus, ThreadRun, ThreadStatus, Wait
+from wfc.runtime.interpreter.state import Failure, InboxEvent, RunState, RunStatus, ThreadRun, ThreadStatus, Wait
 from wfc.specs import FailureHandler, Node, VariableDef, WorkflowSpec
 
 #: Nodes one input may run before the run is failed with ``LOOP_LIMIT``: a

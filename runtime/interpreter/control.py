@@ -25,8 +25,7 @@ from wfc.runtime.interpreter.compensations import compensable
 from wfc.runtime.interpreter.context import Step
 from wfc.runtime.interpreter.messages import Cancel, Halt, OperatorInput, Resume, Retry, WatchEvent
 from wfc.runtime.interpreter.saga import start_saga
-from wfc.runtime.interpreter.stopping import finish
-from wfc.runtime.state import (
+from wfc.runtime.interpreter.state import (
     EventWait,
     Failure,
     ResumeWait,
@@ -36,6 +35,7 @@ from wfc.runtime.state import (
     ThreadStatus,
     ThreadsWait,
 )
+from wfc.runtime.interpreter.stopping import finish
 from wfc.specs import FailNode, WorkflowSpec
 
 #: Failures a retry would only repeat.

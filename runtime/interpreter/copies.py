@@ -16,14 +16,14 @@ from typing import Final
 
 import msgspec
 
-from wfc.runtime.state import RunState, ThreadRun, clone_state
+from wfc.runtime.interpreter.state import RunState, ThreadRun, clone_state
 
 _ENCODER: Final = msgspec.json.Encoder()
 _THREAD_DECODER: Final = msgspec.json.Decoder(ThreadRun)
 
 
 def copy_thread(thread: ThreadRun) -> ThreadRun:
-    """A deep copy of one thread run, through JSON like :func:`~wfc.runtime.state.clone_state`."""
+    """A deep copy of one thread run, through JSON like :func:`~wfc.runtime.interpreter.state.clone_state`."""
     return _THREAD_DECODER.decode(_ENCODER.encode(thread))
 
 

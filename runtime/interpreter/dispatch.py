@@ -11,7 +11,7 @@ from typing import Any
 
 from wfc.runtime.interpreter.context import Step
 from wfc.runtime.interpreter.messages import DispatchTask
-from wfc.runtime.state import RunState, TaskWait, ThreadRun
+from wfc.runtime.interpreter.state import RunState, TaskWait, ThreadRun
 from wfc.specs import TaskNode
 
 

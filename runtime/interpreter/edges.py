@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from wfc.runtime.expressions import ExpressionError, evaluate, evaluate_condition
 from wfc.runtime.interpreter.context import Scope, Step
+from wfc.runtime.interpreter.expressions import ExpressionError, evaluate, evaluate_condition
 from wfc.runtime.interpreter.secrets import MASK
+from wfc.runtime.interpreter.state import ThreadRun
 from wfc.runtime.interpreter.variables import coerce, mutate
-from wfc.runtime.state import ThreadRun
 from wfc.specs import Edge, Node
 
 

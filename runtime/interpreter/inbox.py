@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from wfc.runtime.interpreter.context import Step, matches
+from wfc.runtime.interpreter.state import InboxEvent, ThreadRun
 from wfc.runtime.interpreter.threads import proceed
-from wfc.runtime.state import InboxEvent, ThreadRun
 
 
 def take_queued(step: Step, name: str, correlation: str | None) -> InboxEvent | None:

@@ -25,8 +25,7 @@ from wfc.runtime.interpreter.dispatch import dispatch
 from wfc.runtime.interpreter.inbox import consume, take_queued
 from wfc.runtime.interpreter.messages import EventArrived, UnwatchEvent
 from wfc.runtime.interpreter.retries import arm, pause
-from wfc.runtime.interpreter.threads import check_threads, fail_node, proceed, spawn
-from wfc.runtime.state import (
+from wfc.runtime.interpreter.state import (
     DoneWait,
     EventWait,
     FailedWait,
@@ -40,6 +39,7 @@ from wfc.runtime.state import (
     ThreadStatus,
     ThreadsWait,
 )
+from wfc.runtime.interpreter.threads import check_threads, fail_node, proceed, spawn
 
 # ------------------------------------------------------------ freezing
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from wfc.runtime.state import RunState, RunStatus
+from wfc.runtime.interpreter.state import RunState, RunStatus
 from wfc.specs import Backoff
 
 # ---------------------------------------------------------------- inputs

@@ -6,7 +6,7 @@ import msgspec
 
 from wfc.runtime.interpreter.context import Step
 from wfc.runtime.interpreter.secrets import MASK, Redactor
-from wfc.runtime.state import FailedWait, Failure, HandlerWait, RetryWait, TaskWait, Wait
+from wfc.runtime.interpreter.state import FailedWait, Failure, HandlerWait, RetryWait, TaskWait, Wait
 
 
 def redact(step: Step, redactor: Redactor) -> None:

@@ -11,9 +11,7 @@ from wfc.runtime.interpreter.messages import EventArrived, TaskCompleted, TaskFa
 from wfc.runtime.interpreter.policy import effective_backoff, effective_retries
 from wfc.runtime.interpreter.retries import arm, next_attempt, retry_after
 from wfc.runtime.interpreter.saga import on_saga_result, on_saga_timer, saga_redelivery
-from wfc.runtime.interpreter.stopping import clear_wait, stop
-from wfc.runtime.interpreter.threads import fail_node, proceed
-from wfc.runtime.state import (
+from wfc.runtime.interpreter.state import (
     DoneWait,
     EventWait,
     FailedWait,
@@ -27,6 +25,8 @@ from wfc.runtime.state import (
     ThreadStatus,
     ThreadsWait,
 )
+from wfc.runtime.interpreter.stopping import clear_wait, stop
+from wfc.runtime.interpreter.threads import fail_node, proceed
 from wfc.specs import TaskNode, WaitForEventNode, WaitForThreadsNode
 
 

@@ -1,6 +1,6 @@
 """The one retry/backoff scheduler, for task attempts and compensations alike.
 
-A failed attempt with retries left becomes a :class:`~wfc.runtime.state.RetryWait`
+A failed attempt with retries left becomes a :class:`~wfc.runtime.interpreter.state.RetryWait`
 for the next attempt (same idempotency key) whose backoff is first held as
 time left; :func:`arm` turns time left into a durable timer, :func:`pause`
 turns a timer back into time left (a frozen thread, a halted saga). Sleeps and
@@ -16,7 +16,7 @@ import msgspec
 from wfc.runtime.interpreter.context import Step
 from wfc.runtime.interpreter.messages import CancelTimer
 from wfc.runtime.interpreter.policy import retry_delay
-from wfc.runtime.state import EventWait, RetryWait, SleepWait, TaskWait, ThreadsWait
+from wfc.runtime.interpreter.state import EventWait, RetryWait, SleepWait, TaskWait, ThreadsWait
 from wfc.specs import Backoff
 
 #: Waits that may hold a durable timer.

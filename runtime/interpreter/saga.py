@@ -18,7 +18,7 @@ of the run unhandled (and there is something to compensate), when a
    (``COMPENSATION_SKIPPED``), and ``retry`` runs the failed one again and
    goes on.
 
-The progress lives in the run state (:class:`~wfc.runtime.state.Saga`), so a
+The progress lives in the run state (:class:`~wfc.runtime.interpreter.state.Saga`), so a
 crash during compensation resumes it; forward steps never run again.
 """
 
@@ -30,8 +30,7 @@ from wfc.runtime.interpreter.dispatch import dispatch_effect, new_attempt
 from wfc.runtime.interpreter.messages import DispatchTask, TaskCompleted, TaskFailed
 from wfc.runtime.interpreter.policy import DEFAULT_BACKOFF
 from wfc.runtime.interpreter.retries import arm, pause, retry_after
-from wfc.runtime.interpreter.stopping import finish, stop
-from wfc.runtime.state import (
+from wfc.runtime.interpreter.state import (
     CompensationRecord,
     Draining,
     Failure,
@@ -41,6 +40,7 @@ from wfc.runtime.state import (
     SagaCause,
     TaskWait,
 )
+from wfc.runtime.interpreter.stopping import finish, stop
 
 
 def start_saga(step: Step, cause: SagaCause, failure: Failure | None, reason: str | None = None) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wfc.runtime.interpreter.secrets import MASK, Redactor, mask_variables, masked_names
-from wfc.runtime.state import RunState
+from wfc.runtime.interpreter.state import RunState
 from wfc.specs import Expr, OutputRef, TaskNode, VarRef, WorkflowSpec, walk_expr
 
 __all__ = ["MASK", "SpecInfo", "derive_spec_info"]

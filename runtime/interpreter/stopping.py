@@ -13,7 +13,7 @@ from typing import Any
 from wfc.runtime.interpreter.context import Step
 from wfc.runtime.interpreter.messages import AbandonTask, CancelTimer, RunFinished, UnwatchEvent
 from wfc.runtime.interpreter.retries import kept_timer, next_attempt
-from wfc.runtime.state import (
+from wfc.runtime.interpreter.state import (
     EventWait,
     Failure,
     HaltReason,

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from wfc.runtime.expressions import ExpressionError
 from wfc.runtime.interpreter.compensations import compensable
 from wfc.runtime.interpreter.context import Step, expression_failure, find_handler
 from wfc.runtime.interpreter.edges import take_edge
+from wfc.runtime.interpreter.expressions import ExpressionError
 from wfc.runtime.interpreter.saga import start_saga
-from wfc.runtime.interpreter.stopping import clear_wait, finish, kept, stop, stop_below
-from wfc.runtime.interpreter.variables import initial_variables
-from wfc.runtime.state import (
+from wfc.runtime.interpreter.state import (
     Failure,
     HandlerWait,
     RunStatus,
@@ -35,6 +33,8 @@ from wfc.runtime.state import (
     ThreadsWait,
     Wait,
 )
+from wfc.runtime.interpreter.stopping import clear_wait, finish, kept, stop, stop_below
+from wfc.runtime.interpreter.variables import initial_variables
 from wfc.specs import Node
 
 # ------------------------------------------------------------ starting

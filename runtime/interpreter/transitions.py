@@ -37,11 +37,11 @@ from wfc.runtime.interpreter.results import on_event, on_redeliver, on_task_comp
 from wfc.runtime.interpreter.saga import advance_saga
 from wfc.runtime.interpreter.secrets import Redactor
 from wfc.runtime.interpreter.specinfo import SpecInfo
+from wfc.runtime.interpreter.state import Failure, RunState, RunStatus, ThreadRun, ThreadStatus, clone_state
 from wfc.runtime.interpreter.stopping import finish
 from wfc.runtime.interpreter.threads import admit
 from wfc.runtime.interpreter.variables import prepare_inputs
 from wfc.runtime.interpreter.walk import drain
-from wfc.runtime.state import Failure, RunState, RunStatus, ThreadRun, ThreadStatus, clone_state
 from wfc.specs import WorkflowSpec
 
 __all__ = ["begin", "crash", "step"]

@@ -6,8 +6,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from wfc.runtime.errors import InputError
-from wfc.runtime.expressions import ExpressionError, binary_op, is_number, json_equal, type_name
+from wfc.runtime.interpreter.errors import InputError
+from wfc.runtime.interpreter.expressions import ExpressionError, binary_op, is_number, json_equal, type_name
 from wfc.specs import MutationOp, ValueProblem, VariableDef, VarType, WorkflowSpec, json_problems
 
 

@@ -6,22 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from wfc.runtime.expressions import ExpressionError, evaluate, is_number, to_text, type_name
 from wfc.runtime.interpreter.context import STEP_BUDGET, Scope, Step, expression_failure
 from wfc.runtime.interpreter.dispatch import dispatch
+from wfc.runtime.interpreter.expressions import ExpressionError, evaluate, is_number, to_text, type_name
 from wfc.runtime.interpreter.inbox import consume, take_queued
 from wfc.runtime.interpreter.messages import WatchEvent
 from wfc.runtime.interpreter.policy import effective_timeout
 from wfc.runtime.interpreter.saga import start_saga
-from wfc.runtime.interpreter.threads import (
-    check_threads,
-    complete_thread,
-    fail_node,
-    fail_thread,
-    leave,
-    spawn_children,
-)
-from wfc.runtime.state import (
+from wfc.runtime.interpreter.state import (
     EventWait,
     Failure,
     HandlerWait,
@@ -31,6 +23,14 @@ from wfc.runtime.state import (
     ThreadRun,
     ThreadStatus,
     ThreadsWait,
+)
+from wfc.runtime.interpreter.threads import (
+    check_threads,
+    complete_thread,
+    fail_node,
+    fail_thread,
+    leave,
+    spawn_children,
 )
 from wfc.specs import (
     CompensateNode,

@@ -21,7 +21,7 @@ from wfc.runtime.interpreter import (
     begin,
     step,
 )
-from wfc.runtime.state import TaskWait
+from wfc.runtime.interpreter.state import TaskWait
 from wfc.specs import WorkflowSpec
 
 

@@ -48,7 +48,7 @@ from wfc.runtime.interpreter import (
     crash,
     step,
 )
-from wfc.runtime.state import RunState
+from wfc.runtime.interpreter.state import RunState
 from wfc.specs import WorkflowSpec
 
 FIELDS = ("seq", "at", "kind", "thread", "node", "attempt", "detail")

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 from rtspec import call, lit, lst, neg, not_, op, out, var
 
-from wfc.runtime.expressions import ExpressionError, evaluate, evaluate_condition, json_equal
+from wfc.runtime.interpreter.expressions import ExpressionError, evaluate, evaluate_condition, json_equal
 from wfc.specs import Expr
 
 

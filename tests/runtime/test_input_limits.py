@@ -13,8 +13,8 @@ from rtspec import exit_, lit, op, sleep, sleep_until, spec, task, var, variable
 
 from wfc.runtime import Engine, InputError, RunStatus, UsageError
 from wfc.runtime import task as wfc_task
-from wfc.runtime.expressions import _FUNCTIONS, ExpressionError, binary_op
 from wfc.runtime.interpreter import prepare_inputs
+from wfc.runtime.interpreter.expressions import _FUNCTIONS, ExpressionError, binary_op
 from wfc.specs import MAX_DURATION_SECONDS, MAX_INT, WorkflowSpec
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rtdrive import Driver
 from rtspec import edge, exit_, fail, handler, mut, nop, op, out, spec, task, thread, var, variable
 
-from wfc.runtime.state import HandlerWait, RunStatus, ThreadStatus
+from wfc.runtime.interpreter.state import HandlerWait, RunStatus, ThreadStatus
 
 FAILURE_VAR = {"failure": variable("json")}
 

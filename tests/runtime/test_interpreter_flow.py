@@ -11,7 +11,7 @@ from rtspec import call, edge, exit_, fail, lit, mut, nop, op, out, spawn, spec,
 
 from wfc.runtime.errors import InputError
 from wfc.runtime.interpreter import STEP_BUDGET, DispatchTask, RunFinished, step
-from wfc.runtime.state import RunStatus, ThreadStatus
+from wfc.runtime.interpreter.state import RunStatus, ThreadStatus
 
 
 def test_start_runs_until_the_first_task_and_dispatches_it() -> None:

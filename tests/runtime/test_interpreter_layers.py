@@ -5,6 +5,7 @@ so no lower module can call up into a higher one."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import wfc.runtime.interpreter as interpreter
@@ -13,6 +14,7 @@ PACKAGE = "wfc.runtime.interpreter"
 
 #: Bottom to top; modules on one line may not import each other.
 LAYERS: list[set[str]] = [
+    {"errors", "state", "expressions"},
     {"messages"},
     {"secrets", "policy", "variables"},
     {"specinfo", "copies"},
@@ -56,3 +58,37 @@ def test_modules_import_only_lower_layers() -> None:
         if level[imported] >= level[module] and imported != module
     ]
     assert upward == []
+
+
+def outside_imports(path: Path) -> set[str]:
+    """Top-level packages a module imports, except the interpreter itself."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found.update(name for name in names if not name.startswith(PACKAGE))
+    return found
+
+
+def allowed(module: str) -> bool:
+    """The pure interpreter may lean on the spec types, msgspec and the
+    standard library only: no engine, store, clock source or I/O package."""
+    top = module.split(".")[0]
+    return module == "wfc.specs" or module.startswith("wfc.specs.") or top == "msgspec" or (
+        top in sys.stdlib_module_names and top != "wfc"
+    )
+
+
+def test_the_interpreter_imports_only_specs_msgspec_and_the_standard_library() -> None:
+    folder = Path(interpreter.__file__).parent
+    wrong = sorted(
+        f"{path.name} imports {module}"
+        for path in folder.glob("*.py")
+        for module in outside_imports(path)
+        if not allowed(module)
+    )
+    assert wrong == []

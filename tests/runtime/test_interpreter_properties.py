@@ -21,7 +21,7 @@ from wfc.runtime.interpreter import (
     begin,
     step,
 )
-from wfc.runtime.state import RunStatus, encode_state
+from wfc.runtime.interpreter.state import RunStatus, encode_state
 
 SPEC = spec(
     "prop",

@@ -20,7 +20,7 @@ from wfc.runtime.interpreter import (
     effective_retries,
     retry_delay,
 )
-from wfc.runtime.state import RetryWait, RunStatus, TaskWait
+from wfc.runtime.interpreter.state import RetryWait, RunStatus, TaskWait
 from wfc.specs import Backoff, TaskNode
 
 

@@ -6,7 +6,7 @@ from rtdrive import Driver
 from rtspec import exit_, handler, out, sleep, sleep_until, spec, task, thread, var, variable, wait
 
 from wfc.runtime.interpreter import CancelTimer, EventArrived, SetTimer, UnwatchEvent, WatchEvent
-from wfc.runtime.state import EventWait, RunStatus, SleepWait, ThreadStatus
+from wfc.runtime.interpreter.state import EventWait, RunStatus, SleepWait, ThreadStatus
 
 
 def test_an_event_arriving_at_a_wait_is_its_output() -> None:

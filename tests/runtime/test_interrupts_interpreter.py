@@ -28,7 +28,7 @@ from rtspec import (
 )
 
 from wfc.runtime.interpreter import CancelTimer, DispatchTask, TaskFailed
-from wfc.runtime.state import DoneWait, EventWait, RetryWait, RunStatus, SleepWait, ThreadStatus
+from wfc.runtime.interpreter.state import DoneWait, EventWait, RetryWait, RunStatus, SleepWait, ThreadStatus
 from wfc.specs import WorkflowSpec
 
 HANDLER = thread(

@@ -59,7 +59,7 @@ from wfc.runtime.interpreter import (
     begin,
     step,
 )
-from wfc.runtime.state import RunState, decode_state, encode_state
+from wfc.runtime.interpreter.state import RunState, decode_state, encode_state
 from wfc.specs import WorkflowSpec
 
 

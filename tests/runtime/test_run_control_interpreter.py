@@ -38,7 +38,7 @@ from wfc.runtime.interpreter import (
     refusal,
     step,
 )
-from wfc.runtime.state import DoneWait, RunStatus, SleepWait, ThreadStatus
+from wfc.runtime.interpreter.state import DoneWait, RunStatus, SleepWait, ThreadStatus
 
 THREE = spec("w", [("a", task("a")), ("b", task("b")), ("end", exit_(out("b")))])
 

@@ -24,7 +24,7 @@ from rtspec import (
 )
 
 from wfc.runtime.interpreter import AbandonTask, Halt, Resume, TaskCompleted, TaskFailed
-from wfc.runtime.state import RunStatus, ThreadStatus
+from wfc.runtime.interpreter.state import RunStatus, ThreadStatus
 from wfc.specs import WorkflowSpec
 
 

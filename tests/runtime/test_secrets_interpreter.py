@@ -11,7 +11,7 @@ from rtspec import call, edge, exit_, for_each, handler, mut, nop, op, out, spaw
 
 from wfc.runtime._records import RunInfo, ThreadInfo
 from wfc.runtime.interpreter import Redactor, derive_spec_info
-from wfc.runtime.state import Failure, RunStatus, ThreadStatus
+from wfc.runtime.interpreter.state import Failure, RunStatus, ThreadStatus
 from wfc.specs import Version
 
 CARD = "tok-4111-1111"

@@ -132,7 +132,7 @@ async def test_a_run_id_of_another_workflow_is_a_conflict_too(db_url: str) -> No
 def test_a_run_stored_without_input_digests_is_returned_as_before() -> None:
     """Runs started by an older wfc have nothing to compare with: no conflict."""
     from wfc.runtime._inputs import check_same_inputs, input_digests
-    from wfc.runtime.state import RunState
+    from wfc.runtime.interpreter.state import RunState
     from wfc.specs import Version
 
     old = RunState(id="o1", workflow="checkout", version=Version(major=1, revision=0))

@@ -38,7 +38,7 @@ from wfc.runtime.interpreter import (
     crash,
     step,
 )
-from wfc.runtime.state import RunState, decode_state, encode_state
+from wfc.runtime.interpreter.state import RunState, decode_state, encode_state
 from wfc.specs import WorkflowSpec, dumps
 
 NOW = 1000.0

@@ -27,7 +27,7 @@ from rtspec import (
 )
 
 from wfc.runtime.interpreter import AbandonTask, Limits, TaskCompleted, TaskFailed
-from wfc.runtime.state import RunStatus, ThreadStatus, ThreadsWait
+from wfc.runtime.interpreter.state import RunStatus, ThreadStatus, ThreadsWait
 from wfc.specs import WorkflowSpec
 
 WORKER = thread(

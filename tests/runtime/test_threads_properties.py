@@ -49,7 +49,7 @@ from wfc.runtime.interpreter import (
     refusal,
     step,
 )
-from wfc.runtime.state import RunState, RunStatus, TaskWait, ThreadStatus, encode_state
+from wfc.runtime.interpreter.state import RunState, RunStatus, TaskWait, ThreadStatus, encode_state
 from wfc.specs import WorkflowSpec
 
 CAP = 2

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from wfc.runtime.interpreter import Input, Limits, TaskPolicy
-from wfc.runtime.state import RunState, decode_state
+from wfc.runtime.interpreter.state import RunState, decode_state
 from wfc.specs import WorkflowSpec, dumps, loads_deployed
 
 Json = dict[str, Any]
