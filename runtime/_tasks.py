@@ -199,7 +199,7 @@ def task(
     Args:
         name: The task name specs refer to.
         retries: Attempts after the first for technical errors, used when the
-            spec's task node leaves ``retries`` at 0.
+            spec's task node leaves ``retries`` unset (``null``); a spec's ``0`` means no retries.
         timeout: Seconds one attempt may take, when the spec sets none.
         backoff: Delay between attempts (a :class:`~wfc.specs.Backoff`, or the
             initial delay in seconds), when the spec sets none.

@@ -25,6 +25,7 @@ SAMPLES: list[BaseException] = [
     errors.StoreError(URL, "it is not a wfc database"),
     errors.NotAWfcDatabaseError("/tmp/x.db", "not a wfc database"),
     errors.NewerDatabaseError("/tmp/x.db", 9, 7),
+    errors.NewerRunStateError("/tmp/x.db", "order-1", 3, 1),
     errors.ReadOnlyDatabaseError("/tmp/x.db", "read-only file"),
     errors.DatabaseLockedError("/tmp/x.db", "locked", 5.0),
     errors.CorruptDatabaseError("/tmp/x.db", "malformed"),
