@@ -22,7 +22,7 @@ leading underscore are private.
 """
 
 from wfc.runtime._engine import Engine
-from wfc.runtime._records import HistoryEntry, RunInfo, SentEvent, ThreadInfo
+from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, ThreadInfo
 from wfc.runtime._tasks import TaskContext, TaskDefinition, TaskException, TaskFunction, task
 from wfc.runtime._worker import Worker, WorkerStats
 from wfc.runtime.errors import (
@@ -62,6 +62,8 @@ __all__ = [
     "RunIdConflictError",
     "RunInfo",
     "RunInputsConflictError",
+    "RunKey",
+    "RunPage",
     "RunStateError",
     "RunStatus",
     "SentEvent",

@@ -47,6 +47,24 @@ def pick_version(workflow: str, records: list[SpecRecord], version: Version | st
     return max(matching, key=lambda r: r.revision)
 
 
+def parse_version(version: Version | str | int) -> tuple[int, int | None]:
+    """``(major, revision)`` of a version filter: a ``Version``,
+    ``"major.revision"``, or a major number (``revision`` ``None``: any).
+
+    Raises:
+        UsageError: the version is not in one of those forms.
+    """
+    if isinstance(version, Version):
+        return version.major, version.revision
+    if isinstance(version, int) and not isinstance(version, bool) and version >= 0:
+        return version, None
+    if isinstance(version, str):
+        parts = version.strip().split(".")
+        if 1 <= len(parts) <= 2 and all(part.isdigit() for part in parts):
+            return int(parts[0]), int(parts[1]) if len(parts) == 2 else None
+    raise UsageError(f"version {version!r} is not 'major' or 'major.revision', e.g. '1.2'")
+
+
 def parse_statuses(status: RunStatus | str | Iterable[RunStatus | str]) -> list[str]:
     """Status values from one status or several, any case.
 

@@ -23,18 +23,18 @@ from typing import Any, Protocol
 import anyio
 import msgspec
 
-from wfc.runtime._arguments import Moment, epoch, parse_statuses, pick_version
+from wfc.runtime._arguments import Moment, epoch, parse_statuses, parse_version, pick_version
 from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._inputs import check_event_args, check_key, check_run_id, check_start_args, start_variables
 from wfc.runtime._loop import CommitLoop, Follow
-from wfc.runtime._records import HistoryEntry, RunInfo, SentEvent, run_info, to_datetime
+from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, run_info, to_datetime
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
 from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
 from wfc.runtime.errors import MissingTasksError, UnknownRunError, UnknownWorkflowError, UsageError, WaitTimeoutError
 from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
 from wfc.runtime.interpreter.state import RunStatus, decode_state
-from wfc.runtime.store import RunFilter, RunRecord, Store, open_store
+from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, open_store
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
 
 log = logging.getLogger("wfc.runtime")
@@ -394,20 +394,61 @@ class Engine:
         ``needs_attention=True``, only the runs someone must look at: FAILED
         because a compensation still failed after its retries, so side effects
         may not be undone (``False``: only the others)."""
+        page = await self.list_runs_page(
+            status=status,
+            workflow=workflow,
+            started_after=started_after,
+            started_before=started_before,
+            limit=limit,
+            needs_attention=needs_attention,
+        )
+        return page.runs
+
+    async def list_runs_page(
+        self,
+        *,
+        status: RunStatus | str | Iterable[RunStatus | str] | None = None,
+        workflow: str | None = None,
+        version: Version | str | int | None = None,
+        started_after: Moment | None = None,
+        started_before: Moment | None = None,
+        updated_after: Moment | None = None,
+        updated_before: Moment | None = None,
+        needs_attention: bool | None = None,
+        limit: int | None = 100,
+        after: RunKey | None = None,
+    ) -> RunPage:
+        """One page of :meth:`list_runs`, for keyset paging: ``after`` is the
+        ``next`` of the previous page. Besides the filters of
+        :meth:`list_runs`: ``version`` (``"1.2"``, or a major number for all
+        its revisions) and the time of the last change
+        (``updated_after <= updated_at < updated_before``).
+
+        Raises:
+            UsageError: an unknown status or a malformed version.
+        """
         self._loop.check_open()
         check_key(workflow, "the workflow name")
         statuses = None if status is None else parse_statuses(status)
-        after, before = epoch(started_after), epoch(started_before)
+        major, revision = (None, None) if version is None else parse_version(version)
         where = RunFilter(
             statuses=tuple(statuses or ()),
             workflow=workflow,
-            started_after=after,
-            started_before=before,
+            major=major,
+            revision=revision,
+            started_after=epoch(started_after),
+            started_before=epoch(started_before),
+            updated_after=epoch(updated_after),
+            updated_before=epoch(updated_before),
             needs_attention=None if needs_attention is None else bool(needs_attention),
             limit=limit,
+            after=None if after is None else (after.created_at, after.id),
         )
         records = await self._store.list_runs(where)
-        return [await self._info(record) for record in records]
+        runs = [await self._info(record) for record in records]
+        full = limit is not None and len(records) == limit
+        last = RunKey(created_at=records[-1].created_at, id=records[-1].id) if records and full else None
+        return RunPage(runs=runs, next=last)
 
     async def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
         """Wait until the run finishes (COMPLETED, FAILED, COMPENSATED or
@@ -441,13 +482,26 @@ class Engine:
                     state, spec = follow.final
                     return run_info(decode_state(state), spec.info.masked)
 
-    async def history(self, run_id: str, after: int = 0, limit: int | None = None) -> list[HistoryEntry]:
+    async def history(
+        self,
+        run_id: str,
+        after: int = 0,
+        limit: int | None = None,
+        *,
+        kinds: Iterable[str] = (),
+        node: str | None = None,
+        thread: int | None = None,
+    ) -> list[HistoryEntry]:
         """The run's journal: every transition, in order, with masked
         variables shown as ``"***"``. ``after`` skips entries up to that
-        ``seq`` (poll with the last seq seen)."""
+        ``seq`` (poll with the last seq seen); ``kinds``, ``node`` and
+        ``thread`` keep only the entries of those kinds, that node, that
+        thread."""
         self._loop.check_open()
         check_key(run_id, "run_id")
-        records = await self._store.history(run_id, after, limit)
+        check_key(node, "the node")
+        where = JournalFilter(kinds=tuple(kinds), node=node, thread=thread)
+        records = await self._store.history(run_id, after, limit, where)
         if not records and await self._store.get_run(run_id) is None:
             raise UnknownRunError(run_id)
         return [

@@ -289,3 +289,23 @@ class SentEvent:
     duplicate: bool = False
     """True when an event with this ``event_id`` was sent before; nothing
     was delivered again."""
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """Where a page of runs ended, in the newest-first order of
+    ``list_runs``: give it as ``after`` to get the next page. It holds the
+    stored creation time exactly (a datetime would round it)."""
+
+    created_at: float
+    """The run's creation time, epoch seconds, as stored."""
+    id: str
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of runs from :meth:`~wfc.runtime.Engine.list_runs_page`."""
+
+    runs: list[RunInfo]
+    next: RunKey | None
+    """Where the next page starts; ``None`` when this page is the last."""

@@ -207,6 +207,31 @@ class RunFilter:
     others; ``None``: both."""
     limit: int | None = None
     """At most this many runs; ``None``: all."""
+    major: int | None = None
+    """Runs started on this major version only."""
+    revision: int | None = None
+    """With ``major``: runs started on this revision only."""
+    updated_after: float | None = None
+    """Runs last changed at or after this epoch second."""
+    updated_before: float | None = None
+    """Runs last changed before this epoch second (a run is changed no
+    earlier than it was created, so this bounds ``created_at`` too)."""
+    after: tuple[float, str] | None = None
+    """Keyset paging: only runs after this ``(created_at, id)`` in the
+    newest-first order, i.e. the key of the last run of the previous page."""
+
+
+@dataclass(frozen=True)
+class JournalFilter:
+    """Which journal rows of one run :meth:`~wfc.runtime.store.Store.history`
+    returns, in order; every criterion given must hold."""
+
+    kinds: tuple[str, ...] = ()
+    """Any of these kinds; empty: any kind."""
+    node: str | None = None
+    """Rows of this node only."""
+    thread: int | None = None
+    """Rows of this thread only."""
 
 
 @dataclass

@@ -24,6 +24,7 @@ from wfc.runtime.store.base import (
     EngineRecord,
     EventRecord,
     JournalRecord,
+    JournalFilter,
     RunFilter,
     RunRecord,
     RunVersion,
@@ -336,12 +337,24 @@ class Store:
             params.extend(values)
         for condition, value in (
             ("workflow = ?", where.workflow),
+            ("major = ?", where.major),
+            ("revision = ?", where.revision),
             ("created_at >= ?", where.started_after),
             ("created_at < ?", where.started_before),
+            ("updated_at >= ?", where.updated_after),
+            ("updated_at < ?", where.updated_before),
+            # updated_at >= created_at: the same bound on created_at lets the
+            # created_at indexes skip what the updated_at filter would drop.
+            ("created_at < ?", where.updated_before),
         ):
             if value is not None:
                 conditions.append(condition)
                 params.append(value)
+        if where.after is not None:
+            # Keyset paging in the newest-first order; the first condition is
+            # an index range on created_at, the second picks among equal times.
+            conditions.append("created_at <= ? AND (created_at < ? OR id < ?)")
+            params.extend((where.after[0], where.after[0], where.after[1]))
         statement = "SELECT * FROM runs"
         if conditions:
             statement += " WHERE " + " AND ".join(conditions)
@@ -351,10 +364,23 @@ class Store:
             params.append(where.limit)
         return [run_record(self.location, row) for row in await self._fetch(statement, params)]
 
-    async def history(self, run_id: str, after: int = 0, limit: int | None = None) -> list[JournalRecord]:
-        """Journal rows of a run with ``seq > after``, in order."""
-        statement = "SELECT * FROM journal WHERE run_id = ? AND seq > ? ORDER BY seq"
+    async def history(
+        self, run_id: str, after: int = 0, limit: int | None = None, where: JournalFilter | None = None
+    ) -> list[JournalRecord]:
+        """Journal rows of a run with ``seq > after`` (and those ``where``
+        picks), in order."""
+        statement = "SELECT * FROM journal WHERE run_id = ? AND seq > ?"
         params: list[Any] = [run_id, after]
+        if where is not None:
+            if where.kinds:
+                condition, values = self.dialect.any_of("kind", where.kinds)
+                statement += f" AND {condition}"
+                params.extend(values)
+            for condition, value in (("node = ?", where.node), ("thread = ?", where.thread)):
+                if value is not None:
+                    statement += f" AND {condition}"
+                    params.append(value)
+        statement += " ORDER BY seq"
         if limit is not None:
             statement += " LIMIT ?"
             params.append(limit)

@@ -21,6 +21,8 @@ def test_exported_names_are_pinned() -> None:
         "RunIdConflictError",
         "RunInfo",
         "RunInputsConflictError",
+        "RunKey",
+        "RunPage",
         "RunStateError",
         "RunStatus",
         "SentEvent",
