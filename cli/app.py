@@ -20,6 +20,7 @@ from wfc.cli import (
     graph_cmd,
     run_cmd,
     runs_cmd,
+    server_cmd,
     validate_cmd,
     worker_cmd,
 )
@@ -75,6 +76,7 @@ def _register(target: typer.Typer) -> None:
     target.add_typer(runs_cmd.runs_app, name="runs")
     target.add_typer(event_cmd.event_app, name="event")
     target.command("worker")(worker_cmd.worker_command)
+    target.command("server")(server_cmd.server_command)
 
 
 _register(app)

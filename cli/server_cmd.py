@@ -1,0 +1,64 @@
+"""``wfc server``: serve the REST API (``/api/v1``) of a database.
+
+With ``--tasks`` the server also runs an engine that serves the database (it
+runs those tasks and fires timers, like ``wfc worker``); without, it is a
+client of the database: it starts, steers and reads runs, and the work is
+done by workers. Needs ``pip install 'wfc[server]'``; Starlette and uvicorn
+are imported only by this command.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Annotated
+
+import typer
+
+from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url
+from wfc.cli.errors import CliError
+
+#: The modules ``wfc[server]`` installs.
+_EXTRA = ("starlette", "uvicorn")
+
+
+def server_command(
+    db: DbOption = DEFAULT_DB,
+    task_targets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tasks", "-t", metavar="MODULE_OR_FILE",
+            help="Also run these @task functions (a module or .py file; repeat); without, only serve the API.",
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option("--host", metavar="HOST", help="Listen on this address; other than loopback needs --token.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, metavar="PORT", help="Listen on this port.")]
+    = 8080,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", envvar="WFC_SERVER_TOKEN", metavar="SECRET", show_envvar=True,
+            help="Bearer token for every API request (prefer the environment variable: arguments show in ps).",
+        ),
+    ] = None,
+    read_token: Annotated[
+        str | None,
+        typer.Option(
+            "--read-token", envvar="WFC_SERVER_READ_TOKEN", metavar="SECRET", show_envvar=True,
+            help="A second token that may only read (GET).",
+        ),
+    ] = None,
+) -> None:
+    """Serve the REST API of the database (/api/v1, OpenAPI at /api/v1/openapi.json) until SIGINT/SIGTERM."""
+    missing = [name for name in _EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise CliError(
+            f"`wfc server` needs {' and '.join(missing)}, which are not installed; install them with "
+            f"pip install 'wfc[server]'"
+        )
+    from wfc.server import check_bind
+    from wfc.server._serve import serve
+
+    check_bind(host, token, read_token)
+    serve(database_url(db), task_targets or [], host=host, port=port, token=token, read_token=read_token)

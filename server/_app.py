@@ -1,0 +1,93 @@
+"""``create_app``: the ASGI application of the API for one open engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from wfc.runtime import Engine
+from wfc.server import _problems
+from wfc.server._access import AccessError, Tokens
+from wfc.server._endpoints import ENDPOINTS
+from wfc.server._http import MAX_BODY, Dispatcher, json_response
+from wfc.server._openapi import openapi
+
+#: Where the API is mounted.
+PREFIX = "/api/v1"
+
+
+def create_app(
+    engine: Engine,
+    token: str | None = None,
+    *,
+    read_token: str | None = None,
+    max_body: int = MAX_BODY,
+) -> Starlette:
+    """The ASGI app serving the REST API of ``engine`` under ``/api/v1``.
+
+    The engine must stay open while the app serves (the app does not open
+    or close it). Mount the app in your own service, or run it with any ASGI
+    server::
+
+        async with Engine.open(url, tasks=[...]) as engine:
+            app = create_app(engine, token=os.environ["WFC_SERVER_TOKEN"])
+            await uvicorn.Server(uvicorn.Config(app, port=8080)).serve()
+
+    Args:
+        engine: An open engine (serving, or a client with ``serve=False``).
+        token: The bearer token every request under ``/api/v1`` needs
+            (except the health probes and the OpenAPI document); ``None``:
+            no token needed. Bind such a server to loopback only.
+        read_token: A second token that may only read (GET).
+        max_body: The largest request body in bytes; larger gets 413.
+
+    Raises:
+        AccessError: ``read_token`` without ``token``, or an empty token.
+    """
+    if (token is not None and not token.strip()) or (read_token is not None and (token is None or not read_token)):
+        raise AccessError("create_app: read_token needs token, and neither may be empty")
+    dispatcher = Dispatcher(engine, Tokens(token, read_token), max_body)
+    routes: list[BaseRoute] = [
+        Route(PREFIX + e.path, dispatcher.endpoint(e), methods=[e.method], name=e.operation) for e in ENDPOINTS
+    ]
+    document = openapi(ENDPOINTS, _version(), PREFIX)
+
+    async def openapi_json(request: Request) -> Response:
+        return json_response(document)
+
+    routes.append(Route(PREFIX + "/openapi.json", openapi_json, methods=["GET"], name="openapi"))
+    # The probes also at the root, where orchestrators look for them.
+    for e in ENDPOINTS:
+        if e.public:
+            routes.append(Route(e.path, dispatcher.endpoint(e), methods=[e.method]))
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_problem, Exception: _internal})
+
+
+async def _http_problem(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such path, wrong method) as problems."""
+    assert isinstance(exc, HTTPException)
+    detail = {
+        404: f"no endpoint at {request.url.path}; the API is under {PREFIX}, described at {PREFIX}/openapi.json",
+        405: f"{request.method} is not allowed on {request.url.path}; see {PREFIX}/openapi.json",
+    }.get(exc.status_code, str(exc.detail))
+    kind = {404: "no-such-endpoint", 405: "method-not-allowed"}.get(exc.status_code, "http")
+    headers: dict[str, Any] = dict(exc.headers or {})
+    return _problems.response(_problems.make(exc.status_code, kind, detail), headers=headers)
+
+
+async def _internal(request: Request, exc: Exception) -> Response:
+    return _problems.response(_problems.problem_of(exc))
+
+
+def _version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("wfc")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,362 @@
+"""The operations of ``/api/v1``: each an :class:`~wfc.server._http.Endpoint`
+calling the engine's public API (the same calls the CLI makes), with the
+answer in the API's types (:mod:`wfc.server._types`)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+from wfc.runtime import RunKey, RunStateError, UnknownRunError
+from wfc.server._http import Call, Endpoint, Reply
+from wfc.server._problems import ProblemError
+from wfc.server._types import (
+    CancelRequest,
+    CorrelatedEvent,
+    DeadLetterKind,
+    DeadLettersQuery,
+    DiffQuery,
+    EmptyRequest,
+    EventOutcome,
+    Graph,
+    GraphFormat,
+    GraphQuery,
+    HaltRequest,
+    Health,
+    Journal,
+    JournalQuery,
+    Readiness,
+    RedriveOutcome,
+    RedriveRequest,
+    Refused,
+    Run,
+    RunEvent,
+    RunList,
+    RunsQuery,
+    SpecDiff,
+    SpecList,
+    StartRequest,
+)
+from wfc.server._views import journal_view, run_view, spec_summary, spec_view
+from wfc.specs import WorkflowSpec
+
+# ---------------------------------------------------------------- health
+
+
+async def healthz(call: Call[None, None]) -> Health:
+    return Health()
+
+
+async def readyz(call: Call[None, None]) -> Readiness | Reply:
+    try:
+        serving = await call.engine.serving_engines()
+    except Exception as exc:  # the database is gone or refuses: not ready, and say why
+        problem = ProblemError(503, "not-ready", f"the database does not answer: {exc}")
+        raise problem from None
+    return Readiness(status="ready", serving_engines=serving)
+
+
+# ---------------------------------------------------------------- specs
+
+
+async def list_specs(call: Call[None, None]) -> SpecList:
+    return SpecList(specs=[spec_summary(s) for s in await call.engine.list_specs()])
+
+
+async def _spec(call: Call[Any, Any], version: str | None = None) -> WorkflowSpec:
+    name = call.path["name"]
+    wanted = call.path.get("version") if version is None else version
+    return await call.engine.get_spec(name, None if wanted in (None, "latest") else wanted)
+
+
+async def get_spec(call: Call[None, None]) -> WorkflowSpec:
+    return spec_view(await _spec(call))
+
+
+async def spec_graph(call: Call[GraphQuery, None]) -> Graph:
+    from wfc.cli.render_graph import to_dot, to_mermaid
+
+    spec = await _spec(call)
+    thread = call.query.thread
+    if thread is not None and thread not in spec.threads:
+        known = ", ".join(sorted(spec.threads))
+        raise ProblemError(
+            404, "unknown-thread", f"{spec.name} {spec.version} has no thread {thread!r}; its threads are: {known}"
+        )
+    threads = [thread] if thread is not None else [spec.entrypoint, *sorted(set(spec.threads) - {spec.entrypoint})]
+    draw = to_mermaid if call.query.format is GraphFormat.MERMAID else to_dot
+    return Graph(name=spec.name, version=str(spec.version), format=call.query.format, text=draw(spec, threads))
+
+
+async def spec_diff(call: Call[DiffQuery, None]) -> SpecDiff:
+    from wfc.cli.diff_cmd import diff_as_json
+    from wfc.compiler import diff_specs, next_version
+
+    old, new = await _spec(call, call.query.old), await _spec(call, call.query.new)
+    document = diff_as_json(diff_specs(old, new), old, new, next_version(old, new))
+    return msgspec.convert(document, SpecDiff)
+
+
+# ---------------------------------------------------------------- runs
+
+
+def _moment(text: str | None, name: str) -> dt.datetime | None:
+    """A moment parameter, read as ``wfc runs list`` reads ``--since``."""
+    import typer
+
+    from wfc.cli.runs_cmd import parse_moment
+
+    if text is None:
+        return None
+    try:
+        moment = parse_moment(text, name)
+    except typer.BadParameter as exc:
+        raise ProblemError(422, "invalid-request", f"invalid query parameter {name!r}: {exc.message}") from None
+    return moment
+
+
+def _encode_cursor(key: RunKey | None) -> str | None:
+    if key is None:
+        return None
+    raw = msgspec.json.encode([1, key.created_at, key.id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> RunKey | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        version, created_at, run_id = msgspec.json.decode(raw, type=tuple[int, float, str])
+        if version != 1:
+            raise ValueError(version)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise ProblemError(
+            400, "bad-cursor", "the cursor is not one this server gave; start again without cursor"
+        ) from None
+    return RunKey(created_at=created_at, id=run_id)
+
+
+async def _page(call: Call[Any, Any], query: RunsQuery | DeadLettersQuery, **fixed: Any) -> RunList:
+    criteria: dict[str, Any] = {
+        "workflow": query.workflow,
+        "version": query.version,
+        "started_after": _moment(query.started_after, "started_after"),
+        "started_before": _moment(query.started_before, "started_before"),
+        "updated_after": _moment(query.updated_after, "updated_after"),
+        "updated_before": _moment(query.updated_before, "updated_before"),
+        **fixed,
+    }
+    if query.version is not None and query.workflow is None:
+        raise ProblemError(422, "invalid-request", "version needs workflow: versions are per workflow")
+    page = await call.engine.list_runs_page(**criteria, limit=query.limit, after=_decode_cursor(query.cursor))
+    return RunList(runs=[run_view(info) for info in page.runs], next_cursor=_encode_cursor(page.next))
+
+
+async def list_runs(call: Call[RunsQuery, None]) -> RunList:
+    query = call.query
+    statuses = [s.value for s in query.status] or None
+    return await _page(call, query, status=statuses, needs_attention=query.needs_attention)
+
+
+async def get_run(call: Call[None, None]) -> Run:
+    return run_view(await call.engine.get_run(call.path["run_id"]))
+
+
+async def start_run(call: Call[None, StartRequest]) -> Run | Reply:
+    body = call.body
+    # A start with the id of an existing run returns it (200) when the inputs
+    # match; the engine refuses other inputs (409). Checked before starting,
+    # so two concurrent first starts may both answer 201 (one run either way).
+    existed = body.run_id is not None and await _exists(call, body.run_id)
+    run_id = await call.engine.start(body.workflow, body.inputs, run_id=body.run_id, version=body.version)
+    run = run_view(await call.engine.get_run(run_id))
+    return Reply(run, 200) if existed else run
+
+
+async def _exists(call: Call[Any, Any], run_id: str) -> bool:
+    try:
+        await call.engine.get_run(run_id)
+    except UnknownRunError:
+        return False
+    return True
+
+
+async def journal(call: Call[JournalQuery, None]) -> Journal:
+    query, run_id = call.query, call.path["run_id"]
+    entries = await call.engine.history(
+        run_id, query.after, query.limit, kinds=query.kind, node=query.node, thread=query.thread
+    )
+    info = await call.engine.get_run(run_id)
+    names = {t.number: t.name for t in info.threads}
+    last = entries[-1].seq if len(entries) == query.limit else None
+    return Journal(entries=journal_view(entries, names), next_after=last)
+
+
+async def halt(call: Call[None, HaltRequest]) -> Run:
+    return run_view(await call.engine.halt(call.path["run_id"], call.body.reason))
+
+
+async def resume(call: Call[None, EmptyRequest]) -> Run:
+    return run_view(await call.engine.resume(call.path["run_id"]))
+
+
+async def cancel(call: Call[None, CancelRequest]) -> Run:
+    body = call.body
+    return run_view(await call.engine.cancel(call.path["run_id"], body.reason, body.compensate))
+
+
+async def retry(call: Call[None, EmptyRequest]) -> Run:
+    return run_view(await call.engine.retry(call.path["run_id"]))
+
+
+# ---------------------------------------------------------------- events
+
+
+async def send_to_run(call: Call[None, RunEvent]) -> EventOutcome:
+    body = call.body
+    sent = await call.engine.send_event(body.name, body.payload, run_id=call.path["run_id"], event_id=body.event_id)
+    return EventOutcome(event=body.name, event_id=sent.event_id, run_id=sent.run_id, duplicate=sent.duplicate)
+
+
+async def send_correlated(call: Call[None, CorrelatedEvent]) -> EventOutcome:
+    body = call.body
+    sent = await call.engine.send_event(
+        body.name, body.payload, correlation=body.correlation, event_id=body.event_id
+    )
+    return EventOutcome(event=body.name, event_id=sent.event_id, run_id=sent.run_id, duplicate=sent.duplicate)
+
+
+# ---------------------------------------------------------------- dead letters
+
+
+def _attention(kind: DeadLetterKind) -> bool | None:
+    return {DeadLetterKind.ALL: None, DeadLetterKind.FAILED: False, DeadLetterKind.COMPENSATION_FAILED: True}[kind]
+
+
+async def dead_letters(call: Call[DeadLettersQuery, None]) -> RunList:
+    query = call.query
+    return await _page(call, query, status=["FAILED"], needs_attention=_attention(query.kind))
+
+
+async def redrive(call: Call[None, RedriveRequest]) -> RedriveOutcome:
+    body = call.body
+    if body.run_id is not None:
+        info = await call.engine.get_run(body.run_id)
+        if info.status.value != "FAILED":
+            raise RunStateError(body.run_id, info.status.value, "re-drive it", "only FAILED runs are dead letters")
+        ids = [body.run_id]
+        more = False
+    else:
+        filters = DeadLettersQuery(
+            kind=body.kind,
+            workflow=body.workflow,
+            version=body.version,
+            started_after=body.started_after,
+            started_before=body.started_before,
+            updated_after=body.updated_after,
+            updated_before=body.updated_before,
+        )
+        ids, more = await _matching(call, filters, body.limit)
+    retried: list[str] = []
+    refused: list[Refused] = []
+    for run_id in ids:
+        try:
+            await call.engine.retry(run_id)
+        except RunStateError as exc:  # e.g. a `fail` node: a retry would only repeat it
+            refused.append(Refused(run_id=run_id, detail=str(exc)))
+        else:
+            retried.append(run_id)
+    return RedriveOutcome(retried=retried, refused=refused, more=more)
+
+
+async def _matching(call: Call[Any, Any], query: DeadLettersQuery, limit: int) -> tuple[list[str], bool]:
+    """Ids of up to ``limit`` dead letters ``query`` matches (collected
+    first, so retried runs leaving the list do not shift the pages), and
+    whether more match."""
+    ids: list[str] = []
+    cursor: str | None = None
+    while len(ids) <= limit:
+        step = msgspec.structs.replace(query, limit=min(1000, limit + 1 - len(ids)), cursor=cursor)
+        page = await _page(call, step, status=["FAILED"], needs_attention=_attention(query.kind))
+        ids.extend(run.id for run in page.runs)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return ids[:limit], len(ids) > limit
+
+
+# ---------------------------------------------------------------- the table
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("GET", "/healthz", "healthz", "The process is up.", healthz, Health, public=True, tags=("health",)),
+    Endpoint(
+        "GET", "/readyz", "readyz", "The database answers and is migrated.", readyz, Readiness, public=True,
+        other_statuses=(503,), tags=("health",),
+    ),
+    Endpoint("GET", "/specs", "listSpecs", "Every deployed spec version.", list_specs, SpecList, tags=("specs",)),
+    Endpoint(
+        "GET", "/specs/{name}/diff", "diffSpecs", "What changed between two deployed versions, and the bump it needs.",
+        spec_diff, SpecDiff, query=DiffQuery, cli=("diff",), tags=("specs",),
+    ),
+    Endpoint(
+        "GET", "/specs/{name}/{version}", "getSpec", "One deployed spec version ('latest' for the newest).",
+        get_spec, WorkflowSpec, tags=("specs",),
+    ),
+    Endpoint(
+        "GET", "/specs/{name}/{version}/graph", "getSpecGraph", "A spec version drawn as Mermaid or dot.",
+        spec_graph, Graph, query=GraphQuery, cli=("graph",), tags=("specs",),
+    ),
+    Endpoint(
+        "GET", "/runs", "listRuns", "Runs, newest first, filtered, one page at a time.", list_runs, RunList,
+        query=RunsQuery, cli=("runs list",), tags=("runs",),
+    ),
+    Endpoint(
+        "POST", "/runs", "startRun", "Start a run; idempotent by run_id (200: it existed, 201: started).",
+        start_run, Run, body=StartRequest, status=201, other_statuses=(200,), cli=("run",), tags=("runs",),
+    ),
+    Endpoint(
+        "GET", "/runs/{run_id}", "getRun", "Where a run is: status, variables, threads.", get_run, Run,
+        cli=("runs show",), tags=("runs",),
+    ),
+    Endpoint(
+        "GET", "/runs/{run_id}/history", "getJournal", "A run's journal, filtered, one page at a time.", journal,
+        Journal, query=JournalQuery, cli=("runs history",), tags=("runs",),
+    ),
+    Endpoint(
+        "POST", "/runs/{run_id}/halt", "haltRun", "Pause a run.", halt, Run, body=HaltRequest,
+        cli=("runs halt",), tags=("control",),
+    ),
+    Endpoint(
+        "POST", "/runs/{run_id}/resume", "resumeRun", "Let a HALTED run go on.", resume, Run, body=EmptyRequest,
+        cli=("runs resume",), tags=("control",),
+    ),
+    Endpoint(
+        "POST", "/runs/{run_id}/cancel", "cancelRun", "Cancel a run, optionally compensating it first.", cancel,
+        Run, body=CancelRequest, cli=("runs cancel",), tags=("control",),
+    ),
+    Endpoint(
+        "POST", "/runs/{run_id}/retry", "retryRun", "Re-run the node a FAILED run failed at.", retry, Run,
+        body=EmptyRequest, cli=("runs retry",), tags=("control",),
+    ),
+    Endpoint(
+        "POST", "/runs/{run_id}/events", "sendEvent", "Send an event to a run.", send_to_run, EventOutcome,
+        body=RunEvent, cli=("event send",), tags=("events",),
+    ),
+    Endpoint(
+        "POST", "/events", "sendCorrelatedEvent", "Send an event to the run waiting with its correlation key.",
+        send_correlated, EventOutcome, body=CorrelatedEvent, cli=("event send",), tags=("events",),
+    ),
+    Endpoint(
+        "GET", "/dead-letters", "listDeadLetters", "FAILED runs: failed, or whose compensation failed.",
+        dead_letters, RunList, query=DeadLettersQuery, tags=("dead letters",),
+    ),
+    Endpoint(
+        "POST", "/dead-letters/redrive", "redriveDeadLetters", "Retry one dead letter, or all a filter matches.",
+        redrive, RedriveOutcome, body=RedriveRequest, tags=("dead letters",),
+    ),
+)

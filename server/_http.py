@@ -1,0 +1,189 @@
+"""The machinery between HTTP and an endpoint function: the endpoint table's
+type, reading and checking a request (size, JSON, fields, token), and
+encoding the answer. Every route of the API is an :class:`Endpoint`, so the
+router, the access rules and the OpenAPI document come from one table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Final, Generic, TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from wfc.runtime import Engine
+from wfc.server import _problems
+from wfc.server._access import Tokens
+from wfc.server._problems import ProblemError
+
+#: The largest request body accepted (1 MiB); a larger one gets 413.
+MAX_BODY: Final = 1024 * 1024
+
+Q = TypeVar("Q")
+B = TypeVar("B")
+
+
+@dataclass(frozen=True)
+class Call(Generic[Q, B]):
+    """One request as an endpoint sees it: checked and decoded."""
+
+    engine: Engine
+    path: dict[str, str]
+    query: Q
+    body: B
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A response other than the endpoint's usual one: another status code."""
+
+    value: msgspec.Struct
+    status: int
+
+
+Handler = Callable[[Call[Any, Any]], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One operation of the API."""
+
+    method: str
+    path: str
+    """Under ``/api/v1``, with ``{name}`` parameters (Starlette's syntax)."""
+    operation: str
+    """The OpenAPI operationId."""
+    summary: str
+    handler: Handler
+    response: type[Any]
+    query: type[Any] | None = None
+    body: type[Any] | None = None
+    status: int = 200
+    other_statuses: tuple[int, ...] = ()
+    """Success statuses besides ``status`` (e.g. 200 for a repeated start)."""
+    cli: tuple[str, ...] = field(default=())
+    """The CLI verbs this endpoint does remotely (``runs cancel``), for the parity test."""
+    public: bool = False
+    """No token needed (health probes, the OpenAPI document)."""
+    tags: tuple[str, ...] = ()
+
+    @property
+    def mutates(self) -> bool:
+        """Whether it changes anything (needs the read-write token)."""
+        return self.method != "GET"
+
+
+class Dispatcher:
+    """Turns requests into :class:`Call`\\ s for one engine and its tokens."""
+
+    def __init__(self, engine: Engine, tokens: Tokens, max_body: int = MAX_BODY) -> None:
+        self._engine = engine
+        self._tokens = tokens
+        self._max_body = max_body
+
+    def endpoint(self, spec: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+        """The Starlette endpoint function of ``spec``."""
+
+        async def serve(request: Request) -> Response:
+            try:
+                if not spec.public:
+                    self._authorize(spec, request)
+                call = Call(
+                    engine=self._engine,
+                    path=dict(request.path_params),
+                    query=decode_query(request, spec.query),
+                    body=await self._decode_body(request, spec.body),
+                )
+                result = await spec.handler(call)
+            except Exception as exc:
+                return _problems.response(_problems.problem_of(exc))
+            if isinstance(result, Reply):
+                return json_response(result.value, result.status)
+            return json_response(result, spec.status)
+
+        return serve
+
+    def _authorize(self, spec: Endpoint, request: Request) -> None:
+        if not self._tokens.required:
+            return
+        grant = self._tokens.grant(request.headers.get("authorization"))
+        if grant is None:
+            raise ProblemError(
+                401,
+                "unauthorized",
+                "this server needs a token: send the header `Authorization: Bearer <token>` with the token the "
+                "server was started with (--token, or --read-token for reads)",
+            )
+        if spec.mutates and grant != "write":
+            raise ProblemError(
+                403,
+                "read-only-token",
+                f"{spec.method} {spec.path} changes runs and the read-only token may only read; use the token "
+                f"given to the server with --token",
+            )
+
+    async def _decode_body(self, request: Request, kind: type[Any] | None) -> Any:
+        if kind is None:
+            return None
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self._max_body:
+            raise self._too_large()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self._max_body:
+                raise self._too_large()
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        if not raw.strip():
+            raw = b"{}"  # no body: every field has its default (or is reported missing)
+        try:
+            return msgspec.json.decode(raw, type=kind)
+        except msgspec.ValidationError as exc:
+            raise ProblemError(422, "invalid-request", f"invalid request body: {exc}") from None
+        except msgspec.DecodeError as exc:
+            raise ProblemError(400, "bad-json", f"the request body is not JSON: {exc}") from None
+
+    def _too_large(self) -> ProblemError:
+        return ProblemError(
+            413, "body-too-large", f"the request body is larger than the limit of {self._max_body} bytes"
+        )
+
+
+def decode_query(request: Request, kind: type[Any] | None) -> Any:
+    """The query string as ``kind``: a parameter repeated for a list field
+    gives the list; an unknown parameter is refused (422)."""
+    if kind is None:
+        if request.query_params:
+            names = ", ".join(sorted(request.query_params))
+            raise ProblemError(422, "invalid-request", f"unknown query parameter(s) {names}: this endpoint takes none")
+        return None
+    lists = {f.name for f in msgspec.structs.fields(kind) if _is_list(f.type)}
+    values: dict[str, Any] = {}
+    for name, value in request.query_params.multi_items():
+        if name in lists:
+            values.setdefault(name, []).append(value)
+        elif name in values:
+            raise ProblemError(422, "invalid-request", f"query parameter {name!r} is given more than once")
+        else:
+            values[name] = value
+    try:
+        return msgspec.convert(values, kind, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ProblemError(422, "invalid-request", f"invalid query parameter: {exc}".replace("`$.", "`")) from None
+
+
+def _is_list(annotation: Any) -> bool:
+    return getattr(annotation, "__origin__", None) is list
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    """A JSON response of ``value`` (a Struct, or data msgspec encodes)."""
+    return Response(_ENCODER.encode(value), status_code=status, media_type="application/json")

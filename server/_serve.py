@@ -1,0 +1,73 @@
+"""What ``wfc server`` does once its options are checked: open the engine,
+listen, and serve the API with uvicorn until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import uvicorn
+
+from wfc.cli import output
+from wfc.cli.engine_access import require_database, run_async
+from wfc.cli.errors import CliError
+from wfc.runtime import Engine
+from wfc.runtime._urls import redact_url
+from wfc.server._app import PREFIX, create_app
+
+
+def serve(url: str, task_targets: list[str], *, host: str, port: int, token: str | None, read_token: str | None) -> None:
+    """Serve the API of the database at ``url`` on ``host:port``."""
+    from wfc.cli.worker_serve import load_tasks
+
+    tasks = load_tasks(task_targets) if task_targets else []
+    if not tasks:
+        require_database(url)  # a client must not create an empty database because of a typo
+    listener = _listen(host, port)
+
+    async def main() -> None:
+        async with Engine.open(url, tasks, serve=bool(tasks)) as engine:
+            app = create_app(engine, token, read_token=read_token)
+            config = uvicorn.Config(app, log_level="info", lifespan="off", server_header=False)
+            server = uvicorn.Server(config)
+            bound = listener.getsockname()
+            where = f"http://{_host_text(bound[0])}:{bound[1]}{PREFIX}"
+            role = (
+                f"running the tasks {', '.join(sorted(engine.task_names))}"
+                if tasks
+                else "a client of the database (workers run the tasks)"
+            )
+            access = "a token is needed" if token else "no token (loopback only)"
+            output.stdout().print(f"wfc server: {redact_url(url)} at {where}; {role}; {access}", soft_wrap=True)
+            await server.serve(sockets=[listener])
+
+    logging.getLogger("uvicorn.error").propagate = False
+    try:
+        run_async(main)
+    finally:
+        listener.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, so that a busy port is a clear error."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CliError(f"cannot listen on {host}: {exc.strerror}; give an address such as 127.0.0.1") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise CliError(
+            f"cannot listen on {host}:{port}: {exc.strerror}; is another server on that port? Give another with --port"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _host_text(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

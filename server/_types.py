@@ -1,0 +1,398 @@
+"""The bodies of the API: requests, responses and query parameters, as
+msgspec Structs. The same types decode requests, encode responses and
+generate the OpenAPI document (:mod:`wfc.server._openapi`), so the document
+cannot drift from what the server does.
+
+New fields get defaults and existing field types never change (the API is
+versioned by its path, ``/api/v1``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Annotated, Any
+
+import msgspec
+
+#: Most items one page of runs or journal entries may hold.
+MAX_PAGE = 1000
+
+PageSize = Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE, description=f"At most this many items (1 to {MAX_PAGE}).")]
+
+
+class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A request body: an unknown field is an error, not silently ignored."""
+
+
+class Status(enum.Enum):
+    """A run's status (:class:`wfc.runtime.RunStatus`)."""
+
+    RUNNING = "RUNNING"
+    HALTED = "HALTED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    COMPENSATED = "COMPENSATED"
+    CANCELLED = "CANCELLED"
+
+
+# ---------------------------------------------------------------- problems
+
+
+class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An error, as RFC 9457 ``application/problem+json``."""
+
+    type: str
+    """A URI naming the kind of problem, e.g. ``urn:wfc:problem:unknown-run``."""
+    title: str
+    """A short summary of the kind of problem."""
+    status: int
+    """The HTTP status code."""
+    detail: str
+    """What went wrong in this case and what to do: the message the CLI prints."""
+
+
+# ---------------------------------------------------------------- health
+
+
+class Health(msgspec.Struct, kw_only=True):
+    """``/healthz``: the process is up."""
+
+    status: str = "ok"
+
+
+class Readiness(msgspec.Struct, kw_only=True):
+    """``/readyz``: the database answers and holds wfc's current schema."""
+
+    status: str
+    serving_engines: int
+    """Engines serving the database now; with none, running runs wait."""
+
+
+# ---------------------------------------------------------------- specs
+
+
+class SpecSummary(msgspec.Struct, kw_only=True):
+    """One deployed spec version."""
+
+    name: str
+    version: str
+    """``major.revision``."""
+    hash: str
+    threads: list[str]
+    tasks: list[str]
+    """The task names its nodes run."""
+
+
+class SpecList(msgspec.Struct, kw_only=True):
+    """Deployed spec versions, by name then version."""
+
+    specs: list[SpecSummary]
+
+
+class GraphFormat(enum.Enum):
+    """How a graph is drawn."""
+
+    MERMAID = "mermaid"
+    DOT = "dot"
+
+
+class GraphQuery(Body):
+    """Query parameters of the graph of a spec."""
+
+    format: GraphFormat = GraphFormat.MERMAID
+    thread: str | None = None
+    """Draw only this thread."""
+
+
+class Graph(msgspec.Struct, kw_only=True):
+    """A spec drawn as Mermaid or Graphviz dot text (as ``wfc graph``)."""
+
+    name: str
+    version: str
+    format: GraphFormat
+    text: str
+
+
+class DiffQuery(Body):
+    """Query parameters of a diff between two deployed versions."""
+
+    old: str
+    """The earlier version, ``major.revision``."""
+    new: str
+    """The later version, ``major.revision``."""
+
+
+class SpecRef(msgspec.Struct, kw_only=True):
+    """A spec version named in a diff."""
+
+    name: str
+    version: str
+
+
+class InterfaceChange(msgspec.Struct, kw_only=True):
+    """A change of the workflow's inputs or outputs."""
+
+    description: str
+    breaking: bool
+
+
+class NodeChange(msgspec.Struct, kw_only=True):
+    """A node added, removed or changed."""
+
+    thread: str
+    node: str
+    change: str
+    detail: str
+
+
+class SpecDiff(msgspec.Struct, kw_only=True):
+    """What changed between two versions and the version bump it needs (as ``wfc diff --json``)."""
+
+    old: SpecRef
+    new: SpecRef
+    bump: str
+    required_version: str
+    summary: str
+    interface: list[InterfaceChange]
+    nodes: list[NodeChange]
+    threads_added: list[str]
+    threads_removed: list[str]
+    other: list[str]
+
+
+# ---------------------------------------------------------------- runs
+
+
+class RunsQuery(Body):
+    """Filters and paging of run lists. Moments are ISO 8601 date/times
+    (UTC when no offset is given) or a duration before now: ``30m``, ``2h``, ``7d``."""
+
+    status: list[Status] = []
+    """Only runs with one of these statuses (repeat the parameter)."""
+    workflow: str | None = None
+    version: str | None = None
+    """``major`` (any revision) or ``major.revision``; with ``workflow``."""
+    started_after: str | None = None
+    """Created at or after this moment."""
+    started_before: str | None = None
+    """Created before this moment."""
+    updated_after: str | None = None
+    """Last changed at or after this moment."""
+    updated_before: str | None = None
+    """Last changed before this moment."""
+    needs_attention: bool | None = None
+    """``true``: only runs whose compensation failed after its retries; ``false``: only the others."""
+    limit: PageSize = 50
+    cursor: str | None = None
+    """``next_cursor`` of the previous page; the other parameters must be the same."""
+
+
+class DeadLetterKind(enum.Enum):
+    """Which dead letters: every FAILED run, or only those whose compensation failed."""
+
+    ALL = "all"
+    COMPENSATION_FAILED = "compensation_failed"
+    FAILED = "failed"
+
+
+class DeadLettersQuery(Body):
+    """Filters and paging of dead letters (FAILED runs)."""
+
+    kind: DeadLetterKind = DeadLetterKind.ALL
+    """``failed``: runs that failed, compensation fine; ``compensation_failed``:
+    runs whose compensation failed after its retries; ``all``: both."""
+    workflow: str | None = None
+    version: str | None = None
+    started_after: str | None = None
+    started_before: str | None = None
+    updated_after: str | None = None
+    updated_before: str | None = None
+    limit: PageSize = 50
+    cursor: str | None = None
+
+
+class Failure(msgspec.Struct, kw_only=True):
+    """Why a run or thread failed."""
+
+    name: str
+    """An error code (``TASK_ERROR``, ``TIMEOUT`` ...) or the name of a business exception."""
+    message: str = ""
+    node: str = ""
+    """The node that failed."""
+    thread: str = ""
+    """The thread spec the node belongs to."""
+    content: Any = None
+    """Data attached to a business exception."""
+    kind: str = "error"
+    """``error`` (technical) or ``exception`` (business)."""
+
+
+class Thread(msgspec.Struct, kw_only=True):
+    """Where one thread of a run is."""
+
+    number: int
+    name: str
+    kind: str
+    parent: int | None
+    status: str
+    node: str
+    waiting_on: str | None
+    attempt: int | None
+    halt_reason: str | None = None
+
+
+class Run(msgspec.Struct, kw_only=True):
+    """A run as stored now; masked values read ``"***"`` everywhere."""
+
+    id: str
+    workflow: str
+    version: str
+    status: Status
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    node: str
+    """The node the entrypoint thread is at."""
+    waiting_on: list[str]
+    """What each running thread (and a compensation in progress) waits for."""
+    variables: dict[str, Any]
+    masked: list[str]
+    output: Any
+    failure: Failure | None
+    threads: list[Thread]
+    pending_events: list[str]
+    needs_attention: bool
+    """FAILED because a compensation failed after its retries."""
+    compensation: str | None
+
+
+class RunList(msgspec.Struct, kw_only=True):
+    """One page of runs, newest first."""
+
+    runs: list[Run]
+    next_cursor: str | None
+    """Give it as ``cursor`` for the next page; ``null`` on the last page."""
+
+
+class StartRequest(Body):
+    """Start a run; idempotent by ``run_id``."""
+
+    workflow: str
+    inputs: dict[str, Any] = {}
+    run_id: str | None = None
+    """The run's id; a random one if not given. The same id and inputs again
+    return the existing run (200); other inputs are a conflict (409)."""
+    version: str | None = None
+    """``major.revision`` or ``major``; the latest deployed one if not given."""
+
+
+class JournalQuery(Body):
+    """Paging and filters of a run's journal."""
+
+    after: Annotated[int, msgspec.Meta(ge=0)] = 0
+    """Only entries with ``seq`` greater than this (``next_after`` of the previous page)."""
+    limit: PageSize = 100
+    kind: list[str] = []
+    """Only entries of these kinds (repeat the parameter), e.g. ``TASK_FAILED``."""
+    node: str | None = None
+    thread: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
+class JournalEntry(msgspec.Struct, kw_only=True):
+    """One transition of a run; masked values read ``"***"``."""
+
+    seq: int
+    timestamp: dt.datetime
+    thread: int
+    thread_name: str | None
+    node: str | None
+    kind: str
+    attempt: int | None
+    detail: dict[str, Any]
+
+
+class Journal(msgspec.Struct, kw_only=True):
+    """One page of a run's journal, in order."""
+
+    entries: list[JournalEntry]
+    next_after: int | None
+    """Give it as ``after`` for the next page; ``null`` on the last page."""
+
+
+class HaltRequest(Body):
+    """Halt a run."""
+
+    reason: str = ""
+
+
+class CancelRequest(Body):
+    """Cancel a run."""
+
+    reason: str = ""
+    compensate: bool = False
+    """Undo the completed steps first (their compensations, in reverse order)."""
+
+
+class EmptyRequest(Body):
+    """No parameters (an empty body, or ``{}``)."""
+
+
+class RunEvent(Body):
+    """An event for one run."""
+
+    name: str
+    payload: Any = None
+    event_id: str | None = None
+    """Makes sending idempotent: a repeat with the same id does nothing."""
+
+
+class CorrelatedEvent(Body):
+    """An event for the run waiting for it with a correlation key."""
+
+    name: str
+    correlation: str
+    payload: Any = None
+    event_id: str | None = None
+    """Makes sending idempotent: a repeat with the same id does nothing."""
+
+
+class EventOutcome(msgspec.Struct, kw_only=True):
+    """What became of an event (as ``wfc event send --json``)."""
+
+    event: str
+    event_id: str
+    run_id: str | None
+    """The run it went to; ``null`` when stored until a wait with its key appears."""
+    duplicate: bool
+    """An event with this id was sent before; nothing was delivered again."""
+
+
+class RedriveRequest(Body):
+    """Retry one dead letter (``run_id``) or every one the filter matches."""
+
+    run_id: str | None = None
+    kind: DeadLetterKind = DeadLetterKind.ALL
+    workflow: str | None = None
+    version: str | None = None
+    started_after: str | None = None
+    started_before: str | None = None
+    updated_after: str | None = None
+    updated_before: str | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1000
+    """At most this many runs are retried by one request."""
+
+
+class Refused(msgspec.Struct, kw_only=True):
+    """A dead letter a re-drive could not retry, and why."""
+
+    run_id: str
+    detail: str
+
+
+class RedriveOutcome(msgspec.Struct, kw_only=True):
+    """What a re-drive did."""
+
+    retried: list[str]
+    refused: list[Refused]
+    more: bool
+    """More runs matched than ``limit``: send the request again for them."""

@@ -1,0 +1,103 @@
+"""What the engine returns, as the API's response types, with every masked
+value hidden (the same redaction the CLI applies: :meth:`RunInfo.redacted`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import msgspec
+
+from wfc.runtime import HistoryEntry, RunInfo
+from wfc.server._types import Failure, JournalEntry, Run, SpecSummary, Status, Thread
+from wfc.specs import TaskNode, VariableDef, WorkflowSpec
+
+MASK = "***"
+
+
+def run_view(info: RunInfo) -> Run:
+    """A run as the API shows it: masked values as ``"***"`` wherever they appear."""
+    info = info.redacted()
+    return Run(
+        id=info.id,
+        workflow=info.workflow,
+        version=str(info.version),
+        status=Status(info.status.value),
+        created_at=info.created_at.astimezone(dt.UTC),
+        updated_at=info.updated_at.astimezone(dt.UTC),
+        node=info.node,
+        waiting_on=info.waiting_on,
+        variables=info.variables,
+        masked=sorted(info.masked),
+        output=info.output,
+        failure=None if info.failure is None else msgspec.convert(msgspec.to_builtins(info.failure), Failure),
+        threads=[
+            Thread(
+                number=t.number,
+                name=t.name,
+                kind=t.kind,
+                parent=t.parent,
+                status=t.status.value,
+                node=t.node,
+                waiting_on=t.waiting_on,
+                attempt=t.attempt,
+                halt_reason=t.halt_reason,
+            )
+            for t in info.threads
+        ],
+        pending_events=list(info.pending_events),
+        needs_attention=info.needs_attention,
+        compensation=info.compensation,
+    )
+
+
+def journal_view(entries: Sequence[HistoryEntry], threads: dict[int, str]) -> list[JournalEntry]:
+    """Journal entries (stored with masked values as ``"***"`` already)."""
+    return [
+        JournalEntry(
+            seq=e.seq,
+            timestamp=e.timestamp.astimezone(dt.UTC),
+            thread=e.thread,
+            thread_name=threads.get(e.thread),
+            node=e.node,
+            kind=e.kind,
+            attempt=e.attempt,
+            detail=e.detail,
+        )
+        for e in entries
+    ]
+
+
+def spec_tasks(spec: WorkflowSpec) -> list[str]:
+    """The task names the spec's nodes run."""
+    return sorted(
+        {node.task for thread in spec.threads.values() for node in thread.nodes.values() if isinstance(node, TaskNode)}
+    )
+
+
+def spec_summary(spec: WorkflowSpec) -> SpecSummary:
+    """A deployed version in a list."""
+    return SpecSummary(
+        name=spec.name,
+        version=str(spec.version),
+        hash=spec.hash,
+        threads=sorted(spec.threads),
+        tasks=spec_tasks(spec),
+    )
+
+
+def _masked_defaults(variables: dict[str, VariableDef]) -> dict[str, VariableDef]:
+    return {
+        name: msgspec.structs.replace(v, default=MASK) if v.masked and v.default is not None else v
+        for name, v in variables.items()
+    }
+
+
+def spec_view(spec: WorkflowSpec) -> WorkflowSpec:
+    """A spec as the API shows it: the defaults of masked variables read
+    ``"***"`` (the spec is otherwise the deployed one, hash included)."""
+    threads = {
+        name: msgspec.structs.replace(thread, variables=_masked_defaults(thread.variables))
+        for name, thread in spec.threads.items()
+    }
+    return msgspec.structs.replace(spec, variables=_masked_defaults(spec.variables), threads=threads)
