@@ -3,7 +3,7 @@ listen, and serve the API with uvicorn until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
-import logging
+import signal
 import socket
 
 import uvicorn
@@ -41,11 +41,20 @@ def serve(url: str, task_targets: list[str], *, host: str, port: int, token: str
             output.stdout().print(f"wfc server: {redact_url(url)} at {where}; {role}; {access}", soft_wrap=True)
             await server.serve(sockets=[listener])
 
-    logging.getLogger("uvicorn.error").propagate = False
+    # uvicorn handles SIGINT/SIGTERM while it serves (it stops taking
+    # requests, finishes those in flight, then the engine closes), and
+    # re-raises the signal once done: these handlers make that a clean exit 0.
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         run_async(main)
     finally:
         listener.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """A stop signal uvicorn already acted on."""
 
 
 def _listen(host: str, port: int) -> socket.socket:

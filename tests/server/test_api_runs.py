@@ -144,11 +144,11 @@ def test_events_by_run_and_by_correlation_with_dedup(live: LiveServer) -> None:
             json={"name": "approval", "correlation": "o-e1", "payload": {"ok": True}, "event_id": "ev-1"},
         )
         assert again.json()["duplicate"] is True
-        direct = client.post("/api/v1/runs/e-2/events", json={"name": "approval", "payload": {"ok": True}})
-        assert direct.json()["run_id"] == "e-2"
         unexpected = client.post("/api/v1/runs/e-2/events", json={"name": "nope"})
         assert unexpected.status_code == 422
         assert "nope" in unexpected.json()["detail"]
+        direct = client.post("/api/v1/runs/e-2/events", json={"name": "approval", "payload": {"ok": True}})
+        assert direct.json()["run_id"] == "e-2"
     live.wait_for(lambda: live.run("e-1").status.value == "COMPLETED" and live.run("e-2").status.value == "COMPLETED")
     assert live.run("e-1").output["approved"] is True
     assert sum(1 for e in live.history("e-1") if e.kind == "EVENT_RECEIVED") == 1

@@ -1,0 +1,115 @@
+"""Bad requests get 4xx problem documents (RFC 9457), never a 500; the
+health probes and the OpenAPI document."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from srvlive import LiveServer
+
+from wfc.server import ENDPOINTS, MAX_BODY
+
+
+def assert_problem(response: httpx.Response, status: int, needle: str = "") -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert set(body) == {"type", "title", "status", "detail"}
+    assert body["status"] == status and body["type"].startswith("urn:wfc:problem:")
+    assert needle in body["detail"]
+
+
+def test_bad_requests_are_problems(live: LiveServer) -> None:
+    with live.client() as client:
+        assert_problem(client.post("/api/v1/runs", content=b"{not json"), 400, "not JSON")
+        assert_problem(client.post("/api/v1/runs", json={"workflow": "approval", "colour": "red"}), 422, "colour")
+        assert_problem(client.post("/api/v1/runs", json={"inputs": {}}), 422, "workflow")
+        assert_problem(client.post("/api/v1/runs", json=[1, 2]), 422, "object")
+        huge = b'{"workflow": "approval", "inputs": {"x": "' + b"a" * (MAX_BODY + 10) + b'"}}'
+        assert_problem(client.post("/api/v1/runs", content=huge), 413, str(MAX_BODY))
+
+        def chunks() -> object:
+            for _ in range(20):
+                yield b"a" * (MAX_BODY // 10)
+
+        assert_problem(client.post("/api/v1/runs/x/events", content=chunks()), 413)  # no Content-Length
+        assert_problem(client.get("/api/v1/runs/nope"), 404, "no run with id 'nope'")
+        assert_problem(client.get("/api/v1/runs/nope/history"), 404, "no run with id 'nope'")
+        assert_problem(client.post("/api/v1/runs/nope/cancel"), 404, "no run with id 'nope'")
+        assert_problem(client.post("/api/v1/runs/nope/events", json={"name": "approval"}), 404, "nope")
+        assert_problem(client.post("/api/v1/runs", json={"workflow": "ghost"}), 404, "ghost")
+        assert_problem(client.post("/api/v1/runs", json={"workflow": "approval", "inputs": {}}), 422, "order-id")
+        assert_problem(client.get("/api/v1/specs/ghost/1.0"), 404, "ghost")
+        assert_problem(client.get("/api/v1/specs/approval/9.9"), 404, "9.9")
+        assert_problem(client.get("/api/v1/specs/approval/1.0/graph", params={"thread": "x"}), 404, "no thread 'x'")
+        assert_problem(client.get("/api/v1/specs/approval/1.0/graph", params={"format": "png"}), 422, "format")
+        assert_problem(client.get("/api/v1/specs/approval/diff", params={"old": "1.0"}), 422, "new")
+        assert_problem(client.get("/api/v1/runs", params={"limit": "0"}), 422, "limit")
+        assert_problem(client.get("/api/v1/runs", params={"limit": "many"}), 422, "limit")
+        assert_problem(client.get("/api/v1/runs", params={"status": "SLEEPY"}), 422, "status")
+        assert_problem(client.get("/api/v1/runs", params={"colour": "red"}), 422, "colour")
+        assert_problem(client.get("/api/v1/runs", params={"cursor": "garbage!"}), 400, "cursor")
+        assert_problem(client.get("/api/v1/runs", params={"started_after": "yesterday"}), 422, "started_after")
+        assert_problem(client.get("/api/v1/runs", params={"version": "1"}), 422, "workflow")
+        assert_problem(client.get("/api/v1/runs", params={"workflow": "approval", "version": "x.y"}), 422, "x.y")
+        assert_problem(client.get("/api/v1/runs/x/history", params={"after": "-1"}), 422, "after")
+        assert_problem(client.get("/api/v1/healthz", params={"x": "1"}), 422, "x")
+        assert_problem(client.get("/api/v1/nowhere"), 404, "openapi.json")
+        assert_problem(client.delete("/api/v1/runs"), 405)
+        assert_problem(client.post("/api/v1/dead-letters/redrive", json={"run_id": "nope"}), 404, "nope")
+
+
+def test_probes_and_openapi(live: LiveServer) -> None:
+    with live.client() as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/api/v1/healthz").json() == {"status": "ok"}
+        ready = client.get("/readyz").json()
+        assert ready == {"status": "ready", "serving_engines": 1}
+        document = client.get("/api/v1/openapi.json").json()
+    assert document["openapi"] == "3.1.0"
+    for endpoint in ENDPOINTS:
+        operation = document["paths"]["/api/v1" + endpoint.path][endpoint.method.lower()]
+        assert operation["operationId"] == endpoint.operation
+        for ref in _refs(operation):
+            assert ref.removeprefix("#/components/schemas/") in document["components"]["schemas"]
+    run = document["components"]["schemas"]["Run"]
+    assert {"id", "status", "variables", "threads"} <= set(run["properties"])
+    runs = document["paths"]["/api/v1/runs"]["get"]["parameters"]
+    assert {p["name"] for p in runs} >= {"status", "workflow", "version", "cursor", "limit", "needs_attention"}
+
+
+def _refs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if "$ref" in node else []
+        return found + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/runs", "/api/v1/specs", "/api/v1/dead-letters"])
+def test_tokens_guard_reads_and_writes(guarded: LiveServer, path: str) -> None:
+    with guarded.client(token=None) as anonymous:
+        assert_problem(anonymous.get(path), 401, "Authorization: Bearer")
+        assert anonymous.get("/healthz").status_code == 200
+        assert anonymous.get("/readyz").status_code == 200
+        assert anonymous.get("/api/v1/openapi.json").status_code == 200
+    with guarded.client(token="wrong-token") as wrong:
+        assert_problem(wrong.get(path), 401)
+    with guarded.client(token=guarded.read_token) as reader:
+        assert reader.get(path).status_code == 200
+        body = {"workflow": "approval", "run_id": "t-1", "inputs": {"order-id": "o"}}
+        assert_problem(reader.post("/api/v1/runs", json=body), 403, "read-only")
+    assert guarded.read(lambda e: e.list_runs(limit=None)) == []
+    with guarded.client() as writer:
+        assert writer.get(path).status_code == 200
+        started = writer.post("/api/v1/runs", json={"workflow": "approval", "run_id": "t-1", "inputs": {"order-id": "o"}})
+        assert started.status_code == 201
+        assert writer.post("/api/v1/runs/t-1/cancel", json={}).status_code == 200
+    assert guarded.run("t-1").status.value == "CANCELLED"
+
+
+def test_a_token_in_another_scheme_is_refused(guarded: LiveServer) -> None:
+    headers = {"Authorization": f"Basic {guarded.token}"}
+    with httpx.Client(base_url=guarded.url, headers=headers) as client:
+        assert_problem(client.get("/api/v1/runs"), 401)
