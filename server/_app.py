@@ -1,4 +1,4 @@
-"""``create_app``: the ASGI application of the API for one open engine."""
+"""The ASGI application of the API for one open engine (Starlette)."""
 
 from __future__ import annotations
 
@@ -14,41 +14,19 @@ from wfc.runtime import Engine
 from wfc.server import _problems
 from wfc.server._access import AccessError, Tokens
 from wfc.server._endpoints import ENDPOINTS
-from wfc.server._http import MAX_BODY, Dispatcher, json_response
+from wfc.server._http import Dispatcher, json_response
 from wfc.server._openapi import openapi
-
-#: Where the API is mounted.
-PREFIX = "/api/v1"
+from wfc.server._types import MAX_BODY, PREFIX
 
 
-def create_app(
+def make_app(
     engine: Engine,
     token: str | None = None,
     *,
     read_token: str | None = None,
     max_body: int = MAX_BODY,
 ) -> Starlette:
-    """The ASGI app serving the REST API of ``engine`` under ``/api/v1``.
-
-    The engine must stay open while the app serves (the app does not open
-    or close it). Mount the app in your own service, or run it with any ASGI
-    server::
-
-        async with Engine.open(url, tasks=[...]) as engine:
-            app = create_app(engine, token=os.environ["WFC_SERVER_TOKEN"])
-            await uvicorn.Server(uvicorn.Config(app, port=8080)).serve()
-
-    Args:
-        engine: An open engine (serving, or a client with ``serve=False``).
-        token: The bearer token every request under ``/api/v1`` needs
-            (except the health probes and the OpenAPI document); ``None``:
-            no token needed. Bind such a server to loopback only.
-        read_token: A second token that may only read (GET).
-        max_body: The largest request body in bytes; larger gets 413.
-
-    Raises:
-        AccessError: ``read_token`` without ``token``, or an empty token.
-    """
+    """The app of :func:`wfc.server.create_app` (which documents it)."""
     if (token is not None and not token.strip()) or (read_token is not None and (token is None or not read_token)):
         raise AccessError("create_app: read_token needs token, and neither may be empty")
     dispatcher = Dispatcher(engine, Tokens(token, read_token), max_body)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from starlette.requests import Request
@@ -18,9 +18,7 @@ from wfc.runtime import Engine
 from wfc.server import _problems
 from wfc.server._access import Tokens
 from wfc.server._problems import ProblemError
-
-#: The largest request body accepted (1 MiB); a larger one gets 413.
-MAX_BODY: Final = 1024 * 1024
+from wfc.server._types import MAX_BODY
 
 Q = TypeVar("Q")
 B = TypeVar("B")

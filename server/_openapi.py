@@ -11,9 +11,9 @@ from typing import Any
 
 import msgspec
 
-from wfc.server._http import MAX_BODY, Endpoint
+from wfc.server._http import Endpoint
 from wfc.server._problems import PROBLEM_JSON
-from wfc.server._types import Problem
+from wfc.server._types import MAX_BODY, Problem
 
 _REF = "#/components/schemas/{name}"
 _PARAM = re.compile(r"{(\w+)}")

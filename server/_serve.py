@@ -13,10 +13,13 @@ from wfc.cli.engine_access import require_database, run_async
 from wfc.cli.errors import CliError
 from wfc.runtime import Engine
 from wfc.runtime._urls import redact_url
-from wfc.server._app import PREFIX, create_app
+from wfc.server import create_app
+from wfc.server._types import PREFIX
 
 
-def serve(url: str, task_targets: list[str], *, host: str, port: int, token: str | None, read_token: str | None) -> None:
+def serve(
+    url: str, task_targets: list[str], *, host: str, port: int, token: str | None, read_token: str | None
+) -> None:
     """Serve the API of the database at ``url`` on ``host:port``."""
     from wfc.cli.worker_serve import load_tasks
 

@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import msgspec
+
+#: Where the API is mounted.
+PREFIX: Final = "/api/v1"
+
+#: The largest request body accepted (1 MiB); a larger one gets 413.
+MAX_BODY: Final = 1024 * 1024
 
 #: Most items one page of runs or journal entries may hold.
 MAX_PAGE = 1000

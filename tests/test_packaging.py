@@ -13,11 +13,11 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBPACKAGES = ("dsl", "compiler", "specs", "runtime", "cli", "testing")
+SUBPACKAGES = ("dsl", "compiler", "specs", "runtime", "cli", "testing", "server")
 
 CHECK_INSTALL = """
 import importlib.resources, importlib.util, json, sys
-import wfc, wfc.dsl, wfc.compiler, wfc.specs, wfc.runtime, wfc.cli, wfc.testing
+import wfc, wfc.dsl, wfc.compiler, wfc.specs, wfc.runtime, wfc.cli, wfc.testing, wfc.server
 print(json.dumps({
     "namespace": getattr(wfc, "__file__", None) is None and len(list(wfc.__path__)) >= 1,
     "top_level": [name for name in sys.argv[1:] if importlib.util.find_spec(name) is not None],
@@ -67,6 +67,10 @@ def test_pip_install_gives_one_wfc_namespace_and_a_working_cli(tmp_path: Path) -
     assert sorted(p.name for p in (site_packages / "wfc").iterdir() if p.name != "__pycache__") == sorted(SUBPACKAGES)
     for name in SUBPACKAGES:
         assert not (site_packages / name).exists() and not (site_packages / f"{name}.py").exists()
+    # Without the wfc[server] extra, the server says what to install.
+    server = subprocess.run([str(bin_dir / "wfc"), "server"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert server.returncode == 1
+    assert "pip install 'wfc[server]'" in server.stderr and "Traceback" not in server.stderr
 
 
 def source_files(top: Path) -> set[str]:

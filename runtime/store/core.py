@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from typing import Any, Final
 
 from wfc.runtime.errors import NewerRunStateError, StoreError
@@ -23,8 +24,8 @@ from wfc.runtime.store.base import (
     STATE_FORMAT,
     EngineRecord,
     EventRecord,
-    JournalRecord,
     JournalFilter,
+    JournalRecord,
     RunFilter,
     RunRecord,
     RunVersion,
@@ -324,6 +325,14 @@ class Store:
         Raises:
             NewerRunStateError: one of them was stored by a newer wfc.
         """
+        if len(where.statuses) > 1 and where.limit is not None:
+            # One index range per status, merged: a single IN over several
+            # statuses would sort every run having them before the LIMIT.
+            found: list[RunRecord] = []
+            for status in where.statuses:
+                found.extend(await self.list_runs(replace(where, statuses=(status,))))
+            found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+            return found[: where.limit]
         conditions: list[str] = []
         params: list[Any] = []
         if where.needs_attention is not None:

@@ -9,19 +9,17 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
-import pytest
 import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
 
-from rtdb import SKIP_REASON, make_db, postgres_base_url
 
 from wfc.dsl import Workflow, WorkflowThread
 from wfc.runtime import Engine, HistoryEntry, RunInfo, task

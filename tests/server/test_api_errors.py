@@ -7,7 +7,8 @@ import httpx
 import pytest
 from srvlive import LiveServer
 
-from wfc.server import ENDPOINTS, MAX_BODY
+from wfc.server import MAX_BODY
+from wfc.server._endpoints import ENDPOINTS
 
 
 def assert_problem(response: httpx.Response, status: int, needle: str = "") -> None:
@@ -103,7 +104,9 @@ def test_tokens_guard_reads_and_writes(guarded: LiveServer, path: str) -> None:
     assert guarded.read(lambda e: e.list_runs(limit=None)) == []
     with guarded.client() as writer:
         assert writer.get(path).status_code == 200
-        started = writer.post("/api/v1/runs", json={"workflow": "approval", "run_id": "t-1", "inputs": {"order-id": "o"}})
+        started = writer.post(
+            "/api/v1/runs", json={"workflow": "approval", "run_id": "t-1", "inputs": {"order-id": "o"}}
+        )
         assert started.status_code == 201
         assert writer.post("/api/v1/runs/t-1/cancel", json={}).status_code == 200
     assert guarded.run("t-1").status.value == "CANCELLED"

@@ -180,7 +180,9 @@ def test_dead_letters_list_and_redrive(live: LiveServer) -> None:
 
     with live.client() as client:
         for n in range(3):
-            client.post("/api/v1/runs", json={"workflow": "exploding", "run_id": f"d-{n}", "inputs": {"order-id": f"{n}"}})
+            client.post(
+                "/api/v1/runs", json={"workflow": "exploding", "run_id": f"d-{n}", "inputs": {"order-id": f"{n}"}}
+            )
         start(client, "ok-1", "o-ok")
         live.wait_for(lambda: all(live.run(f"d-{n}").status.value == "FAILED" for n in range(3)))
         letters = client.get("/api/v1/dead-letters").json()
@@ -188,8 +190,9 @@ def test_dead_letters_list_and_redrive(live: LiveServer) -> None:
         assert client.get("/api/v1/dead-letters", params={"kind": "compensation_failed"}).json()["runs"] == []
         one = client.post("/api/v1/dead-letters/redrive", json={"run_id": "d-0"})
         assert one.json() == {"retried": ["d-0"], "refused": [], "more": False}
-        live.wait_for(lambda: live.run("d-0").status.value == "FAILED" and "RUN_RETRIED" in
-                      [e.kind for e in live.history("d-0")])
+        live.wait_for(
+            lambda: live.run("d-0").status.value == "FAILED" and "RUN_RETRIED" in [e.kind for e in live.history("d-0")]
+        )
         not_dead = client.post("/api/v1/dead-letters/redrive", json={"run_id": "ok-1"})
         assert not_dead.status_code == 409
         BROKEN["explode"] = False

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import typer
 from typer.main import get_command
 from typer.testing import CliRunner
 
 from wfc.cli import app
-from wfc.server import ENDPOINTS
+from wfc.server._endpoints import ENDPOINTS
 
 WFC = Path(sys.executable).with_name("wfc")
 
@@ -135,5 +134,3 @@ def test_wfc_server_serves_a_database_until_sigterm(tmp_path: Path) -> None:
     assert "tok-123456" not in out + err  # tokens are never logged
     assert f"127.0.0.1:{port}/api/v1" in out and "running the tasks noop" in out
 
-
-_ = typer  # typer's command list is read through typer.main.get_command
