@@ -362,12 +362,14 @@ class Store:
         if where.after is not None:
             # Keyset paging in the newest-first order; the first condition is
             # an index range on created_at, the second picks among equal times.
-            conditions.append("created_at <= ? AND (created_at < ? OR id < ?)")
+            conditions.append(f"created_at <= ? AND (created_at < ? OR id{self.dialect.code_point_order} < ?)")
             params.extend((where.after[0], where.after[0], where.after[1]))
         statement = "SELECT * FROM runs"
         if conditions:
             statement += " WHERE " + " AND ".join(conditions)
-        statement += " ORDER BY created_at DESC, id DESC"
+        # Ties of created_at (runs started in one transaction) in code point
+        # order of id, the order of the keyset condition and of the merge above.
+        statement += f" ORDER BY created_at DESC, id{self.dialect.code_point_order} DESC"
         if where.limit is not None:
             statement += " LIMIT ?"
             params.append(where.limit)

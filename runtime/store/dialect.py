@@ -83,6 +83,9 @@ class Dialect(abc.ABC):
     lock_rows: ClassVar[str] = ""
     #: A boolean SQL expression: the run's state says a compensation failed.
     compensation_failed: ClassVar[str]
+    #: Appended to a text column to compare it by code point (the order of
+    #: Python's ``str``), whatever the database's collation.
+    code_point_order: ClassVar[str] = ""
     #: Most ids one statement may list (:meth:`any_of`); ``None``: no limit.
     max_ids: ClassVar[int | None] = None
 

@@ -189,6 +189,7 @@ class PostgresDialect(Dialect):
     shared: ClassVar[bool] = True
     lock_rows: ClassVar[str] = " FOR UPDATE"
     compensation_failed: ClassVar[str] = "coalesce((state::json ->> 'compensation_failed')::boolean, false)"
+    code_point_order: ClassVar[str] = ' COLLATE "C"'
 
     def __init__(
         self, target: PgTarget, asyncpg: Any, writer: Any, pool: Any, session: Session, *, read_only: bool = False
