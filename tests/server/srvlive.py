@@ -9,17 +9,19 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
+import pytest
 import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
 
+from rtdb import SKIP_REASON, make_db, postgres_base_url
 
 from wfc.dsl import Workflow, WorkflowThread
 from wfc.runtime import Engine, HistoryEntry, RunInfo, task
@@ -166,3 +168,45 @@ def stop_server(live: LiveServer) -> None:
     if live._thread is not None:
         live._thread.join(30)
     assert not live._failure, live._failure
+
+
+# ---------------------------------------------------------------- fixtures (used through conftest.py)
+
+
+@pytest.fixture(autouse=True)
+def broken_task() -> Iterator[None]:
+    BROKEN["explode"] = True
+    yield
+    BROKEN["explode"] = True
+
+
+@pytest.fixture(params=("sqlite", "postgres"))
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database on each store."""
+    if request.param == "postgres" and postgres_base_url() is None:
+        pytest.skip(SKIP_REASON)
+    database = make_db(request.param, tmp_path)
+    try:
+        yield database.url
+    finally:
+        database.drop()
+
+
+@pytest.fixture
+def live(db_url: str) -> Iterator[LiveServer]:
+    """A server without tokens on a fresh database."""
+    server = start_server(db_url)
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture
+def guarded(db_url: str) -> Iterator[LiveServer]:
+    """A server with a token and a read-only token."""
+    server = start_server(db_url, token="write-secret-1234", read_token="read-secret-5678")
+    try:
+        yield server
+    finally:
+        stop_server(server)
