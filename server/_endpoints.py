@@ -48,15 +48,16 @@ from wfc.specs import WorkflowSpec
 
 
 async def healthz(call: Call[None, None]) -> Health:
+    """The process is up (it answers)."""
     return Health()
 
 
-async def readyz(call: Call[None, None]) -> Readiness | Reply:
+async def readyz(call: Call[None, None]) -> Readiness:
+    """The database answers and holds wfc's tables; 503 with the reason if not."""
     try:
         serving = await call.engine.serving_engines()
-    except Exception as exc:  # the database is gone or refuses: not ready, and say why
-        problem = ProblemError(503, "not-ready", f"the database does not answer: {exc}")
-        raise problem from None
+    except Exception as exc:  # the database is gone or damaged: not ready, and say why
+        raise ProblemError(503, "not-ready", f"the database does not answer: {exc}") from None
     return Readiness(status="ready", serving_engines=serving)
 
 

@@ -75,7 +75,7 @@ class Endpoint:
 
 
 class Dispatcher:
-    """Turns requests into :class:`Call`\\ s for one engine and its tokens."""
+    """Turns the requests of each endpoint into calls on one engine, with its tokens."""
 
     def __init__(self, engine: Engine, tokens: Tokens, max_body: int = MAX_BODY) -> None:
         self._engine = engine

@@ -16,7 +16,10 @@ from wfc.cli.runs_cmd import StatusChoice
 from wfc.runtime import RunStatus
 
 #: Packages (and their submodules) that ``wfc --help`` must not import.
-HEAVY = ("lark", "asyncpg", "anyio", "msgspec", "wfc.runtime", "wfc.compiler", "wfc.dsl", "wfc.specs.codec")
+HEAVY = (
+    "lark", "asyncpg", "anyio", "msgspec", "wfc.runtime", "wfc.compiler", "wfc.dsl", "wfc.specs.codec",
+    "starlette", "uvicorn", "wfc.server",
+)
 
 _PROBE = """
 import json, sys
@@ -50,6 +53,7 @@ def heavy(modules: list[str]) -> list[str]:
         ["runs", "list", "--help"],
         ["event", "send", "--help"],
         ["worker", "--help"],
+        ["server", "--help"],
     ],
     ids=" ".join,
 )

@@ -124,15 +124,17 @@ class LiveServer:
             time.sleep(0.05)
 
 
-def start_server(db_url: str, token: str | None = None, read_token: str | None = None) -> LiveServer:
-    """Serve ``db_url`` (specs deployed, the tasks running) in a thread."""
+def start_server(
+    db_url: str, token: str | None = None, read_token: str | None = None, *, serve: bool = True
+) -> LiveServer:
+    """Serve ``db_url`` (specs deployed; the tasks running, unless ``serve`` is false) in a thread."""
     sock = free_port()
     port = sock.getsockname()[1]
     live = LiveServer(url=f"http://127.0.0.1:{port}", db_url=db_url, token=token, read_token=read_token)
     started = threading.Event()
 
     async def main() -> None:
-        async with Engine.open(db_url, TASKS, poll_interval=0.2) as engine:
+        async with Engine.open(db_url, TASKS if serve else (), serve=serve, poll_interval=0.2) as engine:
             for spec in SPECS:
                 await engine.deploy(spec)
             app = create_app(engine, token, read_token=read_token)

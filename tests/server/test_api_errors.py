@@ -3,6 +3,9 @@ health probes and the OpenAPI document."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import httpx
 import pytest
 from srvlive import LiveServer
@@ -116,3 +119,19 @@ def test_a_token_in_another_scheme_is_refused(guarded: LiveServer) -> None:
     headers = {"Authorization": f"Basic {guarded.token}"}
     with httpx.Client(base_url=guarded.url, headers=headers) as client:
         assert_problem(client.get("/api/v1/runs"), 401)
+
+
+def test_readyz_says_503_when_the_database_lost_its_tables(tmp_path: Path) -> None:
+    from srvlive import start_server, stop_server
+
+    path = tmp_path / "probe.db"
+    live = start_server(f"sqlite:///{path}", serve=False)  # a client engine: nothing of its own writes meanwhile
+    try:
+        with live.client() as client:
+            assert client.get("/readyz").json() == {"status": "ready", "serving_engines": 0}
+            with sqlite3.connect(path) as conn:
+                conn.execute("DROP TABLE engines")
+            assert_problem(client.get("/readyz"), 503, "engines")
+            assert client.get("/healthz").status_code == 200
+    finally:
+        stop_server(live)
