@@ -48,7 +48,8 @@ def make_app(
 
 async def _http_problem(request: Request, exc: Exception) -> Response:
     """Starlette's own refusals (no such path, wrong method) as problems."""
-    assert isinstance(exc, HTTPException)
+    if not isinstance(exc, HTTPException):
+        return await _internal(request, exc)
     detail = {
         404: f"no endpoint at {request.url.path}; the API is under {PREFIX}, described at {PREFIX}/openapi.json",
         405: f"{request.method} is not allowed on {request.url.path}; see {PREFIX}/openapi.json",
