@@ -83,6 +83,10 @@ class Dialect(abc.ABC):
     lock_rows: ClassVar[str] = ""
     #: A boolean SQL expression: the run's state says a compensation failed.
     compensation_failed: ClassVar[str]
+    #: A text SQL expression over a ``runs`` row: its ``run_threads`` rows as
+    #: the members of a JSON object (``"0":{...},"1":{...}``) by thread
+    #: number, NULL when it has none.
+    thread_states: ClassVar[str]
     #: Most ids one statement may list (:meth:`any_of`); ``None``: no limit.
     max_ids: ClassVar[int | None] = None
 

@@ -78,7 +78,11 @@ async def test_an_unreachable_server_is_a_clear_error() -> None:
 async def test_a_new_schema_is_created_migrated_and_marked_as_ours(pg: Db) -> None:
     store = await open_store(pg.url, 5.0)
     await store.close()
-    assert pg.rows("SELECT version, name FROM wfc_migrations") == [(1, "initial"), (2, "state_format")]
+    assert pg.rows("SELECT version, name FROM wfc_migrations") == [
+        (1, "initial"),
+        (2, "state_format"),
+        (3, "run_threads"),
+    ]
     assert pg.rows("SELECT obj_description('wfc_migrations'::regclass, 'pg_class')") == [(MARKER,)]
     names = {row[0] for row in _tables(pg)}
     assert {"runs", "journal", "tasks", "timers", "events", "event_waits", "specs", "engines"} <= names

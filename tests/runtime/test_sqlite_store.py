@@ -35,7 +35,11 @@ def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
 async def test_a_new_database_is_migrated_and_marked_as_ours(sqlite_path: Path) -> None:
     store = await open_store(f"sqlite:///{sqlite_path}", 5.0)
     await store.close()
-    assert _rows(sqlite_path, "SELECT version, name FROM wfc_migrations") == [(1, "initial"), (2, "state_format")]
+    assert _rows(sqlite_path, "SELECT version, name FROM wfc_migrations") == [
+        (1, "initial"),
+        (2, "state_format"),
+        (3, "run_threads"),
+    ]
     assert _rows(sqlite_path, "PRAGMA application_id") == [(APPLICATION_ID,)]
     assert _rows(sqlite_path, "PRAGMA journal_mode") == [("wal",)]
     tables = {row[0] for row in _rows(sqlite_path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
