@@ -6,8 +6,11 @@ node, local variables, latest node outputs and what it waits for. The run also
 holds its event inbox (events that arrived before a wait asked for them), its
 compensation log (completed steps that registered a compensation, in
 completion order) and, while it is being compensated, the saga's progress.
-The whole state is one msgspec Struct stored as JSON in the run's row; new
-fields always get defaults so older rows keep decoding.
+The whole state is one msgspec Struct, stored as JSON: the run's row holds it
+without its threads (:func:`encode_run`), each thread is a row of its own
+(:func:`encode_thread`) so a commit writes only the threads a step changed,
+and a read joins them back; new fields always get defaults so older rows
+keep decoding.
 
 A thread is *frozen* while the run is HALTED or while an interrupt of it or of
 a thread above it is being handled (the handler's own threads excepted). A
