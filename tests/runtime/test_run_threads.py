@@ -16,13 +16,17 @@ import msgspec
 import pytest
 from golden.canon import input_of, limits_of, policies_of, spec_of, state_of
 from golden.catalog import files
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rtdb import Db
 from rtspec import exit_, for_each, lst, spec, var, variable, wait
+from test_threads_properties import CAP, SPECS, next_input
 
 from wfc.runtime import Engine, RunStatus
 from wfc.runtime._run_rows import changed_threads
-from wfc.runtime.interpreter import step
-from wfc.runtime.interpreter.state import RunState, decode_state, encode_state, encode_thread
+from wfc.runtime.interpreter import DispatchTask, Limits, SetTimer, TimerFired, begin, step
+from wfc.runtime.interpreter.copies import Settled, any_flags, fork, scan_flags, settled
+from wfc.runtime.interpreter.state import RunState, ThreadRun, ThreadStatus, decode_state, encode_state, encode_thread
 from wfc.runtime.store import RunFilter, RunWrite, open_store
 
 CHILDREN = 3
@@ -189,6 +193,7 @@ def test_the_changed_threads_rebuild_every_stored_thread_on_every_golden_step(pa
         after = step(state, spec_, input_of(record["input"]), record["now"], policies, limits).state
         rows.update(changed_threads(state, after, apart=True))
         assert rows == {n: encode_thread(t) for n, t in after.threads.items()}
+        assert isinstance(after.threads, Settled) and after.threads.flags == scan_flags(after.threads)
         state = after
         checked += 1
     assert checked or len(doc["steps"]) < 2
@@ -199,3 +204,61 @@ def test_a_new_or_whole_stored_run_writes_every_thread() -> None:
     state = state_of(doc["steps"][-1]["expect"]["state"])
     assert changed_threads(state, state, apart=False) == {n: encode_thread(t) for n, t in state.threads.items()}
     assert changed_threads(state, state, apart=True) == {}
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.booleans(), st.data())
+def test_the_derived_thread_flags_and_rows_always_match_the_threads(sagas: bool, data: st.DataObject) -> None:
+    """Children under a fan-out cap (QUEUED), interrupts, freezes, sagas:
+    after every step the flags :func:`~.transitions.settle` reads without
+    looking at every thread equal those found by looking at every thread,
+    and the rows written with :func:`changed_threads` equal the threads."""
+    spec_ = SPECS[sagas]
+    limits = Limits(max_children=CAP)
+    state = begin(spec_, "r1", {}, 1000.0, None, limits).state
+    rows = changed_threads(state, state, apart=False)
+    dispatched: dict[str, DispatchTask] = {}
+    timers: dict[int, float] = {}
+    now = 1000.0
+    for _ in range(data.draw(st.integers(min_value=0, max_value=30))):
+        event = next_input(data, state, dispatched, timers)
+        now += data.draw(st.sampled_from([0.0, 1.0, 10.0]))
+        if isinstance(event, TimerFired):
+            now = max(now, timers.pop(event.timer, now))
+        transition = step(state, spec_, event, now, None, limits)
+        after = transition.state
+        assert isinstance(after.threads, Settled) and after.threads.flags == scan_flags(after.threads)
+        rows.update(changed_threads(state, after, apart=True))
+        assert rows == {n: encode_thread(t) for n, t in after.threads.items()}
+        _check_flags_while_stepping(data, after)
+        for effect in transition.effects:
+            if isinstance(effect, SetTimer):
+                timers[effect.timer] = effect.due
+            elif isinstance(effect, DispatchTask):
+                dispatched[effect.dispatch_id] = effect
+        state = after
+
+
+def _check_flags_while_stepping(data: st.DataObject, state: RunState) -> None:
+    """Mid-step (a fork of a settled state, some threads fetched and
+    changed), :func:`any_flags` says what looking at every thread says."""
+    given = decode_state(encode_state(state))
+    for number in data.draw(st.lists(st.sampled_from(sorted(given.threads)), max_size=3)):
+        _change(data, given.threads[number])
+    settled(given)  # flags found by looking at every thread
+    forked = fork(given)
+    for number in data.draw(st.lists(st.sampled_from(sorted(forked.threads)), max_size=3)):
+        _change(data, forked.threads[number])
+    scanned = scan_flags(dict(forked.threads))
+    expected = (bool(scanned.interrupted), bool(scanned.suspended), bool(scanned.queued))
+    assert any_flags(forked.threads) == expected
+
+
+def _change(data: st.DataObject, thread: ThreadRun) -> None:
+    change = data.draw(st.sampled_from(["none", "suspend", "thaw", "queue", "run", "uninterrupt"]))
+    if change in ("suspend", "thaw"):
+        thread.suspended = change == "suspend"
+    elif change in ("queue", "run"):
+        thread.status = ThreadStatus.QUEUED if change == "queue" else ThreadStatus.RUNNING
+    elif change == "uninterrupt":
+        thread.interrupt, thread.interrupts = None, []
