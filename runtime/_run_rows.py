@@ -10,6 +10,7 @@ the new state that are not the very objects of the state before.
 
 from __future__ import annotations
 
+from wfc.runtime.interpreter.copies import changed_since
 from wfc.runtime.interpreter.state import RunState, encode_run, encode_thread
 from wfc.runtime.store import RunWrite
 
@@ -19,10 +20,14 @@ def changed_threads(before: RunState, after: RunState, apart: bool) -> dict[int,
     the run's threads are stored ``apart`` as of ``before`` (a new run, a run
     stored whole by an older wfc), else the ones ``after`` does not share
     with ``before``. The interpreter never removes a thread from a run."""
+    threads = after.threads
     if not apart:
-        return {number: encode_thread(thread) for number, thread in after.threads.items()}
+        return {number: encode_thread(thread) for number, thread in threads.items()}
+    touched = changed_since(before.threads, threads)
+    if touched is not None:  # the threads the step copied: no need to look at the others
+        return {number: encode_thread(threads[number]) for number in touched}
     old = before.threads
-    return {number: encode_thread(thread) for number, thread in after.threads.items() if old.get(number) is not thread}
+    return {number: encode_thread(thread) for number, thread in threads.items() if old.get(number) is not thread}
 
 
 def run_write(

@@ -72,11 +72,23 @@ class Settled(dict[int, ThreadRun]):
     may anyone else, or these flags would be stale. A state read from JSON
     has a plain dict: its flags are found by looking at every thread."""
 
-    __slots__ = ("flags",)
+    __slots__ = ("copied", "flags", "origin")
 
-    def __init__(self, threads: Mapping[int, ThreadRun], flags: Flags) -> None:
+    def __init__(
+        self,
+        threads: Mapping[int, ThreadRun],
+        flags: Flags,
+        origin: dict[int, ThreadRun] | None = None,
+        copied: frozenset[int] = frozenset(),
+    ) -> None:
         super().__init__(threads)
         self.flags = flags
+        self.origin = origin
+        """The threads of the state the step was given (``None``: not known,
+        or no longer kept): every thread run here but those in
+        :attr:`copied` is one of them, unchanged."""
+        self.copied = copied
+        """Numbers of the threads the step copied or added (see :func:`changed_since`)."""
 
 
 class CopiedOnFetch(dict[int, ThreadRun]):
@@ -161,9 +173,22 @@ def settled(state: RunState) -> None:
     flags."""
     threads = state.threads
     if type(threads) is CopiedOnFetch:
-        state.threads = Settled(threads, threads.flags())
+        originals = threads._originals
+        if type(originals) is Settled:
+            originals.origin = None  # no chain of every state before
+        state.threads = Settled(threads, threads.flags(), originals, frozenset(threads._copied))
     elif type(threads) is not Settled:
         state.threads = Settled(threads, scan_flags(threads))
+
+
+def changed_since(before: Mapping[int, ThreadRun], after: Mapping[int, ThreadRun]) -> list[int] | None:
+    """Numbers of the threads of ``after`` that may differ from those of
+    ``before``, in order, when ``after`` came from a step given ``before``
+    (only the threads the step copied or added); ``None`` when that is not
+    known: then compare the thread runs themselves."""
+    if type(after) is Settled and after.origin is not None and after.origin is before:
+        return sorted(after.copied)
+    return None
 
 
 def any_flags(threads: Mapping[int, ThreadRun]) -> tuple[bool, bool, bool]:
