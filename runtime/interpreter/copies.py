@@ -8,6 +8,12 @@ other fields up front and each thread run only when it is first fetched
 :meth:`~.context.Step.scan`, which hands out the current objects uncopied;
 code that changes a thread must fetch it. The new state shares the thread
 runs the step never fetched with the state it was given.
+
+So that a step with many threads costs what the threads it touches cost,
+the new state's threads (:class:`Settled`) also carry what is derived from
+the given state's and the copied threads: which threads are interrupted,
+suspended or queued (:class:`Flags`, read by ``settle``), and which threads
+the step copied (:func:`changed_since`: the rows a commit rewrites).
 """
 
 from __future__ import annotations

@@ -47,7 +47,6 @@ from wfc.specs import WorkflowSpec
 __all__ = ["begin", "crash", "step"]
 
 
-
 def begin(
     spec: WorkflowSpec,
     run_id: str,
