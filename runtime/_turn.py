@@ -20,6 +20,7 @@ from wfc.runtime._commands import Barrier, Command, Deploy, Reply, RunInput, Sen
 from wfc.runtime._dispatches import outbox_row
 from wfc.runtime._inputs import check_event, check_operator, check_same_inputs, input_digests, start_variables
 from wfc.runtime._records import SentEvent
+from wfc.runtime._run_rows import run_write
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
 from wfc.runtime._tasks import storable_text
 from wfc.runtime.errors import (
@@ -55,7 +56,7 @@ from wfc.runtime.interpreter import (
     step,
 )
 from wfc.runtime.interpreter.state import RunState, RunStatus, TaskWait, decode_state, encode_state
-from wfc.runtime.store import JournalRecord, RunWrite, SpecRecord, StoreTransaction, TimerRecord
+from wfc.runtime.store import JournalRecord, SpecRecord, StoreTransaction, TimerRecord
 from wfc.specs import WfcError, WorkflowSpec
 
 log = logging.getLogger("wfc.runtime")
@@ -112,6 +113,9 @@ class Live:
     """The run's spec version, from the engine's spec cache."""
     version: int | None
     """Stored version; ``None`` for a run created in this turn."""
+    apart: bool = False
+    """The stored threads are the thread runs of :attr:`state`, each in its
+    own row: the next write sends only those that changed (see :mod:`._run_rows`)."""
 
     @property
     def spec(self) -> WorkflowSpec:
@@ -208,7 +212,7 @@ class Turn:
     async def _load(self, run_ids: list[str]) -> None:
         for run_id, record in (await self.tx.load_runs(run_ids)).items():
             cached = await self.shared.specs.load(self.tx, (record.workflow, record.major, record.revision), run_id)
-            self.lives[run_id] = Live(decode_state(record.state), cached, record.version)
+            self.lives[run_id] = Live(decode_state(record.state), cached, record.version, record.threads_apart)
 
     async def live(self, run_id: str) -> Live | None:
         if run_id not in self.lives:
@@ -373,21 +377,12 @@ class Turn:
         if not transition.journal and not transition.effects:
             return
         state = transition.state
-        live.state = state
+        before, live.state = live.state, state
         batch = self.tx.batch
-        batch.runs[run_id] = RunWrite(
-            id=run_id,
-            workflow=state.workflow,
-            major=state.version.major,
-            revision=state.version.revision,
-            status=state.status.value,
-            state=encode_state(state),
-            created_at=state.created_at,
-            updated_at=state.updated_at,
-            expected_version=live.version,
-        )
+        batch.runs[run_id] = run_write(run_id, before, state, live.apart, live.version, batch.runs.get(run_id))
+        live.apart = True
         if state.status.finished:
-            self.outcome.finished[run_id] = (batch.runs[run_id].state, live.cached)
+            self.outcome.finished[run_id] = (encode_state(state), live.cached)
         else:
             self.outcome.finished.pop(run_id, None)
         batch.journal.extend(

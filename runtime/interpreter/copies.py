@@ -8,15 +8,24 @@ other fields up front and each thread run only when it is first fetched
 :meth:`~.context.Step.scan`, which hands out the current objects uncopied;
 code that changes a thread must fetch it. The new state shares the thread
 runs the step never fetched with the state it was given.
+
+So that a step with many threads costs what the threads it touches cost,
+the new state's threads (:class:`Settled`) also carry what is derived from
+the given state's and the copied threads: which threads are interrupted,
+suspended or queued (:class:`Flags`, read by ``settle``), and which threads
+the step copied (:func:`changed_since`: the rows a commit rewrites).
 """
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterable, Mapping
+from typing import Final, NamedTuple
 
 import msgspec
 
-from wfc.runtime.interpreter.state import RunState, ThreadRun, clone_state
+from wfc.runtime.interpreter.state import RunState, ThreadRun, ThreadStatus, clone_state
+
+QUEUED: Final = ThreadStatus.QUEUED
 
 _ENCODER: Final = msgspec.json.Encoder()
 _THREAD_DECODER: Final = msgspec.json.Decoder(ThreadRun)
@@ -27,17 +36,117 @@ def copy_thread(thread: ThreadRun) -> ThreadRun:
     return _THREAD_DECODER.decode(_ENCODER.encode(thread))
 
 
+class Flags(NamedTuple):
+    """Numbers of the threads :func:`~.transitions.settle` looks for: whether
+    the slower passes (freezes, interrupts, admitting queued children) can
+    have work. Derived from the threads, never stored."""
+
+    interrupted: frozenset[int]
+    """An interrupt being handled or queued."""
+    suspended: frozenset[int]
+    queued: frozenset[int]
+    """Status QUEUED."""
+
+
+def interrupted(thread: ThreadRun) -> bool:
+    """An interrupt of the thread is being handled or waits to start."""
+    return thread.interrupt is not None or bool(thread.interrupts)
+
+
+def scan_flags(threads: Mapping[int, ThreadRun]) -> Flags:
+    """The :class:`Flags` of ``threads``, looking at every one."""
+    return _flags(threads.values())
+
+
+def _flags(threads: Iterable[ThreadRun]) -> Flags:
+    hit: tuple[set[int], set[int], set[int]] = (set(), set(), set())
+    for thread in threads:
+        if thread.interrupt is not None or thread.interrupts:
+            hit[0].add(thread.number)
+        if thread.suspended:
+            hit[1].add(thread.number)
+        if thread.status is QUEUED:
+            hit[2].add(thread.number)
+    return Flags(frozenset(hit[0]), frozenset(hit[1]), frozenset(hit[2]))
+
+
+class Settled(dict[int, ThreadRun]):
+    """The threads of a state a step returned, with their :class:`Flags`
+    worked out from the flags of the state it was given and the threads it
+    copied, so the next step need not look at every thread. The interpreter
+    never changes a state it returned (each step forks its own); neither
+    may anyone else, or these flags would be stale. A state read from JSON
+    has a plain dict: its flags are found by looking at every thread."""
+
+    __slots__ = ("copied", "flags", "origin")
+
+    def __init__(
+        self,
+        threads: Mapping[int, ThreadRun],
+        flags: Flags,
+        origin: dict[int, ThreadRun] | None = None,
+        copied: frozenset[int] = frozenset(),
+    ) -> None:
+        super().__init__(threads)
+        self.flags = flags
+        self.origin = origin
+        """The threads of the state the step was given (``None``: not known,
+        or no longer kept): every thread run here but those in
+        :attr:`copied` is one of them, unchanged."""
+        self.copied = copied
+        """Numbers of the threads the step copied or added (see :func:`changed_since`)."""
+
+
 class CopiedOnFetch(dict[int, ThreadRun]):
     """Thread runs of a state being stepped: each is copied from the given
     state the first time it is fetched, then that copy is kept. Iterating
     ``values()`` or ``items()`` gives the objects held now without copying:
     only for reading."""
 
-    __slots__ = ("_copied",)
+    __slots__ = ("_base", "_copied", "_originals")
 
     def __init__(self, originals: dict[int, ThreadRun]) -> None:
         super().__init__(originals)
         self._copied: set[int] = set()
+        self._originals = originals
+        self._base: Flags | None = originals.flags if type(originals) is Settled else None
+
+    def base_flags(self) -> Flags:
+        """The flags of the threads as given (found once if not known)."""
+        if self._base is None:
+            self._base = scan_flags(self._originals)
+        return self._base
+
+    def flags(self) -> Flags:
+        """The flags of the threads now: the given threads' flags, but for
+        the threads copied (or added) since, looked at as they are now."""
+        base, copied = self.base_flags(), self._copied
+        if not copied:
+            return base
+        now = _flags(dict.__getitem__(self, number) for number in copied)
+        return Flags(
+            (base.interrupted - copied) | now.interrupted,
+            (base.suspended - copied) | now.suspended,
+            (base.queued - copied) | now.queued,
+        )
+
+    def any_flags(self) -> tuple[bool, bool, bool]:
+        """Whether any thread is interrupted, suspended, queued (see :meth:`flags`)."""
+        base, copied = self.base_flags(), self._copied
+        found = [
+            any(number not in copied for number in base.interrupted),
+            any(number not in copied for number in base.suspended),
+            any(number not in copied for number in base.queued),
+        ]
+        for number in copied:
+            thread = dict.__getitem__(self, number)
+            if thread.interrupt is not None or thread.interrupts:
+                found[0] = True
+            if thread.suspended:
+                found[1] = True
+            if thread.status is QUEUED:
+                found[2] = True
+        return found[0], found[1], found[2]
 
     def __getitem__(self, number: int) -> ThreadRun:
         thread = dict.__getitem__(self, number)
@@ -65,7 +174,34 @@ def fork(state: RunState) -> RunState:
 
 
 def settled(state: RunState) -> None:
-    """Make a stepped state's threads a plain dict again (copies and the
-    untouched thread runs it shares with the state it came from)."""
-    if type(state.threads) is not dict:
-        state.threads = dict(state.threads)
+    """Make a stepped state's threads a :class:`Settled` dict (copies and the
+    untouched thread runs it shares with the state it came from), with their
+    flags."""
+    threads = state.threads
+    if type(threads) is CopiedOnFetch:
+        originals = threads._originals
+        if type(originals) is Settled:
+            originals.origin = None  # no chain of every state before
+        state.threads = Settled(threads, threads.flags(), originals, frozenset(threads._copied))
+    elif type(threads) is not Settled:
+        state.threads = Settled(threads, scan_flags(threads))
+
+
+def changed_since(before: Mapping[int, ThreadRun], after: Mapping[int, ThreadRun]) -> list[int] | None:
+    """Numbers of the threads of ``after`` that may differ from those of
+    ``before``, in order, when ``after`` came from a step given ``before``
+    (only the threads the step copied or added); ``None`` when that is not
+    known: then compare the thread runs themselves."""
+    if type(after) is Settled and after.origin is not None and after.origin is before:
+        return sorted(after.copied)
+    return None
+
+
+def any_flags(threads: Mapping[int, ThreadRun]) -> tuple[bool, bool, bool]:
+    """Whether any of ``threads`` is interrupted, suspended, queued (see
+    :class:`Flags`): from the flags the step started with and the threads
+    it copied where it can, else looking at every thread."""
+    if type(threads) is CopiedOnFetch:
+        return threads.any_flags()
+    flags = threads.flags if type(threads) is Settled else scan_flags(threads)
+    return bool(flags.interrupted), bool(flags.suspended), bool(flags.queued)

@@ -6,8 +6,11 @@ node, local variables, latest node outputs and what it waits for. The run also
 holds its event inbox (events that arrived before a wait asked for them), its
 compensation log (completed steps that registered a compensation, in
 completion order) and, while it is being compensated, the saga's progress.
-The whole state is one msgspec Struct stored as JSON in the run's row; new
-fields always get defaults so older rows keep decoding.
+The whole state is one msgspec Struct, stored as JSON: the run's row holds it
+without its threads (:func:`encode_run`), each thread is a row of its own
+(:func:`encode_thread`) so a commit writes only the threads a step changed,
+and a read joins them back; new fields always get defaults so older rows
+keep decoding.
 
 A thread is *frozen* while the run is HALTED or while an interrupt of it or of
 a thread above it is being handled (the handler's own threads excepted). A
@@ -20,6 +23,7 @@ re-armed with the time that was left, when it thaws.
 from __future__ import annotations
 
 import enum
+import itertools
 from typing import Any, Literal
 
 import msgspec
@@ -368,9 +372,28 @@ def encode_state(state: RunState) -> bytes:
     return _JSON_ENCODER.encode(state)
 
 
+def encode_run(state: RunState) -> bytes:
+    """The JSON of the run without its threads (``threads`` left out): stored
+    with each thread apart (:func:`encode_thread`), so that a commit writes
+    only the threads its step changed. :func:`decode_state` reads the two
+    joined back (``{"threads":{"0":...},`` + the rest)."""
+    return _JSON_ENCODER.encode(msgspec.structs.replace(state, threads={}))
+
+
+def encode_thread(thread: ThreadRun) -> bytes:
+    """The JSON of one thread run, as stored apart from its run."""
+    return _JSON_ENCODER.encode(thread)
+
+
 def decode_state(data: bytes) -> RunState:
-    """Inverse of :func:`encode_state`."""
-    return _JSON_DECODER.decode(data)
+    """Inverse of :func:`encode_state`. The threads are put in number order
+    whatever order they were stored in: the interpreter visits them in the
+    dict's order (see :meth:`~.context.Step.ordered`)."""
+    state = _JSON_DECODER.decode(data)
+    numbers = list(state.threads)
+    if any(a > b for a, b in itertools.pairwise(numbers)):
+        state.threads = {n: state.threads[n] for n in sorted(numbers)}
+    return state
 
 
 def clone_state(state: RunState) -> RunState:

@@ -15,7 +15,7 @@ from typing import Any
 
 from wfc.runtime.interpreter.context import Step
 from wfc.runtime.interpreter.control import on_cancel, on_halt, on_resume, on_retry, refusal
-from wfc.runtime.interpreter.copies import fork, settled
+from wfc.runtime.interpreter.copies import any_flags, fork, settled
 from wfc.runtime.interpreter.interrupts import advance_interrupts, sync_freezes
 from wfc.runtime.interpreter.messages import (
     Cancel,
@@ -37,7 +37,7 @@ from wfc.runtime.interpreter.results import on_event, on_redeliver, on_task_comp
 from wfc.runtime.interpreter.saga import advance_saga
 from wfc.runtime.interpreter.secrets import Redactor
 from wfc.runtime.interpreter.specinfo import SpecInfo
-from wfc.runtime.interpreter.state import Failure, RunState, RunStatus, ThreadRun, ThreadStatus, clone_state
+from wfc.runtime.interpreter.state import Failure, RunState, RunStatus, ThreadRun, clone_state
 from wfc.runtime.interpreter.stopping import finish
 from wfc.runtime.interpreter.threads import admit
 from wfc.runtime.interpreter.variables import prepare_inputs
@@ -45,8 +45,6 @@ from wfc.runtime.interpreter.walk import drain
 from wfc.specs import WorkflowSpec
 
 __all__ = ["begin", "crash", "step"]
-
-QUEUED = ThreadStatus.QUEUED
 
 
 def begin(
@@ -168,16 +166,10 @@ def settle(context: Step) -> None:
         drain(context)
         if state.status.finished:
             return
-        # One pass to learn which of the slower passes can have work.
-        # It visits every thread each time: kept to plain attribute tests.
-        interrupts = suspended = queued = False
-        for thread in state.threads.values():
-            if thread.interrupt is not None or thread.interrupts:
-                interrupts = True
-            if thread.suspended:
-                suspended = True
-            if thread.status is QUEUED:
-                queued = True
+        # Which of the slower passes can have work: from the flags of the
+        # threads the step was given and of those it copied (see .copies),
+        # so a run with 1,000 waiting children does not look at each per step.
+        interrupts, suspended, queued = any_flags(state.threads)
         halted = state.status is RunStatus.HALTED
         changed = [
             (halted or interrupts or suspended) and sync_freezes(context),

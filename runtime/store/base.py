@@ -18,8 +18,10 @@ from typing import Final
 #: it when the state encoding changes so that an older wfc would misread what
 #: this one writes; an engine refuses a run stored in a newer format than it
 #: knows (:class:`~wfc.runtime.errors.NewerRunStateError`) instead of guessing.
-#: Rows written before the column existed read as format 1.
-STATE_FORMAT: Final = 1
+#: Rows written before the column existed read as format 1. Format 2: the
+#: run's thread runs may live in ``run_threads`` rows (one per thread, only
+#: the changed ones written per commit) instead of ``runs.state``.
+STATE_FORMAT: Final = 2
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,15 @@ class RunRecord:
     version: int
     """Optimistic concurrency counter, +1 per committed transition."""
     state: bytes
+    """The whole run state, its threads included (read back from
+    ``run_threads`` where they are stored apart)."""
     created_at: float
     updated_at: float
     state_format: int = STATE_FORMAT
     """The format ``state`` is written in (see :data:`STATE_FORMAT`)."""
+    threads_apart: bool = False
+    """The threads were stored in ``run_threads`` rows: a write may then
+    send only the threads that changed (see :attr:`RunWrite.threads`)."""
 
 
 @dataclass(frozen=True)
@@ -181,11 +188,17 @@ class RunWrite:
     revision: int
     status: str
     state: bytes
+    """The run state; without its threads where :attr:`threads` has them."""
     created_at: float
     updated_at: float
     expected_version: int | None
     state_format: int = STATE_FORMAT
     """The format ``state`` is written in (see :data:`STATE_FORMAT`)."""
+    threads: dict[int, bytes] | None = None
+    """Thread runs to store in ``run_threads`` (JSON, by thread number):
+    every thread when the run's threads are not stored apart yet, else only
+    those that changed; :attr:`state` then leaves the threads out. ``None``:
+    :attr:`state` holds every thread, and the run's ``run_threads`` rows go."""
 
 
 @dataclass(frozen=True)

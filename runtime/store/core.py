@@ -141,7 +141,7 @@ class StoreTransaction:
         wanted = [run_id for run_id in run_ids if run_id not in self._absent]
         if not wanted:
             return found
-        for rows in await self._conn.fetch_many(self._run_queries("*", wanted)):
+        for rows in await self._conn.fetch_many(self._run_queries(run_columns(self._dialect), wanted)):
             for row in rows:
                 found[row["id"]] = run_record(self._dialect.location, row)
         return found
@@ -211,6 +211,13 @@ class StoreTransaction:
         cancelled), in which case the firing must be ignored."""
         rows = await self._conn.fetch("DELETE FROM timers WHERE run_id = ? AND timer = ? RETURNING 1", (run_id, timer))
         return bool(rows)
+
+
+def run_columns(dialect: Dialect) -> str:
+    """What a read of whole run rows selects: every column of ``runs``, and
+    its ``run_threads`` rows in one text column (``thread_states``), read in
+    the same statement so they are of the same commit."""
+    return f"runs.*, {dialect.thread_states} AS thread_states"
 
 
 def run_record(location: str, row: Row) -> RunRecord:
@@ -316,7 +323,7 @@ class Store:
         Raises:
             NewerRunStateError: it was stored by a newer wfc.
         """
-        rows = await self._fetch("SELECT * FROM runs WHERE id = ?", (run_id,))
+        rows = await self._fetch(f"SELECT {run_columns(self.dialect)} FROM runs WHERE id = ?", (run_id,))
         return run_record(self.location, rows[0]) if rows else None
 
     async def list_runs(self, where: RunFilter) -> list[RunRecord]:
@@ -364,7 +371,7 @@ class Store:
             # an index range on created_at, the second picks among equal times.
             conditions.append(f"created_at <= ? AND (created_at < ? OR id{self.dialect.code_point_order} < ?)")
             params.extend((where.after[0], where.after[0], where.after[1]))
-        statement = "SELECT * FROM runs"
+        statement = f"SELECT {run_columns(self.dialect)} FROM runs"
         if conditions:
             statement += " WHERE " + " AND ".join(conditions)
         # Ties of created_at (runs started in one transaction) in code point

@@ -86,6 +86,10 @@ class Dialect(abc.ABC):
     #: Appended to a text column to compare it by code point (the order of
     #: Python's ``str``), whatever the database's collation.
     code_point_order: ClassVar[str] = ""
+    #: A text SQL expression over a ``runs`` row: its ``run_threads`` rows as
+    #: the members of a JSON object (``"0":{...},"1":{...}``) by thread
+    #: number, NULL when it has none.
+    thread_states: ClassVar[str]
     #: Most ids one statement may list (:meth:`any_of`); ``None``: no limit.
     max_ids: ClassVar[int | None] = None
 

@@ -53,6 +53,12 @@ WITH changed AS (
 ), dropped_timers AS (
     DELETE FROM timers AS t USING unnest($39::text[], $40::int4[]) AS d(run_id, timer)
     WHERE t.run_id = d.run_id AND t.timer = d.timer
+), put_threads AS (
+    INSERT INTO run_threads (run_id, number, state)
+    SELECT * FROM unnest($46::text[], $47::int4[], $48::text[])
+    ON CONFLICT (run_id, number) DO UPDATE SET state = excluded.state
+), dropped_threads AS (
+    DELETE FROM run_threads WHERE run_id = ANY($49::text[])
 ), dropped_waits AS (
     DELETE FROM event_waits AS w
     WHERE w.run_id = ANY($41::text[]) OR (w.run_id, w.thread) IN (SELECT * FROM unnest($42::text[], $43::int4[]))
@@ -76,7 +82,7 @@ def unwait_arguments(unwaited: Sequence[tuple[str, int | None]]) -> list[list[An
 
 
 def flush_arguments(batch: WriteBatch, unwaited: Sequence[tuple[str, int | None]] = ()) -> list[list[Any]]:
-    """The 45 array arguments of :data:`FLUSH`: a batch, and waits to forget."""
+    """The 49 array arguments of :data:`FLUSH`: a batch, and waits to forget."""
     changed = [r for r in batch.runs.values() if r.expected_version is not None]
     new = [r for r in batch.runs.values() if r.expected_version is None]
     puts = [t for t in batch.tasks.values() if t is not None]
@@ -128,6 +134,19 @@ def flush_arguments(batch: WriteBatch, unwaited: Sequence[tuple[str, int | None]
         *unwait_arguments(unwaited),
         [r.state_format for r in changed],
         [r.state_format for r in new],
+        *thread_arguments(batch),
+    ]
+
+
+def thread_arguments(batch: WriteBatch) -> list[list[Any]]:
+    """The thread rows of :data:`FLUSH` ($46-$49): the threads to upsert,
+    and the runs written whole whose thread rows go."""
+    rows = [(r.id, n, b.decode()) for r in batch.runs.values() if r.threads for n, b in r.threads.items()]
+    return [
+        [run_id for run_id, _, _ in rows],
+        [number for _, number, _ in rows],
+        [state for _, _, state in rows],
+        [r.id for r in batch.runs.values() if r.threads is None and r.expected_version is not None],
     ]
 
 

@@ -42,7 +42,13 @@ def run_version(row: Row) -> RunVersion:
 
 
 def run_record(row: Row) -> RunRecord:
-    """A :class:`RunRecord` from a ``runs`` row."""
+    """A :class:`RunRecord` from a ``runs`` row with its ``thread_states``
+    (see :func:`~wfc.runtime.store.core.run_columns`): threads stored apart
+    are put back into the state."""
+    state = row["state"].encode()
+    threads = row["thread_states"]
+    if threads is not None:
+        state = join_threads(state, threads.encode())
     return RunRecord(
         id=row["id"],
         workflow=row["workflow"],
@@ -50,11 +56,19 @@ def run_record(row: Row) -> RunRecord:
         revision=row["revision"],
         status=row["status"],
         version=row["version"],
-        state=row["state"].encode(),
+        state=state,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         state_format=row["state_format"],
+        threads_apart=threads is not None,
     )
+
+
+def join_threads(state: bytes, threads: bytes) -> bytes:
+    """A run's JSON state with its threads put back in: ``state`` is the
+    run's JSON object without them, ``threads`` the members of the
+    ``threads`` object (``"0":{...},"1":{...}``)."""
+    return b'{"threads":{' + threads + b"}," + state.lstrip()[1:]
 
 
 def spec_record(row: Row) -> SpecRecord:

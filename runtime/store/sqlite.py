@@ -214,6 +214,7 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwai
             current = _versions(conn, [r.id for r in changed])
             stale = [r.id for r in changed if current.get(r.id) != (r.expected_version or 0) + 1]
             raise StaleRunError(stale or [r.id for r in changed])
+    _flush_threads(conn, batch)
     if batch.journal:
         conn.executemany(
             "INSERT INTO journal (run_id, seq, at, thread, node, kind, attempt, detail) "
@@ -246,6 +247,21 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwai
     if dropped:
         conn.executemany("DELETE FROM timers WHERE run_id = ? AND timer = ?", dropped)
     _drop_waits(conn, unwaited)
+
+
+def _flush_threads(conn: sqlite3.Connection, batch: WriteBatch) -> None:
+    """The thread rows of the batch's runs: upsert the threads written
+    apart, drop the rows of runs written whole."""
+    whole = [(r.id,) for r in batch.runs.values() if r.threads is None and r.expected_version is not None]
+    if whole:
+        conn.executemany("DELETE FROM run_threads WHERE run_id = ?", whole)
+    rows = [(r.id, n, b.decode()) for r in batch.runs.values() if r.threads for n, b in r.threads.items()]
+    if rows:
+        conn.executemany(
+            "INSERT INTO run_threads (run_id, number, state) VALUES (?, ?, ?) "
+            "ON CONFLICT (run_id, number) DO UPDATE SET state = excluded.state",
+            rows,
+        )
 
 
 class _SqliteConnection(Connection):
@@ -380,6 +396,10 @@ class SqliteDialect(Dialect):
 
     name = "sqlite"
     compensation_failed: ClassVar[str] = "coalesce(json_extract(state, '$.compensation_failed'), 0) = 1"
+    thread_states: ClassVar[str] = (
+        "(SELECT group_concat('\"' || number || '\":' || state, ',') FROM "
+        "(SELECT number, state FROM run_threads AS t WHERE t.run_id = runs.id ORDER BY number))"
+    )
     max_ids: ClassVar[int | None] = _MAX_IDS
 
     def __init__(

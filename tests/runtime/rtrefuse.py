@@ -1,5 +1,6 @@
 """A database that refuses a value, the way a CHECK constraint does: a
-trigger on the runs table rejects any run state holding :data:`MARKER`. The
+trigger on the runs and run_threads tables rejects any run state holding
+:data:`MARKER`. The
 engine must set such a run aside instead of trying its commit for ever."""
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ def refuse_marker_in_runs(db: Db) -> None:
                 f"CREATE TRIGGER wfc_test_refuse BEFORE UPDATE ON runs WHEN instr(NEW.state, '{MARKER}') > 0 "
                 "BEGIN SELECT RAISE(ABORT, 'the test database refuses this value'); END"
             )
+            # A run's threads are stored in rows of their own (run_threads).
+            for verb in ("INSERT", "UPDATE"):
+                conn.execute(
+                    f"CREATE TRIGGER wfc_test_refuse_{verb.lower()} BEFORE {verb} ON run_threads "
+                    f"WHEN instr(NEW.state, '{MARKER}') > 0 "
+                    "BEGIN SELECT RAISE(ABORT, 'the test database refuses this value'); END"
+                )
         conn.close()
         return
     schema = f'"{db.schema}"'
@@ -30,7 +38,8 @@ def refuse_marker_in_runs(db: Db) -> None:
         "RAISE EXCEPTION 'the test database refuses this value' USING ERRCODE = 'check_violation'; END IF; "
         "RETURN NEW; END $$"
     )
-    db.execute(
-        f"CREATE TRIGGER wfc_test_refuse BEFORE INSERT OR UPDATE ON {schema}.runs "
-        f"FOR EACH ROW EXECUTE FUNCTION {schema}.wfc_test_refuse()"
-    )
+    for table in ("runs", "run_threads"):  # a run's threads are stored in rows of their own
+        db.execute(
+            f"CREATE TRIGGER wfc_test_refuse BEFORE INSERT OR UPDATE ON {schema}.{table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {schema}.wfc_test_refuse()"
+        )

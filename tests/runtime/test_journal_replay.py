@@ -60,6 +60,7 @@ from wfc.runtime.interpreter import (
     step,
 )
 from wfc.runtime.interpreter.state import RunState, decode_state, encode_state
+from wfc.runtime.store.rows import join_threads
 from wfc.specs import WorkflowSpec
 
 
@@ -196,6 +197,9 @@ def _stored(path: Path, run_id: str) -> tuple[bytes, list[dict[str, Any]], dict[
     """The run's stored state, journal and event payloads, as the SQLite file holds them."""
     with sqlite3.connect(path) as db:
         (state,) = db.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
+        threads = db.execute(
+            "SELECT number, state FROM run_threads WHERE run_id = ? ORDER BY number", (run_id,)
+        ).fetchall()
         rows = db.execute(
             "SELECT seq, at, kind, thread, node, attempt, detail FROM journal WHERE run_id = ? ORDER BY seq", (run_id,)
         ).fetchall()
@@ -204,7 +208,9 @@ def _stored(path: Path, run_id: str) -> tuple[bytes, list[dict[str, Any]], dict[
     for entry, row in zip(journal, rows, strict=True):
         entry["detail"] = json.loads(row[6])
     payloads = {event_id: json.loads(payload) for event_id, payload in events}
-    return state.encode() if isinstance(state, str) else bytes(state), journal, payloads
+    # The run's row holds it without its threads, each stored in a row of its own.
+    members = ",".join(f'"{number}":{thread}' for number, thread in threads).encode()
+    return join_threads(state.encode(), members), journal, payloads
 
 
 @pytest.mark.anyio

@@ -19,6 +19,9 @@ from wfc.runtime import (
     RunStatus,
 )
 
+#: Every stored piece of run state: the runs' rows and their threads' rows.
+STORED_STATES = "SELECT state FROM runs UNION ALL SELECT state FROM run_threads"
+
 pytestmark = pytest.mark.anyio
 
 SECRET = "hunter2-secret"
@@ -88,7 +91,7 @@ async def test_other_inputs_are_a_conflict_naming_them_without_values(db_url: st
         assert run.status is RunStatus.RUNNING
         assert run.variables["amount"] == 10.0
     assert db.rows("SELECT count(*) FROM journal WHERE kind = 'RUN_STARTED'") == [(1,)]
-    state = "".join(str(row) for row in db.rows("SELECT state FROM runs"))
+    state = "".join(str(row) for row in db.rows(STORED_STATES))
     assert "other-secret" not in state and "guess" not in state
 
 
@@ -99,11 +102,11 @@ async def test_a_finished_run_keeps_no_digest_of_its_secrets(db_url: str, db: Db
     async with open_engine(db_url) as engine:
         await engine.deploy(checkout())
         await engine.start("checkout", {"order": "o1", "card": "4821"}, run_id="o1")
-        running = "".join(str(row) for row in db.rows("SELECT state FROM runs"))
+        running = "".join(str(row) for row in db.rows(STORED_STATES))
         assert '"card"' in running  # while it runs, the digest is there for the comparison
         await engine.send_event("go", {}, run_id="o1")
         assert (await engine.wait("o1", timeout=10)).status is RunStatus.COMPLETED
-        finished = "".join(str(row) for row in db.rows("SELECT state FROM runs"))
+        finished = "".join(str(row) for row in db.rows(STORED_STATES))
         digests = finished.split('"input_digests"', 1)[1].split("}", 1)[0]
         assert '"card"' not in digests and '"order"' in digests
         assert await engine.start("checkout", {"order": "o1", "card": "0000"}, run_id="o1") == "o1"

@@ -1,0 +1,53 @@
+"""What a commit writes of a run: its state without its threads, and the
+threads its transitions changed, each in its own row (``run_threads``).
+
+A run with 1,000 waiting child threads used to rewrite all of them on every
+step. The interpreter copies a thread only when a step changes it (see
+:mod:`wfc.runtime.interpreter.copies`) and the new state shares every other
+thread run with the state it came from, so the threads to write are those of
+the new state that are not the very objects of the state before.
+"""
+
+from __future__ import annotations
+
+from wfc.runtime.interpreter.copies import changed_since
+from wfc.runtime.interpreter.state import RunState, encode_run, encode_thread
+from wfc.runtime.store import RunWrite
+
+
+def changed_threads(before: RunState, after: RunState, apart: bool) -> dict[int, bytes]:
+    """The threads of ``after`` to write, as JSON by number: every one unless
+    the run's threads are stored ``apart`` as of ``before`` (a new run, a run
+    stored whole by an older wfc), else the ones ``after`` does not share
+    with ``before``. The interpreter never removes a thread from a run."""
+    threads = after.threads
+    if not apart:
+        return {number: encode_thread(thread) for number, thread in threads.items()}
+    touched = changed_since(before.threads, threads)
+    if touched is not None:  # the threads the step copied: no need to look at the others
+        return {number: encode_thread(threads[number]) for number in touched}
+    old = before.threads
+    return {number: encode_thread(thread) for number, thread in threads.items() if old.get(number) is not thread}
+
+
+def run_write(
+    run_id: str, before: RunState, after: RunState, apart: bool, expected_version: int | None, queued: RunWrite | None
+) -> RunWrite:
+    """The write of a run's new state ``after``; ``queued`` is the write of
+    an earlier transition of the run in the same transaction, whose changed
+    threads this one keeps (it replaces it in the batch)."""
+    threads = changed_threads(before, after, apart)
+    if queued is not None and queued.threads:
+        threads = {**queued.threads, **threads}
+    return RunWrite(
+        id=run_id,
+        workflow=after.workflow,
+        major=after.version.major,
+        revision=after.version.revision,
+        status=after.status.value,
+        state=encode_run(after),
+        created_at=after.created_at,
+        updated_at=after.updated_at,
+        expected_version=expected_version,
+        threads=threads,
+    )
