@@ -417,25 +417,37 @@ class Engine:
             UnknownRunError: no run has this id.
             WaitTimeoutError: ``timeout`` seconds passed first (the run goes on).
         """
+        self._loop.check_open()
+        check_key(run_id, "run_id")
         deadline = None if timeout is None else anyio.current_time() + timeout
         async with self._loop.following(run_id) as follow:
             while True:
                 event = follow.settled()  # taken before reading, so a commit in between still wakes us
-                info = await self.get_run(run_id)
-                if info.status.finished:
-                    return info
+                # The status alone first: the whole run is read and decoded
+                # only once it finished.
+                status = (await self._store.run_statuses((run_id,))).get(run_id)
+                if status is None:
+                    raise UnknownRunError(run_id)
+                if RunStatus(status).finished:
+                    info = await self.get_run(run_id)
+                    if info.status.finished:  # not retried in between
+                        return info
+                    continue
                 # A step of this engine that leaves the run running does not
                 # wake us; its end, a change by another process, or the
-                # poll interval (a process that does not notify) does.
-                delay = self._poll
-                if deadline is not None:
+                # commit loop's look at every awaited run once per poll
+                # interval (for a process that does not notify) does.
+                if deadline is None:
+                    await event.wait()
+                else:
                     remaining = deadline - anyio.current_time()
                     if remaining <= 0:
                         raise WaitTimeoutError(run_id, timeout or 0.0)
-                    delay = min(delay, remaining)
-                with anyio.move_on_after(delay) as slept:
-                    await event.wait()
-                if not slept.cancelled_caught and follow.final is not None:
+                    with anyio.move_on_after(remaining) as slept:
+                        await event.wait()
+                    if slept.cancelled_caught:
+                        continue
+                if follow.final is not None:
                     # Finished by this engine: the loop holds what it stored.
                     self._loop.check_open()
                     state, spec = follow.final

@@ -49,6 +49,7 @@ from wfc.runtime._tasks import TaskDefinition
 from wfc.runtime._turn import Shared, Turn, refused_data, set_aside_reason
 from wfc.runtime.errors import StaleRunError, UsageError
 from wfc.runtime.interpreter import DispatchTask, Limits, Redeliver, TimerFired
+from wfc.runtime.interpreter.state import RunStatus
 from wfc.runtime.store import JournalRecord, Store, Wakeup
 from wfc.specs import WfcError
 
@@ -83,6 +84,11 @@ class Follow:
         if self._settled is None:
             self._settled = anyio.Event()
         return self._settled
+
+    @property
+    def awaited(self) -> bool:
+        """True while someone waits for the run's end (see :meth:`settled`)."""
+        return self._settled is not None
 
     def notify(self, *, settled: bool, final: tuple[bytes, CachedSpec] | None) -> None:
         """The run changed; ``settled``: see :meth:`settled`."""
@@ -178,6 +184,7 @@ class CommitLoop:
             self._tg = tg
             self._attempts.open(tg)
             tg.start_soon(self._commit_loop)
+            tg.start_soon(self._watch_loop)
             if self._serve:
                 tg.start_soon(self._timer_loop)
                 tg.start_soon(self._poll_loop)
@@ -333,6 +340,7 @@ class CommitLoop:
             await turn.prefetch(commands)
             for command in commands:
                 await turn.handle(command)
+            await turn.verify()
 
         return await self._try_turn(handle_all, f"commit of {len(commands)} command(s)")
 
@@ -428,6 +436,28 @@ class CommitLoop:
                 self._changed(run_id, outcome.finished.get(run_id), elsewhere=False)
 
     # ------------------------------------------------------------------ background work
+
+    async def _watch_loop(self) -> None:
+        """Every poll interval, read the status of every run someone waits
+        for, all in one query, and wake the waiters of those that finished
+        or are gone: a run finished by another process that sends no
+        wakeups (SQLite) is seen within the interval. One query per interval
+        for all waiters, not one read of the whole run per waiter, which
+        made the cost of an interval grow with the number of live runs."""
+        while True:
+            await anyio.sleep(self._poll)
+            awaited = [run_id for run_id, follow in self._follows.items() if follow.awaited]
+            if not awaited or self._closed:
+                continue
+            try:
+                statuses = await self._store.run_statuses(awaited)
+            except Exception as exc:  # a busy or failing database must not stop the engine
+                self._log_store_failure("looking at awaited runs", exc)
+                continue
+            for run_id in awaited:
+                status = statuses.get(run_id)
+                if status is None or RunStatus(status).finished:
+                    self._changed(run_id, None, elsewhere=True)
 
     async def _timer_loop(self) -> None:
         while True:

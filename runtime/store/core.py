@@ -98,6 +98,12 @@ class StoreTransaction:
         return self._conn.batch
 
     @property
+    def shared(self) -> bool:
+        """True when other processes may write the database meanwhile (see
+        :attr:`Store.shared`)."""
+        return self._dialect.shared
+
+    @property
     def connection(self) -> Connection:
         """The dialect's connection of this transaction."""
         return self._conn
@@ -142,6 +148,8 @@ class StoreTransaction:
         for rows in await self._conn.fetch_many(self._run_queries("*", wanted)):
             for row in rows:
                 found[row["id"]] = run_record(self._dialect.location, row)
+        if not self._dialect.shared:
+            self._absent.update(run_id for run_id in wanted if run_id not in found)
         return found
 
     # ---------------------------------------------------------------- specs
@@ -316,6 +324,16 @@ class Store:
         """
         rows = await self._fetch("SELECT * FROM runs WHERE id = ?", (run_id,))
         return run_record(self.location, rows[0]) if rows else None
+
+    async def run_statuses(self, run_ids: Collection[str]) -> dict[str, str]:
+        """The status of each given run that exists, without its state: what
+        a waiter needs to know whether to read the whole run."""
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted(run_ids), self.dialect.max_ids):
+            where, params = self.dialect.any_of("id", chunk)
+            for row in await self._fetch(f"SELECT id, status FROM runs WHERE {where}", params):
+                found[row["id"]] = row["status"]
+        return found
 
     async def list_runs(self, where: RunFilter) -> list[RunRecord]:
         """The runs ``where`` picks, newest first.
