@@ -289,10 +289,16 @@ class Engine:
 
     async def _deployed(self, workflow: str, version: Version | str | int | None) -> CachedSpec:
         self._loop.check_open()
-        records = await self._store.list_specs(workflow)
-        if not records:
+        # The versions only: the body of the one picked is decoded once per
+        # engine, not read again at every start.
+        versions = await self._store.spec_versions(workflow)
+        if not versions:
             raise UnknownWorkflowError(workflow)
-        return self._specs.decoded(pick_version(workflow, records, version))
+        major, revision = pick_version(workflow, versions, version)
+        found = await self._specs.deployed(self._store, (workflow, major, revision))
+        if found is None:  # removed meanwhile (by hand: deployed specs are never removed)
+            raise UnknownWorkflowError(workflow, f"{major}.{revision}", [f"{v.major}.{v.revision}" for v in versions])
+        return found
 
     async def list_specs(self, workflow: str | None = None) -> list[WorkflowSpec]:
         """Every deployed spec version (of one workflow, if named)."""
@@ -610,4 +616,3 @@ class Engine:
         )
         result: SentEvent = await self._loop.call(command)
         return result
-

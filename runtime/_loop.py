@@ -28,6 +28,7 @@ left by another process starts without waiting for the poll interval.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -64,25 +65,25 @@ class Follow:
     """
 
     def __init__(self) -> None:
-        self._changed: anyio.Event | None = None
-        self._settled: anyio.Event | None = None
+        self._changed: asyncio.Event | None = None
+        self._settled: asyncio.Event | None = None
         self.final: tuple[bytes, CachedSpec] | None = None
         """When this engine's last commit of the run finished it: the state
         as stored, and its spec."""
         self.readers = 0
 
-    def changed(self) -> anyio.Event:
+    def changed(self) -> asyncio.Event:
         """Set by the next change of the run (for journal readers)."""
         if self._changed is None:
-            self._changed = anyio.Event()
+            self._changed = asyncio.Event()
         return self._changed
 
-    def settled(self) -> anyio.Event:
+    def settled(self) -> asyncio.Event:
         """Set by the next commit of this engine that finishes the run, or
         when another process changed it: a step that leaves the run running
         wakes nobody who waits for its end."""
         if self._settled is None:
-            self._settled = anyio.Event()
+            self._settled = asyncio.Event()
         return self._settled
 
     @property
@@ -182,7 +183,7 @@ class CommitLoop:
         body_error: Exception | None = None
         async with anyio.create_task_group() as tg:
             self._tg = tg
-            self._attempts.open(tg)
+            self._attempts.open()
             tg.start_soon(self._commit_loop)
             tg.start_soon(self._watch_loop)
             if self._serve:
@@ -206,6 +207,7 @@ class CommitLoop:
             # Attempts still running are abandoned here and claimed again by
             # the next engine, with the same idempotency key.
             self._attempts.close()
+            await self._attempts.closed()
             barrier = Barrier()
             self._submit(barrier)
             with anyio.move_on_after(10):
@@ -596,4 +598,3 @@ class CommitLoop:
     def running_attempts(self) -> int:
         """Task attempts running in this engine now."""
         return len(self._attempts)
-

@@ -242,7 +242,9 @@ class Turn:
         if not ids:
             return
         versions = await self.tx.run_versions(ids)
-        stale = [run_id for run_id in ids if run_id not in versions or versions[run_id].version != self.lives[run_id].version]
+        stale = [
+            run_id for run_id in ids if run_id not in versions or versions[run_id].version != self.lives[run_id].version
+        ]
         if stale:
             raise StaleRunError(sorted(stale))
         self._unverified.difference_update(ids)
@@ -315,9 +317,7 @@ class Turn:
             # The caller checked the inputs against the spec it read; a run
             # started meanwhile on another version is compared on its own.
             variables = (
-                command.variables
-                if existing.cached is command.spec
-                else start_variables(existing.spec, command.inputs)
+                command.variables if existing.cached is command.spec else start_variables(existing.spec, command.inputs)
             )
             check_same_inputs(existing.state, existing.cached.info.masked, variables)
             self.outcome.replies.append((command.reply, command.run_id))

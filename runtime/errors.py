@@ -246,8 +246,6 @@ class MissingTasksError(WfcError):
         )
 
 
-
-
 class UnknownRunError(WfcError):
     """No run has this id.
 

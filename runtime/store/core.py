@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from wfc.runtime.errors import NewerRunStateError, StoreError
 from wfc.runtime.store import rows as decode
@@ -38,9 +38,7 @@ from wfc.runtime.store.rows import Row
 
 _RUN_VERSION_COLUMNS: Final = "id, workflow, major, revision, status, version, state_format"
 _GET_SPEC: Final = "SELECT * FROM specs WHERE name = ? AND major = ? AND revision = ?"
-_INSERT_SPEC: Final = (
-    "INSERT INTO specs (name, major, revision, hash, body, deployed_at) VALUES (?, ?, ?, ?, ?, ?)"
-)
+_INSERT_SPEC: Final = "INSERT INTO specs (name, major, revision, hash, body, deployed_at) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_EVENT: Final = (
     "INSERT INTO events (event_id, name, correlation, payload, run_id, created_at, delivered_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *"
@@ -60,6 +58,13 @@ _CLAIM_EVENT: Final = (
     "WHERE run_id IS NULL AND name = ? AND correlation = ? ORDER BY seq LIMIT 1{lock}) RETURNING *"
 )
 DUE_TIMERS: Final = "SELECT run_id, timer, due_at FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?"
+
+
+class SpecVersion(NamedTuple):
+    """A deployed version of a workflow."""
+
+    major: int
+    revision: int
 
 
 def check_format(location: str, run_id: str, found: int | None) -> None:
@@ -315,6 +320,11 @@ class Store:
         else:
             rows = await self._fetch("SELECT * FROM specs WHERE name = ? ORDER BY major, revision", (name,))
         return [decode.spec_record(row) for row in rows]
+
+    async def spec_versions(self, name: str) -> list[SpecVersion]:
+        """The deployed versions of a workflow, without their bodies."""
+        rows = await self._fetch("SELECT major, revision FROM specs WHERE name = ? ORDER BY major, revision", (name,))
+        return [SpecVersion(major=row["major"], revision=row["revision"]) for row in rows]
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """A run's row.

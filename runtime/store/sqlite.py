@@ -20,6 +20,7 @@ with ``COMMIT``. Hops, not statements, are what latency is made of.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
@@ -148,7 +149,7 @@ class _Read:
         self.finished = False
         self.leads = False
         """Woken to lead the next hop."""
-        self.woken = anyio.Event()
+        self.woken = asyncio.Event()
 
     def result(self) -> list[Row]:
         """The rows, or the query's error raised."""
