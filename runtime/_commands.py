@@ -64,6 +64,9 @@ class StartRun:
     variables: dict[str, Any]
     """``inputs`` checked against ``spec``, defaults added."""
     reply: Reply = field(default_factory=Reply)
+    new_id: bool = False
+    """``run_id`` was just made up (a random UUID): no run can have it, so
+    the turn does not look for one."""
 
 
 @dataclass

@@ -356,7 +356,13 @@ class Engine:
             spec = await self._deployed(workflow, version)
             self._require_tasks(spec)
         variables = start_variables(spec.spec, inputs)
-        command = StartRun(spec=spec, run_id=run_id or uuid.uuid4().hex, inputs=dict(inputs or {}), variables=variables)
+        command = StartRun(
+            spec=spec,
+            run_id=run_id or uuid.uuid4().hex,
+            inputs=dict(inputs or {}),
+            variables=variables,
+            new_id=run_id is None,
+        )
         result: str = await self._loop.call(command)
         return result
 

@@ -200,7 +200,7 @@ class Turn:
         its write at commit, or :meth:`verify` for a run the turn used
         without writing it, finds it stale if another process changed it
         meanwhile, and the turn is tried again on fresh state."""
-        ids = {c.run_id for c in commands if isinstance(c, RunInput | StartRun)}
+        ids = {c.run_id for c in commands if isinstance(c, RunInput) or (isinstance(c, StartRun) and not c.new_id)}
         ids |= {c.run_id for c in commands if isinstance(c, SendEvent) and c.run_id is not None}
         if not ids:
             return
@@ -308,7 +308,7 @@ class Turn:
             self.outcome.replies.append((command.reply, command.run_id))
 
     async def start(self, command: StartRun) -> None:
-        existing = await self.live(command.run_id)
+        existing = None if command.new_id else await self.live(command.run_id)
         if existing is not None:
             # Idempotent only when it is the same start: the same workflow, and
             # the same inputs once the run's own spec filled in the defaults.
