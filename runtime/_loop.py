@@ -37,7 +37,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import anyio.abc
@@ -55,6 +55,42 @@ from wfc.runtime.store import JournalRecord, Store, Wakeup
 from wfc.specs import WfcError
 
 log = logging.getLogger("wfc.runtime")
+
+
+class _GcTuning:
+    """Fewer passes of the cyclic garbage collector while engines run.
+
+    Every commit makes many short-lived container objects (transitions, task
+    attempts, events), and with the default threshold (700 allocations) the
+    collector runs hundreds of times per thousand steps, each pass walking
+    the young objects, and its older generations walk every run state held
+    in memory (more of them with more live runs). Collecting every 10,000
+    allocations instead cut the collector's time about threefold in the
+    benchmark. The first engine to open raises the threshold, the last to
+    close puts back what was set."""
+
+    GEN0: Final = 10_000
+
+    def __init__(self) -> None:
+        self._engines = 0
+        self._saved: tuple[int, int, int] | None = None
+
+    def enter(self) -> None:
+        if self._engines == 0:
+            self._saved = gc.get_threshold()
+            first, second, third = self._saved
+            if first and first < self.GEN0:  # 0: the collector was turned off; leave it so
+                gc.set_threshold(self.GEN0, max(second, 20), max(third, 20))
+        self._engines += 1
+
+    def exit(self) -> None:
+        self._engines -= 1
+        if self._engines == 0 and self._saved is not None:
+            gc.set_threshold(*self._saved)
+            self._saved = None
+
+
+_gc_tuning = _GcTuning()
 
 
 class Follow:
@@ -192,11 +228,13 @@ class CommitLoop:
             # What exists now (modules, the store, this engine) lives as long
             # as the engine: the cyclic collector need not walk it every pass.
             gc.freeze()
+            _gc_tuning.enter()
             try:
                 yield
             except Exception as exc:
                 body_error = exc
             finally:
+                _gc_tuning.exit()
                 await self._shutdown()
         if body_error is not None:
             raise body_error
