@@ -62,6 +62,11 @@ class _Loop(Protocol):
     def following(self, run_id: str) -> AbstractAsyncContextManager[Follow]:
         """Be woken by the commits that touch ``run_id``, while in the block."""
 
+    def in_flight(self, run_id: str) -> bool:
+        """True when this engine's last commit of the run left it running
+        with a task in flight (and no other process is known to have changed
+        it since)."""
+
     # The controls of a worker (see Engine.drain and the properties below).
     @property
     def counters(self) -> TaskCounters: ...
@@ -433,18 +438,25 @@ class Engine:
         check_key(run_id, "run_id")
         deadline = None if timeout is None else anyio.current_time() + timeout
         async with self._loop.following(run_id) as follow:
+            # A run this engine holds in flight (the usual wait, right after
+            # start) is not read first: its last commit here left it running,
+            # and whatever ends it wakes us (a commit here, another process's
+            # notice, or the commit loop's look once per poll interval).
+            known = self._loop.in_flight(run_id)
             while True:
                 event = follow.settled()  # taken before reading, so a commit in between still wakes us
-                # The status alone first: the whole run is read and decoded
-                # only once it finished.
-                status = (await self._store.run_statuses((run_id,))).get(run_id)
-                if status is None:
-                    raise UnknownRunError(run_id)
-                if RunStatus(status).finished:
-                    info = await self.get_run(run_id)
-                    if info.status.finished:  # not retried in between
-                        return info
-                    continue
+                if not known:
+                    # The status alone first: the whole run is read and
+                    # decoded only once it finished.
+                    status = (await self._store.run_statuses((run_id,))).get(run_id)
+                    if status is None:
+                        raise UnknownRunError(run_id)
+                    if RunStatus(status).finished:
+                        info = await self.get_run(run_id)
+                        if info.status.finished:  # not retried in between
+                            return info
+                        continue
+                known = False
                 # A step of this engine that leaves the run running does not
                 # wake us; its end, a change by another process, or the
                 # commit loop's look at every awaited run once per poll

@@ -282,6 +282,12 @@ class CommitLoop:
             if follow.readers <= 0:
                 self._follows.pop(run_id, None)
 
+    def in_flight(self, run_id: str) -> bool:
+        """True when this engine's last commit of ``run_id`` left it running
+        with a task in flight, and no other process is known to have changed
+        it since (the turns' cache holds it)."""
+        return run_id in self._shared.runs
+
     def _changed(self, run_id: str, final: tuple[bytes, CachedSpec] | None, *, elsewhere: bool) -> None:
         """Wake the readers of ``run_id``: it changed in another process
         (``elsewhere``), or this engine committed it, finishing it if
@@ -603,6 +609,7 @@ class CommitLoop:
             self._timer_wake.set()
         elif wakeup.kind == "runs":
             for run_id in wakeup.names:
+                self._shared.runs.pop(run_id, None)  # changed elsewhere: the cached state is old
                 self._changed(run_id, None, elsewhere=True)
 
     async def drain(self, grace: float) -> None:
