@@ -101,17 +101,15 @@ class _Worker:
             self._thread = threading.Thread(target=self._serve, name="wfc sqlite", daemon=True)
             self._thread.start()
         self._jobs.put((functools.partial(fn, *args) if args else fn, loop, done))
-        cancelled = False
-        while not done.done():
-            try:
-                await asyncio.shield(done)
-            except asyncio.CancelledError:
-                if done.done() and not done.cancelled():
-                    break
-                cancelled = True
-        if cancelled:
-            raise asyncio.CancelledError
-        result: T = done.result()
+        try:
+            result: T = await asyncio.shield(done)
+        except asyncio.CancelledError:
+            if not done.done():
+                with anyio.CancelScope(shield=True):
+                    await asyncio.wait((done,))
+            if not done.cancelled():
+                done.exception()  # retrieved: the caller sees its cancellation instead
+            raise
         return result
 
     def stop(self) -> None:
