@@ -113,16 +113,15 @@ async def test_a_waiter_sees_a_run_finished_by_another_process_within_the_poll_i
     async with Engine.open(url, poll_interval=0.05) as server:
         await server.deploy(waiting)
         run_id = await server.start("waiting", {"x": 7})
-        async with Engine.open(url, serve=False, poll_interval=0.05) as client:
-            async with anyio.create_task_group() as tg:
-                result: list[Any] = []
+        async with Engine.open(url, serve=False, poll_interval=0.05) as client, anyio.create_task_group() as tg:
+            result: list[Any] = []
 
-                async def waiter() -> None:
-                    result.append(await client.wait(run_id, timeout=10))
+            async def waiter() -> None:
+                result.append(await client.wait(run_id, timeout=10))
 
-                tg.start_soon(waiter)
-                await anyio.sleep(0.1)  # the waiter read the run (RUNNING) and sleeps
-                await server.send_event("go", run_id=run_id)
+            tg.start_soon(waiter)
+            await anyio.sleep(0.1)  # the waiter read the run (RUNNING) and sleeps
+            await server.send_event("go", run_id=run_id)
     assert result[0].status is RunStatus.COMPLETED and result[0].output == 7
 
 
