@@ -50,7 +50,7 @@ from wfc.runtime._tasks import TaskDefinition
 from wfc.runtime._turn import Shared, Turn, refused_data, set_aside_reason
 from wfc.runtime.errors import StaleRunError, UsageError
 from wfc.runtime.interpreter import DispatchTask, Limits, Redeliver, TimerFired
-from wfc.runtime.interpreter.state import RunStatus
+from wfc.runtime.interpreter.state import TERMINAL_STATUSES
 from wfc.runtime.store import JournalRecord, Store, Wakeup
 from wfc.specs import WfcError
 
@@ -502,7 +502,7 @@ class CommitLoop:
                 continue
             for run_id in awaited:
                 status = statuses.get(run_id)
-                if status is None or RunStatus(status).finished:
+                if status is None or status in TERMINAL_STATUSES:  # str enum: its strings are members
                     self._changed(run_id, None, elsewhere=True)
 
     async def _timer_loop(self) -> None:

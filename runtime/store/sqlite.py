@@ -215,11 +215,31 @@ class _Read:
 
 
 def _run_reads(conn: sqlite3.Connection, reads: Sequence[_Read]) -> None:
+    # The same query asked many times in one hop (the spec versions read by
+    # a thousand starts at once) runs once: it still runs after every one
+    # of them was asked, so each sees every commit made before it asked.
+    done: dict[tuple[str, tuple[Any, ...]], list[Row]] = {}
     for read in reads:
+        key = _read_key(read)
         try:
-            read.rows = conn.execute(read.statement, read.params).fetchall()
+            rows = done.get(key) if key is not None else None
+            if rows is None:
+                rows = conn.execute(read.statement, read.params).fetchall()
+                if key is not None:
+                    done[key] = rows
+            read.rows = list(rows)
         except Exception as exc:  # the error is the asker's
             read.error = exc
+
+
+def _read_key(read: _Read) -> tuple[str, tuple[Any, ...]] | None:
+    """What identifies a query in a hop; ``None`` when a parameter cannot."""
+    key = (read.statement, tuple(read.params))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 # ---------------------------------------------------------------- sync bodies of transactions

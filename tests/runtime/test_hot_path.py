@@ -166,3 +166,29 @@ def test_the_collector_threshold_is_raised_while_engines_run_and_restored_after(
         tuning.exit()
     finally:
         gc.set_threshold(*before)
+
+
+def test_the_same_query_asked_many_times_in_one_hop_runs_once() -> None:
+    from wfc.runtime.store.sqlite import _Read, _run_reads
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (a INTEGER)")
+    conn.execute("INSERT INTO t VALUES (1), (2)")
+    executed: list[str] = []
+
+    class Counting:
+        def execute(self, statement: str, params: Any) -> Any:
+            executed.append(statement)
+            return conn.execute(statement, params)
+
+    same = [_Read("SELECT a FROM t WHERE a >= ? ORDER BY a", (1,)) for _ in range(3)]
+    other = _Read("SELECT a FROM t WHERE a >= ? ORDER BY a", (2,))
+    broken = _Read("SELECT nothing FROM nowhere", ())
+    _run_reads(Counting(), [*same, other, broken])  # type: ignore[arg-type]
+    assert len(executed) == 3  # the repeated query once, the other two once each
+    assert [[row[0] for row in read.result()] for read in same] == [[1, 2]] * 3
+    assert same[0].rows is not same[1].rows  # each asker has a list of its own
+    assert [row[0] for row in other.result()] == [2]
+    with pytest.raises(sqlite3.OperationalError):
+        broken.result()
+    conn.close()
