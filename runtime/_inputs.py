@@ -81,12 +81,8 @@ def check_event_args(
     """
     if not isinstance(name, str) or not name:
         raise UsageError(f"an event name is a non-empty string, got {name!r}")
-    for value, what in (
-        (name, "the event name"),
-        (run_id, "run_id"),
-        (correlation, "correlation"),
-        (event_id, "event_id"),
-    ):
+    for value, what in ((name, "the event name"), (run_id, "run_id"), (correlation, "correlation"),
+                        (event_id, "event_id")):
         check_key(value, what)
     problems = json_problems(payload)
     if problems:

@@ -317,7 +317,9 @@ class Turn:
             # The caller checked the inputs against the spec it read; a run
             # started meanwhile on another version is compared on its own.
             variables = (
-                command.variables if existing.cached is command.spec else start_variables(existing.spec, command.inputs)
+                command.variables
+                if existing.cached is command.spec
+                else start_variables(existing.spec, command.inputs)
             )
             check_same_inputs(existing.state, existing.cached.info.masked, variables)
             self.outcome.replies.append((command.reply, command.run_id))

@@ -246,6 +246,8 @@ class MissingTasksError(WfcError):
         )
 
 
+
+
 class UnknownRunError(WfcError):
     """No run has this id.
 

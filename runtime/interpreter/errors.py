@@ -13,7 +13,6 @@ from wfc.specs.errors import WfcError
 
 __all__ = ["InputError"]
 
-
 class InputError(WfcError):
     """The inputs of a run do not match the workflow's declared variables.
 

@@ -114,7 +114,9 @@ class Redactor:
         # word of its own: searched for inside words it would mangle every
         # message, and missed it would be printed in clear.
         short = sorted((t for t in texts if len(t) < MIN_SECRET_LENGTH), key=lambda t: (-len(t), t))
-        self._short = re.compile("|".join(rf"(?<![\w]){re.escape(t)}(?![\w])" for t in short)) if short else None
+        self._short = (
+            re.compile("|".join(rf"(?<![\w]){re.escape(t)}(?![\w])" for t in short)) if short else None
+        )
 
     def __bool__(self) -> bool:
         return bool(self._texts) or self._short is not None

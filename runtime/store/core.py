@@ -38,7 +38,9 @@ from wfc.runtime.store.rows import Row
 
 _RUN_VERSION_COLUMNS: Final = "id, workflow, major, revision, status, version, state_format"
 _GET_SPEC: Final = "SELECT * FROM specs WHERE name = ? AND major = ? AND revision = ?"
-_INSERT_SPEC: Final = "INSERT INTO specs (name, major, revision, hash, body, deployed_at) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_SPEC: Final = (
+    "INSERT INTO specs (name, major, revision, hash, body, deployed_at) VALUES (?, ?, ?, ?, ?, ?)"
+)
 _INSERT_EVENT: Final = (
     "INSERT INTO events (event_id, name, correlation, payload, run_id, created_at, delivered_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *"

@@ -117,7 +117,9 @@ _ADVICE: Final = {
     sqlite3.SQLITE_READONLY: "the database file or its folder is read-only; give this process write access to both",
     sqlite3.SQLITE_IOERR: "the disk reported an I/O error; check the disk and the file system that hold the file",
     sqlite3.SQLITE_FULL: "the disk is full; free space on the disk that holds the database file",
-    sqlite3.SQLITE_CANTOPEN: ("the database file cannot be opened any more; check that it and its folder still exist"),
+    sqlite3.SQLITE_CANTOPEN: (
+        "the database file cannot be opened any more; check that it and its folder still exist"
+    ),
 }
 
 
