@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Protocol, TypeVar
 
 from wfc.runtime.errors import UnknownWorkflowError, UsageError
 from wfc.runtime.interpreter.state import RunStatus
-from wfc.runtime.store import SpecRecord
 from wfc.specs import Version
+
+
+class _Versioned(Protocol):
+    @property
+    def major(self) -> int: ...
+
+    @property
+    def revision(self) -> int: ...
+
+
+V = TypeVar("V", bound=_Versioned)
 
 #: A moment given to ``list_runs``: a datetime (naive means UTC) or epoch seconds.
 Moment = dt.datetime | float
 
 
-def pick_version(workflow: str, records: list[SpecRecord], version: Version | str | int | None) -> SpecRecord:
+def pick_version(workflow: str, records: list[V], version: Version | str | int | None) -> V:
     """The spec record asked for: the latest, a ``Version``, ``"major.revision"``
     or a major number (its latest revision).
 

@@ -4,17 +4,20 @@ closes, and their outcomes queued for the commit loop."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import anyio
-import anyio.abc
 import msgspec
 
 from wfc.runtime._commands import Command, RunInput
 from wfc.runtime._dispatches import task_context
 from wfc.runtime._tasks import TaskDefinition, run_task
 from wfc.runtime.interpreter import DispatchTask, TaskCompleted, TaskFailed
+
+log = logging.getLogger("wfc.runtime")
 
 
 @dataclass
@@ -32,28 +35,40 @@ class TaskCounters:
 
 
 class Attempts:
-    """The attempts running in this engine, at most ``limit`` at once."""
+    """The attempts running in this engine, at most ``limit`` at once.
+
+    Each attempt is a plain asyncio task, cancelled directly (its run
+    abandoned it, or the engine closes): no task group entry, cancel scope
+    or capacity limiter per attempt, which cost more than the commit of the
+    step that dispatched it."""
 
     def __init__(
         self, definitions: Mapping[str, TaskDefinition], limit: int, submit: Callable[[Command], None]
     ) -> None:
         self._definitions = definitions
         self._submit = submit
-        self._limiter = anyio.CapacityLimiter(limit)
-        self._running: dict[str, anyio.CancelScope] = {}
-        self._tg: anyio.abc.TaskGroup | None = None
+        self._slots = asyncio.Semaphore(limit)
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._open = False
         self.counters = TaskCounters()
 
-    def open(self, tg: anyio.abc.TaskGroup) -> None:
-        """Start attempts in ``tg`` from now on."""
-        self._tg = tg
+    def open(self) -> None:
+        """Start attempts from now on."""
+        self._open = True
 
     def close(self) -> None:
         """Start no more attempts, and cancel those running: they are
         claimed again by the next engine, with the same idempotency key."""
-        self._tg = None
-        for scope in list(self._running.values()):
-            scope.cancel()
+        self._open = False
+        for running in list(self._running.values()):
+            running.cancel()
+
+    async def closed(self) -> None:
+        """Wait (a few seconds at most) for the cancelled attempts to end."""
+        left = list(self._running.values())
+        if left:
+            with anyio.move_on_after(5):
+                await asyncio.wait(left)
 
     def __len__(self) -> int:
         return len(self._running)
@@ -63,42 +78,33 @@ class Attempts:
 
     def start(self, effect: DispatchTask) -> None:
         """Run the attempt (unless it runs already, or the engine closed)."""
-        if effect.dispatch_id not in self._running and self._tg is not None:
-            scope = anyio.CancelScope()
-            self._running[effect.dispatch_id] = scope
+        if effect.dispatch_id not in self._running and self._open:
             self.counters.started += 1
-            self._tg.start_soon(self._execute, effect, scope)
+            running = asyncio.get_running_loop().create_task(self._execute(effect))
+            self._running[effect.dispatch_id] = running
+            running.add_done_callback(_log_failure)
 
     def abandon(self, dispatch_id: str) -> None:
         """Cancel the attempt if it runs here: its run no longer waits for it."""
-        scope = self._running.get(dispatch_id)
-        if scope is not None:
-            scope.cancel()
+        running = self._running.get(dispatch_id)
+        if running is not None:
+            running.cancel()
 
-    async def _acquire(self) -> None:
-        """Take a slot of the limiter: at once while there is room (no trip
-        through the event loop per attempt), else wait for one."""
-        try:
-            self._limiter.acquire_nowait()
-        except anyio.WouldBlock:
-            await self._limiter.acquire()
-
-    async def _execute(self, effect: DispatchTask, scope: anyio.CancelScope) -> None:
+    async def _execute(self, effect: DispatchTask) -> None:
         definition = self._definitions[effect.task]
         try:
-            with scope:
-                await self._acquire()
-                try:
-                    # A copy: task code may change its arguments, and the
-                    # originals are shared with the run state in memory.
-                    args = msgspec.json.decode(msgspec.json.encode(effect.args))
-                    outcome = await run_task(definition, args, task_context(effect), effect.timeout)
-                finally:
-                    self._limiter.release()
+            await self._slots.acquire()
+            try:
+                # A copy: task code may change its arguments, and the
+                # originals are shared with the run state in memory.
+                args = msgspec.json.decode(msgspec.json.encode(effect.args))
+                outcome = await run_task(definition, args, task_context(effect), effect.timeout)
+            finally:
+                self._slots.release()
+        except asyncio.CancelledError:
+            return  # abandoned, or the engine closes: nobody wants the outcome
         finally:
             self._running.pop(effect.dispatch_id, None)
-        if scope.cancelled_caught:
-            return
         if outcome.ok:
             self.counters.completed += 1
             event: TaskCompleted | TaskFailed = TaskCompleted(dispatch_id=effect.dispatch_id, output=outcome.output)
@@ -112,3 +118,11 @@ class Attempts:
                 business=outcome.business,
             )
         self._submit(RunInput(effect.run_id, event))
+
+
+def _log_failure(running: asyncio.Task[None]) -> None:
+    """An attempt's task ended with an error: a bug in wfc (task code's
+    errors are the attempt's outcome). Its outbox row stays for the next
+    engine."""
+    if not running.cancelled() and running.exception() is not None:
+        log.error("a task attempt failed in the engine", exc_info=running.exception())

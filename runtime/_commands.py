@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
-
-import anyio
 
 from wfc.runtime._spec_cache import CachedSpec
 from wfc.runtime.interpreter import Input
@@ -16,7 +15,7 @@ class Reply:
     """A one-shot result slot an API call awaits until the loop commits."""
 
     def __init__(self) -> None:
-        self._done = anyio.Event()
+        self._done = asyncio.Event()  # the engine runs on asyncio; cheaper than anyio's wrapper
         self._value: Any = None
         self._error: BaseException | None = None
 
@@ -65,6 +64,9 @@ class StartRun:
     variables: dict[str, Any]
     """``inputs`` checked against ``spec``, defaults added."""
     reply: Reply = field(default_factory=Reply)
+    new_id: bool = False
+    """``run_id`` was just made up (a random UUID): no run can have it, so
+    the turn does not look for one."""
 
 
 @dataclass

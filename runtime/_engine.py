@@ -62,6 +62,11 @@ class _Loop(Protocol):
     def following(self, run_id: str) -> AbstractAsyncContextManager[Follow]:
         """Be woken by the commits that touch ``run_id``, while in the block."""
 
+    def in_flight(self, run_id: str) -> bool:
+        """True when this engine's last commit of the run left it running
+        with a task in flight (and no other process is known to have changed
+        it since)."""
+
     # The controls of a worker (see Engine.drain and the properties below).
     @property
     def counters(self) -> TaskCounters: ...
@@ -289,10 +294,16 @@ class Engine:
 
     async def _deployed(self, workflow: str, version: Version | str | int | None) -> CachedSpec:
         self._loop.check_open()
-        records = await self._store.list_specs(workflow)
-        if not records:
+        # The versions only: the body of the one picked is decoded once per
+        # engine, not read again at every start.
+        versions = await self._store.spec_versions(workflow)
+        if not versions:
             raise UnknownWorkflowError(workflow)
-        return self._specs.decoded(pick_version(workflow, records, version))
+        major, revision = pick_version(workflow, versions, version)
+        found = await self._specs.deployed(self._store, (workflow, major, revision))
+        if found is None:  # removed meanwhile (by hand: deployed specs are never removed)
+            raise UnknownWorkflowError(workflow, f"{major}.{revision}", [f"{v.major}.{v.revision}" for v in versions])
+        return found
 
     async def list_specs(self, workflow: str | None = None) -> list[WorkflowSpec]:
         """Every deployed spec version (of one workflow, if named)."""
@@ -350,7 +361,13 @@ class Engine:
             spec = await self._deployed(workflow, version)
             self._require_tasks(spec)
         variables = start_variables(spec.spec, inputs)
-        command = StartRun(spec=spec, run_id=run_id or uuid.uuid4().hex, inputs=dict(inputs or {}), variables=variables)
+        command = StartRun(
+            spec=spec,
+            run_id=run_id or uuid.uuid4().hex,
+            inputs=dict(inputs or {}),
+            variables=variables,
+            new_id=run_id is None,
+        )
         result: str = await self._loop.call(command)
         return result
 
@@ -458,25 +475,44 @@ class Engine:
             UnknownRunError: no run has this id.
             WaitTimeoutError: ``timeout`` seconds passed first (the run goes on).
         """
+        self._loop.check_open()
+        check_key(run_id, "run_id")
         deadline = None if timeout is None else anyio.current_time() + timeout
         async with self._loop.following(run_id) as follow:
+            # A run this engine holds in flight (the usual wait, right after
+            # start) is not read first: its last commit here left it running,
+            # and whatever ends it wakes us (a commit here, another process's
+            # notice, or the commit loop's look once per poll interval).
+            known = self._loop.in_flight(run_id)
             while True:
                 event = follow.settled()  # taken before reading, so a commit in between still wakes us
-                info = await self.get_run(run_id)
-                if info.status.finished:
-                    return info
+                if not known:
+                    # The status alone first: the whole run is read and
+                    # decoded only once it finished.
+                    status = (await self._store.run_statuses((run_id,))).get(run_id)
+                    if status is None:
+                        raise UnknownRunError(run_id)
+                    if RunStatus(status).finished:
+                        info = await self.get_run(run_id)
+                        if info.status.finished:  # not retried in between
+                            return info
+                        continue
+                known = False
                 # A step of this engine that leaves the run running does not
                 # wake us; its end, a change by another process, or the
-                # poll interval (a process that does not notify) does.
-                delay = self._poll
-                if deadline is not None:
+                # commit loop's look at every awaited run once per poll
+                # interval (for a process that does not notify) does.
+                if deadline is None:
+                    await event.wait()
+                else:
                     remaining = deadline - anyio.current_time()
                     if remaining <= 0:
                         raise WaitTimeoutError(run_id, timeout or 0.0)
-                    delay = min(delay, remaining)
-                with anyio.move_on_after(delay) as slept:
-                    await event.wait()
-                if not slept.cancelled_caught and follow.final is not None:
+                    with anyio.move_on_after(remaining) as slept:
+                        await event.wait()
+                    if slept.cancelled_caught:
+                        continue
+                if follow.final is not None:
                     # Finished by this engine: the loop holds what it stored.
                     self._loop.check_open()
                     state, spec = follow.final
@@ -652,4 +688,3 @@ class Engine:
         )
         result: SentEvent = await self._loop.call(command)
         return result
-

@@ -60,6 +60,14 @@ class SpecCache:
             entry = self._entries[key] = derive(loads_deployed(record.body))
         return entry
 
+    async def deployed(self, source: SpecSource, key: SpecKey) -> CachedSpec | None:
+        """A spec version from the cache or ``source``; ``None`` if not deployed."""
+        entry = self._entries.get(key)
+        if entry is not None:
+            return entry
+        record = await source.get_spec(*key)
+        return None if record is None else self.decoded(record)
+
     async def load(self, source: SpecSource, key: SpecKey, run_id: str) -> CachedSpec:
         """The spec version run ``run_id`` is on, from the cache or ``source``.
 

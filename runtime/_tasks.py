@@ -16,6 +16,7 @@ that cannot be stored and every timeout into the failure of that attempt.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import functools
@@ -357,8 +358,16 @@ async def run_task(
     except BaseException as exc:
         # Raises again if this attempt is being cancelled (the engine closes,
         # the run no longer wants the attempt); anything else came from the task.
+        if isinstance(exc, asyncio.CancelledError) and _being_cancelled():
+            raise
         await anyio.lowlevel.checkpoint_if_cancelled()
         return _raised(definition, exc)
+
+
+def _being_cancelled() -> bool:
+    """True when the current task was cancelled directly (``Task.cancel``)."""
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
 
 
 async def _attempt(

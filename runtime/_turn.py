@@ -26,6 +26,7 @@ from wfc.runtime._tasks import storable_text
 from wfc.runtime.errors import (
     DeployConflictError,
     RunIdConflictError,
+    StaleRunError,
     UnknownRunError,
     UsageError,
 )
@@ -188,26 +189,69 @@ class Turn:
         self.lives: dict[str, Live] = {}
         self.outcome = Outcome()
         self._slots = shared.slots() if shared.slots is not None else None
+        self._unverified: set[str] = set()
+        """Runs taken from the cache without reading their version."""
 
     # ---------------------------------------------------------------- loading
 
     async def prefetch(self, commands: list[Command]) -> None:
-        """Load every run the commands name, in two queries: versions, then the
-        states that are not cached at that version."""
-        ids = {c.run_id for c in commands if isinstance(c, RunInput | StartRun)}
+        """Load every run the commands name.
+
+        Where other processes write too (PostgreSQL), in two queries:
+        versions (locking the rows), then the states not cached at that
+        version. Where one process writes (SQLite), a run cached in memory is
+        taken as it is, without a trip to the database: the version check of
+        its write at commit, or :meth:`verify` for a run the turn used
+        without writing it, finds it stale if another process changed it
+        meanwhile, and the turn is tried again on fresh state."""
+        ids = {c.run_id for c in commands if isinstance(c, RunInput) or (isinstance(c, StartRun) and not c.new_id)}
         ids |= {c.run_id for c in commands if isinstance(c, SendEvent) and c.run_id is not None}
         if not ids:
+            return
+        cache = self.shared.runs
+        if not self.tx.shared:
+            missing = []
+            for run_id in ids:
+                cached = cache.get(run_id)
+                if cached is not None:
+                    self.lives[run_id] = cached
+                    self._unverified.add(run_id)
+                else:
+                    missing.append(run_id)
+            if missing:
+                await self._load(missing)
             return
         versions = await self.tx.run_versions(ids)
         missing = []
         for run_id, found in versions.items():
-            cached = self.shared.runs.get(run_id)
+            cached = cache.get(run_id)
             if cached is not None and cached.version == found.version:
                 self.lives[run_id] = cached
             else:
                 missing.append(run_id)
         if missing:
             await self._load(missing)
+
+    async def verify(self, run_ids: Iterable[str] | None = None) -> None:
+        """Check that the cached runs this turn took unread (see
+        :meth:`prefetch`) are still at their version, those given or (by
+        default) all that it does not write (a write checks its own).
+
+        Raises:
+            StaleRunError: one changed in another process.
+        """
+        if run_ids is None:
+            run_ids = self._unverified - self.tx.batch.runs.keys()
+        ids = [run_id for run_id in run_ids if run_id in self._unverified]
+        if not ids:
+            return
+        versions = await self.tx.run_versions(ids)
+        stale = [
+            run_id for run_id in ids if run_id not in versions or versions[run_id].version != self.lives[run_id].version
+        ]
+        if stale:
+            raise StaleRunError(sorted(stale))
+        self._unverified.difference_update(ids)
 
     async def _load(self, run_ids: list[str]) -> None:
         for run_id, record in (await self.tx.load_runs(run_ids)).items():
@@ -235,6 +279,10 @@ class Turn:
                 case Barrier(reply=reply):
                     self.outcome.replies.append((reply, None))
         except WfcError as exc:
+            run_id = getattr(command, "run_id", None)
+            if run_id is not None and run_id in self._unverified:
+                # Refused on the cached state: only if it is still current.
+                await self.verify([run_id])
             if command.reply is None:
                 log.warning("dropped %s: %s", type(command).__name__, exc)
             else:
@@ -264,7 +312,7 @@ class Turn:
             self.outcome.replies.append((command.reply, command.run_id))
 
     async def start(self, command: StartRun) -> None:
-        existing = await self.live(command.run_id)
+        existing = None if command.new_id else await self.live(command.run_id)
         if existing is not None:
             # Idempotent only when it is the same start: the same workflow, and
             # the same inputs once the run's own spec filled in the defaults.

@@ -6,6 +6,7 @@ to it (there is no process-wide cache).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +30,14 @@ class SpecInfo:
     tasks: frozenset[str]
     """Every task the spec runs, compensations included."""
 
+    @functools.cached_property
+    def _hides_any(self) -> bool:
+        """False when nothing is masked: then no expression needs walking."""
+        return bool(self.masked) or any(self.masked_outputs.values())
+
     def hides(self, thread: str, expr: Expr | None) -> bool:
         """True when ``expr`` reads a masked variable or a masked output."""
-        if expr is None:
+        if expr is None or not self._hides_any:
             return False
         hidden = self.masked_outputs.get(thread, frozenset())
         for sub in walk_expr(expr):

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+import msgspec
+
 #: The format of the run state this wfc writes (``runs.state_format``). Bump
 #: it when the state encoding changes so that an older wfc would misread what
 #: this one writes; an engine refuses a run stored in a newer format than it
@@ -72,8 +74,7 @@ class RunVersion:
     version: int
 
 
-@dataclass(frozen=True)
-class JournalRecord:
+class JournalRecord(msgspec.Struct, frozen=True):
     """One journal row; ``detail`` is JSON."""
 
     run_id: str
@@ -86,8 +87,7 @@ class JournalRecord:
     detail: bytes
 
 
-@dataclass(frozen=True)
-class TaskRecord:
+class TaskRecord(msgspec.Struct, frozen=True):
     """An outbox row: one task attempt to run."""
 
     dispatch_id: str
@@ -110,8 +110,7 @@ class TaskRecord:
     delivering it again through the run."""
 
 
-@dataclass(frozen=True)
-class TimerRecord:
+class TimerRecord(msgspec.Struct, frozen=True):
     """A durable timer."""
 
     run_id: str
@@ -178,7 +177,7 @@ class Wakeup:
 WakeupHandler = Callable[[Wakeup], None]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RunWrite:
     """New state of a run; ``expected_version`` is ``None`` for a new run."""
 

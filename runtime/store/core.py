@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from wfc.runtime.errors import NewerRunStateError, StoreError
 from wfc.runtime.store import rows as decode
@@ -64,6 +64,13 @@ _CLAIM_EVENT: Final = (
 DUE_TIMERS: Final = "SELECT run_id, timer, due_at FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?"
 
 
+class SpecVersion(NamedTuple):
+    """A deployed version of a workflow."""
+
+    major: int
+    revision: int
+
+
 def check_format(location: str, run_id: str, found: int | None) -> None:
     """Refuse a run whose state is in a format newer than this wfc reads.
 
@@ -98,6 +105,12 @@ class StoreTransaction:
     def batch(self) -> WriteBatch:
         """Writes flushed together at commit."""
         return self._conn.batch
+
+    @property
+    def shared(self) -> bool:
+        """True when other processes may write the database meanwhile (see
+        :attr:`Store.shared`)."""
+        return self._dialect.shared
 
     @property
     def connection(self) -> Connection:
@@ -144,6 +157,8 @@ class StoreTransaction:
         for rows in await self._conn.fetch_many(self._run_queries(run_columns(self._dialect), wanted)):
             for row in rows:
                 found[row["id"]] = run_record(self._dialect.location, row)
+        if not self._dialect.shared:
+            self._absent.update(run_id for run_id in wanted if run_id not in found)
         return found
 
     # ---------------------------------------------------------------- specs
@@ -317,6 +332,11 @@ class Store:
             rows = await self._fetch("SELECT * FROM specs WHERE name = ? ORDER BY major, revision", (name,))
         return [decode.spec_record(row) for row in rows]
 
+    async def spec_versions(self, name: str) -> list[SpecVersion]:
+        """The deployed versions of a workflow, without their bodies."""
+        rows = await self._fetch("SELECT major, revision FROM specs WHERE name = ? ORDER BY major, revision", (name,))
+        return [SpecVersion(major=row["major"], revision=row["revision"]) for row in rows]
+
     async def get_run(self, run_id: str) -> RunRecord | None:
         """A run's row.
 
@@ -325,6 +345,16 @@ class Store:
         """
         rows = await self._fetch(f"SELECT {run_columns(self.dialect)} FROM runs WHERE id = ?", (run_id,))
         return run_record(self.location, rows[0]) if rows else None
+
+    async def run_statuses(self, run_ids: Collection[str]) -> dict[str, str]:
+        """The status of each given run that exists, without its state: what
+        a waiter needs to know whether to read the whole run."""
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted(run_ids), self.dialect.max_ids):
+            where, params = self.dialect.any_of("id", chunk)
+            for row in await self._fetch(f"SELECT id, status FROM runs WHERE {where}", params):
+                found[row["id"]] = row["status"]
+        return found
 
     async def list_runs(self, where: RunFilter) -> list[RunRecord]:
         """The runs ``where`` picks, newest first.

@@ -20,8 +20,11 @@ with ``COMMIT``. Hops, not statements, are what latency is made of.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import queue
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any, ClassVar, Final, TypeVar
@@ -75,18 +78,60 @@ async def open_sqlite(url_rest: str, now: float, *, read_only: bool = False) -> 
 
 
 class _Worker:
-    """A sqlite3 connection used from worker threads, one call at a time."""
+    """A sqlite3 connection used from a thread of its own, one call at a time.
+
+    The thread takes calls from a queue and hands each result back with one
+    ``call_soon_threadsafe``: a hop costs a queue put and a wakeup of the event
+    loop, without a capacity limiter, cancel scope or thread pool per call."""
 
     def __init__(self, raw: sqlite3.Connection) -> None:
         self.raw = raw
-        self._limiter = anyio.CapacityLimiter(1)
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self._queued: list[_Read] = []
         self._draining = False
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` in a worker thread that owns the connection for
-        the call. Not abandoned on cancellation: a statement always finishes."""
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._limiter)
+        """Run ``fn(*args)`` in the connection's thread. Not abandoned on
+        cancellation: a statement always finishes before the caller goes on
+        (and then sees its cancellation)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="wfc sqlite", daemon=True)
+            self._thread.start()
+        self._jobs.put((functools.partial(fn, *args) if args else fn, loop, done))
+        try:
+            result: T = await asyncio.shield(done)
+        except asyncio.CancelledError:
+            if not done.done():
+                with anyio.CancelScope(shield=True):
+                    await asyncio.wait((done,))
+            if not done.cancelled():
+                done.exception()  # retrieved: the caller sees its cancellation instead
+            raise
+        return result
+
+    def stop(self) -> None:
+        """End the connection's thread once the calls queued are done."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread = None
+
+    def _serve(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            call, loop, done = job
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                result = call()
+            except BaseException as exc:  # the caller's to see
+                error = exc
+            with suppress(RuntimeError):  # the event loop closed: nobody waits
+                loop.call_soon_threadsafe(_settle, done, result, error)
 
     async def read(self, statement: str, params: Sequence[Any]) -> list[Row]:
         """The rows of one query, run in a thread hop shared with every query
@@ -137,6 +182,18 @@ class _Worker:
             self._draining = False
 
 
+_Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+
+
+def _settle(done: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(result)
+
+
 class _Read:
     """One query of a shared thread hop, and its outcome."""
 
@@ -148,7 +205,7 @@ class _Read:
         self.finished = False
         self.leads = False
         """Woken to lead the next hop."""
-        self.woken = anyio.Event()
+        self.woken = asyncio.Event()
 
     def result(self) -> list[Row]:
         """The rows, or the query's error raised."""
@@ -158,11 +215,31 @@ class _Read:
 
 
 def _run_reads(conn: sqlite3.Connection, reads: Sequence[_Read]) -> None:
+    # The same query asked many times in one hop (the spec versions read by
+    # a thousand starts at once) runs once: it still runs after every one
+    # of them was asked, so each sees every commit made before it asked.
+    done: dict[tuple[str, tuple[Any, ...]], list[Row]] = {}
     for read in reads:
+        key = _read_key(read)
         try:
-            read.rows = conn.execute(read.statement, read.params).fetchall()
+            rows = done.get(key) if key is not None else None
+            if rows is None:
+                rows = conn.execute(read.statement, read.params).fetchall()
+                if key is not None:
+                    done[key] = rows
+            read.rows = list(rows)
         except Exception as exc:  # the error is the asker's
             read.error = exc
+
+
+def _read_key(read: _Read) -> tuple[str, tuple[Any, ...]] | None:
+    """What identifies a query in a hop; ``None`` when a parameter cannot."""
+    key = (read.statement, tuple(read.params))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 # ---------------------------------------------------------------- sync bodies of transactions
@@ -416,7 +493,7 @@ class SqliteDialect(Dialect):
         self._busy_timeout = busy_timeout
         self._writer = writer
         self._reader = reader
-        self._lock = anyio.Lock()
+        self._lock = asyncio.Lock()
         # One connection serves both in memory: reads then take the write lock
         # so they never see a transaction in the middle.
         self._shared = writer is reader
@@ -469,8 +546,10 @@ class SqliteDialect(Dialect):
     async def close(self) -> None:
         async with self._lock:
             await self._writer.run(self._writer.raw.close)
+            self._writer.stop()
             if not self._shared:
                 await self._reader.run(self._reader.raw.close)
+                self._reader.stop()
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         async with self._lock:

@@ -277,9 +277,9 @@ async def test_tasks_get_copies_of_their_arguments(db_url: str) -> None:
 
 
 async def test_wait_takes_the_finished_run_from_the_commit_loop_not_from_a_read_per_step(db_url: str) -> None:
-    # The waiter reads the run once when it starts waiting; the steps this
-    # engine commits do not make it read again, and the finishing commit
-    # hands it the run as stored.
+    # The waiter reads the run (its status) once when it starts waiting; the
+    # steps this engine commits do not make it read again, and the finishing
+    # commit hands it the run as stored.
     import time
 
     from wfc.runtime.store import open_store
@@ -292,7 +292,14 @@ async def test_wait_takes_the_finished_run_from_the_commit_loop_not_from_a_read_
         reads.append(run_id)
         return await real_get_run(run_id)
 
+    real_statuses = store.run_statuses
+
+    async def counting_statuses(run_ids: Any) -> Any:
+        reads.extend(run_ids)
+        return await real_statuses(run_ids)
+
     store.get_run = counting_get_run  # type: ignore[method-assign]
+    store.run_statuses = counting_statuses  # type: ignore[method-assign]
     gated = spec(
         "gated",
         [

@@ -1,0 +1,194 @@
+"""The mechanisms of the engine's hot path: runs cached between turns on
+SQLite (checked at commit, and before a refusal), the one status look per
+poll interval that wakes waiters, the SQLite connection thread, and the
+collector's threshold while engines run."""
+
+from __future__ import annotations
+
+import gc
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from rtspec import exit_, out, spec, task, var, variable, wait
+
+from wfc.runtime import Engine, RunStatus
+from wfc.runtime import task as wfc_task
+from wfc.runtime._loop import _GcTuning
+from wfc.runtime.store.sqlite import _Worker
+
+pytestmark = pytest.mark.anyio
+
+gate = {"event": None}
+
+
+@wfc_task("gated")
+async def gated(x: int) -> int:
+    # Held until the test lets it go, so the run stays cached in flight.
+    event = gate["event"]
+    assert isinstance(event, anyio.Event)
+    await event.wait()
+    return x + 1
+
+
+@wfc_task("plus")
+async def plus(x: int) -> int:
+    return x + 10
+
+
+def two_steps() -> Any:
+    return spec(
+        "two-steps",
+        [("g", task("gated", var("x"))), ("p", task("plus", out("g"))), ("end", exit_(out("p")))],
+        variables={"x": variable("int", required=True)},
+    )
+
+
+async def _journal(engine: Engine, run_id: str) -> list[tuple[str | None, str]]:
+    return [(entry.node, entry.kind) for entry in await engine.history(run_id)]
+
+
+async def _in_flight(engine: Engine, run_id: str) -> None:
+    with anyio.fail_after(10):
+        while not engine._loop.in_flight(run_id):  # type: ignore[attr-defined]
+            await anyio.sleep(0.01)
+
+
+async def test_a_result_for_a_run_changed_by_another_process_is_applied_to_its_stored_state(tmp_path: Path) -> None:
+    # The serving engine holds the run in memory with `gated` in flight;
+    # another process halts it. The result then meets a stale cache: the
+    # version check of its write fails and the turn runs again on the
+    # stored (HALTED) state, so the halt is not overwritten and nothing
+    # more is dispatched until the run is resumed.
+    url = f"sqlite:///{tmp_path / 'wfc.db'}"
+    gate["event"] = anyio.Event()
+    async with Engine.open(url, tasks=[gated, plus], poll_interval=0.05) as engine:
+        await engine.deploy(two_steps())
+        run_id = await engine.start("two-steps", {"x": 1})
+        await _in_flight(engine, run_id)
+        async with Engine.open(url, serve=False) as other:
+            halted = await other.halt(run_id, "by hand")
+        assert halted.status is RunStatus.HALTED
+        gate["event"].set()
+        with anyio.fail_after(10):
+            while ("g", "TASK_COMPLETED") not in await _journal(engine, run_id):
+                await anyio.sleep(0.02)
+        assert (await engine.get_run(run_id)).status is RunStatus.HALTED
+        journal = await _journal(engine, run_id)
+        assert ("g", "TASK_COMPLETED") in journal
+        assert ("p", "TASK_DISPATCHED") not in journal
+        await engine.resume(run_id)
+        done = await engine.wait(run_id, timeout=10)
+    assert done.status is RunStatus.COMPLETED and done.output == 12
+
+
+async def test_a_command_refused_on_a_stale_cached_run_is_tried_on_its_stored_state(tmp_path: Path) -> None:
+    # Cached: RUNNING, where `resume` is refused. Stored: HALTED by another
+    # process, where it is allowed: the refusal is checked against the
+    # stored version first, and the resume goes through.
+    url = f"sqlite:///{tmp_path / 'wfc.db'}"
+    gate["event"] = anyio.Event()
+    async with Engine.open(url, tasks=[gated, plus], poll_interval=0.05) as engine:
+        await engine.deploy(two_steps())
+        run_id = await engine.start("two-steps", {"x": 1})
+        await _in_flight(engine, run_id)
+        async with Engine.open(url, serve=False) as other:
+            await other.halt(run_id, "by hand")
+        resumed = await engine.resume(run_id)
+        assert resumed.status is RunStatus.RUNNING
+        gate["event"].set()
+        done = await engine.wait(run_id, timeout=10)
+    assert done.status is RunStatus.COMPLETED and done.output == 12
+
+
+async def test_a_waiter_sees_a_run_finished_by_another_process_within_the_poll_interval(tmp_path: Path) -> None:
+    # SQLite sends no notices between processes: the client's commit loop
+    # looks at the status of every awaited run once per poll interval.
+    url = f"sqlite:///{tmp_path / 'wfc.db'}"
+    waiting = spec("waiting", [("go", wait("go")), ("end", exit_(var("x")))], variables={"x": variable("int")})
+    async with Engine.open(url, poll_interval=0.05) as server:
+        await server.deploy(waiting)
+        run_id = await server.start("waiting", {"x": 7})
+        async with Engine.open(url, serve=False, poll_interval=0.05) as client, anyio.create_task_group() as tg:
+            result: list[Any] = []
+
+            async def waiter() -> None:
+                result.append(await client.wait(run_id, timeout=10))
+
+            tg.start_soon(waiter)
+            await anyio.sleep(0.1)  # the waiter read the run (RUNNING) and sleeps
+            await server.send_event("go", run_id=run_id)
+    assert result[0].status is RunStatus.COMPLETED and result[0].output == 7
+
+
+async def test_a_cancelled_call_on_the_connection_thread_finishes_before_the_caller_goes_on() -> None:
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    worker = _Worker(conn)
+    finished = threading.Event()
+
+    def slow() -> str:
+        time.sleep(0.2)
+        finished.set()
+        return "done"
+
+    try:
+        with anyio.move_on_after(0.02) as scope:
+            await worker.run(slow)
+        assert scope.cancelled_caught
+        assert finished.is_set()  # the caller waited for the call, then saw its cancellation
+        assert await worker.run(lambda: conn.execute("SELECT 41 + 1").fetchone()[0]) == 42
+        with pytest.raises(sqlite3.OperationalError):
+            await worker.run(lambda: conn.execute("SELECT nonsense FROM nowhere"))
+    finally:
+        await worker.run(conn.close)
+        worker.stop()
+
+
+def test_the_collector_threshold_is_raised_while_engines_run_and_restored_after() -> None:
+    before = gc.get_threshold()
+    tuning = _GcTuning()
+    try:
+        gc.set_threshold(700, 10, 10)
+        tuning.enter()
+        assert gc.get_threshold() == (_GcTuning.GEN0, 20, 20)
+        tuning.enter()  # a second engine in the process
+        tuning.exit()
+        assert gc.get_threshold() == (_GcTuning.GEN0, 20, 20)  # the first still runs
+        tuning.exit()
+        assert gc.get_threshold() == (700, 10, 10)
+        gc.set_threshold(0)  # turned off by the application: left off
+        tuning.enter()
+        assert gc.get_threshold()[0] == 0
+        tuning.exit()
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_the_same_query_asked_many_times_in_one_hop_runs_once() -> None:
+    from wfc.runtime.store.sqlite import _Read, _run_reads
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (a INTEGER)")
+    conn.execute("INSERT INTO t VALUES (1), (2)")
+    executed: list[str] = []
+
+    class Counting:
+        def execute(self, statement: str, params: Any) -> Any:
+            executed.append(statement)
+            return conn.execute(statement, params)
+
+    same = [_Read("SELECT a FROM t WHERE a >= ? ORDER BY a", (1,)) for _ in range(3)]
+    other = _Read("SELECT a FROM t WHERE a >= ? ORDER BY a", (2,))
+    broken = _Read("SELECT nothing FROM nowhere", ())
+    _run_reads(Counting(), [*same, other, broken])  # type: ignore[arg-type]
+    assert len(executed) == 3  # the repeated query once, the other two once each
+    assert [[row[0] for row in read.result()] for read in same] == [[1, 2]] * 3
+    assert same[0].rows is not same[1].rows  # each asker has a list of its own
+    assert [row[0] for row in other.result()] == [2]
+    with pytest.raises(sqlite3.OperationalError):
+        broken.result()
+    conn.close()
