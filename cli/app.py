@@ -24,6 +24,9 @@ from wfc.cli import (
     worker_cmd,
 )
 from wfc.cli.errors import DEBUG_KEY, WfcGroup
+from wfc.cli.lean_typer import defer_unused_rich
+
+defer_unused_rich()  # before typer formats any help or usage error
 
 app = typer.Typer(
     name="wfc",

@@ -22,6 +22,7 @@ import typer
 from typer.core import TyperGroup
 
 from wfc.cli import output
+from wfc.cli.lean_typer import check_values_lightly
 from wfc.specs.errors import WfcError
 
 if TYPE_CHECKING:
@@ -39,6 +40,14 @@ class CliError(WfcError):
 
 class WfcGroup(TyperGroup):
     """The root command group: runs a command and reports its failure."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Context | None = None, **extra: Any
+    ) -> Context:
+        """Parse ``args`` (the values checked without pydantic where typer's
+        result is certain: see :mod:`wfc.cli.lean_typer`)."""
+        check_values_lightly(self)
+        return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: Context) -> Any:
         """Run the command; report any failure and exit with its code."""
