@@ -6,8 +6,6 @@ for a group of subcommands) and add one line to :func:`_register`. Failures in
 any command are reported by :class:`~wfc.cli.errors.WfcGroup`.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """``wfc diff``: what changed between two specs, and the version it needs."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -34,7 +32,7 @@ def diff_command(
         print_diff(output.stdout(), diff, old, new, required)
 
 
-def diff_as_json(diff: SpecDiff, old: WorkflowSpec, new: WorkflowSpec, required: Version) -> dict[str, Any]:
+def diff_as_json(diff: "SpecDiff", old: "WorkflowSpec", new: "WorkflowSpec", required: "Version") -> dict[str, Any]:
     """The diff as JSON-ready data."""
     return {
         "old": {"name": old.name, "version": str(old.version)},

@@ -19,6 +19,11 @@ Two costs, each measured with ``python -X importtime``:
   it takes from them; a stand-in imports the real module when it is used.
 
 Both are no-ops with a typer that does not work this way.
+
+A third cost is avoided by the command modules themselves: they do not use
+``from __future__ import annotations``, because typer reads each command's
+annotations when it builds the command line, and a string annotation is
+compiled again there (about 40 of the 50 ms it took; a test pins it).
 """
 
 from __future__ import annotations
