@@ -29,7 +29,6 @@ compiled again there (about 40 of the 50 ms it took; a test pins it).
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import re
 import sys
@@ -152,9 +151,11 @@ def defer_unused_rich() -> None:
     sys.meta_path.insert(0, _RichUtilsFinder())
 
 
-class _RichUtilsFinder(importlib.abc.MetaPathFinder):
+class _RichUtilsFinder:
     """Finds ``typer.rich_utils`` as the import system would, and loads it
-    with :data:`DEFERRED` stood in for; then leaves ``sys.meta_path``."""
+    with :data:`DEFERRED` stood in for; then leaves ``sys.meta_path``.
+    (Not an ``importlib.abc`` subclass: importing that module costs more
+    than this saves.)"""
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
@@ -163,20 +164,21 @@ class _RichUtilsFinder(importlib.abc.MetaPathFinder):
             return None
         sys.meta_path.remove(self)
         spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
-        if spec is not None and isinstance(spec.loader, importlib.abc.Loader):
-            spec.loader = _StandingIn(spec.loader)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _StandingIn(spec.loader)  # type: ignore[assignment]
         return spec
 
 
-class _StandingIn(importlib.abc.Loader):
+class _StandingIn:
     """Runs the real loader with stand-ins in ``sys.modules`` for the
     modules of :data:`DEFERRED` not imported yet, and removes them after."""
 
-    def __init__(self, loader: importlib.abc.Loader) -> None:
+    def __init__(self, loader: Any) -> None:
         self._loader = loader
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
-        return self._loader.create_module(spec)
+        made: ModuleType | None = self._loader.create_module(spec)
+        return made
 
     def exec_module(self, module: ModuleType) -> None:
         placed = {name: stand_in_module(name, attr) for name, attr in DEFERRED.items() if name not in sys.modules}

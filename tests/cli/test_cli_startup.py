@@ -88,6 +88,35 @@ def test_runs_list_does_not_import_pydantic(tmp_path: Path) -> None:
     assert [name for name in modules if name.split(".")[0] == "pydantic"] == []
 
 
+def test_runs_list_reads_the_migrations_without_importlib_resources(tmp_path: Path) -> None:
+    """Opening the store checks the schema against the migration files; read
+    next to the module, not through ``importlib.resources`` (and zipfile)."""
+    import anyio
+
+    from wfc.runtime import Engine
+
+    async def create() -> None:
+        async with Engine.open(db, serve=False):
+            pass
+
+    db = f"sqlite:///{tmp_path / 'runs.db'}"
+    anyio.run(create)
+    modules = modules_after("runs", "list", "--db", db)
+    assert "wfc.runtime.store.schema" in modules
+    assert [name for name in modules if name.startswith("importlib.resources") or name == "zipfile"] == []
+
+
+def test_the_migrations_read_from_files_are_those_importlib_resources_finds() -> None:
+    from importlib import resources
+
+    from wfc.runtime.store.schema import migrations
+
+    for dialect in ("sqlite", "postgres"):
+        folder = resources.files("wfc.runtime.store").joinpath("migrations", dialect)
+        expected = sorted((e.name, e.read_text(encoding="utf-8")) for e in folder.iterdir() if e.name.endswith(".sql"))
+        assert [(f"{m.version:04d}_{m.name}.sql", m.sql) for m in migrations(dialect)] == expected
+
+
 def test_a_value_typer_refuses_still_goes_to_typer() -> None:
     """The probe sees pydantic when typer's own checker is needed."""
     assert "pydantic" in modules_after("runs", "list", "--limit", "0")
