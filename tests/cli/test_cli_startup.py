@@ -67,6 +67,12 @@ def test_help_imports_nothing_heavy(args: list[str]) -> None:
     assert heavy(modules) == []
 
 
+def test_help_leaves_out_the_modules_of_writing_files() -> None:
+    """``tempfile`` (with hashlib) serves only commands that write files; it
+    is imported there. (``json`` is left out too, but the probe needs it.)"""
+    assert "tempfile" not in modules_after("--help")
+
+
 def test_a_command_still_imports_what_it_needs() -> None:
     """The probe can see a heavy import: running ``wfc validate`` decodes a spec."""
     assert "wfc.specs.codec" in modules_after("validate", "no-such-spec.json")
