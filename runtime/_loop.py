@@ -55,9 +55,10 @@ from wfc.specs import WfcError
 log = logging.getLogger("wfc.runtime")
 
 #: The first claim of a burst asks for this many attempts, each full batch
-#: that comes back twice as many, up to :data:`CLAIM_MOST`. After a restart
-#: the first runs resume after a short turn instead of one over hundreds of
-#: runs, and the rest are claimed in a few large batches.
+#: that comes back twice as many, up to :data:`CLAIM_MOST`; an empty claim
+#: starts over. After a restart the first runs resume after a short turn
+#: instead of one over hundreds of runs, and the rest are claimed in a few
+#: large batches.
 CLAIM_FIRST = 32
 CLAIM_MOST = 1024
 
@@ -519,7 +520,10 @@ class CommitLoop:
             return False
         claimed = await self._store.claim_tasks(self.engine_id, self._definitions.keys(), now, self._lease, limit)
         full = len(claimed) == limit
-        self._claim_size = min(2 * self._claim_size, CLAIM_MOST) if full else CLAIM_FIRST
+        if full:
+            self._claim_size = min(2 * self._claim_size, CLAIM_MOST)
+        elif not claimed:  # nothing waits: the next burst starts small again
+            self._claim_size = CLAIM_FIRST
         self.counters.claimed += len(claimed)
         for record in claimed:
             if record.dispatch_id in self._attempts:
