@@ -292,3 +292,32 @@ def test_command_annotations_are_evaluated_at_import() -> None:
     strings = {f"{f.__module__}.{f.__name__}": name for f in functions for name, a in f.__annotations__.items()
                if isinstance(a, str)}  # fmt: skip
     assert strings == {}
+
+
+def test_the_collector_is_off_while_parsing_and_back_on_in_the_command() -> None:
+    """Off while ``main`` builds and parses the command line (a subcommand's
+    options too), on (over a frozen heap) once the command runs, and as
+    found after ``main``."""
+    probe = """
+import gc, sys
+import typer
+import wfc.cli
+from wfc.cli import app, main
+assert gc.isenabled(), "importing wfc.cli leaves the collector as it found it"
+
+def seen(value: str) -> str:
+    print("parsing", gc.isenabled())
+    return value
+
+@app.command("probe")
+def probe(name: str = typer.Option("x", callback=seen)) -> None:
+    print("command", gc.isenabled(), gc.get_freeze_count() > 0)
+
+sys.argv = ["wfc", "probe", "--name", "y"]
+try:
+    main()
+except SystemExit as done:
+    print("exit", done.code, gc.isenabled())
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split("\n")[:3] == ["parsing False", "command True True", "exit 0 True"], done.stderr
