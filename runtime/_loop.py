@@ -55,11 +55,13 @@ from wfc.specs import WfcError
 log = logging.getLogger("wfc.runtime")
 
 #: The first claim of a burst asks for this many attempts, each full batch
-#: that comes back twice as many, up to :data:`CLAIM_MOST`; an empty claim
-#: starts over. After a restart the first runs resume after a short turn
-#: instead of one over hundreds of runs, and the rest are claimed in a few
-#: large batches.
-CLAIM_FIRST = 32
+#: that comes back :data:`CLAIM_GROWTH` times as many, up to
+#: :data:`CLAIM_MOST`; an empty claim starts over. After a restart the first
+#: runs resume after a short turn instead of one over hundreds of runs, and
+#: the rest are claimed in two large batches (64, 256, 1024: measured against
+#: 32 doubling and a flat 256, it resumed first and finished first).
+CLAIM_FIRST = 64
+CLAIM_GROWTH = 4
 CLAIM_MOST = 1024
 
 
@@ -521,7 +523,7 @@ class CommitLoop:
         claimed = await self._store.claim_tasks(self.engine_id, self._definitions.keys(), now, self._lease, limit)
         full = len(claimed) == limit
         if full:
-            self._claim_size = min(2 * self._claim_size, CLAIM_MOST)
+            self._claim_size = min(CLAIM_GROWTH * self._claim_size, CLAIM_MOST)
         elif not claimed:  # nothing waits: the next burst starts small again
             self._claim_size = CLAIM_FIRST
         self.counters.claimed += len(claimed)
