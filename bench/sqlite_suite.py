@@ -118,7 +118,7 @@ def _hold(url: str, count: int, ids: Path) -> None:
 
 def restart_once(folder: str, count: int) -> dict[str, float]:
     """One restart: ms from starting the new process to its first resumed
-    step and to every run done."""
+    step, to every run done, and to every run read back one by one."""
     url = _sqlite(folder, "restart.db")
     ids = Path(folder) / "ids.json"
     _hold(url, count, ids)
@@ -127,6 +127,7 @@ def restart_once(folder: str, count: int) -> dict[str, float]:
     return {
         "first_resumed_step_ms": (found["first_step_at"] - began) * 1000,
         "all_done_ms": (found["all_done_at"] - began) * 1000,
+        "all_read_ms": (found["all_read_at"] - began) * 1000,
     }
 
 

@@ -6,14 +6,30 @@ tests (``typer.testing.CliRunner().invoke(app, [...])``) and for embedding.
 
 from __future__ import annotations
 
-from wfc.cli.app import app
-from wfc.cli.errors import CliError, exit_on_internal_error
-from wfc.cli.exiting import leave
-from wfc.specs.errors import WfcError
+import gc
+
+# Importing typer makes many objects and no garbage: the cyclic collector
+# would only walk them, again and again (see wfc.cli.lean_typer).
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    from wfc.cli.app import app
+    from wfc.cli.errors import CliError, exit_on_internal_error
+    from wfc.cli.exiting import leave
+    from wfc.specs.errors import WfcError
+finally:
+    if _collecting:
+        gc.enable()
 
 
 def main() -> None:
-    """Run the ``wfc`` command line with the process's arguments."""
+    """Run the ``wfc`` command line with the process's arguments.
+
+    The cyclic garbage collector is off while the command line is built and
+    parsed (help is printed then) and back on, over what exists then frozen,
+    once a command runs (:func:`~wfc.cli.lean_typer.collect_in_commands`)."""
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         try:
             app(prog_name="wfc")
@@ -21,6 +37,9 @@ def main() -> None:
             exit_on_internal_error(exc)
     except SystemExit as done:
         leave(done.code)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 __all__ = ["CliError", "WfcError", "app", "main"]

@@ -6,8 +6,6 @@ for a group of subcommands) and add one line to :func:`_register`. Failures in
 any command are reported by :class:`~wfc.cli.errors.WfcGroup`.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
@@ -25,6 +23,9 @@ from wfc.cli import (
     worker_cmd,
 )
 from wfc.cli.errors import DEBUG_KEY, WfcGroup
+from wfc.cli.lean_typer import defer_unused_rich
+
+defer_unused_rich()  # before typer formats any help or usage error
 
 app = typer.Typer(
     name="wfc",

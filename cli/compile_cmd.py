@@ -6,8 +6,6 @@ workflow compiles; ``--check`` writes nothing and fails when a file would
 change, for CI.
 """
 
-from __future__ import annotations
-
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ if TYPE_CHECKING:
 class Outcome:
     """One compiled workflow and what writing it would do."""
 
-    spec: WorkflowSpec
+    spec: "WorkflowSpec"
     path: Path
     data: bytes
     change: str
@@ -77,7 +75,7 @@ def compile_command(
         _write(outcomes, out_dir)
 
 
-def compile_one(item: FoundWorkflow, out_dir: Path) -> Outcome:
+def compile_one(item: "FoundWorkflow", out_dir: Path) -> Outcome:
     """Compile one workflow against the spec file already in ``out_dir``."""
     from wfc.compiler import CompileWarning, compile_workflow
     from wfc.specs import dumps
@@ -100,14 +98,14 @@ def compile_one(item: FoundWorkflow, out_dir: Path) -> Outcome:
     return Outcome(spec, path, data, _change(previous, existing, spec, data), tuple(str(w.message) for w in caught))
 
 
-def _file_name(item: FoundWorkflow) -> str:
+def _file_name(item: "FoundWorkflow") -> str:
     name = str(item.workflow.name)
     if not name or name in (".", "..") or Path(name).name != name:
         raise CliError(f"workflow name {name!r} ({item.origin}) cannot be a file name; use letters, digits, '-'")
     return f"{name}.json"
 
 
-def _user_code_failure(item: FoundWorkflow, exc: Exception) -> Exception:
+def _user_code_failure(item: "FoundWorkflow", exc: Exception) -> Exception:
     """An exception raised by the user's workflow function becomes a message
     naming their line; one raised inside wfc stays an internal error."""
     from wfc.cli.locate import raised_in_user_code, user_frame, where
@@ -118,7 +116,7 @@ def _user_code_failure(item: FoundWorkflow, exc: Exception) -> Exception:
     return CliError(f"{where(frame)}: compiling {item.origin} failed: {type(exc).__name__}: {exc}")
 
 
-def _change(previous: WorkflowSpec | None, existing: bytes | None, spec: WorkflowSpec, data: bytes) -> str:
+def _change(previous: "WorkflowSpec | None", existing: bytes | None, spec: "WorkflowSpec", data: bytes) -> str:
     from wfc.compiler import diff_specs
 
     if previous is None:

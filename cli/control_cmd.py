@@ -8,8 +8,6 @@ A change that makes no sense (resuming a completed run, retrying a
 compensated one) is refused with the reason, exit code 1.
 """
 
-from __future__ import annotations
-
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,7 +23,7 @@ if TYPE_CHECKING:
 Reason = Annotated[str, typer.Option("--reason", "-r", metavar="TEXT", help="Why; kept in the journal.")]
 
 
-def _change(url: str, run_id: str, verb: str, act: Callable[[Engine], Awaitable[RunInfo]]) -> None:
+def _change(url: str, run_id: str, verb: str, act: "Callable[[Engine], Awaitable[RunInfo]]") -> None:
     """Apply one change to a run and say where it is now."""
     from rich.text import Text
 

@@ -1,8 +1,5 @@
 """``wfc diff``: what changed between two specs, and the version it needs."""
 
-from __future__ import annotations
-
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,12 +26,14 @@ def diff_command(
     diff = diff_specs(old, new)
     required = next_version(old, new)
     if as_json:
+        import json  # only --json needs it
+
         typer.echo(json.dumps(diff_as_json(diff, old, new, required), indent=2, ensure_ascii=False))
     else:
         print_diff(output.stdout(), diff, old, new, required)
 
 
-def diff_as_json(diff: SpecDiff, old: WorkflowSpec, new: WorkflowSpec, required: Version) -> dict[str, Any]:
+def diff_as_json(diff: "SpecDiff", old: "WorkflowSpec", new: "WorkflowSpec", required: "Version") -> dict[str, Any]:
     """The diff as JSON-ready data."""
     return {
         "old": {"name": old.name, "version": str(old.version)},

@@ -22,6 +22,7 @@ import typer
 from typer.core import TyperGroup
 
 from wfc.cli import output
+from wfc.cli.lean_typer import check_values_lightly, collect_in_commands
 from wfc.specs.errors import WfcError
 
 if TYPE_CHECKING:
@@ -39,6 +40,16 @@ class CliError(WfcError):
 
 class WfcGroup(TyperGroup):
     """The root command group: runs a command and reports its failure."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Context | None = None, **extra: Any
+    ) -> Context:
+        """Parse ``args``: the values are checked without pydantic where
+        typer's result is certain, and the command that runs turns the cyclic
+        collector back on (see :mod:`wfc.cli.lean_typer`)."""
+        check_values_lightly(self)
+        collect_in_commands(self)
+        return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: Context) -> Any:
         """Run the command; report any failure and exit with its code."""

@@ -7,8 +7,6 @@ correlation key with no run waiting for it is stored until a wait with that
 key appears. The command says which happened.
 """
 
-from __future__ import annotations
-
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -82,7 +80,7 @@ def send_command(
     run_async(send)
 
 
-async def _report(engine: Engine, name: str, sent: SentEvent, correlation: str | None, flag: str) -> None:
+async def _report(engine: "Engine", name: str, sent: "SentEvent", correlation: str | None, flag: str) -> None:
     from rich.text import Text
 
     from wfc.cli.run_views import status_text, where_now

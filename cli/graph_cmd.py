@@ -1,7 +1,5 @@
 """``wfc graph``: draw a spec as Mermaid, Graphviz dot, or a terminal tree."""
 
-from __future__ import annotations
-
 import enum
 from pathlib import Path
 from typing import Annotated

@@ -7,8 +7,6 @@ is durable: a timeout, Ctrl-C or a crash stops the following, not the run,
 which continues the next time an engine serves the database.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -7,8 +7,6 @@ database. ``--json`` prints one JSON document for scripts (see
 :mod:`wfc.cli.json_docs`).
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import enum
 import re
@@ -148,7 +146,7 @@ def list_command(
     run_async(read)
 
 
-def _where_cell(info: RunInfo, served: bool) -> str:
+def _where_cell(info: "RunInfo", served: bool) -> str:
     from wfc.cli.run_views import engine_wait, waits_for_engine, where_brief
 
     if waits_for_engine(info, served):

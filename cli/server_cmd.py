@@ -7,8 +7,6 @@ done by workers. Needs ``pip install 'wfc[server]'``; Starlette and uvicorn
 are imported only by this command.
 """
 
-from __future__ import annotations
-
 import importlib.util
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """``wfc validate``: check spec files."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -14,8 +14,6 @@ running attempts finish for up to ``--grace`` seconds, releases the rest to
 the other workers, and exits 0. A second signal releases at once.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

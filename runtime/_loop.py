@@ -56,6 +56,16 @@ from wfc.specs import WfcError
 
 log = logging.getLogger("wfc.runtime")
 
+#: The first claim of a burst asks for this many attempts, each full batch
+#: that comes back :data:`CLAIM_GROWTH` times as many, up to
+#: :data:`CLAIM_MOST`; an empty claim starts over. After a restart the first
+#: runs resume after a short turn instead of one over hundreds of runs, and
+#: the rest are claimed in two large batches (64, 256, 1024: measured against
+#: 32 doubling and a flat 256, it resumed first and finished first).
+CLAIM_FIRST = 64
+CLAIM_GROWTH = 4
+CLAIM_MOST = 1024
+
 
 class _GcTuning:
     """Fewer passes of the cyclic garbage collector while engines run.
@@ -181,6 +191,9 @@ class CommitLoop:
         self._follows: dict[str, Follow] = {}
         self._max_tasks = max_concurrent_tasks
         self._claim_wake = anyio.Event()
+        self._claim_size = CLAIM_FIRST
+        self._registered_at: float | None = None
+        """When :meth:`running` registered this engine (its first heartbeat)."""
         self._draining = False
         self._drain_scope: anyio.CancelScope | None = None
         self._shared.slots = self._free_slots
@@ -213,9 +226,10 @@ class CommitLoop:
         An error of the block is re-raised after the task group closed, so it
         reaches the caller as itself, not in an ``ExceptionGroup``."""
         if self._serve:  # a client runs nothing: it is not an engine that serves the database
-            await self._store.register_engine(
-                self.engine_id, socket.gethostname(), os.getpid(), self._clock(), self._lease
-            )
+            registered_at = self._clock()
+            host, pid = socket.gethostname(), os.getpid()
+            await self._store.register_engine(self.engine_id, host, pid, registered_at, self._lease)
+            self._registered_at = registered_at
         body_error: Exception | None = None
         async with anyio.create_task_group() as tg:
             self._tg = tg
@@ -547,7 +561,11 @@ class CommitLoop:
             log.exception("%s failed; trying again", what)
 
     async def _poll_loop(self) -> None:
-        next_beat = next_reap = 0.0
+        next_reap = 0.0
+        # Registering was the first heartbeat: the first pass goes straight
+        # to claiming what a dead process left (one commit fewer before the
+        # first resumed step).
+        next_beat = 0.0 if self._registered_at is None else self._registered_at + self._lease / 3
         while True:
             self._claim_wake = anyio.Event()
             now = self._clock()
@@ -574,11 +592,16 @@ class CommitLoop:
         if self._draining:
             return False
         slots = self._free_slots()
-        limit = 256 if slots is None else slots
+        limit = self._claim_size if slots is None else min(slots, self._claim_size)
         if limit <= 0:
             self._shared.overflowed = True  # look again once there is room
             return False
         claimed = await self._store.claim_tasks(self.engine_id, self._definitions.keys(), now, self._lease, limit)
+        full = len(claimed) == limit
+        if full:
+            self._claim_size = min(CLAIM_GROWTH * self._claim_size, CLAIM_MOST)
+        elif not claimed:  # nothing waits: the next burst starts small again
+            self._claim_size = CLAIM_FIRST
         self.counters.claimed += len(claimed)
         for record in claimed:
             if record.dispatch_id in self._attempts:
@@ -588,8 +611,9 @@ class CommitLoop:
             else:
                 self._submit(RunInput(record.run_id, Redeliver(dispatch_id=record.dispatch_id)))
         # A full batch: more may wait (after a restart, every attempt that
-        # was in flight). Claim again at once rather than a batch per poll.
-        return len(claimed) == limit
+        # was in flight). Claim again at once, a larger batch, rather than a
+        # batch per poll.
+        return full
 
     def _free_slots(self) -> int | None:
         """Attempts this engine may still take on; ``None``: no limit (a store

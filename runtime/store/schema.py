@@ -8,8 +8,8 @@ import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
-from typing import Final, Literal
+from pathlib import Path
+from typing import Any, Final, Literal
 
 #: The dialects that have migration folders.
 DialectName = Literal["sqlite", "postgres"]
@@ -36,7 +36,7 @@ def migrations(dialect: DialectName) -> tuple[Migration, ...]:
     Raises:
         RuntimeError: the files are not numbered 1, 2, 3, ... (a packaging bug).
     """
-    folder = resources.files("wfc.runtime.store").joinpath("migrations", dialect)
+    folder = _migration_folder(dialect)
     found = []
     for entry in folder.iterdir():
         match = _MIGRATION_FILE.match(entry.name)
@@ -50,6 +50,18 @@ def migrations(dialect: DialectName) -> tuple[Migration, ...]:
                 f"found {migration.version:04d}_{migration.name}"
             )
     return tuple(found)
+
+
+def _migration_folder(dialect: DialectName) -> Any:
+    """The folder of ``dialect``'s migrations: next to this module when wfc
+    is installed as files (importing :mod:`importlib.resources` costs more
+    than opening a database), else through :mod:`importlib.resources`."""
+    folder = Path(__file__).resolve().parent / "migrations" / dialect
+    if folder.is_dir():
+        return folder
+    from importlib import resources
+
+    return resources.files("wfc.runtime.store").joinpath("migrations", dialect)
 
 
 def latest_version(dialect: DialectName) -> int:

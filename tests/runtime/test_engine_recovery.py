@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from rtspec import exit_, out, sleep, spec, task
 
 from wfc.runtime import Engine, RunStatus, TaskContext
 from wfc.runtime import task as wfc_task
+from wfc.runtime.store import open_store
 from wfc.specs import dumps
 
 pytestmark = pytest.mark.anyio
@@ -276,8 +278,8 @@ async def test_closing_does_not_wait_for_a_loop_stuck_in_the_database(
 
 async def test_a_backlog_larger_than_one_claim_is_all_taken_without_waiting_for_the_next_poll(db_url: str) -> None:
     # 300 attempts wait in the outbox (a client dispatched them and runs
-    # nothing), more than one claim takes on SQLite (256). The serving engine
-    # polls once an hour: a full batch must make it claim again at once.
+    # nothing), more than one claim takes (the first takes 64). The serving
+    # engine polls once an hour: a full batch must make it claim again at once.
     s = spec("backlog", [("n", task("noop")), ("end", exit_(out("n")))])
     async with Engine.open(db_url, serve=False) as client:
         await client.deploy(s)
@@ -286,3 +288,36 @@ async def test_a_backlog_larger_than_one_claim_is_all_taken_without_waiting_for_
         with anyio.fail_after(60):
             runs = [await engine.wait(run_id) for run_id in run_ids]
     assert {run.status for run in runs} == {RunStatus.COMPLETED}
+
+
+async def test_recovery_claims_in_growing_batches_straight_after_registering(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first claim is small, so the first runs resume after a short turn;
+    each full batch makes the next four times larger; registering counts as
+    the first heartbeat, so nothing is written between it and the first
+    claim."""
+    s = spec("backlog", [("n", task("noop")), ("end", exit_(out("n")))])
+    async with Engine.open(db_url, serve=False) as client:
+        await client.deploy(s)
+        run_ids = [await client.start("backlog", run_id=f"g{index}") for index in range(300)]
+    store = await open_store(db_url, time.time())
+    calls: list[tuple[Any, ...]] = []
+    claim_tasks, heartbeat = store.claim_tasks, store.heartbeat
+
+    async def noted_claim(engine_id: str, tasks: Any, now: float, lease: float, limit: int) -> Any:
+        found = await claim_tasks(engine_id, tasks, now, lease, limit)
+        calls.append(("claim", limit, len(found)))
+        return found
+
+    async def noted_heartbeat(*args: Any) -> None:
+        calls.append(("heartbeat",))
+        await heartbeat(*args)
+
+    monkeypatch.setattr(store, "claim_tasks", noted_claim)
+    monkeypatch.setattr(store, "heartbeat", noted_heartbeat)
+    async with Engine.open(db_url, tasks=[noop], poll_interval=3600, store=store) as engine:
+        with anyio.fail_after(60):
+            runs = [await engine.wait(run_id) for run_id in run_ids]
+    assert {run.status for run in runs} == {RunStatus.COMPLETED}
+    assert calls[:2] == [("claim", 64, 64), ("claim", 256, 236)]
