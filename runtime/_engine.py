@@ -29,6 +29,7 @@ from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._inputs import check_event_args, check_key, check_run_id, check_start_args, start_variables
 from wfc.runtime._loop import CommitLoop, Follow
 from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, run_info, to_datetime
+from wfc.runtime._subscribe import Start, Subscription
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
 from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
 from wfc.runtime.errors import MissingTasksError, UnknownRunError, UnknownWorkflowError, UsageError, WaitTimeoutError
@@ -537,6 +538,54 @@ class Engine:
                 if not entries:
                     with anyio.move_on_after(self._poll):
                         await event.wait()
+
+    def subscribe(
+        self,
+        name: str | None = None,
+        kinds: Iterable[str] = (),
+        *,
+        start: Start = "earliest",
+        batch: int = 100,
+        poll_interval: float = 0.5,
+    ) -> Subscription:
+        """Every run's journal entries as they are committed, in commit
+        order (each run's in ``seq`` order), read from a durable position.
+
+        ``async with engine.subscribe("alerts", kinds=["COMPENSATION_FAILED"])
+        as feed: async for entry in feed: ...`` An entry is handled once the
+        loop body that got it returns (the loop asks for the next one); the
+        position after the handled entries is saved under ``name`` once per
+        batch and when the block ends, so after a crash or a restart the
+        subscriber goes on from there, getting again at most the entries of
+        one batch: at least once, never skipped. Handle entries
+        idempotently, keyed by ``(run_id, seq)``.
+
+        Args:
+            name: The subscriber, whose position is saved in the database;
+                ``None``: not saved (a live tail, like ``wfc runs watch``).
+            kinds: Only entries of these kinds (``COMPENSATION_FAILED``, ...);
+                empty: all.
+            start: Where a subscriber with no saved position starts:
+                ``"earliest"`` (every entry stored) or ``"latest"`` (what is
+                committed from now on).
+            batch: Most entries read at once (and delivered again after a crash).
+            poll_interval: Seconds between looks for new entries when there
+                were none.
+
+        Raises:
+            UsageError: a bad argument.
+        """
+        self._loop.check_open()
+        return Subscription(
+            self._store,
+            name,
+            kinds,
+            start=start,
+            batch=batch,
+            poll_interval=poll_interval,
+            clock=self._clock,
+            check_open=self._loop.check_open,
+        )
 
     # ------------------------------------------------------------------ run control
 
