@@ -12,6 +12,7 @@ at least once; its idempotency key makes effectively-once possible.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import socket
 import time
@@ -29,8 +30,9 @@ from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._inputs import check_event_args, check_key, check_run_id, check_start_args, start_variables
 from wfc.runtime._loop import CommitLoop, Follow
 from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, run_info, to_datetime
-from wfc.runtime._subscribe import Start, Subscription
+from wfc.runtime._retention import cutoff, keep_for, purge, retention_seconds, runs_taken
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
+from wfc.runtime._subscribe import Start, Subscription
 from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
 from wfc.runtime.errors import MissingTasksError, UnknownRunError, UnknownWorkflowError, UsageError, WaitTimeoutError
 from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
@@ -137,6 +139,7 @@ class Engine:
         max_children_per_run: int = 1000,
         clock: Callable[[], float] = time.time,
         store: Store | None = None,
+        retention: dt.timedelta | float | None = None,
     ) -> AsyncIterator[Engine]:
         """Open the database at ``url`` and run the engine until the block exits.
 
@@ -176,6 +179,11 @@ class Engine:
             store: The store of ``url``, already open, to use instead of
                 opening it (tests wrap one to inject faults); the engine
                 closes it.
+            retention: Delete runs finished longer ago than this
+                (a ``timedelta`` or seconds) with everything stored for
+                them, in the background: at start, then every minute, 100
+                runs per transaction (see :meth:`purge_runs`). ``None``
+                (the default) keeps every run. Needs ``serve=True``.
 
         Raises:
             UnsupportedUrlError: the URL scheme has no store.
@@ -189,6 +197,9 @@ class Engine:
             raise UsageError(f"max_children_per_run must be an int >= 1, got {max_children_per_run!r}")
         if read_only and serve:
             raise UsageError("Engine.open(read_only=True) needs serve=False: a reading engine runs no tasks")
+        keep = retention_seconds(retention)
+        if keep is not None and not serve:
+            raise UsageError("Engine.open(retention=...) needs serve=True: only a serving engine purges")
         if store is None:
             store = await open_store(url, clock(), read_only=read_only)
         try:
@@ -205,11 +216,32 @@ class Engine:
                 max_children_per_run=max_children_per_run,
                 clock=clock,
             )
-            async with engine._loop.running():
+            async with engine._loop.running(), engine._retaining(keep):
                 yield engine
         finally:
             with anyio.CancelScope(shield=True):
                 await store.close()
+
+    @asynccontextmanager
+    async def _retaining(self, seconds: float | None) -> AsyncIterator[None]:
+        """Purge in the background while the block runs, if asked. An error
+        of the block reaches the caller as itself (not in a group)."""
+        if seconds is None:
+            yield
+            return
+        body_error: Exception | None = None
+        closed = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(keep_for, self._store, seconds, self._clock, closed)
+            try:
+                yield
+            except Exception as exc:
+                body_error = exc
+            finally:
+                closed.set()
+                tg.cancel_scope.cancel()
+        if body_error is not None:
+            raise body_error
 
     @property
     def url(self) -> str:
@@ -587,6 +619,47 @@ class Engine:
             check_open=self._loop.check_open,
         )
 
+    async def purge_runs(
+        self,
+        finished_before: Moment,
+        status: RunStatus | str | Iterable[RunStatus | str] | None = None,
+        *,
+        batch: int = 100,
+    ) -> int:
+        """Delete the runs that finished (last changed) before
+        ``finished_before``, of the given finished statuses (default: all
+        of COMPLETED, FAILED, COMPENSATED, CANCELLED), with everything
+        stored for them: journal, outbox, timers, events, waits. ``batch``
+        runs per transaction, so a serving engine on the same database goes
+        on committing in between. Running and halted runs are never taken.
+        Returns how many runs were deleted.
+
+        Raises:
+            UsageError: a status that is not a finished one, a bad moment or batch.
+        """
+        self._loop.check_open()
+        if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 500:
+            raise UsageError(f"batch must be an int from 1 to 500, got {batch!r}")
+        return await purge(self._store, cutoff(finished_before, status), batch)
+
+    async def export_runs(
+        self,
+        finished_before: Moment | None = None,
+        status: RunStatus | str | Iterable[RunStatus | str] | None = None,
+    ) -> AsyncIterator[tuple[RunInfo, list[HistoryEntry]]]:
+        """Every run :meth:`purge_runs` would delete with the same arguments
+        (``finished_before=None``: every finished run), with its journal,
+        status by status and oldest first: for archiving before a purge.
+        Masked variables are ``"***"``, as in :meth:`history`.
+
+        Raises:
+            UsageError: a status that is not a finished one, or a bad moment.
+        """
+        self._loop.check_open()
+        where = cutoff(self._clock() if finished_before is None else finished_before, status)
+        async for record in runs_taken(self._store, where):
+            yield await self._info(record), await self.history(record.id)
+
     # ------------------------------------------------------------------ run control
 
     async def _control(self, run_id: str, command: Cancel | Halt | Resume | Retry) -> RunInfo:
@@ -701,4 +774,3 @@ class Engine:
         )
         result: SentEvent = await self._loop.call(command)
         return result
-

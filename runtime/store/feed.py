@@ -152,9 +152,7 @@ async def read(store: Store, position: str, limit: int, kinds: Sequence[str] = (
     found = await store.dialect.fetch(statement, params)
     records = [
         FeedRecord(
-            position=(
-                _pg_position(int(row["feed_at"]), row["run_id"], row["seq"]) if postgres else str(row["feed"])
-            ),
+            position=(_pg_position(int(row["feed_at"]), row["run_id"], row["seq"]) if postgres else str(row["feed"])),
             workflow=row["workflow"],
             journal=decode.journal_record(row),
         )
