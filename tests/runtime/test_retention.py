@@ -85,7 +85,7 @@ async def test_bad_purge_arguments_name_the_problem(db: Db) -> None:
     async with Engine.open(db.url, poll_interval=0.05) as engine:
         with pytest.raises(UsageError, match="only finished runs"):
             await engine.purge_runs(time.time(), "RUNNING")
-        with pytest.raises(UsageError, match="unknown|status"):
+        with pytest.raises(UsageError, match=r"unknown|status"):
             await engine.purge_runs(time.time(), "DONE")
         with pytest.raises(UsageError, match="finished_before"):
             await engine.purge_runs("30d")  # type: ignore[arg-type]
@@ -155,7 +155,7 @@ async def test_export_gives_each_run_with_its_journal_masked(db: Db) -> None:
         exported = [(info, journal) async for info, journal in engine.export_runs()]
         ids = sorted(info.id for info, _ in exported)
         assert ids == ["done-1", "done-2", "done-3", "finished-by-event", "m"]
-        for info, journal in exported:
+        for _info, journal in exported:
             assert [e.seq for e in journal] == list(range(1, len(journal) + 1))
             assert journal[-1].kind == "RUN_COMPLETED"
         info, journal = next(item for item in exported if item[0].id == "m")

@@ -91,19 +91,18 @@ async def test_latest_and_unnamed_subscribers_see_only_what_comes_next(db: Db) -
         await start_quick(engine, "old")
         live = engine.subscribe(kinds=["RUN_COMPLETED"], start="latest", poll_interval=0.02)
         named = engine.subscribe("late", kinds=["RUN_COMPLETED"], start="latest", poll_interval=0.02)
-        async with live, named:
-            async with anyio.create_task_group() as group:
-                got: dict[str, list[FeedEntry]] = {}
+        async with live, named, anyio.create_task_group() as group:
+            got: dict[str, list[FeedEntry]] = {}
 
-                async def collect(key: str, sub: Subscription) -> None:
-                    got[key] = []
-                    while not got[key] or got[key][-1].run_id != "new":
-                        got[key] += await take(sub, 1)
+            async def collect(key: str, sub: Subscription) -> None:
+                got[key] = []
+                while not got[key] or got[key][-1].run_id != "new":
+                    got[key] += await take(sub, 1)
 
-                group.start_soon(collect, "live", live)
-                group.start_soon(collect, "named", named)
-                await anyio.sleep(0.3)  # both have read their starting position
-                await start_quick(engine, "new")
+            group.start_soon(collect, "live", live)
+            group.start_soon(collect, "named", named)
+            await anyio.sleep(0.3)  # both have read their starting position
+            await start_quick(engine, "new")
     # On PostgreSQL "from now" starts at the oldest transaction still running
     # on the server, so an entry committed just before may come too.
     expected = [["new"]] if db.kind == "sqlite" else [["new"], ["old", "new"]]
