@@ -37,7 +37,7 @@ from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
 from wfc.runtime.errors import MissingTasksError, UnknownRunError, UnknownWorkflowError, UsageError, WaitTimeoutError
 from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
 from wfc.runtime.interpreter.state import RunStatus, decode_state
-from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, open_store
+from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, open_store, retention
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
 
 log = logging.getLogger("wfc.runtime")
@@ -625,6 +625,7 @@ class Engine:
         status: RunStatus | str | Iterable[RunStatus | str] | None = None,
         *,
         batch: int = 100,
+        dry_run: bool = False,
     ) -> int:
         """Delete the runs that finished (last changed) before
         ``finished_before``, of the given finished statuses (default: all
@@ -632,7 +633,8 @@ class Engine:
         stored for them: journal, outbox, timers, events, waits. ``batch``
         runs per transaction, so a serving engine on the same database goes
         on committing in between. Running and halted runs are never taken.
-        Returns how many runs were deleted.
+        Returns how many runs were deleted (``dry_run``: would be; nothing
+        is deleted).
 
         Raises:
             UsageError: a status that is not a finished one, a bad moment or batch.
@@ -640,7 +642,10 @@ class Engine:
         self._loop.check_open()
         if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 500:
             raise UsageError(f"batch must be an int from 1 to 500, got {batch!r}")
-        return await purge(self._store, cutoff(finished_before, status), batch)
+        where = cutoff(finished_before, status)
+        if dry_run:
+            return await retention.count(self._store, where)
+        return await purge(self._store, where, batch)
 
     async def export_runs(
         self,

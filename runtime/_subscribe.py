@@ -173,6 +173,14 @@ class Subscription:
         self._handed = self._buffer.popleft()
         return self._handed
 
+    async def handled(self) -> None:
+        """Count the entry being handled as handled now and save the
+        position: for a loop that ends with ``break`` after handling an
+        entry, which would otherwise be delivered again."""
+        if self._handed is not None:
+            self._handled, self._handed = self._handed.position, None
+        await self.save()
+
     async def save(self) -> None:
         """Save the position of the last entry handled now (a durable
         subscriber; a no-op for one without a name or with nothing new)."""

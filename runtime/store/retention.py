@@ -68,6 +68,16 @@ async def old_runs(
     return found
 
 
+async def count(store: Store, cutoff: Cutoff) -> int:
+    """How many runs ``cutoff`` takes."""
+    total = 0
+    for status in cutoff.statuses:
+        statement, params = _select(store, cutoff, status, 1, None)
+        statement = statement.replace("SELECT *", "SELECT count(*) AS n", 1).rsplit(" ORDER BY", 1)[0]
+        total += int((await store.dialect.fetch(statement, params[:-1]))[0]["n"])
+    return total
+
+
 async def journal_of(store: Store, run_id: str) -> list[JournalRecord]:
     """A run's whole journal, in order."""
     rows = await store.dialect.fetch("SELECT * FROM journal WHERE run_id = ? ORDER BY seq", (run_id,))
