@@ -32,7 +32,7 @@ from wfc.runtime._loop import CommitLoop, Follow
 from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, run_info, to_datetime
 from wfc.runtime._retention import cutoff, keep_for, purge, retention_seconds, runs_taken
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
-from wfc.runtime._subscribe import Start, Subscription
+from wfc.runtime._subscribe import FeedEntry, Start, Subscription, read_feed
 from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
 from wfc.runtime.errors import MissingTasksError, UnknownRunError, UnknownWorkflowError, UsageError, WaitTimeoutError
 from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
@@ -618,6 +618,21 @@ class Engine:
             clock=self._clock,
             check_open=self._loop.check_open,
         )
+
+    async def read_feed(
+        self, after: str | None = None, limit: int = 100, *, kinds: Iterable[str] = ()
+    ) -> tuple[list[FeedEntry], str]:
+        """One page of every run's journal entries after the position
+        ``after`` (``None``: from the first entry stored), in the order of
+        :meth:`subscribe`, and the position to read from next: for a
+        consumer that keeps its position itself (``GET /api/v1/journal``).
+
+        Raises:
+            UsageError: ``after`` is not a position this database gave out,
+                or a bad limit.
+        """
+        self._loop.check_open()
+        return await read_feed(self._store, after, limit, kinds)
 
     async def purge_runs(
         self,

@@ -195,3 +195,24 @@ class Subscription:
         again: a ``break`` cannot be told from an exception)."""
         with anyio.CancelScope(shield=True):
             await self.save()
+
+
+async def read_feed(store: Store, after: str | None, limit: int, kinds: Iterable[str]) -> tuple[list[FeedEntry], str]:
+    """One read of the feed, for a consumer that keeps its own position
+    (``Engine.read_feed``).
+
+    Raises:
+        UsageError: a bad position, limit or kinds.
+    """
+    if isinstance(kinds, str):
+        raise UsageError(f"kinds must be a list of kinds, not one string: kinds=[{kinds!r}]")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+        raise UsageError(f"limit must be an int from 1 to 10000, got {limit!r}")
+    if after is not None and not isinstance(after, str):
+        raise UsageError(f"after must be a position (a string) or None, got {after!r}")
+    try:
+        page = await feed.read(store, feed.START if after is None else after, limit, tuple(kinds))
+    except feed.FeedPositionError as exc:
+        hint = "give the next_after of a previous read, or nothing to start from the first entry"
+        raise UsageError(f"{exc}; {hint}") from None
+    return [_entry(record) for record in page.records], page.position
