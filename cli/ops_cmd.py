@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -80,10 +80,10 @@ def watch_command(
         raise typer.BadParameter("the consumer name is empty", param_hint="--consumer")
 
     async def tail() -> None:
-        opener = client(url) if consumer is not None else reader(url)
-        async with opener as engine:
-            start = "earliest" if from_start else "latest"
-            async with engine.subscribe(consumer, kinds=kinds, start=start) as feed:
+        start: Literal["earliest", "latest"] = "earliest" if from_start else "latest"
+        async with client(url) if consumer is not None else reader(url) as engine:
+            subscription = engine.subscribe(consumer, kinds=kinds, start=start)
+            async with subscription as feed:
                 printed = 0
                 async for entry in feed:
                     _print_entry(entry, as_json)
