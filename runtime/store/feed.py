@@ -10,8 +10,9 @@ skips a row, whatever order concurrent transactions commit in:
 - SQLite has one writer, so the ``feed`` id (AUTOINCREMENT, assigned at
   insert) is in commit order; the horizon is the highest id.
 - PostgreSQL orders the feed by ``(feed_xid, run_id, seq)``, ``feed_xid``
-  being (at least) the id of the transaction that wrote the row, set by a
-  trigger (migration 4); the horizon is the oldest transaction still
+  being the id of the transaction that wrote the row (a column default),
+  raised by a trigger to the run's previous row's where a later writer of a
+  run holds a lower id (migration 4); the horizon is the oldest transaction still
   running, ``pg_snapshot_xmin(pg_current_snapshot())``: every transaction
   below it has ended, so every row below it is visible to the next
   statement, and no row can appear below it later.

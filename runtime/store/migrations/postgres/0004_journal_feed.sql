@@ -12,25 +12,38 @@
 --
 -- A later writer of a run may hold a lower transaction id than the one that
 -- wrote the run before it (it took its id locking another run first, then
--- waited for this one). The trigger gives its rows at least the feed_xid of
--- the run's previous row, so each run's entries stay in seq order; still never
--- below its own transaction id, which is what makes the horizon safe.
+-- waited for this one). After each insert, a statement trigger raises such
+-- rows to the feed_xid of the run's previous row, so each run's entries stay
+-- in seq order; never below the writer's own id, which is what makes the
+-- horizon safe. It costs one look-up per run written, and an update only
+-- when that rare case happens.
 -- Rows stored before this migration have feed_xid 0 (they are all committed).
 
 ALTER TABLE journal ADD COLUMN feed_xid xid8 NOT NULL DEFAULT '0';
+ALTER TABLE journal ALTER COLUMN feed_xid SET DEFAULT pg_current_xact_id();
 
-CREATE FUNCTION journal_feed_xid() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION journal_feed_order() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    late record;
 BEGIN
-    NEW.feed_xid := greatest(
-        pg_current_xact_id(),
-        (SELECT j.feed_xid FROM journal AS j WHERE j.run_id = NEW.run_id AND j.seq < NEW.seq
-         ORDER BY j.seq DESC LIMIT 1));
-    RETURN NEW;
+    FOR late IN
+        SELECT f.run_id, f.first, p.feed_xid AS floor
+        FROM (SELECT run_id, min(seq) AS first FROM inserted GROUP BY run_id) AS f
+        CROSS JOIN LATERAL (
+            SELECT q.feed_xid FROM journal AS q WHERE q.run_id = f.run_id AND q.seq < f.first
+            ORDER BY q.seq DESC LIMIT 1
+        ) AS p
+        WHERE p.feed_xid > pg_current_xact_id()
+    LOOP
+        UPDATE journal SET feed_xid = late.floor
+        WHERE run_id = late.run_id AND seq >= late.first AND feed_xid < late.floor;
+    END LOOP;
+    RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER journal_feed_xid BEFORE INSERT ON journal
-    FOR EACH ROW EXECUTE FUNCTION journal_feed_xid();
+CREATE TRIGGER journal_feed_order AFTER INSERT ON journal
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION journal_feed_order();
 
 CREATE INDEX journal_feed ON journal (feed_xid, run_id, seq);
 
