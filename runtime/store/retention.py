@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from wfc.runtime.store import rows as decode
-from wfc.runtime.store.base import JournalRecord, RunRecord
+from wfc.runtime.store.base import RunRecord
 from wfc.runtime.store.core import Store, run_record
 
 #: Statuses of runs that never change again by themselves (the only ones
@@ -76,12 +75,6 @@ async def count(store: Store, cutoff: Cutoff) -> int:
         statement = statement.replace("SELECT *", "SELECT count(*) AS n", 1).rsplit(" ORDER BY", 1)[0]
         total += int((await store.dialect.fetch(statement, params[:-1]))[0]["n"])
     return total
-
-
-async def journal_of(store: Store, run_id: str) -> list[JournalRecord]:
-    """A run's whole journal, in order."""
-    rows = await store.dialect.fetch("SELECT * FROM journal WHERE run_id = ? ORDER BY seq", (run_id,))
-    return [decode.journal_record(row) for row in rows]
 
 
 async def purge_batch(store: Store, cutoff: Cutoff, limit: int) -> list[str]:

@@ -230,3 +230,52 @@ async def test_many_concurrent_writers_lose_nothing_and_repeat_nothing(db: Db) -
     finally:
         for store in (*writers, reader):
             await store.close()
+
+
+# ---------------------------------------------------------------- migration 4 on a database with a journal
+
+
+def _create_schema_3(db: Db) -> None:
+    """A wfc database as wfc wrote it before the journal had a feed order."""
+    from wfc.runtime.store.schema import migrations
+    from wfc.runtime.store.sqlite_setup import APPLICATION_ID
+
+    scripts = ";".join(m.sql for m in migrations("sqlite" if db.kind == "sqlite" else "postgres")[:3])
+    rows = (
+        "INSERT INTO wfc_migrations (version, name, applied_at) VALUES (1, 'initial', 1.0), (2, 'state_format', 1.0), "
+        "(3, 'runs_by_version', 1.0);"
+        "INSERT INTO specs (name, major, revision, hash, body, deployed_at) VALUES ('w', 1, 0, 'sha256:x', '{}', 1.0);"
+        "INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at) "
+        "VALUES ('b', 'w', 1, 0, 'COMPLETED', 3, '{}', 1.0, 2.0), ('a', 'w', 1, 0, 'COMPLETED', 3, '{}', 1.0, 2.0);"
+        "INSERT INTO journal (run_id, seq, at, thread, node, kind, attempt, detail) VALUES "
+        "('b', 1, 1.0, 0, NULL, 'RUN_STARTED', NULL, '{}'), ('a', 1, 1.5, 0, NULL, 'RUN_STARTED', NULL, '{}'), "
+        "('b', 2, 2.0, 0, 'n', 'RUN_COMPLETED', NULL, '{\"x\": 1}'), "
+        "('a', 2, 2.5, 0, NULL, 'RUN_COMPLETED', NULL, '{}');"
+    )
+    if db.kind == "sqlite":
+        import sqlite3
+
+        conn = sqlite3.connect(str(db.path))
+        conn.executescript(f"{scripts};{rows}PRAGMA application_id = {APPLICATION_ID};")
+        conn.close()
+    else:
+        db.execute(f'CREATE SCHEMA "{db.schema}"; SET search_path TO "{db.schema}"; {scripts}; {rows}')
+
+
+async def test_migration_4_keeps_every_journal_row_and_feeds_them_in_time_order(db: Db) -> None:
+    _create_schema_3(db)
+    before = db.rows("SELECT run_id, seq, at, thread, node, kind, attempt, detail FROM journal ORDER BY run_id, seq")
+    store = await open_store(db.url, 5.0)  # migrates to the current schema
+    try:
+        page = await feed.read(store, feed.START, 100)
+        new = await store.history("a")
+    finally:
+        await store.close()
+    after = db.rows("SELECT run_id, seq, at, thread, node, kind, attempt, detail FROM journal ORDER BY run_id, seq")
+    assert after == before and len(after) == 4
+    got = [(r.journal.run_id, r.journal.seq) for r in page.records]
+    if db.kind == "sqlite":
+        assert got == [("b", 1), ("a", 1), ("b", 2), ("a", 2)]  # the order they were written in
+    else:
+        assert got == [("a", 1), ("a", 2), ("b", 1), ("b", 2)]  # all committed long ago: by run
+    assert [h.kind for h in new] == ["RUN_STARTED", "RUN_COMPLETED"]
