@@ -16,6 +16,7 @@ from wfc.cli import (
     diff_cmd,
     event_cmd,
     graph_cmd,
+    ops_cmd,
     run_cmd,
     runs_cmd,
     server_cmd,
@@ -74,6 +75,7 @@ def _register(target: typer.Typer) -> None:
     target.command("diff")(diff_cmd.diff_command)
     target.command("run")(run_cmd.run_command)
     control_cmd.register(runs_cmd.runs_app)
+    ops_cmd.register(runs_cmd.runs_app)
     target.add_typer(runs_cmd.runs_app, name="runs")
     target.add_typer(event_cmd.event_app, name="event")
     target.command("worker")(worker_cmd.worker_command)

@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from wfc.runtime import RunInfo
 
 runs_app = typer.Typer(
-    help="List runs, show where a run is, read its journal; halt, resume, cancel or retry a run.",
+    help=(
+        "List runs, show where a run is, read its journal; halt, resume, cancel or retry a run; "
+        "watch every run live; purge and export finished runs."
+    ),
     no_args_is_help=True,
 )
 

@@ -12,6 +12,7 @@ at least once; its idempotency key makes effectively-once possible.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import socket
 import time
@@ -29,12 +30,14 @@ from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._inputs import check_event_args, check_key, check_run_id, check_start_args, start_variables
 from wfc.runtime._loop import CommitLoop, Follow
 from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, run_info, to_datetime
+from wfc.runtime._retention import cutoff, keep_for, purge, retention_seconds, runs_taken
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
+from wfc.runtime._subscribe import FeedEntry, Start, Subscription, read_feed
 from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
 from wfc.runtime.errors import MissingTasksError, UnknownRunError, UnknownWorkflowError, UsageError, WaitTimeoutError
 from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
 from wfc.runtime.interpreter.state import RunStatus, decode_state
-from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, open_store
+from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, open_store, retention
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
 
 log = logging.getLogger("wfc.runtime")
@@ -141,6 +144,7 @@ class Engine:
         max_children_per_run: int = 1000,
         clock: Callable[[], float] = time.time,
         store: Store | None = None,
+        retention: dt.timedelta | float | None = None,
     ) -> AsyncIterator[Engine]:
         """Open the database at ``url`` and run the engine until the block exits.
 
@@ -180,6 +184,11 @@ class Engine:
             store: The store of ``url``, already open, to use instead of
                 opening it (tests wrap one to inject faults); the engine
                 closes it.
+            retention: Delete runs finished longer ago than this
+                (a ``timedelta`` or seconds) with everything stored for
+                them, in the background: at start, then every minute, 100
+                runs per transaction (see :meth:`purge_runs`). ``None``
+                (the default) keeps every run. Needs ``serve=True``.
 
         Raises:
             UnsupportedUrlError: the URL scheme has no store.
@@ -193,6 +202,9 @@ class Engine:
             raise UsageError(f"max_children_per_run must be an int >= 1, got {max_children_per_run!r}")
         if read_only and serve:
             raise UsageError("Engine.open(read_only=True) needs serve=False: a reading engine runs no tasks")
+        keep = retention_seconds(retention)
+        if keep is not None and not serve:
+            raise UsageError("Engine.open(retention=...) needs serve=True: only a serving engine purges")
         if store is None:
             store = await open_store(url, clock(), read_only=read_only)
         try:
@@ -209,11 +221,32 @@ class Engine:
                 max_children_per_run=max_children_per_run,
                 clock=clock,
             )
-            async with engine._loop.running():
+            async with engine._loop.running(), engine._retaining(keep):
                 yield engine
         finally:
             with anyio.CancelScope(shield=True):
                 await store.close()
+
+    @asynccontextmanager
+    async def _retaining(self, seconds: float | None) -> AsyncIterator[None]:
+        """Purge in the background while the block runs, if asked. An error
+        of the block reaches the caller as itself (not in a group)."""
+        if seconds is None:
+            yield
+            return
+        body_error: Exception | None = None
+        closed = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(keep_for, self._store, seconds, self._clock, closed)
+            try:
+                yield
+            except Exception as exc:
+                body_error = exc
+            finally:
+                closed.set()
+                tg.cancel_scope.cancel()
+        if body_error is not None:
+            raise body_error
 
     @property
     def url(self) -> str:
@@ -573,6 +606,115 @@ class Engine:
                 if not entries:
                     with anyio.move_on_after(self._poll):
                         await event.wait()
+
+    def subscribe(
+        self,
+        name: str | None = None,
+        kinds: Iterable[str] = (),
+        *,
+        start: Start = "earliest",
+        batch: int = 100,
+        poll_interval: float = 0.5,
+    ) -> Subscription:
+        """Every run's journal entries as they are committed, in commit
+        order (each run's in ``seq`` order), read from a durable position.
+
+        ``async with engine.subscribe("alerts", kinds=["COMPENSATION_FAILED"])
+        as feed: async for entry in feed: ...`` An entry is handled once the
+        loop body that got it returns (the loop asks for the next one); the
+        position after the handled entries is saved under ``name`` once per
+        batch and when the block ends, so after a crash or a restart the
+        subscriber goes on from there, getting again at most the entries of
+        one batch: at least once, never skipped. Handle entries
+        idempotently, keyed by ``(run_id, seq)``.
+
+        Args:
+            name: The subscriber, whose position is saved in the database;
+                ``None``: not saved (a live tail, like ``wfc runs watch``).
+            kinds: Only entries of these kinds (``COMPENSATION_FAILED``, ...);
+                empty: all.
+            start: Where a subscriber with no saved position starts:
+                ``"earliest"`` (every entry stored) or ``"latest"`` (what is
+                committed from now on).
+            batch: Most entries read at once (and delivered again after a crash).
+            poll_interval: Seconds between looks for new entries when there
+                were none.
+
+        Raises:
+            UsageError: a bad argument.
+        """
+        self._loop.check_open()
+        return Subscription(
+            self._store,
+            name,
+            kinds,
+            start=start,
+            batch=batch,
+            poll_interval=poll_interval,
+            clock=self._clock,
+            check_open=self._loop.check_open,
+        )
+
+    async def read_feed(
+        self, after: str | None = None, limit: int = 100, *, kinds: Iterable[str] = ()
+    ) -> tuple[list[FeedEntry], str]:
+        """One page of every run's journal entries after the position
+        ``after`` (``None``: from the first entry stored), in the order of
+        :meth:`subscribe`, and the position to read from next: for a
+        consumer that keeps its position itself (``GET /api/v1/journal``).
+
+        Raises:
+            UsageError: ``after`` is not a position this database gave out,
+                or a bad limit.
+        """
+        self._loop.check_open()
+        return await read_feed(self._store, after, limit, kinds)
+
+    async def purge_runs(
+        self,
+        finished_before: Moment,
+        status: RunStatus | str | Iterable[RunStatus | str] | None = None,
+        *,
+        batch: int = 100,
+        dry_run: bool = False,
+    ) -> int:
+        """Delete the runs that finished (last changed) before
+        ``finished_before``, of the given finished statuses (default: all
+        of COMPLETED, FAILED, COMPENSATED, CANCELLED), with everything
+        stored for them: journal, outbox, timers, events, waits. ``batch``
+        runs per transaction, so a serving engine on the same database goes
+        on committing in between. Running and halted runs are never taken.
+        Returns how many runs were deleted (``dry_run``: would be; nothing
+        is deleted).
+
+        Raises:
+            UsageError: a status that is not a finished one, a bad moment or batch.
+        """
+        self._loop.check_open()
+        if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 500:
+            raise UsageError(f"batch must be an int from 1 to 500, got {batch!r}")
+        where = cutoff(finished_before, status)
+        if dry_run:
+            return await retention.count(self._store, where)
+        return await purge(self._store, where, batch)
+
+    async def export_runs(
+        self,
+        finished_before: Moment | None = None,
+        status: RunStatus | str | Iterable[RunStatus | str] | None = None,
+    ) -> AsyncIterator[tuple[RunInfo, list[HistoryEntry]]]:
+        """Every run :meth:`purge_runs` would delete with the same arguments
+        (``finished_before=None``: every finished run), with its journal,
+        status by status and oldest first: for archiving before a purge.
+        Masked variables are ``"***"``, as in :meth:`history`.
+
+        Raises:
+            UsageError: a status that is not a finished one, or a bad moment.
+        """
+        self._loop.check_open()
+        where = cutoff(self._clock() if finished_before is None else finished_before, status)
+        async for record in runs_taken(self._store, where):
+            yield await self._info(record), await self.history(record.id)
 
     # ------------------------------------------------------------------ run control
 

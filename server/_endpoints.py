@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from wfc.runtime import RunKey, RunStateError, UnknownRunError
+from wfc.server._feed import Feed, FeedQuery, PurgeOutcome, PurgeRequest, journal_feed, purge
 from wfc.server._http import Call, Endpoint, Reply
 from wfc.server._problems import ProblemError
 from wfc.server._types import (
@@ -351,6 +352,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "POST", "/events", "sendCorrelatedEvent", "Send an event to the run waiting with its correlation key.",
         send_correlated, EventOutcome, body=CorrelatedEvent, cli=("event send",), tags=("events",),
+    ),
+    Endpoint(
+        "GET", "/journal", "readFeed", "Every run's journal entries after a position, in commit order.",
+        journal_feed, Feed, query=FeedQuery, cli=("runs watch",), tags=("runs",),
+    ),
+    Endpoint(
+        "POST", "/retention/purge", "purgeRuns", "Delete (or count) finished runs and everything stored for them.",
+        purge, PurgeOutcome, body=PurgeRequest, cli=("runs purge",), tags=("retention",),
     ),
     Endpoint(
         "GET", "/dead-letters", "listDeadLetters", "FAILED runs: failed, or whose compensation failed.",

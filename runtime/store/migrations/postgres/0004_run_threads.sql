@@ -1,4 +1,4 @@
--- wfc schema 3: each thread run of a run in its own row, so that a commit
+-- wfc schema 4: each thread run of a run in its own row, so that a commit
 -- writes the threads its step changed, not the whole run (a run with 1,000
 -- waiting children rewrote all of them on every step). runs.state then holds
 -- the run without its threads (state format 2); a run stored before keeps
