@@ -70,6 +70,30 @@ def _flags(threads: Iterable[ThreadRun]) -> Flags:
     return Flags(frozenset(hit[0]), frozenset(hit[1]), frozenset(hit[2]))
 
 
+_NO_FLAGS: Final = Flags(frozenset(), frozenset(), frozenset())
+
+
+def _flagged(threads: Iterable[ThreadRun]) -> bool:
+    """Whether any of ``threads`` is interrupted, suspended or queued."""
+    return any(
+        thread.interrupt is not None or thread.interrupts or thread.suspended or thread.status is QUEUED
+        for thread in threads
+    )
+
+
+def _flagged_each(threads: Iterable[ThreadRun]) -> tuple[bool, bool, bool]:
+    """Whether any of ``threads`` is interrupted, suspended, queued."""
+    interrupted = suspended = queued = False
+    for thread in threads:
+        if thread.interrupt is not None or thread.interrupts:
+            interrupted = True
+        if thread.suspended:
+            suspended = True
+        if thread.status is QUEUED:
+            queued = True
+    return interrupted, suspended, queued
+
+
 class Settled(dict[int, ThreadRun]):
     """The threads of a state a step returned, with their :class:`Flags`
     worked out from the flags of the state it was given and the threads it
@@ -123,6 +147,8 @@ class CopiedOnFetch(dict[int, ThreadRun]):
         base, copied = self.base_flags(), self._copied
         if not copied:
             return base
+        if base == _NO_FLAGS and not _flagged(dict.__getitem__(self, number) for number in copied):
+            return base  # the usual case: no thread flagged before or now
         now = _flags(dict.__getitem__(self, number) for number in copied)
         return Flags(
             (base.interrupted - copied) | now.interrupted,
@@ -133,6 +159,8 @@ class CopiedOnFetch(dict[int, ThreadRun]):
     def any_flags(self) -> tuple[bool, bool, bool]:
         """Whether any thread is interrupted, suspended, queued (see :meth:`flags`)."""
         base, copied = self.base_flags(), self._copied
+        if base == _NO_FLAGS:  # the usual case: only the copied threads can be flagged
+            return _flagged_each(dict.__getitem__(self, number) for number in copied)
         found = [
             any(number not in copied for number in base.interrupted),
             any(number not in copied for number in base.suspended),

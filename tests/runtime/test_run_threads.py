@@ -25,7 +25,7 @@ from test_threads_properties import CAP, SPECS, next_input
 from wfc.runtime import Engine, RunStatus
 from wfc.runtime._run_rows import changed_threads
 from wfc.runtime.interpreter import DispatchTask, Limits, SetTimer, TimerFired, begin, step
-from wfc.runtime.interpreter.copies import Settled, any_flags, fork, scan_flags, settled
+from wfc.runtime.interpreter.copies import CopiedOnFetch, Settled, any_flags, fork, scan_flags, settled
 from wfc.runtime.interpreter.state import RunState, ThreadRun, ThreadStatus, decode_state, encode_state, encode_thread
 from wfc.runtime.store import RunFilter, RunWrite, open_store
 
@@ -241,7 +241,8 @@ def test_the_derived_thread_flags_and_rows_always_match_the_threads(sagas: bool,
 
 def _check_flags_while_stepping(data: st.DataObject, state: RunState) -> None:
     """Mid-step (a fork of a settled state, some threads fetched and
-    changed), :func:`any_flags` says what looking at every thread says."""
+    changed), :func:`any_flags` and the flags a settled state would get say
+    what looking at every thread says."""
     given = decode_state(encode_state(state))
     for number in data.draw(st.lists(st.sampled_from(sorted(given.threads)), max_size=3)):
         _change(data, given.threads[number])
@@ -252,6 +253,7 @@ def _check_flags_while_stepping(data: st.DataObject, state: RunState) -> None:
     scanned = scan_flags(dict(forked.threads))
     expected = (bool(scanned.interrupted), bool(scanned.suspended), bool(scanned.queued))
     assert any_flags(forked.threads) == expected
+    assert isinstance(forked.threads, CopiedOnFetch) and forked.threads.flags() == scanned
 
 
 def _change(data: st.DataObject, thread: ThreadRun) -> None:
