@@ -194,6 +194,7 @@ def test_the_changed_threads_rebuild_every_stored_thread_on_every_golden_step(pa
         rows.update(changed_threads(state, after, apart=True))
         assert rows == {n: encode_thread(t) for n, t in after.threads.items()}
         assert isinstance(after.threads, Settled) and after.threads.flags == scan_flags(after.threads)
+        _check_copies_from_rows(after)
         state = after
         checked += 1
     assert checked or len(doc["steps"]) < 2
@@ -230,6 +231,7 @@ def test_the_derived_thread_flags_and_rows_always_match_the_threads(sagas: bool,
         assert isinstance(after.threads, Settled) and after.threads.flags == scan_flags(after.threads)
         rows.update(changed_threads(state, after, apart=True))
         assert rows == {n: encode_thread(t) for n, t in after.threads.items()}
+        _check_copies_from_rows(after)
         _check_flags_while_stepping(data, after)
         for effect in transition.effects:
             if isinstance(effect, SetTimer):
@@ -237,6 +239,21 @@ def test_the_derived_thread_flags_and_rows_always_match_the_threads(sagas: bool,
             elif isinstance(effect, DispatchTask):
                 dispatched[effect.dispatch_id] = effect
         state = after
+
+
+def _check_copies_from_rows(state: RunState) -> None:
+    """The JSON a commit wrote of a stepped state's threads, kept for the
+    next step's copies, is each thread's JSON now; a thread copied from it
+    is a new object equal to the JSON round trip of the thread."""
+    threads = state.threads
+    assert isinstance(threads, Settled)
+    assert threads.encoded == {n: encode_thread(threads[n]) for n in threads.encoded}
+    forked = fork(state)
+    for number, thread in threads.items():
+        copy = forked.threads[number]
+        assert copy is not thread
+        assert copy == msgspec.json.decode(encode_thread(thread), type=ThreadRun)
+        assert encode_thread(copy) == encode_thread(thread)
 
 
 def _check_flags_while_stepping(data: st.DataObject, state: RunState) -> None:
