@@ -10,7 +10,7 @@ the new state that are not the very objects of the state before.
 
 from __future__ import annotations
 
-from wfc.runtime.interpreter.copies import changed_since
+from wfc.runtime.interpreter.copies import changed_since, remember_encoded
 from wfc.runtime.interpreter.state import RunState, encode_run, encode_thread
 from wfc.runtime.store import RunWrite
 
@@ -19,15 +19,20 @@ def changed_threads(before: RunState, after: RunState, apart: bool) -> dict[int,
     """The threads of ``after`` to write, as JSON by number: every one unless
     the run's threads are stored ``apart`` as of ``before`` (a new run, a run
     stored whole by an older wfc), else the ones ``after`` does not share
-    with ``before``. The interpreter never removes a thread from a run."""
+    with ``before``. The interpreter never removes a thread from a run.
+    The JSON is kept with ``after``'s threads for the next step's copies
+    (:func:`~wfc.runtime.interpreter.copies.remember_encoded`)."""
     threads = after.threads
     if not apart:
-        return {number: encode_thread(thread) for number, thread in threads.items()}
-    touched = changed_since(before.threads, threads)
-    if touched is not None:  # the threads the step copied: no need to look at the others
-        return {number: encode_thread(threads[number]) for number in touched}
-    old = before.threads
-    return {number: encode_thread(thread) for number, thread in threads.items() if old.get(number) is not thread}
+        rows = {number: encode_thread(thread) for number, thread in threads.items()}
+    elif (touched := changed_since(before.threads, threads)) is not None:
+        # the threads the step copied: no need to look at the others
+        rows = {number: encode_thread(threads[number]) for number in touched}
+    else:
+        old = before.threads
+        rows = {number: encode_thread(thread) for number, thread in threads.items() if old.get(number) is not thread}
+    remember_encoded(threads, rows)
+    return rows
 
 
 def run_write(

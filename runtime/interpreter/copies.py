@@ -70,6 +70,30 @@ def _flags(threads: Iterable[ThreadRun]) -> Flags:
     return Flags(frozenset(hit[0]), frozenset(hit[1]), frozenset(hit[2]))
 
 
+_NO_FLAGS: Final = Flags(frozenset(), frozenset(), frozenset())
+
+
+def _flagged(threads: Iterable[ThreadRun]) -> bool:
+    """Whether any of ``threads`` is interrupted, suspended or queued."""
+    return any(
+        thread.interrupt is not None or thread.interrupts or thread.suspended or thread.status is QUEUED
+        for thread in threads
+    )
+
+
+def _flagged_each(threads: Iterable[ThreadRun]) -> tuple[bool, bool, bool]:
+    """Whether any of ``threads`` is interrupted, suspended, queued."""
+    interrupted = suspended = queued = False
+    for thread in threads:
+        if thread.interrupt is not None or thread.interrupts:
+            interrupted = True
+        if thread.suspended:
+            suspended = True
+        if thread.status is QUEUED:
+            queued = True
+    return interrupted, suspended, queued
+
+
 class Settled(dict[int, ThreadRun]):
     """The threads of a state a step returned, with their :class:`Flags`
     worked out from the flags of the state it was given and the threads it
@@ -78,7 +102,7 @@ class Settled(dict[int, ThreadRun]):
     may anyone else, or these flags would be stale. A state read from JSON
     has a plain dict: its flags are found by looking at every thread."""
 
-    __slots__ = ("copied", "flags", "origin")
+    __slots__ = ("copied", "encoded", "flags", "origin")
 
     def __init__(
         self,
@@ -95,6 +119,10 @@ class Settled(dict[int, ThreadRun]):
         :attr:`copied` is one of them, unchanged."""
         self.copied = copied
         """Numbers of the threads the step copied or added (see :func:`changed_since`)."""
+        self.encoded: dict[int, bytes] = {}
+        """The JSON of some of these thread runs, by number, as a commit
+        wrote them (see :func:`remember_encoded`): what :func:`copy_thread`
+        would encode, so the next step copies them decoding only."""
 
 
 class CopiedOnFetch(dict[int, ThreadRun]):
@@ -103,13 +131,14 @@ class CopiedOnFetch(dict[int, ThreadRun]):
     ``values()`` or ``items()`` gives the objects held now without copying:
     only for reading."""
 
-    __slots__ = ("_base", "_copied", "_originals")
+    __slots__ = ("_base", "_copied", "_encoded", "_originals")
 
     def __init__(self, originals: dict[int, ThreadRun]) -> None:
         super().__init__(originals)
         self._copied: set[int] = set()
         self._originals = originals
         self._base: Flags | None = originals.flags if type(originals) is Settled else None
+        self._encoded: dict[int, bytes] = originals.encoded if type(originals) is Settled else {}
 
     def base_flags(self) -> Flags:
         """The flags of the threads as given (found once if not known)."""
@@ -123,6 +152,8 @@ class CopiedOnFetch(dict[int, ThreadRun]):
         base, copied = self.base_flags(), self._copied
         if not copied:
             return base
+        if base == _NO_FLAGS and not _flagged(dict.__getitem__(self, number) for number in copied):
+            return base  # the usual case: no thread flagged before or now
         now = _flags(dict.__getitem__(self, number) for number in copied)
         return Flags(
             (base.interrupted - copied) | now.interrupted,
@@ -133,6 +164,8 @@ class CopiedOnFetch(dict[int, ThreadRun]):
     def any_flags(self) -> tuple[bool, bool, bool]:
         """Whether any thread is interrupted, suspended, queued (see :meth:`flags`)."""
         base, copied = self.base_flags(), self._copied
+        if base == _NO_FLAGS:  # the usual case: only the copied threads can be flagged
+            return _flagged_each(dict.__getitem__(self, number) for number in copied)
         found = [
             any(number not in copied for number in base.interrupted),
             any(number not in copied for number in base.suspended),
@@ -151,7 +184,8 @@ class CopiedOnFetch(dict[int, ThreadRun]):
     def __getitem__(self, number: int) -> ThreadRun:
         thread = dict.__getitem__(self, number)
         if number not in self._copied:
-            thread = copy_thread(thread)
+            data = self._encoded.get(number)
+            thread = copy_thread(thread) if data is None else _THREAD_DECODER.decode(data)
             dict.__setitem__(self, number, thread)
             self._copied.add(number)
         return thread
@@ -185,6 +219,16 @@ def settled(state: RunState) -> None:
         state.threads = Settled(threads, threads.flags(), originals, frozenset(threads._copied))
     elif type(threads) is not Settled:
         state.threads = Settled(threads, scan_flags(threads))
+
+
+def remember_encoded(threads: Mapping[int, ThreadRun], encoded: Mapping[int, bytes]) -> None:
+    """Keep ``encoded`` (the JSON of thread runs of ``threads`` by number,
+    just encoded from them) with ``threads`` when it is a :class:`Settled`
+    dict, so the step that forks them copies those threads by decoding
+    only. Its thread runs never change (see :class:`Settled`), so the
+    bytes stay theirs."""
+    if type(threads) is Settled:
+        threads.encoded.update(encoded)
 
 
 def changed_since(before: Mapping[int, ThreadRun], after: Mapping[int, ThreadRun]) -> list[int] | None:

@@ -25,7 +25,7 @@ from test_threads_properties import CAP, SPECS, next_input
 from wfc.runtime import Engine, RunStatus
 from wfc.runtime._run_rows import changed_threads
 from wfc.runtime.interpreter import DispatchTask, Limits, SetTimer, TimerFired, begin, step
-from wfc.runtime.interpreter.copies import Settled, any_flags, fork, scan_flags, settled
+from wfc.runtime.interpreter.copies import CopiedOnFetch, Settled, any_flags, fork, scan_flags, settled
 from wfc.runtime.interpreter.state import RunState, ThreadRun, ThreadStatus, decode_state, encode_state, encode_thread
 from wfc.runtime.store import RunFilter, RunWrite, open_store
 
@@ -194,6 +194,7 @@ def test_the_changed_threads_rebuild_every_stored_thread_on_every_golden_step(pa
         rows.update(changed_threads(state, after, apart=True))
         assert rows == {n: encode_thread(t) for n, t in after.threads.items()}
         assert isinstance(after.threads, Settled) and after.threads.flags == scan_flags(after.threads)
+        _check_copies_from_rows(after)
         state = after
         checked += 1
     assert checked or len(doc["steps"]) < 2
@@ -230,6 +231,7 @@ def test_the_derived_thread_flags_and_rows_always_match_the_threads(sagas: bool,
         assert isinstance(after.threads, Settled) and after.threads.flags == scan_flags(after.threads)
         rows.update(changed_threads(state, after, apart=True))
         assert rows == {n: encode_thread(t) for n, t in after.threads.items()}
+        _check_copies_from_rows(after)
         _check_flags_while_stepping(data, after)
         for effect in transition.effects:
             if isinstance(effect, SetTimer):
@@ -239,9 +241,25 @@ def test_the_derived_thread_flags_and_rows_always_match_the_threads(sagas: bool,
         state = after
 
 
+def _check_copies_from_rows(state: RunState) -> None:
+    """The JSON a commit wrote of a stepped state's threads, kept for the
+    next step's copies, is each thread's JSON now; a thread copied from it
+    is a new object equal to the JSON round trip of the thread."""
+    threads = state.threads
+    assert isinstance(threads, Settled)
+    assert threads.encoded == {n: encode_thread(threads[n]) for n in threads.encoded}
+    forked = fork(state)
+    for number, thread in threads.items():
+        copy = forked.threads[number]
+        assert copy is not thread
+        assert copy == msgspec.json.decode(encode_thread(thread), type=ThreadRun)
+        assert encode_thread(copy) == encode_thread(thread)
+
+
 def _check_flags_while_stepping(data: st.DataObject, state: RunState) -> None:
     """Mid-step (a fork of a settled state, some threads fetched and
-    changed), :func:`any_flags` says what looking at every thread says."""
+    changed), :func:`any_flags` and the flags a settled state would get say
+    what looking at every thread says."""
     given = decode_state(encode_state(state))
     for number in data.draw(st.lists(st.sampled_from(sorted(given.threads)), max_size=3)):
         _change(data, given.threads[number])
@@ -252,6 +270,7 @@ def _check_flags_while_stepping(data: st.DataObject, state: RunState) -> None:
     scanned = scan_flags(dict(forked.threads))
     expected = (bool(scanned.interrupted), bool(scanned.suspended), bool(scanned.queued))
     assert any_flags(forked.threads) == expected
+    assert isinstance(forked.threads, CopiedOnFetch) and forked.threads.flags() == scanned
 
 
 def _change(data: st.DataObject, thread: ThreadRun) -> None:
