@@ -18,6 +18,7 @@ from typing import Any
 
 from msgspec.structs import replace as replace_struct
 
+from wfc.runtime._stuck import StuckReason
 from wfc.runtime.interpreter import Redactor, mask_variables
 from wfc.runtime.interpreter.state import (
     DoneWait,
@@ -37,7 +38,6 @@ from wfc.runtime.interpreter.state import (
     ThreadsWait,
     Wait,
 )
-from wfc.runtime._stuck import StuckReason
 from wfc.specs import Version
 
 

@@ -13,13 +13,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import anyio
 import pytest
 from rtdb import Db
-from rtspec import exit_, out, sleep, spec, task, wait
+from rtspec import exit_, out, spec, task
+from rtstuck import HOUR, started_an_hour_ago
 
 from wfc.runtime import Engine, RunStatus, UsageError
 from wfc.runtime import task as wfc_task
@@ -27,33 +27,8 @@ from wfc.specs import dumps
 
 pytestmark = pytest.mark.anyio
 
-HOUR = 3600.0
-
-
-def _hour_ago() -> Callable[[], float]:
-    return lambda: time.time() - HOUR
-
-
-async def _started_an_hour_ago(url: str) -> None:
-    """Runs a client started an hour ago, with nothing serving them since:
-    ``orphan`` dispatched a task nobody serves, ``napper`` slept a minute,
-    ``patient`` waits for an event, ``dreamer`` sleeps two hours."""
-    async with Engine.open(url, serve=False, check_tasks=False, clock=_hour_ago()) as client:
-        for s in (
-            spec("orphaned", [("charge", task("nobody-serves")), ("end", exit_(out("charge")))]),
-            spec("napping", [("nap", sleep(60)), ("end", exit_("awake"))]),
-            spec("patient", [("hear", wait("approved")), ("end", exit_("heard"))]),
-            spec("dreaming", [("nap", sleep(2 * HOUR)), ("end", exit_("awake"))]),
-        ):
-            await client.deploy(s)
-        await client.start("orphaned", run_id="orphan")
-        await client.start("napping", run_id="napper")
-        await client.start("patient", run_id="patient")
-        await client.start("dreaming", run_id="dreamer")
-
-
 async def test_what_nobody_does_makes_a_run_stuck_and_waiting_does_not(db_url: str, db: Db) -> None:
-    await _started_an_hour_ago(db_url)
+    await started_an_hour_ago(db_url)
     assert db.rows("SELECT run_id, lease_owner FROM tasks") == [("orphan", None)]
     async with Engine.open(db_url, serve=False) as reader:
         assert await reader.count_stuck(300) == 2
@@ -78,7 +53,7 @@ async def test_what_nobody_does_makes_a_run_stuck_and_waiting_does_not(db_url: s
 
 
 async def test_a_halted_run_is_not_stuck(db_url: str) -> None:
-    await _started_an_hour_ago(db_url)
+    await started_an_hour_ago(db_url)
     async with Engine.open(db_url, serve=False) as client:
         await client.halt("orphan", "looking into it")
         assert [r.id for r in await client.list_runs(stuck_for=300)] == ["napper"]
