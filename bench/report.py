@@ -226,7 +226,8 @@ def api_markdown(result: dict[str, Any]) -> str:
     ]
     for name, figures in api["scenarios"].items():
         label = API_SCENARIOS.get(name, name)
-        lines.append(f"| {label} | {figures['p50_ms']:.4g} | {figures['p99_ms']:.4g} | {figures['requests_per_s']:.4g} |")
+        p50, p99, rate = figures["p50_ms"], figures["p99_ms"], figures["requests_per_s"]
+        lines.append(f"| {label} | {p50:.4g} | {p99:.4g} | {rate:.4g} |")
     return "\n".join(lines)
 
 
