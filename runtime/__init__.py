@@ -23,6 +23,7 @@ leading underscore are private.
 
 from wfc.runtime._engine import Engine
 from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, ThreadInfo
+from wfc.runtime._stuck import StuckReason
 from wfc.runtime._subscribe import FeedEntry, Subscription
 from wfc.runtime._tasks import TaskContext, TaskDefinition, TaskException, TaskFunction, task
 from wfc.runtime._worker import Worker, WorkerStats
@@ -70,6 +71,7 @@ __all__ = [
     "RunStatus",
     "SentEvent",
     "StoreError",
+    "StuckReason",
     "Subscription",
     "TaskContext",
     "TaskDefinition",

@@ -12,6 +12,7 @@ at least once; its idempotency key makes effectively-once possible.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import socket
@@ -32,12 +33,13 @@ from wfc.runtime._loop import CommitLoop, Follow
 from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, run_info, to_datetime
 from wfc.runtime._retention import cutoff, keep_for, purge, retention_seconds, runs_taken
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
+from wfc.runtime._stuck import reasons_by_run, stuck_seconds
 from wfc.runtime._subscribe import FeedEntry, Start, Subscription, read_feed
 from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
 from wfc.runtime.errors import MissingTasksError, UnknownRunError, UnknownWorkflowError, UsageError, WaitTimeoutError
 from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
 from wfc.runtime.interpreter.state import RunStatus, decode_state
-from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, open_store, retention
+from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, StuckWindow, open_store, retention
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
 
 log = logging.getLogger("wfc.runtime")
@@ -438,12 +440,15 @@ class Engine:
         started_before: Moment | None = None,
         limit: int | None = 100,
         needs_attention: bool | None = None,
+        stuck_for: float | dt.timedelta | None = None,
     ) -> list[RunInfo]:
         """Runs, newest first, filtered by status(es), workflow name, start
         time (``started_after <= created_at < started_before``) and, with
         ``needs_attention=True``, only the runs someone must look at: FAILED
         because a compensation still failed after its retries, so side effects
-        may not be undone (``False``: only the others)."""
+        may not be undone (``False``: only the others); with ``stuck_for``
+        (seconds or a timedelta), only the runs stuck for longer than that,
+        each with its :attr:`~RunInfo.stuck` reasons (see :meth:`count_stuck`)."""
         page = await self.list_runs_page(
             status=status,
             workflow=workflow,
@@ -451,6 +456,7 @@ class Engine:
             started_before=started_before,
             limit=limit,
             needs_attention=needs_attention,
+            stuck_for=stuck_for,
         )
         return page.runs
 
@@ -467,6 +473,7 @@ class Engine:
         needs_attention: bool | None = None,
         limit: int | None = 100,
         after: RunKey | None = None,
+        stuck_for: float | dt.timedelta | None = None,
     ) -> RunPage:
         """One page of :meth:`list_runs`, for keyset paging: ``after`` is the
         ``next`` of the previous page. Besides the filters of
@@ -475,10 +482,11 @@ class Engine:
         (``updated_after <= updated_at < updated_before``).
 
         Raises:
-            UsageError: an unknown status or a malformed version.
+            UsageError: an unknown status, a malformed version or a negative ``stuck_for``.
         """
         self._loop.check_open()
         check_key(workflow, "the workflow name")
+        stuck = None if stuck_for is None else StuckWindow(self._clock(), stuck_seconds(stuck_for))
         statuses = None if status is None else parse_statuses(status)
         major, revision = (None, None) if version is None else parse_version(version)
         where = RunFilter(
@@ -493,12 +501,31 @@ class Engine:
             needs_attention=None if needs_attention is None else bool(needs_attention),
             limit=limit,
             after=None if after is None else (after.created_at, after.id),
+            stuck=stuck,
         )
         records = await self._store.list_runs(where)
         runs = [await self._info(record) for record in records]
+        if stuck is not None and runs:
+            reasons = reasons_by_run(*await self._store.stuck_causes([r.id for r in runs], stuck))
+            runs = [dataclasses.replace(run, stuck=reasons.get(run.id, ())) for run in runs]
         full = limit is not None and len(records) == limit
         last = RunKey(created_at=records[-1].created_at, id=records[-1].id) if records and full else None
         return RunPage(runs=runs, next=last)
+
+    async def count_stuck(self, stuck_for: float | dt.timedelta) -> int:
+        """How many runs are stuck for longer than ``stuck_for`` (seconds or
+        a timedelta) now: RUNNING with a task attempt dispatched longer ago
+        that no live engine holds (never claimed, or its holder's lease
+        expired), or with a timer overdue by longer. A run waiting for an
+        event, sleeping, or whose attempt a live worker runs is not stuck.
+        One indexed count over the outbox and timers, cheap enough for a
+        metrics scrape; :meth:`list_runs_page` with ``stuck_for`` lists them.
+
+        Raises:
+            UsageError: ``stuck_for`` is not a duration of zero or more.
+        """
+        self._loop.check_open()
+        return await self._store.count_stuck(StuckWindow(self._clock(), stuck_seconds(stuck_for)))
 
     async def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
         """Wait until the run finishes (COMPLETED, FAILED, COMPENSATED or

@@ -201,6 +201,21 @@ class RunWrite:
 
 
 @dataclass(frozen=True)
+class StuckWindow:
+    """Which runs count as stuck: owed progress for more than ``seconds`` at
+    ``now`` (see :mod:`~wfc.runtime.store.stuck`)."""
+
+    now: float
+    """Epoch seconds."""
+    seconds: float
+
+    @property
+    def cutoff(self) -> float:
+        """What was owed before this epoch second and is still not done makes a run stuck."""
+        return self.now - self.seconds
+
+
+@dataclass(frozen=True)
 class RunFilter:
     """Which runs :meth:`~wfc.runtime.store.Store.list_runs` returns, newest
     first; every criterion given must hold."""
@@ -231,6 +246,8 @@ class RunFilter:
     after: tuple[float, str] | None = None
     """Keyset paging: only runs after this ``(created_at, id)`` in the
     newest-first order, i.e. the key of the last run of the previous page."""
+    stuck: StuckWindow | None = None
+    """Only the runs stuck in this window (see :mod:`~wfc.runtime.store.stuck`)."""
 
 
 @dataclass(frozen=True)
