@@ -391,7 +391,7 @@ class _Exporter:
             if spans:
                 await self._export(self._factory.make(spans))
         self._position = page.position
-        if self._position != self._saved and self._clock() - self._saved_at >= self._tracing.save_interval:
+        if self._position != self._saved and time.monotonic() - self._saved_at >= self._tracing.save_interval:
             await self.save()
         return len(page.records) == self._tracing.batch
 
@@ -399,9 +399,8 @@ class _Exporter:
         """Save the position: everything before it was exported."""
         if self._position is None or self._position == self._saved:
             return
-        now = self._clock()
-        await feed.save_position(self._store, self._tracing.name, self._position, now)
-        self._saved, self._saved_at = self._position, now
+        await feed.save_position(self._store, self._tracing.name, self._position, self._clock())
+        self._saved, self._saved_at = self._position, time.monotonic()
 
     async def close(self) -> None:
         """Save the position and give up the lease (best effort: a crash does neither)."""
