@@ -149,7 +149,11 @@ class RunSpans:
                attributes: dict[str, AttributeValue]) -> None:  # fmt: skip
         if key in self._open:  # a start without its end (never in a sound journal): keep the span
             self._finish(key, entry, {"wfc.outcome": "abandoned"})
-        base: dict[str, AttributeValue] = {"wfc.run_id": self.run_id, "wfc.workflow": self.workflow, "wfc.seq": entry.seq}
+        base: dict[str, AttributeValue] = {
+            "wfc.run_id": self.run_id,
+            "wfc.workflow": self.workflow,
+            "wfc.seq": entry.seq,
+        }
         self._open[key] = _Open(sid, parent, name, entry.at, {**base, **attributes})
 
     def _finish(self, key: tuple[Any, ...], entry: Entry, attributes: dict[str, AttributeValue],

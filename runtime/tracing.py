@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 import uuid
 from collections import OrderedDict
@@ -42,6 +43,7 @@ from wfc.runtime._spans import Entry, RunSpans, SpanRecord
 from wfc.runtime._trace_context import stored_trace
 from wfc.runtime.errors import UsageError
 from wfc.runtime.store import JournalRecord, Store, feed
+from wfc.runtime.store.base import process_alive
 from wfc.runtime.store.traces import trace_contexts
 
 if TYPE_CHECKING:
@@ -273,26 +275,41 @@ def _entry(record: JournalRecord) -> Entry:
 
 class _Owner:
     """The lease on exporting under a name: a row ``<name>/owner`` of the
-    subscribers table whose position is the owner and whose ``updated_at``
-    is when the lease lapses. Taken when free, lapsed or already ours."""
+    subscribers table whose position is the owner (``host/pid/id``) and whose
+    ``updated_at`` is when the lease lapses. Taken when free, lapsed, held by
+    a process of this machine that no longer exists (a crash), or ours."""
 
     _TAKE: Final = (
         "INSERT INTO subscribers (name, position, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at "
-        "WHERE subscribers.position = excluded.position OR subscribers.updated_at < ? RETURNING name"
+        "WHERE subscribers.position = ? RETURNING name"
     )
 
     def __init__(self, store: Store, name: str, lease: float) -> None:
         self._store = store
         self._row = f"{name}/owner"
-        self._id = uuid.uuid4().hex
+        self._host = socket.gethostname()
+        self._id = f"{self._host}/{os.getpid()}/{uuid.uuid4().hex}"
         self._lease = lease
+
+    def _free(self, holder: str, lapses: float, now: float) -> bool:
+        if holder == self._id or lapses < now:
+            return True
+        host, _, rest = holder.partition("/")
+        pid = rest.partition("/")[0]
+        return host == self._host and pid.isdigit() and not process_alive(int(pid))
 
     async def take(self, now: float) -> bool:
         """Take or renew the lease; true when this exporter holds it."""
-        async with self._store.transaction() as tx:
-            rows = await tx.connection.fetch(self._TAKE, (self._row, self._id, now + self._lease, now))
-        return bool(rows)
+        rows = await self._store.dialect.fetch(
+            "SELECT position, updated_at FROM subscribers WHERE name = ?", (self._row,)
+        )
+        seen = str(rows[0]["position"]) if rows else None
+        if rows and seen is not None and not self._free(seen, float(rows[0]["updated_at"]), now):
+            return False
+        async with self._store.transaction() as tx:  # only over the holder just seen
+            taken = await tx.connection.fetch(self._TAKE, (self._row, self._id, now + self._lease, seen))
+        return bool(taken)
 
     async def release(self) -> None:
         async with self._store.transaction() as tx:

@@ -17,13 +17,15 @@ from rtengine import example
 
 pytest.importorskip("opentelemetry.sdk.trace", reason="tracing tests need pip install 'wfc[otel]'")
 
-from opentelemetry.sdk.trace import ReadableSpan  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-from opentelemetry.trace import StatusCode  # noqa: E402
+import itertools
 
-from wfc.dsl import ThreadStrategy, Workflow, WorkflowThread  # noqa: E402
-from wfc.runtime import Engine, RunStatus, UsageError, task  # noqa: E402
-from wfc.runtime.tracing import Tracing  # noqa: E402
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+from wfc.dsl import ThreadStrategy, Workflow, WorkflowThread
+from wfc.runtime import Engine, RunStatus, UsageError, task
+from wfc.runtime.tracing import Tracing
 
 pytestmark = pytest.mark.anyio
 
@@ -118,7 +120,7 @@ async def test_each_retry_is_a_span_with_its_attempt_number_key_and_outcome(db: 
     assert attempts[0].status.description is not None and "TASK_ERROR" in attempts[0].status.description
     assert len({s.context.span_id for s in attempts}) == 4
     # a retry starts after the attempt before it ended (its backoff)
-    for before, after in zip(attempts, attempts[1:], strict=False):
+    for before, after in itertools.pairwise(attempts):
         assert (before.end_time or 0) < (after.start_time or 0)
 
 
