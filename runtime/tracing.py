@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import time
 import uuid
 from collections import OrderedDict
@@ -147,7 +148,7 @@ class Tracing:
     def from_environment(cls, **options: Any) -> Tracing:
         """Export with OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
         ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set, to the console
-        otherwise (what ``--otel`` of the CLI does). The OTLP exporter reads
+        otherwise, as JSON on stderr (what ``--otel`` of the CLI does). The OTLP exporter reads
         the standard ``OTEL_EXPORTER_OTLP_*`` variables itself.
 
         Raises:
@@ -162,7 +163,7 @@ class Tracing:
         else:
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-            exporter = ConsoleSpanExporter()
+            exporter = ConsoleSpanExporter(out=sys.stderr)  # stdout is the program's own
         if "service_name" not in options and os.environ.get("OTEL_SERVICE_NAME"):
             options["service_name"] = os.environ["OTEL_SERVICE_NAME"]
         return cls(exporter, **options)
