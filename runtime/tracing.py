@@ -193,68 +193,53 @@ def _otlp_exporter(endpoint: str) -> Any:
 
 
 class _SpanFactory:
-    """OpenTelemetry spans with the ids wfc derived, made through the SDK's
-    own tracer (the supported way: an ``IdGenerator`` hands it our ids)."""
+    """OpenTelemetry spans, with the ids wfc derived, from span records.
+
+    They are the SDK's :class:`ReadableSpan`, what every ``SpanExporter``
+    takes, built directly: they record what the journal says happened, like
+    any converter of recorded traces. The SDK's supported way to choose ids,
+    an ``IdGenerator`` under a tracer, made the same spans at about 14 times
+    the cost (100 µs against 7.5 µs a span, measured), a quarter of the
+    engine's throughput; the tests check the spans through the in-memory,
+    console and a JSON exporter."""
 
     def __init__(self, resource: Resource) -> None:
-        from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-        from opentelemetry.sdk.trace.id_generator import IdGenerator
-        from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-        class Ids(IdGenerator):
-            def __init__(self) -> None:
-                self.trace_id = 0
-                self.span_id = 0
-
-            def generate_trace_id(self) -> int:
-                return self.trace_id
-
-            def generate_span_id(self) -> int:
-                return self.span_id
-
-        class Collect(SpanProcessor):
-            def __init__(self) -> None:
-                self.spans: list[ReadableSpan] = []
-
-            def on_end(self, span: ReadableSpan) -> None:
-                self.spans.append(span)
-
-        self._ids = Ids()
-        self._collect = Collect()
-        provider = TracerProvider(resource=resource, id_generator=self._ids, sampler=ALWAYS_ON, shutdown_on_exit=False)
-        provider.add_span_processor(self._collect)
-        self._tracer = provider.get_tracer(_SCOPE)
+        self._resource = resource
+        self._scope = InstrumentationScope(_SCOPE)
 
     def make(self, records: Iterable[SpanRecord]) -> list[ReadableSpan]:
-        from opentelemetry import trace
-        from opentelemetry.context import Context
-        from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
+        from opentelemetry.sdk.trace import Event, ReadableSpan
+        from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
         sampled = TraceFlags(TraceFlags.SAMPLED)
+        unset, made = Status(StatusCode.UNSET), []
         for record in records:
             trace_id = record.trace.trace_id
-            context = Context()
+            parent = None
             if record.parent_id is not None:
                 remote = record.parent_id == record.trace.parent_span_id
                 parent = SpanContext(trace_id, record.parent_id, is_remote=remote, trace_flags=sampled)
-                context = trace.set_span_in_context(NonRecordingSpan(parent), context)
-            links = [
-                Link(SpanContext(trace_id, linked, is_remote=False, trace_flags=sampled)) for linked in record.links
-            ]
-            self._ids.trace_id, self._ids.span_id = trace_id, record.span_id
-            span = self._tracer.start_span(
-                record.name,
-                context=context,
-                attributes=record.attributes,
-                links=links,
-                start_time=_ns(record.start),
+            made.append(
+                ReadableSpan(
+                    name=record.name,
+                    context=SpanContext(trace_id, record.span_id, is_remote=False, trace_flags=sampled),
+                    parent=parent,
+                    resource=self._resource,
+                    attributes=record.attributes,
+                    events=[Event(name, attributes, _ns(at)) for name, at, attributes in record.events],
+                    links=[
+                        Link(SpanContext(trace_id, linked, is_remote=False, trace_flags=sampled))
+                        for linked in record.links
+                    ],
+                    kind=SpanKind.INTERNAL,
+                    status=unset if record.error is None else Status(StatusCode.ERROR, record.error),
+                    start_time=_ns(record.start),
+                    end_time=_ns(record.end),
+                    instrumentation_scope=self._scope,
+                )
             )
-            for name, at, attributes in record.events:
-                span.add_event(name, attributes, timestamp=_ns(at))
-            if record.error is not None:
-                span.set_status(Status(StatusCode.ERROR, record.error))
-            span.end(end_time=_ns(record.end))
-        made, self._collect.spans = self._collect.spans, []
         return made
 
 
@@ -334,6 +319,7 @@ class _Exporter:
         self._saved: str | None = None
         self._saved_at = 0.0
         self._closing = False
+        self._closing_at: str | None = None
         self.done = anyio.Event()
         """Set when :meth:`run` returned, after :meth:`finish`."""
 
@@ -345,6 +331,15 @@ class _Exporter:
         """Export what is committed, then stop (see :attr:`done`)."""
         self._closing = True
         self._wake.set()
+
+    async def _read_all_committed(self) -> bool:
+        """Closing: true once everything committed before :meth:`finish`
+        was read (on PostgreSQL, the feed shows a commit only once every
+        transaction older than it ended)."""
+        assert self._position is not None
+        if self._closing_at is None:
+            self._closing_at = await feed.committed_end(self._store)
+        return feed.reached(self._store, self._position, self._closing_at)
 
     async def run(self) -> None:
         """Export until :meth:`finish` (or cancelled); a failing database or
@@ -380,16 +375,17 @@ class _Exporter:
                 renew_at = now + tracing.lease_seconds / 3
             if self._position is None:
                 self._position = await self._begin()
-            closing = self._closing  # taken before the read: what was committed before finish() is read
             more = await self._step()
             if not more:
-                if closing:
+                if self._closing and await self._read_all_committed():
                     return
                 with anyio.move_on_after(tracing.poll_interval):
                     await self._wait()
 
     async def _wait(self) -> None:
-        if not self._closing:
+        if self._closing:
+            await anyio.sleep(0.01)  # for older transactions to end
+        else:
             await self._wake.wait()
         self._wake = anyio.Event()
 
