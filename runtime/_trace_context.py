@@ -21,6 +21,7 @@ from wfc.runtime.errors import UsageError
 
 _TRACEPARENT: Final = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
 _NO_PARENT: Final = "0" * 16
+_NO_TRACE: Final = "0" * 32
 _EXAMPLE: Final = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
@@ -92,6 +93,9 @@ def stored_trace(text: str | None, run_id: str) -> TraceContext:
 
 
 def start_trace(traceparent: str | None) -> str:
-    """What :meth:`~wfc.runtime.Engine.start` stores for a new run."""
-    context = new_trace_context() if traceparent is None else parse_traceparent(traceparent)
-    return context.traceparent()
+    """What :meth:`~wfc.runtime.Engine.start` stores for a new run (a
+    microsecond when no traceparent is given: every start pays it)."""
+    if traceparent is None:
+        trace_id = secrets.token_hex(16)
+        return f"00-{trace_id}-{_NO_PARENT}-01" if trace_id != _NO_TRACE else new_trace_context().traceparent()
+    return parse_traceparent(traceparent).traceparent()
