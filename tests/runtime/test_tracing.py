@@ -288,3 +288,42 @@ async def test_engine_open_refuses_a_tracing_that_is_not_one(db: Db) -> None:
     with pytest.raises(UsageError, match=r"tracing=\.\.\.\) takes a wfc\.runtime\.tracing\.Tracing"):
         async with Engine.open(db.url, tracing=InMemorySpanExporter()):  # type: ignore[arg-type]
             pass
+
+
+async def test_one_process_exports_at_a_time_and_another_takes_over_when_it_stops(db: Db) -> None:
+    first, second = InMemorySpanExporter(), InMemorySpanExporter()
+    first_done, second_done = anyio.Event(), anyio.Event()
+
+    async def serve_first() -> None:
+        async with Engine.open(db.url, [step], poll_interval=0.02, tracing=Tracing(first, poll_interval=0.02)) as e:
+            await e.deploy(Workflow("waits", waits).compile())
+            await e.start("waits", run_id="w4")
+            with anyio.fail_after(10):
+                while "sleep" not in [s.name for s in first.get_finished_spans()]:
+                    await anyio.sleep(0.01)
+            await first_done.wait()
+
+    async def stand_by() -> None:
+        tracing = Tracing(second, poll_interval=0.02, lease_seconds=0.3)
+        async with Engine.open(db.url, serve=False, tracing=tracing) as e:
+            await second_done.wait()
+            await e.send_event("go", None, run_id="w4")  # a client commits the event; nothing runs the task
+            with anyio.fail_after(10):
+                while "wait go" not in [s.name for s in second.get_finished_spans()]:
+                    await anyio.sleep(0.01)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(serve_first)
+        await anyio.sleep(0.2)
+        tg.start_soon(stand_by)
+        with anyio.fail_after(10):
+            while "sleep" not in [s.name for s in first.get_finished_spans()]:
+                await anyio.sleep(0.01)
+        assert second.get_finished_spans() == ()  # the first holds the lease
+        first_done.set()  # it closes and gives the lease up
+        await anyio.sleep(0.1)
+        second_done.set()
+    by_first = {s.context.span_id for s in first.get_finished_spans()}
+    by_second = {s.context.span_id for s in second.get_finished_spans()}
+    assert by_first and by_second and not by_first & by_second
+    assert {s.name for s in second.get_finished_spans()} >= {"wait go", "event go"}
