@@ -32,7 +32,7 @@ from wfc.runtime._trace_context import TraceContext
 
 #: What an attribute value may be (OpenTelemetry's primitive types).
 AttributeValue = str | int | float | bool
-_TERMINAL: Final = frozenset({"RUN_COMPLETED", "RUN_FAILED", "RUN_COMPENSATED", "RUN_CANCELLED", "RUN_SET_ASIDE"})
+_TERMINAL: Final = frozenset({"RUN_COMPLETED", "RUN_FAILED", "RUN_COMPENSATED", "RUN_CANCELLED"})
 _THREAD_ENDS: Final = frozenset({"THREAD_COMPLETED", "THREAD_FAILED", "THREAD_HALTED"})
 _WAIT_ENDS: Final = {
     "TIMER_FIRED": "sleep",
@@ -125,6 +125,8 @@ class RunSpans:
         self._open: dict[tuple[Any, ...], _Open] = {}
         self._out: list[SpanRecord] = []
         self._ended = False
+        self._compensation: int | None = None
+        """The span of the run's last compensation, once one started."""
 
     @property
     def finished(self) -> bool:
@@ -203,7 +205,8 @@ class RunSpans:
             self._event(("task", entry.thread, entry.node), entry, "redelivered")
         elif kind == "COMPENSATION_STARTED":
             attributes = {"wfc.cause": _text(detail.get("cause") or ""), "wfc.error": _text(detail.get("error") or "")}
-            self._begin(("compensation",), self._sid(entry.seq), self.root, "compensation", entry, attributes)
+            self._compensation = self._sid(entry.seq)
+            self._begin(("compensation",), self._compensation, self.root, "compensation", entry, attributes)
         elif kind == "COMPENSATION_SKIPPED":
             self._instant(entry, f"compensate {detail.get('task')}", self._compensation_parent(),
                           {"wfc.node": entry.node or "", "wfc.outcome": "skipped"})  # fmt: skip
@@ -218,7 +221,7 @@ class RunSpans:
 
     def _end_run(self, entry: Entry) -> None:
         status = entry.kind.removeprefix("RUN_")
-        failed = status in ("FAILED", "SET_ASIDE")
+        failed = status == "FAILED"
         error = f"{entry.detail.get('error')}: {entry.detail.get('message')}" if failed else None
         ending = ("run",) if ("run",) in self._open else ("retry",)
         for key in [k for k in self._open if k[0] not in ("run", "retry", "compensation")]:
@@ -262,8 +265,8 @@ class RunSpans:
         self._finish(("thread", entry.thread), entry, attributes, error=error)
 
     def _compensation_parent(self) -> int:
-        span = self._open.get(("compensation",))
-        return self.root if span is None else span.span_id
+        # A retried compensation goes on under the span of the compensation it continues.
+        return self._compensation or self.root
 
     def _attempt_key(self, entry: Entry) -> tuple[Any, ...]:
         if entry.kind.startswith("COMPENSATION_"):

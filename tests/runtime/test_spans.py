@@ -4,9 +4,11 @@ restart) gives exactly the spans not given yet, whatever the cut."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rtclock import ManualClock, finish, manual_engine
-from rtengine import example
+from rtengine import example, recorded
 
 from wfc.runtime import HistoryEntry
 from wfc.runtime._spans import Entry, RunSpans, SpanRecord, span_id
@@ -16,7 +18,12 @@ from wfc.runtime.errors import UsageError
 pytestmark = pytest.mark.anyio
 
 TRACE = TraceContext(trace_id=0x1234, parent_span_id=None, sampled=True)
-ADDRESS = {"street": "Damrak 1", "city": "Amsterdam", "country": "NL"}
+INPUTS = {
+    "customer-email": "ada@example.com",
+    "items": [{"sku": "SKU-MOUSE", "quantity": 1}],
+    "card-token": "tok_visa",
+    "shipping-address": {"street": "Damrak 1", "city": "Amsterdam", "country": "NL"},
+}
 
 
 def entries(history: list[HistoryEntry]) -> list[Entry]:
@@ -36,18 +43,45 @@ def spans_of(journal: list[Entry], cut: int = 0) -> list[SpanRecord]:
 async def compensated_journal(sqlite_url: str) -> list[Entry]:
     spec, tasks = example("checkout")
     clock = ManualClock()
-    inputs = {
-        "order-id": "o-no-carrier-9",
-        "customer-email": "ada@example.com",
-        "items": [{"sku": "SKU-MOUSE", "quantity": 1}],
-        "card-token": "tok_visa",
-        "shipping-address": ADDRESS,
-    }
+    inputs = {**INPUTS, "order-id": "o-no-carrier-9"}
     async with manual_engine(sqlite_url, clock, tasks=tasks, poll_interval=0.02) as engine:
         await engine.deploy(spec)
         await engine.start("checkout", inputs, run_id="o-1")
         await finish(engine, clock, "o-1")
         return entries(await engine.history("o-1"))
+
+
+@pytest.fixture
+async def retried_journal(sqlite_url: str) -> list[Entry]:
+    """A compensation that failed for good, then the run retried to its end."""
+    down = {"left": 10}
+
+    def flaky_warehouse(order_id: str, reservation_id: str) -> dict[str, Any]:
+        if down["left"] > 0:
+            down["left"] -= 1
+            raise ConnectionError("warehouse API down")
+        return {"reservation_id": reservation_id, "released": True}
+
+    spec, tasks = example("checkout")
+    clock = ManualClock()
+    defs = recorded(tasks, [], {"release-inventory": flaky_warehouse})
+    async with manual_engine(sqlite_url, clock, tasks=defs, poll_interval=0.02) as engine:
+        await engine.deploy(spec)
+        await engine.start("checkout", {**INPUTS, "order-id": "o-no-carrier-8"}, run_id="o-1")
+        await finish(engine, clock, "o-1")
+        down["left"] = 0
+        await engine.retry("o-1")
+        await finish(engine, clock, "o-1")
+        journal = entries(await engine.history("o-1"))
+    assert "RUN_RETRIED" in [e.kind for e in journal]
+    return journal
+
+
+async def test_a_retried_run_picked_up_anywhere_gives_the_spans_not_given_yet(retried_journal: list[Entry]) -> None:
+    whole = spans_of(retried_journal)
+    assert len({s.span_id for s in whole}) == len(whole)
+    for cut in range(1, len(retried_journal) + 1):
+        assert spans_of([e for e in retried_journal if e.seq < cut]) + spans_of(retried_journal, cut) == whole
 
 
 async def test_the_same_journal_gives_the_same_spans(compensated_journal: list[Entry]) -> None:

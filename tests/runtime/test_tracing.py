@@ -13,7 +13,7 @@ import anyio
 import pytest
 from rtclock import ManualClock, finish, manual_engine
 from rtdb import Db
-from rtengine import example
+from rtengine import example, recorded
 
 pytest.importorskip("opentelemetry.sdk.trace", reason="tracing tests need pip install 'wfc[otel]'")
 
@@ -327,3 +327,40 @@ async def test_one_process_exports_at_a_time_and_another_takes_over_when_it_stop
     by_second = {s.context.span_id for s in second.get_finished_spans()}
     assert by_first and by_second and not by_first & by_second
     assert {s.name for s in second.get_finished_spans()} >= {"wait go", "event go"}
+
+
+async def test_a_failed_compensation_retried_goes_on_under_the_same_compensation_span(db: Db) -> None:
+    down = {"left": 10}
+
+    def flaky_warehouse(order_id: str, reservation_id: str) -> dict[str, Any]:
+        if down["left"] > 0:
+            down["left"] -= 1
+            raise ConnectionError("warehouse API down")
+        return {"reservation_id": reservation_id, "released": True}
+
+    spec, tasks = example("checkout")
+    tasks = tuple(recorded(tasks, [], {"release-inventory": flaky_warehouse}))
+    exporter, clock = InMemorySpanExporter(), ManualClock()
+    tracing = Tracing(exporter, poll_interval=0.02)
+    async with manual_engine(db.url, clock, tasks=tasks, poll_interval=0.02, tracing=tracing) as engine:
+        await engine.deploy(spec)
+        await engine.start("checkout", checkout_inputs("o-no-carrier-4"), run_id="o-no-carrier-4")
+        assert (await finish(engine, clock, "o-no-carrier-4")).status is RunStatus.FAILED
+        down["left"] = 0
+        await engine.retry("o-no-carrier-4")
+        assert (await finish(engine, clock, "o-no-carrier-4")).status is RunStatus.COMPENSATED
+    tree = Tree(exporter.get_finished_spans())  # no span twice, though the run ended twice
+    run, compensation = tree.one("run checkout"), tree.one("compensation")
+    assert (run.attributes or {})["wfc.status"] == "FAILED" and run.status.status_code is StatusCode.ERROR
+    assert (compensation.attributes or {})["wfc.outcome"] == "failed"
+    retry = tree.one("retry")
+    assert tree.parent(retry) is run and (retry.attributes or {})["wfc.status"] == "COMPENSATED"
+    undo = [(s.name.removeprefix("compensate "), dict(s.attributes or {})) for s in tree.children(compensation)]
+    assert [(task, a["wfc.outcome"], a.get("wfc.attempt")) for task, a in undo] == [
+        *[("release-inventory", "error", n) for n in (1, 2, 3, 4)],
+        ("refund-card", "skipped", None),  # not run when the compensation failed
+        ("cancel-order", "skipped", None),
+        ("release-inventory", "ok", 5),  # the retry goes on under the same compensation span
+        ("refund-card", "ok", 1),
+        ("cancel-order", "ok", 1),
+    ]
