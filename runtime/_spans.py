@@ -44,6 +44,20 @@ _WAIT_ENDS: Final = {
 }
 
 
+#: The kinds of journal entries spans are made from; the others change nothing.
+KINDS: Final = frozenset(
+    {
+        "RUN_STARTED", "RUN_RETRIED", "RUN_HALTED", "RUN_RESUMED", "RUN_CANCEL_REQUESTED", "THREAD_STARTED",
+        "TASK_DISPATCHED", "COMPENSATION_DISPATCHED", "TASK_COMPLETED", "TASK_FAILED", "COMPENSATION_COMPLETED",
+        "COMPENSATION_FAILED", "TASK_CLAIMED", "COMPENSATION_STARTED", "COMPENSATION_SKIPPED", "EVENT_RECEIVED",
+        "EVENT_WAITING", "SLEEPING", "THREADS_WAITING",
+    }
+    | _TERMINAL
+    | _THREAD_ENDS
+    | _WAIT_ENDS.keys()
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class SpanRecord:
     """One finished span, ready to export."""

@@ -40,10 +40,10 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import anyio
 import msgspec
 
-from wfc.runtime._spans import Entry, RunSpans, SpanRecord
+from wfc.runtime._spans import KINDS, Entry, RunSpans, SpanRecord
 from wfc.runtime._trace_context import stored_trace
 from wfc.runtime.errors import UsageError
-from wfc.runtime.store import JournalRecord, Store, feed
+from wfc.runtime.store import JournalFilter, JournalRecord, Store, feed
 from wfc.runtime.store.base import process_alive
 from wfc.runtime.store.traces import trace_contexts
 
@@ -61,6 +61,8 @@ _INSTALL: Final = "pip install 'wfc[otel]'"
 #: beyond this are dropped and rebuilt from their journal when they move again.
 _MOST_RUNS: Final = 10_000
 _SCOPE: Final = "wfc"
+#: The journal kinds read (the others make no span), sorted for a stable statement.
+_KINDS: Final = tuple(sorted(KINDS))
 #: Most seconds a closing engine gives the exporter to export what was committed.
 _CLOSE_WAIT: Final = 10.0
 
@@ -399,7 +401,7 @@ class _Exporter:
     async def _step(self) -> bool:
         """Read one page, export its spans, move on; true when more may wait."""
         assert self._position is not None
-        page = await feed.read(self._store, self._position, self._tracing.batch)
+        page = await feed.read(self._store, self._position, self._tracing.batch, _KINDS)
         if page.records:
             spans = await self._spans(page.records)
             if spans:
@@ -456,8 +458,9 @@ class _Exporter:
             run = RunSpans(run_id, record.workflow, stored_trace(contexts.get(run_id), run_id))
             before = record.journal.seq - 1
             if before > 0:
-                for journal in await self._store.history(run_id, 0, before):
-                    run.feed(_entry(journal), replay=True)
+                for journal in await self._store.history(run_id, 0, before, JournalFilter(kinds=_KINDS)):
+                    if journal.seq <= before:
+                        run.feed(_entry(journal), replay=True)
             self._runs[run_id] = run
 
     async def _export(self, spans: list[ReadableSpan]) -> None:

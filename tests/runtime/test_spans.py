@@ -11,7 +11,7 @@ from rtclock import ManualClock, finish, manual_engine
 from rtengine import example, recorded
 
 from wfc.runtime import HistoryEntry
-from wfc.runtime._spans import Entry, RunSpans, SpanRecord, span_id
+from wfc.runtime._spans import KINDS, Entry, RunSpans, SpanRecord, span_id
 from wfc.runtime._trace_context import TraceContext, parse_traceparent, stored_trace
 from wfc.runtime.errors import UsageError
 
@@ -127,3 +127,7 @@ def test_traceparents_are_checked_and_stored_contexts_read_back() -> None:
     # a run stored before trace contexts were: the same derived trace in every process
     assert stored_trace(None, "old-run") == stored_trace(None, "old-run")
     assert stored_trace(None, "old-run").trace_id != stored_trace(None, "other-run").trace_id
+
+
+async def test_the_kinds_spans_are_made_from_are_enough(retried_journal: list[Entry]) -> None:
+    assert spans_of([e for e in retried_journal if e.kind in KINDS]) == spans_of(retried_journal)
