@@ -36,10 +36,12 @@ from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
 from wfc.runtime._stuck import reasons_by_run, stuck_seconds
 from wfc.runtime._subscribe import FeedEntry, Start, Subscription, read_feed
 from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
+from wfc.runtime._trace_context import start_trace
 from wfc.runtime.errors import MissingTasksError, UnknownRunError, UnknownWorkflowError, UsageError, WaitTimeoutError
 from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
 from wfc.runtime.interpreter.state import RunStatus, decode_state
 from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, StuckWindow, open_store, retention
+from wfc.runtime.tracing import Tracing, exporting
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
 
 log = logging.getLogger("wfc.runtime")
@@ -84,6 +86,9 @@ class _Loop(Protocol):
     def hurry(self) -> None: ...
 
     def wake_timers(self) -> None: ...
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each commit (see :mod:`wfc.runtime.tracing`)."""
 
 
 class Engine:
@@ -147,6 +152,7 @@ class Engine:
         clock: Callable[[], float] = time.time,
         store: Store | None = None,
         retention: dt.timedelta | float | None = None,
+        tracing: Tracing | None = None,
     ) -> AsyncIterator[Engine]:
         """Open the database at ``url`` and run the engine until the block exits.
 
@@ -191,6 +197,10 @@ class Engine:
                 them, in the background: at start, then every minute, 100
                 runs per transaction (see :meth:`purge_runs`). ``None``
                 (the default) keeps every run. Needs ``serve=True``.
+            tracing: Export OpenTelemetry spans of every run
+                (:class:`wfc.runtime.tracing.Tracing`, needs ``pip install
+                'wfc[otel]'``) as their steps commit. ``None``: no tracing,
+                nothing of it runs.
 
         Raises:
             UnsupportedUrlError: the URL scheme has no store.
@@ -207,6 +217,10 @@ class Engine:
         keep = retention_seconds(retention)
         if keep is not None and not serve:
             raise UsageError("Engine.open(retention=...) needs serve=True: only a serving engine purges")
+        if tracing is not None and not isinstance(tracing, Tracing):
+            raise UsageError(f"Engine.open(tracing=...) takes a wfc.runtime.tracing.Tracing, got {tracing!r}")
+        if tracing is not None and read_only:
+            raise UsageError("Engine.open(tracing=...) cannot export from a read_only engine: it saves its position")
         if store is None:
             store = await open_store(url, clock(), read_only=read_only)
         try:
@@ -223,8 +237,12 @@ class Engine:
                 max_children_per_run=max_children_per_run,
                 clock=clock,
             )
-            async with engine._loop.running(), engine._retaining(keep):
-                yield engine
+            # Tracing outlives the loop: what the loop commits while closing is exported too.
+            async with exporting(tracing, store, clock) as woken:
+                if woken is not None:
+                    engine._loop.on_commit(woken)
+                async with engine._loop.running(), engine._retaining(keep):
+                    yield engine
         finally:
             with anyio.CancelScope(shield=True):
                 await store.close()
@@ -361,6 +379,8 @@ class Engine:
         inputs: Mapping[str, Any] | None = None,
         run_id: str | None = None,
         version: Version | str | int | None = None,
+        *,
+        traceparent: str | None = None,
     ) -> str:
         """Start a run of a deployed workflow; idempotent by ``run_id``.
 
@@ -375,6 +395,10 @@ class Engine:
             inputs: Values of its variables, by name.
             run_id: The run's id (e.g. ``"order-123"``); a random one if not given.
             version: The spec version; the latest deployed one if not given.
+            traceparent: A W3C ``traceparent`` (``00-<trace id>-<span id>-<flags>``):
+                the run's spans join that trace, under that span. Without it
+                the run gets a trace of its own. Stored with the run (a
+                repeated start keeps the first one).
 
         Returns:
             The run id, once the run's first transition is committed.
@@ -386,9 +410,11 @@ class Engine:
             RunIdConflictError: ``run_id`` belongs to a run of another workflow.
             RunInputsConflictError: ``run_id`` belongs to a run of this
                 workflow that started with other inputs (it names them).
+            UsageError: ``traceparent`` is not a W3C traceparent.
         """
         self._loop.check_open()
         check_start_args(workflow, inputs, run_id)
+        trace = start_trace(traceparent)
         existing = None if run_id is None else await self._store.get_run(run_id)
         if existing is not None and existing.workflow == workflow:
             spec = await self._spec_of(existing)  # a repeated start is checked against the run's version
@@ -402,6 +428,7 @@ class Engine:
             inputs=dict(inputs or {}),
             variables=variables,
             new_id=run_id is None,
+            trace=trace,
         )
         result: str = await self._loop.call(command)
         return result

@@ -190,7 +190,9 @@ async def start_run(call: Call[None, StartRequest]) -> Run | Reply:
     # match; the engine refuses other inputs (409). Checked before starting,
     # so two concurrent first starts may both answer 201 (one run either way).
     existed = body.run_id is not None and await _exists(call, body.run_id)
-    run_id = await call.engine.start(body.workflow, body.inputs, run_id=body.run_id, version=body.version)
+    run_id = await call.engine.start(
+        body.workflow, body.inputs, run_id=body.run_id, version=body.version, traceparent=call.traceparent
+    )
     run = run_view(await call.engine.get_run(run_id))
     return Reply(run, 200) if existed else run
 

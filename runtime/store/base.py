@@ -198,6 +198,8 @@ class RunWrite:
     every thread when the run's threads are not stored apart yet, else only
     those that changed; :attr:`state` then leaves the threads out. ``None``:
     :attr:`state` holds every thread, and the run's ``run_threads`` rows go."""
+    trace: str | None = None
+    """A new run's trace context (a W3C traceparent, see migration 6)."""
 
 
 @dataclass(frozen=True)
