@@ -29,6 +29,7 @@ from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._inputs import check_event_args, check_key, check_run_id, check_start_args, start_variables
 from wfc.runtime._loop import CommitLoop, Follow
+from wfc.runtime._observe import Observer, Observers
 from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, run_info, to_datetime
 from wfc.runtime._retention import cutoff, keep_for, purge, retention_seconds, runs_taken
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
@@ -38,6 +39,7 @@ from wfc.runtime.errors import MissingTasksError, UnknownRunError, UnknownWorkfl
 from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
 from wfc.runtime.interpreter.state import RunStatus, decode_state
 from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, open_store, retention
+from wfc.runtime.store.workload import Workload, read_workload
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
 
 log = logging.getLogger("wfc.runtime")
@@ -104,6 +106,7 @@ class Engine:
         max_concurrent_tasks: int,
         max_children_per_run: int,
         clock: Callable[[], float],
+        observers: Observers | None = None,
     ) -> None:
         """Use :meth:`open`: an engine needs its background work running."""
         self._store = store
@@ -125,6 +128,7 @@ class Engine:
             max_concurrent_tasks=max_concurrent_tasks,
             limits=Limits(max_children=max_children_per_run),
             clock=clock,
+            observers=observers,
         )
 
     @classmethod
@@ -145,6 +149,7 @@ class Engine:
         clock: Callable[[], float] = time.time,
         store: Store | None = None,
         retention: dt.timedelta | float | None = None,
+        observers: Iterable[Observer] = (),
     ) -> AsyncIterator[Engine]:
         """Open the database at ``url`` and run the engine until the block exits.
 
@@ -189,6 +194,10 @@ class Engine:
                 them, in the background: at start, then every minute, 100
                 runs per transaction (see :meth:`purge_runs`). ``None``
                 (the default) keeps every run. Needs ``serve=True``.
+            observers: Told about every commit of this engine, with the
+                journal entries it wrote (:class:`~wfc.runtime.Observer`):
+                e.g. :class:`wfc.runtime.metrics.Metrics`. One that raises is
+                logged once and ignored.
 
         Raises:
             UnsupportedUrlError: the URL scheme has no store.
@@ -205,6 +214,7 @@ class Engine:
         keep = retention_seconds(retention)
         if keep is not None and not serve:
             raise UsageError("Engine.open(retention=...) needs serve=True: only a serving engine purges")
+        watching = Observers(observers)
         if store is None:
             store = await open_store(url, clock(), read_only=read_only)
         try:
@@ -220,6 +230,7 @@ class Engine:
                 max_concurrent_tasks=max_concurrent_tasks,
                 max_children_per_run=max_children_per_run,
                 clock=clock,
+                observers=watching,
             )
             async with engine._loop.running(), engine._retaining(keep):
                 yield engine
@@ -412,6 +423,14 @@ class Engine:
         self._loop.check_open()
         now, host = self._clock(), socket.gethostname()
         return sum(1 for engine in await self._store.list_engines() if engine.alive(now, self._lease, host))
+
+    async def workload(self) -> Workload:
+        """What the database holds to be done now, for every process
+        serving it: unfinished runs by workflow and status, task attempts
+        waiting for a worker by task (and the oldest one's age), timers
+        past due. A few grouped reads; the metrics' gauges read it."""
+        self._loop.check_open()
+        return await read_workload(self._store, self._clock())
 
     async def get_run(self, run_id: str) -> RunInfo:
         """The run as stored now.

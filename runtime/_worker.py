@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import anyio
 
 from wfc.runtime._engine import Engine, TaskLike
+from wfc.runtime._observe import Observer
 from wfc.runtime.errors import UsageError
 
 
@@ -66,6 +67,8 @@ class Worker:
             a heartbeat before another worker may take it over.
         poll_interval: Seconds between looks at the database when no
             notification came.
+        observers: Told about every commit (see ``Engine.open``), e.g.
+            :class:`wfc.runtime.metrics.Metrics`.
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class Worker:
         grace: float = 10.0,
         lease_seconds: float = 30.0,
         poll_interval: float = 1.0,
+        observers: Iterable[Observer] = (),
     ) -> None:
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise UsageError(f"concurrency must be an int >= 1, got {concurrency!r}")
@@ -88,6 +92,7 @@ class Worker:
         self.grace = grace
         self._lease = lease_seconds
         self._poll = poll_interval
+        self._observers = list(observers)
         self._stop = anyio.Event()
         self._engine: Engine | None = None
         self._began = time.monotonic()
@@ -147,6 +152,7 @@ class Worker:
             lease_seconds=self._lease,
             poll_interval=self._poll,
             max_concurrent_tasks=self.concurrency,
+            observers=self._observers,
         ) as engine:
             self._engine = engine
             self._began = time.monotonic()

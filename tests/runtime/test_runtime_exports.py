@@ -8,6 +8,7 @@ from wfc.specs import WfcError
 
 def test_exported_names_are_pinned() -> None:
     assert sorted(wfc.runtime.__all__) == [
+        "Commit",
         "ConflictError",
         "DeployConflictError",
         "Engine",
@@ -19,16 +20,19 @@ def test_exported_names_are_pinned() -> None:
         "NewerDatabaseError",
         "NewerRunStateError",
         "NotAWfcDatabaseError",
+        "Observer",
         "RunIdConflictError",
         "RunInfo",
         "RunInputsConflictError",
         "RunKey",
+        "RunLabels",
         "RunPage",
         "RunStateError",
         "RunStatus",
         "SentEvent",
         "StoreError",
         "Subscription",
+        "TaskAttempt",
         "TaskContext",
         "TaskDefinition",
         "TaskDefinitionError",
@@ -45,7 +49,9 @@ def test_exported_names_are_pinned() -> None:
         "WfcError",
         "Worker",
         "WorkerStats",
+        "Workload",
         "task",
+        "task_attempts",
     ]
     for name in wfc.runtime.__all__:
         assert getattr(wfc.runtime, name) is not None
