@@ -36,15 +36,16 @@ status, outcome), never a run id or a value.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Final
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Final, TypeVar
 
 try:
-    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
     from prometheus_client.registry import Collector
 except ModuleNotFoundError as exc:  # pragma: no cover - the extra is part of every test setup
     raise ImportError(
@@ -59,6 +60,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wfc.metrics")
 
+Labels = TypeVar("Labels", bound=tuple[str, ...])
+
 #: Journal kinds that end a run, and the status each ends it with.
 FINISHED: Final = {f"RUN_{status}": status for status in ("COMPLETED", "FAILED", "COMPENSATED", "CANCELLED")}
 
@@ -70,7 +73,7 @@ TASK_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.
 COMMIT_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 #: Bounds of the commands-per-commit histogram, up to the engine's default
 #: ``max_batch`` (1000).
-BATCH_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+BATCH_BUCKETS: Final = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
 
 
 class Metrics:
@@ -89,81 +92,14 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None, *, min_interval: float = 1.0) -> None:
         self.registry = CollectorRegistry(auto_describe=True) if registry is None else registry
         """The registry holding these metrics (and only these, unless you gave yours)."""
-        on = self.registry
-        self._started = Counter(
-            "wfc_runs_started", "Runs started (committed by this process).", ["workflow", "version"], registry=on
-        )
-        self._finished = Counter(
-            "wfc_runs_finished",
-            "Runs that reached a final status (a retried run that ends again counts again).",
-            ["workflow", "version", "status"],
-            registry=on,
-        )
-        self._attempts = Counter(
-            "wfc_task_attempts", "Task attempts whose result was committed.", ["task", "outcome"], registry=on
-        )
-        self._durations = Histogram(
-            "wfc_task_duration_seconds",
-            "How long task attempts ran (compensations under their own task names).",
-            ["task"],
-            buckets=TASK_BUCKETS,
-            registry=on,
-        )
-        self._compensations = Counter(
-            "wfc_compensations", "Compensation attempts whose result was committed.", ["task", "outcome"], registry=on
-        )
-        self._commit_seconds = Histogram(
-            "wfc_commit_duration_seconds",
-            "Seconds from the start of a transaction of the commit loop to the end of its commit.",
-            buckets=COMMIT_BUCKETS,
-            registry=on,
-        )
-        self._batch_size = Histogram(
-            "wfc_commit_batch_size", "Commands applied per transaction.", buckets=BATCH_BUCKETS, registry=on
-        )
-        # Children by label values: Counter.labels() takes a lock and builds a
-        # key on every call; these dicts make the hot path a lookup.
-        self._counters: dict[tuple[object, ...], Counter] = {}
-        self._histograms: dict[tuple[object, ...], Histogram] = {}
+        self._counts = _Counts()
         self._workload = _WorkloadGauges(min_interval)
-        on.register(self._workload)
-
-    # ---------------------------------------------------------------- the observer
+        self.registry.register(self._counts)
+        self.registry.register(self._workload)
 
     def committed(self, commit: Commit) -> None:
         """Count what ``commit`` wrote (the engine calls this)."""
-        for entry in commit.journal:
-            kind = entry.kind
-            if kind == "RUN_STARTED":
-                labels = commit.labels(entry.run_id)
-                self._count(self._started, labels.workflow, labels.version).inc()
-            elif kind in FINISHED:
-                labels = commit.labels(entry.run_id)
-                self._count(self._finished, labels.workflow, labels.version, FINISHED[kind]).inc()
-            elif kind in ATTEMPT_KINDS:
-                attempt = attempt_of(entry)
-                counter = self._compensations if attempt.compensation else self._attempts
-                self._count(counter, attempt.task, attempt.outcome).inc()
-                if attempt.duration is not None:
-                    self._timing(self._durations, attempt.task).observe(attempt.duration)
-        self._commit_seconds.observe(commit.duration)
-        self._batch_size.observe(commit.batch_size)
-
-    def _count(self, metric: Counter, *values: str) -> Counter:
-        key = (id(metric), *values)
-        child = self._counters.get(key)
-        if child is None:
-            child = self._counters[key] = metric.labels(*values)
-        return child
-
-    def _timing(self, metric: Histogram, *values: str) -> Histogram:
-        key = (id(metric), *values)
-        child = self._histograms.get(key)
-        if child is None:
-            child = self._histograms[key] = metric.labels(*values)
-        return child
-
-    # ---------------------------------------------------------------- the gauges
+        self._counts.add(commit)
 
     def track(self, engine: Engine) -> None:
         """Read the gauges from ``engine``'s database when scraped. Call it
@@ -184,6 +120,126 @@ class Metrics:
 
     def __repr__(self) -> str:
         return f"<wfc Metrics {id(self):#x}>"
+
+
+class _Histogram:
+    """Observations counted per bucket (not cumulative: one increment per
+    observation) and summed."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        # The first bound >= value: Prometheus's buckets are "less or equal".
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def buckets(self) -> list[tuple[str, float]]:
+        """Cumulative counts by upper bound, ``+Inf`` last."""
+        found: list[tuple[str, float]] = []
+        running = 0
+        for bound, count in zip([*map(str, self.bounds), "+Inf"], self.counts, strict=True):
+            running += count
+            found.append((bound, running))
+        return found
+
+
+class _Counts(Collector):
+    """The counters and histograms, kept as plain numbers and turned into
+    metric families only when scraped: counting a commit costs a few dict
+    updates under one lock, not a locked Prometheus child per fact."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # commits count in the event loop; scrapes may read in another thread
+        self._started: dict[tuple[str, str], int] = {}
+        self._finished: dict[tuple[str, str, str], int] = {}
+        self._attempts: dict[tuple[str, str], int] = {}
+        self._compensations: dict[tuple[str, str], int] = {}
+        self._durations: dict[str, _Histogram] = {}
+        self._commit_seconds = _Histogram(COMMIT_BUCKETS)
+        self._batch_size = _Histogram(BATCH_BUCKETS)
+
+    def add(self, commit: Commit) -> None:
+        with self._lock:
+            for entry in commit.journal:
+                kind = entry.kind
+                if kind in ATTEMPT_KINDS:
+                    attempt = attempt_of(entry)
+                    counts = self._compensations if attempt.compensation else self._attempts
+                    key = (attempt.task, attempt.outcome)
+                    counts[key] = counts.get(key, 0) + 1
+                    if attempt.duration is not None:
+                        durations = self._durations.get(attempt.task)
+                        if durations is None:
+                            durations = self._durations[attempt.task] = _Histogram(TASK_BUCKETS)
+                        durations.observe(attempt.duration)
+                elif kind == "RUN_STARTED":
+                    labels = commit.labels(entry.run_id)
+                    started = (labels.workflow, labels.version)
+                    self._started[started] = self._started.get(started, 0) + 1
+                elif kind in FINISHED:
+                    labels = commit.labels(entry.run_id)
+                    finished = (labels.workflow, labels.version, FINISHED[kind])
+                    self._finished[finished] = self._finished.get(finished, 0) + 1
+            self._commit_seconds.observe(commit.duration)
+            self._batch_size.observe(commit.batch_size)
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            return list(self._families())
+
+    def _families(self) -> Iterator[Metric]:
+        yield _counter(
+            "wfc_runs_started", "Runs started (committed by this process).", ["workflow", "version"], self._started
+        )
+        yield _counter(
+            "wfc_runs_finished",
+            "Runs that reached a final status (a retried run that ends again counts again).",
+            ["workflow", "version", "status"],
+            self._finished,
+        )
+        yield _counter(
+            "wfc_task_attempts", "Task attempts whose result was committed.", ["task", "outcome"], self._attempts
+        )
+        durations = HistogramMetricFamily(
+            "wfc_task_duration_seconds",
+            "How long task attempts ran (compensations under their own task names).",
+            labels=["task"],
+        )
+        for task in sorted(self._durations):
+            histogram = self._durations[task]
+            durations.add_metric([task], histogram.buckets(), histogram.total)
+        yield durations
+        yield _counter(
+            "wfc_compensations", "Compensation attempts whose result was committed.", ["task", "outcome"],
+            self._compensations,
+        )  # fmt: skip
+        yield _histogram(
+            "wfc_commit_duration_seconds",
+            "Seconds from the start of a transaction of the commit loop to the end of its commit.",
+            self._commit_seconds,
+        )
+        yield _histogram("wfc_commit_batch_size", "Commands applied per transaction.", self._batch_size)
+
+
+def _counter(name: str, documentation: str, labels: list[str], counts: Mapping[Labels, int]) -> Metric:
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for key in sorted(counts):
+        family.add_metric(list(key), counts[key])
+    return family
+
+
+def _histogram(name: str, documentation: str, histogram: _Histogram) -> Metric:
+    family = HistogramMetricFamily(name, documentation)
+    family.add_metric([], histogram.buckets(), histogram.total)
+    return family
 
 
 class _WorkloadGauges(Collector):
