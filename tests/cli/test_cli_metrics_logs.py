@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+pytest.importorskip("prometheus_client", reason="the metrics need pip install 'wfc[metrics]'")
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 from obsflows import ATTEMPTS, CARD, COMPENSATIONS, DURATIONS, ENDINGS, FLOWS, INPUTS, labelled, scraped
 from obsproc import TASKS_FILE, deploy, start_runs, start_wfc, wait_runs

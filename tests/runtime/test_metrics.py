@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+
+pytest.importorskip("prometheus_client", reason="the metrics need pip install 'wfc[metrics]'")
 from obsflows import ATTEMPTS, COMPENSATIONS, DURATIONS, ENDINGS, FLOWS, INPUTS, TASKS, labelled, scraped
 from prometheus_client import generate_latest
 
