@@ -265,6 +265,7 @@ class _WorkloadGauges(Collector):
         # so a series drops to zero instead of vanishing.
         self._seen_runs: set[tuple[str, str]] = set()
         self._seen_tasks: set[str] = set()
+        self._collecting = threading.Lock()  # scrapes in the event loop and in server threads
 
     def track(self, engine: Engine) -> None:
         self._engine = engine
@@ -305,7 +306,8 @@ class _WorkloadGauges(Collector):
     def collect(self) -> Iterable[GaugeMetricFamily]:
         if time.monotonic() - self._read_at >= self._min_interval:
             self._refresh_from_thread()
-        return list(self._families(self._read))
+        with self._collecting:
+            return list(self._families(self._read))
 
     def _families(self, read: Workload | None) -> Iterator[GaugeMetricFamily]:
         runs = GaugeMetricFamily(
