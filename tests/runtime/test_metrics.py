@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 
+import anyio
 import pytest
 
 pytest.importorskip("prometheus_client", reason="the metrics need pip install 'wfc[metrics]'")
@@ -80,7 +81,7 @@ async def test_gauges_are_read_when_scraped_also_from_another_thread(db_url: str
         scrape = threading.Thread(target=lambda: found.append(generate_latest(metrics.registry)))
         scrape.start()
         while scrape.is_alive():
-            await _pause()
+            await anyio.sleep(0.01)
         samples = scraped(found[0].decode())
         # A series seen once stays, at 0, rather than vanishing.
         assert labelled(samples, "wfc_dispatch_backlog", "task") == {"nobody-runs": 0}
@@ -109,8 +110,3 @@ async def test_without_track_only_the_counters_are_reported(db_url: str) -> None
     assert labelled(samples, "wfc_task_attempts_total", "task", "outcome") == {("ok-task", "ok"): 1}
     assert ("wfc_timers_due", frozenset()) not in samples
 
-
-async def _pause() -> None:
-    import anyio
-
-    await anyio.sleep(0.01)
