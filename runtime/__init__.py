@@ -22,6 +22,7 @@ leading underscore are private.
 """
 
 from wfc.runtime._engine import Engine
+from wfc.runtime._observe import Commit, Observer, RunLabels, TaskAttempt, task_attempts
 from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, ThreadInfo
 from wfc.runtime._stuck import StuckReason
 from wfc.runtime._subscribe import FeedEntry, Subscription
@@ -48,9 +49,11 @@ from wfc.runtime.errors import (
     WaitTimeoutError,
 )
 from wfc.runtime.interpreter.state import Failure, RunStatus, ThreadStatus
+from wfc.runtime.store.workload import Workload
 from wfc.specs.errors import WfcError
 
 __all__ = [
+    "Commit",
     "ConflictError",
     "DeployConflictError",
     "Engine",
@@ -62,10 +65,12 @@ __all__ = [
     "NewerDatabaseError",
     "NewerRunStateError",
     "NotAWfcDatabaseError",
+    "Observer",
     "RunIdConflictError",
     "RunInfo",
     "RunInputsConflictError",
     "RunKey",
+    "RunLabels",
     "RunPage",
     "RunStateError",
     "RunStatus",
@@ -73,6 +78,7 @@ __all__ = [
     "StoreError",
     "StuckReason",
     "Subscription",
+    "TaskAttempt",
     "TaskContext",
     "TaskDefinition",
     "TaskDefinitionError",
@@ -89,5 +95,7 @@ __all__ = [
     "WfcError",
     "Worker",
     "WorkerStats",
+    "Workload",
     "task",
+    "task_attempts",
 ]
