@@ -453,13 +453,18 @@ class Engine:
         now, host = self._clock(), socket.gethostname()
         return sum(1 for engine in await self._store.list_engines() if engine.alive(now, self._lease, host))
 
-    async def workload(self) -> Workload:
+    async def workload(self, stuck_after: float | dt.timedelta = 300.0) -> Workload:
         """What the database holds to be done now, for every process
         serving it: unfinished runs by workflow and status, task attempts
         waiting for a worker by task (and the oldest one's age), timers
-        past due. A few grouped reads; the metrics' gauges read it."""
+        past due, and the runs stuck for longer than ``stuck_after`` (see
+        :meth:`count_stuck`). A few grouped reads; the metrics' gauges read it.
+
+        Raises:
+            UsageError: ``stuck_after`` is not a duration of zero or more.
+        """
         self._loop.check_open()
-        return await read_workload(self._store, self._clock())
+        return await read_workload(self._store, self._clock(), stuck_seconds(stuck_after))
 
     async def get_run(self, run_id: str) -> RunInfo:
         """The run as stored now.

@@ -53,6 +53,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - the extra is part of ev
     ) from exc
 
 from wfc.runtime._observe import ATTEMPT_KINDS, Commit, attempt_of
+from wfc.runtime.errors import UsageError
 from wfc.runtime.store.workload import Workload
 
 if TYPE_CHECKING:
@@ -87,13 +88,22 @@ class Metrics:
             process do not clash.
         min_interval: The database is read for the gauges at most once per
             this many seconds, however often they are scraped.
+        stuck_after: ``wfc_runs_stuck`` counts the runs stuck for longer
+            than this many seconds (see :meth:`wfc.runtime.Engine.count_stuck`).
+
+    Raises:
+        UsageError: a negative ``stuck_after``.
     """
 
-    def __init__(self, registry: CollectorRegistry | None = None, *, min_interval: float = 1.0) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, min_interval: float = 1.0, stuck_after: float = 300.0
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True) if registry is None else registry
         """The registry holding these metrics (and only these, unless you gave yours)."""
         self._counts = _Counts()
-        self._workload = _WorkloadGauges(min_interval)
+        if not stuck_after >= 0:
+            raise UsageError(f"Metrics(stuck_after=...) is seconds, zero or more, not {stuck_after!r}")
+        self._workload = _WorkloadGauges(min_interval, stuck_after)
         self.registry.register(self._counts)
         self.registry.register(self._workload)
 
@@ -252,8 +262,9 @@ class _WorkloadGauges(Collector):
     scrape in the event loop itself cannot wait, so it reports what the
     last :meth:`refresh` read (``Metrics.scrape`` refreshes first)."""
 
-    def __init__(self, min_interval: float) -> None:
+    def __init__(self, min_interval: float, stuck_after: float) -> None:
         self._min_interval = min_interval
+        self._stuck_after = stuck_after
         self._engine: Engine | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -280,7 +291,7 @@ class _WorkloadGauges(Collector):
             if time.monotonic() - self._read_at < self._min_interval:
                 return
             try:
-                read = await self._engine.workload()
+                read = await self._engine.workload(self._stuck_after)
             except Exception as exc:  # the database's trouble must not fail the scrape of the counters
                 if not self._failing:
                     log.warning("could not read the metrics' gauges from the database: %s", exc)
@@ -322,8 +333,11 @@ class _WorkloadGauges(Collector):
             "wfc_oldest_dispatch_age_seconds", "Seconds the oldest attempt of wfc_dispatch_backlog has waited."
         )
         timers = GaugeMetricFamily("wfc_timers_due", "Durable timers past their due time and not fired yet.")
-        # wfc_runs_stuck is counted where "stuck" is defined (issue 10 item 7):
-        # its family is added here, from a field of Workload, by that work.
+        stuck = GaugeMetricFamily(
+            "wfc_runs_stuck",
+            f"Runs stuck for longer than {self._stuck_after:g} s: RUNNING with an attempt no live worker holds "
+            "or a timer overdue (wfc runs list --stuck).",
+        )
         if read is not None:
             self._seen_runs.update(read.active_runs)
             for key in sorted(self._seen_runs):
@@ -333,4 +347,5 @@ class _WorkloadGauges(Collector):
                 backlog.add_metric([task], read.waiting_attempts.get(task, 0))
             oldest.add_metric([], read.oldest_waiting_age)
             timers.add_metric([], read.timers_due)
-        yield from (runs, backlog, oldest, timers)
+            stuck.add_metric([], read.stuck_runs)
+        yield from (runs, backlog, oldest, timers, stuck)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from wfc.runtime.store.base import StuckWindow
 from wfc.runtime.store.core import Store
 
 #: Statuses of runs that are not finished (the others never change by themselves).
@@ -43,13 +44,15 @@ class Workload:
     0 when none waits."""
     timers_due: int = 0
     """Durable timers past their due time and not fired yet."""
-    # Runs with no progress for too long ("stuck", issue 10 item 7) are
-    # counted by the search-and-stuck work; their count belongs here, next
-    # to the other gauges, once "stuck" is defined there.
+    stuck_runs: int = 0
+    """Runs stuck for longer than :attr:`stuck_after` (see
+    :meth:`wfc.runtime.Engine.count_stuck`)."""
+    stuck_after: float = 300.0
 
 
-async def read_workload(store: Store, now: float) -> Workload:
-    """Count what the database at ``store`` holds to be done, as of ``now``."""
+async def read_workload(store: Store, now: float, stuck_after: float = 300.0) -> Workload:
+    """Count what the database at ``store`` holds to be done, as of ``now``,
+    runs stuck for longer than ``stuck_after`` seconds included."""
     runs = await store.dialect.fetch(_RUNS, ACTIVE)
     waiting = await store.dialect.fetch(_WAITING, (now,))
     timers = await store.dialect.fetch(_TIMERS_DUE, (now,))
@@ -60,4 +63,6 @@ async def read_workload(store: Store, now: float) -> Workload:
         waiting_attempts={row["task"]: int(row["n"]) for row in waiting},
         oldest_waiting_age=0.0 if oldest is None else max(0.0, now - oldest),
         timers_due=int(timers[0]["n"]) if timers else 0,
+        stuck_runs=await store.count_stuck(StuckWindow(now, stuck_after)),
+        stuck_after=stuck_after,
     )

@@ -46,6 +46,7 @@ async def test_counters_and_histograms_count_each_committed_fact_once(db_url: st
     assert samples[("wfc_commit_batch_size_sum", frozenset())] >= len(ENDINGS)
     # Nothing is left to do: the gauges say so.
     assert samples[("wfc_timers_due", frozenset())] == 0
+    assert samples[("wfc_runs_stuck", frozenset())] == 0
     assert samples[("wfc_oldest_dispatch_age_seconds", frozenset())] == 0
     assert labelled(samples, "wfc_runs_active", "workflow", "status") == {}
     assert "secret-run" not in text and "tok_visa" not in text
@@ -53,7 +54,7 @@ async def test_counters_and_histograms_count_each_committed_fact_once(db_url: st
 
 async def test_gauges_are_read_when_scraped_also_from_another_thread(db_url: str) -> None:
     now = [2_000_000.0]
-    metrics = Metrics(min_interval=0.0)
+    metrics = Metrics(min_interval=0.0, stuck_after=60)
     async with Engine.open(db_url, serve=False, clock=lambda: now[0], observers=[metrics]) as client:
         metrics.track(client)
         for name in ("m-waits", "m-orphan", "m-sleeps"):
@@ -71,6 +72,8 @@ async def test_gauges_are_read_when_scraped_also_from_another_thread(db_url: str
         assert labelled(samples, "wfc_dispatch_backlog", "task") == {"nobody-runs": 1}
         assert samples[("wfc_oldest_dispatch_age_seconds", frozenset())] == 90
         assert samples[("wfc_timers_due", frozenset())] == 1
+        # Stuck for over 60 s: the attempt nobody runs (90 s), not the sleep overdue by 30 s.
+        assert samples[("wfc_runs_stuck", frozenset())] == 1
         assert labelled(samples, "wfc_runs_started_total", "workflow") == {
             "m-waits": 1, "m-orphan": 1, "m-sleeps": 1
         }
@@ -86,6 +89,7 @@ async def test_gauges_are_read_when_scraped_also_from_another_thread(db_url: str
         # A series seen once stays, at 0, rather than vanishing.
         assert labelled(samples, "wfc_dispatch_backlog", "task") == {"nobody-runs": 0}
         assert labelled(samples, "wfc_runs_active", "workflow", "status")[("m-orphan", "RUNNING")] == 0
+        assert samples[("wfc_runs_stuck", frozenset())] == 0
         assert labelled(samples, "wfc_runs_finished_total", "workflow", "status") == {("m-orphan", "CANCELLED"): 1}
 
 
