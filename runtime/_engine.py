@@ -30,6 +30,7 @@ from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._inputs import check_event_args, check_key, check_run_id, check_start_args, start_variables
 from wfc.runtime._loop import CommitLoop, Follow
 from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, run_info, to_datetime
+from wfc.runtime._search import search_terms
 from wfc.runtime._retention import cutoff, keep_for, purge, retention_seconds, runs_taken
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
 from wfc.runtime._subscribe import FeedEntry, Start, Subscription, read_feed
@@ -39,6 +40,7 @@ from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
 from wfc.runtime.interpreter.state import RunStatus, decode_state
 from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, open_store, retention
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
+from wfc.specs.workflow import VarType
 
 log = logging.getLogger("wfc.runtime")
 
@@ -438,12 +440,14 @@ class Engine:
         started_before: Moment | None = None,
         limit: int | None = 100,
         needs_attention: bool | None = None,
+        where: Mapping[str, Any] | None = None,
     ) -> list[RunInfo]:
         """Runs, newest first, filtered by status(es), workflow name, start
         time (``started_after <= created_at < started_before``) and, with
         ``needs_attention=True``, only the runs someone must look at: FAILED
         because a compensation still failed after its retries, so side effects
-        may not be undone (``False``: only the others)."""
+        may not be undone (``False``: only the others), and ``where``: by
+        searchable variables (see :meth:`list_runs_page`)."""
         page = await self.list_runs_page(
             status=status,
             workflow=workflow,
@@ -451,6 +455,7 @@ class Engine:
             started_before=started_before,
             limit=limit,
             needs_attention=needs_attention,
+            where=where,
         )
         return page.runs
 
@@ -467,21 +472,27 @@ class Engine:
         needs_attention: bool | None = None,
         limit: int | None = 100,
         after: RunKey | None = None,
+        where: Mapping[str, Any] | None = None,
     ) -> RunPage:
         """One page of :meth:`list_runs`, for keyset paging: ``after`` is the
         ``next`` of the previous page. Besides the filters of
         :meth:`list_runs`: ``version`` (``"1.2"``, or a major number for all
-        its revisions) and the time of the last change
-        (``updated_after <= updated_at < updated_before``).
+        its revisions), the time of the last change
+        (``updated_after <= updated_at < updated_before``) and ``where``:
+        searchable variables and the value each must have (``{"order-id":
+        "o-1"}``; a value as text is read as the variable's declared type,
+        ``"42"`` for an int), all of them.
 
         Raises:
-            UsageError: an unknown status or a malformed version.
+            UsageError: an unknown status, a malformed version, or a
+                ``where`` name that is not a searchable variable (of
+                ``workflow``, if given) or a value not of its type.
         """
         self._loop.check_open()
         check_key(workflow, "the workflow name")
         statuses = None if status is None else parse_statuses(status)
         major, revision = (None, None) if version is None else parse_version(version)
-        where = RunFilter(
+        query = RunFilter(
             statuses=tuple(statuses or ()),
             workflow=workflow,
             major=major,
@@ -493,12 +504,29 @@ class Engine:
             needs_attention=None if needs_attention is None else bool(needs_attention),
             limit=limit,
             after=None if after is None else (after.created_at, after.id),
+            search=await self._search_terms(where, workflow) if where else (),
         )
-        records = await self._store.list_runs(where)
+        records = await self._store.list_runs(query)
         runs = [await self._info(record) for record in records]
         full = limit is not None and len(records) == limit
         last = RunKey(created_at=records[-1].created_at, id=records[-1].id) if records and full else None
         return RunPage(runs=runs, next=last)
+
+    async def searchable_variables(self, workflow: str | None = None) -> dict[str, set[VarType]]:
+        """The searchable variables of the deployed workflows (or of one),
+        with the types they are declared with."""
+        found: dict[str, set[VarType]] = {}
+        for record in await self._store.list_specs(workflow):
+            for name, type_ in self._specs.decoded(record).searchable:
+                found.setdefault(name, set()).add(type_)
+        return found
+
+    async def _search_terms(
+        self, where: Mapping[str, Any], workflow: str | None
+    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        if not isinstance(where, Mapping):
+            raise UsageError(f"where must be a mapping of variable names to values, got {where!r}")
+        return search_terms(where, await self.searchable_variables(workflow))
 
     async def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
         """Wait until the run finishes (COMPLETED, FAILED, COMPENSATED or

@@ -427,7 +427,9 @@ class Turn:
         state = transition.state
         before, live.state = live.state, state
         batch = self.tx.batch
-        batch.runs[run_id] = run_write(run_id, before, state, live.apart, live.version, batch.runs.get(run_id))
+        batch.runs[run_id] = run_write(
+            run_id, before, state, live.apart, live.version, batch.runs.get(run_id), live.cached.searchable
+        )
         live.apart = True
         if state.status.finished:
             self.outcome.finished[run_id] = (encode_state(state), live.cached)

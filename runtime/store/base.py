@@ -198,6 +198,12 @@ class RunWrite:
     every thread when the run's threads are not stored apart yet, else only
     those that changed; :attr:`state` then leaves the threads out. ``None``:
     :attr:`state` holds every thread, and the run's ``run_threads`` rows go."""
+    search: dict[str, str | None] | None = None
+    """Rows of ``run_search`` to write, by variable name: the indexed text
+    (see :mod:`wfc.runtime._search`), or ``None`` to delete the row."""
+    needs_attention: bool = False
+    """FAILED with a compensation that failed after its retries (the
+    ``runs.needs_attention`` column)."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +237,9 @@ class RunFilter:
     after: tuple[float, str] | None = None
     """Keyset paging: only runs after this ``(created_at, id)`` in the
     newest-first order, i.e. the key of the last run of the previous page."""
+    search: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Runs whose searchable variable (the name) has one of these indexed
+    values (see :mod:`wfc.runtime._search`), for every name given."""
 
 
 @dataclass(frozen=True)
@@ -279,3 +288,18 @@ class WriteBatch:
 
     def __bool__(self) -> bool:
         return bool(self.runs or self.journal or self.tasks or self.timers)
+
+
+def search_rows(batch: WriteBatch) -> tuple[list[tuple[str, str, str, float]], list[tuple[str, str]]]:
+    """The batch's ``run_search`` writes: rows to upsert ``(run_id, key,
+    value, run_created)``, and ``(run_id, key)`` rows to delete."""
+    puts: list[tuple[str, str, str, float]] = []
+    drops: list[tuple[str, str]] = []
+    for run in batch.runs.values():
+        if run.search:
+            for key, value in run.search.items():
+                if value is None:
+                    drops.append((run.id, key))
+                else:
+                    puts.append((run.id, key, value, run.created_at))
+    return puts, drops

@@ -1,0 +1,131 @@
+"""Searchable variables: indexed in the commit that changes them, found by
+``list_runs_page(where=...)`` with every other filter and keyset paging,
+and the plans of the indexed run filters (migration 7) on both stores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rtdb import Db
+
+from wfc.dsl import Workflow, WorkflowThread
+from wfc.runtime import Engine, RunKey, UsageError
+from wfc.compiler import CompileError
+
+pytestmark = pytest.mark.anyio
+
+
+def orders(wf: WorkflowThread) -> None:
+    wf.declare_str("order-id").required().searchable()
+    wf.declare_int("count").default(1).searchable()
+    wf.declare_bool("rush").default(False).searchable()
+    wf.declare_json("tags").searchable()
+    wf.declare_str("note")  # not searchable
+    status = wf.declare_str("status").default("new").searchable()
+    wf.wait_for_event("pay")
+    status.assign("paid")
+
+
+ORDERS = Workflow("orders", orders).compile()
+
+
+def index_rows(db: Db, run_id: str) -> dict[str, str]:
+    return dict(db.rows(f"SELECT key, value FROM run_search WHERE run_id = '{run_id}'"))  # type: ignore[arg-type]
+
+
+async def ids(engine: Engine, **filters: Any) -> list[str]:
+    page = await engine.list_runs_page(**filters)
+    return [run.id for run in page.runs]
+
+
+async def test_values_are_indexed_at_start_and_follow_every_change(db: Db) -> None:
+    async with Engine.open(db.url, poll_interval=0.05) as engine:
+        await engine.deploy(ORDERS)
+        await engine.start("orders", {"order-id": "o-1", "count": 3, "tags": {"b": 1, "a": [True]}}, run_id="r1")
+        assert index_rows(db, "r1") == {
+            "order-id": "s=o-1",
+            "count": "i=3",
+            "rush": "b=false",
+            "status": "s=new",
+            "tags": 'j={"a":[true],"b":1}',
+        }
+        await engine.start("orders", {"order-id": "o-2"}, run_id="r2")
+        assert "tags" not in index_rows(db, "r2")  # no value, no row
+        assert await ids(engine, where={"status": "new"}) == ["r2", "r1"]
+        await engine.send_event("pay", run_id="r1", event_id="e1")
+        await engine.wait("r1", timeout=10)
+        # the commit that changed the state changed the index
+        assert index_rows(db, "r1")["status"] == "s=paid"
+        assert await ids(engine, where={"status": "new"}) == ["r2"]
+        assert await ids(engine, where={"status": "paid"}) == ["r1"]
+
+
+async def test_where_reads_values_as_the_declared_type_and_combines_with_filters(db: Db) -> None:
+    async with Engine.open(db.url, poll_interval=0.05) as engine:
+        await engine.deploy(ORDERS)
+        for n in range(6):
+            inputs = {"order-id": f"o-{n % 2}", "count": n, "rush": n % 3 == 0, "tags": ["x", n]}
+            await engine.start("orders", inputs, run_id=f"r{n}")
+        assert await ids(engine, where={"count": "4"}) == ["r4"]
+        assert await ids(engine, where={"count": 4}) == ["r4"]
+        assert await ids(engine, where={"rush": "true"}) == ["r3", "r0"]
+        assert await ids(engine, where={"tags": '[ "x", 5 ]'}) == ["r5"]
+        assert await ids(engine, where={"order-id": "o-1", "rush": "true"}) == ["r3"]
+        assert await ids(engine, where={"order-id": "o-0"}, status="RUNNING", workflow="orders") == ["r4", "r2", "r0"]
+        assert await ids(engine, where={"order-id": "o-0"}, status=["RUNNING", "HALTED"]) == ["r4", "r2", "r0"]
+        assert await ids(engine, where={"order-id": "o-0"}, status="COMPLETED") == []
+        # keyset pages over a search neither skip nor repeat
+        seen: list[str] = []
+        after: RunKey | None = None
+        while True:
+            page = await engine.list_runs_page(where={"order-id": "o-1"}, limit=2, after=after)
+            seen += [run.id for run in page.runs]
+            if page.next is None:
+                break
+            after = page.next
+        assert seen == ["r5", "r3", "r1"]
+
+
+async def test_unknown_or_unsearchable_names_and_bad_values_are_refused(db: Db) -> None:
+    async with Engine.open(db.url, poll_interval=0.05) as engine:
+        await engine.deploy(ORDERS)
+        with pytest.raises(UsageError, match=r"'note'.*not a searchable variable; searchable: count, order-id"):
+            await engine.list_runs_page(where={"note": "x"})
+        with pytest.raises(UsageError, match=r"'count' is declared int"):
+            await engine.list_runs_page(where={"count": "three"})
+        with pytest.raises(UsageError, match=r"'rush' is declared bool"):
+            await engine.list_runs_page(where={"rush": "yes"})
+        with pytest.raises(UsageError, match="searchable: none"):
+            await engine.list_runs_page(where={"order-id": "o-1"}, workflow="nothing-deployed")
+
+
+def test_masked_and_searchable_is_refused_at_compile() -> None:
+    def leaky(wf: WorkflowThread) -> None:
+        wf.declare_str("card").masked().searchable()
+
+    with pytest.raises(CompileError, match="both masked and searchable"):
+        Workflow("leaky", leaky).compile()
+
+
+async def test_long_values_are_stored_hashed_and_still_found(db: Db) -> None:
+    long_id = "o-" + "x" * 5000
+    async with Engine.open(db.url, poll_interval=0.05) as engine:
+        await engine.deploy(ORDERS)
+        await engine.start("orders", {"order-id": long_id}, run_id="long")
+        await engine.start("orders", {"order-id": long_id + "y"}, run_id="other")
+        stored = index_rows(db, "long")["order-id"]
+        assert stored.startswith("s#") and len(stored) == 66
+        assert await ids(engine, where={"order-id": long_id}) == ["long"]
+
+
+async def test_purge_deletes_the_index_rows(db: Db) -> None:
+    async with Engine.open(db.url, poll_interval=0.05) as engine:
+        await engine.deploy(ORDERS)
+        await engine.start("orders", {"order-id": "o-1"}, run_id="r1")
+        await engine.send_event("pay", run_id="r1", event_id="e1")
+        finished = await engine.wait("r1", timeout=10)
+        assert index_rows(db, "r1")
+        assert await engine.purge_runs(finished.updated_at.timestamp() + 1) == 1
+        assert index_rows(db, "r1") == {}
+        assert await ids(engine, where={"order-id": "o-1"}) == []
