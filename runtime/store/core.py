@@ -61,6 +61,9 @@ _CLAIM_EVENT: Final = (
     "UPDATE events SET run_id = ?, delivered_at = ? WHERE seq = (SELECT seq FROM events "
     "WHERE run_id IS NULL AND name = ? AND correlation = ? ORDER BY seq LIMIT 1{lock}) RETURNING *"
 )
+#: Most runs in an ``updated_after`` range that :meth:`Store.list_runs`
+#: reads by ``runs_by_updated`` and sorts, where the database cannot tell.
+FEW_UPDATED: Final = 5000
 DUE_TIMERS: Final = "SELECT run_id, timer, due_at FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?"
 
 
@@ -235,13 +238,16 @@ def run_columns(dialect: Dialect) -> str:
     return f"runs.*, {dialect.thread_states} AS thread_states"
 
 
-def runs_query(dialect: Dialect, where: RunFilter) -> tuple[str, list[Any]]:
+def runs_query(dialect: Dialect, where: RunFilter, by_updated: bool = False) -> tuple[str, list[Any]]:
     """The statement of :meth:`Store.list_runs` for one status or none.
 
     Every filter is an index range (see migrations 1, 3 and 7): a ``search``
     starts from ``run_search_by_value``, whose ``run_created`` is the run's
     ``created_at``, so a page by value is read in order from that index;
-    the other searched variables are each one primary-key probe."""
+    the other searched variables are each one primary-key probe.
+    ``by_updated``: few runs are in the ``updated_after`` range, so sort
+    them instead of reading along ``created_at`` (``+`` keeps SQLite off
+    the created_at index)."""
     conditions: list[str] = []
     params: list[Any] = []
     order = dialect.code_point_order
@@ -296,7 +302,7 @@ def runs_query(dialect: Dialect, where: RunFilter) -> tuple[str, list[Any]]:
         statement += " WHERE " + " AND ".join(conditions)
     # Ties of created_at (runs started in one transaction) in code point
     # order of id, the order of the keyset condition and of the merge above.
-    statement += f" ORDER BY {created} DESC, {run_id} DESC"
+    statement += f" ORDER BY {'+' if by_updated else ''}{created} DESC, {run_id} DESC"
     if where.limit is not None:
         statement += " LIMIT ?"
         params.append(where.limit)
@@ -438,8 +444,22 @@ class Store:
                 found.extend(await self.list_runs(replace(where, statuses=(status,))))
             found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
             return found[: where.limit]
-        statement, params = runs_query(self.dialect, where)
+        statement, params = runs_query(self.dialect, where, await self._few_updated(where))
         return [run_record(self.location, row) for row in await self._fetch(statement, params)]
+
+    async def _few_updated(self, where: RunFilter) -> bool:
+        """Whether to read the runs of ``where`` by ``runs_by_updated`` and
+        sort them: when it has ``updated_after``, the database cannot weigh
+        that range itself, and at most :data:`FEW_UPDATED` runs are in it (a
+        look at that index). Otherwise the newest-first index finds a page
+        soon (many runs changed lately are among the newest)."""
+        if where.updated_after is None or where.search or where.limit is None or self.dialect.estimates_ranges:
+            return False
+        rows = await self._fetch(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM runs WHERE updated_at >= ? LIMIT ?)",
+            (where.updated_after, FEW_UPDATED + 1),
+        )
+        return int(rows[0]["n"]) <= FEW_UPDATED
 
     async def history(
         self, run_id: str, after: int = 0, limit: int | None = None, where: JournalFilter | None = None
