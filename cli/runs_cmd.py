@@ -50,6 +50,29 @@ _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+def duration_seconds(text: str) -> float | None:
+    """Seconds of a duration ``30s``, ``30m``, ``2h``, ``7d``; ``None`` when
+    ``text`` is not one. The one reading of durations of the CLI (and of the
+    API's moments)."""
+    relative = _RELATIVE.match(text.strip())
+    return None if relative is None else float(relative.group(1)) * _UNITS[relative.group(2)]
+
+
+def parse_duration(text: str, option: str) -> float:
+    """A positive duration in seconds: ``30d``, ``12h``, ``90m``, ``45s``.
+
+    Raises:
+        typer.BadParameter: not one (a usage error, exit code 2).
+    """
+    seconds = duration_seconds(text)
+    if seconds is None or seconds <= 0:
+        raise typer.BadParameter(
+            f"{text!r} is not a duration: give a positive number and a unit, s, m, h or d (30d, 12h)",
+            param_hint=option,
+        )
+    return seconds
+
+
 def parse_moment(text: str, option: str) -> dt.datetime:
     """An ISO 8601 date/time (local time when no offset is given), or a
     duration before now: ``30m``, ``2h``, ``7d``.
@@ -57,9 +80,8 @@ def parse_moment(text: str, option: str) -> dt.datetime:
     Raises:
         typer.BadParameter: neither (a usage error, exit code 2).
     """
-    relative = _RELATIVE.match(text.strip())
-    if relative:
-        seconds = float(relative.group(1)) * _UNITS[relative.group(2)]
+    seconds = duration_seconds(text)
+    if seconds is not None:
         return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
     try:
         moment = dt.datetime.fromisoformat(text.strip())
@@ -99,6 +121,14 @@ def list_command(
             help="Only runs whose compensation failed after its retries: side effects may not be undone.",
         ),
     ] = False,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            metavar="NAME=VALUE",
+            help="Only runs whose searchable variable NAME has this value (e.g. order-id=o-1); repeat: all hold.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
@@ -115,7 +145,10 @@ def list_command(
     url = database_url(db)
 
     async def read() -> None:
+        from wfc.runtime._search import parse_where
+
         async with reader(url) as engine:
+            values = parse_where(where, "=", await engine.searchable_variables(workflow)) if where else None
             runs = await engine.list_runs(
                 status=statuses,
                 workflow=workflow,
@@ -123,6 +156,7 @@ def list_command(
                 started_before=until,
                 limit=limit,
                 needs_attention=True if needs_attention else None,
+                where=values,
             )
             served = await engine.serving_engines() > 0
         if as_json:

@@ -47,10 +47,19 @@ def worker_command(
         float,
         typer.Option("--stats-every", min=0.1, metavar="SECONDS", help="Interval of the plain stats lines (no TTY)."),
     ] = 10.0,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            "--retention", metavar="DURATION",
+            help="Delete runs finished longer ago than this (30d, 12h), in small background batches.",
+        ),
+    ] = None,
 ) -> None:
     """Run task attempts for every run on the database until SIGINT/SIGTERM."""
+    from wfc.cli.runs_cmd import parse_duration
     from wfc.cli.worker_serve import serve  # the runtime, anyio and rich.live: only when serving
 
+    keep = None if retention is None else parse_duration(retention, "--retention")
     serve(database_url(db), task_targets, concurrency=concurrency, grace=grace, lease=lease, poll=poll,
-          stats_every=stats_every)
+          stats_every=stats_every, retention=keep)
     raise typer.Exit(0)

@@ -30,10 +30,12 @@ AnyTask = TaskFunction[Any, Any]
 
 
 def serve(url: str, task_targets: list[str], *, concurrency: int, grace: float, lease: float, poll: float,
-          stats_every: float) -> None:
-    """Serve the database at ``url`` with the tasks of ``task_targets`` until SIGINT/SIGTERM."""
+          stats_every: float, retention: float | None = None) -> None:
+    """Serve the database at ``url`` with the tasks of ``task_targets`` until
+    SIGINT/SIGTERM, purging runs finished more than ``retention`` seconds ago."""
     tasks = load_tasks(task_targets)
-    worker = Worker(url, tasks, concurrency=concurrency, grace=grace, lease_seconds=lease, poll_interval=poll)
+    worker = Worker(url, tasks, concurrency=concurrency, grace=grace, lease_seconds=lease, poll_interval=poll,
+                    retention=retention)
     console = output.stdout()
     run_async(lambda: _serve(worker, console, [t.definition.name for t in tasks], stats_every))
 

@@ -22,7 +22,7 @@ leading underscore are private.
 """
 
 from wfc.runtime._engine import Engine
-from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, ThreadInfo
+from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, Started, ThreadInfo
 from wfc.runtime._subscribe import FeedEntry, Subscription
 from wfc.runtime._tasks import TaskContext, TaskDefinition, TaskException, TaskFunction, task
 from wfc.runtime._worker import Worker, WorkerStats
@@ -69,6 +69,7 @@ __all__ = [
     "RunStateError",
     "RunStatus",
     "SentEvent",
+    "Started",
     "StoreError",
     "Subscription",
     "TaskContext",

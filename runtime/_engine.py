@@ -29,9 +29,9 @@ from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._inputs import check_event_args, check_key, check_run_id, check_start_args, start_variables
 from wfc.runtime._loop import CommitLoop, Follow
-from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, run_info, to_datetime
-from wfc.runtime._search import search_terms
+from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, Started, run_info, to_datetime
 from wfc.runtime._retention import cutoff, keep_for, purge, retention_seconds, runs_taken
+from wfc.runtime._search import search_terms
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
 from wfc.runtime._subscribe import FeedEntry, Start, Subscription, read_feed
 from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
@@ -369,6 +369,7 @@ class Engine:
         after the defaults of the run's own version are applied, so leaving
         out an input whose default is the value the run had is the same
         start; ``version`` is not compared (a run stays on its version).
+        :meth:`start_run` also says whether this call created the run.
 
         Args:
             workflow: The workflow name.
@@ -387,6 +388,24 @@ class Engine:
             RunInputsConflictError: ``run_id`` belongs to a run of this
                 workflow that started with other inputs (it names them).
         """
+        return (await self.start_run(workflow, inputs, run_id, version)).run_id
+
+    async def start_run(
+        self,
+        workflow: str,
+        inputs: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        version: Version | str | int | None = None,
+    ) -> Started:
+        """:meth:`start`, telling whether this call created the run
+        (``created``) or found it started with the same inputs, by an
+        earlier call or a concurrent one in any process (exactly one of
+        concurrent starts of one id gets ``created=True``): what ``POST
+        /api/v1/runs`` answers with 201 or 200.
+
+        Raises:
+            The errors of :meth:`start`.
+        """
         self._loop.check_open()
         check_start_args(workflow, inputs, run_id)
         existing = None if run_id is None else await self._store.get_run(run_id)
@@ -403,7 +422,7 @@ class Engine:
             variables=variables,
             new_id=run_id is None,
         )
-        result: str = await self._loop.call(command)
+        result: Started = await self._loop.call(command)
         return result
 
     async def serving_engines(self) -> int:

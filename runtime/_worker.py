@@ -24,6 +24,7 @@ async with anyio.create_task_group() as tg:
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ class Worker:
             a heartbeat before another worker may take it over.
         poll_interval: Seconds between looks at the database when no
             notification came.
+        retention: Purge runs finished longer ago than this in the
+            background (see ``Engine.open(retention=...)``); ``None`` keeps them.
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class Worker:
         grace: float = 10.0,
         lease_seconds: float = 30.0,
         poll_interval: float = 1.0,
+        retention: dt.timedelta | float | None = None,
     ) -> None:
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise UsageError(f"concurrency must be an int >= 1, got {concurrency!r}")
@@ -88,6 +92,7 @@ class Worker:
         self.grace = grace
         self._lease = lease_seconds
         self._poll = poll_interval
+        self._retention = retention
         self._stop = anyio.Event()
         self._engine: Engine | None = None
         self._began = time.monotonic()
@@ -147,6 +152,7 @@ class Worker:
             lease_seconds=self._lease,
             poll_interval=self._poll,
             max_concurrent_tasks=self.concurrency,
+            retention=self._retention,
         ) as engine:
             self._engine = engine
             self._began = time.monotonic()

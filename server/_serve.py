@@ -18,9 +18,17 @@ from wfc.server._types import PREFIX
 
 
 def serve(
-    url: str, task_targets: list[str], *, host: str, port: int, token: str | None, read_token: str | None
+    url: str,
+    task_targets: list[str],
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    read_token: str | None,
+    retention: float | None = None,
 ) -> None:
-    """Serve the API of the database at ``url`` on ``host:port``."""
+    """Serve the API of the database at ``url`` on ``host:port``; with tasks,
+    purge runs finished more than ``retention`` seconds ago."""
     from wfc.cli.worker_serve import load_tasks
 
     tasks = load_tasks(task_targets) if task_targets else []
@@ -29,7 +37,7 @@ def serve(
     listener = _listen(host, port)
 
     async def main() -> None:
-        async with Engine.open(url, tasks, serve=bool(tasks)) as engine:
+        async with Engine.open(url, tasks, serve=bool(tasks), retention=retention) as engine:
             app = create_app(engine, token, read_token=read_token)
             config = uvicorn.Config(app, log_level="info", lifespan="off", server_header=False)
             server = uvicorn.Server(config)

@@ -189,6 +189,9 @@ class RunsQuery(Body):
     """Last changed before this moment."""
     needs_attention: bool | None = None
     """``true``: only runs whose compensation failed after its retries; ``false``: only the others."""
+    where: list[str] = []
+    """``NAME:VALUE``: only runs whose searchable variable ``NAME`` has this
+    value, read as its declared type (repeat the parameter: all must hold)."""
     limit: PageSize = 50
     cursor: str | None = None
     """``next_cursor`` of the previous page; the other parameters must be the same."""
@@ -214,6 +217,8 @@ class DeadLettersQuery(Body):
     started_before: str | None = None
     updated_after: str | None = None
     updated_before: str | None = None
+    where: list[str] = []
+    """``NAME:VALUE`` on searchable variables, as for ``/runs``."""
     limit: PageSize = 50
     cursor: str | None = None
 
@@ -384,6 +389,8 @@ class RedriveRequest(Body):
     started_before: str | None = None
     updated_after: str | None = None
     updated_before: str | None = None
+    where: list[str] = []
+    """``NAME:VALUE`` on searchable variables, as for ``/runs``."""
     limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1000
     """At most this many runs are retried by one request."""
 

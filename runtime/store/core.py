@@ -274,9 +274,9 @@ def runs_query(dialect: Dialect, where: RunFilter, by_updated: bool = False) -> 
         # A column each commit sets; the few flagged runs have an index of their own.
         conditions.append("needs_attention" if where.needs_attention else "NOT needs_attention")
     if where.statuses:
-        condition, values = dialect.any_of("status", where.statuses)
+        condition, statuses = dialect.any_of("status", where.statuses)
         conditions.append(condition)
-        params.extend(values)
+        params.extend(statuses)
     for condition, value in (
         ("workflow = ?", where.workflow),
         ("major = ?", where.major),

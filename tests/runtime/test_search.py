@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from rtdb import Db
 
+from wfc.compiler import CompileError
 from wfc.dsl import Workflow, WorkflowThread
 from wfc.runtime import Engine, RunKey, UsageError
-from wfc.compiler import CompileError
 
 pytestmark = pytest.mark.anyio
 
@@ -158,7 +158,9 @@ async def seeded_store(db: Db) -> Any:
         await engine.deploy(ORDERS)
     store = await open_store(db.url, 0.0)
     if db.kind == "sqlite":
-        numbers = f"(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {SEEDED}) SELECT i FROM n)"
+        numbers = (
+            f"(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {SEEDED}) SELECT i FROM n)"
+        )
     else:
         numbers = f"generate_series(1, {SEEDED}) AS i"
     async with store.transaction() as tx:

@@ -27,7 +27,6 @@ NOT_REMOTE = {
     "validate": "checks local spec files",
     "worker": "runs tasks in its own process; it is not a request",
     "server": "is the server itself",
-    "runs export": "writes a local archive file; over HTTP, page GET /runs and each run's /history",
 }
 
 
