@@ -220,3 +220,25 @@ async def test_searches_and_indexed_filters_are_index_ranges_in_order(db: Db) ->
         assert await store.list_runs(RunFilter(updated_after=SEEDED + 10.0)) == []
     finally:
         await store.close()
+
+
+async def test_of_concurrent_starts_in_two_engines_exactly_one_created_the_run(db: Db) -> None:
+    import anyio
+
+    async with Engine.open(db.url, serve=False) as one, Engine.open(db.url, serve=False) as two:
+        await one.deploy(ORDERS)
+        for round_ in range(10):
+            results: list[bool] = []
+
+            async def begin(engine: Engine, run_id: str = f"c-{round_}") -> None:
+                started = await engine.start_run("orders", {"order-id": "o-c"}, run_id=run_id)
+                assert started.run_id == run_id
+                results.append(started.created)
+
+            async with anyio.create_task_group() as tg:
+                for engine in (one, two, one, two):
+                    tg.start_soon(begin, engine)
+            assert sorted(results) == [False, False, False, True]
+        again = await two.start_run("orders", {"order-id": "o-c"}, run_id="c-0")
+        assert not again.created
+        assert await two.start("orders", {"order-id": "o-c"}, run_id="c-0") == "c-0"
