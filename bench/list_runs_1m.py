@@ -33,7 +33,8 @@ _RUNS = (
     "'{{\"id\":\"p' || i || '\",\"workflow\":\"orders\",\"version\":{{\"major\":1,\"revision\":0}},\"seq\":1,"
     "\"created_at\":' || (1000000000 + i) || ',\"updated_at\":' || (1000000005 + i) || ',\"threads\":{{\"0\":"
     "{{\"number\":0,\"name\":\"main\",\"kind\":\"entrypoint\",\"node\":\"wait-pay\",\"variables\":"
-    "{{\"order-id\":\"o-' || (i % {orders}) || '\",\"status\":\"new\"}},\"started_at\":' || (1000000000 + i) || '}}}}}}', "
+    "{{\"order-id\":\"o-' || (i % {orders}) || '\",\"status\":\"new\"}},"
+    "\"started_at\":' || (1000000000 + i) || '}}}}}}', "
     "1000000000 + i, 1000000005 + i, 2, i % 1000 = 0 FROM {numbers}"
 )
 _SEARCH = (

@@ -32,6 +32,7 @@ from wfc.runtime._loop import CommitLoop, Follow
 from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, Started, run_info, to_datetime
 from wfc.runtime._retention import cutoff, keep_for, purge, retention_seconds, runs_taken
 from wfc.runtime._search import search_terms
+from wfc.runtime._search_backfill import index_pending
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
 from wfc.runtime._subscribe import FeedEntry, Start, Subscription, read_feed
 from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
@@ -223,7 +224,7 @@ class Engine:
                 max_children_per_run=max_children_per_run,
                 clock=clock,
             )
-            async with engine._loop.running(), engine._retaining(keep):
+            async with engine._loop.running(), engine._retaining(keep), engine._indexing(serve and not read_only):
                 yield engine
         finally:
             with anyio.CancelScope(shield=True):
@@ -240,6 +241,28 @@ class Engine:
         closed = anyio.Event()
         async with anyio.create_task_group() as tg:
             tg.start_soon(keep_for, self._store, seconds, self._clock, closed)
+            try:
+                yield
+            except Exception as exc:
+                body_error = exc
+            finally:
+                closed.set()
+                tg.cancel_scope.cancel()
+        if body_error is not None:
+            raise body_error
+
+    @asynccontextmanager
+    async def _indexing(self, serve: bool) -> AsyncIterator[None]:
+        """Index the runs stored before searchable variables were indexed
+        (see :mod:`._search_backfill`) in the background of a serving
+        engine, while the block runs."""
+        if not serve:
+            yield
+            return
+        body_error: Exception | None = None
+        closed = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(index_pending, self._store, self._specs, closed)
             try:
                 yield
             except Exception as exc:

@@ -241,7 +241,7 @@ async def test_of_concurrent_starts_in_two_engines_exactly_one_created_the_run(d
         for round_ in range(10):
             results: list[bool] = []
 
-            async def begin(engine: Engine, run_id: str = f"c-{round_}") -> None:
+            async def begin(engine: Engine, run_id: str = f"c-{round_}", results: list[bool] = results) -> None:
                 started = await engine.start_run("orders", {"order-id": "o-c"}, run_id=run_id)
                 assert started.run_id == run_id
                 results.append(started.created)

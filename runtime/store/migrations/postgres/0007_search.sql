@@ -17,6 +17,17 @@ CREATE TABLE run_search (
 );
 CREATE INDEX run_search_by_value ON run_search (key, value, run_created, run_id COLLATE "C");
 
+-- The runs stored before, whose spec has a searchable variable: a serving
+-- engine indexes them in the background (wfc.runtime._search_backfill).
+CREATE TABLE run_search_pending (
+    run_id text PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED
+);
+INSERT INTO run_search_pending (run_id)
+SELECT r.id FROM runs AS r JOIN specs AS s ON s.name = r.workflow AND s.major = r.major AND s.revision = r.revision
+WHERE EXISTS (
+    SELECT 1 FROM json_each(s.body::json -> 'variables') AS v WHERE coalesce((v.value ->> 'searchable')::boolean, false)
+);
+
 -- Set by each commit from the run's state: FAILED with a compensation that
 -- still failed after its retries. Flagged runs are few: a partial index. A
 -- commit writes the same value almost always, which keeps updates HOT.

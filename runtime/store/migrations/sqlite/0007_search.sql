@@ -16,6 +16,15 @@ CREATE TABLE run_search (
 ) WITHOUT ROWID;
 CREATE INDEX run_search_by_value ON run_search (key, value, run_created, run_id);
 
+-- The runs stored before, whose spec has a searchable variable: a serving
+-- engine indexes them in the background (wfc.runtime._search_backfill).
+CREATE TABLE run_search_pending (
+    run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED
+) WITHOUT ROWID;
+INSERT INTO run_search_pending (run_id)
+SELECT r.id FROM runs AS r JOIN specs AS s ON s.name = r.workflow AND s.major = r.major AND s.revision = r.revision
+WHERE EXISTS (SELECT 1 FROM json_each(s.body, '$.variables') AS v WHERE json_extract(v.value, '$.searchable') = 1);
+
 -- Set by each commit from the run's state: FAILED with a compensation that
 -- still failed after its retries. Flagged runs are few: a partial index.
 ALTER TABLE runs ADD COLUMN needs_attention INTEGER NOT NULL DEFAULT 0;
