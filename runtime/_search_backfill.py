@@ -44,7 +44,13 @@ _DELETE: Final = "DELETE FROM run_search WHERE run_id = ? AND key = ?"
 async def index_pending(store: Store, specs: SpecCache, closed: anyio.Event) -> None:
     """Index every pending run, batch by batch, until none is left or
     ``closed`` is set. An error is logged and tried again later; it never
-    stops the engine."""
+    stops the engine. Nearly always nothing is pending: a plain read says
+    so without taking the write lock."""
+    try:
+        if not await store.dialect.fetch("SELECT 1 AS pending FROM run_search_pending LIMIT 1"):
+            return
+    except Exception as exc:  # the batch below meets it again, and says so
+        log.debug("search index: could not look for older runs: %s", exc)
     while not closed.is_set():
         try:
             indexed = await index_batch(store, specs, BATCH)
