@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import msgspec
 import typer
 
-from wfc.runtime import HistoryEntry, RunInfo, SentEvent
+from wfc.runtime import Engine, HistoryEntry, RunInfo, SentEvent
 
 
 def run_document(info: RunInfo) -> dict[str, Any]:
@@ -86,6 +86,20 @@ def history_document(entries: Sequence[HistoryEntry], threads: dict[int, str]) -
         }
         for entry in entries
     ]
+
+
+async def export_lines(
+    engine: Engine, finished_before: dt.datetime | None, statuses: Sequence[str] | None
+) -> AsyncIterator[str]:
+    """The archive of finished runs, one JSON line per run with its journal
+    (``{"run": ..., "journal": [...]}``), masked values as ``"***"``: what
+    ``wfc runs export`` writes and ``GET /api/v1/retention/export`` streams,
+    read one run at a time (see :meth:`Engine.export_runs`)."""
+    from wfc.cli.run_views import thread_names
+
+    async for info, journal in engine.export_runs(finished_before, statuses):
+        document = {"run": run_document(info), "journal": history_document(journal, thread_names(info))}
+        yield json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
 
 
 def event_document(name: str, sent: SentEvent) -> dict[str, Any]:

@@ -190,16 +190,12 @@ def export_command(
     url = database_url(db)
 
     async def lines(write: Any) -> int:
-        import json
-
-        from wfc.cli.json_docs import history_document, run_document
-        from wfc.cli.run_views import thread_names
+        from wfc.cli.json_docs import export_lines
 
         exported = 0
         async with reader(url) as engine:
-            async for info, journal in engine.export_runs(moment, statuses):
-                document = {"run": run_document(info), "journal": history_document(journal, thread_names(info))}
-                write(json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
+            async for line in export_lines(engine, moment, statuses):
+                write(line)
                 exported += 1
         return exported
 

@@ -51,30 +51,30 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SECONDS = re.compile(r"^\d+(?:\.\d+)?$")
 
 
-def parse_duration(text: str, option: str) -> float:
-    """A duration in seconds: ``300`` (seconds), ``90s``, ``5m``, ``2h``, ``7d``.
+def parse_duration(text: str, option: str, *, positive: bool = False) -> float:
+    """A duration in seconds: ``300`` (seconds), ``90s``, ``5m``, ``2h``,
+    ``7d``; more than zero when ``positive``. The one reading of durations
+    of the CLI (``--stuck``, ``--retention``) and of the API.
 
     Raises:
         typer.BadParameter: not one (a usage error, exit code 2).
     """
-    seconds = _duration(text)
-    if seconds is None:
+    text = text.strip()
+    seconds = float(text) if _SECONDS.match(text) else _before_now(text)
+    if seconds is None or (positive and seconds <= 0):
+        least = "a positive number" if positive else "seconds (300) or a number"
         raise typer.BadParameter(
-            f"{text!r} is not a duration: give seconds (300) or 90s, 5m, 2h, 7d", param_hint=option
+            f"{text!r} is not a duration: give {least} with a unit, s, m, h or d (90s, 5m, 12h, 30d)",
+            param_hint=option,
         )
     return seconds
 
 
-def _duration(text: str) -> float | None:
-    text = text.strip()
-    if _SECONDS.match(text):
-        return float(text)
-    relative = _RELATIVE.match(text)
-    return None if relative is None else _relative_seconds(relative)
-
-
-def _relative_seconds(relative: "re.Match[str]") -> float:
-    return float(relative.group(1)) * _UNITS[relative.group(2)]
+def _before_now(text: str) -> float | None:
+    """Seconds of ``30s``, ``30m``, ``2h``, ``7d`` (a unit is needed: a bare
+    number is no moment); ``None`` when ``text`` is not one."""
+    relative = _RELATIVE.match(text.strip())
+    return None if relative is None else float(relative.group(1)) * _UNITS[relative.group(2)]
 
 
 def parse_moment(text: str, option: str) -> dt.datetime:
@@ -84,9 +84,9 @@ def parse_moment(text: str, option: str) -> dt.datetime:
     Raises:
         typer.BadParameter: neither (a usage error, exit code 2).
     """
-    relative = _RELATIVE.match(text.strip())
-    if relative:
-        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=_relative_seconds(relative))
+    seconds = _before_now(text)
+    if seconds is not None:
+        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
     try:
         moment = dt.datetime.fromisoformat(text.strip())
     except ValueError:
@@ -136,6 +136,14 @@ def list_command(
             ),
         ),
     ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            metavar="NAME=VALUE",
+            help="Only runs whose searchable variable NAME has this value (e.g. order-id=o-1); repeat: all hold.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
@@ -153,7 +161,10 @@ def list_command(
     url = database_url(db)
 
     async def read() -> None:
+        from wfc.runtime._search import parse_where
+
         async with reader(url) as engine:
+            values = parse_where(where, "=", await engine.searchable_variables(workflow)) if where else None
             runs = await engine.list_runs(
                 status=statuses,
                 workflow=workflow,
@@ -162,6 +173,7 @@ def list_command(
                 limit=limit,
                 needs_attention=True if needs_attention else None,
                 stuck_for=stuck_for,
+                where=values,
             )
             served = await engine.serving_engines() > 0
         if as_json:

@@ -51,6 +51,13 @@ def server_command(
     ] = None,
     otel: OtelOption = False,
     log_format: LogFormatOption = LogFormat.TEXT,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            "--retention", metavar="DURATION",
+            help="Delete runs finished longer ago than this (30d, 12h), in small background batches; needs --tasks.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API of the database (/api/v1, OpenAPI at /api/v1/openapi.json) until SIGINT/SIGTERM."""
     missing = [name for name in _EXTRA if importlib.util.find_spec(name) is None]
@@ -59,9 +66,16 @@ def server_command(
             f"`wfc server` needs {' and '.join(missing)}, which are not installed; install them with "
             f"pip install 'wfc[server]'"
         )
+    from wfc.cli.runs_cmd import parse_duration
     from wfc.server import check_bind
     from wfc.server._serve import serve
 
+    keep = None if retention is None else parse_duration(retention, "--retention", positive=True)
+    if keep is not None and not task_targets:
+        raise CliError(
+            "--retention needs --tasks: only a server that also serves the database purges; or give "
+            "--retention to a `wfc worker` of this database"
+        )
     check_bind(host, token, read_token)
     serve(database_url(db), task_targets or [], host=host, port=port, token=token, read_token=read_token,
-          log_format=log_format, tracing=tracing_for(otel))
+          log_format=log_format, tracing=tracing_for(otel), retention=keep)

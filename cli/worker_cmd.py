@@ -70,8 +70,16 @@ def worker_command(
             help="Bearer token every scrape of --metrics-port must send (prefer the environment variable).",
         ),
     ] = None,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            "--retention", metavar="DURATION",
+            help="Delete runs finished longer ago than this (30d, 12h), in small background batches.",
+        ),
+    ] = None,
 ) -> None:
     """Run task attempts for every run on the database until SIGINT/SIGTERM."""
+    from wfc.cli.runs_cmd import parse_duration
     from wfc.cli.worker_serve import MetricsOptions, serve  # the runtime, anyio and rich.live: only when serving
 
     if metrics_port is None and metrics_host != "127.0.0.1":
@@ -79,6 +87,8 @@ def worker_command(
 
         raise CliError("--metrics-host needs --metrics-port: give the port to serve the metrics on")
     exposed = None if metrics_port is None else MetricsOptions(metrics_port, metrics_host, metrics_token)
+    keep = None if retention is None else parse_duration(retention, "--retention", positive=True)
     serve(database_url(db), task_targets, concurrency=concurrency, grace=grace, lease=lease, poll=poll,
-          stats_every=stats_every, log_format=log_format, metrics_options=exposed, tracing=tracing_for(otel))
+          stats_every=stats_every, log_format=log_format, metrics_options=exposed, tracing=tracing_for(otel),
+          retention=keep)
     raise typer.Exit(0)

@@ -76,15 +76,17 @@ class Say:
 
 def serve(url: str, task_targets: list[str], *, concurrency: int, grace: float, lease: float, poll: float,
           stats_every: float, log_format: LogFormat = LogFormat.TEXT,
-          metrics_options: MetricsOptions | None = None, tracing: Tracing | None = None) -> None:
-    """Serve the database at ``url`` with the tasks of ``task_targets`` until SIGINT/SIGTERM."""
+          metrics_options: MetricsOptions | None = None, tracing: Tracing | None = None,
+          retention: float | None = None) -> None:
+    """Serve the database at ``url`` with the tasks of ``task_targets`` until
+    SIGINT/SIGTERM, purging runs finished more than ``retention`` seconds ago."""
     tasks = load_tasks(task_targets)
     observers: list[Observer] = setup_logs(log_format)
     metrics, exposed = _metrics(metrics_options)
     if metrics is not None:
         observers.append(metrics)
     worker = Worker(url, tasks, concurrency=concurrency, grace=grace, lease_seconds=lease, poll_interval=poll,
-                    observers=observers, tracing=tracing)
+                    observers=observers, tracing=tracing, retention=retention)
     say = Say(output.stdout(), json_logs(log_format))
     try:
         run_async(lambda: _serve(worker, say, [t.definition.name for t in tasks], stats_every, metrics, exposed))

@@ -23,7 +23,7 @@ leading underscore are private.
 
 from wfc.runtime._engine import Engine
 from wfc.runtime._observe import Commit, Observer, RunLabels, TaskAttempt, task_attempts
-from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, ThreadInfo
+from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, Started, ThreadInfo
 from wfc.runtime._stuck import StuckReason
 from wfc.runtime._subscribe import FeedEntry, Subscription
 from wfc.runtime._tasks import TaskContext, TaskDefinition, TaskException, TaskFunction, task
@@ -75,6 +75,7 @@ __all__ = [
     "RunStateError",
     "RunStatus",
     "SentEvent",
+    "Started",
     "StoreError",
     "StuckReason",
     "Subscription",

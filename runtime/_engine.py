@@ -31,8 +31,10 @@ from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._inputs import check_event_args, check_key, check_run_id, check_start_args, start_variables
 from wfc.runtime._loop import CommitLoop, Follow
 from wfc.runtime._observe import Observer, Observers, Signal
-from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, run_info, to_datetime
+from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, Started, run_info, to_datetime
 from wfc.runtime._retention import cutoff, keep_for, purge, retention_seconds, runs_taken
+from wfc.runtime._search import search_terms
+from wfc.runtime._search_backfill import index_pending
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
 from wfc.runtime._stuck import reasons_by_run, stuck_seconds
 from wfc.runtime._subscribe import FeedEntry, Start, Subscription, read_feed
@@ -45,6 +47,7 @@ from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, StuckW
 from wfc.runtime.store.workload import Workload, read_workload
 from wfc.runtime.tracing import Tracing, exporting
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
+from wfc.specs.workflow import VarType
 
 log = logging.getLogger("wfc.runtime")
 
@@ -252,7 +255,7 @@ class Engine:
             async with exporting(tracing, store, clock) as woken:
                 if woken is not None:
                     engine._loop.observe(Signal(woken))
-                async with engine._loop.running(), engine._retaining(keep):
+                async with engine._loop.running(), engine._retaining(keep), engine._indexing(serve and not read_only):
                     yield engine
         finally:
             with anyio.CancelScope(shield=True):
@@ -269,6 +272,28 @@ class Engine:
         closed = anyio.Event()
         async with anyio.create_task_group() as tg:
             tg.start_soon(keep_for, self._store, seconds, self._clock, closed)
+            try:
+                yield
+            except Exception as exc:
+                body_error = exc
+            finally:
+                closed.set()
+                tg.cancel_scope.cancel()
+        if body_error is not None:
+            raise body_error
+
+    @asynccontextmanager
+    async def _indexing(self, serve: bool) -> AsyncIterator[None]:
+        """Index the runs stored before searchable variables were indexed
+        (see :mod:`._search_backfill`) in the background of a serving
+        engine, while the block runs."""
+        if not serve:
+            yield
+            return
+        body_error: Exception | None = None
+        closed = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(index_pending, self._store, self._specs, closed)
             try:
                 yield
             except Exception as exc:
@@ -400,6 +425,7 @@ class Engine:
         after the defaults of the run's own version are applied, so leaving
         out an input whose default is the value the run had is the same
         start; ``version`` is not compared (a run stays on its version).
+        :meth:`start_run` also says whether this call created the run.
 
         Args:
             workflow: The workflow name.
@@ -423,6 +449,26 @@ class Engine:
                 workflow that started with other inputs (it names them).
             UsageError: ``traceparent`` is not a W3C traceparent.
         """
+        return (await self.start_run(workflow, inputs, run_id, version, traceparent=traceparent)).run_id
+
+    async def start_run(
+        self,
+        workflow: str,
+        inputs: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        version: Version | str | int | None = None,
+        *,
+        traceparent: str | None = None,
+    ) -> Started:
+        """:meth:`start`, telling whether this call created the run
+        (``created``) or found it started with the same inputs, by an
+        earlier call or a concurrent one in any process (exactly one of
+        concurrent starts of one id gets ``created=True``): what ``POST
+        /api/v1/runs`` answers with 201 or 200.
+
+        Raises:
+            The errors of :meth:`start`.
+        """
         self._loop.check_open()
         check_start_args(workflow, inputs, run_id)
         trace = start_trace(traceparent)
@@ -441,7 +487,7 @@ class Engine:
             new_id=run_id is None,
             trace=trace,
         )
-        result: str = await self._loop.call(command)
+        result: Started = await self._loop.call(command)
         return result
 
     async def serving_engines(self) -> int:
@@ -492,12 +538,14 @@ class Engine:
         limit: int | None = 100,
         needs_attention: bool | None = None,
         stuck_for: float | dt.timedelta | None = None,
+        where: Mapping[str, Any] | None = None,
     ) -> list[RunInfo]:
         """Runs, newest first, filtered by status(es), workflow name, start
         time (``started_after <= created_at < started_before``) and, with
         ``needs_attention=True``, only the runs someone must look at: FAILED
         because a compensation still failed after its retries, so side effects
-        may not be undone (``False``: only the others); with ``stuck_for``
+        may not be undone (``False``: only the others); ``where``: by
+        searchable variables (see :meth:`list_runs_page`); with ``stuck_for``
         (seconds or a timedelta), only the runs stuck for longer than that,
         each with its :attr:`~RunInfo.stuck` reasons (see :meth:`count_stuck`)."""
         page = await self.list_runs_page(
@@ -508,6 +556,7 @@ class Engine:
             limit=limit,
             needs_attention=needs_attention,
             stuck_for=stuck_for,
+            where=where,
         )
         return page.runs
 
@@ -525,22 +574,28 @@ class Engine:
         limit: int | None = 100,
         after: RunKey | None = None,
         stuck_for: float | dt.timedelta | None = None,
+        where: Mapping[str, Any] | None = None,
     ) -> RunPage:
         """One page of :meth:`list_runs`, for keyset paging: ``after`` is the
         ``next`` of the previous page. Besides the filters of
         :meth:`list_runs`: ``version`` (``"1.2"``, or a major number for all
-        its revisions) and the time of the last change
-        (``updated_after <= updated_at < updated_before``).
+        its revisions), the time of the last change
+        (``updated_after <= updated_at < updated_before``) and ``where``:
+        searchable variables and the value each must have (``{"order-id":
+        "o-1"}``; a value as text is read as the variable's declared type,
+        ``"42"`` for an int), all of them.
 
         Raises:
-            UsageError: an unknown status, a malformed version or a negative ``stuck_for``.
+            UsageError: an unknown status, a malformed version, a negative
+                ``stuck_for``, or a ``where`` name that is not a searchable
+                variable (of ``workflow``, if given) or a value not of its type.
         """
         self._loop.check_open()
         check_key(workflow, "the workflow name")
         stuck = None if stuck_for is None else StuckWindow(self._clock(), stuck_seconds(stuck_for))
         statuses = None if status is None else parse_statuses(status)
         major, revision = (None, None) if version is None else parse_version(version)
-        where = RunFilter(
+        query = RunFilter(
             statuses=tuple(statuses or ()),
             workflow=workflow,
             major=major,
@@ -553,8 +608,9 @@ class Engine:
             limit=limit,
             after=None if after is None else (after.created_at, after.id),
             stuck=stuck,
+            search=await self._search_terms(where, workflow) if where else (),
         )
-        records = await self._store.list_runs(where)
+        records = await self._store.list_runs(query)
         runs = [await self._info(record) for record in records]
         if stuck is not None and runs:
             reasons = reasons_by_run(*await self._store.stuck_causes([r.id for r in runs], stuck))
@@ -577,6 +633,22 @@ class Engine:
         """
         self._loop.check_open()
         return await self._store.count_stuck(StuckWindow(self._clock(), stuck_seconds(stuck_for)))
+
+    async def searchable_variables(self, workflow: str | None = None) -> dict[str, set[VarType]]:
+        """The searchable variables of the deployed workflows (or of one),
+        with the types they are declared with."""
+        found: dict[str, set[VarType]] = {}
+        for record in await self._store.list_specs(workflow):
+            for name, type_ in self._specs.decoded(record).searchable:
+                found.setdefault(name, set()).add(type_)
+        return found
+
+    async def _search_terms(
+        self, where: Mapping[str, Any], workflow: str | None
+    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        if not isinstance(where, Mapping):
+            raise UsageError(f"where must be a mapping of variable names to values, got {where!r}")
+        return search_terms(where, await self.searchable_variables(workflow))
 
     async def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
         """Wait until the run finishes (COMPLETED, FAILED, COMPENSATED or

@@ -298,6 +298,17 @@ class SentEvent:
 
 
 @dataclass(frozen=True)
+class Started:
+    """What :meth:`~wfc.runtime.Engine.start_run` did."""
+
+    run_id: str
+    created: bool
+    """True when this call created the run; false when a run with this id
+    and the same inputs existed (started before, or by a concurrent call
+    that committed first), and nothing was started."""
+
+
+@dataclass(frozen=True)
 class RunKey:
     """Where a page of runs ended, in the newest-first order of
     ``list_runs``: give it as ``after`` to get the next page. It holds the

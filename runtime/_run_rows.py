@@ -10,8 +10,9 @@ the new state that are not the very objects of the state before.
 
 from __future__ import annotations
 
+from wfc.runtime._search import Searchable, changed_values, search_values
 from wfc.runtime.interpreter.copies import changed_since, remember_encoded
-from wfc.runtime.interpreter.state import RunState, encode_run, encode_thread
+from wfc.runtime.interpreter.state import RunState, RunStatus, encode_run, encode_thread
 from wfc.runtime.store import RunWrite
 
 
@@ -36,14 +37,30 @@ def changed_threads(before: RunState, after: RunState, apart: bool) -> dict[int,
 
 
 def run_write(
-    run_id: str, before: RunState, after: RunState, apart: bool, expected_version: int | None, queued: RunWrite | None
+    run_id: str,
+    before: RunState,
+    after: RunState,
+    apart: bool,
+    expected_version: int | None,
+    queued: RunWrite | None,
+    searchable: Searchable = (),
 ) -> RunWrite:
     """The write of a run's new state ``after``; ``queued`` is the write of
     an earlier transition of the run in the same transaction, whose changed
-    threads this one keeps (it replaces it in the batch)."""
+    threads and index rows this one keeps (it replaces it in the batch).
+    ``searchable``: the spec's indexed variables, whose rows are written
+    with the state when they changed (all of them for a new run)."""
     threads = changed_threads(before, after, apart)
     if queued is not None and queued.threads:
         threads = {**queued.threads, **threads}
+    search = None
+    if searchable:
+        if expected_version is None:
+            search = search_values(after.variables, searchable)
+        else:
+            search = changed_values(before.variables, after.variables, searchable)
+        if queued is not None and queued.search:
+            search = {**queued.search, **search}
     return RunWrite(
         id=run_id,
         workflow=after.workflow,
@@ -56,4 +73,6 @@ def run_write(
         expected_version=expected_version,
         threads=threads,
         trace=None if queued is None else queued.trace,
+        search=search or None,
+        needs_attention=after.status is RunStatus.FAILED and after.compensation_failed,
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from wfc.runtime._inputs import awaited_events
+from wfc.runtime._search import Searchable, searchable_variables
 from wfc.runtime.errors import StoreError
 from wfc.runtime.interpreter import SpecInfo, derive_spec_info
 from wfc.runtime.store import SpecRecord
@@ -31,11 +32,16 @@ class CachedSpec:
     """What the interpreter derives from the spec (masked names, tasks)."""
     events: frozenset[str]
     """Every event name a run of the spec can take."""
+    searchable: Searchable = ()
+    """The variables a commit indexes (see :mod:`wfc.runtime._search`)."""
 
 
 def derive(spec: WorkflowSpec) -> CachedSpec:
     """Everything derived once per spec: the one place it is computed."""
-    return CachedSpec(spec=spec, info=derive_spec_info(spec), events=awaited_events(spec))
+    info = derive_spec_info(spec)
+    return CachedSpec(
+        spec=spec, info=info, events=awaited_events(spec), searchable=searchable_variables(spec, info.masked)
+    )
 
 
 class SpecSource(Protocol):

@@ -19,7 +19,7 @@ import msgspec
 from wfc.runtime._commands import Barrier, Command, Deploy, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._dispatches import outbox_row
 from wfc.runtime._inputs import check_event, check_operator, check_same_inputs, input_digests, start_variables
-from wfc.runtime._records import SentEvent
+from wfc.runtime._records import SentEvent, Started
 from wfc.runtime._run_rows import run_write
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
 from wfc.runtime._tasks import storable_text
@@ -326,7 +326,7 @@ class Turn:
                 else start_variables(existing.spec, command.inputs)
             )
             check_same_inputs(existing.state, existing.cached.info.masked, variables)
-            self.outcome.replies.append((command.reply, command.run_id))
+            self.outcome.replies.append((command.reply, Started(command.run_id, created=False)))
             return
         transition = begin(
             command.spec.spec,
@@ -344,7 +344,10 @@ class Turn:
         self.lives[command.run_id] = live
         await self.record(command.run_id, live, transition)
         self.tx.batch.runs[command.run_id].trace = command.trace
-        self.outcome.replies.append((command.reply, command.run_id))
+        # Decided in the transaction that inserts the run: when a concurrent
+        # start (another process) commits the same id first, this insert
+        # fails, the turn is tried again, and this start finds the run.
+        self.outcome.replies.append((command.reply, Started(command.run_id, created=True)))
 
     async def send(self, command: SendEvent) -> None:
         previous = await self.tx.find_event(command.event_id)
@@ -428,7 +431,9 @@ class Turn:
         state = transition.state
         before, live.state = live.state, state
         batch = self.tx.batch
-        batch.runs[run_id] = run_write(run_id, before, state, live.apart, live.version, batch.runs.get(run_id))
+        batch.runs[run_id] = run_write(
+            run_id, before, state, live.apart, live.version, batch.runs.get(run_id), live.cached.searchable
+        )
         live.apart = True
         if state.status.finished:
             self.outcome.finished[run_id] = (encode_state(state), live.cached)

@@ -24,6 +24,7 @@ async with anyio.create_task_group() as tg:
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -72,6 +73,8 @@ class Worker:
             :mod:`wfc.runtime.tracing`).
         observers: Told about every commit (see ``Engine.open``), e.g.
             :class:`wfc.runtime.metrics.Metrics`.
+        retention: Purge runs finished longer ago than this in the
+            background (see ``Engine.open(retention=...)``); ``None`` keeps them.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class Worker:
         poll_interval: float = 1.0,
         tracing: Tracing | None = None,
         observers: Iterable[Observer] = (),
+        retention: dt.timedelta | float | None = None,
     ) -> None:
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise UsageError(f"concurrency must be an int >= 1, got {concurrency!r}")
@@ -98,6 +102,7 @@ class Worker:
         self._poll = poll_interval
         self._tracing = tracing
         self._observers = list(observers)
+        self._retention = retention
         self._stop = anyio.Event()
         self._engine: Engine | None = None
         self._began = time.monotonic()
@@ -159,6 +164,7 @@ class Worker:
             max_concurrent_tasks=self.concurrency,
             tracing=self._tracing,
             observers=self._observers,
+            retention=self._retention,
         ) as engine:
             self._engine = engine
             self._began = time.monotonic()

@@ -11,8 +11,20 @@ from typing import Any
 
 import msgspec
 
-from wfc.runtime import RunKey, RunStateError, UnknownRunError
-from wfc.server._feed import Feed, FeedQuery, PurgeOutcome, PurgeRequest, journal_feed, purge
+from wfc.runtime import RunKey, RunStateError
+from wfc.runtime._search import parse_where
+from wfc.server._feed import (
+    NDJSON,
+    ExportLine,
+    ExportQuery,
+    Feed,
+    FeedQuery,
+    PurgeOutcome,
+    PurgeRequest,
+    export,
+    journal_feed,
+    purge,
+)
 from wfc.server._http import Call, Endpoint, Reply
 from wfc.server._problems import ProblemError
 from wfc.server._types import (
@@ -155,6 +167,9 @@ async def _page(call: Call[Any, Any], query: RunsQuery | DeadLettersQuery, **fix
     }
     if query.version is not None and query.workflow is None:
         raise ProblemError(422, "invalid-request", "version needs workflow: versions are per workflow")
+    if query.where:
+        known = await call.engine.searchable_variables(query.workflow)
+        criteria["where"] = parse_where(query.where, ":", known)
     page = await call.engine.list_runs_page(**criteria, limit=query.limit, after=_decode_cursor(query.cursor))
     return RunList(runs=[run_view(info) for info in page.runs], next_cursor=_encode_cursor(page.next))
 
@@ -186,23 +201,14 @@ async def get_run(call: Call[None, None]) -> Run:
 
 async def start_run(call: Call[None, StartRequest]) -> Run | Reply:
     body = call.body
-    # A start with the id of an existing run returns it (200) when the inputs
-    # match; the engine refuses other inputs (409). Checked before starting,
-    # so two concurrent first starts may both answer 201 (one run either way).
-    existed = body.run_id is not None and await _exists(call, body.run_id)
-    run_id = await call.engine.start(
+    # 201 for the call that created the run, 200 when it existed with the
+    # same inputs (decided in the engine's transaction, so of concurrent
+    # first starts exactly one is 201); other inputs are refused (409).
+    started = await call.engine.start_run(
         body.workflow, body.inputs, run_id=body.run_id, version=body.version, traceparent=call.traceparent
     )
-    run = run_view(await call.engine.get_run(run_id))
-    return Reply(run, 200) if existed else run
-
-
-async def _exists(call: Call[Any, Any], run_id: str) -> bool:
-    try:
-        await call.engine.get_run(run_id)
-    except UnknownRunError:
-        return False
-    return True
+    run = run_view(await call.engine.get_run(started.run_id))
+    return run if started.created else Reply(run, 200)
 
 
 async def journal(call: Call[JournalQuery, None]) -> Journal:
@@ -279,6 +285,7 @@ async def redrive(call: Call[None, RedriveRequest]) -> RedriveOutcome:
             started_before=body.started_before,
             updated_after=body.updated_after,
             updated_before=body.updated_before,
+            where=body.where,
         )
         ids, more = await _matching(call, filters, body.limit)
     retried: list[str] = []
@@ -377,6 +384,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "POST", "/retention/purge", "purgeRuns", "Delete (or count) finished runs and everything stored for them.",
         purge, PurgeOutcome, body=PurgeRequest, cli=("runs purge",), tags=("retention",),
+    ),
+    Endpoint(
+        "GET", "/retention/export", "exportRuns",
+        "Finished runs with their journals, one JSON line per run (streamed), to archive before a purge.",
+        export, ExportLine, query=ExportQuery, cli=("runs export",), tags=("retention",), media_type=NDJSON,
     ),
     Endpoint(
         "GET", "/dead-letters", "listDeadLetters", "FAILED runs: failed, or whose compensation failed.",

@@ -1,13 +1,16 @@
 """The operations on all runs at once: the journal feed for polling
-consumers (``GET /journal``, what ``wfc runs watch`` tails) and the purge of
-finished runs (``POST /retention/purge``, ``wfc runs purge``)."""
+consumers (``GET /journal``, what ``wfc runs watch`` tails), the purge of
+finished runs (``POST /retention/purge``, ``wfc runs purge``) and their
+archive (``GET /retention/export``, ``wfc runs export``)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
+from starlette.responses import StreamingResponse
 
 from wfc.server._http import Call
 from wfc.server._problems import ProblemError
@@ -68,6 +71,29 @@ class PurgeOutcome(msgspec.Struct, kw_only=True):
     dry_run: bool
 
 
+class ExportQuery(Body):
+    """Which finished runs to archive."""
+
+    finished_before: str | None = None
+    """Runs that finished before this moment: ISO 8601 (UTC without an offset) or a duration before now,
+    ``30d``; none: every finished run."""
+    status: list[Status] = msgspec.field(default_factory=list)
+    """Only finished runs with these statuses (COMPLETED, FAILED, COMPENSATED, CANCELLED); none: all four."""
+
+
+class ExportLine(msgspec.Struct, kw_only=True):
+    """One line of the archive (``application/x-ndjson``): a finished run and its journal, as
+    ``wfc runs export`` writes them; masked values read ``"***"``."""
+
+    run: dict[str, Any]
+    """The run, as ``wfc runs show --json`` prints it."""
+    journal: list[dict[str, Any]]
+    """Its journal entries, as ``wfc runs history --json`` prints them."""
+
+
+NDJSON = "application/x-ndjson"
+
+
 async def journal_feed(call: Call[FeedQuery, None]) -> Feed:
     """All runs' journal entries after ``after``."""
     from wfc.runtime import UsageError
@@ -94,17 +120,47 @@ async def journal_feed(call: Call[FeedQuery, None]) -> Feed:
     return Feed(entries=views, next_after=after)
 
 
-async def purge(call: Call[None, PurgeRequest]) -> PurgeOutcome:
-    """Delete (or count) finished runs, as ``wfc runs purge`` does."""
+def _finished_before(text: str, where: str) -> dt.datetime:
     import typer
 
     from wfc.cli.runs_cmd import parse_moment
 
-    body = call.body
     try:
-        before = parse_moment(body.finished_before, "finished_before")
+        return parse_moment(text, "finished_before")
     except typer.BadParameter as exc:
-        raise ProblemError(422, "invalid-request", f"invalid field 'finished_before': {exc.message}") from None
+        raise ProblemError(422, "invalid-request", f"invalid {where} 'finished_before': {exc.message}") from None
+
+
+async def purge(call: Call[None, PurgeRequest]) -> PurgeOutcome:
+    """Delete (or count) finished runs, as ``wfc runs purge`` does."""
+    body = call.body
+    before = _finished_before(body.finished_before, "field")
     statuses = [s.value for s in body.status] or None
     count = await call.engine.purge_runs(before, statuses, batch=body.batch, dry_run=body.dry_run)
     return PurgeOutcome(runs=count, dry_run=body.dry_run)
+
+
+async def export(call: Call[ExportQuery, None]) -> StreamingResponse:
+    """Stream the archive of finished runs, one JSON line per run, as ``wfc
+    runs export`` writes it (the same code). Runs are read one at a time
+    while the response is sent, so memory does not grow with their number.
+    The first line is read before the response starts, so a bad filter is a
+    problem response, not a broken stream."""
+    from wfc.cli.json_docs import export_lines
+
+    query = call.query
+    before = None if query.finished_before is None else _finished_before(query.finished_before, "query parameter")
+    lines = export_lines(call.engine, before, [s.value for s in query.status] or None)
+    try:
+        first: str | None = await anext(lines)
+    except StopAsyncIteration:
+        first = None
+
+    async def body() -> AsyncIterator[bytes]:
+        if first is None:
+            return
+        yield first.encode()
+        async for line in lines:
+            yield line.encode()
+
+    return StreamingResponse(body(), media_type=NDJSON)

@@ -68,6 +68,8 @@ class Endpoint:
     """The CLI verbs this endpoint does remotely (``runs cancel``), for the parity test."""
     public: bool = False
     """No token needed (health probes, the OpenAPI document)."""
+    media_type: str = "application/json"
+    """Of a successful answer; ``response`` describes it (each line of JSON lines)."""
     tags: tuple[str, ...] = ()
 
     @property
@@ -101,6 +103,8 @@ class Dispatcher:
                 result = await spec.handler(call)
             except Exception as exc:
                 return _problems.response(_problems.problem_of(exc))
+            if isinstance(result, Response):  # a stream the endpoint made itself
+                return result
             if isinstance(result, Reply):
                 return json_response(result.value, result.status)
             return json_response(result, spec.status)

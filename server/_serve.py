@@ -32,8 +32,11 @@ def serve(
     read_token: str | None,
     tracing: Tracing | None = None,
     log_format: LogFormat = LogFormat.TEXT,
+    retention: float | None = None,
 ) -> None:
-    """Serve the API (and ``/metrics``) of the database at ``url`` on ``host:port``."""
+    """Serve the API (and ``/metrics``) of the database at ``url`` on
+    ``host:port``; with tasks, purge runs finished more than ``retention``
+    seconds ago."""
     from wfc.cli.worker_serve import load_tasks
 
     tasks = load_tasks(task_targets) if task_targets else []
@@ -44,7 +47,10 @@ def serve(
     observers = [*setup_logs(log_format), metrics]
 
     async def main() -> None:
-        async with Engine.open(url, tasks, serve=bool(tasks), tracing=tracing, observers=observers) as engine:
+        opened = Engine.open(
+            url, tasks, serve=bool(tasks), tracing=tracing, observers=observers, retention=retention
+        )
+        async with opened as engine:
             metrics.track(engine)
             app = create_app(engine, token, read_token=read_token, metrics=metrics)
             # In JSON mode uvicorn installs no handlers of its own: its

@@ -193,6 +193,9 @@ class RunsQuery(Body):
     """Only runs stuck for longer than this, seconds (``300``) or a duration (``5m``, ``2h``): RUNNING
     with a task attempt dispatched earlier that no live worker holds, or a timer overdue by longer.
     Each run then says why in ``stuck``. Waiting for an event or sleeping is not stuck."""
+    where: list[str] = []
+    """``NAME:VALUE``: only runs whose searchable variable ``NAME`` has this
+    value, read as its declared type (repeat the parameter: all must hold)."""
     limit: PageSize = 50
     cursor: str | None = None
     """``next_cursor`` of the previous page; the other parameters must be the same."""
@@ -218,6 +221,8 @@ class DeadLettersQuery(Body):
     started_before: str | None = None
     updated_after: str | None = None
     updated_before: str | None = None
+    where: list[str] = []
+    """``NAME:VALUE`` on searchable variables, as for ``/runs``."""
     limit: PageSize = 50
     cursor: str | None = None
 
@@ -408,6 +413,8 @@ class RedriveRequest(Body):
     started_before: str | None = None
     updated_after: str | None = None
     updated_before: str | None = None
+    where: list[str] = []
+    """``NAME:VALUE`` on searchable variables, as for ``/runs``."""
     limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1000
     """At most this many runs are retried by one request."""
 

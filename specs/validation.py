@@ -145,6 +145,14 @@ def _check_variables(variables: dict[str, VariableDef], path: str) -> None:
         here = f"{path}.{name}"
         if not _VAR_NAME.fullmatch(name):
             raise SpecError(f"variable name {name!r} must start with a letter or '_' and be {_NAME_RULE}", here)
+        if variable.masked and variable.searchable:
+            # The index stores values in the clear (a hash of a short secret
+            # such as a card number is reversed by trying them all).
+            raise SpecError(
+                f"variable {name!r} is both masked and searchable: a masked value must not be indexed; "
+                f"drop .searchable(), or search by another variable (an id) that is not secret",
+                here,
+            )
         if variable.default is not None and not _has_type(variable.default, variable.type):
             raise SpecError(f"default {variable.default!r} is not of type {variable.type}", f"{here}.default")
 

@@ -200,6 +200,12 @@ class RunWrite:
     :attr:`state` holds every thread, and the run's ``run_threads`` rows go."""
     trace: str | None = None
     """A new run's trace context (a W3C traceparent, see migration 6)."""
+    search: dict[str, str | None] | None = None
+    """Rows of ``run_search`` to write, by variable name: the indexed text
+    (see :mod:`wfc.runtime._search`), or ``None`` to delete the row."""
+    needs_attention: bool = False
+    """FAILED with a compensation that failed after its retries (the
+    ``runs.needs_attention`` column)."""
 
 
 @dataclass(frozen=True)
@@ -251,6 +257,12 @@ class RunFilter:
     stuck: StuckWindow | None = None
     """Only the runs stuck in this window (see :mod:`~wfc.runtime.store.stuck`)."""
 
+    search: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Runs whose searchable variable (the name) has one of these indexed
+    values (see :mod:`wfc.runtime._search`), for every name given."""
+
+
+
 
 @dataclass(frozen=True)
 class JournalFilter:
@@ -298,3 +310,18 @@ class WriteBatch:
 
     def __bool__(self) -> bool:
         return bool(self.runs or self.journal or self.tasks or self.timers)
+
+
+def search_rows(batch: WriteBatch) -> tuple[list[tuple[str, str, str, float]], list[tuple[str, str]]]:
+    """The batch's ``run_search`` writes: rows to upsert ``(run_id, key,
+    value, run_created)``, and ``(run_id, key)`` rows to delete."""
+    puts: list[tuple[str, str, str, float]] = []
+    drops: list[tuple[str, str]] = []
+    for run in batch.runs.values():
+        if run.search:
+            for key, value in run.search.items():
+                if value is None:
+                    drops.append((run.id, key))
+                else:
+                    puts.append((run.id, key, value, run.created_at))
+    return puts, drops

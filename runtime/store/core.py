@@ -63,6 +63,9 @@ _CLAIM_EVENT: Final = (
     "UPDATE events SET run_id = ?, delivered_at = ? WHERE seq = (SELECT seq FROM events "
     "WHERE run_id IS NULL AND name = ? AND correlation = ? ORDER BY seq LIMIT 1{lock}) RETURNING *"
 )
+#: Most runs in an ``updated_after`` range that :meth:`Store.list_runs`
+#: reads by ``runs_by_updated`` and sorts, where the database cannot tell.
+FEW_UPDATED: Final = 5000
 DUE_TIMERS: Final = "SELECT run_id, timer, due_at FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?"
 
 
@@ -237,6 +240,81 @@ def run_columns(dialect: Dialect) -> str:
     return f"runs.*, {dialect.thread_states} AS thread_states"
 
 
+def runs_query(dialect: Dialect, where: RunFilter, by_updated: bool = False) -> tuple[str, list[Any]]:
+    """The statement of :meth:`Store.list_runs` for one status or none.
+
+    Every filter is an index range (see migrations 1, 3 and 7): a ``search``
+    starts from ``run_search_by_value``, whose ``run_created`` is the run's
+    ``created_at``, so a page by value is read in order from that index;
+    the other searched variables are each one primary-key probe.
+    ``by_updated``: few runs are in the ``updated_after`` range, so sort
+    them instead of reading along ``created_at`` (``+`` keeps SQLite off
+    the created_at index)."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    order = dialect.code_point_order
+    created, run_id, source = "created_at", f"id{order}", "runs"
+    for number, (key, values) in enumerate(where.search):
+        alias = f"s{number}"
+        # One value (the usual case) as "=": an IN list would keep the index
+        # from giving the rows in order on PostgreSQL before 17.
+        condition, texts = (
+            (f"{alias}.value = ?", list(values)) if len(values) == 1 else dialect.any_of(f"{alias}.value", values)
+        )
+        if number == 0:
+            created, run_id = f"{alias}.run_created", f"{alias}.run_id{order}"
+            source = f"run_search AS {alias} JOIN runs ON runs.id = {alias}.run_id"
+            conditions.append(f"{alias}.key = ? AND {condition}")
+        else:
+            conditions.append(
+                f"EXISTS (SELECT 1 FROM run_search AS {alias} WHERE {alias}.run_id = runs.id "
+                f"AND {alias}.key = ? AND {condition})"
+            )
+        params.append(key)
+        params.extend(texts)
+    if where.needs_attention is not None:
+        # A column each commit sets; the few flagged runs have an index of their own.
+        conditions.append("needs_attention" if where.needs_attention else "NOT needs_attention")
+    if where.statuses:
+        condition, statuses = dialect.any_of("status", where.statuses)
+        conditions.append(condition)
+        params.extend(statuses)
+    for condition, value in (
+        ("workflow = ?", where.workflow),
+        ("major = ?", where.major),
+        ("revision = ?", where.revision),
+        (f"{created} >= ?", where.started_after),
+        (f"{created} < ?", where.started_before),
+        ("updated_at >= ?", where.updated_after),
+        ("updated_at < ?", where.updated_before),
+        # updated_at >= created_at: the same bound on created_at lets the
+        # created_at indexes skip what the updated_at filter would drop.
+        (f"{created} < ?", where.updated_before),
+    ):
+        if value is not None:
+            conditions.append(condition)
+            params.append(value)
+    if where.stuck is not None:
+        stuck, stuck_params = stuck_condition(where.stuck)
+        conditions.append(stuck)
+        params.extend(stuck_params)
+    if where.after is not None:
+        # Keyset paging in the newest-first order; the first condition is
+        # an index range on created_at, the second picks among equal times.
+        conditions.append(f"{created} <= ? AND ({created} < ? OR {run_id} < ?)")
+        params.extend((where.after[0], where.after[0], where.after[1]))
+    statement = f"SELECT {run_columns(dialect)} FROM {source}"
+    if conditions:
+        statement += " WHERE " + " AND ".join(conditions)
+    # Ties of created_at (runs started in one transaction) in code point
+    # order of id, the order of the keyset condition and of the merge above.
+    statement += f" ORDER BY {'+' if by_updated else ''}{created} DESC, {run_id} DESC"
+    if where.limit is not None:
+        statement += " LIMIT ?"
+        params.append(where.limit)
+    return statement, params
+
+
 def run_record(location: str, row: Row) -> RunRecord:
     """A :class:`RunRecord` from a ``runs`` row, refused if stored by a newer wfc.
 
@@ -372,51 +450,22 @@ class Store:
                 found.extend(await self.list_runs(replace(where, statuses=(status,))))
             found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
             return found[: where.limit]
-        conditions: list[str] = []
-        params: list[Any] = []
-        if where.needs_attention is not None:
-            # Derived from the state (no column): such runs are FAILED, so the
-            # status index narrows the scan to failed runs.
-            flagged = f"(status = 'FAILED' AND {self.dialect.compensation_failed})"
-            conditions.append(flagged if where.needs_attention else f"NOT {flagged}")
-        if where.statuses:
-            condition, values = self.dialect.any_of("status", where.statuses)
-            conditions.append(condition)
-            params.extend(values)
-        for condition, value in (
-            ("workflow = ?", where.workflow),
-            ("major = ?", where.major),
-            ("revision = ?", where.revision),
-            ("created_at >= ?", where.started_after),
-            ("created_at < ?", where.started_before),
-            ("updated_at >= ?", where.updated_after),
-            ("updated_at < ?", where.updated_before),
-            # updated_at >= created_at: the same bound on created_at lets the
-            # created_at indexes skip what the updated_at filter would drop.
-            ("created_at < ?", where.updated_before),
-        ):
-            if value is not None:
-                conditions.append(condition)
-                params.append(value)
-        if where.stuck is not None:
-            condition, values = stuck_condition(where.stuck)
-            conditions.append(condition)
-            params.extend(values)
-        if where.after is not None:
-            # Keyset paging in the newest-first order; the first condition is
-            # an index range on created_at, the second picks among equal times.
-            conditions.append(f"created_at <= ? AND (created_at < ? OR id{self.dialect.code_point_order} < ?)")
-            params.extend((where.after[0], where.after[0], where.after[1]))
-        statement = f"SELECT {run_columns(self.dialect)} FROM runs"
-        if conditions:
-            statement += " WHERE " + " AND ".join(conditions)
-        # Ties of created_at (runs started in one transaction) in code point
-        # order of id, the order of the keyset condition and of the merge above.
-        statement += f" ORDER BY created_at DESC, id{self.dialect.code_point_order} DESC"
-        if where.limit is not None:
-            statement += " LIMIT ?"
-            params.append(where.limit)
+        statement, params = runs_query(self.dialect, where, await self._few_updated(where))
         return [run_record(self.location, row) for row in await self._fetch(statement, params)]
+
+    async def _few_updated(self, where: RunFilter) -> bool:
+        """Whether to read the runs of ``where`` by ``runs_by_updated`` and
+        sort them: when it has ``updated_after``, the database cannot weigh
+        that range itself, and at most :data:`FEW_UPDATED` runs are in it (a
+        look at that index). Otherwise the newest-first index finds a page
+        soon (many runs changed lately are among the newest)."""
+        if where.updated_after is None or where.search or where.limit is None or self.dialect.estimates_ranges:
+            return False
+        rows = await self._fetch(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM runs WHERE updated_at >= ? LIMIT ?)",
+            (where.updated_after, FEW_UPDATED + 1),
+        )
+        return int(rows[0]["n"]) <= FEW_UPDATED
 
     async def history(
         self, run_id: str, after: int = 0, limit: int | None = None, where: JournalFilter | None = None

@@ -90,6 +90,11 @@ class Dialect(abc.ABC):
     #: the members of a JSON object (``"0":{...},"1":{...}``) by thread
     #: number, NULL when it has none.
     thread_states: ClassVar[str]
+    #: The planner weighs a range of a parameter by the column's statistics
+    #: (PostgreSQL). SQLite does not: it reads ``updated_after`` along the
+    #: newest-first index even when few runs match, so the store looks first
+    #: (see :meth:`~.core.Store.list_runs`).
+    estimates_ranges: ClassVar[bool] = False
     #: Most ids one statement may list (:meth:`any_of`); ``None``: no limit.
     max_ids: ClassVar[int | None] = None
 

@@ -190,6 +190,7 @@ class PostgresDialect(Dialect):
     lock_rows: ClassVar[str] = " FOR UPDATE"
     compensation_failed: ClassVar[str] = "coalesce((state::json ->> 'compensation_failed')::boolean, false)"
     code_point_order: ClassVar[str] = ' COLLATE "C"'
+    estimates_ranges: ClassVar[bool] = True
     thread_states: ClassVar[str] = (
         "(SELECT string_agg('\"' || t.number || '\":' || t.state, ',' ORDER BY t.number) "
         "FROM run_threads AS t WHERE t.run_id = runs.id)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from wfc.runtime.store.base import WriteBatch
+from wfc.runtime.store.base import WriteBatch, search_rows
 
 # ---------------------------------------------------------------- transactions
 
@@ -20,19 +20,20 @@ FLUSH: Final = """
 WITH changed AS (
     UPDATE runs AS r
     SET status = u.status, state = u.state, updated_at = u.updated_at, state_format = u.state_format,
-        version = r.version + 1
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::int8[], $44::int4[])
-        AS u(id, status, state, updated_at, expected, state_format)
+        needs_attention = u.needs_attention, version = r.version + 1
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::int8[], $44::int4[], $50::bool[])
+        AS u(id, status, state, updated_at, expected, state_format, needs_attention)
     WHERE r.id = u.id AND r.version = u.expected
     RETURNING r.id
 ), created AS (
     INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at, state_format,
-                      trace_context)
+                      needs_attention, trace_context)
     SELECT n.id, n.workflow, n.major, n.revision, n.status, 1, n.state, n.created_at, n.updated_at, n.state_format,
-           n.trace_context
+           n.needs_attention, n.trace_context
     FROM unnest($6::text[], $7::text[], $8::int4[], $9::int4[], $10::text[], $11::text[], $12::float8[],
-                $13::float8[], $45::int4[], $50::text[])
-        AS n(id, workflow, major, revision, status, state, created_at, updated_at, state_format, trace_context)
+                $13::float8[], $45::int4[], $51::bool[], $58::text[])
+        AS n(id, workflow, major, revision, status, state, created_at, updated_at, state_format, needs_attention,
+             trace_context)
 ), journaled AS (
     INSERT INTO journal (run_id, seq, at, thread, node, kind, attempt, detail)
     SELECT * FROM unnest($14::text[], $15::int4[], $16::float8[], $17::int4[], $18::text[], $19::text[],
@@ -61,6 +62,13 @@ WITH changed AS (
     ON CONFLICT (run_id, number) DO UPDATE SET state = excluded.state
 ), dropped_threads AS (
     DELETE FROM run_threads WHERE run_id = ANY($49::text[])
+), put_search AS (
+    INSERT INTO run_search (run_id, key, value, run_created)
+    SELECT * FROM unnest($52::text[], $53::text[], $54::text[], $55::float8[])
+    ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value
+), dropped_search AS (
+    DELETE FROM run_search AS s USING unnest($56::text[], $57::text[]) AS d(run_id, key)
+    WHERE s.run_id = d.run_id AND s.key = d.key
 ), dropped_waits AS (
     DELETE FROM event_waits AS w
     WHERE w.run_id = ANY($41::text[]) OR (w.run_id, w.thread) IN (SELECT * FROM unnest($42::text[], $43::int4[]))
@@ -84,7 +92,7 @@ def unwait_arguments(unwaited: Sequence[tuple[str, int | None]]) -> list[list[An
 
 
 def flush_arguments(batch: WriteBatch, unwaited: Sequence[tuple[str, int | None]] = ()) -> list[list[Any]]:
-    """The 50 array arguments of :data:`FLUSH`: a batch, and waits to forget."""
+    """The 58 array arguments of :data:`FLUSH`: a batch, and waits to forget."""
     changed = [r for r in batch.runs.values() if r.expected_version is not None]
     new = [r for r in batch.runs.values() if r.expected_version is None]
     puts = [t for t in batch.tasks.values() if t is not None]
@@ -137,7 +145,24 @@ def flush_arguments(batch: WriteBatch, unwaited: Sequence[tuple[str, int | None]
         [r.state_format for r in changed],
         [r.state_format for r in new],
         *thread_arguments(batch),
+        [r.needs_attention for r in changed],
+        [r.needs_attention for r in new],
+        *search_arguments(batch),
         [r.trace for r in new],
+    ]
+
+
+def search_arguments(batch: WriteBatch) -> list[list[Any]]:
+    """The ``run_search`` rows of :data:`FLUSH` ($52-$57): rows to upsert,
+    and ``(run_id, key)`` rows to delete."""
+    puts, drops = search_rows(batch)
+    return [
+        [run_id for run_id, _, _, _ in puts],
+        [key for _, key, _, _ in puts],
+        [value for _, _, value, _ in puts],
+        [created for _, _, _, created in puts],
+        [run_id for run_id, _ in drops],
+        [key for _, key in drops],
     ]
 
 

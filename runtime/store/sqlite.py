@@ -33,7 +33,7 @@ import anyio
 
 from wfc.runtime.errors import ReadOnlyDatabaseError, StaleRunError, StoreError
 from wfc.runtime.store import rows as decode
-from wfc.runtime.store.base import TaskRecord, WriteBatch, process_alive
+from wfc.runtime.store.base import TaskRecord, WriteBatch, process_alive, search_rows
 from wfc.runtime.store.core import Store
 from wfc.runtime.store.dialect import Connection, Dialect, Statement, Unwait
 from wfc.runtime.store.rows import Row
@@ -273,18 +273,22 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwai
     if new:
         conn.executemany(
             "INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at, "
-            "state_format, trace_context) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
+            "state_format, needs_attention, trace_context) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
             [
                 (r.id, r.workflow, r.major, r.revision, r.status, r.state.decode(), r.created_at, r.updated_at,
-                 r.state_format, r.trace)
+                 r.state_format, r.needs_attention, r.trace)
                 for r in new
             ],
         )  # fmt: skip
     if changed:
         cursor = conn.executemany(
-            "UPDATE runs SET status = ?, state = ?, updated_at = ?, state_format = ?, version = version + 1 "
-            "WHERE id = ? AND version = ?",
-            [(r.status, r.state.decode(), r.updated_at, r.state_format, r.id, r.expected_version) for r in changed],
+            "UPDATE runs SET status = ?, state = ?, updated_at = ?, state_format = ?, needs_attention = ?, "
+            "version = version + 1 WHERE id = ? AND version = ?",
+            [
+                (r.status, r.state.decode(), r.updated_at, r.state_format, r.needs_attention, r.id,
+                 r.expected_version)
+                for r in changed
+            ],
         )
         if cursor.rowcount != len(changed):
             # Rows whose version matched were bumped by this statement.
@@ -292,6 +296,7 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwai
             stale = [r.id for r in changed if current.get(r.id) != (r.expected_version or 0) + 1]
             raise StaleRunError(stale or [r.id for r in changed])
     _flush_threads(conn, batch)
+    _flush_search(conn, batch)
     if batch.journal:
         conn.executemany(
             "INSERT INTO journal (run_id, seq, at, thread, node, kind, attempt, detail) "
@@ -339,6 +344,20 @@ def _flush_threads(conn: sqlite3.Connection, batch: WriteBatch) -> None:
             "ON CONFLICT (run_id, number) DO UPDATE SET state = excluded.state",
             rows,
         )
+
+
+def _flush_search(conn: sqlite3.Connection, batch: WriteBatch) -> None:
+    """The ``run_search`` rows of the batch's runs: upsert the values
+    written, delete the variables that lost theirs."""
+    puts, drops = search_rows(batch)
+    if puts:
+        conn.executemany(
+            "INSERT INTO run_search (run_id, key, value, run_created) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+            puts,
+        )
+    if drops:
+        conn.executemany("DELETE FROM run_search WHERE run_id = ? AND key = ?", drops)
 
 
 class _SqliteConnection(Connection):

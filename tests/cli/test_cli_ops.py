@@ -25,7 +25,7 @@ def charge(order_id: str, card: str) -> str:
 
 
 def order(wf: WorkflowThread) -> None:
-    order_id = wf.declare_str("order-id").required()
+    order_id = wf.declare_str("order-id").required().searchable()
     card = wf.declare_str("card").required().masked()
     wf.execute("charge", order_id, card)
 
@@ -116,3 +116,19 @@ def test_bad_durations_and_statuses_are_clear_errors(wfc: Invoke, url: str) -> N
     assert missing.exit_code == 2 and "--finished-before" in missing.output
     folder = wfc("runs", "export", "--db", url, "-o", ".")
     assert folder.exit_code == 1 and "folder" in folder.output and no_traceback(folder)
+
+
+def test_list_where_finds_runs_by_searchable_variables(wfc: Invoke, url: str) -> None:
+    _run(wfc, url, "o-2")
+    found = wfc("runs", "list", "--db", url, "--where", "order-id=o-2", "--json")
+    assert found.exit_code == 0, found.output
+    assert [run["id"] for run in json.loads(found.stdout)] == ["o-2"]
+    both = wfc("runs", "list", "--db", url, "--where", "order-id=o-1", "--status", "COMPLETED", "--json")
+    assert [run["id"] for run in json.loads(both.stdout)] == ["o-1"]
+    none = wfc("runs", "list", "--db", url, "--where", "order-id=o-3")
+    assert none.exit_code == 0 and "no runs match" in none.output
+    card = wfc("runs", "list", "--db", url, "--where", "card=4111-1111")
+    assert card.exit_code == 1 and no_traceback(card)
+    assert "'card': it is not a searchable variable; searchable: order-id" in card.output
+    bare = wfc("runs", "list", "--db", url, "--where", "order-id")
+    assert bare.exit_code == 1 and "must be NAME=VALUE" in bare.output and no_traceback(bare)

@@ -178,3 +178,42 @@ def test_worker_errors_are_clear(invoke: Invoke, project: Path, tmp_path: Path) 
     assert result.exit_code == 2 and "--tasks" in result.output
     result = invoke("worker", "--db", "mysql://x/y", "--tasks", "greet_tasks.py")
     assert result.exit_code == 1 and "unsupported database URL" in result.output
+
+
+def test_a_worker_with_retention_purges_finished_runs_in_the_background(
+    invoke: Invoke, project: Path, db: Db
+) -> None:
+    started = invoke("run", "flow.py", "--db", db.url, "--input", "name=ann", "--detach")
+    run_id = started.stdout.strip().splitlines()[-1]
+    first = start_worker(project, db.url)
+    try:
+        finished = run_info(db.url, run_id)
+    finally:
+        stop(first)
+    kept = invoke("run", "flow.py", "--db", db.url, "--input", "name=bob", "--detach")
+    kept_id = kept.stdout.strip().splitlines()[-1]
+    while time.time() < finished.updated_at.timestamp() + 1.5:  # let it be finished for longer than --retention
+        time.sleep(0.05)
+    worker = start_worker(project, db.url, "--retention", "1s")
+    try:
+        deadline = time.monotonic() + 30
+        while db.rows(f"SELECT count(*) FROM runs WHERE id = '{run_id}'") != [(0,)]:
+            assert time.monotonic() < deadline and worker.process.poll() is None, worker.output()
+            time.sleep(0.05)
+        assert run_info(db.url, kept_id).status.value == "COMPLETED"  # a run it finishes is kept for now
+    finally:
+        code, out = stop(worker)
+    assert code == 0, out
+    assert db.rows(f"SELECT count(*) FROM journal WHERE run_id = '{run_id}'") == [(0,)]
+    assert db.rows(f"SELECT count(*) FROM runs WHERE id = '{kept_id}'") == [(1,)]
+
+
+@pytest.mark.parametrize("value", ["30x", "0s", "2026-01-01", ""])
+def test_bad_retention_values_are_usage_errors(invoke: Invoke, project: Path, tmp_path: Path, value: str) -> None:
+    url = f"sqlite:///{tmp_path / 'wfc.db'}"
+    for command in (["worker", "--tasks", "greet_tasks.py"], ["server", "--tasks", "greet_tasks.py"]):
+        result = invoke(*command, "--db", url, "--retention", value)
+        assert result.exit_code == 2, result.output
+        assert "--retention" in result.output and "not a duration" in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "wfc.db").exists()  # refused before anything is opened

@@ -30,6 +30,7 @@ def test_exported_names_are_pinned() -> None:
         "RunStateError",
         "RunStatus",
         "SentEvent",
+        "Started",
         "StoreError",
         "StuckReason",
         "Subscription",

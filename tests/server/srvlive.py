@@ -46,14 +46,14 @@ def explode(order_id: str) -> str:
 
 
 def approval(wf: WorkflowThread) -> Any:
-    order_id = wf.declare_str("order-id").required()
+    order_id = wf.declare_str("order-id").required().searchable()
     secret = wf.declare_str("secret").default("s3cret-default").masked()
     answer = wf.wait_for_event("approval", correlation=order_id, timeout=600)
     return wf.execute("record-approval", order_id, answer, secret)
 
 
 def approval_v2(wf: WorkflowThread) -> Any:
-    order_id = wf.declare_str("order-id").required()
+    order_id = wf.declare_str("order-id").required().searchable()
     secret = wf.declare_str("secret").default("s3cret-default").masked()
     wf.declare_str("note")
     answer = wf.wait_for_event("approval", correlation=order_id, timeout=600)

@@ -27,7 +27,6 @@ NOT_REMOTE = {
     "validate": "checks local spec files",
     "worker": "runs tasks in its own process; it is not a request",
     "server": "is the server itself",
-    "runs export": "writes a local archive file; over HTTP, page GET /runs and each run's /history",
 }
 
 
@@ -126,3 +125,29 @@ def test_wfc_server_serves_a_database_until_sigterm(tmp_path: Path) -> None:
     assert "tok-123456" not in out + err  # tokens are never logged
     assert f"127.0.0.1:{port}/api/v1" in out and "running the tasks noop" in out
 
+
+
+#: ``wfc runs list`` options and the ``GET /runs`` parameter each one is.
+LIST_FILTERS = {
+    "status": "status",
+    "workflow": "workflow",
+    "since": "started_after",
+    "before": "started_before",
+    "needs_attention": "needs_attention",
+    "where": "where",
+    "stuck": "stuck_for",
+    "limit": "limit",
+}
+
+
+def test_every_runs_list_filter_is_a_parameter_of_get_runs() -> None:
+    import msgspec
+
+    from wfc.server._types import RunsQuery
+
+    runs_list = get_command(app).commands["runs"].commands["list"]  # type: ignore[attr-defined]
+    options = {param.name for param in runs_list.params} - {"as_json", "db"}
+    unmapped = options ^ set(LIST_FILTERS)
+    assert not unmapped, f"map the new options of `runs list` to the parameters of GET /runs: {unmapped}"
+    fields = {field.name for field in msgspec.structs.fields(RunsQuery)}
+    assert set(LIST_FILTERS.values()) <= fields

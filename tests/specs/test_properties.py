@@ -172,12 +172,13 @@ def bind(expr: Expr, var_names: list[str], node_ids: list[str]) -> Expr:
 def variable_defs(draw: st.DrawFn) -> VariableDef:
     var_type = draw(st.sampled_from(VAR_TYPES))
     default = draw(st.none() | VAR_DEFAULTS[var_type])
+    masked = draw(st.booleans())
     return VariableDef(
         type=var_type,
         required=draw(st.booleans()),
         default=default,
-        masked=draw(st.booleans()),
-        searchable=draw(st.booleans()),
+        masked=masked,
+        searchable=not masked and draw(st.booleans()),  # both together are invalid
     )
 
 
