@@ -213,9 +213,10 @@ def journal_table(entries: Sequence[HistoryEntry], names: dict[int, str], title:
 
 def compact_table(*headers: str, title: str = "") -> Table:
     """A table with a rule under the header and no other borders: more room
-    for the data on a narrow terminal."""
+    for the data on a narrow terminal. (Headers as Text: a str is searched
+    for ``:emoji:`` codes, which loads rich's table of them.)"""
     return Table(
-        *headers,
+        *(Text(header) for header in headers),
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
         pad_edge=False,

@@ -9,21 +9,20 @@ spec the cache keeps what is derived from it once (:class:`CachedSpec`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
-from wfc.runtime._inputs import awaited_events
+import msgspec
+
 from wfc.runtime.errors import StoreError
 from wfc.runtime.interpreter import SpecInfo, derive_spec_info
 from wfc.runtime.store import SpecRecord
-from wfc.specs import WorkflowSpec, loads_deployed
+from wfc.specs import WaitForEventNode, WorkflowSpec, loads_deployed
 
 SpecKey = tuple[str, int, int]
 """``(workflow, major, revision)``: a deployed spec version."""
 
 
-@dataclass(frozen=True)
-class CachedSpec:
+class CachedSpec(msgspec.Struct, frozen=True):
     """A deployed spec and what the engine derives from it once."""
 
     spec: WorkflowSpec
@@ -36,6 +35,16 @@ class CachedSpec:
 def derive(spec: WorkflowSpec) -> CachedSpec:
     """Everything derived once per spec: the one place it is computed."""
     return CachedSpec(spec=spec, info=derive_spec_info(spec), events=awaited_events(spec))
+
+
+def awaited_events(spec: WorkflowSpec) -> frozenset[str]:
+    """Every event name a run of ``spec`` can take: the events of its
+    ``wait_for_event`` nodes and of its interrupt handlers, in every thread."""
+    names: set[str] = set()
+    for thread in spec.threads.values():
+        names.update(node.event for node in thread.nodes.values() if isinstance(node, WaitForEventNode))
+        names.update(interrupt.event for interrupt in thread.interrupts)
+    return frozenset(names)
 
 
 class SpecSource(Protocol):
