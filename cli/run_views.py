@@ -213,10 +213,8 @@ def journal_table(entries: Sequence[HistoryEntry], names: dict[int, str], title:
 
 def compact_table(*headers: str, title: str = "") -> Table:
     """A table with a rule under the header and no other borders: more room
-    for the data on a narrow terminal. (Headers as Text: a str is searched
-    for ``:emoji:`` codes, which loads rich's table of them.)"""
-    return Table(
-        *(Text(header) for header in headers),
+    for the data on a narrow terminal."""
+    table = Table(
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
         pad_edge=False,
@@ -225,6 +223,10 @@ def compact_table(*headers: str, title: str = "") -> Table:
         title_justify="left",
         title_style="bold",
     )
+    for header in headers:
+        # Text, not str: a str is searched for ``:emoji:`` codes, which loads rich's table of them.
+        table.add_column(header=Text(header))
+    return table
 
 
 def _entry_style(kind: str) -> str | None:
