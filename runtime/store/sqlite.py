@@ -191,8 +191,8 @@ async def _call(jobs: _Jobs, call: Callable[[], T]) -> T:
         result: T = await asyncio.shield(done)
     except asyncio.CancelledError:
         if not done.done():
-            # anyio is imported here only: a task that is never cancelled
-            # (a command that only reads) does not load its backend.
+            # The one anyio primitive of a call, made only once cancelled: a
+            # process that only reads never loads anyio's backend.
             with anyio.CancelScope(shield=True):
                 await asyncio.wait((done,))
         if not done.cancelled():
