@@ -7,9 +7,8 @@ change, for CI.
 """
 
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
@@ -23,8 +22,7 @@ if TYPE_CHECKING:
     from wfc.specs import WorkflowSpec
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """One compiled workflow and what writing it would do."""
 
     spec: "WorkflowSpec"

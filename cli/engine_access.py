@@ -4,12 +4,16 @@ running a command's coroutine.
 Commands that steer runs (``wfc runs cancel/halt/...``, ``wfc event send``)
 open a *client* engine (``serve=False``): it commits the transitions it causes
 itself but runs no tasks and fires no timers, leaving that to a serving engine
-on the same database. Commands that only read (``wfc runs list/show/history``)
-open a *reader*, which writes nothing at all, so they work on a read-only
-database file or folder. Both refuse a database file that does not exist
-rather than create an empty one.
+on the same database. Commands that only read runs (``wfc runs
+list/show/history``) open a *reader*: the store and the engine's own read
+methods (:class:`~wfc.runtime._reader.Reader`) without the engine, which
+writes nothing at all, so they work on a read-only database file or folder,
+and start without importing the commit loop, task attempts and the
+interpreter. Those that read the journal feed or purge open a *reading
+engine*, which writes nothing either. All refuse a database file that does
+not exist rather than create an empty one.
 
-The runtime and anyio are imported when a command opens the engine, not
+The runtime and anyio are imported when a command opens the database, not
 when the command line is built.
 """
 
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final, TypeVar
 
@@ -28,6 +32,7 @@ from wfc.cli.files import display
 
 if TYPE_CHECKING:
     from wfc.runtime import Engine
+    from wfc.runtime._reader import Reader
 
 T = TypeVar("T")
 
@@ -91,7 +96,7 @@ async def client(url: str) -> AsyncIterator[Engine]:
 
 
 @asynccontextmanager
-async def reader(url: str) -> AsyncIterator[Engine]:
+async def reading_engine(url: str) -> AsyncIterator[Engine]:
     """An engine that only reads: it writes nothing to the database, not even
     its own registration, so a read-only file or folder can be read."""
     async with _open_client(url, read_only=True) as engine:
@@ -99,13 +104,34 @@ async def reader(url: str) -> AsyncIterator[Engine]:
 
 
 @asynccontextmanager
-async def _open_client(url: str, *, read_only: bool) -> AsyncIterator[Engine]:
-    from wfc.runtime import Engine, UnknownRunError
+async def reader(url: str) -> AsyncIterator[Reader]:
+    """What an engine reads runs with, over the database alone: it writes
+    nothing, like :func:`reading_engine`, and answers as the engine does."""
+    from wfc.runtime._reader import open_reader
 
     require_database(url)
-    try:
+    with _naming_unknown_runs(url):
+        async with open_reader(url) as found:
+            yield found
+
+
+@asynccontextmanager
+async def _open_client(url: str, *, read_only: bool) -> AsyncIterator[Engine]:
+    from wfc.runtime import Engine
+
+    require_database(url)
+    with _naming_unknown_runs(url):
         async with Engine.open(url, serve=False, read_only=read_only) as engine:
             yield engine
+
+
+@contextmanager
+def _naming_unknown_runs(url: str) -> Iterator[None]:
+    """An unknown run id raised in the block becomes a message naming the database."""
+    from wfc.runtime import UnknownRunError
+
+    try:
+        yield
     except UnknownRunError as exc:
         raise CliError(
             f"no run with id {exc.run_id!r} in {url}; list the runs there with `wfc runs list{db_flag(url)}`"
@@ -133,6 +159,19 @@ def run_async(function: Callable[[], Awaitable[T]]) -> T:
         if len(leaves) == 1:
             raise leaves[0] from None
         raise
+
+
+def run_reading(function: Callable[[], Awaitable[T]]) -> T:
+    """Run the coroutine function of a command that only reads through
+    :func:`reader`, on asyncio's own runner: anyio's runner would import
+    anyio's backend (a tenth of ``wfc runs list``), which a reader never
+    uses."""
+    import asyncio
+
+    async def main() -> T:
+        return await function()
+
+    return asyncio.run(main())
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import typer
 
-from wfc.runtime import Engine, HistoryEntry, RunInfo, SentEvent
+from wfc.runtime import HistoryEntry, RunInfo, SentEvent
+
+if TYPE_CHECKING:  # the engine's modules only where an engine is used (wfc runs export)
+    from wfc.runtime import Engine
 
 
 def run_document(info: RunInfo) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 from wfc.cli import output
-from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, reader, run_async
+from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, reading_engine, run_async
 from wfc.cli.errors import CliError
 from wfc.cli.files import display
 from wfc.cli.runs_cmd import StatusChoice, parse_moment
@@ -78,7 +78,7 @@ def watch_command(
 
     async def tail() -> None:
         start: Literal["earliest", "latest"] = "earliest" if from_start else "latest"
-        async with client(url) if consumer is not None else reader(url) as engine:
+        async with client(url) if consumer is not None else reading_engine(url) as engine:
             subscription = engine.subscribe(consumer, kinds=kinds, start=start)
             async with subscription as feed:
                 printed = 0
@@ -153,7 +153,7 @@ def purge_command(
     url = database_url(db)
 
     async def act() -> int:
-        async with reader(url) if dry_run else client(url) as engine:
+        async with reading_engine(url) if dry_run else client(url) as engine:
             return await engine.purge_runs(moment, statuses, batch=batch, dry_run=dry_run)
 
     done = run_async(act)
@@ -193,7 +193,7 @@ def export_command(
         from wfc.cli.json_docs import export_lines
 
         exported = 0
-        async with reader(url) as engine:
+        async with reading_engine(url) as engine:
             async for line in export_lines(engine, moment, statuses):
                 write(line)
                 exported += 1

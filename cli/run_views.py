@@ -214,8 +214,7 @@ def journal_table(entries: Sequence[HistoryEntry], names: dict[int, str], title:
 def compact_table(*headers: str, title: str = "") -> Table:
     """A table with a rule under the header and no other borders: more room
     for the data on a narrow terminal."""
-    return Table(
-        *headers,
+    table = Table(
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
         pad_edge=False,
@@ -224,6 +223,10 @@ def compact_table(*headers: str, title: str = "") -> Table:
         title_justify="left",
         title_style="bold",
     )
+    for header in headers:
+        # Text, not str: a str is searched for ``:emoji:`` codes, which loads rich's table of them.
+        table.add_column(header=Text(header))
+    return table
 
 
 def _entry_style(kind: str) -> str | None:

@@ -1,7 +1,8 @@
 """``wfc runs list|show|history``: find runs, see where one is, read its
 journal. The commands that change a run are in :mod:`wfc.cli.control_cmd`.
 
-Each command opens a reading engine on ``--db``: it runs no tasks and writes
+Each command reads ``--db`` the way an engine reads it, without starting
+one (:func:`~wfc.cli.engine_access.reader`): it runs no tasks and writes
 nothing, so it can be used beside the engine that does, and on a read-only
 database. ``--json`` prints one JSON document for scripts (see
 :mod:`wfc.cli.json_docs`).
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from wfc.cli import output
-from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url, reader, run_async
+from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url, reader, run_reading
 
 if TYPE_CHECKING:
     from wfc.runtime import RunInfo
@@ -163,9 +164,9 @@ def list_command(
     async def read() -> None:
         from wfc.runtime._search import parse_where
 
-        async with reader(url) as engine:
-            values = parse_where(where, "=", await engine.searchable_variables(workflow)) if where else None
-            runs = await engine.list_runs(
+        async with reader(url) as found:
+            values = parse_where(where, "=", await found.searchable_variables(workflow)) if where else None
+            page = await found.list_runs_page(
                 status=statuses,
                 workflow=workflow,
                 started_after=after,
@@ -175,7 +176,8 @@ def list_command(
                 stuck_for=stuck_for,
                 where=values,
             )
-            served = await engine.serving_engines() > 0
+            runs = page.runs
+            served = await found.serving_engines() > 0
         if as_json:
             print_json([_listed_document(info, stuck_for is not None) for info in runs])
             return
@@ -187,18 +189,20 @@ def list_command(
         for column in table.columns[:-1]:
             column.no_wrap = True  # ids are copied from here; only "where" wraps on a narrow terminal
         for info in runs:
+            # Text, not str: a str cell is parsed for markup and emoji codes
+            # (":" in a time loads rich's table of emoji names).
             table.add_row(
                 Text(info.id),
                 Text(info.workflow),
-                str(info.version),
+                Text(str(info.version)),
                 shown_status(info, served),
-                short_time(info.created_at),
-                short_time(info.updated_at),
+                Text(short_time(info.created_at)),
+                Text(short_time(info.updated_at)),
                 Text(_stuck_cell(info) if stuck_for is not None else _where_cell(info, served)),
             )
         output.stdout().print(table)
 
-    run_async(read)
+    run_reading(read)
 
 
 def _listed_document(info: "RunInfo", stuck: bool) -> dict[str, object]:
@@ -231,15 +235,15 @@ def show_command(run_id: RunId, as_json: JsonFlag = False, db: DbOption = DEFAUL
     url = database_url(db)
 
     async def read() -> None:
-        async with reader(url) as engine:
-            info = await engine.get_run(run_id)
-            served = await engine.serving_engines() > 0
+        async with reader(url) as found:
+            info = await found.get_run(run_id)
+            served = await found.serving_engines() > 0
         if as_json:
             print_json(run_document(info))
         else:
             output.stdout().print(run_details(info, served))
 
-    run_async(read)
+    run_reading(read)
 
 
 @runs_app.command("history")
@@ -251,9 +255,9 @@ def history_command(run_id: RunId, as_json: JsonFlag = False, db: DbOption = DEF
     url = database_url(db)
 
     async def read() -> None:
-        async with reader(url) as engine:
-            entries = await engine.history(run_id)
-            info = await engine.get_run(run_id)
+        async with reader(url) as found:
+            entries = await found.history(run_id)
+            info = await found.get_run(run_id)
         names = thread_names(info)
         if as_json:
             print_json(history_document(entries, names))
@@ -262,4 +266,4 @@ def history_command(run_id: RunId, as_json: JsonFlag = False, db: DbOption = DEF
         title = f"journal of run {run_id} ({info.workflow} {info.version}), local times on {day}"
         output.stdout().print(journal_table(entries, names, title))
 
-    run_async(read)
+    run_reading(read)

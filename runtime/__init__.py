@@ -16,41 +16,109 @@ The interpreter (:mod:`wfc.runtime.interpreter`) is a pure state machine; the
 :class:`Engine` commits each transition with its journal and outbox in one
 transaction before acting on it. A :class:`Worker` serves a shared database.
 
+The names are imported on first use (:pep:`562`): reading runs (``wfc runs
+list``) loads the store and :mod:`~wfc.runtime._reader`, not the commit loop
+and the interpreter behind :class:`Engine`.
+
 Only the names in ``__all__`` (and the public subpackages and the
 :mod:`wfc.runtime.errors` module) are the promise; modules and names with a
 leading underscore are private.
 """
 
-from wfc.runtime._engine import Engine
-from wfc.runtime._observe import Commit, Observer, RunLabels, TaskAttempt, task_attempts
-from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, Started, ThreadInfo
-from wfc.runtime._stuck import StuckReason
-from wfc.runtime._subscribe import FeedEntry, Subscription
-from wfc.runtime._tasks import TaskContext, TaskDefinition, TaskException, TaskFunction, task
-from wfc.runtime._worker import Worker, WorkerStats
-from wfc.runtime.errors import (
-    ConflictError,
-    DeployConflictError,
-    InputError,
-    MissingTasksError,
-    NewerDatabaseError,
-    NewerRunStateError,
-    NotAWfcDatabaseError,
-    RunIdConflictError,
-    RunInputsConflictError,
-    RunStateError,
-    StoreError,
-    TaskDefinitionError,
-    UnexpectedEventError,
-    UnknownRunError,
-    UnknownWorkflowError,
-    UnsupportedUrlError,
-    UsageError,
-    WaitTimeoutError,
-)
-from wfc.runtime.interpreter.state import Failure, RunStatus, ThreadStatus
-from wfc.runtime.store.workload import Workload
-from wfc.specs.errors import WfcError
+from typing import TYPE_CHECKING, Any
+
+from wfc.specs._lazy import export, listing
+
+if TYPE_CHECKING:
+    from wfc.runtime._engine import Engine
+    from wfc.runtime._observe import Commit, Observer, RunLabels, TaskAttempt, task_attempts
+    from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, Started, ThreadInfo
+    from wfc.runtime._stuck import StuckReason
+    from wfc.runtime._subscribe import FeedEntry, Subscription
+    from wfc.runtime._tasks import TaskContext, TaskDefinition, TaskException, TaskFunction, task
+    from wfc.runtime._worker import Worker, WorkerStats
+    from wfc.runtime.errors import (
+        ConflictError,
+        DeployConflictError,
+        InputError,
+        MissingTasksError,
+        NewerDatabaseError,
+        NewerRunStateError,
+        NotAWfcDatabaseError,
+        RunIdConflictError,
+        RunInputsConflictError,
+        RunStateError,
+        StoreError,
+        TaskDefinitionError,
+        UnexpectedEventError,
+        UnknownRunError,
+        UnknownWorkflowError,
+        UnsupportedUrlError,
+        UsageError,
+        WaitTimeoutError,
+    )
+    from wfc.runtime.interpreter.state import Failure, RunStatus, ThreadStatus
+    from wfc.runtime.store.workload import Workload
+    from wfc.specs.errors import WfcError
+
+#: The module each public name is defined in.
+_HOMES: dict[str, str] = {
+    "Engine": "wfc.runtime._engine",
+    "Commit": "wfc.runtime._observe",
+    "Observer": "wfc.runtime._observe",
+    "RunLabels": "wfc.runtime._observe",
+    "TaskAttempt": "wfc.runtime._observe",
+    "task_attempts": "wfc.runtime._observe",
+    "Started": "wfc.runtime._records",
+    "StuckReason": "wfc.runtime._stuck",
+    "Workload": "wfc.runtime.store.workload",
+    "HistoryEntry": "wfc.runtime._records",
+    "RunInfo": "wfc.runtime._records",
+    "RunKey": "wfc.runtime._records",
+    "RunPage": "wfc.runtime._records",
+    "SentEvent": "wfc.runtime._records",
+    "ThreadInfo": "wfc.runtime._records",
+    "FeedEntry": "wfc.runtime._subscribe",
+    "Subscription": "wfc.runtime._subscribe",
+    "TaskContext": "wfc.runtime._tasks",
+    "TaskDefinition": "wfc.runtime._tasks",
+    "TaskException": "wfc.runtime._tasks",
+    "TaskFunction": "wfc.runtime._tasks",
+    "task": "wfc.runtime._tasks",
+    "Worker": "wfc.runtime._worker",
+    "WorkerStats": "wfc.runtime._worker",
+    "ConflictError": "wfc.runtime.errors",
+    "DeployConflictError": "wfc.runtime.errors",
+    "InputError": "wfc.runtime.errors",
+    "MissingTasksError": "wfc.runtime.errors",
+    "NewerDatabaseError": "wfc.runtime.errors",
+    "NewerRunStateError": "wfc.runtime.errors",
+    "NotAWfcDatabaseError": "wfc.runtime.errors",
+    "RunIdConflictError": "wfc.runtime.errors",
+    "RunInputsConflictError": "wfc.runtime.errors",
+    "RunStateError": "wfc.runtime.errors",
+    "StoreError": "wfc.runtime.errors",
+    "TaskDefinitionError": "wfc.runtime.errors",
+    "UnexpectedEventError": "wfc.runtime.errors",
+    "UnknownRunError": "wfc.runtime.errors",
+    "UnknownWorkflowError": "wfc.runtime.errors",
+    "UnsupportedUrlError": "wfc.runtime.errors",
+    "UsageError": "wfc.runtime.errors",
+    "WaitTimeoutError": "wfc.runtime.errors",
+    "Failure": "wfc.runtime.interpreter.state",
+    "RunStatus": "wfc.runtime.interpreter.state",
+    "ThreadStatus": "wfc.runtime.interpreter.state",
+    "WfcError": "wfc.specs.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    return export(__name__, _HOMES, globals(), name)
+
+
+def __dir__() -> list[str]:
+    return listing(globals())
+
 
 __all__ = [
     "Commit",

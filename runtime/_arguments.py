@@ -8,7 +8,7 @@ from typing import Protocol, TypeVar
 
 from wfc.runtime.errors import UnknownWorkflowError, UsageError
 from wfc.runtime.interpreter.state import RunStatus
-from wfc.specs import Version
+from wfc.specs import Version, text_problem
 
 
 class _Versioned(Protocol):
@@ -103,3 +103,15 @@ def epoch(moment: Moment | None) -> float | None:
             moment = moment.replace(tzinfo=dt.UTC)
         return moment.timestamp()
     return float(moment)
+
+
+def check_key(value: object, what: str) -> None:
+    """A string stored in a column of its own: no lone surrogate (no UTF-8
+    form) and no NUL (PostgreSQL text refuses it)."""
+    if not isinstance(value, str):
+        return
+    problem = text_problem(value) or (
+        "it contains a NUL character, which the database cannot store" if "\x00" in value else None
+    )
+    if problem is not None:
+        raise UsageError(f"{what} cannot be stored: {problem}")

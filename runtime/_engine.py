@@ -2,7 +2,8 @@
 
 :class:`Engine` is the public API: deploy specs, start runs, send events,
 read runs and their journals. It checks what callers give
-(:mod:`~wfc.runtime._inputs`), reads through the store and its one
+(:mod:`~wfc.runtime._inputs`), reads through a
+:class:`~wfc.runtime._reader.Reader` over the store and its one
 :class:`~wfc.runtime._spec_cache.SpecCache`, and hands every change to the
 private :class:`~wfc.runtime._loop.CommitLoop` it holds (behind the small
 ``_Loop`` interface): the commit loop that batches many runs' transitions into
@@ -12,10 +13,8 @@ at least once; its idempotency key makes effectively-once possible.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -25,25 +24,25 @@ from typing import Any, Protocol
 import anyio
 import msgspec
 
-from wfc.runtime._arguments import Moment, epoch, parse_statuses, parse_version, pick_version
+from wfc.runtime._arguments import Moment, check_key
 from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
-from wfc.runtime._inputs import check_event_args, check_key, check_run_id, check_start_args, start_variables
+from wfc.runtime._inputs import check_event_args, check_run_id, check_start_args, start_variables
 from wfc.runtime._loop import CommitLoop, Follow
 from wfc.runtime._observe import Observer, Observers, Signal
-from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, Started, run_info, to_datetime
+from wfc.runtime._reader import Reader
+from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, Started, run_info
 from wfc.runtime._retention import cutoff, keep_for, purge, retention_seconds, runs_taken
-from wfc.runtime._search import search_terms
 from wfc.runtime._search_backfill import index_pending
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
-from wfc.runtime._stuck import reasons_by_run, stuck_seconds
+from wfc.runtime._stuck import stuck_seconds
 from wfc.runtime._subscribe import FeedEntry, Start, Subscription, read_feed
 from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
 from wfc.runtime._trace_context import start_trace
-from wfc.runtime.errors import MissingTasksError, UnknownRunError, UnknownWorkflowError, UsageError, WaitTimeoutError
+from wfc.runtime.errors import MissingTasksError, UnknownRunError, UsageError, WaitTimeoutError
 from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
 from wfc.runtime.interpreter.state import RunStatus, decode_state
-from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, StuckWindow, open_store, retention
+from wfc.runtime.store import Store, StuckWindow, open_store, retention
 from wfc.runtime.store.workload import Workload, read_workload
 from wfc.runtime.tracing import Tracing, exporting
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
@@ -123,10 +122,10 @@ class Engine:
         self._url = url
         self._definitions = dict(tasks)
         self._check_tasks = check_tasks
-        self._lease = lease_seconds
         self._poll = poll_interval
         self._clock = clock
         self._specs = SpecCache(store.location)
+        self._reader = Reader(store, self._specs, clock=clock, lease_seconds=lease_seconds)
         self._loop: _Loop = CommitLoop(
             store,
             self._specs,
@@ -383,23 +382,11 @@ class Engine:
 
     async def _deployed(self, workflow: str, version: Version | str | int | None) -> CachedSpec:
         self._loop.check_open()
-        # The versions only: the body of the one picked is decoded once per
-        # engine, not read again at every start.
-        versions = await self._store.spec_versions(workflow)
-        if not versions:
-            raise UnknownWorkflowError(workflow)
-        major, revision = pick_version(workflow, versions, version)
-        found = await self._specs.deployed(self._store, (workflow, major, revision))
-        if found is None:  # removed meanwhile (by hand: deployed specs are never removed)
-            raise UnknownWorkflowError(workflow, f"{major}.{revision}", [f"{v.major}.{v.revision}" for v in versions])
-        return found
+        return await self._reader.deployed(workflow, version)
 
     async def list_specs(self, workflow: str | None = None) -> list[WorkflowSpec]:
         """Every deployed spec version (of one workflow, if named)."""
-        return [self._specs.decoded(r).spec for r in await self._store.list_specs(workflow)]
-
-    async def _spec_of(self, record: RunRecord) -> CachedSpec:
-        return await self._specs.load(self._store, (record.workflow, record.major, record.revision), record.id)
+        return await self._reader.list_specs(workflow)
 
     def _require_tasks(self, spec: CachedSpec) -> None:
         if self._check_tasks:
@@ -474,7 +461,7 @@ class Engine:
         trace = start_trace(traceparent)
         existing = None if run_id is None else await self._store.get_run(run_id)
         if existing is not None and existing.workflow == workflow:
-            spec = await self._spec_of(existing)  # a repeated start is checked against the run's version
+            spec = await self._reader.spec_of(existing)  # a repeated start is checked against the run's version
         else:
             spec = await self._deployed(workflow, version)
             self._require_tasks(spec)
@@ -496,8 +483,7 @@ class Engine:
         ``lease_seconds`` whose process, on this machine, still exists. With
         none, a RUNNING run is waiting for an engine: nothing executes it."""
         self._loop.check_open()
-        now, host = self._clock(), socket.gethostname()
-        return sum(1 for engine in await self._store.list_engines() if engine.alive(now, self._lease, host))
+        return await self._reader.serving_engines()
 
     async def workload(self, stuck_after: float | dt.timedelta = 300.0) -> Workload:
         """What the database holds to be done now, for every process
@@ -519,15 +505,7 @@ class Engine:
             UnknownRunError: no run has this id.
         """
         self._loop.check_open()
-        check_key(run_id, "run_id")
-        record = await self._store.get_run(run_id)
-        if record is None:
-            raise UnknownRunError(run_id)
-        return await self._info(record)
-
-    async def _info(self, record: RunRecord) -> RunInfo:
-        spec = await self._spec_of(record)
-        return run_info(decode_state(record.state), spec.info.masked)
+        return await self._reader.get_run(run_id)
 
     async def list_runs(
         self,
@@ -591,33 +569,20 @@ class Engine:
                 variable (of ``workflow``, if given) or a value not of its type.
         """
         self._loop.check_open()
-        check_key(workflow, "the workflow name")
-        stuck = None if stuck_for is None else StuckWindow(self._clock(), stuck_seconds(stuck_for))
-        statuses = None if status is None else parse_statuses(status)
-        major, revision = (None, None) if version is None else parse_version(version)
-        query = RunFilter(
-            statuses=tuple(statuses or ()),
+        return await self._reader.list_runs_page(
+            status=status,
             workflow=workflow,
-            major=major,
-            revision=revision,
-            started_after=epoch(started_after),
-            started_before=epoch(started_before),
-            updated_after=epoch(updated_after),
-            updated_before=epoch(updated_before),
-            needs_attention=None if needs_attention is None else bool(needs_attention),
+            version=version,
+            started_after=started_after,
+            started_before=started_before,
+            updated_after=updated_after,
+            updated_before=updated_before,
+            needs_attention=needs_attention,
             limit=limit,
-            after=None if after is None else (after.created_at, after.id),
-            stuck=stuck,
-            search=await self._search_terms(where, workflow) if where else (),
+            after=after,
+            stuck_for=stuck_for,
+            where=where,
         )
-        records = await self._store.list_runs(query)
-        runs = [await self._info(record) for record in records]
-        if stuck is not None and runs:
-            reasons = reasons_by_run(*await self._store.stuck_causes([r.id for r in runs], stuck))
-            runs = [dataclasses.replace(run, stuck=reasons.get(run.id, ())) for run in runs]
-        full = limit is not None and len(records) == limit
-        last = RunKey(created_at=records[-1].created_at, id=records[-1].id) if records and full else None
-        return RunPage(runs=runs, next=last)
 
     async def count_stuck(self, stuck_for: float | dt.timedelta) -> int:
         """How many runs are stuck for longer than ``stuck_for`` (seconds or
@@ -637,18 +602,8 @@ class Engine:
     async def searchable_variables(self, workflow: str | None = None) -> dict[str, set[VarType]]:
         """The searchable variables of the deployed workflows (or of one),
         with the types they are declared with."""
-        found: dict[str, set[VarType]] = {}
-        for record in await self._store.list_specs(workflow):
-            for name, type_ in self._specs.decoded(record).searchable:
-                found.setdefault(name, set()).add(type_)
-        return found
-
-    async def _search_terms(
-        self, where: Mapping[str, Any], workflow: str | None
-    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        if not isinstance(where, Mapping):
-            raise UsageError(f"where must be a mapping of variable names to values, got {where!r}")
-        return search_terms(where, await self.searchable_variables(workflow))
+        self._loop.check_open()
+        return await self._reader.searchable_variables(workflow)
 
     async def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
         """Wait until the run finishes (COMPLETED, FAILED, COMPENSATED or
@@ -717,24 +672,7 @@ class Engine:
         ``thread`` keep only the entries of those kinds, that node, that
         thread."""
         self._loop.check_open()
-        check_key(run_id, "run_id")
-        check_key(node, "the node")
-        where = JournalFilter(kinds=tuple(kinds), node=node, thread=thread)
-        records = await self._store.history(run_id, after, limit, where)
-        if not records and await self._store.get_run(run_id) is None:
-            raise UnknownRunError(run_id)
-        return [
-            HistoryEntry(
-                seq=r.seq,
-                timestamp=to_datetime(r.at),
-                thread=r.thread,
-                node=r.node,
-                kind=r.kind,
-                attempt=r.attempt,
-                detail=msgspec.json.decode(r.detail),
-            )
-            for r in records
-        ]
+        return await self._reader.history(run_id, after, limit, kinds=kinds, node=node, thread=thread)
 
     async def watch(self, run_id: str, after: int = 0) -> AsyncIterator[HistoryEntry]:
         """Journal entries as they are committed, until the run finishes: for
@@ -864,7 +802,7 @@ class Engine:
         self._loop.check_open()
         where = cutoff(self._clock() if finished_before is None else finished_before, status)
         async for record in runs_taken(self._store, where):
-            yield await self._info(record), await self.history(record.id)
+            yield await self._reader.info(record), await self.history(record.id)
 
     # ------------------------------------------------------------------ run control
 

@@ -1,5 +1,6 @@
 """The one check of what callers send the engine: start inputs, event
-payloads and names, operator commands, and the keys stored in columns.
+payloads and names, operator commands (the keys stored in columns are
+checked by :func:`~wfc.runtime._arguments.check_key`).
 
 The public methods check what they can on their own (types, keys, JSON
 payloads, inputs against the spec); each turn checks what depends on the run
@@ -15,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
+from wfc.runtime._arguments import check_key
 from wfc.runtime.errors import RunInputsConflictError, RunStateError, UnexpectedEventError, UsageError
 from wfc.runtime.interpreter import Cancel, Halt, OperatorInput, Resume, Retry, prepare_inputs, refusal
 from wfc.runtime.interpreter.state import RunState
-from wfc.specs import WaitForEventNode, WorkflowSpec, json_problems, text_problem
+from wfc.specs import WorkflowSpec, json_problems
 
 if TYPE_CHECKING:
     from wfc.runtime._spec_cache import CachedSpec
@@ -27,18 +29,6 @@ _CANONICAL = msgspec.json.Encoder(order="sorted")
 _ACTIONS: Final = {Cancel: "cancel", Halt: "halt", Resume: "resume", Retry: "retry"}
 
 # ---------------------------------------------------------------- arguments of the public methods
-
-
-def check_key(value: object, what: str) -> None:
-    """A string stored in a column of its own: no lone surrogate (no UTF-8
-    form) and no NUL (PostgreSQL text refuses it)."""
-    if not isinstance(value, str):
-        return
-    problem = text_problem(value) or (
-        "it contains a NUL character, which the database cannot store" if "\x00" in value else None
-    )
-    if problem is not None:
-        raise UsageError(f"{what} cannot be stored: {problem}")
 
 
 def check_run_id(run_id: object) -> None:
@@ -137,16 +127,6 @@ def check_same_inputs(state: RunState, masked: frozenset[str], variables: Mappin
     ]
     if differing:
         raise RunInputsConflictError(state.id, state.workflow, differing, sorted(masked))
-
-
-def awaited_events(spec: WorkflowSpec) -> frozenset[str]:
-    """Every event name a run of ``spec`` can take: the events of its
-    ``wait_for_event`` nodes and of its interrupt handlers, in every thread."""
-    names: set[str] = set()
-    for thread in spec.threads.values():
-        names.update(node.event for node in thread.nodes.values() if isinstance(node, WaitForEventNode))
-        names.update(interrupt.event for interrupt in thread.interrupts)
-    return frozenset(names)
 
 
 def check_event(state: RunState, spec: CachedSpec, event: str) -> None:

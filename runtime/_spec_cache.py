@@ -9,22 +9,21 @@ spec the cache keeps what is derived from it once (:class:`CachedSpec`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
-from wfc.runtime._inputs import awaited_events
+import msgspec
+
 from wfc.runtime._search import Searchable, searchable_variables
 from wfc.runtime.errors import StoreError
 from wfc.runtime.interpreter import SpecInfo, derive_spec_info
 from wfc.runtime.store import SpecRecord
-from wfc.specs import WorkflowSpec, loads_deployed
+from wfc.specs import WaitForEventNode, WorkflowSpec, loads_deployed
 
 SpecKey = tuple[str, int, int]
 """``(workflow, major, revision)``: a deployed spec version."""
 
 
-@dataclass(frozen=True)
-class CachedSpec:
+class CachedSpec(msgspec.Struct, frozen=True):
     """A deployed spec and what the engine derives from it once."""
 
     spec: WorkflowSpec
@@ -42,6 +41,16 @@ def derive(spec: WorkflowSpec) -> CachedSpec:
     return CachedSpec(
         spec=spec, info=info, events=awaited_events(spec), searchable=searchable_variables(spec, info.masked)
     )
+
+
+def awaited_events(spec: WorkflowSpec) -> frozenset[str]:
+    """Every event name a run of ``spec`` can take: the events of its
+    ``wait_for_event`` nodes and of its interrupt handlers, in every thread."""
+    names: set[str] = set()
+    for thread in spec.threads.values():
+        names.update(node.event for node in thread.nodes.values() if isinstance(node, WaitForEventNode))
+        names.update(interrupt.event for interrupt in thread.interrupts)
+    return frozenset(names)
 
 
 class SpecSource(Protocol):

@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 import anyio
 import msgspec
 
-from wfc.runtime._inputs import check_key
+from wfc.runtime._arguments import check_key
 from wfc.runtime._records import to_datetime
 from wfc.runtime.errors import UsageError
 from wfc.runtime.store import Store, feed

@@ -10,8 +10,9 @@ startup, does not load msgspec, the codec and validation.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from wfc.specs._lazy import export, listing
 
 if TYPE_CHECKING:
     from wfc.specs.codec import body_hash, dumps, from_builtins, json_schema, loads, loads_deployed, validate, with_hash
@@ -172,16 +173,11 @@ _HOMES: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+    return export(__name__, _HOMES, globals(), name)
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return listing(globals())
 
 
 __all__ = [

@@ -5,13 +5,16 @@ needs, queues writes in its :class:`WriteBatch` and commits, so a run's new
 state, its journal entries and its outbox rows (task dispatches, timers) are
 durable together or not at all. Many runs' transitions share one transaction:
 that is what makes the engine faster than one commit per step.
+
+Records are msgspec Structs, not dataclasses: a dataclass costs about a
+millisecond to define (its methods are compiled from source at import), and
+``wfc runs list`` imports this module.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Final
 
 import msgspec
@@ -26,8 +29,7 @@ import msgspec
 STATE_FORMAT: Final = 2
 
 
-@dataclass(frozen=True)
-class SpecRecord:
+class SpecRecord(msgspec.Struct, frozen=True):
     """A deployed spec version."""
 
     name: str
@@ -39,8 +41,7 @@ class SpecRecord:
     deployed_at: float
 
 
-@dataclass(frozen=True)
-class RunRecord:
+class RunRecord(msgspec.Struct, frozen=True):
     """A run's row."""
 
     id: str
@@ -62,8 +63,7 @@ class RunRecord:
     send only the threads that changed (see :attr:`RunWrite.threads`)."""
 
 
-@dataclass(frozen=True)
-class RunVersion:
+class RunVersion(msgspec.Struct, frozen=True):
     """The identity columns of a run row, without its state."""
 
     id: str
@@ -118,8 +118,7 @@ class TimerRecord(msgspec.Struct, frozen=True):
     due_at: float
 
 
-@dataclass(frozen=True)
-class EventRecord:
+class EventRecord(msgspec.Struct, frozen=True):
     """A stored event."""
 
     seq: int
@@ -131,8 +130,7 @@ class EventRecord:
     created_at: float
 
 
-@dataclass(frozen=True)
-class EngineRecord:
+class EngineRecord(msgspec.Struct, frozen=True):
     """A serving engine registered on the database (client engines, which
     run nothing, do not register)."""
 
@@ -162,8 +160,7 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Wakeup:
+class Wakeup(msgspec.Struct, frozen=True):
     """Another process changed something this one may act on (a hint: what
     it says is read from the database again)."""
 
@@ -177,8 +174,7 @@ class Wakeup:
 WakeupHandler = Callable[[Wakeup], None]
 
 
-@dataclass(slots=True)
-class RunWrite:
+class RunWrite(msgspec.Struct):
     """New state of a run; ``expected_version`` is ``None`` for a new run."""
 
     id: str
@@ -208,8 +204,7 @@ class RunWrite:
     ``runs.needs_attention`` column)."""
 
 
-@dataclass(frozen=True)
-class StuckWindow:
+class StuckWindow(msgspec.Struct, frozen=True):
     """Which runs count as stuck: owed progress for more than ``seconds`` at
     ``now`` (see :mod:`~wfc.runtime.store.stuck`)."""
 
@@ -223,8 +218,7 @@ class StuckWindow:
         return self.now - self.seconds
 
 
-@dataclass(frozen=True)
-class RunFilter:
+class RunFilter(msgspec.Struct, frozen=True):
     """Which runs :meth:`~wfc.runtime.store.Store.list_runs` returns, newest
     first; every criterion given must hold."""
 
@@ -264,8 +258,7 @@ class RunFilter:
 
 
 
-@dataclass(frozen=True)
-class JournalFilter:
+class JournalFilter(msgspec.Struct, frozen=True):
     """Which journal rows of one run :meth:`~wfc.runtime.store.Store.history`
     returns, in order; every criterion given must hold."""
 
@@ -277,19 +270,18 @@ class JournalFilter:
     """Rows of this thread only."""
 
 
-@dataclass
-class WriteBatch:
+class WriteBatch(msgspec.Struct):
     """Writes queued in a transaction and flushed together at commit.
 
     Task and timer writes are keyed, so the last write to a row in one batch
     wins (a timer set and cancelled in the same batch is never written).
     """
 
-    runs: dict[str, RunWrite] = field(default_factory=dict)
-    journal: list[JournalRecord] = field(default_factory=list)
-    tasks: dict[str, TaskRecord | None] = field(default_factory=dict)
+    runs: dict[str, RunWrite] = msgspec.field(default_factory=dict)
+    journal: list[JournalRecord] = msgspec.field(default_factory=list)
+    tasks: dict[str, TaskRecord | None] = msgspec.field(default_factory=dict)
     """Outbox rows to upsert, or ``None`` to delete, by dispatch id."""
-    timers: dict[tuple[str, int], TimerRecord | None] = field(default_factory=dict)
+    timers: dict[tuple[str, int], TimerRecord | None] = msgspec.field(default_factory=dict)
     """Timers to insert, or ``None`` to delete, by ``(run_id, timer)``."""
 
     def put_task(self, record: TaskRecord) -> None:

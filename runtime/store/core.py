@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import replace
 from typing import Any, Final, NamedTuple
+
+from msgspec.structs import replace
 
 from wfc.runtime.errors import NewerRunStateError, StoreError
 from wfc.runtime.store import rows as decode

@@ -7,9 +7,8 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 #: The dialects that have migration folders.
 DialectName = Literal["sqlite", "postgres"]
@@ -20,8 +19,7 @@ _DROP_TABLE: Final = re.compile(r"^\s*DROP TABLE (?:IF EXISTS )?(\w+)", re.IGNOR
 _TITLES: Final = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
 
-@dataclass(frozen=True)
-class Migration:
+class Migration(NamedTuple):
     """One migration file: ``NNNN_name.sql``."""
 
     version: int

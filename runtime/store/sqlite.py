@@ -67,7 +67,7 @@ async def open_sqlite(url_rest: str, now: float, *, read_only: bool = False) -> 
         migrate(conn, path, now)
         shared = _Worker(conn)
         return Store(SqliteDialect(path, shared, shared))
-    opened = await anyio.to_thread.run_sync(
+    opened = await _on_own_thread(
         functools.partial(open_file, path, now, read_only=read_only, busy_timeout=target.busy_timeout)
     )
     if opened.read_only:
@@ -86,7 +86,7 @@ class _Worker:
 
     def __init__(self, raw: sqlite3.Connection) -> None:
         self.raw = raw
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: _Jobs = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._queued: list[_Read] = []
         self._draining = False
@@ -95,43 +95,15 @@ class _Worker:
         """Run ``fn(*args)`` in the connection's thread. Not abandoned on
         cancellation: a statement always finishes before the caller goes on
         (and then sees its cancellation)."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[Any] = loop.create_future()
         if self._thread is None:
-            self._thread = threading.Thread(target=self._serve, name="wfc sqlite", daemon=True)
-            self._thread.start()
-        self._jobs.put((functools.partial(fn, *args) if args else fn, loop, done))
-        try:
-            result: T = await asyncio.shield(done)
-        except asyncio.CancelledError:
-            if not done.done():
-                with anyio.CancelScope(shield=True):
-                    await asyncio.wait((done,))
-            if not done.cancelled():
-                done.exception()  # retrieved: the caller sees its cancellation instead
-            raise
-        return result
+            self._thread = _start_thread(self._jobs)
+        return await _call(self._jobs, functools.partial(fn, *args) if args else fn)
 
     def stop(self) -> None:
         """End the connection's thread once the calls queued are done."""
         if self._thread is not None:
             self._jobs.put(None)
             self._thread = None
-
-    def _serve(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            call, loop, done = job
-            result: Any = None
-            error: BaseException | None = None
-            try:
-                result = call()
-            except BaseException as exc:  # the caller's to see
-                error = exc
-            with suppress(RuntimeError):  # the event loop closed: nobody waits
-                loop.call_soon_threadsafe(_settle, done, result, error)
 
     async def read(self, statement: str, params: Sequence[Any]) -> list[Row]:
         """The rows of one query, run in a thread hop shared with every query
@@ -156,19 +128,18 @@ class _Worker:
             if query.finished:
                 return query.result()
         self._draining = True
+        batch, self._queued = self._queued, []
         try:
-            # Shielded: the queries of other tasks ride on this hop.
-            with anyio.CancelScope(shield=True):
-                batch, self._queued = self._queued, []
-                try:
-                    await self.run(_run_reads, self.raw, batch)
-                except Exception as exc:  # not a query's: the hop failed
-                    for read in batch:
-                        read.error = exc
-                for read in batch:
-                    read.finished = True
-                    read.woken.set()
+            # The queries of other tasks ride on this hop: ``run`` returns
+            # (or raises a cancellation of this task) only once it is over.
+            await self.run(_run_reads, self.raw, batch)
+        except Exception as exc:  # not a query's: the hop failed
+            for read in batch:
+                read.error = exc
         finally:
+            for read in batch:
+                read.finished = True
+                read.woken.set()
             self._pass_lead()
         return query.result()
 
@@ -183,6 +154,62 @@ class _Worker:
 
 
 _Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+_Jobs = queue.SimpleQueue[_Job | None]
+
+
+def _start_thread(jobs: _Jobs) -> threading.Thread:
+    """A thread running the calls put in ``jobs`` one at a time, until ``None``."""
+    thread = threading.Thread(target=_serve, args=(jobs,), name="wfc sqlite", daemon=True)
+    thread.start()
+    return thread
+
+
+def _serve(jobs: _Jobs) -> None:
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        call, loop, done = job
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = call()
+        except BaseException as exc:  # the caller's to see
+            error = exc
+        with suppress(RuntimeError):  # the event loop closed: nobody waits
+            loop.call_soon_threadsafe(_settle, done, result, error)
+
+
+async def _call(jobs: _Jobs, call: Callable[[], T]) -> T:
+    """``call()`` on the thread serving ``jobs``, its result handed back with
+    one ``call_soon_threadsafe``. Not abandoned on cancellation: the caller
+    sees its cancellation only once the call returned."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+    jobs.put((call, loop, done))
+    try:
+        result: T = await asyncio.shield(done)
+    except asyncio.CancelledError:
+        if not done.done():
+            # The one anyio primitive of a call, made only once cancelled: a
+            # process that only reads never loads anyio's backend.
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait((done,))
+        if not done.cancelled():
+            done.exception()  # retrieved: the caller sees its cancellation instead
+        raise
+    return result
+
+
+async def _on_own_thread(call: Callable[[], T]) -> T:
+    """``call()`` on a thread of its own, which ends after it (opening a
+    file: its connections get their threads once they exist)."""
+    jobs: _Jobs = queue.SimpleQueue()
+    _start_thread(jobs)
+    try:
+        return await _call(jobs, call)
+    finally:
+        jobs.put(None)
 
 
 def _settle(done: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -563,12 +590,18 @@ class SqliteDialect(Dialect):
             raise error from None
 
     async def close(self) -> None:
+        # Each close finishes even if the task is cancelled meanwhile (see
+        # _call), and the reader's is not skipped then.
         async with self._lock:
-            await self._writer.run(self._writer.raw.close)
-            self._writer.stop()
-            if not self._shared:
-                await self._reader.run(self._reader.raw.close)
-                self._reader.stop()
+            try:
+                await self._writer.run(self._writer.raw.close)
+            finally:
+                self._writer.stop()
+                if not self._shared:
+                    try:
+                        await self._reader.run(self._reader.raw.close)
+                    finally:
+                        self._reader.stop()
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         async with self._lock:

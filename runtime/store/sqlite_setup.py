@@ -14,9 +14,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import parse_qsl, quote
 
 from wfc.runtime.errors import (
@@ -58,8 +57,7 @@ def _statements(sql: str) -> list[str]:
 # ---------------------------------------------------------------- the URL
 
 
-@dataclass(frozen=True)
-class SqliteTarget:
+class SqliteTarget(NamedTuple):
     """Where a ``sqlite:///`` URL points and how to open it."""
 
     path: str
@@ -385,8 +383,7 @@ def connect(
     return conn
 
 
-@dataclass
-class Opened:
+class Opened(NamedTuple):
     """The connections of an opened file."""
 
     writer: sqlite3.Connection

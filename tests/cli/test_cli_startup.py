@@ -1,8 +1,9 @@
 """The command line starts fast because it is lazy: building it and printing
 any help imports typer and rich, but not the runtime, the compiler, the DSL
 (lark), asyncpg, anyio or the spec codec. Each command imports what it needs
-when it runs. Pinned on what is imported, not on a timing (speed lives in
-``bench/``)."""
+when it runs, and the commands that only read runs import the engine's
+reader and the store, not the engine. Pinned on what is imported, not on a
+timing (speed lives in ``bench/``)."""
 
 from __future__ import annotations
 
@@ -114,6 +115,55 @@ def test_runs_list_reads_the_migrations_without_importlib_resources(tmp_path: Pa
     modules = modules_after("runs", "list", "--db", db)
     assert "wfc.runtime.store.schema" in modules
     assert [name for name in modules if name.startswith("importlib.resources") or name == "zipfile"] == []
+
+
+#: What an engine imports and a command that only reads must not: the
+#: commit loop, task attempts, the interpreter's transitions, anyio's backend.
+ENGINE_ONLY = (
+    "wfc.runtime._engine", "wfc.runtime._loop", "wfc.runtime._turn", "wfc.runtime._attempts", "wfc.runtime._tasks",
+    "wfc.runtime._worker", "wfc.runtime.interpreter.transitions", "wfc.runtime.interpreter.walk", "anyio._backends",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A database holding one finished run, and the run's id."""
+    import anyio
+
+    from wfc.dsl import Workflow, WorkflowThread
+    from wfc.runtime import Engine
+
+    def hello(wf: WorkflowThread) -> None:
+        wf.declare_str("name").required()
+
+    async def create() -> str:
+        async with Engine.open(db, poll_interval=0.05) as engine:
+            await engine.deploy(Workflow("hello", hello).compile())
+            run_id = await engine.start("hello", {"name": "ada"})
+            await engine.wait(run_id, timeout=30)
+            return run_id
+
+    db = f"sqlite:///{tmp_path_factory.mktemp('one-run') / 'runs.db'}"
+    return db, anyio.run(create)
+
+
+@pytest.mark.parametrize("command", ["list", "show", "history", "list --json"])
+def test_reading_runs_imports_none_of_the_engine(command: str, one_run: tuple[str, str]) -> None:
+    """``wfc runs list/show/history`` read through the engine's Reader over
+    the store alone, on asyncio's runner: not the engine around it."""
+    db, run_id = one_run
+    verb, *flags = command.split()
+    args = ["runs", verb, *([run_id] if verb != "list" else []), *flags, "--db", db]
+    modules = modules_after(*args)
+    assert "wfc.runtime._reader" in modules and "wfc.runtime.store.sqlite" in modules  # it did read
+    assert [m for m in modules if any(m == e or m.startswith(e + ".") for e in ENGINE_ONLY)] == []
+
+
+def test_the_runs_table_skips_rich_s_emoji_codes(one_run: tuple[str, str]) -> None:
+    """Its cells are Text: a str cell would be searched for ``:emoji:``
+    codes, and the times in it would load rich's table of them."""
+    db, _ = one_run
+    assert "rich._emoji_codes" not in modules_after("runs", "list", "--db", db)
 
 
 def test_the_migrations_read_from_files_are_those_importlib_resources_finds() -> None:

@@ -4,6 +4,7 @@ error, and a reader that gives up never stalls the others."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import anyio
@@ -98,4 +99,54 @@ async def test_readers_that_give_up_leave_the_others_served(sqlite_url: str) -> 
                 tg.start_soon(read, f"r{index}", served)  # queued behind the ones that give up
         await read("r4", served)
     assert sorted(served) == ["r0", "r1", "r2", "r3", "r4", "r4"]
+    await store.close()
+
+
+async def test_a_leader_cancelled_in_its_hop_still_serves_the_queries_of_that_hop(
+    sqlite_url: str, monkeypatch: Any
+) -> None:
+    """The queries queued behind a hop ride on the next one, led by the first
+    of them. Cancelled while its hop runs, that leader gives up (once the hop
+    is over), and the others of the hop get their rows all the same."""
+    store = await _opened(sqlite_url, 4)
+    hops: list[list[str]] = []
+    reads = sqlite_dialect._run_reads
+
+    def slow_reads(conn: Any, batch: Any) -> None:
+        hops.append([read.params[0] for read in batch])
+        time.sleep(0.2)  # in the connection's thread: the hop lasts
+        reads(conn, batch)
+
+    monkeypatch.setattr(sqlite_dialect, "_run_reads", slow_reads)
+    served: list[str] = []
+    gave_up: list[str] = []
+
+    async def read(run_id: str) -> None:
+        record = await store.get_run(run_id)
+        assert record is not None
+        served.append(record.id)
+
+    async def leader() -> None:
+        try:
+            await read("r1")
+        except anyio.get_cancelled_exc_class():
+            gave_up.append("r1")
+            raise
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read, "r0")  # leads the first hop alone
+            while not hops:
+                await anyio.sleep(0.01)
+            async with anyio.create_task_group() as doomed:
+                doomed.start_soon(leader)  # queued first: leads the second hop
+                await anyio.sleep(0.01)
+                tg.start_soon(read, "r2")
+                tg.start_soon(read, "r3")
+                while len(hops) < 2:
+                    await anyio.sleep(0.01)
+                doomed.cancel_scope.cancel()
+    assert hops == [["r0"], ["r1", "r2", "r3"]]
+    assert gave_up == ["r1"] and sorted(served) == ["r0", "r2", "r3"]
+    assert await store.get_run("r1") is not None  # the connection still serves
     await store.close()

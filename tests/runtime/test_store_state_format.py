@@ -4,10 +4,10 @@ written before the format was recorded read as format 1. On both stores."""
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from typing import Any
 
+import msgspec
 import pytest
 from rtdb import Db
 from rtspec import exit_, out, spec, wait
@@ -41,7 +41,7 @@ async def _store_newer(store: Store, run_id: str) -> None:
     record = await store.get_run(run_id)
     assert record is not None and record.state_format == STATE_FORMAT
     async with store.transaction() as tx:
-        tx.batch.runs[run_id] = dataclasses.replace(
+        tx.batch.runs[run_id] = msgspec.structs.replace(
             run_write(run_id, record.version, record.status),
             workflow=record.workflow,
             major=record.major,

@@ -1,0 +1,223 @@
+"""Reading what the engine committed: runs, their journals, deployed specs.
+
+:class:`Reader` is the one implementation of the engine's reads:
+:class:`~wfc.runtime.Engine` delegates ``get_run``, ``list_runs_page``,
+``history``, ``get_spec``, ``list_specs`` and ``serving_engines`` to the
+reader it holds. It needs only a store and the spec cache, so a command that
+only reads (``wfc runs list``, ``show``, ``history``) opens one with
+:func:`open_reader`, without the commit loop, task attempts and the
+interpreter's transitions that an engine imports and starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+
+from wfc.runtime._arguments import Moment, check_key, epoch, parse_statuses, parse_version, pick_version
+from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, run_info, to_datetime
+from wfc.runtime._search import search_terms
+from wfc.runtime._spec_cache import CachedSpec, SpecCache
+from wfc.runtime._stuck import reasons_by_run, stuck_seconds
+from wfc.runtime.errors import UnknownRunError, UnknownWorkflowError, UsageError
+from wfc.runtime.interpreter.state import RunStatus, decode_state
+from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, StuckWindow, open_store
+from wfc.specs import VarType, Version, WorkflowSpec
+
+
+class Reader:
+    """Reads runs, journals and specs from a store, decoding what it reads
+    (masked variables as the engine shows them). It writes nothing."""
+
+    def __init__(self, store: Store, specs: SpecCache, *, clock: Callable[[], float], lease_seconds: float) -> None:
+        """``specs``: the cache the reads share with their engine, if any;
+        ``lease_seconds``: how long an engine without a heartbeat still
+        counts as serving."""
+        self._store = store
+        self._specs = specs
+        self._clock = clock
+        self._lease = lease_seconds
+
+    # ------------------------------------------------------------------ specs
+
+    async def deployed(self, workflow: str, version: Version | str | int | None) -> CachedSpec:
+        """A deployed spec version (see :meth:`~wfc.runtime.Engine.get_spec`)."""
+        # The versions only: the body of the one picked is decoded once per
+        # cache, not read again at every start.
+        versions = await self._store.spec_versions(workflow)
+        if not versions:
+            raise UnknownWorkflowError(workflow)
+        major, revision = pick_version(workflow, versions, version)
+        found = await self._specs.deployed(self._store, (workflow, major, revision))
+        if found is None:  # removed meanwhile (by hand: deployed specs are never removed)
+            raise UnknownWorkflowError(workflow, f"{major}.{revision}", [f"{v.major}.{v.revision}" for v in versions])
+        return found
+
+    async def list_specs(self, workflow: str | None = None) -> list[WorkflowSpec]:
+        """Every deployed spec version (of one workflow, if named)."""
+        return [self._specs.decoded(r).spec for r in await self._store.list_specs(workflow)]
+
+    async def spec_of(self, record: RunRecord) -> CachedSpec:
+        """The spec version a stored run is on."""
+        return await self._specs.load(self._store, (record.workflow, record.major, record.revision), record.id)
+
+    # ------------------------------------------------------------------ runs
+
+    async def get_run(self, run_id: str) -> RunInfo:
+        """The run as stored now.
+
+        Raises:
+            UnknownRunError: no run has this id.
+        """
+        check_key(run_id, "run_id")
+        record = await self._store.get_run(run_id)
+        if record is None:
+            raise UnknownRunError(run_id)
+        return await self.info(record)
+
+    async def info(self, record: RunRecord) -> RunInfo:
+        """A stored run as the API hands it out."""
+        spec = await self.spec_of(record)
+        return run_info(decode_state(record.state), spec.info.masked)
+
+    async def list_runs_page(
+        self,
+        *,
+        status: RunStatus | str | Iterable[RunStatus | str] | None = None,
+        workflow: str | None = None,
+        version: Version | str | int | None = None,
+        started_after: Moment | None = None,
+        started_before: Moment | None = None,
+        updated_after: Moment | None = None,
+        updated_before: Moment | None = None,
+        needs_attention: bool | None = None,
+        limit: int | None = 100,
+        after: RunKey | None = None,
+        stuck_for: float | dt.timedelta | None = None,
+        where: Mapping[str, Any] | None = None,
+    ) -> RunPage:
+        """One page of runs, newest first (see
+        :meth:`~wfc.runtime.Engine.list_runs_page`).
+
+        Raises:
+            UsageError: an unknown status, a malformed version, a negative
+                ``stuck_for``, or a ``where`` name that is not a searchable
+                variable (of ``workflow``, if given) or a value not of its type.
+        """
+        check_key(workflow, "the workflow name")
+        stuck = None if stuck_for is None else StuckWindow(self._clock(), stuck_seconds(stuck_for))
+        statuses = None if status is None else parse_statuses(status)
+        major, revision = (None, None) if version is None else parse_version(version)
+        query = RunFilter(
+            statuses=tuple(statuses or ()),
+            workflow=workflow,
+            major=major,
+            revision=revision,
+            started_after=epoch(started_after),
+            started_before=epoch(started_before),
+            updated_after=epoch(updated_after),
+            updated_before=epoch(updated_before),
+            needs_attention=None if needs_attention is None else bool(needs_attention),
+            limit=limit,
+            after=None if after is None else (after.created_at, after.id),
+            stuck=stuck,
+            search=await self._search_terms(where, workflow) if where else (),
+        )
+        records = await self._store.list_runs(query)
+        runs = [await self.info(record) for record in records]
+        if stuck is not None and runs:
+            reasons = reasons_by_run(*await self._store.stuck_causes([r.id for r in runs], stuck))
+            runs = [dataclasses.replace(run, stuck=reasons.get(run.id, ())) for run in runs]
+        full = limit is not None and len(records) == limit
+        last = RunKey(created_at=records[-1].created_at, id=records[-1].id) if records and full else None
+        return RunPage(runs=runs, next=last)
+
+    async def searchable_variables(self, workflow: str | None = None) -> dict[str, set[VarType]]:
+        """The searchable variables of the deployed workflows (or of one),
+        with the types they are declared with."""
+        found: dict[str, set[VarType]] = {}
+        for record in await self._store.list_specs(workflow):
+            for name, type_ in self._specs.decoded(record).searchable:
+                found.setdefault(name, set()).add(type_)
+        return found
+
+    async def _search_terms(
+        self, where: Mapping[str, Any], workflow: str | None
+    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        if not isinstance(where, Mapping):
+            raise UsageError(f"where must be a mapping of variable names to values, got {where!r}")
+        return search_terms(where, await self.searchable_variables(workflow))
+
+    async def history(
+        self,
+        run_id: str,
+        after: int = 0,
+        limit: int | None = None,
+        *,
+        kinds: Iterable[str] = (),
+        node: str | None = None,
+        thread: int | None = None,
+    ) -> list[HistoryEntry]:
+        """The run's journal (see :meth:`~wfc.runtime.Engine.history`).
+
+        Raises:
+            UnknownRunError: no run has this id.
+        """
+        check_key(run_id, "run_id")
+        check_key(node, "the node")
+        where = JournalFilter(kinds=tuple(kinds), node=node, thread=thread)
+        records = await self._store.history(run_id, after, limit, where)
+        if not records and await self._store.get_run(run_id) is None:
+            raise UnknownRunError(run_id)
+        return [
+            HistoryEntry(
+                seq=r.seq,
+                timestamp=to_datetime(r.at),
+                thread=r.thread,
+                node=r.node,
+                kind=r.kind,
+                attempt=r.attempt,
+                detail=msgspec.json.decode(r.detail),
+            )
+            for r in records
+        ]
+
+    # ------------------------------------------------------------------ engines
+
+    async def serving_engines(self) -> int:
+        """How many live engines serve the database now (see
+        :meth:`~wfc.runtime.Engine.serving_engines`)."""
+        now, host = self._clock(), socket.gethostname()
+        return sum(1 for engine in await self._store.list_engines() if engine.alive(now, self._lease, host))
+
+
+@asynccontextmanager
+async def open_reader(
+    url: str, *, clock: Callable[[], float] = time.time, lease_seconds: float = 30.0
+) -> AsyncIterator[Reader]:
+    """A :class:`Reader` over the database at ``url``, opened read-only as
+    ``Engine.open(url, serve=False, read_only=True)`` opens it (nothing is
+    written, so a read-only file or folder can be read), and closed after
+    the block.
+
+    Raises:
+        UnsupportedUrlError: the URL scheme has no store.
+        StoreError: the database is not a wfc database, or was written by a
+            newer wfc; it is left untouched.
+    """
+    store = await open_store(url, clock(), read_only=True)
+    try:
+        yield Reader(store, SpecCache(store.location), clock=clock, lease_seconds=lease_seconds)
+    finally:
+        # No shield (an engine closes under one): a reader holds no
+        # transaction, so closing waits for nothing, and each store finishes
+        # closing its connections even if the task is cancelled. A command
+        # that only reads so never loads anyio's backend.
+        await store.close()
