@@ -11,10 +11,12 @@ from typing import Any
 
 import msgspec
 
-from wfc.runtime import RunKey, RunStateError, UnknownRunError
+from wfc.runtime import HistoryEntry, RunKey, RunStateError, UnknownRunError
 from wfc.server._feed import Feed, FeedQuery, PurgeOutcome, PurgeRequest, journal_feed, purge
 from wfc.server._http import Call, Endpoint, Reply
+from wfc.server._layout import LayoutQuery, SpecLayout, layout_thread
 from wfc.server._problems import ProblemError
+from wfc.server._run_graph import RunNodes, ThreadNodes, node_states
 from wfc.server._types import (
     CancelRequest,
     CorrelatedEvent,
@@ -92,6 +94,20 @@ async def spec_graph(call: Call[GraphQuery, None]) -> Graph:
     threads = [thread] if thread is not None else [spec.entrypoint, *sorted(set(spec.threads) - {spec.entrypoint})]
     draw = to_mermaid if call.query.format is GraphFormat.MERMAID else to_dot
     return Graph(name=spec.name, version=str(spec.version), format=call.query.format, text=draw(spec, threads))
+
+
+async def spec_layout(call: Call[LayoutQuery, None]) -> SpecLayout:
+    spec = await _spec(call)
+    wanted = call.query.thread
+    if wanted is not None and wanted not in spec.threads:
+        known = ", ".join(sorted(spec.threads))
+        raise ProblemError(
+            404, "unknown-thread", f"{spec.name} {spec.version} has no thread {wanted!r}; its threads are: {known}"
+        )
+    names = [wanted] if wanted is not None else [spec.entrypoint, *sorted(set(spec.threads) - {spec.entrypoint})]
+    return SpecLayout(
+        name=spec.name, version=str(spec.version), threads=[layout_thread(n, spec.threads[n]) for n in names]
+    )
 
 
 async def spec_diff(call: Call[DiffQuery, None]) -> SpecDiff:
@@ -197,6 +213,20 @@ async def journal(call: Call[JournalQuery, None]) -> Journal:
     names = {t.number: t.name for t in info.threads}
     last = entries[-1].seq if len(entries) == query.limit else None
     return Journal(entries=journal_view(entries, names), next_after=last)
+
+
+async def run_nodes(call: Call[None, None]) -> RunNodes:
+    run_id = call.path["run_id"]
+    info = await call.engine.get_run(run_id)
+    entries: list[HistoryEntry] = []
+    while page := await call.engine.history(run_id, entries[-1].seq if entries else 0, 5000):
+        entries.extend(page)
+    states = node_states(entries)
+    threads = [
+        ThreadNodes(number=t.number, name=t.name, parent=t.parent, states=states.get(t.number, {}))
+        for t in info.threads
+    ]
+    return RunNodes(run_id=run_id, workflow=info.workflow, version=str(info.version), threads=threads)
 
 
 async def halt(call: Call[None, HaltRequest]) -> Run:
@@ -314,6 +344,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         spec_graph, Graph, query=GraphQuery, cli=("graph",), tags=("specs",),
     ),
     Endpoint(
+        "GET", "/specs/{name}/{version}/layout", "getSpecLayout",
+        "A spec version laid out in layers: boxes and polylines per thread, for drawing.",
+        spec_layout, SpecLayout, query=LayoutQuery, tags=("specs",),
+    ),
+    Endpoint(
         "GET", "/runs", "listRuns", "Runs, newest first, filtered, one page at a time.", list_runs, RunList,
         query=RunsQuery, cli=("runs list",), tags=("runs",),
     ),
@@ -328,6 +363,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET", "/runs/{run_id}/history", "getJournal", "A run's journal, filtered, one page at a time.", journal,
         Journal, query=JournalQuery, cli=("runs history",), tags=("runs",),
+    ),
+    Endpoint(
+        "GET", "/runs/{run_id}/nodes", "getRunNodes",
+        "The state of every node each thread of a run reached (done, running, waiting, failed, compensated).",
+        run_nodes, RunNodes, tags=("runs",),
     ),
     Endpoint(
         "POST", "/runs/{run_id}/halt", "haltRun", "Pause a run.", halt, Run, body=HaltRequest,
