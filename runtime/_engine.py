@@ -38,6 +38,7 @@ from wfc.runtime.errors import MissingTasksError, UnknownRunError, UnknownWorkfl
 from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
 from wfc.runtime.interpreter.state import RunStatus, decode_state
 from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, open_store, retention
+from wfc.runtime.store.feed import head as feed_head
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
 
 log = logging.getLogger("wfc.runtime")
@@ -654,6 +655,12 @@ class Engine:
             clock=self._clock,
             check_open=self._loop.check_open,
         )
+
+    async def feed_end(self) -> str:
+        """The position after every entry committed so far: give it to
+        :meth:`read_feed` to read only what is committed from now on."""
+        self._loop.check_open()
+        return await feed_head(self._store)
 
     async def read_feed(
         self, after: str | None = None, limit: int = 100, *, kinds: Iterable[str] = ()

@@ -15,6 +15,7 @@ from wfc.runtime import HistoryEntry, RunKey, RunStateError, UnknownRunError
 from wfc.server._feed import Feed, FeedQuery, PurgeOutcome, PurgeRequest, journal_feed, purge
 from wfc.server._http import Call, Endpoint, Reply
 from wfc.server._layout import LayoutQuery, SpecLayout, layout_thread
+from wfc.server._live import Push, live_pushes
 from wfc.server._problems import ProblemError
 from wfc.server._run_graph import RunNodes, ThreadNodes, node_states
 from wfc.server._types import (
@@ -396,6 +397,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET", "/journal", "readFeed", "Every run's journal entries after a position, in commit order.",
         journal_feed, Feed, query=FeedQuery, cli=("runs watch",), tags=("runs",),
+    ),
+    Endpoint(
+        "GET", "/live", "livePushes",
+        "Server-sent events: a `push` naming the runs that changed, within a second of each commit.",
+        live_pushes, Push, media_type="text/event-stream", tags=("runs",),
     ),
     Endpoint(
         "POST", "/retention/purge", "purgeRuns", "Delete (or count) finished runs and everything stored for them.",

@@ -67,6 +67,8 @@ class Endpoint:
     public: bool = False
     """No token needed (health probes, the OpenAPI document)."""
     tags: tuple[str, ...] = ()
+    media_type: str = "application/json"
+    """Of the answer: JSON, or ``text/event-stream`` for a stream of ``response`` values."""
 
     @property
     def mutates(self) -> bool:
@@ -98,6 +100,8 @@ class Dispatcher:
                 result = await spec.handler(call)
             except Exception as exc:
                 return _problems.response(_problems.problem_of(exc))
+            if isinstance(result, Response):  # a stream (the live pushes)
+                return result
             if isinstance(result, Reply):
                 return json_response(result.value, result.status)
             return json_response(result, spec.status)

@@ -55,7 +55,7 @@ def openapi(endpoints: Sequence[Endpoint], version: str, prefix: str = "/api/v1"
 
 def _operation(e: Endpoint, found: dict[tuple[str, ...], Any]) -> dict[str, Any]:
     problem = {"content": {PROBLEM_JSON: {"schema": found["problem",]}}}
-    ok = {"content": {"application/json": {"schema": found["response", e.operation]}}}
+    ok = {"content": {e.media_type: {"schema": found["response", e.operation]}}}
     responses: dict[str, Any] = {}
     for status in (e.status, *e.other_statuses):
         body = problem if status >= 400 else ok

@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { h, message, statusBadge, when } from "./dom.js";
 import { drawThread, STATES } from "./graph.js";
+import { onPush } from "./live.js";
 
 const FINISHED = new Set(["COMPLETED", "FAILED", "COMPENSATED", "CANCELLED"]);
 
@@ -141,11 +142,6 @@ export async function runView(runId) {
       h("table.journal", {}, h("thead", {}, h("tr", {}, ...["#", "At", "Thread", "Node", "Kind", "Attempt", "Detail"].map((t) => h("th", { scope: "col", text: t })))),
         journalBody), journalMore));
   await refresh();
-  let lastUpdate = run.updated_at;
-  const timer = setInterval(async () => {
-    if (document.hidden || FINISHED.has(run.status)) return;
-    const fresh = await api(path).catch(() => null);
-    if (fresh && fresh.updated_at !== lastUpdate) { lastUpdate = fresh.updated_at; refresh(); }
-  }, 1000);
-  return { element, stop: () => clearInterval(timer) };
+  const stop = onPush((push) => { if (push.more || runId in push.runs) refresh(); });
+  return { element, stop };
 }

@@ -1,6 +1,7 @@
 // Runs and dead letters: counts, filters, keyset pages and bulk actions.
 import { api } from "./api.js";
 import { h, message, statusBadge, when } from "./dom.js";
+import { onPush } from "./live.js";
 
 const STATUSES = ["RUNNING", "HALTED", "COMPLETED", "FAILED", "COMPENSATED", "CANCELLED"];
 
@@ -116,6 +117,11 @@ export async function runsView({ deadLetters = false }) {
     pager);
   await render();
   countAll().catch(() => {});
-  const timer = setInterval(() => { if (!document.hidden) render(); }, 2000);
-  return { element, stop: () => clearInterval(timer) };
+  // Any change may move a run into this page: reload it, at most once per push.
+  let counted = Date.now();
+  const stop = onPush(() => {
+    render();
+    if (Date.now() - counted > 5000) { counted = Date.now(); countAll().catch(() => {}); }
+  });
+  return { element, stop };
 }

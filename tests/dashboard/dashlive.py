@@ -107,7 +107,9 @@ def checkout_server(tmp_path: Path) -> Iterator[Server]:
     yield from start_server(tmp_path, "checkout_tasks.py", "order_fulfilment_tasks.py", "currency_exchange_tasks.py")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running
+# in this thread while the browser is open, and later tests start their own.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
