@@ -21,8 +21,9 @@ Only the names in ``__all__`` (and the public subpackages and the
 leading underscore are private.
 """
 
+from wfc.runtime._analytics import StepStats, WorkflowStats
 from wfc.runtime._engine import Engine
-from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, ThreadInfo
+from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, ThreadInfo, WorkerInfo
 from wfc.runtime._subscribe import FeedEntry, Subscription
 from wfc.runtime._tasks import TaskContext, TaskDefinition, TaskException, TaskFunction, task
 from wfc.runtime._worker import Worker, WorkerStats
@@ -69,6 +70,7 @@ __all__ = [
     "RunStateError",
     "RunStatus",
     "SentEvent",
+    "StepStats",
     "StoreError",
     "Subscription",
     "TaskContext",
@@ -86,6 +88,8 @@ __all__ = [
     "WaitTimeoutError",
     "WfcError",
     "Worker",
+    "WorkerInfo",
     "WorkerStats",
+    "WorkflowStats",
     "task",
 ]

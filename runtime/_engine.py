@@ -24,12 +24,13 @@ from typing import Any, Protocol
 import anyio
 import msgspec
 
+from wfc.runtime._analytics import WorkflowStats, workflow_stats
 from wfc.runtime._arguments import Moment, epoch, parse_statuses, parse_version, pick_version
 from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._inputs import check_event_args, check_key, check_run_id, check_start_args, start_variables
 from wfc.runtime._loop import CommitLoop, Follow
-from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, run_info, to_datetime
+from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, WorkerInfo, run_info, to_datetime
 from wfc.runtime._retention import cutoff, keep_for, purge, retention_seconds, runs_taken
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
 from wfc.runtime._subscribe import FeedEntry, Start, Subscription, read_feed
@@ -413,6 +414,55 @@ class Engine:
         self._loop.check_open()
         now, host = self._clock(), socket.gethostname()
         return sum(1 for engine in await self._store.list_engines() if engine.alive(now, self._lease, host))
+
+    async def workflow_stats(
+        self, workflow: str, since: dt.datetime, until: dt.datetime | None = None, *, sample: int = 2000
+    ) -> WorkflowStats:
+        """How ``workflow`` has been doing since ``since``: runs started per
+        minute, statuses, failure and compensation rates among finished runs,
+        and per step the median and 95th percentile of dispatch-to-result
+        time. Reads the newest ``sample`` runs of the window at most (the
+        answer says whether it sampled), so it costs the same at any size.
+
+        Raises:
+            UsageError: a bad sample size, or ``since`` after ``until``.
+        """
+        self._loop.check_open()
+        end = (until or dt.datetime.now(dt.UTC)).timestamp()
+        start = since.timestamp()
+        if not 1 <= sample <= 20000:
+            raise UsageError(f"the sample of workflow_stats is 1 to 20000 runs, not {sample}")
+        if start > end:
+            raise UsageError(f"the window of workflow_stats ends ({until}) before it starts ({since})")
+        runs = [r for r in await self._store.recent_runs(workflow, start, sample) if float(r["created_at"]) <= end]
+        tasks = await self._store.task_journal([str(r["id"]) for r in runs])
+        return workflow_stats(workflow, start, end, runs, tasks, sample)
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Every engine registered on this database (``wfc worker``, ``wfc
+        run``, ``wfc server --tasks``, embedded engines): where it runs, the
+        tasks it serves, its last heartbeat, whether it still counts as alive
+        (as :meth:`serving_engines` judges), and the attempts it holds leases
+        on. An engine that died stays listed, not alive, until a live one
+        reaps it."""
+        self._loop.check_open()
+        now, host = self._clock(), socket.gethostname()
+        engines = await self._store.list_engines()
+        leases = await self._store.leases_by_engine()
+        return [
+            WorkerInfo(
+                id=e.id,
+                host=e.host,
+                pid=e.pid,
+                started_at=to_datetime(e.started_at),
+                heartbeat_at=to_datetime(e.heartbeat_at),
+                alive=e.alive(now, self._lease, host),
+                tasks=e.tasks,
+                leases=leases.get(e.id, (0, 0.0))[0],
+                oldest_lease=to_datetime(leases[e.id][1]) if e.id in leases else None,
+            )
+            for e in sorted(engines, key=lambda e: e.started_at)
+        ]
 
     async def get_run(self, run_id: str) -> RunInfo:
         """The run as stored now.

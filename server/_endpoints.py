@@ -19,6 +19,8 @@ from wfc.server._live import Push, live_pushes
 from wfc.server._problems import ProblemError
 from wfc.server._run_graph import RunNodes, ThreadNodes, node_states
 from wfc.server._types import (
+    Analytics,
+    AnalyticsQuery,
     CancelRequest,
     CorrelatedEvent,
     DeadLetterKind,
@@ -44,6 +46,9 @@ from wfc.server._types import (
     SpecDiff,
     SpecList,
     StartRequest,
+    StepTimes,
+    Worker,
+    WorkerList,
 )
 from wfc.server._views import journal_view, run_view, spec_summary, spec_view
 from wfc.specs import WorkflowSpec
@@ -54,6 +59,32 @@ from wfc.specs import WorkflowSpec
 async def healthz(call: Call[None, None]) -> Health:
     """The process is up (it answers)."""
     return Health()
+
+
+async def analytics(call: Call[AnalyticsQuery, None]) -> Analytics:
+    query = call.query
+    since = _moment(query.since, "since")
+    assert since is not None
+    stats = await call.engine.workflow_stats(query.workflow, since, sample=query.sample)
+    moment = dt.datetime.fromtimestamp
+    return Analytics(
+        workflow=stats.workflow,
+        since=moment(stats.since, dt.UTC),
+        until=moment(stats.until, dt.UTC),
+        runs=stats.runs,
+        sampled=stats.sampled,
+        bucket=stats.bucket,
+        started=[(moment(at, dt.UTC), count) for at, count in stats.started],
+        statuses=stats.statuses,
+        failure_rate=stats.failure_rate,
+        compensation_rate=stats.compensation_rate,
+        steps=[msgspec.convert(step, StepTimes, from_attributes=True) for step in stats.steps],
+    )
+
+
+async def list_workers(call: Call[None, None]) -> WorkerList:
+    workers = await call.engine.list_workers()
+    return WorkerList(workers=[msgspec.convert(w, Worker, from_attributes=True) for w in workers])
 
 
 async def readyz(call: Call[None, None]) -> Readiness:
@@ -330,6 +361,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET", "/readyz", "readyz", "The database answers and is migrated.", readyz, Readiness, public=True,
         other_statuses=(503,), tags=("health",),
+    ),
+    Endpoint(
+        "GET", "/workers", "listWorkers", "Every engine registered on the database: tasks, heartbeat, leases.",
+        list_workers, WorkerList, cli=("workers",), tags=("health",),
+    ),
+    Endpoint(
+        "GET", "/analytics", "getAnalytics",
+        "One workflow over a window: runs started per minute, failure and compensation rates, step p50/p95.",
+        analytics, Analytics, query=AnalyticsQuery, tags=("runs",),
     ),
     Endpoint("GET", "/specs", "listSpecs", "Every deployed spec version.", list_specs, SpecList, tags=("specs",)),
     Endpoint(

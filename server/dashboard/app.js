@@ -3,6 +3,8 @@ import { message } from "./dom.js";
 import { runsView } from "./runs.js";
 import { runView } from "./run.js";
 import { specsView, specView } from "./specs.js";
+import { workersView } from "./workers.js";
+import { analyticsView } from "./analytics.js";
 
 const ROUTES = [
   [/^#\/runs\/(.+)$/, (m) => runView(decodeURIComponent(m[1]))],
@@ -10,6 +12,8 @@ const ROUTES = [
   [/^#\/specs$/, () => specsView()],
   [/^#\/dead-letters$/, () => runsView({ deadLetters: true })],
   [/^#\/runs$/, () => runsView({})],
+  [/^#\/workers$/, () => workersView()],
+  [/^#\/analytics$/, () => analyticsView()],
 ];
 
 let current = null;
