@@ -6,7 +6,7 @@ import { onPush } from "./live.js";
 const STATUSES = ["RUNNING", "HALTED", "COMPLETED", "FAILED", "COMPENSATED", "CANCELLED"];
 
 export async function runsView({ deadLetters = false }) {
-  const filters = { status: [], workflow: "", version: "", started_after: "", needs_attention: false, search: "" };
+  const filters = { status: [], workflow: "", version: "", started_after: "", needs_attention: false, search: "", kind: "all" };
   const pages = [null];
   const selected = new Set();
   const table = h("tbody");
@@ -25,18 +25,37 @@ export async function runsView({ deadLetters = false }) {
     deadLetters ? null : h("fieldset", {}, h("legend", { text: "Status" }), statusBoxes),
     field("search", "Run id", "o-1"), field("workflow", "Workflow", "checkout"), field("version", "Version", "1.2"),
     field("started_after", "Started within", "24h"),
-    h("label.check", {}, h("input", { type: "checkbox", onchange: (e) => { filters.needs_attention = e.target.checked; reload(); } }),
-      "Needs attention"));
+    deadLetters
+      ? h("label", {}, "Which", h("select", { name: "kind", onchange: (e) => { filters.kind = e.target.value; reload(); } },
+        h("option", { value: "all" }, "All failed runs"), h("option", { value: "failed" }, "Failed, compensation fine"),
+        h("option", { value: "compensation_failed" }, "Compensation failed")))
+      : h("label.check", {}, h("input", { type: "checkbox", onchange: (e) => { filters.needs_attention = e.target.checked; reload(); } }),
+        "Needs attention"));
 
   const bulk = h("div.bulk", {},
     h("button", { type: "button", onclick: () => act("cancel") }, "Cancel selected"),
-    h("button", { type: "button", onclick: () => act("retry") }, "Retry selected"));
+    h("button", { type: "button", onclick: () => act("retry") }, "Retry selected"),
+    deadLetters ? h("button", { type: "button", onclick: () => redriveAll() }, "Re-drive all matching") : null);
+
+  async function redriveAll() {
+    const body = { kind: filters.kind, workflow: filters.workflow || undefined, version: filters.version || undefined,
+      started_after: filters.started_after || undefined };
+    try {
+      const outcome = await api("/dead-letters/redrive", { method: "POST", body });
+      const refused = outcome.refused.map((r) => ` ${r.run_id}: ${r.detail}`).join("");
+      notice.replaceChildren(message(outcome.refused.length ? "error" : "info",
+        `Re-drove ${outcome.retried.length} run(s)${outcome.more ? "; more match: re-drive again" : ""}.${refused}`));
+    } catch (error) {
+      notice.replaceChildren(message("error", error.message));
+    }
+    render();
+  }
 
   function query(cursor) {
     return {
       status: deadLetters ? undefined : filters.status, workflow: filters.workflow, version: filters.version,
       started_after: filters.started_after, needs_attention: filters.needs_attention ? "true" : undefined,
-      kind: deadLetters && filters.needs_attention ? "compensation_failed" : undefined, cursor, limit: 25,
+      kind: deadLetters ? filters.kind : undefined, cursor, limit: 25,
     };
   }
 

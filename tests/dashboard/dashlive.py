@@ -135,6 +135,7 @@ def page(browser: Browser) -> Iterator[Page]:
 def screenshot(page: Page, tmp_path: Path, name: str) -> Path:
     """Save a screenshot (and, with WFC_UPDATE_SCREENSHOTS=1, the README's copy)."""
     path = tmp_path / f"{name}.png"
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=False)
     if os.environ.get("WFC_UPDATE_SCREENSHOTS") == "1":
         target = ROOT / "docs" / "screenshots"
