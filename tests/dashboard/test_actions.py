@@ -4,9 +4,10 @@ order fulfilment fan-out."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
-from dashlive import Server, screenshot, start_server
+from dashlive import WFC, Server, screenshot, start_server
 from playwright.sync_api import Page, expect
 
 FLAKY_FLOW = """
@@ -113,3 +114,38 @@ def test_the_threads_of_a_fan_out_can_be_switched(checkout_server: Server, page:
         expect(page.locator(f'svg.graph [data-node="{node}"]')).to_have_class("node k-task st-done")
     expect(page.get_by_role("button", name="#2 fulfil-item (child of #0)")).to_have_attribute("aria-pressed", "true")
     screenshot(page, tmp_path, "threads")
+
+
+def test_a_spec_is_drawn_and_diffed_with_the_bump_it_needed(tmp_path: Path, page: Page) -> None:
+    flow = tmp_path / "greet.py"
+    v1 = FLAKY_FLOW.replace("ledger", "greet")
+    v2 = v1.replace(
+        'return wf.execute("post-entry", wf.declare_str("entry").required(), retries=0)',
+        'entry = wf.declare_str("entry").required()\n    wf.execute("audit", entry)\n'
+        '    return wf.execute("post-entry", entry, retries=0)',
+    )
+    db = ["--db", f"sqlite:///{tmp_path / 'dashboard.db'}"]
+    for source in (v1, v2):  # the previous spec file decides the new version
+        flow.write_text(source)
+        done = subprocess.run([*WFC, "compile", str(flow), "-o", str(tmp_path / "specs")], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        spec = next((tmp_path / "specs").glob("*.json"))
+        deployed = subprocess.run([*WFC, "run", str(spec), "--detach", "-i", "entry=x", *db], capture_output=True, text=True)
+        assert deployed.returncode == 0, deployed.stderr
+    servers = start_server(tmp_path)  # a client of the database: no tasks
+    server = next(servers)
+    try:
+        versions = sorted(s["version"] for s in server.api("GET", "/specs")["specs"] if s["name"] == "greet")
+        assert len(versions) == 2, versions
+        page.goto(f"{server.url}/#/specs/greet/{versions[1]}")
+        expect(page.locator('svg.graph [data-node="audit"]')).to_be_visible()
+        page.get_by_label("Compare with").select_option(versions[0])
+        page.get_by_role("button", name="Diff").click()
+        diff = page.get_by_role("region", name="Differences")
+        expect(diff).to_contain_text(f"{versions[0]} → {versions[1]}")
+        expect(diff).to_contain_text("bump")
+        expect(diff.get_by_role("cell", name="audit", exact=True)).to_be_visible()
+        screenshot(page, tmp_path, "spec-diff")
+    finally:
+        for _ in servers:
+            pass
