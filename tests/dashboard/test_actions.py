@@ -127,10 +127,12 @@ def test_a_spec_is_drawn_and_diffed_with_the_bump_it_needed(tmp_path: Path, page
     db = ["--db", f"sqlite:///{tmp_path / 'dashboard.db'}"]
     for source in (v1, v2):  # the previous spec file decides the new version
         flow.write_text(source)
-        done = subprocess.run([*WFC, "compile", str(flow), "-o", str(tmp_path / "specs")], capture_output=True, text=True)
+        compile_to = ["compile", str(flow), "-o", str(tmp_path / "specs")]
+        done = subprocess.run([*WFC, *compile_to], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         spec = next((tmp_path / "specs").glob("*.json"))
-        deployed = subprocess.run([*WFC, "run", str(spec), "--detach", "-i", "entry=x", *db], capture_output=True, text=True)
+        run = ["run", str(spec), "--detach", "-i", "entry=x", *db]
+        deployed = subprocess.run([*WFC, *run], capture_output=True, text=True)
         assert deployed.returncode == 0, deployed.stderr
     servers = start_server(tmp_path)  # a client of the database: no tasks
     server = next(servers)
