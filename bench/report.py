@@ -169,6 +169,16 @@ def print_table(result: dict[str, Any]) -> None:
                 f"db backend cpu ms/step {_fmt(figures.get('db_backend_cpu_ms_per_step'))}",
                 file=out,
             )
+    api = result.get("api")
+    if api:
+        print(f"\n== REST API under load: {api['runs']} stored runs on {api['store']}, loopback ==", file=out)
+        for name, figures in api["scenarios"].items():
+            print(
+                f"  {name}: p50 {figures['p50_ms']:g} ms, p99 {figures['p99_ms']:g} ms, "
+                f"{figures['requests_per_s']:g} requests/s ({figures['requests']} requests, "
+                f"{figures['concurrency']} in flight)",
+                file=out,
+            )
     limits = result["limits"]
     print("\n== physical limits, same run ==", file=out)
     for name, figures in limits.items():
@@ -198,7 +208,35 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: What each API scenario requests, for the table.
+API_SCENARIOS = {
+    "runs_list_first": "`GET /api/v1/runs?limit=50` (first page)",
+    "runs_list_deep": "`GET /api/v1/runs?limit=50&cursor=…` (keyset page 90% down)",
+    "runs_list_status": "`GET /api/v1/runs?limit=50&status=RUNNING`",
+    "run_detail": "`GET /api/v1/runs/{id}` (random runs)",
+}
+
+
+def api_markdown(result: dict[str, Any]) -> str:
+    """The API load figures as a Markdown table, for the README."""
+    api = result["api"]
+    lines = [
+        f"| request ({api['runs']:,} stored runs, {api['store']}) | p50 ms | p99 ms | requests/s |",
+        "|---|---|---|---|",
+    ]
+    for name, figures in api["scenarios"].items():
+        label = API_SCENARIOS.get(name, name)
+        p50, p99, rate = figures["p50_ms"], figures["p99_ms"], figures["requests_per_s"]
+        lines.append(f"| {label} | {p50:.4g} | {p99:.4g} | {rate:.4g} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     import json
 
-    print(markdown(json.loads(sys.stdin.read().strip().splitlines()[-1])))
+    line = json.loads(sys.stdin.read().strip().splitlines()[-1])
+    if sys.argv[1:] == ["--api"]:
+        # The JSON line of bench/run.py (its "api" part) or of api_load.py alone.
+        print(api_markdown(line if "api" in line else {"api": line}))
+    else:
+        print(markdown(line))

@@ -6,16 +6,17 @@ ratio to DBOS in the same run: on SQLite (wfc in WAL; DBOS in its default
 rollback journal and in WAL, both ``synchronous=FULL``), a run with many
 live children, a restart with runs in flight, the CLI's start-up, and on
 PostgreSQL (``synchronous_commit`` as the server has it, reported) DBOS and
-wfc in one process, then wfc with 1, 2 and 4 ``wfc worker`` processes. The
-disk's and the server's single-row commit rates are measured in the same run
-as the physical reference.
+wfc in one process, then wfc with 1, 2 and 4 ``wfc worker`` processes, and
+the REST API under load (``api_load.py``: ``wfc server`` on a loopback port
+over 100,000 stored runs). The disk's and the server's single-row commit
+rates are measured in the same run as the physical reference.
 
 Every measurement runs in a process of its own; ``--reps N`` repetitions of
 wfc and DBOS are interleaved (the order alternates), and each figure is the
 median with min and max. A human-readable table goes to stderr; stdout gets
 ONE JSON line.
 
-Usage: ``bash bench/run [--quick] [--reps N] [--no-dbos] [--no-postgres]``
+Usage: ``bash bench/run [--quick] [--reps N] [--no-dbos] [--no-postgres] [--no-api]``
 (sets up the benchmark's own venv), or ``python bench/run.py ...`` inside a
 venv with wfc (and ``dbos`` unless ``--no-dbos``).
 """
@@ -38,6 +39,7 @@ import pg_suite
 import sqlite_suite
 from bench_stats import merge_reps
 from report import print_table, targets
+from runner import child
 
 DEFAULT_POSTGRES = os.environ.get("WFC_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -67,6 +69,7 @@ def main() -> None:
         "--postgres", default=DEFAULT_POSTGRES, metavar="URL", help="a server whose user may create databases"
     )
     parser.add_argument("--workers", default="1,2,4", help="worker process counts on PostgreSQL")
+    parser.add_argument("--no-api", action="store_true", help="skip the API load test (api_load.py)")
     args = parser.parse_args()
     reps = args.reps or (1 if args.quick else 3)
     sizes = sqlite_suite.QUICK if args.quick else sqlite_suite.Sizes()
@@ -102,6 +105,9 @@ def main() -> None:
             "engines": pg_suite.engines(args.postgres, sizes, reps, with_dbos, progress),
             "scaling": pg_suite.scaling(args.postgres, counts, sizes.concurrent, reps, progress),
         }
+    if not args.no_api:
+        progress(f"api load: {sizes.api_runs} runs, {sizes.api_requests} requests per scenario")
+        result["api"] = child("api_load.py", "--runs", sizes.api_runs, "--requests", sizes.api_requests, timeout=3600)
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = targets(result)
     result["seconds"] = round(time.perf_counter() - began, 1)

@@ -35,9 +35,23 @@ class Sizes:
     restart: int = 1000
     cli_reps: int = 7
     limit_seconds: float = 2.0
+    api_runs: int = 100_000
+    """Runs stored for the API load test (``api_load.py``)."""
+    api_requests: int = 2000
+    """Measured requests per API scenario."""
 
 
-QUICK = Sizes(concurrent=50, many=150, sequential=10, children=20, restart=20, cli_reps=1, limit_seconds=0.2)
+QUICK = Sizes(
+    concurrent=50,
+    many=150,
+    sequential=10,
+    children=20,
+    restart=20,
+    cli_reps=1,
+    limit_seconds=0.2,
+    api_runs=1000,
+    api_requests=50,
+)
 
 #: DBOS's side in its default rollback journal and switched to WAL.
 DBOS_MODES = {"dbos_default_journal": [], "dbos_wal": ["--wal"]}

@@ -155,12 +155,40 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
     scenario = {"throughput": throughput, "sequential": sequential, "children": children}[args.scenario]
     tasks = [] if args.client else [trivial_step, stamped_step]
-    async with Engine.open(args.url, tasks=tasks, serve=not args.client) as engine:
+    spans = _counting_exporter() if args.otel else None
+    tracing = None if spans is None else _tracing(spans)
+    async with Engine.open(args.url, tasks=tasks, serve=not args.client, tracing=tracing) as engine:
         for spec in specs():
             await engine.deploy(spec)
         if args.scenario != "children" and not (args.client and not args.count):
             await engine.wait(await engine.start("five-steps", {}))  # warm up
-        return await scenario(engine, args.count)
+        result = await scenario(engine, args.count)
+        if spans is not None:
+            result["spans_exported_when_runs_ended"] = spans.count
+    if spans is not None:
+        result["spans_exported"] = spans.count
+    return result
+
+
+def _counting_exporter() -> Any:
+    """An OpenTelemetry exporter that counts the spans and drops them: the
+    cost of making and handing them over, without a collector."""
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    class Counting(SpanExporter):
+        count = 0
+
+        def export(self, spans: Any) -> SpanExportResult:
+            self.count += len(spans)
+            return SpanExportResult.SUCCESS
+
+    return Counting()
+
+
+def _tracing(exporter: Any) -> Any:
+    from wfc.runtime.tracing import Tracing
+
+    return Tracing(exporter)
 
 
 def main() -> None:
@@ -169,6 +197,7 @@ def main() -> None:
     parser.add_argument("url")
     parser.add_argument("count", type=int)
     parser.add_argument("--client", action="store_true", help="start runs only; wfc workers run the tasks")
+    parser.add_argument("--otel", action="store_true", help="export OpenTelemetry spans (counted, then dropped)")
     args = parser.parse_args()
     _install(args.url)
     import anyio

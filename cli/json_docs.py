@@ -52,6 +52,25 @@ def run_document(info: RunInfo) -> dict[str, Any]:
     }
 
 
+def stuck_document(info: RunInfo) -> list[dict[str, Any]]:
+    """Why a run is stuck (``wfc runs list --stuck``), as JSON-ready data."""
+    return [
+        {
+            "kind": reason.kind,
+            "since": iso(reason.since),
+            "message": reason.message,
+            "task": reason.task,
+            "node": reason.node,
+            "attempt": reason.attempt,
+            "dispatch_id": reason.dispatch_id,
+            "holder": reason.holder,
+            "lease_expired_at": None if reason.lease_expired_at is None else iso(reason.lease_expired_at),
+            "timer": reason.timer,
+        }
+        for reason in info.stuck
+    ]
+
+
 def history_document(entries: Sequence[HistoryEntry], threads: dict[int, str]) -> list[dict[str, Any]]:
     """Journal entries as JSON-ready data; ``threads`` names thread numbers."""
     return [

@@ -31,6 +31,7 @@ from wfc.runtime import (
     UnknownWorkflowError,
 )
 from wfc.runtime._urls import redact_url
+from wfc.runtime.tracing import Tracing
 from wfc.specs import WorkflowSpec
 
 #: Exit code when the run id names a run started with other inputs (or of
@@ -52,6 +53,8 @@ class Request:
     timeout: float | None
     started: str | None = None
     """The run id, once the run exists (for the Ctrl-C message)."""
+    tracing: Tracing | None = None
+    """Export OpenTelemetry spans (``--otel``)."""
 
     @property
     def shown_url(self) -> str:
@@ -90,7 +93,8 @@ def run_workflow(request: Request, workflow: str | None, inputs: list[str], inpu
 
 
 async def _run(request: Request, source: Source, values: dict[str, Any], *, given: bool) -> int:
-    async with Engine.open(request.url, tasks=source.tasks, serve=not request.detach) as engine:
+    tracing = request.tracing
+    async with Engine.open(request.url, tasks=source.tasks, serve=not request.detach, tracing=tracing) as engine:
         spec = await _deploy(engine, source)
         existing = await _existing_run(engine, request.run_id, spec.name)
         # An existing run is followed as it is; inputs given with its id must

@@ -48,6 +48,33 @@ class StatusChoice(enum.StrEnum):
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SECONDS = re.compile(r"^\d+(?:\.\d+)?$")
+
+
+def parse_duration(text: str, option: str) -> float:
+    """A duration in seconds: ``300`` (seconds), ``90s``, ``5m``, ``2h``, ``7d``.
+
+    Raises:
+        typer.BadParameter: not one (a usage error, exit code 2).
+    """
+    seconds = _duration(text)
+    if seconds is None:
+        raise typer.BadParameter(
+            f"{text!r} is not a duration: give seconds (300) or 90s, 5m, 2h, 7d", param_hint=option
+        )
+    return seconds
+
+
+def _duration(text: str) -> float | None:
+    text = text.strip()
+    if _SECONDS.match(text):
+        return float(text)
+    relative = _RELATIVE.match(text)
+    return None if relative is None else _relative_seconds(relative)
+
+
+def _relative_seconds(relative: "re.Match[str]") -> float:
+    return float(relative.group(1)) * _UNITS[relative.group(2)]
 
 
 def parse_moment(text: str, option: str) -> dt.datetime:
@@ -59,8 +86,7 @@ def parse_moment(text: str, option: str) -> dt.datetime:
     """
     relative = _RELATIVE.match(text.strip())
     if relative:
-        seconds = float(relative.group(1)) * _UNITS[relative.group(2)]
-        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
+        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=_relative_seconds(relative))
     try:
         moment = dt.datetime.fromisoformat(text.strip())
     except ValueError:
@@ -99,19 +125,31 @@ def list_command(
             help="Only runs whose compensation failed after its retries: side effects may not be undone.",
         ),
     ] = False,
+    stuck: Annotated[
+        str | None,
+        typer.Option(
+            "--stuck",
+            metavar="DURATION",
+            help=(
+                "Only runs stuck for longer than this (300, 5m, 2h), with why: a task attempt no live worker "
+                "holds, or a timer nobody fired. Waiting for an event or sleeping is not stuck."
+            ),
+        ),
+    ] = None,
     as_json: JsonFlag = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """List runs, newest first, with where each one is now."""
     from rich.text import Text
 
-    from wfc.cli.json_docs import print_json, run_document
+    from wfc.cli.json_docs import print_json
     from wfc.cli.run_views import compact_table, short_time, shown_status
     from wfc.runtime import RunStatus
 
     statuses = None if status is None else [RunStatus(choice.value) for choice in status]
     after = parse_moment(since, "--since") if since is not None else None
     until = parse_moment(before, "--before") if before is not None else None
+    stuck_for = parse_duration(stuck, "--stuck") if stuck is not None else None
     url = database_url(db)
 
     async def read() -> None:
@@ -123,15 +161,17 @@ def list_command(
                 started_before=until,
                 limit=limit,
                 needs_attention=True if needs_attention else None,
+                stuck_for=stuck_for,
             )
             served = await engine.serving_engines() > 0
         if as_json:
-            print_json([run_document(info) for info in runs])
+            print_json([_listed_document(info, stuck_for is not None) for info in runs])
             return
         if not runs:
             output.stdout().print("no runs match", style="dim")
             return
-        table = compact_table("id", "workflow", "version", "status", "started", "updated", "where")
+        last = "stuck because" if stuck_for is not None else "where"
+        table = compact_table("id", "workflow", "version", "status", "started", "updated", last)
         for column in table.columns[:-1]:
             column.no_wrap = True  # ids are copied from here; only "where" wraps on a narrow terminal
         for info in runs:
@@ -142,11 +182,24 @@ def list_command(
                 shown_status(info, served),
                 short_time(info.created_at),
                 short_time(info.updated_at),
-                Text(_where_cell(info, served)),
+                Text(_stuck_cell(info) if stuck_for is not None else _where_cell(info, served)),
             )
         output.stdout().print(table)
 
     run_async(read)
+
+
+def _listed_document(info: "RunInfo", stuck: bool) -> dict[str, object]:
+    from wfc.cli.json_docs import run_document, stuck_document
+
+    document = run_document(info)
+    if stuck:
+        document["stuck"] = stuck_document(info)
+    return document
+
+
+def _stuck_cell(info: "RunInfo") -> str:
+    return "\n".join(reason.message for reason in info.stuck)
 
 
 def _where_cell(info: "RunInfo", served: bool) -> str:

@@ -14,6 +14,7 @@ import typer
 
 from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url
 from wfc.cli.errors import CliError
+from wfc.cli.otel_option import OtelOption, tracing_for
 
 #: The modules ``wfc[server]`` installs.
 _EXTRA = ("starlette", "uvicorn")
@@ -47,6 +48,7 @@ def server_command(
             help="A second token that may only read (GET).",
         ),
     ] = None,
+    otel: OtelOption = False,
 ) -> None:
     """Serve the REST API of the database (/api/v1, OpenAPI at /api/v1/openapi.json) until SIGINT/SIGTERM."""
     missing = [name for name in _EXTRA if importlib.util.find_spec(name) is None]
@@ -59,4 +61,5 @@ def server_command(
     from wfc.server._serve import serve
 
     check_bind(host, token, read_token)
-    serve(database_url(db), task_targets or [], host=host, port=port, token=token, read_token=read_token)
+    serve(database_url(db), task_targets or [], host=host, port=port, token=token, read_token=read_token,
+          tracing=tracing_for(otel))

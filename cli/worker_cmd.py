@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url
+from wfc.cli.otel_option import OtelOption, tracing_for
 
 
 def worker_command(
@@ -47,10 +48,11 @@ def worker_command(
         float,
         typer.Option("--stats-every", min=0.1, metavar="SECONDS", help="Interval of the plain stats lines (no TTY)."),
     ] = 10.0,
+    otel: OtelOption = False,
 ) -> None:
     """Run task attempts for every run on the database until SIGINT/SIGTERM."""
     from wfc.cli.worker_serve import serve  # the runtime, anyio and rich.live: only when serving
 
     serve(database_url(db), task_targets, concurrency=concurrency, grace=grace, lease=lease, poll=poll,
-          stats_every=stats_every)
+          stats_every=stats_every, tracing=tracing_for(otel))
     raise typer.Exit(0)

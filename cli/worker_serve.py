@@ -25,15 +25,17 @@ from wfc.runtime._tasks import task_definitions
 from wfc.runtime._urls import redact_url
 from wfc.runtime._worker import Worker, WorkerStats
 from wfc.runtime.store import is_postgres_url
+from wfc.runtime.tracing import Tracing
 
 AnyTask = TaskFunction[Any, Any]
 
 
 def serve(url: str, task_targets: list[str], *, concurrency: int, grace: float, lease: float, poll: float,
-          stats_every: float) -> None:
+          stats_every: float, tracing: Tracing | None = None) -> None:
     """Serve the database at ``url`` with the tasks of ``task_targets`` until SIGINT/SIGTERM."""
     tasks = load_tasks(task_targets)
-    worker = Worker(url, tasks, concurrency=concurrency, grace=grace, lease_seconds=lease, poll_interval=poll)
+    worker = Worker(url, tasks, concurrency=concurrency, grace=grace, lease_seconds=lease, poll_interval=poll,
+                    tracing=tracing)
     console = output.stdout()
     run_async(lambda: _serve(worker, console, [t.definition.name for t in tasks], stats_every))
 

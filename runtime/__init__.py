@@ -24,6 +24,7 @@ leading underscore are private.
 from wfc.runtime._analytics import StepStats, WorkflowStats
 from wfc.runtime._engine import Engine
 from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, ThreadInfo, WorkerInfo
+from wfc.runtime._stuck import StuckReason
 from wfc.runtime._subscribe import FeedEntry, Subscription
 from wfc.runtime._tasks import TaskContext, TaskDefinition, TaskException, TaskFunction, task
 from wfc.runtime._worker import Worker, WorkerStats
@@ -72,6 +73,7 @@ __all__ = [
     "SentEvent",
     "StepStats",
     "StoreError",
+    "StuckReason",
     "Subscription",
     "TaskContext",
     "TaskDefinition",

@@ -67,6 +67,8 @@ class StartRun:
     new_id: bool = False
     """``run_id`` was just made up (a random UUID): no run can have it, so
     the turn does not look for one."""
+    trace: str | None = None
+    """The run's trace context, stored with it (see :mod:`wfc.runtime._trace_context`)."""
 
 
 @dataclass

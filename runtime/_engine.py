@@ -12,6 +12,7 @@ at least once; its idempotency key makes effectively-once possible.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import socket
@@ -33,13 +34,16 @@ from wfc.runtime._loop import CommitLoop, Follow
 from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, WorkerInfo, run_info, to_datetime
 from wfc.runtime._retention import cutoff, keep_for, purge, retention_seconds, runs_taken
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
+from wfc.runtime._stuck import reasons_by_run, stuck_seconds
 from wfc.runtime._subscribe import FeedEntry, Start, Subscription, read_feed
 from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
+from wfc.runtime._trace_context import start_trace
 from wfc.runtime.errors import MissingTasksError, UnknownRunError, UnknownWorkflowError, UsageError, WaitTimeoutError
 from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
 from wfc.runtime.interpreter.state import RunStatus, decode_state
-from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, open_store, retention
+from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, StuckWindow, open_store, retention
 from wfc.runtime.store.feed import head as feed_head
+from wfc.runtime.tracing import Tracing, exporting
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
 
 log = logging.getLogger("wfc.runtime")
@@ -84,6 +88,9 @@ class _Loop(Protocol):
     def hurry(self) -> None: ...
 
     def wake_timers(self) -> None: ...
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each commit (see :mod:`wfc.runtime.tracing`)."""
 
 
 class Engine:
@@ -147,6 +154,7 @@ class Engine:
         clock: Callable[[], float] = time.time,
         store: Store | None = None,
         retention: dt.timedelta | float | None = None,
+        tracing: Tracing | None = None,
     ) -> AsyncIterator[Engine]:
         """Open the database at ``url`` and run the engine until the block exits.
 
@@ -191,6 +199,10 @@ class Engine:
                 them, in the background: at start, then every minute, 100
                 runs per transaction (see :meth:`purge_runs`). ``None``
                 (the default) keeps every run. Needs ``serve=True``.
+            tracing: Export OpenTelemetry spans of every run
+                (:class:`wfc.runtime.tracing.Tracing`, needs ``pip install
+                'wfc[otel]'``) as their steps commit. ``None``: no tracing,
+                nothing of it runs.
 
         Raises:
             UnsupportedUrlError: the URL scheme has no store.
@@ -207,6 +219,10 @@ class Engine:
         keep = retention_seconds(retention)
         if keep is not None and not serve:
             raise UsageError("Engine.open(retention=...) needs serve=True: only a serving engine purges")
+        if tracing is not None and not isinstance(tracing, Tracing):
+            raise UsageError(f"Engine.open(tracing=...) takes a wfc.runtime.tracing.Tracing, got {tracing!r}")
+        if tracing is not None and read_only:
+            raise UsageError("Engine.open(tracing=...) cannot export from a read_only engine: it saves its position")
         if store is None:
             store = await open_store(url, clock(), read_only=read_only)
         try:
@@ -223,8 +239,12 @@ class Engine:
                 max_children_per_run=max_children_per_run,
                 clock=clock,
             )
-            async with engine._loop.running(), engine._retaining(keep):
-                yield engine
+            # Tracing outlives the loop: what the loop commits while closing is exported too.
+            async with exporting(tracing, store, clock) as woken:
+                if woken is not None:
+                    engine._loop.on_commit(woken)
+                async with engine._loop.running(), engine._retaining(keep):
+                    yield engine
         finally:
             with anyio.CancelScope(shield=True):
                 await store.close()
@@ -361,6 +381,8 @@ class Engine:
         inputs: Mapping[str, Any] | None = None,
         run_id: str | None = None,
         version: Version | str | int | None = None,
+        *,
+        traceparent: str | None = None,
     ) -> str:
         """Start a run of a deployed workflow; idempotent by ``run_id``.
 
@@ -375,6 +397,10 @@ class Engine:
             inputs: Values of its variables, by name.
             run_id: The run's id (e.g. ``"order-123"``); a random one if not given.
             version: The spec version; the latest deployed one if not given.
+            traceparent: A W3C ``traceparent`` (``00-<trace id>-<span id>-<flags>``):
+                the run's spans join that trace, under that span. Without it
+                the run gets a trace of its own. Stored with the run (a
+                repeated start keeps the first one).
 
         Returns:
             The run id, once the run's first transition is committed.
@@ -386,9 +412,11 @@ class Engine:
             RunIdConflictError: ``run_id`` belongs to a run of another workflow.
             RunInputsConflictError: ``run_id`` belongs to a run of this
                 workflow that started with other inputs (it names them).
+            UsageError: ``traceparent`` is not a W3C traceparent.
         """
         self._loop.check_open()
         check_start_args(workflow, inputs, run_id)
+        trace = start_trace(traceparent)
         existing = None if run_id is None else await self._store.get_run(run_id)
         if existing is not None and existing.workflow == workflow:
             spec = await self._spec_of(existing)  # a repeated start is checked against the run's version
@@ -402,6 +430,7 @@ class Engine:
             inputs=dict(inputs or {}),
             variables=variables,
             new_id=run_id is None,
+            trace=trace,
         )
         result: str = await self._loop.call(command)
         return result
@@ -489,12 +518,15 @@ class Engine:
         started_before: Moment | None = None,
         limit: int | None = 100,
         needs_attention: bool | None = None,
+        stuck_for: float | dt.timedelta | None = None,
     ) -> list[RunInfo]:
         """Runs, newest first, filtered by status(es), workflow name, start
         time (``started_after <= created_at < started_before``) and, with
         ``needs_attention=True``, only the runs someone must look at: FAILED
         because a compensation still failed after its retries, so side effects
-        may not be undone (``False``: only the others)."""
+        may not be undone (``False``: only the others); with ``stuck_for``
+        (seconds or a timedelta), only the runs stuck for longer than that,
+        each with its :attr:`~RunInfo.stuck` reasons (see :meth:`count_stuck`)."""
         page = await self.list_runs_page(
             status=status,
             workflow=workflow,
@@ -502,6 +534,7 @@ class Engine:
             started_before=started_before,
             limit=limit,
             needs_attention=needs_attention,
+            stuck_for=stuck_for,
         )
         return page.runs
 
@@ -518,6 +551,7 @@ class Engine:
         needs_attention: bool | None = None,
         limit: int | None = 100,
         after: RunKey | None = None,
+        stuck_for: float | dt.timedelta | None = None,
     ) -> RunPage:
         """One page of :meth:`list_runs`, for keyset paging: ``after`` is the
         ``next`` of the previous page. Besides the filters of
@@ -526,10 +560,11 @@ class Engine:
         (``updated_after <= updated_at < updated_before``).
 
         Raises:
-            UsageError: an unknown status or a malformed version.
+            UsageError: an unknown status, a malformed version or a negative ``stuck_for``.
         """
         self._loop.check_open()
         check_key(workflow, "the workflow name")
+        stuck = None if stuck_for is None else StuckWindow(self._clock(), stuck_seconds(stuck_for))
         statuses = None if status is None else parse_statuses(status)
         major, revision = (None, None) if version is None else parse_version(version)
         where = RunFilter(
@@ -544,12 +579,31 @@ class Engine:
             needs_attention=None if needs_attention is None else bool(needs_attention),
             limit=limit,
             after=None if after is None else (after.created_at, after.id),
+            stuck=stuck,
         )
         records = await self._store.list_runs(where)
         runs = [await self._info(record) for record in records]
+        if stuck is not None and runs:
+            reasons = reasons_by_run(*await self._store.stuck_causes([r.id for r in runs], stuck))
+            runs = [dataclasses.replace(run, stuck=reasons.get(run.id, ())) for run in runs]
         full = limit is not None and len(records) == limit
         last = RunKey(created_at=records[-1].created_at, id=records[-1].id) if records and full else None
         return RunPage(runs=runs, next=last)
+
+    async def count_stuck(self, stuck_for: float | dt.timedelta) -> int:
+        """How many runs are stuck for longer than ``stuck_for`` (seconds or
+        a timedelta) now: RUNNING with a task attempt dispatched longer ago
+        that no live engine holds (never claimed, or its holder's lease
+        expired), or with a timer overdue by longer. A run waiting for an
+        event, sleeping, or whose attempt a live worker runs is not stuck.
+        One indexed count over the outbox and timers, cheap enough for a
+        metrics scrape; :meth:`list_runs_page` with ``stuck_for`` lists them.
+
+        Raises:
+            UsageError: ``stuck_for`` is not a duration of zero or more.
+        """
+        self._loop.check_open()
+        return await self._store.count_stuck(StuckWindow(self._clock(), stuck_seconds(stuck_for)))
 
     async def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
         """Wait until the run finishes (COMPLETED, FAILED, COMPENSATED or

@@ -207,6 +207,7 @@ class CommitLoop:
         self._poll_pass = anyio.Lock()
         self._uncertain: set[str] = set()
         """Attempts of failed turns that a watcher looks for (see :meth:`_watch_uncertain`)."""
+        self._on_commit: list[Callable[[], None]] = []
 
     @property
     def counters(self) -> TaskCounters:
@@ -477,8 +478,15 @@ class CommitLoop:
         await anyio.sleep(self._poll)
         self._submit(command)
 
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (in the event loop, without arguments) after each
+        commit: for readers of the journal feed that must not wait a poll."""
+        self._on_commit.append(callback)
+
     def _after_commit(self, turn: Turn) -> None:
         outcome = turn.committed()
+        for callback in self._on_commit:
+            callback()
         for dispatch_id in outcome.abandon:
             self._attempts.abandon(dispatch_id)
         for effect in outcome.start.values():

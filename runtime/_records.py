@@ -18,6 +18,7 @@ from typing import Any
 
 from msgspec.structs import replace as replace_struct
 
+from wfc.runtime._stuck import StuckReason
 from wfc.runtime.interpreter import Redactor, mask_variables
 from wfc.runtime.interpreter.state import (
     DoneWait,
@@ -157,7 +158,7 @@ class WorkerInfo:
     alive: bool
     """A heartbeat within the lease, and (on this machine) its process exists."""
     tasks: tuple[str, ...]
-    """The tasks it runs (empty: none, or registered by a wfc before schema 6)."""
+    """The tasks it runs (empty: none, or registered by a wfc before schema 7)."""
     leases: int
     """Attempts it holds: dispatched to it and not finished."""
     oldest_lease: dt.datetime | None
@@ -193,6 +194,9 @@ class RunInfo:
     ``retry`` runs that compensation again and goes on."""
     compensation: str | None = None
     """What the compensation does now, while the run is being compensated."""
+    stuck: tuple[StuckReason, ...] = ()
+    """Why the run is stuck, oldest first: filled by a listing with
+    ``stuck_for`` (empty otherwise)."""
 
     @property
     def needs_attention(self) -> bool:

@@ -55,4 +55,5 @@ def run_write(
         updated_at=after.updated_at,
         expected_version=expected_version,
         threads=threads,
+        trace=None if queued is None else queued.trace,
     )

@@ -343,6 +343,7 @@ class Turn:
         live = Live(transition.state, command.spec, None)
         self.lives[command.run_id] = live
         await self.record(command.run_id, live, transition)
+        self.tx.batch.runs[command.run_id].trace = command.trace
         self.outcome.replies.append((command.reply, command.run_id))
 
     async def send(self, command: SendEvent) -> None:

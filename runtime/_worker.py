@@ -32,6 +32,7 @@ import anyio
 
 from wfc.runtime._engine import Engine, TaskLike
 from wfc.runtime.errors import UsageError
+from wfc.runtime.tracing import Tracing
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Worker:
             a heartbeat before another worker may take it over.
         poll_interval: Seconds between looks at the database when no
             notification came.
+        tracing: Export OpenTelemetry spans of the runs (see
+            :mod:`wfc.runtime.tracing`).
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class Worker:
         grace: float = 10.0,
         lease_seconds: float = 30.0,
         poll_interval: float = 1.0,
+        tracing: Tracing | None = None,
     ) -> None:
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise UsageError(f"concurrency must be an int >= 1, got {concurrency!r}")
@@ -88,6 +92,7 @@ class Worker:
         self.grace = grace
         self._lease = lease_seconds
         self._poll = poll_interval
+        self._tracing = tracing
         self._stop = anyio.Event()
         self._engine: Engine | None = None
         self._began = time.monotonic()
@@ -147,6 +152,7 @@ class Worker:
             lease_seconds=self._lease,
             poll_interval=self._poll,
             max_concurrent_tasks=self.concurrency,
+            tracing=self._tracing,
         ) as engine:
             self._engine = engine
             self._began = time.monotonic()

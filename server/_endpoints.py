@@ -207,10 +207,25 @@ async def _page(call: Call[Any, Any], query: RunsQuery | DeadLettersQuery, **fix
     return RunList(runs=[run_view(info) for info in page.runs], next_cursor=_encode_cursor(page.next))
 
 
+def _duration(text: str | None, name: str) -> float | None:
+    """A duration parameter, read as ``wfc runs list --stuck`` reads it."""
+    import typer
+
+    from wfc.cli.runs_cmd import parse_duration
+
+    if text is None:
+        return None
+    try:
+        return parse_duration(text, name)
+    except typer.BadParameter as exc:
+        raise ProblemError(422, "invalid-request", f"invalid query parameter {name!r}: {exc.message}") from None
+
+
 async def list_runs(call: Call[RunsQuery, None]) -> RunList:
     query = call.query
     statuses = [s.value for s in query.status] or None
-    return await _page(call, query, status=statuses, needs_attention=query.needs_attention)
+    stuck_for = _duration(query.stuck_for, "stuck_for")
+    return await _page(call, query, status=statuses, needs_attention=query.needs_attention, stuck_for=stuck_for)
 
 
 async def get_run(call: Call[None, None]) -> Run:
@@ -223,7 +238,9 @@ async def start_run(call: Call[None, StartRequest]) -> Run | Reply:
     # match; the engine refuses other inputs (409). Checked before starting,
     # so two concurrent first starts may both answer 201 (one run either way).
     existed = body.run_id is not None and await _exists(call, body.run_id)
-    run_id = await call.engine.start(body.workflow, body.inputs, run_id=body.run_id, version=body.version)
+    run_id = await call.engine.start(
+        body.workflow, body.inputs, run_id=body.run_id, version=body.version, traceparent=call.traceparent
+    )
     run = run_view(await call.engine.get_run(run_id))
     return Reply(run, 200) if existed else run
 

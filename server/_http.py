@@ -32,6 +32,8 @@ class Call(Generic[Q, B]):
     path: dict[str, str]
     query: Q
     body: B
+    traceparent: str | None = None
+    """The request's W3C ``traceparent`` header, if any."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Dispatcher:
                     path=dict(request.path_params),
                     query=decode_query(request, spec.query),
                     body=await self._decode_body(request, spec.body),
+                    traceparent=request.headers.get("traceparent"),
                 )
                 result = await spec.handler(call)
             except Exception as exc:

@@ -13,12 +13,20 @@ from wfc.cli.engine_access import require_database, run_async
 from wfc.cli.errors import CliError
 from wfc.runtime import Engine
 from wfc.runtime._urls import redact_url
+from wfc.runtime.tracing import Tracing
 from wfc.server import create_app
 from wfc.server._types import PREFIX
 
 
 def serve(
-    url: str, task_targets: list[str], *, host: str, port: int, token: str | None, read_token: str | None
+    url: str,
+    task_targets: list[str],
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    read_token: str | None,
+    tracing: Tracing | None = None,
 ) -> None:
     """Serve the API of the database at ``url`` on ``host:port``."""
     from wfc.cli.worker_serve import load_tasks
@@ -29,7 +37,7 @@ def serve(
     listener = _listen(host, port)
 
     async def main() -> None:
-        async with Engine.open(url, tasks, serve=bool(tasks)) as engine:
+        async with Engine.open(url, tasks, serve=bool(tasks), tracing=tracing) as engine:
             app = create_app(engine, token, read_token=read_token)
             config = uvicorn.Config(app, log_level="info", lifespan="off", server_header=False)
             server = uvicorn.Server(config)

@@ -251,6 +251,10 @@ class RunsQuery(Body):
     """Last changed before this moment."""
     needs_attention: bool | None = None
     """``true``: only runs whose compensation failed after its retries; ``false``: only the others."""
+    stuck_for: str | None = None
+    """Only runs stuck for longer than this, seconds (``300``) or a duration (``5m``, ``2h``): RUNNING
+    with a task attempt dispatched earlier that no live worker holds, or a timer overdue by longer.
+    Each run then says why in ``stuck``. Waiting for an event or sleeping is not stuck."""
     limit: PageSize = 50
     cursor: str | None = None
     """``next_cursor`` of the previous page; the other parameters must be the same."""
@@ -310,6 +314,24 @@ class Thread(msgspec.Struct, kw_only=True):
     halt_reason: str | None = None
 
 
+class StuckReason(msgspec.Struct, kw_only=True):
+    """One thing a stuck run is owed and nobody is doing."""
+
+    kind: str
+    """``dispatch``: a task attempt no live worker holds; ``timer``: a timer nobody fired."""
+    since: dt.datetime
+    """When the run should have moved on: the attempt's dispatch, or the timer's due time."""
+    message: str
+    task: str | None = None
+    node: str | None = None
+    attempt: int | None = None
+    dispatch_id: str | None = None
+    holder: str | None = None
+    """The engine whose lease on the attempt expired; ``null``: nobody held it."""
+    lease_expired_at: dt.datetime | None = None
+    timer: int | None = None
+
+
 class Run(msgspec.Struct, kw_only=True):
     """A run as stored now; masked values read ``"***"`` everywhere."""
 
@@ -332,6 +354,8 @@ class Run(msgspec.Struct, kw_only=True):
     needs_attention: bool
     """FAILED because a compensation failed after its retries."""
     compensation: str | None
+    stuck: list[StuckReason] = []
+    """Why the run is stuck, oldest first: filled in lists with ``stuck_for`` only."""
 
 
 class RunList(msgspec.Struct, kw_only=True):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import msgspec
 
 from wfc.runtime import HistoryEntry, RunInfo
-from wfc.server._types import Failure, JournalEntry, Run, SpecSummary, Status, Thread
+from wfc.server._types import Failure, JournalEntry, Run, SpecSummary, Status, StuckReason, Thread
 from wfc.specs import TaskNode, VariableDef, WorkflowSpec
 
 MASK = "***"
@@ -48,6 +48,7 @@ def run_view(info: RunInfo) -> Run:
         pending_events=list(info.pending_events),
         needs_attention=info.needs_attention,
         compensation=info.compensation,
+        stuck=[msgspec.convert(msgspec.to_builtins(reason), StuckReason) for reason in info.stuck],
     )
 
 

@@ -27,7 +27,7 @@ def run_quick_bench() -> tuple[dict[str, Any], str]:
     return dict(json.loads(lines[0])), lines[0]
 
 
-def test_quick_bench_reports_every_item_8_figure_on_sqlite() -> None:
+def test_quick_bench_reports_every_item_8_figure_and_the_api_load_on_sqlite() -> None:
     result, line = run_quick_bench()
     assert result["quick"] is True
     assert result["reps"] == 1
@@ -58,3 +58,16 @@ def test_quick_bench_reports_every_item_8_figure_on_sqlite() -> None:
     ).stdout.splitlines()
     assert len(table) == 2 + len(figures)  # the README's Markdown table: header, rule, one row per target
     assert table[2].startswith(f"| {figures[0]} |")
+
+    # The API load test, tiny: a real `wfc server` on loopback over the stored runs.
+    api = result["api"]
+    assert api["runs"] == result["sizes"]["api_runs"] and api["store"] == "sqlite"
+    assert set(api["scenarios"]) == {"runs_list_first", "runs_list_deep", "runs_list_status", "run_detail"}
+    for figures in api["scenarios"].values():
+        assert figures["requests"] == result["sizes"]["api_requests"]  # every answer was checked and right
+        assert 0 < figures["p50_ms"] <= figures["p99_ms"] and figures["requests_per_s"] > 0
+    api_table = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "report.py"), "--api"],
+        input=line, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert len(api_table) == 2 + 4 and "p99 ms" in api_table[0]

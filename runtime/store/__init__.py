@@ -17,6 +17,7 @@ from wfc.runtime.store.base import (
     RunVersion,
     RunWrite,
     SpecRecord,
+    StuckWindow,
     TaskRecord,
     TimerRecord,
     Wakeup,
@@ -25,6 +26,7 @@ from wfc.runtime.store.base import (
 )
 from wfc.runtime.store.core import Store, StoreTransaction
 from wfc.runtime.store.dialect import Connection, Dialect
+from wfc.runtime.store.stuck import OverdueTimer, StuckDispatch
 
 #: URL forms :func:`open_store` accepts, for messages.
 SUPPORTED_URLS: Final = (
@@ -95,6 +97,7 @@ __all__ = [
     "EventRecord",
     "JournalFilter",
     "JournalRecord",
+    "OverdueTimer",
     "RunFilter",
     "RunRecord",
     "RunVersion",
@@ -102,6 +105,8 @@ __all__ = [
     "SpecRecord",
     "Store",
     "StoreTransaction",
+    "StuckDispatch",
+    "StuckWindow",
     "TaskRecord",
     "TimerRecord",
     "Wakeup",

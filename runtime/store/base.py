@@ -142,7 +142,7 @@ class EngineRecord:
     started_at: float
     heartbeat_at: float
     tasks: tuple[str, ...] = ()
-    """The tasks it runs (empty for engines registered before schema 6)."""
+    """The tasks it runs (empty for engines registered before schema 7)."""
 
     def alive(self, now: float, lease: float, host: str) -> bool:
         """Whether the engine still serves: a heartbeat within ``lease``, and,
@@ -200,6 +200,23 @@ class RunWrite:
     every thread when the run's threads are not stored apart yet, else only
     those that changed; :attr:`state` then leaves the threads out. ``None``:
     :attr:`state` holds every thread, and the run's ``run_threads`` rows go."""
+    trace: str | None = None
+    """A new run's trace context (a W3C traceparent, see migration 6)."""
+
+
+@dataclass(frozen=True)
+class StuckWindow:
+    """Which runs count as stuck: owed progress for more than ``seconds`` at
+    ``now`` (see :mod:`~wfc.runtime.store.stuck`)."""
+
+    now: float
+    """Epoch seconds."""
+    seconds: float
+
+    @property
+    def cutoff(self) -> float:
+        """What was owed before this epoch second and is still not done makes a run stuck."""
+        return self.now - self.seconds
 
 
 @dataclass(frozen=True)
@@ -233,6 +250,8 @@ class RunFilter:
     after: tuple[float, str] | None = None
     """Keyset paging: only runs after this ``(created_at, id)`` in the
     newest-first order, i.e. the key of the last run of the previous page."""
+    stuck: StuckWindow | None = None
+    """Only the runs stuck in this window (see :mod:`~wfc.runtime.store.stuck`)."""
 
 
 @dataclass(frozen=True)

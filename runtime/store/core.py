@@ -32,6 +32,7 @@ from wfc.runtime.store.base import (
     RunRecord,
     RunVersion,
     SpecRecord,
+    StuckWindow,
     TaskRecord,
     TimerRecord,
     WakeupHandler,
@@ -39,6 +40,7 @@ from wfc.runtime.store.base import (
 )
 from wfc.runtime.store.dialect import Connection, Dialect, Statement
 from wfc.runtime.store.rows import Row
+from wfc.runtime.store.stuck import OverdueTimer, StuckDispatch, count_stuck, stuck_causes, stuck_condition
 
 _RUN_VERSION_COLUMNS: Final = "id, workflow, major, revision, status, version, state_format"
 _GET_SPEC: Final = "SELECT * FROM specs WHERE name = ? AND major = ? AND revision = ?"
@@ -398,6 +400,10 @@ class Store:
             if value is not None:
                 conditions.append(condition)
                 params.append(value)
+        if where.stuck is not None:
+            condition, values = stuck_condition(where.stuck)
+            conditions.append(condition)
+            params.extend(values)
         if where.after is not None:
             # Keyset paging in the newest-first order; the first condition is
             # an index range on created_at, the second picks among equal times.
@@ -435,6 +441,16 @@ class Store:
             statement += " LIMIT ?"
             params.append(limit)
         return [decode.journal_record(row) for row in await self._fetch(statement, params)]
+
+    async def count_stuck(self, window: StuckWindow) -> int:
+        """How many runs are stuck in ``window`` (see :mod:`.stuck`)."""
+        return await count_stuck(self.dialect, window)
+
+    async def stuck_causes(
+        self, run_ids: Collection[str], window: StuckWindow
+    ) -> tuple[list[StuckDispatch], list[OverdueTimer]]:
+        """What makes each of ``run_ids`` stuck in ``window``, oldest first."""
+        return await stuck_causes(self.dialect, run_ids, window)
 
     async def due_timers(self, now: float, limit: int) -> list[TimerRecord]:
         """Timers due at ``now``, earliest first."""

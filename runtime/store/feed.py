@@ -116,6 +116,29 @@ async def head(store: Store) -> str:
     return str(rows[0]["horizon"])
 
 
+async def committed_end(store: Store) -> str:
+    """A position after every entry committed now, which a reader reaches
+    once it read them all. On PostgreSQL that is after every transaction
+    that started by now (the next transaction id), so the horizon passes it
+    only once those that were running ended: a reader that wants what was
+    committed before some moment reads until :func:`reached` says so."""
+    if _postgres(store):
+        rows = await store.dialect.fetch("SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS next")
+        return _pg_position(int(rows[0]["next"]), "", -1)
+    return await head(store)
+
+
+def reached(store: Store, position: str, target: str) -> bool:
+    """True when a reader at ``position`` read everything before ``target``.
+
+    Raises:
+        FeedPositionError: either is not a position of this feed.
+    """
+    if _postgres(store):
+        return _pg_key(position) >= _pg_key(target)
+    return _sqlite_key(position) >= _sqlite_key(target)
+
+
 async def read(store: Store, position: str, limit: int, kinds: Sequence[str] = ()) -> FeedPage:
     """Up to ``limit`` journal rows after ``position`` (of the given
     ``kinds`` only, if any), in feed order.

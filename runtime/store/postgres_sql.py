@@ -26,11 +26,13 @@ WITH changed AS (
     WHERE r.id = u.id AND r.version = u.expected
     RETURNING r.id
 ), created AS (
-    INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at, state_format)
-    SELECT n.id, n.workflow, n.major, n.revision, n.status, 1, n.state, n.created_at, n.updated_at, n.state_format
+    INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at, state_format,
+                      trace_context)
+    SELECT n.id, n.workflow, n.major, n.revision, n.status, 1, n.state, n.created_at, n.updated_at, n.state_format,
+           n.trace_context
     FROM unnest($6::text[], $7::text[], $8::int4[], $9::int4[], $10::text[], $11::text[], $12::float8[],
-                $13::float8[], $45::int4[])
-        AS n(id, workflow, major, revision, status, state, created_at, updated_at, state_format)
+                $13::float8[], $45::int4[], $50::text[])
+        AS n(id, workflow, major, revision, status, state, created_at, updated_at, state_format, trace_context)
 ), journaled AS (
     INSERT INTO journal (run_id, seq, at, thread, node, kind, attempt, detail)
     SELECT * FROM unnest($14::text[], $15::int4[], $16::float8[], $17::int4[], $18::text[], $19::text[],
@@ -82,7 +84,7 @@ def unwait_arguments(unwaited: Sequence[tuple[str, int | None]]) -> list[list[An
 
 
 def flush_arguments(batch: WriteBatch, unwaited: Sequence[tuple[str, int | None]] = ()) -> list[list[Any]]:
-    """The 49 array arguments of :data:`FLUSH`: a batch, and waits to forget."""
+    """The 50 array arguments of :data:`FLUSH`: a batch, and waits to forget."""
     changed = [r for r in batch.runs.values() if r.expected_version is not None]
     new = [r for r in batch.runs.values() if r.expected_version is None]
     puts = [t for t in batch.tasks.values() if t is not None]
@@ -135,6 +137,7 @@ def flush_arguments(batch: WriteBatch, unwaited: Sequence[tuple[str, int | None]
         [r.state_format for r in changed],
         [r.state_format for r in new],
         *thread_arguments(batch),
+        [r.trace for r in new],
     ]
 
 

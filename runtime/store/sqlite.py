@@ -274,10 +274,10 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwai
     if new:
         conn.executemany(
             "INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at, "
-            "state_format) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+            "state_format, trace_context) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
             [
                 (r.id, r.workflow, r.major, r.revision, r.status, r.state.decode(), r.created_at, r.updated_at,
-                 r.state_format)
+                 r.state_format, r.trace)
                 for r in new
             ],
         )  # fmt: skip

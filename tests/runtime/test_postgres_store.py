@@ -84,7 +84,8 @@ async def test_a_new_schema_is_created_migrated_and_marked_as_ours(pg: Db) -> No
         (3, "runs_by_version"),
         (4, "run_threads"),
         (5, "journal_feed"),
-        (6, "engine_tasks"),
+        (6, "run_trace"),
+        (7, "engine_tasks"),
     ]
     assert pg.rows("SELECT obj_description('wfc_migrations'::regclass, 'pg_class')") == [(MARKER,)]
     names = {row[0] for row in _tables(pg)}

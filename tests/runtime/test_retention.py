@@ -125,13 +125,19 @@ async def test_a_purge_while_the_engine_serves_does_not_break_running_runs(db: D
         await engine.deploy(WORKING)
         for n in range(60):
             await engine.start("quick", {}, run_id=f"q-{n}")
+        for n in range(60):
+            await engine.wait(f"q-{n}", timeout=20)
+        # Purged while the working runs commit: the quick runs, which finished
+        # before this moment (a working run purged the moment it finishes
+        # would leave nothing for wait to read).
+        cutoff = time.time()
         for n in range(10):
             await engine.start("working", {}, run_id=f"w-{n}")
         async with anyio.create_task_group() as group:
 
             async def purge_repeatedly() -> None:
                 for _ in range(20):
-                    await engine.purge_runs(time.time() + 1, batch=5)
+                    await engine.purge_runs(cutoff, batch=5)
                     await anyio.sleep(0.02)
 
             group.start_soon(purge_repeatedly)

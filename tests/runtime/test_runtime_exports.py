@@ -28,6 +28,7 @@ def test_exported_names_are_pinned() -> None:
         "RunStatus",
         "SentEvent",
         "StoreError",
+        "StuckReason",
         "Subscription",
         "TaskContext",
         "TaskDefinition",

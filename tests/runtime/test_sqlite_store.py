@@ -41,7 +41,8 @@ async def test_a_new_database_is_migrated_and_marked_as_ours(sqlite_path: Path) 
         (3, "runs_by_version"),
         (4, "run_threads"),
         (5, "journal_feed"),
-        (6, "engine_tasks"),
+        (6, "run_trace"),
+        (7, "engine_tasks"),
     ]
     assert _rows(sqlite_path, "PRAGMA application_id") == [(APPLICATION_ID,)]
     assert _rows(sqlite_path, "PRAGMA journal_mode") == [("wal",)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import anyio
 import httpx
 from srvlive import LiveServer
 
@@ -201,3 +202,35 @@ def test_dead_letters_list_and_redrive(live: LiveServer) -> None:
         rest = client.post("/api/v1/dead-letters/redrive", json={"workflow": "exploding"}).json()
         assert len(rest["retried"]) == 1 and rest["more"] is False
     live.wait_for(lambda: all(live.run(f"d-{n}").status.value == "COMPLETED" for n in range(3)))
+
+
+CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_a_start_with_a_traceparent_header_joins_the_callers_trace(live: LiveServer) -> None:
+    from wfc.runtime.store import open_store
+    from wfc.runtime.store.traces import trace_contexts
+
+    with live.client() as client:
+        started = client.post(
+            "/api/v1/runs",
+            json={"workflow": "approval", "run_id": "tp-1", "inputs": {"order-id": "o-tp"}},
+            headers={"traceparent": CALLER},
+        )
+        assert started.status_code == 201, started.text
+        bad = client.post(
+            "/api/v1/runs",
+            json={"workflow": "approval", "run_id": "tp-2", "inputs": {"order-id": "o-tp2"}},
+            headers={"traceparent": "00-not-a-trace"},
+        )
+        assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+        assert "is not a W3C traceparent" in bad.json()["detail"]
+
+    async def stored() -> dict[str, str | None]:
+        store = await open_store(live.db_url, time.time())
+        try:
+            return await trace_contexts(store, ["tp-1", "tp-2"])
+        finally:
+            await store.close()
+
+    assert anyio.run(stored) == {"tp-1": CALLER}

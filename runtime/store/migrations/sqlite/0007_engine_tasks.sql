@@ -1,4 +1,4 @@
--- wfc schema 6: each serving engine records the tasks it runs, so operators
+-- wfc schema 7: each serving engine records the tasks it runs, so operators
 -- (GET /api/v1/workers, the dashboard) see which process serves what.
 -- Written once at registration; heartbeats do not touch it.
 
