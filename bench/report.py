@@ -179,6 +179,17 @@ def print_table(result: dict[str, Any]) -> None:
                 f"{figures['concurrency']} in flight)",
                 file=out,
             )
+    cost = result.get("metrics_cost")
+    if cost:
+        print("\n== Prometheus metrics (observer + a scrape per second), SQLite throughput ==", file=out)
+        print(
+            f"  {cost['runs']} runs, {cost['pairs']} interleaved pairs: steps/s without "
+            f"{_fmt(cost['steps_per_s_without'])}, with {_fmt(cost['steps_per_s_with'])}; "
+            f"throughput cost % {_fmt(cost['throughput_cost_percent'])}, "
+            f"cpu/step cost % {_fmt(cost['cpu_per_step_cost_percent'])}, metrics' own time % of a step's cpu "
+            f"{_fmt(cost['own_time_percent_of_step_cpu'])} (target <= {cost['target_percent_at_most']:g})",
+            file=out,
+        )
     limits = result["limits"]
     print("\n== physical limits, same run ==", file=out)
     for name, figures in limits.items():

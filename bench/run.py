@@ -97,6 +97,7 @@ def main() -> None:
     if not args.no_postgres:
         result["limits"]["postgres_one_connection"] = pg_suite.server_limit(args.postgres, sizes.limit_seconds, reps)
     result["sqlite"] = sqlite_figures(sizes, reps, with_dbos)
+    result["metrics_cost"] = sqlite_suite.metrics_cost(sizes.concurrent, max(reps, sizes.metric_pairs), progress)
     result["children"] = sqlite_suite.children(sizes.children, reps, progress)
     result["restart"], result["cli"] = sqlite_suite.restart_and_cli(sizes, reps, progress)
     if not args.no_postgres:

@@ -39,6 +39,9 @@ class Sizes:
     """Runs stored for the API load test (``api_load.py``)."""
     api_requests: int = 2000
     """Measured requests per API scenario."""
+    metric_pairs: int = 7
+    """Pairs of runs with and without metrics (at least ``--reps``): a 3 %
+    difference needs more than three to stand out of the noise."""
 
 
 QUICK = Sizes(
@@ -51,6 +54,7 @@ QUICK = Sizes(
     limit_seconds=0.2,
     api_runs=1000,
     api_requests=50,
+    metric_pairs=1,
 )
 
 #: DBOS's side in its default rollback journal and switched to WAL.
@@ -93,6 +97,44 @@ def many_runs(count: int, reps: int, progress: Progress) -> list[dict[str, Any]]
         with tempfile.TemporaryDirectory() as tmp:
             found.append(child("wfc_bench.py", "throughput", _sqlite(tmp, "wfc.db"), count))
     return found
+
+
+def metrics_cost(count: int, reps: int, progress: Progress) -> dict[str, Any]:
+    """What the Prometheus metrics cost: SQLite throughput of ``count``
+    runs with and without them, interleaved, ``reps`` pairs. The cost is
+    the throughput lost (and the CPU per step added), in percent, per pair
+    and then the median of the pairs: one pair runs back to back, so it
+    shares the machine's state."""
+    plain: list[dict[str, Any]] = []
+    observed: list[dict[str, Any]] = []
+    for rep in range(reps):
+        for side in _interleaved(rep, ["plain", "metrics"]):
+            progress(f"metrics cost, sqlite throughput {count}: {side}, rep {rep + 1}/{reps}")
+            flags = ["--metrics"] if side == "metrics" else []
+            with tempfile.TemporaryDirectory() as tmp:
+                found = child("wfc_bench.py", "throughput", _sqlite(tmp, "wfc.db"), count, *flags)
+            (observed if flags else plain).append(found)
+    lost = [100 * (1 - m["steps_per_s"] / p["steps_per_s"]) for p, m in zip(plain, observed, strict=True)]
+    # The metrics' own time (observer and scrapes, timed inside the run)
+    # over the CPU time of a step without them: the cost without the
+    # noise of the disk and of the machine's other work.
+    share = [
+        100 * (m["observer_ms_per_step"] + m["scrape_ms_per_step"]) / p["cpu_ms_per_step"]
+        for p, m in zip(plain, observed, strict=True)
+    ]
+    cpu = [100 * (m["cpu_ms_per_step"] / p["cpu_ms_per_step"] - 1) for p, m in zip(plain, observed, strict=True)]
+    return {
+        "runs": count,
+        "pairs": reps,
+        "steps_per_s_without": spread([p["steps_per_s"] for p in plain]),
+        "steps_per_s_with": spread([m["steps_per_s"] for m in observed]),
+        "throughput_cost_percent": spread(lost),
+        "cpu_per_step_cost_percent": spread(cpu),
+        "own_time_percent_of_step_cpu": spread(share),
+        "observer_ms_per_step": spread([m["observer_ms_per_step"] for m in observed]),
+        "scrapes_per_run": spread([float(m["scrapes"]) for m in observed]),
+        "target_percent_at_most": 3.0,
+    }
 
 
 def children(count: int, reps: int, progress: Progress) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """wfc side of the benchmark, one scenario per process; prints one JSON object.
 
-``python wfc_bench.py SCENARIO URL N [--serve/--client] [--children K]``
+``python wfc_bench.py SCENARIO URL N [--client] [--metrics]``
 
 - ``throughput``: ``N`` five-step runs started at once; steps/s.
 - ``sequential``: ``N`` five-step runs one after the other; ms per step.
@@ -11,7 +11,10 @@ Every scenario reports CPU ms per step (this process's CPU time over the
 measured phase / steps) and, on SQLite, commits per step (statements that
 commit, seen through SQLite's trace hook), on PostgreSQL round trips per step
 (asyncpg calls). ``--client`` opens a non-serving engine: ``wfc worker``
-processes started by ``run.py`` run the tasks.
+processes started by ``run.py`` run the tasks. ``--metrics`` opens the
+engine with the Prometheus metrics observing every commit (and their
+database gauges, scraped once a second meanwhile), to measure what metrics
+cost.
 """
 
 from __future__ import annotations
@@ -157,12 +160,21 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     tasks = [] if args.client else [trivial_step, stamped_step]
     spans = _counting_exporter() if args.otel else None
     tracing = None if spans is None else _tracing(spans)
-    async with Engine.open(args.url, tasks=tasks, serve=not args.client, tracing=tracing) as engine:
+    observers: list[Any] = []
+    if args.metrics:
+        from wfc.runtime.metrics import Metrics
+
+        observers.append(Timed(Metrics()))
+    opened = Engine.open(args.url, tasks=tasks, serve=not args.client, tracing=tracing, observers=observers)
+    async with opened as engine:
         for spec in specs():
             await engine.deploy(spec)
         if args.scenario != "children" and not (args.client and not args.count):
             await engine.wait(await engine.start("five-steps", {}))  # warm up
-        result = await scenario(engine, args.count)
+        if observers:
+            result = await _scraped(engine, observers[0], scenario(engine, args.count))
+        else:
+            result = await scenario(engine, args.count)
         if spans is not None:
             result["spans_exported_when_runs_ended"] = spans.count
     if spans is not None:
@@ -191,6 +203,60 @@ def _tracing(exporter: Any) -> Any:
     return Tracing(exporter)
 
 
+class Timed:
+    """An observer timed: the CPU seconds its ``committed`` took in all
+    (CPU, not wall time: on a busy machine the wall time of a short call
+    also counts the other processes that ran meanwhile)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.seconds = 0.0
+
+    def committed(self, commit: Any) -> None:
+        began = time.thread_time()
+        self.inner.committed(commit)
+        self.seconds += time.thread_time() - began
+
+
+async def _scraped(engine: Any, timed: Timed, measured: Any) -> dict[str, Any]:
+    """Await ``measured`` while Prometheus would scrape the metrics (here
+    once a second, the gauges read from the database each time); add the
+    time the observer and the scrapes took within it."""
+    import anyio
+
+    metrics = timed.inner
+    metrics.track(engine)
+    scrapes = 0
+
+    async def scrape() -> None:
+        nonlocal scrapes
+        while True:
+            await metrics.scrape()
+            scrapes += 1
+            await anyio.sleep(1.0)
+
+    timed.seconds = 0.0  # the warm-up run is not measured
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(scrape)
+        result: dict[str, Any] = await measured
+        tg.cancel_scope.cancel()
+    # A scrape's cost, timed alone once the engine is idle: timed during
+    # the run, an await would also count the commits the loop ran meanwhile.
+    metrics._workload._min_interval = 0.0  # every scrape reads the database, as the first of each second does
+    began = time.process_time()
+    for _ in range(20):
+        await metrics.scrape()
+    scrape_ms = (time.process_time() - began) * 1000 / 20
+    steps = result["steps"]
+    return {
+        **result,
+        "scrapes": scrapes,
+        "observer_ms_per_step": round(timed.seconds * 1000 / steps, 5),
+        "scrape_ms": round(scrape_ms, 4),
+        "scrape_ms_per_step": round(scrape_ms * scrapes / steps, 5),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario", choices=["throughput", "sequential", "children"])
@@ -198,6 +264,7 @@ def main() -> None:
     parser.add_argument("count", type=int)
     parser.add_argument("--client", action="store_true", help="start runs only; wfc workers run the tasks")
     parser.add_argument("--otel", action="store_true", help="export OpenTelemetry spans (counted, then dropped)")
+    parser.add_argument("--metrics", action="store_true", help="with the Prometheus metrics observing the engine")
     args = parser.parse_args()
     _install(args.url)
     import anyio

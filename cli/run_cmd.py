@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url
+from wfc.cli.log_options import LogFormat, LogFormatOption
 from wfc.cli.otel_option import OtelOption, tracing_for
 
 
@@ -53,10 +54,13 @@ def run_command(
         float | None, typer.Option("--timeout", min=0, metavar="SECONDS", help="Stop following after SECONDS.")
     ] = None,
     otel: OtelOption = False,
+    log_format: LogFormatOption = LogFormat.TEXT,
 ) -> None:
     """Run a workflow on the database and show its progress; exit 0 if it COMPLETED."""
+    from wfc.cli.observing import setup_logs
     from wfc.cli.run_follow import Request, run_workflow  # the runtime and the compiler: only when running
 
     request = Request(target, task_targets or [], database_url(db), run_id or None, detach, timeout)
     request.tracing = tracing_for(otel)
+    request.observers = setup_logs(log_format)
     raise typer.Exit(run_workflow(request, workflow, inputs or [], input_json))

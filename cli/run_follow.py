@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -25,6 +25,7 @@ from wfc.runtime import (
     Engine,
     InputError,
     MissingTasksError,
+    Observer,
     RunInfo,
     RunStatus,
     UnknownRunError,
@@ -55,6 +56,8 @@ class Request:
     """The run id, once the run exists (for the Ctrl-C message)."""
     tracing: Tracing | None = None
     """Export OpenTelemetry spans (``--otel``)."""
+    observers: list[Observer] = field(default_factory=list)
+    """Told about every commit of the engine (``--log-format json``)."""
 
     @property
     def shown_url(self) -> str:
@@ -93,8 +96,9 @@ def run_workflow(request: Request, workflow: str | None, inputs: list[str], inpu
 
 
 async def _run(request: Request, source: Source, values: dict[str, Any], *, given: bool) -> int:
-    tracing = request.tracing
-    async with Engine.open(request.url, tasks=source.tasks, serve=not request.detach, tracing=tracing) as engine:
+    async with Engine.open(
+        request.url, tasks=source.tasks, serve=not request.detach, tracing=request.tracing, observers=request.observers
+    ) as engine:
         spec = await _deploy(engine, source)
         existing = await _existing_run(engine, request.run_id, spec.name)
         # An existing run is followed as it is; inputs given with its id must

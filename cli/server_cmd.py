@@ -14,10 +14,11 @@ import typer
 
 from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url
 from wfc.cli.errors import CliError
+from wfc.cli.log_options import LogFormat, LogFormatOption
 from wfc.cli.otel_option import OtelOption, tracing_for
 
 #: The modules ``wfc[server]`` installs.
-_EXTRA = ("starlette", "uvicorn")
+_EXTRA = ("starlette", "uvicorn", "prometheus_client")
 
 
 def server_command(
@@ -45,10 +46,11 @@ def server_command(
         str | None,
         typer.Option(
             "--read-token", envvar="WFC_SERVER_READ_TOKEN", metavar="SECRET", show_envvar=True,
-            help="A second token that may only read (GET).",
+            help="A second token that may only read (GET, and /metrics).",
         ),
     ] = None,
     otel: OtelOption = False,
+    log_format: LogFormatOption = LogFormat.TEXT,
 ) -> None:
     """Serve the REST API of the database (/api/v1, OpenAPI at /api/v1/openapi.json) until SIGINT/SIGTERM."""
     missing = [name for name in _EXTRA if importlib.util.find_spec(name) is None]
@@ -62,4 +64,4 @@ def server_command(
 
     check_bind(host, token, read_token)
     serve(database_url(db), task_targets or [], host=host, port=port, token=token, read_token=read_token,
-          tracing=tracing_for(otel))
+          log_format=log_format, tracing=tracing_for(otel))

@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url
+from wfc.cli.log_options import LogFormat, LogFormatOption
 from wfc.cli.otel_option import OtelOption, tracing_for
 
 
@@ -49,10 +50,35 @@ def worker_command(
         typer.Option("--stats-every", min=0.1, metavar="SECONDS", help="Interval of the plain stats lines (no TTY)."),
     ] = 10.0,
     otel: OtelOption = False,
+    log_format: LogFormatOption = LogFormat.TEXT,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port", min=0, max=65535, metavar="PORT",
+            help="Serve Prometheus metrics at http://HOST:PORT/metrics (0: any free port, shown at start).",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option("--metrics-host", metavar="HOST", help="Address of --metrics-port; other than loopback needs "
+                     "--metrics-token."),
+    ] = "127.0.0.1",
+    metrics_token: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics-token", envvar="WFC_METRICS_TOKEN", metavar="SECRET", show_envvar=True,
+            help="Bearer token every scrape of --metrics-port must send (prefer the environment variable).",
+        ),
+    ] = None,
 ) -> None:
     """Run task attempts for every run on the database until SIGINT/SIGTERM."""
-    from wfc.cli.worker_serve import serve  # the runtime, anyio and rich.live: only when serving
+    from wfc.cli.worker_serve import MetricsOptions, serve  # the runtime, anyio and rich.live: only when serving
 
+    if metrics_port is None and metrics_host != "127.0.0.1":
+        from wfc.cli.errors import CliError
+
+        raise CliError("--metrics-host needs --metrics-port: give the port to serve the metrics on")
+    exposed = None if metrics_port is None else MetricsOptions(metrics_port, metrics_host, metrics_token)
     serve(database_url(db), task_targets, concurrency=concurrency, grace=grace, lease=lease, poll=poll,
-          stats_every=stats_every, tracing=tracing_for(otel))
+          stats_every=stats_every, log_format=log_format, metrics_options=exposed, tracing=tracing_for(otel))
     raise typer.Exit(0)

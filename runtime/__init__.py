@@ -23,6 +23,7 @@ leading underscore are private.
 
 from wfc.runtime._analytics import StepStats, WorkflowStats
 from wfc.runtime._engine import Engine
+from wfc.runtime._observe import Commit, Observer, RunLabels, TaskAttempt, task_attempts
 from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, ThreadInfo, WorkerInfo
 from wfc.runtime._stuck import StuckReason
 from wfc.runtime._subscribe import FeedEntry, Subscription
@@ -49,9 +50,11 @@ from wfc.runtime.errors import (
     WaitTimeoutError,
 )
 from wfc.runtime.interpreter.state import Failure, RunStatus, ThreadStatus
+from wfc.runtime.store.workload import Workload
 from wfc.specs.errors import WfcError
 
 __all__ = [
+    "Commit",
     "ConflictError",
     "DeployConflictError",
     "Engine",
@@ -63,10 +66,12 @@ __all__ = [
     "NewerDatabaseError",
     "NewerRunStateError",
     "NotAWfcDatabaseError",
+    "Observer",
     "RunIdConflictError",
     "RunInfo",
     "RunInputsConflictError",
     "RunKey",
+    "RunLabels",
     "RunPage",
     "RunStateError",
     "RunStatus",
@@ -75,6 +80,7 @@ __all__ = [
     "StoreError",
     "StuckReason",
     "Subscription",
+    "TaskAttempt",
     "TaskContext",
     "TaskDefinition",
     "TaskDefinitionError",
@@ -93,5 +99,7 @@ __all__ = [
     "WorkerInfo",
     "WorkerStats",
     "WorkflowStats",
+    "Workload",
     "task",
+    "task_attempts",
 ]

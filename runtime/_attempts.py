@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -98,7 +99,9 @@ class Attempts:
                 # A copy: task code may change its arguments, and the
                 # originals are shared with the run state in memory.
                 args = msgspec.json.decode(msgspec.json.encode(effect.args))
+                began = time.perf_counter()
                 outcome = await run_task(definition, args, task_context(effect), effect.timeout)
+                duration = time.perf_counter() - began
             finally:
                 self._slots.release()
         except asyncio.CancelledError:
@@ -107,7 +110,9 @@ class Attempts:
             self._running.pop(effect.dispatch_id, None)
         if outcome.ok:
             self.counters.completed += 1
-            event: TaskCompleted | TaskFailed = TaskCompleted(dispatch_id=effect.dispatch_id, output=outcome.output)
+            event: TaskCompleted | TaskFailed = TaskCompleted(
+                dispatch_id=effect.dispatch_id, output=outcome.output, duration=duration
+            )
         else:
             self.counters.failed += 1
             event = TaskFailed(
@@ -116,6 +121,7 @@ class Attempts:
                 message=outcome.message,
                 content=outcome.content,
                 business=outcome.business,
+                duration=duration,
             )
         self._submit(RunInput(effect.run_id, event))
 

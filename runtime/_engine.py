@@ -31,6 +31,7 @@ from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._inputs import check_event_args, check_key, check_run_id, check_start_args, start_variables
 from wfc.runtime._loop import CommitLoop, Follow
+from wfc.runtime._observe import Observer, Observers, Signal
 from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, WorkerInfo, run_info, to_datetime
 from wfc.runtime._retention import cutoff, keep_for, purge, retention_seconds, runs_taken
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
@@ -43,6 +44,7 @@ from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
 from wfc.runtime.interpreter.state import RunStatus, decode_state
 from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, StuckWindow, open_store, retention
 from wfc.runtime.store.feed import head as feed_head
+from wfc.runtime.store.workload import Workload, read_workload
 from wfc.runtime.tracing import Tracing, exporting
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
 
@@ -89,8 +91,8 @@ class _Loop(Protocol):
 
     def wake_timers(self) -> None: ...
 
-    def on_commit(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` after each commit (see :mod:`wfc.runtime.tracing`)."""
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` about every commit from now on."""
 
 
 class Engine:
@@ -113,6 +115,7 @@ class Engine:
         max_concurrent_tasks: int,
         max_children_per_run: int,
         clock: Callable[[], float],
+        observers: Observers | None = None,
     ) -> None:
         """Use :meth:`open`: an engine needs its background work running."""
         self._store = store
@@ -134,6 +137,7 @@ class Engine:
             max_concurrent_tasks=max_concurrent_tasks,
             limits=Limits(max_children=max_children_per_run),
             clock=clock,
+            observers=observers,
         )
 
     @classmethod
@@ -155,6 +159,7 @@ class Engine:
         store: Store | None = None,
         retention: dt.timedelta | float | None = None,
         tracing: Tracing | None = None,
+        observers: Iterable[Observer] = (),
     ) -> AsyncIterator[Engine]:
         """Open the database at ``url`` and run the engine until the block exits.
 
@@ -203,6 +208,10 @@ class Engine:
                 (:class:`wfc.runtime.tracing.Tracing`, needs ``pip install
                 'wfc[otel]'``) as their steps commit. ``None``: no tracing,
                 nothing of it runs.
+            observers: Told about every commit of this engine, with the
+                journal entries it wrote (:class:`~wfc.runtime.Observer`):
+                e.g. :class:`wfc.runtime.metrics.Metrics`. One that raises is
+                logged once and ignored.
 
         Raises:
             UnsupportedUrlError: the URL scheme has no store.
@@ -223,6 +232,7 @@ class Engine:
             raise UsageError(f"Engine.open(tracing=...) takes a wfc.runtime.tracing.Tracing, got {tracing!r}")
         if tracing is not None and read_only:
             raise UsageError("Engine.open(tracing=...) cannot export from a read_only engine: it saves its position")
+        watching = Observers(observers)
         if store is None:
             store = await open_store(url, clock(), read_only=read_only)
         try:
@@ -238,11 +248,12 @@ class Engine:
                 max_concurrent_tasks=max_concurrent_tasks,
                 max_children_per_run=max_children_per_run,
                 clock=clock,
+                observers=watching,
             )
             # Tracing outlives the loop: what the loop commits while closing is exported too.
             async with exporting(tracing, store, clock) as woken:
                 if woken is not None:
-                    engine._loop.on_commit(woken)
+                    engine._loop.observe(Signal(woken))
                 async with engine._loop.running(), engine._retaining(keep):
                     yield engine
         finally:
@@ -492,6 +503,19 @@ class Engine:
             )
             for e in sorted(engines, key=lambda e: e.started_at)
         ]
+
+    async def workload(self, stuck_after: float | dt.timedelta = 300.0) -> Workload:
+        """What the database holds to be done now, for every process
+        serving it: unfinished runs by workflow and status, task attempts
+        waiting for a worker by task (and the oldest one's age), timers
+        past due, and the runs stuck for longer than ``stuck_after`` (see
+        :meth:`count_stuck`). A few grouped reads; the metrics' gauges read it.
+
+        Raises:
+            UsageError: ``stuck_after`` is not a duration of zero or more.
+        """
+        self._loop.check_open()
+        return await read_workload(self._store, self._clock(), stuck_seconds(stuck_after))
 
     async def get_run(self, run_id: str) -> RunInfo:
         """The run as stored now.

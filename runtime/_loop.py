@@ -33,6 +33,7 @@ import gc
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -45,6 +46,7 @@ import anyio.abc
 from wfc.runtime._attempts import Attempts, TaskCounters
 from wfc.runtime._commands import Barrier, Command, Deploy, RunInput, SendEvent, StartRun
 from wfc.runtime._dispatches import dispatch_of
+from wfc.runtime._observe import Commit, Observer, Observers
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
 from wfc.runtime._tasks import TaskDefinition
 from wfc.runtime._turn import Shared, Turn, refused_data, set_aside_reason
@@ -164,8 +166,10 @@ class CommitLoop:
         max_concurrent_tasks: int,
         limits: Limits,
         clock: Callable[[], float],
+        observers: Observers | None = None,
     ) -> None:
         self._store = store
+        self._observers = observers or Observers(())
         self._definitions = tasks
         self._serve = serve
         self._lease = lease_seconds
@@ -207,7 +211,6 @@ class CommitLoop:
         self._poll_pass = anyio.Lock()
         self._uncertain: set[str] = set()
         """Attempts of failed turns that a watcher looks for (see :meth:`_watch_uncertain`)."""
-        self._on_commit: list[Callable[[], None]] = []
 
     @property
     def counters(self) -> TaskCounters:
@@ -405,15 +408,18 @@ class CommitLoop:
                 await turn.handle(command)
             await turn.verify()
 
-        return await self._try_turn(handle_all, f"commit of {len(commands)} command(s)")
+        return await self._try_turn(handle_all, f"commit of {len(commands)} command(s)", len(commands))
 
-    async def _try_turn(self, act: Callable[[Turn], Awaitable[None]], what: str) -> Exception | None:
-        """Run ``act`` in one turn and commit; on a version conflict retry on
-        fresh state. The error if it still failed, after the turn's cached
-        states were dropped."""
+    async def _try_turn(
+        self, act: Callable[[Turn], Awaitable[None]], what: str, size: int = 1
+    ) -> Exception | None:
+        """Run ``act`` (``size`` commands) in one turn and commit; on a
+        version conflict retry on fresh state. The error if it still failed,
+        after the turn's cached states were dropped."""
         error: Exception | None = None
         for _ in range(3):
             turn: Turn | None = None
+            began = time.perf_counter() if self._observers else 0.0
             try:
                 async with self._store.transaction() as tx:
                     turn = Turn(self._shared, tx, self._clock())
@@ -433,6 +439,9 @@ class CommitLoop:
                 self._shared.forget(turn.lives if turn else ())
                 return exc
             self._after_commit(turn)
+            if self._observers:
+                duration = time.perf_counter() - began
+                self._observers.committed(Commit(turn.tx.batch.journal, duration, size, turn.lives))
             return None
         return error
 
@@ -478,15 +487,13 @@ class CommitLoop:
         await anyio.sleep(self._poll)
         self._submit(command)
 
-    def on_commit(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` (in the event loop, without arguments) after each
-        commit: for readers of the journal feed that must not wait a poll."""
-        self._on_commit.append(callback)
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` about every commit from now on, like the
+        observers the loop was made with."""
+        self._observers.add(observer)
 
     def _after_commit(self, turn: Turn) -> None:
         outcome = turn.committed()
-        for callback in self._on_commit:
-            callback()
         for dispatch_id in outcome.abandon:
             self._attempts.abandon(dispatch_id)
         for effect in outcome.start.values():

@@ -287,7 +287,9 @@ class HistoryEntry:
     ``COMPENSATION_SKIPPED`` (did not run); operators: ``RUN_HALTED``,
     ``RUN_RESUMED``, ``RUN_CANCEL_REQUESTED``, ``RUN_RETRIED``; the end:
     ``RUN_COMPLETED``, ``RUN_FAILED``, ``RUN_COMPENSATED``, ``RUN_CANCELLED``.
-    Masked variables appear as ``"***"`` in ``detail``.
+    Masked variables appear as ``"***"`` in ``detail``. The result of a task
+    attempt (``TASK_COMPLETED``, ``TASK_FAILED``, ``COMPENSATION_COMPLETED``,
+    ``COMPENSATION_FAILED``) has its ``duration``, the seconds it ran.
     """
 
     seq: int

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import anyio
 
 from wfc.runtime._engine import Engine, TaskLike
+from wfc.runtime._observe import Observer
 from wfc.runtime.errors import UsageError
 from wfc.runtime.tracing import Tracing
 
@@ -69,6 +70,8 @@ class Worker:
             notification came.
         tracing: Export OpenTelemetry spans of the runs (see
             :mod:`wfc.runtime.tracing`).
+        observers: Told about every commit (see ``Engine.open``), e.g.
+            :class:`wfc.runtime.metrics.Metrics`.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class Worker:
         lease_seconds: float = 30.0,
         poll_interval: float = 1.0,
         tracing: Tracing | None = None,
+        observers: Iterable[Observer] = (),
     ) -> None:
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise UsageError(f"concurrency must be an int >= 1, got {concurrency!r}")
@@ -93,6 +97,7 @@ class Worker:
         self._lease = lease_seconds
         self._poll = poll_interval
         self._tracing = tracing
+        self._observers = list(observers)
         self._stop = anyio.Event()
         self._engine: Engine | None = None
         self._began = time.monotonic()
@@ -153,6 +158,7 @@ class Worker:
             poll_interval=self._poll,
             max_concurrent_tasks=self.concurrency,
             tracing=self._tracing,
+            observers=self._observers,
         ) as engine:
             self._engine = engine
             self._began = time.monotonic()

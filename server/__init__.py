@@ -23,9 +23,15 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from wfc.runtime import Engine
+    from wfc.runtime.metrics import Metrics
 
 def create_app(
-    engine: Engine, token: str | None = None, *, read_token: str | None = None, max_body: int = MAX_BODY
+    engine: Engine,
+    token: str | None = None,
+    *,
+    read_token: str | None = None,
+    max_body: int = MAX_BODY,
+    metrics: Metrics | None = None,
 ) -> Starlette:
     """The ASGI app serving the REST API of ``engine`` under ``/api/v1``.
 
@@ -45,6 +51,10 @@ def create_app(
             (:func:`check_bind`).
         read_token: A second token that may only read (GET).
         max_body: The largest request body in bytes; larger gets 413.
+        metrics: Serve these at ``GET /metrics`` (Prometheus's text
+            format), under the same tokens as reads: give the
+            :class:`~wfc.runtime.metrics.Metrics` the engine was opened
+            with as an observer, after ``metrics.track(engine)``.
 
     Raises:
         AccessError: ``read_token`` without ``token``, or an empty token.
@@ -54,7 +64,7 @@ def create_app(
         from wfc.server._app import make_app
     except ModuleNotFoundError as exc:
         raise ImportError(f"wfc.server needs {exc.name}, which is not installed: pip install 'wfc[server]'") from exc
-    return make_app(engine, token, read_token=read_token, max_body=max_body)
+    return make_app(engine, token, read_token=read_token, max_body=max_body, metrics=metrics)
 
 
 __all__ = ["MAX_BODY", "PREFIX", "AccessError", "check_bind", "create_app", "is_loopback"]

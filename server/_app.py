@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -19,6 +19,9 @@ from wfc.server._http import Dispatcher, json_response
 from wfc.server._openapi import openapi
 from wfc.server._types import MAX_BODY, PREFIX
 
+if TYPE_CHECKING:
+    from wfc.runtime.metrics import Metrics
+
 
 def make_app(
     engine: Engine,
@@ -26,6 +29,7 @@ def make_app(
     *,
     read_token: str | None = None,
     max_body: int = MAX_BODY,
+    metrics: Metrics | None = None,
 ) -> Starlette:
     """The app of :func:`wfc.server.create_app` (which documents it)."""
     if (token is not None and not token.strip()) or (read_token is not None and (token is None or not read_token)):
@@ -45,6 +49,10 @@ def make_app(
     for e in ENDPOINTS:
         if e.public:
             routes.append(Route(e.path, dispatcher.endpoint(e), methods=[e.method]))
+    if metrics is not None:  # imported only then: prometheus_client is the `metrics` extra
+        from wfc.server._metrics import PATH, metrics_endpoint
+
+        routes.append(Route(PATH, metrics_endpoint(dispatcher, metrics), methods=["GET"], name="metrics"))
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_problem, Exception: _internal})
 
 

@@ -111,9 +111,24 @@ class Dispatcher:
 
         return serve
 
+    def authorize_read(self, request: Request) -> None:
+        """Refuse (401) a request without a token this server accepts for
+        reads (the token or the read-only one), when it needs tokens."""
+        self._grant(request)
+
     def _authorize(self, spec: Endpoint, request: Request) -> None:
+        grant = self._grant(request)
+        if spec.mutates and grant != "write":
+            raise ProblemError(
+                403,
+                "read-only-token",
+                f"{spec.method} {spec.path} changes runs and the read-only token may only read; use the token "
+                f"given to the server with --token",
+            )
+
+    def _grant(self, request: Request) -> str:
         if not self._tokens.required:
-            return
+            return "write"
         grant = self._tokens.grant(request.headers.get("authorization"))
         if grant is None:
             raise ProblemError(
@@ -122,13 +137,7 @@ class Dispatcher:
                 "this server needs a token: send the header `Authorization: Bearer <token>` with the token the "
                 "server was started with (--token, or --read-token for reads)",
             )
-        if spec.mutates and grant != "write":
-            raise ProblemError(
-                403,
-                "read-only-token",
-                f"{spec.method} {spec.path} changes runs and the read-only token may only read; use the token "
-                f"given to the server with --token",
-            )
+        return grant
 
     async def _decode_body(self, request: Request, kind: type[Any] | None) -> Any:
         if kind is None:

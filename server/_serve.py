@@ -3,6 +3,7 @@ listen, and serve the API with uvicorn until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 
@@ -11,8 +12,11 @@ import uvicorn
 from wfc.cli import output
 from wfc.cli.engine_access import require_database, run_async
 from wfc.cli.errors import CliError
+from wfc.cli.log_options import LogFormat
+from wfc.cli.observing import json_logs, setup_logs
 from wfc.runtime import Engine
 from wfc.runtime._urls import redact_url
+from wfc.runtime.metrics import Metrics
 from wfc.runtime.tracing import Tracing
 from wfc.server import create_app
 from wfc.server._types import PREFIX
@@ -27,19 +31,26 @@ def serve(
     token: str | None,
     read_token: str | None,
     tracing: Tracing | None = None,
+    log_format: LogFormat = LogFormat.TEXT,
 ) -> None:
-    """Serve the API of the database at ``url`` on ``host:port``."""
+    """Serve the API (and ``/metrics``) of the database at ``url`` on ``host:port``."""
     from wfc.cli.worker_serve import load_tasks
 
     tasks = load_tasks(task_targets) if task_targets else []
     if not tasks:
         require_database(url)  # a client must not create an empty database because of a typo
     listener = _listen(host, port)
+    metrics = Metrics()
+    observers = [*setup_logs(log_format), metrics]
 
     async def main() -> None:
-        async with Engine.open(url, tasks, serve=bool(tasks), tracing=tracing) as engine:
-            app = create_app(engine, token, read_token=read_token)
-            config = uvicorn.Config(app, log_level="info", lifespan="off", server_header=False)
+        async with Engine.open(url, tasks, serve=bool(tasks), tracing=tracing, observers=observers) as engine:
+            metrics.track(engine)
+            app = create_app(engine, token, read_token=read_token, metrics=metrics)
+            # In JSON mode uvicorn installs no handlers of its own: its
+            # records go to the JSON handler like every other.
+            logs = None if json_logs(log_format) else uvicorn.config.LOGGING_CONFIG
+            config = uvicorn.Config(app, log_level="info", lifespan="off", server_header=False, log_config=logs)
             server = uvicorn.Server(config)
             bound = listener.getsockname()
             where = f"http://{_host_text(bound[0])}:{bound[1]}{PREFIX}"
@@ -49,7 +60,11 @@ def serve(
                 else "a client of the database (workers run the tasks)"
             )
             access = "a token is needed" if token else "no token (loopback only)"
-            output.stdout().print(f"wfc server: {redact_url(url)} at {where}; {role}; {access}", soft_wrap=True)
+            banner = f"wfc server: {redact_url(url)} at {where} (metrics at /metrics); {role}; {access}"
+            if json_logs(log_format):
+                logging.getLogger("wfc.server").info("%s", banner)
+            else:
+                output.stdout().print(banner, soft_wrap=True)
             await server.serve(sockets=[listener])
 
     # uvicorn handles SIGINT/SIGTERM while it serves (it stops taking

@@ -50,6 +50,7 @@ def test_quick_bench_reports_every_item_8_figure_and_the_api_load_on_sqlite() ->
     assert restart["in_flight_runs"] == result["sizes"]["restart"]
     assert restart["first_resumed_step_ms"]["median"] < restart["all_done_ms"]["median"]
     assert result["children"]["ratio"]["n"] == 1
+    assert result["metrics_cost"]["own_time_percent_of_step_cpu"]["median"] > 0
     assert result["limits"]["sqlite_wal_full"]["commits_per_s"]["median"] > 0
     assert "postgres" not in result
 

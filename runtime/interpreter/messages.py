@@ -22,6 +22,9 @@ class TaskCompleted(_Input, frozen=True, tag="task_completed"):
 
     dispatch_id: str
     output: Any = None
+    duration: float | msgspec.UnsetType = msgspec.UNSET
+    """Seconds the attempt ran, as the engine measured it; journaled with
+    the result (absent, and left out when encoded, where nobody measured)."""
 
 
 class TaskFailed(_Input, frozen=True, tag="task_failed"):
@@ -37,6 +40,15 @@ class TaskFailed(_Input, frozen=True, tag="task_failed"):
     message: str = ""
     content: Any = None
     business: bool = False
+    duration: float | msgspec.UnsetType = msgspec.UNSET
+    """Seconds the attempt ran (see :attr:`TaskCompleted.duration`)."""
+
+
+def attempt_seconds(result: TaskCompleted | TaskFailed) -> float | None:
+    """How long the attempt of ``result`` ran, for its journal entry
+    (microseconds are plenty); ``None`` when it was not measured."""
+    duration = result.duration
+    return None if isinstance(duration, msgspec.UnsetType) else round(duration, 6)
 
 
 class EventArrived(_Input, frozen=True, tag="event_arrived"):

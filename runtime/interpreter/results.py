@@ -7,7 +7,7 @@ from wfc.runtime.interpreter.context import Step, expression_failure, matches
 from wfc.runtime.interpreter.dispatch import dispatch, dispatch_effect
 from wfc.runtime.interpreter.inbox import consume
 from wfc.runtime.interpreter.interrupts import on_interrupt
-from wfc.runtime.interpreter.messages import EventArrived, TaskCompleted, TaskFailed, UnwatchEvent
+from wfc.runtime.interpreter.messages import EventArrived, TaskCompleted, TaskFailed, UnwatchEvent, attempt_seconds
 from wfc.runtime.interpreter.policy import effective_backoff, effective_retries
 from wfc.runtime.interpreter.retries import arm, next_attempt, retry_after
 from wfc.runtime.interpreter.saga import on_saga_result, on_saga_timer, saga_redelivery
@@ -59,6 +59,7 @@ def on_task_completed(step: Step, event: TaskCompleted) -> None:
         wait.attempt,
         task=wait.task,
         output=step.info.show_output(thread.name, thread.node, event.output),
+        duration=attempt_seconds(event),
     )
     error = register_compensation(step, thread, thread.node, wait)
     frozen = step.frozen(thread)
@@ -104,6 +105,7 @@ def on_task_failed(step: Step, event: TaskFailed) -> None:
                 message=event.message,
                 retry_in=round(delay, 6),
                 next_attempt=wait.attempt + 1,
+                duration=attempt_seconds(event),
             )
             return
         message = f"{event.message} (attempt {wait.attempt} of {retries + 1}, no retries left)"
@@ -111,7 +113,7 @@ def on_task_failed(step: Step, event: TaskFailed) -> None:
         message = event.message
     step.log(
         thread, "TASK_FAILED", thread.node, wait.attempt, task=wait.task, error=event.name, message=event.message,
-        kind=kind,
+        kind=kind, duration=attempt_seconds(event),
     )  # fmt: skip
     thread.wait = None
     failure = Failure(

@@ -27,7 +27,7 @@ from __future__ import annotations
 from wfc.runtime.interpreter.compensations import describe, register_compensation, shown_args
 from wfc.runtime.interpreter.context import Step
 from wfc.runtime.interpreter.dispatch import dispatch_effect, new_attempt
-from wfc.runtime.interpreter.messages import DispatchTask, TaskCompleted, TaskFailed
+from wfc.runtime.interpreter.messages import DispatchTask, TaskCompleted, TaskFailed, attempt_seconds
 from wfc.runtime.interpreter.policy import DEFAULT_BACKOFF
 from wfc.runtime.interpreter.retries import arm, pause, retry_after
 from wfc.runtime.interpreter.state import (
@@ -169,7 +169,10 @@ def on_saga_result(step: Step, event: TaskCompleted | TaskFailed) -> bool:
         saga.wait = None
         saga.attempt = 0
         saga.position += 1
-        step.log(thread, "COMPENSATION_COMPLETED", record.node, wait.attempt, task=record.task)
+        step.log(
+            thread, "COMPENSATION_COMPLETED", record.node, wait.attempt, task=record.task,
+            duration=attempt_seconds(event),
+        )  # fmt: skip
         return True
     policy = step.policies.get(record.task)
     backoff = policy.backoff if policy is not None and policy.backoff is not None else DEFAULT_BACKOFF
@@ -188,6 +191,7 @@ def on_saga_result(step: Step, event: TaskCompleted | TaskFailed) -> bool:
             message=event.message,
             retry_in=round(delay, 6),
             next_attempt=wait.attempt + 1,
+            duration=attempt_seconds(event),
         )
         return True
     saga.wait = None
@@ -213,7 +217,7 @@ def drained(step: Step, draining: Draining, event: TaskCompleted | TaskFailed) -
     if isinstance(event, TaskFailed):
         step.log(
             thread, "TASK_FAILED", draining.node, wait.attempt, task=wait.task, error=event.name,
-            message=event.message, compensating=True,
+            message=event.message, compensating=True, kind=business_kind(event), duration=attempt_seconds(event),
         )  # fmt: skip
         return
     thread.outputs[draining.node] = event.output
@@ -225,10 +229,18 @@ def drained(step: Step, draining: Draining, event: TaskCompleted | TaskFailed) -
         task=wait.task,
         output=step.info.show_output(thread.name, draining.node, event.output),
         compensating=True,
+        duration=attempt_seconds(event),
     )
     error = register_compensation(step, thread, draining.node, wait)
     if error is not None:
         step.log(thread, "NODE_FAILED", draining.node, error="EXPRESSION_ERROR", message=error.reason)
+
+
+def business_kind(event: TaskFailed) -> str | None:
+    """``"exception"`` for a business failure (a ``TaskException``), to
+    tell it apart in the journal from a technical one, which is left
+    unmarked as in every retried failure."""
+    return "exception" if event.business else None
 
 
 def fail_saga(step: Step, saga: Saga, record: CompensationRecord, event: TaskFailed) -> None:
@@ -244,6 +256,8 @@ def fail_saga(step: Step, saga: Saga, record: CompensationRecord, event: TaskFai
         error=event.name,
         message=event.message,
         final=True,
+        kind=business_kind(event),
+        duration=attempt_seconds(event),
     )
     not_run = [state.compensations[i] for i in saga.order[saga.position + 1 :]]
     for skipped in not_run:

@@ -25,7 +25,7 @@ from wfc.runtime import RunStatus
 #: Packages (and their submodules) that ``wfc --help`` must not import.
 HEAVY = (
     "lark", "asyncpg", "anyio", "msgspec", "wfc.runtime", "wfc.compiler", "wfc.dsl", "wfc.specs.codec",
-    "starlette", "uvicorn", "wfc.server",
+    "starlette", "uvicorn", "wfc.server", "prometheus_client",
 )
 
 _PROBE = """

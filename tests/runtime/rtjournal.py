@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from wfc.runtime.interpreter import (
     Cancel,
     EventArrived,
@@ -125,24 +127,38 @@ def _check(transition: Transition, journal: list[dict[str, Any]], start: int, wh
     return start + len(written)
 
 
+def _duration(detail: dict[str, Any]) -> float | msgspec.UnsetType:
+    """How long the attempt ran, as its result's entry says (absent where
+    nobody measured it)."""
+    duration = detail.get("duration")
+    return msgspec.UNSET if duration is None else float(duration)
+
+
 def input_for(state: RunState, entry: dict[str, Any], payloads: Mapping[str, Any]) -> Input:
     """The input whose step began with journal ``entry``."""
     kind, detail = entry["kind"], entry["detail"]
     match kind:
         case "TASK_COMPLETED":
-            return TaskCompleted(dispatch_id=_attempt(state, entry), output=detail.get("output"))
+            return TaskCompleted(
+                dispatch_id=_attempt(state, entry), output=detail.get("output"), duration=_duration(detail)
+            )
         case "TASK_FAILED":
             return TaskFailed(
                 dispatch_id=_attempt(state, entry),
                 name=detail["error"],
                 message=detail.get("message", ""),
                 business=detail.get("kind") == "exception",
+                duration=_duration(detail),
             )
         case "COMPENSATION_COMPLETED":
-            return TaskCompleted(dispatch_id=_saga_wait(state).dispatch_id)
+            return TaskCompleted(dispatch_id=_saga_wait(state).dispatch_id, duration=_duration(detail))
         case "COMPENSATION_FAILED":
             return TaskFailed(
-                dispatch_id=_saga_wait(state).dispatch_id, name=detail["error"], message=detail.get("message", "")
+                dispatch_id=_saga_wait(state).dispatch_id,
+                name=detail["error"],
+                message=detail.get("message", ""),
+                business=detail.get("kind") == "exception",
+                duration=_duration(detail),
             )
         case "COMPENSATION_DISPATCHED":
             return TimerFired(timer=_saga_wait(state).timer)

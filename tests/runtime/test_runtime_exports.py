@@ -8,6 +8,7 @@ from wfc.specs import WfcError
 
 def test_exported_names_are_pinned() -> None:
     assert sorted(wfc.runtime.__all__) == [
+        "Commit",
         "ConflictError",
         "DeployConflictError",
         "Engine",
@@ -19,10 +20,12 @@ def test_exported_names_are_pinned() -> None:
         "NewerDatabaseError",
         "NewerRunStateError",
         "NotAWfcDatabaseError",
+        "Observer",
         "RunIdConflictError",
         "RunInfo",
         "RunInputsConflictError",
         "RunKey",
+        "RunLabels",
         "RunPage",
         "RunStateError",
         "RunStatus",
@@ -30,6 +33,7 @@ def test_exported_names_are_pinned() -> None:
         "StoreError",
         "StuckReason",
         "Subscription",
+        "TaskAttempt",
         "TaskContext",
         "TaskDefinition",
         "TaskDefinitionError",
@@ -46,7 +50,9 @@ def test_exported_names_are_pinned() -> None:
         "WfcError",
         "Worker",
         "WorkerStats",
+        "Workload",
         "task",
+        "task_attempts",
     ]
     for name in wfc.runtime.__all__:
         assert getattr(wfc.runtime, name) is not None
