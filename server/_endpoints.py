@@ -11,13 +11,14 @@ from typing import Any
 
 import msgspec
 
-from wfc.runtime import HistoryEntry, RunKey, RunStateError, UnknownRunError
+from wfc.runtime import RunKey, RunStateError, UnknownRunError
 from wfc.server._feed import Feed, FeedQuery, PurgeOutcome, PurgeRequest, journal_feed, purge
 from wfc.server._http import Call, Endpoint, Reply
 from wfc.server._layout import LayoutQuery, SpecLayout, layout_thread
 from wfc.server._live import Push, live_pushes
 from wfc.server._problems import ProblemError
 from wfc.server._run_graph import RunNodes, ThreadNodes, node_states
+from wfc.server._timeline import Timeline, all_history, run_timeline
 from wfc.server._types import (
     Analytics,
     AnalyticsQuery,
@@ -267,15 +268,16 @@ async def journal(call: Call[JournalQuery, None]) -> Journal:
 async def run_nodes(call: Call[None, None]) -> RunNodes:
     run_id = call.path["run_id"]
     info = await call.engine.get_run(run_id)
-    entries: list[HistoryEntry] = []
-    while page := await call.engine.history(run_id, entries[-1].seq if entries else 0, 5000):
-        entries.extend(page)
-    states = node_states(entries)
+    states = node_states(await all_history(call.engine, run_id))
     threads = [
         ThreadNodes(number=t.number, name=t.name, parent=t.parent, states=states.get(t.number, {}))
         for t in info.threads
     ]
     return RunNodes(run_id=run_id, workflow=info.workflow, version=str(info.version), threads=threads)
+
+
+async def run_gantt(call: Call[None, None]) -> Timeline:
+    return await run_timeline(call.engine, call.path["run_id"])
 
 
 async def halt(call: Call[None, HaltRequest]) -> Run:
@@ -426,6 +428,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET", "/runs/{run_id}/nodes", "getRunNodes",
         "The state of every node each thread of a run reached (done, running, waiting, failed, compensated).",
         run_nodes, RunNodes, tags=("runs",),
+    ),
+    Endpoint(
+        "GET", "/runs/{run_id}/timeline", "getRunTimeline",
+        "A run's attempts, waits, sleeps, threads and compensations as bars in time (the spans of its trace).",
+        run_gantt, Timeline, tags=("runs",),
     ),
     Endpoint(
         "POST", "/runs/{run_id}/halt", "haltRun", "Pause a run.", halt, Run, body=HaltRequest,

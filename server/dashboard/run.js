@@ -4,6 +4,7 @@ import { api } from "./api.js";
 import { h, message, statusBadge, when } from "./dom.js";
 import { drawThread, STATES } from "./graph.js";
 import { onPush } from "./live.js";
+import { drawTimeline } from "./timeline.js";
 
 const FINISHED = new Set(["COMPLETED", "FAILED", "COMPENSATED", "CANCELLED"]);
 
@@ -19,6 +20,7 @@ export async function runView(runId) {
   const threadPicker = h("nav.threads", { "aria-label": "Threads of this run" });
   const graphBox = h("div.graph-box");
   const variables = h("dl.variables");
+  const timelineBox = h("div");
   const journalBody = h("tbody");
   const journalMore = h("div.pager");
 
@@ -52,6 +54,10 @@ export async function runView(runId) {
     graphBox.replaceChildren(legend, drawThread(layout, current.states, (node) => {
       journalFilter.node = node; journalFilter.thread = String(current.number); loadJournal();
     }));
+  }
+
+  async function drawGantt() {
+    timelineBox.replaceChildren(drawTimeline(await api(`${path}/timeline`)));
   }
 
   function drawVariables() {
@@ -131,11 +137,12 @@ export async function runView(runId) {
   async function refresh() {
     run = await api(path);
     summary(); drawVariables();
-    await Promise.all([drawGraph(), loadJournal()]);
+    await Promise.all([drawGraph(), loadJournal(), drawGantt()]);
   }
 
   const element = h("article", {}, headline, notice, actions,
     h("section", { "aria-labelledby": "graph-title" }, h("h2", { id: "graph-title", text: "Graph" }), threadPicker, graphBox),
+    h("section", { "aria-labelledby": "timeline-title" }, h("h2", { id: "timeline-title", text: "Timeline" }), timelineBox),
     h("section", { "aria-labelledby": "vars-title" }, h("h2", { id: "vars-title", text: "Variables" }), variables),
     eventForm,
     h("section", { "aria-labelledby": "journal-title" }, h("h2", { id: "journal-title", text: "Journal" }), journalForm,

@@ -45,6 +45,14 @@ def test_a_compensated_checkout_shows_the_undone_steps(checkout_server: Server, 
     expect(graph.locator('[data-node="create-shipment"]')).to_have_class("node k-task st-failed")
     expect(graph.locator('[data-node="validate-cart"]')).to_have_class("node k-task st-done")
     expect(graph.locator('[data-node="send-confirmation"]')).to_have_class("node k-task st-not-reached")
+    # The timeline: every attempt of the failing step a bar of its own, the undoing in purple.
+    timeline = page.locator("svg.timeline")
+    failed = timeline.locator('rect[data-kind="task"][data-outcome="error"]')
+    expect(failed).to_have_count(4)
+    assert sorted(failed.evaluate_all("bars => bars.map(b => b.dataset.attempt)")) == ["1", "2", "3", "4"]
+    undone = timeline.locator('rect[data-kind="compensate"]')
+    expect(undone).to_have_count(3)
+    assert set(undone.evaluate_all("bars => bars.map(b => b.getAttribute('class'))")) == {"bar undo"}
     # The card token is masked on the page as everywhere else.
     expect(page.locator("dl.variables")).to_contain_text('"***"')
     expect(page.locator("dl.variables")).not_to_contain_text("tok_visa")
