@@ -64,7 +64,8 @@ def timeline(run_id: str, workflow: str, entries: list[HistoryEntry], now: float
         finished += spans.feed(entry)
     records = finished + spans.open_spans(now)
     zero = min((r.start for r in records), default=now)
-    bars = [_bar(record, zero) for record in sorted(records, key=lambda r: (r.start, r.parent_id is not None, r.span_id))]
+    records.sort(key=lambda r: (r.start, r.parent_id is not None, r.span_id))  # a parent before its children
+    bars = [_bar(record, zero) for record in records]
     return Timeline(run_id=run_id, started_at=zero, duration=max((b.end for b in bars), default=0.0), bars=bars)
 
 
