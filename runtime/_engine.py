@@ -455,6 +455,21 @@ class Engine:
         now, host = self._clock(), socket.gethostname()
         return sum(1 for engine in await self._store.list_engines() if engine.alive(now, self._lease, host))
 
+    async def count_runs(self, workflow: str | None = None, *, cap: int = 10_000) -> dict[RunStatus, int]:
+        """How many runs (of ``workflow``) have each status, counting each up
+        to ``cap`` (a count equal to ``cap`` means "at least"): cheap enough to
+        ask on every refresh of a dashboard, whatever the number of runs.
+
+        Raises:
+            UsageError: a cap below 1.
+        """
+        self._loop.check_open()
+        check_key(workflow, "the workflow")
+        if cap < 1:
+            raise UsageError(f"count_runs counts up to a cap of 1 or more, not {cap}")
+        counts = await self._store.count_by_status([s.value for s in RunStatus], workflow, cap)
+        return {RunStatus(status): n for status, n in counts.items()}
+
     async def workflow_stats(
         self, workflow: str, since: dt.datetime, until: dt.datetime | None = None, *, sample: int = 2000
     ) -> WorkflowStats:

@@ -24,6 +24,7 @@ from wfc.server._types import (
     AnalyticsQuery,
     CancelRequest,
     CorrelatedEvent,
+    CountsQuery,
     DeadLetterKind,
     DeadLettersQuery,
     DiffQuery,
@@ -41,6 +42,7 @@ from wfc.server._types import (
     RedriveRequest,
     Refused,
     Run,
+    RunCounts,
     RunEvent,
     RunList,
     RunsQuery,
@@ -60,6 +62,11 @@ from wfc.specs import WorkflowSpec
 async def healthz(call: Call[None, None]) -> Health:
     """The process is up (it answers)."""
     return Health()
+
+
+async def run_counts(call: Call[CountsQuery, None]) -> RunCounts:
+    counts = await call.engine.count_runs(call.query.workflow, cap=call.query.cap)
+    return RunCounts(counts={status.value: n for status, n in counts.items()}, cap=call.query.cap)
 
 
 async def analytics(call: Call[AnalyticsQuery, None]) -> Analytics:
@@ -384,6 +391,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET", "/workers", "listWorkers", "Every engine registered on the database: tasks, heartbeat, leases.",
         list_workers, WorkerList, cli=("workers",), tags=("health",),
+    ),
+    Endpoint(
+        "GET", "/run-counts", "countRuns", "Runs per status (of a workflow), each counted up to a cap.",
+        run_counts, RunCounts, query=CountsQuery, tags=("runs",),
     ),
     Endpoint(
         "GET", "/analytics", "getAnalytics",

@@ -98,6 +98,21 @@ class WorkerList(msgspec.Struct, kw_only=True):
     workers: list[Worker]
 
 
+class CountsQuery(Body):
+    """Which runs to count."""
+
+    workflow: str | None = None
+    cap: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 10_000
+    """Each status is counted up to this many runs: a count equal to it means at least that many."""
+
+
+class RunCounts(msgspec.Struct, kw_only=True):
+    """Runs per status, each counted up to ``cap``."""
+
+    counts: dict[str, int]
+    cap: int
+
+
 class AnalyticsQuery(Body):
     """Which workflow over which window."""
 

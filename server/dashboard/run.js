@@ -18,6 +18,7 @@ export async function runView(runId) {
   const headline = h("div.headline");
   const notice = h("div");
   const threadPicker = h("nav.threads", { "aria-label": "Threads of this run" });
+  const threadFamily = h("p.family");
   const graphBox = h("div.graph-box");
   const variables = h("dl.variables");
   const timelineBox = h("div");
@@ -48,6 +49,12 @@ export async function runView(runId) {
       return h("button", { type: "button", "aria-pressed": String(t.number === current.number),
         onclick: () => { thread = t.number; drawGraph(); } }, `#${t.number} ${t.name}${parent}`);
     }));
+    const go = (t) => h("button.link", { type: "button", onclick: () => { thread = t.number; drawGraph(); } }, `#${t.number} ${t.name}`);
+    const parent = nodes.threads.find((t) => t.number === current.parent);
+    const children = nodes.threads.filter((t) => t.parent === current.number);
+    threadFamily.replaceChildren(
+      parent ? h("span", {}, "Started by ", go(parent)) : h("span", { text: "The run's entrypoint thread" }),
+      children.length ? h("span", {}, " · started ", ...children.flatMap((t, i) => [i ? ", " : "", go(t)])) : "");
     const layout = layouts.threads.find((l) => l.thread === current.name);
     const legend = h("ul.legend", { "aria-label": "Node states" }, ...STATES.map((state) =>
       h("li", {}, h(`span.swatch.st-${state.replace(" ", "-")}`), state)));
@@ -141,7 +148,7 @@ export async function runView(runId) {
   }
 
   const element = h("article", {}, headline, notice, actions,
-    h("section", { "aria-labelledby": "graph-title" }, h("h2", { id: "graph-title", text: "Graph" }), threadPicker, graphBox),
+    h("section", { "aria-labelledby": "graph-title" }, h("h2", { id: "graph-title", text: "Graph" }), threadPicker, threadFamily, graphBox),
     h("section", { "aria-labelledby": "timeline-title" }, h("h2", { id: "timeline-title", text: "Timeline" }), timelineBox),
     h("section", { "aria-labelledby": "vars-title" }, h("h2", { id: "vars-title", text: "Variables" }), variables),
     eventForm,

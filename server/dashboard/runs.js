@@ -117,11 +117,11 @@ export async function runsView({ deadLetters = false }) {
 
   async function countAll() {
     if (deadLetters) return;
-    const parts = await Promise.all(STATUSES.map(async (status) => {
-      const page = await api("/runs", { query: { status, limit: 200, workflow: filters.workflow, version: filters.version } });
-      return h("span.count", {}, statusBadge(status), ` ${page.runs.length}${page.next_cursor ? "+" : ""}`);
+    const { counts: found, cap } = await api("/run-counts", { query: { workflow: filters.workflow } });
+    counts.replaceChildren(...STATUSES.map((status) => {
+      const n = found[status] || 0;
+      return h("span.count", {}, statusBadge(status), ` ${n >= cap ? `${n.toLocaleString()}+` : n.toLocaleString()}`);
     }));
-    counts.replaceChildren(...parts);
   }
 
   function reload() { pages.length = 1; pages[0] = null; render(); countAll(); }

@@ -113,6 +113,9 @@ def test_the_threads_of_a_fan_out_can_be_switched(checkout_server: Server, page:
     for node in ("pick-item", "pack-item"):
         expect(page.locator(f'svg.graph [data-node="{node}"]')).to_have_class("node k-task st-done")
     expect(page.get_by_role("button", name="#2 fulfil-item (child of #0)")).to_have_attribute("aria-pressed", "true")
+    page.locator("p.family").get_by_role("button", name="#0 main").click()  # back to its parent
+    expect(page.locator("svg.graph")).to_have_attribute("aria-label", "Graph of thread main")
+    expect(page.locator("p.family")).to_contain_text("started #1 fulfil-item, #2 fulfil-item")
     screenshot(page, tmp_path, "threads")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from wfc.dsl import Workflow, WorkflowThread
-from wfc.runtime import Engine, TaskException, UsageError, task
+from wfc.runtime import Engine, RunStatus, TaskException, UsageError, task
 from wfc.runtime._analytics import percentile, workflow_stats
 
 pytestmark = pytest.mark.anyio
@@ -54,6 +54,14 @@ async def test_statuses_rates_and_step_times_of_a_window(db_url: str) -> None:
         assert (steps["check"].attempts, steps["check"].failed) == (4, 1)
         assert (steps["ship"].attempts, steps["ship"].failed) == (3, 0)
         assert all(0 <= step.p50 <= step.p95 < 30 for step in stats.steps)
+
+        counts = await engine.count_runs("stats")
+        assert {status.value: n for status, n in counts.items() if n} == {"COMPLETED": 3, "FAILED": 1}
+        assert len(counts) == len(RunStatus)
+        assert (await engine.count_runs("stats", cap=2))[RunStatus.COMPLETED] == 2  # "at least 2"
+        assert sum((await engine.count_runs("no-such-workflow")).values()) == 0
+        with pytest.raises(UsageError, match="cap"):
+            await engine.count_runs(cap=0)
 
         sampled = await engine.workflow_stats("stats", before, sample=2)
         assert sampled.runs == 2 and sampled.sampled
