@@ -6,7 +6,8 @@ import { onPush } from "./live.js";
 const STATUSES = ["RUNNING", "HALTED", "COMPLETED", "FAILED", "COMPENSATED", "CANCELLED"];
 
 export async function runsView({ deadLetters = false }) {
-  const filters = { status: [], workflow: "", version: "", started_after: "", needs_attention: false, search: "", kind: "all" };
+  const filters = { status: [], workflow: "", version: "", started_after: "", needs_attention: false, search: "", kind: "all",
+    where: "", stuck_for: "" };
   const pages = [null];
   const selected = new Set();
   const table = h("tbody");
@@ -25,6 +26,8 @@ export async function runsView({ deadLetters = false }) {
     deadLetters ? null : h("fieldset", {}, h("legend", { text: "Status" }), statusBoxes),
     field("search", "Run id", "o-1"), field("workflow", "Workflow", "checkout"), field("version", "Version", "1.2"),
     field("started_after", "Started within", "24h"),
+    field("where", "Variable = value", "order-id=o-1"),
+    deadLetters ? null : field("stuck_for", "Stuck for over", "5m"),
     deadLetters
       ? h("label", {}, "Which", h("select", { name: "kind", onchange: (e) => { filters.kind = e.target.value; reload(); } },
         h("option", { value: "all" }, "All failed runs"), h("option", { value: "failed" }, "Failed, compensation fine"),
@@ -39,7 +42,7 @@ export async function runsView({ deadLetters = false }) {
 
   async function redriveAll() {
     const body = { kind: filters.kind, workflow: filters.workflow || undefined, version: filters.version || undefined,
-      started_after: filters.started_after || undefined };
+      started_after: filters.started_after || undefined, where: whereTerms().length ? whereTerms() : undefined };
     try {
       const outcome = await api("/dead-letters/redrive", { method: "POST", body });
       const refused = outcome.refused.map((r) => ` ${r.run_id}: ${r.detail}`).join("");
@@ -51,11 +54,20 @@ export async function runsView({ deadLetters = false }) {
     render();
   }
 
+  // "order-id=o-1, status=paid": every pair must hold (the API's where=NAME:VALUE).
+  function whereTerms() {
+    return filters.where.split(",").map((pair) => pair.trim()).filter(Boolean).map((pair) => {
+      const at = pair.indexOf("=");
+      return at < 0 ? pair : `${pair.slice(0, at).trim()}:${pair.slice(at + 1).trim()}`;
+    });
+  }
+
   function query(cursor) {
     return {
       status: deadLetters ? undefined : filters.status, workflow: filters.workflow, version: filters.version,
       started_after: filters.started_after, needs_attention: filters.needs_attention ? "true" : undefined,
       kind: deadLetters ? filters.kind : undefined, cursor, limit: 25,
+      where: whereTerms(), stuck_for: deadLetters ? undefined : filters.stuck_for,
     };
   }
 
@@ -98,7 +110,8 @@ export async function runsView({ deadLetters = false }) {
       h("td", {}, h("a", { href: `#/runs/${encodeURIComponent(run.id)}` }, run.id)),
       h("td", {}, run.workflow, " ", h("span.muted", { text: run.version })),
       h("td", {}, statusBadge(run.status), run.needs_attention ? h("span.badge.s-failed", { text: "compensation failed" }) : null),
-      h("td", { text: run.failure ? `${run.failure.name}: ${run.failure.message}` : (run.waiting_on || []).join(", ") || run.node || "" }),
+      h("td", { text: run.stuck && run.stuck.length ? `stuck: ${run.stuck.map((r) => r.message).join("; ")}`
+        : run.failure ? `${run.failure.name}: ${run.failure.message}` : (run.waiting_on || []).join(", ") || run.node || "" }),
       h("td", { text: when(run.created_at) }),
       h("td", { text: when(run.updated_at) }));
   }
