@@ -179,6 +179,17 @@ def print_table(result: dict[str, Any]) -> None:
                 f"{figures['concurrency']} in flight)",
                 file=out,
             )
+    dash = result.get("dashboard")
+    if dash:
+        push = dash["push_latency_ms"]
+        drawn = "not measured (no Chromium)" if dash["render_ms"] is None else f"drawn in {dash['render_ms']:g} ms"
+        print(f"\n== Dashboard: {dash['pages']} open pages over {dash['runs']} runs ==", file=out)
+        print(
+            f"  steps/s {dash['steps_per_s_no_pages']:g} without pages, {dash['steps_per_s_with_pages']:g} with "
+            f"(ratio {dash['with_pages_ratio']:g}); push p50 {push['p50']:g} ms, p99 {push['p99']:g} ms; "
+            f"{dash['layout_nodes']}-node thread laid out in {dash['layout_ms']:g} ms, {drawn}",
+            file=out,
+        )
     cost = result.get("metrics_cost")
     if cost:
         print("\n== Prometheus metrics (observer + a scrape per second), SQLite throughput ==", file=out)

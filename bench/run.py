@@ -70,6 +70,7 @@ def main() -> None:
     )
     parser.add_argument("--workers", default="1,2,4", help="worker process counts on PostgreSQL")
     parser.add_argument("--no-api", action="store_true", help="skip the API load test (api_load.py)")
+    parser.add_argument("--no-dashboard", action="store_true", help="skip the dashboard's load (dashboard_load.py)")
     args = parser.parse_args()
     reps = args.reps or (1 if args.quick else 3)
     sizes = sqlite_suite.QUICK if args.quick else sqlite_suite.Sizes()
@@ -109,6 +110,12 @@ def main() -> None:
     if not args.no_api:
         progress(f"api load: {sizes.api_runs} runs, {sizes.api_requests} requests per scenario")
         result["api"] = child("api_load.py", "--runs", sizes.api_runs, "--requests", sizes.api_requests, timeout=3600)
+    if not args.no_dashboard:
+        progress(f"dashboard: {sizes.dash_pages} open pages over {sizes.concurrent} runs, push latency, layout")
+        result["dashboard"] = child(
+            "dashboard_load.py", "--runs", sizes.concurrent, "--pages", sizes.dash_pages, "--reps", reps,
+            "--pushes", sizes.dash_pushes, timeout=3600,
+        )
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = targets(result)
     result["seconds"] = round(time.perf_counter() - began, 1)

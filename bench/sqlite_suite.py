@@ -39,6 +39,10 @@ class Sizes:
     """Runs stored for the API load test (``api_load.py``)."""
     api_requests: int = 2000
     """Measured requests per API scenario."""
+    dash_pages: int = 20
+    """Dashboard pages listening to live pushes while the engine works (``dashboard_load.py``)."""
+    dash_pushes: int = 30
+    """Runs started one by one to time the push that names each."""
     metric_pairs: int = 7
     """Pairs of runs with and without metrics (at least ``--reps``): a 3 %
     difference needs more than three to stand out of the noise."""
@@ -55,6 +59,8 @@ QUICK = Sizes(
     api_runs=1000,
     api_requests=50,
     metric_pairs=1,
+    dash_pages=3,
+    dash_pushes=3,
 )
 
 #: DBOS's side in its default rollback journal and switched to WAL.

@@ -22,6 +22,7 @@ from wfc.cli import (
     server_cmd,
     validate_cmd,
     worker_cmd,
+    workers_cmd,
 )
 from wfc.cli.errors import DEBUG_KEY, WfcGroup
 from wfc.cli.lean_typer import defer_unused_rich
@@ -80,6 +81,7 @@ def _register(target: typer.Typer) -> None:
     target.add_typer(event_cmd.event_app, name="event")
     target.command("worker")(worker_cmd.worker_command)
     target.command("server")(server_cmd.server_command)
+    target.command("workers")(workers_cmd.workers_command)
 
 
 _register(app)

@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 from wfc.specs._lazy import export, listing
 
 if TYPE_CHECKING:
+    from wfc.runtime._analytics import StepStats, WorkflowStats
     from wfc.runtime._engine import Engine
     from wfc.runtime._observe import Commit, Observer, RunLabels, TaskAttempt, task_attempts
-    from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, Started, ThreadInfo
+    from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, Started, ThreadInfo, WorkerInfo
     from wfc.runtime._stuck import StuckReason
     from wfc.runtime._subscribe import FeedEntry, Subscription
     from wfc.runtime._tasks import TaskContext, TaskDefinition, TaskException, TaskFunction, task
@@ -64,6 +65,9 @@ if TYPE_CHECKING:
 #: The module each public name is defined in.
 _HOMES: dict[str, str] = {
     "Engine": "wfc.runtime._engine",
+    "StepStats": "wfc.runtime._analytics",
+    "WorkflowStats": "wfc.runtime._analytics",
+    "WorkerInfo": "wfc.runtime._records",
     "Commit": "wfc.runtime._observe",
     "Observer": "wfc.runtime._observe",
     "RunLabels": "wfc.runtime._observe",
@@ -144,6 +148,7 @@ __all__ = [
     "RunStatus",
     "SentEvent",
     "Started",
+    "StepStats",
     "StoreError",
     "StuckReason",
     "Subscription",
@@ -163,7 +168,9 @@ __all__ = [
     "WaitTimeoutError",
     "WfcError",
     "Worker",
+    "WorkerInfo",
     "WorkerStats",
+    "WorkflowStats",
     "Workload",
     "task",
     "task_attempts",

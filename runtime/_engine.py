@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import anyio
 import msgspec
 
+from wfc.runtime._analytics import WorkflowStats
 from wfc.runtime._arguments import Moment, check_key
 from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
@@ -31,7 +32,7 @@ from wfc.runtime._inputs import check_event_args, check_run_id, check_start_args
 from wfc.runtime._loop import CommitLoop, Follow
 from wfc.runtime._observe import Observer, Observers, Signal
 from wfc.runtime._reader import Reader
-from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, Started, run_info
+from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, SentEvent, Started, WorkerInfo, run_info
 from wfc.runtime._retention import cutoff, keep_for, purge, retention_seconds, runs_taken
 from wfc.runtime._search_backfill import index_pending
 from wfc.runtime._spec_cache import CachedSpec, SpecCache, derive
@@ -43,6 +44,7 @@ from wfc.runtime.errors import MissingTasksError, UnknownRunError, UsageError, W
 from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
 from wfc.runtime.interpreter.state import RunStatus, decode_state
 from wfc.runtime.store import Store, StuckWindow, open_store, retention
+from wfc.runtime.store.feed import head as feed_head
 from wfc.runtime.store.workload import Workload, read_workload
 from wfc.runtime.tracing import Tracing, exporting
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
@@ -485,6 +487,42 @@ class Engine:
         self._loop.check_open()
         return await self._reader.serving_engines()
 
+    async def count_runs(self, workflow: str | None = None, *, cap: int = 10_000) -> dict[RunStatus, int]:
+        """How many runs (of ``workflow``) have each status, counting each up
+        to ``cap`` (a count equal to ``cap`` means "at least"): cheap enough to
+        ask on every refresh of a dashboard, whatever the number of runs.
+
+        Raises:
+            UsageError: a cap below 1.
+        """
+        self._loop.check_open()
+        return await self._reader.count_runs(workflow, cap=cap)
+
+    async def workflow_stats(
+        self, workflow: str, since: dt.datetime, until: dt.datetime | None = None, *, sample: int = 2000
+    ) -> WorkflowStats:
+        """How ``workflow`` has been doing since ``since``: runs started per
+        minute, statuses, failure and compensation rates among finished runs,
+        and per step the median and 95th percentile of dispatch-to-result
+        time. Reads the newest ``sample`` runs of the window at most (the
+        answer says whether it sampled), so it costs the same at any size.
+
+        Raises:
+            UsageError: a bad sample size, or ``since`` after ``until``.
+        """
+        self._loop.check_open()
+        return await self._reader.workflow_stats(workflow, since, until, sample=sample)
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Every engine registered on this database (``wfc worker``, ``wfc
+        run``, ``wfc server --tasks``, embedded engines): where it runs, the
+        tasks it serves, its last heartbeat, whether it still counts as alive
+        (as :meth:`serving_engines` judges), and the attempts it holds leases
+        on. An engine that died stays listed, not alive, until a live one
+        reaps it."""
+        self._loop.check_open()
+        return await self._reader.list_workers()
+
     async def workload(self, stuck_after: float | dt.timedelta = 300.0) -> Workload:
         """What the database holds to be done now, for every process
         serving it: unfinished runs by workflow and status, task attempts
@@ -742,6 +780,12 @@ class Engine:
             clock=self._clock,
             check_open=self._loop.check_open,
         )
+
+    async def feed_end(self) -> str:
+        """The position after every entry committed so far: give it to
+        :meth:`read_feed` to read only what is committed from now on."""
+        self._loop.check_open()
+        return await feed_head(self._store)
 
     async def read_feed(
         self, after: str | None = None, limit: int = 100, *, kinds: Iterable[str] = ()

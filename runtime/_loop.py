@@ -232,7 +232,9 @@ class CommitLoop:
         if self._serve:  # a client runs nothing: it is not an engine that serves the database
             registered_at = self._clock()
             host, pid = socket.gethostname(), os.getpid()
-            await self._store.register_engine(self.engine_id, host, pid, registered_at, self._lease)
+            await self._store.register_engine(
+                self.engine_id, host, pid, registered_at, self._lease, tasks=sorted(self._definitions)
+            )
             self._registered_at = registered_at
         body_error: Exception | None = None
         async with anyio.create_task_group() as tg:

@@ -21,8 +21,9 @@ from typing import Any
 
 import msgspec
 
+from wfc.runtime._analytics import WorkflowStats, workflow_stats
 from wfc.runtime._arguments import Moment, check_key, epoch, parse_statuses, parse_version, pick_version
-from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, run_info, to_datetime
+from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, WorkerInfo, run_info, to_datetime
 from wfc.runtime._search import search_terms
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
 from wfc.runtime._stuck import reasons_by_run, stuck_seconds
@@ -154,6 +155,56 @@ class Reader:
         if not isinstance(where, Mapping):
             raise UsageError(f"where must be a mapping of variable names to values, got {where!r}")
         return search_terms(where, await self.searchable_variables(workflow))
+
+    async def count_runs(self, workflow: str | None = None, *, cap: int = 10_000) -> dict[RunStatus, int]:
+        """Runs per status (see :meth:`~wfc.runtime.Engine.count_runs`).
+
+        Raises:
+            UsageError: a cap below 1.
+        """
+        check_key(workflow, "the workflow")
+        if cap < 1:
+            raise UsageError(f"count_runs counts up to a cap of 1 or more, not {cap}")
+        counts = await self._store.count_by_status([s.value for s in RunStatus], workflow, cap)
+        return {RunStatus(status): n for status, n in counts.items()}
+
+    async def workflow_stats(
+        self, workflow: str, since: dt.datetime, until: dt.datetime | None = None, *, sample: int = 2000
+    ) -> WorkflowStats:
+        """One workflow over a window (see :meth:`~wfc.runtime.Engine.workflow_stats`).
+
+        Raises:
+            UsageError: a bad sample size, or ``since`` after ``until``.
+        """
+        end = (until or dt.datetime.now(dt.UTC)).timestamp()
+        start = since.timestamp()
+        if not 1 <= sample <= 20000:
+            raise UsageError(f"the sample of workflow_stats is 1 to 20000 runs, not {sample}")
+        if start > end:
+            raise UsageError(f"the window of workflow_stats ends ({until}) before it starts ({since})")
+        runs = [r for r in await self._store.recent_runs(workflow, start, sample) if float(r["created_at"]) <= end]
+        tasks = await self._store.task_journal([str(r["id"]) for r in runs])
+        return workflow_stats(workflow, start, end, runs, tasks, sample)
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Every engine registered on the database (see :meth:`~wfc.runtime.Engine.list_workers`)."""
+        now, host = self._clock(), socket.gethostname()
+        engines = await self._store.list_engines()
+        leases = await self._store.leases_by_engine()
+        return [
+            WorkerInfo(
+                id=e.id,
+                host=e.host,
+                pid=e.pid,
+                started_at=to_datetime(e.started_at),
+                heartbeat_at=to_datetime(e.heartbeat_at),
+                alive=e.alive(now, self._lease, host),
+                tasks=e.tasks,
+                leases=leases.get(e.id, (0, 0.0))[0],
+                oldest_lease=to_datetime(leases[e.id][1]) if e.id in leases else None,
+            )
+            for e in sorted(engines, key=lambda e: e.started_at)
+        ]
 
     async def history(
         self,

@@ -147,6 +147,25 @@ def _thread_info(thread: ThreadRun) -> ThreadInfo:
 
 
 @dataclass(frozen=True)
+class WorkerInfo:
+    """An engine registered on the database, as :meth:`Engine.list_workers` sees it."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: dt.datetime
+    heartbeat_at: dt.datetime
+    alive: bool
+    """A heartbeat within the lease, and (on this machine) its process exists."""
+    tasks: tuple[str, ...]
+    """The tasks it runs (empty: none, or registered by a wfc before schema 8)."""
+    leases: int
+    """Attempts it holds: dispatched to it and not finished."""
+    oldest_lease: dt.datetime | None
+    """When the oldest of those was dispatched."""
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """A run as it is stored now."""
 

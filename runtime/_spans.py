@@ -156,6 +156,23 @@ class RunSpans:
         out, self._out = self._out, []
         return [] if replay or not self.trace.sampled else out
 
+    def open_spans(self, now: float) -> list[SpanRecord]:
+        """The spans started and not ended yet, as if they ended at ``now``
+        (``wfc.open`` set): a timeline's bars still running or waiting."""
+        return [
+            SpanRecord(
+                trace=self.trace,
+                span_id=span.span_id,
+                parent_id=span.parent_id,
+                name=span.name,
+                start=span.start,
+                end=max(now, span.start),
+                attributes={**span.attributes, "wfc.open": True},
+                events=tuple(span.events),
+            )
+            for span in self._open.values()
+        ]
+
     # ------------------------------------------------------------------ spans
 
     def _sid(self, seq: int) -> int:

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 from wfc.runtime import Engine
 from wfc.server import _problems
 from wfc.server._access import AccessError, Tokens
+from wfc.server._dashboard import dashboard_routes
 from wfc.server._endpoints import ENDPOINTS
 from wfc.server._http import Dispatcher, json_response
 from wfc.server._openapi import openapi
@@ -43,6 +44,7 @@ def make_app(
         return json_response(document)
 
     routes.append(Route(PREFIX + "/openapi.json", openapi_json, methods=["GET"], name="openapi"))
+    routes.extend(dashboard_routes())
     # The probes also at the root, where orchestrators look for them.
     for e in ENDPOINTS:
         if e.public:

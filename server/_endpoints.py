@@ -26,10 +26,17 @@ from wfc.server._feed import (
     purge,
 )
 from wfc.server._http import Call, Endpoint, Reply
+from wfc.server._layout import LayoutQuery, SpecLayout, layout_thread
+from wfc.server._live import Push, live_pushes
 from wfc.server._problems import ProblemError
+from wfc.server._run_graph import RunNodes, ThreadNodes, node_states
+from wfc.server._timeline import Timeline, all_history, run_timeline
 from wfc.server._types import (
+    Analytics,
+    AnalyticsQuery,
     CancelRequest,
     CorrelatedEvent,
+    CountsQuery,
     DeadLetterKind,
     DeadLettersQuery,
     DiffQuery,
@@ -47,12 +54,16 @@ from wfc.server._types import (
     RedriveRequest,
     Refused,
     Run,
+    RunCounts,
     RunEvent,
     RunList,
     RunsQuery,
     SpecDiff,
     SpecList,
     StartRequest,
+    StepTimes,
+    Worker,
+    WorkerList,
 )
 from wfc.server._views import journal_view, run_view, spec_summary, spec_view
 from wfc.specs import WorkflowSpec
@@ -63,6 +74,37 @@ from wfc.specs import WorkflowSpec
 async def healthz(call: Call[None, None]) -> Health:
     """The process is up (it answers)."""
     return Health()
+
+
+async def run_counts(call: Call[CountsQuery, None]) -> RunCounts:
+    counts = await call.engine.count_runs(call.query.workflow, cap=call.query.cap)
+    return RunCounts(counts={status.value: n for status, n in counts.items()}, cap=call.query.cap)
+
+
+async def analytics(call: Call[AnalyticsQuery, None]) -> Analytics:
+    query = call.query
+    since = _moment(query.since, "since")
+    assert since is not None
+    stats = await call.engine.workflow_stats(query.workflow, since, sample=query.sample)
+    moment = dt.datetime.fromtimestamp
+    return Analytics(
+        workflow=stats.workflow,
+        since=moment(stats.since, dt.UTC),
+        until=moment(stats.until, dt.UTC),
+        runs=stats.runs,
+        sampled=stats.sampled,
+        bucket=stats.bucket,
+        started=[(moment(at, dt.UTC), count) for at, count in stats.started],
+        statuses=stats.statuses,
+        failure_rate=stats.failure_rate,
+        compensation_rate=stats.compensation_rate,
+        steps=[msgspec.convert(step, StepTimes, from_attributes=True) for step in stats.steps],
+    )
+
+
+async def list_workers(call: Call[None, None]) -> WorkerList:
+    workers = await call.engine.list_workers()
+    return WorkerList(workers=[msgspec.convert(w, Worker, from_attributes=True) for w in workers])
 
 
 async def readyz(call: Call[None, None]) -> Readiness:
@@ -104,6 +146,20 @@ async def spec_graph(call: Call[GraphQuery, None]) -> Graph:
     threads = [thread] if thread is not None else [spec.entrypoint, *sorted(set(spec.threads) - {spec.entrypoint})]
     draw = to_mermaid if call.query.format is GraphFormat.MERMAID else to_dot
     return Graph(name=spec.name, version=str(spec.version), format=call.query.format, text=draw(spec, threads))
+
+
+async def spec_layout(call: Call[LayoutQuery, None]) -> SpecLayout:
+    spec = await _spec(call)
+    wanted = call.query.thread
+    if wanted is not None and wanted not in spec.threads:
+        known = ", ".join(sorted(spec.threads))
+        raise ProblemError(
+            404, "unknown-thread", f"{spec.name} {spec.version} has no thread {wanted!r}; its threads are: {known}"
+        )
+    names = [wanted] if wanted is not None else [spec.entrypoint, *sorted(set(spec.threads) - {spec.entrypoint})]
+    return SpecLayout(
+        name=spec.name, version=str(spec.version), threads=[layout_thread(n, spec.threads[n]) for n in names]
+    )
 
 
 async def spec_diff(call: Call[DiffQuery, None]) -> SpecDiff:
@@ -222,6 +278,21 @@ async def journal(call: Call[JournalQuery, None]) -> Journal:
     return Journal(entries=journal_view(entries, names), next_after=last)
 
 
+async def run_nodes(call: Call[None, None]) -> RunNodes:
+    run_id = call.path["run_id"]
+    info = await call.engine.get_run(run_id)
+    states = node_states(await all_history(call.engine, run_id))
+    threads = [
+        ThreadNodes(number=t.number, name=t.name, parent=t.parent, states=states.get(t.number, {}))
+        for t in info.threads
+    ]
+    return RunNodes(run_id=run_id, workflow=info.workflow, version=str(info.version), threads=threads)
+
+
+async def run_gantt(call: Call[None, None]) -> Timeline:
+    return await run_timeline(call.engine, call.path["run_id"])
+
+
 async def halt(call: Call[None, HaltRequest]) -> Run:
     return run_view(await call.engine.halt(call.path["run_id"], call.body.reason))
 
@@ -324,6 +395,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET", "/readyz", "readyz", "The database answers and is migrated.", readyz, Readiness, public=True,
         other_statuses=(503,), tags=("health",),
     ),
+    Endpoint(
+        "GET", "/workers", "listWorkers", "Every engine registered on the database: tasks, heartbeat, leases.",
+        list_workers, WorkerList, cli=("workers",), tags=("health",),
+    ),
+    Endpoint(
+        "GET", "/run-counts", "countRuns", "Runs per status (of a workflow), each counted up to a cap.",
+        run_counts, RunCounts, query=CountsQuery, tags=("runs",),
+    ),
+    Endpoint(
+        "GET", "/analytics", "getAnalytics",
+        "One workflow over a window: runs started per minute, failure and compensation rates, step p50/p95.",
+        analytics, Analytics, query=AnalyticsQuery, tags=("runs",),
+    ),
     Endpoint("GET", "/specs", "listSpecs", "Every deployed spec version.", list_specs, SpecList, tags=("specs",)),
     Endpoint(
         "GET", "/specs/{name}/diff", "diffSpecs", "What changed between two deployed versions, and the bump it needs.",
@@ -336,6 +420,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET", "/specs/{name}/{version}/graph", "getSpecGraph", "A spec version drawn as Mermaid or dot.",
         spec_graph, Graph, query=GraphQuery, cli=("graph",), tags=("specs",),
+    ),
+    Endpoint(
+        "GET", "/specs/{name}/{version}/layout", "getSpecLayout",
+        "A spec version laid out in layers: boxes and polylines per thread, for drawing.",
+        spec_layout, SpecLayout, query=LayoutQuery, tags=("specs",),
     ),
     Endpoint(
         "GET", "/runs", "listRuns", "Runs, newest first, filtered, one page at a time.", list_runs, RunList,
@@ -352,6 +441,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET", "/runs/{run_id}/history", "getJournal", "A run's journal, filtered, one page at a time.", journal,
         Journal, query=JournalQuery, cli=("runs history",), tags=("runs",),
+    ),
+    Endpoint(
+        "GET", "/runs/{run_id}/nodes", "getRunNodes",
+        "The state of every node each thread of a run reached (done, running, waiting, failed, compensated).",
+        run_nodes, RunNodes, tags=("runs",),
+    ),
+    Endpoint(
+        "GET", "/runs/{run_id}/timeline", "getRunTimeline",
+        "A run's attempts, waits, sleeps, threads and compensations as bars in time (the spans of its trace).",
+        run_gantt, Timeline, tags=("runs",),
     ),
     Endpoint(
         "POST", "/runs/{run_id}/halt", "haltRun", "Pause a run.", halt, Run, body=HaltRequest,
@@ -380,6 +479,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET", "/journal", "readFeed", "Every run's journal entries after a position, in commit order.",
         journal_feed, Feed, query=FeedQuery, cli=("runs watch",), tags=("runs",),
+    ),
+    Endpoint(
+        "GET", "/live", "livePushes",
+        "Server-sent events: a `push` naming the runs that changed, within a second of each commit.",
+        live_pushes, Push, media_type="text/event-stream", tags=("runs",),
     ),
     Endpoint(
         "POST", "/retention/purge", "purgeRuns", "Delete (or count) finished runs and everything stored for them.",

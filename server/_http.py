@@ -69,7 +69,8 @@ class Endpoint:
     public: bool = False
     """No token needed (health probes, the OpenAPI document)."""
     media_type: str = "application/json"
-    """Of a successful answer; ``response`` describes it (each line of JSON lines)."""
+    """Of a successful answer; ``response`` describes it (each line of JSON
+    lines, each event of ``text/event-stream``)."""
     tags: tuple[str, ...] = ()
 
     @property

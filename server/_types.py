@@ -75,6 +75,83 @@ class Readiness(msgspec.Struct, kw_only=True):
     """Engines serving the database now; with none, running runs wait."""
 
 
+class Worker(msgspec.Struct, kw_only=True):
+    """An engine registered on the database: a ``wfc worker``, ``wfc run``,
+    ``wfc server --tasks`` or an embedded engine."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: dt.datetime
+    heartbeat_at: dt.datetime
+    alive: bool
+    """A heartbeat within its lease, and (on the server's machine) its process exists."""
+    tasks: list[str]
+    leases: int
+    """Attempts it holds now."""
+    oldest_lease: dt.datetime | None
+
+
+class WorkerList(msgspec.Struct, kw_only=True):
+    """Every registered engine, oldest first."""
+
+    workers: list[Worker]
+
+
+class CountsQuery(Body):
+    """Which runs to count."""
+
+    workflow: str | None = None
+    cap: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 10_000
+    """Each status is counted up to this many runs: a count equal to it means at least that many."""
+
+
+class RunCounts(msgspec.Struct, kw_only=True):
+    """Runs per status, each counted up to ``cap``."""
+
+    counts: dict[str, int]
+    cap: int
+
+
+class AnalyticsQuery(Body):
+    """Which workflow over which window."""
+
+    workflow: str
+    since: str = "1h"
+    """The window's start: a duration before now (``30m``, ``24h``) or an ISO date/time."""
+    sample: Annotated[int, msgspec.Meta(ge=1, le=20000)] = 2000
+    """Most runs read (the newest of the window)."""
+
+
+class StepTimes(msgspec.Struct, kw_only=True):
+    """One node's task attempts in the window: dispatch-to-result seconds."""
+
+    node: str
+    attempts: int
+    failed: int
+    p50: float
+    p95: float
+
+
+class Analytics(msgspec.Struct, kw_only=True):
+    """One workflow over a window, read from its newest ``runs`` runs."""
+
+    workflow: str
+    since: dt.datetime
+    until: dt.datetime
+    runs: int
+    sampled: bool
+    """The window held more runs than were read."""
+    bucket: int
+    """Seconds per bucket of ``started`` (60, or more for long windows: at most 120 buckets)."""
+    started: list[tuple[dt.datetime, int]]
+    """(bucket start, runs started in it), oldest first."""
+    statuses: dict[str, int]
+    failure_rate: float | None
+    compensation_rate: float | None
+    steps: list[StepTimes]
+
+
 # ---------------------------------------------------------------- specs
 
 

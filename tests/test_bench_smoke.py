@@ -72,3 +72,10 @@ def test_quick_bench_reports_every_item_8_figure_and_the_api_load_on_sqlite() ->
         input=line, capture_output=True, text=True, check=True,
     ).stdout.splitlines()  # fmt: skip
     assert len(api_table) == 2 + 4 and "p99 ms" in api_table[0]
+
+    # The dashboard's load, tiny: open pages on a real `wfc server`, pushes timed, a 500-node layout.
+    dash = result["dashboard"]
+    assert dash["pages"] == result["sizes"]["dash_pages"] and dash["runs"] == result["sizes"]["concurrent"]
+    assert dash["steps_per_s_no_pages"] > 0 and dash["steps_per_s_with_pages"] > 0
+    assert dash["push_latency_ms"]["n"] == result["sizes"]["dash_pushes"] and dash["push_latency_ms"]["p50"] >= 0
+    assert dash["layout_nodes"] >= 500 and dash["layout_ms"] > 0

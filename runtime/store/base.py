@@ -139,6 +139,8 @@ class EngineRecord(msgspec.Struct, frozen=True):
     pid: int
     started_at: float
     heartbeat_at: float
+    tasks: tuple[str, ...] = ()
+    """The tasks it runs (empty for engines registered before schema 8)."""
 
     def alive(self, now: float, lease: float, host: str) -> bool:
         """Whether the engine still serves: a heartbeat within ``lease``, and,

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, NamedTuple
 
+import msgspec
 from msgspec.structs import replace
 
 from wfc.runtime.errors import NewerRunStateError, StoreError
@@ -490,6 +491,20 @@ class Store:
             params.append(limit)
         return [decode.journal_record(row) for row in await self._fetch(statement, params)]
 
+    async def count_by_status(self, statuses: Sequence[str], workflow: str | None, cap: int) -> dict[str, int]:
+        """Runs per status (of ``workflow``), each count stopping at ``cap``:
+        an index range per status read ``cap`` rows deep at most, so the
+        answer costs the same at a thousand runs or a million."""
+        counts: dict[str, int] = {}
+        for status in statuses:
+            where, params = ("status = ?", [status]) if workflow is None else (
+                "status = ? AND workflow = ?", [status, workflow]
+            )
+            rows = await self._fetch(f"SELECT count(*) AS n FROM (SELECT 1 FROM runs WHERE {where} LIMIT ?) AS r",
+                                     [*params, cap])  # fmt: skip
+            counts[status] = int(rows[0]["n"])
+        return counts
+
     async def count_stuck(self, window: StuckWindow) -> int:
         """How many runs are stuck in ``window`` (see :mod:`.stuck`)."""
         return await count_stuck(self.dialect, window)
@@ -514,20 +529,63 @@ class Store:
         rows = await self._fetch("SELECT * FROM events WHERE run_id IS NULL ORDER BY seq LIMIT ?", (limit,))
         return [decode.event_record(row) for row in rows]
 
+    async def recent_runs(self, workflow: str, since: float, limit: int) -> list[Row]:
+        """The newest runs of ``workflow`` created at or after ``since``, at
+        most ``limit``: id, status, created_at, updated_at (the index on
+        ``(workflow, created_at)`` reads exactly these)."""
+        return await self._fetch(
+            "SELECT id, status, created_at, updated_at FROM runs WHERE workflow = ? AND created_at >= ? "
+            "ORDER BY created_at DESC LIMIT ?",
+            (workflow, since, limit),
+        )
+
+    async def task_journal(self, run_ids: Sequence[str]) -> list[Row]:
+        """The task entries (dispatched, completed, failed) of these runs'
+        journals: run_id, thread, node, kind, attempt, at. Read by primary
+        key, a few hundred runs per statement."""
+        rows: list[Row] = []
+        for start in range(0, len(run_ids), 500):
+            chunk = run_ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows += await self._fetch(
+                f"SELECT run_id, thread, node, kind, attempt, at FROM journal WHERE run_id IN ({marks}) "
+                "AND kind IN ('TASK_DISPATCHED', 'TASK_COMPLETED', 'TASK_FAILED')",
+                chunk,
+            )
+        return rows
+
     async def list_engines(self) -> list[EngineRecord]:
         """The serving engines registered on the database, live or not yet
         reaped (see :meth:`EngineRecord.alive`)."""
-        rows = await self._fetch("SELECT id, host, pid, started_at, heartbeat_at FROM engines")
-        return [EngineRecord(**{key: row[key] for key in row.keys()}) for row in rows]  # noqa: SIM118
+        rows = await self._fetch("SELECT id, host, pid, started_at, heartbeat_at, tasks FROM engines")
+        return [
+            EngineRecord(
+                id=row["id"], host=row["host"], pid=row["pid"], started_at=row["started_at"],
+                heartbeat_at=row["heartbeat_at"], tasks=tuple(msgspec.json.decode(row["tasks"])),
+            )
+            for row in rows
+        ]
+
+    async def leases_by_engine(self) -> dict[str, tuple[int, float]]:
+        """Per engine id, how many outbox rows it holds and when the oldest
+        of them was dispatched."""
+        rows = await self._fetch(
+            "SELECT lease_owner, count(*) AS held, min(created_at) AS oldest FROM tasks "
+            "WHERE lease_owner IS NOT NULL GROUP BY lease_owner"
+        )
+        return {row["lease_owner"]: (int(row["held"]), float(row["oldest"])) for row in rows}
 
     # ---------------------------------------------------------------- leases
 
-    async def register_engine(self, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
-        """Record a live engine; release the leases of engines that are gone
-        (a dead process on this host, or a heartbeat older than ``lease``).
-        A store opened read-only registers nothing: a reader holds no leases."""
+    async def register_engine(
+        self, engine_id: str, host: str, pid: int, now: float, lease: float, tasks: Sequence[str] = ()
+    ) -> None:
+        """Record a live engine and the tasks it runs; release the leases of
+        engines that are gone (a dead process on this host, or a heartbeat
+        older than ``lease``). A store opened read-only registers nothing: a
+        reader holds no leases."""
         if not self.read_only:
-            await self.dialect.register_engine(engine_id, host, pid, now, lease)
+            await self.dialect.register_engine(engine_id, host, pid, now, lease, tasks)
 
     async def heartbeat(self, engine_id: str, now: float, lease: float) -> None:
         """Extend the leases of this engine's tasks."""

@@ -137,7 +137,9 @@ class Dialect(abc.ABC):
     # ---------------------------------------------------------------- leases
 
     @abc.abstractmethod
-    async def register_engine(self, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
+    async def register_engine(
+        self, engine_id: str, host: str, pid: int, now: float, lease: float, tasks: Sequence[str] = ()
+    ) -> None:
         """See :meth:`~wfc.runtime.store.Store.register_engine`."""
 
     @abc.abstractmethod

@@ -35,6 +35,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ClassVar, Final
 
 import anyio
+import msgspec
 
 from wfc.runtime.errors import ReadOnlyDatabaseError, StaleRunError
 from wfc.runtime.store import postgres_sql as sql
@@ -208,6 +209,7 @@ class PostgresDialect(Dialect):
         self._session = session
         self._lock = anyio.Lock()
         self._registration: tuple[str, str, int] | None = None
+        self._engine_tasks = "[]"
         self._conflicts: tuple[type[Exception], ...] = (
             asyncpg.DeadlockDetectedError,
             asyncpg.SerializationError,
@@ -330,8 +332,11 @@ class PostgresDialect(Dialect):
 
     # ---------------------------------------------------------------- leases
 
-    async def register_engine(self, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
+    async def register_engine(
+        self, engine_id: str, host: str, pid: int, now: float, lease: float, tasks: Sequence[str] = ()
+    ) -> None:
         self._registration = (engine_id, host, pid)
+        self._engine_tasks = msgspec.json.encode(list(tasks)).decode()
         await self.reap_engines(now, lease)
         await self._insert_engine(now)
 
@@ -340,7 +345,9 @@ class PostgresDialect(Dialect):
             return
         engine_id, host, pid = self._registration
         backend_pid, backend_start = self._session.backend or (None, None)
-        await self._pool.execute(sql.REGISTER_ENGINE, engine_id, host, pid, now, backend_pid, backend_start)
+        await self._pool.execute(
+            sql.REGISTER_ENGINE, engine_id, host, pid, now, backend_pid, backend_start, self._engine_tasks
+        )
 
     async def _ensure_session(self, now: float) -> None:
         if await self._session.ensure():

@@ -181,8 +181,8 @@ def thread_arguments(batch: WriteBatch) -> list[list[Any]]:
 # ---------------------------------------------------------------- leases
 
 REGISTER_ENGINE: Final = (
-    "INSERT INTO engines (id, host, pid, started_at, heartbeat_at, backend_pid, backend_start) "
-    "VALUES ($1, $2, $3, $4, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, "
+    "INSERT INTO engines (id, host, pid, started_at, heartbeat_at, backend_pid, backend_start, tasks) "
+    "VALUES ($1, $2, $3, $4, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, "
     "backend_pid = excluded.backend_pid, backend_start = excluded.backend_start"
 )
 #: Extend this engine's leases; returns whether its row is still there.

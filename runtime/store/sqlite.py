@@ -30,6 +30,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppres
 from typing import Any, ClassVar, Final, TypeVar
 
 import anyio
+import msgspec
 
 from wfc.runtime.errors import ReadOnlyDatabaseError, StaleRunError, StoreError
 from wfc.runtime.store import rows as decode
@@ -454,7 +455,9 @@ class _SqliteConnection(Connection):
 # ---------------------------------------------------------------- leases
 
 
-def _register_engine(conn: sqlite3.Connection, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
+def _register_engine(
+    conn: sqlite3.Connection, engine_id: str, host: str, pid: int, now: float, lease: float, tasks: str
+) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         for row in conn.execute("SELECT id, host, pid, heartbeat_at FROM engines").fetchall():
@@ -465,8 +468,8 @@ def _register_engine(conn: sqlite3.Connection, engine_id: str, host: str, pid: i
                 )
                 conn.execute("DELETE FROM engines WHERE id = ?", (row["id"],))
         conn.execute(
-            "INSERT INTO engines (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
-            (engine_id, host, pid, now, now),
+            "INSERT INTO engines (id, host, pid, started_at, heartbeat_at, tasks) VALUES (?, ?, ?, ?, ?, ?)",
+            (engine_id, host, pid, now, now, tasks),
         )
         conn.execute("COMMIT")
     except BaseException:
@@ -625,9 +628,12 @@ class SqliteDialect(Dialect):
 
     # ---------------------------------------------------------------- leases
 
-    async def register_engine(self, engine_id: str, host: str, pid: int, now: float, lease: float) -> None:
+    async def register_engine(
+        self, engine_id: str, host: str, pid: int, now: float, lease: float, tasks: Sequence[str] = ()
+    ) -> None:
         try:
-            await self._write(_register_engine, engine_id, host, pid, now, lease)
+            listed = msgspec.json.encode(list(tasks)).decode()
+            await self._write(_register_engine, engine_id, host, pid, now, lease, listed)
         except sqlite3.Error as exc:  # the last step of opening: its failure is the database's
             raise explain(self.location, exc, self._busy_timeout) from None
 

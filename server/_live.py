@@ -1,0 +1,120 @@
+"""Live pushes to open dashboard pages (``GET /api/v1/live``, server-sent
+events).
+
+However many pages are open, the server tails the journal feed once: one
+reader asks the database for what was committed since its last look (the
+feed's two cheap statements) at most every ``interval`` seconds, and only
+while at least one page listens. Each push names the runs that changed, so
+a page asks again only when something it shows changed: an idle page costs
+the database nothing, a busy one a single request per push.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator
+
+import msgspec
+from starlette.responses import StreamingResponse
+
+from wfc.runtime import Engine
+from wfc.server._http import Call
+
+#: Most run ids named in one push; past that, ``more`` tells pages to reload.
+MAX_RUNS_PER_PUSH = 200
+#: Seconds between pushes without news, so proxies and pages know the stream lives.
+KEEPALIVE = 15.0
+
+
+class Push(msgspec.Struct, kw_only=True):
+    """What changed since the last push."""
+
+    runs: dict[str, str]
+    """Run id → the kind of its latest journal entry (``RUN_COMPLETED``, ...)."""
+    more: bool = False
+    """More runs changed than are named: reload whatever is shown."""
+
+
+class Live:
+    """One tail of the journal, shared by every listening page."""
+
+    def __init__(self, engine: Engine, interval: float = 0.5) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._listeners: set[asyncio.Queue[Push]] = set()
+        self._tail: asyncio.Task[None] | None = None
+
+    @property
+    def listeners(self) -> int:
+        return len(self._listeners)
+
+    @contextlib.asynccontextmanager
+    async def listening(self) -> AsyncIterator[asyncio.Queue[Push]]:
+        """A queue of pushes for one page, for as long as it listens."""
+        queue: asyncio.Queue[Push] = asyncio.Queue(maxsize=8)
+        self._listeners.add(queue)
+        if self._tail is None or self._tail.done():
+            self._tail = asyncio.create_task(self._follow())
+        try:
+            yield queue
+        finally:
+            self._listeners.discard(queue)
+            if not self._listeners and self._tail is not None:
+                self._tail.cancel()
+                self._tail = None
+
+    async def _follow(self) -> None:
+        position = await self._engine.feed_end()
+        while self._listeners:
+            entries, position = await self._engine.read_feed(position, MAX_RUNS_PER_PUSH)
+            if len(entries) == MAX_RUNS_PER_PUSH:
+                # A burst: pages reload what they show, and the tail skips to
+                # the end rather than reading the burst page by page.
+                self._publish(Push(runs={}, more=True))
+                position = await self._engine.feed_end()
+            elif entries:
+                self._publish(Push(runs={entry.run_id: entry.kind for entry in entries}))
+            await asyncio.sleep(self._interval)
+
+    def _publish(self, push: Push) -> None:
+        for queue in self._listeners:
+            if queue.full():  # a page that does not keep up gets one "reload everything"
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+                push = Push(runs={}, more=True)
+            queue.put_nowait(push)
+
+
+async def event_stream(live: Live) -> AsyncIterator[bytes]:
+    """The server-sent events of one page: ``retry``, then a ``push`` event
+    per change and a comment every :data:`KEEPALIVE` seconds."""
+    yield b"retry: 2000\n\n"
+    async with live.listening() as queue:
+        while True:
+            try:
+                push = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE)
+            except TimeoutError:
+                yield b": still here\n\n"
+                continue
+            yield b"event: push\ndata: " + msgspec.json.encode(push) + b"\n\n"
+
+
+_LIVES: weakref.WeakKeyDictionary[Engine, Live] = weakref.WeakKeyDictionary()
+
+
+def live_of(engine: Engine) -> Live:
+    """The one tail of ``engine``'s journal that every page of its server shares."""
+    found = _LIVES.get(engine)
+    if found is None:
+        found = _LIVES[engine] = Live(engine)
+    return found
+
+
+async def live_pushes(call: Call[None, None]) -> StreamingResponse:
+    return StreamingResponse(
+        event_stream(live_of(call.engine)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
