@@ -13,9 +13,9 @@ export function drawThread(layout, states = null, onNode = null) {
     const d = line.points.map(([x, y], i) => `${i ? "L" : "M"}${x},${y}`).join(" ");
     svg.append(s("path", { d, class: line.back ? "edge back" : "edge", "marker-end": "url(#arrow)" }));
     if (line.label && line.points.length > 1) {
-      const middle = Math.max(1, Math.floor(line.points.length / 2));
-      const [[x0, y0], [x1, y1]] = [line.points[middle - 1], line.points[middle]];
-      svg.append(s("text", { x: (x0 + x1) / 2 + 6, y: (y0 + y1) / 2 + 4, class: "edge-label" }, line.label));
+      // Along the first stretch, past the fan-out: the labels of a branch's edges stay apart.
+      const [[x0, y0], [x1, y1]] = [line.points[0], line.points[1]];
+      svg.append(s("text", { x: x0 + (x1 - x0) * 0.65 + 4, y: y0 + (y1 - y0) * 0.65, class: "edge-label" }, line.label));
     }
   }
   for (const box of layout.nodes) {

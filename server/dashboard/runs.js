@@ -150,10 +150,11 @@ export async function runsView({ deadLetters = false }) {
   await render();
   countAll().catch(() => {});
   // Any change may move a run into this page: reload it, at most once per push.
-  let counted = Date.now();
-  const stop = onPush(() => {
+  // Counts: at most one request a second while pushes come, the last after the last push.
+  let counting = null;
+  const unsubscribe = onPush(() => {
     render();
-    if (Date.now() - counted > 5000) { counted = Date.now(); countAll().catch(() => {}); }
+    if (counting === null) counting = setTimeout(() => { counting = null; countAll().catch(() => {}); }, 1000);
   });
-  return { element, stop };
+  return { element, stop: () => { unsubscribe(); clearTimeout(counting); } };
 }

@@ -31,6 +31,8 @@ def test_a_run_started_from_the_cli_appears_in_the_list(checkout_server: Server,
     expect(row).to_be_visible(timeout=5000)  # the list refreshes by itself
     checkout_server.wait_for("o-live-1", "COMPLETED")
     expect(row.get_by_text("COMPLETED")).to_be_visible(timeout=5000)
+    completed = page.get_by_label("Runs by status").locator(".count").filter(has_text="COMPLETED")
+    expect(completed).to_have_text("COMPLETED 1", timeout=5000)  # the counts follow too
     screenshot(page, tmp_path, "runs")
 
 
