@@ -129,7 +129,7 @@ async def seed(url: str, runs: int) -> dict[str, Any]:
     return {"seconds": round(seconds, 2), "runs_per_s": round(runs / seconds, 1), "depth": depth, "cursor": deep}
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -230,7 +230,7 @@ def measure(url: str, runs: int, requests: int, concurrency: int, progress: Call
     """Seed, serve, load; the JSON-ready figures."""
     progress(f"api load: seeding {runs} runs")
     seeded = anyio.run(seed, url, runs)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="wfc-api-load-") as folder:
         log = Path(folder) / "server.log"

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from api_load import free_port, wait_ready
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("WFC_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -70,12 +73,6 @@ def _wide(width: int = 6, depth: int = 28) -> Any:
     return Workflow("dash-wide", flow).compile()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def _deploy(url: str) -> None:
     from wfc.runtime import Engine
 
@@ -89,23 +86,6 @@ def _start_server(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     command += ["--host", "127.0.0.1", "--tasks", str(HERE / "bench_tasks.py")]
     with open(log, "wb") as out:
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
-
-
-async def _ready(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise SystemExit(f"wfc server exited:\n{log.read_text()[-3000:]}")
-            try:
-                if (await client.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await anyio.sleep(0.1)
-    raise SystemExit(f"wfc server was not ready:\n{log.read_text()[-3000:]}")
 
 
 async def _listen(base: str, heard: dict[str, float] | None, stop: anyio.Event) -> None:
@@ -194,12 +174,12 @@ def measure(runs: int, pages: int, reps: int, pushes: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="wfc-dash-") as folder:
         url = f"sqlite:///{Path(folder) / 'dash.db'}"
         anyio.run(_deploy, url)
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         log = Path(folder) / "server.log"
         server = _start_server(url, port, log)
         try:
-            anyio.run(_ready, base, server, log)
+            anyio.run(wait_ready, base, server, log)
             sides: dict[int, list[float]] = {0: [], pages: []}
             for rep in range(reps):
                 for listening in (0, pages) if rep % 2 == 0 else (pages, 0):

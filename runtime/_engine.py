@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
@@ -262,48 +262,19 @@ class Engine:
             with anyio.CancelScope(shield=True):
                 await store.close()
 
-    @asynccontextmanager
-    async def _retaining(self, seconds: float | None) -> AsyncIterator[None]:
-        """Purge in the background while the block runs, if asked. An error
-        of the block reaches the caller as itself (not in a group)."""
+    def _retaining(self, seconds: float | None) -> AbstractAsyncContextManager[None]:
+        """Purge in the background while the block runs, if asked."""
         if seconds is None:
-            yield
-            return
-        body_error: Exception | None = None
-        closed = anyio.Event()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(keep_for, self._store, seconds, self._clock, closed)
-            try:
-                yield
-            except Exception as exc:
-                body_error = exc
-            finally:
-                closed.set()
-                tg.cancel_scope.cancel()
-        if body_error is not None:
-            raise body_error
+            return _in_background(None)
+        return _in_background(lambda closed: keep_for(self._store, seconds, self._clock, closed))
 
-    @asynccontextmanager
-    async def _indexing(self, serve: bool) -> AsyncIterator[None]:
+    def _indexing(self, serve: bool) -> AbstractAsyncContextManager[None]:
         """Index the runs stored before searchable variables were indexed
         (see :mod:`._search_backfill`) in the background of a serving
         engine, while the block runs."""
         if not serve:
-            yield
-            return
-        body_error: Exception | None = None
-        closed = anyio.Event()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(index_pending, self._store, self._specs, closed)
-            try:
-                yield
-            except Exception as exc:
-                body_error = exc
-            finally:
-                closed.set()
-                tg.cancel_scope.cancel()
-        if body_error is not None:
-            raise body_error
+            return _in_background(None)
+        return _in_background(lambda closed: index_pending(self._store, self._specs, closed))
 
     @property
     def url(self) -> str:
@@ -962,3 +933,26 @@ class Engine:
         )
         result: SentEvent = await self._loop.call(command)
         return result
+
+
+@asynccontextmanager
+async def _in_background(work: Callable[[anyio.Event], Coroutine[Any, Any, None]] | None) -> AsyncIterator[None]:
+    """Run ``work(closed)`` in the background while the block runs (nothing
+    when there is no work); ``closed`` is set when the block ends. An error
+    of the block reaches the caller as itself, not in an exception group."""
+    if work is None:
+        yield
+        return
+    closed = anyio.Event()
+    body_error: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(work, closed)
+        try:
+            yield
+        except Exception as exc:
+            body_error = exc
+        finally:
+            closed.set()
+            tg.cancel_scope.cancel()
+    if body_error is not None:
+        raise body_error
