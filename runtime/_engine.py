@@ -322,6 +322,13 @@ class Engine:
         (tests), so timers that became due fire without waiting."""
         self._loop.wake_timers()
 
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` about every commit of this engine from now on,
+        as the ``observers`` given to :meth:`open` are (e.g. a reader of the
+        journal feed that wants to look right after a commit)."""
+        self._loop.check_open()
+        self._loop.observe(observer)
+
     # ------------------------------------------------------------------ specs
 
     async def deploy(self, spec: WorkflowSpec) -> bool:

@@ -3,8 +3,9 @@ events).
 
 However many pages are open, the server tails the journal feed once: one
 reader asks the database for what was committed since its last look (the
-feed's two cheap statements) at most every ``interval`` seconds, and only
-while at least one page listens. Each push names the runs that changed, so
+feed's two cheap statements) right after each commit of the server's own
+engine and every ``interval`` seconds for other processes' commits, never
+more than once per ``spacing``, and only while at least one page listens. Each push names the runs that changed, so
 a page asks again only when something it shows changed: an idle page costs
 the database nothing, a busy one a single request per push.
 """
@@ -20,6 +21,7 @@ import msgspec
 from starlette.responses import StreamingResponse
 
 from wfc.runtime import Engine
+from wfc.runtime._observe import Signal
 from wfc.server._http import Call
 
 #: Most run ids named in one push; past that, ``more`` tells pages to reload.
@@ -40,11 +42,14 @@ class Push(msgspec.Struct, kw_only=True):
 class Live:
     """One tail of the journal, shared by every listening page."""
 
-    def __init__(self, engine: Engine, interval: float = 0.5) -> None:
+    def __init__(self, engine: Engine, interval: float = 0.5, spacing: float = 0.1) -> None:
         self._engine = engine
         self._interval = interval
+        self._spacing = spacing
         self._listeners: set[asyncio.Queue[Push]] = set()
         self._tail: asyncio.Task[None] | None = None
+        self._committed = asyncio.Event()
+        self._observing = False
 
     @property
     def listeners(self) -> int:
@@ -55,6 +60,10 @@ class Live:
         """A queue of pushes for one page, for as long as it listens."""
         queue: asyncio.Queue[Push] = asyncio.Queue(maxsize=8)
         self._listeners.add(queue)
+        if not self._observing:
+            # This server's own engine commits: look at once, not at the next interval.
+            self._engine.observe(Signal(self._committed.set))
+            self._observing = True
         if self._tail is None or self._tail.done():
             self._tail = asyncio.create_task(self._follow())
         try:
@@ -76,7 +85,17 @@ class Live:
                 position = await self._engine.feed_end()
             elif entries:
                 self._publish(Push(runs={entry.run_id: entry.kind for entry in entries}))
-            await asyncio.sleep(self._interval)
+            await self._next_look()
+
+    async def _next_look(self) -> None:
+        """Until a commit of this server's engine (other processes' commits
+        are seen every ``interval``), and never sooner than ``spacing`` after
+        the last look: however fast the engine commits, at most one read of
+        the feed per ``spacing``."""
+        await asyncio.sleep(self._spacing)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._committed.wait(), max(0.0, self._interval - self._spacing))
+        self._committed.clear()
 
     def _publish(self, push: Push) -> None:
         for queue in self._listeners:
