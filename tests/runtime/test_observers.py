@@ -144,3 +144,17 @@ async def test_without_observers_the_engine_runs_as_before(db_url: str) -> None:
     async with Engine.open(db_url, TASKS, poll_interval=0.1) as engine:
         assert await run_all(engine, ["m-ok"]) == {"m-ok": "COMPLETED"}
         await anyio.sleep(0)
+
+
+async def test_an_observer_added_to_an_open_engine_sees_the_commits_from_then_on(db_url: str) -> None:
+    late = Recorder()
+    async with Engine.open(db_url, TASKS, poll_interval=0.05) as engine:
+        await engine.deploy(FLOWS["m-ok"])
+        await engine.wait(await engine.start("m-ok", run_id="before"), timeout=30)
+        engine.observe(late)
+        await engine.wait(await engine.start("m-ok", run_id="after"), timeout=30)
+    seen = {entry.run_id for commit in late.commits for entry in commit.journal}
+    assert seen == {"after"}
+    assert late.kinds("after")[0] == "RUN_STARTED" and late.kinds("after")[-1] == "RUN_COMPLETED"
+    with pytest.raises(UsageError):
+        engine.observe(Recorder())  # closed
