@@ -35,7 +35,23 @@ from wfc.specs import (
     with_hash,
 )
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
+from rtdb import SKIP_REASON, Db, make_db, postgres_base_url
+
 Invoke = Callable[..., Result]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """A fresh database for a CLI test: a SQLite file, and a PostgreSQL
+    schema too when ``WFC_TEST_POSTGRES_URL`` is set (else that case skips)."""
+    if request.param == "postgres" and postgres_base_url() is None:
+        pytest.skip(SKIP_REASON)
+    database = make_db(request.param, tmp_path)
+    try:
+        yield database
+    finally:
+        database.drop()
 
 
 @pytest.fixture

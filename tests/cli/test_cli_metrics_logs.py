@@ -7,7 +7,6 @@ masked values masked."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,20 +17,9 @@ pytest.importorskip("prometheus_client", reason="the metrics need pip install 'w
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 from obsflows import ATTEMPTS, CARD, COMPENSATIONS, DURATIONS, ENDINGS, FLOWS, INPUTS, labelled, scraped
 from obsproc import TASKS_FILE, deploy, start_runs, start_wfc, wait_runs
-from rtdb import SKIP_REASON, Db, make_db, postgres_base_url
+from rtdb import Db
 
 METRICS_URL = r"metrics at (http://127\.0\.0\.1:\d+/metrics)"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
-    if request.param == "postgres" and postgres_base_url() is None:
-        pytest.skip(SKIP_REASON)
-    database = make_db(request.param, tmp_path)
-    try:
-        yield database
-    finally:
-        database.drop()
 
 
 def test_a_worker_serves_metrics_of_the_attempts_it_ran(db: Db, tmp_path: Path) -> None:

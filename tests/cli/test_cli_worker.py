@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import pytest
 from typer.testing import Result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
-from rtdb import SKIP_REASON, Db, make_db, postgres_base_url
+from rtdb import Db
 
 from wfc.runtime import Engine, RunInfo
 
@@ -49,17 +49,6 @@ async def shout(text: str) -> str:
         await anyio.sleep(60)
     return text.upper()
 """
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
-    if request.param == "postgres" and postgres_base_url() is None:
-        pytest.skip(SKIP_REASON)
-    database = make_db(request.param, tmp_path)
-    try:
-        yield database
-    finally:
-        database.drop()
 
 
 @pytest.fixture

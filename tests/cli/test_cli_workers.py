@@ -9,15 +9,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import Result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
-from rtdb import SKIP_REASON, Db, make_db, postgres_base_url
+from rtdb import Db
 
 Invoke = Callable[..., Result]
 
@@ -43,17 +42,6 @@ async def nap(name: str) -> str:
 def unused() -> None:
     return None
 """
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
-    if request.param == "postgres" and postgres_base_url() is None:
-        pytest.skip(SKIP_REASON)
-    database = make_db(request.param, tmp_path)
-    try:
-        yield database
-    finally:
-        database.drop()
 
 
 def workers(invoke: Invoke, url: str) -> list[dict[str, Any]]:
