@@ -34,9 +34,12 @@ __all__ = [
     "TaskDefinitionError",
     "UnexpectedEventError",
     "UnknownRunError",
+    "UnknownUserTaskError",
     "UnknownWorkflowError",
     "UnsupportedUrlError",
     "UsageError",
+    "UserTaskStateError",
+    "UserTaskValuesError",
     "WaitTimeoutError",
 ]
 
@@ -275,6 +278,56 @@ class RunStateError(WfcError):
         self.status = status
         self.action = action
         super().__init__(f"cannot {action}: run {run_id!r} is {status}" + (f"; {hint}" if hint else ""))
+
+
+class UnknownUserTaskError(WfcError):
+    """No user task has this id (or its run was deleted by retention).
+
+    Attributes:
+        task_id: The id given.
+    """
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(
+            f"no user task with id {task_id!r}; list them with engine.list_user_tasks() or `wfc tasks list`"
+        )
+
+
+class UserTaskStateError(ConflictError):
+    """The user task's status (or its assignee) does not allow this action:
+    completing a task that is DONE or CANCELLED, claiming one assigned to
+    someone else, releasing one that has no group ...
+
+    Attributes:
+        task_id: The user task.
+        status: Its current status (``UNASSIGNED``, ``ASSIGNED``, ``DONE``, ``CANCELLED``).
+        action: What was refused (``claim``, ``release``, ``reassign``, ``complete``, ``cancel``).
+    """
+
+    def __init__(self, task_id: str, status: str, action: str, reason: str = "") -> None:
+        self.task_id = task_id
+        self.status = status
+        self.action = action
+        super().__init__(f"cannot {action} user task {task_id!r}: it is {status}" + (f"; {reason}" if reason else ""))
+
+
+class UserTaskValuesError(WfcError):
+    """The values given to complete a user task do not fit its form; the task
+    stays open.
+
+    Attributes:
+        task_id: The user task.
+        form: The name of its form.
+        problems: ``(field, reason)`` for each unknown, missing or mistyped field.
+    """
+
+    def __init__(self, task_id: str, form: str, problems: Sequence[tuple[str, str]]) -> None:
+        self.task_id = task_id
+        self.form = form
+        self.problems = [(str(field), str(reason)) for field, reason in problems]
+        listed = "; ".join(f"{field}: {reason}" for field, reason in self.problems)
+        super().__init__(f"cannot complete user task {task_id!r} with these values of form {form!r}: {listed}")
 
 
 class RunIdConflictError(ConflictError):

@@ -190,6 +190,39 @@ class FailNode(NodeBase, tag="fail", kw_only=True, frozen=True):
     content: Expr | None = None
 
 
+UserTaskAction = Literal["reassign", "release", "remind", "cancel"]
+
+
+class UserTaskTimer(_Spec, frozen=True):
+    """Something that happens to a user task still open ``after`` seconds
+    from its assignment: a durable timer, dropped when the task is done or
+    cancelled."""
+
+    after: float
+    action: UserTaskAction
+    """``reassign`` to ``user``/``group``; ``release`` an assigned task back to
+    its group; ``remind``: run ``task`` with ``args`` (its result changes
+    nothing); ``cancel`` the task (its node fails with ``USER_TASK_CANCELLED``)."""
+    user: Expr | None = None
+    group: Expr | None = None
+    task: str | None = None
+    args: list[Expr] = []
+
+
+class UserTaskNode(NodeBase, tag="user_task", kw_only=True, frozen=True):
+    """Assigns work to a person: waits until someone completes the form
+    ``form`` (its output is the submitted values, one key per field) or the
+    task is cancelled (the node fails with ``USER_TASK_CANCELLED``)."""
+
+    form: str
+    """Name of a form in ``WorkflowSpec.forms``."""
+    user: Expr | None = None
+    group: Expr | None = None
+    """At least one of ``user`` and ``group``; both evaluate to strings."""
+    notes: Expr | None = None
+    timers: list[UserTaskTimer] = []
+
+
 class CompensateNode(NodeBase, tag="compensate", kw_only=True, frozen=True):
     """Runs the compensations of every completed step now, in reverse order
     of completion, then ends the run as ``COMPENSATED``."""
@@ -208,6 +241,7 @@ Node = (
     | NopNode
     | FailNode
     | CompensateNode
+    | UserTaskNode
 )
 
 #: Node kinds that end their thread and so have no edges.
@@ -225,4 +259,5 @@ ERROR_CODES: tuple[str, ...] = (
     "TIMEOUT",
     "EXPRESSION_ERROR",
     "CHILD_FAILURE",
+    "USER_TASK_CANCELLED",
 )

@@ -6,6 +6,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from wfc.specs.forms import FormDef
 from wfc.specs.nodes import Node
 
 #: Format id the compiler writes; bumped only for an incompatible format.
@@ -83,3 +84,5 @@ class WorkflowSpec(_Spec, frozen=True):
     """The workflow's variables: its inputs and state, visible to every thread."""
     output: VarType | None = None
     """Type of the run's output, when it has one."""
+    forms: dict[str, FormDef] = {}
+    """User task forms, by name, that ``user_task`` nodes assign."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from wfc.runtime.interpreter.state import RunState, RunStatus
+from wfc.runtime.interpreter.state import RunState, RunStatus, UserTaskStatus
 from wfc.specs import Backoff
 
 # ---------------------------------------------------------------- inputs
@@ -99,7 +99,65 @@ class Redeliver(_Input, frozen=True, tag="redeliver"):
     dispatch_id: str
 
 
-Input = TaskCompleted | TaskFailed | EventArrived | TimerFired | Cancel | Halt | Resume | Retry | Redeliver
+class ClaimUserTask(_Input, frozen=True, tag="claim_user_task"):
+    """``user`` takes an unassigned user task (a member of its group)."""
+
+    task_id: str
+    user: str
+
+
+class ReleaseUserTask(_Input, frozen=True, tag="release_user_task"):
+    """An assigned user task goes back to its group, unassigned."""
+
+    task_id: str
+    by: str | None = None
+    """Who did it, for the journal; ``None``: an operator or a program."""
+
+
+class ReassignUserTask(_Input, frozen=True, tag="reassign_user_task"):
+    """A user task is given to another user and/or group."""
+
+    task_id: str
+    user: str | None = None
+    group: str | None = None
+    by: str | None = None
+
+
+class CompleteUserTask(_Input, frozen=True, tag="complete_user_task"):
+    """Someone submitted the form: the node completes with ``values``."""
+
+    task_id: str
+    values: dict[str, Any] = {}
+    by: str | None = None
+
+
+class CancelUserTask(_Input, frozen=True, tag="cancel_user_task"):
+    """The user task is cancelled: its node fails with ``USER_TASK_CANCELLED``."""
+
+    task_id: str
+    reason: str = ""
+    by: str | None = None
+
+
+#: What people (and programs acting for them) do to user tasks.
+UserTaskInput = ClaimUserTask | ReleaseUserTask | ReassignUserTask | CompleteUserTask | CancelUserTask
+
+Input = (
+    TaskCompleted
+    | TaskFailed
+    | EventArrived
+    | TimerFired
+    | Cancel
+    | Halt
+    | Resume
+    | Retry
+    | Redeliver
+    | ClaimUserTask
+    | ReleaseUserTask
+    | ReassignUserTask
+    | CompleteUserTask
+    | CancelUserTask
+)
 
 #: Inputs that operators send (refused with a reason when they make no sense).
 OperatorInput = Cancel | Halt | Resume | Retry
@@ -167,7 +225,36 @@ class RunFinished(_Effect, frozen=True, tag="run_finished"):
     status: RunStatus
 
 
-Effect = DispatchTask | AbandonTask | SetTimer | CancelTimer | WatchEvent | UnwatchEvent | RunFinished
+class UserTaskChanged(_Effect, frozen=True, tag="user_task_changed"):
+    """A user task was created or changed: the shell writes its row (the
+    inbox and lookup index) in the same commit as the run."""
+
+    id: str
+    thread: int
+    node: str
+    form: str
+    status: UserTaskStatus
+    created_at: float
+    updated_at: float
+    user: str | None = None
+    group: str | None = None
+    notes: str | None = None
+    values: dict[str, Any] | None = None
+    """What it was completed with (DONE)."""
+    by: str | None = None
+    """Who made this change (``None``: the workflow itself, a timer, an operator)."""
+
+
+Effect = (
+    DispatchTask
+    | AbandonTask
+    | SetTimer
+    | CancelTimer
+    | WatchEvent
+    | UnwatchEvent
+    | RunFinished
+    | UserTaskChanged
+)
 
 
 class JournalEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -197,7 +197,66 @@ class ResumeWait(_Record, tag_field="wait", tag="resume"):
     node: str
 
 
-Wait = TaskWait | RetryWait | EventWait | SleepWait | HandlerWait | ThreadsWait | DoneWait | FailedWait | ResumeWait
+class UserTaskStatus(enum.StrEnum):
+    """Where a user task is, as in LittleHorse."""
+
+    UNASSIGNED = "UNASSIGNED"
+    """Offered to a group; any member may claim it."""
+    ASSIGNED = "ASSIGNED"
+    """Assigned to one user (who may also be in its group)."""
+    DONE = "DONE"
+    """Completed with values that fit its form."""
+    CANCELLED = "CANCELLED"
+    """Cancelled (by a person, its ``cancel_after`` timer, or its thread or
+    run ending); its node failed with ``USER_TASK_CANCELLED``."""
+
+    @property
+    def open(self) -> bool:
+        """True while someone can still act on it."""
+        return self is UserTaskStatus.UNASSIGNED or self is UserTaskStatus.ASSIGNED
+
+
+class UserTaskTimerState(_Record):
+    """One ``UserTaskNode.timers`` entry of an open user task."""
+
+    index: int
+    """Position in the node's ``timers``."""
+    timer: int | None = None
+    due: float | None = None
+    remaining: float | None = None
+    """Seconds left while frozen (the timer is withdrawn)."""
+
+
+class UserTaskWait(_Record, tag_field="wait", tag="user_task"):
+    """At a ``user_task`` node: a person has work to do."""
+
+    id: str
+    """The user task's id, unique across runs (see ``user_task_id``)."""
+    form: str
+    status: UserTaskStatus = UserTaskStatus.UNASSIGNED
+    user: str | None = None
+    group: str | None = None
+    notes: str | None = None
+    assigned_at: float = 0.0
+    """When the task was created: its timers count from here."""
+    timers: list[UserTaskTimerState] = []
+    """Timers not fired yet."""
+    reminders: list[str] = []
+    """Dispatch ids of reminder task attempts still running."""
+
+
+Wait = (
+    TaskWait
+    | RetryWait
+    | EventWait
+    | SleepWait
+    | HandlerWait
+    | ThreadsWait
+    | DoneWait
+    | FailedWait
+    | ResumeWait
+    | UserTaskWait
+)
 
 
 class Interrupt(_Record):
