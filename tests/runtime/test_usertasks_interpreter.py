@@ -189,7 +189,8 @@ def test_ids_differ_per_run_thread_node_and_visit() -> None:
 def test_a_null_or_empty_user_falls_back_to_the_group() -> None:
     s = approval(user=var("who"), variables={"who": variable("str")})
     assert Run(s).task().status is UserTaskStatus.UNASSIGNED
-    assert Run(approval(user="", group="finance")).task().user is None
+    empty = approval(user=var("who"), group="finance", variables={"who": variable("str", default="")})
+    assert Run(empty).task().user is None
 
 
 @pytest.mark.parametrize(
@@ -202,7 +203,9 @@ def test_a_null_or_empty_user_falls_back_to_the_group() -> None:
     ],
 )
 def test_a_task_nobody_can_take_fails_the_node_with_an_expression_error(user: Any, group: Any, says: str) -> None:
-    run = Run(approval(user=user, group=group))
+    """Values the spec checks cannot catch: they come from variables."""
+    variables = {"u": variable("json", default=user), "g": variable("json", default=group)}
+    run = Run(approval(user=var("u"), group=var("g"), variables=variables))
     failure = run.state.failure
     assert failure is not None and (failure.name, failure.node) == ("EXPRESSION_ERROR", "ut")
     assert says in failure.message
@@ -211,8 +214,9 @@ def test_a_task_nobody_can_take_fails_the_node_with_an_expression_error(user: An
 
 def test_an_expression_error_on_assigning_can_be_handled() -> None:
     s = approval(
-        user=None,
+        user=var("nobody"),
         group=None,
+        variables={"nobody": variable("str")},
         handlers=[handler("error", "fallback", "EXPRESSION_ERROR")],
         threads={"fallback": thread([("end", exit_())], variables={"failure": variable("json")})},
         output=None,
@@ -568,7 +572,8 @@ def test_a_reminder_that_lost_its_process_is_dispatched_again() -> None:
 
 
 def test_a_timer_whose_expression_fails_cancels_the_task_and_fails_the_node() -> None:
-    run = Run(approval(timers=[ut_timer(10, "reassign", user=var("nobody"))]))
+    s = approval(timers=[ut_timer(10, "reassign", user=var("who", "name"))], variables={"who": variable("json")})
+    run = Run(s)
     task_id = run.task().id
     run.fire()
     failure = run.state.failure
