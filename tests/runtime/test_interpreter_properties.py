@@ -60,7 +60,7 @@ from wfc.runtime.interpreter import (
     step,
     user_task_refusal,
 )
-from wfc.runtime.interpreter.state import RunState, RunStatus, TaskWait, encode_state
+from wfc.runtime.interpreter.state import RetryWait, RunState, RunStatus, TaskWait, encode_state
 from wfc.specs import Backoff
 
 UserTaskInputs = ClaimUserTask | ReleaseUserTask | ReassignUserTask | CompleteUserTask | CancelUserTask
@@ -235,11 +235,13 @@ def check_user_tasks(state: RunState, index: Index, seen: Seen) -> None:
     if state.status.finished:
         assert index.open() == {}
     for number, open_task in open_tasks(state).values():
-        armed = [t.timer for t in open_task.timers if t.timer is not None]
+        backoffs = [a for a in open_task.reminder_attempts if isinstance(a, RetryWait)]
+        timed = [*open_task.timers, *backoffs]
+        armed = [t.timer for t in timed if t.timer is not None]
         if state.threads[number].suspended:
-            assert armed == [] and all(t.remaining is not None for t in open_task.timers)
+            assert armed == [] and all(t.remaining is not None for t in timed)
         else:
-            assert len(armed) == len(open_task.timers) and set(armed) <= set(seen.timers)
+            assert len(armed) == len(timed) and set(armed) <= set(seen.timers)
         assert open_task.reminders == [a.dispatch_id for a in open_task.reminder_attempts if isinstance(a, TaskWait)]
 
 
