@@ -178,7 +178,9 @@ async def _seeded(db: Db) -> Store:
     store = await open_store(db.url, 1.0)
     await _seed(store)
     if db.kind == "sqlite":
-        numbers = f"(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {SEEDED}) SELECT i FROM n)"
+        numbers = (
+            f"(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {SEEDED}) SELECT i FROM n)"
+        )
     else:
         numbers = f"generate_series(1, {SEEDED}) AS i"
     async with store.transaction() as tx:

@@ -96,9 +96,9 @@ async def test_two_processes_completing_one_task_at_once_exactly_one_wins(tmp_pa
         runs = [await engine.start("race", run_id=f"race-{n}") for n in range(6)]
         ids = [(await engine.list_user_tasks(run_id=run_id))[0].id for run_id in runs]
     (tmp_path / "completer.py").write_text(COMPLETER)
+    command = [sys.executable, str(tmp_path / "completer.py"), str(tmp_path), db.url]
     children = [
-        subprocess.Popen([sys.executable, str(tmp_path / "completer.py"), str(tmp_path), db.url, name, *ids],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        subprocess.Popen([*command, name, *ids], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for name in ("one", "two")
     ]
     try:
