@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 from rtclock import ManualClock, manual_engine
 from rtdb import Db
@@ -16,6 +17,7 @@ from rtspec import user_task as user_task_node
 from wfc.runtime import (
     Engine,
     RunStatus,
+    TaskContext,
     UnknownUserTaskError,
     UsageError,
     UserTask,
@@ -23,6 +25,7 @@ from wfc.runtime import (
     UserTaskStatus,
     UserTaskValuesError,
 )
+from wfc.runtime import task as wfc_task
 
 pytestmark = pytest.mark.anyio
 
@@ -273,8 +276,9 @@ async def test_cancelling_the_run_cancels_its_open_tasks(db: Db) -> None:
         await engine.cancel(run_id, reason="customer left")
         assert _rows(db, run_id) == [("CANCELLED", "ann", "support", "Approve order 7")]
         assert await engine.list_user_tasks(user="ann", status="ASSIGNED") == []
-        with pytest.raises(UserTaskStateError):
+        with pytest.raises(UserTaskStateError) as conflict:
             await engine.complete_user_task(task.id, {"approved": True}, user="ann")
+        assert (conflict.value.status, conflict.value.action) == ("CANCELLED", "complete")
 
 
 async def test_user_tasks_in_a_child_thread_are_indexed_with_their_thread(db: Db) -> None:
@@ -330,8 +334,6 @@ async def test_deadline_timers_change_the_index_as_they_fire(db: Db) -> None:
 
 
 async def _until_row(db: Db, run_id: str, row: tuple[Any, ...]) -> None:
-    import anyio
-
     with anyio.fail_after(10):
         while _rows(db, run_id) != [row]:
             await anyio.sleep(0.02)
@@ -350,3 +352,45 @@ async def test_retention_deletes_the_tasks_with_their_runs(db: Db) -> None:
             await engine.get_user_task(task.id)
         assert [t.run_id for t in await engine.list_user_tasks()] == [kept]
         assert db.rows(f"SELECT count(*) FROM user_tasks WHERE run_id = '{run_id}'") == [(0,)]
+
+
+async def test_a_reminder_runs_its_task_while_the_task_stays_open(db: Db) -> None:
+    sent: list[tuple[str, str]] = []
+
+    @wfc_task("send-reminder")
+    def send_reminder(who: str, task_form: str, ctx: TaskContext) -> str:
+        sent.append((who, task_form))
+        return "sent"
+
+    clock = ManualClock()
+    reminded = _approval("reminded", [ut_timer(86400, "remind", var("assignee"), "approval", task="send-reminder")])
+    async with manual_engine(db.url, clock, tasks=[send_reminder]) as engine:
+        await engine.deploy(reminded)
+        run_id = await engine.start("reminded", {"assignee": "ann"}, run_id="r1")
+        task = await _only_task(engine, run_id)
+        clock.advance(86401)
+        with anyio.fail_after(10):
+            while "USER_TASK_REMINDER_COMPLETED" not in [h.kind for h in (await engine.get_user_task(task.id)).audit]:
+                await anyio.sleep(0.02)
+        assert sent == [("ann", "approval")]
+        shown = await engine.get_user_task(task.id)
+        assert shown.status is UserTaskStatus.ASSIGNED and shown.user == "ann"
+        assert [h.kind for h in shown.audit][:2] == ["USER_TASK_ASSIGNED", "USER_TASK_REMINDED"]
+        await engine.complete_user_task(task.id, {"approved": True}, user="ann")
+        assert (await engine.wait(run_id, timeout=10)).status is RunStatus.COMPLETED
+
+
+async def test_a_halted_runs_task_can_be_claimed_and_completed_and_the_node_finishes_on_resume(db: Db) -> None:
+    async with Engine.open(db.url) as engine:
+        await engine.deploy(APPROVE)
+        run_id = await engine.start("approve", {}, run_id="r1")
+        task = await _only_task(engine, run_id)
+        await engine.halt(run_id, reason="audit")
+        await engine.claim_user_task(task.id, "ann")
+        done = await engine.complete_user_task(task.id, {"approved": True}, user="ann")
+        assert done.status is UserTaskStatus.DONE
+        assert _rows(db, run_id) == [("DONE", "ann", "support", "Approve order 7")]
+        assert (await engine.get_run(run_id)).status is RunStatus.HALTED
+        await engine.resume(run_id)
+        run = await engine.wait(run_id, timeout=10)
+        assert run.status is RunStatus.COMPLETED and run.output == {"approved": True, "comment": None, "limit": None}
