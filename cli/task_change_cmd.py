@@ -10,8 +10,6 @@ nothing changes and the exit code is 3. Values that do not fit the form are
 named field by field, exit code 1.
 """
 
-from __future__ import annotations
-
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,7 +28,7 @@ By = Annotated[
 
 
 def _change(
-    url: str, task_id: str, verb: str, act: Callable[[Engine], Awaitable[UserTask]], as_json: bool
+    url: str, task_id: str, verb: str, act: "Callable[[Engine], Awaitable[UserTask]]", as_json: bool
 ) -> None:
     """Apply one change to a task and say where it is now; a conflict exits 3."""
     from rich.text import Text
@@ -128,7 +126,7 @@ def complete_command(
     check_name(user, "--user")
     pairs = fields or []
 
-    async def complete(engine: Engine) -> UserTask:
+    async def complete(engine: "Engine") -> "UserTask":
         from wfc.cli.task_fields import parse_fields
 
         task = await engine.get_user_task(task_id)
@@ -138,7 +136,9 @@ def complete_command(
     _change(database_url(db), task_id, "completed", complete, as_json)
 
 
-async def _completed(engine: Engine, task: UserTask, values: dict[str, object], user: str | None) -> UserTask:
+async def _completed(
+    engine: "Engine", task: "UserTask", values: dict[str, object], user: str | None
+) -> "UserTask":
     """Complete ``task``; values the engine refuses are named field by field."""
     from wfc.cli.errors import CliError
     from wfc.runtime.errors import UserTaskValuesError

@@ -8,8 +8,6 @@ Like ``wfc runs list``, these read ``--db`` through the engine's
 nothing and import none of the engine's modules.
 """
 
-from __future__ import annotations
-
 import enum
 from typing import TYPE_CHECKING, Annotated
 
@@ -93,7 +91,7 @@ def list_command(
     run_reading(read)
 
 
-def _print_list(tasks: list[UserTask], as_json: bool) -> None:
+def _print_list(tasks: "list[UserTask]", as_json: bool) -> None:
     if as_json:
         from wfc.cli.json_docs import print_json, user_task_document
 
