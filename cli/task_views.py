@@ -103,7 +103,7 @@ def audit_table(entries: Sequence[HistoryEntry], names: dict[int, str]) -> Table
             names.get(entry.thread, str(entry.thread)),
             entry.kind,
             str(by) if by is not None else ("timer" if entry.detail.get("timer") else ""),
-            describe_user_task_entry(entry.kind, entry.detail) if entry.kind.startswith("USER_TASK_") else
+            describe_user_task_entry(entry.kind, entry.detail, by=False) if entry.kind.startswith("USER_TASK_") else
             compact({k: v for k, v in entry.detail.items() if k != "user_task"}),
         )
         table.add_row(*map(Text, cells), style="green" if entry.kind == "USER_TASK_COMPLETED" else None)
