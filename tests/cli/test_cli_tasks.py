@@ -68,6 +68,8 @@ def test_list_is_an_inbox_filtered_by_user_group_status_and_run(
     assert ids("--open", "--run", "r-grp") == [tasks["r-grp"]]
     assert ids("--status", "DONE") == []
     assert ids("--limit", "1") == [tasks["r-ann"]]
+    assert ids("--limit", "1", "--after", tasks["r-ann"]) == [tasks["r-grp"]]
+    assert ids("--after", tasks["r-grp"]) == []
     assert "no user tasks match" in ok(invoke("tasks", "list", "--user", "zoe", "--db", db.url))
 
 
@@ -210,6 +212,7 @@ def test_unknown_tasks_and_bad_options(invoke: Invoke, db: Db, tasks: dict[str, 
     refused(invoke("tasks", "list", "--status", "sleepy", "--db", db.url), 2, "'sleepy' is not one of")
     refused(invoke("tasks", "list", "--user", " ", "--db", db.url), 2, "--user", "is empty")
     refused(invoke("tasks", "list", "--open", "--status", "DONE", "--db", db.url), 2, "not both")
+    refused(invoke("tasks", "list", "--after", "ut-gone", "--db", db.url), 1, "'ut-gone' is not a stored user task")
     refused(invoke("tasks", "claim", tasks["r-grp"], "--user", "", "--db", db.url), 2, "--user", "is empty")
     refused(invoke("tasks", "claim", tasks["r-grp"], "--db", db.url), 2, "--user")
     refused(invoke("tasks", "complete", tasks["r-ann"], "--user", "", "--db", db.url), 2, "is empty")
