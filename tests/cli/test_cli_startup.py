@@ -21,7 +21,9 @@ from typer._coercion import build_runtime_param
 from wfc.cli import app
 from wfc.cli.lean_typer import LightChecker, check_values_lightly, light_value
 from wfc.cli.runs_cmd import StatusChoice
+from wfc.cli.tasks_cmd import TaskStatusChoice
 from wfc.runtime import RunStatus
+from wfc.runtime.interpreter.state import UserTaskStatus
 
 #: Packages (and their submodules) that ``wfc --help`` must not import.
 HEAVY = (
@@ -61,6 +63,8 @@ def heavy(modules: list[str]) -> list[str]:
         ["run", "--help"],
         ["runs", "list", "--help"],
         ["event", "send", "--help"],
+        ["tasks", "--help"],
+        ["tasks", "complete", "--help"],
         ["worker", "--help"],
         ["server", "--help"],
     ],
@@ -85,6 +89,10 @@ def test_a_command_still_imports_what_it_needs() -> None:
 
 def test_the_status_choices_are_the_run_statuses() -> None:
     assert [choice.value for choice in StatusChoice] == [status.value for status in RunStatus]
+
+
+def test_the_task_status_choices_are_the_user_task_statuses() -> None:
+    assert [choice.value for choice in TaskStatusChoice] == [status.value for status in UserTaskStatus]
 
 
 # ---------------------------------------------------------------- what typer would import for nothing
@@ -156,6 +164,27 @@ def test_reading_runs_imports_none_of_the_engine(command: str, one_run: tuple[st
     args = ["runs", verb, *([run_id] if verb != "list" else []), *flags, "--db", db]
     modules = modules_after(*args)
     assert "wfc.runtime._reader" in modules and "wfc.runtime.store.sqlite" in modules  # it did read
+    assert [m for m in modules if any(m == e or m.startswith(e + ".") for e in ENGINE_ONLY)] == []
+
+
+@pytest.fixture(scope="module")
+def one_task(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A database holding a run waiting at a user task, and the task's id."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from task_helpers import start_reviews
+
+    db = f"sqlite:///{tmp_path_factory.mktemp('one-task') / 'tasks.db'}"
+    return db, start_reviews(db, {"r-1": "ann"})["r-1"]
+
+
+@pytest.mark.parametrize("command", ["list", "show", "list --json", "show --json"])
+def test_reading_user_tasks_imports_none_of_the_engine(command: str, one_task: tuple[str, str]) -> None:
+    """``wfc tasks list/show`` read through the Reader too."""
+    db, task_id = one_task
+    verb, *flags = command.split()
+    args = ["tasks", verb, *([task_id] if verb == "show" else []), *flags, "--db", db]
+    modules = modules_after(*args)
+    assert "wfc.cli.tasks_cmd" in modules and "wfc.runtime._user_tasks" in modules  # it did read
     assert [m for m in modules if any(m == e or m.startswith(e + ".") for e in ENGINE_ONLY)] == []
 
 
