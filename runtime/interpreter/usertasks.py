@@ -33,9 +33,12 @@ applied to the task at once and reaches the node when the thread thaws
 withdrawn with their time left kept, and re-armed on thaw (:mod:`.interrupts`).
 
 Timers act like the inputs, by nobody (journal ``timer: true``): reassign
-and cancel; release, which does nothing to a task with no user or no group;
-remind, which dispatches the reminder task (retried per its task policy by
-the one retry scheduler) while the task is open. A reminder's result changes
+and cancel; release, which does nothing to a task with no user or no group
+(nor does a reassign whose user and group evaluate to nothing: both journal
+``USER_TASK_TIMER_SKIPPED``, for the fired timer leaves the state and the
+shell commits only steps that journal or have effects); remind, which
+dispatches the reminder task (retried per its task policy by the one retry
+scheduler) while the task is open. A reminder's result changes
 nothing in the flow; it is journaled, and a reminder still running when the
 task closes is abandoned.
 """
@@ -63,6 +66,7 @@ from wfc.runtime.interpreter.messages import (
 )
 from wfc.runtime.interpreter.policy import DEFAULT_BACKOFF
 from wfc.runtime.interpreter.retries import arm, pause, retry_after
+from wfc.runtime.interpreter.secrets import MASK
 from wfc.runtime.interpreter.state import (
     DoneWait,
     FailedWait,
@@ -212,6 +216,8 @@ def assign(step: Step, thread: ThreadRun, node: UserTaskNode, scope: Scope) -> N
         raise ExpressionError(f"user task {node_id!r} has neither a user nor a group to assign it to")
     if node.form not in step.spec.forms:
         raise ExpressionError(f"user task {node_id!r} uses form {node.form!r}, which the spec does not declare")
+    show = step.info.show
+    notes = show(thread.name, node.notes, notes)  # only read by people: never a secret
     task_id = user_task_id(step.state.id, thread.number, node_id, thread.visits[node_id])
     wait = UserTaskWait(
         id=task_id,
@@ -226,7 +232,6 @@ def assign(step: Step, thread: ThreadRun, node: UserTaskNode, scope: Scope) -> N
         due = step.now + timer.after
         wait.timers.append(UserTaskTimerState(index=index, timer=step.new_timer(due), due=due))
     thread.wait = wait
-    show = step.info.show
     step.log(
         thread,
         "USER_TASK_ASSIGNED",
@@ -235,7 +240,7 @@ def assign(step: Step, thread: ThreadRun, node: UserTaskNode, scope: Scope) -> N
         form=node.form,
         user=show(thread.name, node.user, user),
         group=show(thread.name, node.group, group),
-        notes=show(thread.name, node.notes, notes),
+        notes=notes,
         status=wait.status.value,
     )
     changed(step, thread, wait)
@@ -334,15 +339,12 @@ def complete(step: Step, thread: ThreadRun, wait: UserTaskWait, values: dict[str
     output, the node moves on (when the thread thaws, if it is frozen)."""
     output = form_output(form_of(step.spec, wait.form), values)
     thread.outputs[thread.node] = output
-    step.log(
-        thread,
-        "USER_TASK_COMPLETED",
-        thread.node,
-        user_task=wait.id,
-        values=step.info.show_output(thread.name, thread.node, output),
-        by=by,
-    )
-    close(step, thread, wait, UserTaskStatus.DONE, by, dict(values))
+    shown = step.info.show_output(thread.name, thread.node, output)
+    step.log(thread, "USER_TASK_COMPLETED", thread.node, user_task=wait.id, values=shown, by=by)
+    # The row keeps what was submitted, but not a secret: values that flow
+    # into a masked variable are "***" there too.
+    kept = dict(values) if shown is output else {k: MASK for k, v in values.items() if v is not None}
+    close(step, thread, wait, UserTaskStatus.DONE, by, kept)
     if step.frozen(thread):
         thread.wait = DoneWait()
     else:
@@ -420,13 +422,25 @@ def timer_acts(step: Step, thread: ThreadRun, wait: UserTaskWait, index: int, ac
             group = optional_text("group", thread.node, action.group, scope)
             if user is not None or group is not None:
                 reassign(step, thread, wait, user, group, None, timer=True)
+            else:
+                skipped(step, thread, wait, action, "its user and group evaluated to nothing")
         case "release":
             if wait.status is UserTaskStatus.ASSIGNED and wait.group:
                 release(step, thread, wait, None, timer=True)
+            else:
+                why = "it has no group to release it to" if wait.user else "it is not assigned to anyone"
+                skipped(step, thread, wait, action, why)
         case "cancel":
             cancelled(step, thread, wait, f"not completed within {action.after:g} s", None, timer=True)
         case "remind":
             remind(step, thread, wait, index, action, scope)
+
+
+def skipped(step: Step, thread: ThreadRun, wait: UserTaskWait, action: UserTaskTimer, why: str) -> None:
+    """A timer that had nothing to do: the task does not change (no row is
+    written), but the timer is gone from the state, and a step the shell
+    commits has a journal entry saying why."""
+    step.log(thread, "USER_TASK_TIMER_SKIPPED", thread.node, user_task=wait.id, action=action.action, reason=why)
 
 
 def remind(step: Step, thread: ThreadRun, wait: UserTaskWait, index: int, action: UserTaskTimer, scope: Scope) -> None:
@@ -514,6 +528,8 @@ def on_reminder_result(step: Step, event: TaskCompleted | TaskFailed) -> bool:
     backoff = policy.backoff if policy is not None and policy.backoff is not None else DEFAULT_BACKOFF
     retry = None if event.business else retry_after(attempt, retries, backoff)
     detail: dict[str, Any] = {"error": event.name, "message": event.message, **common}
+    if event.business:
+        detail["kind"] = "exception"
     if retry is None:
         step.log(thread, "USER_TASK_REMINDER_FAILED", thread.node, attempt.attempt, final=True, **detail)
         return True
