@@ -76,7 +76,7 @@ export function taskForm(form) {
     const help = h("p.help", { id: `${id}-help` }, definition.description || "",
       h("span.muted", { text: `${definition.description ? " · " : ""}${HINTS[definition.type] || definition.type}` }));
     const error = h("p.field-error", { id: `${id}-error`, hidden: true });
-    const input = control(definition, id, `${id}-help ${id}-error`);
+    const input = control(definition, id, `${id}-help`);
     const label = h("label", { for: id }, definition.display_name || definition.name,
       definition.required ? null : h("span.optional", { text: " (optional)" }));
     const element = h("div.field", { "data-field": definition.name }, label, input, help, error);
@@ -88,6 +88,9 @@ export function taskForm(form) {
   function show(field, problem) {
     field.error.hidden = !problem;
     field.error.textContent = problem ? problem[0].toUpperCase() + problem.slice(1) : "";
+    // The problem is part of the field's description only while there is one.
+    const id = field.input.id;
+    field.input.setAttribute("aria-describedby", problem ? `${id}-help ${id}-error` : `${id}-help`);
     if (problem) field.input.setAttribute("aria-invalid", "true"); else field.input.removeAttribute("aria-invalid");
   }
 
