@@ -20,6 +20,8 @@ from wfc.cli import (
     run_cmd,
     runs_cmd,
     server_cmd,
+    task_change_cmd,
+    tasks_cmd,
     validate_cmd,
     worker_cmd,
     workers_cmd,
@@ -79,6 +81,8 @@ def _register(target: typer.Typer) -> None:
     ops_cmd.register(runs_cmd.runs_app)
     target.add_typer(runs_cmd.runs_app, name="runs")
     target.add_typer(event_cmd.event_app, name="event")
+    task_change_cmd.register(tasks_cmd.tasks_app)
+    target.add_typer(tasks_cmd.tasks_app, name="tasks")
     target.command("worker")(worker_cmd.worker_command)
     target.command("server")(server_cmd.server_command)
     target.command("workers")(workers_cmd.workers_command)

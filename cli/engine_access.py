@@ -127,14 +127,20 @@ async def _open_client(url: str, *, read_only: bool) -> AsyncIterator[Engine]:
 
 @contextmanager
 def _naming_unknown_runs(url: str) -> Iterator[None]:
-    """An unknown run id raised in the block becomes a message naming the database."""
-    from wfc.runtime import UnknownRunError
+    """An unknown run or user task id raised in the block becomes a message
+    naming the database and how to list what it holds."""
+    from wfc.runtime.errors import UnknownRunError, UnknownUserTaskError
 
     try:
         yield
     except UnknownRunError as exc:
         raise CliError(
             f"no run with id {exc.run_id!r} in {url}; list the runs there with `wfc runs list{db_flag(url)}`"
+        ) from None
+    except UnknownUserTaskError as exc:
+        raise CliError(
+            f"no user task with id {exc.task_id!r} in {url}; list the user tasks there with "
+            f"`wfc tasks list{db_flag(url)}`"
         ) from None
 
 

@@ -16,6 +16,11 @@ from typing import NoReturn
 
 from wfc.cli.output import silence_stdout
 
+#: Exit code of a conflict (:class:`wfc.runtime.ConflictError`): what was
+#: asked conflicts with what is stored (a run id started with other inputs,
+#: a user task already done); nothing was changed, the command must change.
+CONFLICT = 3
+
 
 def leave(code: str | int | None) -> NoReturn:
     """Exit with ``code`` (as :class:`SystemExit` reads it), after flushing

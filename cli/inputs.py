@@ -42,7 +42,7 @@ def parse_inputs(
         name, equals, text = pair.partition("=")
         name = name.strip()
         if not equals or not name:
-            problems.append(f"--input {_quoted(pair)} is not NAME=VALUE (e.g. --input payment-id=p-1001)")
+            problems.append(f"--input {quoted(pair)} is not NAME=VALUE (e.g. --input payment-id=p-1001)")
             continue
         definition = variables.get(name)
         if definition is None:
@@ -58,7 +58,7 @@ def parse_inputs(
                 problems.append(f"--input {name}=***: variable {name!r} is declared {definition.type} (and masked: "
                                 f"the value is not shown), and the value given is not one")
             else:
-                shown = _quoted(text)
+                shown = quoted(text)
                 problems.append(f"--input {name}={shown}: variable {name!r} is declared {definition.type}, {exc}")
     for name, value in values.items():
         masked = name in variables and variables[name].masked
@@ -94,12 +94,12 @@ def parse_value(text: str, type_: VarType) -> Any:
             try:
                 return int(text.strip())
             except ValueError:
-                raise ValueError(f"and {_quoted(text)} is not an integer (e.g. 42)") from None
+                raise ValueError(f"and {quoted(text)} is not an integer (e.g. 42)") from None
         case "float":
             try:
                 number = float(text.strip())
             except ValueError:
-                raise ValueError(f"and {_quoted(text)} is not a number (e.g. 12.5)") from None
+                raise ValueError(f"and {quoted(text)} is not a number (e.g. 12.5)") from None
             if not math.isfinite(number):
                 raise ValueError("and NaN and infinities cannot be stored; give a finite number (e.g. 12.5)")
             return number
@@ -107,12 +107,12 @@ def parse_value(text: str, type_: VarType) -> Any:
             word = text.strip().lower()
             if word in _TRUE or word in _FALSE:
                 return word in _TRUE
-            raise ValueError(f"and {_quoted(text)} is not a boolean; use true/false, yes/no or 1/0")
+            raise ValueError(f"and {quoted(text)} is not a boolean; use true/false, yes/no or 1/0")
         case "json":
             try:
                 return load_json(text)
             except ValueError as exc:
-                raise ValueError(f"and {_quoted(text)} is not JSON ({exc}); quote strings, e.g. '\"text\"'") from None
+                raise ValueError(f"and {quoted(text)} is not JSON ({exc}); quote strings, e.g. '\"text\"'") from None
     raise ValueError(f"an unknown variable type {type_!r}")
 
 
@@ -169,7 +169,7 @@ def describe_variables(variables: Mapping[str, VariableDef]) -> str:
     return ", ".join(parts)
 
 
-def _quoted(text: str, limit: int = 60) -> str:
+def quoted(text: str, limit: int = 60) -> str:
     """``text`` quoted for a message, cut to ``limit`` characters: an error
     about a 20 KB value need not print it twice."""
     if len(text) <= limit:

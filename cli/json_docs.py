@@ -19,7 +19,7 @@ import typer
 from wfc.runtime import HistoryEntry, RunInfo, SentEvent
 
 if TYPE_CHECKING:  # the engine's modules only where an engine is used (wfc runs export)
-    from wfc.runtime import Engine
+    from wfc.runtime import Engine, UserTask
 
 
 def run_document(info: RunInfo) -> dict[str, Any]:
@@ -103,6 +103,40 @@ async def export_lines(
     async for info, journal in engine.export_runs(finished_before, statuses):
         document = {"run": run_document(info), "journal": history_document(journal, thread_names(info))}
         yield json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+
+
+def user_task_document(task: UserTask) -> dict[str, Any]:
+    """A user task as JSON-ready data: the same document as the API's
+    ``/api/v1/user-tasks`` gives (form values are shown as given)."""
+    return {
+        "id": task.id,
+        "run_id": task.run_id,
+        "workflow": task.workflow,
+        "version": str(task.version),
+        "thread": task.thread,
+        "node": task.node,
+        "form": {
+            "name": task.form.name,
+            "fields": [
+                {
+                    "name": field.name,
+                    "type": field.type,
+                    "required": field.required,
+                    "display_name": field.display_name,
+                    "description": field.description,
+                }
+                for field in task.form.fields
+            ],
+        },
+        "status": task.status.value,
+        "user": task.user,
+        "group": task.group,
+        "notes": task.notes,
+        "created_at": iso(task.created_at),
+        "updated_at": iso(task.updated_at),
+        "values": task.values,
+        "completed_by": task.completed_by,
+    }
 
 
 def event_document(name: str, sent: SentEvent) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from rich.text import Text
 from wfc.cli import output
 from wfc.cli.engine_access import db_flag, run_async
 from wfc.cli.errors import CliError
+from wfc.cli.exiting import CONFLICT
 from wfc.cli.inputs import describe_variables, parse_inputs
 from wfc.cli.progress import follow, progress_view
 from wfc.cli.run_views import engine_wait, waits_for_engine, where_now
@@ -35,9 +36,6 @@ from wfc.runtime._urls import redact_url
 from wfc.runtime.tracing import Tracing
 from wfc.specs import WorkflowSpec
 
-#: Exit code when the run id names a run started with other inputs (or of
-#: another workflow): nothing was started, the user must change the command.
-CONFLICT = 3
 #: Exit code after Ctrl-C, as shells report SIGINT.
 INTERRUPTED = 130
 

@@ -165,9 +165,40 @@ def describe_entry(entry: HistoryEntry, limit: int | None = 70) -> str:
             text = f"{detail.get('var')} {detail.get('op')} {compact(detail.get('value'))}"
         case "RUN_COMPLETED":
             text = f"output {compact(detail.get('output'))}"
+        case kind if kind.startswith("USER_TASK_"):
+            text = f"{detail.get('user_task', '')} {describe_user_task_entry(kind, detail)}".strip()
         case _:
             text = compact(detail) if detail else ""
     return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_user_task_entry(kind: str, detail: dict[str, Any]) -> str:
+    """What a ``USER_TASK_*`` journal entry says happened, and who did it."""
+    user, group = detail.get("user"), detail.get("group")
+    to = ", ".join(part for part in (f"user {user}" if user else "", f"group {group}" if group else "") if part)
+    match kind:
+        case "USER_TASK_ASSIGNED":
+            text = f"form {detail.get('form', '?')} for {to or 'nobody'}"
+        case "USER_TASK_CLAIMED":
+            text = f"claimed by {user}"
+        case "USER_TASK_RELEASED":
+            text = f"released to group {group}" if group else "released to its group"
+        case "USER_TASK_REASSIGNED":
+            text = f"reassigned to {to}"
+        case "USER_TASK_REMINDED":
+            text = f"reminder task {detail.get('task', '?')} dispatched"
+        case "USER_TASK_COMPLETED":
+            text = f"values {compact(detail.get('values'))}"
+        case "USER_TASK_CANCELLED":
+            text = f"cancelled: {detail.get('reason') or 'no reason given'}"
+        case _:
+            text = compact({k: v for k, v in detail.items() if k != "user_task"})
+    by = detail.get("by")
+    if by is not None and kind != "USER_TASK_CLAIMED":
+        text += f", by {by}"
+    elif detail.get("timer"):
+        text += ", by its timer"
+    return text
 
 
 def timeline_table(entries: Sequence[HistoryEntry], names: dict[int, str], start: dt.datetime) -> Table:

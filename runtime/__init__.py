@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from wfc.runtime._stuck import StuckReason
     from wfc.runtime._subscribe import FeedEntry, Subscription
     from wfc.runtime._tasks import TaskContext, TaskDefinition, TaskException, TaskFunction, task
+    from wfc.runtime._user_tasks import UserTask
     from wfc.runtime._worker import Worker, WorkerStats
     from wfc.runtime.errors import (
         ConflictError,
@@ -53,12 +54,15 @@ if TYPE_CHECKING:
         TaskDefinitionError,
         UnexpectedEventError,
         UnknownRunError,
+        UnknownUserTaskError,
         UnknownWorkflowError,
         UnsupportedUrlError,
         UsageError,
+        UserTaskStateError,
+        UserTaskValuesError,
         WaitTimeoutError,
     )
-    from wfc.runtime.interpreter.state import Failure, RunStatus, ThreadStatus
+    from wfc.runtime.interpreter.state import Failure, RunStatus, ThreadStatus, UserTaskStatus
     from wfc.runtime.store.workload import Workload
     from wfc.specs.errors import WfcError
 
@@ -89,6 +93,7 @@ _HOMES: dict[str, str] = {
     "TaskException": "wfc.runtime._tasks",
     "TaskFunction": "wfc.runtime._tasks",
     "task": "wfc.runtime._tasks",
+    "UserTask": "wfc.runtime._user_tasks",
     "Worker": "wfc.runtime._worker",
     "WorkerStats": "wfc.runtime._worker",
     "ConflictError": "wfc.runtime.errors",
@@ -105,13 +110,17 @@ _HOMES: dict[str, str] = {
     "TaskDefinitionError": "wfc.runtime.errors",
     "UnexpectedEventError": "wfc.runtime.errors",
     "UnknownRunError": "wfc.runtime.errors",
+    "UnknownUserTaskError": "wfc.runtime.errors",
     "UnknownWorkflowError": "wfc.runtime.errors",
     "UnsupportedUrlError": "wfc.runtime.errors",
     "UsageError": "wfc.runtime.errors",
+    "UserTaskStateError": "wfc.runtime.errors",
+    "UserTaskValuesError": "wfc.runtime.errors",
     "WaitTimeoutError": "wfc.runtime.errors",
     "Failure": "wfc.runtime.interpreter.state",
     "RunStatus": "wfc.runtime.interpreter.state",
     "ThreadStatus": "wfc.runtime.interpreter.state",
+    "UserTaskStatus": "wfc.runtime.interpreter.state",
     "WfcError": "wfc.specs.errors",
 }
 
@@ -162,9 +171,14 @@ __all__ = [
     "ThreadStatus",
     "UnexpectedEventError",
     "UnknownRunError",
+    "UnknownUserTaskError",
     "UnknownWorkflowError",
     "UnsupportedUrlError",
     "UsageError",
+    "UserTask",
+    "UserTaskStateError",
+    "UserTaskStatus",
+    "UserTaskValuesError",
     "WaitTimeoutError",
     "WfcError",
     "Worker",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from typing import Protocol, TypeVar
+from collections.abc import Collection, Iterable
+from typing import Final, Protocol, TypeVar
 
 from wfc.runtime.errors import UnknownWorkflowError, UsageError
-from wfc.runtime.interpreter.state import RunStatus
+from wfc.runtime.interpreter.state import RunStatus, UserTaskStatus
 from wfc.specs import Version, text_problem
 
 
@@ -20,6 +20,9 @@ class _Versioned(Protocol):
 
 
 V = TypeVar("V", bound=_Versioned)
+
+#: Most user tasks one listing returns.
+MAX_USER_TASKS: Final = 1000
 
 #: A moment given to ``list_runs``: a datetime (naive means UTC) or epoch seconds.
 Moment = dt.datetime | float
@@ -115,3 +118,72 @@ def check_key(value: object, what: str) -> None:
     )
     if problem is not None:
         raise UsageError(f"{what} cannot be stored: {problem}")
+
+
+# ---------------------------------------------------------------- user tasks
+
+
+def check_task_id(task_id: object) -> str:
+    """A user task id: a non-empty, storable string.
+
+    Raises:
+        UsageError: it is not.
+    """
+    if not isinstance(task_id, str) or not task_id:
+        raise UsageError(f"a user task id is a non-empty string, got {task_id!r}")
+    check_key(task_id, "the user task id")
+    return task_id
+
+
+def check_person(value: object, what: str, *, required: bool = False) -> str | None:
+    """A user or group name (``None`` allowed unless ``required``): a
+    non-empty, storable string.
+
+    Raises:
+        UsageError: it is not.
+    """
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{what} must be a non-empty string, got {value!r}")
+    check_key(value, what)
+    return value
+
+
+def user_task_statuses(status: object) -> tuple[str, ...]:
+    """The status filter of ``list_user_tasks``: one status (any case) or a
+    collection of them; ``None``: any.
+
+    Raises:
+        UsageError: an unknown status.
+    """
+    if status is None:
+        return ()
+    items = [status] if isinstance(status, str) else list(status) if isinstance(status, Collection) else [status]
+    found: list[str] = []
+    for item in items:
+        try:
+            value = UserTaskStatus(str(item).upper()).value
+        except ValueError:
+            known = ", ".join(s.value for s in UserTaskStatus)
+            raise UsageError(f"unknown user task status {item!r}; use one of {known}") from None
+        if value not in found:
+            found.append(value)
+    return tuple(found)
+
+
+def check_list_args(user: object, group: object, run_id: object, limit: object, after: object) -> None:
+    """The other arguments of ``list_user_tasks``.
+
+    Raises:
+        UsageError: a bad name, limit or cursor.
+    """
+    check_person(user, "user")
+    check_person(group, "group")
+    if run_id is not None and (not isinstance(run_id, str) or not run_id):
+        raise UsageError(f"run_id must be a non-empty string, got {run_id!r}")
+    check_key(run_id, "run_id")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_USER_TASKS:
+        raise UsageError(f"limit must be an int from 1 to {MAX_USER_TASKS}, got {limit!r}")
+    if after is not None:
+        check_task_id(after)

@@ -28,7 +28,17 @@ from wfc.runtime._analytics import WorkflowStats
 from wfc.runtime._arguments import Moment, check_key
 from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
-from wfc.runtime._inputs import check_event_args, check_run_id, check_start_args, start_variables
+from wfc.runtime._arguments import check_person, check_task_id
+from wfc.runtime._inputs import (
+    check_cancel_args,
+    check_complete_args,
+    check_event_args,
+    check_form_values,
+    check_reassign_args,
+    check_run_id,
+    check_start_args,
+    start_variables,
+)
 from wfc.runtime._loop import CommitLoop, Follow
 from wfc.runtime._observe import Observer, Observers, Signal
 from wfc.runtime._reader import Reader
@@ -40,10 +50,23 @@ from wfc.runtime._stuck import stuck_seconds
 from wfc.runtime._subscribe import FeedEntry, Start, Subscription, read_feed
 from wfc.runtime._tasks import TaskDefinition, TaskFunction, task_definitions
 from wfc.runtime._trace_context import start_trace
+from wfc.runtime._user_tasks import UserTask
 from wfc.runtime.errors import MissingTasksError, UnknownRunError, UsageError, WaitTimeoutError
-from wfc.runtime.interpreter import Cancel, Halt, Limits, Resume, Retry
-from wfc.runtime.interpreter.state import RunStatus, decode_state
-from wfc.runtime.store import Store, StuckWindow, open_store, retention
+from wfc.runtime.interpreter import (
+    Cancel,
+    CancelUserTask,
+    ClaimUserTask,
+    CompleteUserTask,
+    Halt,
+    Limits,
+    ReassignUserTask,
+    ReleaseUserTask,
+    Resume,
+    Retry,
+    UserTaskInput,
+)
+from wfc.runtime.interpreter.state import RunStatus, UserTaskStatus, decode_state
+from wfc.runtime.store import Store, StuckWindow, UserTaskRecord, open_store, retention
 from wfc.runtime.store.feed import head as feed_head
 from wfc.runtime.store.workload import Workload, read_workload
 from wfc.runtime.tracing import Tracing, exporting
@@ -897,6 +920,139 @@ class Engine:
                 ``EXPRESSION_ERROR``, ``LOOP_LIMIT``, ``INTERNAL_ERROR``).
         """
         return await self._control(run_id, Retry())
+
+    # ------------------------------------------------------------------ user tasks
+
+    async def list_user_tasks(
+        self,
+        *,
+        user: str | None = None,
+        group: str | None = None,
+        status: UserTaskStatus | str | Iterable[UserTaskStatus | str] | None = None,
+        run_id: str | None = None,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> list[UserTask]:
+        """User tasks, oldest first (by creation, then id), every filter
+        given holding: assigned to ``user``, offered to ``group``, of a
+        status (or any of several), of one run. An inbox: ``status="ASSIGNED",
+        user="ann"``; what ann's groups may claim: ``status="UNASSIGNED",
+        group="support"``. Keyset paging: ``after`` is the id of the last
+        task of the previous page.
+
+        Raises:
+            UsageError: an unknown status, a bad name or limit (1 to 1000),
+                or an ``after`` that is no stored task.
+        """
+        self._loop.check_open()
+        return await self._reader.list_user_tasks(
+            user=user, group=group, status=status, run_id=run_id, limit=limit, after=after
+        )
+
+    async def get_user_task(self, task_id: str) -> UserTask:
+        """A user task as stored now, with its form and its audit trail
+        (``audit``: the journal entries of its run that name it).
+
+        Raises:
+            UnknownUserTaskError: no user task has this id (or its run was deleted).
+        """
+        self._loop.check_open()
+        return await self._reader.get_user_task(task_id)
+
+    async def claim_user_task(self, task_id: str, user: str) -> UserTask:
+        """``user`` takes an unassigned task (offered to a group they are
+        in): it becomes ASSIGNED to them. Claiming a task already assigned
+        to ``user`` changes nothing.
+
+        Raises:
+            UsageError: an empty user.
+            UnknownUserTaskError: no user task has this id.
+            UserTaskStateError: it is assigned to someone else, DONE or CANCELLED.
+        """
+        check_task_id(task_id)
+        check_person(user, "user", required=True)
+        return await self._user_task_input(task_id, ClaimUserTask(task_id=task_id, user=user))
+
+    async def release_user_task(self, task_id: str, *, by: str | None = None) -> UserTask:
+        """An assigned task goes back to its group, UNASSIGNED (``by``: who
+        did it, for the journal).
+
+        Raises:
+            UnknownUserTaskError: no user task has this id.
+            UserTaskStateError: it is not assigned, has no group to go back
+                to (reassign it instead), or is closed.
+        """
+        check_task_id(task_id)
+        check_person(by, "by")
+        return await self._user_task_input(task_id, ReleaseUserTask(task_id=task_id, by=by))
+
+    async def reassign_user_task(
+        self, task_id: str, *, user: str | None = None, group: str | None = None, by: str | None = None
+    ) -> UserTask:
+        """Give an open task to another user and/or group (a group alone
+        leaves it UNASSIGNED, offered to that group).
+
+        Raises:
+            UsageError: neither ``user`` nor ``group``.
+            UnknownUserTaskError: no user task has this id.
+            UserTaskStateError: it is DONE or CANCELLED.
+        """
+        check_task_id(task_id)
+        check_reassign_args(user, group, by)
+        return await self._user_task_input(task_id, ReassignUserTask(task_id=task_id, user=user, group=group, by=by))
+
+    async def complete_user_task(
+        self, task_id: str, values: Mapping[str, Any], *, user: str | None = None
+    ) -> UserTask:
+        """Complete an open task with the values of its form: its node
+        completes with them (one key per field) and the run goes on.
+        ``user``: who completes it; ``None``, an operator, may complete any
+        open task. Of two completions at once, in any processes, exactly one
+        wins; the other gets :class:`UserTaskStateError`.
+
+        Raises:
+            UsageError: ``values`` is not a mapping.
+            UnknownUserTaskError: no user task has this id.
+            UserTaskValuesError: the values do not fit the form (naming
+                every unknown, missing or mistyped field); the task stays open.
+            UserTaskStateError: it is DONE, CANCELLED, or assigned to
+                another user than ``user``.
+        """
+        check_task_id(task_id)
+        given = dict(check_complete_args(values, user))
+        record = await self._user_task_record(task_id)
+        check_form_values(task_id, await self._reader.form(record), given)
+        command = CompleteUserTask(task_id=task_id, values=given, by=user)
+        return await self._user_task_input(task_id, command, record)
+
+    async def cancel_user_task(self, task_id: str, *, reason: str = "", by: str | None = None) -> UserTask:
+        """Cancel an open task: its node fails with ``USER_TASK_CANCELLED``
+        (which a failure handler may handle).
+
+        Raises:
+            UnknownUserTaskError: no user task has this id.
+            UserTaskStateError: it is DONE or CANCELLED already.
+        """
+        check_task_id(task_id)
+        text = check_cancel_args(reason, by)
+        return await self._user_task_input(task_id, CancelUserTask(task_id=task_id, reason=text, by=by))
+
+    async def _user_task_record(self, task_id: str) -> UserTaskRecord:
+        self._loop.check_open()
+        return await self._reader.user_task_record(task_id)
+
+    async def _user_task_input(
+        self, task_id: str, command: UserTaskInput, record: UserTaskRecord | None = None
+    ) -> UserTask:
+        """The one path of user task inputs: to the run that holds the task,
+        through the commit loop, whose turn refuses what the run's state
+        does not allow; the task as that commit wrote it."""
+        if record is None:
+            record = await self._user_task_record(task_id)
+        committed: UserTaskRecord | None = await self._loop.call(RunInput(record.run_id, command, Reply()))
+        if committed is None:  # nothing changed (a claim by its assignee)
+            committed = await self._user_task_record(task_id)
+        return await self._reader.user_task(committed)
 
     # ------------------------------------------------------------------ events
 

@@ -16,17 +16,44 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from wfc.runtime._arguments import check_key
-from wfc.runtime.errors import RunInputsConflictError, RunStateError, UnexpectedEventError, UsageError
+from wfc.runtime._arguments import check_key, check_person, check_task_id
+from wfc.runtime.errors import (
+    RunInputsConflictError,
+    RunStateError,
+    UnexpectedEventError,
+    UnknownUserTaskError,
+    UsageError,
+    UserTaskStateError,
+    UserTaskValuesError,
+)
 from wfc.runtime.interpreter import Cancel, Halt, OperatorInput, Resume, Retry, prepare_inputs, refusal
-from wfc.runtime.interpreter.state import RunState
-from wfc.specs import WorkflowSpec, json_problems
+from wfc.runtime.interpreter.messages import (
+    CancelUserTask,
+    ClaimUserTask,
+    CompleteUserTask,
+    ReassignUserTask,
+    ReleaseUserTask,
+    UserTaskInput,
+)
+from wfc.runtime.interpreter.state import RunState, UserTaskStatus, UserTaskWait
+from wfc.specs import FormDef, WorkflowSpec, form_problems, json_problems
+from wfc.specs.errors import WfcError
 
 if TYPE_CHECKING:
     from wfc.runtime._spec_cache import CachedSpec
+    from wfc.runtime.interpreter import UserTaskRefusal
+    from wfc.runtime.store import UserTaskRecord
 
 _CANONICAL = msgspec.json.Encoder(order="sorted")
 _ACTIONS: Final = {Cancel: "cancel", Halt: "halt", Resume: "resume", Retry: "retry"}
+#: What each user task input does, for messages.
+USER_TASK_ACTIONS: Final[dict[type[UserTaskInput], str]] = {
+    ClaimUserTask: "claim",
+    ReleaseUserTask: "release",
+    ReassignUserTask: "reassign",
+    CompleteUserTask: "complete",
+    CancelUserTask: "cancel",
+}
 
 # ---------------------------------------------------------------- arguments of the public methods
 
@@ -80,6 +107,87 @@ def check_event_args(
         raise UsageError(f"the payload of event {name!r} is not JSON wfc can store ({listed})")
     if run_id is None and correlation is None:
         raise UsageError(f"send_event({name!r}) needs run_id= or correlation= to know which run it is for")
+
+
+# ---------------------------------------------------------------- user tasks
+
+
+def check_reassign_args(user: object, group: object, by: object) -> None:
+    """The arguments of ``reassign_user_task``.
+
+    Raises:
+        UsageError: neither a user nor a group, or a bad name.
+    """
+    check_person(user, "user")
+    check_person(group, "group")
+    check_person(by, "by")
+    if user is None and group is None:
+        raise UsageError("reassign_user_task needs user= or group= (or both): whom to give the task to")
+
+
+def check_complete_args(values: object, user: object) -> Mapping[str, Any]:
+    """The arguments of ``complete_user_task``: ``values`` a mapping by field name.
+
+    Raises:
+        UsageError: it is not, or a bad user name.
+    """
+    check_person(user, "user")
+    if not isinstance(values, Mapping):
+        raise UsageError(f"values must be a mapping of field name to value, got {type(values).__name__}")
+    return values
+
+
+def check_cancel_args(reason: object, by: object) -> str:
+    """The arguments of ``cancel_user_task``.
+
+    Raises:
+        UsageError: a reason that is not a storable string, or a bad name.
+    """
+    check_person(by, "by")
+    if not isinstance(reason, str):
+        raise UsageError(f"reason must be a string, got {reason!r}")
+    check_key(reason, "the reason")
+    return reason
+
+
+def check_form_values(task_id: str, form: FormDef, values: Mapping[str, Any]) -> None:
+    """Values that complete a task of ``form``: the one check,
+    :func:`~wfc.specs.form_problems`, made before anything is queued.
+
+    Raises:
+        UserTaskValuesError: naming every unknown, missing or mistyped field.
+    """
+    problems = form_problems(form, values)
+    if problems:
+        raise UserTaskValuesError(task_id, form.name, [(p.field, p.message) for p in problems])
+
+
+def user_task_error(
+    state: RunState, command: UserTaskInput, refused: UserTaskRefusal, stored: UserTaskRecord | None
+) -> WfcError:
+    """The error a caller gets for a user task input the run refuses (the
+    interpreter's :func:`~wfc.runtime.interpreter.user_task_refusal`).
+
+    A task the run no longer holds but that is stored closed (DONE or
+    CANCELLED: ``stored``) is a conflict, not an unknown task.
+    """
+    action = USER_TASK_ACTIONS[type(command)]
+    if refused.kind == "unknown":
+        if stored is not None and not UserTaskStatus(stored.status).open:
+            return UserTaskStateError(command.task_id, stored.status, action)
+        return UnknownUserTaskError(command.task_id)
+    status = str(getattr(refused.status, "value", refused.status))
+    if refused.kind == "invalid":
+        problems = [(p.field, p.message) for p in refused.problems]
+        return UserTaskValuesError(command.task_id, _form_of(state, command.task_id), problems)
+    return UserTaskStateError(command.task_id, status, action, refused.message)
+
+
+def _form_of(state: RunState, task_id: str) -> str:
+    for thread in state.threads.values():
+        if isinstance(thread.wait, UserTaskWait) and thread.wait.id == task_id:
+            return thread.wait.form
+    return ""
 
 
 # ---------------------------------------------------------------- against the run as committed

@@ -19,18 +19,45 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-import msgspec
-
 from wfc.runtime._analytics import WorkflowStats, workflow_stats
-from wfc.runtime._arguments import Moment, check_key, epoch, parse_statuses, parse_version, pick_version
-from wfc.runtime._records import HistoryEntry, RunInfo, RunKey, RunPage, WorkerInfo, run_info, to_datetime
+from wfc.runtime._arguments import (
+    Moment,
+    check_key,
+    check_list_args,
+    check_task_id,
+    epoch,
+    parse_statuses,
+    parse_version,
+    pick_version,
+    user_task_statuses,
+)
+from wfc.runtime._records import (
+    HistoryEntry,
+    RunInfo,
+    RunKey,
+    RunPage,
+    WorkerInfo,
+    history_entry,
+    run_info,
+    to_datetime,
+)
 from wfc.runtime._search import search_terms
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
 from wfc.runtime._stuck import reasons_by_run, stuck_seconds
-from wfc.runtime.errors import UnknownRunError, UnknownWorkflowError, UsageError
-from wfc.runtime.interpreter.state import RunStatus, decode_state
-from wfc.runtime.store import JournalFilter, RunFilter, RunRecord, Store, StuckWindow, open_store
-from wfc.specs import VarType, Version, WorkflowSpec
+from wfc.runtime._user_tasks import UserTask, user_task
+from wfc.runtime.errors import UnknownRunError, UnknownUserTaskError, UnknownWorkflowError, UsageError
+from wfc.runtime.interpreter.state import RunStatus, UserTaskStatus, decode_state
+from wfc.runtime.store import (
+    JournalFilter,
+    RunFilter,
+    RunRecord,
+    Store,
+    StuckWindow,
+    UserTaskFilter,
+    UserTaskRecord,
+    open_store,
+)
+from wfc.specs import FormDef, VarType, Version, WorkflowSpec
 
 
 class Reader:
@@ -227,18 +254,71 @@ class Reader:
         records = await self._store.history(run_id, after, limit, where)
         if not records and await self._store.get_run(run_id) is None:
             raise UnknownRunError(run_id)
-        return [
-            HistoryEntry(
-                seq=r.seq,
-                timestamp=to_datetime(r.at),
-                thread=r.thread,
-                node=r.node,
-                kind=r.kind,
-                attempt=r.attempt,
-                detail=msgspec.json.decode(r.detail),
-            )
-            for r in records
-        ]
+        return [history_entry(r) for r in records]
+
+    # ------------------------------------------------------------------ user tasks
+
+    async def list_user_tasks(
+        self,
+        *,
+        user: str | None = None,
+        group: str | None = None,
+        status: UserTaskStatus | str | Iterable[UserTaskStatus | str] | None = None,
+        run_id: str | None = None,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> list[UserTask]:
+        """User tasks, oldest first (see :meth:`~wfc.runtime.Engine.list_user_tasks`).
+
+        Raises:
+            UsageError: an unknown status, a bad name, limit, or a cursor
+                ``after`` that is no (longer a) stored task.
+        """
+        statuses = user_task_statuses(status)
+        check_list_args(user, group, run_id, limit, after)
+        key = None
+        if after is not None:
+            last = await self._store.get_user_task(after)
+            if last is None:
+                raise UsageError(
+                    f"after={after!r} is not a stored user task (deleted with its run?); list again from the start"
+                )
+            key = (last.created_at, last.id)
+        where = UserTaskFilter(statuses=statuses, user=user, group=group, run_id=run_id, limit=limit, after=key)
+        return [await self.user_task(record) for record in await self._store.list_user_tasks(where)]
+
+    async def get_user_task(self, task_id: str) -> UserTask:
+        """One user task with its form and audit trail (see
+        :meth:`~wfc.runtime.Engine.get_user_task`).
+
+        Raises:
+            UnknownUserTaskError: no user task has this id.
+        """
+        record = await self.user_task_record(task_id)
+        audit = [history_entry(r) for r in await self._store.user_task_journal(record.run_id, record.id)]
+        return await self.user_task(record, audit)
+
+    async def user_task_record(self, task_id: str) -> UserTaskRecord:
+        """A user task's stored row.
+
+        Raises:
+            UsageError: a bad id.
+            UnknownUserTaskError: no user task has this id.
+        """
+        check_task_id(task_id)
+        record = await self._store.get_user_task(task_id)
+        if record is None:
+            raise UnknownUserTaskError(task_id)
+        return record
+
+    async def form(self, record: UserTaskRecord) -> FormDef:
+        """The form of a stored user task, from its run's spec."""
+        cached = await self._specs.load(self._store, (record.workflow, record.major, record.revision), record.run_id)
+        return cached.spec.forms.get(record.form) or FormDef(name=record.form)
+
+    async def user_task(self, record: UserTaskRecord, audit: list[HistoryEntry] | None = None) -> UserTask:
+        """A stored user task as the API hands it out."""
+        return user_task(record, await self.form(record), audit)
 
     # ------------------------------------------------------------------ engines
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from msgspec.structs import replace as replace_struct
 
@@ -36,9 +38,13 @@ from wfc.runtime.interpreter.state import (
     ThreadRun,
     ThreadStatus,
     ThreadsWait,
+    UserTaskWait,
     Wait,
 )
 from wfc.specs import Version
+
+if TYPE_CHECKING:
+    from wfc.runtime.store import JournalRecord
 
 
 def to_datetime(epoch: float) -> dt.datetime:
@@ -83,6 +89,11 @@ def describe_wait(wait: Wait | None) -> str | None:
             return f"handling {failure.name} once resumed"
         case ResumeWait(node=node):
             return f"entering {node!r} once resumed"
+        case UserTaskWait(id=task_id, form=form, status=status, user=user, group=group):
+            who = f"assigned to {user!r}" if user is not None else "unassigned"
+            if group is not None:
+                who += f", group {group!r}"
+            return f"user task {task_id} (form {form!r}, {status.value}: {who})"
     return None
 
 
@@ -301,6 +312,19 @@ class HistoryEntry:
     kind: str
     attempt: int | None
     detail: dict[str, Any]
+
+
+def history_entry(record: JournalRecord) -> HistoryEntry:
+    """A stored journal row as the API hands it out."""
+    return HistoryEntry(
+        seq=record.seq,
+        timestamp=to_datetime(record.at),
+        thread=record.thread,
+        node=record.node,
+        kind=record.kind,
+        attempt=record.attempt,
+        detail=msgspec.json.decode(record.detail),
+    )
 
 
 @dataclass(frozen=True)

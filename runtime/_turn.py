@@ -18,16 +18,25 @@ import msgspec
 
 from wfc.runtime._commands import Barrier, Command, Deploy, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._dispatches import outbox_row
-from wfc.runtime._inputs import check_event, check_operator, check_same_inputs, input_digests, start_variables
+from wfc.runtime._inputs import (
+    check_event,
+    check_operator,
+    check_same_inputs,
+    input_digests,
+    start_variables,
+    user_task_error,
+)
 from wfc.runtime._records import SentEvent, Started
 from wfc.runtime._run_rows import run_write
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
 from wfc.runtime._tasks import storable_text
+from wfc.runtime._user_tasks import task_row
 from wfc.runtime.errors import (
     DeployConflictError,
     RunIdConflictError,
     StaleRunError,
     UnknownRunError,
+    UnknownUserTaskError,
     UsageError,
 )
 from wfc.runtime.interpreter import (
@@ -51,10 +60,13 @@ from wfc.runtime.interpreter import (
     TimerFired,
     Transition,
     UnwatchEvent,
+    UserTaskChanged,
+    UserTaskInput,
     WatchEvent,
     begin,
     crash,
     step,
+    user_task_refusal,
 )
 from wfc.runtime.interpreter.state import RunState, RunStatus, TaskWait, decode_state, encode_state
 from wfc.runtime.store import JournalRecord, SpecRecord, StoreTransaction, TimerRecord
@@ -299,17 +311,44 @@ class Turn:
         live = await self.live(command.run_id)
         if live is None:
             if command.reply is not None:
-                command.reply.fail(UnknownRunError(command.run_id))
+                command.reply.fail(
+                    UnknownUserTaskError(event.task_id)
+                    if isinstance(event, UserTaskInput)
+                    else UnknownRunError(command.run_id)
+                )
             return
         if isinstance(event, Cancel | Halt | Resume | Retry):
             check_operator(live.state, live.spec, event)
+        if isinstance(event, UserTaskInput):
+            await self.check_user_task(live, event)
         transition = await self.apply(command.run_id, live, event)
         if isinstance(event, Redeliver) and not any(
             isinstance(e, DispatchTask) and e.dispatch_id == event.dispatch_id for e in transition.effects
         ):
             self.tx.batch.drop_task(event.dispatch_id)  # nobody waits for that attempt any more
         if command.reply is not None:
-            self.outcome.replies.append((command.reply, command.run_id))
+            # A user task input is answered with the task's row as this
+            # commit writes it (None: the input changed nothing).
+            answer: object = command.run_id
+            if isinstance(event, UserTaskInput):
+                answer = self.tx.batch.user_tasks.get(event.task_id)
+            self.outcome.replies.append((command.reply, answer))
+
+    async def check_user_task(self, live: Live, event: UserTaskInput) -> None:
+        """Refuse a user task input the run's state does not allow, with the
+        interpreter's reason (see :func:`~wfc.runtime._inputs.user_task_error`):
+        nothing is applied, so a refused completion leaves the task open.
+
+        Raises:
+            UnknownUserTaskError, UserTaskStateError, UserTaskValuesError.
+        """
+        refused = user_task_refusal(live.state, live.spec, event)
+        if refused is None:
+            return
+        # The run no longer holds a closed task: its stored row tells a
+        # conflict (completed or cancelled meanwhile) from an unknown id.
+        stored = await self.tx.get_user_task(event.task_id) if refused.kind == "unknown" else None
+        raise user_task_error(live.state, event, refused, stored)
 
     async def start(self, command: StartRun) -> None:
         existing = None if command.new_id else await self.live(command.run_id)
@@ -488,6 +527,8 @@ class Turn:
                     await self.tx.drop_waits(run_id, thread)
                 case RunFinished():
                     await self.tx.drop_waits(run_id)
+                case UserTaskChanged():
+                    batch.user_tasks[effect.id] = task_row(run_id, state, effect)
         # Applied only after every effect of this transition, so a follow-up's
         # effects (cancel the wait's timer ...) come after the ones they undo.
         for follow_up in follow_ups:

@@ -35,6 +35,8 @@ from wfc.server._types import (
     Analytics,
     AnalyticsQuery,
     CancelRequest,
+    ClaimRequest,
+    CompleteRequest,
     CorrelatedEvent,
     CountsQuery,
     DeadLetterKind,
@@ -50,9 +52,11 @@ from wfc.server._types import (
     Journal,
     JournalQuery,
     Readiness,
+    ReassignRequest,
     RedriveOutcome,
     RedriveRequest,
     Refused,
+    ReleaseRequest,
     Run,
     RunCounts,
     RunEvent,
@@ -62,10 +66,15 @@ from wfc.server._types import (
     SpecList,
     StartRequest,
     StepTimes,
+    UserTask,
+    UserTaskCancelRequest,
+    UserTaskDetail,
+    UserTaskList,
+    UserTasksQuery,
     Worker,
     WorkerList,
 )
-from wfc.server._views import journal_view, run_view, spec_summary, spec_view
+from wfc.server._views import journal_view, run_view, spec_summary, spec_view, user_task_detail, user_task_view
 from wfc.specs import WorkflowSpec
 
 # ---------------------------------------------------------------- health
@@ -387,6 +396,56 @@ async def _matching(call: Call[Any, Any], query: DeadLettersQuery, limit: int) -
     return ids[:limit], len(ids) > limit
 
 
+# ---------------------------------------------------------------- user tasks
+
+
+async def list_user_tasks(call: Call[UserTasksQuery, None]) -> UserTaskList:
+    query = call.query
+    tasks = await call.engine.list_user_tasks(
+        user=query.user,
+        group=query.group,
+        status=[s.value for s in query.status] or None,
+        run_id=query.run_id,
+        limit=query.limit,
+        after=query.after,
+    )
+    # A full page may have a next one; the cursor is the last id (keyset on created_at, id).
+    last = tasks[-1].id if len(tasks) == query.limit else None
+    return UserTaskList(items=[user_task_view(task) for task in tasks], next=last)
+
+
+async def get_user_task(call: Call[None, None]) -> UserTaskDetail:
+    task = await call.engine.get_user_task(call.path["task_id"])
+    info = await call.engine.get_run(task.run_id)
+    return user_task_detail(task, {t.number: t.name for t in info.threads})
+
+
+async def claim_user_task(call: Call[None, ClaimRequest]) -> UserTask:
+    return user_task_view(await call.engine.claim_user_task(call.path["task_id"], call.body.user))
+
+
+async def release_user_task(call: Call[None, ReleaseRequest]) -> UserTask:
+    return user_task_view(await call.engine.release_user_task(call.path["task_id"], by=call.body.by))
+
+
+async def reassign_user_task(call: Call[None, ReassignRequest]) -> UserTask:
+    body = call.body
+    if body.user is None and body.group is None:
+        raise ProblemError(422, "invalid-request", "give user, group or both: whom the task goes to")
+    task = await call.engine.reassign_user_task(call.path["task_id"], user=body.user, group=body.group, by=body.by)
+    return user_task_view(task)
+
+
+async def complete_user_task(call: Call[None, CompleteRequest]) -> UserTask:
+    body = call.body
+    return user_task_view(await call.engine.complete_user_task(call.path["task_id"], body.values, user=body.user))
+
+
+async def cancel_user_task(call: Call[None, UserTaskCancelRequest]) -> UserTask:
+    body = call.body
+    return user_task_view(await call.engine.cancel_user_task(call.path["task_id"], reason=body.reason, by=body.by))
+
+
 # ---------------------------------------------------------------- the table
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -493,6 +552,37 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET", "/retention/export", "exportRuns",
         "Finished runs with their journals, one JSON line per run (streamed), to archive before a purge.",
         export, ExportLine, query=ExportQuery, cli=("runs export",), tags=("retention",), media_type=NDJSON,
+    ),
+    Endpoint(
+        "GET", "/user-tasks", "listUserTasks",
+        "User tasks, oldest first, filtered by user, group, status and run, one page at a time.",
+        list_user_tasks, UserTaskList, query=UserTasksQuery, cli=("tasks list",), tags=("user tasks",),
+    ),
+    Endpoint(
+        "GET", "/user-tasks/{task_id}", "getUserTask", "A user task with its form and audit trail.",
+        get_user_task, UserTaskDetail, cli=("tasks show",), tags=("user tasks",),
+    ),
+    Endpoint(
+        "POST", "/user-tasks/{task_id}/claim", "claimUserTask", "Claim a task offered to a group.",
+        claim_user_task, UserTask, body=ClaimRequest, cli=("tasks claim",), tags=("user tasks",),
+    ),
+    Endpoint(
+        "POST", "/user-tasks/{task_id}/release", "releaseUserTask", "Give an ASSIGNED task back to its group.",
+        release_user_task, UserTask, body=ReleaseRequest, cli=("tasks release",), tags=("user tasks",),
+    ),
+    Endpoint(
+        "POST", "/user-tasks/{task_id}/reassign", "reassignUserTask", "Give an open task to another user and/or group.",
+        reassign_user_task, UserTask, body=ReassignRequest, cli=("tasks reassign",), tags=("user tasks",),
+    ),
+    Endpoint(
+        "POST", "/user-tasks/{task_id}/complete", "completeUserTask",
+        "Complete an open task with values for its form (422 names each refused field in `errors`).",
+        complete_user_task, UserTask, body=CompleteRequest, cli=("tasks complete",), tags=("user tasks",),
+    ),
+    Endpoint(
+        "POST", "/user-tasks/{task_id}/cancel", "cancelUserTask",
+        "Cancel an open task: its node fails with USER_TASK_CANCELLED.",
+        cancel_user_task, UserTask, body=UserTaskCancelRequest, cli=("tasks cancel",), tags=("user tasks",),
     ),
     Endpoint(
         "GET", "/dead-letters", "listDeadLetters", "FAILED runs: failed, or whose compensation failed.",

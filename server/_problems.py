@@ -21,11 +21,13 @@ from wfc.runtime.errors import (
     RunStateError,
     StoreError,
     UnknownRunError,
+    UnknownUserTaskError,
     UnknownWorkflowError,
     UsageError,
+    UserTaskValuesError,
 )
 from wfc.runtime.interpreter.errors import InputError
-from wfc.server._types import Problem
+from wfc.server._types import FieldError, Problem
 from wfc.specs.errors import WfcError
 
 log = logging.getLogger("wfc.server")
@@ -52,7 +54,7 @@ def _kind(exc: BaseException) -> str:
 def status_of(exc: WfcError) -> int:
     """The HTTP status of an engine error."""
     match exc:
-        case UnknownRunError() | UnknownWorkflowError():
+        case UnknownRunError() | UnknownWorkflowError() | UnknownUserTaskError():
             return 404
         case ConflictError() | RunStateError():
             return 409
@@ -60,7 +62,7 @@ def status_of(exc: WfcError) -> int:
             return 503
         case StoreError():
             return 503
-        case InputError() | UsageError() | MissingTasksError():
+        case InputError() | UsageError() | MissingTasksError() | UserTaskValuesError():
             return 422
     return 400
 
@@ -70,6 +72,10 @@ def problem_of(exc: BaseException) -> Problem:
     match exc:
         case ProblemError(status=status, kind=kind, detail=detail):
             return make(status, kind, detail)
+        case UserTaskValuesError(problems=problems):
+            # Each field's problem on its own too, for a form to show beside the field.
+            errors = [FieldError(field=field, message=message) for field, message in problems]
+            return msgspec.structs.replace(make(422, _kind(exc), str(exc)), errors=errors)
         case WfcError():
             return make(status_of(exc), _kind(exc), str(exc))
     log.error("internal error serving a request", exc_info=exc)

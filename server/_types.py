@@ -45,6 +45,13 @@ class Status(enum.Enum):
 # ---------------------------------------------------------------- problems
 
 
+class FieldError(msgspec.Struct, kw_only=True):
+    """Why one value of a request was refused (a user task form field)."""
+
+    field: str
+    message: str
+
+
 class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
     """An error, as RFC 9457 ``application/problem+json``."""
 
@@ -56,6 +63,8 @@ class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The HTTP status code."""
     detail: str
     """What went wrong in this case and what to do: the message the CLI prints."""
+    errors: list[FieldError] = []
+    """Each refused value, by field (a 422 for user task values); absent when empty."""
 
 
 # ---------------------------------------------------------------- health
@@ -510,3 +519,130 @@ class RedriveOutcome(msgspec.Struct, kw_only=True):
     refused: list[Refused]
     more: bool
     """More runs matched than ``limit``: send the request again for them."""
+
+
+# ---------------------------------------------------------------- user tasks
+
+
+class UserTaskStatus(enum.Enum):
+    """Where a user task is (:class:`wfc.runtime.UserTaskStatus`)."""
+
+    UNASSIGNED = "UNASSIGNED"
+    ASSIGNED = "ASSIGNED"
+    DONE = "DONE"
+    CANCELLED = "CANCELLED"
+
+
+class FormField(msgspec.Struct, kw_only=True):
+    """One field of a user task form."""
+
+    name: str
+    type: str
+    """``str``, ``int``, ``float``, ``bool`` or ``json``."""
+    required: bool
+    display_name: str | None
+    """The label a person sees; the name when ``null``."""
+    description: str
+
+
+class Form(msgspec.Struct, kw_only=True):
+    """What a person fills in to complete a user task, fields in the order shown."""
+
+    name: str
+    fields: list[FormField]
+
+
+class UserTask(msgspec.Struct, kw_only=True):
+    """Work for a person inside a run. Form values are shown as given (no masking)."""
+
+    id: str
+    run_id: str
+    workflow: str
+    version: str
+    thread: int
+    node: str
+    form: Form
+    status: UserTaskStatus
+    user: str | None
+    group: str | None
+    notes: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    values: dict[str, Any] | None
+    """The values it was completed with (every field; ``null`` for an empty optional one); ``null`` until DONE."""
+    completed_by: str | None
+    """Who completed it; ``null`` for an operator, or while open."""
+
+
+class UserTaskDetail(UserTask, kw_only=True):
+    """A user task with its audit trail."""
+
+    audit: list[JournalEntry]
+    """The run's journal entries naming it, in order: assigned, claimed, released, reassigned,
+    reminded, completed, cancelled, with who (``detail.by``) and when."""
+
+
+class UserTaskList(msgspec.Struct, kw_only=True):
+    """One page of user tasks, oldest first."""
+
+    items: list[UserTask]
+    next: str | None
+    """Give it as ``after`` for the next page; ``null`` on the last page."""
+
+
+Who = Annotated[str, msgspec.Meta(min_length=1, description="A user or group name (not empty).")]
+
+
+class UserTasksQuery(Body):
+    """Filters and paging of user tasks, oldest first."""
+
+    user: Who | None = None
+    """Only tasks assigned to this user."""
+    group: Who | None = None
+    """Only tasks of this group."""
+    status: list[UserTaskStatus] = []
+    """Only tasks with one of these statuses (repeat the parameter)."""
+    run_id: str | None = None
+    """Only the tasks of this run."""
+    limit: PageSize = 100
+    after: str | None = None
+    """``next`` of the previous page (the last id seen); the other parameters must be the same."""
+
+
+class ClaimRequest(Body):
+    """Claim a user task."""
+
+    user: Who
+    """Who takes it: the task becomes ASSIGNED to them."""
+
+
+class ReleaseRequest(Body):
+    """Release a user task to its group."""
+
+    by: Who | None = None
+    """Who releases it (kept in the journal); ``null``: an operator."""
+
+
+class ReassignRequest(Body):
+    """Reassign a user task: at least one of ``user`` and ``group``."""
+
+    user: Who | None = None
+    group: Who | None = None
+    """A group alone clears the user: the task is UNASSIGNED, offered to the group."""
+    by: Who | None = None
+
+
+class CompleteRequest(Body):
+    """Complete a user task with values for its form."""
+
+    values: dict[str, Any] = {}
+    """Field name to value, of the field's type; an optional field may be left out."""
+    user: Who | None = None
+    """Who completes it: an ASSIGNED task only by its user; ``null``: an operator, who may complete any open task."""
+
+
+class UserTaskCancelRequest(Body):
+    """Cancel a user task: its node fails with ``USER_TASK_CANCELLED``."""
+
+    reason: str = ""
+    by: Who | None = None

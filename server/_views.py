@@ -5,12 +5,29 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from wfc.runtime import HistoryEntry, RunInfo
-from wfc.server._types import Failure, JournalEntry, Run, SpecSummary, Status, StuckReason, Thread
+from wfc.server._types import (
+    Failure,
+    Form,
+    FormField,
+    JournalEntry,
+    Run,
+    SpecSummary,
+    Status,
+    StuckReason,
+    Thread,
+    UserTask,
+    UserTaskDetail,
+    UserTaskStatus,
+)
 from wfc.specs import TaskNode, VariableDef, WorkflowSpec
+
+if TYPE_CHECKING:
+    from wfc.runtime import UserTask as UserTaskRecord
 
 MASK = "***"
 
@@ -102,3 +119,42 @@ def spec_view(spec: WorkflowSpec) -> WorkflowSpec:
         for name, thread in spec.threads.items()
     }
     return msgspec.structs.replace(spec, variables=_masked_defaults(spec.variables), threads=threads)
+
+
+def user_task_view(task: UserTaskRecord) -> UserTask:
+    """A user task as the API shows it (the document ``wfc tasks list --json`` prints)."""
+    return UserTask(**_user_task_fields(task))
+
+
+def user_task_detail(task: UserTaskRecord, threads: dict[int, str]) -> UserTaskDetail:
+    """A user task with its audit trail; ``threads`` names thread numbers."""
+    return UserTaskDetail(**_user_task_fields(task), audit=journal_view(task.audit, threads))
+
+
+def _user_task_fields(task: UserTaskRecord) -> dict[str, Any]:
+    form = Form(
+        name=task.form.name,
+        fields=[
+            FormField(
+                name=f.name, type=f.type, required=f.required, display_name=f.display_name, description=f.description
+            )
+            for f in task.form.fields
+        ],
+    )
+    return {
+        "id": task.id,
+        "run_id": task.run_id,
+        "workflow": task.workflow,
+        "version": str(task.version),
+        "thread": task.thread,
+        "node": task.node,
+        "form": form,
+        "status": UserTaskStatus(task.status.value),
+        "user": task.user,
+        "group": task.group,
+        "notes": task.notes,
+        "created_at": task.created_at.astimezone(dt.UTC),
+        "updated_at": task.updated_at.astimezone(dt.UTC),
+        "values": task.values,
+        "completed_by": task.completed_by,
+    }

@@ -206,6 +206,47 @@ class RunWrite(msgspec.Struct):
     ``runs.needs_attention`` column)."""
 
 
+class UserTaskRecord(msgspec.Struct, frozen=True):
+    """A ``user_tasks`` row: where a user task is now (the inbox and the
+    lookup of a task's run). Written from the interpreter's
+    ``UserTaskChanged`` effects by the commit of the run."""
+
+    id: str
+    run_id: str
+    workflow: str
+    major: int
+    revision: int
+    thread: int
+    node: str
+    form: str
+    """Name of its form in the run's spec (``WorkflowSpec.forms``)."""
+    status: str
+    """``UNASSIGNED``, ``ASSIGNED``, ``DONE`` or ``CANCELLED``."""
+    user: str | None
+    group: str | None
+    notes: str | None
+    created_at: float
+    updated_at: float
+    body: bytes = b"{}"
+    """JSON: ``values`` (what it was completed with), ``by`` (who made the
+    last change), ``completed_by``."""
+
+
+class UserTaskFilter(msgspec.Struct, frozen=True):
+    """Which user tasks :meth:`~wfc.runtime.store.Store.list_user_tasks`
+    returns, oldest first (``created_at``, then ``id``); every criterion
+    given must hold."""
+
+    statuses: tuple[str, ...] = ()
+    """Any of these statuses; empty: any status."""
+    user: str | None = None
+    group: str | None = None
+    run_id: str | None = None
+    limit: int = 100
+    after: tuple[float, str] | None = None
+    """Keyset paging: only tasks after this ``(created_at, id)``."""
+
+
 class StuckWindow(msgspec.Struct, frozen=True):
     """Which runs count as stuck: owed progress for more than ``seconds`` at
     ``now`` (see :mod:`~wfc.runtime.store.stuck`)."""
@@ -285,6 +326,9 @@ class WriteBatch(msgspec.Struct):
     """Outbox rows to upsert, or ``None`` to delete, by dispatch id."""
     timers: dict[tuple[str, int], TimerRecord | None] = msgspec.field(default_factory=dict)
     """Timers to insert, or ``None`` to delete, by ``(run_id, timer)``."""
+    user_tasks: dict[str, UserTaskRecord] = msgspec.field(default_factory=dict)
+    """``user_tasks`` rows to upsert, by id (the last change of a task in
+    the batch wins)."""
 
     def put_task(self, record: TaskRecord) -> None:
         """Upsert an outbox row (a new dispatch, or a lease taken again)."""
@@ -303,7 +347,26 @@ class WriteBatch(msgspec.Struct):
         self.timers[(run_id, timer)] = None
 
     def __bool__(self) -> bool:
-        return bool(self.runs or self.journal or self.tasks or self.timers)
+        return bool(self.runs or self.journal or self.tasks or self.timers or self.user_tasks)
+
+
+#: The columns of ``user_tasks``, in the order of :func:`user_task_row`.
+USER_TASK_COLUMNS: Final = (
+    "id, run_id, workflow, major, revision, thread, node, form, status, user_id, user_group, notes, "
+    "created_at, updated_at, body"
+)
+#: What an upsert of a ``user_tasks`` row changes (the rest never changes).
+USER_TASK_UPDATES: Final = (
+    "status = excluded.status, user_id = excluded.user_id, user_group = excluded.user_group, "
+    "notes = excluded.notes, updated_at = excluded.updated_at, body = excluded.body"
+)
+
+
+def user_task_row(t: UserTaskRecord) -> tuple[str, str, str, int, int, int, str, str, str, str | None, str | None,
+                                             str | None, float, float, str]:  # fmt: skip
+    """The column values of a ``user_tasks`` row, in :data:`USER_TASK_COLUMNS` order."""
+    return (t.id, t.run_id, t.workflow, t.major, t.revision, t.thread, t.node, t.form, t.status, t.user, t.group,
+            t.notes, t.created_at, t.updated_at, t.body.decode())  # fmt: skip
 
 
 def search_rows(batch: WriteBatch) -> tuple[list[tuple[str, str, str, float]], list[tuple[str, str]]]:

@@ -35,11 +35,14 @@ from wfc.runtime.store.base import (
     StuckWindow,
     TaskRecord,
     TimerRecord,
+    UserTaskFilter,
+    UserTaskRecord,
     WakeupHandler,
     WriteBatch,
 )
 from wfc.runtime.store.dialect import Connection, Dialect, Statement
 from wfc.runtime.store.rows import Row
+from wfc.runtime.store import user_tasks
 from wfc.runtime.store.stuck import OverdueTimer, StuckDispatch, count_stuck, stuck_causes, stuck_condition
 
 _RUN_VERSION_COLUMNS: Final = "id, workflow, major, revision, status, version, state_format"
@@ -233,6 +236,14 @@ class StoreTransaction:
         cancelled), in which case the firing must be ignored."""
         rows = await self._conn.fetch("DELETE FROM timers WHERE run_id = ? AND timer = ? RETURNING 1", (run_id, timer))
         return bool(rows)
+
+    # ---------------------------------------------------------------- user tasks
+
+    async def get_user_task(self, task_id: str) -> UserTaskRecord | None:
+        """A user task's row as this transaction sees it (as committed, or
+        queued in this transaction's batch)."""
+        queued = self.batch.user_tasks.get(task_id)
+        return queued if queued is not None else await user_tasks.get_in(self._conn, task_id)
 
 
 def run_columns(dialect: Dialect) -> str:
@@ -490,6 +501,18 @@ class Store:
             statement += " LIMIT ?"
             params.append(limit)
         return [decode.journal_record(row) for row in await self._fetch(statement, params)]
+
+    async def get_user_task(self, task_id: str) -> UserTaskRecord | None:
+        """A user task's row."""
+        return await user_tasks.get(self.dialect, task_id)
+
+    async def list_user_tasks(self, where: UserTaskFilter) -> list[UserTaskRecord]:
+        """The user tasks ``where`` picks, oldest first (see :mod:`.user_tasks`)."""
+        return await user_tasks.listing(self.dialect, where)
+
+    async def user_task_journal(self, run_id: str, task_id: str) -> list[JournalRecord]:
+        """The entries of run ``run_id``'s journal that name user task ``task_id``."""
+        return await user_tasks.journal(self.dialect, run_id, task_id)
 
     async def count_by_status(self, statuses: Sequence[str], workflow: str | None, cap: int) -> dict[str, int]:
         """Runs per status (of ``workflow``), each count stopping at ``cap``:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from wfc.runtime.store.base import WriteBatch, search_rows
+from wfc.runtime.store.base import WriteBatch, search_rows, user_task_row
 
 # ---------------------------------------------------------------- transactions
 
@@ -69,6 +69,15 @@ WITH changed AS (
 ), dropped_search AS (
     DELETE FROM run_search AS s USING unnest($56::text[], $57::text[]) AS d(run_id, key)
     WHERE s.run_id = d.run_id AND s.key = d.key
+), put_user_tasks AS (
+    INSERT INTO user_tasks (id, run_id, workflow, major, revision, thread, node, form, status, user_id, user_group,
+                            notes, created_at, updated_at, body)
+    SELECT * FROM unnest($59::text[], $60::text[], $61::text[], $62::int4[], $63::int4[], $64::int4[], $65::text[],
+                         $66::text[], $67::text[], $68::text[], $69::text[], $70::text[], $71::float8[],
+                         $72::float8[], $73::text[])
+    ON CONFLICT (id) DO UPDATE SET status = excluded.status, user_id = excluded.user_id,
+        user_group = excluded.user_group, notes = excluded.notes, updated_at = excluded.updated_at,
+        body = excluded.body
 ), dropped_waits AS (
     DELETE FROM event_waits AS w
     WHERE w.run_id = ANY($41::text[]) OR (w.run_id, w.thread) IN (SELECT * FROM unnest($42::text[], $43::int4[]))
@@ -92,7 +101,7 @@ def unwait_arguments(unwaited: Sequence[tuple[str, int | None]]) -> list[list[An
 
 
 def flush_arguments(batch: WriteBatch, unwaited: Sequence[tuple[str, int | None]] = ()) -> list[list[Any]]:
-    """The 58 array arguments of :data:`FLUSH`: a batch, and waits to forget."""
+    """The 73 array arguments of :data:`FLUSH`: a batch, and waits to forget."""
     changed = [r for r in batch.runs.values() if r.expected_version is not None]
     new = [r for r in batch.runs.values() if r.expected_version is None]
     puts = [t for t in batch.tasks.values() if t is not None]
@@ -149,7 +158,15 @@ def flush_arguments(batch: WriteBatch, unwaited: Sequence[tuple[str, int | None]
         [r.needs_attention for r in new],
         *search_arguments(batch),
         [r.trace for r in new],
+        *user_task_arguments(batch),
     ]
+
+
+def user_task_arguments(batch: WriteBatch) -> list[list[Any]]:
+    """The ``user_tasks`` rows of :data:`FLUSH` ($59-$73), one array per
+    column of :data:`~wfc.runtime.store.base.USER_TASK_COLUMNS`."""
+    rows = [user_task_row(t) for t in batch.user_tasks.values()]
+    return [[row[column] for row in rows] for column in range(15)]
 
 
 def search_arguments(batch: WriteBatch) -> list[list[Any]]:

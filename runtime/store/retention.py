@@ -20,7 +20,8 @@ FINISHED: Final = ("COMPLETED", "FAILED", "COMPENSATED", "CANCELLED")
 #: Tables holding rows of a run, deleted before the run's row (children
 #: first; their foreign keys would cascade too, but explicitly is plain).
 RUN_TABLES: Final = (
-    "journal", "tasks", "timers", "events", "event_waits", "run_threads", "run_search", "run_search_pending"
+    "journal", "tasks", "timers", "events", "event_waits", "run_threads", "run_search", "run_search_pending",
+    "user_tasks",
 )
 
 

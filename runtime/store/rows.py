@@ -18,6 +18,7 @@ from wfc.runtime.store.base import (
     SpecRecord,
     TaskRecord,
     TimerRecord,
+    UserTaskRecord,
 )
 
 
@@ -134,3 +135,24 @@ def task_record(row: Row) -> TaskRecord:
 def timer_record(row: Row) -> TimerRecord:
     """A :class:`TimerRecord` from a ``timers`` row."""
     return TimerRecord(run_id=row["run_id"], timer=row["timer"], due_at=row["due_at"])
+
+
+def user_task_record(row: Row) -> UserTaskRecord:
+    """A :class:`UserTaskRecord` from a ``user_tasks`` row."""
+    return UserTaskRecord(
+        id=row["id"],
+        run_id=row["run_id"],
+        workflow=row["workflow"],
+        major=row["major"],
+        revision=row["revision"],
+        thread=row["thread"],
+        node=row["node"],
+        form=row["form"],
+        status=row["status"],
+        user=row["user_id"],
+        group=row["user_group"],
+        notes=row["notes"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        body=row["body"].encode(),
+    )

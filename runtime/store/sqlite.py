@@ -34,7 +34,15 @@ import msgspec
 
 from wfc.runtime.errors import ReadOnlyDatabaseError, StaleRunError, StoreError
 from wfc.runtime.store import rows as decode
-from wfc.runtime.store.base import TaskRecord, WriteBatch, process_alive, search_rows
+from wfc.runtime.store.base import (
+    USER_TASK_COLUMNS,
+    USER_TASK_UPDATES,
+    TaskRecord,
+    WriteBatch,
+    process_alive,
+    search_rows,
+    user_task_row,
+)
 from wfc.runtime.store.core import Store
 from wfc.runtime.store.dialect import Connection, Dialect, Statement, Unwait
 from wfc.runtime.store.rows import Row
@@ -325,6 +333,7 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwai
             raise StaleRunError(stale or [r.id for r in changed])
     _flush_threads(conn, batch)
     _flush_search(conn, batch)
+    _flush_user_tasks(conn, batch)
     if batch.journal:
         conn.executemany(
             "INSERT INTO journal (run_id, seq, at, thread, node, kind, attempt, detail) "
@@ -386,6 +395,17 @@ def _flush_search(conn: sqlite3.Connection, batch: WriteBatch) -> None:
         )
     if drops:
         conn.executemany("DELETE FROM run_search WHERE run_id = ? AND key = ?", drops)
+
+
+def _flush_user_tasks(conn: sqlite3.Connection, batch: WriteBatch) -> None:
+    """The ``user_tasks`` rows the batch's transitions changed."""
+    rows = [user_task_row(t) for t in batch.user_tasks.values()]
+    if rows:
+        conn.executemany(
+            f"INSERT INTO user_tasks ({USER_TASK_COLUMNS}) VALUES ({', '.join('?' * 15)}) "
+            f"ON CONFLICT (id) DO UPDATE SET {USER_TASK_UPDATES}",
+            rows,
+        )
 
 
 class _SqliteConnection(Connection):

@@ -21,7 +21,9 @@ from typer._coercion import build_runtime_param
 from wfc.cli import app
 from wfc.cli.lean_typer import LightChecker, check_values_lightly, light_value
 from wfc.cli.runs_cmd import StatusChoice
+from wfc.cli.tasks_cmd import TaskStatusChoice
 from wfc.runtime import RunStatus
+from wfc.runtime.interpreter.state import UserTaskStatus
 
 #: Packages (and their submodules) that ``wfc --help`` must not import.
 HEAVY = (
@@ -61,6 +63,8 @@ def heavy(modules: list[str]) -> list[str]:
         ["run", "--help"],
         ["runs", "list", "--help"],
         ["event", "send", "--help"],
+        ["tasks", "--help"],
+        ["tasks", "complete", "--help"],
         ["worker", "--help"],
         ["server", "--help"],
     ],
@@ -85,6 +89,10 @@ def test_a_command_still_imports_what_it_needs() -> None:
 
 def test_the_status_choices_are_the_run_statuses() -> None:
     assert [choice.value for choice in StatusChoice] == [status.value for status in RunStatus]
+
+
+def test_the_task_status_choices_are_the_user_task_statuses() -> None:
+    assert [choice.value for choice in TaskStatusChoice] == [status.value for status in UserTaskStatus]
 
 
 # ---------------------------------------------------------------- what typer would import for nothing

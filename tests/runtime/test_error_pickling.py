@@ -46,6 +46,10 @@ SAMPLES: list[BaseException] = [
     errors.UnexpectedEventError("order-1", "checkout", "paid", ["payment-confirmed"]),
     errors.WaitTimeoutError("order-1", 2.5),
     errors.TaskDefinitionError("charge-card", "timeout must be positive"),
+    errors.UnknownUserTaskError("ut-0123"),
+    errors.UserTaskStateError("ut-0123", "DONE", "complete", "it was completed already"),
+    errors.UserTaskStateError("ut-0123", "ASSIGNED", "claim"),
+    errors.UserTaskValuesError("ut-0123", "update-card", [("card_token", "required (str)"), ("x", "not a field")]),
 ]
 
 

@@ -87,6 +87,7 @@ async def test_a_new_schema_is_created_migrated_and_marked_as_ours(pg: Db) -> No
         (6, "run_trace"),
         (7, "search"),
         (8, "engine_tasks"),
+        (9, "user_tasks"),
     ]
     assert pg.rows("SELECT obj_description('wfc_migrations'::regclass, 'pg_class')") == [(MARKER,)]
     names = {row[0] for row in _tables(pg)}

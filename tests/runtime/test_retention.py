@@ -21,7 +21,8 @@ QUICK = spec("quick", [("end", exit_(1))])
 WAITING = spec("waiting", [("w", wait("go", correlation="k")), ("end", exit_(1))])
 WORKING = spec("working", [("slow", task("slow")), ("end", exit_(1))])
 TABLES = (
-    "journal", "tasks", "timers", "events", "event_waits", "run_threads", "run_search", "run_search_pending", "runs"
+    "journal", "tasks", "timers", "events", "event_waits", "run_threads", "run_search", "run_search_pending",
+    "user_tasks", "runs",
 )
 
 

@@ -45,9 +45,14 @@ def test_exported_names_are_pinned() -> None:
         "ThreadStatus",
         "UnexpectedEventError",
         "UnknownRunError",
+        "UnknownUserTaskError",
         "UnknownWorkflowError",
         "UnsupportedUrlError",
         "UsageError",
+        "UserTask",
+        "UserTaskStateError",
+        "UserTaskStatus",
+        "UserTaskValuesError",
         "WaitTimeoutError",
         "WfcError",
         "Worker",
@@ -70,7 +75,12 @@ def test_every_runtime_error_is_a_wfc_error() -> None:
 
 def test_user_visible_conflicts_share_one_base() -> None:
     runtime = wfc.runtime
-    for error in (runtime.RunIdConflictError, runtime.RunInputsConflictError, runtime.DeployConflictError):
+    for error in (
+        runtime.RunIdConflictError,
+        runtime.RunInputsConflictError,
+        runtime.DeployConflictError,
+        runtime.UserTaskStateError,
+    ):
         assert issubclass(error, runtime.ConflictError)
     # The optimistic version check the engine retries is internal, not a user conflict.
     from wfc.runtime.errors import StaleRunError
