@@ -15,12 +15,14 @@ one :class:`~.context.Step`; no module calls up into a later one):
 3. ``retries`` (the one retry/backoff scheduler and timer pause/arm),
    ``dispatch`` (the one factory of task dispatches), ``compensations``
    (recording undoable steps), ``edges`` (edge choice and mutations),
-   ``redaction`` (secrets out of the record);
+   ``redaction`` (secrets out of the record), ``userrecords`` (a user
+   task's id, its row for the shell, closing it);
 4. ``stopping``: stopping threads, ending the run;
 5. ``saga``: running compensations;
 6. ``threads``: starting threads, leaving nodes, failures and handlers,
    ``wait_for_threads``;
-7. ``inbox``: events for ``wait_for_event``;
+7. ``inbox``: events for ``wait_for_event``; ``usertasks``: user tasks
+   (assigning, what people and timers do to them, reminders, refusals);
 8. ``interrupts``: freezing, thawing, interrupts;
 9. ``walk``: entering nodes, draining the queue of moves;
 10. ``control``: operator commands and their refusals;
@@ -76,6 +78,8 @@ if TYPE_CHECKING:
     from wfc.runtime.interpreter.secrets import MASK, Redactor, mask_variables
     from wfc.runtime.interpreter.specinfo import SpecInfo, derive_spec_info
     from wfc.runtime.interpreter.transitions import begin, crash, step
+    from wfc.runtime.interpreter.userrecords import user_task_id
+    from wfc.runtime.interpreter.usertasks import UserTaskRefusal, user_task_refusal
     from wfc.runtime.interpreter.variables import coerce, prepare_inputs
 
 #: The module each public name is defined in.
@@ -126,6 +130,9 @@ _HOMES: dict[str, str] = {
     "begin": "wfc.runtime.interpreter.transitions",
     "crash": "wfc.runtime.interpreter.transitions",
     "step": "wfc.runtime.interpreter.transitions",
+    "user_task_id": "wfc.runtime.interpreter.userrecords",
+    "UserTaskRefusal": "wfc.runtime.interpreter.usertasks",
+    "user_task_refusal": "wfc.runtime.interpreter.usertasks",
     "coerce": "wfc.runtime.interpreter.variables",
     "prepare_inputs": "wfc.runtime.interpreter.variables",
 }
@@ -175,6 +182,7 @@ __all__ = [
     "UnwatchEvent",
     "UserTaskChanged",
     "UserTaskInput",
+    "UserTaskRefusal",
     "WatchEvent",
     "begin",
     "coerce",
@@ -188,4 +196,6 @@ __all__ = [
     "refusal",
     "retry_delay",
     "step",
+    "user_task_id",
+    "user_task_refusal",
 ]

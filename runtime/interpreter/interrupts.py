@@ -7,6 +7,8 @@ left (the clock of a wait's timeout, a sleep or a retry backoff is *paused*);
 a task already running goes on, and its result is kept until the thread
 thaws. Thawing re-arms the timers with the time left, picks up a kept result,
 and lets a waiting ``wait_for_event`` take an event that arrived meanwhile.
+A user task stays open to people while its thread is frozen; its timers
+pause and re-arm the same way (see :mod:`.usertasks`).
 
 Interrupts (LittleHorse's semantics): an event named by the interrupt
 definition of an active thread interrupts it instead of going to the inbox.
@@ -38,8 +40,10 @@ from wfc.runtime.interpreter.state import (
     ThreadRun,
     ThreadStatus,
     ThreadsWait,
+    UserTaskWait,
 )
 from wfc.runtime.interpreter.threads import check_threads, fail_node, proceed, spawn
+from wfc.runtime.interpreter.usertasks import arm_user_task, pause_user_task
 
 # ------------------------------------------------------------ freezing
 
@@ -65,6 +69,8 @@ def suspend(step: Step, thread: ThreadRun) -> None:
     wait = thread.wait
     if isinstance(wait, RetryWait | SleepWait | EventWait | ThreadsWait) and wait.timer is not None:
         thread.wait = pause(step, wait)
+    elif isinstance(wait, UserTaskWait):
+        pause_user_task(step, wait)
     thread.suspended = True
     step.log(thread, "THREAD_PAUSED", thread.node, reason=pause_reason(step, thread))
 
@@ -116,6 +122,8 @@ def thaw(step: Step, thread: ThreadRun) -> None:
         case ThreadsWait():
             arm(step, wait)
             check_threads(step, thread)
+        case UserTaskWait():
+            arm_user_task(step, wait)
         case _:
             pass
 

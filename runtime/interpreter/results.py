@@ -1,4 +1,5 @@
-"""Inputs from the world: task results, timers, events, redeliveries."""
+"""Inputs from the world: task results, timers, events, redeliveries
+(those of user tasks' timers and reminders too, see :mod:`.usertasks`)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from wfc.runtime.interpreter.state import (
 )
 from wfc.runtime.interpreter.stopping import clear_wait, stop
 from wfc.runtime.interpreter.threads import fail_node, proceed
+from wfc.runtime.interpreter.usertasks import on_reminder_result, on_user_task_timer, reminder_redelivery
 from wfc.specs import TaskNode, WaitForEventNode, WaitForThreadsNode
 
 
@@ -43,7 +45,7 @@ def task_wait(step: Step, dispatch_id: str) -> tuple[ThreadRun, TaskWait] | None
 
 def on_task_completed(step: Step, event: TaskCompleted) -> None:
     """A task attempt completed: keep its output and move on (on thaw if frozen)."""
-    if on_saga_result(step, event):
+    if on_saga_result(step, event) or on_reminder_result(step, event):
         return
     found = task_wait(step, event.dispatch_id)
     if found is None:
@@ -77,7 +79,7 @@ def on_task_completed(step: Step, event: TaskCompleted) -> None:
 
 def on_task_failed(step: Step, event: TaskFailed) -> None:
     """A task attempt failed: retry after its backoff, or fail the node."""
-    if on_saga_result(step, event):
+    if on_saga_result(step, event) or on_reminder_result(step, event):
         return
     found = task_wait(step, event.dispatch_id)
     if found is None:
@@ -128,8 +130,9 @@ def on_task_failed(step: Step, event: TaskFailed) -> None:
 
 
 def on_timer(step: Step, timer: int) -> None:
-    """A durable timer fired: a sleep ends, a wait times out, a retry is due."""
-    if on_saga_timer(step, timer):
+    """A durable timer fired: a sleep ends, a wait times out, a retry is
+    due, a user task's timer acts."""
+    if on_saga_timer(step, timer) or on_user_task_timer(step, timer):
         return
     thread = step.waiting(lambda w: getattr(w, "timer", None) == timer)
     if thread is None:
@@ -217,7 +220,7 @@ def on_event(step: Step, event: EventArrived) -> None:
 
 def on_redeliver(step: Step, dispatch_id: str) -> None:
     """An attempt lost its process: dispatch it again, same dispatch id."""
-    again = saga_redelivery(step, dispatch_id)
+    again = saga_redelivery(step, dispatch_id) or reminder_redelivery(step, dispatch_id)
     if again is not None:
         step.effects.append(again)
         return

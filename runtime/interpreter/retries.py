@@ -3,8 +3,9 @@
 A failed attempt with retries left becomes a :class:`~wfc.runtime.interpreter.state.RetryWait`
 for the next attempt (same idempotency key) whose backoff is first held as
 time left; :func:`arm` turns time left into a durable timer, :func:`pause`
-turns a timer back into time left (a frozen thread, a halted saga). Sleeps and
-the timeouts of waits are paused and re-armed the same way.
+turns a timer back into time left (a frozen thread, a halted saga). Sleeps,
+the timeouts of waits and the timers of user tasks are paused and re-armed
+the same way.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import msgspec
 from wfc.runtime.interpreter.context import Step
 from wfc.runtime.interpreter.messages import CancelTimer
 from wfc.runtime.interpreter.policy import retry_delay
-from wfc.runtime.interpreter.state import EventWait, RetryWait, SleepWait, TaskWait, ThreadsWait
+from wfc.runtime.interpreter.state import EventWait, RetryWait, SleepWait, TaskWait, ThreadsWait, UserTaskTimerState
 from wfc.specs import Backoff
 
 #: Waits that may hold a durable timer.
 TimedWait = RetryWait | SleepWait | EventWait | ThreadsWait
-W = TypeVar("W", bound=TimedWait)
+#: What may hold a durable timer: those waits, and each timer of a user task.
+Timed = TimedWait | UserTaskTimerState
+W = TypeVar("W", bound=Timed)
 
 
 def next_attempt(wait: TaskWait) -> RetryWait:
@@ -67,7 +70,7 @@ def pause(step: Step, wait: W) -> W:
     return kept
 
 
-def arm(step: Step, wait: TimedWait) -> None:
+def arm(step: Step, wait: Timed) -> None:
     """Set a paused wait's timer with the time that was left (if any)."""
     if wait.remaining is None:
         return

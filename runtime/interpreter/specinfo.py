@@ -12,7 +12,7 @@ from typing import Any
 
 from wfc.runtime.interpreter.secrets import MASK, Redactor, mask_variables, masked_names
 from wfc.runtime.interpreter.state import RunState
-from wfc.specs import Expr, OutputRef, TaskNode, VarRef, WorkflowSpec, walk_expr
+from wfc.specs import Expr, OutputRef, TaskNode, UserTaskNode, VarRef, WorkflowSpec, walk_expr
 
 __all__ = ["MASK", "SpecInfo", "derive_spec_info"]
 
@@ -28,7 +28,7 @@ class SpecInfo:
     """Per thread, nodes whose output flows into a masked variable; their
     outputs are masked in the journal too."""
     tasks: frozenset[str]
-    """Every task the spec runs, compensations included."""
+    """Every task the spec runs, compensations and user task reminders included."""
 
     @functools.cached_property
     def _hides_any(self) -> bool:
@@ -93,4 +93,6 @@ def derive_spec_info(spec: WorkflowSpec) -> SpecInfo:
                 tasks.add(node.task)
                 if node.compensation is not None:
                     tasks.add(node.compensation.task)
+            elif isinstance(node, UserTaskNode):
+                tasks.update(t.task for t in node.timers if t.action == "remind" and t.task)
     return SpecInfo(masked=masked, masked_outputs=outputs, tasks=frozenset(tasks))

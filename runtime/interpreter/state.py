@@ -243,6 +243,11 @@ class UserTaskWait(_Record, tag_field="wait", tag="user_task"):
     """Timers not fired yet."""
     reminders: list[str] = []
     """Dispatch ids of reminder task attempts still running."""
+    reminder_attempts: list[TaskWait | RetryWait] = []
+    """The reminder attempts themselves: running (their dispatch ids are
+    :attr:`reminders`), or waiting for their retry backoff. Kept so a
+    redelivery dispatches the same attempt and a failed one is retried by
+    the one retry scheduler."""
 
 
 Wait = (
@@ -319,6 +324,9 @@ class ThreadRun(_Record):
     failed_from: int | None = None
     """The thread whose unhandled failure failed this one (a failure handler,
     an interrupt handler, an awaited child)."""
+    closed_user_tasks: dict[str, UserTaskStatus] = {}
+    """Ids of this thread's user tasks that are DONE or CANCELLED, with that
+    status: acting on one is a conflict, not an unknown task."""
 
 
 class InboxEvent(_Record):

@@ -3,7 +3,9 @@
 Threads are structured: when a thread ends, every thread it started that is
 still active is halted, so when the run ends no thread is left running. What
 a stopped thread waited for is kept (``stopped_wait``) so that ``retry`` of a
-failed run can pick it up again.
+failed run can pick it up again. An open user task of a thread that stops
+is cancelled (journaled, its row told to the shell, its timers dropped);
+``retry`` enters its node again, with a new user task.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ from wfc.runtime.interpreter.state import (
     ThreadRun,
     ThreadStatus,
     ThreadsWait,
+    UserTaskWait,
     Wait,
 )
+from wfc.runtime.interpreter.userrecords import STOP_REASONS, cancel
 
 
-def clear_wait(step: Step, thread: ThreadRun) -> None:
-    """Withdraw whatever the thread waits for (timers, dispatches, watches)."""
+def clear_wait(step: Step, thread: ThreadRun, reason: str = "thread-ended") -> None:
+    """Withdraw whatever the thread waits for (timers, dispatches, watches;
+    an open user task is cancelled, ``reason`` journaled)."""
     match thread.wait:
         case TaskWait(dispatch_id=dispatch_id):
             step.effects.append(AbandonTask(dispatch_id=dispatch_id))
@@ -42,18 +47,23 @@ def clear_wait(step: Step, thread: ThreadRun) -> None:
                 step.effects.append(CancelTimer(timer=timer))
             if correlation is not None:
                 step.effects.append(UnwatchEvent(thread=thread.number))
+        case UserTaskWait() as task if task.status.open:
+            cancel(step, thread, task, reason)
         case _:
             pass
     thread.wait = None
 
 
-def kept(step: Step, wait: Wait) -> Wait:
+def kept(step: Step, wait: Wait, node: str = "") -> Wait:
     """The form of ``wait`` kept while it cannot proceed (frozen or
     stopped): timers become time left; a running task becomes its next
-    attempt, due at once (same idempotency key)."""
+    attempt, due at once (same idempotency key); a user task (cancelled as
+    its thread stops) becomes entering its node ``node`` again."""
     match wait:
         case TaskWait():
             return next_attempt(wait)
+        case UserTaskWait():
+            return ResumeWait(node=node)
         case RetryWait() | SleepWait() | EventWait() | ThreadsWait():
             return kept_timer(wait, step.now)
         case _:
@@ -80,8 +90,10 @@ def stop(step: Step, thread: ThreadRun, reason: HaltReason) -> None:
     for member in step.subtree(thread):
         if not member.status.active:
             continue
-        member.stopped_wait = kept(step, member.wait) if member.wait is not None else pending_move(step, member)
-        clear_wait(step, member)
+        member.stopped_wait = (
+            kept(step, member.wait, member.node) if member.wait is not None else pending_move(step, member)
+        )
+        clear_wait(step, member, STOP_REASONS[reason])
         member.halt_reason = reason
         step.ended(member, ThreadStatus.HALTED)
         step.log(member, "THREAD_HALTED", member.node, reason=reason)

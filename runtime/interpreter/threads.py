@@ -178,8 +178,8 @@ def fail_thread(step: Step, thread: ThreadRun, failure: Failure) -> None:
     handler's or interrupt handler's fails its parent; a child's goes to
     the ``wait_for_threads`` of its parent."""
     if thread.wait is not None:
-        thread.stopped_wait = kept(step, thread.wait)
-    clear_wait(step, thread)
+        thread.stopped_wait = kept(step, thread.wait, thread.node)
+    clear_wait(step, thread, "thread-failed")
     thread.failure = failure
     step.ended(thread, ThreadStatus.FAILED)
     parent = step.parent(thread)

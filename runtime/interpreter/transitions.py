@@ -19,11 +19,16 @@ from wfc.runtime.interpreter.copies import any_flags, fork, settled
 from wfc.runtime.interpreter.interrupts import advance_interrupts, sync_freezes
 from wfc.runtime.interpreter.messages import (
     Cancel,
+    CancelUserTask,
+    ClaimUserTask,
+    CompleteUserTask,
     EventArrived,
     Halt,
     Input,
     Limits,
+    ReassignUserTask,
     Redeliver,
+    ReleaseUserTask,
     Resume,
     Retry,
     TaskCompleted,
@@ -40,6 +45,7 @@ from wfc.runtime.interpreter.specinfo import SpecInfo
 from wfc.runtime.interpreter.state import Failure, RunState, RunStatus, ThreadRun, clone_state
 from wfc.runtime.interpreter.stopping import finish
 from wfc.runtime.interpreter.threads import admit
+from wfc.runtime.interpreter.usertasks import on_user_task, user_task_refusal
 from wfc.runtime.interpreter.variables import prepare_inputs
 from wfc.runtime.interpreter.walk import drain
 from wfc.specs import WorkflowSpec
@@ -97,7 +103,8 @@ def step(
     waits for, a timer already cancelled, anything but a retry after the run
     finished, an operator command that makes no sense now — see
     :func:`~.control.refusal`) give a transition with no effects and no
-    journal. ``info`` as for :func:`begin`."""
+    journal; so does a user task input :func:`~.usertasks.user_task_refusal`
+    refuses. ``info`` as for :func:`begin`."""
     context = Step(fork(state), spec, now, policies, limits, info)
     if accepts(context, event):
         apply(context, event)
@@ -131,6 +138,8 @@ def accepts(context: Step, event: Input) -> bool:
     """True when ``event`` applies to the run in its current status."""
     if isinstance(event, Cancel | Halt | Resume | Retry):
         return refusal(context.state, context.spec, event) is None
+    if isinstance(event, ClaimUserTask | ReleaseUserTask | ReassignUserTask | CompleteUserTask | CancelUserTask):
+        return user_task_refusal(context.state, context.spec, event) is None
     return not context.state.status.finished
 
 
@@ -155,6 +164,8 @@ def apply(context: Step, event: Input) -> None:
             on_retry(context)
         case Redeliver(dispatch_id=dispatch_id):
             on_redeliver(context, dispatch_id)
+        case ClaimUserTask() | ReleaseUserTask() | ReassignUserTask() | CompleteUserTask() | CancelUserTask():
+            on_user_task(context, event)
 
 
 def settle(context: Step) -> None:

@@ -32,6 +32,7 @@ from wfc.runtime.interpreter.threads import (
     leave,
     spawn_children,
 )
+from wfc.runtime.interpreter.usertasks import assign
 from wfc.specs import (
     CompensateNode,
     EntrypointNode,
@@ -44,6 +45,7 @@ from wfc.specs import (
     SpawnThreadForEachNode,
     SpawnThreadNode,
     TaskNode,
+    UserTaskNode,
     WaitForEventNode,
     WaitForThreadsNode,
     duration_problem,
@@ -155,6 +157,9 @@ def enter(step: Step, thread: ThreadRun, node_id: str) -> str | None:
             case CompensateNode():
                 step.log(thread, "NODE_ENTERED", node_id, kind="compensate")
                 start_saga(step, "compensate", handled_failure(step, thread))
+                return None
+            case UserTaskNode():
+                assign(step, thread, node, scope)
                 return None
     except ExpressionError as exc:
         fail_node(step, thread, expression_failure(thread, node_id, exc))

@@ -184,6 +184,52 @@ def undo(name: str, *args: Any, retries: int = 3) -> Json:
     return {"task": name, "args": [expr(a) for a in args], "retries": retries}
 
 
+def user_task(
+    form: str,
+    user: Any = None,
+    group: Any = None,
+    notes: Any = None,
+    timers: list[Json] | None = None,
+    edges: list[Json] | None = None,
+    handlers: list[Json] | None = None,
+) -> Json:
+    """A ``user_task`` node assigning ``form`` (values of user/group/notes as expressions)."""
+    return _node(
+        "user_task",
+        edges,
+        handlers,
+        form=form,
+        user=None if user is None else expr(user),
+        group=None if group is None else expr(group),
+        notes=None if notes is None else expr(notes),
+        timers=timers or None,
+    )
+
+
+def ut_timer(after: float, action: str, *args: Any, user: Any = None, group: Any = None, task: str | None = None) -> Json:
+    """One ``UserTaskNode.timers`` entry."""
+    timer: Json = {"after": after, "action": action}
+    if user is not None:
+        timer["user"] = expr(user)
+    if group is not None:
+        timer["group"] = expr(group)
+    if task is not None:
+        timer["task"] = task
+    if args:
+        timer["args"] = [expr(a) for a in args]
+    return timer
+
+
+def field(name: str, kind: str = "str", required: bool = True, **more: Any) -> Json:
+    """One field of a form."""
+    return {"name": name, "type": kind, "required": required, **more}
+
+
+def form(name: str, *fields: Json) -> Json:
+    """A user task form."""
+    return {"name": name, "fields": list(fields)}
+
+
 def interrupt(event: str, thread: str) -> Json:
     return {"event": event, "thread": thread}
 
@@ -218,6 +264,7 @@ def spec(
     threads: dict[str, list[tuple[str, Json]] | Json] | None = None,
     version: tuple[int, int] = (1, 0),
     interrupts: list[Json] | None = None,
+    forms: list[Json] | None = None,
 ) -> WorkflowSpec:
     """A validated, hashed spec whose entrypoint thread is ``main``."""
     all_threads = {"main": thread(nodes, interrupts=interrupts)}
@@ -231,6 +278,8 @@ def spec(
         "threads": all_threads,
         "variables": variables or {},
     }
+    if forms:
+        raw["forms"] = {f["name"]: f for f in forms}
     result = from_builtins(raw)
     validate(result)
     return with_hash(result)

@@ -19,11 +19,11 @@ LAYERS: list[set[str]] = [
     {"secrets", "policy", "variables"},
     {"specinfo", "copies"},
     {"context"},
-    {"retries", "dispatch", "compensations", "edges", "redaction"},
+    {"retries", "dispatch", "compensations", "edges", "redaction", "userrecords"},
     {"stopping"},
     {"saga"},
     {"threads"},
-    {"inbox"},
+    {"inbox", "usertasks"},
     {"interrupts"},
     {"walk"},
     {"control"},
@@ -78,8 +78,11 @@ def allowed(module: str) -> bool:
     """The pure interpreter may lean on the spec types, msgspec and the
     standard library only: no engine, store, clock source or I/O package."""
     top = module.split(".")[0]
-    return module == "wfc.specs" or module.startswith("wfc.specs.") or top == "msgspec" or (
-        top in sys.stdlib_module_names and top != "wfc"
+    return (
+        module == "wfc.specs"
+        or module.startswith("wfc.specs.")
+        or top == "msgspec"
+        or (top in sys.stdlib_module_names and top != "wfc")
     )
 
 
