@@ -12,7 +12,7 @@ from wfc.compiler.errors import Problem
 from wfc.compiler.types import assignable, describe, infer, literal_type
 from wfc.dsl.expressions import caret
 from wfc.dsl.handles import Expression
-from wfc.dsl.recording import RecordedNode, RecordedThread, Recording
+from wfc.dsl.recording import RecordedNode, RecordedThread, RecordedTimer, Recording
 from wfc.dsl.source import Source
 from wfc.specs import (
     ERROR_CODES,
@@ -26,6 +26,7 @@ from wfc.specs import (
     SpawnThreadForEachNode,
     SpawnThreadNode,
     TaskNode,
+    UserTaskNode,
     VarRef,
     WaitForThreadsNode,
     expression_depth,
@@ -36,6 +37,10 @@ from wfc.specs.graph import trapped_reason, unfinishable
 from wfc.specs.validation import expression_depth_reason
 
 _ARITHMETIC = {"add", "subtract", "multiply", "divide"}
+_TEXT_ROLES = {"user": "the user of a user task", "group": "the group of a user task",
+               "notes": "the notes of a user task", "timer user": "the user of reassign_after()",
+               "timer group": "the group of reassign_after()"}
+_USER_TASK_CANCELLED = "USER_TASK_CANCELLED"
 
 
 def check_recording(recording: Recording) -> list[Problem]:
@@ -78,6 +83,9 @@ def _uses(node: RecordedNode) -> Iterator[tuple[Expression, Source, str]]:
         for item in items:
             if isinstance(item, Expression):
                 yield item, node.source, name
+            elif isinstance(item, RecordedTimer):
+                for expression, role in item.expressions():
+                    yield expression, item.source, role
     if node.compensation is not None:
         for arg in node.compensation[1]:
             yield arg, node.compensation[3], "compensation"
@@ -117,6 +125,9 @@ def _check_uses(thread: RecordedThread, node: RecordedNode, live: set[str]) -> I
         if role == "until" and kind not in ("int", "float", "str", "any"):
             yield Problem("wf.sleep_until() needs epoch seconds (a number) or an ISO-8601 string, but this is "
                           f"{describe(expression.expr, kind)}", str(source))
+        if node.kind is UserTaskNode and role in _TEXT_ROLES and kind in ("int", "float", "bool", "list", "null"):
+            yield Problem(f"{_TEXT_ROLES[role]} is a string (a user id, a group name, text), but this is "
+                          f"{describe(expression.expr, kind)}" + _show(expression), str(source))
         if role == "condition" and kind in ("str", "int", "float", "list", "null"):
             yield Problem(f"a condition must be true or false, but this is {describe(expression.expr, kind)}; "
                           "compare it, e.g. status == 'new'" + _show(expression), str(source))
@@ -217,12 +228,40 @@ def _check_node(recording: Recording, thread: RecordedThread, node: RecordedNode
                               str(node.source))
     if node.kind in (SpawnThreadNode, SpawnThreadForEachNode):
         yield from _check_spawn_inputs(recording, node)
+    if node.kind is UserTaskNode:
+        yield from _check_user_task_timers(node)
     for handler in node.handlers:
         if handler.on == "exception" and handler.name and not _can_throw(recording, node, handler.name):
             yield Problem(f"node {node.id!r} can never raise the exception {handler.name!r}: only tasks and "
                           "wf.fail() raise business exceptions", str(handler.source), "warning")
         if handler.on == "error" and handler.name and handler.name not in ERROR_CODES:
             yield Problem(f"unknown error code {handler.name!r}", str(handler.source))
+        if handler.name == _USER_TASK_CANCELLED and handler.on == "error" and node.kind is not UserTaskNode:
+            yield Problem(f"node {node.id!r} is not a user task, so it never fails with {_USER_TASK_CANCELLED}; "
+                          "register this handler on what wf.assign_user_task() returned", str(handler.source),
+                          "warning")
+
+
+def _check_user_task_timers(node: RecordedNode) -> Iterator[Problem]:
+    """Timers that read the task's own output (it has none while the task is
+    open), that act after the task is already cancelled, or release a task
+    that has no group to release it to."""
+    timers: list[RecordedTimer] = node.fields["timers"]
+    for timer in timers:
+        if any(node in expression.outputs for expression, _ in timer.expressions()):
+            yield Problem(f"this timer of user task {node.id!r} reads the task's own output, which exists only "
+                          "once the task is completed, and timers act only while it is open", str(timer.source))
+    cancel = next((t for t in timers if t.action == "cancel"), None)
+    for timer in timers:
+        if cancel is not None and timer is not cancel and timer.after >= cancel.after:
+            yield Problem(f"this {timer.action} timer ({timer.after:g} s) never acts: the task is cancelled after "
+                          f"{cancel.after:g} s (at {cancel.source})", str(timer.source), "warning")
+    has_group = node.fields["group"] is not None or any(t.group is not None for t in timers)
+    for timer in timers:
+        if timer.action == "release" and not has_group:
+            yield Problem(f"release_to_group_after() on user task {node.id!r}, which has no group to release it "
+                          "to, so it does nothing unless an operator gives the task a group; assign it with "
+                          "group=... as well", str(timer.source), "warning")
 
 
 def _check_spawn_inputs(recording: Recording, node: RecordedNode) -> Iterator[Problem]:

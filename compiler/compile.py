@@ -82,6 +82,9 @@ def _source_of(recording: Recording, path: str) -> str:
     if thread is not None:
         node = thread.nodes.get(parts[4].split("[")[0]) if len(parts) > 4 and parts[3] == "nodes" else None
         return str(node.source if node is not None else thread.source)
+    form = recording.forms.get(parts[2]) if len(parts) > 2 and parts[1] == "forms" else None
+    if form is not None:
+        return str(form.declared)
     entry = recording.entrypoint
     variable = entry.variables.get(parts[2]) if entry and len(parts) > 2 and parts[1] == "variables" else None
     if variable is not None:

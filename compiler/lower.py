@@ -7,17 +7,20 @@ from typing import Any
 from wfc.compiler.checks import reachable
 from wfc.compiler.types import infer
 from wfc.dsl.handles import Expression
-from wfc.dsl.recording import RecordedNode, RecordedThread, RecordedVariable, Recording
+from wfc.dsl.recording import RecordedNode, RecordedThread, RecordedTimer, RecordedVariable, Recording
 from wfc.specs import (
     SCHEMA_ID,
     Compensation,
     Edge,
     ExitNode,
     FailureHandler,
+    FormDef,
     InterruptDef,
     Mutation,
     Node,
     ThreadSpec,
+    UserTaskNode,
+    UserTaskTimer,
     VariableDef,
     VarType,
     WorkflowSpec,
@@ -41,8 +44,16 @@ def lower(recording: Recording) -> WorkflowSpec:
         threads=threads,
         variables=_variables(entry),
         output=_output_type(entry),
+        forms=_forms(recording, threads),
     )
     return spec
+
+
+def _forms(recording: Recording, threads: dict[str, ThreadSpec]) -> dict[str, FormDef]:
+    """The forms of the user tasks the spec holds (none: the field is left out of the JSON)."""
+    used = {node.form for thread in threads.values() for node in thread.nodes.values()
+            if isinstance(node, UserTaskNode)}
+    return {name: recording.forms[name].definition for name in sorted(used)}
 
 
 def _variables(thread: RecordedThread) -> dict[str, VariableDef]:
@@ -68,6 +79,9 @@ def _value(value: Any) -> Any:
         return value.expr
     if isinstance(value, RecordedNode):
         return value.id
+    if isinstance(value, RecordedTimer):
+        return UserTaskTimer(after=value.after, action=value.action, user=_value(value.user),
+                             group=_value(value.group), task=value.task, args=_value(value.args))
     if isinstance(value, list):
         return [_value(item) for item in value]
     if isinstance(value, dict):

@@ -14,8 +14,10 @@ checkout_wf = Workflow("checkout", checkout)
 
 from wfc.dsl.errors import DslError
 from wfc.dsl.expressions import ExpressionError, parse_expression, parse_json_path
+from wfc.dsl.forms import Field, UserTaskForm
 from wfc.dsl.handles import Expression, NodeOutput, SpawnedThread, VariableHandle
 from wfc.dsl.thread import IfChain, ThreadStrategy, WorkflowThread
+from wfc.dsl.user_tasks import UserTaskOutput
 from wfc.dsl.workflow import ENTRYPOINT_THREAD, Workflow
 from wfc.specs import Backoff, WfcError
 
@@ -25,10 +27,13 @@ __all__ = [
     "DslError",
     "Expression",
     "ExpressionError",
+    "Field",
     "IfChain",
     "NodeOutput",
     "SpawnedThread",
     "ThreadStrategy",
+    "UserTaskForm",
+    "UserTaskOutput",
     "VariableHandle",
     "WfcError",
     "Workflow",

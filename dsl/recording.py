@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from wfc.dsl.source import Source
-from wfc.specs import Node, VarType
+from wfc.specs import FormDef, Node, UserTaskAction, VarType
 
 if TYPE_CHECKING:
     from wfc.dsl.handles import Expression
@@ -64,6 +64,35 @@ class RecordedHandler:
     name: str | None
     thread: RecordedThread
     source: Source
+
+
+@dataclass(eq=False)
+class RecordedTimer:
+    """A ``reassign_after``/``release_to_group_after``/``remind_after``/
+    ``cancel_after`` call on a user task."""
+
+    after: float
+    action: UserTaskAction
+    source: Source
+    user: Expression | None = None
+    group: Expression | None = None
+    task: str | None = None
+    args: list[Expression] = field(default_factory=list)
+
+    def expressions(self) -> list[tuple[Expression, str]]:
+        """Every expression the timer holds, with what it is for."""
+        found = [(e, role) for e, role in ((self.user, "timer user"), (self.group, "timer group")) if e is not None]
+        return found + [(arg, "reminder argument") for arg in self.args]
+
+
+@dataclass(eq=False)
+class RecordedForm:
+    """A user task form, as first used by ``assign_user_task``."""
+
+    definition: FormDef
+    declared: Source
+    """Where the ``UserTaskForm`` was written."""
+    first_use: Source
 
 
 @dataclass(eq=False)
@@ -143,6 +172,8 @@ class Recording:
     entrypoint: RecordedThread | None = None
     problems: list[Problem] = field(default_factory=list)
     compensations_on_non_tasks: list[tuple[RecordedNode, Source]] = field(default_factory=list)
+    forms: dict[str, RecordedForm] = field(default_factory=dict)
+    """The user task forms used, by name."""
     finished: bool = False
     active: list[Any] = field(default_factory=list)
     """The stack of thread builders being recorded; only the innermost takes calls."""

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from wfc.dsl.errors import DslError
+from wfc.dsl.forms import UserTaskForm, form_difference
 from wfc.dsl.handles import (
     Expression,
     NodeOutput,
@@ -24,6 +25,7 @@ from wfc.dsl.handles import (
 from wfc.dsl.recording import (
     Problem,
     RecordedEdge,
+    RecordedForm,
     RecordedHandler,
     RecordedInterrupt,
     RecordedMutation,
@@ -34,6 +36,7 @@ from wfc.dsl.recording import (
     ThreadKind,
 )
 from wfc.dsl.source import Source, caller_source
+from wfc.dsl.user_tasks import UserTaskOutput, assignee
 from wfc.specs import (
     ERROR_CODES,
     MAX_DURATION_SECONDS,
@@ -54,6 +57,7 @@ from wfc.specs import (
     SpawnThreadNode,
     TaskNode,
     UnaryExpr,
+    UserTaskNode,
     VarType,
     WaitForEventNode,
     WaitForThreadsNode,
@@ -426,6 +430,67 @@ class WorkflowThread:
                 raise DslError(f"wf.sleep_until(): {problem}, got {moment!r}", str(source))
         self._add_node("sleep-until", SleepUntilNode, {"until": self._expr(moment)}, source)
 
+    # -------------------------------------------------------------- user tasks
+
+    def assign_user_task(
+        self,
+        form: UserTaskForm,
+        user: object = None,
+        group: object = None,
+        notes: object = None,
+    ) -> UserTaskOutput:
+        """Give a person work to do: wait until someone completes ``form``;
+        returns a handle to the completed form (``ut["field"]``).
+
+        Args:
+            form: The :class:`~wfc.dsl.UserTaskForm` to fill in.
+            user: Who it is assigned to: a string, a variable or an expression.
+            group: The group whose members may claim it (e.g. ``"support"``);
+                at least one of ``user`` and ``group``.
+            notes: What the person is asked to do, shown with the form.
+
+        Add deadlines with ``ut.reassign_after``, ``ut.release_to_group_after``,
+        ``ut.remind_after`` and ``ut.cancel_after``. A cancelled task fails the
+        node with ``USER_TASK_CANCELLED``:
+        ``wf.handle_error(ut, handler, error="USER_TASK_CANCELLED")``.
+        """
+        source = self._check_active("assign_user_task")
+        if not isinstance(form, UserTaskForm):
+            raise DslError(
+                f"assign_user_task() takes a UserTaskForm, got {form!r}: "
+                "form = UserTaskForm(\"update-card\", card_token=Field(str)); wf.assign_user_task(form, user=customer)",
+                str(source),
+            )
+        if user is None and group is None:
+            raise DslError(
+                f"assign_user_task({form.name!r}) needs user= or group= (or both), so someone can see the task: "
+                "wf.assign_user_task(form, user=customer, group=\"support\")",
+                str(source),
+            )
+        fields: dict[str, Any] = {
+            "form": form.name,
+            "user": None if user is None else assignee(user, "user", self._recording, source),
+            "group": None if group is None else assignee(group, "group", self._recording, source),
+            "notes": None if notes is None else assignee(notes, "notes", self._recording, source),
+            "timers": [],
+        }
+        self._use_form(form, source)
+        node = self._add_node(f"user-task-{form.name}", UserTaskNode, fields, source)
+        return UserTaskOutput(node, self._recording, form.definition)
+
+    def _use_form(self, form: UserTaskForm, source: Source) -> None:
+        known = self._recording.forms.get(form.name)
+        if known is None:
+            self._recording.forms[form.name] = RecordedForm(form.definition, form.source, source)
+        elif known.definition != form.definition:
+            difference = form_difference(known.definition, form.definition)
+            raise DslError(
+                f"form {form.name!r} (declared at {form.source}) differs from the form of the same name used at "
+                f"{known.first_use} (declared at {known.declared}): {difference}. "
+                "A workflow has one form per name: use the same UserTaskForm, or give this one another name",
+                str(source),
+            )
+
     # ----------------------------------------------------------------- threads
 
     def spawn_thread(self, fn: ThreadBody, name: str, inputs: Mapping[str, object] | None = None) -> SpawnedThread:
@@ -532,8 +597,9 @@ class WorkflowThread:
 
     def handle_error(self, node: NodeOutput, handler: ThreadBody, error: str | None = None) -> None:
         """Run ``handler`` when ``node`` fails with a technical error (any, or
-        the code ``error``: TASK_ERROR, TIMEOUT, EXPRESSION_ERROR, CHILD_FAILURE);
-        the thread then continues after the node."""
+        the code ``error``: TASK_ERROR, TIMEOUT, EXPRESSION_ERROR, CHILD_FAILURE,
+        or USER_TASK_CANCELLED for a cancelled user task); the thread then
+        continues after the node."""
         if error is not None and error not in ERROR_CODES:
             raise DslError(
                 f"unknown error code {error!r}; use one of {', '.join(ERROR_CODES)} or None for all",

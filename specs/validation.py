@@ -15,6 +15,7 @@ import msgspec
 from wfc.specs.errors import SpecError
 from wfc.specs.expressions import FUNCTIONS, CallExpr, Expr, LiteralExpr, OutputRef, VarRef
 from wfc.specs.formats import SCHEMA_WFC_1, schema_problem
+from wfc.specs.forms import FormDef
 from wfc.specs.graph import trapped_nodes, trapped_reason
 from wfc.specs.limits import MAX_EXPRESSION_DEPTH, duration_problem, json_problems, moment_problem
 from wfc.specs.nodes import (
@@ -27,6 +28,8 @@ from wfc.specs.nodes import (
     SpawnThreadForEachNode,
     SpawnThreadNode,
     TaskNode,
+    UserTaskNode,
+    UserTaskTimer,
     WaitForEventNode,
     WaitForThreadsNode,
     node_kind,
@@ -60,6 +63,8 @@ def validate(spec: WorkflowSpec) -> None:
     if not (1 <= spec.version.major <= _MAX_VERSION and 0 <= spec.version.revision <= _MAX_VERSION):
         raise SpecError(f"major must be 1 to {_MAX_VERSION} and revision 0 to {_MAX_VERSION}", "$.version")
     _check_variables(spec.variables, "$.variables")
+    for form_name, form in spec.forms.items():
+        _check_form(form_name, form, f"$.forms.{form_name}")
     for thread_name, thread in spec.threads.items():
         path = f"$.threads.{thread_name}"
         _check_name(thread_name, "thread name", path)
@@ -170,6 +175,28 @@ def _has_type(value: Any, var_type: str) -> bool:
     return True
 
 
+def _check_form(key: str, form: FormDef, path: str) -> None:
+    _check_name(key, "form name", path)
+    if form.name != key:
+        raise SpecError(f"the form under {key!r} is named {form.name!r}; file each form under its own name",
+                        f"{path}.name")
+    seen: set[str] = set()
+    for index, field in enumerate(form.fields):
+        here = f"{path}.fields[{index}]"
+        if not _VAR_NAME.fullmatch(field.name):
+            raise SpecError(f"field name {field.name!r} must start with a letter or '_' and be {_NAME_RULE}",
+                            f"{here}.name")
+        if field.name in seen:
+            raise SpecError(f"form {key!r} has two fields named {field.name!r}", f"{here}.name")
+        seen.add(field.name)
+        if field.display_name is not None:
+            if not field.display_name.strip():
+                raise SpecError("display_name is empty; leave it out to show the field's name",
+                                f"{here}.display_name")
+            _check_label(field.display_name, "display_name", f"{here}.display_name")
+        _check_label(field.description, "description", f"{here}.description")
+
+
 def _check_thread(spec: WorkflowSpec, name: str, path: str) -> None:
     if name not in spec.threads:
         raise SpecError(f"thread {name!r} does not exist; threads are {sorted(spec.threads)}", path)
@@ -232,6 +259,8 @@ def _validate_node(spec: WorkflowSpec, nodes: dict[str, Node], node: Node, here:
                 raise SpecError(problem, f"{here}.until")
         case SpawnThreadNode(thread=thread) | SpawnThreadForEachNode(thread=thread):
             _check_thread(spec, thread, f"{here}.thread")
+        case UserTaskNode():
+            _check_user_task(spec, node, here)
         case WaitForThreadsNode(threads=spawns, timeout=timeout):
             _positive(timeout, f"{here}.timeout")
             for index, spawn in enumerate(spawns):
@@ -241,6 +270,56 @@ def _validate_node(spec: WorkflowSpec, nodes: dict[str, Node], node: Node, here:
             pass
     for expr_path, expr in node_expressions(node):
         _validate_expr(nodes, expr, f"{here}{expr_path}")
+
+
+def _check_user_task(spec: WorkflowSpec, node: UserTaskNode, here: str) -> None:
+    if node.form not in spec.forms:
+        known = ", ".join(sorted(spec.forms)) or "none"
+        raise SpecError(f"form {node.form!r} is not in the spec's forms (forms: {known})", f"{here}.form")
+    if node.user is None and node.group is None:
+        raise SpecError("a user task needs a user or a group (or both), so someone can see it", f"{here}.user")
+    for name, value in (("user", node.user), ("group", node.group), ("notes", node.notes)):
+        _check_text_literal(value, name, f"{here}.{name}")
+    for index, timer in enumerate(node.timers):
+        _check_user_task_timer(timer, f"{here}.timers[{index}]")
+
+
+def _check_text_literal(value: Expr | None, what: str, path: str) -> None:
+    """A constant user, group or notes is a string; user and group not empty."""
+    if not isinstance(value, LiteralExpr):
+        return
+    if not isinstance(value.value, str):
+        raise SpecError(f"{what} must be a string, got {type(value.value).__name__}", path)
+    if what != "notes" and not value.value.strip():
+        raise SpecError(f"{what} is an empty string; leave it out instead", path)
+    _check_label(value.value, what, path)
+
+
+def _check_user_task_timer(timer: UserTaskTimer, path: str) -> None:
+    if not (math.isfinite(timer.after) and timer.after > 0):
+        raise SpecError("after must be > 0 seconds", f"{path}.after")
+    problem = duration_problem(timer.after)
+    if problem is not None:
+        raise SpecError(problem, f"{path}.after")
+    if timer.action != "remind":
+        if timer.task is not None:
+            raise SpecError(f"a {timer.action} timer runs no task; only remind timers have one", f"{path}.task")
+        if timer.args:
+            raise SpecError(f"a {timer.action} timer takes no args; only remind timers have them", f"{path}.args")
+    if timer.action != "reassign":
+        for name, value in (("user", timer.user), ("group", timer.group)):
+            if value is not None:
+                raise SpecError(f"a {timer.action} timer has no {name}; only reassign timers have one",
+                                f"{path}.{name}")
+    if timer.action == "reassign":
+        if timer.user is None and timer.group is None:
+            raise SpecError("a reassign timer needs a user or a group (or both)", f"{path}.user")
+        _check_text_literal(timer.user, "user", f"{path}.user")
+        _check_text_literal(timer.group, "group", f"{path}.group")
+    if timer.action == "remind":
+        if timer.task is None or not timer.task.strip():
+            raise SpecError("a remind timer needs the name of the task it runs", f"{path}.task")
+        _check_label(timer.task, "task name", f"{path}.task")
 
 
 def _at_least_zero(value: int, path: str) -> None:

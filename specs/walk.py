@@ -15,6 +15,7 @@ from wfc.specs.nodes import (
     SpawnThreadForEachNode,
     SpawnThreadNode,
     TaskNode,
+    UserTaskNode,
     WaitForEventNode,
 )
 
@@ -102,6 +103,18 @@ def node_expressions(node: Node) -> Iterator[tuple[str, Expr]]:
                 yield f".inputs.{name}", value
         case FailNode(content=content) if content is not None:
             yield ".content", content
+        case UserTaskNode(user=user, group=group, notes=notes, timers=timers):
+            texts: list[tuple[str, Expr | None]] = [("user", user), ("group", group), ("notes", notes)]
+            for name, text in texts:
+                if text is not None:
+                    yield f".{name}", text
+            for index, timer in enumerate(timers):
+                whom: list[tuple[str, Expr | None]] = [("user", timer.user), ("group", timer.group)]
+                for name, text in whom:
+                    if text is not None:
+                        yield f".timers[{index}].{name}", text
+                for a_index, arg in enumerate(timer.args):
+                    yield f".timers[{index}].args[{a_index}]", arg
         case _:
             pass
     for index, edge in enumerate(node.edges):

@@ -453,6 +453,7 @@ def test_node_union_has_every_documented_kind() -> None:
         "nop",
         "fail",
         "compensate",
+        "user_task",
     }
 
 
