@@ -85,7 +85,7 @@ export async function taskView(taskId) {
         const body = { ...by, user: reassignUser.value.trim() || undefined, group: reassignGroup.value.trim() || undefined };
         if (!body.user && !body.group) { notice.replaceChildren(message("error", "Reassign: give a user, a group or both.")); return; }
         act("reassign", body, "Reassigned.");
-      } }, h("label", {}, "User", reassignUser), h("label", {}, "Group", reassignGroup), h("button", { type: "submit" }, "Reassign")),
+      } }, h("label", {}, "Reassign to user", reassignUser), h("label", {}, "and/or group", reassignGroup), h("button", { type: "submit" }, "Reassign")),
       h("form.filters.inline", { "aria-label": "Cancel the task", onsubmit: (e) => {
         e.preventDefault();
         act("cancel", { ...by, reason: reason.value.trim() || "cancelled from the dashboard" }, "Cancelled.");
