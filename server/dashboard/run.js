@@ -36,11 +36,14 @@ export async function runView(runId) {
     }
     if (run.needs_attention) parts.push(message("error", "Its compensation failed after every retry: someone must look at it."));
     if (run.compensation) parts.push(h("p", {}, "Compensation: ", JSON.stringify(run.compensation)));
-    if (!FINISHED.has(run.status) && ((run.waiting_on || []).length || openTasks.length)) {
-      parts.push(h("div.waiting", {}, h("strong", { text: "Waiting for: " }), (run.waiting_on || []).join(", "),
+    // An open user task is said once, as a link to its page, not also as the thread's wait.
+    const waits = (run.waiting_on || []).filter((w) => !openTasks.some((t) => w.includes(t.id)));
+    if (!FINISHED.has(run.status) && (waits.length || openTasks.length)) {
+      parts.push(h("div.waiting", {}, h("strong", { text: "Waiting for: " }), waits.join(", "),
         openTasks.length ? h("ul.open-tasks", { "aria-label": "Open user tasks" }, ...openTasks.map((t) => h("li", {},
-          "A person: ", h("a", { href: `#/tasks/${encodeURIComponent(t.id)}` }, `user task ${t.form.name}`),
-          ` (${t.status.toLowerCase()}${t.user ? `, assigned to ${t.user}` : ""}${t.group ? `, group ${t.group}` : ""}) at ${t.node}`))) : null));
+          "a person: ", h("a", { href: `#/tasks/${encodeURIComponent(t.id)}` }, `user task ${t.form.name}`),
+          ` (${t.status.toLowerCase()}${t.user ? `, assigned to ${t.user}` : ""}${t.group ? `, group ${t.group}` : ""})`,
+          ` at ${t.node}`))) : null));
     }
     headline.replaceChildren(...parts);
   }

@@ -182,7 +182,7 @@ def test_a_group_task_is_claimed_from_the_inbox_and_completed_after_a_refusal(
     expect(page.get_by_role("button", name="Complete as ann")).to_have_count(0)
 
 
-def test_the_run_page_shows_its_open_task_as_the_wait(expenses: Server, page: Page) -> None:
+def test_the_run_page_shows_its_open_task_as_the_wait(expenses: Server, page: Page, tmp_path: Path) -> None:
     task = start_expense(expenses, "x-3")
     page.goto(expenses.url + "/#/runs/x-3")
     waiting = page.locator(".waiting")
@@ -192,6 +192,7 @@ def test_the_run_page_shows_its_open_task_as_the_wait(expenses: Server, page: Pa
     node = page.locator("svg.graph .k-user_task")
     expect(node).to_have_class("node k-user_task st-waiting")  # the graph colours it as the current wait
     expect(node).to_have_attribute("data-node", task["node"])
+    screenshot(page, tmp_path, "user-task-run")
     expect(page.locator("table.journal").get_by_role("link", name="task").first).to_have_attribute(
         "href", f"#/tasks/{task['id']}")
     link.click()
