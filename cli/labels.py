@@ -12,6 +12,7 @@ from wfc.specs import (
     CompensateNode,
     Edge,
     ExitNode,
+    Expr,
     FailNode,
     FailureHandler,
     Mutation,
@@ -21,6 +22,8 @@ from wfc.specs import (
     SpawnThreadForEachNode,
     SpawnThreadNode,
     TaskNode,
+    UserTaskNode,
+    UserTaskTimer,
     VarRef,
     WaitForEventNode,
     WaitForThreadsNode,
@@ -33,8 +36,24 @@ _OPERATORS: Final = {"assign": "=", "add": "+=", "subtract": "-=", "multiply": "
 
 def node_label(node_id: str, node: Node) -> str:
     """The node id, then its kind and what it runs or waits for."""
+    return "\n".join(node_lines(node_id, node))
+
+
+def node_lines(node_id: str, node: Node) -> list[str]:
+    """The lines of a node's label in a drawing: its id, then its summary, a
+    user task's summary in two lines (the form, then who it is for)."""
     summary = node_summary(node)
-    return node_id if summary == node_id else f"{node_id}\n{summary}"
+    if summary == node_id:
+        return [node_id]
+    if isinstance(node, UserTaskNode):
+        return [node_id, f"user_task {node.form}", assignee_text(node.user, node.group)]
+    return [node_id, summary]
+
+
+def assignee_text(user: Expr | None, group: Expr | None) -> str:
+    """Who a user task (or a reassign timer) is for, e.g. ``user customer, group "support"``."""
+    return ", ".join(f"{role} {format_expr(value)}" for role, value in (("user", user), ("group", group))
+                     if value is not None)
 
 
 def node_summary(node: Node) -> str:
@@ -61,7 +80,30 @@ def node_summary(node: Node) -> str:
             return "exit" + (f" with {format_expr(output)}" if output is not None else "")
         case CompensateNode():
             return "compensate"
+        case UserTaskNode(form=form, user=user, group=group):
+            return f"user_task {form} ({assignee_text(user, group)})"
     return node_kind(node)
+
+
+def timer_text(timer: UserTaskTimer) -> str:
+    """A user task timer as a line, e.g. ``after 3d: reassign to group 'support'``."""
+    when = f"after {duration_text(timer.after)}"
+    match timer.action:
+        case "reassign":
+            return f"{when}: reassign to {assignee_text(timer.user, timer.group)}"
+        case "release":
+            return f"{when}: release to its group"
+        case "remind":
+            return f"{when}: remind {timer.task}({', '.join(format_expr(arg) for arg in timer.args)})"
+    return f"{when}: cancel"
+
+
+def duration_text(seconds: float) -> str:
+    """``3d``, ``12h``, ``90m`` or ``45s``: the largest unit that divides ``seconds``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def edge_label(node: Node, edge: Edge) -> str:

@@ -21,6 +21,7 @@ from wfc.specs import (
     NopNode,
     SpawnThreadForEachNode,
     SpawnThreadNode,
+    UserTaskNode,
     WorkflowSpec,
 )
 
@@ -61,6 +62,8 @@ def _mermaid_shape(node: Node, text: str) -> str:
             return f"{{{{{text}}}}}"
         case SpawnThreadNode() | SpawnThreadForEachNode():
             return f"[[{text}]]"
+        case UserTaskNode():  # a person's work: a parallelogram, like a manual step in a flowchart
+            return f"[/{text}/]"
     return f"[{text}]"
 
 
@@ -121,6 +124,8 @@ def _dot_shape(node: Node) -> str:
             return "oval"
         case NopNode():
             return "diamond"
+        case UserTaskNode():
+            return "parallelogram"
     return "box"
 
 

@@ -5,8 +5,8 @@ listed at one level; a node with several edges gets one child per edge (its
 condition, or ``else``) holding that branch, and the walk carries on at the
 branch's join, its immediate post-dominator. An edge back to a node on the
 current path is a loop and shows as ``↻ node-id``; an edge to a node already
-drawn elsewhere shows as ``→ node-id``. Failure handlers and spawned threads
-are drawn under their nodes.
+drawn elsewhere shows as ``→ node-id``. Failure handlers, spawned threads
+and a user task's timers are drawn under their nodes.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 from rich.text import Text
 from rich.tree import Tree
 
-from wfc.cli.labels import edge_label, handler_text, node_summary
-from wfc.specs import Edge, ExitNode, Node, SpawnThreadForEachNode, SpawnThreadNode, WorkflowSpec
+from wfc.cli.labels import edge_label, handler_text, node_summary, timer_text
+from wfc.specs import Edge, ExitNode, Node, SpawnThreadForEachNode, SpawnThreadNode, UserTaskNode, WorkflowSpec
 
 
 def to_tree(spec: WorkflowSpec, thread: str | None = None) -> Tree:
@@ -115,6 +115,9 @@ class _ThreadWalk:
         """Draw one node and its branches; return where the run continues."""
         node = self.nodes[node_id]
         item = parent.add(_node_text(node_id, node))
+        if isinstance(node, UserTaskNode):
+            for timer in node.timers:
+                item.add(Text(timer_text(timer), style="blue"))
         for handler in node.handlers:
             self.drawer.thread(item, handler.thread, prefix=f"{handler_text(handler)} → ")
         if isinstance(node, SpawnThreadNode | SpawnThreadForEachNode):

@@ -172,8 +172,8 @@ def describe_entry(entry: HistoryEntry, limit: int | None = 70) -> str:
     return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
-def describe_user_task_entry(kind: str, detail: dict[str, Any]) -> str:
-    """What a ``USER_TASK_*`` journal entry says happened, and who did it."""
+def describe_user_task_entry(kind: str, detail: dict[str, Any], *, by: bool = True) -> str:
+    """What a ``USER_TASK_*`` journal entry says happened, and (``by``) who did it."""
     user, group = detail.get("user"), detail.get("group")
     to = ", ".join(part for part in (f"user {user}" if user else "", f"group {group}" if group else "") if part)
     match kind:
@@ -193,9 +193,10 @@ def describe_user_task_entry(kind: str, detail: dict[str, Any]) -> str:
             text = f"cancelled: {detail.get('reason') or 'no reason given'}"
         case _:
             text = compact({k: v for k, v in detail.items() if k != "user_task"})
-    by = detail.get("by")
-    if by is not None and kind != "USER_TASK_CLAIMED":
-        text += f", by {by}"
+    if not by or kind == "USER_TASK_CLAIMED":
+        return text
+    if detail.get("by") is not None:
+        text += f", by {detail['by']}"
     elif detail.get("timer"):
         text += ", by its timer"
     return text

@@ -128,8 +128,11 @@ def complete_command(
 
     async def complete(engine: "Engine") -> "UserTask":
         from wfc.cli.task_fields import parse_fields
+        from wfc.runtime.errors import UserTaskStateError
 
         task = await engine.get_user_task(task_id)
+        if not task.open:  # the conflict first: values for a closed task are beside the point
+            raise UserTaskStateError(task.id, task.status.value, "complete", "only an open task can be completed")
         values = parse_fields(task.form, pairs, values_json)
         return await _completed(engine, task, values, user)
 

@@ -12,7 +12,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from wfc.cli.run_views import compact, compact_table, describe_user_task_entry, local_time, short_time
+from wfc.cli.run_views import compact, compact_table, describe_user_task_entry, local_time
 
 if TYPE_CHECKING:
     from wfc.runtime import HistoryEntry, UserTask
@@ -48,10 +48,13 @@ def age(moment: dt.datetime, now: dt.datetime | None = None) -> str:
 
 
 def tasks_table(tasks: Sequence[UserTask]) -> Table:
-    """One row per task, oldest first: what a person's inbox holds."""
-    table = compact_table("id", "status", "form", "user", "group", "run", "workflow", "node", "created", "age")
-    for column in table.columns[:-1]:
-        column.no_wrap = True  # ids are copied from here
+    """One row per task, oldest first: what a person's inbox holds. Only the
+    id never wraps (it is copied from here); ``wfc tasks show`` has the rest."""
+    table = compact_table("id", "status", "form", "user", "group", "run", "age")
+    table.columns[0].no_wrap = True
+    table.columns[1].no_wrap = True
+    for column in table.columns[2:]:
+        column.overflow = "fold"
     now = dt.datetime.now(dt.UTC)
     for task in tasks:
         table.add_row(
@@ -61,10 +64,7 @@ def tasks_table(tasks: Sequence[UserTask]) -> Table:
             Text(task.user or ""),
             Text(task.group or ""),
             Text(task.run_id),
-            Text(f"{task.workflow} {task.version}"),
-            Text(task.node),
-            Text(short_time(task.created_at)),
-            Text(age(task.created_at, now) if task.status.value in ("UNASSIGNED", "ASSIGNED") else ""),
+            Text(age(task.created_at, now)),
         )
     return table
 
@@ -103,7 +103,7 @@ def audit_table(entries: Sequence[HistoryEntry], names: dict[int, str]) -> Table
             names.get(entry.thread, str(entry.thread)),
             entry.kind,
             str(by) if by is not None else ("timer" if entry.detail.get("timer") else ""),
-            describe_user_task_entry(entry.kind, entry.detail) if entry.kind.startswith("USER_TASK_") else
+            describe_user_task_entry(entry.kind, entry.detail, by=False) if entry.kind.startswith("USER_TASK_") else
             compact({k: v for k, v in entry.detail.items() if k != "user_task"}),
         )
         table.add_row(*map(Text, cells), style="green" if entry.kind == "USER_TASK_COMPLETED" else None)

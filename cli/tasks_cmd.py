@@ -72,7 +72,7 @@ def list_command(
     as_json: JsonFlag = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """List user tasks, oldest first: who each is for, its form, run and age."""
+    """List user tasks, oldest first: who each is for, its form, its run and how long ago it was created."""
     check_name(user, "--user")
     check_name(group, "--group")
     if open_only and status:

@@ -2,9 +2,15 @@
 that change implies.
 
 The interface of a workflow is its top-level ``variables`` (the inputs and
-state a caller may set) and its ``output`` type. Breaking it bumps the major
-version; any other change to the body bumps the revision; an identical body
-keeps the version. ``version`` and ``hash`` are never compared.
+state a caller may set), its ``output`` type and its user task ``forms`` (what
+people and the tools that complete tasks must send). Breaking it bumps the
+major version; any other change to the body bumps the revision; an identical
+body keeps the version. ``version`` and ``hash`` are never compared.
+
+A form breaks when a field becomes required, a required field is added, or a
+field is removed or changes type; a new optional field, a field that becomes
+optional, new labels or descriptions, reordered fields, and forms added or
+removed with their user tasks are revisions.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from wfc.specs import (
     BinaryExpr,
     CallExpr,
     Edge,
+    FieldDef,
+    FormDef,
     InterruptDef,
     ListExpr,
     LiteralExpr,
@@ -153,6 +161,45 @@ def _interface_changes(old: WorkflowSpec, new: WorkflowSpec) -> Iterator[Interfa
                 yield InterfaceChange(f"variable {name!r} {description}", breaking)
     if old.output != new.output:
         yield InterfaceChange(_output_change(old.output, new.output), True)
+    for name in sorted(set(old.forms) | set(new.forms)):
+        yield from _form_changes(name, old.forms.get(name), new.forms.get(name))
+
+
+def _form_changes(name: str, before: FormDef | None, after: FormDef | None) -> Iterator[InterfaceChange]:
+    if before is None:
+        yield InterfaceChange(f"new form {name!r}", False)
+        return
+    if after is None:
+        yield InterfaceChange(f"form {name!r} removed", False)
+        return
+    old_fields = {f.name: f for f in before.fields}
+    new_fields = {f.name: f for f in after.fields}
+    for field in after.fields:
+        if field.name not in old_fields:
+            kind = "required" if field.required else "optional"
+            yield InterfaceChange(f"form {name!r}: new {kind} field {field.name!r} ({field.type})", field.required)
+    for field in before.fields:
+        if field.name not in new_fields:
+            yield InterfaceChange(f"form {name!r}: field {field.name!r} removed", True)
+        else:
+            for description, breaking in _field_changes(field, new_fields[field.name]):
+                yield InterfaceChange(f"form {name!r}: field {field.name!r} {description}", breaking)
+    common_before = [f for f in old_fields if f in new_fields]
+    common_after = [f for f in new_fields if f in old_fields]
+    if common_before != common_after:
+        yield InterfaceChange(f"form {name!r}: fields reordered", False)
+
+
+def _field_changes(before: FieldDef, after: FieldDef) -> Iterator[tuple[str, bool]]:
+    """``(what changed, whether it breaks those who complete tasks)`` for one field."""
+    if before.type != after.type:
+        yield f"type {before.type} → {after.type}", True
+    if before.required != after.required:
+        yield ("became required", True) if after.required else ("became optional", False)
+    if before.display_name != after.display_name:
+        yield f"display_name {_literal(before.display_name)} → {_literal(after.display_name)}", False
+    if before.description != after.description:
+        yield f"description {_literal(before.description)} → {_literal(after.description)}", False
 
 
 def _variable_changes(before: VariableDef, after: VariableDef) -> Iterator[tuple[str, bool]]:

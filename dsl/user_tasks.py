@@ -50,13 +50,14 @@ class UserTaskOutput(NodeOutput):
         ``seconds`` after it was assigned. A group alone clears the user, so
         any member of the group may claim it."""
         source = caller_source()
+        after = _seconds(seconds, "reassign_after", source)
         if user is None and group is None:
             raise DslError(
                 "reassign_after() needs user= or group= (or both): ut.reassign_after(3 * 86400, group=\"support\")",
                 str(source),
             )
         timer = RecordedTimer(
-            after=_seconds(seconds, "reassign_after", source), action="reassign", source=source,
+            after=after, action="reassign", source=source,
             user=None if user is None else assignee(user, "user", self.recording, source),
             group=None if group is None else assignee(group, "group", self.recording, source),
         )

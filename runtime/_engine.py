@@ -25,10 +25,9 @@ import anyio
 import msgspec
 
 from wfc.runtime._analytics import WorkflowStats
-from wfc.runtime._arguments import Moment, check_key
+from wfc.runtime._arguments import Moment, check_key, check_person, check_task_id
 from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
-from wfc.runtime._arguments import check_person, check_task_id
 from wfc.runtime._inputs import (
     check_cancel_args,
     check_complete_args,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from wfc.runtime._arguments import check_key, check_person, check_task_id
+from wfc.runtime._arguments import check_key, check_person
 from wfc.runtime.errors import (
     RunInputsConflictError,
     RunStateError,

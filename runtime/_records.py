@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-
 from msgspec.structs import replace as replace_struct
 
 from wfc.runtime._stuck import StuckReason

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from wfc.cli.labels import edge_label, node_summary
+from wfc.cli.labels import edge_label, node_lines
 from wfc.server._types import Body
 from wfc.specs import Node, ThreadSpec, node_kind
 
@@ -116,8 +116,7 @@ def layout_thread(thread_name: str, thread: ThreadSpec) -> Layout:
 
 
 def _lines(node_id: str, thread: ThreadSpec) -> list[str]:
-    summary = node_summary(thread.nodes[node_id])
-    lines = [node_id] if summary == node_id else [node_id, summary]
+    lines = node_lines(node_id, thread.nodes[node_id])
     return [line if len(line) <= MAX_LABEL_CHARS else line[: MAX_LABEL_CHARS - 1] + "…" for line in lines]
 
 

@@ -569,7 +569,7 @@ class UserTask(msgspec.Struct, kw_only=True):
     created_at: dt.datetime
     updated_at: dt.datetime
     values: dict[str, Any] | None
-    """The values it was completed with (every field; ``null`` for an empty optional one); ``null`` until DONE."""
+    """The values it was completed with, as given; ``null`` until DONE."""
     completed_by: str | None
     """Who completed it; ``null`` for an operator, or while open."""
 

@@ -10,6 +10,7 @@ import msgspec
 from wfc.specs.errors import SpecError
 from wfc.specs.expressions import Expr
 from wfc.specs.formats import read_format, schema_problem, written_form
+from wfc.specs.forms import FormDef
 from wfc.specs.nodes import Node
 from wfc.specs.validation import validate
 from wfc.specs.workflow import ThreadSpec, VariableDef, WorkflowSpec, first_version
@@ -118,6 +119,8 @@ def _locate(raw: Any) -> None:
 
     for name, var in items(raw, "variables"):
         check(var, VariableDef, f"$.variables.{name}")
+    for name, form in items(raw, "forms"):
+        check(form, FormDef, f"$.forms.{name}")
     for thread_name, thread in items(raw, "threads"):
         base = f"$.threads.{thread_name}"
         for node_id, node in items(thread, "nodes"):

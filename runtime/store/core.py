@@ -22,6 +22,7 @@ from msgspec.structs import replace
 
 from wfc.runtime.errors import NewerRunStateError, StoreError
 from wfc.runtime.store import rows as decode
+from wfc.runtime.store import user_tasks
 from wfc.runtime.store.base import (
     STATE_FORMAT,
     EngineRecord,
@@ -42,7 +43,6 @@ from wfc.runtime.store.base import (
 )
 from wfc.runtime.store.dialect import Connection, Dialect, Statement
 from wfc.runtime.store.rows import Row
-from wfc.runtime.store import user_tasks
 from wfc.runtime.store.stuck import OverdueTimer, StuckDispatch, count_stuck, stuck_causes, stuck_condition
 
 _RUN_VERSION_COLUMNS: Final = "id, workflow, major, revision, status, version, state_format"

@@ -35,7 +35,8 @@ async def get_in(conn: Connection, task_id: str) -> UserTaskRecord | None:
     return decode.user_task_record(rows[0]) if rows else None
 
 
-def _query(dialect: Dialect, where: UserTaskFilter, status: str | None) -> tuple[str, list[Any]]:
+def query(dialect: Dialect, where: UserTaskFilter, status: str | None) -> tuple[str, list[Any]]:
+    """The statement of one status's range of a listing (``None``: any status)."""
     order = dialect.code_point_order
     conditions: list[str] = []
     params: list[Any] = []
@@ -65,7 +66,7 @@ async def listing(dialect: Dialect, where: UserTaskFilter) -> list[UserTaskRecor
     statuses: tuple[str | None, ...] = where.statuses or (STATUSES if where.run_id is None else (None,))
     found: list[UserTaskRecord] = []
     for status in statuses:
-        statement, params = _query(dialect, where, status)
+        statement, params = query(dialect, where, status)
         found.extend(decode.user_task_record(row) for row in await dialect.fetch(statement, params))
     found.sort(key=lambda t: (t.created_at, t.id))
     return found[: where.limit]

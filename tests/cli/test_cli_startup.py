@@ -167,6 +167,27 @@ def test_reading_runs_imports_none_of_the_engine(command: str, one_run: tuple[st
     assert [m for m in modules if any(m == e or m.startswith(e + ".") for e in ENGINE_ONLY)] == []
 
 
+@pytest.fixture(scope="module")
+def one_task(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A database holding a run waiting at a user task, and the task's id."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from task_helpers import start_reviews
+
+    db = f"sqlite:///{tmp_path_factory.mktemp('one-task') / 'tasks.db'}"
+    return db, start_reviews(db, {"r-1": "ann"})["r-1"]
+
+
+@pytest.mark.parametrize("command", ["list", "show", "list --json", "show --json"])
+def test_reading_user_tasks_imports_none_of_the_engine(command: str, one_task: tuple[str, str]) -> None:
+    """``wfc tasks list/show`` read through the Reader too."""
+    db, task_id = one_task
+    verb, *flags = command.split()
+    args = ["tasks", verb, *([task_id] if verb == "show" else []), *flags, "--db", db]
+    modules = modules_after(*args)
+    assert "wfc.cli.tasks_cmd" in modules and "wfc.runtime._user_tasks" in modules  # it did read
+    assert [m for m in modules if any(m == e or m.startswith(e + ".") for e in ENGINE_ONLY)] == []
+
+
 def test_the_runs_table_skips_rich_s_emoji_codes(one_run: tuple[str, str]) -> None:
     """Its cells are Text: a str cell would be searched for ``:emoji:``
     codes, and the times in it would load rich's table of them."""

@@ -34,7 +34,9 @@ def test_each_field_is_read_as_its_type() -> None:
         FORM,
         ["approved=yes", "amount=12.5", "count= 3", "note=looks fine = ok", 'extra={"a": [1, null]}'],
     )
-    assert values == {"approved": True, "amount": 12.5, "count": 3, "note": "looks fine = ok", "extra": {"a": [1, None]}}
+    assert values == {
+        "approved": True, "amount": 12.5, "count": 3, "note": "looks fine = ok", "extra": {"a": [1, None]}
+    }
     assert type(values["count"]) is int
 
 
@@ -64,7 +66,8 @@ def test_every_problem_at_once_missing_required_fields_too() -> None:
     assert any(line.startswith("  --field colour: form 'review' has no field 'colour'; its fields are approved (bool, "
                                "required), amount (float, required), count (int)") for line in lines)
     assert "  --field 'oops' is not NAME=VALUE (e.g. --field approved=true)" in lines
-    assert any(line.startswith("  --field extra='{bad': field 'extra' is json, and '{bad' is not JSON") for line in lines)
+    bad_json = "  --field extra='{bad': field 'extra' is json, and '{bad' is not JSON"
+    assert any(line.startswith(bad_json) for line in lines)
     assert ("  field 'approved': required (bool), but no value was given (give it with --field approved=true)"
             in lines)
     assert "  field 'amount': required (float), but no value was given (give it with --field amount=12.5)" in lines

@@ -206,7 +206,9 @@ def user_task(
     )
 
 
-def ut_timer(after: float, action: str, *args: Any, user: Any = None, group: Any = None, task: str | None = None) -> Json:
+def ut_timer(
+    after: float, action: str, *args: Any, user: Any = None, group: Any = None, task: str | None = None
+) -> Json:
     """One ``UserTaskNode.timers`` entry."""
     timer: Json = {"after": after, "action": action}
     if user is not None:
