@@ -33,9 +33,12 @@ applied to the task at once and reaches the node when the thread thaws
 withdrawn with their time left kept, and re-armed on thaw (:mod:`.interrupts`).
 
 Timers act like the inputs, by nobody (journal ``timer: true``): reassign
-and cancel; release, which does nothing to a task with no user or no group;
-remind, which dispatches the reminder task (retried per its task policy by
-the one retry scheduler) while the task is open. A reminder's result changes
+and cancel; release, which does nothing to a task with no user or no group
+(nor does a reassign whose user and group evaluate to nothing: both journal
+``USER_TASK_TIMER_SKIPPED``, for the fired timer leaves the state and the
+shell commits only steps that journal or have effects); remind, which
+dispatches the reminder task (retried per its task policy by the one retry
+scheduler) while the task is open. A reminder's result changes
 nothing in the flow; it is journaled, and a reminder still running when the
 task closes is abandoned.
 """
@@ -420,13 +423,25 @@ def timer_acts(step: Step, thread: ThreadRun, wait: UserTaskWait, index: int, ac
             group = optional_text("group", thread.node, action.group, scope)
             if user is not None or group is not None:
                 reassign(step, thread, wait, user, group, None, timer=True)
+            else:
+                skipped(step, thread, wait, action, "its user and group evaluated to nothing")
         case "release":
             if wait.status is UserTaskStatus.ASSIGNED and wait.group:
                 release(step, thread, wait, None, timer=True)
+            else:
+                why = "it has no group to release it to" if wait.user else "it is not assigned to anyone"
+                skipped(step, thread, wait, action, why)
         case "cancel":
             cancelled(step, thread, wait, f"not completed within {action.after:g} s", None, timer=True)
         case "remind":
             remind(step, thread, wait, index, action, scope)
+
+
+def skipped(step: Step, thread: ThreadRun, wait: UserTaskWait, action: UserTaskTimer, why: str) -> None:
+    """A timer that had nothing to do: the task does not change (no row is
+    written), but the timer is gone from the state, and a step the shell
+    commits has a journal entry saying why."""
+    step.log(thread, "USER_TASK_TIMER_SKIPPED", thread.node, user_task=wait.id, action=action.action, reason=why)
 
 
 def remind(step: Step, thread: ThreadRun, wait: UserTaskWait, index: int, action: UserTaskTimer, scope: Scope) -> None:
@@ -514,6 +529,8 @@ def on_reminder_result(step: Step, event: TaskCompleted | TaskFailed) -> bool:
     backoff = policy.backoff if policy is not None and policy.backoff is not None else DEFAULT_BACKOFF
     retry = None if event.business else retry_after(attempt, retries, backoff)
     detail: dict[str, Any] = {"error": event.name, "message": event.message, **common}
+    if event.business:
+        detail["kind"] = "exception"
     if retry is None:
         step.log(thread, "USER_TASK_REMINDER_FAILED", thread.node, attempt.attempt, final=True, **detail)
         return True

@@ -12,7 +12,11 @@ Each step's first entry names its input: ``RUN_STARTED`` -> ``begin``,
 a redelivery, ``RUN_HALTED``/``RUN_RESUMED``/``RUN_CANCEL_REQUESTED``/
 ``RUN_CANCELLED``/``RUN_RETRIED`` -> the operator command, a leading
 ``RUN_FAILED`` -> ``crash`` (those two come after the ``THREAD_HALTED``
-entries of the threads they stop). Which attempt or timer it was comes from the
+entries of the threads they stop, and the ``USER_TASK_CANCELLED`` entries
+of their open user tasks). ``USER_TASK_*`` entries -> the user task input
+they journal, or with ``timer: true`` (and ``USER_TASK_TIMER_SKIPPED``,
+``USER_TASK_REMINDED``) the user task's timer of that action due first;
+``USER_TASK_REMINDER_*`` -> the result of the reminder attempt. Which attempt or timer it was comes from the
 state rebuilt so far. Steps that wrote no entry changed nothing, so they
 need no replay.
 
@@ -33,12 +37,17 @@ import msgspec
 
 from wfc.runtime.interpreter import (
     Cancel,
+    CancelUserTask,
+    ClaimUserTask,
+    CompleteUserTask,
     EventArrived,
     Halt,
     Input,
     JournalEntry,
     Limits,
+    ReassignUserTask,
     Redeliver,
+    ReleaseUserTask,
     Resume,
     Retry,
     TaskCompleted,
@@ -50,8 +59,14 @@ from wfc.runtime.interpreter import (
     crash,
     step,
 )
-from wfc.runtime.interpreter.state import RunState
-from wfc.specs import WorkflowSpec
+from wfc.runtime.interpreter.state import RetryWait, RunState, TaskWait, UserTaskWait
+from wfc.specs import UserTaskNode, WorkflowSpec
+
+#: Why a user task is cancelled when its thread stops (not an input of its own).
+STOPPED = {
+    "run-ended", "run-failed", "run-cancelled", "run-compensating", "wait-finished", "wait-failed", "parent-ended",
+    "thread-failed",
+}  # fmt: skip
 
 FIELDS = ("seq", "at", "kind", "thread", "node", "attempt", "detail")
 
@@ -100,7 +115,7 @@ def replay_journal(
             )
             what = "crash"
         else:
-            event = input_for(state, entry, payloads)
+            event = input_for(state, entry, payloads, spec)
             transition = step(state, spec, event, entry["at"], policies, limits)
             what = type(event).__name__
         done = _check(transition, journal, done, what)
@@ -114,8 +129,11 @@ def _starter(journal: list[dict[str, Any]], start: int) -> dict[str, Any]:
     the first, except that ending a run (cancel, crash) halts its threads
     before it says so."""
     for entry in journal[start:]:
-        if entry["kind"] != "THREAD_HALTED":
-            return entry
+        if entry["kind"] == "THREAD_HALTED":
+            continue
+        if entry["kind"] == "USER_TASK_CANCELLED" and entry["detail"].get("reason") in STOPPED:
+            continue
+        return entry
     return journal[start]
 
 
@@ -134,9 +152,13 @@ def _duration(detail: dict[str, Any]) -> float | msgspec.UnsetType:
     return msgspec.UNSET if duration is None else float(duration)
 
 
-def input_for(state: RunState, entry: dict[str, Any], payloads: Mapping[str, Any]) -> Input:
+def input_for(
+    state: RunState, entry: dict[str, Any], payloads: Mapping[str, Any], spec: WorkflowSpec | None = None
+) -> Input:
     """The input whose step began with journal ``entry``."""
     kind, detail = entry["kind"], entry["detail"]
+    if kind.startswith("USER_TASK_") and spec is not None:
+        return _user_task_input(state, spec, entry)
     match kind:
         case "TASK_COMPLETED":
             return TaskCompleted(
@@ -205,3 +227,83 @@ def _saga_wait(state: RunState) -> Any:
     if state.saga is None or state.saga.wait is None:
         raise JournalMismatch("a compensation entry, but no compensation is awaited")
     return state.saga.wait
+
+
+def _user_task_input(state: RunState, spec: WorkflowSpec, entry: dict[str, Any]) -> Input:
+    """The input of a step whose first entry is a user task's."""
+    kind, detail = entry["kind"], entry["detail"]
+    task_id = detail.get("user_task", "")
+    if detail.get("timer") or kind in ("USER_TASK_TIMER_SKIPPED", "USER_TASK_REMINDED"):
+        return TimerFired(timer=_user_task_timer(state, spec, entry))
+    match kind:
+        case "USER_TASK_CLAIMED":
+            return ClaimUserTask(task_id=task_id, user=detail["user"])
+        case "USER_TASK_RELEASED":
+            return ReleaseUserTask(task_id=task_id, by=detail.get("by"))
+        case "USER_TASK_REASSIGNED":  # the entry holds the result, which the same input gives again
+            return ReassignUserTask(task_id=task_id, user=detail.get("user"), group=detail.get("group"),
+                                    by=detail.get("by"))  # fmt: skip
+        case "USER_TASK_COMPLETED":
+            values = {k: v for k, v in detail.get("values", {}).items() if v is not None}
+            return CompleteUserTask(task_id=task_id, values=values, by=detail.get("by"))
+        case "USER_TASK_CANCELLED":
+            return CancelUserTask(task_id=task_id, reason=detail.get("reason", ""), by=detail.get("by"))
+        case "USER_TASK_REMINDER_COMPLETED":
+            return TaskCompleted(dispatch_id=_reminder(state, entry).dispatch_id, duration=_duration(detail))
+        case "USER_TASK_REMINDER_FAILED":
+            return TaskFailed(
+                dispatch_id=_reminder(state, entry).dispatch_id,
+                name=detail["error"],
+                message=detail.get("message", ""),
+                business=detail.get("kind") == "exception",
+                duration=_duration(detail),
+            )
+    raise JournalMismatch(f"no input starts a step with journal entry {kind} (#{entry['seq']})")
+
+
+def _user_task(state: RunState, entry: dict[str, Any]) -> UserTaskWait:
+    thread = state.threads.get(entry["thread"])
+    wait = thread.wait if thread is not None else None
+    if not isinstance(wait, UserTaskWait) or wait.id != entry["detail"].get("user_task"):
+        raise JournalMismatch(f"entry #{entry['seq']} names a user task thread {entry['thread']} does not hold")
+    return wait
+
+
+def _user_task_timer(state: RunState, spec: WorkflowSpec, entry: dict[str, Any]) -> int:
+    """The timer of the user task that fired: a reminder's retry backoff, or
+    the first due of its timers whose action the entry shows."""
+    wait = _user_task(state, entry)
+    kind, detail = entry["kind"], entry["detail"]
+    if kind == "USER_TASK_REMINDED" and (entry["attempt"] or 1) > 1:
+        for attempt in wait.reminder_attempts:
+            if isinstance(attempt, RetryWait) and attempt.attempt == entry["attempt"] and attempt.timer is not None:
+                return attempt.timer
+        raise JournalMismatch(f"no reminder retry of attempt {entry['attempt']} is due at entry #{entry['seq']}")
+    actions = {
+        "USER_TASK_REASSIGNED": "reassign",
+        "USER_TASK_RELEASED": "release",
+        "USER_TASK_REMINDED": "remind",
+        "USER_TASK_TIMER_SKIPPED": detail.get("action"),
+        "USER_TASK_CANCELLED": None if "timer failed" in detail.get("reason", "") else "cancel",
+    }
+    wanted = actions.get(kind)
+    node = spec.threads[state.threads[entry["thread"]].name].nodes[entry["node"]]
+    assert isinstance(node, UserTaskNode)
+    armed = [t for t in wait.timers if t.timer is not None and wanted in (None, node.timers[t.index].action)]
+    if not armed:
+        raise JournalMismatch(f"no armed {wanted} timer of user task {wait.id} at entry #{entry['seq']}")
+    first = min(armed, key=lambda t: (t.due or 0.0, t.timer or 0))
+    assert first.timer is not None
+    return first.timer
+
+
+def _reminder(state: RunState, entry: dict[str, Any]) -> TaskWait:
+    wait = _user_task(state, entry)
+    for attempt in wait.reminder_attempts:
+        if (
+            isinstance(attempt, TaskWait)
+            and attempt.attempt == entry["attempt"]
+            and attempt.task == entry["detail"]["task"]
+        ):
+            return attempt
+    raise JournalMismatch(f"no reminder attempt {entry['attempt']} is running at entry #{entry['seq']}")

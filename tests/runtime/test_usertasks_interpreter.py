@@ -472,10 +472,25 @@ def test_a_release_timer_releases_an_assigned_task_and_ignores_one_without_a_use
     assert run.entries("USER_TASK_RELEASED")[0]["timer"] is True
     idle = Run(approval(timers=[ut_timer(60, "release")]))
     fired = idle.fire()
-    assert fired.journal == [] and fired.effects == []
+    assert fired.effects == [] and idle.task().timers == []
+    assert [(e.kind, e.detail["reason"]) for e in fired.journal] == [
+        ("USER_TASK_TIMER_SKIPPED", "it is not assigned to anyone")
+    ]
     lonely = Run(approval(user="ann", group=None, timers=[ut_timer(60, "release")]))
-    assert lonely.fire().journal == []
-    assert lonely.task().status is UserTaskStatus.ASSIGNED
+    assert lonely.fire().journal[0].detail == {
+        "user_task": lonely.task().id,
+        "action": "release",
+        "reason": "it has no group to release it to",
+    }
+    assert lonely.task().status is UserTaskStatus.ASSIGNED and lonely.changes() == []
+
+
+def test_a_reassign_timer_to_nobody_changes_nothing_but_the_timer() -> None:
+    s = approval(timers=[ut_timer(60, "reassign", user=var("who"))], variables={"who": variable("str")})
+    run = Run(s)
+    fired = run.fire()
+    assert [e.kind for e in fired.journal] == ["USER_TASK_TIMER_SKIPPED"] and fired.effects == []
+    assert run.task().group == "finance" and run.task().timers == []
 
 
 def test_a_cancel_timer_cancels_the_task_and_fails_the_node() -> None:

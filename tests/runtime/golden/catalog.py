@@ -25,6 +25,7 @@ _MODULES = (
     "scenarios_sagas",
     "scenarios_control",
     "scenarios_dsl",
+    "scenarios_usertasks",
 )
 
 SCENARIOS: dict[str, Callable[[], Recorder]] = {}

@@ -16,11 +16,16 @@ from golden.canon import Json, RunState, limits_of, plain, policies_of, spec_of,
 from golden.replay import outcome
 from wfc.runtime.interpreter import (
     Cancel,
+    CancelUserTask,
+    ClaimUserTask,
+    CompleteUserTask,
     EventArrived,
     Halt,
     Input,
     Limits,
+    ReassignUserTask,
     Redeliver,
+    ReleaseUserTask,
     Resume,
     Retry,
     TaskCompleted,
@@ -150,7 +155,37 @@ class Recorder:
         """An operator retries the run."""
         return self.feed(Retry(), after)
 
+    def claim(self, user: str, nth: int = 0, after: float = 1.0) -> Json:
+        """``user`` claims the ``nth`` open user task."""
+        return self.feed(ClaimUserTask(task_id=self.user_task(nth), user=user), after)
+
+    def release(self, by: str | None = None, nth: int = 0, after: float = 1.0) -> Json:
+        """The ``nth`` open user task is released to its group."""
+        return self.feed(ReleaseUserTask(task_id=self.user_task(nth), by=by), after)
+
+    def reassign(
+        self, user: str | None = None, group: str | None = None, by: str | None = None, nth: int = 0,
+        after: float = 1.0,
+    ) -> Json:  # fmt: skip
+        """The ``nth`` open user task is reassigned."""
+        return self.feed(ReassignUserTask(task_id=self.user_task(nth), user=user, group=group, by=by), after)
+
+    def complete(self, values: dict[str, Any], by: str | None = None, nth: int = 0, after: float = 1.0) -> Json:
+        """Someone submits the form of the ``nth`` open user task."""
+        return self.feed(CompleteUserTask(task_id=self.user_task(nth), values=values, by=by), after)
+
+    def cancel_task(self, reason: str = "", by: str | None = None, nth: int = 0, after: float = 1.0) -> Json:
+        """The ``nth`` open user task is cancelled."""
+        return self.feed(CancelUserTask(task_id=self.user_task(nth), reason=reason, by=by), after)
+
     # ------------------------------------------------------------ resolving
+
+    def user_task(self, nth: int = 0) -> str:
+        """The id of the ``nth`` open user task of the run, threads by number."""
+        found = [w.id for w in _waits(self._run()) if hasattr(w, "form")]
+        if len(found) <= nth:
+            raise AssertionError(f"no open user task #{nth}; open: {found}")
+        return found[nth]
 
     def dispatch_id(self, task: str, nth: int = 0) -> str:
         """The dispatch id of the ``nth`` attempt of ``task`` the run awaits."""
@@ -167,6 +202,9 @@ def _waits(state: RunState) -> Iterator[Any]:
     for thread in state.threads.values():
         if thread.wait is not None:
             yield thread.wait
+            # A user task's timers and reminder attempts.
+            yield from getattr(thread.wait, "timers", [])
+            yield from getattr(thread.wait, "reminder_attempts", [])
     saga = state.saga
     if saga is not None:
         yield from (draining.wait for draining in saga.draining)

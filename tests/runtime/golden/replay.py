@@ -11,7 +11,8 @@ A golden file (``<case>.json``) holds::
                {"now": t, "crash": {"message": ..., "name": ...}, "expect": E}, ...]}
 
 ``E`` is the transition as builtins (``state``, ``effects``, ``journal``),
-plus ``refusal`` (the reason or ``null``) for operator commands, or
+plus ``refusal`` (the reason or ``null``) for operator commands and user task
+inputs (a user task's refusal is an object: kind, message, status, problems), or
 ``{"error": {"type", "message"}}`` when ``begin`` refused the inputs. Step
 ``n`` starts from the ``state`` recorded by step ``n - 1``, so every step is
 a self-contained (state, input, now) -> transition check.
@@ -25,8 +26,13 @@ from collections.abc import Mapping
 from golden.canon import Json, RunState, input_of, limits_of, plain, policies_of, spec_of, state_of, text
 from wfc.runtime.interpreter import (
     Cancel,
+    CancelUserTask,
+    ClaimUserTask,
+    CompleteUserTask,
     Halt,
     Limits,
+    ReassignUserTask,
+    ReleaseUserTask,
     Resume,
     Retry,
     TaskPolicy,
@@ -34,6 +40,7 @@ from wfc.runtime.interpreter import (
     crash,
     refusal,
     step,
+    user_task_refusal,
 )
 from wfc.specs import WfcError, WorkflowSpec
 
@@ -65,6 +72,8 @@ def outcome(
     result = plain(step(previous, spec, event, now, policies, limits))
     if isinstance(event, Cancel | Halt | Resume | Retry):
         result["refusal"] = refusal(previous, spec, event)
+    elif isinstance(event, ClaimUserTask | ReleaseUserTask | ReassignUserTask | CompleteUserTask | CancelUserTask):
+        result["refusal"] = plain(user_task_refusal(previous, spec, event))
     return result
 
 
