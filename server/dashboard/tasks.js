@@ -73,7 +73,9 @@ export async function tasksView() {
     return { found, next };
   }
 
+  let latest = 0;
   async function render(more = false) {
+    const ticket = ++latest;
     let page;
     try {
       page = await load(more);
@@ -81,6 +83,7 @@ export async function tasksView() {
       notice.replaceChildren(message("error", error.message));
       return;
     }
+    if (ticket !== latest) return;  // a newer render (a push, a tab) answers instead
     const seen = new Set(more ? shown.map((t) => t.id) : []);
     shown = [...(more ? shown : []), ...page.found.filter((t) => !seen.has(t.id))];
     shown.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
