@@ -46,12 +46,18 @@ export async function taskView(taskId) {
     await refresh();
   }
 
+  // The audit entries carry the thread's name; the task only its number.
+  function threadName() {
+    const named = (task.audit || []).find((entry) => entry.thread === task.thread);
+    return named && named.thread_name ? ` ${named.thread_name}` : "";
+  }
+
   function summary() {
     const mine = me().user;
     headline.replaceChildren(
       h("h1", {}, "Task ", h("code", { text: task.form.name }), " ", statusBadge(task.status)),
       h("p.muted", {}, h("a", { href: `#/runs/${encodeURIComponent(task.run_id)}` }, `Run ${task.run_id}`),
-        ` · ${task.workflow} ${task.version} · node ${task.node} · thread ${task.thread} · created ${when(task.created_at)}`,
+        ` · ${task.workflow} ${task.version} · node ${task.node} · thread #${task.thread}${threadName()} · created ${when(task.created_at)}`,
         ` · updated ${when(task.updated_at)}`),
       h("dl.facts", {},
         h("dt", { text: "Assignee" }), h("dd", { text: task.user ? `${task.user}${task.user === mine ? " (you)" : ""}` : OPEN.has(task.status) ? "nobody yet" : "nobody" }),
