@@ -68,7 +68,13 @@ def list_command(
         bool, typer.Option("--open", help="Only open tasks: UNASSIGNED or ASSIGNED (the inbox).")
     ] = False,
     run_id: Annotated[str | None, typer.Option("--run", metavar="RUN_ID", help="Only the tasks of this run.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many tasks, oldest first.")] = 100,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=1000, help="At most this many tasks (1 to 1000), oldest first.")
+    ] = 100,
+    after: Annotated[
+        str | None,
+        typer.Option("--after", metavar="TASK_ID", help="The next page: tasks after this one (the last id listed)."),
+    ] = None,
     as_json: JsonFlag = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
@@ -84,7 +90,7 @@ def list_command(
     async def read() -> None:
         async with reader(url) as found:
             tasks = await found.list_user_tasks(
-                user=user, group=group, status=wanted or None, run_id=run_id, limit=limit
+                user=user, group=group, status=wanted or None, run_id=run_id, limit=limit, after=after
             )
         _print_list(tasks, as_json)
 

@@ -68,6 +68,8 @@ def test_list_is_an_inbox_filtered_by_user_group_status_and_run(
     assert ids("--open", "--run", "r-grp") == [tasks["r-grp"]]
     assert ids("--status", "DONE") == []
     assert ids("--limit", "1") == [tasks["r-ann"]]
+    assert ids("--limit", "1", "--after", tasks["r-ann"]) == [tasks["r-grp"]]
+    assert ids("--after", tasks["r-grp"]) == []
     assert "no user tasks match" in ok(invoke("tasks", "list", "--user", "zoe", "--db", db.url))
 
 
@@ -210,6 +212,7 @@ def test_unknown_tasks_and_bad_options(invoke: Invoke, db: Db, tasks: dict[str, 
     refused(invoke("tasks", "list", "--status", "sleepy", "--db", db.url), 2, "'sleepy' is not one of")
     refused(invoke("tasks", "list", "--user", " ", "--db", db.url), 2, "--user", "is empty")
     refused(invoke("tasks", "list", "--open", "--status", "DONE", "--db", db.url), 2, "not both")
+    refused(invoke("tasks", "list", "--after", "ut-gone", "--db", db.url), 1, "'ut-gone' is not a stored user task")
     refused(invoke("tasks", "claim", tasks["r-grp"], "--user", "", "--db", db.url), 2, "--user", "is empty")
     refused(invoke("tasks", "claim", tasks["r-grp"], "--db", db.url), 2, "--user")
     refused(invoke("tasks", "complete", tasks["r-ann"], "--user", "", "--db", db.url), 2, "is empty")
@@ -230,3 +233,27 @@ def test_runs_history_describes_user_task_entries(invoke: Invoke, db: Db, tasks:
     history = ok(invoke("runs", "history", "r-grp", "--db", db.url))
     assert f"{tasks['r-grp']} form review for group support" in history
     assert f"{tasks['r-grp']} claimed by bob" in history
+
+
+def test_two_processes_completing_at_once_one_wins_the_other_exits_3(db: Db, tasks: dict[str, str]) -> None:
+    """Two ``wfc tasks complete`` processes on the same task: exactly one
+    completes it, the other is told it is DONE (exit 3)."""
+    import os
+    import subprocess
+
+    from run_helpers import WFC
+
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    command = [str(WFC), "tasks", "complete", tasks["r-grp"], "-f", "approved=true", "--db", db.url]
+    processes = [
+        subprocess.Popen([*command, "-f", f"amount={n}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env)
+        for n in (1, 2)
+    ]  # fmt: skip
+    outcomes = sorted((p.wait(60), *p.communicate()) for p in processes)
+    assert [code for code, _, _ in outcomes] == [0, 3], outcomes
+    assert "now DONE" in outcomes[0][1]
+    assert "it is DONE" in outcomes[1][2] and "Traceback" not in outcomes[1][2]
+    task = stored(db.url, tasks["r-grp"])
+    assert [kind for kind, _ in audit_kinds(task)].count("USER_TASK_COMPLETED") == 1
+    assert stored_run(db.url, "r-grp").output["amount"] == task.values["amount"]  # type: ignore[index]

@@ -156,6 +156,8 @@ def test_claim_conflict_complete_and_the_run_goes_on(live: LiveServer) -> None:
             client.post(f"/api/v1/user-tasks/{task_id}/complete", json={"values": values, "user": "bob"}), 409, "DONE"
         )
         assert again["type"] == "urn:wfc:problem:user-task-state"
+        # A closed task is a conflict whatever the values given.
+        assert_problem(client.post(f"/api/v1/user-tasks/{task_id}/complete", json={"values": {"x": 1}}), 409, "DONE")
     live.wait_for(lambda: live.run("r-1").status.value == "COMPLETED")
     assert live.run("r-1").output == {"approved": True, "amount": 12.5, "note": None}
     task = stored(live, task_id)
