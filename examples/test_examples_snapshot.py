@@ -12,8 +12,10 @@ and review the JSON diff like any other code change.
 
 from __future__ import annotations
 
+from card_update import card_update_wf
 from checkout import checkout_wf
 from currency_exchange import currency_exchange_wf
+from expense_approval import expense_approval_wf
 from order_fulfilment import order_fulfilment_wf
 from payment import payment_wf
 
@@ -34,3 +36,11 @@ def test_currency_exchange_spec(wf_snapshot: WorkflowSnapshot) -> None:
 
 def test_order_fulfilment_spec(wf_snapshot: WorkflowSnapshot) -> None:
     assert wf_snapshot(order_fulfilment_wf)
+
+
+def test_card_update_spec(wf_snapshot: WorkflowSnapshot) -> None:
+    assert wf_snapshot(card_update_wf)
+
+
+def test_expense_approval_spec(wf_snapshot: WorkflowSnapshot) -> None:
+    assert wf_snapshot(expense_approval_wf)

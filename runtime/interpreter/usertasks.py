@@ -66,6 +66,7 @@ from wfc.runtime.interpreter.messages import (
 )
 from wfc.runtime.interpreter.policy import DEFAULT_BACKOFF
 from wfc.runtime.interpreter.retries import arm, pause, retry_after
+from wfc.runtime.interpreter.secrets import MASK
 from wfc.runtime.interpreter.state import (
     DoneWait,
     FailedWait,
@@ -215,6 +216,8 @@ def assign(step: Step, thread: ThreadRun, node: UserTaskNode, scope: Scope) -> N
         raise ExpressionError(f"user task {node_id!r} has neither a user nor a group to assign it to")
     if node.form not in step.spec.forms:
         raise ExpressionError(f"user task {node_id!r} uses form {node.form!r}, which the spec does not declare")
+    show = step.info.show
+    notes = show(thread.name, node.notes, notes)  # only read by people: never a secret
     task_id = user_task_id(step.state.id, thread.number, node_id, thread.visits[node_id])
     wait = UserTaskWait(
         id=task_id,
@@ -229,7 +232,6 @@ def assign(step: Step, thread: ThreadRun, node: UserTaskNode, scope: Scope) -> N
         due = step.now + timer.after
         wait.timers.append(UserTaskTimerState(index=index, timer=step.new_timer(due), due=due))
     thread.wait = wait
-    show = step.info.show
     step.log(
         thread,
         "USER_TASK_ASSIGNED",
@@ -238,7 +240,7 @@ def assign(step: Step, thread: ThreadRun, node: UserTaskNode, scope: Scope) -> N
         form=node.form,
         user=show(thread.name, node.user, user),
         group=show(thread.name, node.group, group),
-        notes=show(thread.name, node.notes, notes),
+        notes=notes,
         status=wait.status.value,
     )
     changed(step, thread, wait)
@@ -337,15 +339,12 @@ def complete(step: Step, thread: ThreadRun, wait: UserTaskWait, values: dict[str
     output, the node moves on (when the thread thaws, if it is frozen)."""
     output = form_output(form_of(step.spec, wait.form), values)
     thread.outputs[thread.node] = output
-    step.log(
-        thread,
-        "USER_TASK_COMPLETED",
-        thread.node,
-        user_task=wait.id,
-        values=step.info.show_output(thread.name, thread.node, output),
-        by=by,
-    )
-    close(step, thread, wait, UserTaskStatus.DONE, by, dict(values))
+    shown = step.info.show_output(thread.name, thread.node, output)
+    step.log(thread, "USER_TASK_COMPLETED", thread.node, user_task=wait.id, values=shown, by=by)
+    # The row keeps what was submitted, but not a secret: values that flow
+    # into a masked variable are "***" there too.
+    kept = dict(values) if shown is output else {k: MASK for k, v in values.items() if v is not None}
+    close(step, thread, wait, UserTaskStatus.DONE, by, kept)
     if step.frozen(thread):
         thread.wait = DoneWait()
     else:

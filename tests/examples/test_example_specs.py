@@ -15,7 +15,7 @@ import pytest
 
 from wfc.compiler import compile_workflow
 from wfc.dsl import Workflow
-from wfc.specs import TaskNode, WorkflowSpec, dumps, loads
+from wfc.specs import TaskNode, UserTaskNode, WorkflowSpec, dumps, loads
 from wfc.testing import WorkflowSnapshot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ def workflow_of(path: Path) -> Workflow:
 
 
 def task_names(spec: WorkflowSpec) -> set[str]:
-    """Every task a spec runs, compensations included."""
+    """Every task a spec runs, compensations and user task reminders included."""
     names: set[str] = set()
     for thread in spec.threads.values():
         for node in thread.nodes.values():
@@ -57,16 +57,20 @@ def task_names(spec: WorkflowSpec) -> set[str]:
                 names.add(node.task)
                 if node.compensation is not None:
                     names.add(node.compensation.task)
+            if isinstance(node, UserTaskNode):
+                names.update(timer.task for timer in node.timers if timer.task is not None)
     return names
 
 
 by_file = pytest.mark.parametrize("path", WORKFLOW_MODULES, ids=[p.name for p in WORKFLOW_MODULES])
 
 
-def test_there_are_four_examples() -> None:
+def test_there_are_six_examples() -> None:
     assert [p.name for p in WORKFLOW_MODULES] == [
+        "card_update.py",
         "checkout.py",
         "currency_exchange.py",
+        "expense_approval.py",
         "order_fulfilment.py",
         "payment.py",
     ]
@@ -128,4 +132,4 @@ def test_user_facing_example_test_passes() -> None:
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "4 snapshots passed" in done.stdout
+    assert "6 snapshots passed" in done.stdout

@@ -23,7 +23,7 @@ from golden.canon import input_of, limits_of, policies_of, spec_of, state_of
 from golden.catalog import files
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_interpreter_properties import SPEC, inputs
+from test_interpreter_properties import SPEC, TASK_POLICIES, USER_TASK_SPEC, Seen, inputs, user_task_input
 from test_threads_properties import CAP, SPECS, next_input
 
 from wfc.runtime.interpreter import (
@@ -138,6 +138,25 @@ def test_step_is_deterministic_and_pure_with_threads_interrupts_and_sagas(sagas:
                 timers[effect.timer] = effect.due
             elif isinstance(effect, DispatchTask):
                 dispatched[effect.dispatch_id] = effect
+    run.nothing_changed_behind()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data(), st.booleans())
+def test_step_is_deterministic_and_pure_with_user_tasks(data: st.DataObject, crash_at_end: bool) -> None:
+    """People acting on user tasks (in the entrypoint, children and an
+    interrupt handler), their timers and reminders, and operator commands."""
+    run = Checked(USER_TASK_SPEC, {}, policies=TASK_POLICIES)
+    seen = Seen(begin(USER_TASK_SPEC, "r1", {}, NOW, TASK_POLICIES))
+    now = NOW
+    for _ in range(data.draw(st.integers(min_value=0, max_value=30))):
+        event = user_task_input(data, run.state, seen)
+        now += data.draw(st.sampled_from([0.0, 1.0, 7.0]))
+        if isinstance(event, TimerFired) and event.timer in seen.timers:
+            now = max(now, seen.timers[event.timer])
+        seen.note(run.step(event, now), event)
+    if crash_at_end:
+        run.crash(now + 1.0)
     run.nothing_changed_behind()
 
 

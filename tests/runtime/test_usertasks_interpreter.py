@@ -9,16 +9,19 @@ import msgspec
 import pytest
 from rtdrive import Driver
 from rtspec import (
+    edge,
     exit_,
     field,
     for_each,
     form,
     handler,
     interrupt,
+    mut,
     out,
     spec,
     task,
     thread,
+    undo,
     user_task,
     ut_timer,
     var,
@@ -189,7 +192,8 @@ def test_ids_differ_per_run_thread_node_and_visit() -> None:
 def test_a_null_or_empty_user_falls_back_to_the_group() -> None:
     s = approval(user=var("who"), variables={"who": variable("str")})
     assert Run(s).task().status is UserTaskStatus.UNASSIGNED
-    assert Run(approval(user="", group="finance")).task().user is None
+    empty = approval(user=var("who"), group="finance", variables={"who": variable("str", default="")})
+    assert Run(empty).task().user is None
 
 
 @pytest.mark.parametrize(
@@ -202,7 +206,9 @@ def test_a_null_or_empty_user_falls_back_to_the_group() -> None:
     ],
 )
 def test_a_task_nobody_can_take_fails_the_node_with_an_expression_error(user: Any, group: Any, says: str) -> None:
-    run = Run(approval(user=user, group=group))
+    """Values the spec checks cannot catch: they come from variables."""
+    variables = {"u": variable("json", default=user), "g": variable("json", default=group)}
+    run = Run(approval(user=var("u"), group=var("g"), variables=variables))
     failure = run.state.failure
     assert failure is not None and (failure.name, failure.node) == ("EXPRESSION_ERROR", "ut")
     assert says in failure.message
@@ -211,8 +217,9 @@ def test_a_task_nobody_can_take_fails_the_node_with_an_expression_error(user: An
 
 def test_an_expression_error_on_assigning_can_be_handled() -> None:
     s = approval(
-        user=None,
+        user=var("nobody"),
         group=None,
+        variables={"nobody": variable("str")},
         handlers=[handler("error", "fallback", "EXPRESSION_ERROR")],
         threads={"fallback": thread([("end", exit_())], variables={"failure": variable("json")})},
         output=None,
@@ -568,7 +575,8 @@ def test_a_reminder_that_lost_its_process_is_dispatched_again() -> None:
 
 
 def test_a_timer_whose_expression_fails_cancels_the_task_and_fails_the_node() -> None:
-    run = Run(approval(timers=[ut_timer(10, "reassign", user=var("nobody"))]))
+    s = approval(timers=[ut_timer(10, "reassign", user=var("who", "name"))], variables={"who": variable("json")})
+    run = Run(s)
     task_id = run.task().id
     run.fire()
     failure = run.state.failure
@@ -739,3 +747,89 @@ def test_the_wait_round_trips_through_json() -> None:
     decoded = msgspec.json.decode(encode_state(state), type=type(state))
     assert decoded.root.wait == state.root.wait
     assert not any(isinstance(e, DispatchTask) for e in run.last.effects)  # the retry waits for its backoff
+
+
+def test_compensating_the_run_cancels_its_open_tasks() -> None:
+    s = spec(
+        "saga",
+        [
+            ("book", task("book", compensation=undo("unbook"))),
+            ("each", for_each("review", ["a"])),
+            ("fail", task("charge")),
+            ("end", exit_()),
+        ],
+        threads={
+            "review": thread(
+                [("ut", user_task("approve", user=var("item"))), ("end", exit_())],
+                variables={"item": variable("str", required=True)},
+            )
+        },
+        forms=[APPROVE],
+    )
+    run = Run(s)
+    run.finish("book")
+    task_id = run.task(1).id
+    run.break_("charge", name="declined", business=True)
+    assert run.state.saga is not None
+    assert run.index.status(task_id) is UserTaskStatus.CANCELLED
+    assert run.entries("USER_TASK_CANCELLED") == [{"user_task": task_id, "reason": "run-compensating"}]
+
+
+def test_a_failed_interrupt_handler_cancels_the_task_it_froze_and_retry_assigns_a_new_one() -> None:
+    s = spec(
+        "interrupted",
+        [("ut", user_task("approve", group="g")), ("end", exit_())],
+        threads={"on-kill": thread([("f", task("kill")), ("end", exit_())], variables={"event": variable("json")})},
+        interrupts=[interrupt("kill", "on-kill")],
+        forms=[APPROVE],
+    )
+    run = Run(s)
+    first = run.task().id
+    run.feed(EventArrived(event_id="e1", name="kill"))
+    run.break_("kill")
+    assert run.state.status is RunStatus.FAILED
+    assert run.entries("USER_TASK_CANCELLED") == [{"user_task": first, "reason": "thread-failed"}]
+    run.feed(Retry())
+    run.finish("kill")
+    second = run.task().id
+    assert second != first and run.index.rows[second].status is UserTaskStatus.UNASSIGNED
+    run.feed(CompleteUserTask(task_id=second, values=GOOD))
+    assert run.state.status is RunStatus.COMPLETED
+
+
+def test_secrets_stay_out_of_the_row_and_the_journal() -> None:
+    s = spec(
+        "secret",
+        [
+            ("ut", user_task("approve", group="g", notes=var("pin"),
+                             edges=[edge("end", None, mut("pin", "assign", out("ut", "note")))])),
+            ("end", exit_()),
+        ],
+        variables={"pin": variable("str", default="1234", masked=True)},
+        forms=[APPROVE],
+    )  # fmt: skip
+    run = Run(s)
+    assert run.task().notes == "***" and run.changes()[0].notes == "***"
+    run.feed(CompleteUserTask(task_id=run.task().id, values={**GOOD, "note": "9999"}))
+    [row] = [e for e in run.last.effects if isinstance(e, UserTaskChanged)]
+    assert row.values == {"ok": "***", "amount": "***", "note": "***"}
+    assert run.entries("USER_TASK_COMPLETED")[0]["values"] == "***"
+    assert "9999" not in str(run.last.journal)
+
+
+def test_a_reminder_retry_waiting_for_its_backoff_pauses_with_the_run() -> None:
+    s = approval(timers=[ut_timer(10, "remind", task="nag")])
+    policies = {"nag": TaskPolicy(retries=1, backoff=Backoff(initial=8, multiplier=1, maximum=8))}
+    run = Run(s, policies=policies, now=0.0)
+    run.fire()
+    run.feed(TaskFailed(dispatch_id=run.dispatched()[0].dispatch_id, name="TASK_ERROR"), at=10.0)
+    [backoff] = run.timers()
+    run.feed(Halt(), at=11.0)
+    assert CancelTimer(timer=backoff.timer) in run.last.effects
+    [paused] = run.task().reminder_attempts
+    assert paused.timer is None and paused.remaining == backoff.due - 11.0
+    run.feed(Resume(), at=100.0)
+    [again] = run.timers()
+    assert again.due == 100.0 + backoff.due - 11.0
+    run.fire()
+    assert [d.attempt for d in run.dispatched()] == [2]

@@ -269,14 +269,14 @@ def user_task_nobody_can_take_fails_and_a_crash_cancels_open_tasks() -> Recorder
                     user_task(
                         "approve",
                         user=var("who"),
-                        group="",
+                        group=var("team"),
                         handlers=[handler("error", "fallback", "EXPRESSION_ERROR")],
                     ),
                 ),
                 ("next", user_task("approve", group="ops")),
                 ("end", exit_()),
             ],
-            variables={"who": variable("str")},
+            variables={"who": variable("str"), "team": variable("str", default="")},
             threads={"fallback": thread([("end", exit_())], variables={"failure": variable("json")})},
             forms=[APPROVE],
         )
