@@ -1014,13 +1014,15 @@ class Engine:
             UnknownUserTaskError: no user task has this id.
             UserTaskValuesError: the values do not fit the form (naming
                 every unknown, missing or mistyped field); the task stays open.
-            UserTaskStateError: it is DONE, CANCELLED, or assigned to
-                another user than ``user``.
+            UserTaskStateError: it is DONE or CANCELLED (whatever the
+                values), or assigned to another user than ``user``.
         """
         check_task_id(task_id)
         given = dict(check_complete_args(values, user))
         record = await self._user_task_record(task_id)
-        check_form_values(task_id, await self._reader.form(record), given)
+        if UserTaskStatus(record.status).open:
+            # A closed task is a conflict whatever the values: the turn says so.
+            check_form_values(task_id, await self._reader.form(record), given)
         command = CompleteUserTask(task_id=task_id, values=given, by=user)
         return await self._user_task_input(task_id, command, record)
 

@@ -162,34 +162,6 @@ def check_form_values(task_id: str, form: FormDef, values: Mapping[str, Any]) ->
         raise UserTaskValuesError(task_id, form.name, [(p.field, p.message) for p in problems])
 
 
-def user_task_error(
-    state: RunState, command: UserTaskInput, refused: UserTaskRefusal, stored: UserTaskRecord | None
-) -> WfcError:
-    """The error a caller gets for a user task input the run refuses (the
-    interpreter's :func:`~wfc.runtime.interpreter.user_task_refusal`).
-
-    A task the run no longer holds but that is stored closed (DONE or
-    CANCELLED: ``stored``) is a conflict, not an unknown task.
-    """
-    action = USER_TASK_ACTIONS[type(command)]
-    if refused.kind == "unknown":
-        if stored is not None and not UserTaskStatus(stored.status).open:
-            return UserTaskStateError(command.task_id, stored.status, action)
-        return UnknownUserTaskError(command.task_id)
-    status = str(getattr(refused.status, "value", refused.status))
-    if refused.kind == "invalid":
-        problems = [(p.field, p.message) for p in refused.problems]
-        return UserTaskValuesError(command.task_id, _form_of(state, command.task_id), problems)
-    return UserTaskStateError(command.task_id, status, action, refused.message)
-
-
-def _form_of(state: RunState, task_id: str) -> str:
-    for thread in state.threads.values():
-        if isinstance(thread.wait, UserTaskWait) and thread.wait.id == task_id:
-            return thread.wait.form
-    return ""
-
-
 # ---------------------------------------------------------------- against the run as committed
 
 
@@ -262,3 +234,31 @@ def check_operator(state: RunState, spec: WorkflowSpec, command: OperatorInput) 
     reason = refusal(state, spec, command)
     if reason is not None:
         raise RunStateError(state.id, state.status.value, _ACTIONS[type(command)], reason)
+
+
+def user_task_error(
+    state: RunState, command: UserTaskInput, refused: UserTaskRefusal, stored: UserTaskRecord | None
+) -> WfcError:
+    """The error a caller gets for a user task input the run refuses (the
+    interpreter's :func:`~wfc.runtime.interpreter.user_task_refusal`).
+
+    A task the run no longer holds but that is stored closed (DONE or
+    CANCELLED: ``stored``) is a conflict, not an unknown task.
+    """
+    action = USER_TASK_ACTIONS[type(command)]
+    if refused.kind == "unknown":
+        if stored is not None and not UserTaskStatus(stored.status).open:
+            return UserTaskStateError(command.task_id, stored.status, action)
+        return UnknownUserTaskError(command.task_id)
+    if refused.kind == "invalid":
+        problems = [(p.field, p.message) for p in refused.problems]
+        return UserTaskValuesError(command.task_id, _form_of(state, command.task_id), problems)
+    status = refused.status.value if refused.status is not None else "unknown"
+    return UserTaskStateError(command.task_id, status, action, refused.message)
+
+
+def _form_of(state: RunState, task_id: str) -> str:
+    for thread in state.threads.values():
+        if isinstance(thread.wait, UserTaskWait) and thread.wait.id == task_id:
+            return thread.wait.form
+    return ""

@@ -207,6 +207,7 @@ async def test_every_bad_input_is_refused_and_changes_nothing(db: Db) -> None:
         for late in (
             engine.complete_user_task(task.id, {"approved": False}, user="ann"),
             engine.complete_user_task(task.id, {"approved": False}),
+            engine.complete_user_task(task.id, {"colour": "red"}),  # a conflict whatever the values
             engine.claim_user_task(task.id, "ann"),
             engine.release_user_task(task.id),
             engine.reassign_user_task(task.id, user="bob"),
