@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 import msgspec
 from starlette.responses import StreamingResponse
 
-from wfc.runtime import Engine
+from wfc.runtime import Engine, FeedEntry
 from wfc.runtime._observe import Signal
 from wfc.server._http import Call
 
@@ -37,6 +37,9 @@ class Push(msgspec.Struct, kw_only=True):
     """Run id → the kind of its latest journal entry (``RUN_COMPLETED``, ...)."""
     more: bool = False
     """More runs changed than are named: reload whatever is shown."""
+    user_tasks: list[str] = []
+    """Ids of the user tasks the new entries name (``USER_TASK_*``): the
+    inbox reloads on these, whatever entry of its run came last."""
 
 
 class Live:
@@ -84,7 +87,8 @@ class Live:
                 self._publish(Push(runs={}, more=True))
                 position = await self._engine.feed_end()
             elif entries:
-                self._publish(Push(runs={entry.run_id: entry.kind for entry in entries}))
+                self._publish(Push(runs={entry.run_id: entry.kind for entry in entries},
+                                   user_tasks=_user_tasks(entries)))
             await self._next_look()
 
     async def _next_look(self) -> None:
@@ -104,6 +108,12 @@ class Live:
                     queue.get_nowait()
                 push = Push(runs={}, more=True)
             queue.put_nowait(push)
+
+
+def _user_tasks(entries: list[FeedEntry]) -> list[str]:
+    """The user tasks named by ``entries``, each once, in order."""
+    named = (entry.detail.get("user_task") for entry in entries if entry.kind.startswith("USER_TASK_"))
+    return list(dict.fromkeys(task for task in named if isinstance(task, str)))
 
 
 async def event_stream(live: Live) -> AsyncIterator[bytes]:

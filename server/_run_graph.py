@@ -20,10 +20,16 @@ class NodeState(enum.Enum):
 
 
 #: Entries that put a thread at a node (the node it was at before is done).
-_ARRIVALS = {"NODE_ENTERED", "TASK_DISPATCHED", "EVENT_WAITING", "SLEEPING", "THREADS_WAITING"}
-_WAITS = {"EVENT_WAITING", "SLEEPING", "THREADS_WAITING"}
-_WAKE_UPS = {"EVENT_RECEIVED", "EVENT_CONSUMED", "TIMER_FIRED", "EVENT_TIMEOUT", "THREADS_COMPLETED"}
+_ARRIVALS = {"NODE_ENTERED", "TASK_DISPATCHED", "EVENT_WAITING", "SLEEPING", "THREADS_WAITING", "USER_TASK_ASSIGNED"}
+#: A user task waits for a person from its assignment to its completion
+#: (claims, releases, reassignments and reminders change nothing here).
+_WAITS = {"EVENT_WAITING", "SLEEPING", "THREADS_WAITING", "USER_TASK_ASSIGNED"}
+_WAKE_UPS = {
+    "EVENT_RECEIVED", "EVENT_CONSUMED", "TIMER_FIRED", "EVENT_TIMEOUT", "THREADS_COMPLETED", "USER_TASK_COMPLETED",
+}
 _THREAD_ENDS = {"THREAD_COMPLETED"}
+#: Changes to an open user task: its node still waits for a person.
+_STILL_WAITING = {"USER_TASK_CLAIMED", "USER_TASK_RELEASED", "USER_TASK_REASSIGNED", "USER_TASK_REMINDED"}
 
 
 class ThreadNodes(msgspec.Struct, kw_only=True):
@@ -63,6 +69,8 @@ def node_states(entries: Iterable[HistoryEntry]) -> dict[int, dict[str, NodeStat
             thread[node] = NodeState.WAITING if _waits(entry) else NodeState.RUNNING
         elif entry.kind in _WAKE_UPS:
             thread[node] = NodeState.RUNNING
+        elif entry.kind in _STILL_WAITING:
+            thread[node] = NodeState.WAITING
         elif entry.kind == "NODE_FAILED":
             thread[node] = NodeState.FAILED
         elif entry.kind == "COMPENSATION_COMPLETED":
@@ -76,7 +84,8 @@ def _waits(entry: HistoryEntry) -> bool:
     if entry.kind in _WAITS:
         return True
     detail = entry.detail if isinstance(entry.detail, dict) else {}
-    return entry.kind == "NODE_ENTERED" and detail.get("kind") in ("sleep", "sleep_until", "wait_for_event")
+    waiting_kinds = ("sleep", "sleep_until", "wait_for_event", "user_task")
+    return entry.kind == "NODE_ENTERED" and detail.get("kind") in waiting_kinds
 
 
 def _leave(thread: dict[str, NodeState], node: str) -> None:

@@ -5,9 +5,13 @@ import { runView } from "./run.js";
 import { specsView, specView } from "./specs.js";
 import { workersView } from "./workers.js";
 import { analyticsView } from "./analytics.js";
+import { tasksView } from "./tasks.js";
+import { taskView } from "./task.js";
 
 const ROUTES = [
   [/^#\/runs\/(.+)$/, (m) => runView(decodeURIComponent(m[1]))],
+  [/^#\/tasks\/(.+)$/, (m) => taskView(decodeURIComponent(m[1]))],
+  [/^#\/tasks$/, () => tasksView()],
   [/^#\/specs\/([^/]+)\/([^/]+)$/, (m) => specView(decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
   [/^#\/specs$/, () => specsView()],
   [/^#\/dead-letters$/, () => runsView({ deadLetters: true })],

@@ -37,3 +37,13 @@ export function statusBadge(status) {
 export function message(kind, text) {
   return h(`p.msg.${kind}`, { role: kind === "error" ? "alert" : "status" }, text);
 }
+
+// How long ago: "40 s", "5 min", "3 h", "2 d".
+export function age(iso, now = Date.now()) {
+  if (!iso) return "";
+  const seconds = Math.max(0, Math.round((now - new Date(iso).getTime()) / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h`;
+  return `${Math.floor(seconds / 86400)} d`;
+}

@@ -13,6 +13,7 @@ export async function runView(runId) {
   let run = await api(path);
   const layouts = await api(`/specs/${encodeURIComponent(run.workflow)}/${run.version}/layout`);
   let thread = 0;
+  let openTasks = [];
   const journalFilter = { kind: "", node: "", thread: "" };
 
   const headline = h("div.headline");
@@ -35,8 +36,14 @@ export async function runView(runId) {
     }
     if (run.needs_attention) parts.push(message("error", "Its compensation failed after every retry: someone must look at it."));
     if (run.compensation) parts.push(h("p", {}, "Compensation: ", JSON.stringify(run.compensation)));
-    if (!FINISHED.has(run.status) && (run.waiting_on || []).length) {
-      parts.push(h("div.waiting", {}, h("strong", { text: "Waiting for: " }), run.waiting_on.join(", ")));
+    // An open user task is said once, as a link to its page, not also as the thread's wait.
+    const waits = (run.waiting_on || []).filter((w) => !openTasks.some((t) => w.includes(t.id)));
+    if (!FINISHED.has(run.status) && (waits.length || openTasks.length)) {
+      parts.push(h("div.waiting", {}, h("strong", { text: "Waiting for: " }), waits.join(", "),
+        openTasks.length ? h("ul.open-tasks", { "aria-label": "Open user tasks" }, ...openTasks.map((t) => h("li", {},
+          "a person: ", h("a", { href: `#/tasks/${encodeURIComponent(t.id)}` }, `user task ${t.form.name}`),
+          ` (${t.status.toLowerCase()}${t.user ? `, assigned to ${t.user}` : ""}${t.group ? `, group ${t.group}` : ""})`,
+          ` at ${t.node}`))) : null));
     }
     headline.replaceChildren(...parts);
   }
@@ -78,7 +85,8 @@ export async function runView(runId) {
     const rows = page.entries.map((e) => h("tr", {},
       h("td", { text: e.seq }), h("td", { text: when(e.timestamp) }), h("td", { text: `#${e.thread} ${e.thread_name}` }),
       h("td", { text: e.node || "" }), h("td", {}, h("code", { text: e.kind })), h("td", { text: e.attempt ?? "" }),
-      h("td", {}, h("code.detail", { text: JSON.stringify(e.detail) }))));
+      h("td", {}, h("code.detail", { text: JSON.stringify(e.detail) }),
+        e.detail && e.detail.user_task ? [" ", h("a", { href: `#/tasks/${encodeURIComponent(e.detail.user_task)}` }, "task")] : null)));
     if (after === 0) journalBody.replaceChildren(...rows); else journalBody.append(...rows);
     journalMore.replaceChildren(page.next_after ? h("button", { type: "button", onclick: () => loadJournal(page.next_after) }, "More") : "");
   }
@@ -141,8 +149,19 @@ export async function runView(runId) {
   } }, h("label", { for: "journal-kind" }, "Kind"), kindInput, h("label", { for: "journal-node" }, "Node"), nodeInput,
   h("button", { type: "submit" }, "Filter"));
 
+  // The run's open user tasks: its current wait when a person has work to do.
+  async function loadOpenTasks() {
+    if (FINISHED.has(run.status)) { openTasks = []; return; }
+    try {
+      openTasks = (await api("/user-tasks", { query: { run_id: runId, status: ["UNASSIGNED", "ASSIGNED"] } })).items;
+    } catch (error) {
+      openTasks = [];  // a server without user tasks: the run page still works
+    }
+  }
+
   async function refresh() {
     run = await api(path);
+    await loadOpenTasks();
     summary(); drawVariables();
     await Promise.all([drawGraph(), loadJournal(), drawGantt()]);
   }

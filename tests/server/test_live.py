@@ -92,3 +92,24 @@ async def _tail_stops(tmp_path: Any) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await tail
         assert tail.cancelled()
+
+
+def test_a_push_names_the_user_tasks_its_entries_touch() -> None:
+    """The inbox reloads on a push naming a user task, even when a later
+    entry of the same run (the node completing, the next task) hides the
+    ``USER_TASK_*`` kind in ``runs``."""
+    import datetime as dt
+
+    from wfc.runtime import FeedEntry
+    from wfc.server._live import _user_tasks
+
+    def entry(run: str, kind: str, **detail: Any) -> FeedEntry:
+        return FeedEntry(run_id=run, workflow="w", seq=1, timestamp=dt.datetime.now(dt.UTC), thread=0, node="n",
+                         kind=kind, attempt=None, detail=detail, position="")
+
+    entries = [entry("r-1", "USER_TASK_COMPLETED", user_task="ut-a", by="ann"), entry("r-1", "NODE_COMPLETED"),
+               entry("r-2", "USER_TASK_ASSIGNED", user_task="ut-b"),
+               entry("r-2", "USER_TASK_CLAIMED", user_task="ut-b"),
+               entry("r-3", "EVENT_RECEIVED", user_task="not-a-task-entry")]
+    assert _user_tasks(entries) == ["ut-a", "ut-b"]
+    assert _user_tasks([entry("r-1", "TASK_COMPLETED")]) == []
