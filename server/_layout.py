@@ -25,7 +25,12 @@ from wfc.server._types import Body
 from wfc.specs import Node, ThreadSpec, node_kind
 
 #: Pixels: the drawing's unit. The page scales the SVG, so only ratios matter.
-CHAR_WIDTH = 7.5
+BEND_WIDTH = 7.5
+"""Room an edge passing through a layer takes there."""
+#: Widths of one character of a node's name (bold, 13px) and of the lines
+#: under it (11px), generous for system-ui so a long id stays in its box.
+NAME_CHAR_WIDTH = 8.4
+SUB_CHAR_WIDTH = 6.6
 LINE_HEIGHT = 16.0
 PAD_X = 12.0
 PAD_Y = 8.0
@@ -121,7 +126,8 @@ def _lines(node_id: str, thread: ThreadSpec) -> list[str]:
 
 
 def _vertex(node_id: str, lines: list[str]) -> _Vertex:
-    width = max(len(line) for line in lines) * CHAR_WIDTH + 2 * PAD_X
+    widths = [len(line) * (SUB_CHAR_WIDTH if index else NAME_CHAR_WIDTH) for index, line in enumerate(lines)]
+    width = max(widths) + 2 * PAD_X
     return _Vertex(node_id, width, len(lines) * LINE_HEIGHT + 2 * PAD_Y, lines=lines)
 
 
@@ -185,7 +191,7 @@ def _link_through_bends(
             bottom = top
         chain = [top]
         for layer in range(top.layer + 1, bottom.layer):
-            chain.append(_Vertex(f"{a}->{b}#{layer}", CHAR_WIDTH, 0.0, layer=layer))
+            chain.append(_Vertex(f"{a}->{b}#{layer}", BEND_WIDTH, 0.0, layer=layer))
         if bottom is not top:
             chain.append(bottom)
         for upper, lower in itertools.pairwise(chain):
