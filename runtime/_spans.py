@@ -19,7 +19,11 @@ the caller's span given at start); under it each child thread's span
 (``task <name>``), event waits (``wait <event>``, linked to the span of
 the event it consumed), sleeps and waits for threads; a received event is
 an instant span (``event <name>``); a compensation has one span
-(``compensation``) with a span per compensation attempt under it.
+(``compensation``) with a span per compensation attempt under it. A user
+task is a span (``user_task <form>``) from its assignment to its completion
+or cancellation, what people did meanwhile (claimed, released, reassigned,
+reminded) its events, and each reminder attempt a span under it
+(``reminder <task>``).
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ _WAIT_ENDS: Final = {
     "THREADS_FAILED": "threads",
     "THREADS_TIMEOUT": "threads",
 }
+#: Families of spans a thread waits in, abandoned if it ends meanwhile.
+_WAITS: Final = frozenset({"wait", "sleep", "threads", "user_task", "reminder"})
+
+#: Entries that change an open user task without ending it: events of its span.
+_USER_TASK_EVENTS: Final = ("USER_TASK_CLAIMED", "USER_TASK_RELEASED", "USER_TASK_REASSIGNED", "USER_TASK_REMINDED")
 
 
 #: The kinds of journal entries spans are made from; the others change nothing.
@@ -51,6 +60,8 @@ KINDS: Final = frozenset(
         "TASK_DISPATCHED", "COMPENSATION_DISPATCHED", "TASK_COMPLETED", "TASK_FAILED", "COMPENSATION_COMPLETED",
         "COMPENSATION_FAILED", "TASK_CLAIMED", "COMPENSATION_STARTED", "COMPENSATION_SKIPPED", "EVENT_RECEIVED",
         "EVENT_WAITING", "SLEEPING", "THREADS_WAITING",
+        "USER_TASK_ASSIGNED", "USER_TASK_COMPLETED", "USER_TASK_CANCELLED", *_USER_TASK_EVENTS,
+        "USER_TASK_REMINDER_COMPLETED", "USER_TASK_REMINDER_FAILED",
     }
     | _TERMINAL
     | _THREAD_ENDS
@@ -249,6 +260,8 @@ class RunSpans:
             self._wait_started(entry)
         elif kind in _WAIT_ENDS:
             self._wait_ended(entry)
+        elif kind.startswith("USER_TASK_"):
+            self._user_task(entry)
 
     def _end_run(self, entry: Entry) -> None:
         status = entry.kind.removeprefix("RUN_")
@@ -286,7 +299,7 @@ class RunSpans:
 
     def _thread_ended(self, entry: Entry) -> None:
         # A task attempt may still end (a compensation awaits it); the run's end closes it if not.
-        for key in [k for k in self._open if k[0] in ("wait", "sleep", "threads") and k[1] == entry.thread]:
+        for key in [k for k in self._open if k[0] in _WAITS and k[1] == entry.thread]:
             self._finish(key, entry, {"wfc.outcome": "abandoned"})
         status = entry.kind.removeprefix("THREAD_").lower()
         attributes: dict[str, AttributeValue] = {"wfc.outcome": status}
@@ -357,3 +370,53 @@ class RunSpans:
         error = "timed out" if outcome == "timeout" else ("a child thread failed" if outcome == "failed" else None)
         self._finish(key, entry, {"wfc.outcome": "ok" if outcome in ("fired", "consumed", "completed") else outcome},
                      links=links, error=error)  # fmt: skip
+
+    def _user_task(self, entry: Entry) -> None:
+        detail = entry.detail
+        task_id = _text(detail.get("user_task", ""))
+        key = ("user_task", entry.thread, task_id)
+        kind = entry.kind
+        if kind == "USER_TASK_ASSIGNED":
+            attributes: dict[str, AttributeValue] = {
+                "wfc.thread": entry.thread,
+                "wfc.node": entry.node or "",
+                "wfc.user_task": task_id,
+                "wfc.form": _text(detail.get("form", "")),
+            }
+            for role in ("user", "group"):
+                if detail.get(role):
+                    attributes[f"wfc.{role}"] = _text(detail[role])
+            self._begin(key, self._sid(entry.seq), self._parent_of(entry.thread), f"user_task {detail.get('form')}",
+                        entry, attributes)  # fmt: skip
+        elif kind in _USER_TASK_EVENTS:
+            self._event(key, entry, kind.removeprefix("USER_TASK_").lower())
+            if kind == "USER_TASK_REMINDED":
+                self._reminder_started(entry, key)
+        elif kind in ("USER_TASK_REMINDER_COMPLETED", "USER_TASK_REMINDER_FAILED"):
+            self._reminder_ended(entry, task_id)
+        elif kind == "USER_TASK_COMPLETED":
+            by = {"wfc.by": _text(detail["by"])} if detail.get("by") else {}
+            self._finish(key, entry, {"wfc.outcome": "ok", **by})
+        elif kind == "USER_TASK_CANCELLED":
+            reason = _text(detail.get("reason") or "cancelled")
+            self._finish(key, entry, {"wfc.outcome": "cancelled", "wfc.reason": reason},
+                         error=f"USER_TASK_CANCELLED: {reason}")  # fmt: skip
+
+    def _reminder_started(self, entry: Entry, task_key: tuple[Any, ...]) -> None:
+        task = entry.detail.get("task")
+        span = self._open.get(task_key)
+        attributes: dict[str, AttributeValue] = {
+            "wfc.thread": entry.thread,
+            "wfc.node": entry.node or "",
+            "wfc.task": _text(task or ""),
+            "wfc.attempt": entry.attempt or 1,
+        }
+        parent = span.span_id if span is not None else self._parent_of(entry.thread)
+        key = ("reminder", entry.thread, _text(entry.detail.get("user_task", "")), task)
+        self._begin(key, self._sid(entry.seq), parent, f"reminder {task}", entry, attributes)
+
+    def _reminder_ended(self, entry: Entry, task_id: AttributeValue) -> None:
+        failed = entry.kind == "USER_TASK_REMINDER_FAILED"
+        attributes: dict[str, AttributeValue] = {"wfc.outcome": "error" if failed else "ok"}
+        error = f"{entry.detail.get('error')}: {entry.detail.get('message', '')}" if failed else None
+        self._finish(("reminder", entry.thread, task_id, entry.detail.get("task")), entry, attributes, error=error)

@@ -6,12 +6,13 @@ import { h, s } from "./dom.js";
 const ROW = 22, LABEL = 260, WIDTH = 1000;
 
 function colour(bar) {
-  if (bar.open) return bar.kind === "wait" || bar.kind === "sleep" ? "open-wait" : "open";
+  const waiting = bar.kind === "wait" || bar.kind === "sleep" || bar.kind === "user_task";
+  if (bar.open) return waiting ? "open-wait" : "open";
   const outcome = String(bar.outcome || "").toLowerCase();
   if (outcome === "compensated" || ((bar.kind === "compensate" || bar.kind === "compensation") && outcome === "ok")) return "undo";
   if (bar.kind === "compensate" || bar.kind === "compensation") return "bad";
   if (["error", "exception", "timeout", "failed", "abandoned", "cancelled"].includes(outcome)) return "bad";
-  if (bar.kind === "wait" || bar.kind === "sleep") return "wait";
+  if (waiting) return "wait";
   return "good";
 }
 

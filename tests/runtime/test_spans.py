@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 from rtclock import ManualClock, finish, manual_engine
 from rtengine import example, recorded
 
-from wfc.runtime import HistoryEntry
+from wfc.runtime import HistoryEntry, UserTaskStatus
 from wfc.runtime._spans import KINDS, Entry, RunSpans, SpanRecord, span_id
 from wfc.runtime._trace_context import TraceContext, parse_traceparent, stored_trace
 from wfc.runtime.errors import UsageError
@@ -131,3 +132,82 @@ def test_traceparents_are_checked_and_stored_contexts_read_back() -> None:
 
 async def test_the_kinds_spans_are_made_from_are_enough(retried_journal: list[Entry]) -> None:
     assert spans_of([e for e in retried_journal if e.kind in KINDS]) == spans_of(retried_journal)
+
+
+@pytest.fixture
+async def card_update_journal(sqlite_url: str) -> list[Entry]:
+    """examples/card_update.py: an expired card, a reminder after a day,
+    support after three, claimed and completed, charged again."""
+    spec, tasks = example("card_update")
+    clock = ManualClock()
+    async with manual_engine(sqlite_url, clock, tasks=tasks, poll_interval=0.02) as engine:
+        await engine.deploy(spec)
+        await engine.start("card-update", {"payment-id": "p-1", "customer": "cust-42", "amount": 19.9,
+                                           "customer-email": "ana@example.com", "card-token": "tok_expired_1"},
+                           run_id="o-1")  # fmt: skip
+        with anyio.fail_after(10):
+            while not await engine.list_user_tasks(run_id="o-1"):
+                await anyio.sleep(0.01)
+        clock.advance(86400 + 1)
+        with anyio.fail_after(10):
+            while "USER_TASK_REMINDER_COMPLETED" not in [h.kind for h in await engine.history("o-1")]:
+                await anyio.sleep(0.01)
+        clock.advance(2 * 86400)
+        with anyio.fail_after(10):
+            while (await engine.list_user_tasks(run_id="o-1"))[0].status is not UserTaskStatus.UNASSIGNED:
+                await anyio.sleep(0.01)
+        task = (await engine.list_user_tasks(run_id="o-1"))[0]
+        await engine.claim_user_task(task.id, "sam")
+        await engine.complete_user_task(task.id, {"card_token": "tok_visa_4242"}, user="sam")
+        await finish(engine, clock, "o-1")
+        return entries(await engine.history("o-1"))
+
+
+async def test_a_user_task_is_a_span_from_its_assignment_to_its_completion(
+    card_update_journal: list[Entry],
+) -> None:
+    spans = spans_of(card_update_journal)
+    (task,) = [s for s in spans if s.name == "user_task update-card"]
+    at = {e.kind: e.at for e in card_update_journal}
+    assert (task.start, task.end) == (at["USER_TASK_ASSIGNED"], at["USER_TASK_COMPLETED"])
+    assert task.error is None
+    assert task.attributes["wfc.outcome"] == "ok" and task.attributes["wfc.by"] == "sam"
+    assert (task.attributes["wfc.user"], task.attributes["wfc.group"]) == ("cust-42", "support")
+    assert [name for name, _, _ in task.events] == ["reminded", "reassigned", "claimed"]
+    (reminder,) = [s for s in spans if s.name == "reminder send-card-reminder"]
+    assert reminder.parent_id == task.span_id and reminder.attributes["wfc.outcome"] == "ok"
+    handler = [s for s in spans if s.name.startswith("thread ") and s.span_id == task.parent_id]
+    assert handler, "the task's span hangs under its thread's"
+
+
+async def test_a_user_task_run_picked_up_anywhere_gives_the_spans_not_given_yet(
+    card_update_journal: list[Entry],
+) -> None:
+    whole = spans_of(card_update_journal)
+    assert len({s.span_id for s in whole}) == len(whole)
+    for cut in range(1, len(card_update_journal) + 1):
+        given_before = spans_of([e for e in card_update_journal if e.seq < cut])
+        assert given_before + spans_of(card_update_journal, cut) == whole, f"picked up at seq {cut}"
+
+
+async def test_a_cancelled_user_task_is_a_failed_span(sqlite_url: str) -> None:
+    spec, tasks = example("expense_approval")
+    clock = ManualClock()
+    async with manual_engine(sqlite_url, clock, tasks=tasks, poll_interval=0.02) as engine:
+        await engine.deploy(spec)
+        await engine.start("expense-approval", {"expense-id": "e-1", "employee": "eve", "manager": "mia",
+                                                "amount": 42.5, "purpose": "train"}, run_id="o-1")  # fmt: skip
+        with anyio.fail_after(10):
+            while not await engine.list_user_tasks(run_id="o-1"):
+                await anyio.sleep(0.01)
+        (task,) = await engine.list_user_tasks(run_id="o-1")
+        await engine.cancel_user_task(task.id, reason="withdrawn", by="eve")
+        await finish(engine, clock, "o-1")
+        journal = entries(await engine.history("o-1"))
+    (span,) = [s for s in spans_of(journal) if s.name == "user_task approve-expense"]
+    assert span.attributes["wfc.outcome"] == "cancelled" and span.attributes["wfc.reason"] == "withdrawn"
+    assert span.error == "USER_TASK_CANCELLED: withdrawn"
+
+
+async def test_the_kinds_spans_are_made_from_are_enough_for_user_tasks(card_update_journal: list[Entry]) -> None:
+    assert spans_of([e for e in card_update_journal if e.kind in KINDS]) == spans_of(card_update_journal)
