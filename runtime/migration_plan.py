@@ -12,7 +12,7 @@ and puts it in one of three classes, each with its reasons:
   node that maps: the run can move once that thread reaches one of them
   (``wait_until`` names them per thread);
 - ``must_drain``: let it finish on the old version. A thread is at a removed
-  node from which no later node maps, or its thread was removed, or a new
+  node from which no node before its exit maps, or its thread was removed, or a new
   required variable has no default and no mapping value, or the run is
   compensating (its compensations are the old version's steps).
 
@@ -284,7 +284,7 @@ def _thread(
     gates = _gates(thread.name, thread.node, old_thread, new_thread, mapping)
     if not gates:
         plan = ThreadPlan(thread.number, thread.name, thread.node, None)
-        return plan, f"{where}: {problem}, and no later node of the thread maps to version {new.version}", True
+        return plan, f"{where}: {problem}, and no node before the thread's exit maps to version {new.version}", True
     plan = ThreadPlan(thread.number, thread.name, thread.node, None, gates)
     return plan, f"{where}: {problem}; safe once it reaches {' or '.join(gates)}", False
 
@@ -318,7 +318,8 @@ def _value(value: Any) -> str:
 def _gates(name: str, node: str, old: ThreadSpec, new: ThreadSpec, mapping: MigrationMapping) -> tuple[str, ...]:
     """The first nodes after ``node`` on every way forward in the old
     version that a thread can move to the new one at; empty when some way
-    forward (to its end) meets none."""
+    forward reaches the thread's exit first (a thread at its exit has ended:
+    it would never move)."""
     gates: list[str] = []
     seen = {node}
     frontier = [edge.to for edge in _edges(old.nodes.get(node))]
@@ -327,6 +328,8 @@ def _gates(name: str, node: str, old: ThreadSpec, new: ThreadSpec, mapping: Migr
         if current in seen:
             continue
         seen.add(current)
+        if node_kind(old.nodes[current]) == "exit":
+            return ()  # the thread ends there: past it there is nothing left to move
         target = _target(name, current, old, new, mapping)
         if target is not None and not _problem(current, old, new, target, waiting=True):
             gates.append(current)

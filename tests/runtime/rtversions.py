@@ -66,23 +66,34 @@ def review(order_id: str) -> str:
 
 
 @task_fn("ship")
-def ship(order_id: str) -> str:
+async def ship(order_id: str) -> str:
+    if order_id == "shipping":  # never ends: the run stays at node ship, its attempt running
+        await anyio.sleep_forever()
     return f"shipped {order_id}"
 
 
-TASKS = [charge, review, ship]
+@task_fn("dispatch")
+def dispatch(order_id: str) -> str:
+    return f"dispatched {order_id}"
+
+
+@task_fn("audit")
+def audit(order_id: str) -> None:
+    return None
+
+
+TASKS = [charge, review, ship, dispatch, audit]
 
 #: Recorded runs: amount, and whether the approval is sent (else the run waits for it).
-RUNS = {"small": (20.0, True), "medium": (70.0, True), "big": (500.0, True), "parked": (70.0, False)}
+RUNS = {"small": (20.0, True), "medium": (70.0, True), "big": (500.0, True), "parked": (70.0, False),
+        "shipping": (20.0, True)}  # fmt: skip
 
 
 async def record(url: str, deploy: list[WorkflowSpec] | None = None) -> dict[str, str]:
     """Runs of :data:`V1` (``RUNS``) on the database at ``url``, finished or
-    parked at the approval; the ``deploy`` specs deployed too. Run id by name."""
+    parked at the approval or at ``ship``; then the ``deploy`` specs. Run id by name."""
     async with Engine.open(url, tasks=TASKS, poll_interval=0.02) as engine:
         await engine.deploy(V1)
-        for spec in deploy or []:
-            await engine.deploy(spec)
         ids: dict[str, str] = {}
         for name, (amount, approve) in RUNS.items():
             run_id = await engine.start("order", {"order-id": name, "amount": amount}, run_id=f"order-{name}")
@@ -90,12 +101,22 @@ async def record(url: str, deploy: list[WorkflowSpec] | None = None) -> dict[str
             await _until_waiting(engine, run_id)
             if approve:
                 await engine.send_event("approved", {"by": "ann"}, run_id=run_id, event_id=f"ok-{name}")
+                if name == "shipping":
+                    await _until(engine, run_id, "ship")
+                    continue
                 run = await engine.wait(run_id, timeout=30)
                 assert run.status is RunStatus.COMPLETED, run
+        for spec in deploy or []:  # after the runs started: they are on 1.0
+            await engine.deploy(spec)
         return ids
 
 
 async def _until_waiting(engine: Engine, run_id: str) -> None:
+    await _until(engine, run_id, "approved")
+
+
+async def _until(engine: Engine, run_id: str, what: str) -> None:
+    """Until the run waits for something naming ``what``."""
     with anyio.fail_after(30):
-        while not any("approved" in wait for wait in (await engine.get_run(run_id)).waiting_on):
+        while not any(what in wait for wait in (await engine.get_run(run_id)).waiting_on):
             await anyio.sleep(0.02)
