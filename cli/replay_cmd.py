@@ -121,13 +121,16 @@ def _print(reports: list["ReplayReport"], workflow: str, version: str) -> None:
     for r in reports:
         head = f"run {r.run_id} ({workflow} {r.recorded_version}, {r.status}) against {version}: "
         if r.divergence is None:
-            console.print(Text(head + f"compatible ({r.entries} journal entries, {r.steps} steps replayed)"))
+            steps = f"{r.steps} step{'' if r.steps == 1 else 's'}"
+            console.print(Text(head + f"compatible ({r.entries} journal entries, {steps} replayed)"), soft_wrap=True)
             continue
         d = r.divergence
         where = f"node {d.node}" if d.node else "the run"
-        console.print(Text(head + f"diverges at journal entry #{d.seq}, {where} (thread {d.thread})"))
-        console.print(Text(f"  input: {d.input} (the step from entry #{d.step_seq})"))
-        console.print(Text(f"  {d.reason}"))
+        # One line each, never wrapped: a CI log is read with grep.
+        console.print(Text(head + f"diverges at journal entry #{d.seq}, {where} (thread {d.thread})"), soft_wrap=True)
+        console.print(Text(f"  input: {d.input} (the step from entry #{d.step_seq})"), soft_wrap=True)
+        console.print(Text(f"  {d.reason}"), soft_wrap=True)
     diverged = sum(1 for r in reports if not r.compatible)
     if len(reports) > 1:
-        console.print(Text(f"{len(reports) - diverged} of {len(reports)} runs compatible, {diverged} diverge"))
+        verb = "diverges" if diverged == 1 else "diverge"
+        console.print(Text(f"{len(reports) - diverged} of {len(reports)} runs compatible, {diverged} {verb}"))

@@ -129,7 +129,10 @@ def input_for(
         case "COMPENSATION_DISPATCHED":
             return TimerFired(timer=_saga_wait(state).timer)
         case "TIMER_FIRED" | "EVENT_TIMEOUT" | "THREADS_TIMEOUT" | "TASK_DISPATCHED":
-            return TimerFired(timer=state.threads[entry["thread"]].wait.timer)  # type: ignore[union-attr]
+            timer = getattr(state.threads[entry["thread"]].wait, "timer", None)
+            if timer is None:
+                raise JournalMismatch(f"no timer of thread {entry['thread']} is armed at entry #{entry['seq']}")
+            return TimerFired(timer=timer)
         case "EVENT_RECEIVED" | "INTERRUPT_RECEIVED":
             event_id = detail["event_id"]
             return EventArrived(

@@ -60,7 +60,7 @@ def test_replay_says_compatible_or_where_it_diverges(wfc: Invoke, db: Db, tmp_pa
         "of node review (thread 0) task=review"
     )
     assert lines[3].startswith("run order-small (order 1.0, COMPLETED) against 1.1: compatible")
-    assert lines[4] == "1 of 2 runs compatible, 1 diverge"
+    assert lines[4] == "1 of 2 runs compatible, 1 diverges"
 
 
 def test_replay_json_and_sampling(wfc: Invoke, db: Db, tmp_path: Path) -> None:
