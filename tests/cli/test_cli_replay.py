@@ -53,7 +53,9 @@ def test_replay_says_compatible_or_where_it_diverges(wfc: Invoke, db: Db, tmp_pa
     diverged = wfc("replay", "order-medium", "order-small", "--spec", branch, "--db", db.url)
     assert diverged.exit_code == 4, diverged.output
     lines = diverged.stdout.splitlines()
-    assert lines[0] == "run order-medium (order 1.0, COMPLETED) against 1.1: diverges at journal entry #9, node end-if (thread 0)"
+    assert lines[0] == (
+        "run order-medium (order 1.0, COMPLETED) against 1.1: diverges at journal entry #9, node end-if (thread 0)"
+    )
     assert lines[1] == "  input: EventArrived (the step from entry #6)"
     assert lines[2] == (
         "  the run recorded #9 NODE_ENTERED of node end-if (thread 0); the new version writes #9 TASK_DISPATCHED "

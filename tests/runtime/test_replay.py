@@ -93,7 +93,7 @@ async def test_a_new_required_input_refuses_the_recorded_start() -> None:
 async def test_a_spec_of_another_workflow_or_an_unknown_run_is_refused(db: Db) -> None:
     ids = await record(db.url)
     async with open_reader(db.url) as reader:
-        with pytest.raises(UsageError, match="run order-small is a run of workflow 'order'.*'invoice'"):
+        with pytest.raises(UsageError, match=r"run order-small is a run of workflow 'order'.*'invoice'"):
             await replay_stored(reader, ids["small"], OTHER)
         with pytest.raises(UnknownRunError):
             await replay_stored(reader, "no-such-run", V1)
@@ -118,7 +118,7 @@ def test_replay_runs_offline_without_an_engine() -> None:
     import subprocess
     import sys
 
-    probe = "import sys, wfc.runtime.replay as r; print(sorted(m for m in sys.modules if m.startswith('wfc.runtime._')))"
+    probe = "import sys, wfc.runtime.replay; print(sorted(m for m in sys.modules if m.startswith('wfc.runtime._')))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     loaded = done.stdout
     for engine_only in ("_engine", "_loop", "_turn", "_attempts", "_tasks", "_worker"):
