@@ -14,9 +14,12 @@ what the recorded run did and what the new version does.
 Nothing is written and no task runs: a CI step can replay sampled production
 runs against a spec before deploying it (``wfc replay``).
 
-Two things the journal cannot tell, so they are not compared: the delay of a
-retry's backoff (``retry_in``: it depends on the ``@task`` defaults of the
-worker, which are not stored) and the version in ``RUN_STARTED``. A task's
+Masked values are ``***`` in the journal, in the replay as in the run (a
+masked start input of a number or bool type starts the replay as ``0`` or
+``false``): a branch on a secret cannot be told apart. Two things the
+journal cannot tell, so they are not compared: the delay of a retry's
+backoff (``retry_in``: it depends on the ``@task`` defaults of the worker,
+which are not stored) and the version in ``RUN_STARTED``. A task's
 default ``retries`` (from ``@task``, used where the spec leaves them unset)
 is read back from the recorded failures: a failure that was retried shows
 there were retries left, a last failure shows how many there were.
@@ -32,6 +35,7 @@ from wfc.runtime._journal_inputs import JournalMismatch, entry_dict, input_for, 
 from wfc.runtime.errors import UsageError
 from wfc.runtime.interpreter import Limits, TaskPolicy, Transition, begin, crash, step
 from wfc.runtime.interpreter.errors import InputError
+from wfc.runtime.interpreter.secrets import MASK
 from wfc.runtime.interpreter.state import RunState
 from wfc.specs import TaskNode, WorkflowSpec
 
@@ -127,7 +131,8 @@ def replay(
     version = str(first["detail"].get("version", recorded.version if recorded else "?"))
     report = _Progress(spec, run_id, entries, version, status, retries)
     try:
-        transition = begin(spec, run_id, first["detail"].get("inputs", {}), first["at"], policies, limits)
+        inputs = _inputs(spec, first["detail"].get("inputs", {}))
+        transition = begin(spec, run_id, inputs, first["at"], policies, limits)
     except InputError as exc:
         return report.refused(0, "begin", f"the new version refuses the run's inputs: {exc}")
     done = report.check(transition, 0, "begin")
@@ -158,6 +163,23 @@ async def replay_stored(reader: Reader, run_id: str, spec: WorkflowSpec) -> Repl
         )
     recorded = (await reader.spec_of(record)).spec
     return replay(spec, run_id, journal, payloads, recorded=recorded, status=record.status)
+
+
+#: What stands for a masked input the journal shows as ``***``, by the
+#: variable's type: the journal holds no secret, so a replay starts with one
+#: of the right type (a ``str`` or ``json`` one stays ``***``).
+_PLACEHOLDERS: dict[str, Any] = {"int": 0, "float": 0.0, "bool": False}
+
+
+def _inputs(spec: WorkflowSpec, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's start inputs as its journal shows them, masked ones of a
+    non-text type replaced by a placeholder of that type."""
+    found = dict(inputs)
+    for name, value in inputs.items():
+        definition = spec.variables.get(name)
+        if value == MASK and definition is not None and definition.masked and definition.type in _PLACEHOLDERS:
+            found[name] = _PLACEHOLDERS[definition.type]
+    return found
 
 
 def _apply(

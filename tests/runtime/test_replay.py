@@ -123,3 +123,17 @@ def test_replay_runs_offline_without_an_engine() -> None:
     loaded = done.stdout
     for engine_only in ("_engine", "_loop", "_turn", "_attempts", "_tasks", "_worker"):
         assert f"wfc.runtime.{engine_only}'" not in loaded, loaded
+
+
+def test_a_masked_number_input_replays_with_a_placeholder_of_its_type() -> None:
+    """The journal shows a masked input as ``***``: a replay of a masked
+    float starts with 0.0, not with a string the spec would refuse."""
+    import msgspec
+
+    masked = msgspec.structs.replace(
+        V1, variables={**V1.variables, "amount": msgspec.structs.replace(V1.variables["amount"], masked=True)}
+    )
+    started = begin(masked, "r1", {"order-id": "o", "amount": 12.5}, 1000.0)
+    journal = [entry_dict(entry) for entry in started.journal]
+    assert journal[0]["detail"]["inputs"]["amount"] == "***"
+    assert replay(masked, "r1", journal, {}).compatible
