@@ -161,3 +161,13 @@ def test_a_run_whose_thread_was_removed_must_drain() -> None:
     plan = classify("r", "RUNNING", 3, state, V1, BRANCH, MigrationMapping())
     assert plan.run_class == "must_drain"
     assert plan.reasons == ("thread 0 (gone) at node charge: thread 'gone' was removed in version 1.1",)
+
+
+def test_a_compensating_run_must_drain() -> None:
+    from wfc.runtime.interpreter.state import Saga
+
+    thread = ThreadRun(number=0, name="main", kind="entrypoint", node="wait-approved")
+    state = RunState(id="r", workflow="order", version=V1.version, threads={0: thread}, saga=Saga(cause="cancel"))
+    plan = classify("r", "RUNNING", 3, state, V1, BRANCH, MigrationMapping())
+    assert plan.run_class == "must_drain"
+    assert plan.reasons == ("it is compensating: its compensations are the steps of the old version",)
