@@ -33,7 +33,9 @@ def plan_command(
         typer.Option(
             "--mapping",
             metavar="FILE",
-            help="JSON or TOML: [nodes.THREAD] old-node = new-node, and [variables] values for new variables.",
+            help=(
+                "JSON or TOML: \\[nodes.THREAD] old-node = new-node, and \\[variables] values for new variables."
+            ),  # rich markup: \\[ is a literal [
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan document instead of tables.")] = False,

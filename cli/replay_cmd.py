@@ -30,7 +30,7 @@ def replay_command(
     ],
     run_ids: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[RUN_ID]...", help="Runs to replay, as `wfc runs list` shows them."),
+        typer.Argument(metavar="RUN_ID", help="Runs to replay, as `wfc runs list` shows them."),
     ] = None,
     sample: Annotated[
         int | None,
