@@ -16,7 +16,9 @@ from wfc.cli import (
     diff_cmd,
     event_cmd,
     graph_cmd,
+    migrate_cmd,
     ops_cmd,
+    replay_cmd,
     run_cmd,
     runs_cmd,
     server_cmd,
@@ -76,6 +78,8 @@ def _register(target: typer.Typer) -> None:
     target.command("validate")(validate_cmd.validate_command)
     target.command("graph")(graph_cmd.graph_command)
     target.command("diff")(diff_cmd.diff_command)
+    target.command("replay")(replay_cmd.replay_command)
+    target.add_typer(migrate_cmd.migrate_app, name="migrate")
     target.command("run")(run_cmd.run_command)
     control_cmd.register(runs_cmd.runs_app)
     ops_cmd.register(runs_cmd.runs_app)

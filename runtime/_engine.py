@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import msgspec
@@ -71,6 +71,9 @@ from wfc.runtime.store.workload import Workload, read_workload
 from wfc.runtime.tracing import Tracing, exporting
 from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
 from wfc.specs.workflow import VarType
+
+if TYPE_CHECKING:
+    from wfc.runtime.migration_plan import MigrationPlan
 
 log = logging.getLogger("wfc.runtime")
 
@@ -512,6 +515,25 @@ class Engine:
         """
         self._loop.check_open()
         return await self._reader.workflow_stats(workflow, since, until, sample=sample)
+
+    async def plan_migration(
+        self, workflow: str, source: str, target: str, mapping: Mapping[str, Any] | None = None
+    ) -> MigrationPlan:
+        """Sort every live run of ``workflow`` version ``source`` into safe
+        now, safe once it reaches a node, or must drain, for a move to
+        version ``target``, with the reasons (see
+        :mod:`wfc.runtime.migration_plan`; ``mapping``: the mapping file's
+        content, node ids per thread and values for new variables). Reads
+        only; the plan's ``document()`` is what ``wfc migrate apply`` takes.
+
+        Raises:
+            UnknownWorkflowError: the workflow or a version is not deployed.
+            MappingError: the mapping does not fit the two versions.
+        """
+        from wfc.runtime.migration_plan import plan_migration
+
+        self._loop.check_open()
+        return await plan_migration(self._reader, workflow, source, target, mapping)
 
     async def list_workers(self) -> list[WorkerInfo]:
         """Every engine registered on this database (``wfc worker``, ``wfc

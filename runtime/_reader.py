@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
+
 from wfc.runtime._analytics import WorkflowStats, workflow_stats
 from wfc.runtime._arguments import (
     Moment,
@@ -95,6 +97,10 @@ class Reader:
     async def spec_of(self, record: RunRecord) -> CachedSpec:
         """The spec version a stored run is on."""
         return await self._specs.load(self._store, (record.workflow, record.major, record.revision), record.id)
+
+    def now(self) -> float:
+        """The time on this reader's clock."""
+        return self._clock()
 
     # ------------------------------------------------------------------ runs
 
@@ -255,6 +261,44 @@ class Reader:
         if not records and await self._store.get_run(run_id) is None:
             raise UnknownRunError(run_id)
         return [history_entry(r) for r in records]
+
+    async def recorded(self, run_id: str) -> tuple[RunRecord, list[dict[str, Any]], dict[str, Any]]:
+        """A run's row, its whole journal (entries as dicts with the journal
+        table's columns, ``detail`` decoded) and the payloads of the events
+        delivered to it, by event id: what replaying it needs
+        (:mod:`wfc.runtime.replay`).
+
+        Raises:
+            UnknownRunError: no run has this id.
+        """
+        check_key(run_id, "run_id")
+        record = await self._store.get_run(run_id)
+        if record is None:
+            raise UnknownRunError(run_id)
+        journal = [
+            {"seq": r.seq, "at": r.at, "kind": r.kind, "thread": r.thread, "node": r.node, "attempt": r.attempt,
+             "detail": msgspec.json.decode(r.detail)}
+            for r in await self._store.history(run_id)
+        ]  # fmt: skip
+        payloads: dict[str, Any] = {}
+        for event in await self._store.run_events(run_id):
+            payloads.setdefault(event.event_id, msgspec.json.decode(event.payload))
+        return record, journal, payloads
+
+    async def live_runs(self, workflow: str, major: int, revision: int, page: int = 1000) -> AsyncIterator[RunRecord]:
+        """Every RUNNING or HALTED run of one workflow version, oldest first
+        newest first, read a page at a time: what a migration plan sorts."""
+        for status in (RunStatus.RUNNING, RunStatus.HALTED):
+            after: tuple[float, str] | None = None
+            while True:
+                query = RunFilter(statuses=(status.value,), workflow=workflow, major=major, revision=revision,
+                                  limit=page, after=after)  # fmt: skip
+                records = await self._store.list_runs(query)
+                for record in records:
+                    yield record
+                if len(records) < page:
+                    break
+                after = (records[-1].created_at, records[-1].id)
 
     # ------------------------------------------------------------------ user tasks
 

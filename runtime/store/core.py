@@ -502,6 +502,13 @@ class Store:
             params.append(limit)
         return [decode.journal_record(row) for row in await self._fetch(statement, params)]
 
+    async def run_events(self, run_id: str) -> list[EventRecord]:
+        """The events delivered to run ``run_id`` (sent to it, or claimed by
+        one of its waits), in the order they arrived: their payloads are what
+        replaying the run's journal needs (see :mod:`wfc.runtime.replay`)."""
+        rows = await self._fetch("SELECT * FROM events WHERE run_id = ? ORDER BY seq", (run_id,))
+        return [decode.event_record(row) for row in rows]
+
     async def get_user_task(self, task_id: str) -> UserTaskRecord | None:
         """A user task's row."""
         return await user_tasks.get(self.dialect, task_id)

@@ -27,6 +27,8 @@ NOT_REMOTE = {
     "validate": "checks local spec files",
     "worker": "runs tasks in its own process; it is not a request",
     "server": "is the server itself",
+    "replay": "replays stored journals against a local spec file before a deploy (CI); it reads and writes nothing",
+    "migrate plan": "a read-only plan over the database for the operator; applying it is a later verb",
 }
 
 

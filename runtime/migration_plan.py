@@ -1,0 +1,380 @@
+"""Migration plans: which live runs of one workflow version can move to another.
+
+:func:`plan_migration` reads every RUNNING or HALTED run of the old version
+and puts it in one of three classes, each with its reasons:
+
+- ``safe_now``: every live thread is at a node the new version has (the same
+  id, or the one the mapping names), of the same kind and waiting for the
+  same thing (task, event, form, threads), and every new required variable
+  has a default or a value in the mapping;
+- ``safe_later``: some thread is at a node that was removed (or changed what
+  it waits for) but every way forward from it in the old version reaches a
+  node that maps: the run can move once that thread reaches one of them
+  (``wait_until`` names them per thread);
+- ``must_drain``: let it finish on the old version. A thread is at a removed
+  node from which no node before its exit maps, or its thread was removed, or a new
+  required variable has no default and no mapping value, or the run is
+  compensating (its compensations are the old version's steps).
+
+Nothing is guessed: stable node ids map by themselves, any other node only
+through the mapping file, which is checked against both specs
+(:func:`parse_mapping`). The plan (:meth:`MigrationPlan.document`) is the
+JSON document a later ``wfc migrate apply PLAN`` consumes; its format is
+:data:`PLAN_FORMAT`, described in README ("Changing a workflow that has runs
+in flight").
+
+Only the store and the specs are read: no engine, no interpreter transitions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from wfc.runtime.errors import UsageError
+from wfc.runtime.interpreter.state import RunState, ThreadRun, ThreadStatus, decode_state
+from wfc.specs import Node, ThreadSpec, WorkflowSpec, node_kind
+
+if TYPE_CHECKING:
+    from wfc.runtime._reader import Reader
+
+#: The ``format`` of a plan document.
+PLAN_FORMAT = "wfc/migration-plan/1"
+
+RunClass = Literal["safe_now", "safe_later", "must_drain"]
+CLASSES: tuple[RunClass, ...] = ("safe_now", "safe_later", "must_drain")
+
+#: What a thread waiting in a node of each kind waits for: a node of the
+#: same id in the new version must wait for the same for the wait to carry over.
+_WAITS_FOR = {"task": "task", "wait_for_event": "event", "user_task": "form", "wait_for_threads": "threads"}
+
+
+class MappingError(UsageError):
+    """The mapping file names what the specs do not have, or is malformed."""
+
+
+@dataclass(frozen=True)
+class MigrationMapping:
+    """What the mapping file says: node ids of the old version mapped to
+    nodes of the new one, per thread, and values for new variables."""
+
+    nodes: dict[str, dict[str, str]] = field(default_factory=dict)
+    variables: dict[str, Any] = field(default_factory=dict)
+
+    def document(self) -> dict[str, Any]:
+        """The mapping as the plan document holds it."""
+        return {"nodes": self.nodes, "variables": self.variables}
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    """Where one live thread is and where it goes."""
+
+    number: int
+    name: str
+    node: str
+    maps_to: str | None
+    """The node of the new version it moves to now; ``None``: not now."""
+    wait_until: tuple[str, ...] = ()
+    """Nodes of the old version the thread must reach first (``safe_later``)."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One run's class, with why."""
+
+    run_id: str
+    status: str
+    run_version: int
+    """The run row's version when planned: applying refuses a run that moved since."""
+    run_class: RunClass
+    reasons: tuple[str, ...]
+    threads: tuple[ThreadPlan, ...]
+    variables: dict[str, Any]
+    """Values the new version's new variables take when the run moves."""
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "run_version": self.run_version,
+            "class": self.run_class,
+            "reasons": list(self.reasons),
+            "threads": [
+                {
+                    "number": t.number,
+                    "name": t.name,
+                    "node": t.node,
+                    "maps_to": t.maps_to,
+                    "wait_until": list(t.wait_until),
+                }
+                for t in self.threads
+            ],
+            "variables": self.variables,
+        }
+
+
+@dataclass(frozen=True)
+class MigrationPlan:
+    """Every live run of ``workflow`` ``source`` sorted for ``target``."""
+
+    workflow: str
+    source: str
+    target: str
+    source_hash: str
+    target_hash: str
+    mapping: MigrationMapping
+    runs: tuple[RunPlan, ...]
+    created_at: float
+
+    def counts(self) -> dict[RunClass, int]:
+        """Runs per class."""
+        return {name: sum(1 for r in self.runs if r.run_class == name) for name in CLASSES}
+
+    def document(self) -> dict[str, Any]:
+        """The plan as one JSON-ready document (:data:`PLAN_FORMAT`)."""
+        return {
+            "format": PLAN_FORMAT,
+            "workflow": self.workflow,
+            "from": {"version": self.source, "hash": self.source_hash},
+            "to": {"version": self.target, "hash": self.target_hash},
+            "created_at": dt.datetime.fromtimestamp(self.created_at, dt.UTC).isoformat(),
+            "mapping": self.mapping.document(),
+            "summary": self.counts(),
+            "runs": [run.document() for run in self.runs],
+        }
+
+
+# ---------------------------------------------------------------- the mapping
+
+
+def parse_mapping(data: Any, old: WorkflowSpec, new: WorkflowSpec) -> MigrationMapping:
+    """The mapping in ``data`` (as decoded from JSON or TOML), checked:
+    every thread and old node it names exists in ``old``, every node it maps
+    to in the same thread of ``new``, every variable is one of ``new``'s, of
+    its type.
+
+    Raises:
+        MappingError: saying which entry is wrong and why.
+    """
+    if data is None:
+        return MigrationMapping()
+    if not isinstance(data, dict):
+        raise MappingError("a mapping is a table with `nodes` and `variables`")
+    unknown = sorted(set(data) - {"nodes", "variables"})
+    if unknown:
+        raise MappingError(f"a mapping has `nodes` and `variables` only, not {', '.join(map(repr, unknown))}")
+    nodes = _nodes(data.get("nodes", {}), old, new)
+    variables = _variables(data.get("variables", {}), new)
+    return MigrationMapping(nodes=nodes, variables=variables)
+
+
+def _nodes(data: Any, old: WorkflowSpec, new: WorkflowSpec) -> dict[str, dict[str, str]]:
+    if not isinstance(data, dict):
+        raise MappingError("`nodes` maps thread names to tables of old node id = new node id")
+    found: dict[str, dict[str, str]] = {}
+    for thread, pairs in data.items():
+        if thread not in old.threads:
+            raise MappingError(f"nodes.{thread}: version {old.version} has no thread {thread!r} "
+                               f"(threads: {', '.join(sorted(old.threads))})")  # fmt: skip
+        if thread not in new.threads:
+            raise MappingError(f"nodes.{thread}: version {new.version} has no thread {thread!r}; "
+                               f"its runs cannot move (threads are not renamed by a mapping)")  # fmt: skip
+        if not isinstance(pairs, dict):
+            raise MappingError(f"nodes.{thread}: a table of old node id = new node id")
+        for source, target in pairs.items():
+            if source not in old.threads[thread].nodes:
+                raise MappingError(f"nodes.{thread}.{source}: version {old.version} has no node {source!r} "
+                                   f"in thread {thread!r}")  # fmt: skip
+            if not isinstance(target, str) or target not in new.threads[thread].nodes:
+                raise MappingError(f"nodes.{thread}.{source}: version {new.version} has no node {target!r} "
+                                   f"in thread {thread!r}")  # fmt: skip
+        found[thread] = dict(pairs)
+    return found
+
+
+def _variables(data: Any, new: WorkflowSpec) -> dict[str, Any]:
+    from wfc.runtime.interpreter.variables import coerce
+
+    if not isinstance(data, dict):
+        raise MappingError("`variables` maps variable names of the new version to values")
+    found: dict[str, Any] = {}
+    for name, value in data.items():
+        definition = new.variables.get(name)
+        if definition is None:
+            raise MappingError(f"variables.{name}: version {new.version} has no variable {name!r} "
+                               f"(variables: {', '.join(sorted(new.variables)) or 'none'})")  # fmt: skip
+        try:
+            found[name] = coerce(value, definition.type)
+        except ValueError as exc:
+            raise MappingError(f"variables.{name}: {exc}") from None
+    return found
+
+
+# ---------------------------------------------------------------- sorting runs
+
+
+def classify(
+    run_id: str, status: str, run_version: int, state: RunState, old: WorkflowSpec, new: WorkflowSpec,
+    mapping: MigrationMapping,
+) -> RunPlan:  # fmt: skip
+    """The class of one live run of ``old`` for a move to ``new``."""
+    drain: list[str] = []
+    later: list[str] = []
+    values, missing = new_variables(old, new, mapping)
+    drain.extend(f"new required variable {name!r} has no default and the mapping gives no value"
+                 for name in missing)  # fmt: skip
+    if state.saga is not None:
+        drain.append("it is compensating: its compensations are the steps of the old version")
+    threads: list[ThreadPlan] = []
+    for thread in _live(state):
+        plan, reason, must = _thread(thread, old, new, mapping)
+        threads.append(plan)
+        if reason:
+            (drain if must else later).append(reason)
+    run_class: RunClass = "must_drain" if drain else "safe_later" if later else "safe_now"
+    if run_class == "safe_now":
+        reasons = ["every thread is at a node the new version has" + ("" if not values else
+                   f"; new variables get {', '.join(f'{k}={v!r}' for k, v in sorted(values.items()))}")]  # fmt: skip
+    else:
+        reasons = drain + later
+    return RunPlan(run_id, status, run_version, run_class, tuple(reasons), tuple(threads), values)
+
+
+def new_variables(old: WorkflowSpec, new: WorkflowSpec, mapping: MigrationMapping) -> tuple[dict[str, Any], list[str]]:
+    """The values the new version's new workflow variables take (the
+    mapping's, else their defaults), and the required ones with neither."""
+    values: dict[str, Any] = {}
+    missing: list[str] = []
+    for name, definition in sorted(new.variables.items()):
+        if name in old.variables and name not in mapping.variables:
+            continue
+        if name in mapping.variables:
+            values[name] = mapping.variables[name]
+        elif definition.default is not None:
+            values[name] = definition.default
+        elif definition.required:
+            missing.append(name)
+    return values, missing
+
+
+def _live(state: RunState) -> Iterable[ThreadRun]:
+    for number in sorted(state.threads):
+        thread = state.threads[number]
+        if thread.status in (ThreadStatus.RUNNING, ThreadStatus.QUEUED) or thread.halt_reason is not None:
+            yield thread
+
+
+def _thread(
+    thread: ThreadRun, old: WorkflowSpec, new: WorkflowSpec, mapping: MigrationMapping
+) -> tuple[ThreadPlan, str, bool]:
+    """The thread's plan, and why it cannot move now (empty: it can), and
+    whether that means the run must drain."""
+    where = f"thread {thread.number} ({thread.name}) at node {thread.node}"
+    old_thread, new_thread = old.threads.get(thread.name), new.threads.get(thread.name)
+    if new_thread is None or old_thread is None:
+        plan = ThreadPlan(thread.number, thread.name, thread.node, None)
+        return plan, f"{where}: thread {thread.name!r} was removed in version {new.version}", True
+    target = _target(thread.name, thread.node, old_thread, new_thread, mapping)
+    problem = _problem(thread.node, old_thread, new_thread, target, thread.wait is not None)
+    if not problem:
+        return ThreadPlan(thread.number, thread.name, thread.node, target), "", False
+    gates = _gates(thread.name, thread.node, old_thread, new_thread, mapping)
+    if not gates:
+        plan = ThreadPlan(thread.number, thread.name, thread.node, None)
+        return plan, f"{where}: {problem}, and no node before the thread's exit maps to version {new.version}", True
+    plan = ThreadPlan(thread.number, thread.name, thread.node, None, gates)
+    return plan, f"{where}: {problem}; safe once it reaches {' or '.join(gates)}", False
+
+
+def _target(name: str, node: str, old: ThreadSpec, new: ThreadSpec, mapping: MigrationMapping) -> str | None:
+    mapped = mapping.nodes.get(name, {}).get(node)
+    if mapped is not None:
+        return mapped
+    return node if node in new.nodes else None
+
+
+def _problem(node: str, old: ThreadSpec, new: ThreadSpec, target: str | None, waiting: bool) -> str:
+    """Why a thread at ``node`` cannot move to ``target`` now (empty: it can)."""
+    before = old.nodes.get(node)
+    if target is None or before is None:
+        return "its node was removed and the mapping does not map it"
+    after = new.nodes[target]
+    if node_kind(before) != node_kind(after):
+        return f"node {target} is a {node_kind(after)} node in the new version, not a {node_kind(before)}"
+    what = _WAITS_FOR.get(node_kind(before))
+    if waiting and what is not None and getattr(before, what) != getattr(after, what):
+        was, now = _value(getattr(before, what)), _value(getattr(after, what))
+        return f"it waits for {what} {was}, and node {target} waits for {what} {now}"
+    return ""
+
+
+def _value(value: Any) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+def _gates(name: str, node: str, old: ThreadSpec, new: ThreadSpec, mapping: MigrationMapping) -> tuple[str, ...]:
+    """The first nodes after ``node`` on every way forward in the old
+    version that a thread can move to the new one at; empty when some way
+    forward reaches the thread's exit first (a thread at its exit has ended:
+    it would never move)."""
+    gates: list[str] = []
+    seen = {node}
+    frontier = [edge.to for edge in _edges(old.nodes.get(node))]
+    while frontier:
+        current = frontier.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        if node_kind(old.nodes[current]) == "exit":
+            return ()  # the thread ends there: past it there is nothing left to move
+        target = _target(name, current, old, new, mapping)
+        if target is not None and not _problem(current, old, new, target, waiting=True):
+            gates.append(current)
+            continue
+        following = [edge.to for edge in _edges(old.nodes.get(current))]
+        if not following:
+            return ()  # the thread can end without passing a node that maps
+        frontier.extend(following)
+    return tuple(gates)
+
+
+def _edges(node: Node | None) -> list[Any]:
+    return [] if node is None else list(node.edges)
+
+
+# ---------------------------------------------------------------- reading runs
+
+
+async def plan_migration(
+    reader: Reader,
+    workflow: str,
+    source: str,
+    target: str,
+    mapping: Mapping[str, Any] | None = None,
+) -> MigrationPlan:
+    """Sort every live run of ``workflow`` version ``source`` for a move to
+    version ``target`` (both deployed), with ``mapping`` as decoded from the
+    mapping file (see :func:`parse_mapping`). Reads only.
+
+    Raises:
+        UnknownWorkflowError: the workflow or a version is not deployed.
+        MappingError: the mapping does not fit the two versions.
+        UsageError: a malformed version, or the same version twice.
+    """
+    old = (await reader.deployed(workflow, source)).spec
+    new = (await reader.deployed(workflow, target)).spec
+    if old.version == new.version:
+        raise UsageError(f"--from and --to are both version {old.version} of {workflow}: nothing to move")
+    checked = parse_mapping(dict(mapping) if mapping is not None else None, old, new)
+    runs: list[RunPlan] = []
+    async for record in reader.live_runs(workflow, old.version.major, old.version.revision):
+        state = decode_state(record.state)
+        runs.append(classify(record.id, record.status, record.version, state, old, new, checked))
+    runs.sort(key=lambda r: (CLASSES.index(r.run_class), r.run_id))
+    return MigrationPlan(
+        workflow=workflow, source=str(old.version), target=str(new.version), source_hash=old.hash,
+        target_hash=new.hash, mapping=checked, runs=tuple(runs), created_at=reader.now(),
+    )  # fmt: skip
