@@ -20,11 +20,6 @@ YEAR = 365 * 24 * 3600.0
 WALL_BOUND = 30.0
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _charge(wf: WorkflowThread) -> Any:
     amount = wf.declare_float("amount").required()
     charged = wf.execute(
