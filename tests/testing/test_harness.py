@@ -3,6 +3,7 @@ time, tasks stubbed by name, and assertions that fail with readable diffs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
@@ -290,3 +291,34 @@ async def test_a_business_failure_raised_by_an_effect_keeps_its_content(wf_env: 
     wf_env.stub("charge", effect=declined)
     run = await wf_env.run(CHARGE, {"amount": 7.0})
     assert run.failure is not None and run.failure.name == "card-declined"
+
+
+# ---------------------------------------------------------------- the clock on its own
+
+
+async def test_the_clock_only_moves_forward() -> None:
+    from wfc.testing import VirtualClock
+
+    clock = VirtualClock()
+    with pytest.raises(ValueError, match="only moves forward"):
+        await clock.advance(-1)
+    await clock.advance(dt.timedelta(hours=1))
+    assert clock.elapsed == dt.timedelta(hours=1) and clock() == clock.start + 3600
+    assert clock.datetime == dt.datetime(2026, 1, 1, 1, tzinfo=dt.UTC)
+
+
+async def test_a_path_of_several_threads_fails_with_a_diff_per_thread(wf_env: WorkflowEnv) -> None:
+    def _fan(wf: WorkflowThread) -> None:
+        spawned = wf.spawn_thread_for_each([1, 2], lambda t: t.execute("work", t.variable("item")), "workers")
+        wf.wait_for_threads(spawned)
+
+    wf_env.stub("work")
+    run = await wf_env.run(Workflow("fan", _fan))
+    paths = await wf_env.path(run)
+    assert paths[1] == paths[2] == ["entrypoint", "work", "exit"]
+    with pytest.raises(WorkflowAssertionError) as failed:
+        await wf_env.assert_path(run, {1: ["entrypoint", "work", "exit"], 2: ["entrypoint", "exit"]})
+    message = str(failed.value)
+    assert "(threads: nodes entered)" in message
+    assert message.endswith("\n thread 2: entrypoint\n+thread 2: work\n thread 2: exit")
+    assert "thread 0" not in message  # only the threads the test names are compared
