@@ -212,10 +212,11 @@ class WorkflowEnv:
                     )
                 self._move(upcoming)
 
-    async def settle(self) -> RunInfo | None:
-        """Let the engine do everything it can at the current virtual time."""
+    async def settle(self) -> None:
+        """Let the engine do everything it can at the current virtual time
+        (``start`` returns once the run's first step committed; this waits
+        for the tasks it set off too)."""
         await self._settle()
-        return None
 
     async def _step_to(self, target: float) -> None:
         """What :meth:`VirtualClock.advance` does: fire what comes due up to

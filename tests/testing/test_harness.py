@@ -322,3 +322,12 @@ async def test_a_path_of_several_threads_fails_with_a_diff_per_thread(wf_env: Wo
     assert "(threads: nodes entered)" in message
     assert message.endswith("\n thread 2: entrypoint\n+thread 2: work\n thread 2: exit")
     assert "thread 0" not in message  # only the threads the test names are compared
+
+
+async def test_settle_runs_what_can_run_without_moving_the_clock(wf_env: WorkflowEnv) -> None:
+    wf_env.stub("charge", raises=ConnectionError("down"))
+    run_id = await wf_env.start(CHARGE, {"amount": 1.0})
+    await wf_env.settle()
+    # The first attempt failed; its retry waits for a backoff nobody skipped.
+    assert len(wf_env.calls("charge")) == 1 and wf_env.clock.elapsed.total_seconds() == 0
+    assert not (await wf_env.engine.get_run(run_id)).status.finished
