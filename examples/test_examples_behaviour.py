@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from checkout import checkout_wf
+from currency_exchange import currency_exchange_wf
 from expense_approval import expense_approval_wf
 from payment import payment_wf
 
@@ -141,6 +142,61 @@ async def test_no_carrier_undoes_every_step_newest_first(wf_env: WorkflowEnv) ->
 
     await wf_env.assert_compensations(run, ["release-inventory", "refund-card", "cancel-order"])
     assert run.variables["status"] == "cancelled"
+
+
+# ---------------------------------------------------------------- currency exchange: an event with a deadline
+
+TRANSFER = {
+    "transfer-id": "t-1",
+    "source-account": "acc-1",
+    "target-account": "acc-2",
+    "amount": 100.0,
+    "source-currency": "EUR",
+    "target-currency": "USD",
+}
+
+
+def stub_exchange(env: WorkflowEnv) -> None:
+    """Funds are there, the rate locks, both ledgers book, the regulator files."""
+    env.stub("verify-funds")
+    env.stub("lock-fx-rate", returns={"lock_id": "lock-1", "rate": 1.1, "converted_amount": 110.0})
+    env.stub("debit-account", returns={"entry_id": "d-1"})
+    env.stub("credit-account", returns={"entry_id": "c-1"})
+    env.stub("report-transfer")
+    for undo in ("release-fx-rate", "refund-debit", "reverse-credit"):
+        env.stub(undo)
+
+
+async def test_an_approved_exchange_moves_the_money(wf_env: WorkflowEnv) -> None:
+    stub_exchange(wf_env)
+    run_id = await wf_env.start(currency_exchange_wf, TRANSFER)
+
+    await wf_env.send_event("compliance-approved", {"approved": True}, correlation="t-1")
+    run = await wf_env.result(run_id)
+
+    await wf_env.assert_output(run, 110.0)
+    assert wf_env.calls("report-transfer")[0].args == ["t-1", "d-1", "c-1", 1.1]
+
+
+async def test_no_compliance_answer_within_the_hour_releases_the_rate(wf_env: WorkflowEnv) -> None:
+    stub_exchange(wf_env)
+
+    run = await wf_env.run(currency_exchange_wf, TRANSFER)  # nobody sends the event
+
+    assert run.failure is not None and run.failure.name == "TIMEOUT"
+    assert wf_env.clock.elapsed.total_seconds() == 3600
+    await wf_env.assert_compensations(run, ["release-fx-rate"])
+
+
+async def test_a_refused_credit_refunds_the_debit_then_releases_the_rate(wf_env: WorkflowEnv) -> None:
+    stub_exchange(wf_env)
+    wf_env.stub("credit-account", raises="account-frozen")
+    run_id = await wf_env.start(currency_exchange_wf, TRANSFER)
+
+    await wf_env.send_event("compliance-approved", {"approved": True}, correlation="t-1")
+    run = await wf_env.result(run_id)
+
+    await wf_env.assert_compensations(run, ["refund-debit", "release-fx-rate"])
 
 
 # ---------------------------------------------------------------- expense approval: a user task with deadlines
