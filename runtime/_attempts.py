@@ -15,7 +15,7 @@ import msgspec
 
 from wfc.runtime._commands import Command, RunInput
 from wfc.runtime._dispatches import task_context
-from wfc.runtime._tasks import TaskDefinition, run_task
+from wfc.runtime._tasks import Deadline, TaskDefinition, run_task
 from wfc.runtime.interpreter import DispatchTask, TaskCompleted, TaskFailed
 
 log = logging.getLogger("wfc.runtime")
@@ -44,9 +44,14 @@ class Attempts:
     step that dispatched it."""
 
     def __init__(
-        self, definitions: Mapping[str, TaskDefinition], limit: int, submit: Callable[[Command], None]
+        self,
+        definitions: Mapping[str, TaskDefinition],
+        limit: int,
+        submit: Callable[[Command], None],
+        deadline: Deadline = anyio.move_on_after,
     ) -> None:
         self._definitions = definitions
+        self._deadline = deadline
         self._submit = submit
         self._slots = asyncio.Semaphore(limit)
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -100,7 +105,7 @@ class Attempts:
                 # originals are shared with the run state in memory.
                 args = msgspec.json.decode(msgspec.json.encode(effect.args))
                 began = time.perf_counter()
-                outcome = await run_task(definition, args, task_context(effect), effect.timeout)
+                outcome = await run_task(definition, args, task_context(effect), effect.timeout, self._deadline)
                 duration = time.perf_counter() - began
             finally:
                 self._slots.release()

@@ -112,6 +112,9 @@ class _Loop(Protocol):
     @property
     def running_attempts(self) -> int: ...
 
+    @property
+    def busy(self) -> bool: ...
+
     async def drain(self, grace: float) -> None: ...
 
     def hurry(self) -> None: ...
@@ -222,7 +225,10 @@ class Engine:
                 once (the fan-out cap); a ``spawn_thread_for_each`` over more
                 items starts the rest as slots free up (they wait durably,
                 status QUEUED), it does not fail.
-            clock: Source of "now" in epoch seconds (tests shift it).
+            clock: Source of "now" in epoch seconds (tests shift it). A
+                clock that also has ``move_on_after(seconds)`` (e.g.
+                :class:`wfc.testing.VirtualClock`) measures task attempt
+                timeouts too; otherwise they pass in real time.
             store: The store of ``url``, already open, to use instead of
                 opening it (tests wrap one to inject faults); the engine
                 closes it.
@@ -346,6 +352,21 @@ class Engine:
         engine's clock; call this after moving an injected ``clock`` forward
         (tests), so timers that became due fire without waiting."""
         self._loop.wake_timers()
+
+    @property
+    def busy(self) -> bool:
+        """True while this engine has a command queued or being committed,
+        or a fired timer not committed yet. With :attr:`running_attempts` at
+        0 and no timer due by its clock, nothing will happen until an input
+        comes or the clock moves (how :mod:`wfc.testing` skips time)."""
+        return self._loop.busy
+
+    async def next_timer_due(self) -> float | None:
+        """When the earliest durable timer of any run (a sleep, an event or
+        threads timeout, a retry backoff, a user task's deadline) is due, in
+        epoch seconds by the engine's clock; ``None`` when no timer is set."""
+        self._loop.check_open()
+        return await self._store.next_timer_due()
 
     def observe(self, observer: Observer) -> None:
         """Tell ``observer`` about every commit of this engine from now on,

@@ -48,7 +48,7 @@ from wfc.runtime._commands import Barrier, Command, Deploy, RunInput, SendEvent,
 from wfc.runtime._dispatches import dispatch_of
 from wfc.runtime._observe import Commit, Observer, Observers
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
-from wfc.runtime._tasks import TaskDefinition
+from wfc.runtime._tasks import TaskDefinition, deadline_of
 from wfc.runtime._turn import Shared, Turn, refused_data, set_aside_reason
 from wfc.runtime.errors import StaleRunError, UsageError
 from wfc.runtime.interpreter import DispatchTask, Limits, Redeliver, TimerFired
@@ -191,7 +191,7 @@ class CommitLoop:
         self._wake = anyio.Event()
         self._timer_wake = anyio.Event()
         self._timers_inflight: set[tuple[str, int]] = set()
-        self._attempts = Attempts(tasks, max_concurrent_tasks, self._submit)
+        self._attempts = Attempts(tasks, max_concurrent_tasks, self._submit, deadline_of(clock))
         self._follows: dict[str, Follow] = {}
         self._max_tasks = max_concurrent_tasks
         self._claim_wake = anyio.Event()
@@ -211,6 +211,7 @@ class CommitLoop:
         self._poll_pass = anyio.Lock()
         self._uncertain: set[str] = set()
         """Attempts of failed turns that a watcher looks for (see :meth:`_watch_uncertain`)."""
+        self._committing = False
 
     @property
     def counters(self) -> TaskCounters:
@@ -343,7 +344,11 @@ class CommitLoop:
                 self._wake = anyio.Event()
             count = min(len(self._queue), self._max_batch)
             commands = [self._queue.popleft() for _ in range(count)]
-            await self._commit(commands)
+            self._committing = True
+            try:
+                await self._commit(commands)
+            finally:
+                self._committing = False
 
     async def _commit(self, commands: list[Command]) -> None:
         error = await self._try_commit(commands)
@@ -684,3 +689,9 @@ class CommitLoop:
     def running_attempts(self) -> int:
         """Task attempts running in this engine now."""
         return len(self._attempts)
+
+    @property
+    def busy(self) -> bool:
+        """True while a command is queued or being committed, or a fired
+        timer is not committed yet (running attempts are counted apart)."""
+        return bool(self._queue) or self._committing or bool(self._timers_inflight)

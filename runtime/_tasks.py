@@ -24,7 +24,7 @@ import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
 
 import anyio
 import anyio.from_thread
@@ -340,9 +340,35 @@ def storable_text(text: str, limit: int = MESSAGE_LIMIT) -> str:
 
 # ---------------------------------------------------------------------- running an attempt
 
+#: Makes the cancel scope that ends an attempt after its timeout (seconds).
+Deadline = Callable[[float], anyio.CancelScope]
+
+
+@runtime_checkable
+class TimeoutClock(Protocol):
+    """A clock given to ``Engine.open(clock=...)`` that also measures task
+    attempt timeouts (:class:`wfc.testing.VirtualClock`): without it an
+    attempt's timeout passes in real time, whatever the clock says."""
+
+    def __call__(self) -> float:
+        """Now, in epoch seconds."""
+
+    def move_on_after(self, seconds: float) -> anyio.CancelScope:
+        """A cancel scope cancelled once ``seconds`` passed by this clock."""
+
+
+def deadline_of(clock: Callable[[], float]) -> Deadline:
+    """How attempts run on ``clock`` time out: by the clock itself when it
+    can (a :class:`TimeoutClock`), else in real time."""
+    return clock.move_on_after if isinstance(clock, TimeoutClock) else anyio.move_on_after
+
 
 async def run_task(
-    definition: TaskDefinition, args: list[Any], context: TaskContext, timeout: float | None
+    definition: TaskDefinition,
+    args: list[Any],
+    context: TaskContext,
+    timeout: float | None,
+    deadline: Deadline = anyio.move_on_after,
 ) -> TaskOutcome:
     """Run one attempt of a task and describe how it went.
 
@@ -354,7 +380,7 @@ async def run_task(
     closing, or the attempt abandoned) propagates.
     """
     try:
-        return await _attempt(definition, args, context, timeout)
+        return await _attempt(definition, args, context, timeout, deadline)
     except BaseException as exc:
         # Raises again if this attempt is being cancelled (the engine closes,
         # the run no longer wants the attempt); anything else came from the task.
@@ -371,7 +397,7 @@ def _being_cancelled() -> bool:
 
 
 async def _attempt(
-    definition: TaskDefinition, args: list[Any], context: TaskContext, timeout: float | None
+    definition: TaskDefinition, args: list[Any], context: TaskContext, timeout: float | None, deadline: Deadline
 ) -> TaskOutcome:
     kwargs: Mapping[str, Any] = {}
     if definition.context_parameter is not None:
@@ -387,7 +413,7 @@ async def _attempt(
     try:
         if limit is None:  # no cancel scope for an attempt that has no deadline
             return _output(definition, await _call(definition, args, kwargs))
-        with anyio.move_on_after(limit) as scope:
+        with deadline(limit) as scope:
             result = await _call(definition, args, kwargs)
     except TaskException as exc:
         return _business(definition, exc)

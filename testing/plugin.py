@@ -1,15 +1,19 @@
 """The wfc pytest plugin, loaded through the ``pytest11`` entry point.
 
 It provides the ``wf_snapshot`` fixture (see
-:class:`wfc.testing.WorkflowSnapshot`). It needs syrupy, which the ``test``
+:class:`wfc.testing.WorkflowSnapshot`) and the ``wf_env`` fixture (see
+:class:`wfc.testing.WorkflowEnv`). It needs syrupy, which the ``test``
 extra installs; without it, only tests that use the fixture fail, with a
 message that says what to install.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
+from wfc.testing.env import WorkflowEnv, workflow_env
 from wfc.testing.snapshot import WorkflowSnapshot
 
 
@@ -29,3 +33,14 @@ def wf_snapshot(request: pytest.FixtureRequest) -> WorkflowSnapshot:
             pytrace=False,
         )
     return WorkflowSnapshot(request.getfixturevalue("snapshot"))
+
+
+@pytest.fixture
+async def wf_env(anyio_backend: str) -> AsyncIterator[WorkflowEnv]:
+    """A :class:`wfc.testing.WorkflowEnv`: an engine on an in-memory SQLite
+    store, on a virtual clock (``wf_env.clock``), with task stubs
+    (``wf_env.stub(name, returns=...)``). Async tests only (``anyio``)."""
+    if anyio_backend != "asyncio":
+        pytest.skip("the wfc engine runs on asyncio")
+    async with workflow_env() as env:
+        yield env

@@ -133,3 +133,18 @@ def test_user_facing_example_test_passes() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "6 snapshots passed" in done.stdout
+
+
+def test_user_facing_behaviour_tests_pass() -> None:
+    """``examples/test_examples_behaviour.py`` (the ``wf_env`` fixture of
+    wfc's pytest plugin, stubs and virtual time) passes run as a user would."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/test_examples_behaviour.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " passed" in done.stdout and "failed" not in done.stdout

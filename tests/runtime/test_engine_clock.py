@@ -36,3 +36,25 @@ async def test_wake_timers_on_a_client_engine_does_nothing(db_url: str) -> None:
     async with Engine.open(db_url, serve=False) as client:
         client.wake_timers()  # no timer loop to wake: harmless
         assert await client.list_runs() == []
+
+
+async def test_next_timer_due_and_busy_say_when_only_time_can_move_a_run(db_url: str) -> None:
+    clock = ManualClock()
+    async with manual_engine(db_url, clock, poll_interval=30) as engine:
+        assert await engine.next_timer_due() is None
+        await engine.deploy(NAP)
+        await engine.start("nap", run_id="nap-2")
+        # Started and committed: nothing queued, no attempt, a timer a minute away.
+        assert not engine.busy and engine.running_attempts == 0
+        assert await engine.next_timer_due() == START + 60
+
+
+def test_attempts_time_out_by_a_clock_that_can_measure_them() -> None:
+    import anyio
+
+    from wfc.runtime._tasks import TimeoutClock, deadline_of
+    from wfc.testing import VirtualClock
+
+    virtual = VirtualClock()
+    assert isinstance(virtual, TimeoutClock) and deadline_of(virtual) == virtual.move_on_after
+    assert deadline_of(ManualClock()) is anyio.move_on_after  # only "now": timeouts pass in real time

@@ -321,10 +321,10 @@ async def test_a_transition_that_cannot_be_encoded_sets_its_run_aside(
     # state fails (a lone surrogate), so the transition can never be committed.
     real = attempts.run_task
 
-    async def leaky(definition: Any, args: list[Any], context: Any, timeout: float | None) -> TaskOutcome:
+    async def leaky(definition: Any, args: list[Any], context: Any, timeout: float | None, *rest: Any) -> TaskOutcome:
         if args == ["leak"]:
             return TaskOutcome(ok=True, output="\ud800")
-        return await real(definition, args, context, timeout)
+        return await real(definition, args, context, timeout, *rest)
 
     monkeypatch.setattr(attempts, "run_task", leaky)
     async with open_engine(db_url) as engine:

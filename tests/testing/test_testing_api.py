@@ -32,13 +32,20 @@ def tiny_spec(name: str = "tiny") -> WorkflowSpec:
 
 def test_exported_names_are_pinned() -> None:
     assert sorted(wfc.testing.__all__) == [
+        "Call",
         "SnapshotMatch",
         "SpecSnapshotMismatch",
+        "Stub",
+        "StuckRunError",
+        "VirtualClock",
+        "WorkflowAssertionError",
+        "WorkflowEnv",
         "WorkflowSnapshot",
         "WorkflowSpecExtension",
         "spec_diff",
         "spec_of",
         "spec_text",
+        "workflow_env",
     ]
     for name in wfc.testing.__all__:
         assert getattr(wfc.testing, name).__doc__, f"wfc.testing.{name} has no docstring"

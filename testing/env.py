@@ -1,0 +1,359 @@
+"""``WorkflowEnv``: a real engine on a throwaway SQLite store, a virtual
+clock, task stubs, and assertions on what runs did. The ``wf_env`` fixture
+of the wfc pytest plugin gives one per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from wfc.runtime import Engine, HistoryEntry, RunInfo, SentEvent, UserTask
+from wfc.runtime._engine import TaskLike
+from wfc.runtime._spec_cache import derive
+from wfc.runtime._tasks import task_definitions
+from wfc.specs import WorkflowSpec
+from wfc.testing.assertions import (
+    WorkflowAssertionError,
+    check_compensations,
+    check_journal,
+    check_output,
+    check_path,
+    compensations,
+    node_paths,
+)
+from wfc.testing.clock import VirtualClock
+from wfc.testing.compare import spec_of
+from wfc.testing.stubs import Call, Router, Stub
+
+if TYPE_CHECKING:
+    from wfc.dsl import Workflow
+
+#: How long (real seconds) waiting for a run gives up: a safety net for a test that hangs.
+REAL_TIMEOUT = 60.0
+#: How often (real seconds) the harness looks whether the engine settled.
+_LOOK = 0.001
+
+
+class StuckRunError(AssertionError):
+    """A run waits for something only the test can give (an event, a user
+    task's completion), and no timer is left to move virtual time to."""
+
+
+StuckRunError.__module__ = "wfc.testing"
+
+
+class WorkflowEnv:
+    """An engine for tests, with virtual time.
+
+    Stub tasks by name, start runs, send events, complete user tasks, then
+    wait for a run's end (virtual time skips ahead whenever nothing else can
+    happen) and assert on what it did::
+
+        async def test_a_declined_card(wf_env):
+            wf_env.stub("authorize-payment", returns={"status": "declined"})
+            run = await wf_env.run(payment_wf, {"payment-id": "p1", ...})
+            wf_env.assert_path(run, ["authorize-payment", "fraud-check", ...])
+    """
+
+    def __init__(
+        self, directory: Path | None, *, clock: VirtualClock | None = None, tasks: Iterable[TaskLike] = ()
+    ) -> None:
+        """Open nothing yet: the engine opens at the first :meth:`start` (or
+        :meth:`open`), with a task for every name the workflows use. Its
+        store is SQLite in ``directory``, or in memory when ``None`` (the
+        fastest, and gone with the engine)."""
+        self.clock = clock or VirtualClock()
+        self.url = "sqlite:///:memory:" if directory is None else f"sqlite:///{directory / 'wfc-test.db'}"
+        self._router = Router(self.clock, self.clock.sleep, self.clock.hang)
+        self._router.real.update(task_definitions(tasks))
+        self._specs: dict[tuple[str, str], WorkflowSpec] = {}
+        self._engine: Engine | None = None
+        self._names: frozenset[str] = frozenset()
+        """The task names the open engine has a definition for."""
+        self._stack: AsyncExitStack | None = None
+        self.clock.attach(self._step_to)
+
+    # ------------------------------------------------------------------ set-up
+
+    def stub(
+        self,
+        name: str,
+        returns: Any = None,
+        *,
+        raises: BaseException | str | None = None,
+        effect: Any = None,
+        takes: float = 0.0,
+        hangs: bool = False,
+    ) -> Stub:
+        """Make task ``name`` do this instead of its code, from now on.
+
+        Args:
+            name: The task's name in the spec.
+            returns: What each attempt returns (JSON data).
+            raises: A business failure by name (``"card-declined"``: a
+                :class:`~wfc.runtime.TaskException`, handled by
+                ``handle_exception``) or an exception to raise
+                (``ConnectionError("down")``: a technical error, retried).
+            effect: A function (sync or ``async``) called with the task's
+                arguments (and its ``TaskContext`` if it takes a parameter
+                annotated so); its return or exception is the attempt's.
+            takes: Virtual seconds each attempt takes (so its timeout can cut it).
+            hangs: Each attempt never answers: only its timeout ends it.
+
+        Returns:
+            The :class:`Stub`: its ``calls`` record each attempt; change its
+            fields to change what the next attempts do.
+        """
+        stub = Stub(name, returns, raises, effect, takes, hangs)
+        self._router.stubs[name] = stub
+        return stub
+
+    def add_tasks(self, *tasks: TaskLike) -> None:
+        """Run these real ``@task`` functions for the names no stub covers."""
+        self._router.real.update(task_definitions(tasks))
+
+    def calls(self, name: str) -> list[Call]:
+        """Every attempt of task ``name`` so far (stubbed or real)."""
+        return list(self._router.calls.get(name, []))
+
+    @property
+    def engine(self) -> Engine:
+        """The engine (open once a workflow was deployed)."""
+        if self._engine is None:
+            raise RuntimeError("the test engine opens at the first env.start(...) (or await env.open())")
+        return self._engine
+
+    async def deploy(self, workflow: Workflow | WorkflowSpec) -> WorkflowSpec:
+        """Compile (if needed) and deploy a workflow.
+
+        The engine opens at the first :meth:`start` (or :meth:`open`) with a
+        task for every name of the workflows deployed so far: deploy every
+        workflow a test uses before its first start (starting one deploys
+        it too)."""
+        spec = spec_of(workflow)
+        self._specs[(spec.name, str(spec.version))] = spec
+        if self._engine is not None:
+            missing = derive(spec).info.tasks - self._names
+            if missing:
+                raise RuntimeError(
+                    f"workflow {spec.name!r} uses tasks {sorted(missing)} the test engine was opened without: "
+                    f"deploy it (env.deploy(...)) before the first env.start(...)"
+                )
+            await self._engine.deploy(spec)
+        return spec
+
+    async def open(self) -> Engine:
+        """Open the engine now (the first :meth:`start` does), deploying the
+        workflows given so far; the engine."""
+        if self._engine is None:
+            names: frozenset[str] = frozenset()
+            for spec in self._specs.values():
+                names |= derive(spec).info.tasks
+            self._names = names
+            self._stack = AsyncExitStack()
+            self._engine = await self._stack.enter_async_context(
+                Engine.open(
+                    self.url,
+                    self._router.definitions(names),
+                    clock=self.clock,
+                    poll_interval=0.05,
+                    max_children_per_run=100_000,
+                )
+            )
+            for spec in self._specs.values():
+                await self._engine.deploy(spec)
+        return self._engine
+
+    async def close(self) -> None:
+        """Close the engine (the fixture does at the end of the test)."""
+        stack, self._stack, self._engine = self._stack, None, None
+        if stack is not None:
+            await stack.aclose()
+
+    # ------------------------------------------------------------------ runs
+
+    async def start(
+        self, workflow: Workflow | WorkflowSpec, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
+    ) -> str:
+        """Deploy ``workflow`` and start a run of it; its id."""
+        spec = await self.deploy(workflow)
+        engine = await self.open()
+        return await engine.start(spec.name, inputs, run_id=run_id, version=spec.version)
+
+    async def run(
+        self, workflow: Workflow | WorkflowSpec, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
+    ) -> RunInfo:
+        """Start a run and wait for its end, skipping virtual time (:meth:`result`)."""
+        return await self.result(await self.start(workflow, inputs, run_id=run_id))
+
+    async def result(self, run: str | RunInfo, *, timeout: float = REAL_TIMEOUT) -> RunInfo:
+        """Wait for the run to finish: whenever nothing can happen but the
+        passing of time, the clock jumps to the next timer, timeout or stub
+        delay. Raises :class:`StuckRunError` when the run waits for what
+        only the test can give (an event, a user task)."""
+        __tracebackhide__ = True
+        run_id = _id(run)
+        with anyio.fail_after(timeout):
+            while True:
+                upcoming = await self._settle()
+                info = await self.engine.get_run(run_id)
+                if info.status.finished:
+                    self._check_missing()
+                    return info
+                if upcoming is None:
+                    self._check_missing()
+                    raise StuckRunError(
+                        f"run {run_id!r} is {info.status.value} and waits for {_waits(info)}; no timer is left to "
+                        "move virtual time to: send the event or complete the user task it waits for"
+                    )
+                self._move(upcoming)
+
+    async def settle(self) -> None:
+        """Let the engine do everything it can at the current virtual time
+        (``start`` returns once the run's first step committed; this waits
+        for the tasks it set off too)."""
+        await self._settle()
+
+    async def _step_to(self, target: float) -> None:
+        """What :meth:`VirtualClock.advance` does: fire what comes due up to
+        ``target``, each at its own moment, settling in between."""
+        with anyio.fail_after(REAL_TIMEOUT):
+            while True:
+                upcoming = await self._settle() if self._engine is not None else self.clock.next_wait()
+                if upcoming is None or upcoming > target:
+                    break
+                self._move(upcoming)
+            self._move(target)
+            if self._engine is not None:
+                await self._settle()
+
+    def _move(self, moment: float) -> None:
+        self.clock.move_to(moment)
+        if self._engine is not None:
+            self._engine.wake_timers()
+
+    async def _settle(self) -> float | None:
+        """Wait until the engine cannot go on without time passing; when
+        the next thing is due then (``None``: nothing is)."""
+        engine = self.engine
+        while True:
+            if self._quiet(engine):
+                due = await engine.next_timer_due()
+                if self._quiet(engine):
+                    if due is not None and due <= self.clock.now:
+                        engine.wake_timers()  # due now: the timer loop fires it
+                    else:
+                        waits = [
+                            w for w in (due, self.clock.next_wait() if self.clock.parked else None) if w is not None
+                        ]
+                        return min(waits) if waits else None
+            await anyio.sleep(_LOOK)
+
+    def _quiet(self, engine: Engine) -> bool:
+        return not engine.busy and engine.running_attempts <= self.clock.parked
+
+    def _check_missing(self) -> None:
+        __tracebackhide__ = True
+        if self._router.missing:
+            names = ", ".join(repr(name) for name in self._router.missing)
+            raise WorkflowAssertionError(
+                f"the workflow called tasks with no stub and no real task: {names}; "
+                f"add env.stub(name, returns=...) for each"
+            )
+
+    # ------------------------------------------------------------------ inputs from outside
+
+    async def send_event(
+        self, name: str, payload: Any = None, *, run: str | RunInfo | None = None, correlation: str | None = None
+    ) -> SentEvent:
+        """Send an event (to a run, or by correlation key) and let the engine take it in."""
+        sent = await self.engine.send_event(
+            name, payload, run_id=None if run is None else _id(run), correlation=correlation
+        )
+        await self._settle()
+        return sent
+
+    async def user_task(self, run: str | RunInfo, node: str | None = None) -> UserTask:
+        """The open user task of a run (at ``node``, if several are open)."""
+        run_id = _id(run)
+        await self._settle()
+        open_tasks = await self.engine.list_user_tasks(run_id=run_id, status=["UNASSIGNED", "ASSIGNED"])
+        found = [t for t in open_tasks if node is None or t.node == node]
+        if len(found) != 1:
+            described = ", ".join(f"{t.node} ({t.status.value})" for t in open_tasks) or "none"
+            raise WorkflowAssertionError(
+                f"run {run_id!r} has {len(found)} open user task(s) at {node or 'any node'}; open: {described}"
+            )
+        return found[0]
+
+    async def complete_user_task(
+        self, run: str | RunInfo, values: Mapping[str, Any], *, node: str | None = None, user: str | None = None
+    ) -> UserTask:
+        """Complete the run's open user task (at ``node``) with ``values``."""
+        open_task = await self.user_task(run, node)
+        done = await self.engine.complete_user_task(open_task.id, values, user=user)
+        await self._settle()
+        return done
+
+    # ------------------------------------------------------------------ what a run did
+
+    async def history(self, run: str | RunInfo) -> list[HistoryEntry]:
+        """The run's whole journal."""
+        return await self.engine.history(_id(run), limit=None)
+
+    async def path(self, run: str | RunInfo) -> dict[int, list[str]]:
+        """The nodes each thread of the run entered, in order."""
+        return node_paths(await self.history(run))
+
+    async def compensations(self, run: str | RunInfo) -> list[str]:
+        """The compensation tasks the run completed, in order."""
+        return compensations(await self.history(run))
+
+    async def assert_path(self, run: str | RunInfo, expected: Sequence[str] | Mapping[int, Sequence[str]]) -> None:
+        """The run entered exactly these nodes (a list: the entrypoint
+        thread; a mapping: thread number to its nodes)."""
+        __tracebackhide__ = True
+        check_path(_id(run), await self.history(run), expected)
+
+    async def assert_compensations(self, run: str | RunInfo, expected: Sequence[str]) -> None:
+        """The run's compensations ran exactly in this order."""
+        __tracebackhide__ = True
+        check_compensations(_id(run), await self.history(run), expected)
+
+    async def assert_output(self, run: str | RunInfo, expected: Any) -> None:
+        """The run finished with this output."""
+        __tracebackhide__ = True
+        info = await self.engine.get_run(_id(run))
+        check_output(info.id, info.output, expected)
+
+    async def assert_journal(self, run: str | RunInfo, expected: Sequence[str]) -> None:
+        """The journal holds these entries (``"TASK_FAILED authorize-payment"``,
+        ``"TIMER_FIRED"``, ...) in this order, others between them allowed."""
+        __tracebackhide__ = True
+        check_journal(_id(run), await self.history(run), expected)
+
+
+def _id(run: str | RunInfo) -> str:
+    return run if isinstance(run, str) else run.id
+
+
+def _waits(info: RunInfo) -> str:
+    return "; ".join(info.waiting_on) or "nothing it says"
+
+
+@asynccontextmanager
+async def workflow_env(
+    directory: Path | None = None, *, tasks: Iterable[TaskLike] = (), clock: VirtualClock | None = None
+) -> AsyncIterator[WorkflowEnv]:
+    """A :class:`WorkflowEnv` storing in ``directory`` (in memory if
+    ``None``), closed after the block: the ``wf_env`` fixture without
+    pytest."""
+    env = WorkflowEnv(directory, clock=clock, tasks=tasks)
+    try:
+        yield env
+    finally:
+        await env.close()
