@@ -59,7 +59,8 @@ class FieldProblem(msgspec.Struct, frozen=True):
 
 
 def has_field_type(value: Any, field_type: str) -> bool:
-    """True when ``value`` is of ``field_type`` (an int is a float; a bool is neither)."""
+    """True when ``value`` is of ``field_type`` (an int is a float; a bool is
+    neither): the one type check of form values and of variable defaults."""
     match field_type:
         case "str":
             return isinstance(value, str)

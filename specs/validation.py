@@ -15,7 +15,7 @@ import msgspec
 from wfc.specs.errors import SpecError
 from wfc.specs.expressions import FUNCTIONS, CallExpr, Expr, LiteralExpr, OutputRef, VarRef
 from wfc.specs.formats import SCHEMA_WFC_1, schema_problem
-from wfc.specs.forms import FormDef
+from wfc.specs.forms import FormDef, has_field_type
 from wfc.specs.graph import trapped_nodes, trapped_reason
 from wfc.specs.limits import MAX_EXPRESSION_DEPTH, duration_problem, json_problems, moment_problem
 from wfc.specs.nodes import (
@@ -158,21 +158,8 @@ def _check_variables(variables: dict[str, VariableDef], path: str) -> None:
                 f"drop .searchable(), or search by another variable (an id) that is not secret",
                 here,
             )
-        if variable.default is not None and not _has_type(variable.default, variable.type):
+        if variable.default is not None and not has_field_type(variable.default, variable.type):
             raise SpecError(f"default {variable.default!r} is not of type {variable.type}", f"{here}.default")
-
-
-def _has_type(value: Any, var_type: str) -> bool:
-    match var_type:
-        case "str":
-            return isinstance(value, str)
-        case "bool":
-            return isinstance(value, bool)
-        case "int":
-            return isinstance(value, int) and not isinstance(value, bool)
-        case "float":
-            return isinstance(value, int | float) and not isinstance(value, bool)
-    return True
 
 
 def _check_form(key: str, form: FormDef, path: str) -> None:
