@@ -1,0 +1,289 @@
+"""Random (old spec, new spec, run position) triples for the migration
+property test, and what the plan should say about each.
+
+The old version of workflow ``mig`` is one chain of *items* in the thread
+``main``, then an exit whose output lists ``x`` and the outputs of its tasks:
+
+- a task ``tK`` (node ``tK``, task ``tK``, argument ``x``);
+- a wait ``wK`` for the event ``eK``;
+- a branch ``ifK`` (a nop): to the task ``bK`` when the input ``flag``
+  holds, then the nop ``joinK``; else straight to ``joinK``.
+
+The new version edits each item: keeps it, removes it, renames its node (the
+mapping file maps the old id to the new one), or renames it without saying
+so in the mapping (to the plan, the old node was removed and a new one
+added); a branch is kept, removed whole, or its task node renamed. New tasks
+``nJ`` and waits ``vJ`` (event ``gJ``) are inserted, and optionally a new
+variable ``v`` with a default that every task of the new version also
+takes. Every node keeps what it waits for (task or event), so whether a
+node maps depends on its id and the mapping only.
+
+The run position is a node where the run of the old version rests: a wait
+(waiting for its event) or a task (its attempt running). :func:`expectation`
+says from the scenario alone which class the plan must give the run, and
+where it will move to the new version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from hypothesis import strategies as st
+from rtspec import Json, edge, exit_, lst, nop, out, spec, task, var, variable, wait
+
+from wfc.specs import WorkflowSpec
+
+ItemKind = Literal["task", "wait", "branch"]
+Edit = Literal["keep", "remove", "rename", "unmapped"]
+RunClass = Literal["safe_now", "safe_later", "must_drain"]
+
+WORKFLOW = "mig"
+#: The new version's new variable and its default.
+NEW_VARIABLE, NEW_DEFAULT = "v", "fresh"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item of the old chain and what the new version does to it."""
+
+    kind: ItemKind
+    number: int
+    edit: Edit
+
+    @property
+    def node(self) -> str:
+        """The old id of its main node (the branch's: its task)."""
+        return {"task": f"t{self.number}", "wait": f"w{self.number}", "branch": f"b{self.number}"}[self.kind]
+
+    @property
+    def renamed(self) -> str:
+        return f"{self.node}-r"
+
+
+@dataclass(frozen=True)
+class Insert:
+    """A node only the new version has, before old item ``before`` (or at the end)."""
+
+    kind: Literal["task", "wait"]
+    number: int
+    before: int
+
+    @property
+    def node(self) -> str:
+        return f"n{self.number}" if self.kind == "task" else f"v{self.number}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One example: the two versions, the run's inputs and position."""
+
+    items: tuple[Item, ...]
+    inserts: tuple[Insert, ...]
+    new_variable: bool
+    flag: bool
+    position: int
+    """Index into :func:`resting` of the old version's path."""
+    migrate_later: bool
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        return {"x": "in", "flag": self.flag}
+
+
+# ---------------------------------------------------------------- strategies
+
+
+@st.composite
+def scenarios(draw: Callable[..., Any]) -> Scenario:
+    """A random scenario with at least one node where the old run rests."""
+    kinds = draw(st.lists(st.sampled_from(("task", "wait", "wait", "branch")), min_size=1, max_size=6))
+    items = []
+    for number, kind in enumerate(kinds, start=1):
+        edits: tuple[Edit, ...] = ("keep", "remove", "rename") if kind == "branch" else (
+            "keep", "keep", "remove", "rename", "unmapped")  # fmt: skip
+        items.append(Item(kind, number, draw(st.sampled_from(edits))))
+    inserted = draw(st.lists(st.tuples(st.sampled_from(("task", "wait")), st.integers(0, len(items))), max_size=3))
+    inserts = tuple(Insert(kind, number, before) for number, (kind, before) in enumerate(inserted, start=1))
+    flag = draw(st.booleans())
+    places = resting_nodes(tuple(items), flag)
+    if not places:  # only untaken branches: take them
+        flag = True
+        places = resting_nodes(tuple(items), flag)
+    # Half the time the run rests at a node that does not map (the cases that wait or drain).
+    unmapped = [i for i, node in enumerate(places) if target_of(tuple(items), node) is None]
+    positions = st.sampled_from(unmapped) if unmapped and draw(st.booleans()) else st.integers(0, len(places) - 1)
+    return Scenario(
+        items=tuple(items), inserts=inserts, new_variable=draw(st.booleans()), flag=flag,
+        position=draw(positions), migrate_later=draw(st.booleans()),
+    )  # fmt: skip
+
+
+def resting_nodes(items: tuple[Item, ...], flag: bool) -> list[str]:
+    """The old version's nodes where a run with ``flag`` rests, in order."""
+    return [item.node for item in items if item.kind != "branch" or flag]
+
+
+# ---------------------------------------------------------------- the specs
+
+
+def _task(name: str, new: bool, with_variable: bool) -> Json:
+    args = [var("x")] + ([var(NEW_VARIABLE)] if new and with_variable else [])
+    return task(name, *args)
+
+
+def _item_nodes(item: Item, node: str, new: bool, with_variable: bool) -> list[tuple[str, Json]]:
+    n = item.number
+    if item.kind == "task":
+        return [(node, _task(f"t{n}", new, with_variable))]
+    if item.kind == "wait":
+        return [(node, wait(f"e{n}"))]
+    return [
+        (f"if{n}", nop(edges=[edge(node, var("flag")), edge(f"join{n}")])),
+        (node, _task(f"b{n}", new, with_variable)),
+        (f"join{n}", nop()),
+    ]
+
+
+def old_spec(scenario: Scenario) -> WorkflowSpec:
+    nodes: list[tuple[str, Json]] = []
+    for item in scenario.items:
+        nodes.extend(_item_nodes(item, item.node, False, False))
+    tasks = [item.node for item in scenario.items if item.kind == "task"]
+    nodes.append(("exit", exit_(lst(var("x"), *[out(t) for t in tasks]))))
+    return spec(WORKFLOW, nodes, _variables(False))
+
+
+def new_spec(scenario: Scenario) -> WorkflowSpec:
+    nodes: list[tuple[str, Json]] = []
+    with_variable = scenario.new_variable
+
+    def insert(before: int) -> None:
+        for added in scenario.inserts:
+            if added.before == before:
+                node = task(f"n{added.number}", var("x"), *([var(NEW_VARIABLE)] if with_variable else []))
+                nodes.append((added.node, node if added.kind == "task" else wait(f"g{added.number}")))
+
+    for index, item in enumerate(scenario.items):
+        insert(index)
+        if item.edit != "remove":
+            nodes.extend(_item_nodes(item, item.node if item.edit == "keep" else item.renamed, True, with_variable))
+    insert(len(scenario.items))
+    head = [var("x")] + ([var(NEW_VARIABLE)] if with_variable else [])
+    nodes.append(("exit", exit_(lst(*head, *[out(t) for t in output_tasks(scenario)]))))
+    return spec(WORKFLOW, nodes, _variables(with_variable), version=(1, 1))
+
+
+def _variables(with_variable: bool) -> dict[str, Json]:
+    found = {"x": variable("str", required=True), "flag": variable("bool", required=True)}
+    if with_variable:
+        found[NEW_VARIABLE] = variable("str", default=NEW_DEFAULT)
+    return found
+
+
+def output_tasks(scenario: Scenario) -> list[str]:
+    """The new version's exit lists the outputs of the old chain's tasks it
+    kept (by their new ids): a run that ran one before it moved must still
+    have its output under the id the new version reads."""
+    return [
+        item.node if item.edit == "keep" else item.renamed
+        for item in scenario.items
+        if item.kind == "task" and item.edit in ("keep", "rename")
+    ]
+
+
+def mapping(scenario: Scenario) -> dict[str, Any]:
+    """The mapping file: every renamed node that the scenario says is mapped."""
+    nodes = {item.node: item.renamed for item in scenario.items if item.edit == "rename"}
+    return {"nodes": {"main": nodes} if nodes else {}, "variables": {}}
+
+
+def stub_result(task_name: str, args: list[Any]) -> str:
+    """What every task returns: the same in both versions (the new argument ``v`` is left out)."""
+    return f"{task_name}:{args[0]}"
+
+
+def expected_output(scenario: Scenario) -> list[Any]:
+    """The new version's output for the scenario's inputs."""
+    head: list[Any] = ["in"] + ([NEW_DEFAULT] if scenario.new_variable else [])
+    return head + [stub_result(node.removesuffix("-r"), ["in"]) for node in output_tasks(scenario)]
+
+
+# ---------------------------------------------------------------- what the plan must say
+
+
+@dataclass(frozen=True)
+class Expectation:
+    position: str
+    """The old node the run rests at when the plan is made."""
+    run_class: RunClass
+    moves_at: str | None
+    """The old node the run rests at when it moves (``None``: it never
+    does: it drains, or with ``migrate_later`` it reaches no resting node
+    that maps before its exit)."""
+    moves_to: str | None
+
+
+def target(scenario: Scenario, old_node: str) -> str | None:
+    """The new version's node a thread at ``old_node`` moves to (``None``: none)."""
+    return target_of(scenario.items, old_node)
+
+
+def target_of(items: tuple[Item, ...], old_node: str) -> str | None:
+    for item in items:
+        nodes = {item.node: item.renamed}
+        if item.kind == "branch":  # its nops keep their ids: only its task node is renamed
+            nodes.update({f"if{item.number}": f"if{item.number}", f"join{item.number}": f"join{item.number}"})
+        if old_node in nodes:
+            if item.edit == "keep":
+                return old_node
+            return nodes[old_node] if item.edit == "rename" else None
+    raise KeyError(old_node)
+
+
+def _successors(scenario: Scenario) -> dict[str, list[str]]:
+    """The old version's graph, entrypoint and exit left out."""
+    order: list[list[str]] = []  # the node each item is entered by, and the nodes after it
+    graph: dict[str, list[str]] = {}
+    for item in scenario.items:
+        if item.kind == "branch":
+            n = item.number
+            graph[f"if{n}"] = [item.node, f"join{n}"]
+            graph[item.node] = [f"join{n}"]
+            order.append([f"if{n}", f"join{n}"])
+        else:
+            order.append([item.node, item.node])
+    for here, after in zip(order, [*order[1:], ["exit", "exit"]], strict=True):
+        graph[here[1]] = [after[0]]
+    return graph
+
+
+def _gates(scenario: Scenario, start: str) -> bool:
+    """Whether every way forward from ``start`` meets a node that maps before the exit."""
+    graph = _successors(scenario)
+    frontier, seen = list(graph[start]), {start}
+    while frontier:
+        node = frontier.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if node == "exit":
+            return False
+        if target(scenario, node) is None:
+            frontier.extend(graph[node])
+    return True
+
+
+def expectation(scenario: Scenario) -> Expectation:
+    path = resting_nodes(scenario.items, scenario.flag)
+    here = path[scenario.position]
+    if target(scenario, here) is not None:
+        return Expectation(here, "safe_now", here, target(scenario, here))
+    if not _gates(scenario, here):
+        return Expectation(here, "must_drain", None, None)
+    if scenario.migrate_later:
+        for later in path[scenario.position + 1 :]:
+            if target(scenario, later) is not None:
+                return Expectation(here, "safe_later", later, target(scenario, later))
+    return Expectation(here, "safe_later", None, None)
