@@ -223,6 +223,8 @@ class Expectation:
     does: it drains, or with ``migrate_later`` it reaches no resting node
     that maps before its exit)."""
     moves_to: str | None
+    wait_until: frozenset[str] = frozenset()
+    """The gates the plan names (``safe_later``)."""
 
 
 def target(scenario: Scenario, old_node: str) -> str | None:
@@ -259,20 +261,23 @@ def _successors(scenario: Scenario) -> dict[str, list[str]]:
     return graph
 
 
-def _gates(scenario: Scenario, start: str) -> bool:
-    """Whether every way forward from ``start`` meets a node that maps before the exit."""
+def _gates(scenario: Scenario, start: str) -> set[str]:
+    """The first nodes that map on every way forward from ``start``; empty
+    when some way reaches the exit first."""
     graph = _successors(scenario)
-    frontier, seen = list(graph[start]), {start}
+    frontier, seen, gates = list(graph[start]), {start}, set()
     while frontier:
         node = frontier.pop()
         if node in seen:
             continue
         seen.add(node)
         if node == "exit":
-            return False
+            return set()
         if target(scenario, node) is None:
             frontier.extend(graph[node])
-    return True
+        else:
+            gates.add(node)
+    return gates
 
 
 def expectation(scenario: Scenario) -> Expectation:
@@ -280,10 +285,11 @@ def expectation(scenario: Scenario) -> Expectation:
     here = path[scenario.position]
     if target(scenario, here) is not None:
         return Expectation(here, "safe_now", here, target(scenario, here))
-    if not _gates(scenario, here):
+    gates = _gates(scenario, here)
+    if not gates:
         return Expectation(here, "must_drain", None, None)
     if scenario.migrate_later:
         for later in path[scenario.position + 1 :]:
             if target(scenario, later) is not None:
-                return Expectation(here, "safe_later", later, target(scenario, later))
-    return Expectation(here, "safe_later", None, None)
+                return Expectation(here, "safe_later", later, target(scenario, later), frozenset(gates))
+    return Expectation(here, "safe_later", None, None, frozenset(gates))

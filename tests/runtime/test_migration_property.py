@@ -77,14 +77,14 @@ class Tasks:
     clock: VirtualClock
     effects: list[Effect] = field(default_factory=list)
     blocked: dict[str, tuple[str, anyio.Event]] = field(default_factory=dict)
-    """The running attempt of each run: its node and what releases it."""
+    """The running attempt of each run: its task and what releases it."""
 
     def stub(self, env: WorkflowEnv, name: str) -> None:
         async def call(*args: Any, ctx: TaskContext) -> str:
             self.effects.append(Effect(ctx.run_id, name, ctx.node_id, ctx.idempotency_key, ctx.attempt, args))
             release = anyio.Event()
             assert ctx.run_id not in self.blocked, f"two attempts of run {ctx.run_id} at once"
-            self.blocked[ctx.run_id] = (ctx.node_id, release)
+            self.blocked[ctx.run_id] = (name, release)
             self.clock.parked += 1
             try:
                 await release.wait()
@@ -119,10 +119,10 @@ class Driver:
         if info.status.finished:
             return info, None
         thread = next(t for t in info.threads if t.number == 0)
-        if run_id in self.tasks.blocked:
-            assert self.tasks.blocked[run_id][0] == thread.node, (self.tasks.blocked[run_id], thread)
+        node = self.specs[str(info.version)].threads["main"].nodes[thread.node]
+        if run_id in self.tasks.blocked:  # by the task node's name: a moved run's attempt ran at the old node id
+            assert isinstance(node, TaskNode) and node.task == self.tasks.blocked[run_id][0], (info, thread)
         else:
-            node = self.specs[str(info.version)].threads["main"].nodes[thread.node]
             assert isinstance(node, WaitForEventNode), f"run {run_id} stopped at {thread.node}: {info.waiting_on}"
         return info, thread.node
 
@@ -203,10 +203,17 @@ async def _check(scenario: Scenario) -> None:
         )
         [planned] = plan.runs
         assert planned.run_class == expected.run_class, (planned.reasons, expected)
+        [thread] = planned.threads
+        assert (thread.node, thread.maps_to) == (expected.position, expected.moves_to if expected.run_class ==
+                                                 "safe_now" else None)  # fmt: skip
+        assert set(thread.wait_until) == expected.wait_until
         report = await env.engine.apply_migration(plan.document())
         [outcome] = report.runs
         assert outcome.outcome == _outcome(expected, scenario), (outcome, expected)
         assert report.complete
+        if expected.run_class == "safe_now":  # applying twice changes nothing
+            again = await env.engine.apply_migration(plan.document())
+            assert [r.outcome for r in again.runs] == ["already_migrated"]
 
         info = await drive.finish(MIGRATED)
         assert info.status is RunStatus.COMPLETED, info.failure
@@ -215,6 +222,8 @@ async def _check(scenario: Scenario) -> None:
         moves = [e for e in history if e.kind == "MIGRATED"]
         if expected.moves_at is None:
             assert moves == [] and info.version == old.version
+            again = await env.engine.apply_migration(plan.document())
+            assert [r.outcome for r in again.runs] == ["gone"]
             await _same_as_old_run(drive, scenario, info, history)
             return
         assert info.version == new.version
@@ -239,6 +248,7 @@ async def _check(scenario: Scenario) -> None:
         )
         assert _entered_after(history, moved.seq) == _entered_after(ref_history, position)
         assert info.output == reference.output == expected_output(scenario)
+
         assert info.variables == reference.variables
         if scenario.new_variable:
             assert info.variables[NEW_VARIABLE] == NEW_DEFAULT
