@@ -45,6 +45,7 @@ from migration_gen import (
     mapping,
     new_spec,
     old_spec,
+    resting_nodes,
     scenarios,
     stub_result,
 )
@@ -52,8 +53,6 @@ from migration_gen import (
 from wfc.runtime import HistoryEntry, RunInfo, RunStatus, TaskContext
 from wfc.specs import TaskNode, WaitForEventNode, WorkflowSpec
 from wfc.testing import VirtualClock, WorkflowEnv, workflow_env
-
-MIGRATED, OLD_RUN, REFERENCE = "moved", "old", "reference"
 
 
 @dataclass(frozen=True)
@@ -184,9 +183,11 @@ def _check_effects(run_id: str, effects: list[Effect], history: Sequence[History
 
 
 async def _check(scenario: Scenario) -> None:
+    """One run of the old version rests at each of its resting nodes; one
+    plan and one apply for them all; then each is finished and checked."""
     old, new = old_spec(scenario), new_spec(scenario)
-    expected = expectation(scenario)
-    event(f"{expected.run_class}, moves: {expected.moves_at is not None}")
+    places = resting_nodes(scenario.items, scenario.flag)
+    expected = {f"run-{i}": expectation(scenario, i) for i in range(len(places))}
     async with workflow_env() as env:
         tasks = Tasks(env.clock)
         for name in _task_names(old, new):
@@ -195,63 +196,77 @@ async def _check(scenario: Scenario) -> None:
         await env.deploy(new)
         await env.open()
         drive = Driver(env, tasks, {str(old.version): old, str(new.version): new})
-        await env.engine.start(WORKFLOW, scenario.inputs, run_id=MIGRATED, version=old.version)
-        await drive.to(MIGRATED, expected.position)
+        for run_id, wanted in expected.items():
+            event(f"{wanted.run_class}, moves: {wanted.moves_at is not None}")
+            await env.engine.start(WORKFLOW, scenario.inputs, run_id=run_id, version=old.version)
+            await drive.to(run_id, wanted.position)
 
         plan = await env.engine.plan_migration(
             WORKFLOW, str(old.version), str(new.version), mapping(scenario), migrate_later=scenario.migrate_later
         )
-        [planned] = plan.runs
-        assert planned.run_class == expected.run_class, (planned.reasons, expected)
-        [thread] = planned.threads
-        assert (thread.node, thread.maps_to) == (expected.position, expected.moves_to if expected.run_class ==
-                                                 "safe_now" else None)  # fmt: skip
-        assert set(thread.wait_until) == expected.wait_until
+        assert sorted(run.run_id for run in plan.runs) == sorted(expected)
+        for planned in plan.runs:
+            wanted = expected[planned.run_id]
+            assert planned.run_class == wanted.run_class, (planned.reasons, wanted)
+            [thread] = planned.threads
+            assert (thread.node, thread.maps_to) == (wanted.position, wanted.moves_to if wanted.run_class ==
+                                                     "safe_now" else None)  # fmt: skip
+            assert set(thread.wait_until) == wanted.wait_until, (planned, wanted)
+
         report = await env.engine.apply_migration(plan.document())
-        [outcome] = report.runs
-        assert outcome.outcome == _outcome(expected, scenario), (outcome, expected)
+        outcomes = {run.run_id: run.outcome for run in report.runs}
+        assert outcomes == {run_id: _outcome(wanted, scenario) for run_id, wanted in expected.items()}, report
         assert report.complete
-        if expected.run_class == "safe_now":  # applying twice changes nothing
-            again = await env.engine.apply_migration(plan.document())
-            assert [r.outcome for r in again.runs] == ["already_migrated"]
+        again = await env.engine.apply_migration(plan.document())  # applying twice moves nothing twice
+        for run in again.runs:
+            assert outcomes[run.run_id] != "migrated" or run.outcome == "already_migrated", again
 
-        info = await drive.finish(MIGRATED)
-        assert info.status is RunStatus.COMPLETED, info.failure
-        history = await env.history(MIGRATED)
-        _check_effects(MIGRATED, tasks.of(MIGRATED), history)
-        moves = [e for e in history if e.kind == "MIGRATED"]
-        if expected.moves_at is None:
-            assert moves == [] and info.version == old.version
-            again = await env.engine.apply_migration(plan.document())
-            assert [r.outcome for r in again.runs] == ["gone"]
-            await _same_as_old_run(drive, scenario, info, history)
-            return
-        assert info.version == new.version
-        [moved] = moves
-        assert moved.thread == 0 and moved.node is None
-        assert moved.detail["from"] == str(old.version) and moved.detail["to"] == str(new.version)
-        assert moved.detail["plan"] == report.plan_id
-        assert moved.detail["automatic"] is (expected.run_class == "safe_later")
-        assert moved.detail["threads"] == [{"thread": 0, "from": expected.moves_at, "to": expected.moves_to}]
-        assert moved.detail["variables"] == ([NEW_VARIABLE] if scenario.new_variable else [])
+        for run_id, wanted in expected.items():
+            await _check_run(drive, scenario, run_id, wanted, report.plan_id)
+        last = await env.engine.apply_migration(plan.document())
+        assert {run.outcome for run in last.runs} <= {"gone", "already_migrated"}, last
 
-        assert expected.moves_to is not None
-        await env.engine.start(WORKFLOW, scenario.inputs, run_id=REFERENCE, version=new.version)
-        position = await drive.to(REFERENCE, expected.moves_to)
-        reference = await drive.finish(REFERENCE)
-        assert reference.status is RunStatus.COMPLETED, reference.failure
-        ref_history = await env.history(REFERENCE)
-        _check_effects(REFERENCE, tasks.of(REFERENCE), ref_history)
 
-        assert _effects_after(tasks.of(MIGRATED), history, moved.seq) == _effects_after(
-            tasks.of(REFERENCE), ref_history, position
-        )
-        assert _entered_after(history, moved.seq) == _entered_after(ref_history, position)
-        assert info.output == reference.output == expected_output(scenario)
+async def _check_run(drive: Driver, scenario: Scenario, run_id: str, expected: Expectation, plan_id: str) -> None:
+    """Finish the run; compare it with a run of the version it ends on,
+    driven to the node it moved at (or from the start, if it did not move)."""
+    env, tasks = drive.env, drive.tasks
+    old, new = (spec.version for spec in drive.specs.values())
+    info = await drive.finish(run_id)
+    assert info.status is RunStatus.COMPLETED, info.failure
+    history = await env.history(run_id)
+    _check_effects(run_id, tasks.of(run_id), history)
+    moves = [e for e in history if e.kind == "MIGRATED"]
+    if expected.moves_at is None:
+        assert moves == [] and info.version == old
+        await _same_as_old_run(drive, scenario, run_id, info, history)
+        return
+    assert info.version == new
+    [moved] = moves
+    assert moved.thread == 0 and moved.node is None
+    assert moved.detail["from"] == str(old) and moved.detail["to"] == str(new)
+    assert moved.detail["plan"] == plan_id
+    assert moved.detail["automatic"] is (expected.run_class == "safe_later")
+    assert moved.detail["threads"] == [{"thread": 0, "from": expected.moves_at, "to": expected.moves_to}]
+    assert moved.detail["variables"] == ([NEW_VARIABLE] if scenario.new_variable else [])
 
-        assert info.variables == reference.variables
-        if scenario.new_variable:
-            assert info.variables[NEW_VARIABLE] == NEW_DEFAULT
+    assert expected.moves_to is not None
+    reference_id = f"reference-{run_id}"
+    await env.engine.start(WORKFLOW, scenario.inputs, run_id=reference_id, version=new)
+    position = await drive.to(reference_id, expected.moves_to)
+    reference = await drive.finish(reference_id)
+    assert reference.status is RunStatus.COMPLETED, reference.failure
+    ref_history = await env.history(reference_id)
+    _check_effects(reference_id, tasks.of(reference_id), ref_history)
+
+    assert _effects_after(tasks.of(run_id), history, moved.seq) == _effects_after(
+        tasks.of(reference_id), ref_history, position
+    )
+    assert _entered_after(history, moved.seq) == _entered_after(ref_history, position)
+    assert info.output == reference.output == expected_output(scenario)
+    assert info.variables == reference.variables
+    if scenario.new_variable:
+        assert info.variables[NEW_VARIABLE] == NEW_DEFAULT
 
 
 def _task_names(*specs: WorkflowSpec) -> set[str]:
@@ -264,14 +279,17 @@ def _outcome(expected: Expectation, scenario: Scenario) -> str:
     return "pending" if expected.run_class == "safe_later" and scenario.migrate_later else "not_now"
 
 
-async def _same_as_old_run(drive: Driver, scenario: Scenario, info: RunInfo, history: Sequence[HistoryEntry]) -> None:
+async def _same_as_old_run(
+    drive: Driver, scenario: Scenario, run_id: str, info: RunInfo, history: Sequence[HistoryEntry]
+) -> None:
     """The run that did not move did what a run of the old version does."""
-    await drive.env.engine.start(WORKFLOW, scenario.inputs, run_id=OLD_RUN, version=info.version)
-    plain = await drive.finish(OLD_RUN)
+    plain_id = f"old-{run_id}"
+    await drive.env.engine.start(WORKFLOW, scenario.inputs, run_id=plain_id, version=info.version)
+    plain = await drive.finish(plain_id)
     assert info.output == plain.output and info.variables == plain.variables
-    ran = [(e.task, e.node, e.args) for e in drive.tasks.of(MIGRATED)]
-    assert ran == [(e.task, e.node, e.args) for e in drive.tasks.of(OLD_RUN)]
-    assert _entered_after(history, 0) == _entered_after(await drive.env.history(OLD_RUN), 0)
+    ran = [(e.task, e.node, e.args) for e in drive.tasks.of(run_id)]
+    assert ran == [(e.task, e.node, e.args) for e in drive.tasks.of(plain_id)]
+    assert _entered_after(history, 0) == _entered_after(await drive.env.history(plain_id), 0)
 
 
 def _run(scenario: Scenario) -> None:
@@ -283,16 +301,16 @@ def _run(scenario: Scenario) -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
-# A thread at a renamed node whose output the new version reads later.
-@example(Scenario((Item("task", 1, "rename"), Item("wait", 2, "keep")), (), False, False, 1, False))
-# A running task attempt moved to a renamed node, a new variable, a new task after it.
-@example(Scenario((Item("task", 1, "rename"),), (Insert("task", 1, 1),), True, False, 0, False))
-# Removed wait: moves automatically at the next task that maps, through a taken branch.
-@example(Scenario((Item("wait", 1, "remove"), Item("branch", 2, "keep"), Item("task", 3, "keep")), (), True,
-                  True, 0, True))  # fmt: skip
-# Removed wait with nothing mapping before the exit: drains on the old version.
-@example(Scenario((Item("task", 1, "keep"), Item("wait", 2, "remove")), (), False, False, 1, True))
-# Safe later without migrate_later: left on the old version.
-@example(Scenario((Item("wait", 1, "unmapped"), Item("task", 2, "keep")), (), False, False, 0, False))
+# Runs at a renamed task (its attempt running) and after it (the new version
+# reads its output by the new id); a new variable; a new task.
+@example(Scenario((Item("task", 1, "rename"), Item("wait", 2, "keep")), (Insert("task", 1, 2),), True, False, False))
+# A removed wait: the run moves by itself at the next task that maps, in a taken branch.
+@example(Scenario((Item("wait", 1, "remove"), Item("branch", 2, "keep"), Item("task", 3, "keep")), (), True, True,
+                  True))  # fmt: skip
+# Safe later without migrate_later (w1), safe now (t2), must drain (w3).
+@example(Scenario((Item("wait", 1, "unmapped"), Item("task", 2, "keep"), Item("wait", 3, "remove")), (), False,
+                  False, False))  # fmt: skip
+# Safe later, but the branch that maps is passed without resting there: the run never moves.
+@example(Scenario((Item("wait", 1, "remove"), Item("branch", 2, "keep")), (), False, False, True))
 def test_a_migrated_run_does_what_a_run_of_the_new_version_does_from_the_same_place(scenario: Scenario) -> None:
     _run(scenario)
