@@ -98,11 +98,11 @@ class Scenario:
 @st.composite
 def scenarios(draw: Callable[..., Any]) -> Scenario:
     """A random scenario with at least one node where the old run rests."""
-    kinds = draw(st.lists(st.sampled_from(("task", "wait", "wait", "branch")), min_size=1, max_size=6))
+    kinds = draw(st.lists(st.sampled_from(("task", "task", "wait", "wait", "branch")), min_size=1, max_size=6))
     items = []
     for number, kind in enumerate(kinds, start=1):
         edits: tuple[Edit, ...] = ("keep", "remove", "rename") if kind == "branch" else (
-            "keep", "keep", "remove", "rename", "unmapped")  # fmt: skip
+            "keep", "keep", "remove", "rename", "rename", "unmapped")  # fmt: skip
         items.append(Item(kind, number, draw(st.sampled_from(edits))))
     inserted = draw(st.lists(st.tuples(st.sampled_from(("task", "wait")), st.integers(0, len(items))), max_size=3))
     inserts = tuple(Insert(kind, number, before) for number, (kind, before) in enumerate(inserted, start=1))

@@ -247,7 +247,8 @@ async def _check_run(drive: Driver, scenario: Scenario, run_id: str, expected: E
     assert moved.detail["from"] == str(old) and moved.detail["to"] == str(new)
     assert moved.detail["plan"] == plan_id
     assert moved.detail["automatic"] is (expected.run_class == "safe_later")
-    assert moved.detail["threads"] == [{"thread": 0, "from": expected.moves_at, "to": expected.moves_to}]
+    renamed = expected.moves_at != expected.moves_to  # the entry lists the threads whose node id changed
+    assert moved.detail["threads"] == [{"thread": 0, "from": expected.moves_at, "to": expected.moves_to}] * renamed
     assert moved.detail["variables"] == ([NEW_VARIABLE] if scenario.new_variable else [])
 
     assert expected.moves_to is not None
@@ -299,7 +300,7 @@ def _run(scenario: Scenario) -> None:
 # ---------------------------------------------------------------- the tests
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 # Runs at a renamed task (its attempt running) and after it (the new version
 # reads its output by the new id); a new variable; a new task.
