@@ -38,6 +38,7 @@ from wfc.specs import WorkflowSpec
 
 ItemKind = Literal["task", "wait", "branch"]
 Edit = Literal["keep", "remove", "rename", "unmapped"]
+Halt = Literal["no", "halt", "release"]
 RunClass = Literal["safe_now", "safe_later", "must_drain"]
 
 WORKFLOW = "mig"
@@ -86,6 +87,10 @@ class Scenario:
     new_variable: bool
     flag: bool
     migrate_later: bool
+    halt: Halt = "no"
+    """``halt``: the runs are HALTED while planned and applied, resumed
+    after; ``release``: and their running task attempts answer meanwhile
+    (the result is kept for the resume)."""
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -109,7 +114,8 @@ def scenarios(draw: Callable[..., Any]) -> Scenario:
     flag = draw(st.booleans())
     if not resting_nodes(tuple(items), flag):  # only untaken branches: take them
         flag = True
-    return Scenario(tuple(items), inserts, draw(st.booleans()), flag, draw(st.booleans()))
+    halt: Halt = draw(st.sampled_from(("no", "no", "halt", "release")))
+    return Scenario(tuple(items), inserts, draw(st.booleans()), flag, draw(st.booleans()), halt)
 
 
 def resting_nodes(items: tuple[Item, ...], flag: bool) -> list[str]:

@@ -197,9 +197,16 @@ async def _check(scenario: Scenario) -> None:
         await env.open()
         drive = Driver(env, tasks, {str(old.version): old, str(new.version): new})
         for run_id, wanted in expected.items():
-            event(f"{wanted.run_class}, moves: {wanted.moves_at is not None}")
+            event(f"{wanted.run_class}, moves: {wanted.moves_at is not None}, halt: {scenario.halt}")
             await env.engine.start(WORKFLOW, scenario.inputs, run_id=run_id, version=old.version)
             await drive.to(run_id, wanted.position)
+
+        if scenario.halt != "no":
+            for run_id in expected:
+                await env.engine.halt(run_id, "to move it")
+                if scenario.halt == "release" and run_id in tasks.blocked:
+                    tasks.release(run_id)
+            await env.settle()
 
         plan = await env.engine.plan_migration(
             WORKFLOW, str(old.version), str(new.version), mapping(scenario), migrate_later=scenario.migrate_later
@@ -221,6 +228,8 @@ async def _check(scenario: Scenario) -> None:
         for run in again.runs:
             assert outcomes[run.run_id] != "migrated" or run.outcome == "already_migrated", again
 
+        for run_id in expected if scenario.halt != "no" else ():
+            await env.engine.resume(run_id)
         for run_id, wanted in expected.items():
             await _check_run(drive, scenario, run_id, wanted, report.plan_id)
         last = await env.engine.apply_migration(plan.document())
