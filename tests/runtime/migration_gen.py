@@ -6,6 +6,7 @@ The old version of workflow ``mig`` is one chain of *items* in the thread
 
 - a task ``tK`` (node ``tK``, task ``tK``, argument ``x``);
 - a wait ``wK`` for the event ``eK``;
+- a user task ``uK`` assigned to ``ann`` with the form ``approve``;
 - a branch ``ifK`` (a nop): to the task ``bK`` when the input ``flag``
   holds, then the nop ``joinK``; else straight to ``joinK``.
 
@@ -32,16 +33,19 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from hypothesis import strategies as st
-from rtspec import Json, edge, exit_, lst, nop, out, spec, task, var, variable, wait
+from rtspec import Json, edge, exit_, field, form, lst, nop, out, spec, task, user_task, var, variable, wait
 
 from wfc.specs import WorkflowSpec
 
-ItemKind = Literal["task", "wait", "branch"]
+ItemKind = Literal["task", "wait", "form", "branch"]
 Edit = Literal["keep", "remove", "rename", "unmapped"]
 Halt = Literal["no", "halt", "release"]
 RunClass = Literal["safe_now", "safe_later", "must_drain"]
 
 WORKFLOW = "mig"
+#: The form of every user task, and what the test completes it with.
+FORM, FORM_VALUES = "approve", {"ok": True}
+APPROVE = form(FORM, field("ok", "bool"))
 #: The new version's new variable and its default.
 NEW_VARIABLE, NEW_DEFAULT = "v", "fresh"
 
@@ -57,7 +61,7 @@ class Item:
     @property
     def node(self) -> str:
         """The old id of its main node (the branch's: its task)."""
-        return {"task": f"t{self.number}", "wait": f"w{self.number}", "branch": f"b{self.number}"}[self.kind]
+        return {"task": "t", "wait": "w", "form": "u", "branch": "b"}[self.kind] + str(self.number)
 
     @property
     def renamed(self) -> str:
@@ -103,7 +107,7 @@ class Scenario:
 @st.composite
 def scenarios(draw: Callable[..., Any]) -> Scenario:
     """A random scenario with at least one node where the old run rests."""
-    kinds = draw(st.lists(st.sampled_from(("task", "task", "wait", "wait", "branch")), min_size=1, max_size=6))
+    kinds = draw(st.lists(st.sampled_from(("task", "task", "wait", "wait", "form", "branch")), min_size=1, max_size=6))
     items = []
     for number, kind in enumerate(kinds, start=1):
         edits: tuple[Edit, ...] = ("keep", "remove", "rename") if kind == "branch" else (
@@ -137,6 +141,8 @@ def _item_nodes(item: Item, node: str, new: bool, with_variable: bool) -> list[t
         return [(node, _task(f"t{n}", new, with_variable))]
     if item.kind == "wait":
         return [(node, wait(f"e{n}"))]
+    if item.kind == "form":
+        return [(node, user_task(FORM, user="ann"))]
     return [
         (f"if{n}", nop(edges=[edge(node, var("flag")), edge(f"join{n}")])),
         (node, _task(f"b{n}", new, with_variable)),
@@ -150,7 +156,7 @@ def old_spec(scenario: Scenario) -> WorkflowSpec:
         nodes.extend(_item_nodes(item, item.node, False, False))
     tasks = [item.node for item in scenario.items if item.kind == "task"]
     nodes.append(("exit", exit_(lst(var("x"), *[out(t) for t in tasks]))))
-    return spec(WORKFLOW, nodes, _variables(False))
+    return spec(WORKFLOW, nodes, _variables(False), forms=[APPROVE])
 
 
 def new_spec(scenario: Scenario) -> WorkflowSpec:
@@ -170,7 +176,7 @@ def new_spec(scenario: Scenario) -> WorkflowSpec:
     insert(len(scenario.items))
     head = [var("x")] + ([var(NEW_VARIABLE)] if with_variable else [])
     nodes.append(("exit", exit_(lst(*head, *[out(t) for t in output_tasks(scenario)]))))
-    return spec(WORKFLOW, nodes, _variables(with_variable), version=(1, 1))
+    return spec(WORKFLOW, nodes, _variables(with_variable), version=(1, 1), forms=[APPROVE])
 
 
 def _variables(with_variable: bool) -> dict[str, Json]:

@@ -6,8 +6,9 @@ would; a run that must not move now is left on the old version untouched.
 
 Each example runs in a :func:`wfc.testing.workflow_env` (in-memory SQLite,
 virtual clock). Every task blocks until the test releases it, so a run is
-driven one resting point at a time: a wait (the test sends its event) or a
-task attempt running (the test lets it answer). The run of the old version
+driven one resting point at a time: a wait (the test sends its event), a
+user task (the test completes it; its row must name the run's node and
+version) or a task attempt running (the test lets it answer). The run of the old version
 is driven to the example's position, planned, applied, then finished; the
 reference run of the new version is driven to the node the run moved to,
 and finished the same way. What is compared:
@@ -19,6 +20,7 @@ and finished the same way. What is compared:
 - the output and the variables equal the reference's (and the model's);
 - one ``MIGRATED`` entry saying from, to, the thread's move, the new variables
   and whether it was automatic (``migrate_later``);
+- an open user task's row names the node and version its run is at, moved or not;
 - a run that does not move (``must_drain``, or ``safe_later`` without
   ``migrate_later``) stays on the old version and does exactly what a run of
   the old version driven the same way does.
@@ -33,6 +35,7 @@ from typing import Any
 import anyio
 from hypothesis import HealthCheck, event, example, given, settings
 from migration_gen import (
+    FORM_VALUES,
     NEW_DEFAULT,
     NEW_VARIABLE,
     WORKFLOW,
@@ -51,7 +54,7 @@ from migration_gen import (
 )
 
 from wfc.runtime import HistoryEntry, RunInfo, RunStatus, TaskContext
-from wfc.specs import TaskNode, WaitForEventNode, WorkflowSpec
+from wfc.specs import TaskNode, UserTaskNode, WaitForEventNode, WorkflowSpec
 from wfc.testing import VirtualClock, WorkflowEnv, workflow_env
 
 
@@ -121,6 +124,9 @@ class Driver:
         node = self.specs[str(info.version)].threads["main"].nodes[thread.node]
         if run_id in self.tasks.blocked:  # by the task node's name: a moved run's attempt ran at the old node id
             assert isinstance(node, TaskNode) and node.task == self.tasks.blocked[run_id][0], (info, thread)
+        elif isinstance(node, UserTaskNode):  # its row names the node and version the run is at now
+            task = await self.env.user_task(run_id)
+            assert (task.node, task.version, task.thread) == (thread.node, str(info.version), 0), task
         else:
             assert isinstance(node, WaitForEventNode), f"run {run_id} stopped at {thread.node}: {info.waiting_on}"
         return info, thread.node
@@ -129,6 +135,9 @@ class Driver:
         """Let the run leave the node it rests at."""
         if run_id in self.tasks.blocked:
             self.tasks.release(run_id)
+            return
+        if isinstance(self.specs[str(info.version)].threads["main"].nodes[node], UserTaskNode):
+            await self.env.complete_user_task(run_id, FORM_VALUES, user="ann")
             return
         wait = self.specs[str(info.version)].threads["main"].nodes[node]
         assert isinstance(wait, WaitForEventNode)
