@@ -30,9 +30,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from migration_gen import (
     FORM_VALUES,
@@ -52,6 +54,7 @@ from migration_gen import (
     scenarios,
     stub_result,
 )
+from rtdb import SKIP_REASON, make_db, postgres_base_url
 
 from wfc.runtime import HistoryEntry, RunInfo, RunStatus, TaskContext
 from wfc.specs import TaskNode, UserTaskNode, WaitForEventNode, WorkflowSpec
@@ -191,13 +194,15 @@ def _check_effects(run_id: str, effects: list[Effect], history: Sequence[History
 # ---------------------------------------------------------------- the property
 
 
-async def _check(scenario: Scenario) -> None:
+async def _check(scenario: Scenario, url: str | None = None) -> None:
     """One run of the old version rests at each of its resting nodes; one
-    plan and one apply for them all; then each is finished and checked."""
+    plan and one apply for them all; then each is finished and checked.
+    ``url``: the store (default: SQLite in memory)."""
     old, new = old_spec(scenario), new_spec(scenario)
     places = resting_nodes(scenario.items, scenario.flag)
     expected = {f"run-{i}": expectation(scenario, i) for i in range(len(places))}
     async with workflow_env() as env:
+        env.url = url or env.url
         tasks = Tasks(env.clock)
         for name in _task_names(old, new):
             tasks.stub(env, name)
@@ -315,6 +320,14 @@ def _run(scenario: Scenario) -> None:
     anyio.run(_check, scenario)
 
 
+def _run_on_postgres(scenario: Scenario) -> None:
+    database = make_db("postgres", Path("unused"))  # a fresh schema per example
+    try:
+        anyio.run(_check, scenario, database.url)
+    finally:
+        database.drop()
+
+
 # ---------------------------------------------------------------- the tests
 
 
@@ -333,3 +346,11 @@ def _run(scenario: Scenario) -> None:
 @example(Scenario((Item("wait", 1, "remove"), Item("branch", 2, "keep")), (), False, False, True))
 def test_a_migrated_run_does_what_a_run_of_the_new_version_does_from_the_same_place(scenario: Scenario) -> None:
     _run(scenario)
+
+
+@pytest.mark.skipif(postgres_base_url() is None, reason=SKIP_REASON)
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_on_postgresql_too(scenario: Scenario) -> None:
+    """The same property on PostgreSQL (its own SQL moves the run row), fewer examples: each needs a schema."""
+    _run_on_postgres(scenario)
