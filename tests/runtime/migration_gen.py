@@ -95,6 +95,9 @@ class Scenario:
     """``halt``: the runs are HALTED while planned and applied, resumed
     after; ``release``: and their running task attempts answer meanwhile
     (the result is kept for the resume)."""
+    stale: bool = False
+    """Each run moves on one resting node between the plan and its apply
+    (then halts, if it does)."""
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -119,7 +122,7 @@ def scenarios(draw: Callable[..., Any]) -> Scenario:
     if not resting_nodes(tuple(items), flag):  # only untaken branches: take them
         flag = True
     halt: Halt = draw(st.sampled_from(("no", "no", "halt", "release")))
-    return Scenario(tuple(items), inserts, draw(st.booleans()), flag, draw(st.booleans()), halt)
+    return Scenario(tuple(items), inserts, draw(st.booleans()), flag, draw(st.booleans()), halt, draw(st.booleans()))
 
 
 def resting_nodes(items: tuple[Item, ...], flag: bool) -> list[str]:
