@@ -11,17 +11,17 @@ The old version of workflow ``mig`` is one chain of *items* in the thread
   holds, then the nop ``joinK``; else straight to ``joinK``.
 
 The new version edits each item: keeps it, removes it, renames its node (the
-mapping file maps the old id to the new one), or renames it without saying
-so in the mapping (to the plan, the old node was removed and a new one
-added); a branch is kept, removed whole, or its task node renamed. New tasks
-``nJ`` and waits ``vJ`` (event ``gJ``) are inserted, and optionally a new
-variable ``v`` with a default that every task of the new version also
-takes. Every node keeps what it waits for (task or event), so whether a
-node maps depends on its id and the mapping only.
+mapping file maps the old id to the new one), renames it without saying so
+in the mapping (to the plan, the old node was removed and a new one added),
+or keeps its id for a node that waits for something else (another task,
+event or form: a thread waiting there cannot move); a branch is kept,
+removed whole, or its task node renamed. New tasks ``nJ`` and waits ``vJ``
+(event ``gJ``) are inserted, and optionally a new variable ``v`` with a
+default that every task of the new version also takes.
 
 A run position is a node where a run of the old version rests
-(:func:`resting_nodes`): a wait (waiting for its event) or a task (its
-attempt running); the test puts one run at each. :func:`expectation` says
+(:func:`resting_nodes`): a wait (waiting for its event), a user task (open)
+or a task (its attempt running); the test puts one run at each. :func:`expectation` says
 from the scenario alone which class the plan must give the run at each
 position, and where it will move to the new version.
 """
@@ -38,14 +38,14 @@ from rtspec import Json, edge, exit_, field, form, lst, nop, out, spec, task, us
 from wfc.specs import WorkflowSpec
 
 ItemKind = Literal["task", "wait", "form", "branch"]
-Edit = Literal["keep", "remove", "rename", "unmapped"]
+Edit = Literal["keep", "remove", "rename", "unmapped", "change"]
 Halt = Literal["no", "halt", "release"]
 RunClass = Literal["safe_now", "safe_later", "must_drain"]
 
 WORKFLOW = "mig"
 #: The form of every user task, and what the test completes it with.
-FORM, FORM_VALUES = "approve", {"ok": True}
-APPROVE = form(FORM, field("ok", "bool"))
+FORM, FORM2, FORM_VALUES = "approve", "approve-again", {"ok": True}
+APPROVE, APPROVE2 = form(FORM, field("ok", "bool")), form(FORM2, field("ok", "bool"))
 #: The new version's new variable and its default.
 NEW_VARIABLE, NEW_DEFAULT = "v", "fresh"
 
@@ -114,7 +114,7 @@ def scenarios(draw: Callable[..., Any]) -> Scenario:
     items = []
     for number, kind in enumerate(kinds, start=1):
         edits: tuple[Edit, ...] = ("keep", "remove", "rename") if kind == "branch" else (
-            "keep", "keep", "remove", "rename", "rename", "unmapped")  # fmt: skip
+            "keep", "keep", "remove", "rename", "rename", "unmapped", "change")  # fmt: skip
         items.append(Item(kind, number, draw(st.sampled_from(edits))))
     inserted = draw(st.lists(st.tuples(st.sampled_from(("task", "wait")), st.integers(0, len(items))), max_size=3))
     inserts = tuple(Insert(kind, number, before) for number, (kind, before) in enumerate(inserted, start=1))
@@ -140,12 +140,13 @@ def _task(name: str, new: bool, with_variable: bool) -> Json:
 
 def _item_nodes(item: Item, node: str, new: bool, with_variable: bool) -> list[tuple[str, Json]]:
     n = item.number
+    other = "x" if new and item.edit == "change" else ""  # the same node id waiting for something else
     if item.kind == "task":
-        return [(node, _task(f"t{n}", new, with_variable))]
+        return [(node, _task(f"t{n}{other}", new, with_variable))]
     if item.kind == "wait":
-        return [(node, wait(f"e{n}"))]
+        return [(node, wait(f"e{n}{other}"))]
     if item.kind == "form":
-        return [(node, user_task(FORM, user="ann"))]
+        return [(node, user_task(FORM2 if other else FORM, user="ann"))]
     return [
         (f"if{n}", nop(edges=[edge(node, var("flag")), edge(f"join{n}")])),
         (node, _task(f"b{n}", new, with_variable)),
@@ -159,7 +160,7 @@ def old_spec(scenario: Scenario) -> WorkflowSpec:
         nodes.extend(_item_nodes(item, item.node, False, False))
     tasks = [item.node for item in scenario.items if item.kind == "task"]
     nodes.append(("exit", exit_(lst(var("x"), *[out(t) for t in tasks]))))
-    return spec(WORKFLOW, nodes, _variables(False), forms=[APPROVE])
+    return spec(WORKFLOW, nodes, _variables(False), forms=[APPROVE, APPROVE2])
 
 
 def new_spec(scenario: Scenario) -> WorkflowSpec:
@@ -175,11 +176,12 @@ def new_spec(scenario: Scenario) -> WorkflowSpec:
     for index, item in enumerate(scenario.items):
         insert(index)
         if item.edit != "remove":
-            nodes.extend(_item_nodes(item, item.node if item.edit == "keep" else item.renamed, True, with_variable))
+            renamed = item.edit in ("rename", "unmapped")
+            nodes.extend(_item_nodes(item, item.renamed if renamed else item.node, True, with_variable))
     insert(len(scenario.items))
     head = [var("x")] + ([var(NEW_VARIABLE)] if with_variable else [])
     nodes.append(("exit", exit_(lst(*head, *[out(t) for t in output_tasks(scenario)]))))
-    return spec(WORKFLOW, nodes, _variables(with_variable), version=(1, 1), forms=[APPROVE])
+    return spec(WORKFLOW, nodes, _variables(with_variable), version=(1, 1), forms=[APPROVE, APPROVE2])
 
 
 def _variables(with_variable: bool) -> dict[str, Json]:
