@@ -5,13 +5,15 @@ lost or run twice, as a run of the new version started at the same position
 would; a run that must not move now is left on the old version untouched.
 
 Each example runs in a :func:`wfc.testing.workflow_env` (in-memory SQLite,
-virtual clock). Every task blocks until the test releases it, so a run is
-driven one resting point at a time: a wait (the test sends its event), a
-user task (the test completes it; its row must name the run's node and
-version) or a task attempt running (the test lets it answer). The run of the old version
-is driven to the example's position, planned, applied, then finished; the
-reference run of the new version is driven to the node the run moved to,
-and finished the same way. What is compared:
+virtual clock; a few on PostgreSQL too). Every task blocks until the test
+releases it, so a run is driven one resting point at a time: a wait (the
+test sends its event), a user task (the test completes it; its row must name
+the run's node and version) or a task attempt running (the test lets it
+answer). One run of the old version is driven to each position; the runs
+are planned and applied together (HALTED meanwhile, or moved on one node
+between plan and apply, as the example says), resumed, and finished; the
+reference run of the new version is driven to the node a run moved at, and
+finished the same way. What is compared:
 
 - every task effect (one stub call per idempotency key, first attempt only),
   and every key the journal dispatched has its effect;
