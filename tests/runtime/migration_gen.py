@@ -40,6 +40,7 @@ from wfc.specs import WorkflowSpec
 ItemKind = Literal["task", "wait", "form", "branch"]
 Edit = Literal["keep", "remove", "rename", "unmapped", "change"]
 Halt = Literal["no", "halt", "release"]
+Stale = Literal["no", "before", "racing"]
 RunClass = Literal["safe_now", "safe_later", "must_drain"]
 
 WORKFLOW = "mig"
@@ -95,9 +96,12 @@ class Scenario:
     """``halt``: the runs are HALTED while planned and applied, resumed
     after; ``release``: and their running task attempts answer meanwhile
     (the result is kept for the resume)."""
-    stale: bool = False
-    """Each run moves on one resting node between the plan and its apply
-    (then halts, if it does)."""
+    stale: Stale = "no"
+    """``before``: each run moves on one resting node between the plan and
+    its apply (then halts, if it does); ``racing``: each does while the
+    plan is applied (never halted)."""
+    race_turns: int = 0
+    """``racing``: the ``i``-th run moves after ``i * race_turns`` turns of the event loop."""
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -122,7 +126,9 @@ def scenarios(draw: Callable[..., Any]) -> Scenario:
     if not resting_nodes(tuple(items), flag):  # only untaken branches: take them
         flag = True
     halt: Halt = draw(st.sampled_from(("no", "no", "halt", "release")))
-    return Scenario(tuple(items), inserts, draw(st.booleans()), flag, draw(st.booleans()), halt, draw(st.booleans()))
+    stale: Stale = draw(st.sampled_from(("no", "no", "before") if halt != "no" else ("no", "no", "before", "racing")))
+    turns = draw(st.integers(0, 60)) if stale == "racing" else 0
+    return Scenario(tuple(items), inserts, draw(st.booleans()), flag, draw(st.booleans()), halt, stale, turns)
 
 
 def resting_nodes(items: tuple[Item, ...], flag: bool) -> list[str]:
