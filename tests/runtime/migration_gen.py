@@ -16,8 +16,9 @@ in the mapping (to the plan, the old node was removed and a new one added),
 or keeps its id for a node that waits for something else (another task,
 event or form: a thread waiting there cannot move); a branch is kept,
 removed whole, or its task node renamed. New tasks ``nJ`` and waits ``vJ``
-(event ``gJ``) are inserted, and optionally a new variable ``v`` with a
-default that every task of the new version also takes.
+(event ``gJ``) are inserted, and optionally a new variable ``v`` (with a
+default, or required with its value in the mapping file) that every task
+of the new version also takes.
 
 A run position is a node where a run of the old version rests
 (:func:`resting_nodes`): a wait (waiting for its event), a user task (open)
@@ -41,6 +42,7 @@ ItemKind = Literal["task", "wait", "form", "branch"]
 Edit = Literal["keep", "remove", "rename", "unmapped", "change"]
 Halt = Literal["no", "halt", "release"]
 Stale = Literal["no", "before", "racing"]
+NewVariable = Literal["no", "default", "mapped"]
 RunClass = Literal["safe_now", "safe_later", "must_drain"]
 
 WORKFLOW = "mig"
@@ -48,7 +50,7 @@ WORKFLOW = "mig"
 FORM, FORM2, FORM_VALUES = "approve", "approve-again", {"ok": True}
 APPROVE, APPROVE2 = form(FORM, field("ok", "bool")), form(FORM2, field("ok", "bool"))
 #: The new version's new variable and its default.
-NEW_VARIABLE, NEW_DEFAULT = "v", "fresh"
+NEW_VARIABLE, NEW_DEFAULT, NEW_MAPPED = "v", "fresh", "given"
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,9 @@ class Scenario:
 
     items: tuple[Item, ...]
     inserts: tuple[Insert, ...]
-    new_variable: bool
+    new_variable: NewVariable
+    """The new version's new variable ``v``: none, with a default, or
+    required, its value for moved runs in the mapping file."""
     flag: bool
     migrate_later: bool
     halt: Halt = "no"
@@ -105,7 +109,18 @@ class Scenario:
 
     @property
     def inputs(self) -> dict[str, Any]:
+        """A run's inputs on the old version."""
         return {"x": "in", "flag": self.flag}
+
+    @property
+    def new_inputs(self) -> dict[str, Any]:
+        """A run's inputs on the new version."""
+        return self.inputs | ({NEW_VARIABLE: NEW_MAPPED} if self.new_variable == "mapped" else {})
+
+    @property
+    def new_value(self) -> str | None:
+        """The value of ``v`` in a moved run (``None``: no ``v``)."""
+        return {"no": None, "default": NEW_DEFAULT, "mapped": NEW_MAPPED}[self.new_variable]
 
 
 # ---------------------------------------------------------------- strategies
@@ -128,7 +143,8 @@ def scenarios(draw: Callable[..., Any]) -> Scenario:
     halt: Halt = draw(st.sampled_from(("no", "no", "halt", "release")))
     stale: Stale = draw(st.sampled_from(("no", "no", "before") if halt != "no" else ("no", "no", "before", "racing")))
     turns = draw(st.integers(0, 60)) if stale == "racing" else 0
-    return Scenario(tuple(items), inserts, draw(st.booleans()), flag, draw(st.booleans()), halt, stale, turns)
+    new_variable: NewVariable = draw(st.sampled_from(("no", "default", "mapped")))
+    return Scenario(tuple(items), inserts, new_variable, flag, draw(st.booleans()), halt, stale, turns)
 
 
 def resting_nodes(items: tuple[Item, ...], flag: bool) -> list[str]:
@@ -166,12 +182,12 @@ def old_spec(scenario: Scenario) -> WorkflowSpec:
         nodes.extend(_item_nodes(item, item.node, False, False))
     tasks = [item.node for item in scenario.items if item.kind == "task"]
     nodes.append(("exit", exit_(lst(var("x"), *[out(t) for t in tasks]))))
-    return spec(WORKFLOW, nodes, _variables(False), forms=[APPROVE, APPROVE2])
+    return spec(WORKFLOW, nodes, _variables("no"), forms=[APPROVE, APPROVE2])
 
 
 def new_spec(scenario: Scenario) -> WorkflowSpec:
     nodes: list[tuple[str, Json]] = []
-    with_variable = scenario.new_variable
+    with_variable = scenario.new_variable != "no"
 
     def insert(before: int) -> None:
         for added in scenario.inserts:
@@ -187,13 +203,15 @@ def new_spec(scenario: Scenario) -> WorkflowSpec:
     insert(len(scenario.items))
     head = [var("x")] + ([var(NEW_VARIABLE)] if with_variable else [])
     nodes.append(("exit", exit_(lst(*head, *[out(t) for t in output_tasks(scenario)]))))
-    return spec(WORKFLOW, nodes, _variables(with_variable), version=(1, 1), forms=[APPROVE, APPROVE2])
+    return spec(WORKFLOW, nodes, _variables(scenario.new_variable), version=(1, 1), forms=[APPROVE, APPROVE2])
 
 
-def _variables(with_variable: bool) -> dict[str, Json]:
+def _variables(new_variable: NewVariable) -> dict[str, Json]:
     found = {"x": variable("str", required=True), "flag": variable("bool", required=True)}
-    if with_variable:
+    if new_variable == "default":
         found[NEW_VARIABLE] = variable("str", default=NEW_DEFAULT)
+    if new_variable == "mapped":
+        found[NEW_VARIABLE] = variable("str", required=True)
     return found
 
 
@@ -209,9 +227,11 @@ def output_tasks(scenario: Scenario) -> list[str]:
 
 
 def mapping(scenario: Scenario) -> dict[str, Any]:
-    """The mapping file: every renamed node that the scenario says is mapped."""
+    """The mapping file: every renamed node that the scenario says is mapped,
+    and the new required variable's value."""
     nodes = {item.node: item.renamed for item in scenario.items if item.edit == "rename"}
-    return {"nodes": {"main": nodes} if nodes else {}, "variables": {}}
+    values = {NEW_VARIABLE: NEW_MAPPED} if scenario.new_variable == "mapped" else {}
+    return {"nodes": {"main": nodes} if nodes else {}, "variables": values}
 
 
 def stub_result(task_name: str, args: list[Any]) -> str:
@@ -221,7 +241,7 @@ def stub_result(task_name: str, args: list[Any]) -> str:
 
 def expected_output(scenario: Scenario) -> list[Any]:
     """The new version's output for the scenario's inputs."""
-    head: list[Any] = ["in"] + ([NEW_DEFAULT] if scenario.new_variable else [])
+    head: list[Any] = ["in"] + ([scenario.new_value] if scenario.new_value is not None else [])
     return head + [stub_result(node.removesuffix("-r"), ["in"]) for node in output_tasks(scenario)]
 
 

@@ -42,7 +42,6 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from migration_gen import (
     FORM_VALUES,
-    NEW_DEFAULT,
     NEW_VARIABLE,
     WORKFLOW,
     Expectation,
@@ -359,11 +358,11 @@ async def _check_run(
     assert moved.detail["automatic"] is (expected.run_class == "safe_later")
     renamed = expected.moves_at != expected.moves_to  # the entry lists the threads whose node id changed
     assert moved.detail["threads"] == [{"thread": 0, "from": expected.moves_at, "to": expected.moves_to}] * renamed
-    assert moved.detail["variables"] == ([NEW_VARIABLE] if scenario.new_variable else [])
+    assert moved.detail["variables"] == ([NEW_VARIABLE] if scenario.new_value is not None else [])
 
     assert expected.moves_to is not None
     reference_id = f"reference-{run_id}"
-    await env.engine.start(WORKFLOW, scenario.inputs, run_id=reference_id, version=new)
+    await env.engine.start(WORKFLOW, scenario.new_inputs, run_id=reference_id, version=new)
     position = await drive.to(reference_id, expected.moves_to)
     reference = await drive.finish(reference_id)
     assert reference.status is RunStatus.COMPLETED, reference.failure
@@ -376,8 +375,8 @@ async def _check_run(
     assert _entered_after(history, moved.seq) == _entered_after(ref_history, position)
     assert info.output == reference.output == expected_output(scenario)
     assert info.variables == reference.variables
-    if scenario.new_variable:
-        assert info.variables[NEW_VARIABLE] == NEW_DEFAULT
+    if scenario.new_value is not None:
+        assert info.variables[NEW_VARIABLE] == scenario.new_value
 
 
 def _task_names(*specs: WorkflowSpec) -> set[str]:
@@ -424,17 +423,19 @@ def _run_on_postgres(scenario: Scenario) -> None:
 @given(scenarios())
 # Runs at a renamed task (its attempt running) and after it (the new version
 # reads its output by the new id); a new variable; a new task.
-@example(Scenario((Item("task", 1, "rename"), Item("wait", 2, "keep")), (Insert("task", 1, 2),), True, False, False))
-# A removed wait: the run moves by itself at the next task that maps, in a taken branch.
-@example(Scenario((Item("wait", 1, "remove"), Item("branch", 2, "keep"), Item("task", 3, "keep")), (), True, True,
-                  True))  # fmt: skip
+@example(Scenario((Item("task", 1, "rename"), Item("wait", 2, "keep")), (Insert("task", 1, 2),), "default", False,
+                  False))  # fmt: skip
+# A removed wait: the run moves by itself at the next task that maps, in a taken branch,
+# and its new required variable takes the mapping's value.
+@example(Scenario((Item("wait", 1, "remove"), Item("branch", 2, "keep"), Item("task", 3, "keep")), (), "mapped",
+                  True, True))  # fmt: skip
 # Safe later without migrate_later (w1), safe now (t2), must drain (w3).
-@example(Scenario((Item("wait", 1, "unmapped"), Item("task", 2, "keep"), Item("wait", 3, "remove")), (), False,
+@example(Scenario((Item("wait", 1, "unmapped"), Item("task", 2, "keep"), Item("wait", 3, "remove")), (), "no",
                   False, False))  # fmt: skip
 # Safe later, but the branch that maps is passed without resting there: the run never moves.
-@example(Scenario((Item("wait", 1, "remove"), Item("branch", 2, "keep")), (), False, False, True))
+@example(Scenario((Item("wait", 1, "remove"), Item("branch", 2, "keep")), (), "no", False, True))
 # A stale plan: a run planned safe now is at a removed wait when applied (not now: the report is not complete).
-@example(Scenario((Item("task", 1, "keep"), Item("wait", 2, "remove"), Item("task", 3, "keep")), (), False, False,
+@example(Scenario((Item("task", 1, "keep"), Item("wait", 2, "remove"), Item("task", 3, "keep")), (), "no", False,
                   False, "no", "before"))  # fmt: skip
 def test_a_migrated_run_does_what_a_run_of_the_new_version_does_from_the_same_place(scenario: Scenario) -> None:
     _run(scenario)
