@@ -152,15 +152,20 @@ def apply_command(
     url = database_url(db)
 
     async def apply() -> "MigrationReport":
+        from wfc.runtime.errors import UnknownWorkflowError
         from wfc.runtime.migration_apply import PlanError
+        from wfc.runtime.migration_plan import MappingError
 
         with _Progress() as progress:
             async with client(url) as engine:
                 try:
                     return await engine.apply_migration(document, progress=progress)
-                except PlanError as exc:
-                    raise CliError(f"{_shown(plan_file)}: {exc}; make the plan again on this database "
-                                   f"with `wfc migrate plan ... --json{db_flag(url)}`") from None  # fmt: skip
+                except (PlanError, MappingError) as exc:
+                    raise CliError(f"{_shown(plan_file)}: {exc}") from None
+                except UnknownWorkflowError as exc:
+                    raise CliError(f"{_shown(plan_file)}: {exc}. Is {url} the database the plan was made on? "
+                                   f"If so, make the plan again on it with `wfc migrate plan ... --json"
+                                   f"{db_flag(url)}`") from None  # fmt: skip
 
     report = run_async(apply)
     if as_json:
