@@ -355,10 +355,12 @@ USER_TASK_COLUMNS: Final = (
     "id, run_id, workflow, major, revision, thread, node, form, status, user_id, user_group, notes, "
     "created_at, updated_at, body"
 )
-#: What an upsert of a ``user_tasks`` row changes (the rest never changes).
+#: What an upsert of a ``user_tasks`` row changes (the rest never changes;
+#: the version and node change when the run is migrated to another version).
 USER_TASK_UPDATES: Final = (
     "status = excluded.status, user_id = excluded.user_id, user_group = excluded.user_group, "
-    "notes = excluded.notes, updated_at = excluded.updated_at, body = excluded.body"
+    "notes = excluded.notes, updated_at = excluded.updated_at, body = excluded.body, "
+    "major = excluded.major, revision = excluded.revision, node = excluded.node"
 )
 
 

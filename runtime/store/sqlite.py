@@ -319,10 +319,10 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwai
     if changed:
         cursor = conn.executemany(
             "UPDATE runs SET status = ?, state = ?, updated_at = ?, state_format = ?, needs_attention = ?, "
-            "version = version + 1 WHERE id = ? AND version = ?",
+            "major = ?, revision = ?, version = version + 1 WHERE id = ? AND version = ?",
             [
-                (r.status, r.state.decode(), r.updated_at, r.state_format, r.needs_attention, r.id,
-                 r.expected_version)
+                (r.status, r.state.decode(), r.updated_at, r.state_format, r.needs_attention, r.major, r.revision,
+                 r.id, r.expected_version)
                 for r in changed
             ],
         )

@@ -16,7 +16,7 @@ PACKAGE = "wfc.runtime.interpreter"
 LAYERS: list[set[str]] = [
     {"errors", "state", "expressions"},
     {"messages"},
-    {"secrets", "policy", "variables"},
+    {"secrets", "policy", "variables", "migration"},
     {"specinfo", "copies"},
     {"context"},
     {"retries", "dispatch", "compensations", "edges", "redaction", "userrecords"},
