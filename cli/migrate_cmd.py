@@ -126,6 +126,9 @@ def _print(plan: "MigrationPlan") -> None:
     for name, count in counts.items():
         summary.add_row(Text(_TITLES[name]), Text(str(count)))
     console.print(summary)
+    if plan.migrate_later:
+        console.print(Text("--migrate-later: applying it also moves each safe later run once it reaches a node "
+                           "that maps", style="dim"), soft_wrap=True)  # fmt: skip
     if not plan.runs:
         return
     table = compact_table("run", "status", "class", "reason")
@@ -156,7 +159,8 @@ def apply_command(
         from wfc.runtime.migration_apply import PlanError
         from wfc.runtime.migration_plan import MappingError
 
-        with _Progress() as progress:
+        listed = document.get("runs")
+        with _Progress(len(listed) if isinstance(listed, list) else None) as progress:
             async with client(url) as engine:
                 try:
                     return await engine.apply_migration(document, progress=progress)
@@ -211,7 +215,8 @@ def _shown(path: Path) -> str:
 class _Progress:
     """A rich progress bar on a terminal's stderr; nothing elsewhere."""
 
-    def __init__(self) -> None:
+    def __init__(self, total: int | None) -> None:
+        self._total = total
         self._bar: Progress | None = None
         self._task: TaskID | None = None
 
@@ -227,7 +232,7 @@ class _Progress:
 
         self._bar = Progress(TextColumn("migrating runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                              console=console, transient=True)  # fmt: skip
-        self._task = self._bar.add_task("migrate", total=None)
+        self._task = self._bar.add_task("migrate", total=self._total)
         self._bar.start()
         return self
 
