@@ -167,9 +167,10 @@ def apply_command(
                 except (PlanError, MappingError) as exc:
                     raise CliError(f"{_shown(plan_file)}: {exc}") from None
                 except UnknownWorkflowError as exc:
-                    raise CliError(f"{_shown(plan_file)}: {exc}. Is {url} the database the plan was made on? "
-                                   f"If so, make the plan again on it with `wfc migrate plan ... --json"
-                                   f"{db_flag(url)}`") from None  # fmt: skip
+                    what = f"{exc.workflow} {exc.version}" if exc.version else f"workflow {exc.workflow!r}"
+                    raise CliError(f"{_shown(plan_file)}: the plan is for {what}, which is not deployed on {url}. "
+                                   f"Is --db the database the plan was made on? If so, make the plan again on it "
+                                   f"with `wfc migrate plan ... --json{db_flag(url)}`") from None  # fmt: skip
 
     report = run_async(apply)
     if as_json:

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # run_helpers, with --import-mod
 
 from rtdb import Db
 from run_helpers import Invoke, make_invoke, no_traceback, wfc_process
+from test_cli_startup import heavy, modules_after
 
 from wfc.dsl import Workflow, WorkflowThread
 from wfc.runtime import Engine, HistoryEntry, RunInfo, RunStatus
@@ -306,3 +307,8 @@ def test_apply_from_the_console_script(tmp_path: Path) -> None:
     assert applied.returncode == 0 and no_traceback(applied), applied.stderr
     assert "migrated" in applied.stdout and applied.stderr == ""  # no progress bar outside a terminal
     assert str(stored(url, ["ord-a"])["ord-a"][0].version) == "1.1"
+
+
+def test_apply_help_imports_nothing_heavy() -> None:
+    modules = modules_after("migrate", "apply", "--help")
+    assert "wfc.cli.migrate_cmd" in modules and heavy(modules) == []

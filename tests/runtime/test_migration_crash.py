@@ -162,6 +162,21 @@ def stored_runs(path: Path) -> Iterator[Stored]:
                          tuple(entries.get(rid, [])))  # fmt: skip
 
 
+def raw_rows(path: Path) -> dict[str, tuple[Any, ...]]:
+    """Every run's row, thread rows and journal rows as stored, by run id."""
+    with closing(read_only(path)) as db:
+        found: dict[str, tuple[Any, ...]] = {}
+        threads: dict[str, list[tuple[Any, ...]]] = {}
+        journal: dict[str, list[tuple[Any, ...]]] = {}
+        for row in db.execute("SELECT run_id, number, state FROM run_threads ORDER BY run_id, number"):
+            threads.setdefault(row[0], []).append(tuple(row))
+        for row in db.execute("SELECT run_id, seq, at, thread, node, kind, attempt, detail FROM journal ORDER BY feed"):
+            journal.setdefault(row[0], []).append(tuple(row))
+        for row in db.execute("SELECT id, major, revision, status, version, state, updated_at FROM runs"):
+            found[row[0]] = (tuple(row), threads.get(row[0], []), journal.get(row[0], []))
+        return found
+
+
 def check_whole(run: Stored, index: int) -> bool:
     """The run is wholly on 1.0 or wholly on 1.1; whether it moved."""
     if packed(index):
@@ -187,6 +202,7 @@ def test_sigkill_mid_apply_leaves_every_run_whole_and_applying_again_finishes(tm
         plan = anyio.run(_park, url, count, plan_path)
         safe = sum(1 for index in range(count) if not packed(index))
         assert plan["summary"] == {"safe_now": safe, "safe_later": count - safe, "must_drain": 0}
+        before = raw_rows(path)
         killed_at = kill_mid_way(apply_process(url, plan_path), path, safe)
         if killed_at is not None:
             break
@@ -196,6 +212,10 @@ def test_sigkill_mid_apply_leaves_every_run_whole_and_applying_again_finishes(tm
     assert [run.run_id for run in runs] == [run_id(index) for index in range(count)]
     moved = sum(check_whole(run, index) for index, run in enumerate(runs))
     assert killed_at <= moved < safe  # killed mid-way: some moved, some not
+    after = raw_rows(path)
+    untouched = [run.run_id for run in runs if run.version == "1.0"]
+    assert len(untouched) == count - moved
+    assert all(after[rid] == before[rid] for rid in untouched)  # row, threads and journal exactly as before
 
     again = apply_process(url, plan_path)
     out, err = again.communicate(timeout=600)
