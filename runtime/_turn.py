@@ -465,7 +465,7 @@ class Turn:
         assert pending is not None
         key = (live.state.workflow, pending.to.major, pending.to.revision)
         target = await self.shared.specs.load(self.tx, key, run_id)
-        transition, moves = pending_step(live.state, live.spec, target.spec, self.now)
+        transition, moves = pending_step(live.state, live.spec, target, self.now)
         if transition is not None:
             await self.switch(run_id, live, target if moves else None, transition)
 

@@ -16,8 +16,10 @@ from rtversions import BRANCH, NEW_REQUIRED, NO_WAIT, RENAMED, TASKS, V1, record
 
 from wfc.runtime import Engine, RunStatus, UnknownWorkflowError
 from wfc.runtime import task as task_fn
+from wfc.runtime._reader import open_reader
 from wfc.runtime.interpreter.state import decode_state
 from wfc.runtime.migration_apply import MigrationReport, PlanError
+from wfc.runtime.replay import replay_stored
 from wfc.specs import WorkflowSpec
 
 pytestmark = pytest.mark.anyio
@@ -76,7 +78,7 @@ async def test_safe_runs_move_with_their_waits_and_finish_on_the_new_version(db:
         assert _row(db, run_id)[:2] == (1, 1)
         (entry,) = _journal(db, run_id, "MIGRATED")
         assert entry == {"from": "1.0", "to": "1.1", "plan": document["id"], "automatic": False, "threads": [],
-                         "variables": []}  # fmt: skip
+                         "variables": {}}  # fmt: skip
     # 70 > 50: version 1.1 reviews the order, which 1.0 would not have
     parked = await _finish(db, "order-parked", approve=True)
     assert parked.status is RunStatus.COMPLETED and str(parked.version) == "1.1"
@@ -164,7 +166,7 @@ async def test_new_variables_take_the_mapping_values(db: Db) -> None:
     assert set(_outcomes(report).values()) == {"migrated"}
     assert _state(db, "order-parked").variables["channel"] == "web"
     (entry,) = _journal(db, "order-parked", "MIGRATED")
-    assert entry["variables"] == ["channel"] and entry["to"] == "2.0"
+    assert entry["variables"] == {"channel": "web"} and entry["to"] == "2.0"
 
 
 async def test_a_run_that_ended_since_the_plan_is_left_alone(db: Db) -> None:
@@ -192,3 +194,15 @@ async def test_plans_that_do_not_fit_the_database_are_refused(db: Db) -> None:
         with pytest.raises(PlanError, match="runs\\[0\\] of the plan has no run_id"):
             await engine.apply_migration({**document, "runs": [{"id": "x"}]})
     assert _row(db, "order-parked")[:2] == (1, 0)
+
+
+async def test_a_migrated_run_replays_across_its_move(db: Db) -> None:
+    await _apply(db, BRANCH)
+    await _finish(db, "order-parked", approve=True)
+    async with open_reader(db.url) as reader:
+        on_new = await replay_stored(reader, "order-parked", BRANCH)
+        on_old = await replay_stored(reader, "order-parked", V1)
+    assert on_new.outcome == "compatible", on_new.divergence
+    # 1.0 does not review an order of 70: the run diverges from it after the move, at the review
+    assert on_old.outcome == "diverged" and on_old.divergence is not None
+    assert "review" in on_old.divergence.reason
