@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wfc.runtime import HistoryEntry
+from wfc.runtime import HistoryEntry, RunInfo
 
 
 class WorkflowAssertionError(AssertionError):
@@ -106,6 +106,25 @@ def check_output(run_id: str, actual: Any, expected: Any) -> None:
     if actual != expected:
         raise WorkflowAssertionError(
             diff_message(f"run {run_id!r} has another output", _json_lines(expected), _json_lines(actual))
+        )
+
+
+def check_failure(info: RunInfo, name: str, node: str | None = None) -> None:
+    """The run FAILED with failure ``name`` (at ``node``, if given); the diff
+    is of status, failure name and node (and the failure's message, for
+    reading)."""
+    __tracebackhide__ = True
+    failure = info.failure
+    actual: dict[str, Any] = {"status": info.status.value, "failure": failure.name if failure else None}
+    expected: dict[str, Any] = {"status": "FAILED", "failure": name}
+    if node is not None:
+        actual["node"] = failure.node if failure else None
+        expected["node"] = node
+    if actual != expected:
+        if failure is not None and failure.message:
+            actual["message"] = failure.message
+        raise WorkflowAssertionError(
+            diff_message(f"run {info.id!r} did not fail as expected", _json_lines(expected), _json_lines(actual))
         )
 
 
