@@ -75,6 +75,16 @@ async def test_a_suspicious_payment_is_voided_and_held(wf_env: WorkflowEnv) -> N
     assert void.args == [["p-1", "auth_1"]]
 
 
+async def test_a_declined_card_is_neither_settled_nor_voided(wf_env: WorkflowEnv) -> None:
+    wf_env.stub("authorize-payment", returns={"status": "declined", "authorization_id": None})
+    wf_env.stub("fraud-check", returns={"score": 0.1})
+
+    run = await wf_env.run(payment_wf, PAYMENT)
+
+    await wf_env.assert_output(run, "declined")
+    assert wf_env.calls("settle-payment") == [] and wf_env.calls("void-authorization") == []
+
+
 async def test_a_card_network_timeout_is_retried_after_a_backoff(wf_env: WorkflowEnv) -> None:
     async def slow_once(payment_id: str, card: str, amount: float, currency: str, ctx: TaskContext) -> Any:
         if ctx.attempt == 1:
@@ -185,9 +195,21 @@ async def test_no_compliance_answer_within_the_hour_releases_the_rate(wf_env: Wo
 
     run = await wf_env.run(currency_exchange_wf, TRANSFER)  # nobody sends the event
 
-    assert run.failure is not None and run.failure.name == "TIMEOUT"
+    await wf_env.assert_failure(run, "TIMEOUT", node="wait-compliance-approved")
     assert wf_env.clock.elapsed.total_seconds() == 3600
     await wf_env.assert_compensations(run, ["release-fx-rate"])
+
+
+async def test_a_compliance_refusal_fails_the_transfer_and_releases_the_rate(wf_env: WorkflowEnv) -> None:
+    stub_exchange(wf_env)
+    run_id = await wf_env.start(currency_exchange_wf, TRANSFER)
+
+    await wf_env.send_event("compliance-approved", {"approved": False}, correlation="t-1")
+    run = await wf_env.result(run_id)
+
+    await wf_env.assert_failure(run, "compliance-rejected")
+    await wf_env.assert_compensations(run, ["release-fx-rate"])
+    assert wf_env.calls("debit-account") == []
 
 
 async def test_a_refused_credit_refunds_the_debit_then_releases_the_rate(wf_env: WorkflowEnv) -> None:
@@ -217,6 +239,18 @@ async def test_an_approved_expense_is_paid(wf_env: WorkflowEnv) -> None:
     await wf_env.assert_output(run, "approved")
     assert pay.args == [["e-1", "eve", 42.5, "EUR"]] and notify.args == [["e-1", "eve", "approved", "ok"]]
     assert wf_env.clock.elapsed.total_seconds() == 0
+
+
+async def test_a_rejected_expense_is_not_paid(wf_env: WorkflowEnv) -> None:
+    wf_env.stub("pay-expense")
+    notify = wf_env.stub("notify-employee")
+    run_id = await wf_env.start(expense_approval_wf, EXPENSE)
+
+    await wf_env.complete_user_task(run_id, {"approved": False, "comment": "no receipt"}, user="mia")
+    run = await wf_env.result(run_id)
+
+    await wf_env.assert_output(run, "rejected")
+    assert wf_env.calls("pay-expense") == [] and notify.args == [["e-1", "eve", "rejected", "no receipt"]]
 
 
 async def test_an_undecided_expense_is_reminded_reassigned_then_expires_after_a_week(wf_env: WorkflowEnv) -> None:

@@ -110,13 +110,17 @@ def check_output(run_id: str, actual: Any, expected: Any) -> None:
 
 
 def check_failure(info: RunInfo, name: str, node: str | None = None) -> None:
-    """The run FAILED with failure ``name`` (at ``node``, if given); the diff
-    is of status, failure name and node (and the failure's message, for
-    reading)."""
+    """The run ended by failure ``name`` (at ``node``, if given): FAILED, or
+    COMPENSATED when it undid its completed steps first. The diff is of the
+    status, failure name and node (with the failure's message, for reading)."""
     __tracebackhide__ = True
     failure = info.failure
-    actual: dict[str, Any] = {"status": info.status.value, "failure": failure.name if failure else None}
-    expected: dict[str, Any] = {"status": "FAILED", "failure": name}
+    status = info.status.value
+    actual: dict[str, Any] = {"status": status, "failure": failure.name if failure else None}
+    expected: dict[str, Any] = {
+        "status": status if status in _FAILED else " or ".join(sorted(_FAILED)),
+        "failure": name,
+    }
     if node is not None:
         actual["node"] = failure.node if failure else None
         expected["node"] = node
@@ -126,6 +130,10 @@ def check_failure(info: RunInfo, name: str, node: str | None = None) -> None:
         raise WorkflowAssertionError(
             diff_message(f"run {info.id!r} did not fail as expected", _json_lines(expected), _json_lines(actual))
         )
+
+
+#: The statuses of a run that a failure ended.
+_FAILED = frozenset({"FAILED", "COMPENSATED"})
 
 
 def _json_lines(value: Any) -> list[str]:

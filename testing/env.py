@@ -350,8 +350,9 @@ class WorkflowEnv:
         check_output(info.id, info.output, expected)
 
     async def assert_failure(self, run: str | RunInfo, name: str, *, node: str | None = None) -> None:
-        """The run FAILED with failure ``name`` (an error code such as
-        ``TIMEOUT`` or a business exception's name), at ``node`` if given."""
+        """A failure ended the run (FAILED, or COMPENSATED when it undid its
+        steps first): ``name``, an error code such as ``TIMEOUT`` or a
+        business exception's name, at ``node`` if given."""
         __tracebackhide__ = True
         info = await self.engine.get_run(_id(run))
         check_failure(info, name, node)
