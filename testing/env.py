@@ -57,7 +57,7 @@ class WorkflowEnv:
         async def test_a_declined_card(wf_env):
             wf_env.stub("authorize-payment", returns={"status": "declined"})
             run = await wf_env.run(payment_wf, {"payment-id": "p1", ...})
-            wf_env.assert_path(run, ["authorize-payment", "fraud-check", ...])
+            await wf_env.assert_path(run, ["authorize-payment", "fraud-check", ...])
     """
 
     def __init__(
