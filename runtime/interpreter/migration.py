@@ -27,7 +27,6 @@ from wfc.runtime.interpreter.state import (
     ResumeWait,
     RunState,
     ThreadRun,
-    UserTaskStatus,
     UserTaskWait,
     Wait,
     clone_state,
@@ -35,7 +34,6 @@ from wfc.runtime.interpreter.state import (
 from wfc.specs import WorkflowSpec
 
 _V = TypeVar("_V")
-_OPEN_USER_TASK = (UserTaskStatus.UNASSIGNED, UserTaskStatus.ASSIGNED)
 
 
 def migrate(
@@ -70,7 +68,7 @@ def migrate(
             if target != thread.node:
                 moved.append({"thread": thread.number, "from": thread.node, "to": target})
             thread.node = target
-        if isinstance(thread.wait, UserTaskWait) and thread.wait.status in _OPEN_USER_TASK:
+        if isinstance(thread.wait, UserTaskWait) and thread.wait.status.open:
             effects.append(_user_task_row(thread, thread.wait, now))
     for compensation in after.compensations:
         owner = after.threads.get(compensation.thread)

@@ -14,6 +14,7 @@ import pytest
 from rtdb import Db
 from rtversions import BRANCH, NEW_REQUIRED, NO_WAIT, RENAMED, TASKS, V1, record, ship
 
+from wfc.dsl import Field, UserTaskForm, Workflow, WorkflowThread
 from wfc.runtime import Engine, RunStatus, UnknownWorkflowError
 from wfc.runtime import task as task_fn
 from wfc.runtime._reader import open_reader
@@ -206,3 +207,35 @@ async def test_a_migrated_run_replays_across_its_move(db: Db) -> None:
     # 1.0 does not review an order of 70: the run diverges from it after the move, at the review
     assert on_old.outcome == "diverged" and on_old.divergence is not None
     assert "review" in on_old.divergence.reason
+
+
+REVIEW = UserTaskForm("review", ok=Field(bool, display_name="OK"))
+
+
+def _reviewed(extra: str) -> Any:
+    def flow(wf: WorkflowThread) -> None:
+        who = wf.declare_str("who").required()
+        wf.assign_user_task(REVIEW, user="ann")
+        wf.execute(extra, who)
+
+    return flow
+
+
+async def test_an_open_user_task_moves_with_its_run_and_is_completed_on_the_new_version(db: Db) -> None:
+    old = Workflow("reviewed", _reviewed("ship")).compile()
+    new = Workflow("reviewed", _reviewed("dispatch")).compile(previous=old)
+    async with Engine.open(db.url, tasks=FINISHING, poll_interval=0.02) as engine:
+        await engine.deploy(old)
+        run_id = await engine.start("reviewed", {"who": "x"}, run_id="reviewed-1")
+        (task,) = await engine.list_user_tasks(run_id=run_id)
+        await engine.deploy(new)
+        plan = await engine.plan_migration("reviewed", "1.0", "1.1")
+        report = await engine.apply_migration(plan.document())
+        assert _outcomes(report) == {"reviewed-1": "migrated"}
+        ((major, revision, node),) = db.rows(f"SELECT major, revision, node FROM user_tasks WHERE id = '{task.id}'")
+        assert (int(major), int(revision)) == (1, 1) and node == task.node
+        await engine.complete_user_task(task.id, {"ok": True}, user="ann")
+        run = await engine.wait(run_id, timeout=30)
+    assert run.status is RunStatus.COMPLETED and str(run.version) == "1.1"
+    done = db.rows("SELECT node FROM journal WHERE run_id = 'reviewed-1' AND kind = 'TASK_COMPLETED'")
+    assert [node for (node,) in done] == ["dispatch"]
