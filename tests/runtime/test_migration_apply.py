@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio
 import msgspec
 import pytest
 from rtdb import Db
@@ -239,3 +240,34 @@ async def test_an_open_user_task_moves_with_its_run_and_is_completed_on_the_new_
     assert run.status is RunStatus.COMPLETED and str(run.version) == "1.1"
     done = db.rows("SELECT node FROM journal WHERE run_id = 'reviewed-1' AND kind = 'TASK_COMPLETED'")
     assert [node for (node,) in done] == ["dispatch"]
+
+
+async def test_a_worker_holding_the_run_in_memory_goes_on_from_the_migrated_state(db: Db) -> None:
+    """Another engine caches a run with a task in flight; the run moves
+    under it; the attempt's result is applied to the moved run."""
+    release = anyio.Event()
+    calls: list[str] = []
+
+    @task_fn("ship")
+    async def held_ship(order_id: str) -> str:
+        calls.append(order_id)
+        await release.wait()
+        return f"shipped {order_id}"
+
+    tasks = [held_ship if t is ship else t for t in TASKS]
+    async with Engine.open(db.url, tasks=tasks, poll_interval=0.02) as worker:
+        await worker.deploy(V1)
+        run_id = await worker.start("order", {"order-id": "held", "amount": 70.0}, run_id="order-held")
+        await worker.send_event("approved", {"by": "ann"}, run_id=run_id, event_id="ok-held")
+        with anyio.fail_after(30):
+            while not calls:
+                await anyio.sleep(0.02)
+        await worker.deploy(BRANCH)
+        async with Engine.open(db.url, serve=False) as operator:
+            plan = await operator.plan_migration("order", "1.0", "1.1")
+            report = await operator.apply_migration(plan.document())
+        assert _outcomes(report) == {"order-held": "migrated"}
+        release.set()
+        run = await worker.wait(run_id, timeout=30)
+    assert run.status is RunStatus.COMPLETED and str(run.version) == "1.1" and calls == ["held"]
+    assert len(_journal(db, run_id, "MIGRATED")) == 1
