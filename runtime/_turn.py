@@ -479,6 +479,7 @@ class Turn:
         before = live.cached.searchable
         live.cached = target
         await self.record(run_id, live, transition)
+        self.tx.batch.runs[run_id].migrated = True
         if before or target.searchable:
             search: dict[str, str | None] = dict.fromkeys((name for name, _ in before), None)
             search.update(search_values(live.state.variables, target.searchable))
