@@ -161,7 +161,7 @@ def test_apply_moves_the_safe_runs_and_they_finish_on_the_new_version(wfc: Invok
     assert entry["from"] == "1.0" and entry["to"] == "1.1" and entry["plan"] == plan["id"]
     assert entry["automatic"] is False
     assert entry["threads"] == []  # no thread changed node id: wait-approved is in 1.1 too
-    assert entry["variables"] == ["channel"]
+    assert entry["variables"] == {"channel": "web"}
     info_b, journal_b = runs["ord-b"]
     assert str(info_b.version) == "1.0" and migrated(journal_b) == [] and info_b.threads[0].node == "wait-packed"
 

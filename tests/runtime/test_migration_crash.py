@@ -189,7 +189,7 @@ def check_whole(run: Stored, index: int) -> bool:
     assert run.variables["channel"] == "web", run
     (entry,) = run.migrated  # exactly one
     assert entry["from"] == "1.0" and entry["to"] == "1.1" and entry["automatic"] is False, run
-    assert entry["threads"] == [] and entry["variables"] == ["channel"], run  # the node id stays
+    assert entry["threads"] == [] and entry["variables"] == {"channel": "web"}, run  # the node id stays
     return True
 
 
