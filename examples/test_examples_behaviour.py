@@ -480,7 +480,8 @@ async def test_parcels_come_back_in_item_order_whatever_order_they_are_packed_in
 
     await wf_env.run(order_fulfilment_wf, ORDER)
 
-    assert [call.args[1] for call in wf_env.calls("pack-item")] == ["mug", "tea"]
+    # both items are packed at once (in either order); the tea is done first
+    assert sorted(call.args[1] for call in wf_env.calls("pack-item")) == ["mug", "tea"]
     assert ship.args == [["o-1", ["pcl-mug", "pcl-tea"]]] and ship.calls[0].at - wf_env.clock.start == 50
 
 
