@@ -190,6 +190,14 @@ def print_table(result: dict[str, Any]) -> None:
             f"{dash['layout_nodes']}-node thread laid out in {dash['layout_ms']:g} ms, {drawn}",
             file=out,
         )
+    migration = result.get("migration")
+    if migration:
+        print(f"\n== wfc migrate apply: {migration['runs']} parked runs on {migration['store']} ==", file=out)
+        print(
+            f"  plan {migration['plan_seconds']:g} s, apply {migration['apply_seconds']:g} s "
+            f"({migration['runs_per_second']:g} runs/s; target: 100,000 runs within {migration['target_seconds']} s)",
+            file=out,
+        )
     cost = result.get("metrics_cost")
     if cost:
         print("\n== Prometheus metrics (observer + a scrape per second), SQLite throughput ==", file=out)

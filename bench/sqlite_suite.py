@@ -43,6 +43,8 @@ class Sizes:
     """Dashboard pages listening to live pushes while the engine works (``dashboard_load.py``)."""
     dash_pushes: int = 30
     """Runs started one by one to time the push that names each."""
+    migrate_runs: int = 100_000
+    """Parked runs moved to a new version by ``wfc migrate apply`` (``migration_bench.py``)."""
     metric_pairs: int = 7
     """Pairs of runs with and without metrics (at least ``--reps``): a 3 %
     difference needs more than three to stand out of the noise."""
@@ -61,6 +63,7 @@ QUICK = Sizes(
     metric_pairs=1,
     dash_pages=3,
     dash_pushes=3,
+    migrate_runs=200,
 )
 
 #: DBOS's side in its default rollback journal and switched to WAL.

@@ -465,7 +465,7 @@ class Turn:
         assert pending is not None
         key = (live.state.workflow, pending.to.major, pending.to.revision)
         target = await self.shared.specs.load(self.tx, key, run_id)
-        transition, moves = pending_step(live.state, live.spec, target.spec, self.now)
+        transition, moves = pending_step(live.state, live.spec, target, self.now)
         if transition is not None:
             await self.switch(run_id, live, target if moves else None, transition)
 
@@ -479,6 +479,7 @@ class Turn:
         before = live.cached.searchable
         live.cached = target
         await self.record(run_id, live, transition)
+        self.tx.batch.runs[run_id].migrated = True
         if before or target.searchable:
             search: dict[str, str | None] = dict.fromkeys((name for name, _ in before), None)
             search.update(search_values(live.state.variables, target.searchable))

@@ -248,7 +248,7 @@ def decide(
     old, new = order.source.spec, order.target.spec
     planned = classify(run_id, state.status.value, 0, state, old, new, order.mapping)
     if planned.run_class == "safe_now":
-        transition = _move(state, planned, new, order.mapping, now, order.plan_id, automatic=False)
+        transition = _move(state, planned, order.target, order.mapping, now, order.plan_id, automatic=False)
         return RunOutcome(run_id, "migrated", _moves(planned)), transition, True
     if planned.run_class == "safe_later" and order.migrate_later:
         if state.migration is not None and state.migration.plan == order.plan_id:
@@ -261,7 +261,7 @@ def decide(
     return RunOutcome(run_id, "not_now", "; ".join(planned.reasons)), None, False
 
 
-def pending_step(state: RunState, old: WorkflowSpec, new: WorkflowSpec, now: float) -> tuple[Transition | None, bool]:
+def pending_step(state: RunState, old: WorkflowSpec, new: CachedSpec, now: float) -> tuple[Transition | None, bool]:
     """A run with a pending migration, after one of its steps: the move to
     the new version once every live thread is at a node that maps (and
     whether it moves), the pending migration dropped once it can no longer
@@ -270,10 +270,10 @@ def pending_step(state: RunState, old: WorkflowSpec, new: WorkflowSpec, now: flo
     pending = state.migration
     if pending is None or state.status.finished:
         return None, False
-    if state.version == new.version:
-        return drop_migration(state, [f"it is on version {new.version} already"], now), False
+    if state.version == new.spec.version:
+        return drop_migration(state, [f"it is on version {new.spec.version} already"], now), False
     mapping = MigrationMapping(nodes=pending.nodes, variables=pending.variables)
-    planned = classify(state.id, state.status.value, 0, state, old, new, mapping)
+    planned = classify(state.id, state.status.value, 0, state, old, new.spec, mapping)
     if planned.run_class == "safe_now":
         return _move(state, planned, new, mapping, now, pending.plan, automatic=True), True
     if planned.run_class == "must_drain":
@@ -281,10 +281,11 @@ def pending_step(state: RunState, old: WorkflowSpec, new: WorkflowSpec, now: flo
     return None, False
 
 
-def _move(state: RunState, planned: RunPlan, new: WorkflowSpec, mapping: MigrationMapping, now: float,
+def _move(state: RunState, planned: RunPlan, new: CachedSpec, mapping: MigrationMapping, now: float,
           plan: str, *, automatic: bool) -> Transition:  # fmt: skip
     moves = {t.number: t.maps_to for t in planned.threads if t.maps_to is not None}
-    return migrate(state, new, moves, mapping.nodes, planned.variables, now, plan=plan, automatic=automatic)
+    return migrate(state, new.spec, moves, mapping.nodes, planned.variables, now, plan=plan, automatic=automatic,
+                   masked=new.info.masked)  # fmt: skip
 
 
 def _moves(planned: RunPlan) -> str:

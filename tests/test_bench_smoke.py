@@ -79,3 +79,21 @@ def test_quick_bench_reports_every_item_8_figure_and_the_api_load_on_sqlite() ->
     assert dash["steps_per_s_no_pages"] > 0 and dash["steps_per_s_with_pages"] > 0
     assert dash["push_latency_ms"]["n"] == result["sizes"]["dash_pushes"] and dash["push_latency_ms"]["p50"] >= 0
     assert dash["layout_nodes"] >= 500 and dash["layout_ms"] > 0
+
+    migration = result["migration"]  # wfc migrate apply over parked runs, tiny
+    assert migration["figure"] == "migrate_apply" and migration["runs"] == result["sizes"]["migrate_runs"]
+
+
+def test_migration_bench_plans_and_applies_200_parked_runs() -> None:
+    """``bench/migration_bench.py`` alone: it checks itself that every run
+    moved (it exits non-zero otherwise) and prints one JSON line."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "migration_bench.py"), "--runs", "200"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1, done.stdout[-2000:]
+    figure = json.loads(lines[0])
+    assert figure["figure"] == "migrate_apply" and figure["runs"] == 200 and figure["target_seconds"] == 60
+    assert figure["plan_seconds"] >= 0 and figure["apply_seconds"] >= 0 and figure["runs_per_second"] > 0

@@ -15,18 +15,18 @@ move with both versions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 import msgspec
 
 from wfc.runtime.interpreter.messages import Effect, JournalEntry, Transition, UserTaskChanged
+from wfc.runtime.interpreter.secrets import mask_variables
 from wfc.runtime.interpreter.state import (
     PendingMigration,
     ResumeWait,
     RunState,
     ThreadRun,
-    UserTaskStatus,
     UserTaskWait,
     Wait,
     clone_state,
@@ -34,7 +34,6 @@ from wfc.runtime.interpreter.state import (
 from wfc.specs import WorkflowSpec
 
 _V = TypeVar("_V")
-_OPEN_USER_TASK = (UserTaskStatus.UNASSIGNED, UserTaskStatus.ASSIGNED)
 
 
 def migrate(
@@ -47,12 +46,14 @@ def migrate(
     *,
     plan: str,
     automatic: bool = False,
+    masked: Collection[str] = (),
 ) -> Transition:
     """``state`` moved onto ``new``: thread ``n`` of ``moves`` to node
     ``moves[n]``; ``renames``: the mapping's old node id to new node id, by
     thread name; ``variables``: values of the new version's new workflow
-    variables. ``state`` is not changed. Open user tasks are told to the
-    shell again (their rows name the version and node)."""
+    variables (journaled, those named in ``masked`` as ``***``). ``state``
+    is not changed. Open user tasks are told to the shell again (their rows
+    name the version and node)."""
     after = clone_state(state)
     before = after.version
     after.version = new.version
@@ -67,7 +68,7 @@ def migrate(
             if target != thread.node:
                 moved.append({"thread": thread.number, "from": thread.node, "to": target})
             thread.node = target
-        if isinstance(thread.wait, UserTaskWait) and thread.wait.status in _OPEN_USER_TASK:
+        if isinstance(thread.wait, UserTaskWait) and thread.wait.status.open:
             effects.append(_user_task_row(thread, thread.wait, now))
     for compensation in after.compensations:
         owner = after.threads.get(compensation.thread)
@@ -75,7 +76,7 @@ def migrate(
             compensation.node = renames.get(owner.name, {}).get(compensation.node, compensation.node)
     after.root.variables.update(variables)
     detail = {"from": str(before), "to": str(new.version), "plan": plan, "automatic": automatic,
-              "threads": moved, "variables": sorted(variables)}  # fmt: skip
+              "threads": moved, "variables": mask_variables(dict(sorted(variables.items())), masked)}  # fmt: skip
     return Transition(state=after, effects=effects, journal=[_entry(after, now, "MIGRATED", detail)])
 
 

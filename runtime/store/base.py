@@ -204,6 +204,10 @@ class RunWrite(msgspec.Struct):
     needs_attention: bool = False
     """FAILED with a compensation that failed after its retries (the
     ``runs.needs_attention`` column)."""
+    migrated: bool = False
+    """The run moved to another version of its workflow in this
+    transaction (``wfc migrate apply``): :attr:`major` and :attr:`revision`
+    are written too."""
 
 
 class UserTaskRecord(msgspec.Struct, frozen=True):

@@ -319,10 +319,10 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwai
     if changed:
         cursor = conn.executemany(
             "UPDATE runs SET status = ?, state = ?, updated_at = ?, state_format = ?, needs_attention = ?, "
-            "major = ?, revision = ?, version = version + 1 WHERE id = ? AND version = ?",
+            "version = version + 1 WHERE id = ? AND version = ?",
             [
-                (r.status, r.state.decode(), r.updated_at, r.state_format, r.needs_attention, r.major, r.revision,
-                 r.id, r.expected_version)
+                (r.status, r.state.decode(), r.updated_at, r.state_format, r.needs_attention, r.id,
+                 r.expected_version)
                 for r in changed
             ],
         )
@@ -331,6 +331,11 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwai
             current = _versions(conn, [r.id for r in changed])
             stale = [r.id for r in changed if current.get(r.id) != (r.expected_version or 0) + 1]
             raise StaleRunError(stale or [r.id for r in changed])
+        # Apart: SQLite rewrites the entries of every index on a column the
+        # SET names, changed or not, and only a migration changes these.
+        moved = [(r.major, r.revision, r.id) for r in changed if r.migrated]
+        if moved:
+            conn.executemany("UPDATE runs SET major = ?, revision = ? WHERE id = ?", moved)
     _flush_threads(conn, batch)
     _flush_search(conn, batch)
     _flush_user_tasks(conn, batch)

@@ -16,8 +16,8 @@ PACKAGE = "wfc.runtime.interpreter"
 LAYERS: list[set[str]] = [
     {"errors", "state", "expressions"},
     {"messages"},
-    {"secrets", "policy", "variables", "migration"},
-    {"specinfo", "copies"},
+    {"secrets", "policy", "variables"},
+    {"specinfo", "copies", "migration"},
     {"context"},
     {"retries", "dispatch", "compensations", "edges", "redaction", "userrecords"},
     {"stopping"},

@@ -9,15 +9,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio
 import msgspec
 import pytest
 from rtdb import Db
 from rtversions import BRANCH, NEW_REQUIRED, NO_WAIT, RENAMED, TASKS, V1, record, ship
 
+from wfc.dsl import Field, UserTaskForm, Workflow, WorkflowThread
 from wfc.runtime import Engine, RunStatus, UnknownWorkflowError
 from wfc.runtime import task as task_fn
+from wfc.runtime._reader import open_reader
 from wfc.runtime.interpreter.state import decode_state
 from wfc.runtime.migration_apply import MigrationReport, PlanError
+from wfc.runtime.replay import replay_stored
 from wfc.specs import WorkflowSpec
 
 pytestmark = pytest.mark.anyio
@@ -76,7 +80,7 @@ async def test_safe_runs_move_with_their_waits_and_finish_on_the_new_version(db:
         assert _row(db, run_id)[:2] == (1, 1)
         (entry,) = _journal(db, run_id, "MIGRATED")
         assert entry == {"from": "1.0", "to": "1.1", "plan": document["id"], "automatic": False, "threads": [],
-                         "variables": []}  # fmt: skip
+                         "variables": {}}  # fmt: skip
     # 70 > 50: version 1.1 reviews the order, which 1.0 would not have
     parked = await _finish(db, "order-parked", approve=True)
     assert parked.status is RunStatus.COMPLETED and str(parked.version) == "1.1"
@@ -164,7 +168,7 @@ async def test_new_variables_take_the_mapping_values(db: Db) -> None:
     assert set(_outcomes(report).values()) == {"migrated"}
     assert _state(db, "order-parked").variables["channel"] == "web"
     (entry,) = _journal(db, "order-parked", "MIGRATED")
-    assert entry["variables"] == ["channel"] and entry["to"] == "2.0"
+    assert entry["variables"] == {"channel": "web"} and entry["to"] == "2.0"
 
 
 async def test_a_run_that_ended_since_the_plan_is_left_alone(db: Db) -> None:
@@ -192,3 +196,78 @@ async def test_plans_that_do_not_fit_the_database_are_refused(db: Db) -> None:
         with pytest.raises(PlanError, match="runs\\[0\\] of the plan has no run_id"):
             await engine.apply_migration({**document, "runs": [{"id": "x"}]})
     assert _row(db, "order-parked")[:2] == (1, 0)
+
+
+async def test_a_migrated_run_replays_across_its_move(db: Db) -> None:
+    await _apply(db, BRANCH)
+    await _finish(db, "order-parked", approve=True)
+    async with open_reader(db.url) as reader:
+        on_new = await replay_stored(reader, "order-parked", BRANCH)
+        on_old = await replay_stored(reader, "order-parked", V1)
+    assert on_new.outcome == "compatible", on_new.divergence
+    # 1.0 does not review an order of 70: the run diverges from it after the move, at the review
+    assert on_old.outcome == "diverged" and on_old.divergence is not None
+    assert "review" in on_old.divergence.reason
+
+
+REVIEW = UserTaskForm("review", ok=Field(bool, display_name="OK"))
+
+
+def _reviewed(extra: str) -> Any:
+    def flow(wf: WorkflowThread) -> None:
+        who = wf.declare_str("who").required()
+        wf.assign_user_task(REVIEW, user="ann")
+        wf.execute(extra, who)
+
+    return flow
+
+
+async def test_an_open_user_task_moves_with_its_run_and_is_completed_on_the_new_version(db: Db) -> None:
+    old = Workflow("reviewed", _reviewed("ship")).compile()
+    new = Workflow("reviewed", _reviewed("dispatch")).compile(previous=old)
+    async with Engine.open(db.url, tasks=FINISHING, poll_interval=0.02) as engine:
+        await engine.deploy(old)
+        run_id = await engine.start("reviewed", {"who": "x"}, run_id="reviewed-1")
+        (task,) = await engine.list_user_tasks(run_id=run_id)
+        await engine.deploy(new)
+        plan = await engine.plan_migration("reviewed", "1.0", "1.1")
+        report = await engine.apply_migration(plan.document())
+        assert _outcomes(report) == {"reviewed-1": "migrated"}
+        ((major, revision, node),) = db.rows(f"SELECT major, revision, node FROM user_tasks WHERE id = '{task.id}'")
+        assert (int(major), int(revision)) == (1, 1) and node == task.node
+        await engine.complete_user_task(task.id, {"ok": True}, user="ann")
+        run = await engine.wait(run_id, timeout=30)
+    assert run.status is RunStatus.COMPLETED and str(run.version) == "1.1"
+    done = db.rows("SELECT node FROM journal WHERE run_id = 'reviewed-1' AND kind = 'TASK_COMPLETED'")
+    assert [node for (node,) in done] == ["dispatch"]
+
+
+async def test_a_worker_holding_the_run_in_memory_goes_on_from_the_migrated_state(db: Db) -> None:
+    """Another engine caches a run with a task in flight; the run moves
+    under it; the attempt's result is applied to the moved run."""
+    release = anyio.Event()
+    calls: list[str] = []
+
+    @task_fn("ship")
+    async def held_ship(order_id: str) -> str:
+        calls.append(order_id)
+        await release.wait()
+        return f"shipped {order_id}"
+
+    tasks = [held_ship if t is ship else t for t in TASKS]
+    async with Engine.open(db.url, tasks=tasks, poll_interval=0.02) as worker:
+        await worker.deploy(V1)
+        run_id = await worker.start("order", {"order-id": "held", "amount": 70.0}, run_id="order-held")
+        await worker.send_event("approved", {"by": "ann"}, run_id=run_id, event_id="ok-held")
+        with anyio.fail_after(30):
+            while not calls:
+                await anyio.sleep(0.02)
+        await worker.deploy(BRANCH)
+        async with Engine.open(db.url, serve=False) as operator:
+            plan = await operator.plan_migration("order", "1.0", "1.1")
+            report = await operator.apply_migration(plan.document())
+        assert _outcomes(report) == {"order-held": "migrated"}
+        release.set()
+        run = await worker.wait(run_id, timeout=30)
+    assert run.status is RunStatus.COMPLETED and str(run.version) == "1.1" and calls == ["held"]
+    assert len(_journal(db, run_id, "MIGRATED")) == 1

@@ -28,7 +28,9 @@ NOT_REMOTE = {
     "worker": "runs tasks in its own process; it is not a request",
     "server": "is the server itself",
     "replay": "replays stored journals against a local spec file before a deploy (CI); it reads and writes nothing",
-    "migrate plan": "a read-only plan over the database for the operator; applying it is a later verb",
+    "migrate plan": "a read-only plan over the database for the operator, written to a file to review",
+    "migrate apply": "an operator's batch job over a reviewed plan file, run where the file is; it can take "
+    "minutes for many runs (longer than a request) and is safe to run again after a crash",
 }
 
 
