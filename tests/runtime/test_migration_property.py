@@ -20,8 +20,8 @@ finished the same way. What is compared:
 - the effects after the move equal the reference's after its position
   (task, node, arguments, in order), the nodes entered after it too;
 - the output and the variables equal the reference's (and the model's);
-- one ``MIGRATED`` entry saying from, to, the thread's move, the new variables
-  and whether it was automatic (``migrate_later``);
+- one ``MIGRATED`` entry saying from, to, the thread's move, the new variables'
+  values and whether it was automatic (``migrate_later``);
 - an open user task's row names the node and version its run is at, moved or not;
 - a run that does not move (``must_drain``, or ``safe_later`` without
   ``migrate_later``) stays on the old version and does exactly what a run of
@@ -358,7 +358,7 @@ async def _check_run(
     assert moved.detail["automatic"] is (expected.run_class == "safe_later")
     renamed = expected.moves_at != expected.moves_to  # the entry lists the threads whose node id changed
     assert moved.detail["threads"] == [{"thread": 0, "from": expected.moves_at, "to": expected.moves_to}] * renamed
-    assert moved.detail["variables"] == ([NEW_VARIABLE] if scenario.new_value is not None else [])
+    assert moved.detail["variables"] == ({NEW_VARIABLE: scenario.new_value} if scenario.new_value is not None else {})
 
     assert expected.moves_to is not None
     reference_id = f"reference-{run_id}"
