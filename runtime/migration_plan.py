@@ -9,8 +9,8 @@ and puts it in one of three classes, each with its reasons:
   has a default or a value in the mapping;
 - ``safe_later``: some thread is at a node that was removed (or changed what
   it waits for) but every way forward from it in the old version reaches a
-  node that maps: the run can move once that thread reaches one of them
-  (``wait_until`` names them per thread);
+  node that maps and where a thread stops between steps: the run can move
+  once that thread reaches one of them (``wait_until`` names them per thread);
 - ``must_drain``: let it finish on the old version. A thread is at a removed
   node from which no node before its exit maps, or its thread was removed, or a new
   required variable has no default and no mapping value, or the run is
@@ -50,6 +50,10 @@ CLASSES: tuple[RunClass, ...] = ("safe_now", "safe_later", "must_drain")
 #: What a thread waiting in a node of each kind waits for: a node of the
 #: same id in the new version must wait for the same for the wait to carry over.
 _WAITS_FOR = {"task": "task", "wait_for_event": "event", "user_task": "form", "wait_for_threads": "threads"}
+#: The kinds of node a thread stops at between steps (it waits there): the
+#: only places a run can be moved at. A thread passes every other node (a
+#: branch, a nop, a spawn) within the step that reached it.
+_RESTING = frozenset({"task", "wait_for_event", "user_task", "wait_for_threads", "sleep", "sleep_until"})
 
 
 class MappingError(UsageError):
@@ -89,7 +93,8 @@ class RunPlan:
     run_id: str
     status: str
     run_version: int
-    """The run row's version when planned: applying refuses a run that moved since."""
+    """The run row's version when planned (applying looks at each run again
+    as it is then: one that moved since may have changed class)."""
     run_class: RunClass
     reasons: tuple[str, ...]
     threads: tuple[ThreadPlan, ...]
@@ -324,9 +329,11 @@ def _value(value: Any) -> str:
 
 def _gates(name: str, node: str, old: ThreadSpec, new: ThreadSpec, mapping: MigrationMapping) -> tuple[str, ...]:
     """The first nodes after ``node`` on every way forward in the old
-    version that a thread can move to the new one at; empty when some way
-    forward reaches the thread's exit first (a thread at its exit has ended:
-    it would never move)."""
+    version where the thread stops (:data:`_RESTING`) and can move to the
+    new one; empty when some way forward reaches the thread's exit first (a
+    thread at its exit has ended: it would never move). A node the thread
+    only passes through is no gate, even if it maps: the run is never
+    looked at while the thread is there."""
     gates: list[str] = []
     seen = {node}
     frontier = [edge.to for edge in _edges(old.nodes.get(node))]
@@ -338,7 +345,8 @@ def _gates(name: str, node: str, old: ThreadSpec, new: ThreadSpec, mapping: Migr
         if node_kind(old.nodes[current]) == "exit":
             return ()  # the thread ends there: past it there is nothing left to move
         target = _target(name, current, old, new, mapping)
-        if target is not None and not _problem(current, old, new, target, waiting=True):
+        resting = node_kind(old.nodes[current]) in _RESTING
+        if resting and target is not None and not _problem(current, old, new, target, waiting=True):
             gates.append(current)
             continue
         following = [edge.to for edge in _edges(old.nodes.get(current))]

@@ -29,6 +29,7 @@ position, and where it will move to the new version.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -297,8 +298,9 @@ def _successors(scenario: Scenario) -> dict[str, list[str]]:
 
 
 def _gates(scenario: Scenario, start: str) -> set[str]:
-    """The first nodes that map on every way forward from ``start``; empty
-    when some way reaches the exit first."""
+    """The first nodes where a run rests that map, on every way forward
+    from ``start``; empty when some way reaches the exit first. A branch's
+    nops are passed within a step: they are no gates."""
     graph = _successors(scenario)
     frontier, seen, gates = list(graph[start]), {start}, set()
     while frontier:
@@ -308,11 +310,16 @@ def _gates(scenario: Scenario, start: str) -> set[str]:
         seen.add(node)
         if node == "exit":
             return set()
-        if target(scenario, node) is None:
+        if target(scenario, node) is None or _passed(node):
             frontier.extend(graph[node])
         else:
             gates.add(node)
     return gates
+
+
+def _passed(node: str) -> bool:
+    """A branch's nop (``ifK``, ``joinK``): a thread never rests there."""
+    return re.fullmatch(r"(if|join)\d+", node) is not None
 
 
 def expectation(scenario: Scenario, position: int) -> Expectation:

@@ -121,7 +121,7 @@ async def test_a_run_safe_later_waits_without_migrate_later(db: Db) -> None:
     assert _outcomes(report) == {"order-shipping": "migrated", "order-parked": "not_now"}
     assert report.complete  # the plan did not call the parked run safe now
     parked = next(run for run in report.runs if run.run_id == "order-parked")
-    assert "safe once it reaches if" in parked.detail
+    assert "safe once it reaches review or ship" in parked.detail
     assert _row(db, "order-parked")[:2] == (1, 0) and _journal(db, "order-parked", "MIGRATED") == []
     run = await _finish(db, "order-parked", approve=True)
     assert run.status is RunStatus.COMPLETED and str(run.version) == "1.0"
@@ -131,8 +131,8 @@ async def test_with_migrate_later_a_run_moves_in_the_step_that_reaches_a_node_th
     document, report = await _apply(db, NO_WAIT, later=True)
     assert _outcomes(report)["order-parked"] == "pending" and document["migrate_later"] is True
     (pending,) = _journal(db, "order-parked", "MIGRATION_PENDING")
-    assert pending == {"plan": document["id"], "to": "1.1",
-                       "wait_until": [{"thread": 0, "node": "wait-approved", "wait_until": ["if"]}]}  # fmt: skip
+    gates = [{"thread": 0, "node": "wait-approved", "wait_until": ["review", "ship"]}]
+    assert pending == {"plan": document["id"], "to": "1.1", "wait_until": gates}
     state = _state(db, "order-parked")
     assert state.migration is not None and state.migration.to.revision == 1
     run = await _finish(db, "order-parked", approve=True)

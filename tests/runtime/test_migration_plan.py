@@ -57,9 +57,9 @@ async def test_a_removed_position_is_safe_once_the_thread_reaches_a_node_that_ma
     parked = next(run for run in plan.runs if run.run_id == "order-parked")
     assert parked.reasons == (
         "thread 0 (main) at node wait-approved: its node was removed and the mapping does not map it; "
-        "safe once it reaches if",
+        "safe once it reaches review or ship",
     )
-    assert parked.threads[0].maps_to is None and parked.threads[0].wait_until == ("if",)
+    assert parked.threads[0].maps_to is None and parked.threads[0].wait_until == ("review", "ship")
 
 
 async def test_a_removed_position_with_nothing_left_before_the_exit_must_drain(db: Db) -> None:
@@ -109,7 +109,7 @@ async def test_the_plan_document_holds_what_apply_needs(db: Db) -> None:
                                                                  ("order-parked", "safe_later")]  # fmt: skip
     later = doc["runs"][1]
     assert later["threads"] == [{"number": 0, "name": "main", "node": "wait-approved", "maps_to": None,
-                                 "wait_until": ["if"]}]  # fmt: skip
+                                 "wait_until": ["review", "ship"]}]  # fmt: skip
     assert set(later) == {"run_id", "status", "run_version", "class", "reasons", "threads", "variables"}
 
 

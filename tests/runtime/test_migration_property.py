@@ -432,7 +432,7 @@ def _run_on_postgres(scenario: Scenario) -> None:
 # Safe later without migrate_later (w1), safe now (t2), must drain (w3).
 @example(Scenario((Item("wait", 1, "unmapped"), Item("task", 2, "keep"), Item("wait", 3, "remove")), (), "no",
                   False, False))  # fmt: skip
-# Safe later, but the branch that maps is passed without resting there: the run never moves.
+# A removed wait whose way forward that maps passes a branch's nops only, where no thread rests: must drain.
 @example(Scenario((Item("wait", 1, "remove"), Item("branch", 2, "keep")), (), "no", False, True))
 # A stale plan: a run planned safe now is at a removed wait when applied (not now: the report is not complete).
 @example(Scenario((Item("task", 1, "keep"), Item("wait", 2, "remove"), Item("task", 3, "keep")), (), "no", False,
