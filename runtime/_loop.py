@@ -409,6 +409,7 @@ class CommitLoop:
 
         async def handle_all(turn: Turn) -> None:
             await turn.prefetch(commands)
+            await turn.take_timers(commands)
             for command in commands:
                 await turn.handle(command)
             await turn.verify()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from wfc.runtime import Engine, HistoryEntry, RunInfo, SentEvent, UserTask
+from wfc.runtime import Engine, HistoryEntry, RunInfo, SentEvent, UserTask, WaitTimeoutError
 from wfc.runtime._engine import TaskLike
 from wfc.runtime._spec_cache import derive
 from wfc.runtime._tasks import task_definitions
@@ -200,11 +200,17 @@ class WorkflowEnv:
         with anyio.fail_after(timeout):
             while True:
                 upcoming = await self._settle()
-                info = await self.engine.get_run(run_id)
-                if info.status.finished:
+                try:
+                    # The status alone (the whole run is read once it
+                    # finished): a run of many threads is slow to read.
+                    info = await self.engine.wait(run_id, timeout=0)
+                except WaitTimeoutError:
+                    pass
+                else:
                     self._check_missing()
                     return info
                 if upcoming is None:
+                    info = await self.engine.get_run(run_id)
                     self._check_missing()
                     raise StuckRunError(
                         f"run {run_id!r} is {info.status.value} and waits for {_waits(info)}; no timer is left to "
