@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from wfc.runtime import Engine, HistoryEntry, RunInfo, SentEvent, UserTask, WaitTimeoutError
+from wfc.runtime import Commit, Engine, HistoryEntry, RunInfo, SentEvent, UserTask, WaitTimeoutError
 from wfc.runtime._engine import TaskLike
 from wfc.runtime._spec_cache import derive
 from wfc.runtime._tasks import task_definitions
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 #: How long (real seconds) waiting for a run gives up: a safety net for a test that hangs.
 REAL_TIMEOUT = 60.0
-#: How often (real seconds) the harness looks whether the engine settled.
+#: How often (real seconds) the harness looks whether the engine settled,
+#: when no commit woke it first.
 _LOOK = 0.001
 
 
@@ -75,6 +76,7 @@ class WorkflowEnv:
         self._names: frozenset[str] = frozenset()
         """The task names the open engine has a definition for."""
         self._stack: AsyncExitStack | None = None
+        self._committed = anyio.Event()
         self.clock.attach(self._step_to)
 
     # ------------------------------------------------------------------ set-up
@@ -164,6 +166,7 @@ class WorkflowEnv:
                     max_children_per_run=100_000,
                 )
             )
+            self._engine.observe(self)
             for spec in self._specs.values():
                 await self._engine.deploy(spec)
         return self._engine
@@ -257,7 +260,15 @@ class WorkflowEnv:
                             w for w in (due, self.clock.next_wait() if self.clock.parked else None) if w is not None
                         ]
                         return min(waits) if waits else None
-            await anyio.sleep(_LOOK)
+            # Woken by the engine's next commit (what usually ends its work),
+            # looking again after _LOOK at the latest anyway.
+            self._committed = anyio.Event()
+            with anyio.move_on_after(_LOOK):
+                await self._committed.wait()
+
+    def committed(self, commit: Commit) -> None:
+        """An engine commit (the env observes its engine): wake :meth:`_settle`."""
+        self._committed.set()
 
     def _quiet(self, engine: Engine) -> bool:
         return not engine.busy and engine.running_attempts <= self.clock.parked

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, get_args
 
 from wfc.runtime.interpreter.compensations import register_compensation
 from wfc.runtime.interpreter.context import Step, expression_failure, matches
@@ -28,6 +28,7 @@ from wfc.runtime.interpreter.state import (
     ThreadStatus,
     ThreadsWait,
     UserTaskWait,
+    Wait,
 )
 from wfc.runtime.interpreter.stopping import clear_wait, stop
 from wfc.runtime.interpreter.threads import fail_node, proceed
@@ -133,6 +134,8 @@ def on_task_failed(step: Step, event: TaskFailed) -> None:
 
 
 _RUNNING: Final = ThreadStatus.RUNNING  # looked up once: an enum member costs a class attribute lookup
+#: The kinds of wait with a ``timer`` of their own.
+_TIMED: Final = frozenset(kind for kind in get_args(Wait) if "timer" in kind.__struct_fields__)
 
 
 def timer_holder(step: Step, timer: int) -> ThreadRun | None:
@@ -147,19 +150,20 @@ def timer_holder(step: Step, timer: int) -> ThreadRun | None:
     found: ThreadRun | None = None
     for seen in step.state.threads.values():  # read only; the holder is fetched
         wait = seen.wait
-        if wait is None:
-            continue
-        if type(wait) is UserTaskWait:
+        kind = type(wait)
+        if kind in _TIMED:
+            if (
+                found is None
+                and wait.timer == timer  # type: ignore[union-attr]
+                and seen.status is _RUNNING
+                and not seen.suspended
+                and not step.frozen(seen)
+            ):
+                found = seen
+        elif kind is UserTaskWait:
+            assert isinstance(wait, UserTaskWait)
             if holds_timer(wait, timer) and seen.status is _RUNNING and not seen.suspended and not step.frozen(seen):
                 return step.state.threads[seen.number]
-        elif (
-            found is None
-            and getattr(wait, "timer", None) == timer
-            and seen.status is _RUNNING
-            and not seen.suspended
-            and not step.frozen(seen)
-        ):
-            found = seen
     return None if found is None else step.state.threads[found.number]
 
 
