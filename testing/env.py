@@ -166,7 +166,7 @@ class WorkflowEnv:
                     max_children_per_run=100_000,
                 )
             )
-            self._engine.observe(self)
+            self._engine.observe(_Committed(self))
             for spec in self._specs.values():
                 await self._engine.deploy(spec)
         return self._engine
@@ -266,10 +266,6 @@ class WorkflowEnv:
             with anyio.move_on_after(_LOOK):
                 await self._committed.wait()
 
-    def committed(self, commit: Commit) -> None:
-        """An engine commit (the env observes its engine): wake :meth:`_settle`."""
-        self._committed.set()
-
     def _quiet(self, engine: Engine) -> bool:
         return not engine.busy and engine.running_attempts <= self.clock.parked
 
@@ -352,6 +348,16 @@ class WorkflowEnv:
         ``"TIMER_FIRED"``, ...) in this order, others between them allowed."""
         __tracebackhide__ = True
         check_journal(_id(run), await self.history(run), expected)
+
+
+class _Committed:
+    """Observes the env's engine: each commit wakes :meth:`WorkflowEnv._settle`."""
+
+    def __init__(self, env: WorkflowEnv) -> None:
+        self._env = env
+
+    def committed(self, commit: Commit) -> None:
+        self._env._committed.set()
 
 
 def _id(run: str | RunInfo) -> str:
