@@ -165,11 +165,28 @@ def describe_entry(entry: HistoryEntry, limit: int | None = 70) -> str:
             text = f"{detail.get('var')} {detail.get('op')} {compact(detail.get('value'))}"
         case "RUN_COMPLETED":
             text = f"output {compact(detail.get('output'))}"
+        case "MIGRATED":
+            text = describe_migration(detail)
+        case "MIGRATION_PENDING":
+            gates = "; ".join(f"thread {g.get('thread')} at {' or '.join(g.get('wait_until', []))}"
+                              for g in detail.get("wait_until", []))  # fmt: skip
+            text = f"moves to {detail.get('to', '?')} once {gates or 'it can'} (plan {str(detail.get('plan', ''))[:8]})"
+        case "MIGRATION_DROPPED":
+            text = f"move dropped: {'; '.join(detail.get('reasons', []))}"
         case kind if kind.startswith("USER_TASK_"):
             text = f"{detail.get('user_task', '')} {describe_user_task_entry(kind, detail)}".strip()
         case _:
             text = compact(detail) if detail else ""
     return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_migration(detail: dict[str, Any]) -> str:
+    """``1.0 -> 1.1 (plan 056b2a4f, automatically): thread 0 ship -> dispatch; channel = "web"``."""
+    how = ", automatically" if detail.get("automatic") else ""
+    text = f"{detail.get('from', '?')} -> {detail.get('to', '?')} (plan {str(detail.get('plan', ''))[:8]}{how})"
+    moves = [f"thread {m.get('thread')} {m.get('from')} -> {m.get('to')}" for m in detail.get("threads", [])]
+    values = [f"{name} = {compact(value)}" for name, value in (detail.get("variables") or {}).items()]
+    return f"{text}: {'; '.join(moves + values)}" if moves or values else text
 
 
 def describe_user_task_entry(kind: str, detail: dict[str, Any], *, by: bool = True) -> str:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wfc.runtime._spec_cache import CachedSpec
 from wfc.runtime.interpreter import Input
 from wfc.specs import WorkflowSpec
+
+if TYPE_CHECKING:
+    from wfc.runtime.migration_apply import MigrationOrder
 
 
 class Reply:
@@ -100,4 +103,14 @@ class Barrier:
     reply: Reply = field(default_factory=Reply)
 
 
-Command = RunInput | StartRun | SendEvent | Deploy | Barrier
+@dataclass
+class Migrate:
+    """Move a run to another version of its workflow, as a plan orders (see
+    :mod:`wfc.runtime.migration_apply`); replied with a ``RunOutcome``."""
+
+    run_id: str
+    order: MigrationOrder
+    reply: Reply = field(default_factory=Reply)
+
+
+Command = RunInput | StartRun | SendEvent | Deploy | Migrate | Barrier

@@ -27,7 +27,7 @@ import msgspec
 from wfc.runtime._analytics import WorkflowStats
 from wfc.runtime._arguments import Moment, check_key, check_person, check_task_id
 from wfc.runtime._attempts import TaskCounters
-from wfc.runtime._commands import Deploy, Reply, RunInput, SendEvent, StartRun
+from wfc.runtime._commands import Deploy, Migrate, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._inputs import (
     check_cancel_args,
     check_complete_args,
@@ -73,6 +73,7 @@ from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
 from wfc.specs.workflow import VarType
 
 if TYPE_CHECKING:
+    from wfc.runtime.migration_apply import MigrationReport
     from wfc.runtime.migration_plan import MigrationPlan
 
 log = logging.getLogger("wfc.runtime")
@@ -94,7 +95,7 @@ class _Loop(Protocol):
     def check_open(self) -> None:
         """Raise :class:`UsageError` once the engine closed."""
 
-    async def call(self, command: StartRun | SendEvent | Deploy | RunInput) -> Any:
+    async def call(self, command: StartRun | SendEvent | Deploy | RunInput | Migrate) -> Any:
         """Queue a command; its reply once its transaction committed."""
 
     def following(self, run_id: str) -> AbstractAsyncContextManager[Follow]:
@@ -538,14 +539,22 @@ class Engine:
         return await self._reader.workflow_stats(workflow, since, until, sample=sample)
 
     async def plan_migration(
-        self, workflow: str, source: str, target: str, mapping: Mapping[str, Any] | None = None
+        self,
+        workflow: str,
+        source: str,
+        target: str,
+        mapping: Mapping[str, Any] | None = None,
+        *,
+        migrate_later: bool = False,
     ) -> MigrationPlan:
         """Sort every live run of ``workflow`` version ``source`` into safe
         now, safe once it reaches a node, or must drain, for a move to
         version ``target``, with the reasons (see
         :mod:`wfc.runtime.migration_plan`; ``mapping``: the mapping file's
-        content, node ids per thread and values for new variables). Reads
-        only; the plan's ``document()`` is what ``wfc migrate apply`` takes.
+        content, node ids per thread and values for new variables;
+        ``migrate_later``: applying the plan marks the runs that are safe
+        once they reach a node to move when they do). Reads only; the
+        plan's ``document()`` is what :meth:`apply_migration` takes.
 
         Raises:
             UnknownWorkflowError: the workflow or a version is not deployed.
@@ -554,7 +563,30 @@ class Engine:
         from wfc.runtime.migration_plan import plan_migration
 
         self._loop.check_open()
-        return await plan_migration(self._reader, workflow, source, target, mapping)
+        return await plan_migration(self._reader, workflow, source, target, mapping, migrate_later=migrate_later)
+
+    async def apply_migration(
+        self, plan: Mapping[str, Any] | MigrationPlan, *, progress: Callable[[int, int], None] | None = None
+    ) -> MigrationReport:
+        """Move the runs of a migration plan (the document ``wfc migrate
+        plan --json`` printed, or a :class:`MigrationPlan`) that are safe to
+        move now onto the plan's new version, each atomically with a
+        ``MIGRATED`` journal entry; with ``migrate_later`` in the plan, mark
+        the runs that are safe once they reach a node, so they move when they
+        do. Each listed run is judged again as it is now; a run on the new
+        version already is left alone, so applying twice (or again after a
+        crash) moves only what is left. ``progress`` is told ``(done,
+        total)`` as runs are decided. See :mod:`wfc.runtime.migration_apply`.
+
+        Raises:
+            PlanError: the plan is malformed or was made for other deployed specs.
+            UnknownWorkflowError: a version of the plan is not deployed.
+            MappingError: the plan's mapping does not fit the two versions.
+        """
+        from wfc.runtime.migration_apply import apply_plan
+
+        self._loop.check_open()
+        return await apply_plan(self._reader, self._loop.call, plan, progress)
 
     async def list_workers(self) -> list[WorkerInfo]:
         """Every engine registered on this database (``wfc worker``, ``wfc

@@ -44,7 +44,7 @@ import anyio
 import anyio.abc
 
 from wfc.runtime._attempts import Attempts, TaskCounters
-from wfc.runtime._commands import Barrier, Command, Deploy, RunInput, SendEvent, StartRun
+from wfc.runtime._commands import Barrier, Command, Deploy, Migrate, RunInput, SendEvent, StartRun
 from wfc.runtime._dispatches import dispatch_of
 from wfc.runtime._observe import Commit, Observer, Observers
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
@@ -326,7 +326,7 @@ class CommitLoop:
         self._queue.append(command)
         self._wake.set()
 
-    async def call(self, command: StartRun | SendEvent | Deploy | RunInput) -> Any:
+    async def call(self, command: StartRun | SendEvent | Deploy | RunInput | Migrate) -> Any:
         """Queue ``command`` and return its reply, once its turn committed."""
         self.check_open()
         reply = command.reply

@@ -295,7 +295,11 @@ class HistoryEntry:
     ``COMPENSATION_DISPATCHED``, ``COMPENSATION_COMPLETED``,
     ``COMPENSATION_FAILED`` (``final`` when no retry is left),
     ``COMPENSATION_SKIPPED`` (did not run); operators: ``RUN_HALTED``,
-    ``RUN_RESUMED``, ``RUN_CANCEL_REQUESTED``, ``RUN_RETRIED``; the end:
+    ``RUN_RESUMED``, ``RUN_CANCEL_REQUESTED``, ``RUN_RETRIED``; versions
+    (``wfc migrate apply``): ``MIGRATED`` (``from``, ``to``, ``plan``,
+    ``automatic``, ``threads`` moved, new ``variables``),
+    ``MIGRATION_PENDING`` (``to``, ``wait_until``), ``MIGRATION_DROPPED``
+    (``reasons``); the end:
     ``RUN_COMPLETED``, ``RUN_FAILED``, ``RUN_COMPENSATED``, ``RUN_CANCELLED``.
     Masked variables appear as ``"***"`` in ``detail``. The result of a task
     attempt (``TASK_COMPLETED``, ``TASK_FAILED``, ``COMPENSATION_COMPLETED``,

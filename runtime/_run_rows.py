@@ -75,4 +75,5 @@ def run_write(
         trace=None if queued is None else queued.trace,
         search=search or None,
         needs_attention=after.status is RunStatus.FAILED and after.compensation_failed,
+        migrated=queued is not None and queued.migrated,
     )

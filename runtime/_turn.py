@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from wfc.runtime._commands import Barrier, Command, Deploy, Reply, RunInput, SendEvent, StartRun
+from wfc.runtime._commands import Barrier, Command, Deploy, Migrate, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._dispatches import outbox_row
 from wfc.runtime._inputs import (
     check_event,
@@ -28,6 +28,7 @@ from wfc.runtime._inputs import (
 )
 from wfc.runtime._records import SentEvent, Started
 from wfc.runtime._run_rows import run_write
+from wfc.runtime._search import search_values
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
 from wfc.runtime._tasks import storable_text
 from wfc.runtime._user_tasks import task_row
@@ -220,6 +221,7 @@ class Turn:
         meanwhile, and the turn is tried again on fresh state."""
         ids = {c.run_id for c in commands if isinstance(c, RunInput) or (isinstance(c, StartRun) and not c.new_id)}
         ids |= {c.run_id for c in commands if isinstance(c, SendEvent) and c.run_id is not None}
+        ids |= {c.run_id for c in commands if isinstance(c, Migrate)}
         if not ids:
             return
         cache = self.shared.runs
@@ -302,6 +304,8 @@ class Turn:
                     await self.send(command)
                 case Deploy():
                     await self.deploy(command)
+                case Migrate():
+                    await self.migrate(command)
                 case Barrier(reply=reply):
                     self.outcome.replies.append((reply, None))
         except WfcError as exc:
@@ -454,6 +458,49 @@ class Turn:
         )
         self.outcome.replies.append((command.reply, True))
 
+    async def migrate(self, command: Migrate) -> None:
+        """Move a run as a migration plan orders, or say why not (see
+        :mod:`wfc.runtime.migration_apply`)."""
+        from wfc.runtime.migration_apply import decide, standing
+
+        order = command.order
+        live = await self.live(command.run_id)
+        outcome = standing(command.run_id, live.state if live is not None else None, order)
+        if outcome is None and live is not None:
+            outcome, transition, moves = decide(command.run_id, live.state, order, self.now)
+            if transition is not None:
+                await self.switch(command.run_id, live, order.target if moves else None, transition)
+        self.outcome.replies.append((command.reply, outcome))
+
+    async def migrate_pending(self, run_id: str, live: Live) -> None:
+        """After a step of a run that waits to move to another version: move
+        it in this commit once it can (see :func:`~wfc.runtime.migration_apply.pending_step`)."""
+        from wfc.runtime.migration_apply import pending_step
+
+        pending = live.state.migration
+        assert pending is not None
+        key = (live.state.workflow, pending.to.major, pending.to.revision)
+        target = await self.shared.specs.load(self.tx, key, run_id)
+        transition, moves = pending_step(live.state, live.spec, target, self.now)
+        if transition is not None:
+            await self.switch(run_id, live, target if moves else None, transition)
+
+    async def switch(self, run_id: str, live: Live, target: CachedSpec | None, transition: Transition) -> None:
+        """Commit a migration's transition; ``target``: the spec version it
+        puts the run on (``None``: it stays where it is). The run's search
+        rows are written again for the new version's searchable variables."""
+        if target is None:
+            await self.record(run_id, live, transition)
+            return
+        before = live.cached.searchable
+        live.cached = target
+        await self.record(run_id, live, transition)
+        self.tx.batch.runs[run_id].migrated = True
+        if before or target.searchable:
+            search: dict[str, str | None] = dict.fromkeys((name for name, _ in before), None)
+            search.update(search_values(live.state.variables, target.searchable))
+            self.tx.batch.runs[run_id].search = search or None
+
     async def set_aside(self, run_id: str, reason: str) -> None:
         """Fail a run whose transition cannot be committed: from its last
         committed state, with ``RUN_SET_ASIDE`` and ``reason`` in its journal,
@@ -477,6 +524,8 @@ class Turn:
             log.exception("run %s: applying %s failed", run_id, type(event).__name__)
             transition = crash(live.state, live.spec, f"{type(exc).__name__}: {exc}", self.now, info=live.cached.info)
         await self.record(run_id, live, transition)
+        if live.state.migration is not None and not live.state.status.finished:
+            await self.migrate_pending(run_id, live)
         return transition
 
     async def record(self, run_id: str, live: Live, transition: Transition) -> None:

@@ -19,9 +19,9 @@ and puts it in one of three classes, each with its reasons:
 Nothing is guessed: stable node ids map by themselves, any other node only
 through the mapping file, which is checked against both specs
 (:func:`parse_mapping`). The plan (:meth:`MigrationPlan.document`) is the
-JSON document a later ``wfc migrate apply PLAN`` consumes; its format is
-:data:`PLAN_FORMAT`, described in README ("Changing a workflow that has runs
-in flight").
+JSON document ``wfc migrate apply PLAN`` consumes
+(:mod:`wfc.runtime.migration_apply`); its format is :data:`PLAN_FORMAT`,
+described in README ("Changing a workflow that has runs in flight").
 
 Only the store and the specs are read: no engine, no interpreter transitions.
 """
@@ -29,6 +29,7 @@ Only the store and the specs are read: no engine, no interpreter transitions.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -128,6 +129,10 @@ class MigrationPlan:
     mapping: MigrationMapping
     runs: tuple[RunPlan, ...]
     created_at: float
+    plan_id: str = ""
+    """Names the plan in the journal of the runs it moves."""
+    migrate_later: bool = False
+    """Applying it marks the ``safe_later`` runs to move once they can."""
 
     def counts(self) -> dict[RunClass, int]:
         """Runs per class."""
@@ -137,11 +142,13 @@ class MigrationPlan:
         """The plan as one JSON-ready document (:data:`PLAN_FORMAT`)."""
         return {
             "format": PLAN_FORMAT,
+            "id": self.plan_id,
             "workflow": self.workflow,
             "from": {"version": self.source, "hash": self.source_hash},
             "to": {"version": self.target, "hash": self.target_hash},
             "created_at": dt.datetime.fromtimestamp(self.created_at, dt.UTC).isoformat(),
             "mapping": self.mapping.document(),
+            "migrate_later": self.migrate_later,
             "summary": self.counts(),
             "runs": [run.document() for run in self.runs],
         }
@@ -354,10 +361,14 @@ async def plan_migration(
     source: str,
     target: str,
     mapping: Mapping[str, Any] | None = None,
+    *,
+    migrate_later: bool = False,
 ) -> MigrationPlan:
     """Sort every live run of ``workflow`` version ``source`` for a move to
     version ``target`` (both deployed), with ``mapping`` as decoded from the
-    mapping file (see :func:`parse_mapping`). Reads only.
+    mapping file (see :func:`parse_mapping`). Reads only. ``migrate_later``:
+    applying the plan marks its ``safe_later`` runs to move once they can
+    (see :mod:`wfc.runtime.migration_apply`).
 
     Raises:
         UnknownWorkflowError: the workflow or a version is not deployed.
@@ -377,4 +388,5 @@ async def plan_migration(
     return MigrationPlan(
         workflow=workflow, source=str(old.version), target=str(new.version), source_hash=old.hash,
         target_hash=new.hash, mapping=checked, runs=tuple(runs), created_at=reader.now(),
+        plan_id=uuid.uuid4().hex, migrate_later=migrate_later,
     )  # fmt: skip

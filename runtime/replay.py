@@ -19,7 +19,10 @@ masked start input of a number or bool type starts the replay as ``0`` or
 ``false``): a branch on a secret cannot be told apart. Two things the
 journal cannot tell, so they are not compared: the delay of a retry's
 backoff (``retry_in``: it depends on the ``@task`` defaults of the worker,
-which are not stored) and the version in ``RUN_STARTED``. A task's
+which are not stored) and the versions in ``RUN_STARTED``, ``MIGRATED``
+and ``MIGRATION_PENDING``. A run moved to another version by ``wfc migrate
+apply`` is replayed across the move: its threads move to the nodes the
+``MIGRATED`` entry names, on the one spec replayed against. A task's
 default ``retries`` (from ``@task``, used where the spec leaves them unset)
 is read back from the recorded failures: a failure that was retried shows
 there were retries left, a last failure shows how many there were.
@@ -35,15 +38,18 @@ from wfc.runtime._journal_inputs import JournalMismatch, entry_dict, input_for, 
 from wfc.runtime.errors import UsageError
 from wfc.runtime.interpreter import Limits, TaskPolicy, Transition, begin, crash, step
 from wfc.runtime.interpreter.errors import InputError
+from wfc.runtime.interpreter.migration import await_migration, drop_migration, migrate
 from wfc.runtime.interpreter.secrets import MASK
-from wfc.runtime.interpreter.state import RunState
+from wfc.runtime.interpreter.state import PendingMigration, RunState
 from wfc.specs import TaskNode, WorkflowSpec
 
 if TYPE_CHECKING:
     from wfc.runtime._reader import Reader
 
 #: Detail fields compared nowhere (see the module's docstring), by entry kind.
-_IGNORED: dict[str, tuple[str, ...]] = {"RUN_STARTED": ("version",), "TASK_FAILED": ("retry_in",)}
+_IGNORED: dict[str, tuple[str, ...]] = {
+    "RUN_STARTED": ("version",), "TASK_FAILED": ("retry_in",), "MIGRATED": ("from", "to"), "MIGRATION_PENDING": ("to",),
+}  # fmt: skip
 #: Detail fields that say what an entry did, in the one line describing it.
 _SHOWN = ("task", "event", "error", "var", "value", "output", "name", "reason", "user_task", "strategy")
 
@@ -196,6 +202,8 @@ def _apply(
         detail = starter["detail"]
         message, error = detail.get("message", ""), detail.get("error", "INTERNAL_ERROR")
         return "crash", crash(state, spec, message, starter["at"], error)
+    if starter["kind"].startswith("MIGRAT"):
+        return "migration", _migration(spec, state, starter)
     try:
         event = input_for(state, starter, payloads, spec)
     except (JournalMismatch, KeyError, AttributeError) as exc:
@@ -205,6 +213,30 @@ def _apply(
         return type(event).__name__, step(state, spec, event, starter["at"], policies, limits)
     except Exception as exc:  # the new spec breaks the interpreter's assumptions: that is a divergence too
         return type(event).__name__, f"the new version fails on this input: {type(exc).__name__}: {exc}"
+
+
+def _migration(spec: WorkflowSpec, state: RunState, entry: Mapping[str, Any]) -> Transition | str:
+    """The move to another version the entry records, made on ``spec``:
+    the recorded run's threads go to the nodes it moved them to, its new
+    variables take the values recorded (a masked one its placeholder)."""
+    detail, at = entry["detail"], entry["at"]
+    plan = str(detail.get("plan", ""))
+    if entry["kind"] == "MIGRATION_DROPPED":
+        return drop_migration(state, detail.get("reasons", []), at)
+    if entry["kind"] == "MIGRATION_PENDING":
+        pending = PendingMigration(plan=plan, to=spec.version)
+        return await_migration(state, pending, detail.get("wait_until", []), at)
+    moves: dict[int, str] = {}
+    renames: dict[str, dict[str, str]] = {}
+    for moved in detail.get("threads", []):
+        thread = state.threads.get(moved["thread"])
+        if thread is None:
+            return f"the new version's run has no thread {moved['thread']} to move to node {moved['to']}"
+        moves[thread.number] = moved["to"]
+        renames.setdefault(thread.name, {})[moved["from"]] = moved["to"]
+    variables = _inputs(spec, detail.get("variables", {}))
+    return migrate(state, spec, moves, renames, variables, at, plan=plan, automatic=bool(detail.get("automatic")),
+                   masked=[name for name, value in detail.get("variables", {}).items() if value == MASK])  # fmt: skip
 
 
 def _input_name(starter: Mapping[str, Any]) -> str:

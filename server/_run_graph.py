@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 
@@ -60,6 +61,8 @@ def node_states(entries: Iterable[HistoryEntry]) -> dict[int, dict[str, NodeStat
         node = entry.node
         if entry.kind in _THREAD_ENDS and entry.thread in current:
             _leave(thread, current.pop(entry.thread))
+        if entry.kind == "MIGRATED":
+            _migrated(states, current, entry.detail.get("threads", []))
         if node is None:
             continue
         if entry.kind in _ARRIVALS:
@@ -86,6 +89,20 @@ def _waits(entry: HistoryEntry) -> bool:
     detail = entry.detail if isinstance(entry.detail, dict) else {}
     waiting_kinds = ("sleep", "sleep_until", "wait_for_event", "user_task")
     return entry.kind == "NODE_ENTERED" and detail.get("kind") in waiting_kinds
+
+
+def _migrated(states: dict[int, dict[str, NodeState]], current: dict[int, str], moves: list[dict[str, Any]]) -> None:
+    """A run moved to another version: each moved thread is now where its
+    node's state carries over to (the graph drawn is the new version's)."""
+    for move in moves:
+        number, source, target = move.get("thread"), move.get("from"), move.get("to")
+        if not isinstance(number, int) or not isinstance(source, str) or not isinstance(target, str):
+            continue
+        thread = states.setdefault(number, {})
+        if source in thread:
+            thread[target] = thread.pop(source)
+        if current.get(number) == source:
+            current[number] = target
 
 
 def _leave(thread: dict[str, NodeState], node: str) -> None:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wfc.runtime import HistoryEntry
+from wfc.runtime import HistoryEntry, RunInfo
 
 
 class WorkflowAssertionError(AssertionError):
@@ -107,6 +107,33 @@ def check_output(run_id: str, actual: Any, expected: Any) -> None:
         raise WorkflowAssertionError(
             diff_message(f"run {run_id!r} has another output", _json_lines(expected), _json_lines(actual))
         )
+
+
+def check_failure(info: RunInfo, name: str, node: str | None = None) -> None:
+    """The run ended by failure ``name`` (at ``node``, if given): FAILED, or
+    COMPENSATED when it undid its completed steps first. The diff is of the
+    status, failure name and node (with the failure's message, for reading)."""
+    __tracebackhide__ = True
+    failure = info.failure
+    status = info.status.value
+    actual: dict[str, Any] = {"status": status, "failure": failure.name if failure else None}
+    expected: dict[str, Any] = {
+        "status": status if status in _FAILED else " or ".join(sorted(_FAILED)),
+        "failure": name,
+    }
+    if node is not None:
+        actual["node"] = failure.node if failure else None
+        expected["node"] = node
+    if actual != expected:
+        if failure is not None and failure.message:
+            actual["message"] = failure.message
+        raise WorkflowAssertionError(
+            diff_message(f"run {info.id!r} did not fail as expected", _json_lines(expected), _json_lines(actual))
+        )
+
+
+#: The statuses of a run that a failure ended.
+_FAILED = frozenset({"FAILED", "COMPENSATED"})
 
 
 def _json_lines(value: Any) -> list[str]:

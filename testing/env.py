@@ -19,6 +19,7 @@ from wfc.specs import WorkflowSpec
 from wfc.testing.assertions import (
     WorkflowAssertionError,
     check_compensations,
+    check_failure,
     check_journal,
     check_output,
     check_path,
@@ -57,7 +58,7 @@ class WorkflowEnv:
         async def test_a_declined_card(wf_env):
             wf_env.stub("authorize-payment", returns={"status": "declined"})
             run = await wf_env.run(payment_wf, {"payment-id": "p1", ...})
-            wf_env.assert_path(run, ["authorize-payment", "fraud-check", ...])
+            await wf_env.assert_path(run, ["authorize-payment", "fraud-check", ...])
     """
 
     def __init__(
@@ -312,6 +313,24 @@ class WorkflowEnv:
         await self._settle()
         return done
 
+    async def claim_user_task(self, run: str | RunInfo, user: str, *, node: str | None = None) -> UserTask:
+        """``user`` claims the run's open user task (at ``node``): a task
+        offered to a group becomes ASSIGNED to them."""
+        open_task = await self.user_task(run, node)
+        claimed = await self.engine.claim_user_task(open_task.id, user)
+        await self._settle()
+        return claimed
+
+    async def cancel_user_task(
+        self, run: str | RunInfo, *, reason: str = "", node: str | None = None, by: str | None = None
+    ) -> UserTask:
+        """Cancel the run's open user task (at ``node``), as an operator's
+        ``wfc tasks cancel`` does: its node fails with ``USER_TASK_CANCELLED``."""
+        open_task = await self.user_task(run, node)
+        cancelled = await self.engine.cancel_user_task(open_task.id, reason=reason, by=by)
+        await self._settle()
+        return cancelled
+
     # ------------------------------------------------------------------ what a run did
 
     async def history(self, run: str | RunInfo) -> list[HistoryEntry]:
@@ -342,6 +361,14 @@ class WorkflowEnv:
         __tracebackhide__ = True
         info = await self.engine.get_run(_id(run))
         check_output(info.id, info.output, expected)
+
+    async def assert_failure(self, run: str | RunInfo, name: str, *, node: str | None = None) -> None:
+        """A failure ended the run (FAILED, or COMPENSATED when it undid its
+        steps first): ``name``, an error code such as ``TIMEOUT`` or a
+        business exception's name, at ``node`` if given."""
+        __tracebackhide__ = True
+        info = await self.engine.get_run(_id(run))
+        check_failure(info, name, node)
 
     async def assert_journal(self, run: str | RunInfo, expected: Sequence[str]) -> None:
         """The journal holds these entries (``"TASK_FAILED authorize-payment"``,

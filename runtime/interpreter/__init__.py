@@ -9,7 +9,8 @@ one :class:`~.context.Step`; no module calls up into a later one):
 1. leaves: ``messages`` (inputs, effects, journal), ``secrets`` (masking),
    ``policy`` (retry policy values), ``variables`` (types, inputs, mutations),
    ``specinfo`` (facts derived once per spec, owned by the caller),
-   ``copies`` (copy-on-write of the threads a step changes);
+   ``copies`` (copy-on-write of the threads a step changes), ``migration``
+   (a run's state moved onto another version of its workflow);
 2. ``context``: the step context (state, spec, info, now, policies, limits,
    effects, journal, queue of moves) and its plumbing;
 3. ``retries`` (the one retry/backoff scheduler and timer pause/arm),

@@ -390,6 +390,22 @@ class Saga(_Record):
     started_at: float = 0.0
 
 
+class PendingMigration(_Record):
+    """A move to another version of the workflow, waiting until every live
+    thread of the run is at a node that maps (``wfc migrate apply`` of a plan
+    made with ``--migrate-later``): the engine checks after each step of the
+    run and moves it in the same commit (see :mod:`wfc.runtime.migration_apply`)."""
+
+    plan: str
+    """The id of the migration plan that asked for it."""
+    to: Version
+    """The version to move to."""
+    nodes: dict[str, dict[str, str]] = {}
+    """The plan's mapping: old node id to new node id, by thread name."""
+    variables: dict[str, Any] = {}
+    """The plan's values for the new version's new variables."""
+
+
 class RunState(_Record):
     """Everything the interpreter knows about one run."""
 
@@ -418,6 +434,9 @@ class RunState(_Record):
     """A digest of each input the run started with, after defaults, by
     variable name: what a repeated ``start`` with this run id is compared
     with. Empty for runs started before wfc recorded it."""
+    migration: PendingMigration | None = None
+    """A move to another version waiting for the run to reach a node that
+    maps (see :class:`PendingMigration`)."""
 
     @property
     def root(self) -> ThreadRun:

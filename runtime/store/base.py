@@ -204,6 +204,10 @@ class RunWrite(msgspec.Struct):
     needs_attention: bool = False
     """FAILED with a compensation that failed after its retries (the
     ``runs.needs_attention`` column)."""
+    migrated: bool = False
+    """The run moved to another version of its workflow in this
+    transaction (``wfc migrate apply``): :attr:`major` and :attr:`revision`
+    are written too."""
 
 
 class UserTaskRecord(msgspec.Struct, frozen=True):
@@ -355,10 +359,12 @@ USER_TASK_COLUMNS: Final = (
     "id, run_id, workflow, major, revision, thread, node, form, status, user_id, user_group, notes, "
     "created_at, updated_at, body"
 )
-#: What an upsert of a ``user_tasks`` row changes (the rest never changes).
+#: What an upsert of a ``user_tasks`` row changes (the rest never changes;
+#: the version and node change when the run is migrated to another version).
 USER_TASK_UPDATES: Final = (
     "status = excluded.status, user_id = excluded.user_id, user_group = excluded.user_group, "
-    "notes = excluded.notes, updated_at = excluded.updated_at, body = excluded.body"
+    "notes = excluded.notes, updated_at = excluded.updated_at, body = excluded.body, "
+    "major = excluded.major, revision = excluded.revision, node = excluded.node"
 )
 
 

@@ -20,9 +20,10 @@ FLUSH: Final = """
 WITH changed AS (
     UPDATE runs AS r
     SET status = u.status, state = u.state, updated_at = u.updated_at, state_format = u.state_format,
-        needs_attention = u.needs_attention, version = r.version + 1
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::int8[], $44::int4[], $50::bool[])
-        AS u(id, status, state, updated_at, expected, state_format, needs_attention)
+        needs_attention = u.needs_attention, version = r.version + 1, major = u.major, revision = u.revision
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::int8[], $44::int4[], $50::bool[],
+                $74::int4[], $75::int4[])
+        AS u(id, status, state, updated_at, expected, state_format, needs_attention, major, revision)
     WHERE r.id = u.id AND r.version = u.expected
     RETURNING r.id
 ), created AS (
@@ -77,7 +78,7 @@ WITH changed AS (
                          $72::float8[], $73::text[])
     ON CONFLICT (id) DO UPDATE SET status = excluded.status, user_id = excluded.user_id,
         user_group = excluded.user_group, notes = excluded.notes, updated_at = excluded.updated_at,
-        body = excluded.body
+        body = excluded.body, major = excluded.major, revision = excluded.revision, node = excluded.node
 ), dropped_waits AS (
     DELETE FROM event_waits AS w
     WHERE w.run_id = ANY($41::text[]) OR (w.run_id, w.thread) IN (SELECT * FROM unnest($42::text[], $43::int4[]))
@@ -101,7 +102,7 @@ def unwait_arguments(unwaited: Sequence[tuple[str, int | None]]) -> list[list[An
 
 
 def flush_arguments(batch: WriteBatch, unwaited: Sequence[tuple[str, int | None]] = ()) -> list[list[Any]]:
-    """The 73 array arguments of :data:`FLUSH`: a batch, and waits to forget."""
+    """The 75 array arguments of :data:`FLUSH`: a batch, and waits to forget."""
     changed = [r for r in batch.runs.values() if r.expected_version is not None]
     new = [r for r in batch.runs.values() if r.expected_version is None]
     puts = [t for t in batch.tasks.values() if t is not None]
@@ -159,6 +160,8 @@ def flush_arguments(batch: WriteBatch, unwaited: Sequence[tuple[str, int | None]
         *search_arguments(batch),
         [r.trace for r in new],
         *user_task_arguments(batch),
+        [r.major for r in changed],
+        [r.revision for r in changed],
     ]
 
 

@@ -331,6 +331,11 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwai
             current = _versions(conn, [r.id for r in changed])
             stale = [r.id for r in changed if current.get(r.id) != (r.expected_version or 0) + 1]
             raise StaleRunError(stale or [r.id for r in changed])
+        # Apart: SQLite rewrites the entries of every index on a column the
+        # SET names, changed or not, and only a migration changes these.
+        moved = [(r.major, r.revision, r.id) for r in changed if r.migrated]
+        if moved:
+            conn.executemany("UPDATE runs SET major = ?, revision = ? WHERE id = ?", moved)
     _flush_threads(conn, batch)
     _flush_search(conn, batch)
     _flush_user_tasks(conn, batch)

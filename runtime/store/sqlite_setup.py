@@ -30,6 +30,16 @@ from wfc.runtime.errors import (
 )
 from wfc.runtime.store import schema
 
+#: Page cache of the writing connection, KiB (SQLite's default is 2 MiB):
+#: a step rewrites rows all over the runs, threads and journal tables, and
+#: with 10,000 runs live (a 40 MB file) a 2 MiB cache read most pages back
+#: from the OS at every commit. 64 MiB cut the CPU per step at 10,000 runs
+#: by about a quarter (bench/, throughput 10000). The cache fills only as
+#: pages are read; it is kept across transactions.
+WRITER_CACHE_KIB: Final = 65_536
+#: Page cache of each reading connection, KiB.
+READER_CACHE_KIB: Final = 16_384
+
 #: ``PRAGMA application_id`` of wfc databases ("wfc1").
 APPLICATION_ID: Final = 0x77666331
 _HEADER: Final = b"SQLite format 3\x00"
@@ -376,6 +386,7 @@ def connect(
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA secure_delete = ON")  # secrets erased from a run must not linger in freed space
+        conn.execute(f"PRAGMA cache_size = {-(WRITER_CACHE_KIB if writer else READER_CACHE_KIB)}")
         if not writer:
             conn.execute("PRAGMA query_only = ON")
     except sqlite3.Error as exc:

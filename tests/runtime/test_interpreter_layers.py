@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"errors", "state", "expressions"},
     {"messages"},
     {"secrets", "policy", "variables"},
-    {"specinfo", "copies"},
+    {"specinfo", "copies", "migration"},
     {"context"},
     {"retries", "dispatch", "compensations", "edges", "redaction", "userrecords"},
     {"stopping"},
