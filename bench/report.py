@@ -139,6 +139,15 @@ def print_table(result: dict[str, Any]) -> None:
             f"  {row['figure']}: {value}{spread_text} (target {row['target_rule']} {row['target']:g}: {met}) {peers}",
             file=out,
         )
+    timers = result.get("virtual_timers")
+    if timers:
+        spread = timers["seconds_spread"]
+        print(
+            f"\n== virtual time (wfc.testing) ==\n  a run setting {timers['timers']} timers over "
+            f"{timers['virtual_days']:g} virtual days: {spread['median']:g} s [{spread['min']:g}-{spread['max']:g}] "
+            f"(target < {timers['target_seconds']:g} s), {timers['ms_per_timer']:g} ms per timer",
+            file=out,
+        )
     print("\n== cost per step ==", file=out)
     for group_name, group in (("sqlite throughput", result["sqlite"]["throughput"]),):
         for side, figures in group.items():

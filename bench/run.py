@@ -8,8 +8,10 @@ live children, a restart with runs in flight, the CLI's start-up, and on
 PostgreSQL (``synchronous_commit`` as the server has it, reported) DBOS and
 wfc in one process, then wfc with 1, 2 and 4 ``wfc worker`` processes, and
 the REST API under load (``api_load.py``: ``wfc server`` on a loopback port
-over 100,000 stored runs), and ``wfc migrate apply`` over 100,000 parked
-runs (``migration_bench.py``). The disk's and the server's single-row commit
+over 100,000 stored runs), ``wfc migrate apply`` over 100,000 parked
+runs (``migration_bench.py``), and the test harness's virtual time
+(``timers_bench.py``: a run setting 10,000 timers over a year). The disk's
+and the server's single-row commit
 rates are measured in the same run as the physical reference.
 
 Every measurement runs in a process of its own; ``--reps N`` repetitions of
@@ -17,7 +19,8 @@ wfc and DBOS are interleaved (the order alternates), and each figure is the
 median with min and max. A human-readable table goes to stderr; stdout gets
 ONE JSON line.
 
-Usage: ``bash bench/run [--quick] [--reps N] [--no-dbos] [--no-postgres] [--no-api] [--no-migrate]``
+Usage: ``bash bench/run [--quick] [--reps N] [--no-dbos] [--no-postgres] [--no-api] [--no-migrate]
+[--no-timers]``
 (sets up the benchmark's own venv), or ``python bench/run.py ...`` inside a
 venv with wfc (and ``dbos`` unless ``--no-dbos``).
 """
@@ -73,6 +76,7 @@ def main() -> None:
     parser.add_argument("--no-api", action="store_true", help="skip the API load test (api_load.py)")
     parser.add_argument("--no-dashboard", action="store_true", help="skip the dashboard's load (dashboard_load.py)")
     parser.add_argument("--no-migrate", action="store_true", help="skip the migration bench (migration_bench.py)")
+    parser.add_argument("--no-timers", action="store_true", help="skip the virtual-time harness run (timers_bench.py)")
     args = parser.parse_args()
     reps = args.reps or (1 if args.quick else 3)
     sizes = sqlite_suite.QUICK if args.quick else sqlite_suite.Sizes()
@@ -121,6 +125,10 @@ def main() -> None:
     if not args.no_migrate:
         progress(f"migration: {sizes.migrate_runs} parked runs planned and applied")
         result["migration"] = child("migration_bench.py", "--runs", sizes.migrate_runs, timeout=3600)
+    if not args.no_timers:
+        shape = ("--children", 10, "--sleeps", 10) if args.quick else ("--children", 100, "--sleeps", 100)
+        progress(f"virtual timers: {shape[1] * shape[3] + 1} timers under wfc.testing's virtual clock")
+        result["virtual_timers"] = child("timers_bench.py", "--reps", reps, *shape)
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = targets(result)
     result["seconds"] = round(time.perf_counter() - began, 1)

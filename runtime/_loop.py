@@ -413,6 +413,7 @@ class CommitLoop:
 
         async def handle_all(turn: Turn) -> None:
             await turn.prefetch(commands)
+            await turn.take_timers(commands)
             for command in commands:
                 await turn.handle(command)
             await turn.verify()
@@ -570,6 +571,11 @@ class CommitLoop:
                 self._submit(RunInput(timer.run_id, TimerFired(timer=timer.timer)))
         if len(due) == 1000:
             return 0.0
+        if due:
+            # The earliest timer is one of these, not taken before their
+            # commit, which wakes this loop again: asking would be a trip
+            # to the database for nothing.
+            return self._poll
         upcoming = await self._store.next_timer_due()
         if upcoming is not None and upcoming > now:
             return min(self._poll, upcoming - now)

@@ -204,6 +204,8 @@ class Turn:
         self._slots = shared.slots() if shared.slots is not None else None
         self._unverified: set[str] = set()
         """Runs taken from the cache without reading their version."""
+        self._taken: dict[tuple[str, int], bool] = {}
+        """Timers :meth:`take_timers` deleted (true) or found gone (false)."""
 
     # ---------------------------------------------------------------- loading
 
@@ -245,6 +247,18 @@ class Turn:
                 missing.append(run_id)
         if missing:
             await self._load(missing)
+
+    async def take_timers(self, commands: list[Command]) -> None:
+        """Delete the timers the commands fire, in one trip to the database
+        (after :meth:`prefetch` locked their runs, as deleting one by one
+        did): each firing goes on only if its timer was still there, in the
+        transaction that commits what it caused."""
+        keys = [
+            (c.run_id, c.input.timer) for c in commands if isinstance(c, RunInput) and isinstance(c.input, TimerFired)
+        ]
+        if keys:
+            taken = await self.tx.take_timers(keys)
+            self._taken = {key: key in taken for key in keys}
 
     async def verify(self, run_ids: Iterable[str] | None = None) -> None:
         """Check that the cached runs this turn took unread (see
@@ -307,8 +321,10 @@ class Turn:
     async def run_input(self, command: RunInput) -> None:
         event = command.input
         if isinstance(event, TimerFired):
-            self.outcome.fired.add((command.run_id, event.timer))
-            if not await self.tx.take_timer(command.run_id, event.timer):
+            key = (command.run_id, event.timer)
+            self.outcome.fired.add(key)
+            taken = self._taken.pop(key, None)  # None: not taken by take_timers (or asked for twice)
+            if not (await self.tx.take_timer(*key) if taken is None else taken):
                 return  # fired already (by another engine) or cancelled
         if isinstance(event, TaskCompleted | TaskFailed):
             self.tx.batch.drop_task(event.dispatch_id)

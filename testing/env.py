@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from wfc.runtime import Engine, HistoryEntry, RunInfo, SentEvent, UserTask
+from wfc.runtime import Commit, Engine, HistoryEntry, RunInfo, SentEvent, UserTask, WaitTimeoutError
 from wfc.runtime._engine import TaskLike
 from wfc.runtime._spec_cache import derive
 from wfc.runtime._tasks import task_definitions
@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 #: How long (real seconds) waiting for a run gives up: a safety net for a test that hangs.
 REAL_TIMEOUT = 60.0
-#: How often (real seconds) the harness looks whether the engine settled.
+#: How often (real seconds) the harness looks whether the engine settled,
+#: when no commit woke it first.
 _LOOK = 0.001
 
 
@@ -76,6 +77,7 @@ class WorkflowEnv:
         self._names: frozenset[str] = frozenset()
         """The task names the open engine has a definition for."""
         self._stack: AsyncExitStack | None = None
+        self._committed = anyio.Event()
         self.clock.attach(self._step_to)
 
     # ------------------------------------------------------------------ set-up
@@ -165,6 +167,7 @@ class WorkflowEnv:
                     max_children_per_run=100_000,
                 )
             )
+            self._engine.observe(_Committed(self))
             for spec in self._specs.values():
                 await self._engine.deploy(spec)
         return self._engine
@@ -201,11 +204,17 @@ class WorkflowEnv:
         with anyio.fail_after(timeout):
             while True:
                 upcoming = await self._settle()
-                info = await self.engine.get_run(run_id)
-                if info.status.finished:
+                try:
+                    # The status alone (the whole run is read once it
+                    # finished): a run of many threads is slow to read.
+                    info = await self.engine.wait(run_id, timeout=0)
+                except WaitTimeoutError:
+                    pass
+                else:
                     self._check_missing()
                     return info
                 if upcoming is None:
+                    info = await self.engine.get_run(run_id)
                     self._check_missing()
                     raise StuckRunError(
                         f"run {run_id!r} is {info.status.value} and waits for {_waits(info)}; no timer is left to "
@@ -252,7 +261,11 @@ class WorkflowEnv:
                             w for w in (due, self.clock.next_wait() if self.clock.parked else None) if w is not None
                         ]
                         return min(waits) if waits else None
-            await anyio.sleep(_LOOK)
+            # Woken by the engine's next commit (what usually ends its work),
+            # looking again after _LOOK at the latest anyway.
+            self._committed = anyio.Event()
+            with anyio.move_on_after(_LOOK):
+                await self._committed.wait()
 
     def _quiet(self, engine: Engine) -> bool:
         return not engine.busy and engine.running_attempts <= self.clock.parked
@@ -362,6 +375,16 @@ class WorkflowEnv:
         ``"TIMER_FIRED"``, ...) in this order, others between them allowed."""
         __tracebackhide__ = True
         check_journal(_id(run), await self.history(run), expected)
+
+
+class _Committed:
+    """Observes the env's engine: each commit wakes :meth:`WorkflowEnv._settle`."""
+
+    def __init__(self, env: WorkflowEnv) -> None:
+        self._env = env
+
+    def committed(self, commit: Commit) -> None:
+        self._env._committed.set()
 
 
 def _id(run: str | RunInfo) -> str:

@@ -53,6 +53,9 @@ def test_quick_bench_reports_every_item_8_figure_and_the_api_load_on_sqlite() ->
     assert result["metrics_cost"]["own_time_percent_of_step_cpu"]["median"] > 0
     assert result["limits"]["sqlite_wal_full"]["commits_per_s"]["median"] > 0
     assert "postgres" not in result
+    timers = result["virtual_timers"]  # the harness's virtual time (issue 13): 10 children x 10 sleeps, then a year
+    assert (timers["figure"], timers["timers"], timers["virtual_days"]) == ("virtual_timers", 101, 375.0)
+    assert timers["seconds"] > 0
 
     table = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "report.py")], input=line, capture_output=True, text=True, check=True

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Final, get_args
+
 from wfc.runtime.interpreter.compensations import register_compensation
 from wfc.runtime.interpreter.context import Step, expression_failure, matches
 from wfc.runtime.interpreter.dispatch import dispatch, dispatch_effect
@@ -25,10 +27,12 @@ from wfc.runtime.interpreter.state import (
     ThreadRun,
     ThreadStatus,
     ThreadsWait,
+    UserTaskWait,
+    Wait,
 )
 from wfc.runtime.interpreter.stopping import clear_wait, stop
 from wfc.runtime.interpreter.threads import fail_node, proceed
-from wfc.runtime.interpreter.usertasks import on_reminder_result, on_user_task_timer, reminder_redelivery
+from wfc.runtime.interpreter.usertasks import holds_timer, on_reminder_result, on_user_task_timer, reminder_redelivery
 from wfc.specs import TaskNode, WaitForEventNode, WaitForThreadsNode
 
 
@@ -129,13 +133,50 @@ def on_task_failed(step: Step, event: TaskFailed) -> None:
         fail_node(step, thread, failure, rerun)
 
 
+_RUNNING: Final = ThreadStatus.RUNNING  # looked up once: an enum member costs a class attribute lookup
+#: The kinds of wait with a ``timer`` of their own.
+_TIMED: Final = frozenset(kind for kind in get_args(Wait) if "timer" in kind.__struct_fields__)
+
+
+def timer_holder(step: Step, timer: int) -> ThreadRun | None:
+    """The running, unfrozen thread whose wait holds durable timer ``timer``
+    (fetched): a wait's own timer, or one of its open user task's
+    (:func:`~.usertasks.holds_timer`), a user task's first.
+
+    One pass over the threads, reading each wait once: it runs for every
+    timer that fires, and a run with many threads fires many timers (10,000
+    sleeps of 100 threads walked the threads twice each, through a
+    predicate called per thread, for most of a fired timer's cost)."""
+    found: ThreadRun | None = None
+    for seen in step.state.threads.values():  # read only; the holder is fetched
+        wait = seen.wait
+        kind = type(wait)
+        if kind in _TIMED:
+            if (
+                found is None
+                and wait.timer == timer  # type: ignore[union-attr]
+                and seen.status is _RUNNING
+                and not seen.suspended
+                and not step.frozen(seen)
+            ):
+                found = seen
+        elif kind is UserTaskWait:
+            assert isinstance(wait, UserTaskWait)
+            if holds_timer(wait, timer) and seen.status is _RUNNING and not seen.suspended and not step.frozen(seen):
+                return step.state.threads[seen.number]
+    return None if found is None else step.state.threads[found.number]
+
+
 def on_timer(step: Step, timer: int) -> None:
     """A durable timer fired: a sleep ends, a wait times out, a retry is
     due, a user task's timer acts."""
-    if on_saga_timer(step, timer) or on_user_task_timer(step, timer):
+    if on_saga_timer(step, timer):
         return
-    thread = step.waiting(lambda w: getattr(w, "timer", None) == timer)
+    thread = timer_holder(step, timer)
     if thread is None:
+        return
+    if isinstance(thread.wait, UserTaskWait):
+        on_user_task_timer(step, thread, timer)
         return
     wait = thread.wait
     node = step.node(thread, thread.node)

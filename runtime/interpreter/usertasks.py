@@ -369,31 +369,23 @@ def cancelled(
 # ------------------------------------------------------------ timers
 
 
-def timer_owner(step: Step, timer: int) -> ThreadRun | None:
-    """The unfrozen thread whose open user task holds durable timer ``timer``
-    (one of its own, or a reminder's retry backoff), fetched."""
-
-    def holds(wait: object) -> bool:
-        return isinstance(wait, UserTaskWait) and (
-            any(t.timer == timer for t in wait.timers)
-            or any(isinstance(a, RetryWait) and a.timer == timer for a in wait.reminder_attempts)
-        )
-
-    return step.waiting(holds)
+def holds_timer(wait: UserTaskWait, timer: int) -> bool:
+    """True when durable timer ``timer`` is one of the open user task's own
+    or a reminder's retry backoff."""
+    return any(t.timer == timer for t in wait.timers) or any(
+        isinstance(a, RetryWait) and a.timer == timer for a in wait.reminder_attempts
+    )
 
 
-def on_user_task_timer(step: Step, timer: int) -> bool:
-    """A timer of a user task fired: act on the task. False when the timer
-    is no user task's."""
-    thread = timer_owner(step, timer)
-    if thread is None:
-        return False
+def on_user_task_timer(step: Step, thread: ThreadRun, timer: int) -> None:
+    """Timer ``timer`` of the user task that ``thread`` (fetched, unfrozen)
+    waits at fired (see :func:`holds_timer`): act on the task."""
     wait = thread.wait
     assert isinstance(wait, UserTaskWait)
     for index, attempt in enumerate(wait.reminder_attempts):
         if isinstance(attempt, RetryWait) and attempt.timer == timer:
             remind_again(step, thread, wait, index, attempt)
-            return True
+            return
     state = next(t for t in wait.timers if t.timer == timer)
     wait.timers.remove(state)
     node = step.node(thread, thread.node)
@@ -406,7 +398,6 @@ def on_user_task_timer(step: Step, timer: int) -> bool:
         cancel(step, thread, wait, f"its {action.action} timer failed: {exc.reason}", timer=True)
         thread.wait = None
         fail_node(step, thread, failure)
-    return True
 
 
 def timer_acts(step: Step, thread: ThreadRun, wait: UserTaskWait, index: int, action: UserTaskTimer) -> None:

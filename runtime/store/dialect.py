@@ -102,6 +102,12 @@ class Dialect(abc.ABC):
     def any_of(self, column: str, values: Sequence[Any]) -> Statement:
         """A condition ``column`` is one of ``values``, and its parameters."""
 
+    def any_timer_of(self, timers: Sequence[tuple[str, int]]) -> Statement:
+        """A condition a ``timers`` row is one of ``timers`` (``(run_id,
+        timer)`` keys, at most :attr:`max_ids` of them), and its parameters."""
+        rows = ",".join(["(?, ?)"] * len(timers))
+        return f"(run_id, timer) IN (VALUES {rows})", [value for key in timers for value in key]
+
     # ---------------------------------------------------------------- statements
 
     @abc.abstractmethod

@@ -243,6 +243,10 @@ class PostgresDialect(Dialect):
     def any_of(self, column: str, values: Sequence[Any]) -> Statement:
         return f"{column} = ANY(?::text[])", [list(values)]
 
+    def any_timer_of(self, timers: Sequence[tuple[str, int]]) -> Statement:
+        condition = "(run_id, timer) IN (SELECT * FROM unnest(?::text[], ?::int4[]))"
+        return condition, [[run_id for run_id, _ in timers], [timer for _, timer in timers]]
+
     # ---------------------------------------------------------------- transactions
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]:

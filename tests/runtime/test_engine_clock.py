@@ -58,3 +58,33 @@ def test_attempts_time_out_by_a_clock_that_can_measure_them() -> None:
     virtual = VirtualClock()
     assert isinstance(virtual, TimeoutClock) and deadline_of(virtual) == virtual.move_on_after
     assert deadline_of(ManualClock()) is anyio.move_on_after  # only "now": timeouts pass in real time
+
+
+async def test_timers_fired_together_are_taken_in_one_turn_each_once_and_only_if_still_there(
+    db_url: str, db: Db
+) -> None:
+    from wfc.runtime._commands import Barrier, RunInput
+    from wfc.runtime.interpreter import TimerFired
+
+    clock = ManualClock()
+    async with manual_engine(db_url, clock, poll_interval=30) as engine:
+        await engine.deploy(NAP)
+        for name in ("a", "b", "c"):
+            await engine.start("nap", run_id=f"nap-{name}")
+        assert db.rows("SELECT run_id, timer FROM timers ORDER BY run_id") == [("nap-a", 1), ("nap-b", 1), ("nap-c", 1)]
+        loop = engine._loop  # type: ignore[attr-defined]
+        barrier = Barrier()
+        # One turn (queued with no await between): a's timer twice, and a
+        # timer b never had (fired by another engine, or cancelled).
+        for command in (RunInput("nap-a", TimerFired(timer=1)), RunInput("nap-a", TimerFired(timer=1))):
+            loop._submit(command)
+        loop._submit(RunInput("nap-b", TimerFired(timer=7)))
+        loop._submit(barrier)
+        await barrier.reply.get()
+        fired = {
+            name: sum(h.kind == "TIMER_FIRED" for h in await engine.history(f"nap-{name}")) for name in ("a", "b", "c")
+        }
+        statuses = {name: (await engine.get_run(f"nap-{name}")).status for name in ("a", "b", "c")}
+    assert fired == {"a": 1, "b": 0, "c": 0}
+    assert statuses == {"a": RunStatus.COMPLETED, "b": RunStatus.RUNNING, "c": RunStatus.RUNNING}
+    assert db.rows("SELECT run_id, timer FROM timers ORDER BY run_id") == [("nap-b", 1), ("nap-c", 1)]

@@ -70,6 +70,29 @@ async def test_the_last_write_to_a_task_or_timer_in_a_batch_wins(db: Db) -> None
     await store.close()
 
 
+async def test_taking_many_timers_deletes_those_there_and_tells_which_in_the_transaction(db: Db) -> None:
+    store = await open_store(db.url, 1.0)
+    await _seed(store)
+    await _seed(store, "r2")
+    async with store.transaction() as tx:
+        for timer in range(1, 1201):  # more than one statement's worth of keys on SQLite
+            tx.batch.put_timer(TimerRecord("r1", timer, float(timer)))
+        tx.batch.put_timer(TimerRecord("r2", 1, 1.0))
+    wanted = [("r1", t) for t in range(2, 1202)] + [("r2", 1), ("r2", 2), ("r1", 2)]  # 1201, r2/2: not there
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as tx:
+            await tx.take_timers(wanted)
+            raise RuntimeError("crash before commit: the timers stay")
+    assert db.rows("SELECT count(*) FROM timers") == [(1201,)]
+    async with store.transaction() as tx:
+        taken = await tx.take_timers(wanted)
+        assert taken == {("r1", t) for t in range(2, 1201)} | {("r2", 1)}
+        assert await tx.take_timers([("r1", 5)]) == set()  # gone in this transaction already
+        assert await tx.take_timers([]) == set()
+    assert db.rows("SELECT run_id, timer FROM timers") == [("r1", 1)]
+    await store.close()
+
+
 async def test_correlated_events_are_claimed_oldest_first_once(db: Db) -> None:
     store = await open_store(db.url, 1.0)
     await _seed(store)

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.anyio
 
 YEAR = 365 * 24 * 3600.0
 #: Real seconds the 10,000-timer run may take: generous for loaded CI machines
-#: (about 5 s on 2 busy cores), yet far below the year it spans.
-WALL_BOUND = 30.0
+#: (1-2 s on 2 cores shared with four other busy sessions; bench/timers_bench.py
+#: reports the figure), yet far below the year it spans.
+WALL_BOUND = 10.0
 
 
 def _charge(wf: WorkflowThread) -> Any:
@@ -182,7 +183,7 @@ async def test_a_year_long_sleep_and_ten_thousand_timers_take_seconds_not_a_year
     history = await wf_env.history(run)
     assert sum(h.kind == "TIMER_FIRED" for h in history) == 10_001
     # The harness skips 101 times (the children's timers come due together);
-    # the engine's own cost per fired timer (~0.5 ms here) is most of the rest.
+    # the engine's own cost per fired timer (~0.1 ms here) is most of the rest.
     assert took < WALL_BOUND, f"{took:.2f} s of real time for {wf_env.clock.elapsed} of virtual time"
 
 
