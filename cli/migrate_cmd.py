@@ -180,10 +180,11 @@ def apply_command(
     else:
         _print_report(report)
     if not report.complete:
-        stuck = sum(1 for run in report.runs if run.outcome == "not_now")
+        stuck = len(report.stuck)
         output.print_error(
-            f"{stuck} run(s) that the plan called safe now could not move now: they took a step since the plan "
-            f"was made (see why above). The others are done; make a new plan with `wfc migrate plan "
+            f"{stuck} run(s) that the plan called safe now could not move now: they changed since the plan "
+            f"was made, or their commit failed (see why above). The others are done; make a new plan with "
+            f"`wfc migrate plan "
             f"{report.workflow} --from {report.source} --to {report.target} --json{db_flag(url)}` and apply it"
         )
         raise typer.Exit(CONFLICT)

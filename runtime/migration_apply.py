@@ -84,9 +84,14 @@ class MigrationReport(msgspec.Struct, frozen=True):
         return counts
 
     @property
+    def stuck(self) -> tuple[RunOutcome, ...]:
+        """The runs the plan called safe now that did not move (now or before)."""
+        return tuple(r for r in self.runs if r.run_id in self.planned_now and r.outcome in ("not_now", "pending"))
+
+    @property
     def complete(self) -> bool:
         """Every run the plan called safe now moved (now or before)."""
-        return not any(r.outcome == "not_now" and r.run_id in self.planned_now for r in self.runs)
+        return not self.stuck
 
     def document(self) -> dict[str, Any]:
         """The report as one JSON-ready document (:data:`REPORT_FORMAT`)."""
@@ -170,9 +175,13 @@ async def _version(reader: Reader, workflow: str, document: Mapping[str, Any], k
     cached = await reader.deployed(workflow, side["version"])
     if side.get("hash") != cached.spec.hash:
         raise PlanError(f"{workflow} {side['version']} deployed here is not the spec the plan was made for "
-                        f"(hash {cached.spec.hash[:12]}, the plan's {str(side.get('hash'))[:12]}); "
+                        f"(hash {_short(cached.spec.hash)}, the plan's {_short(str(side.get('hash')))}); "
                         f"is this the database the plan was made on? Make the plan again on it")  # fmt: skip
     return cached
+
+
+def _short(digest: str) -> str:
+    return digest.removeprefix("sha256:")[:12]
 
 
 def _runs(document: Mapping[str, Any]) -> list[_Listed]:
@@ -209,7 +218,8 @@ async def apply_plan(
     outcomes: list[RunOutcome] = []
     for start in range(0, len(listed), WINDOW):
         window = listed[start : start + WINDOW]
-        outcomes.extend(await asyncio.gather(*(call(Migrate(run.run_id, order)) for run in window)))
+        replies = await asyncio.gather(*(call(Migrate(run.run_id, order)) for run in window), return_exceptions=True)
+        outcomes.extend(_outcome(run.run_id, reply) for run, reply in zip(window, replies, strict=True))
         if progress is not None:
             progress(len(outcomes), len(listed))
     return MigrationReport(
@@ -220,6 +230,16 @@ async def apply_plan(
         runs=tuple(outcomes),
         planned_now=frozenset(run.run_id for run in listed if run.planned == "safe_now"),
     )
+
+
+def _outcome(run_id: str, reply: RunOutcome | BaseException) -> RunOutcome:
+    """A run's outcome; a commit that failed leaves the run as it was."""
+    if isinstance(reply, RunOutcome):
+        return reply
+    if not isinstance(reply, Exception):  # a cancellation or an exit: not the run's
+        raise reply
+    return RunOutcome(run_id, "not_now", f"its move could not be committed ({type(reply).__name__}: {reply}); "
+                                         f"it is unchanged: apply the plan again")  # fmt: skip
 
 
 def standing(run_id: str, state: RunState | None, order: MigrationOrder) -> RunOutcome | None:
@@ -284,8 +304,9 @@ def pending_step(state: RunState, old: WorkflowSpec, new: CachedSpec, now: float
 def _move(state: RunState, planned: RunPlan, new: CachedSpec, mapping: MigrationMapping, now: float,
           plan: str, *, automatic: bool) -> Transition:  # fmt: skip
     moves = {t.number: t.maps_to for t in planned.threads if t.maps_to is not None}
+    local = {t.number: t.variables for t in planned.threads if t.variables}
     return migrate(state, new.spec, moves, mapping.nodes, planned.variables, now, plan=plan, automatic=automatic,
-                   masked=new.info.masked)  # fmt: skip
+                   masked=new.info.masked, local=local)  # fmt: skip
 
 
 def _moves(planned: RunPlan) -> str:

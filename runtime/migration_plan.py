@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from wfc.runtime.errors import UsageError
 from wfc.runtime.interpreter.state import RunState, ThreadRun, ThreadStatus, decode_state
-from wfc.specs import Node, ThreadSpec, WorkflowSpec, node_kind
+from wfc.specs import Node, OutputRef, ThreadSpec, UserTaskNode, WaitForThreadsNode, WorkflowSpec, node_kind
+from wfc.specs.walk import node_expressions, walk_expr
 
 if TYPE_CHECKING:
     from wfc.runtime._reader import Reader
@@ -84,6 +85,9 @@ class ThreadPlan:
     """The node of the new version it moves to now; ``None``: not now."""
     wait_until: tuple[str, ...] = ()
     """Nodes of the old version the thread must reach first (``safe_later``)."""
+    variables: dict[str, Any] = field(default_factory=dict)
+    """Values of the thread's new local variables in the new version (a
+    child thread's; the workflow's are :attr:`RunPlan.variables`)."""
 
 
 @dataclass(frozen=True)
@@ -203,8 +207,24 @@ def _nodes(data: Any, old: WorkflowSpec, new: WorkflowSpec) -> dict[str, dict[st
             if not isinstance(target, str) or target not in new.threads[thread].nodes:
                 raise MappingError(f"nodes.{thread}.{source}: version {new.version} has no node {target!r} "
                                    f"in thread {thread!r}")  # fmt: skip
+        _one_to_one(thread, pairs, old)
         found[thread] = dict(pairs)
     return found
+
+
+def _one_to_one(thread: str, pairs: Mapping[str, str], old: WorkflowSpec) -> None:
+    """Refuse a mapping that gives two nodes of the old version one id: a
+    run remembers what it did per node id (visits, which number the next
+    idempotency key and user task id, outputs, spawned children), and the
+    two records would merge."""
+    owner: dict[str, str] = {}
+    for node in old.threads[thread].nodes:
+        target = pairs.get(node, node)
+        if target in owner:
+            first, second = sorted((owner[target], node))
+            raise MappingError(f"nodes.{thread}: {first} and {second} would both be node {target}; a run's record "
+                               f"of the two would merge (map one of them to another node)")  # fmt: skip
+        owner[target] = node
 
 
 def _variables(data: Any, new: WorkflowSpec) -> dict[str, Any]:
@@ -257,7 +277,8 @@ def classify(
 
 def new_variables(old: WorkflowSpec, new: WorkflowSpec, mapping: MigrationMapping) -> tuple[dict[str, Any], list[str]]:
     """The values the new version's new workflow variables take (the
-    mapping's, else their defaults), and the required ones with neither."""
+    mapping's, else their defaults, else null for an optional one, as a new
+    run of it starts), and the required ones with neither."""
     values: dict[str, Any] = {}
     missing: list[str] = []
     for name, definition in sorted(new.variables.items()):
@@ -269,6 +290,8 @@ def new_variables(old: WorkflowSpec, new: WorkflowSpec, mapping: MigrationMappin
             values[name] = definition.default
         elif definition.required:
             missing.append(name)
+        else:
+            values[name] = None  # what a new run starts it with
     return values, missing
 
 
@@ -291,14 +314,89 @@ def _thread(
         return plan, f"{where}: thread {thread.name!r} was removed in version {new.version}", True
     target = _target(thread.name, thread.node, old_thread, new_thread, mapping)
     problem = _problem(thread.node, old_thread, new_thread, target, thread.wait is not None)
-    if not problem:
-        return ThreadPlan(thread.number, thread.name, thread.node, target), "", False
+    if not problem and target is not None:
+        values, missing = _local_variables(old_thread, new_thread)
+        lasting = (
+            _unhandled(thread, new, new_thread)
+            or _unread(target, old_thread, new_thread, mapping.nodes.get(thread.name, {}), new)
+            or (f"new required thread variable {missing[0]!r} has no default" if missing else "")
+        )
+        if lasting:
+            return ThreadPlan(thread.number, thread.name, thread.node, None), f"{where}: {lasting}", True
+        return ThreadPlan(thread.number, thread.name, thread.node, target, variables=values), "", False
     gates = _gates(thread.name, thread.node, old_thread, new_thread, mapping)
     if not gates:
         plan = ThreadPlan(thread.number, thread.name, thread.node, None)
         return plan, f"{where}: {problem}, and no node before the thread's exit maps to version {new.version}", True
     plan = ThreadPlan(thread.number, thread.name, thread.node, None, gates)
     return plan, f"{where}: {problem}; safe once it reaches {' or '.join(gates)}", False
+
+
+def _local_variables(old: ThreadSpec, new: ThreadSpec) -> tuple[dict[str, Any], list[str]]:
+    """The values a thread's new local variables take (defaults, else null
+    for an optional one), and the required ones without a default (its
+    inputs were given when it was spawned: nothing can give them now)."""
+    values: dict[str, Any] = {}
+    missing: list[str] = []
+    for name, definition in sorted(new.variables.items()):
+        if name in old.variables:
+            continue
+        if definition.default is None and definition.required:
+            missing.append(name)
+        else:
+            values[name] = definition.default
+    return values, missing
+
+
+def _unhandled(thread: ThreadRun, new: WorkflowSpec, new_thread: ThreadSpec) -> str:
+    """Why an interrupt the thread holds, not handled yet, could not be
+    handled in the new version (empty: every one can)."""
+    pending = list(thread.interrupts)
+    if thread.interrupt is not None and thread.interrupt.handler is None:
+        pending.append(thread.interrupt)
+    handlers = {definition.event: definition.thread for definition in new_thread.interrupts}
+    for interrupt in pending:
+        handler = handlers.get(interrupt.event)
+        if handler is None or handler not in new.threads:
+            return (f"it holds interrupt {interrupt.event!r}, which version {new.version} does not handle in "
+                    f"thread {thread.name!r}")  # fmt: skip
+    return ""
+
+
+def _unread(target: str, old: ThreadSpec, new: ThreadSpec, renames: Mapping[str, str], spec: WorkflowSpec) -> str:
+    """Why the new version would read, after the move, what a node did that
+    this thread never ran (its output, or the children it spawned): a node
+    new in the version, not reachable from where the thread goes (empty:
+    none). A node of the old version, or one the mapping renames, is
+    remembered (or not) as the old version would have it."""
+    known = {renames.get(node, node) for node in old.nodes}
+    ahead = _reachable(new, target)
+    for node, what in _records_read(new):
+        if node not in known and node not in ahead:
+            return (f"version {spec.version} reads the {what} of node {node}, which this thread never ran and will "
+                    f"not reach from {target} (a node new before it, or renamed without a mapping entry)")  # fmt: skip
+    return ""
+
+
+def _records_read(thread: ThreadSpec) -> Iterable[tuple[str, str]]:
+    """The node ids whose record a thread reads: outputs, spawned children."""
+    for node in thread.nodes.values():
+        if isinstance(node, WaitForThreadsNode):
+            yield from ((spawn, "children") for spawn in node.threads)
+        for _, expr in node_expressions(node):
+            yield from ((sub.node, "output") for sub in walk_expr(expr) if isinstance(sub, OutputRef))
+
+
+def _reachable(thread: ThreadSpec, start: str) -> set[str]:
+    """The nodes a thread at ``start`` may still enter, ``start`` included."""
+    seen = {start}
+    frontier = [start]
+    while frontier:
+        for edge in _edges(thread.nodes.get(frontier.pop())):
+            if edge.to not in seen:
+                seen.add(edge.to)
+                frontier.append(edge.to)
+    return seen
 
 
 def _target(name: str, node: str, old: ThreadSpec, new: ThreadSpec, mapping: MigrationMapping) -> str | None:
@@ -320,6 +418,13 @@ def _problem(node: str, old: ThreadSpec, new: ThreadSpec, target: str | None, wa
     if waiting and what is not None and getattr(before, what) != getattr(after, what):
         was, now = _value(getattr(before, what)), _value(getattr(after, what))
         return f"it waits for {what} {was}, and node {target} waits for {what} {now}"
+    if (
+        waiting
+        and isinstance(before, UserTaskNode)
+        and isinstance(after, UserTaskNode)
+        and before.timers != after.timers  # the armed timers are kept by their place in the node's list
+    ):
+        return f"its user task's timers differ from node {target}'s (reminders, reassignments, deadlines)"
     return ""
 
 

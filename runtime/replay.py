@@ -235,8 +235,11 @@ def _migration(spec: WorkflowSpec, state: RunState, entry: Mapping[str, Any]) ->
         moves[thread.number] = moved["to"]
         renames.setdefault(thread.name, {})[moved["from"]] = moved["to"]
     variables = _inputs(spec, detail.get("variables", {}))
+    local = {int(number): dict(values) for number, values in detail.get("local", {}).items()}
+    shown = [detail.get("variables", {}), *local.values()]
+    masked = [name for values in shown for name, value in values.items() if value == MASK]
     return migrate(state, spec, moves, renames, variables, at, plan=plan, automatic=bool(detail.get("automatic")),
-                   masked=[name for name, value in detail.get("variables", {}).items() if value == MASK])  # fmt: skip
+                   masked=masked, local=local)  # fmt: skip
 
 
 def _input_name(starter: Mapping[str, Any]) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from wfc.runtime.interpreter.context import Scope, Step
 from wfc.runtime.interpreter.expressions import ExpressionError, evaluate
+from wfc.runtime.interpreter.secrets import MASK
 from wfc.runtime.interpreter.state import CompensationRecord, TaskWait, ThreadRun
 from wfc.specs import TaskNode
 
@@ -60,7 +61,10 @@ def shown_args(step: Step, record: CompensationRecord) -> list[Any]:
     thread = step.state.threads.get(record.thread)
     if thread is None:
         return record.args
-    node = step.node(thread, record.node)
+    spec = step.spec.threads.get(thread.name)
+    node = spec.nodes.get(record.node) if spec is not None else None
+    if node is None:  # recorded on a version the run was moved from, without this node
+        return [MASK] * len(record.args)
     exprs = node.compensation.args if isinstance(node, TaskNode) and node.compensation is not None else []
     return [
         step.info.show(thread.name, exprs[i] if i < len(exprs) else None, value) for i, value in enumerate(record.args)

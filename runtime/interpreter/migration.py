@@ -47,11 +47,13 @@ def migrate(
     plan: str,
     automatic: bool = False,
     masked: Collection[str] = (),
+    local: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> Transition:
     """``state`` moved onto ``new``: thread ``n`` of ``moves`` to node
     ``moves[n]``; ``renames``: the mapping's old node id to new node id, by
     thread name; ``variables``: values of the new version's new workflow
-    variables (journaled, those named in ``masked`` as ``***``). ``state``
+    variables (journaled, those named in ``masked`` as ``***``); ``local``:
+    values of new local variables of child threads, by thread. ``state``
     is not changed. Open user tasks are told to the shell again (their rows
     name the version and node)."""
     after = clone_state(state)
@@ -75,8 +77,12 @@ def migrate(
         if owner is not None:
             compensation.node = renames.get(owner.name, {}).get(compensation.node, compensation.node)
     after.root.variables.update(variables)
+    for number, values in (local or {}).items():
+        after.threads[number].variables.update(values)
     detail = {"from": str(before), "to": str(new.version), "plan": plan, "automatic": automatic,
               "threads": moved, "variables": mask_variables(dict(sorted(variables.items())), masked)}  # fmt: skip
+    if local:
+        detail["local"] = {str(n): mask_variables(dict(v), masked) for n, v in sorted(local.items()) if v}
     return Transition(state=after, effects=effects, journal=[_entry(after, now, "MIGRATED", detail)])
 
 

@@ -140,6 +140,10 @@ def finish(
     state.output = output
     state.failure = failure
     step.queue.clear()
+    if state.migration is not None:  # it never reached a node where it could move
+        reason_dropped = f"the run ended ({status.value}) before it could move to version {state.migration.to}"
+        step.log(state.root, "MIGRATION_DROPPED", plan=state.migration.plan, reasons=[reason_dropped])
+        state.migration = None
     if status is RunStatus.COMPLETED:
         detail["output"] = shown_output
     if failure is not None:
