@@ -19,7 +19,8 @@ from wfc.dsl import Field, UserTaskForm, Workflow, WorkflowThread
 from wfc.runtime import Engine, RunStatus, TaskException
 from wfc.runtime import task as task_fn
 from wfc.runtime.migration_apply import MigrationReport
-from wfc.runtime.migration_plan import MappingError
+from wfc.runtime.interpreter.state import EventWait, Interrupt, RunState, ThreadRun
+from wfc.runtime.migration_plan import MappingError, MigrationMapping, classify
 from wfc.specs import WorkflowSpec
 
 pytestmark = pytest.mark.anyio
@@ -188,3 +189,21 @@ async def test_a_run_marked_to_move_later_that_ends_first_says_so_and_keeps_noth
         kinds = [h.kind for h in await engine.history("r1")]
     assert run.status is RunStatus.CANCELLED and str(run.version) == "1.0"
     assert kinds[-2:] == ["MIGRATION_DROPPED", "RUN_CANCELLED"] and "MIGRATED" not in kinds
+
+
+def test_an_interrupt_the_new_version_does_not_handle_keeps_the_run_on_its_version() -> None:
+    handler = [("h", wait("handled")), ("hend", exit_())]
+    nodes = [("w", wait("go")), ("end", exit_())]
+    old = spec("intr", nodes, interrupts=[{"event": "note", "thread": "handler"}], threads={"handler": handler},
+               version=(1, 0))  # fmt: skip
+    new = spec("intr", nodes, threads={"handler": handler}, version=(1, 1))
+    queued = Interrupt(event="note", event_id="n1", thread="handler")
+    main = ThreadRun(number=0, name="main", kind="entrypoint", node="w", wait=EventWait(event="go"),
+                     interrupts=[queued])  # fmt: skip
+    state = RunState(id="r1", workflow="intr", version=old.version, threads={0: main})
+    planned = classify("r1", "RUNNING", 1, state, old, new, MigrationMapping())
+    assert planned.run_class == "must_drain"
+    assert planned.reasons == ("thread 0 (main) at node w: it holds interrupt 'note', which version 1.1 does not "
+                               "handle in thread 'main'",)  # fmt: skip
+    handled = classify("r1", "RUNNING", 1, state, old, old, MigrationMapping())
+    assert handled.run_class == "safe_now"
