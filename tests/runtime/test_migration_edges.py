@@ -18,8 +18,8 @@ from rtspec import exit_, spawn, spec, wait, wait_threads
 from wfc.dsl import Field, UserTaskForm, Workflow, WorkflowThread
 from wfc.runtime import Engine, RunStatus, TaskException
 from wfc.runtime import task as task_fn
-from wfc.runtime.migration_apply import MigrationReport
 from wfc.runtime.interpreter.state import EventWait, Interrupt, RunState, ThreadRun
+from wfc.runtime.migration_apply import MigrationReport
 from wfc.runtime.migration_plan import MappingError, MigrationMapping, classify
 from wfc.specs import WorkflowSpec
 
