@@ -663,6 +663,8 @@ class CommitLoop:
                 self._claim_wake.set()
         elif wakeup.kind == "timers":
             self._timer_wake.set()
+        elif wakeup.kind == "specs":
+            self._shared.specs.forget_versions(wakeup.names)
         elif wakeup.kind == "runs":
             for run_id in wakeup.names:
                 self._shared.runs.pop(run_id, None)  # changed elsewhere: the cached state is old

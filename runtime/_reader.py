@@ -81,7 +81,7 @@ class Reader:
         """A deployed spec version (see :meth:`~wfc.runtime.Engine.get_spec`)."""
         # The versions only: the body of the one picked is decoded once per
         # cache, not read again at every start.
-        versions = await self._store.spec_versions(workflow)
+        versions = await self._specs.versions(self._store, workflow)
         if not versions:
             raise UnknownWorkflowError(workflow)
         major, revision = pick_version(workflow, versions, version)

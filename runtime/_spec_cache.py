@@ -9,6 +9,8 @@ spec the cache keeps what is derived from it once (:class:`CachedSpec`):
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from typing import Protocol
 
 import msgspec
@@ -17,6 +19,7 @@ from wfc.runtime._search import Searchable, searchable_variables
 from wfc.runtime.errors import StoreError
 from wfc.runtime.interpreter import SpecInfo, derive_spec_info
 from wfc.runtime.store import SpecRecord
+from wfc.runtime.store.core import SpecVersion
 from wfc.specs import WaitForEventNode, WorkflowSpec, loads_deployed
 
 SpecKey = tuple[str, int, int]
@@ -53,6 +56,13 @@ def awaited_events(spec: WorkflowSpec) -> frozenset[str]:
     return frozenset(names)
 
 
+class VersionSource(Protocol):
+    """Where the deployed versions of a workflow are read."""
+
+    async def spec_versions(self, name: str) -> list[SpecVersion]:
+        """The versions of ``name``, oldest first."""
+
+
 class SpecSource(Protocol):
     """Where stored specs are read: the store, or an open transaction."""
 
@@ -61,11 +71,42 @@ class SpecSource(Protocol):
 
 
 class SpecCache:
-    """Deployed specs by version, decoded once (deployed specs never change)."""
+    """Deployed specs by version, decoded once (deployed specs never change);
+    and, where ``versions_ttl`` is set, which versions each workflow has."""
 
-    def __init__(self, location: str) -> None:
+    def __init__(self, location: str, *, versions_ttl: float = 0.0) -> None:
+        """``versions_ttl``: how long a workflow's list of deployed versions
+        (what a start without a version picks the latest of) is kept, in
+        seconds; 0 keeps none. Set where another process's deploy is told
+        (PostgreSQL's notifications, see :meth:`forget_versions`): on a
+        shared database that list was one round trip per start. The time is
+        the bound on a notification lost while the listener reconnected."""
         self._location = location
         self._entries: dict[SpecKey, CachedSpec] = {}
+        self._versions_ttl = versions_ttl
+        self._versions: dict[str, tuple[float, list[SpecVersion]]] = {}
+
+    async def versions(self, source: VersionSource, workflow: str) -> list[SpecVersion]:
+        """The deployed versions of ``workflow``, oldest first (empty: none)."""
+        if self._versions_ttl <= 0:
+            return await source.spec_versions(workflow)
+        now = time.monotonic()
+        kept = self._versions.get(workflow)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        found = await source.spec_versions(workflow)
+        if found:  # an unknown workflow is asked again: its first deploy must show at once
+            self._versions[workflow] = (now + self._versions_ttl, found)
+        return found
+
+    def forget_versions(self, workflows: Iterable[str] = ()) -> None:
+        """Drop the kept version lists of ``workflows`` (none given: all):
+        a version of them was deployed."""
+        names = tuple(workflows)
+        if not names:
+            self._versions.clear()
+        for name in names:
+            self._versions.pop(name, None)
 
     def decoded(self, record: SpecRecord) -> CachedSpec:
         """The cached spec of a stored spec row (decoded on first sight)."""

@@ -456,6 +456,7 @@ class Turn:
                 deployed_at=self.now,
             )
         )
+        self.tx.batch.deployed.add(spec.name)
         self.outcome.replies.append((command.reply, True))
 
     async def migrate(self, command: Migrate) -> None:

@@ -169,7 +169,8 @@ class Wakeup(msgspec.Struct, frozen=True):
     kind: str
     """``"tasks"``: task attempts nobody holds were dispatched or released
     (``names`` are the task names); ``"timers"``: timers were set;
-    ``"runs"``: runs changed (``names`` are their ids)."""
+    ``"runs"``: runs changed (``names`` are their ids); ``"specs"``: new
+    versions of workflows were deployed (``names``)."""
     names: tuple[str, ...] = ()
 
 
@@ -333,6 +334,9 @@ class WriteBatch(msgspec.Struct):
     user_tasks: dict[str, UserTaskRecord] = msgspec.field(default_factory=dict)
     """``user_tasks`` rows to upsert, by id (the last change of a task in
     the batch wins)."""
+    deployed: set[str] = msgspec.field(default_factory=set)
+    """Workflows of which the transaction stored a new spec version (told
+    to the other processes, which keep the list of versions)."""
 
     def put_task(self, record: TaskRecord) -> None:
         """Upsert an outbox row (a new dispatch, or a lease taken again)."""

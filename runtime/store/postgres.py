@@ -311,6 +311,8 @@ class PostgresDialect(Dialect):
             self._session.notify("timers")
         if batch.runs:
             self._session.notify("runs", batch.runs)
+        if batch.deployed:
+            self._session.notify("specs", batch.deployed)
 
     def subscribe(self, handler: WakeupHandler) -> None:
         self._session.subscribe(handler)

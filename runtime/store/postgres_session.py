@@ -31,7 +31,7 @@ from wfc.runtime.store.postgres_setup import PgTarget, connect
 
 log = logging.getLogger("wfc.runtime")
 
-KINDS: Final = ("tasks", "timers", "runs")
+KINDS: Final = ("tasks", "timers", "runs", "specs")
 #: PostgreSQL refuses payloads of 8000 bytes or more.
 _MAX_PAYLOAD: Final = 7000
 _JSON = msgspec.json.Encoder()

@@ -363,3 +363,26 @@ async def test_an_engine_survives_losing_its_connections(pg: Db) -> None:
         assert pg.rows(f"SELECT count(*) FROM engines WHERE id = '{engine.engine_id}'") == [(1,)]
         again = await engine.start("gate")
         assert (await engine.wait(again, timeout=20)).status is RunStatus.COMPLETED
+
+
+async def test_a_deploy_in_another_process_is_started_on_at_once_though_versions_are_kept(pg: Db) -> None:
+    """A serving engine keeps each workflow's list of versions (a start
+    without a version used to read it, one round trip per start); a deploy
+    by another process is told by a notification, so the next start after
+    it takes the new version, long before the list would expire (here 60 s)."""
+    from rtversions import BRANCH, V1
+
+    async with Engine.open(pg.url, serve=False) as deployer, Engine.open(pg.url, serve=False,
+                                                                          poll_interval=60.0) as starter:  # fmt: skip
+        await deployer.deploy(V1)
+        first = await starter.start("order", {"order-id": "a", "amount": 1.0})
+        assert str((await starter.get_run(first)).version) == "1.0"
+        await deployer.deploy(BRANCH)
+        with anyio.fail_after(10):
+            while True:
+                run_id = await starter.start("order", {"order-id": "b", "amount": 1.0})
+                if str((await starter.get_run(run_id)).version) == "1.1":
+                    break
+                await anyio.sleep(0.05)
+        kept = await starter.start("order", {"order-id": "c", "amount": 1.0})
+        assert str((await starter.get_run(kept)).version) == "1.1"
