@@ -147,6 +147,7 @@ class Engine:
         max_children_per_run: int,
         clock: Callable[[], float],
         observers: Observers | None = None,
+        cache_waiting_runs: bool = False,
     ) -> None:
         """Use :meth:`open`: an engine needs its background work running."""
         self._store = store
@@ -157,7 +158,7 @@ class Engine:
         self._clock = clock
         self._specs = SpecCache(store.location)
         self._reader = Reader(store, self._specs, clock=clock, lease_seconds=lease_seconds)
-        self._loop: _Loop = CommitLoop(
+        loop = CommitLoop(
             store,
             self._specs,
             self._definitions,
@@ -170,6 +171,9 @@ class Engine:
             clock=clock,
             observers=observers,
         )
+        # What the turns keep in memory between commits (see Shared.remember).
+        loop._shared.keep_waiting = cache_waiting_runs
+        self._loop: _Loop = loop
 
     @classmethod
     @asynccontextmanager
@@ -191,6 +195,7 @@ class Engine:
         retention: dt.timedelta | float | None = None,
         tracing: Tracing | None = None,
         observers: Iterable[Observer] = (),
+        cache_waiting_runs: bool = False,
     ) -> AsyncIterator[Engine]:
         """Open the database at ``url`` and run the engine until the block exits.
 
@@ -246,6 +251,14 @@ class Engine:
                 journal entries it wrote (:class:`~wfc.runtime.Observer`):
                 e.g. :class:`wfc.runtime.metrics.Metrics`. One that raises is
                 logged once and ignored.
+            cache_waiting_runs: Keep the state of every unfinished run in
+                memory (up to 10,000 runs), not only of the runs with a
+                task in flight: a run woken by its timers or events is not
+                read back from the database at each step. For a process
+                that does most of its database's work (the test harness,
+                :mod:`wfc.testing`, opens its engine so); each sleeping run
+                costs its memory. Runs changed by another process are
+                still read again (their version is checked).
 
         Raises:
             UnsupportedUrlError: the URL scheme has no store.
@@ -283,6 +296,7 @@ class Engine:
                 max_children_per_run=max_children_per_run,
                 clock=clock,
                 observers=watching,
+                cache_waiting_runs=cache_waiting_runs,
             )
             # Tracing outlives the loop: what the loop commits while closing is exported too.
             async with exporting(tracing, store, clock) as woken:

@@ -165,6 +165,9 @@ class WorkflowEnv:
                     clock=self.clock,
                     poll_interval=0.05,
                     max_children_per_run=100_000,
+                    # One process owns the store: a run woken by its timers
+                    # again and again is not read back at each skip.
+                    cache_waiting_runs=True,
                 )
             )
             self._engine.observe(_Committed(self))
