@@ -78,6 +78,8 @@ class WorkflowEnv:
         """The task names the open engine has a definition for."""
         self._stack: AsyncExitStack | None = None
         self._committed = anyio.Event()
+        self._woken = False
+        """The clock moved and the engine's timer loop was woken, not yet settled."""
         self.clock.attach(self._step_to)
 
     # ------------------------------------------------------------------ set-up
@@ -248,13 +250,20 @@ class WorkflowEnv:
         self.clock.move_to(moment)
         if self._engine is not None:
             self._engine.wake_timers()
+            self._woken = True
 
     async def _settle(self) -> float | None:
         """Wait until the engine cannot go on without time passing; when
         the next thing is due then (``None``: nothing is)."""
         engine = self.engine
+        # Just woken, the timer loop looks for the timers due now: asking
+        # the database when the next is due before it took them would be a
+        # trip for nothing (the answer: now).
+        woken, self._woken = self._woken, False
         while True:
-            if self._quiet(engine):
+            if woken:
+                woken = False
+            elif self._quiet(engine):
                 due = await engine.next_timer_due()
                 if self._quiet(engine):
                     if due is not None and due <= self.clock.now:
