@@ -38,6 +38,11 @@ REAL_TIMEOUT = 60.0
 #: How often (real seconds) the harness looks whether the engine settled,
 #: when no commit woke it first.
 _LOOK = 0.001
+#: The same while the engine is busy (a command queued or being committed,
+#: a fired timer not committed yet): what ends that is a commit, which wakes
+#: the harness at once; only a turn that fails commits nothing. Looking
+#: every _LOOK meanwhile cost a wake-up per millisecond of every commit.
+_BUSY_LOOK = 0.02
 
 
 class StuckRunError(AssertionError):
@@ -274,9 +279,9 @@ class WorkflowEnv:
                         ]
                         return min(waits) if waits else None
             # Woken by the engine's next commit (what usually ends its work),
-            # looking again after _LOOK at the latest anyway.
+            # looking again after _LOOK (_BUSY_LOOK) at the latest anyway.
             self._committed = anyio.Event()
-            with anyio.move_on_after(_LOOK):
+            with anyio.move_on_after(_BUSY_LOOK if engine.busy else _LOOK):
                 await self._committed.wait()
 
     def _quiet(self, engine: Engine) -> bool:
