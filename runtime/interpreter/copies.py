@@ -118,7 +118,8 @@ class TimerIndex(NamedTuple):
     looking at every thread; never changed after."""
     recent: dict[int, tuple[int, ...]]
     """Timer -> the threads copied since that held it when their step
-    ended; one dict per state (derived at :func:`settled`), kept short."""
+    ended (derived at :func:`settled`, a new dict when it changes, never
+    changed after), kept short."""
 
 
 def build_timer_index(threads: Iterable[ThreadRun]) -> TimerIndex:
@@ -136,12 +137,16 @@ def _derived_index(index: TimerIndex, threads: dict[int, ThreadRun], copied: Ite
     """``index`` with the timers the ``copied`` threads hold now; ``None``
     (build again when asked) once more timers were added than a quarter of
     those built, so deriving it stays cheap."""
-    recent = dict(index.recent)
+    recent = index.recent
     for number in copied:
         for timer in held_timers(dict.__getitem__(threads, number).wait):
             holders = recent.get(timer, ())
             if number not in holders:
+                if recent is index.recent:
+                    recent = dict(recent)  # never changed once a state's: copied on the first change
                 recent[timer] = (*holders, number)
+    if recent is index.recent:
+        return index
     if len(recent) > 64 + len(index.base) // 4:
         return None
     return TimerIndex(index.base, recent)

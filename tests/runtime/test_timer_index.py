@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_threads_properties import CAP, SPECS, next_input
 
-from wfc.runtime.interpreter import DispatchTask, Input, Limits, SetTimer, TimerFired, begin, step
+from wfc.runtime.interpreter import CancelTimer, DispatchTask, Input, Limits, SetTimer, TimerFired, begin, step
 from wfc.runtime.interpreter.context import Step
 from wfc.runtime.interpreter.copies import (
     CopiedOnFetch,
@@ -122,9 +122,10 @@ def test_the_index_finds_every_golden_timers_thread(path: Any) -> None:
 def test_the_index_finds_every_timers_thread_while_runs_go_on(sagas: bool, data: st.DataObject) -> None:
     spec = SPECS[sagas]
     limits = Limits(max_children=CAP)
-    state = begin(spec, "r1", {}, 1000.0, None, limits).state
-    dispatched: dict[str, DispatchTask] = {}
-    timers: dict[int, float] = {}
+    transition = begin(spec, "r1", {}, 1000.0, None, limits)
+    state = transition.state
+    dispatched = {e.dispatch_id: e for e in transition.effects if isinstance(e, DispatchTask)}
+    timers = {e.timer: e.due for e in transition.effects if isinstance(e, SetTimer)}
     now = 1000.0
     for _ in range(data.draw(st.integers(min_value=0, max_value=30))):
         event = next_input(data, state, dispatched, timers)
@@ -132,15 +133,26 @@ def test_the_index_finds_every_timers_thread_while_runs_go_on(sagas: bool, data:
         if isinstance(event, TimerFired):
             now = max(now, timers.pop(event.timer, now))
         check_holder(state, spec, event, now, limits)
+        before = _index_of(state)
         transition = step(state, spec, event, now, None, limits)
+        assert _index_of(state) == before  # stepping a state leaves its index as it was
         state = transition.state
         check_index(state)
         _check_mid_step(data, state)
         for effect in transition.effects:
             if isinstance(effect, SetTimer):
                 timers[effect.timer] = effect.due
+            elif isinstance(effect, CancelTimer):
+                timers.pop(effect.timer, None)
             elif isinstance(effect, DispatchTask):
                 dispatched[effect.dispatch_id] = effect
+
+
+def _index_of(state: RunState) -> tuple[dict[int, tuple[int, ...]], dict[int, tuple[int, ...]]] | None:
+    """A copy of the state's timer index, if it has one."""
+    assert isinstance(state.threads, Settled)
+    index = state.threads.timers
+    return None if index is None else (dict(index.base), dict(index.recent))
 
 
 def _check_mid_step(data: st.DataObject, state: RunState) -> None:
