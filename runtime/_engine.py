@@ -147,6 +147,7 @@ class Engine:
         max_children_per_run: int,
         clock: Callable[[], float],
         observers: Observers | None = None,
+        cache_waiting_runs: bool = False,
     ) -> None:
         """Use :meth:`open`: an engine needs its background work running."""
         self._store = store
@@ -159,7 +160,7 @@ class Engine:
         # SpecCache.forget_versions): the versions may be kept meanwhile.
         self._specs = SpecCache(store.location, versions_ttl=poll_interval if store.shared else 0.0)
         self._reader = Reader(store, self._specs, clock=clock, lease_seconds=lease_seconds)
-        self._loop: _Loop = CommitLoop(
+        loop = CommitLoop(
             store,
             self._specs,
             self._definitions,
@@ -172,6 +173,9 @@ class Engine:
             clock=clock,
             observers=observers,
         )
+        # What the turns keep in memory between commits (see Shared.remember).
+        loop._shared.keep_waiting = cache_waiting_runs
+        self._loop: _Loop = loop
 
     @classmethod
     @asynccontextmanager
@@ -193,6 +197,7 @@ class Engine:
         retention: dt.timedelta | float | None = None,
         tracing: Tracing | None = None,
         observers: Iterable[Observer] = (),
+        cache_waiting_runs: bool = False,
     ) -> AsyncIterator[Engine]:
         """Open the database at ``url`` and run the engine until the block exits.
 
@@ -248,6 +253,14 @@ class Engine:
                 journal entries it wrote (:class:`~wfc.runtime.Observer`):
                 e.g. :class:`wfc.runtime.metrics.Metrics`. One that raises is
                 logged once and ignored.
+            cache_waiting_runs: Keep the state of every unfinished run in
+                memory (up to 10,000 runs), not only of the runs with a
+                task in flight: a run woken by its timers or events is not
+                read back from the database at each step. For a process
+                that does most of its database's work (the test harness,
+                :mod:`wfc.testing`, opens its engine so); each sleeping run
+                costs its memory. Runs changed by another process are
+                still read again (their version is checked).
 
         Raises:
             UnsupportedUrlError: the URL scheme has no store.
@@ -285,6 +298,7 @@ class Engine:
                 max_children_per_run=max_children_per_run,
                 clock=clock,
                 observers=watching,
+                cache_waiting_runs=cache_waiting_runs,
             )
             # Tracing outlives the loop: what the loop commits while closing is exported too.
             async with exporting(tracing, store, clock) as woken:

@@ -157,13 +157,20 @@ class Shared:
     runs: OrderedDict[str, Live] = field(default_factory=OrderedDict)
     limits: Limits = DEFAULT_LIMITS
     """Limits the interpreter applies to every run (the fan-out cap)."""
+    keep_waiting: bool = False
+    """Keep every unfinished run in memory, a run that only sleeps or
+    waits too (``Engine.open(cache_waiting_runs=True)``, what
+    :mod:`wfc.testing` opens): its next step does not read and decode it
+    again."""
 
     def remember(self, run_id: str, live: Live) -> None:
         """Keep a run's state in memory while it has a task in flight (the hot
-        path); a run that only sleeps or waits for an event costs no memory."""
+        path); a run that only sleeps or waits for an event costs no memory,
+        unless :attr:`keep_waiting`."""
         state = live.state
         keep = not state.status.finished and (
-            any(isinstance(t.wait, TaskWait) for t in state.threads.values())
+            self.keep_waiting
+            or any(isinstance(t.wait, TaskWait) for t in state.threads.values())
             or (state.saga is not None and (bool(state.saga.draining) or isinstance(state.saga.wait, TaskWait)))
         )
         self.runs.pop(run_id, None)

@@ -12,18 +12,28 @@ runs the step never fetched with the state it was given.
 So that a step with many threads costs what the threads it touches cost,
 the new state's threads (:class:`Settled`) also carry what is derived from
 the given state's and the copied threads: which threads are interrupted,
-suspended or queued (:class:`Flags`, read by ``settle``), and which threads
-the step copied (:func:`changed_since`: the rows a commit rewrites).
+suspended or queued (:class:`Flags`, read by ``settle``), which threads
+the step copied (:func:`changed_since`: the rows a commit rewrites), and
+which threads may hold each durable timer (:class:`TimerIndex`, read when
+a timer fires).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Final, NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final, NamedTuple, get_args
 
 import msgspec
 
-from wfc.runtime.interpreter.state import RunState, ThreadRun, ThreadStatus, clone_state
+from wfc.runtime.interpreter.state import (
+    RetryWait,
+    RunState,
+    ThreadRun,
+    ThreadStatus,
+    UserTaskWait,
+    Wait,
+    clone_state,
+)
 
 QUEUED: Final = ThreadStatus.QUEUED
 
@@ -72,6 +82,75 @@ def _flags(threads: Iterable[ThreadRun]) -> Flags:
 
 _NO_FLAGS: Final = Flags(frozenset(), frozenset(), frozenset())
 
+#: The kinds of wait with a ``timer`` of their own.
+TIMED: Final = frozenset(kind for kind in get_args(Wait) if "timer" in kind.__struct_fields__)
+
+
+def held_timers(wait: Wait | None) -> tuple[int, ...]:
+    """The durable timers ``wait`` holds: its own ``timer``, or an open user
+    task's timers and its reminders' retry backoffs (see
+    :func:`~.usertasks.holds_timer`)."""
+    kind = type(wait)
+    if kind in TIMED:
+        timer: int | None = wait.timer  # type: ignore[union-attr]
+        return () if timer is None else (timer,)
+    if kind is UserTaskWait:
+        assert isinstance(wait, UserTaskWait)
+        return (
+            *(t.timer for t in wait.timers if t.timer is not None),
+            *(a.timer for a in wait.reminder_attempts if isinstance(a, RetryWait) and a.timer is not None),
+        )
+    return ()
+
+
+class TimerIndex(NamedTuple):
+    """Which threads may hold each durable timer: so that a fired timer's
+    thread is found without looking at every thread (a run of 100 sleeping
+    threads fires 100 timers a day, each looked for). Derived from the
+    threads, never stored.
+
+    Every thread that holds timer ``t`` (:func:`held_timers`) is in
+    ``base[t]`` or ``recent[t]``, or was copied by the step looking; the
+    entries may name threads that no longer hold it (look at the thread)."""
+
+    base: Mapping[int, tuple[int, ...]]
+    """Timer -> the threads that held it when the index was built, by
+    looking at every thread; never changed after."""
+    recent: dict[int, tuple[int, ...]]
+    """Timer -> the threads copied since that held it when their step
+    ended (derived at :func:`settled`, a new dict when it changes, never
+    changed after), kept short."""
+
+
+def build_timer_index(threads: Iterable[ThreadRun]) -> TimerIndex:
+    """The :class:`TimerIndex` of ``threads``, looking at every one."""
+    base: dict[int, tuple[int, ...]] = {}
+    for thread in threads:
+        wait = thread.wait
+        if wait is not None:
+            for timer in held_timers(wait):
+                base[timer] = (*base.get(timer, ()), thread.number)
+    return TimerIndex(base, {})
+
+
+def _derived_index(index: TimerIndex, threads: dict[int, ThreadRun], copied: Iterable[int]) -> TimerIndex | None:
+    """``index`` with the timers the ``copied`` threads hold now; ``None``
+    (build again when asked) once more timers were added than a quarter of
+    those built, so deriving it stays cheap."""
+    recent = index.recent
+    for number in copied:
+        for timer in held_timers(dict.__getitem__(threads, number).wait):
+            holders = recent.get(timer, ())
+            if number not in holders:
+                if recent is index.recent:
+                    recent = dict(recent)  # never changed once a state's: copied on the first change
+                recent[timer] = (*holders, number)
+    if recent is index.recent:
+        return index
+    if len(recent) > 64 + len(index.base) // 4:
+        return None
+    return TimerIndex(index.base, recent)
+
 
 def _flagged(threads: Iterable[ThreadRun]) -> bool:
     """Whether any of ``threads`` is interrupted, suspended or queued."""
@@ -102,7 +181,7 @@ class Settled(dict[int, ThreadRun]):
     may anyone else, or these flags would be stale. A state read from JSON
     has a plain dict: its flags are found by looking at every thread."""
 
-    __slots__ = ("copied", "encoded", "flags", "origin")
+    __slots__ = ("copied", "encoded", "flags", "origin", "timers")
 
     def __init__(
         self,
@@ -110,9 +189,12 @@ class Settled(dict[int, ThreadRun]):
         flags: Flags,
         origin: dict[int, ThreadRun] | None = None,
         copied: frozenset[int] = frozenset(),
+        timers: TimerIndex | None = None,
     ) -> None:
         super().__init__(threads)
         self.flags = flags
+        self.timers = timers
+        """Which threads may hold each timer (``None``: not known)."""
         self.origin = origin
         """The threads of the state the step was given (``None``: not known,
         or no longer kept): every thread run here but those in
@@ -131,7 +213,7 @@ class CopiedOnFetch(dict[int, ThreadRun]):
     ``values()`` or ``items()`` gives the objects held now without copying:
     only for reading."""
 
-    __slots__ = ("_base", "_copied", "_encoded", "_originals")
+    __slots__ = ("_base", "_copied", "_encoded", "_originals", "_timers")
 
     def __init__(self, originals: dict[int, ThreadRun]) -> None:
         super().__init__(originals)
@@ -139,6 +221,20 @@ class CopiedOnFetch(dict[int, ThreadRun]):
         self._originals = originals
         self._base: Flags | None = originals.flags if type(originals) is Settled else None
         self._encoded: dict[int, bytes] = originals.encoded if type(originals) is Settled else {}
+        self._timers: TimerIndex | None = originals.timers if type(originals) is Settled else None
+
+    def timer_holders(self, timer: int) -> Sequence[int]:
+        """Numbers of the threads that may hold ``timer`` now, in order:
+        every one that does, and maybe others (see :class:`TimerIndex`,
+        built by looking at every thread the first time it is asked)."""
+        index = self._timers
+        if index is None:
+            index = self._timers = build_timer_index(dict.values(self))
+        base = index.base.get(timer, ())
+        recent = index.recent.get(timer)
+        if recent is None and not self._copied:
+            return base
+        return sorted({*base, *(recent or ()), *self._copied})
 
     def base_flags(self) -> Flags:
         """The flags of the threads as given (found once if not known)."""
@@ -216,7 +312,10 @@ def settled(state: RunState) -> None:
         originals = threads._originals
         if type(originals) is Settled:
             originals.origin = None  # no chain of every state before
-        state.threads = Settled(threads, threads.flags(), originals, frozenset(threads._copied))
+        index = threads._timers
+        copied = frozenset(threads._copied)
+        timers = None if index is None else _derived_index(index, threads, copied)
+        state.threads = Settled(threads, threads.flags(), originals, copied, timers)
     elif type(threads) is not Settled:
         state.threads = Settled(threads, scan_flags(threads))
 
@@ -229,6 +328,15 @@ def remember_encoded(threads: Mapping[int, ThreadRun], encoded: Mapping[int, byt
     bytes stay theirs."""
     if type(threads) is Settled:
         threads.encoded.update(encoded)
+
+
+def timer_holders(threads: Mapping[int, ThreadRun], timer: int) -> Iterable[int]:
+    """Numbers of the threads of a state being stepped that may hold durable
+    timer ``timer``, in order: every one that does (and maybe others, to
+    look at); all of them when the threads are not a step's copies."""
+    if type(threads) is CopiedOnFetch:
+        return threads.timer_holders(timer)
+    return list(threads)
 
 
 def changed_since(before: Mapping[int, ThreadRun], after: Mapping[int, ThreadRun]) -> list[int] | None:

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Final, get_args
+from typing import Final
 
 from wfc.runtime.interpreter.compensations import register_compensation
 from wfc.runtime.interpreter.context import Step, expression_failure, matches
+from wfc.runtime.interpreter.copies import TIMED, timer_holders
 from wfc.runtime.interpreter.dispatch import dispatch, dispatch_effect
 from wfc.runtime.interpreter.inbox import consume
 from wfc.runtime.interpreter.interrupts import on_interrupt
@@ -28,7 +29,6 @@ from wfc.runtime.interpreter.state import (
     ThreadStatus,
     ThreadsWait,
     UserTaskWait,
-    Wait,
 )
 from wfc.runtime.interpreter.stopping import clear_wait, stop
 from wfc.runtime.interpreter.threads import fail_node, proceed
@@ -134,8 +134,6 @@ def on_task_failed(step: Step, event: TaskFailed) -> None:
 
 
 _RUNNING: Final = ThreadStatus.RUNNING  # looked up once: an enum member costs a class attribute lookup
-#: The kinds of wait with a ``timer`` of their own.
-_TIMED: Final = frozenset(kind for kind in get_args(Wait) if "timer" in kind.__struct_fields__)
 
 
 def timer_holder(step: Step, timer: int) -> ThreadRun | None:
@@ -143,15 +141,17 @@ def timer_holder(step: Step, timer: int) -> ThreadRun | None:
     (fetched): a wait's own timer, or one of its open user task's
     (:func:`~.usertasks.holds_timer`), a user task's first.
 
-    One pass over the threads, reading each wait once: it runs for every
-    timer that fires, and a run with many threads fires many timers (10,000
-    sleeps of 100 threads walked the threads twice each, through a
-    predicate called per thread, for most of a fired timer's cost)."""
+    It runs for every timer that fires, and a run with many threads fires
+    many timers: it looks only at the threads that may hold the timer
+    (:func:`~.copies.timer_holders`, in thread order, as a pass over every
+    thread would), reading each wait once."""
     found: ThreadRun | None = None
-    for seen in step.state.threads.values():  # read only; the holder is fetched
+    threads = step.state.threads
+    for number in timer_holders(threads, timer):
+        seen = dict.__getitem__(threads, number)  # read only; the holder is fetched
         wait = seen.wait
         kind = type(wait)
-        if kind in _TIMED:
+        if kind in TIMED:
             if (
                 found is None
                 and wait.timer == timer  # type: ignore[union-attr]

@@ -50,6 +50,7 @@ from typing import Any, Literal
 import msgspec
 
 from wfc.runtime.interpreter.context import Scope, Step, expression_failure
+from wfc.runtime.interpreter.copies import held_timers
 from wfc.runtime.interpreter.dispatch import dispatch_effect, new_attempt
 from wfc.runtime.interpreter.expressions import ExpressionError, evaluate, type_name
 from wfc.runtime.interpreter.messages import (
@@ -371,10 +372,9 @@ def cancelled(
 
 def holds_timer(wait: UserTaskWait, timer: int) -> bool:
     """True when durable timer ``timer`` is one of the open user task's own
-    or a reminder's retry backoff."""
-    return any(t.timer == timer for t in wait.timers) or any(
-        isinstance(a, RetryWait) and a.timer == timer for a in wait.reminder_attempts
-    )
+    or a reminder's retry backoff (what :func:`~.copies.held_timers` lists,
+    and the index of timers' threads is built from)."""
+    return timer in held_timers(wait)
 
 
 def on_user_task_timer(step: Step, thread: ThreadRun, timer: int) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from rtclock import START, ManualClock, manual_engine
 from rtdb import Db
-from rtspec import exit_, sleep, spec
+from rtspec import exit_, out, sleep, spec, wait
 
 from wfc.runtime import Engine, RunStatus
 
@@ -88,3 +88,29 @@ async def test_timers_fired_together_are_taken_in_one_turn_each_once_and_only_if
     assert fired == {"a": 1, "b": 0, "c": 0}
     assert statuses == {"a": RunStatus.COMPLETED, "b": RunStatus.RUNNING, "c": RunStatus.RUNNING}
     assert db.rows("SELECT run_id, timer FROM timers ORDER BY run_id") == [("nap-b", 1), ("nap-c", 1)]
+
+
+SLEEP_THEN_EVENT = spec("nap-poke", [("zz", sleep(60)), ("poke", wait("poke")), ("end", exit_(out("poke")))])
+
+
+@pytest.mark.parametrize("cache", [False, True])
+async def test_a_waiting_run_kept_in_memory_still_sees_what_another_engine_wrote(
+    db_url: str, db: Db, cache: bool
+) -> None:
+    """``cache_waiting_runs``: the serving engine keeps a sleeping run in
+    memory (by default only a run with a task in flight); an event another
+    engine gave the run meanwhile is not lost when its timer fires, the
+    stale copy is read again, and the timer fires once."""
+    clock = ManualClock()
+    async with manual_engine(db_url, clock, poll_interval=30, cache_waiting_runs=cache) as engine:
+        await engine.deploy(SLEEP_THEN_EVENT)
+        run_id = await engine.start("nap-poke", run_id="poke-1")
+        assert engine._loop.in_flight(run_id) is cache  # type: ignore[attr-defined]
+        async with Engine.open(db_url, serve=False, clock=clock) as other:
+            await other.send_event("poke", {"from": "other"}, run_id=run_id)
+        clock.advance(60)
+        run = await engine.wait(run_id, timeout=10)
+        fired = [h.kind for h in await engine.history(run_id)].count("TIMER_FIRED")
+    assert run.status is RunStatus.COMPLETED and run.output == {"from": "other"}
+    assert fired == 1
+    assert db.rows("SELECT COUNT(*) FROM timers") == [(0,)]

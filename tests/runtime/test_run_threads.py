@@ -216,10 +216,12 @@ def test_the_derived_thread_flags_and_rows_always_match_the_threads(sagas: bool,
     and the rows written with :func:`changed_threads` equal the threads."""
     spec_ = SPECS[sagas]
     limits = Limits(max_children=CAP)
-    state = begin(spec_, "r1", {}, 1000.0, None, limits).state
+    started = begin(spec_, "r1", {}, 1000.0, None, limits)
+    state = started.state
     rows = changed_threads(state, state, apart=False)
-    dispatched: dict[str, DispatchTask] = {}
-    timers: dict[int, float] = {}
+    # What the first step set off too: else the run never gets past it.
+    dispatched = {e.dispatch_id: e for e in started.effects if isinstance(e, DispatchTask)}
+    timers = {e.timer: e.due for e in started.effects if isinstance(e, SetTimer)}
     now = 1000.0
     for _ in range(data.draw(st.integers(min_value=0, max_value=30))):
         event = next_input(data, state, dispatched, timers)
