@@ -160,7 +160,7 @@ class Engine:
         # SpecCache.forget_versions): the versions may be kept meanwhile.
         self._specs = SpecCache(store.location, versions_ttl=poll_interval if store.shared else 0.0)
         self._reader = Reader(store, self._specs, clock=clock, lease_seconds=lease_seconds)
-        loop = CommitLoop(
+        self._loop: _Loop = CommitLoop(
             store,
             self._specs,
             self._definitions,
@@ -172,10 +172,8 @@ class Engine:
             limits=Limits(max_children=max_children_per_run),
             clock=clock,
             observers=observers,
+            keep_waiting=cache_waiting_runs,
         )
-        # What the turns keep in memory between commits (see Shared.remember).
-        loop._shared.keep_waiting = cache_waiting_runs
-        self._loop: _Loop = loop
 
     @classmethod
     @asynccontextmanager

@@ -171,6 +171,7 @@ class CommitLoop:
         limits: Limits,
         clock: Callable[[], float],
         observers: Observers | None = None,
+        keep_waiting: bool = False,
     ) -> None:
         self._store = store
         self._observers = observers or Observers(())
@@ -190,6 +191,7 @@ class CommitLoop:
             serve=serve,
             specs=specs,
             limits=limits,
+            keep_waiting=keep_waiting,
         )
         self._queue: deque[Command] = deque()
         self._wake = anyio.Event()
@@ -309,8 +311,9 @@ class CommitLoop:
 
     def in_flight(self, run_id: str) -> bool:
         """True when this engine's last commit of ``run_id`` left it running
-        with a task in flight, and no other process is known to have changed
-        it since (the turns' cache holds it)."""
+        with a task in flight (or, with ``keep_waiting``, waiting on
+        anything), and no other process is known to have changed it since
+        (the turns' cache holds it)."""
         return run_id in self._shared.runs
 
     def _changed(self, run_id: str, final: tuple[bytes, CachedSpec] | None, *, elsewhere: bool) -> None:
