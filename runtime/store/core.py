@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 from msgspec.structs import replace
@@ -102,6 +102,20 @@ def _chunks(items: Sequence[_Item], size: int | None) -> Iterable[Sequence[_Item
         yield items[start : start + size]
 
 
+@runtime_checkable
+class Pipelined(Protocol):
+    """A dialect connection whose commit can be queued behind the commit
+    before it instead of awaited (see :meth:`Store.transaction`)."""
+
+    def pipeline(self) -> None:
+        """Queue this transaction's commit at its end rather than wait for
+        it, and fail it if a pipelined commit queued before it and not yet
+        :meth:`settled` fails: it was built on what that one wrote."""
+
+    async def settled(self) -> None:
+        """Wait for the queued commit; raise its error if it failed."""
+
+
 class StoreTransaction:
     """One write transaction. Reads see its own immediate writes; queued
     writes in :attr:`batch` are flushed at commit."""
@@ -129,6 +143,13 @@ class StoreTransaction:
     def connection(self) -> Connection:
         """The dialect's connection of this transaction."""
         return self._conn
+
+    async def committed(self) -> None:
+        """Wait for the commit of a pipelined transaction (see
+        :meth:`Store.transaction`); raise its error if it failed. At once
+        for any other transaction: it committed when its block ended."""
+        if isinstance(self._conn, Pipelined):
+            await self._conn.settled()
 
     # ---------------------------------------------------------------- runs
 
@@ -384,14 +405,25 @@ class Store:
         """Opened for reading only: writes raise ReadOnlyDatabaseError."""
         return self.dialect.read_only
 
-    def transaction(self) -> AbstractAsyncContextManager[StoreTransaction]:
+    def transaction(self, *, pipelined: bool = False) -> AbstractAsyncContextManager[StoreTransaction]:
         """A write transaction: commits (with the batch) on normal exit, rolls
-        back on an exception. Write transactions are serialized."""
-        return self._transaction()
+        back on an exception. Write transactions are serialized.
+
+        ``pipelined``, where one process writes the database and its
+        statements run in order on one connection (SQLite): the block's end
+        only queues the commit, and the next transaction may begin at once,
+        its statements queued behind that commit; await
+        :meth:`StoreTransaction.committed` before acting on what it wrote. A
+        pipelined transaction fails when a pipelined commit queued before it
+        and not yet awaited fails (it may have been built on that one's
+        writes). Elsewhere the block's end commits as usual."""
+        return self._transaction(pipelined)
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[StoreTransaction]:
+    async def _transaction(self, pipelined: bool = False) -> AsyncIterator[StoreTransaction]:
         async with self.dialect.transaction() as conn:
+            if pipelined and isinstance(conn, Pipelined):
+                conn.pipeline()
             yield StoreTransaction(conn, self.dialect)
 
     async def close(self) -> None:
