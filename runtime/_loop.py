@@ -403,10 +403,30 @@ class CommitLoop:
     async def _land(self, flight: _Flight, successor: _Flight | None) -> _Flight | None:
         """Wait for the commit of ``flight`` and act on it; ``successor``, the
         turn computed meanwhile, is returned to be landed next. If the commit
-        failed, nothing of it acts: the successor's commit is awaited too (it
-        fails unless it was built without this turn's states), and the
-        commands of the failed turns are done again the unpipelined way.
+        failed, nothing of it acts, and nothing is done again before the
+        successor's commit ended too (the cache holds its states): if it was
+        queued behind the failed commit, it failed as well, and its commands
+        are done again after those of the failed turn, the unpipelined way.
         Then ``None``: the successor was dealt with."""
+        error = await self._settle(flight)
+        if error is None:
+            return successor
+        self._shared.forget(flight.turn.lives if flight.turn else ())
+        later: Exception | None = None
+        if successor is not None:
+            later = await self._settle(successor)
+            if later is not None:
+                self._shared.forget(successor.turn.lives if successor.turn else ())
+        await self._redo(flight, error)
+        if successor is not None and later is not None:
+            if flight.error is None:  # built on the failed commit's states: only done again
+                await self._commit(successor.commands)
+            else:
+                await self._redo(successor, later)
+        return None
+
+    async def _settle(self, flight: _Flight) -> Exception | None:
+        """Wait for the commit of ``flight`` and act on it; its error if it failed."""
         error = flight.error
         turn = flight.turn
         if error is None:
@@ -414,39 +434,19 @@ class CommitLoop:
             try:
                 await turn.tx.committed()
             except Exception as exc:
-                error = exc
-        if error is None:
-            assert turn is not None
+                return exc
             self._act(turn.outcome)
             self._observe(turn, flight.began, len(flight.commands))
-            return successor
-        if not isinstance(error, StaleRunError):
-            self._turn_failed(turn, error, f"commit of {len(flight.commands)} command(s)")
-        self._shared.forget(turn.lives if turn else ())
-        redo = [flight.commands]
-        if successor is not None:
-            after = successor.turn
-            failed = successor.error is not None
-            if not failed:
-                assert after is not None
-                try:
-                    await after.tx.committed()
-                except Exception:  # built on the failed turn's states, or its own error: done again
-                    failed = True
-            if failed:
-                self._shared.forget(after.lives if after else ())
-                redo.append(successor.commands)
-            else:
-                assert after is not None
-                self._act(after.outcome)
-                self._observe(after, successor.began, len(successor.commands))
-        if isinstance(error, StaleRunError):
+        return error
+
+    async def _redo(self, flight: _Flight, error: Exception) -> None:
+        """Deal with the commands of a pipelined turn that failed with
+        ``error`` as :meth:`_try_turn` and :meth:`_commit` do."""
+        if isinstance(error, StaleRunError):  # another process changed a run: try again on fresh state
             await self._commit(flight.commands)
-        else:
-            await self._failed(flight.commands, error)
-        for commands in redo[1:]:
-            await self._commit(commands)
-        return None
+            return
+        self._turn_failed(flight.turn, error, f"commit of {len(flight.commands)} command(s)")
+        await self._failed(flight.commands, error)
 
     async def _commit(self, commands: list[Command]) -> None:
         error = await self._try_commit(commands)
