@@ -539,6 +539,8 @@ class _SqliteConnection(Connection):
                     raw.execute("ROLLBACK")
             self._begun = False
             raise
+        finally:
+            self._after = None  # checked: drop it, or every transaction would keep all those before
 
     async def commit(self) -> None:
         """Flush the batch and the queued waits and commit, in one hop; a
