@@ -27,9 +27,9 @@ async def test_concurrent_runs_are_committed_in_shared_transactions(db: Db, monk
     commits = {"count": 0}
     original = Store.transaction
 
-    def counting(self: Store) -> AbstractAsyncContextManager[StoreTransaction]:
+    def counting(self: Store, *, pipelined: bool = False) -> AbstractAsyncContextManager[StoreTransaction]:
         commits["count"] += 1
-        return original(self)
+        return original(self, pipelined=pipelined)
 
     monkeypatch.setattr(Store, "transaction", counting)
     s = spec(
