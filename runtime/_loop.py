@@ -390,7 +390,7 @@ class CommitLoop:
         began = time.perf_counter() if self._observers else 0.0
         turn: Turn | None = None
         try:
-            async with self._store.transaction(pipelined=True) as tx:
+            async with self._store.transaction(pipelined=self._more) as tx:
                 turn = Turn(self._shared, tx, self._clock())
                 await self._apply_all(turn, commands)
         except Exception as exc:
@@ -399,6 +399,11 @@ class CommitLoop:
             return _Flight(commands, turn, began, exc)
         turn.committed()
         return _Flight(commands, turn, began)
+
+    def _more(self) -> bool:
+        """True when commands wait: the next turn can be computed while the
+        last one commits."""
+        return bool(self._queue)
 
     async def _land(self, flight: _Flight, successor: _Flight | None) -> _Flight | None:
         """Wait for the commit of ``flight`` and act on it; ``successor``, the

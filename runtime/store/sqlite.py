@@ -462,17 +462,18 @@ class _SqliteConnection(Connection):
         self._chain = chain
         self._after: _SqliteConnection | None = None
         """The pipelined commit this transaction was built after, unsettled then."""
-        self.pipelined = False
+        self._early: Callable[[], bool] | None = None
+        """Set when pipelined: asked at commit whether to go on before it ended."""
         self.failed = False
         """Set in the connection's thread when the commit failed (it rolled back)."""
         self.queued: asyncio.Future[None] | None = None
         """The commit of a pipelined transaction, once queued."""
         self._settled = False
 
-    def pipeline(self) -> None:
+    def pipeline(self, early: Callable[[], bool]) -> None:
         if self._read_only_error is not None or self._chain is None:
             return  # commits as usual
-        self.pipelined = True
+        self._early = early
         last = self._chain.last
         self._after = last if last is not None and not last._settled else None
 
@@ -547,7 +548,16 @@ class _SqliteConnection(Connection):
         pipelined transaction only queues that hop (see :meth:`settled`)."""
         if self._read_only_error is not None and (self.batch or self.unwaited):
             raise self._read_only_error
-        if self.pipelined:
+        if self._early is not None:
+            assert self._chain is not None
+            self._chain.last = self
+            if not self._early():
+                # Nothing to compute meanwhile: wait for the whole commit (one
+                # wakeup, not two); its error is for settled() to raise.
+                self.queued = self._worker.queue(self._commit_body)
+                with suppress(Exception):
+                    await _outcome(self.queued)
+                return
             # Back once the batch is written, before COMMIT: the engine
             # computes its next turn during the COMMIT (the fsync, and a
             # checkpoint now and then), which holds no lock of Python's. Not
@@ -563,8 +573,6 @@ class _SqliteConnection(Connection):
 
             self.queued = self._worker.queue(functools.partial(self._commit_body, tell))
             self.queued.add_done_callback(lambda _: _settle(flushed, None, None))  # failed before COMMIT
-            assert self._chain is not None
-            self._chain.last = self
             await _outcome(flushed)
             return
         await self._worker.run(self._commit_body)

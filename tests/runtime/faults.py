@@ -199,11 +199,13 @@ class FaultyStore(Store):
 
     # ---------------------------------------------------------------- transactions
 
-    def transaction(self, *, pipelined: bool = False) -> AbstractAsyncContextManager[StoreTransaction]:
+    def transaction(
+        self, *, pipelined: Callable[[], bool] | None = None
+    ) -> AbstractAsyncContextManager[StoreTransaction]:
         return self._transaction(pipelined)
 
     @asynccontextmanager
-    async def _transaction(self, pipelined: bool) -> AsyncIterator[StoreTransaction]:
+    async def _transaction(self, pipelined: Callable[[], bool] | None) -> AsyncIterator[StoreTransaction]:
         if not self._gate.is_set():
             self._held += 1
             self._signal()

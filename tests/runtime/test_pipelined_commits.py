@@ -42,6 +42,10 @@ STEPS = spec(
 )
 
 
+def _early() -> bool:
+    return True
+
+
 def _spec(name: str) -> SpecRecord:
     return SpecRecord(name=name, major=1, revision=0, hash=name, body=b"{}", deployed_at=0.0)
 
@@ -75,21 +79,21 @@ async def test_a_pipelined_transaction_queued_behind_a_failed_commit_fails_and_n
     monkeypatch.setattr(sqlite_store, "_flush", flush)
     store = await open_store(sqlite_url, time.time())
     try:
-        async with store.transaction(pipelined=True) as first:
+        async with store.transaction(pipelined=_early) as first:
             await first.insert_spec(_spec("first"))
         # Queued behind the first commit, not yet awaited: its statements fail.
         with pytest.raises(Exception, match="queued behind failed"):
-            async with store.transaction(pipelined=True) as second:
+            async with store.transaction(pipelined=_early) as second:
                 await second.insert_spec(_spec("second"))
         # One without statements fails at its commit.
-        async with store.transaction(pipelined=True) as third:
+        async with store.transaction(pipelined=_early) as third:
             pass
         with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
             await first.committed()
         with pytest.raises(Exception, match="queued behind failed"):
             await third.committed()
         # Once the failure was seen, transactions go on as usual.
-        async with store.transaction(pipelined=True) as fourth:
+        async with store.transaction(pipelined=_early) as fourth:
             await fourth.insert_spec(_spec("fourth"))
         await fourth.committed()
         async with store.transaction() as fifth:
@@ -105,9 +109,9 @@ async def test_a_pipelined_transaction_queued_behind_a_failed_commit_fails_and_n
 async def test_a_pipelined_commit_that_succeeds_is_seen_by_the_transaction_queued_behind_it(sqlite_url: str) -> None:
     store = await open_store(sqlite_url, time.time())
     try:
-        async with store.transaction(pipelined=True) as first:
+        async with store.transaction(pipelined=_early) as first:
             await first.insert_spec(_spec("first"))
-        async with store.transaction(pipelined=True) as second:
+        async with store.transaction(pipelined=_early) as second:
             assert await second.get_spec("first", 1, 0) is not None
             await second.insert_spec(_spec("second"))
         await first.committed()
@@ -161,3 +165,24 @@ async def test_a_queued_commit_that_fails_acts_on_nothing_and_the_turns_are_done
             history = await engine.history(run_id)
             assert [h.seq for h in history] == list(range(1, len(history) + 1))
             assert Counter(h.kind for h in history)["TASK_COMPLETED"] == 2
+
+
+async def test_a_pipelined_commit_waited_for_at_the_block_end_raises_its_error_when_settled(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = sqlite_store._flush
+
+    def flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Any) -> None:
+        real(conn, batch, unwaited)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlite_store, "_flush", flush)
+    store = await open_store(sqlite_url, time.time())
+    try:
+        async with store.transaction(pipelined=lambda: False) as first:  # nothing to do meanwhile
+            await first.insert_spec(_spec("first"))
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+            await first.committed()
+        assert await store.get_spec("first", 1, 0) is None
+    finally:
+        await store.close()
