@@ -484,6 +484,8 @@ class _SqliteConnection(Connection):
             await _outcome(self.queued)
         finally:
             self._settled = True
+            if self._chain is not None and self._chain.last is self:
+                self._chain.last = None  # nothing to chain to: let its batch go
 
     def _check_after(self) -> None:
         """In the connection's thread: fail if built after a commit that failed."""
