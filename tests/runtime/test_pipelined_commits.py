@@ -127,17 +127,28 @@ async def test_a_queued_commit_that_fails_acts_on_nothing_and_the_turns_are_done
 ) -> None:
     calls.clear()
     failed: list[list[str]] = []
+    chosen: list[WriteBatch] = []
     real = sqlite_store._flush
+    real_commit = sqlite_store._SqliteConnection.commit
+
+    async def commit(self: Any) -> None:
+        # The first turn of task results whose commit the loop does not wait
+        # for (commands wait): the next turn is computed and queued behind it.
+        results = any(j.kind == "TASK_COMPLETED" for j in self.batch.journal)
+        if not chosen and results and self._early is not None and self._early():
+            chosen.append(self.batch)
+        await real_commit(self)
 
     def flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Any) -> None:
         real(conn, batch, unwaited)
-        if not failed and any(j.kind == "TASK_COMPLETED" for j in batch.journal):
+        if not failed and chosen and batch is chosen[0]:
             failed.append(sorted(batch.runs))  # written, then the commit fails: all of it rolls back
             if error == "io":
                 raise sqlite3.OperationalError("disk I/O error")
             raise StaleRunError(sorted(batch.runs))
 
     monkeypatch.setattr(sqlite_store, "_flush", flush)
+    monkeypatch.setattr(sqlite_store._SqliteConnection, "commit", commit)
     refused = _chained(monkeypatch)
     # Small turns: while one commits, the next is computed from the commands queued.
     async with Engine.open(sqlite_url, tasks=[pipelined_step], poll_interval=0.02, max_batch=2) as engine:
