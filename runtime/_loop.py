@@ -38,6 +38,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Final
 
 import anyio
@@ -49,7 +50,7 @@ from wfc.runtime._dispatches import dispatch_of
 from wfc.runtime._observe import Commit, Observer, Observers
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
 from wfc.runtime._tasks import TaskDefinition, deadline_of
-from wfc.runtime._turn import Shared, Turn, refused_data, set_aside_reason
+from wfc.runtime._turn import Outcome, Shared, Turn, refused_data, set_aside_reason
 from wfc.runtime.errors import StaleRunError, UsageError
 from wfc.runtime.interpreter import DispatchTask, Limits, Redeliver, TimerFired
 from wfc.runtime.interpreter.state import TERMINAL_STATUSES
@@ -152,6 +153,17 @@ class Follow:
         if settled and self._settled is not None:
             self._settled.set()
             self._settled = None
+
+
+@dataclass
+class _Flight:
+    """A turn whose commit was queued, not awaited (see :meth:`CommitLoop._launch`)."""
+
+    commands: list[Command]
+    turn: Turn | None
+    began: float
+    error: Exception | None = None
+    """Why the turn failed before its commit was queued."""
 
 
 class CommitLoop:
@@ -345,22 +357,112 @@ class CommitLoop:
     # ------------------------------------------------------------------ commit loop
 
     async def _commit_loop(self) -> None:
+        flight: _Flight | None = None
         while True:
             while not self._queue:
+                if flight is not None:
+                    await self._land(flight, None)
+                    flight = None
+                    self._committing = False
+                    continue
                 await self._wake.wait()
                 self._wake = anyio.Event()
             count = min(len(self._queue), self._max_batch)
             commands = [self._queue.popleft() for _ in range(count)]
             self._committing = True
             try:
-                await self._commit(commands)
+                if self._store.shared:
+                    await self._commit(commands)
+                else:
+                    launched: _Flight | None = await self._launch(commands)
+                    if flight is not None:
+                        launched = await self._land(flight, launched)
+                    flight = launched
             finally:
-                self._committing = False
+                self._committing = flight is not None
+
+    async def _launch(self, commands: list[Command]) -> _Flight:
+        """Apply the commands in a pipelined transaction (see
+        :meth:`~wfc.runtime.store.Store.transaction`): where one process
+        writes (SQLite), its commit is only queued, behind the commit of the
+        turn before, and the loop computes the next turn meanwhile. The cache
+        takes this turn's states at once, at the versions its commit writes,
+        so the next turn need not read them; the next turn's commit fails if
+        this one's does (it is queued behind it on the same connection), and
+        then both are done again as unpipelined turns (:meth:`_land`)."""
+        began = time.perf_counter() if self._observers else 0.0
+        turn: Turn | None = None
+        try:
+            async with self._store.transaction(pipelined=self._more) as tx:
+                turn = Turn(self._shared, tx, self._clock())
+                await self._apply_all(turn, commands)
+        except Exception as exc:
+            # Its cached states were changed in memory: the next turn must not take them.
+            self._shared.forget(turn.lives if turn else ())
+            return _Flight(commands, turn, began, exc)
+        turn.committed()
+        return _Flight(commands, turn, began)
+
+    def _more(self) -> bool:
+        """True when commands wait: the next turn can be computed while the
+        last one commits."""
+        return bool(self._queue)
+
+    async def _land(self, flight: _Flight, successor: _Flight | None) -> _Flight | None:
+        """Wait for the commit of ``flight`` and act on it; ``successor``, the
+        turn computed meanwhile, is returned to be landed next. If the commit
+        failed, nothing of it acts, and nothing is done again before the
+        successor's commit ended too (the cache holds its states): if it was
+        queued behind the failed commit, it failed as well, and its commands
+        are done again after those of the failed turn, the unpipelined way.
+        Then ``None``: the successor was dealt with."""
+        error = await self._settle(flight)
+        if error is None:
+            return successor
+        self._shared.forget(flight.turn.lives if flight.turn else ())
+        later: Exception | None = None
+        if successor is not None:
+            later = await self._settle(successor)
+            if later is not None:
+                self._shared.forget(successor.turn.lives if successor.turn else ())
+        await self._redo(flight, error)
+        if successor is not None and later is not None:
+            if flight.error is None:  # built on the failed commit's states: only done again
+                await self._commit(successor.commands)
+            else:
+                await self._redo(successor, later)
+        return None
+
+    async def _settle(self, flight: _Flight) -> Exception | None:
+        """Wait for the commit of ``flight`` and act on it; its error if it failed."""
+        error = flight.error
+        turn = flight.turn
+        if error is None:
+            assert turn is not None
+            try:
+                await turn.tx.committed()
+            except Exception as exc:
+                return exc
+            self._act(turn.outcome)
+            self._observe(turn, flight.began, len(flight.commands))
+        return error
+
+    async def _redo(self, flight: _Flight, error: Exception) -> None:
+        """Deal with the commands of a pipelined turn that failed with
+        ``error`` as :meth:`_try_turn` and :meth:`_commit` do."""
+        if isinstance(error, StaleRunError):  # another process changed a run: try again on fresh state
+            await self._commit(flight.commands)
+            return
+        self._turn_failed(flight.turn, error, f"commit of {len(flight.commands)} command(s)")
+        await self._failed(flight.commands, error)
 
     async def _commit(self, commands: list[Command]) -> None:
         error = await self._try_commit(commands)
-        if error is None:
-            return
+        if error is not None:
+            await self._failed(commands, error)
+
+    async def _failed(self, commands: list[Command], error: Exception) -> None:
+        """Deal with commands whose turn failed with ``error``."""
         refused = refused_data(error)
         transient = not refused and (isinstance(error, StaleRunError) or self._store.is_transient(error))
         if len(commands) > 1 and not transient:
@@ -413,15 +515,17 @@ class CommitLoop:
 
     async def _try_commit(self, commands: list[Command]) -> Exception | None:
         """Apply the commands and commit; the error if that failed."""
+        return await self._try_turn(
+            lambda turn: self._apply_all(turn, commands), f"commit of {len(commands)} command(s)", len(commands)
+        )
 
-        async def handle_all(turn: Turn) -> None:
-            await turn.prefetch(commands)
-            await turn.take_timers(commands)
-            for command in commands:
-                await turn.handle(command)
-            await turn.verify()
-
-        return await self._try_turn(handle_all, f"commit of {len(commands)} command(s)", len(commands))
+    @staticmethod
+    async def _apply_all(turn: Turn, commands: list[Command]) -> None:
+        await turn.prefetch(commands)
+        await turn.take_timers(commands)
+        for command in commands:
+            await turn.handle(command)
+        await turn.verify()
 
     async def _try_turn(
         self, act: Callable[[Turn], Awaitable[None]], what: str, size: int = 1
@@ -442,21 +546,29 @@ class CommitLoop:
                 error = exc
                 continue
             except Exception as exc:
-                if self._store.is_transient(exc) and not refused_data(exc):
-                    # The database's trouble: no traceback, it is tried again.
-                    log.warning("%s failed: %s", what, self._store.commit_failed(exc))
-                    if turn is not None and self._tg is not None:
-                        self._watch_uncertain(turn)
-                else:
-                    log.exception("%s failed", what)
+                self._turn_failed(turn, exc, what)
                 self._shared.forget(turn.lives if turn else ())
                 return exc
             self._after_commit(turn)
-            if self._observers:
-                duration = time.perf_counter() - began
-                self._observers.committed(Commit(turn.tx.batch.journal, duration, size, turn.lives))
+            self._observe(turn, began, size)
             return None
         return error
+
+    def _turn_failed(self, turn: Turn | None, error: Exception, what: str) -> None:
+        """Say why a turn failed; watch its attempts if its commit may have
+        gone through after all."""
+        if self._store.is_transient(error) and not refused_data(error):
+            # The database's trouble: no traceback, it is tried again.
+            log.warning("%s failed: %s", what, self._store.commit_failed(error))
+            if turn is not None and self._tg is not None:
+                self._watch_uncertain(turn)
+        else:
+            log.error("%s failed", what, exc_info=error)
+
+    def _observe(self, turn: Turn, began: float, size: int) -> None:
+        if self._observers:
+            duration = time.perf_counter() - began
+            self._observers.committed(Commit(turn.tx.batch.journal, duration, size, turn.lives))
 
     def _watch_uncertain(self, turn: Turn) -> None:
         """Watch a failed turn's attempts unless a watcher has them already:
@@ -506,7 +618,10 @@ class CommitLoop:
         self._observers.add(observer)
 
     def _after_commit(self, turn: Turn) -> None:
-        outcome = turn.committed()
+        self._act(turn.committed())
+
+    def _act(self, outcome: Outcome) -> None:
+        """Act on the effects of a committed turn."""
         for dispatch_id in outcome.abandon:
             self._attempts.abandon(dispatch_id)
         for effect in outcome.start.values():

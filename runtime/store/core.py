@@ -13,9 +13,9 @@ it, so a transaction that meets one rolls back with nothing changed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 from msgspec.structs import replace
@@ -102,13 +102,30 @@ def _chunks(items: Sequence[_Item], size: int | None) -> Iterable[Sequence[_Item
         yield items[start : start + size]
 
 
+@runtime_checkable
+class Pipelined(Protocol):
+    """A dialect connection whose commit can be queued behind the commit
+    before it instead of awaited (see :meth:`Store.transaction`)."""
+
+    def pipeline(self, early: Callable[[], bool]) -> None:
+        """Queue this transaction's commit at its end, and fail it if a
+        pipelined commit queued before it and not yet :meth:`settled` fails:
+        it was built on what that one wrote. ``early()``, asked at the end:
+        true to go on before the commit ended, false to wait for it (nothing
+        to do meanwhile); its error is raised by :meth:`settled` either way."""
+
+    async def settled(self) -> None:
+        """Wait for the queued commit; raise its error if it failed."""
+
+
 class StoreTransaction:
     """One write transaction. Reads see its own immediate writes; queued
     writes in :attr:`batch` are flushed at commit."""
 
-    def __init__(self, conn: Connection, dialect: Dialect) -> None:
+    def __init__(self, conn: Connection, dialect: Dialect, pipelined: Pipelined | None = None) -> None:
         self._conn = conn
         self._dialect = dialect
+        self._pipelined = pipelined
         # Runs found missing in this transaction. Where no other process
         # writes, they stay missing until it commits (its own new runs are
         # queued in the batch), so reading them again costs a trip for nothing.
@@ -129,6 +146,13 @@ class StoreTransaction:
     def connection(self) -> Connection:
         """The dialect's connection of this transaction."""
         return self._conn
+
+    async def committed(self) -> None:
+        """Wait for the commit of a pipelined transaction (see
+        :meth:`Store.transaction`); raise its error if it failed. At once
+        for any other transaction: it committed when its block ended."""
+        if self._pipelined is not None:
+            await self._pipelined.settled()
 
     # ---------------------------------------------------------------- runs
 
@@ -384,15 +408,32 @@ class Store:
         """Opened for reading only: writes raise ReadOnlyDatabaseError."""
         return self.dialect.read_only
 
-    def transaction(self) -> AbstractAsyncContextManager[StoreTransaction]:
+    def transaction(
+        self, *, pipelined: Callable[[], bool] | None = None
+    ) -> AbstractAsyncContextManager[StoreTransaction]:
         """A write transaction: commits (with the batch) on normal exit, rolls
-        back on an exception. Write transactions are serialized."""
-        return self._transaction()
+        back on an exception. Write transactions are serialized.
+
+        ``pipelined``, where one process writes the database and its
+        statements run in order on one connection (SQLite): the commit is
+        queued at the block's end, and when ``pipelined()`` then says so the
+        block ends before the commit did (the next transaction may begin at
+        once, its statements queued behind that commit); await
+        :meth:`StoreTransaction.committed` before acting on what it wrote,
+        which raises the commit's error. A pipelined transaction fails when
+        a pipelined commit queued before it and not yet awaited fails (it
+        may have been built on that one's writes). Elsewhere the block's end
+        commits as usual."""
+        return self._transaction(pipelined)
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[StoreTransaction]:
+    async def _transaction(self, pipelined: Callable[[], bool] | None = None) -> AsyncIterator[StoreTransaction]:
         async with self.dialect.transaction() as conn:
-            yield StoreTransaction(conn, self.dialect)
+            if pipelined is not None and isinstance(conn, Pipelined):
+                conn.pipeline(pipelined)
+                yield StoreTransaction(conn, self.dialect, conn)
+            else:
+                yield StoreTransaction(conn, self.dialect)
 
     async def close(self) -> None:
         """Release connections."""

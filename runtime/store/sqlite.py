@@ -108,6 +108,13 @@ class _Worker:
             self._thread = _start_thread(self._jobs)
         return await _call(self._jobs, functools.partial(fn, *args) if args else fn)
 
+    def queue(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        """Queue ``fn()`` in the connection's thread without waiting: calls
+        queued after it run after it. Await the outcome with :func:`_outcome`."""
+        if self._thread is None:
+            self._thread = _start_thread(self._jobs)
+        return _put(self._jobs, fn)
+
     def stop(self) -> None:
         """End the connection's thread once the calls queued are done."""
         if self._thread is not None:
@@ -189,13 +196,24 @@ def _serve(jobs: _Jobs) -> None:
             loop.call_soon_threadsafe(_settle, done, result, error)
 
 
+def _put(jobs: _Jobs, call: Callable[[], T]) -> asyncio.Future[T]:
+    """Queue ``call()`` on the thread serving ``jobs``; its outcome, handed
+    back with one ``call_soon_threadsafe`` (await it with :func:`_outcome`)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+    jobs.put((call, loop, done))
+    return done
+
+
 async def _call(jobs: _Jobs, call: Callable[[], T]) -> T:
     """``call()`` on the thread serving ``jobs``, its result handed back with
     one ``call_soon_threadsafe``. Not abandoned on cancellation: the caller
     sees its cancellation only once the call returned."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[Any] = loop.create_future()
-    jobs.put((call, loop, done))
+    return await _outcome(_put(jobs, call))
+
+
+async def _outcome(done: asyncio.Future[T]) -> T:
+    """The result of a queued call (see :func:`_call`)."""
     try:
         result: T = await asyncio.shield(done)
     except asyncio.CancelledError:
@@ -413,21 +431,73 @@ def _flush_user_tasks(conn: sqlite3.Connection, batch: WriteBatch) -> None:
         )
 
 
+class _Pipeline:
+    """The last pipelined transaction of a writer connection whose commit
+    the engine has not awaited yet (see :meth:`_SqliteConnection.pipeline`)."""
+
+    def __init__(self) -> None:
+        self.last: _SqliteConnection | None = None
+
+
 class _SqliteConnection(Connection):
     """A transaction on the writer connection. On a store opened read-only it
-    reads in a deferred transaction and refuses to write."""
+    reads in a deferred transaction and refuses to write.
 
-    def __init__(self, worker: _Worker, read_only_error: ReadOnlyDatabaseError | None = None) -> None:
+    Pipelined (:meth:`pipeline`), its commit is queued on the connection's
+    thread when the transaction ends, and the next transaction's statements
+    queue behind it: the engine computes its next turn while this one's
+    flush and ``COMMIT`` run. The connection's thread runs calls in order,
+    so whatever a later transaction reads, it reads after this commit ended,
+    and every statement of a pipelined transaction queued after a failed
+    pipelined commit fails (:attr:`failed`), before ``BEGIN``: it may have
+    been built on what that commit did not write."""
+
+    def __init__(
+        self, worker: _Worker, read_only_error: ReadOnlyDatabaseError | None = None, chain: _Pipeline | None = None
+    ) -> None:
         super().__init__()
         self._worker = worker
         self._begun = False
         self._read_only_error = read_only_error
+        self._chain = chain
+        self._after: _SqliteConnection | None = None
+        """The pipelined commit this transaction was built after, unsettled then."""
+        self._early: Callable[[], bool] | None = None
+        """Set when pipelined: asked at commit whether to go on before it ended."""
+        self.failed = False
+        """Set in the connection's thread when the commit failed (it rolled back)."""
+        self.queued: asyncio.Future[None] | None = None
+        """The commit of a pipelined transaction, once queued."""
+        self._settled = False
+
+    def pipeline(self, early: Callable[[], bool]) -> None:
+        if self._read_only_error is not None or self._chain is None:
+            return  # commits as usual
+        self._early = early
+        last = self._chain.last
+        self._after = last if last is not None and not last._settled else None
+
+    async def settled(self) -> None:
+        if self.queued is None:
+            return
+        try:
+            await _outcome(self.queued)
+        finally:
+            self._settled = True
+            if self._chain is not None and self._chain.last is self:
+                self._chain.last = None  # nothing to chain to: let its batch go
+
+    def _check_after(self) -> None:
+        """In the connection's thread: fail if built after a commit that failed."""
+        if self._after is not None and self._after.failed:
+            raise _AfterFailedCommit()
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in the transaction, opening it with the same thread hop."""
 
         def body() -> T:
             if not self._begun:
+                self._check_after()
                 self._worker.raw.execute("BEGIN IMMEDIATE" if self._read_only_error is None else "BEGIN")
                 self._begun = True
             return fn(self._worker.raw)
@@ -447,23 +517,67 @@ class _SqliteConnection(Connection):
     async def drop_waits(self, unwaited: Sequence[Unwait]) -> None:
         await self._call(lambda conn: _drop_waits(conn, unwaited))
 
-    async def commit(self) -> None:
-        """Flush the batch and the queued waits and commit, in one hop."""
-        if self._read_only_error is not None and (self.batch or self.unwaited):
-            raise self._read_only_error
-
-        def body() -> None:
-            raw = self._worker.raw
+    def _commit_body(self, flushed: Callable[[], None] | None = None) -> None:
+        """Flush the batch and the queued waits and commit (in the
+        connection's thread), calling ``flushed`` before ``COMMIT``; on
+        failure roll back before the next call queued runs, and mark
+        :attr:`failed`."""
+        raw = self._worker.raw
+        try:
+            self._check_after()
             if not self._begun:
                 if not self.batch and not self.unwaited:
                     return
                 raw.execute("BEGIN IMMEDIATE")
                 self._begun = True
             _flush(raw, self.batch, self.unwaited)
+            if flushed is not None:
+                flushed()
             raw.execute("COMMIT")
             self._begun = False
+        except BaseException:
+            self.failed = True
+            if raw.in_transaction:
+                with suppress(sqlite3.Error):
+                    raw.execute("ROLLBACK")
+            self._begun = False
+            raise
+        finally:
+            self._after = None  # checked: drop it, or every transaction would keep all those before
 
-        await self._worker.run(body)
+    async def commit(self) -> None:
+        """Flush the batch and the queued waits and commit, in one hop; a
+        pipelined transaction only queues that hop (see :meth:`settled`)."""
+        if self._read_only_error is not None and (self.batch or self.unwaited):
+            raise self._read_only_error
+        if self._early is not None:
+            assert self._chain is not None
+            self._chain.last = self
+            if not self._early():
+                # Nothing to compute meanwhile: wait for the whole commit (one
+                # wakeup, not two); its error is for settled() to raise.
+                self.queued = self._worker.queue(self._commit_body)
+                with suppress(Exception):
+                    await _outcome(self.queued)
+                return
+            # Back once the batch is written, before COMMIT: the engine
+            # computes its next turn during the COMMIT (the fsync, and a
+            # checkpoint now and then), which holds no lock of Python's. Not
+            # during the flush: the thread takes Python's lock back after
+            # every row, and a busy event loop holds it up to the switch
+            # interval (5 ms) each time.
+            loop = asyncio.get_running_loop()
+            flushed: asyncio.Future[None] = loop.create_future()
+
+            def tell() -> None:
+                with suppress(RuntimeError):  # the event loop closed: nobody waits
+                    loop.call_soon_threadsafe(_settle, flushed, None, None)
+
+            self.queued = self._worker.queue(functools.partial(self._commit_body, tell))
+            self.queued.add_done_callback(lambda _: _settle(flushed, None, None))  # failed before COMMIT
+            await _outcome(flushed)
+            return
+        await self._worker.run(self._commit_body)
         self.unwaited = []
 
     async def rollback(self) -> None:
@@ -475,6 +589,13 @@ class _SqliteConnection(Connection):
             self._begun = False
 
         await self._worker.run(body)
+
+
+class _AfterFailedCommit(Exception):
+    """A pipelined transaction was built after a pipelined commit that failed."""
+
+    def __init__(self) -> None:
+        super().__init__("the commit this transaction was queued behind failed; it is done again")
 
 
 # ---------------------------------------------------------------- leases
@@ -568,6 +689,7 @@ class SqliteDialect(Dialect):
         self._writer = writer
         self._reader = reader
         self._lock = asyncio.Lock()
+        self._pipeline = _Pipeline()
         # One connection serves both in memory: reads then take the write lock
         # so they never see a transaction in the middle.
         self._shared = writer is reader
@@ -583,7 +705,7 @@ class SqliteDialect(Dialect):
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Connection]:
         async with self._lock:
-            conn = _SqliteConnection(self._writer, self._read_only_error())
+            conn = _SqliteConnection(self._writer, self._read_only_error(), self._pipeline)
             try:
                 yield conn
                 with anyio.CancelScope(shield=True):

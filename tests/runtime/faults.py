@@ -199,17 +199,20 @@ class FaultyStore(Store):
 
     # ---------------------------------------------------------------- transactions
 
-    def transaction(self) -> AbstractAsyncContextManager[StoreTransaction]:
-        return self._transaction()
+    def transaction(
+        self, *, pipelined: Callable[[], bool] | None = None
+    ) -> AbstractAsyncContextManager[StoreTransaction]:
+        return self._transaction(pipelined)
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[StoreTransaction]:
+    async def _transaction(self, pipelined: Callable[[], bool] | None) -> AsyncIterator[StoreTransaction]:
         if not self._gate.is_set():
             self._held += 1
             self._signal()
             await self._gate.wait()
             self._held -= 1
-        async with self.inner.transaction() as tx:
+        # A fault is raised before a pipelined commit is queued, as before any commit.
+        async with self.inner.transaction(pipelined=pipelined) as tx:
             yield tx
             fault = self._due(tx.batch)
             if fault is not None:

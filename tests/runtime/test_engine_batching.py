@@ -3,6 +3,7 @@ every queued command into one BEGIN IMMEDIATE ... COMMIT."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -27,9 +28,11 @@ async def test_concurrent_runs_are_committed_in_shared_transactions(db: Db, monk
     commits = {"count": 0}
     original = Store.transaction
 
-    def counting(self: Store) -> AbstractAsyncContextManager[StoreTransaction]:
+    def counting(
+        self: Store, *, pipelined: Callable[[], bool] | None = None
+    ) -> AbstractAsyncContextManager[StoreTransaction]:
         commits["count"] += 1
-        return original(self)
+        return original(self, pipelined=pipelined)
 
     monkeypatch.setattr(Store, "transaction", counting)
     s = spec(
