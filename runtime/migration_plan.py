@@ -36,7 +36,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from wfc.runtime.errors import UsageError
 from wfc.runtime.interpreter.state import RunState, ThreadRun, ThreadStatus, decode_state
-from wfc.specs import Node, OutputRef, ThreadSpec, UserTaskNode, WaitForThreadsNode, WorkflowSpec, node_kind
+from wfc.specs import (
+    Node,
+    OutputRef,
+    ThreadSpec,
+    UserTaskNode,
+    VariableDef,
+    WaitForThreadsNode,
+    WorkflowSpec,
+    node_kind,
+)
 from wfc.specs.walk import node_expressions, walk_expr
 
 if TYPE_CHECKING:
@@ -279,13 +288,22 @@ def new_variables(old: WorkflowSpec, new: WorkflowSpec, mapping: MigrationMappin
     """The values the new version's new workflow variables take (the
     mapping's, else their defaults, else null for an optional one, as a new
     run of it starts), and the required ones with neither."""
+    return _added(old.variables, new.variables, mapping.variables)
+
+
+def _added(
+    before: Mapping[str, VariableDef], after: Mapping[str, VariableDef], given: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """The values the variables of ``after`` that ``before`` lacks (or that
+    ``given`` names) take: the value given, else the default, else null for
+    an optional one; and the required ones with neither."""
     values: dict[str, Any] = {}
     missing: list[str] = []
-    for name, definition in sorted(new.variables.items()):
-        if name in old.variables and name not in mapping.variables:
+    for name, definition in sorted(after.items()):
+        if name in before and name not in given:
             continue
-        if name in mapping.variables:
-            values[name] = mapping.variables[name]
+        if name in given:
+            values[name] = given[name]
         elif definition.default is not None:
             values[name] = definition.default
         elif definition.required:
@@ -315,7 +333,8 @@ def _thread(
     target = _target(thread.name, thread.node, old_thread, new_thread, mapping)
     problem = _problem(thread.node, old_thread, new_thread, target, thread.wait is not None)
     if not problem and target is not None:
-        values, missing = _local_variables(old_thread, new_thread)
+        # a child's inputs were given when it was spawned: nothing can give a new required one now
+        values, missing = _added(old_thread.variables, new_thread.variables, {})
         lasting = (
             _unhandled(thread, new, new_thread)
             or _unread(target, old_thread, new_thread, mapping.nodes.get(thread.name, {}), new)
@@ -330,22 +349,6 @@ def _thread(
         return plan, f"{where}: {problem}, and no node before the thread's exit maps to version {new.version}", True
     plan = ThreadPlan(thread.number, thread.name, thread.node, None, gates)
     return plan, f"{where}: {problem}; safe once it reaches {' or '.join(gates)}", False
-
-
-def _local_variables(old: ThreadSpec, new: ThreadSpec) -> tuple[dict[str, Any], list[str]]:
-    """The values a thread's new local variables take (defaults, else null
-    for an optional one), and the required ones without a default (its
-    inputs were given when it was spawned: nothing can give them now)."""
-    values: dict[str, Any] = {}
-    missing: list[str] = []
-    for name, definition in sorted(new.variables.items()):
-        if name in old.variables:
-            continue
-        if definition.default is None and definition.required:
-            missing.append(name)
-        else:
-            values[name] = definition.default
-    return values, missing
 
 
 def _unhandled(thread: ThreadRun, new: WorkflowSpec, new_thread: ThreadSpec) -> str:
