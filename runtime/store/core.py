@@ -261,8 +261,7 @@ class StoreTransaction:
     async def take_timer(self, run_id: str, timer: int) -> bool:
         """Delete a timer; false when it was already gone (fired elsewhere or
         cancelled), in which case the firing must be ignored."""
-        rows = await self._conn.fetch("DELETE FROM timers WHERE run_id = ? AND timer = ? RETURNING 1", (run_id, timer))
-        return bool(rows)
+        return (run_id, timer) in await self.take_timers([(run_id, timer)])
 
     async def take_timers(self, timers: Collection[tuple[str, int]]) -> set[tuple[str, int]]:
         """Delete these timers (``(run_id, timer)`` keys) in one trip to the
