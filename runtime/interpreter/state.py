@@ -324,9 +324,6 @@ class ThreadRun(_Record):
     failed_from: int | None = None
     """The thread whose unhandled failure failed this one (a failure handler,
     an interrupt handler, an awaited child)."""
-    closed_user_tasks: dict[str, UserTaskStatus] = {}
-    """Ids of this thread's user tasks that are DONE or CANCELLED, with that
-    status: acting on one is a conflict, not an unknown task."""
 
 
 class InboxEvent(_Record):

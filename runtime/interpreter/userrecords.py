@@ -84,11 +84,12 @@ def close(
     by: str | None = None,
     values: dict[str, Any] | None = None,
 ) -> None:
-    """End the task DONE or CANCELLED: withdraw what it holds, remember its
-    status on the thread (acting on it later is a conflict), write its row."""
+    """End the task DONE or CANCELLED: withdraw what it holds and write its
+    row. The run state keeps no list of closed tasks (it would grow with
+    every loop through the node): the row is what tells an input to a closed
+    task (a conflict) from one to a task that never was."""
     withdraw(step, wait)
     wait.status = status
-    thread.closed_user_tasks[wait.id] = status
     changed(step, thread, wait, by, values)
 
 

@@ -115,15 +115,6 @@ def open_task(state: RunState, task_id: str) -> tuple[ThreadRun, UserTaskWait] |
     return None
 
 
-def closed_status(state: RunState, task_id: str) -> UserTaskStatus | None:
-    """DONE or CANCELLED for a user task of the run that closed; else ``None``."""
-    for thread in state.threads.values():  # read only
-        status = thread.closed_user_tasks.get(task_id)
-        if status is not None:
-            return status
-    return None
-
-
 def form_of(spec: WorkflowSpec, name: str) -> FormDef:
     """The spec's form ``name`` (one with no fields if the spec lacks it)."""
     return spec.forms.get(name) or FormDef(name=name)
@@ -138,11 +129,9 @@ def user_task_refusal(state: RunState, spec: WorkflowSpec, command: UserTaskInpu
     changes nothing). Pure: the shell asks before applying the input."""
     found = open_task(state, command.task_id)
     if found is None:
-        status = closed_status(state, command.task_id)
-        if status is None:
-            return UserTaskRefusal(kind="unknown", message=f"run {state.id!r} has no user task {command.task_id!r}")
-        done = "it was completed already" if status is UserTaskStatus.DONE else "it was cancelled"
-        return UserTaskRefusal(kind="conflict", message=f"{done}; only an open task can be acted on", status=status)
+        # Closed, or never one of the run's: the shell tells which from the
+        # task's stored row (a closed task is a conflict).
+        return UserTaskRefusal(kind="unknown", message=f"run {state.id!r} has no open user task {command.task_id!r}")
     _, wait = found
     status = wait.status
 
