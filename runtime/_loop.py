@@ -37,7 +37,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -65,6 +65,11 @@ log = logging.getLogger("wfc.runtime")
 #: runs resume after a short turn instead of one over hundreds of runs, and
 #: the rest are claimed in two large batches (64, 256, 1024: measured against
 #: 32 doubling and a flat 256, it resumed first and finished first).
+#: Where commits are pipelined apart (PostgreSQL), a queue at least twice
+#: this long with nothing in flight is taken in two turns: the second is
+#: computed while the first commits, and the two halves of a crowd of runs
+#: that move in step go on taking turns.
+SPLIT_FROM: Final = 64
 CLAIM_FIRST = 64
 CLAIM_GROWTH = 4
 CLAIM_MOST = 1024
@@ -153,6 +158,26 @@ class Follow:
         if settled and self._settled is not None:
             self._settled.set()
             self._settled = None
+
+
+class _Beside(Exception):
+    """A turn computed beside one whose commit went apart touched a run
+    that one writes: it is done again once that one landed."""
+
+
+def _run_of(command: Command) -> str | None:
+    """The run a command is for; ``None`` when it names none."""
+    if isinstance(command, (RunInput, StartRun, SendEvent, Migrate)):
+        return command.run_id
+    return None
+
+
+def _runs_of(flight: _Flight) -> set[str]:
+    """The runs a turn in flight may write: those of its commands and those it touched."""
+    runs = {run_id for command in flight.commands if (run_id := _run_of(command)) is not None}
+    if flight.turn is not None:
+        runs.update(flight.turn.lives)
+    return runs
 
 
 @dataclass
@@ -367,35 +392,68 @@ class CommitLoop:
                     continue
                 await self._wake.wait()
                 self._wake = anyio.Event()
-            count = min(len(self._queue), self._max_batch)
-            commands = [self._queue.popleft() for _ in range(count)]
+            commands = self._take(flight)
             self._committing = True
             try:
-                if self._store.shared:
+                if self._store.pipelining is None:
                     await self._commit(commands)
+                elif not commands:  # each command waiting is for a run the turn in flight writes
+                    assert flight is not None
+                    await self._land(flight, None)
+                    flight = None
                 else:
-                    launched: _Flight | None = await self._launch(commands)
+                    launched: _Flight | None = await self._launch(commands, flight)
                     if flight is not None:
                         launched = await self._land(flight, launched)
                     flight = launched
             finally:
                 self._committing = flight is not None
 
-    async def _launch(self, commands: list[Command]) -> _Flight:
+    def _take(self, flight: _Flight | None) -> list[Command]:
+        """The commands of the next turn, from the head of the queue.
+
+        Where commits are pipelined apart, a turn computed beside one in
+        flight takes only commands for runs that one does not write, up to
+        the first command that is not (or names no run: an event sent by
+        correlation, a deploy), so no run's commands change order; with
+        nothing in flight it takes half of a long queue (:data:`SPLIT_FROM`)."""
+        queue = self._queue
+        count = min(len(queue), self._max_batch)
+        if self._store.pipelining == "apart":
+            if flight is None:
+                if count >= 2 * SPLIT_FROM:
+                    count = (count + 1) // 2
+            else:
+                busy = _runs_of(flight)
+                count = next(
+                    (i for i in range(count) if (run_id := _run_of(queue[i])) is None or run_id in busy), count
+                )
+        return [queue.popleft() for _ in range(count)]
+
+    async def _launch(self, commands: list[Command], beside: _Flight | None) -> _Flight:
         """Apply the commands in a pipelined transaction (see
-        :meth:`~wfc.runtime.store.Store.transaction`): where one process
-        writes (SQLite), its commit is only queued, behind the commit of the
-        turn before, and the loop computes the next turn meanwhile. The cache
+        :meth:`~wfc.runtime.store.Store.transaction`): its commit is only
+        started, and the loop computes the next turn meanwhile. The cache
         takes this turn's states at once, at the versions its commit writes,
-        so the next turn need not read them; the next turn's commit fails if
-        this one's does (it is queued behind it on the same connection), and
-        then both are done again as unpipelined turns (:meth:`_land`)."""
+        so the next turn need not read them.
+
+        Where one process writes (SQLite), the commit is queued behind that
+        of the turn before (``beside``): it fails if that one's does, and
+        then both are done again as unpipelined turns (:meth:`_land`). Where
+        the commits go apart (PostgreSQL), this turn must write none of the
+        runs ``beside`` writes (:meth:`_take`); should it touch one after
+        all, it is dropped before its commit and done again once ``beside``
+        landed."""
         began = time.perf_counter() if self._observers else 0.0
         turn: Turn | None = None
         try:
             async with self._store.transaction(pipelined=self._more) as tx:
                 turn = Turn(self._shared, tx, self._clock())
                 await self._apply_all(turn, commands)
+                if beside is not None and self._store.pipelining == "apart" and not _runs_of(beside).isdisjoint(
+                    turn.lives
+                ):
+                    raise _Beside()
         except Exception as exc:
             # Its cached states were changed in memory: the next turn must not take them.
             self._shared.forget(turn.lives if turn else ())
@@ -427,7 +485,8 @@ class CommitLoop:
                 self._shared.forget(successor.turn.lives if successor.turn else ())
         await self._redo(flight, error)
         if successor is not None and later is not None:
-            if flight.error is None:  # built on the failed commit's states: only done again
+            if flight.error is None and self._store.pipelining == "queued":
+                # Queued behind the failed commit, on its states: only done again.
                 await self._commit(successor.commands)
             else:
                 await self._redo(successor, later)
@@ -437,20 +496,27 @@ class CommitLoop:
         """Wait for the commit of ``flight`` and act on it; its error if it failed."""
         error = flight.error
         turn = flight.turn
-        if error is None:
-            assert turn is not None
-            try:
-                await turn.tx.committed()
-            except Exception as exc:
-                return exc
-            self._act(turn.outcome)
-            self._observe(turn, flight.began, len(flight.commands))
-        return error
+        if error is not None:
+            if turn is not None:
+                # A commit that was started before the turn failed (its
+                # connection lost at the last moment) ends first, whatever
+                # its outcome: nothing is done again while it may still land.
+                with suppress(Exception):
+                    await turn.tx.committed()
+            return error
+        assert turn is not None
+        try:
+            await turn.tx.committed()
+        except Exception as exc:
+            return exc
+        self._act(turn.outcome)
+        self._observe(turn, flight.began, len(flight.commands))
+        return None
 
     async def _redo(self, flight: _Flight, error: Exception) -> None:
         """Deal with the commands of a pipelined turn that failed with
         ``error`` as :meth:`_try_turn` and :meth:`_commit` do."""
-        if isinstance(error, StaleRunError):  # another process changed a run: try again on fresh state
+        if isinstance(error, (StaleRunError, _Beside)):  # a run changed meanwhile: try again on fresh state
             await self._commit(flight.commands)
             return
         self._turn_failed(flight.turn, error, f"commit of {len(flight.commands)} command(s)")

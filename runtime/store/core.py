@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Final, NamedTuple, Protocol, TypeVar, runtime_checkable
+from typing import Any, Final, NamedTuple, TypeVar
 
 import msgspec
 from msgspec.structs import replace
@@ -41,7 +41,7 @@ from wfc.runtime.store.base import (
     WakeupHandler,
     WriteBatch,
 )
-from wfc.runtime.store.dialect import Connection, Dialect, Statement
+from wfc.runtime.store.dialect import Connection, Dialect, Pipelining, Statement
 from wfc.runtime.store.rows import Row
 from wfc.runtime.store.stuck import OverdueTimer, StuckDispatch, count_stuck, stuck_causes, stuck_condition
 
@@ -102,30 +102,13 @@ def _chunks(items: Sequence[_Item], size: int | None) -> Iterable[Sequence[_Item
         yield items[start : start + size]
 
 
-@runtime_checkable
-class Pipelined(Protocol):
-    """A dialect connection whose commit can be queued behind the commit
-    before it instead of awaited (see :meth:`Store.transaction`)."""
-
-    def pipeline(self, early: Callable[[], bool]) -> None:
-        """Queue this transaction's commit at its end, and fail it if a
-        pipelined commit queued before it and not yet :meth:`settled` fails:
-        it was built on what that one wrote. ``early()``, asked at the end:
-        true to go on before the commit ended, false to wait for it (nothing
-        to do meanwhile); its error is raised by :meth:`settled` either way."""
-
-    async def settled(self) -> None:
-        """Wait for the queued commit; raise its error if it failed."""
-
-
 class StoreTransaction:
     """One write transaction. Reads see its own immediate writes; queued
     writes in :attr:`batch` are flushed at commit."""
 
-    def __init__(self, conn: Connection, dialect: Dialect, pipelined: Pipelined | None = None) -> None:
+    def __init__(self, conn: Connection, dialect: Dialect) -> None:
         self._conn = conn
         self._dialect = dialect
-        self._pipelined = pipelined
         # Runs found missing in this transaction. Where no other process
         # writes, they stay missing until it commits (its own new runs are
         # queued in the batch), so reading them again costs a trip for nothing.
@@ -151,8 +134,7 @@ class StoreTransaction:
         """Wait for the commit of a pipelined transaction (see
         :meth:`Store.transaction`); raise its error if it failed. At once
         for any other transaction: it committed when its block ended."""
-        if self._pipelined is not None:
-            await self._pipelined.settled()
+        await self._conn.settled()
 
     # ---------------------------------------------------------------- runs
 
@@ -411,28 +393,38 @@ class Store:
         self, *, pipelined: Callable[[], bool] | None = None
     ) -> AbstractAsyncContextManager[StoreTransaction]:
         """A write transaction: commits (with the batch) on normal exit, rolls
-        back on an exception. Write transactions are serialized.
+        back on an exception. Write transactions are built one at a time.
 
-        ``pipelined``, where one process writes the database and its
-        statements run in order on one connection (SQLite): the commit is
-        queued at the block's end, and when ``pipelined()`` then says so the
-        block ends before the commit did (the next transaction may begin at
-        once, its statements queued behind that commit); await
+        ``pipelined``, where the dialect pipelines commits
+        (:attr:`pipelining`): when ``pipelined()``, asked at the block's end,
+        says so, the block ends before the commit did, and the next
+        transaction may be built meanwhile; await
         :meth:`StoreTransaction.committed` before acting on what it wrote,
-        which raises the commit's error. A pipelined transaction fails when
-        a pipelined commit queued before it and not yet awaited fails (it
-        may have been built on that one's writes). Elsewhere the block's end
-        commits as usual."""
+        which raises the commit's error.
+
+        - ``queued`` (SQLite: one process writes, its statements run in order
+          on one connection): the next transaction's statements queue behind
+          the commit and may build on its writes; it fails when a pipelined
+          commit queued before it and not yet awaited fails.
+        - ``apart`` (PostgreSQL): the next transaction runs beside the commit
+          on another connection, as another process's would; it must touch
+          none of the runs the one before writes, and stands on its own if
+          that commit fails.
+
+        Elsewhere the block's end commits as usual."""
         return self._transaction(pipelined)
+
+    @property
+    def pipelining(self) -> Pipelining | None:
+        """How commits are pipelined (see :meth:`transaction`); ``None``: never."""
+        return self.dialect.pipelining
 
     @asynccontextmanager
     async def _transaction(self, pipelined: Callable[[], bool] | None = None) -> AsyncIterator[StoreTransaction]:
         async with self.dialect.transaction() as conn:
-            if pipelined is not None and isinstance(conn, Pipelined):
+            if pipelined is not None:
                 conn.pipeline(pipelined)
-                yield StoreTransaction(conn, self.dialect, conn)
-            else:
-                yield StoreTransaction(conn, self.dialect)
+            yield StoreTransaction(conn, self.dialect)
 
     async def close(self) -> None:
         """Release connections."""

@@ -15,9 +15,9 @@ numbers them (``$1``) rewrites them in :meth:`Dialect.fetch` and
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from wfc.runtime.errors import StoreError
 from wfc.runtime.store.base import TaskRecord, TimerRecord, WakeupHandler, WriteBatch
@@ -28,6 +28,12 @@ Statement = tuple[str, Sequence[Any]]
 #: Correlated waits to forget: ``(run_id, thread)``, or ``(run_id, None)``
 #: for every wait of the run.
 Unwait = tuple[str, int | None]
+#: How a dialect pipelines commits (see :meth:`Connection.pipeline`):
+#: ``queued``, the next transaction's statements queue behind the commit on
+#: the same connection and may build on what it writes; ``apart``, the next
+#: transaction runs beside it on another connection and must not touch the
+#: runs it writes.
+Pipelining = Literal["queued", "apart"]
 
 
 class Connection(abc.ABC):
@@ -55,6 +61,20 @@ class Connection(abc.ABC):
     async def drop_waits(self, unwaited: Sequence[Unwait]) -> None:
         """Delete the correlated waits ``unwaited`` now."""
 
+    def pipeline(self, early: Callable[[], bool]) -> None:
+        """Where the dialect pipelines (:attr:`Dialect.pipelining`): let
+        this transaction's block end before its commit did when ``early()``,
+        asked at the end, says so (nothing else to do meanwhile: false). The
+        commit's error is raised by :meth:`settled` either way. Elsewhere
+        nothing: the transaction commits when its block ends."""
+        del early
+
+    async def settled(self) -> None:
+        """Wait for the commit of a pipelined transaction; raise its error
+        if it failed. At once for any other: it committed when its block
+        ended."""
+        return
+
     async def lock_key(self, event: str, correlation: str) -> None:
         """Make waits and sends of one ``(event, correlation)`` take turns
         until the transaction ends, where other processes may write them at
@@ -73,6 +93,8 @@ class Dialect(abc.ABC):
     #: engine starts only as many attempts as it has room for and leaves the
     #: rest for any worker, and timers are leased before they fire.
     shared: ClassVar[bool] = False
+    #: How commits are pipelined (see :data:`Pipelining`); ``None``: never.
+    pipelining: ClassVar[Pipelining | None] = None
     #: Opened for reading only: writes raise ReadOnlyDatabaseError.
     read_only: bool = False
 

@@ -27,10 +27,11 @@ over ``unnest`` arrays), ``COMMIT``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import re
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ClassVar, Final
 
@@ -42,7 +43,7 @@ from wfc.runtime.store import postgres_sql as sql
 from wfc.runtime.store import rows as decode
 from wfc.runtime.store.base import TaskRecord, TimerRecord, WakeupHandler, WriteBatch
 from wfc.runtime.store.core import Store
-from wfc.runtime.store.dialect import Connection, Dialect, Statement, Unwait
+from wfc.runtime.store.dialect import Connection, Dialect, Pipelining, Statement, Unwait
 from wfc.runtime.store.postgres_session import Session
 from wfc.runtime.store.postgres_setup import (
     LOCK_CLASS,
@@ -57,6 +58,9 @@ from wfc.runtime.store.rows import Row
 
 #: Connections for reads, claims and heartbeats (transactions have their own).
 _POOL_SIZE: Final = int(os.environ.get("WFC_PG_POOL_SIZE", "4"))
+_WRITERS: Final = 2
+"""Writer connections: one for the transaction being built, one for the
+commit of the transaction before, still on its way (pipelined)."""
 _MARK: Final = re.compile(r"\?")
 
 
@@ -124,8 +128,16 @@ async def _keep_session(conn: Any) -> None:
 
 
 class _PgConnection(Connection):
-    """A transaction on the writer connection: statements one round trip
-    each, the whole batch flushed in one statement at commit."""
+    """A transaction on a writer connection: statements one round trip
+    each, the whole batch flushed in one statement at commit.
+
+    Pipelined (:meth:`pipeline`), its flush and ``COMMIT`` go on in a task of
+    their own once the block ends (:attr:`queued`), on this connection,
+    while the next transaction is built on the other writer connection: the
+    engine computes its next turn while the server applies this one. The
+    two are apart, as two processes' transactions are: the next one must
+    touch none of the runs this one writes (the commit loop sees to that),
+    and if this commit fails, the other stands on its own."""
 
     def __init__(self, conn: Any, dialect: PostgresDialect) -> None:
         super().__init__()
@@ -133,6 +145,17 @@ class _PgConnection(Connection):
         """The asyncpg connection of the transaction."""
         self._dialect = dialect
         self._begun = False
+        self._early: Callable[[], bool] | None = None
+        self.queued: asyncio.Task[None] | None = None
+        """The flush and commit of a pipelined transaction, once under way."""
+
+    def pipeline(self, early: Callable[[], bool]) -> None:
+        if not self._dialect.read_only:
+            self._early = early
+
+    async def settled(self) -> None:
+        if self.queued is not None:
+            await asyncio.shield(self.queued)
 
     async def _begin(self) -> Any:
         if not self._begun:
@@ -156,7 +179,15 @@ class _PgConnection(Connection):
         await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, key)
 
     async def commit(self) -> None:
-        """Flush the batch and the queued waits in one statement, and commit."""
+        """Flush the batch and the queued waits in one statement, and
+        commit; pipelined, and when ``early()`` says the engine has more to
+        do meanwhile, only start that (see :meth:`settled`)."""
+        if self._early is not None and self._early():
+            self.queued = asyncio.get_running_loop().create_task(self._dialect.commit_apart(self))
+            return
+        await self.flush_and_commit()
+
+    async def flush_and_commit(self) -> None:
         batch = self.batch
         if self._dialect.read_only and (batch or self.unwaited):
             raise self._dialect.read_only_error()
@@ -188,6 +219,7 @@ class PostgresDialect(Dialect):
 
     name = "postgres"
     shared: ClassVar[bool] = True
+    pipelining: ClassVar[Pipelining | None] = "apart"
     lock_rows: ClassVar[str] = " FOR UPDATE"
     compensation_failed: ClassVar[str] = "coalesce((state::json ->> 'compensation_failed')::boolean, false)"
     code_point_order: ClassVar[str] = ' COLLATE "C"'
@@ -204,7 +236,11 @@ class PostgresDialect(Dialect):
         self.read_only = read_only
         self.location = target.location
         self._asyncpg = asyncpg
-        self._writer = writer
+        self._idle: list[Any] = [writer]
+        """Writer connections not in a transaction now (at most :data:`_WRITERS` in all)."""
+        self._opened: list[Any] = [writer]
+        """Every writer connection opened, to close them all."""
+        self._writers = anyio.Semaphore(_WRITERS)
         self._pool = pool
         self._session = session
         self._lock = anyio.Lock()
@@ -254,23 +290,63 @@ class PostgresDialect(Dialect):
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Connection]:
+        # One transaction is built at a time; the commit of the one before
+        # may still be on its way, on the other writer connection.
         async with self._lock:
-            if self._writer.is_closed():  # lost: a failure here is transient, retried
-                self._writer = await connect(self.target, explain=False)
-            tx = _PgConnection(self._writer, self)
+            tx = _PgConnection(await self._take_writer(), self)
             try:
                 yield tx
                 with anyio.CancelScope(shield=True):
                     await tx.commit()
             except BaseException as exc:
-                await self._abandon(tx, exc)
-                if isinstance(exc, self._conflicts):
-                    # Another process wrote first (the same run id, a lock
-                    # cycle): retrying on fresh state is the answer.
-                    raise StaleRunError(sorted(tx.batch.runs) or ["?"]) from exc
-                if isinstance(exc, self._asyncpg.ReadOnlySQLTransactionError):
-                    raise self.read_only_error() from None
+                try:
+                    await self._failed(tx, exc)
+                finally:
+                    self._give_back(tx.raw)
                 raise
+            if tx.queued is None:
+                self._give_back(tx.raw)
+
+    async def commit_apart(self, tx: _PgConnection) -> None:
+        """Flush and commit a pipelined transaction (in a task of its own),
+        then give its connection back."""
+        try:
+            await tx.flush_and_commit()
+        except BaseException as exc:
+            await self._failed(tx, exc)
+            raise
+        finally:
+            self._give_back(tx.raw)
+
+    async def _take_writer(self) -> Any:
+        """A writer connection for a transaction: an idle one, else a new
+        one (the first was lost, or the other is still committing)."""
+        await self._writers.acquire()
+        raw = self._idle.pop() if self._idle else None
+        if raw is None or raw.is_closed():  # lost: a failure here is transient, retried
+            try:
+                raw = await connect(self.target, explain=False)
+            except BaseException:
+                self._writers.release()
+                raise
+            self._opened = [c for c in self._opened if not c.is_closed()] + [raw]
+        return raw
+
+    def _give_back(self, raw: Any) -> None:
+        if not raw.is_closed():  # one that _abandon dropped is opened again when needed
+            self._idle.append(raw)
+        self._writers.release()
+
+    async def _failed(self, tx: _PgConnection, error: BaseException) -> None:
+        """Undo the transaction that failed with ``error`` (being handled);
+        raise what its caller gets instead, where that is not ``error``."""
+        await self._abandon(tx, error)
+        if isinstance(error, self._conflicts):
+            # Another process wrote first (the same run id, a lock
+            # cycle): retrying on fresh state is the answer.
+            raise StaleRunError(sorted(tx.batch.runs) or ["?"]) from error
+        if isinstance(error, self._asyncpg.ReadOnlySQLTransactionError):
+            raise self.read_only_error() from None
 
     def read_only_error(self) -> ReadOnlyDatabaseError:
         """The error of a write on a store opened for reading only."""
@@ -292,7 +368,7 @@ class PostgresDialect(Dialect):
                 return
             except Exception:
                 pass
-        self._writer.terminate()
+        tx.raw.terminate()
 
     def is_transient(self, error: Exception) -> bool:
         return isinstance(error, self._transient)
@@ -320,17 +396,24 @@ class PostgresDialect(Dialect):
     async def close(self) -> None:
         async with self._lock:
             with anyio.CancelScope(shield=True):
+                with anyio.move_on_after(5):  # a pipelined commit on its way ends first
+                    for _ in range(_WRITERS):
+                        await self._writers.acquire()
                 await self._session.close()
                 try:
                     with anyio.fail_after(5):
                         await self._pool.close()
                 except Exception:
                     self._pool.terminate()
-                try:
-                    with anyio.fail_after(5):
-                        await self._writer.close()
-                except Exception:
-                    self._writer.terminate()
+                for writer in self._opened:
+                    if writer not in self._idle:  # a commit still on its way after all: cut it off
+                        writer.terminate()
+                        continue
+                    try:
+                        with anyio.fail_after(5):
+                            await writer.close()
+                    except Exception:
+                        writer.terminate()
 
     async def fetch(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
         rows: list[Row] = await self._pool.fetch(numbered(statement), *params)

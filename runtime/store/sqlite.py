@@ -44,7 +44,7 @@ from wfc.runtime.store.base import (
     user_task_row,
 )
 from wfc.runtime.store.core import Store
-from wfc.runtime.store.dialect import Connection, Dialect, Statement, Unwait
+from wfc.runtime.store.dialect import Connection, Dialect, Pipelining, Statement, Unwait
 from wfc.runtime.store.rows import Row
 from wfc.runtime.store.sqlite_setup import (
     DEFAULT_BUSY_TIMEOUT,
@@ -667,6 +667,7 @@ class SqliteDialect(Dialect):
     """
 
     name = "sqlite"
+    pipelining: ClassVar[Pipelining | None] = "queued"
     compensation_failed: ClassVar[str] = "coalesce(json_extract(state, '$.compensation_failed'), 0) = 1"
     thread_states: ClassVar[str] = (
         "(SELECT group_concat('\"' || number || '\":' || state, ',') FROM "
