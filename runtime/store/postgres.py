@@ -414,6 +414,9 @@ class PostgresDialect(Dialect):
                             await writer.close()
                     except Exception:
                         writer.terminate()
+                # Used again after all, the store opens new connections (as before).
+                self._idle, self._opened = [], []
+                self._writers = anyio.Semaphore(_WRITERS)
 
     async def fetch(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
         rows: list[Row] = await self._pool.fetch(numbered(statement), *params)

@@ -12,6 +12,7 @@ every run still completes with each task run once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections import Counter
@@ -116,10 +117,13 @@ async def test_a_transaction_is_built_beside_a_commit_on_its_way_and_stands_if_t
         assert names == ["second"]  # the first rolled back whole, the second stands
         assert len(connections) == 2
         # Transactions go on as usual afterwards, on at most two connections.
+        later = []
         for name in ("third", "fourth", "fifth"):
             async with store.transaction(pipelined=_early) as tx:
                 await tx.insert_spec(_spec(name))
-        await tx.committed()
+            later.append(tx)
+        for tx in later:
+            await tx.committed()
         names = [row["name"] for row in await store.dialect.fetch("SELECT name FROM specs ORDER BY name")]
         assert names == ["fifth", "fourth", "second", "third"]
         assert len(connections) <= 3  # the connection the failure dropped may have been opened again
@@ -186,9 +190,16 @@ async def test_a_turn_beside_a_commit_on_its_way_writes_none_of_its_runs(
     await reader.close()
 
 
+@pytest.mark.parametrize("fault", ["conflict", "lost"])
 async def test_a_commit_that_fails_beside_the_next_turn_acts_on_nothing_and_is_done_again(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
+    """The first pipelined commit of task results fails while the next turn
+    is built beside it: a conflict (retried on fresh state) or a connection
+    lost in the middle (its callers told to call again, the engine's own
+    inputs delivered again)."""
+    import asyncpg  # type: ignore[import-untyped]
+
     calls.clear()
     failed: list[list[str]] = []
     beside: list[int] = []
@@ -202,7 +213,9 @@ async def test_a_commit_that_fails_beside_the_next_turn_acts_on_nothing_and_is_d
             if not failed and results and self.queued is not None:
                 failed.append(sorted(self.batch.runs))
                 await anyio.sleep(0.2)  # long enough for the next turn to be built beside it
-                await self.raw.execute("SELECT 1/0")  # fails inside the transaction: all of it rolls back
+                if fault == "conflict":
+                    raise asyncpg.SerializationError("could not serialize access due to concurrent update")
+                self.raw.terminate()  # then the flush meets a closed connection
             await real(self)
         finally:
             in_flight[0] -= 1
@@ -241,3 +254,38 @@ async def test_a_commit_that_fails_beside_the_next_turn_acts_on_nothing_and_is_d
             history = await engine.history(run_id)
             assert [h.seq for h in history] == list(range(1, len(history) + 1))
             assert Counter(h.kind for h in history)["TASK_COMPLETED"] == 2
+
+
+gate: dict[str, asyncio.Event] = {}
+
+
+@wfc_task("apart-gated")
+async def apart_gated() -> str:
+    await gate["open"].wait()
+    return "through"
+
+
+async def test_a_turn_built_beside_one_in_flight_leases_no_slot_that_one_took(pg_url: str) -> None:
+    """An engine leases at most ``max_concurrent_tasks`` attempts to itself
+    and leaves the rest for any worker: the attempts of a turn not landed
+    yet count, or the turn built beside it would lease the same free slots."""
+    gate["open"] = asyncio.Event()
+    gated = spec("apart-gated", [("g", task("apart-gated")), ("end", exit_(out("g")))])
+    reader = await open_store(pg_url, time.time())
+    async with Engine.open(
+        pg_url, tasks=[apart_gated], poll_interval=0.02, max_batch=5, max_concurrent_tasks=2
+    ) as engine:
+        await engine.deploy(gated)
+        run_ids = [f"g{index}" for index in range(20)]
+        async with anyio.create_task_group() as tg:
+            for run_id in run_ids:
+                tg.start_soon(functools.partial(engine.start, "apart-gated", run_id=run_id))
+        await anyio.sleep(0.3)  # claims and polls meanwhile take no more either
+        rows = await reader.dialect.fetch("SELECT lease_owner FROM tasks")
+        leased = [row["lease_owner"] for row in rows if row["lease_owner"] is not None]
+        assert len(rows) == 20 and leased == [engine.engine_id] * 2
+        gate["open"].set()
+        with anyio.fail_after(30):
+            for run_id in run_ids:
+                assert (await engine.wait(run_id)).output == "through"
+    await reader.close()

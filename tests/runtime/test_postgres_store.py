@@ -352,7 +352,8 @@ async def test_an_engine_survives_losing_its_connections(pg: Db) -> None:
         assert isinstance(store, PostgresDialect)
         # The server ends the transaction connection and the listening session
         # (a restart, a proxy, an administrator) while the task runs.
-        pids = [store._writer.get_server_pid(), store._session._conn.get_server_pid()]
+        writers = [c.get_server_pid() for c in store._opened if not c.is_closed()]
+        pids = [*writers, store._session._conn.get_server_pid()]
         pg.execute(f"SELECT pg_terminate_backend(pid) FROM unnest(ARRAY{pids}) AS pid")
         gate["open"].set()
         run = await engine.wait(run_id, timeout=20)  # the result is committed on a new connection
