@@ -7,6 +7,7 @@ process (a thread's, a compensation's, or a forward task the saga awaits).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from wfc.runtime.interpreter.context import Step
@@ -20,6 +21,22 @@ def new_attempt(task: str, key: str, attempt: int, args: list[Any], timeout: flo
     return TaskWait(
         dispatch_id=f"{key}#{attempt}", idempotency_key=key, task=task, attempt=attempt, args=args, timeout=timeout
     )
+
+
+def holders(state: RunState, dispatch_id: str) -> Iterable[ThreadRun]:
+    """The threads that may hold attempt ``dispatch_id``, as they are now,
+    only for reading: the one its id names (a thread's attempts, its user
+    task reminders' included, are keyed ``<run id>/<thread>/...``, see
+    :mod:`.walk` and :mod:`.usertasks`), else every thread. Looking at every
+    thread for each task result made a step of a run with many live threads
+    cost that many times more."""
+    prefix = state.id + "/"
+    if dispatch_id.startswith(prefix):
+        number = dispatch_id[len(prefix) :].partition("/")[0]
+        if number.isdecimal():
+            thread = dict.get(state.threads, int(number))  # not copied: only read
+            return () if thread is None else (thread,)
+    return state.threads.values()
 
 
 def dispatch_effect(state: RunState, thread: int, node: str, wait: TaskWait) -> DispatchTask:

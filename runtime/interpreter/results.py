@@ -8,7 +8,7 @@ from typing import Final
 from wfc.runtime.interpreter.compensations import register_compensation
 from wfc.runtime.interpreter.context import Step, expression_failure, matches
 from wfc.runtime.interpreter.copies import TIMED, timer_holders
-from wfc.runtime.interpreter.dispatch import dispatch, dispatch_effect
+from wfc.runtime.interpreter.dispatch import dispatch, dispatch_effect, holders
 from wfc.runtime.interpreter.inbox import consume
 from wfc.runtime.interpreter.interrupts import on_interrupt
 from wfc.runtime.interpreter.messages import EventArrived, TaskCompleted, TaskFailed, UnwatchEvent, attempt_seconds
@@ -38,7 +38,7 @@ from wfc.specs import TaskNode, WaitForEventNode, WaitForThreadsNode
 
 def task_wait(step: Step, dispatch_id: str) -> tuple[ThreadRun, TaskWait] | None:
     """The running thread waiting for this task attempt (frozen or not)."""
-    for seen in step.state.threads.values():  # read only, and left at the first match
+    for seen in holders(step.state, dispatch_id):  # read only, and left at the first match
         wait = seen.wait
         if seen.status is ThreadStatus.RUNNING and isinstance(wait, TaskWait) and wait.dispatch_id == dispatch_id:
             thread = step.state.threads[seen.number]

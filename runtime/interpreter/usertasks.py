@@ -51,7 +51,7 @@ import msgspec
 
 from wfc.runtime.interpreter.context import Scope, Step, expression_failure
 from wfc.runtime.interpreter.copies import held_timers
-from wfc.runtime.interpreter.dispatch import dispatch_effect, new_attempt
+from wfc.runtime.interpreter.dispatch import dispatch_effect, holders, new_attempt
 from wfc.runtime.interpreter.expressions import ExpressionError, evaluate, type_name
 from wfc.runtime.interpreter.messages import (
     CancelUserTask,
@@ -476,7 +476,7 @@ def remind_again(step: Step, thread: ThreadRun, wait: UserTaskWait, index: int, 
 
 def reminder_of(step: Step, dispatch_id: str) -> tuple[ThreadRun, UserTaskWait, TaskWait] | None:
     """The open task (fetched) whose reminder attempt ``dispatch_id`` is running."""
-    for seen in step.state.threads.values():  # read only, and left at the first match
+    for seen in holders(step.state, dispatch_id):  # read only, and left at the first match
         wait = seen.wait
         if seen.status is ThreadStatus.RUNNING and isinstance(wait, UserTaskWait) and dispatch_id in wait.reminders:
             thread = step.state.threads[seen.number]
