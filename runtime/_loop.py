@@ -65,14 +65,14 @@ log = logging.getLogger("wfc.runtime")
 #: runs resume after a short turn instead of one over hundreds of runs, and
 #: the rest are claimed in two large batches (64, 256, 1024: measured against
 #: 32 doubling and a flat 256, it resumed first and finished first).
+CLAIM_FIRST = 64
+CLAIM_GROWTH = 4
+CLAIM_MOST = 1024
 #: Where commits are pipelined apart (PostgreSQL), a queue at least twice
 #: this long with nothing in flight is taken in two turns: the second is
 #: computed while the first commits, and the two halves of a crowd of runs
 #: that move in step go on taking turns.
 SPLIT_FROM: Final = 64
-CLAIM_FIRST = 64
-CLAIM_GROWTH = 4
-CLAIM_MOST = 1024
 
 
 class _GcTuning:
@@ -504,11 +504,12 @@ class CommitLoop:
         turn = flight.turn
         if error is not None:
             if turn is not None:
-                # A commit started before the turn failed after all (only a
-                # test's store wrapper fails it there) ends first: nothing is
-                # done again while it may still land. Whether it did is left
-                # to the lost-commit path, as for any commit whose outcome
-                # was not seen (see _turn_failed).
+                # A commit that began before the turn failed after all (a
+                # store layer over the dialect failed the block once the
+                # commit was under way) ends first: nothing is done again
+                # while it may still land. Whether it did is left to the
+                # lost-commit path, as for any commit whose outcome was not
+                # seen (see _turn_failed).
                 with suppress(Exception):
                     await turn.tx.committed()
             return error
