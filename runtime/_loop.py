@@ -29,6 +29,7 @@ left by another process starts without waiting for the poll interval.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import os
@@ -172,14 +173,6 @@ def _run_of(command: Command) -> str | None:
     return None
 
 
-def _runs_of(flight: _Flight) -> set[str]:
-    """The runs a turn in flight may write: those of its commands and those it touched."""
-    runs = {run_id for command in flight.commands if (run_id := _run_of(command)) is not None}
-    if flight.turn is not None:
-        runs.update(flight.turn.lives)
-    return runs
-
-
 @dataclass
 class _Flight:
     """A turn whose commit was queued, not awaited (see :meth:`CommitLoop._launch`)."""
@@ -191,6 +184,14 @@ class _Flight:
     """Why the turn failed before its commit was queued."""
     reserved: int = 0
     """Task slots its attempts take once it lands (see :meth:`CommitLoop._free_slots`)."""
+
+    @functools.cached_property
+    def runs(self) -> set[str]:
+        """The runs it may write: those of its commands and those its turn touched."""
+        runs = {run_id for command in self.commands if (run_id := _run_of(command)) is not None}
+        if self.turn is not None:
+            runs.update(self.turn.lives)
+        return runs
 
 
 class CommitLoop:
@@ -428,7 +429,7 @@ class CommitLoop:
                 if count >= 2 * SPLIT_FROM:
                     count = (count + 1) // 2
             else:
-                busy = _runs_of(flight)
+                busy = flight.runs
                 count = next(
                     (i for i in range(count) if (run_id := _run_of(queue[i])) is None or run_id in busy), count
                 )
@@ -454,9 +455,7 @@ class CommitLoop:
             async with self._store.transaction(pipelined=self._more) as tx:
                 turn = Turn(self._shared, tx, self._clock())
                 await self._apply_all(turn, commands)
-                if beside is not None and self._store.pipelining == "apart" and not _runs_of(beside).isdisjoint(
-                    turn.lives
-                ):
+                if beside is not None and self._store.pipelining == "apart" and not beside.runs.isdisjoint(turn.lives):
                     raise _Beside()
         except Exception as exc:
             # Its cached states were changed in memory: the next turn must not take them.
