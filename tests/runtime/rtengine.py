@@ -9,6 +9,7 @@ import functools
 import importlib.util
 import inspect
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
@@ -91,3 +92,41 @@ async def until(engine: Engine, run_id: str, check: Callable[[RunInfo], bool], t
 async def kinds(engine: Engine, run_id: str) -> list[str]:
     """The kinds of the run's journal entries, in order."""
     return [h.kind for h in await engine.history(run_id)]
+
+
+async def start_through_a_failed_commit(engine: Engine, workflow: str, count: int) -> list[str]:
+    """Start runs ``r0`` … at once; a start whose commit failed is called
+    again, as its error says. The run ids, in the order their starts returned."""
+    from wfc.runtime import StoreError
+
+    run_ids: list[str] = []
+
+    async def start(index: int) -> None:
+        try:
+            run_id = await engine.start(workflow, run_id=f"r{index}")
+        except StoreError:  # its start was in the failed commit: "call again"
+            run_id = await engine.start(workflow, run_id=f"r{index}")
+        run_ids.append(run_id)
+
+    async with anyio.create_task_group() as tg:
+        for index in range(count):
+            tg.start_soon(start, index)
+    return run_ids
+
+
+async def assert_each_step_ran_once(
+    engine: Engine, run_ids: list[str], calls: Counter[tuple[str, str]], timeout: float
+) -> None:
+    """Every run of the two-step workflow (nodes ``a`` and ``b``, output 3)
+    completed, each of its tasks ran once and each step was journaled once:
+    nothing acted on a commit that failed."""
+    from wfc.runtime import RunStatus
+
+    with anyio.fail_after(timeout):
+        runs = [await engine.wait(run_id) for run_id in run_ids]
+    assert all(run.status is RunStatus.COMPLETED and run.output == 3 for run in runs)
+    assert calls == Counter({(run_id, node): 1 for run_id in run_ids for node in ("a", "b")})
+    for run_id in run_ids:
+        history = await engine.history(run_id)
+        assert [h.seq for h in history] == list(range(1, len(history) + 1))
+        assert Counter(h.kind for h in history)["TASK_COMPLETED"] == 2

@@ -14,11 +14,11 @@ import time
 from collections import Counter
 from typing import Any
 
-import anyio
 import pytest
+from rtengine import assert_each_step_ran_once, start_through_a_failed_commit
 from rtspec import exit_, out, spec, task
 
-from wfc.runtime import Engine, RunStatus, StoreError, TaskContext
+from wfc.runtime import Engine, TaskContext
 from wfc.runtime import task as wfc_task
 from wfc.runtime.errors import StaleRunError
 from wfc.runtime.store import open_store
@@ -153,29 +153,10 @@ async def test_a_queued_commit_that_fails_acts_on_nothing_and_the_turns_are_done
     # Small turns: while one commits, the next is computed from the commands queued.
     async with Engine.open(sqlite_url, tasks=[pipelined_step], poll_interval=0.02, max_batch=2) as engine:
         await engine.deploy(STEPS)
-        run_ids: list[str] = []
-
-        async def start(index: int) -> None:
-            try:
-                run_id = await engine.start("pipelined", run_id=f"r{index}")
-            except StoreError:  # its start was in the failed commit: "call again"
-                run_id = await engine.start("pipelined", run_id=f"r{index}")
-            run_ids.append(run_id)
-
-        async with anyio.create_task_group() as tg:
-            for index in range(12):
-                tg.start_soon(start, index)
-        with anyio.fail_after(20):
-            runs = [await engine.wait(run_id) for run_id in run_ids]
-        assert all(run.status is RunStatus.COMPLETED and run.output == 3 for run in runs)
+        run_ids = await start_through_a_failed_commit(engine, "pipelined", 12)
+        await assert_each_step_ran_once(engine, run_ids, calls, timeout=20)
         assert failed, "no commit was made to fail"
         assert refused, "no turn was queued behind the failed commit"
-        # Nothing acted on the failed commit: every task ran once, every step was journaled once.
-        assert calls == Counter({(run_id, node): 1 for run_id in run_ids for node in ("a", "b")})
-        for run_id in run_ids:
-            history = await engine.history(run_id)
-            assert [h.seq for h in history] == list(range(1, len(history) + 1))
-            assert Counter(h.kind for h in history)["TASK_COMPLETED"] == 2
 
 
 async def test_a_pipelined_commit_waited_for_at_the_block_end_raises_its_error_when_settled(

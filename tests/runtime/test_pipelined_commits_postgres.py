@@ -23,9 +23,10 @@ from typing import Any
 import anyio
 import pytest
 from rtdb import SKIP_REASON, make_db, postgres_base_url
+from rtengine import assert_each_step_ran_once, start_through_a_failed_commit
 from rtspec import exit_, out, spec, task, wait
 
-from wfc.runtime import Engine, RunStatus, StoreError, TaskContext
+from wfc.runtime import Engine, RunStatus, TaskContext
 from wfc.runtime import task as wfc_task
 from wfc.runtime.store import open_store
 from wfc.runtime.store import postgres as pg_store
@@ -231,29 +232,10 @@ async def test_a_commit_that_fails_beside_the_next_turn_acts_on_nothing_and_is_d
     monkeypatch.setattr(pg_store.PostgresDialect, "_take_writer", take_writer)
     async with Engine.open(pg_url, tasks=[apart_step], poll_interval=0.02, max_batch=4) as engine:
         await engine.deploy(STEPS)
-        run_ids: list[str] = []
-
-        async def start(index: int) -> None:
-            try:
-                run_id = await engine.start("apart", run_id=f"r{index}")
-            except StoreError:  # its start was in the failed commit: "call again"
-                run_id = await engine.start("apart", run_id=f"r{index}")
-            run_ids.append(run_id)
-
-        async with anyio.create_task_group() as tg:
-            for index in range(16):
-                tg.start_soon(start, index)
-        with anyio.fail_after(30):
-            runs = [await engine.wait(run_id) for run_id in run_ids]
-        assert all(run.status is RunStatus.COMPLETED and run.output == 3 for run in runs)
+        run_ids = await start_through_a_failed_commit(engine, "apart", 16)
+        await assert_each_step_ran_once(engine, run_ids, calls, timeout=30)
         assert failed, "no commit was made to fail"
         assert beside, "no transaction was built while a commit was on its way"
-        # Nothing acted on the failed commit: every task ran once, every step was journaled once.
-        assert calls == Counter({(run_id, node): 1 for run_id in run_ids for node in ("a", "b")})
-        for run_id in run_ids:
-            history = await engine.history(run_id)
-            assert [h.seq for h in history] == list(range(1, len(history) + 1))
-            assert Counter(h.kind for h in history)["TASK_COMPLETED"] == 2
 
 
 gate: dict[str, asyncio.Event] = {}
