@@ -20,11 +20,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rtdb import Db
 from rtspec import exit_, for_each, lst, spec, var, variable, wait
-from test_threads_properties import CAP, SPECS, next_input
+from test_threads_properties import CAP, SPECS, Walk
 
 from wfc.runtime import Engine, RunStatus
 from wfc.runtime._run_rows import changed_threads
-from wfc.runtime.interpreter import DispatchTask, Limits, SetTimer, TimerFired, begin, step
+from wfc.runtime.interpreter import Limits, begin, step
 from wfc.runtime.interpreter.copies import CopiedOnFetch, Settled, any_flags, fork, scan_flags, settled
 from wfc.runtime.interpreter.state import RunState, ThreadRun, ThreadStatus, decode_state, encode_state, encode_thread
 from wfc.runtime.store import RunFilter, RunWrite, open_store
@@ -219,27 +219,17 @@ def test_the_derived_thread_flags_and_rows_always_match_the_threads(sagas: bool,
     started = begin(spec_, "r1", {}, 1000.0, None, limits)
     state = started.state
     rows = changed_threads(state, state, apart=False)
-    # What the first step set off too: else the run never gets past it.
-    dispatched = {e.dispatch_id: e for e in started.effects if isinstance(e, DispatchTask)}
-    timers = {e.timer: e.due for e in started.effects if isinstance(e, SetTimer)}
-    now = 1000.0
+    walk = Walk(started)
     for _ in range(data.draw(st.integers(min_value=0, max_value=30))):
-        event = next_input(data, state, dispatched, timers)
-        now += data.draw(st.sampled_from([0.0, 1.0, 10.0]))
-        if isinstance(event, TimerFired):
-            now = max(now, timers.pop(event.timer, now))
-        transition = step(state, spec_, event, now, None, limits)
+        event = walk.next(data, state)
+        transition = step(state, spec_, event, walk.now, None, limits)
         after = transition.state
         assert isinstance(after.threads, Settled) and after.threads.flags == scan_flags(after.threads)
         rows.update(changed_threads(state, after, apart=True))
         assert rows == {n: encode_thread(t) for n, t in after.threads.items()}
         _check_copies_from_rows(after)
         _check_flags_while_stepping(data, after)
-        for effect in transition.effects:
-            if isinstance(effect, SetTimer):
-                timers[effect.timer] = effect.due
-            elif isinstance(effect, DispatchTask):
-                dispatched[effect.dispatch_id] = effect
+        walk.saw(transition)
         state = after
 
 

@@ -45,6 +45,7 @@ from wfc.runtime.interpreter import (
     TaskCompleted,
     TaskFailed,
     TimerFired,
+    Transition,
     begin,
     refusal,
     step,
@@ -135,6 +136,38 @@ def next_input(
         return data.draw(st.sampled_from([Retry(), Retry(), Resume(), Cancel()]))
     weights = st.sampled_from([0, 0, 0, 0, 1, 2, 2, 3, 4, 5])  # results and timers most often
     return data.draw(choices[data.draw(weights)])
+
+
+class Walk:
+    """A random walk through a run's inputs, as an engine would feed them:
+    what the run dispatched and the timers it set (by due time) so far, and
+    the clock, which moves on with every input and to a timer's due time
+    when it fires."""
+
+    def __init__(self, started: Transition, now: float = 1000.0) -> None:
+        # What the first step set off too: else the run never gets past it.
+        self.dispatched: dict[str, DispatchTask] = {}
+        self.timers: dict[int, float] = {}
+        self.now = now
+        self.saw(started)
+
+    def next(self, data: st.DataObject, state: RunState) -> Input:
+        """The next input, the clock moved on to when it arrives."""
+        event = next_input(data, state, self.dispatched, self.timers)
+        self.now += data.draw(st.sampled_from([0.0, 1.0, 10.0]))
+        if isinstance(event, TimerFired):
+            self.now = max(self.now, self.timers.pop(event.timer, self.now))
+        return event
+
+    def saw(self, transition: Transition) -> None:
+        """Take in what a step set off: attempts, timers set and cancelled."""
+        for effect in transition.effects:
+            if isinstance(effect, SetTimer):
+                self.timers[effect.timer] = effect.due
+            elif isinstance(effect, CancelTimer):
+                self.timers.pop(effect.timer, None)
+            elif isinstance(effect, DispatchTask):
+                self.dispatched[effect.dispatch_id] = effect
 
 
 @settings(max_examples=80, deadline=None)

@@ -18,9 +18,9 @@ from golden.canon import input_of, limits_of, policies_of, spec_of, state_of
 from golden.catalog import files
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_threads_properties import CAP, SPECS, next_input
+from test_threads_properties import CAP, SPECS, Walk
 
-from wfc.runtime.interpreter import CancelTimer, DispatchTask, Input, Limits, SetTimer, TimerFired, begin, step
+from wfc.runtime.interpreter import Input, Limits, TimerFired, begin, step
 from wfc.runtime.interpreter.context import Step
 from wfc.runtime.interpreter.copies import (
     CopiedOnFetch,
@@ -124,28 +124,17 @@ def test_the_index_finds_every_timers_thread_while_runs_go_on(sagas: bool, data:
     limits = Limits(max_children=CAP)
     transition = begin(spec, "r1", {}, 1000.0, None, limits)
     state = transition.state
-    dispatched = {e.dispatch_id: e for e in transition.effects if isinstance(e, DispatchTask)}
-    timers = {e.timer: e.due for e in transition.effects if isinstance(e, SetTimer)}
-    now = 1000.0
+    walk = Walk(transition)
     for _ in range(data.draw(st.integers(min_value=0, max_value=30))):
-        event = next_input(data, state, dispatched, timers)
-        now += data.draw(st.sampled_from([0.0, 1.0, 10.0]))
-        if isinstance(event, TimerFired):
-            now = max(now, timers.pop(event.timer, now))
-        check_holder(state, spec, event, now, limits)
+        event = walk.next(data, state)
+        check_holder(state, spec, event, walk.now, limits)
         before = _index_of(state)
-        transition = step(state, spec, event, now, None, limits)
+        transition = step(state, spec, event, walk.now, None, limits)
         assert _index_of(state) == before  # stepping a state leaves its index as it was
         state = transition.state
         check_index(state)
         _check_mid_step(data, state)
-        for effect in transition.effects:
-            if isinstance(effect, SetTimer):
-                timers[effect.timer] = effect.due
-            elif isinstance(effect, CancelTimer):
-                timers.pop(effect.timer, None)
-            elif isinstance(effect, DispatchTask):
-                dispatched[effect.dispatch_id] = effect
+        walk.saw(transition)
 
 
 def _index_of(state: RunState) -> tuple[dict[int, tuple[int, ...]], dict[int, tuple[int, ...]]] | None:
