@@ -750,9 +750,15 @@ class Engine:
             # and whatever ends it wakes us (a commit here, another process's
             # notice, or the commit loop's look once per poll interval).
             known = self._loop.in_flight(run_id)
+            woken = False
             while True:
                 event = follow.settled()  # taken before reading, so a commit in between still wakes us
-                if not known:
+                if woken:
+                    # What wakes us says the run ended (or is gone): read it whole at once.
+                    info = await self.get_run(run_id)
+                    if info.status.finished:  # not retried in between
+                        return info
+                elif not known:
                     # The status alone first: the whole run is read and
                     # decoded only once it finished.
                     status = (await self._store.run_statuses((run_id,))).get(run_id)
@@ -764,10 +770,10 @@ class Engine:
                             return info
                         continue
                 known = False
-                # A step of this engine that leaves the run running does not
-                # wake us; its end, a change by another process, or the
+                # A step that leaves the run running does not wake us; its
+                # end does: a commit here, another process's notice, or the
                 # commit loop's look at every awaited run once per poll
-                # interval (for a process that does not notify) does.
+                # interval (for a process that does not notify).
                 if deadline is None:
                     await event.wait()
                 else:
@@ -778,6 +784,7 @@ class Engine:
                         await event.wait()
                     if slept.cancelled_caught:
                         continue
+                woken = True
                 if follow.final is not None:
                     # Finished by this engine: the loop holds what it stored.
                     self._loop.check_open()

@@ -138,9 +138,10 @@ class Follow:
         return self._changed
 
     def settled(self) -> asyncio.Event:
-        """Set by the next commit of this engine that finishes the run, or
-        when another process changed it: a step that leaves the run running
-        wakes nobody who waits for its end."""
+        """Set by the next commit that finishes the run, this engine's or
+        another process's (told by its notice, or seen by the look at
+        awaited runs once per poll interval): a step that leaves the run
+        running wakes nobody who waits for its end."""
         if self._settled is None:
             self._settled = asyncio.Event()
         return self._settled
@@ -358,13 +359,13 @@ class CommitLoop:
         (the turns' cache holds it)."""
         return run_id in self._shared.runs
 
-    def _changed(self, run_id: str, final: tuple[bytes, CachedSpec] | None, *, elsewhere: bool) -> None:
-        """Wake the readers of ``run_id``: it changed in another process
-        (``elsewhere``), or this engine committed it, finishing it if
-        ``final`` holds its state."""
+    def _changed(self, run_id: str, final: tuple[bytes, CachedSpec] | None, *, ended: bool) -> None:
+        """Wake the readers of ``run_id``: it changed, and ``ended`` says
+        whether it (may have) finished; ``final`` holds its state when this
+        engine's commit finished it."""
         follow = self._follows.get(run_id)
         if follow is not None:
-            follow.notify(settled=elsewhere or final is not None, final=final)
+            follow.notify(settled=ended or final is not None, final=final)
 
     def check_open(self) -> None:
         """Raise if the engine closed."""
@@ -714,7 +715,7 @@ class CommitLoop:
             reply.set(value)
         if self._follows:
             for run_id in outcome.touched:
-                self._changed(run_id, outcome.finished.get(run_id), elsewhere=False)
+                self._changed(run_id, outcome.finished.get(run_id), ended=False)
 
     # ------------------------------------------------------------------ background work
 
@@ -738,7 +739,7 @@ class CommitLoop:
             for run_id in awaited:
                 status = statuses.get(run_id)
                 if status is None or status in TERMINAL_STATUSES:  # str enum: its strings are members
-                    self._changed(run_id, None, elsewhere=True)
+                    self._changed(run_id, None, ended=True)
 
     async def _timer_loop(self) -> None:
         while True:
@@ -868,7 +869,10 @@ class CommitLoop:
         elif wakeup.kind == "runs":
             for run_id in wakeup.names:
                 self._shared.runs.pop(run_id, None)  # changed elsewhere: the cached state is old
-                self._changed(run_id, None, elsewhere=True)
+                self._changed(run_id, None, ended=False)
+        elif wakeup.kind == "ended":
+            for run_id in wakeup.names:
+                self._changed(run_id, None, ended=True)
 
     async def drain(self, grace: float) -> None:
         """Stop taking work and give the attempts running here up to

@@ -76,4 +76,5 @@ def run_write(
         search=search or None,
         needs_attention=after.status is RunStatus.FAILED and after.compensation_failed,
         migrated=queued is not None and queued.migrated,
+        finished=after.status.finished,
     )

@@ -169,7 +169,8 @@ class Wakeup(msgspec.Struct, frozen=True):
     kind: str
     """``"tasks"``: task attempts nobody holds were dispatched or released
     (``names`` are the task names); ``"timers"``: timers were set;
-    ``"runs"``: runs changed (``names`` are their ids); ``"specs"``: new
+    ``"runs"``: runs changed (``names`` are their ids); ``"ended"``: of
+    those, the runs the change finished; ``"specs"``: new
     versions of workflows were deployed (``names``)."""
     names: tuple[str, ...] = ()
 
@@ -209,6 +210,9 @@ class RunWrite(msgspec.Struct):
     """The run moved to another version of its workflow in this
     transaction (``wfc migrate apply``): :attr:`major` and :attr:`revision`
     are written too."""
+    finished: bool = False
+    """:attr:`status` is a terminal one: the run ended (told to the other
+    processes, where callers may wait for its end)."""
 
 
 class UserTaskRecord(msgspec.Struct, frozen=True):

@@ -387,6 +387,11 @@ class PostgresDialect(Dialect):
             self._session.notify("timers")
         if batch.runs:
             self._session.notify("runs", batch.runs)
+            # Apart from "runs": a process waiting for runs to end reads
+            # none of those whose change left them running.
+            ended = [write.id for write in batch.runs.values() if write.finished]
+            if ended:
+                self._session.notify("ended", ended)
         if batch.deployed:
             self._session.notify("specs", batch.deployed)
 

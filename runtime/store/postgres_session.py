@@ -2,7 +2,8 @@
 liveness.
 
 Each store keeps one connection open for its whole life. It listens on the
-schema's channels (``wfc.<schema>.tasks``, ``.timers``, ``.runs``) and hands
+schema's channels (``wfc.<schema>.tasks``, ``.timers``, ``.runs``, ``.ended``,
+``.specs``) and hands
 every notification from another process to the store's handlers. It also
 sends this process's notifications, *after* the transactions they describe
 committed and outside them: a ``NOTIFY`` inside a transaction serializes the
@@ -31,7 +32,7 @@ from wfc.runtime.store.postgres_setup import PgTarget, connect
 
 log = logging.getLogger("wfc.runtime")
 
-KINDS: Final = ("tasks", "timers", "runs", "specs")
+KINDS: Final = ("tasks", "timers", "runs", "ended", "specs")
 #: PostgreSQL refuses payloads of 8000 bytes or more.
 _MAX_PAYLOAD: Final = 7000
 _JSON = msgspec.json.Encoder()

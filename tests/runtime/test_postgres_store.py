@@ -294,6 +294,45 @@ async def test_a_client_is_woken_when_a_worker_in_another_engine_finishes_its_ru
         assert worker.counters.claimed == 1 and worker.counters.completed == 1
 
 
+async def test_a_client_reads_a_run_a_worker_steps_only_when_it_ended(pg: Db) -> None:
+    # Every commit of the worker tells the client which runs changed; only
+    # the notice of the runs that ended may make a waiter read. Before, each
+    # step of the worker cost the client a read of the run's status.
+    from rtspec import exit_, out, spec, task
+
+    steps = 8
+    nodes = [(f"e{index}", task("echo", index)) for index in range(steps)]
+    s = spec("echoing-on", [*nodes, ("end", exit_(out(f"e{steps - 1}")))])
+    client_store = await open_store(pg.url, time.time())
+    reads: list[str] = []
+    real_get_run, real_statuses = client_store.get_run, client_store.run_statuses
+
+    async def counting_get_run(run_id: str) -> object:
+        reads.append(f"run {run_id}")
+        return await real_get_run(run_id)
+
+    async def counting_statuses(run_ids: object) -> object:
+        reads.append(f"status {list(run_ids)}")  # type: ignore[call-overload]
+        return await real_statuses(run_ids)  # type: ignore[arg-type]
+
+    client_store.get_run = counting_get_run  # type: ignore[method-assign]
+    client_store.run_statuses = counting_statuses  # type: ignore[method-assign]
+    async with Engine.open(pg.url, serve=False, poll_interval=60, store=client_store) as client:
+        await client.deploy(s)
+        await client.start("echoing-on", run_id="r1")  # before the worker opens: the client cannot hold it
+        reads.clear()  # a start with a run id looks whether it exists
+        async with Engine.open(pg.url, tasks=[echo], poll_interval=60) as worker:
+            began = time.monotonic()
+            run = await client.wait("r1", timeout=30)
+            assert time.monotonic() - began < 30  # far below the 60 s poll: the notice woke it
+            assert worker.counters.completed == steps
+    assert run.status is RunStatus.COMPLETED and run.output == steps - 1
+    # The client started the run, so it knows it is in flight and does not
+    # look first: one read of the whole run, once the notice said it ended.
+    assert reads == ["run r1"]
+    assert len(pg.rows("SELECT seq FROM journal WHERE run_id = 'r1'")) > steps  # the worker did step it
+
+
 @wfc_task("prepare")
 async def prepare(order: str) -> str:
     await anyio.sleep(0.001 * (hash(order) % 5))
