@@ -151,13 +151,17 @@ class Follow:
         """True while someone waits for the run's end (see :meth:`settled`)."""
         return self._settled is not None
 
-    def notify(self, *, settled: bool, final: tuple[bytes, CachedSpec] | None) -> None:
-        """The run changed; ``settled``: see :meth:`settled`."""
-        self.final = final
+    def notify(self, final: tuple[bytes, CachedSpec] | None, *, ended: bool) -> None:
+        """A commit changed the run (``ended`` false; ``final``: what this
+        engine's commit left, if it finished the run), or the run is known
+        to have ended (``ended``: another process's notice or the look at
+        awaited runs, which leave :attr:`final` as the last commit here set it)."""
+        if not ended:
+            self.final = final
         if self._changed is not None:
             self._changed.set()
             self._changed = None
-        if settled and self._settled is not None:
+        if (ended or final is not None) and self._settled is not None:
             self._settled.set()
             self._settled = None
 
@@ -360,12 +364,12 @@ class CommitLoop:
         return run_id in self._shared.runs
 
     def _changed(self, run_id: str, final: tuple[bytes, CachedSpec] | None, *, ended: bool) -> None:
-        """Wake the readers of ``run_id``: it changed, and ``ended`` says
-        whether it (may have) finished; ``final`` holds its state when this
-        engine's commit finished it."""
+        """Wake the readers of ``run_id``: a commit changed it (``final``
+        holds what this engine's commit left when it finished the run), or
+        it is known to have ended (``ended``): see :meth:`Follow.notify`."""
         follow = self._follows.get(run_id)
         if follow is not None:
-            follow.notify(settled=ended or final is not None, final=final)
+            follow.notify(final, ended=ended)
 
     def check_open(self) -> None:
         """Raise if the engine closed."""

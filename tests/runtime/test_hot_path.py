@@ -18,7 +18,7 @@ from rtspec import exit_, out, spec, task, var, variable, wait
 
 from wfc.runtime import Engine, RunStatus
 from wfc.runtime import task as wfc_task
-from wfc.runtime._loop import _GcTuning
+from wfc.runtime._loop import Follow, _GcTuning
 from wfc.runtime.store.sqlite import _Worker
 
 pytestmark = pytest.mark.anyio
@@ -123,6 +123,32 @@ async def test_a_waiter_sees_a_run_finished_by_another_process_within_the_poll_i
             await anyio.sleep(0.1)  # the waiter read the run (RUNNING) and sleeps
             await server.send_event("go", run_id=run_id)
     assert result[0].status is RunStatus.COMPLETED and result[0].output == 7
+
+
+def test_a_waiter_keeps_the_run_its_engine_finished_when_the_look_at_awaited_runs_comes_first() -> None:
+    # The finishing commit hands the waiter the run as stored; if the look
+    # at awaited runs (or another process's notice that it ended) comes
+    # before the waiter resumes, the waiter still takes it from there
+    # rather than reading the run from the database.
+    follow = Follow()
+    settled, changed = follow.settled(), follow.changed()
+    stored = (b"{}", object())
+    follow.notify(stored, ended=False)  # type: ignore[arg-type]
+    follow.notify(None, ended=True)
+    assert settled.is_set() and changed.is_set()
+    assert follow.final is stored
+    # A later commit that leaves the run running (retried) is what drops it.
+    follow.notify(None, ended=False)
+    assert follow.final is None
+
+
+def test_a_step_that_leaves_the_run_running_wakes_journal_readers_not_waiters() -> None:
+    follow = Follow()
+    settled, changed = follow.settled(), follow.changed()
+    follow.notify(None, ended=False)
+    assert changed.is_set() and not settled.is_set()
+    follow.notify(None, ended=True)  # told it ended
+    assert settled.is_set()
 
 
 async def test_a_cancelled_call_on_the_connection_thread_finishes_before_the_caller_goes_on() -> None:
