@@ -753,6 +753,10 @@ class Engine:
             woken = False
             while True:
                 event = follow.settled()  # taken before reading, so a commit in between still wakes us
+                # What a commit here finishing the run hands over counts only
+                # if it came after this look: one from an earlier end (before
+                # a retry elsewhere) may still be there.
+                handed = follow.final
                 if woken:
                     # What wakes us says the run ended (or is gone): read it whole at once.
                     info = await self.get_run(run_id)
@@ -785,7 +789,7 @@ class Engine:
                     if slept.cancelled_caught:
                         continue
                 woken = True
-                if follow.final is not None:
+                if follow.final is not None and follow.final is not handed:
                     # Finished by this engine: the loop holds what it stored.
                     self._loop.check_open()
                     state, spec = follow.final

@@ -37,7 +37,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Final
@@ -244,6 +244,11 @@ class CommitLoop:
         self._timers_inflight: set[tuple[str, int]] = set()
         self._attempts = Attempts(tasks, max_concurrent_tasks, self._submit, deadline_of(clock))
         self._follows: dict[str, Follow] = {}
+        self._tell_ends: set[int] = set()
+        """Senders of wakeups known to tell which runs ended (``"ended"``)."""
+        self._look_soon: set[str] = set()
+        """Awaited runs to look at before the poll interval is up (see :meth:`_watch_loop`)."""
+        self._look_wake = anyio.Event()
         self._max_tasks = max_concurrent_tasks
         self._claim_wake = anyio.Event()
         self._claim_size = CLAIM_FIRST
@@ -723,16 +728,34 @@ class CommitLoop:
 
     # ------------------------------------------------------------------ background work
 
+    def _look_at(self, run_ids: Iterable[str]) -> None:
+        """Have the watch loop look soon at those of ``run_ids`` someone awaits."""
+        before = len(self._look_soon)
+        self._look_soon.update(r for r in run_ids if (f := self._follows.get(r)) is not None and f.awaited)
+        if len(self._look_soon) > before:
+            self._look_wake.set()
+
     async def _watch_loop(self) -> None:
         """Every poll interval, read the status of every run someone waits
         for, all in one query, and wake the waiters of those that finished
         or are gone: a run finished by another process that sends no
         wakeups (SQLite) is seen within the interval. One query per interval
         for all waiters, not one read of the whole run per waiter, which
-        made the cost of an interval grow with the number of live runs."""
+        made the cost of an interval grow with the number of live runs.
+        Runs named by :meth:`_look_at` are looked at as soon as asked, in
+        one query for all asked meanwhile."""
+        next_look = anyio.current_time() + self._poll
         while True:
-            await anyio.sleep(self._poll)
-            awaited = [run_id for run_id, follow in self._follows.items() if follow.awaited]
+            with anyio.move_on_after(max(0.0, next_look - anyio.current_time())):
+                await self._look_wake.wait()
+            self._look_wake = anyio.Event()
+            if anyio.current_time() >= next_look:
+                next_look = anyio.current_time() + self._poll
+                asked: Iterable[str] = self._follows
+            else:
+                asked = self._look_soon
+            awaited = [run_id for run_id in asked if (f := self._follows.get(run_id)) is not None and f.awaited]
+            self._look_soon = set()
             if not awaited or self._closed:
                 continue
             try:
@@ -874,7 +897,13 @@ class CommitLoop:
             for run_id in wakeup.names:
                 self._shared.runs.pop(run_id, None)  # changed elsewhere: the cached state is old
                 self._changed(run_id, None, ended=False)
+            if wakeup.sender not in self._tell_ends:
+                # An older wfc tells no ends (nor a newer one before its
+                # first): look at once whether these runs ended, rather than
+                # leave their waiters to the poll interval.
+                self._look_at(wakeup.names)
         elif wakeup.kind == "ended":
+            self._tell_ends.add(wakeup.sender)
             for run_id in wakeup.names:
                 self._changed(run_id, None, ended=True)
 

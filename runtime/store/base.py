@@ -173,6 +173,9 @@ class Wakeup(msgspec.Struct, frozen=True):
     those, the runs the change finished; ``"specs"``: new
     versions of workflows were deployed (``names``)."""
     names: tuple[str, ...] = ()
+    sender: int = 0
+    """Who sent it: the server process of the sender's session (PostgreSQL's
+    backend pid), ``0`` when unknown."""
 
 
 WakeupHandler = Callable[[Wakeup], None]

@@ -142,7 +142,7 @@ class Session:
             names = tuple(_NAMES.decode(payload)) if payload else ()
         except msgspec.DecodeError:
             names = ()
-        wakeup = Wakeup(kind=kind, names=names)
+        wakeup = Wakeup(kind=kind, names=names, sender=pid)
         for handler in self._handlers:
             try:
                 handler(wakeup)

@@ -125,6 +125,47 @@ async def test_a_waiter_sees_a_run_finished_by_another_process_within_the_poll_i
     assert result[0].status is RunStatus.COMPLETED and result[0].output == 7
 
 
+second_attempt = {"released": None}
+
+
+@wfc_task("fails-first", retries=0)
+async def fails_first(x: int) -> int:
+    released = second_attempt["released"]
+    if released is None:
+        raise RuntimeError("the first attempt fails")
+    assert isinstance(released, anyio.Event)
+    await released.wait()
+    return x + 1
+
+
+async def test_a_wait_after_a_retry_elsewhere_returns_the_new_end_not_the_end_it_saw_before(tmp_path: Path) -> None:
+    # The run ends FAILED here, and what that commit handed over stays while
+    # a reader follows the run. Another process retries it (SQLite: no
+    # notice); the wait that begins then must return the run as it ends
+    # this time, not the FAILED run handed over before.
+    url = f"sqlite:///{tmp_path / 'wfc.db'}"
+    second_attempt["released"] = None
+    flow = spec("fails-first", [("f", task("fails-first", 1)), ("end", exit_(out("f")))])
+    async with Engine.open(url, tasks=[fails_first], poll_interval=0.05) as here:
+        await here.deploy(flow)
+        run_id = await here.start("fails-first")
+        async with here._loop.following(run_id):  # type: ignore[attr-defined]  # a journal reader, say
+            assert (await here.wait(run_id, timeout=10)).status is RunStatus.FAILED
+            released = second_attempt["released"] = anyio.Event()
+            async with Engine.open(url, tasks=[fails_first], poll_interval=0.05) as elsewhere:
+                await elsewhere.retry(run_id)
+                ended: list[Any] = []
+                async with anyio.create_task_group() as tg:
+
+                    async def waiter() -> None:
+                        ended.append(await here.wait(run_id, timeout=10))
+
+                    tg.start_soon(waiter)
+                    await anyio.sleep(0.2)  # the waiter read the run RUNNING and sleeps
+                    released.set()
+    assert ended[0].status is RunStatus.COMPLETED and ended[0].output == 2
+
+
 def test_a_waiter_keeps_the_run_its_engine_finished_when_the_look_at_awaited_runs_comes_first() -> None:
     # The finishing commit hands the waiter the run as stored; if the look
     # at awaited runs (or another process's notice that it ended) comes
