@@ -93,7 +93,7 @@ class SqliteCommits:
         @functools.wraps(real)
         def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
             kwargs.setdefault("factory", Counting)
-            conn = real(*args, **kwargs)
+            conn: sqlite3.Connection = real(*args, **kwargs)
             if force_full_sync:
                 conn.execute("PRAGMA synchronous = FULL")
             return conn
@@ -112,7 +112,7 @@ class CountingConnection(sqlite3.Connection):
 
     counts: SqliteCommits
 
-    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
         self.counts.noted(sql)
         return super().execute(sql, *args)
 
