@@ -2,15 +2,15 @@
 liveness.
 
 Each store keeps one connection open for its whole life. It listens on the
-schema's channels (``wfc.<schema>.tasks``, ``.timers``, ``.runs``, ``.ended``,
-``.specs``) and hands
-every notification from another process to the store's handlers. It also
-sends this process's notifications, *after* the transactions they describe
-committed and outside them: a ``NOTIFY`` inside a transaction serializes the
-commits of every notifying process on one lock, and a wakeup is only a hint
-(a process that dies before sending one leaves the others to find the work by
-polling). Pending notifications are coalesced while one is being sent, and
-sent with ``synchronous_commit`` off, since they need no durability.
+schema's channels (``wfc.<schema>.tasks``, ``.timers``, ``.runs``,
+``.ended``, ``.specs``) and hands every notification from another process
+to the store's handlers. It also sends this process's notifications,
+*after* the transactions they describe committed and outside them: a
+``NOTIFY`` inside a transaction serializes the commits of every notifying
+process on one lock, and a wakeup is only a hint (a process that dies before
+sending one leaves the others to find the work by polling). Pending
+notifications are coalesced while one is being sent, and sent with
+``synchronous_commit`` off, since they need no durability.
 
 The connection's server process (pid and start time) identifies this engine's
 session: when the process is SIGKILLed the server ends the session at once,
