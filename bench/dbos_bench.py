@@ -22,13 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from bench_stats import percentile
-from probes import SqliteCommits, backend_cpu_seconds, cpu_seconds, sqlite_synchronous
+from probes import (
+    SqliteCommits,
+    backend_cpu_seconds,
+    cpu_seconds,
+    sqlite_synchronous,
+    written_bytes,
+    written_kb_per_step,
+)
 
 STEPS = 5
 SQLITE = SqliteCommits()
 
 
-def figures(steps: int, began: float, cpu: float, commits: int) -> dict[str, Any]:
+def figures(steps: int, began: float, cpu: float, commits: int, written: int | None) -> dict[str, Any]:
     elapsed = time.perf_counter() - began
     return {
         "steps": steps,
@@ -37,6 +44,7 @@ def figures(steps: int, began: float, cpu: float, commits: int) -> dict[str, Any
         "ms_per_step": round(elapsed * 1000 / steps, 4),
         "cpu_ms_per_step": round((cpu_seconds() - cpu) * 1000 / steps, 4),
         "commits_per_step": round((SQLITE.commits - commits) / steps, 5),
+        "written_kb_per_step": written_kb_per_step(written, steps),
     }
 
 
@@ -61,14 +69,14 @@ async def measure(scenario: str, url: str, count: int) -> dict[str, Any]:
     DBOS.launch()
     try:
         await five_steps()  # warm up
-        began, cpu, commits = time.perf_counter(), cpu_seconds(), SQLITE.commits
+        began, cpu, commits, written = time.perf_counter(), cpu_seconds(), SQLITE.commits, written_bytes()
         if scenario == "throughput":
             if not count:
                 return {}
             backends = await _backend_cpu(url)
             began, cpu = time.perf_counter(), cpu_seconds()
             await asyncio.gather(*(five_steps() for _ in range(count)))
-            result = figures(count * STEPS, began, cpu, commits)
+            result = figures(count * STEPS, began, cpu, commits, written)
             after = await _backend_cpu(url)
             if backends is not None and after is not None:
                 result["db_backend_cpu_ms_per_step"] = round((after - backends) * 1000 / (count * STEPS), 4)
@@ -80,7 +88,7 @@ async def measure(scenario: str, url: str, count: int) -> dict[str, Any]:
             one = time.perf_counter()
             await five_steps()
             durations.append((time.perf_counter() - one) * 1000 / STEPS)
-        result = figures(count * STEPS, began, cpu, commits)
+        result = figures(count * STEPS, began, cpu, commits, written)
         result["median_ms_per_step"] = round(percentile(durations, 0.5), 4)
         result["p99_ms_per_step"] = round(percentile(durations, 0.99), 4)
         return result

@@ -15,6 +15,8 @@
   calls that reach the server: each is one round trip (a statement, a
   ``BEGIN`` or a ``COMMIT``), the driver-level stand-in for
   ``pg_stat_statements``, which needs a server restart to load.
+- :func:`written_bytes` is what this process has written to storage: on
+  SQLite, the pages its commits write (WAL frames and checkpoints);
 - :func:`cpu_seconds` is this process's CPU time, all threads included;
   :func:`backend_cpu_seconds` the CPU time of the PostgreSQL backends serving
   a database, when the server runs on this machine.
@@ -120,6 +122,29 @@ class CountingConnection(sqlite3.Connection):
         if self.in_transaction:
             self.counts.commits += 1
         super().commit()
+
+
+def written_bytes() -> int | None:
+    """Bytes this process has had written to storage (``write_bytes`` of
+    ``/proc/self/io``: pages it dirtied, sockets not included); ``None``
+    where the kernel does not say."""
+    try:
+        with open("/proc/self/io") as io:
+            for line in io:
+                key, _, value = line.partition(":")
+                if key == "write_bytes":
+                    return int(value)
+    except OSError:
+        pass
+    return None
+
+
+def written_kb_per_step(before: int | None, steps: int) -> float | None:
+    """KiB written to storage per step since ``before`` (:func:`written_bytes`)."""
+    after = written_bytes()
+    if before is None or after is None or not steps:
+        return None
+    return round((after - before) / 1024 / steps, 3)
 
 
 def sqlite_synchronous(path: str) -> tuple[str, int]:

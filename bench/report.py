@@ -149,13 +149,17 @@ def print_table(result: dict[str, Any]) -> None:
             file=out,
         )
     print("\n== cost per step ==", file=out)
-    for group_name, group in (("sqlite throughput", result["sqlite"]["throughput"]),):
-        for side, figures in group.items():
-            print(
-                f"  {group_name} {side}: cpu ms/step {_fmt(figures.get('cpu_ms_per_step'))}, "
-                f"commits/step {_fmt(figures.get('commits_per_step'))}, journal {figures.get('journal_mode')}",
-                file=out,
-            )
+    sqlite = result["sqlite"]
+    groups = [("sqlite throughput", side, figures) for side, figures in sqlite["throughput"].items()]
+    if sqlite.get("many"):
+        groups.append(("sqlite throughput, the many runs", "wfc", sqlite["many"]))
+    for group_name, side, figures in groups:
+        print(
+            f"  {group_name} {side}: cpu ms/step {_fmt(figures.get('cpu_ms_per_step'))}, "
+            f"commits/step {_fmt(figures.get('commits_per_step'))}, "
+            f"written KiB/step {_fmt(figures.get('written_kb_per_step'))}, journal {figures.get('journal_mode')}",
+            file=out,
+        )
     postgres = result.get("postgres")
     if postgres:
         for side, figures in postgres["engines"]["throughput"].items():

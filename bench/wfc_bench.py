@@ -25,7 +25,15 @@ import sys
 import time
 from typing import Any
 
-from probes import AsyncpgCalls, SqliteCommits, backend_cpu_seconds, cpu_seconds, sqlite_synchronous
+from probes import (
+    AsyncpgCalls,
+    SqliteCommits,
+    backend_cpu_seconds,
+    cpu_seconds,
+    sqlite_synchronous,
+    written_bytes,
+    written_kb_per_step,
+)
 
 SQLITE = SqliteCommits()
 ASYNCPG = AsyncpgCalls()
@@ -46,6 +54,7 @@ class Meter:
 
     def __init__(self) -> None:
         self.cpu = cpu_seconds()
+        self.written = written_bytes()
         self.commits = SQLITE.commits
         self.trips = ASYNCPG.round_trips
         self.pg_commits = ASYNCPG.commits
@@ -61,6 +70,7 @@ class Meter:
             "ms_per_step": round(elapsed * 1000 / steps, 4),
             "cpu_ms_per_step": round((cpu_seconds() - self.cpu) * 1000 / steps, 4),
             "commits_per_step": round((SQLITE.commits - self.commits) / steps, 5),
+            "written_kb_per_step": written_kb_per_step(self.written, steps),
             "round_trips_per_step": round((ASYNCPG.round_trips - self.trips) / steps, 3),
             "begin_commit_per_step": round((ASYNCPG.commits - self.pg_commits) / steps, 5),
             "round_trips_per_step_by_verb": {
