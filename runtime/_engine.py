@@ -28,6 +28,7 @@ from wfc.runtime._analytics import WorkflowStats
 from wfc.runtime._arguments import Moment, check_key, check_person, check_task_id
 from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Migrate, Reply, RunInput, SendEvent, StartRun
+from wfc.runtime._ids import new_run_id
 from wfc.runtime._inputs import (
     check_cancel_args,
     check_complete_args,
@@ -459,7 +460,9 @@ class Engine:
         Args:
             workflow: The workflow name.
             inputs: Values of its variables, by name.
-            run_id: The run's id (e.g. ``"order-123"``); a random one if not given.
+            run_id: The run's id (e.g. ``"order-123"``). If not given, a new
+                UUID of version 7 as 32 hex digits: runs started later sort
+                after (see :func:`~wfc.runtime._ids.new_run_id`).
             version: The spec version; the latest deployed one if not given.
             traceparent: A W3C ``traceparent`` (``00-<trace id>-<span id>-<flags>``):
                 the run's spans join that trace, under that span. Without it
@@ -510,7 +513,7 @@ class Engine:
         variables = start_variables(spec.spec, inputs)
         command = StartRun(
             spec=spec,
-            run_id=run_id or uuid.uuid4().hex,
+            run_id=run_id or new_run_id(),
             inputs=dict(inputs or {}),
             variables=variables,
             new_id=run_id is None,
