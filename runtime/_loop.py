@@ -550,11 +550,15 @@ class CommitLoop:
     async def _failed(self, commands: list[Command], error: Exception) -> None:
         """Deal with commands whose turn failed with ``error``."""
         refused = refused_data(error)
-        transient = not refused and (isinstance(error, StaleRunError) or self._store.is_transient(error))
-        if len(commands) > 1 and not transient:
+        conflict = isinstance(error, StaleRunError)
+        transient = not refused and (conflict or self._store.is_transient(error))
+        if len(commands) > 1 and (conflict or not transient):
             # One bad command must not hold back the others: apply them one
-            # transaction each, so only the culprit fails. (A transient error
-            # is the database's, not a command's: each would hit it again.)
+            # transaction each, so only the culprit fails. So too after
+            # conflicts with another process that outlasted the retries: each
+            # command alone touches fewer rows, and retries on its own. (Any
+            # other transient error is the database's, not a command's: each
+            # would hit it again.)
             for command in commands:
                 await self._commit([command])
             return

@@ -17,6 +17,8 @@ session (``pg_terminate_backend``) and the real commit fails on its own.
 - :attr:`Fault.IO_ERROR`: SQLite ``disk I/O error`` (SQLITE_IOERR);
   PostgreSQL ``PostgresIOError`` (SQLSTATE 58030).
 - :attr:`Fault.CONNECTION_LOST`: PostgreSQL only.
+- :attr:`Fault.CONFLICT`: the store's answer to another process having
+  written the same rows first (:class:`~wfc.runtime.errors.StaleRunError`).
 - :attr:`Fault.COMMIT_UNKNOWN`: PostgreSQL only: the commit goes through, then
   the connection drops before its reply arrives (the driver's
   ``ConnectionDoesNotExistError``), so the engine cannot tell it committed.
@@ -37,6 +39,7 @@ from typing import Any
 
 import anyio
 
+from wfc.runtime.errors import StaleRunError
 from wfc.runtime.store import Store, StoreTransaction, TaskRecord, TimerRecord, WriteBatch
 
 BatchFilter = Callable[[WriteBatch], bool]
@@ -49,6 +52,7 @@ class Fault(enum.Enum):
     IO_ERROR = "I/O error"
     CONNECTION_LOST = "connection lost"
     COMMIT_UNKNOWN = "connection lost during the commit"
+    CONFLICT = "another process wrote the same rows first"
 
 
 @dataclass(frozen=True)
@@ -114,9 +118,10 @@ class FaultyStore(Store):
 
     @property
     def faults(self) -> tuple[Fault, ...]:
-        """The faults this store can inject."""
+        """The faults of the database this store can inject (a conflict,
+        the store's own answer, is injected only when asked for)."""
         if self.postgres:
-            return tuple(Fault)
+            return (Fault.DISK_FULL, Fault.IO_ERROR, Fault.CONNECTION_LOST, Fault.COMMIT_UNKNOWN)
         return (Fault.DISK_FULL, Fault.IO_ERROR)
 
     # ---------------------------------------------------------------- planning
@@ -124,7 +129,7 @@ class FaultyStore(Store):
     def fail(self, fault: Fault, times: int | None = None, when: BatchFilter = _any_batch) -> None:
         """Fail the next ``times`` commits (``None``: every commit until
         :meth:`clear`) whose batch ``when`` picks."""
-        if fault not in self.faults:
+        if fault not in self.faults and fault is not Fault.CONFLICT:
             raise ValueError(f"{fault.value} cannot be injected into {type(self.inner).__name__}")
         self._plans.append(_Plan(fault, times, when))
 
@@ -242,7 +247,10 @@ class FaultyStore(Store):
         raise self._error(fault)
 
     def _error(self, fault: Fault) -> Exception:
-        """The error the driver raises for a full disk or an I/O error."""
+        """The error the driver raises for a full disk or an I/O error, or
+        the store for a conflict with another process."""
+        if fault is Fault.CONFLICT:
+            return StaleRunError(["?"])
         if self.postgres:
             import asyncpg  # type: ignore[import-untyped]
 

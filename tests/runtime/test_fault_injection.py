@@ -137,6 +137,23 @@ async def test_a_start_that_cannot_be_committed_tells_the_caller_and_starts_noth
         await assert_ran_once(engine, "r1", ["a", "b"])
 
 
+async def test_starts_whose_shared_turn_keeps_conflicting_are_each_tried_alone(db: Db) -> None:
+    # Another process keeps writing rows that a turn of several starts
+    # touches (here: every turn that writes more than one run conflicts).
+    # After its retries the turn is split, and each start, alone, commits;
+    # before, all of them failed with the conflict.
+    async with faulty_engine(db) as (engine, store):
+        store.fail(Fault.CONFLICT, when=lambda batch: len(batch.runs) > 1)
+        run_ids = [f"r{index}" for index in range(6)]
+        async with anyio.create_task_group() as tg:
+            for run_id in run_ids:
+                tg.start_soon(engine.start, "steps", None, run_id)
+        assert store.injected, "no turn held more than one start: nothing was tested"
+        for run_id in run_ids:
+            assert (await engine.wait(run_id, timeout=10)).status is RunStatus.COMPLETED
+            await assert_ran_once(engine, run_id, ["a", "b"])
+
+
 @pytest.mark.parametrize("fault", BEFORE_COMMIT, ids=lambda f: f.name.lower())
 async def test_an_event_that_cannot_be_committed_is_not_taken(db: Db, fault: Fault) -> None:
     usable(db, fault)
