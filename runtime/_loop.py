@@ -732,10 +732,14 @@ class CommitLoop:
 
     # ------------------------------------------------------------------ background work
 
+    def _awaited(self, run_ids: Iterable[str]) -> list[str]:
+        """Those of ``run_ids`` someone waits for the end of."""
+        return [r for r in run_ids if (follow := self._follows.get(r)) is not None and follow.awaited]
+
     def _look_at(self, run_ids: Iterable[str]) -> None:
         """Have the watch loop look soon at those of ``run_ids`` someone awaits."""
         before = len(self._look_soon)
-        self._look_soon.update(r for r in run_ids if (f := self._follows.get(r)) is not None and f.awaited)
+        self._look_soon.update(self._awaited(run_ids))
         if len(self._look_soon) > before:
             self._look_wake.set()
 
@@ -758,7 +762,7 @@ class CommitLoop:
                 asked: Iterable[str] = self._follows
             else:
                 asked = self._look_soon
-            awaited = [run_id for run_id in asked if (f := self._follows.get(run_id)) is not None and f.awaited]
+            awaited = self._awaited(asked)
             self._look_soon = set()
             if not awaited or self._closed:
                 continue
