@@ -30,10 +30,10 @@ _RUNS = (
     "INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at, "
     "state_format, needs_attention) SELECT 'p' || i, 'orders', 1, 0, "
     "CASE WHEN i % 1000 = 0 THEN 'FAILED' WHEN i % 10 = 0 THEN 'RUNNING' ELSE 'COMPLETED' END, 1, "
-    "'{{\"id\":\"p' || i || '\",\"workflow\":\"orders\",\"version\":{{\"major\":1,\"revision\":0}},\"seq\":1,"
-    "\"created_at\":' || (1000000000 + i) || ',\"updated_at\":' || (1000000005 + i) || ',\"threads\":{{\"0\":"
-    "{{\"number\":0,\"name\":\"main\",\"kind\":\"entrypoint\",\"node\":\"wait-pay\",\"variables\":"
-    "{{\"order-id\":\"o-' || (i % {orders}) || '\",\"status\":\"new\"}},"
+    '\'{{"id":"p\' || i || \'","workflow":"orders","version":{{"major":1,"revision":0}},"seq":1,'
+    '"created_at":\' || (1000000000 + i) || \',"updated_at":\' || (1000000005 + i) || \',"threads":{{"0":'
+    '{{"number":0,"name":"main","kind":"entrypoint","node":"wait-pay","variables":'
+    '{{"order-id":"o-\' || (i % {orders}) || \'","status":"new"}},'
     "\"started_at\":' || (1000000000 + i) || '}}}}}}', "
     "1000000000 + i, 1000000005 + i, 2, i % 1000 = 0 FROM {numbers}"
 )

@@ -72,15 +72,15 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         )
     )
     sequential = sqlite["sequential"]
-    rows.append(
-        _row(
-            "SQLite, one run at a time, ms per step",
-            sequential["wfc"]["median_ms_per_step"],
-            0.5,
-            AT_MOST,
-            _peers(sequential, "median_ms_per_step"),
-        )
+    one_at_a_time = _row(
+        "SQLite, one run at a time, ms per step",
+        sequential["wfc"]["median_ms_per_step"],
+        0.5,
+        AT_MOST,
+        _peers(sequential, "median_ms_per_step"),
     )
+    one_at_a_time.update(disk_floor(sequential, result["limits"]["sqlite_wal_full"]))
+    rows.append(one_at_a_time)
     children = result["children"]
     rows.append(
         _row(
@@ -118,6 +118,21 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def disk_floor(sequential: dict[str, Any], disk: dict[str, Any]) -> dict[str, Any]:
+    """What the disk alone takes per step of a run alone, for each side:
+    its commits per step times the same run's isolated commit latency
+    (``limits.py``). Nothing that commits before it acts goes below it."""
+    commit_ms = _median(disk.get("isolated_commit_ms"))
+    if commit_ms is None:
+        return {}
+    floors = {"isolated_commit_ms": commit_ms}
+    for side, figures in sequential.items():
+        commits = _median(figures.get("commits_per_step"))
+        if commits is not None:
+            floors[f"disk_floor_ms_{side}"] = round(commits * commit_ms, 4)
+    return floors
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, dict) and "median" in value:
         return f"{value['median']:g} [{value['min']:g}-{value['max']:g}]"
@@ -139,6 +154,13 @@ def print_table(result: dict[str, Any]) -> None:
             f"  {row['figure']}: {value}{spread_text} (target {row['target_rule']} {row['target']:g}: {met}) {peers}",
             file=out,
         )
+        floor = row.get("disk_floor_ms_wfc")
+        if floor is not None:
+            print(
+                f"    the disk alone: {floor:g} ms per step (commits per step x an isolated commit, "
+                f"{row['isolated_commit_ms']:g} ms)",
+                file=out,
+            )
     timers = result.get("virtual_timers")
     if timers:
         spread = timers["seconds_spread"]
@@ -228,6 +250,12 @@ def print_table(result: dict[str, Any]) -> None:
         trips = figures.get("select_round_trips_per_s")
         extra = f", {_fmt(trips)} SELECT 1 round trips/s" if trips else ""
         print(f"  {name}: {_fmt(figures['commits_per_s'])} commits/s{extra} ({figures['mode']})", file=out)
+        if "isolated_commit_ms" in figures:
+            print(
+                f"  {name}: an isolated commit of {_median(figures['isolated_commit_pages']):g} pages after "
+                f"{_median(figures['isolated_gap_ms']):g} ms of computing: {_fmt(figures['isolated_commit_ms'])} ms",
+                file=out,
+            )
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -248,6 +276,11 @@ def markdown(result: dict[str, Any]) -> str:
             + " | ".join("" if peer is None else f"{peer:.4g}" for peer in peers)
             + f" | {' / '.join(f'{t:g}' for t in times)} |"
         )
+        if row.get("disk_floor_ms_wfc") is not None:
+            floors = [row.get(f"disk_floor_ms_{side}") for side in ("wfc", "dbos_default_journal", "dbos_wal")]
+            cells = " | ".join("" if floor is None else f"{floor:.4g}" for floor in floors)
+            label = f"same, the disk alone (commits/step times an isolated commit, {row['isolated_commit_ms']:.4g} ms)"
+            lines.append(f"| {label} | | {cells} | |")
     return "\n".join(lines)
 
 

@@ -119,8 +119,16 @@ def main() -> None:
     if not args.no_dashboard:
         progress(f"dashboard: {sizes.dash_pages} open pages over {sizes.concurrent} runs, push latency, layout")
         result["dashboard"] = child(
-            "dashboard_load.py", "--runs", sizes.concurrent, "--pages", sizes.dash_pages, "--reps", reps,
-            "--pushes", sizes.dash_pushes, timeout=3600,
+            "dashboard_load.py",
+            "--runs",
+            sizes.concurrent,
+            "--pages",
+            sizes.dash_pages,
+            "--reps",
+            reps,
+            "--pushes",
+            sizes.dash_pushes,
+            timeout=3600,
         )
     if not args.no_migrate:
         progress(f"migration: {sizes.migrate_runs} parked runs planned and applied")

@@ -53,7 +53,14 @@ def test_quick_bench_reports_every_item_8_figure_and_the_api_load_on_sqlite() ->
     assert restart["first_resumed_step_ms"]["median"] < restart["all_done_ms"]["median"]
     assert result["children"]["ratio"]["n"] == 1
     assert result["metrics_cost"]["own_time_percent_of_step_cpu"]["median"] > 0
-    assert result["limits"]["sqlite_wal_full"]["commits_per_s"]["median"] > 0
+    disk = result["limits"]["sqlite_wal_full"]
+    assert disk["commits_per_s"]["median"] > 0
+    assert disk["isolated_commit_ms"]["median"] > 0  # a commit alone, after computing: a run alone's floor
+    one_at_a_time = next(row for row in result["targets"] if row["figure"].startswith("SQLite, one run at a time"))
+    sequential = result["sqlite"]["sequential"]["wfc"]
+    assert one_at_a_time["disk_floor_ms_wfc"] == round(
+        sequential["commits_per_step"]["median"] * disk["isolated_commit_ms"]["median"], 4
+    )
     assert "postgres" not in result
     timers = result["virtual_timers"]  # the harness's virtual time (issue 13): 10 children x 10 sleeps, then a year
     assert (timers["figure"], timers["timers"], timers["virtual_days"]) == ("virtual_timers", 101, 375.0)
@@ -62,7 +69,9 @@ def test_quick_bench_reports_every_item_8_figure_and_the_api_load_on_sqlite() ->
     table = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "report.py")], input=line, capture_output=True, text=True, check=True
     ).stdout.splitlines()
-    assert len(table) == 2 + len(figures)  # the README's Markdown table: header, rule, one row per target
+    # The README's Markdown table: header, rule, one row per target, and the disk's floor under one run at a time.
+    assert len(table) == 2 + len(figures) + 1
+    assert table[4].startswith(f"| {figures[2]} |") and table[5].startswith("| same, the disk alone")
     assert table[2].startswith(f"| {figures[0]} |")
 
     # The API load test, tiny: a real `wfc server` on loopback over the stored runs.
