@@ -147,14 +147,16 @@ def metrics_cost(count: int, reps: int, progress: Progress) -> dict[str, Any]:
 
 
 def children(count: int, reps: int, progress: Progress) -> dict[str, Any]:
-    """Per-step time of a run with ``count`` live children over one with one."""
+    """Per-step time of a run with ``count`` live children over one with one,
+    the two timed in turns in one process (see ``wfc_bench.py children``)."""
     one: list[float] = []
     many: list[float] = []
     for rep in range(reps):
         progress(f"children 1 vs {count}, rep {rep + 1}/{reps}")
-        for size, into in _interleaved(rep, [(1, one), (count, many)]):  # type: ignore[list-item]
-            with tempfile.TemporaryDirectory() as tmp:
-                into.append(child("wfc_bench.py", "children", _sqlite(tmp, "wfc.db"), size)["ms_per_step"])
+        with tempfile.TemporaryDirectory() as tmp:
+            found = child("wfc_bench.py", "children", _sqlite(tmp, "wfc.db"), count)
+        one.append(found["ms_per_step_with_1"])
+        many.append(found["ms_per_step"])
     ratios = [m / o for m, o in zip(many, one, strict=True)]
     return {
         "children": count,

@@ -5,7 +5,9 @@
 - ``throughput``: ``N`` five-step runs started at once; steps/s.
 - ``sequential``: ``N`` five-step runs one after the other; ms per step.
 - ``children``: one run spawns ``N`` child threads that wait for an event,
-  then takes :data:`CHILD_STEPS` steps; ms per step of those steps.
+  another spawns one; then the two take :data:`CHILD_STEPS` steps each, in
+  turns of :data:`CHILD_TURN` steps (:class:`bench_tasks.Turns`); ms per
+  step of each.
 
 Every scenario reports CPU ms per step (this process's CPU time over the
 measured phase / steps) and, on SQLite, commits per step (statements that
@@ -38,7 +40,8 @@ from probes import (
 SQLITE = SqliteCommits()
 ASYNCPG = AsyncpgCalls()
 STEPS = 5
-CHILD_STEPS = 50
+CHILD_STEPS = 200
+CHILD_TURN = 10
 
 
 def _install(url: str) -> None:
@@ -124,16 +127,24 @@ async def sequential(engine: Any, count: int) -> dict[str, Any]:
 
 
 async def children(engine: Any, count: int) -> dict[str, Any]:
-    """Per-step time of the parent while ``count`` children wait."""
-    from bench_tasks import STAMPS
+    """Per-step time of a parent while ``count`` children wait, and of one
+    with a single child, the two stepping in turns on this engine (the run
+    with ``count`` first: its spawn is done before the other starts)."""
+    from bench_tasks import TURNS
 
-    run_id = await engine.start("with-children", {"items": list(range(count))})
-    info = await engine.wait(run_id)
-    if info.status != "COMPLETED":
-        raise SystemExit(f"the run with {count} children ended {info.status}")
-    stamps = STAMPS[-CHILD_STEPS:]
-    per_step = (stamps[-1] - stamps[0]) * 1000 / (len(stamps) - 1)
-    return {"children": count, "steps": CHILD_STEPS, "ms_per_step": round(per_step, 4)}
+    TURNS.begin("many", "one", CHILD_TURN)
+    many = await engine.start("with-children", {"items": list(range(count)), "tag": "many"})
+    one = await engine.start("with-children", {"items": [0], "tag": "one"})
+    for run_id, children in ((many, count), (one, 1)):
+        info = await engine.wait(run_id)
+        if info.status != "COMPLETED":
+            raise SystemExit(f"the run with {children} children ended {info.status}")
+    return {
+        "children": count,
+        "steps": CHILD_STEPS,
+        "ms_per_step": round(TURNS.ms_per_step("many", skip_turns=2), 4),
+        "ms_per_step_with_1": round(TURNS.ms_per_step("one", skip_turns=2), 4),
+    }
 
 
 async def _backend_cpu(url: str) -> float | None:
@@ -154,9 +165,10 @@ def specs() -> list[Any]:
 
     def with_children(wf: WorkflowThread) -> None:
         items = wf.declare_json("items").required()
+        tag = wf.declare_str("tag").required()
         wf.spawn_thread_for_each(items, child, "waiter")
         for index in range(CHILD_STEPS):
-            wf.execute("stamped-step", index)
+            wf.execute("stamped-step", tag, index)
 
     return [Workflow("five-steps", five_steps).compile(), Workflow("with-children", with_children).compile()]
 
