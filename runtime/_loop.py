@@ -39,7 +39,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import anyio
@@ -199,6 +199,26 @@ class _Flight:
         return runs
 
 
+@dataclass(eq=False)
+class _Uncertain:
+    """Failed turns whose commits may have gone through after all, and the
+    attempts they would start (see :meth:`CommitLoop._watch_uncertain`).
+    Each turn is its first journal entry of each run, to look for, and its
+    attempts by run."""
+
+    turns: list[tuple[dict[str, JournalRecord], dict[str, DispatchTask]]] = field(default_factory=list)
+
+    def add(self, turn: Turn) -> None:
+        """Watch ``turn`` too."""
+        firsts = {entry.run_id: entry for entry in reversed(turn.tx.batch.journal)}
+        self.turns.append((firsts, dict(turn.outcome.start)))
+
+    @property
+    def attempts(self) -> set[str]:
+        """The dispatch ids of every turn watched."""
+        return {dispatch_id for _, attempts in self.turns for dispatch_id in attempts}
+
+
 class CommitLoop:
     """The commit loop and background work of one engine."""
 
@@ -265,8 +285,8 @@ class CommitLoop:
         # engine, so none can take a lease (or register the engine) after that.
         self._timer_pass = anyio.Lock()
         self._poll_pass = anyio.Lock()
-        self._uncertain: set[str] = set()
-        """Attempts of failed turns that a watcher looks for (see :meth:`_watch_uncertain`)."""
+        self._uncertain: dict[str, _Uncertain] = {}
+        """Attempts of failed turns, and the watch that looks for them (see :meth:`_watch_uncertain`)."""
         self._reserved = 0
         """Attempts of turns in flight, started when they land."""
         self._committing = False
@@ -661,36 +681,54 @@ class CommitLoop:
             self._observers.committed(Commit(turn.tx.batch.journal, duration, size, turn.lives))
 
     def _watch_uncertain(self, turn: Turn) -> None:
-        """Watch a failed turn's attempts unless a watcher has them already:
-        while the database is down every resubmitted result fails again with
-        the same attempts, and one watcher each would pile up."""
-        fresh = {d: e for d, e in turn.outcome.start.items() if d not in self._uncertain}
-        if fresh and self._tg is not None:
-            self._uncertain.update(fresh)
-            self._tg.start_soon(self._start_if_committed, turn, fresh)
+        """Watch a failed turn whose commit may have gone through after all
+        (a connection lost while committing hides that): its attempts'
+        outbox rows, leased to this engine, would wait for nobody.
 
-    async def _start_if_committed(self, turn: Turn, attempts: dict[str, DispatchTask]) -> None:
-        """Start the attempts of a turn whose commit failed if it went through
-        after all: a connection lost while committing hides that, and their
-        outbox rows, leased to this engine, would wait for nobody. Its first
-        journal entry of each run, read back, tells."""
-        first = {entry.run_id: entry for entry in reversed(turn.tx.batch.journal)}
-        committed: set[str] | None = None
+        One watch per attempt: while the database is down every resubmitted
+        result fails again with the same attempts, and a watcher each would
+        pile up. A turn with an attempt already watched joins that watch,
+        which looks for every turn it holds: any of them may be the one that
+        went through (the first may have failed for sure, and a later try
+        committed with its reply lost)."""
+        if not turn.outcome.start or self._tg is None:
+            return
+        watch = next((w for d in turn.outcome.start if (w := self._uncertain.get(d)) is not None), None)
+        fresh = watch is None
+        if watch is None:
+            watch = _Uncertain()
+        watch.add(turn)
+        for dispatch_id in turn.outcome.start:
+            self._uncertain.setdefault(dispatch_id, watch)
+        if fresh:
+            self._tg.start_soon(self._start_if_committed, watch)
+
+    async def _start_if_committed(self, watch: _Uncertain) -> None:
+        """Start the attempts of the turns of ``watch`` that went through,
+        told by their first journal entry of each run, read back."""
+        committed: list[set[str]] | None = None
         delay = self._poll
         try:
             while committed is None and not self._closed:
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 10 * self._poll)  # a database that is down is not asked ever faster
                 try:
-                    committed = {run_id for run_id, entry in first.items() if await self._stored(entry)}
+                    # Turns that join while this looks are looked at too: the
+                    # list is read to its end after the last read returned.
+                    committed = [
+                        {run_id for run_id, entry in firsts.items() if await self._stored(entry)}
+                        for firsts, _ in watch.turns
+                    ]
                 except Exception:  # still failing: look again later
                     continue
         finally:
-            for dispatch_id in attempts:
-                self._uncertain.discard(dispatch_id)
-        for effect in attempts.values():
-            if committed and effect.run_id in committed:
-                self._attempts.start(effect)
+            for dispatch_id in watch.attempts:
+                if self._uncertain.get(dispatch_id) is watch:
+                    del self._uncertain[dispatch_id]
+        for runs, (_, attempts) in zip(committed or [], watch.turns, strict=False):
+            for effect in attempts.values():
+                if effect.run_id in runs:
+                    self._attempts.start(effect)
 
     async def _stored(self, entry: JournalRecord) -> bool:
         """True when the journal holds ``entry`` as it was written."""

@@ -40,7 +40,15 @@ from typing import Any
 import anyio
 
 from wfc.runtime.errors import StaleRunError
-from wfc.runtime.store import Store, StoreTransaction, TaskRecord, TimerRecord, WriteBatch
+from wfc.runtime.store import (
+    JournalFilter,
+    JournalRecord,
+    Store,
+    StoreTransaction,
+    TaskRecord,
+    TimerRecord,
+    WriteBatch,
+)
 
 BatchFilter = Callable[[WriteBatch], bool]
 
@@ -110,6 +118,8 @@ class FaultyStore(Store):
         self.failed_polls = 0
         """Heartbeats and claims that were made to fail."""
         self._changed = anyio.Event()
+        self._history_gate = anyio.Event()
+        self._history_gate.set()
 
     @property
     def postgres(self) -> bool:
@@ -161,6 +171,16 @@ class FaultyStore(Store):
         with anyio.fail_after(timeout):
             while not self._held:
                 await self._changed.wait()
+
+    def hold_history(self) -> None:
+        """Make reads of a run's journal wait until :meth:`release_history`
+        (the engine reads it back to learn whether a commit whose outcome
+        it did not see went through)."""
+        self._history_gate = anyio.Event()
+
+    def release_history(self) -> None:
+        """Let held reads of a run's journal go on."""
+        self._history_gate.set()
 
     def clear(self) -> None:
         """Stop failing: every commit and poll from now on goes through."""
@@ -297,6 +317,12 @@ class FaultyStore(Store):
             await self._admin.close()
             self._admin = None
         await self.inner.close()
+
+    async def history(
+        self, run_id: str, after: int = 0, limit: int | None = None, where: JournalFilter | None = None
+    ) -> list[JournalRecord]:
+        await self._history_gate.wait()
+        return await self.inner.history(run_id, after, limit, where)
 
     async def heartbeat(self, engine_id: str, now: float, lease: float) -> None:
         await self._poll()

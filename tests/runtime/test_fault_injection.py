@@ -204,6 +204,33 @@ async def test_a_commit_whose_reply_was_lost_neither_loses_nor_repeats_a_step(db
         assert len(store.injected) == 1
 
 
+async def test_a_step_whose_commit_failed_then_went_through_unseen_starts_its_attempt(
+    db: Db, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The result of `a` fails to commit (connection lost), and the engine
+    watches whether that commit went through after all. Before that watch
+    looks, the result's second try commits, but its reply is lost too. The
+    attempt of `b` both tries would start must start, from the second one's
+    commit: it used to wait for the watch of the first try, which found that
+    try's entries missing, and `b`'s outbox row, leased to this engine, was
+    left until its lease ran out."""
+    usable(db, Fault.COMMIT_UNKNOWN)
+    async with faulty_engine(db) as (engine, store):
+        result_of_a = journal_has("TASK_COMPLETED", "a")
+        store.fail(Fault.CONNECTION_LOST, times=1, when=result_of_a)
+        store.fail(Fault.COMMIT_UNKNOWN, times=1, when=result_of_a)
+        store.hold_history()  # the watch of the first try looks only once the second try failed too
+        run_id = await engine.start("steps", run_id="r1")
+        with anyio.fail_after(10):  # both failures told (the engine watches a commit right after saying it failed)
+            while sum("failed" in r.getMessage() for r in caplog.records if r.name == "wfc.runtime") < 2:
+                await anyio.sleep(0.005)
+        store.release_history()
+        run = await engine.wait(run_id, timeout=10)
+        assert run.status is RunStatus.COMPLETED and run.output == 3
+        await assert_ran_once(engine, run_id, ["a", "b"])
+        assert [i.fault for i in store.injected] == [Fault.CONNECTION_LOST, Fault.COMMIT_UNKNOWN]
+
+
 async def test_a_batch_that_cannot_be_committed_is_not_split_into_as_many_failing_commits(db: Db) -> None:
     async with faulty_engine(db) as (engine, store):
         failures: list[StoreError] = []
