@@ -105,8 +105,9 @@ async def test_two_processes_completing_one_task_at_once_exactly_one_wins(tmp_pa
         for name in ("one", "two"):
             await _wait_for(tmp_path / f"ready-{name}", children)
         (tmp_path / "go").touch()
-        for name in ("one", "two"):
-            await _wait_for(tmp_path / f"result-{name}", children)
+        # Each waited for alone: the other may be done, its result written, and gone.
+        for name, child in zip(("one", "two"), children, strict=True):
+            await _wait_for(tmp_path / f"result-{name}", [child])
     finally:
         for child in children:
             child.kill()
