@@ -199,24 +199,36 @@ class _Flight:
         return runs
 
 
+@dataclass
+class _UncertainTurn:
+    """A failed turn whose commit may have gone through after all."""
+
+    failed_at: float
+    """When it failed (``anyio.current_time()``)."""
+    firsts: dict[str, JournalRecord]
+    """Its first journal entry of each run: stored if it went through."""
+    attempts: dict[str, DispatchTask]
+    """The attempts it would start, by dispatch id."""
+    committed: set[str] | None = None
+    """The runs it wrote, once looked at."""
+
+
 @dataclass(eq=False)
 class _Uncertain:
-    """Failed turns whose commits may have gone through after all, and the
-    attempts they would start (see :meth:`CommitLoop._watch_uncertain`).
-    Each turn is its first journal entry of each run, to look for, and its
-    attempts by run."""
+    """Failed turns that may have gone through after all, watched together
+    because they would start the same attempts (see
+    :meth:`CommitLoop._watch_uncertain`)."""
 
-    turns: list[tuple[dict[str, JournalRecord], dict[str, DispatchTask]]] = field(default_factory=list)
+    turns: list[_UncertainTurn] = field(default_factory=list)
+    """The turns not looked at yet."""
+    attempts: set[str] = field(default_factory=set)
+    """The dispatch ids of every turn that joined."""
 
     def add(self, turn: Turn) -> None:
         """Watch ``turn`` too."""
         firsts = {entry.run_id: entry for entry in reversed(turn.tx.batch.journal)}
-        self.turns.append((firsts, dict(turn.outcome.start)))
-
-    @property
-    def attempts(self) -> set[str]:
-        """The dispatch ids of every turn watched."""
-        return {dispatch_id for _, attempts in self.turns for dispatch_id in attempts}
+        self.turns.append(_UncertainTurn(anyio.current_time(), firsts, dict(turn.outcome.start)))
+        self.attempts.update(turn.outcome.start)
 
 
 class CommitLoop:
@@ -705,30 +717,41 @@ class CommitLoop:
 
     async def _start_if_committed(self, watch: _Uncertain) -> None:
         """Start the attempts of the turns of ``watch`` that went through,
-        told by their first journal entry of each run, read back."""
-        committed: list[set[str]] | None = None
+        told by their first journal entry of each run, read back at least a
+        poll interval after the turn failed (a commit whose connection
+        dropped may land a moment later). A turn looked at leaves the watch,
+        which ends once none is left: while commits keep failing, it holds
+        only the turns of the last interval or so."""
         delay = self._poll
         try:
-            while committed is None and not self._closed:
+            while watch.turns and not self._closed:
                 await anyio.sleep(delay)
-                delay = min(delay * 2, 10 * self._poll)  # a database that is down is not asked ever faster
                 try:
-                    # Turns that join while this looks are looked at too: the
-                    # list is read to its end after the last read returned.
-                    committed = [
-                        {run_id for run_id, entry in firsts.items() if await self._stored(entry)}
-                        for firsts, _ in watch.turns
-                    ]
+                    await self._look_at_turns(watch)
                 except Exception:  # still failing: look again later
+                    delay = min(delay * 2, 10 * self._poll)  # a database that is down is not asked ever faster
                     continue
+                looked = [turn for turn in watch.turns if turn.committed is not None]
+                watch.turns = [turn for turn in watch.turns if turn.committed is None]
+                for turn in looked:
+                    for effect in turn.attempts.values():
+                        if turn.committed and effect.run_id in turn.committed:
+                            self._attempts.start(effect)
+                if watch.turns:
+                    delay = max(0.0, min(turn.failed_at for turn in watch.turns) + self._poll - anyio.current_time())
         finally:
             for dispatch_id in watch.attempts:
                 if self._uncertain.get(dispatch_id) is watch:
                     del self._uncertain[dispatch_id]
-        for runs, (_, attempts) in zip(committed or [], watch.turns, strict=False):
-            for effect in attempts.values():
-                if effect.run_id in runs:
-                    self._attempts.start(effect)
+
+    async def _look_at_turns(self, watch: _Uncertain) -> None:
+        """Find which runs each turn of ``watch`` wrote, for those failed a
+        poll interval ago or more and not looked at yet. Turns that join
+        meanwhile are looked at too: the list is read to its end after the
+        last read returned."""
+        for turn in watch.turns:
+            if turn.committed is None and anyio.current_time() - turn.failed_at >= self._poll:
+                turn.committed = {run_id for run_id, entry in turn.firsts.items() if await self._stored(entry)}
 
     async def _stored(self, entry: JournalRecord) -> bool:
         """True when the journal holds ``entry`` as it was written."""
