@@ -301,6 +301,8 @@ class CommitLoop:
         """Attempts of failed turns, and the watch that looks for them (see :meth:`_watch_uncertain`)."""
         self._reserved = 0
         """Attempts of turns in flight, started when they land."""
+        self._elsewhere: int | None = None
+        """What :meth:`_written_elsewhere` read last."""
         self._committing = False
 
     @property
@@ -810,19 +812,20 @@ class CommitLoop:
         or are gone: a run finished by another process that sends no
         wakeups (SQLite) is seen within the interval. One query per interval
         for all waiters, not one read of the whole run per waiter, which
-        made the cost of an interval grow with the number of live runs.
-        Runs named by :meth:`_look_at` are looked at as soon as asked, in
-        one query for all asked meanwhile."""
+        made the cost of an interval grow with the number of live runs;
+        and none when no other process wrote since the last look (see
+        :meth:`_written_elsewhere`). Runs named by :meth:`_look_at` are
+        looked at as soon as asked, in one query for all asked meanwhile."""
         next_look = anyio.current_time() + self._poll
         while True:
             with anyio.move_on_after(max(0.0, next_look - anyio.current_time())):
                 await self._look_wake.wait()
             self._look_wake = anyio.Event()
+            asked: Iterable[str] = self._look_soon
             if anyio.current_time() >= next_look:
                 next_look = anyio.current_time() + self._poll
-                asked: Iterable[str] = self._follows
-            else:
-                asked = self._look_soon
+                if await self._written_elsewhere():
+                    asked = self._follows
             awaited = self._awaited(asked)
             self._look_soon = set()
             if not awaited or self._closed:
@@ -831,11 +834,30 @@ class CommitLoop:
                 statuses = await self._store.run_statuses(awaited)
             except Exception as exc:  # a busy or failing database must not stop the engine
                 self._log_store_failure("looking at awaited runs", exc)
+                self._elsewhere = None  # what was written elsewhere is still to be seen: look next time
                 continue
             for run_id in awaited:
                 status = statuses.get(run_id)
                 if status is None or status in TERMINAL_STATUSES:  # str enum: its strings are members
                     self._changed(run_id, None, ended=True)
+
+    async def _written_elsewhere(self) -> bool:
+        """Whether another process may have changed runs since the last
+        time this was asked (see :meth:`~wfc.runtime.store.Store.writes_elsewhere`):
+        read before the look at awaited runs, so a commit elsewhere after
+        it is told by the next. Where this process alone writes, the look
+        once per poll interval, a query over every awaited run (10,000 with
+        10,000 runs waited for), has nothing to find: this engine's commits
+        wake their waiters themselves."""
+        try:
+            mark = await self._store.writes_elsewhere()
+        except Exception:  # the look itself will say what is wrong
+            return True
+        if mark is None:
+            return True
+        changed = mark != self._elsewhere
+        self._elsewhere = mark
+        return changed
 
     async def _timer_loop(self) -> None:
         while True:

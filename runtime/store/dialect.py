@@ -195,6 +195,10 @@ class Dialect(abc.ABC):
         del now, lease
         return 0
 
+    async def writes_elsewhere(self) -> int | None:
+        """See :meth:`~wfc.runtime.store.Store.writes_elsewhere`."""
+        return None
+
     def subscribe(self, handler: WakeupHandler) -> None:
         """See :meth:`~wfc.runtime.store.Store.subscribe`."""
         del handler

@@ -286,6 +286,10 @@ def _run_reads(conn: sqlite3.Connection, reads: Sequence[_Read]) -> None:
             read.error = exc
 
 
+def _data_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
 def _read_key(read: _Read) -> tuple[str, tuple[Any, ...]] | None:
     """What identifies a query in a hop; ``None`` when a parameter cannot."""
     key = (read.statement, tuple(read.params))
@@ -697,6 +701,11 @@ class SqliteDialect(Dialect):
 
     def any_of(self, column: str, values: Sequence[Any]) -> Statement:
         return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+    async def writes_elsewhere(self) -> int | None:
+        # SQLite's data_version, read on the connection this store commits
+        # on: other connections' commits change it, its own do not.
+        return await self._writer.run(_data_version, self._writer.raw)
 
     # ---------------------------------------------------------------- statements
 

@@ -125,6 +125,41 @@ async def test_a_waiter_sees_a_run_finished_by_another_process_within_the_poll_i
     assert result[0].status is RunStatus.COMPLETED and result[0].output == 7
 
 
+async def test_the_look_at_awaited_runs_reads_them_only_once_another_process_wrote(tmp_path: Path) -> None:
+    # Where only this process writes, the look once per poll interval has
+    # nothing to find (this engine's commits wake their waiters) and is not
+    # made; a commit by another connection makes the next one look.
+    from wfc.runtime.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'wfc.db'}"
+    store = await open_store(url, time.time())
+    looks: list[list[str]] = []
+    real_statuses = store.run_statuses
+
+    async def counting_statuses(run_ids: Any) -> Any:
+        looks.append(sorted(run_ids))
+        return await real_statuses(run_ids)
+
+    store.run_statuses = counting_statuses  # type: ignore[method-assign]
+    waiting = spec("waiting", [("go", wait("go")), ("end", exit_(var("x")))], variables={"x": variable("int")})
+    async with Engine.open(url, poll_interval=0.02, store=store) as engine, anyio.create_task_group() as tg:
+        await engine.deploy(waiting)
+        run_id = await engine.start("waiting", {"x": 7})
+        ended: list[Any] = []
+
+        async def waiter() -> None:
+            ended.append(await engine.wait(run_id, timeout=10))
+
+        tg.start_soon(waiter)
+        await anyio.sleep(0.4)  # twenty poll intervals
+        assert len(looks) <= 2  # the waiter's read of the status as it began, and the first look (nothing seen yet)
+        before = len(looks)
+        async with Engine.open(url, serve=False, poll_interval=0.02) as other:
+            await other.send_event("go", run_id=run_id)  # its commit ends the run, in another connection
+    assert looks[before:] and all(run_ids == [run_id] for run_ids in looks)
+    assert ended[0].status is RunStatus.COMPLETED and ended[0].output == 7
+
+
 second_attempt = {"released": None}
 
 
