@@ -303,6 +303,8 @@ class CommitLoop:
         """Attempts of turns in flight, started when they land."""
         self._elsewhere: int | None = None
         """What :meth:`_written_elsewhere` read last."""
+        self._followed: set[str] = set()
+        """Runs that readers began to follow since the last look at awaited runs."""
         self._committing = False
 
     @property
@@ -388,6 +390,10 @@ class CommitLoop:
         if follow is None:
             follow = self._follows[run_id] = Follow()
         follow.readers += 1
+        # Its reader may count on the next look at awaited runs for what
+        # another process did before (a waiter on a run in flight here does
+        # not read it first), however long ago that was: see _watch_loop.
+        self._followed.add(run_id)
         try:
             yield follow
         finally:
@@ -824,8 +830,7 @@ class CommitLoop:
             asked: Iterable[str] = self._look_soon
             if anyio.current_time() >= next_look:
                 next_look = anyio.current_time() + self._poll
-                if await self._written_elsewhere():
-                    asked = self._follows
+                asked = await self._periodic_look()
             awaited = self._awaited(asked)
             self._look_soon = set()
             if not awaited or self._closed:
@@ -840,6 +845,21 @@ class CommitLoop:
                 status = statuses.get(run_id)
                 if status is None or status in TERMINAL_STATUSES:  # str enum: its strings are members
                     self._changed(run_id, None, ended=True)
+
+    async def _periodic_look(self) -> Iterable[str]:
+        """The runs the look once per poll interval asks about: every run
+        followed when another process may have written since the last look;
+        else only those whose readers began since (what another process did
+        before may be news to them), and those asked about meanwhile. With
+        nobody waiting, nothing, and the database is not asked."""
+        if not any(follow.awaited for follow in self._follows.values()):
+            self._followed = set()
+            self._elsewhere = None  # whatever was written meanwhile is for the next waiter's look
+            return self._look_soon
+        followed, self._followed = self._followed, set()
+        if await self._written_elsewhere():
+            return self._follows
+        return self._look_soon | followed | self._followed
 
     async def _written_elsewhere(self) -> bool:
         """Whether another process may have changed runs since the last

@@ -160,6 +160,28 @@ async def test_the_look_at_awaited_runs_reads_them_only_once_another_process_wro
     assert ended[0].status is RunStatus.COMPLETED and ended[0].output == 7
 
 
+async def test_a_wait_begun_long_after_another_process_ended_a_run_in_flight_here_sees_it(tmp_path: Path) -> None:
+    # The run is in flight here, so a wait does not read it first and counts
+    # on the look at awaited runs. Another process cancels it; the looks of
+    # the next intervals, with nobody waiting, must not use up the news:
+    # the wait begun later still hears of it within an interval or so.
+    url = f"sqlite:///{tmp_path / 'wfc.db'}"
+    gate["event"] = anyio.Event()
+    async with Engine.open(url, tasks=[gated, plus], poll_interval=0.05) as engine:
+        await engine.deploy(two_steps())
+        run_id = await engine.start("two-steps", {"x": 1})
+        await _in_flight(engine, run_id)
+        async with Engine.open(url, serve=False) as other:
+            await other.cancel(run_id, "by hand")
+        await anyio.sleep(0.3)  # six poll intervals
+        began = time.perf_counter()
+        run = await engine.wait(run_id, timeout=5)
+        waited = time.perf_counter() - began
+        gate["event"].set()
+    assert run.status is RunStatus.CANCELLED
+    assert waited < 1.0, waited
+
+
 second_attempt = {"released": None}
 
 
