@@ -9,6 +9,8 @@ import gc
 import sqlite3
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,18 +60,26 @@ async def _in_flight(engine: Engine, run_id: str) -> None:
             await anyio.sleep(0.01)
 
 
-async def test_a_result_for_a_run_changed_by_another_process_is_applied_to_its_stored_state(tmp_path: Path) -> None:
-    # The serving engine holds the run in memory with `gated` in flight;
-    # another process halts it. The result then meets a stale cache: the
-    # version check of its write fails and the turn runs again on the
-    # stored (HALTED) state, so the halt is not overwritten and nothing
-    # more is dispatched until the run is resumed.
+@asynccontextmanager
+async def _run_in_flight(tmp_path: Path) -> AsyncIterator[tuple[str, Engine, str]]:
+    """A serving engine on a new SQLite file and a run of `two-steps` whose
+    `gated` attempt it holds in flight (until ``gate["event"]`` is set)."""
     url = f"sqlite:///{tmp_path / 'wfc.db'}"
     gate["event"] = anyio.Event()
     async with Engine.open(url, tasks=[gated, plus], poll_interval=0.05) as engine:
         await engine.deploy(two_steps())
         run_id = await engine.start("two-steps", {"x": 1})
         await _in_flight(engine, run_id)
+        yield url, engine, run_id
+
+
+async def test_a_result_for_a_run_changed_by_another_process_is_applied_to_its_stored_state(tmp_path: Path) -> None:
+    # The serving engine holds the run in memory with `gated` in flight;
+    # another process halts it. The result then meets a stale cache: the
+    # version check of its write fails and the turn runs again on the
+    # stored (HALTED) state, so the halt is not overwritten and nothing
+    # more is dispatched until the run is resumed.
+    async with _run_in_flight(tmp_path) as (url, engine, run_id):
         async with Engine.open(url, serve=False) as other:
             halted = await other.halt(run_id, "by hand")
         assert halted.status is RunStatus.HALTED
@@ -90,12 +100,7 @@ async def test_a_command_refused_on_a_stale_cached_run_is_tried_on_its_stored_st
     # Cached: RUNNING, where `resume` is refused. Stored: HALTED by another
     # process, where it is allowed: the refusal is checked against the
     # stored version first, and the resume goes through.
-    url = f"sqlite:///{tmp_path / 'wfc.db'}"
-    gate["event"] = anyio.Event()
-    async with Engine.open(url, tasks=[gated, plus], poll_interval=0.05) as engine:
-        await engine.deploy(two_steps())
-        run_id = await engine.start("two-steps", {"x": 1})
-        await _in_flight(engine, run_id)
+    async with _run_in_flight(tmp_path) as (url, engine, run_id):
         async with Engine.open(url, serve=False) as other:
             await other.halt(run_id, "by hand")
         resumed = await engine.resume(run_id)
@@ -165,12 +170,7 @@ async def test_a_wait_begun_long_after_another_process_ended_a_run_in_flight_her
     # on the look at awaited runs. Another process cancels it; the looks of
     # the next intervals, with nobody waiting, must not use up the news:
     # the wait begun later still hears of it within an interval or so.
-    url = f"sqlite:///{tmp_path / 'wfc.db'}"
-    gate["event"] = anyio.Event()
-    async with Engine.open(url, tasks=[gated, plus], poll_interval=0.05) as engine:
-        await engine.deploy(two_steps())
-        run_id = await engine.start("two-steps", {"x": 1})
-        await _in_flight(engine, run_id)
+    async with _run_in_flight(tmp_path) as (url, engine, run_id):
         async with Engine.open(url, serve=False) as other:
             await other.cancel(run_id, "by hand")
         await anyio.sleep(0.3)  # six poll intervals
