@@ -271,7 +271,9 @@ class CommitLoop:
             keep_waiting=keep_waiting,
         )
         self._queue: deque[Command] = deque()
-        self._wake = anyio.Event()
+        # Waited on and cleared once per turn: an asyncio event, not a new
+        # anyio one each time (the engine runs on asyncio only).
+        self._wake = asyncio.Event()
         self._timer_wake = anyio.Event()
         self._timers_inflight: set[tuple[str, int]] = set()
         self._attempts = Attempts(tasks, max_concurrent_tasks, self._submit, deadline_of(clock))
@@ -446,7 +448,7 @@ class CommitLoop:
                     self._committing = False
                     continue
                 await self._wake.wait()
-                self._wake = anyio.Event()
+                self._wake.clear()
             commands = self._take(flight)
             self._committing = True
             try:

@@ -5,6 +5,7 @@ collector's threshold while engines run."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sqlite3
 import threading
@@ -267,6 +268,31 @@ async def test_a_cancelled_call_on_the_connection_thread_finishes_before_the_cal
         assert await worker.run(lambda: conn.execute("SELECT 41 + 1").fetchone()[0]) == 42
         with pytest.raises(sqlite3.OperationalError):
             await worker.run(lambda: conn.execute("SELECT nonsense FROM nowhere"))
+    finally:
+        await worker.run(conn.close)
+        worker.stop()
+
+
+async def test_a_task_cancelled_outright_while_its_call_runs_sees_it_only_once_the_call_returned() -> None:
+    # Task.cancel() without an anyio scope: the outcome's future refuses to
+    # be cancelled, so the task gets its CancelledError when the call is over.
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    worker = _Worker(conn)
+    finished = threading.Event()
+
+    def slow() -> str:
+        time.sleep(0.2)
+        finished.set()
+        return "done"
+
+    try:
+        caller = asyncio.get_running_loop().create_task(worker.run(slow))
+        await asyncio.sleep(0.02)
+        caller.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        assert finished.is_set()
+        assert await worker.run(lambda: conn.execute("SELECT 41 + 1").fetchone()[0]) == 42
     finally:
         await worker.run(conn.close)
         worker.stop()
