@@ -77,4 +77,5 @@ def run_write(
         needs_attention=after.status is RunStatus.FAILED and after.compensation_failed,
         migrated=queued is not None and queued.migrated,
         finished=after.status.finished,
+        status_changed=before.status is not after.status or (queued is not None and queued.status_changed),
     )

@@ -216,6 +216,10 @@ class RunWrite(msgspec.Struct):
     finished: bool = False
     """:attr:`status` is a terminal one: the run ended (told to the other
     processes, where callers may wait for its end)."""
+    status_changed: bool = True
+    """:attr:`status` may differ from the stored one (false: the run's
+    transitions in this transaction all left it as it was): SQLite then
+    leaves the column, and the index on it, alone."""
 
 
 class UserTaskRecord(msgspec.Struct, frozen=True):

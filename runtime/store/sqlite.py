@@ -37,6 +37,7 @@ from wfc.runtime.store import rows as decode
 from wfc.runtime.store.base import (
     USER_TASK_COLUMNS,
     USER_TASK_UPDATES,
+    RunWrite,
     TaskRecord,
     WriteBatch,
     process_alive,
@@ -351,16 +352,7 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwai
             ],
         )  # fmt: skip
     if changed:
-        cursor = conn.executemany(
-            "UPDATE runs SET status = ?, state = ?, updated_at = ?, state_format = ?, needs_attention = ?, "
-            "version = version + 1 WHERE id = ? AND version = ?",
-            [
-                (r.status, r.state.decode(), r.updated_at, r.state_format, r.needs_attention, r.id,
-                 r.expected_version)
-                for r in changed
-            ],
-        )
-        if cursor.rowcount != len(changed):
+        if _update_runs(conn, changed) != len(changed):
             # Rows whose version matched were bumped by this statement.
             current = _versions(conn, [r.id for r in changed])
             stale = [r.id for r in changed if current.get(r.id) != (r.expected_version or 0) + 1]
@@ -405,6 +397,31 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwai
     if dropped:
         conn.executemany("DELETE FROM timers WHERE run_id = ? AND timer = ?", dropped)
     _drop_waits(conn, unwaited)
+
+
+def _update_runs(conn: sqlite3.Connection, changed: Sequence[RunWrite]) -> int:
+    """Write the runs' new states, each only if still at its expected
+    version; how many were. ``status`` is named only for the runs whose
+    status changed: SQLite rewrites the entries of every index on a column
+    the SET names (``runs_by_status``), changed or not, and most steps leave
+    a run RUNNING."""
+    updated = 0
+    for with_status in (True, False):
+        rows = [r for r in changed if r.status_changed is with_status]
+        if not rows:
+            continue
+        status = "status = ?, " if with_status else ""
+        cursor = conn.executemany(
+            f"UPDATE runs SET {status}state = ?, updated_at = ?, state_format = ?, needs_attention = ?, "
+            "version = version + 1 WHERE id = ? AND version = ?",
+            [
+                ((r.status,) if with_status else ())
+                + (r.state.decode(), r.updated_at, r.state_format, r.needs_attention, r.id, r.expected_version)
+                for r in rows
+            ],
+        )
+        updated += cursor.rowcount
+    return updated
 
 
 def _flush_threads(conn: sqlite3.Connection, batch: WriteBatch) -> None:
