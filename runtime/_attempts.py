@@ -89,15 +89,15 @@ class Attempts:
             self.counters.started += 1
             running = asyncio.get_running_loop().create_task(self._execute(effect))
             self._running[effect.dispatch_id] = running
-            running.add_done_callback(_log_failure)
-            # An attempt abandoned before its task first ran (a turn that
-            # started it and the next that abandoned it acted on in one go)
-            # never enters _execute, whose `finally` would forget it.
             running.add_done_callback(functools.partial(self._ended, effect.dispatch_id))
 
     def _ended(self, dispatch_id: str, running: asyncio.Task[None]) -> None:
+        # An attempt abandoned before its task first ran (a turn that started
+        # it and the next that abandoned it acted on in one go) never enters
+        # _execute, whose `finally` would forget it.
         if self._running.get(dispatch_id) is running:
             del self._running[dispatch_id]
+        _log_failure(running)
 
     def abandon(self, dispatch_id: str) -> None:
         """Cancel the attempt if it runs here: its run no longer waits for it."""

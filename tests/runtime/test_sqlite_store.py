@@ -45,6 +45,7 @@ async def test_a_new_database_is_migrated_and_marked_as_ours(sqlite_path: Path) 
         (7, "search"),
         (8, "engine_tasks"),
         (9, "user_tasks"),
+        (10, "tasks_keyed"),
     ]
     assert _rows(sqlite_path, "PRAGMA application_id") == [(APPLICATION_ID,)]
     assert _rows(sqlite_path, "PRAGMA journal_mode") == [("wal",)]
