@@ -109,7 +109,7 @@ class _Worker:
             self._thread = _start_thread(self._jobs)
         return await _call(self._jobs, functools.partial(fn, *args) if args else fn)
 
-    def queue(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+    def queue(self, fn: Callable[[], T]) -> _Outcome[T]:
         """Queue ``fn()`` in the connection's thread without waiting: calls
         queued after it run after it. Await the outcome with :func:`_outcome`."""
         if self._thread is None:
@@ -170,7 +170,7 @@ class _Worker:
             self._draining = False
 
 
-_Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+_Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "_Outcome[Any]"]
 _Jobs = queue.SimpleQueue[_Job | None]
 
 
@@ -198,21 +198,26 @@ def _serve(jobs: _Jobs) -> None:
 
 
 class _Outcome(asyncio.Future[T]):
-    """The outcome of a call queued on a connection's thread, which a
-    cancellation does not abandon: ``cancel()`` refuses, so a task cancelled
-    while it awaits one gets its ``CancelledError`` only once the call
-    returned. (``asyncio.shield`` did the same at the cost of a second
-    future and one more turn of the event loop per hop.)"""
+    """The outcome of a call queued on a connection's thread, settled with
+    the one ``call_soon_threadsafe`` of :func:`_serve`. A task cancelled
+    while it awaits one gets its ``CancelledError`` at once and the call goes
+    on: :func:`_outcome` then waits, shielded, until it has returned.
+    (``asyncio.shield`` did the same with a second future and one more turn
+    of the event loop per hop; a future that refused to be cancelled, so the
+    task stayed in its cancelled anyio scope, had anyio retry the
+    cancellation on every turn of the loop until the call returned.)"""
 
-    def cancel(self, msg: Any = None) -> bool:
-        return False
+    returned = False
+    """Set, in the event loop's thread, once the call returned."""
+    ended: asyncio.Future[None] | None = None
+    """Made by a cancelled waiter of a call still running; settled once it returned."""
 
 
-def _put(jobs: _Jobs, call: Callable[[], T]) -> asyncio.Future[T]:
+def _put(jobs: _Jobs, call: Callable[[], T]) -> _Outcome[T]:
     """Queue ``call()`` on the thread serving ``jobs``; its outcome, handed
     back with one ``call_soon_threadsafe`` (await it with :func:`_outcome`)."""
     loop = asyncio.get_running_loop()
-    done: asyncio.Future[T] = _Outcome(loop=loop)
+    done: _Outcome[T] = _Outcome(loop=loop)
     jobs.put((call, loop, done))
     return done
 
@@ -224,17 +229,17 @@ async def _call(jobs: _Jobs, call: Callable[[], T]) -> T:
     return await _outcome(_put(jobs, call))
 
 
-async def _outcome(done: asyncio.Future[T]) -> T:
-    """The result of a queued call (see :func:`_call`): ``done`` is an
-    :class:`_Outcome`, which the task's cancellation leaves running."""
+async def _outcome(done: _Outcome[T]) -> T:
+    """The result of a queued call (see :func:`_call`)."""
     try:
         result: T = await done
     except asyncio.CancelledError:
-        if not done.done():
+        if not done.returned:
+            ended = done.ended = asyncio.get_running_loop().create_future()
             # The one anyio primitive of a call, made only once cancelled: a
             # process that only reads never loads anyio's backend.
             with anyio.CancelScope(shield=True):
-                await asyncio.wait((done,))
+                await asyncio.wait((ended,))
         if not done.cancelled():
             done.exception()  # retrieved: the caller sees its cancellation instead
         raise
@@ -252,8 +257,11 @@ async def _on_own_thread(call: Callable[[], T]) -> T:
         jobs.put(None)
 
 
-def _settle(done: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if done.done():
+def _settle(done: _Outcome[Any], result: Any, error: BaseException | None) -> None:
+    done.returned = True
+    if done.ended is not None and not done.ended.done():
+        done.ended.set_result(None)
+    if done.done():  # its waiter was cancelled
         return
     if error is not None:
         done.set_exception(error)
@@ -406,8 +414,9 @@ def _update_runs(conn: sqlite3.Connection, changed: Sequence[RunWrite]) -> int:
     the SET names (``runs_by_status``), changed or not, and most steps leave
     a run RUNNING."""
     updated = 0
-    for with_status in (True, False):
-        rows = [r for r in changed if r.status_changed is with_status]
+    named = [r for r in changed if r.status_changed]
+    unnamed = [r for r in changed if not r.status_changed]
+    for with_status, rows in ((True, named), (False, unnamed)):
         if not rows:
             continue
         status = "status = ?, " if with_status else ""
@@ -499,7 +508,7 @@ class _SqliteConnection(Connection):
         """Set when pipelined: asked at commit whether to go on before it ended."""
         self.failed = False
         """Set in the connection's thread when the commit failed (it rolled back)."""
-        self.queued: asyncio.Future[None] | None = None
+        self.queued: _Outcome[None] | None = None
         """The commit of a pipelined transaction, once queued."""
         self._settled = False
 
@@ -600,7 +609,7 @@ class _SqliteConnection(Connection):
             # every row, and a busy event loop holds it up to the switch
             # interval (5 ms) each time.
             loop = asyncio.get_running_loop()
-            flushed: asyncio.Future[None] = _Outcome(loop=loop)
+            flushed: _Outcome[None] = _Outcome(loop=loop)
 
             def tell() -> None:
                 with suppress(RuntimeError):  # the event loop closed: nobody waits

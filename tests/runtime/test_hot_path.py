@@ -298,6 +298,22 @@ async def test_a_task_cancelled_outright_while_its_call_runs_sees_it_only_once_t
         worker.stop()
 
 
+async def test_a_caller_cancelled_by_its_scope_waits_for_its_call_without_spinning() -> None:
+    # A waiter left inside its cancelled anyio scope has anyio retry the
+    # cancellation at every turn of the event loop: waiting for the call to
+    # return must not keep it there, or the loop spins for as long.
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    worker = _Worker(conn)
+    try:
+        began = time.process_time()
+        with anyio.move_on_after(0.02):
+            await worker.run(time.sleep, 0.5)
+        assert time.process_time() - began < 0.15  # spinning took about all of the 0.5 s
+    finally:
+        await worker.run(conn.close)
+        worker.stop()
+
+
 def test_the_collector_threshold_is_raised_while_engines_run_and_restored_after() -> None:
     before = gc.get_threshold()
     tuning = _GcTuning()

@@ -9,12 +9,16 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from rtspec import exit_, out, spec, task, wait
+from rtstore import run_write as run_write_row
+from rtstore import seed
 
 from wfc.runtime import Engine, RunStatus
 from wfc.runtime import task as wfc_task
 from wfc.runtime._run_rows import run_write
+from wfc.runtime.errors import StaleRunError
 from wfc.runtime.interpreter.state import RunState
 from wfc.runtime.store import open_store
 from wfc.runtime.store.schema import migrations
@@ -133,3 +137,26 @@ async def test_the_status_column_follows_the_run_through_halt_resume_and_its_end
         await engine.send_event("go", 1, run_id=run_id)
         assert (await engine.wait(run_id, timeout=10)).status is RunStatus.COMPLETED
     assert column(run_id) == "COMPLETED"
+
+
+async def test_a_stale_write_that_leaves_the_status_out_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = await open_store(f"sqlite:///{path}", 5.0)
+    try:
+        await seed(store, "r1")
+        await seed(store, "r2")
+        with pytest.raises(StaleRunError) as info:
+            async with store.transaction() as tx:
+                tx.batch.runs["r1"] = msgspec.structs.replace(run_write_row("r1", 1), status_changed=False)
+                tx.batch.runs["r2"] = msgspec.structs.replace(run_write_row("r2", 7), status_changed=False)
+        assert list(info.value.run_ids) == ["r2"]
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT id, version, state FROM runs ORDER BY id").fetchall() == [
+            ("r1", 1, '{"s":1}'),
+            ("r2", 1, '{"s":1}'),
+        ]
+    finally:
+        conn.close()
