@@ -361,7 +361,7 @@ def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwai
         )  # fmt: skip
     if changed:
         if _update_runs(conn, changed) != len(changed):
-            # Rows whose version matched were bumped by this statement.
+            # Rows whose version matched were bumped by these statements.
             current = _versions(conn, [r.id for r in changed])
             stale = [r.id for r in changed if current.get(r.id) != (r.expected_version or 0) + 1]
             raise StaleRunError(stale or [r.id for r in changed])
