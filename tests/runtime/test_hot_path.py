@@ -250,68 +250,59 @@ def test_a_step_that_leaves_the_run_running_wakes_journal_readers_not_waiters() 
     assert settled.is_set()
 
 
-async def test_a_cancelled_call_on_the_connection_thread_finishes_before_the_caller_goes_on() -> None:
+@asynccontextmanager
+async def _connection_thread() -> AsyncIterator[tuple[sqlite3.Connection, _Worker]]:
+    """A memory database's connection, served by a thread of its own."""
     conn = sqlite3.connect(":memory:", check_same_thread=False)
     worker = _Worker(conn)
-    finished = threading.Event()
-
-    def slow() -> str:
-        time.sleep(0.2)
-        finished.set()
-        return "done"
-
     try:
-        with anyio.move_on_after(0.02) as scope:
-            await worker.run(slow)
-        assert scope.cancelled_caught
-        assert finished.is_set()  # the caller waited for the call, then saw its cancellation
-        assert await worker.run(lambda: conn.execute("SELECT 41 + 1").fetchone()[0]) == 42
-        with pytest.raises(sqlite3.OperationalError):
-            await worker.run(lambda: conn.execute("SELECT nonsense FROM nowhere"))
+        yield conn, worker
     finally:
         await worker.run(conn.close)
         worker.stop()
 
 
-async def test_a_task_cancelled_outright_while_its_call_runs_sees_it_only_once_the_call_returned() -> None:
-    # Task.cancel() without an anyio scope: the outcome's future refuses to
-    # be cancelled, so the task gets its CancelledError when the call is over.
-    conn = sqlite3.connect(":memory:", check_same_thread=False)
-    worker = _Worker(conn)
+def _slow(finished: threading.Event) -> str:
+    time.sleep(0.2)
+    finished.set()
+    return "done"
+
+
+async def test_a_cancelled_call_on_the_connection_thread_finishes_before_the_caller_goes_on() -> None:
     finished = threading.Event()
+    async with _connection_thread() as (conn, worker):
+        with anyio.move_on_after(0.02) as scope:
+            await worker.run(_slow, finished)
+        assert scope.cancelled_caught
+        assert finished.is_set()  # the caller waited for the call, then saw its cancellation
+        assert await worker.run(lambda: conn.execute("SELECT 41 + 1").fetchone()[0]) == 42
+        with pytest.raises(sqlite3.OperationalError):
+            await worker.run(lambda: conn.execute("SELECT nonsense FROM nowhere"))
 
-    def slow() -> str:
-        time.sleep(0.2)
-        finished.set()
-        return "done"
 
-    try:
-        caller = asyncio.get_running_loop().create_task(worker.run(slow))
+async def test_a_task_cancelled_outright_while_its_call_runs_sees_it_only_once_the_call_returned() -> None:
+    # Task.cancel() without an anyio scope: the task waits for the call to
+    # return before its CancelledError goes on.
+    finished = threading.Event()
+    async with _connection_thread() as (conn, worker):
+        caller = asyncio.get_running_loop().create_task(worker.run(_slow, finished))
         await asyncio.sleep(0.02)
         caller.cancel()
         with pytest.raises(asyncio.CancelledError):
             await caller
         assert finished.is_set()
         assert await worker.run(lambda: conn.execute("SELECT 41 + 1").fetchone()[0]) == 42
-    finally:
-        await worker.run(conn.close)
-        worker.stop()
 
 
 async def test_a_caller_cancelled_by_its_scope_waits_for_its_call_without_spinning() -> None:
     # A waiter left inside its cancelled anyio scope has anyio retry the
     # cancellation at every turn of the event loop: waiting for the call to
     # return must not keep it there, or the loop spins for as long.
-    conn = sqlite3.connect(":memory:", check_same_thread=False)
-    worker = _Worker(conn)
-    try:
+    async with _connection_thread() as (_, worker):
         began = time.process_time()
         with anyio.move_on_after(0.02):
             await worker.run(time.sleep, 0.5)
         assert time.process_time() - began < 0.15  # spinning took about all of the 0.5 s
-    finally:
-        await worker.run(conn.close)
-        worker.stop()
 
 
 def test_the_collector_threshold_is_raised_while_engines_run_and_restored_after() -> None:
