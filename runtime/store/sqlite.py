@@ -27,7 +27,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, ClassVar, Final, Generic, TypeVar
 
 import anyio
 import msgspec
@@ -109,7 +109,7 @@ class _Worker:
             self._thread = _start_thread(self._jobs)
         return await _call(self._jobs, functools.partial(fn, *args) if args else fn)
 
-    def queue(self, fn: Callable[[], T]) -> _Outcome[T]:
+    def queue(self, fn: Callable[[], T]) -> _Call[T]:
         """Queue ``fn()`` in the connection's thread without waiting: calls
         queued after it run after it. Await the outcome with :func:`_outcome`."""
         if self._thread is None:
@@ -170,7 +170,7 @@ class _Worker:
             self._draining = False
 
 
-_Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "_Outcome[Any]"]
+_Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "_Call[Any]"]
 _Jobs = queue.SimpleQueue[_Job | None]
 
 
@@ -186,7 +186,7 @@ def _serve(jobs: _Jobs) -> None:
         job = jobs.get()
         if job is None:
             return
-        call, loop, done = job
+        call, loop, queued = job
         result: Any = None
         error: BaseException | None = None
         try:
@@ -194,32 +194,56 @@ def _serve(jobs: _Jobs) -> None:
         except BaseException as exc:  # the caller's to see
             error = exc
         with suppress(RuntimeError):  # the event loop closed: nobody waits
-            loop.call_soon_threadsafe(_settle, done, result, error)
+            loop.call_soon_threadsafe(queued.settle, result, error)
 
 
-class _Outcome(asyncio.Future[T]):
-    """The outcome of a call queued on a connection's thread, settled with
-    the one ``call_soon_threadsafe`` of :func:`_serve`. A task cancelled
-    while it awaits one gets its ``CancelledError`` at once and the call goes
-    on: :func:`_outcome` then waits, shielded, until it has returned.
-    (``asyncio.shield`` did the same with a second future and one more turn
-    of the event loop per hop; a future that refused to be cancelled, so the
-    task stayed in its cancelled anyio scope, had anyio retry the
-    cancellation on every turn of the loop until the call returned.)"""
+class _Call(Generic[T]):
+    """A call queued on a connection's thread, and its outcome once it
+    returned: set by :meth:`settle`, in the event loop's thread, from the
+    one ``call_soon_threadsafe`` of :func:`_serve`. Each waiter awaits a
+    future of its own (:func:`_outcome`), settled in that same callback: a
+    cancelled waiter cancels only its own, and the outcome stays for the
+    others and for later waiters. (``asyncio.shield`` kept it so too, with
+    one more turn of the event loop per hop.)"""
 
-    returned = False
-    """Set, in the event loop's thread, once the call returned."""
-    ended: asyncio.Future[None] | None = None
-    """Made by a cancelled waiter of a call still running; settled once it returned."""
+    __slots__ = ("_waiters", "error", "result", "returned")
+
+    def __init__(self) -> None:
+        self.returned = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def wait(self) -> asyncio.Future[None]:
+        """A future settled once the call returned (at once if it has)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.returned:
+            waiter.set_result(None)
+        else:
+            self._waiters.append(waiter)
+        return waiter
+
+    def settle(self, result: Any, error: BaseException | None) -> None:
+        self.returned, self.result, self.error = True, result, error
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():  # not a waiter cancelled meanwhile
+                waiter.set_result(None)
+
+    def outcome(self) -> T:
+        """The call's result, or its error raised."""
+        if self.error is not None:
+            raise self.error
+        result: T = self.result
+        return result
 
 
-def _put(jobs: _Jobs, call: Callable[[], T]) -> _Outcome[T]:
-    """Queue ``call()`` on the thread serving ``jobs``; its outcome, handed
-    back with one ``call_soon_threadsafe`` (await it with :func:`_outcome`)."""
-    loop = asyncio.get_running_loop()
-    done: _Outcome[T] = _Outcome(loop=loop)
-    jobs.put((call, loop, done))
-    return done
+def _put(jobs: _Jobs, call: Callable[[], T]) -> _Call[T]:
+    """Queue ``call()`` on the thread serving ``jobs`` (await its outcome
+    with :func:`_outcome`)."""
+    queued: _Call[T] = _Call()
+    jobs.put((call, asyncio.get_running_loop(), queued))
+    return queued
 
 
 async def _call(jobs: _Jobs, call: Callable[[], T]) -> T:
@@ -229,21 +253,22 @@ async def _call(jobs: _Jobs, call: Callable[[], T]) -> T:
     return await _outcome(_put(jobs, call))
 
 
-async def _outcome(done: _Outcome[T]) -> T:
-    """The result of a queued call (see :func:`_call`)."""
-    try:
-        result: T = await done
-    except asyncio.CancelledError:
-        if not done.returned:
-            ended = done.ended = asyncio.get_running_loop().create_future()
-            # The one anyio primitive of a call, made only once cancelled: a
-            # process that only reads never loads anyio's backend.
-            with anyio.CancelScope(shield=True):
-                await asyncio.wait((ended,))
-        if not done.cancelled():
-            done.exception()  # retrieved: the caller sees its cancellation instead
-        raise
-    return result
+async def _outcome(queued: _Call[T]) -> T:
+    """The outcome of a queued call, once it returned. A waiter cancelled
+    before then waits for it still, shielded, then sees its cancellation:
+    it leaves its cancelled anyio scope at once (anyio retries the
+    cancellation of a task still in one at every turn of the loop)."""
+    if not queued.returned:
+        try:
+            await queued.wait()
+        except asyncio.CancelledError:
+            if not queued.returned:
+                # The one anyio primitive of a call, made only once cancelled:
+                # a process that only reads never loads anyio's backend.
+                with anyio.CancelScope(shield=True):
+                    await asyncio.wait((queued.wait(),))
+            raise
+    return queued.outcome()
 
 
 async def _on_own_thread(call: Callable[[], T]) -> T:
@@ -255,18 +280,6 @@ async def _on_own_thread(call: Callable[[], T]) -> T:
         return await _call(jobs, call)
     finally:
         jobs.put(None)
-
-
-def _settle(done: _Outcome[Any], result: Any, error: BaseException | None) -> None:
-    done.returned = True
-    if done.ended is not None and not done.ended.done():
-        done.ended.set_result(None)
-    if done.done():  # its waiter was cancelled
-        return
-    if error is not None:
-        done.set_exception(error)
-    else:
-        done.set_result(result)
 
 
 class _Read:
@@ -508,7 +521,7 @@ class _SqliteConnection(Connection):
         """Set when pipelined: asked at commit whether to go on before it ended."""
         self.failed = False
         """Set in the connection's thread when the commit failed (it rolled back)."""
-        self.queued: _Outcome[None] | None = None
+        self.queued: _Call[None] | None = None
         """The commit of a pipelined transaction, once queued."""
         self._settled = False
 
@@ -561,10 +574,11 @@ class _SqliteConnection(Connection):
 
     def _commit_body(self, flushed: Callable[[], None] | None = None) -> None:
         """Flush the batch and the queued waits and commit (in the
-        connection's thread), calling ``flushed`` before ``COMMIT``; on
-        failure roll back before the next call queued runs, and mark
-        :attr:`failed`."""
+        connection's thread), calling ``flushed`` before ``COMMIT`` (or as
+        it ends, if it ends before); on failure roll back before the next
+        call queued runs, and mark :attr:`failed`."""
         raw = self._worker.raw
+        told = flushed is None
         try:
             self._check_after()
             if not self._begun:
@@ -574,6 +588,7 @@ class _SqliteConnection(Connection):
                 self._begun = True
             _flush(raw, self.batch, self.unwaited)
             if flushed is not None:
+                told = True
                 flushed()
             raw.execute("COMMIT")
             self._begun = False
@@ -586,6 +601,11 @@ class _SqliteConnection(Connection):
             raise
         finally:
             self._after = None  # checked: drop it, or every transaction would keep all those before
+            if not told:
+                # Ended before COMMIT (nothing to write, or failed): told
+                # all the same, before the call's own outcome goes back.
+                assert flushed is not None
+                flushed()
 
     async def commit(self) -> None:
         """Flush the batch and the queued waits and commit, in one hop; a
@@ -609,14 +629,13 @@ class _SqliteConnection(Connection):
             # every row, and a busy event loop holds it up to the switch
             # interval (5 ms) each time.
             loop = asyncio.get_running_loop()
-            flushed: _Outcome[None] = _Outcome(loop=loop)
+            flushed: _Call[None] = _Call()
 
             def tell() -> None:
                 with suppress(RuntimeError):  # the event loop closed: nobody waits
-                    loop.call_soon_threadsafe(_settle, flushed, None, None)
+                    loop.call_soon_threadsafe(flushed.settle, None, None)
 
             self.queued = self._worker.queue(functools.partial(self._commit_body, tell))
-            self.queued.add_done_callback(lambda _: _settle(flushed, None, None))  # failed before COMMIT
             await _outcome(flushed)
             return
         await self._worker.run(self._commit_body)

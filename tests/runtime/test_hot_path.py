@@ -22,7 +22,7 @@ from rtspec import exit_, out, spec, task, var, variable, wait
 from wfc.runtime import Engine, RunStatus
 from wfc.runtime import task as wfc_task
 from wfc.runtime._loop import Follow, _GcTuning
-from wfc.runtime.store.sqlite import _Worker
+from wfc.runtime.store.sqlite import _outcome, _Worker
 
 pytestmark = pytest.mark.anyio
 
@@ -303,6 +303,34 @@ async def test_a_caller_cancelled_by_its_scope_waits_for_its_call_without_spinni
         with anyio.move_on_after(0.02):
             await worker.run(time.sleep, 0.5)
         assert time.process_time() - began < 0.15  # spinning took about all of the 0.5 s
+
+
+async def test_a_queued_call_keeps_its_outcome_for_its_other_waiters_when_one_is_cancelled() -> None:
+    # One waiter's cancellation is its own: the others, and those that come
+    # later, still get the call's result or its error.
+    finished = threading.Event()
+
+    def failing() -> None:
+        _slow(finished)
+        raise ZeroDivisionError("the call's own error")
+
+    async with _connection_thread() as (_, worker):
+        with anyio.fail_after(5):  # a waiter left hanging fails the test
+            await _each_waiter_sees_the_outcome(worker.queue(failing), finished)
+
+
+async def _each_waiter_sees_the_outcome(queued: Any, finished: threading.Event) -> None:
+    cancelled = asyncio.get_running_loop().create_task(_outcome(queued))
+    other = asyncio.get_running_loop().create_task(_outcome(queued))
+    await asyncio.sleep(0.02)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert finished.is_set()  # it waited for the call all the same
+    with pytest.raises(ZeroDivisionError, match="own error"):
+        await other
+    with pytest.raises(ZeroDivisionError, match="own error"):
+        await _outcome(queued)  # a waiter after the cancelled one
 
 
 def test_the_collector_threshold_is_raised_while_engines_run_and_restored_after() -> None:
