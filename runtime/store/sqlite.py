@@ -27,6 +27,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
 import anyio
@@ -195,6 +196,8 @@ def _serve(jobs: _Jobs) -> None:
             error = exc
         with suppress(RuntimeError):  # the event loop closed: nobody waits
             loop.call_soon_threadsafe(queued.settle, result, error)
+        # Not kept while idle: a commit's job holds its whole transaction.
+        del job, call, queued, result, error
 
 
 class _Call(Generic[T]):
@@ -206,12 +209,13 @@ class _Call(Generic[T]):
     others and for later waiters. (``asyncio.shield`` kept it so too, with
     one more turn of the event loop per hop.)"""
 
-    __slots__ = ("_waiters", "error", "result", "returned")
+    __slots__ = ("_traceback", "_waiters", "error", "result", "returned")
 
     def __init__(self) -> None:
         self.returned = False
         self.result: Any = None
         self.error: BaseException | None = None
+        self._traceback: TracebackType | None = None
         self._waiters: list[asyncio.Future[None]] = []
 
     def wait(self) -> asyncio.Future[None]:
@@ -225,6 +229,7 @@ class _Call(Generic[T]):
 
     def settle(self, result: Any, error: BaseException | None) -> None:
         self.returned, self.result, self.error = True, result, error
+        self._traceback = None if error is None else error.__traceback__
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():  # not a waiter cancelled meanwhile
@@ -233,7 +238,9 @@ class _Call(Generic[T]):
     def outcome(self) -> T:
         """The call's result, or its error raised."""
         if self.error is not None:
-            raise self.error
+            # As the call left it: raised to each waiter, it would otherwise
+            # gather every waiter's frames.
+            raise self.error.with_traceback(self._traceback)
         result: T = self.result
         return result
 
@@ -262,11 +269,14 @@ async def _outcome(queued: _Call[T]) -> T:
         try:
             await queued.wait()
         except asyncio.CancelledError:
-            if not queued.returned:
-                # The one anyio primitive of a call, made only once cancelled:
-                # a process that only reads never loads anyio's backend.
-                with anyio.CancelScope(shield=True):
-                    await asyncio.wait((queued.wait(),))
+            # The one anyio primitive of a call, made only once cancelled: a
+            # process that only reads never loads anyio's backend. The shield
+            # holds off anyio's cancellations; asyncio's own, from Task.cancel(),
+            # only end one wait each.
+            with anyio.CancelScope(shield=True):
+                while not queued.returned:
+                    with suppress(asyncio.CancelledError):
+                        await asyncio.wait((queued.wait(),))
             raise
     return queued.outcome()
 
