@@ -175,6 +175,7 @@ def print_table(result: dict[str, Any]) -> None:
     groups = [("sqlite throughput", side, figures) for side, figures in sqlite["throughput"].items()]
     if sqlite.get("many"):
         groups.append(("sqlite throughput, the many runs", "wfc", sqlite["many"]))
+    groups += [("sqlite one run at a time", side, figures) for side, figures in sqlite.get("sequential", {}).items()]
     for group_name, side, figures in groups:
         print(
             f"  {group_name} {side}: cpu ms/step {_fmt(figures.get('cpu_ms_per_step'))}, "

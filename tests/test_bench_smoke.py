@@ -13,7 +13,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_quick_bench() -> tuple[dict[str, Any], str]:
+def run_quick_bench() -> tuple[dict[str, Any], str, str]:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--no-dbos", "--no-postgres"],
         capture_output=True,
@@ -24,11 +24,11 @@ def run_quick_bench() -> tuple[dict[str, Any], str]:
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1, f"expected one JSON line on stdout, got {done.stdout[-2000:]}"
-    return dict(json.loads(lines[0])), lines[0]
+    return dict(json.loads(lines[0])), lines[0], done.stderr
 
 
 def test_quick_bench_reports_every_item_8_figure_and_the_api_load_on_sqlite() -> None:
-    result, line = run_quick_bench()
+    result, line, printed = run_quick_bench()
     assert result["quick"] is True
     assert result["reps"] == 1
     figures = [row["figure"] for row in result["targets"]]
@@ -61,6 +61,8 @@ def test_quick_bench_reports_every_item_8_figure_and_the_api_load_on_sqlite() ->
     assert one_at_a_time["disk_floor_ms_wfc"] == round(
         sequential["commits_per_step"]["median"] * disk["isolated_commit_ms"]["median"], 4
     )
+    # The cost of a step of a run alone is printed beside that of many at once.
+    assert "sqlite one run at a time wfc: cpu ms/step " in printed
     assert "postgres" not in result
     timers = result["virtual_timers"]  # the harness's virtual time (issue 13): 10 children x 10 sleeps, then a year
     assert (timers["figure"], timers["timers"], timers["virtual_days"]) == ("virtual_timers", 101, 375.0)
