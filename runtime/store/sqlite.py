@@ -588,7 +588,7 @@ class _SqliteConnection(Connection):
         it ends, if it ends before); on failure roll back before the next
         call queued runs, and mark :attr:`failed`."""
         raw = self._worker.raw
-        told = flushed is None
+        told = False
         try:
             self._check_after()
             if not self._begun:
@@ -598,8 +598,8 @@ class _SqliteConnection(Connection):
                 self._begun = True
             _flush(raw, self.batch, self.unwaited)
             if flushed is not None:
-                told = True
                 flushed()
+                told = True
             raw.execute("COMMIT")
             self._begun = False
         except BaseException:
@@ -611,10 +611,9 @@ class _SqliteConnection(Connection):
             raise
         finally:
             self._after = None  # checked: drop it, or every transaction would keep all those before
-            if not told:
+            if flushed is not None and not told:
                 # Ended before COMMIT (nothing to write, or failed): told
                 # all the same, before the call's own outcome goes back.
-                assert flushed is not None
                 flushed()
 
     async def commit(self) -> None:
