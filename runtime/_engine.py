@@ -159,7 +159,11 @@ class Engine:
         self._clock = clock
         # On a shared database another process's deploy is told (see
         # SpecCache.forget_versions): the versions may be kept meanwhile.
-        self._specs = SpecCache(store.location, versions_ttl=poll_interval if store.shared else 0.0)
+        # Where one process serves (SQLite), they are kept while no other
+        # connection commits.
+        self._specs = SpecCache(
+            store.location, versions_ttl=poll_interval if store.shared else 0.0, versions_marked=not store.shared
+        )
         self._reader = Reader(store, self._specs, clock=clock, lease_seconds=lease_seconds)
         self._loop: _Loop = CommitLoop(
             store,
@@ -415,7 +419,6 @@ class Engine:
         digest = body_hash(spec)
         stored = msgspec.structs.replace(spec, hash=digest)
         result: bool = await self._loop.call(Deploy(spec=stored, body=dumps(stored), hash=digest))
-        self._specs.forget_versions([stored.name])
         return result
 
     async def get_spec(self, workflow: str, version: Version | str | int | None = None) -> WorkflowSpec:

@@ -795,6 +795,8 @@ class CommitLoop:
         if outcome.fired or outcome.timers_changed:
             self._timers_inflight -= outcome.fired
             self._timer_wake.set()
+        if outcome.deployed:  # before the reply: a start after deploy() returned must see the version
+            self._shared.specs.forget_versions(outcome.deployed)
         for reply, value in outcome.replies:
             reply.set(value)
         if self._follows:

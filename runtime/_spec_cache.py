@@ -62,6 +62,10 @@ class VersionSource(Protocol):
     async def spec_versions(self, name: str) -> list[SpecVersion]:
         """The versions of ``name``, oldest first."""
 
+    async def writes_elsewhere(self, *, wait: bool = True) -> int | None:
+        """A number that changes when another connection commits (see
+        :meth:`wfc.runtime.store.Store.writes_elsewhere`)."""
+
 
 class SpecSource(Protocol):
     """Where stored specs are read: the store, or an open transaction."""
@@ -74,35 +78,59 @@ class SpecCache:
     """Deployed specs by version, decoded once (deployed specs never change);
     and, where ``versions_ttl`` is set, which versions each workflow has."""
 
-    def __init__(self, location: str, *, versions_ttl: float = 0.0) -> None:
-        """``versions_ttl``: how long a workflow's list of deployed versions
-        (what a start without a version picks the latest of) is kept, in
-        seconds; 0 keeps none. Set where another process's deploy is told
-        (PostgreSQL's notifications, see :meth:`forget_versions`): on a
-        shared database that list was one round trip per start. The time is
-        the bound on a notification lost while the listener reconnected."""
+    def __init__(self, location: str, *, versions_ttl: float = 0.0, versions_marked: bool = False) -> None:
+        """A workflow's list of deployed versions (what a start without a
+        version picks the latest of; a read per start otherwise) is kept:
+
+        - ``versions_ttl``: for that many seconds. Set where another
+          process's deploy is told (PostgreSQL's notifications, see
+          :meth:`forget_versions`); the time is the bound on a notification
+          lost while the listener reconnected.
+        - ``versions_marked``: while no other connection committed to the
+          database (:meth:`VersionSource.writes_elsewhere`; SQLite, where
+          nothing is told, and the mark is read without a thread hop while
+          the store's writer is idle, as when runs start one at a time).
+
+        Either way this engine's own deploys forget what they change."""
         self._location = location
         self._entries: dict[SpecKey, CachedSpec] = {}
         self._versions_ttl = versions_ttl
+        self._versions_marked = versions_marked
         self._versions: dict[str, tuple[float, list[SpecVersion]]] = {}
+        self._forgotten = 0
+        """How many times versions were forgotten: a list read meanwhile may be old."""
 
     async def versions(self, source: VersionSource, workflow: str) -> list[SpecVersion]:
         """The deployed versions of ``workflow``, oldest first (empty: none)."""
-        if self._versions_ttl <= 0:
+        if self._versions_ttl > 0:
+            now = time.monotonic()
+            kept = self._versions.get(workflow)
+            if kept is not None and kept[0] > now:
+                return kept[1]
+            token = now + self._versions_ttl
+        elif self._versions_marked and (mark := await source.writes_elsewhere(wait=False)) is not None:
+            # Read before the versions: a deploy elsewhere committed after
+            # that read changes the mark the next start sees. Not waited
+            # for: behind commits, the read of the versions is no slower.
+            kept = self._versions.get(workflow)
+            if kept is not None and kept[0] == mark:
+                return kept[1]
+            token = mark
+        else:
             return await source.spec_versions(workflow)
-        now = time.monotonic()
-        kept = self._versions.get(workflow)
-        if kept is not None and kept[0] > now:
-            return kept[1]
+        forgotten = self._forgotten
         found = await source.spec_versions(workflow)
-        if found:  # an unknown workflow is asked again: its first deploy must show at once
-            self._versions[workflow] = (now + self._versions_ttl, found)
+        # An unknown workflow is asked again: its first deploy must show at
+        # once. Nor is a list kept that a deploy may have changed meanwhile.
+        if found and forgotten == self._forgotten:
+            self._versions[workflow] = (token, found)
         return found
 
     def forget_versions(self, workflows: Iterable[str] = ()) -> None:
         """Drop the kept version lists of ``workflows`` (none given: all):
         a version of them was deployed."""
         names = tuple(workflows)
+        self._forgotten += 1
         if not names:
             self._versions.clear()
         for name in names:

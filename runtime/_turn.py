@@ -197,6 +197,8 @@ class Outcome:
     fired: set[tuple[str, int]] = field(default_factory=set)
     finished: dict[str, tuple[bytes, CachedSpec]] = field(default_factory=dict)
     """Runs this turn finished: their stored state as written, and their spec."""
+    deployed: set[str] = field(default_factory=set)
+    """Workflows this turn deployed a version of."""
 
 
 class Turn:
@@ -464,6 +466,7 @@ class Turn:
             )
         )
         self.tx.batch.deployed.add(spec.name)
+        self.outcome.deployed.add(spec.name)
         self.outcome.replies.append((command.reply, True))
 
     async def migrate(self, command: Migrate) -> None:

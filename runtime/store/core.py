@@ -700,14 +700,15 @@ class Store:
         single-process store does this in :meth:`register_engine` only."""
         return await self.dialect.reap_engines(now, lease)
 
-    async def writes_elsewhere(self) -> int | None:
+    async def writes_elsewhere(self, *, wait: bool = True) -> int | None:
         """A number that changes when another connection to the database (of
         another process, or another engine) commits, and stays the same for
         this store's own commits; ``None`` where the database cannot tell
-        (then anything may have changed). Where nothing else sends wakeups
-        (:meth:`subscribe`), an engine looks at the runs it waits for only
-        when it changed."""
-        return await self.dialect.writes_elsewhere()
+        (then anything may have changed), and, unless ``wait``, where it
+        cannot tell without waiting for the store's own work. Where nothing
+        else sends wakeups (:meth:`subscribe`), an engine looks at the runs
+        it waits for only when it changed."""
+        return await self.dialect.writes_elsewhere(wait=wait)
 
     def subscribe(self, handler: WakeupHandler) -> None:
         """Call ``handler`` (in the event loop) when another process leaves

@@ -195,8 +195,9 @@ class Dialect(abc.ABC):
         del now, lease
         return 0
 
-    async def writes_elsewhere(self) -> int | None:
+    async def writes_elsewhere(self, *, wait: bool = True) -> int | None:
         """See :meth:`~wfc.runtime.store.Store.writes_elsewhere`."""
+        del wait
         return None
 
     def subscribe(self, handler: WakeupHandler) -> None:

@@ -864,10 +864,17 @@ class SqliteDialect(Dialect):
     def any_of(self, column: str, values: Sequence[Any]) -> Statement:
         return f"{column} IN ({','.join('?' * len(values))})", list(values)
 
-    async def writes_elsewhere(self) -> int | None:
+    async def writes_elsewhere(self, *, wait: bool = True) -> int | None:
         # SQLite's data_version, read on the connection this store commits
-        # on: other connections' commits change it, its own do not.
-        return await self._writer.run(_data_version, self._writer.raw)
+        # on: other connections' commits change it, its own do not. A
+        # counter in memory, read here unless the connection's thread is
+        # busy (then behind what it does, or not at all).
+        if self._writer.idle():
+            # Here, the connection may not wait for a lock: if it would
+            # have to, asked again on the thread (or not at all).
+            with suppress(sqlite3.Error):
+                return _data_version(self._writer.raw)
+        return await self._writer.run(_data_version, self._writer.raw) if wait else None
 
     # ---------------------------------------------------------------- statements
 

@@ -225,6 +225,46 @@ async def test_a_run_alone_commits_every_step_on_the_event_loops_thread(sqlite_u
         assert commits.here().count(True) == 3  # started, a done, b done (a heartbeat is the thread's)
 
 
+async def test_a_start_reads_the_deployed_versions_again_only_once_another_connection_committed(
+    sqlite_url: str, sqlite_path: Path
+) -> None:
+    first = spec("versioned", [("end", exit_(1))])
+    second = spec("versioned", [("end", exit_(2))], version=(2, 0))
+    async with Engine.open(sqlite_url, poll_interval=60) as engine:  # no poll makes the writer busy
+        reads: list[str] = []
+        reader = engine._store.dialect._reader.raw  # type: ignore[attr-defined]
+        reader.set_trace_callback(lambda s: reads.append(s) if s.startswith(VERSIONS) else None)
+        await engine.deploy(first)
+        for _ in range(3):
+            run = await engine.wait(await engine.start("versioned", {}))
+            assert (run.version.major, run.output) == (1, 1)
+        assert len(reads) == 1  # kept since the first start: nothing else committed
+        async with Engine.open(sqlite_url, serve=False) as other:  # as another process would
+            await other.deploy(second)
+        run = await engine.wait(await engine.start("versioned", {}))
+        assert (run.version.major, run.output) == (2, 2)
+        assert len(reads) == 2
+
+
+async def test_the_mark_of_other_connections_commits_is_read_here_or_while_the_writer_is_busy_not_at_all(
+    sqlite_url: str,
+) -> None:
+    async with _store(sqlite_url) as store, _store(sqlite_url) as other:
+        before = await store.writes_elsewhere(wait=False)
+        await seed(store)  # its own commit
+        assert before is not None and await store.writes_elsewhere(wait=False) == before
+        await seed(other, "r2")
+        after = await store.writes_elsewhere(wait=False)
+        assert after is not None and after != before
+        release = threading.Event()
+        queued = _writer(store).queue(lambda: release.wait(5))
+        assert await store.writes_elsewhere(wait=False) is None  # would wait behind the busy call
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(anyio.to_thread.run_sync, lambda: (time.sleep(0.05), release.set()))
+            assert await store.writes_elsewhere() == after  # waited for
+        await sqlite_store._outcome(queued)
+
+
 async def test_a_commit_cancelled_while_queued_still_lands(sqlite_url: str, sqlite_path: Path) -> None:
     async with _store(sqlite_url) as store:
         await seed(store)
