@@ -76,7 +76,8 @@ class SpecSource(Protocol):
 
 class SpecCache:
     """Deployed specs by version, decoded once (deployed specs never change);
-    and, where ``versions_ttl`` is set, which versions each workflow has."""
+    and, where told to keep them (see :meth:`__init__`), which versions
+    each workflow has."""
 
     def __init__(self, location: str, *, versions_ttl: float = 0.0, versions_marked: bool = False) -> None:
         """A workflow's list of deployed versions (what a start without a

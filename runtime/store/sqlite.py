@@ -11,11 +11,13 @@ loss, not just a process crash (batching many runs per commit is what keeps
 this affordable); ``busy_timeout`` so another process writing briefly makes us
 wait instead of fail; ``foreign_keys=ON``.
 
-Each connection is used from worker threads one call at a time
+Each connection is used from a thread of its own one call at a time
 (:class:`_Worker`). A call is a whole unit of work, not one statement: the
 statements the core hands over together run in one thread hop, ``BEGIN
 IMMEDIATE`` goes with the first of a transaction, and every queued write goes
-with ``COMMIT``. Hops, not statements, are what latency is made of.
+with ``COMMIT``. Hops, not statements, are what latency is made of; a commit
+nothing waits behind is made with none, on the event loop's thread, while
+the connection's thread is idle (see :meth:`_SqliteConnection._start_commit`).
 """
 
 from __future__ import annotations
