@@ -198,7 +198,7 @@ class Outcome:
     finished: dict[str, tuple[bytes, CachedSpec]] = field(default_factory=dict)
     """Runs this turn finished: their stored state as written, and their spec."""
     deployed: set[str] = field(default_factory=set)
-    """Workflows this turn deployed a version of."""
+    """Workflows this turn deployed a version of (or found it deployed)."""
 
 
 class Turn:
@@ -453,6 +453,9 @@ class Turn:
         if existing is not None:
             if existing.hash != command.hash:
                 raise DeployConflictError(spec.name, str(spec.version))
+            # Deployed elsewhere, maybe just now: a start after this call
+            # returned must see it, told yet or not.
+            self.outcome.deployed.add(spec.name)
             self.outcome.replies.append((command.reply, False))
             return
         await self.tx.insert_spec(

@@ -69,8 +69,10 @@ T = TypeVar("T")
 #: Most ids one statement lists: well under SQLite's limit on parameters.
 _MAX_IDS: Final = 500
 #: A commit nothing waits behind runs on the event loop's thread while the
-#: last ``COMMIT`` took no longer than this (see :meth:`_SqliteConnection.commit`).
+#: last ``COMMIT`` took no longer than this (see :meth:`_SqliteConnection._here`)
 INLINE_COMMIT_SECONDS: Final = 0.002
+#: and it writes no more rows than this (a step of a run writes about six).
+INLINE_COMMIT_ROWS: Final = 32
 
 
 async def open_sqlite(url_rest: str, now: float, *, read_only: bool = False) -> Store:
@@ -549,6 +551,18 @@ def _flush_user_tasks(conn: sqlite3.Connection, batch: WriteBatch) -> None:
         )
 
 
+def _small(batch: WriteBatch, unwaited: Sequence[Unwait]) -> bool:
+    """Whether ``batch`` and ``unwaited`` write (or delete) no more than
+    :data:`INLINE_COMMIT_ROWS` rows."""
+    rows = len(batch.runs) + len(batch.journal) + len(batch.tasks) + len(batch.timers)
+    rows += len(batch.user_tasks) + len(unwaited)
+    if rows > INLINE_COMMIT_ROWS:
+        return False
+    for run in batch.runs.values():
+        rows += len(run.threads or ()) + len(run.search or ())
+    return rows <= INLINE_COMMIT_ROWS
+
+
 class _Pipeline:
     """The last pipelined transaction of a writer connection whose commit
     the engine has not awaited yet (see :meth:`_SqliteConnection.pipeline`)."""
@@ -709,35 +723,39 @@ class _SqliteConnection(Connection):
 
     def _start_commit(self) -> _Call[None]:
         """The commit's call, made at once on the event loop's thread when
-        the connection's thread has nothing queued, the last ``COMMIT`` was
-        quick and the write lock is free; queued on the connection's thread
-        otherwise.
+        it is small and nothing stands in its way (:meth:`_here`); queued on
+        the connection's thread otherwise."""
+        if self._here():
+            return self._worker.here(self._commit_body)
+        return self._worker.queue(self._commit_body)
+
+    def _here(self) -> bool:
+        """Whether to commit on the calling thread, the event loop's, and
+        if so begin the transaction there.
 
         Made here, a commit nothing waits behind (a run alone) spares the
         two thread switches of a hop and the cold caches of a thread woken
-        once per commit. The event loop is held meanwhile: for the writes,
-        which take about as long as the turn took to build them on this
-        same thread, and for the disk's flush, which the last ``COMMIT``'s
-        time foretells (:data:`INLINE_COMMIT_SECONDS`; the first is made on
-        the thread, and a slow one sends the next there). What it does not
-        foretell is the ``COMMIT`` that checkpoints the WAL (every 1,000
-        pages: about one in a hundred of a run alone's, 2-3 ms on this
-        machine's disk). Never a wait for another process's write lock:
-        that is asked for without waiting, and a commit that would wait is
-        queued on the thread, which waits as configured."""
+        once per commit. The event loop is held meanwhile, so only a commit
+        that can be quick is: the connection's thread has nothing queued
+        (no call overlaps it or is overtaken); nothing of the transaction
+        ran there (its only writes are its batch) and the batch is small
+        (:data:`INLINE_COMMIT_ROWS`); the last ``COMMIT`` was quick, which
+        foretells the disk's flush (:data:`INLINE_COMMIT_SECONDS`; the
+        first is made on the thread, and a slow one sends the next there).
+        What it does not foretell is the ``COMMIT`` that checkpoints the WAL
+        (every 1,000 pages: about one in a hundred of a run alone's, 2-3 ms
+        on this machine's disk). And never a wait for another process's
+        write lock: it is asked for without waiting, and a commit that would
+        wait is queued on the thread, which waits as configured."""
         worker = self._worker
-        if not worker.idle() or worker.last_commit > INLINE_COMMIT_SECONDS or not self._lock_here():
-            return worker.queue(self._commit_body)
-        return worker.here(self._commit_body)
-
-    def _lock_here(self) -> bool:
-        """Begin the transaction on the calling thread unless it began or
-        has nothing to write; False if another process holds the write lock."""
-        if self._begun or (not self.batch and not self.unwaited) or self._read_only_error is not None:
-            return True
+        if self._begun or not worker.idle() or worker.last_commit > INLINE_COMMIT_SECONDS:
+            return False
+        if (not self.batch and not self.unwaited) or self._read_only_error is not None:
+            return True  # nothing to write: no statement at all
+        if not _small(self.batch, self.unwaited):
+            return False
         if self._after is not None and self._after.failed:
             return True  # fails before BEGIN (_check_after)
-        worker = self._worker
         try:
             if worker.waits:
                 worker.raw.execute("PRAGMA busy_timeout = 0")

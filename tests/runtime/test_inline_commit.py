@@ -25,8 +25,9 @@ from rtstore import run_write, seed
 
 from wfc.runtime import Engine, RunStatus
 from wfc.runtime import task as wfc_task
-from wfc.runtime.store import Store, open_store
+from wfc.runtime.store import SpecRecord, Store, open_store
 from wfc.runtime.store import sqlite as sqlite_store
+from wfc.specs import body_hash, dumps
 
 pytestmark = pytest.mark.anyio
 
@@ -206,6 +207,22 @@ async def test_a_commit_made_here_that_fails_rolls_back_and_raises_where_a_queue
     assert _run_ids(sqlite_path) == ["r1", "r2"]
 
 
+async def test_a_big_batch_or_a_transaction_begun_on_the_thread_is_committed_there(sqlite_url: str) -> None:
+    async with _store(sqlite_url) as store:
+        await seed(store)
+        commits = Commits(store)
+        async with store.transaction(pipelined=_lone) as tx:
+            for n in range(sqlite_store.INLINE_COMMIT_ROWS + 1):
+                tx.batch.runs[f"big{n}"] = run_write(f"big{n}", None)
+        await tx.committed()
+        async with store.transaction(pipelined=_lone) as tx:
+            assert await tx.get_spec("w", 1, 0) is not None  # a statement: the transaction begins on the thread
+            tx.batch.runs["r2"] = run_write("r2", None)
+        await tx.committed()
+        await _write_run(store, "r3")
+        assert commits.here() == [False, False, True]
+
+
 @wfc_task("inline-add")
 async def inline_add(x: int) -> int:
     return x + 1
@@ -216,7 +233,7 @@ async def test_a_run_alone_commits_every_step_on_the_event_loops_thread(sqlite_u
         "inline",
         [("a", task("inline-add", 1)), ("b", task("inline-add", out("a"))), ("end", exit_(out("b")))],
     )
-    async with Engine.open(sqlite_url, tasks=[inline_add]) as engine:
+    async with Engine.open(sqlite_url, tasks=[inline_add], poll_interval=60) as engine:
         await engine.deploy(steps)
         await engine.wait(await engine.start("inline", {}))  # the first run opens the threads
         commits = Commits(engine._store)
@@ -295,10 +312,38 @@ async def test_a_commit_cancelled_while_queued_still_lands(sqlite_url: str, sqli
 
 async def test_a_run_alone_on_a_memory_database_commits_on_the_event_loops_thread() -> None:
     steps = spec("inline-memory", [("a", task("inline-add", 4)), ("end", exit_(out("a")))])
-    async with Engine.open("sqlite:///:memory:", tasks=[inline_add]) as engine:
+    async with Engine.open("sqlite:///:memory:", tasks=[inline_add], poll_interval=60) as engine:
         await engine.deploy(steps)
         await engine.wait(await engine.start("inline-memory", {}))
         commits = Commits(engine._store)
         run = await engine.wait(await engine.start("inline-memory", {}))
         assert run.status is RunStatus.COMPLETED and run.output == 5
         assert commits.here().count(True) == 2
+
+
+async def test_a_deploy_is_seen_by_the_next_start_whichever_engine_stored_it(db_url: str) -> None:
+    versions = [spec("versioned", [("end", exit_(major))], version=(major, 0)) for major in (1, 2, 3)]
+    async with (
+        Engine.open(db_url, poll_interval=60) as engine,  # the versions it keeps are not aged out meanwhile
+        Engine.open(db_url, serve=False, poll_interval=60) as other,
+    ):
+        forgotten: list[str] = []
+        forget = engine._specs.forget_versions
+        engine._specs.forget_versions = lambda names=(): (forgotten.extend(names), forget(names))[1]  # type: ignore[method-assign]
+
+        async def latest() -> int:
+            run = await engine.wait(await engine.start("versioned", {}))
+            assert run.output == run.version.major
+            return run.version.major
+
+        await engine.deploy(versions[0])
+        assert [await latest(), await latest()] == [1, 1]
+        await engine.deploy(versions[1])  # by this engine: its own commits leave SQLite's mark as it was
+        assert await latest() == 2
+        async with other._store.transaction() as tx:  # stored elsewhere, its notice lost (PostgreSQL)
+            third = versions[2]
+            await tx.insert_spec(SpecRecord("versioned", 3, 0, body_hash(third), dumps(third), 1.0))
+        forgotten.clear()
+        assert await engine.deploy(third) is False  # found deployed
+        assert forgotten == ["versioned"]
+        assert await latest() == 3
