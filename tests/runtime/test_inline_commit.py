@@ -89,6 +89,14 @@ async def _store(url: str) -> AsyncIterator[Store]:
         await store.close()
 
 
+@asynccontextmanager
+async def _seeded(url: str) -> AsyncIterator[tuple[Store, Commits]]:
+    """A store holding run ``r1``, its COMMITs watched from then on."""
+    async with _store(url) as store:
+        await seed(store)
+        yield store, Commits(store)
+
+
 async def _write_run(store: Store, run_id: str, pipelined: Callable[[], bool] | None = _lone) -> None:
     async with store.transaction(pipelined=pipelined) as tx:
         tx.batch.runs[run_id] = run_write(run_id, None)
@@ -98,9 +106,7 @@ async def _write_run(store: Store, run_id: str, pipelined: Callable[[], bool] | 
 async def test_a_commit_nothing_waits_behind_is_made_on_the_event_loops_thread(
     sqlite_url: str, sqlite_path: Path
 ) -> None:
-    async with _store(sqlite_url) as store:
-        await seed(store)
-        commits = Commits(store)
+    async with _seeded(sqlite_url) as (store, commits):
         await _write_run(store, "r2")  # pipelined, the loop awaiting it whole
         await _write_run(store, "r3", pipelined=None)  # any other transaction
         assert commits.here() == [True, True]
@@ -111,9 +117,7 @@ async def test_a_commit_nothing_waits_behind_is_made_on_the_event_loops_thread(
 async def test_a_commit_behind_a_call_still_on_the_connections_thread_is_queued_behind_it(
     sqlite_url: str, sqlite_path: Path
 ) -> None:
-    async with _store(sqlite_url) as store:
-        await seed(store)
-        commits = Commits(store)
+    async with _seeded(sqlite_url) as (store, commits):
         release, order = threading.Event(), []
 
         def busy() -> None:
@@ -137,9 +141,7 @@ async def test_a_commit_behind_a_call_still_on_the_connections_thread_is_queued_
 async def test_after_a_slow_commit_the_next_is_queued_and_once_commits_are_quick_made_here_again(
     sqlite_url: str,
 ) -> None:
-    async with _store(sqlite_url) as store:
-        await seed(store)
-        commits = Commits(store)
+    async with _seeded(sqlite_url) as (store, commits):
         writer = _writer(store)
         writer.last_commit = 6.0  # as after a slow disk's flush
         await _write_run(store, "r2")
@@ -151,9 +153,7 @@ async def test_after_a_slow_commit_the_next_is_queued_and_once_commits_are_quick
 async def test_a_commit_never_waits_on_the_event_loop_for_another_processs_write_lock(
     sqlite_path: Path, sqlite_url: str
 ) -> None:
-    async with _store(f"{sqlite_url}?busy_timeout=10") as store:
-        await seed(store)
-        commits = Commits(store)
+    async with _seeded(f"{sqlite_url}?busy_timeout=10") as (store, commits):
         other = sqlite3.connect(sqlite_path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another process writes, and takes its time
         ticks = 0
@@ -191,9 +191,7 @@ async def test_a_commit_never_waits_on_the_event_loop_for_another_processs_write
 async def test_a_commit_made_here_that_fails_rolls_back_and_raises_where_a_queued_one_would(
     sqlite_url: str, sqlite_path: Path
 ) -> None:
-    async with _store(sqlite_url) as store:
-        await seed(store)
-        commits = Commits(store)
+    async with _seeded(sqlite_url) as (store, commits):
         with pytest.raises(sqlite3.IntegrityError):
             await _write_run(store, "r1", pipelined=None)  # r1 exists: raised by the commit
         async with store.transaction(pipelined=_lone) as tx:
@@ -208,9 +206,7 @@ async def test_a_commit_made_here_that_fails_rolls_back_and_raises_where_a_queue
 
 
 async def test_a_big_batch_or_a_transaction_begun_on_the_thread_is_committed_there(sqlite_url: str) -> None:
-    async with _store(sqlite_url) as store:
-        await seed(store)
-        commits = Commits(store)
+    async with _seeded(sqlite_url) as (store, commits):
         async with store.transaction(pipelined=_lone) as tx:
             for n in range(sqlite_store.INLINE_COMMIT_ROWS + 1):
                 tx.batch.runs[f"big{n}"] = run_write(f"big{n}", None)
