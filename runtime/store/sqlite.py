@@ -152,12 +152,7 @@ class _Worker:
         """Call ``fn()`` on the calling thread, now, as the connection's
         thread would (only while :meth:`idle`): its outcome is the call's."""
         call: _Call[T] = _Call()
-        try:
-            result = fn()
-        except BaseException as exc:  # the caller's to see, as from the thread
-            call.settle(None, exc)
-        else:
-            call.settle(result, None)
+        call.settle(*_called(fn))
         return call
 
     def stop(self) -> None:
@@ -220,6 +215,15 @@ def _waiting(raw: sqlite3.Connection, busy_timeout: float, fn: Callable[[], T]) 
     return fn()
 
 
+def _called(fn: Callable[[], T]) -> tuple[T | None, BaseException | None]:
+    """What ``fn()`` returned, or what it raised: the caller's to see,
+    wherever it ran."""
+    try:
+        return fn(), None
+    except BaseException as exc:
+        return None, exc
+
+
 _Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "_Call[Any]"]
 _Jobs = queue.SimpleQueue[_Job | None]
 
@@ -237,12 +241,7 @@ def _serve(jobs: _Jobs) -> None:
         if job is None:
             return
         call, loop, queued = job
-        result: Any = None
-        error: BaseException | None = None
-        try:
-            result = call()
-        except BaseException as exc:  # the caller's to see
-            error = exc
+        result, error = _called(call)
         with suppress(RuntimeError):  # the event loop closed: nobody waits
             loop.call_soon_threadsafe(queued.settle, result, error)
         # Not kept while idle: a commit's job holds its whole transaction.
