@@ -62,15 +62,16 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             _peers(through, "steps_per_s"),
         )
     )
-    at_one = _median(through["wfc"]["steps_per_s"]) or 0.0
-    rows.append(
-        _row(
-            f"SQLite, {sizes['many']} concurrent runs, steps/s (target: no lower than at {sizes['concurrent']})",
-            sqlite["many"]["steps_per_s"],
-            at_one,
-            AT_LEAST,
-        )
+    many = _row(
+        f"SQLite, {sizes['many']} concurrent runs: steps/s over that at {sizes['concurrent']}, "
+        "measured in pairs (target: no lower)",
+        sqlite["many"]["ratio_to_concurrent_in_pairs"],
+        1.0,
+        AT_LEAST,
     )
+    many["steps_per_s"] = _median(sqlite["many"]["steps_per_s"])
+    many[f"steps_per_s_at_{sizes['concurrent']}"] = _median(through["wfc"]["steps_per_s"])
+    rows.append(many)
     sequential = sqlite["sequential"]
     one_at_a_time = _row(
         "SQLite, one run at a time, ms per step",
@@ -154,6 +155,14 @@ def print_table(result: dict[str, Any]) -> None:
             f"  {row['figure']}: {value}{spread_text} (target {row['target_rule']} {row['target']:g}: {met}) {peers}",
             file=out,
         )
+        if row.get("steps_per_s") is not None:
+            sizes = result["sizes"]
+            at_usual = row[f"steps_per_s_at_{sizes['concurrent']}"]
+            print(
+                f"    steps/s, medians: {row['steps_per_s']:g} at {sizes['many']} runs, "
+                f"{at_usual:g} at {sizes['concurrent']}",
+                file=out,
+            )
         floor = row.get("disk_floor_ms_wfc")
         if floor is not None:
             print(
@@ -277,6 +286,13 @@ def markdown(result: dict[str, Any]) -> str:
             + " | ".join("" if peer is None else f"{peer:.4g}" for peer in peers)
             + f" | {' / '.join(f'{t:g}' for t in times)} |"
         )
+        if row.get("steps_per_s") is not None:
+            sizes = result["sizes"]
+            at_usual = row[f"steps_per_s_at_{sizes['concurrent']}"]
+            lines.append(
+                f"| same, steps/s (medians) | | {row['steps_per_s']:.4g} at {sizes['many']}, "
+                f"{at_usual:.4g} at {sizes['concurrent']} | | | |"
+            )
         if row.get("disk_floor_ms_wfc") is not None:
             floors = [row.get(f"disk_floor_ms_{side}") for side in ("wfc", "dbos_default_journal", "dbos_wal")]
             cells = " | ".join("" if floor is None else f"{floor:.4g}" for floor in floors)

@@ -80,17 +80,25 @@ def _interleaved(rep: int, sides: list[str]) -> list[str]:
 
 
 def engines(
-    scenario: str, count: int, reps: int, with_dbos: bool, progress: Progress
+    scenario: str, count: int, reps: int, with_dbos: bool, progress: Progress, *, many: int | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    """wfc and (optionally) DBOS in both journal modes, ``reps`` times each."""
-    sides = ["wfc", *(DBOS_MODES if with_dbos else [])]
+    """wfc and (optionally) DBOS in both journal modes, ``reps`` times each.
+
+    With ``many``, wfc is measured at ``many`` runs too (side
+    ``wfc_many``), right beside its measurement at ``count`` in every
+    repetition: the two sizes are compared pair by pair, each pair under
+    the machine's load of the same half minute (measured in phases minutes
+    apart, the load that changed in between moved the ratio more than the
+    engine did)."""
+    sides = ["wfc", *(["wfc_many"] if many else []), *(DBOS_MODES if with_dbos else [])]
     found: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for rep in range(reps):
         for side in _interleaved(rep, sides):
-            progress(f"sqlite {scenario} {count}: {side}, rep {rep + 1}/{reps}")
+            size = many if side == "wfc_many" and many else count
+            progress(f"sqlite {scenario} {size}: {side}, rep {rep + 1}/{reps}")
             with tempfile.TemporaryDirectory() as tmp:
-                if side == "wfc":
-                    found[side].append(child("wfc_bench.py", scenario, _sqlite(tmp, "wfc.db"), count))
+                if side.startswith("wfc"):
+                    found[side].append(child("wfc_bench.py", scenario, _sqlite(tmp, "wfc.db"), size))
                 else:
                     found[side].append(
                         child("dbos_bench.py", scenario, _sqlite(tmp, "dbos.db"), count, *DBOS_MODES[side])
@@ -98,14 +106,12 @@ def engines(
     return found
 
 
-def many_runs(count: int, reps: int, progress: Progress) -> list[dict[str, Any]]:
-    """wfc alone with ``count`` runs at once (DBOS would take minutes)."""
-    found = []
-    for rep in range(reps):
-        progress(f"sqlite throughput {count}: wfc, rep {rep + 1}/{reps}")
-        with tempfile.TemporaryDirectory() as tmp:
-            found.append(child("wfc_bench.py", "throughput", _sqlite(tmp, "wfc.db"), count))
-    return found
+def paired_ratios(found: dict[str, list[dict[str, Any]]]) -> list[float]:
+    """wfc's steps/s at many runs over that at the usual count, one ratio
+    per repetition (see :func:`engines`)."""
+    return [
+        many["steps_per_s"] / usual["steps_per_s"] for many, usual in zip(found["wfc_many"], found["wfc"], strict=True)
+    ]
 
 
 def metrics_cost(count: int, reps: int, progress: Progress) -> dict[str, Any]:

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -46,7 +48,16 @@ def test_quick_bench_reports_every_item_8_figure_and_the_api_load_on_sqlite() ->
     assert wfc["cpu_ms_per_step"]["median"] > 0
     if Path("/proc/self/io").exists():  # Linux says what a process wrote to storage
         assert wfc["written_kb_per_step"]["median"] > 0
-    assert result["sqlite"]["many"]["steps"]["median"] == result["sizes"]["many"] * 5
+    many = result["sqlite"]["many"]
+    assert many["steps"]["median"] == result["sizes"]["many"] * 5
+    # The many runs are measured beside the usual count, pair by pair: the
+    # target's figure is the ratio within each pair.
+    ratio = many["ratio_to_concurrent_in_pairs"]
+    assert ratio["n"] == 1
+    assert ratio["median"] == pytest.approx(many["steps_per_s"]["median"] / wfc["steps_per_s"]["median"], rel=1e-3)
+    many_row = result["targets"][1]
+    assert "measured in pairs" in many_row["figure"]
+    assert (many_row["value"], many_row["target"]) == (ratio["median"], 1.0)
 
     restart = result["restart"]
     assert restart["in_flight_runs"] == result["sizes"]["restart"]
@@ -71,10 +82,12 @@ def test_quick_bench_reports_every_item_8_figure_and_the_api_load_on_sqlite() ->
     table = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "report.py")], input=line, capture_output=True, text=True, check=True
     ).stdout.splitlines()
-    # The README's Markdown table: header, rule, one row per target, and the disk's floor under one run at a time.
-    assert len(table) == 2 + len(figures) + 1
-    assert table[4].startswith(f"| {figures[2]} |") and table[5].startswith("| same, the disk alone")
+    # The README's Markdown table: header, rule, one row per target, the steps/s of the pair's two sizes, and
+    # the disk's floor under one run at a time.
+    assert len(table) == 2 + len(figures) + 2
     assert table[2].startswith(f"| {figures[0]} |")
+    assert table[3].startswith(f"| {figures[1]} |") and table[4].startswith("| same, steps/s (medians)")
+    assert table[5].startswith(f"| {figures[2]} |") and table[6].startswith("| same, the disk alone")
 
     # The API load test, tiny: a real `wfc server` on loopback over the stored runs.
     api = result["api"]
