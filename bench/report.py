@@ -81,6 +81,10 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         _peers(sequential, "median_ms_per_step"),
     )
     one_at_a_time.update(disk_floor(sequential, result["limits"]["sqlite_wal_full"]))
+    in_memory = sqlite.get("sequential_in_memory")
+    if in_memory:
+        one_at_a_time["in_memory_ms"] = _median(in_memory["median_ms_per_step"])
+        one_at_a_time["in_memory_cpu_ms"] = _median(in_memory["cpu_ms_per_step"])
     rows.append(one_at_a_time)
     children = result["children"]
     rows.append(
@@ -170,6 +174,12 @@ def print_table(result: dict[str, Any]) -> None:
                 f"{row['isolated_commit_ms']:g} ms)",
                 file=out,
             )
+        if row.get("in_memory_ms") is not None:
+            print(
+                f"    the engine alone, its file in memory: {row['in_memory_ms']:g} ms per step "
+                f"(CPU {row['in_memory_cpu_ms']:g})",
+                file=out,
+            )
     timers = result.get("virtual_timers")
     if timers:
         spread = timers["seconds_spread"]
@@ -185,6 +195,8 @@ def print_table(result: dict[str, Any]) -> None:
     if sqlite.get("many"):
         groups.append(("sqlite throughput, the many runs", "wfc", sqlite["many"]))
     groups += [("sqlite one run at a time", side, figures) for side, figures in sqlite.get("sequential", {}).items()]
+    if sqlite.get("sequential_in_memory"):
+        groups.append(("sqlite one run at a time, its file in memory", "wfc", sqlite["sequential_in_memory"]))
     for group_name, side, figures in groups:
         print(
             f"  {group_name} {side}: cpu ms/step {_fmt(figures.get('cpu_ms_per_step'))}, "
@@ -298,6 +310,9 @@ def markdown(result: dict[str, Any]) -> str:
             cells = " | ".join("" if floor is None else f"{floor:.4g}" for floor in floors)
             label = f"same, the disk alone (commits/step times an isolated commit, {row['isolated_commit_ms']:.4g} ms)"
             lines.append(f"| {label} | | {cells} | |")
+        if row.get("in_memory_ms") is not None:
+            label = "same, the engine alone: its file in memory (tmpfs), no disk"
+            lines.append(f"| {label} | | {row['in_memory_ms']:.4g} (CPU {row['in_memory_cpu_ms']:.4g}) | | | |")
     return "\n".join(lines)
 
 

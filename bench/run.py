@@ -62,7 +62,9 @@ def sqlite_figures(sizes: sqlite_suite.Sizes, reps: int, with_dbos: bool) -> dic
     result["many"] = merge_reps(found.pop("wfc_many"))
     result["many"]["ratio_to_concurrent_in_pairs"] = spread(ratios)
     result["throughput"] = {side: merge_reps(side_reps) for side, side_reps in found.items()}
-    found = sqlite_suite.engines("sequential", sizes.sequential, reps, with_dbos, progress)
+    found = sqlite_suite.engines("sequential", sizes.sequential, reps, with_dbos, progress, in_memory=True)
+    if "wfc_in_memory" in found:
+        result["sequential_in_memory"] = merge_reps(found.pop("wfc_in_memory"))
     result["sequential"] = {side: merge_reps(side_reps) for side, side_reps in found.items()}
     return result
 

@@ -79,8 +79,19 @@ def _interleaved(rep: int, sides: list[str]) -> list[str]:
     return sides if rep % 2 == 0 else sides[::-1]
 
 
+#: A folder in memory (tmpfs), where a commit's flush costs no disk.
+MEMORY_FOLDER = "/dev/shm"
+
+
 def engines(
-    scenario: str, count: int, reps: int, with_dbos: bool, progress: Progress, *, many: int | None = None
+    scenario: str,
+    count: int,
+    reps: int,
+    with_dbos: bool,
+    progress: Progress,
+    *,
+    many: int | None = None,
+    in_memory: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
     """wfc and (optionally) DBOS in both journal modes, ``reps`` times each.
 
@@ -89,14 +100,18 @@ def engines(
     repetition: the two sizes are compared pair by pair, each pair under
     the machine's load of the same half minute (measured in phases minutes
     apart, the load that changed in between moved the ratio more than the
-    engine did)."""
-    sides = ["wfc", *(["wfc_many"] if many else []), *(DBOS_MODES if with_dbos else [])]
+    engine did). With ``in_memory``, wfc runs a second time on a file in
+    :data:`MEMORY_FOLDER` (side ``wfc_in_memory``, where there is one):
+    the engine's own cost, without the disk's."""
+    memory = in_memory and os.path.isdir(MEMORY_FOLDER)
+    sides = ["wfc", *(["wfc_many"] if many else []), *(["wfc_in_memory"] if memory else [])]
+    sides += DBOS_MODES if with_dbos else []
     found: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for rep in range(reps):
         for side in _interleaved(rep, sides):
             size = many if side == "wfc_many" and many else count
             progress(f"sqlite {scenario} {size}: {side}, rep {rep + 1}/{reps}")
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory(dir=MEMORY_FOLDER if side == "wfc_in_memory" else None) as tmp:
                 if side.startswith("wfc"):
                     found[side].append(child("wfc_bench.py", scenario, _sqlite(tmp, "wfc.db"), size))
                 else:
