@@ -155,6 +155,16 @@ class _Worker:
         call.settle(*_called(fn))
         return call
 
+    def without_waiting(self) -> None:
+        """Have the statements made on the calling thread, the event
+        loop's, fail at once where another process's lock would make them
+        wait: ``busy_timeout`` 0 until the next call queued on the thread
+        sets it back (:meth:`queue`). Raises :class:`sqlite3.Error` if the
+        connection cannot be set so."""
+        if self.waits:
+            self.raw.execute("PRAGMA busy_timeout = 0")
+            self.waits = False
+
     def stop(self) -> None:
         """End the connection's thread once the calls queued are done."""
         if self._thread is not None:
@@ -210,8 +220,12 @@ class _Worker:
 
 
 def _waiting(raw: sqlite3.Connection, busy_timeout: float, fn: Callable[[], T]) -> T:
-    """``fn()``, with ``busy_timeout`` set on the connection first."""
-    raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    """``fn()``, with ``busy_timeout`` set on the connection first. ``fn``
+    runs even if that fails (a connection gone bad): its own error is then
+    the call's, raised and dealt with where it always is. Skipped, a
+    commit's body would never tell its waiter the batch was written."""
+    with suppress(sqlite3.Error):
+        raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     return fn()
 
 
@@ -756,9 +770,7 @@ class _SqliteConnection(Connection):
         if self._after is not None and self._after.failed:
             return True  # fails before BEGIN (_check_after)
         try:
-            if worker.waits:
-                worker.raw.execute("PRAGMA busy_timeout = 0")
-                worker.waits = False
+            worker.without_waiting()
             worker.raw.execute("BEGIN IMMEDIATE")
         except sqlite3.Error:
             return False  # busy (or worse): the thread waits for it, or meets it, as ever
@@ -889,9 +901,12 @@ class SqliteDialect(Dialect):
         # counter in memory, read here unless the connection's thread is
         # busy (then behind what it does, or not at all).
         if self._writer.idle():
-            # Here, the connection may not wait for a lock: if it would
-            # have to, asked again on the thread (or not at all).
+            # Here, the connection may not wait for a lock (a read waits
+            # while another process holds the file exclusively, or recovers
+            # its WAL): if it would have to, asked again on the thread (or
+            # not at all).
             with suppress(sqlite3.Error):
+                self._writer.without_waiting()
                 return _data_version(self._writer.raw)
         return await self._writer.run(_data_version, self._writer.raw) if wait else None
 

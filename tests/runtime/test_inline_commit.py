@@ -278,6 +278,65 @@ async def test_the_mark_of_other_connections_commits_is_read_here_or_while_the_w
         await sqlite_store._outcome(queued)
 
 
+async def test_the_mark_read_here_never_waits_for_another_processs_lock(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read of the file waits, as configured, while another process holds
+    it exclusively or recovers its WAL; on the event loop's thread the mark
+    is read with ``busy_timeout`` 0, as a commit begun there is."""
+    async with _seeded(f"{sqlite_url}?busy_timeout=3") as (store, _):
+        writer = _writer(store)
+        timeouts: list[tuple[bool, int]] = []
+        read_mark = sqlite_store._data_version
+
+        def watched(conn: sqlite3.Connection) -> int:
+            timeouts.append((threading.get_ident() == MAIN, conn.execute("PRAGMA busy_timeout").fetchone()[0]))
+            return read_mark(conn)
+
+        monkeypatch.setattr(sqlite_store, "_data_version", watched)
+        await writer.run(lambda: None)  # a call on the thread: it waits for locks as configured
+        assert await store.writes_elsewhere(wait=False) is not None
+        release = threading.Event()
+        queued = writer.queue(lambda: release.wait(5))  # busy: the mark is read on the thread, after it
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(anyio.to_thread.run_sync, lambda: (time.sleep(0.05), release.set()))
+            assert await store.writes_elsewhere() is not None
+        await sqlite_store._outcome(queued)
+        assert timeouts == [(True, 0), (False, 3000)]
+
+
+class _RefusingLockWaits:
+    """A connection on which setting a lock wait above 0 fails, as on a
+    connection gone bad; every other call goes through."""
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self._raw = raw
+
+    def execute(self, statement: str, *args: object) -> sqlite3.Cursor:
+        if statement.startswith("PRAGMA busy_timeout = ") and not statement.endswith("= 0"):
+            raise sqlite3.OperationalError("refused, for the test")
+        return self._raw.execute(statement, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._raw, name)
+
+
+async def test_a_queued_commit_runs_even_where_its_lock_wait_cannot_be_set_back(
+    sqlite_url: str, sqlite_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Skipped with it, a pipelined commit would never tell its waiter
+    that its batch was written, and that waiter waits shielded."""
+    async with _seeded(sqlite_url) as (store, commits):
+        writer = _writer(store)
+        monkeypatch.setattr(writer, "raw", _RefusingLockWaits(writer.raw))
+        writer.without_waiting()  # as after a call made on the event loop's thread
+        writer.last_commit = 6.0  # a slow disk: the commit is queued on the thread
+        with anyio.fail_after(5):
+            await _write_run(store, "r2")
+        assert commits.here() == [False]
+    assert _run_ids(sqlite_path) == ["r1", "r2"]
+
+
 async def test_a_commit_cancelled_while_queued_still_lands(sqlite_url: str, sqlite_path: Path) -> None:
     async with _store(sqlite_url) as store:
         await seed(store)
