@@ -85,6 +85,10 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     if in_memory:
         one_at_a_time["in_memory_ms"] = _median(in_memory["median_ms_per_step"])
         one_at_a_time["in_memory_cpu_ms"] = _median(in_memory["cpu_ms_per_step"])
+    halt_free = sqlite.get("sequential_halt_free")
+    if halt_free:
+        one_at_a_time["halt_free_ms"] = _median(halt_free["median_ms_per_step"])
+        one_at_a_time["halt_free_cpu_ms"] = _median(halt_free["cpu_ms_per_step"])
     rows.append(one_at_a_time)
     children = result["children"]
     rows.append(
@@ -179,6 +183,12 @@ def print_table(result: dict[str, Any]) -> None:
                 f"(CPU {row['in_memory_cpu_ms']:g})",
                 file=out,
             )
+        if row.get("halt_free_ms") is not None:
+            print(
+                f"    on disk, the idle CPUs kept from halting (PM QoS 0 us): {row['halt_free_ms']:g} ms per step "
+                f"(CPU {row['halt_free_cpu_ms']:g})",
+                file=out,
+            )
     timers = result.get("virtual_timers")
     if timers:
         spread = timers["seconds_spread"]
@@ -196,6 +206,8 @@ def print_table(result: dict[str, Any]) -> None:
     groups += [("sqlite one run at a time", side, figures) for side, figures in sqlite.get("sequential", {}).items()]
     if sqlite.get("sequential_in_memory"):
         groups.append(("sqlite one run at a time, its file in memory", "wfc", sqlite["sequential_in_memory"]))
+    if sqlite.get("sequential_halt_free"):
+        groups.append(("sqlite one run at a time, CPUs kept from halting", "wfc", sqlite["sequential_halt_free"]))
     for group_name, side, figures in groups:
         print(
             f"  {group_name} {side}: cpu ms/step {_fmt(figures.get('cpu_ms_per_step'))}, "
@@ -311,6 +323,9 @@ def markdown(result: dict[str, Any]) -> str:
         if row.get("in_memory_ms") is not None:
             label = "same, the engine alone: its file in memory (tmpfs), no disk"
             lines.append(f"| {label} | | {row['in_memory_ms']:.4g} (CPU {row['in_memory_cpu_ms']:.4g}) | | | |")
+        if row.get("halt_free_ms") is not None:
+            label = "same, on disk with the idle CPUs kept from halting (PM QoS, `cpu_dma_latency` 0)"
+            lines.append(f"| {label} | | {row['halt_free_ms']:.4g} (CPU {row['halt_free_cpu_ms']:.4g}) | | | |")
     return "\n".join(lines)
 
 

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pg_suite
 import sqlite_suite
 from bench_stats import merge_reps, spread
+from idle import idle_settings
 from report import print_table, targets
 from runner import child
 
@@ -62,9 +63,12 @@ def sqlite_figures(sizes: sqlite_suite.Sizes, reps: int, with_dbos: bool) -> dic
     result["many"] = merge_reps(found.pop("wfc_many"))
     result["many"]["ratio_to_concurrent_in_pairs"] = spread(ratios)
     result["throughput"] = {side: merge_reps(side_reps) for side, side_reps in found.items()}
-    found = sqlite_suite.engines("sequential", sizes.sequential, reps, with_dbos, progress, in_memory=True)
-    if "wfc_in_memory" in found:
-        result["sequential_in_memory"] = merge_reps(found.pop("wfc_in_memory"))
+    found = sqlite_suite.engines(
+        "sequential", sizes.sequential, reps, with_dbos, progress, in_memory=True, halt_free=True
+    )
+    for side, key in (("wfc_in_memory", "sequential_in_memory"), ("wfc_halt_free", "sequential_halt_free")):
+        if side in found:
+            result[key] = merge_reps(found.pop(side))
     result["sequential"] = {side: merge_reps(side_reps) for side, side_reps in found.items()}
     return result
 
@@ -97,6 +101,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+            "idle": idle_settings(),
         },
         "durability": {
             "wfc_sqlite": "WAL, synchronous=FULL (set by runtime/store/sqlite_setup.py; synchronous_set shows it)",

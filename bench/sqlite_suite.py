@@ -14,11 +14,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench_stats import merge_reps, spread
+from idle import QOS_DEVICE, can_keep_cpus_from_halting, cpus_kept_from_halting
 from runner import HERE, child
 
 Progress = Callable[[str], None]
@@ -92,6 +94,7 @@ def engines(
     *,
     many: int | None = None,
     in_memory: bool = False,
+    halt_free: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
     """wfc and (optionally) DBOS in both journal modes, ``reps`` times each.
 
@@ -102,16 +105,25 @@ def engines(
     apart, the load that changed in between moved the ratio more than the
     engine did). With ``in_memory``, wfc runs a second time on a file in
     :data:`MEMORY_FOLDER` (side ``wfc_in_memory``, where there is one):
-    the engine's own cost, without the disk's."""
+    the engine's own cost, without the disk's. With ``halt_free``, wfc runs
+    once more on disk with the machine's idle CPUs kept from halting (side
+    ``wfc_halt_free``, where this process may ask for it: see :mod:`idle`):
+    what waking from a halt after each flush costs."""
     memory = in_memory and os.path.isdir(MEMORY_FOLDER)
+    polling = halt_free and can_keep_cpus_from_halting()
     sides = ["wfc", *(["wfc_many"] if many else []), *(["wfc_in_memory"] if memory else [])]
+    sides += ["wfc_halt_free"] if polling else []
     sides += DBOS_MODES if with_dbos else []
     found: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for rep in range(reps):
         for side in _interleaved(rep, sides):
             size = many if side == "wfc_many" and many else count
             progress(f"sqlite {scenario} {size}: {side}, rep {rep + 1}/{reps}")
-            with tempfile.TemporaryDirectory(dir=MEMORY_FOLDER if side == "wfc_in_memory" else None) as tmp:
+            folder = MEMORY_FOLDER if side == "wfc_in_memory" else None
+            kept = cpus_kept_from_halting() if side == "wfc_halt_free" else nullcontext(True)
+            with tempfile.TemporaryDirectory(dir=folder) as tmp, kept as held:
+                if not held:
+                    raise SystemExit(f"the kernel refused the PM QoS request of {side} ({QOS_DEVICE})")
                 if side.startswith("wfc"):
                     found[side].append(child("wfc_bench.py", scenario, _sqlite(tmp, "wfc.db"), size))
                 else:

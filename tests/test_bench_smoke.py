@@ -5,6 +5,7 @@ every figure. Nothing here asserts on speed; speed lives in ``bench/``."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the bench puts the file of its run in memory (bench/sqlite_suite.py).
 MEMORY_FOLDER = "/dev/shm"
+#: What the bench writes to keep the idle CPUs from halting (bench/idle.py).
+QOS_DEVICE = "/dev/cpu_dma_latency"
 
 
 def run_quick_bench() -> tuple[dict[str, Any], str, str]:
@@ -85,9 +88,11 @@ def test_quick_bench_reports_every_item_8_figure_and_the_api_load_on_sqlite() ->
         [sys.executable, str(ROOT / "bench" / "report.py")], input=line, capture_output=True, text=True, check=True
     ).stdout.splitlines()
     # The README's Markdown table: header, rule, one row per target, the steps/s of the pair's two sizes, and
-    # under one run at a time the disk's floor and (where there is a tmpfs) the engine's own cost.
+    # under one run at a time the disk's floor, (where there is a tmpfs) the engine's own cost and (where this
+    # process may hold a PM QoS request) the same on disk with the idle CPUs kept from halting.
     in_memory = Path(MEMORY_FOLDER).is_dir()
-    assert len(table) == 2 + len(figures) + 2 + in_memory
+    halt_free = os.access(QOS_DEVICE, os.W_OK)
+    assert len(table) == 2 + len(figures) + 2 + in_memory + halt_free
     assert table[2].startswith(f"| {figures[0]} |")
     assert table[3].startswith(f"| {figures[1]} |") and table[4].startswith("| same, steps/s (medians)")
     assert table[5].startswith(f"| {figures[2]} |") and table[6].startswith("| same, the disk alone")
@@ -98,6 +103,16 @@ def test_quick_bench_reports_every_item_8_figure_and_the_api_load_on_sqlite() ->
         assert one_at_a_time["in_memory_ms"] == alone["median_ms_per_step"]["median"] > 0
     else:
         assert "sequential_in_memory" not in result["sqlite"]
+    if halt_free:
+        assert table[7 + in_memory].startswith("| same, on disk with the idle CPUs kept from halting")
+        polled = result["sqlite"]["sequential_halt_free"]
+        assert polled["steps"]["median"] == sequential["steps"]["median"]
+        assert polled["commits_per_step"]["median"] == sequential["commits_per_step"]["median"]
+        assert one_at_a_time["halt_free_ms"] == polled["median_ms_per_step"]["median"] > 0
+        assert "on disk, the idle CPUs kept from halting (PM QoS 0 us): " in printed
+    else:
+        assert "sequential_halt_free" not in result["sqlite"]
+    assert set(result["machine"]["idle"]) == {"cpuidle_driver", "cpuidle_governor", "guest_halt_poll_ns"}
 
     # The API load test, tiny: a real `wfc server` on loopback over the stored runs.
     api = result["api"]
