@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from wfc.cli.errors import CliError, describe_os_error
 from wfc.specs.errors import SpecError
@@ -51,22 +54,78 @@ def read_spec(path: Path) -> WorkflowSpec:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new
-    one, never half of it: write a temporary file beside it, then rename."""
+    """Write ``data`` to ``path`` as :func:`replacing` does."""
+    with replacing(path) as handle:
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[BinaryIO]:
+    """A file to write the new content of ``path`` to, such that readers see
+    the old file or the new one, never half of it: a temporary file beside
+    it, flushed to disk and renamed over it once the block ends without an
+    error (removed if it raises). The new file keeps the mode of the one it
+    replaces. A symbolic link is followed: the file it points to is
+    replaced, not the link. A path that exists and is not a regular file (a
+    device such as ``/dev/null``, a named pipe) is written in place:
+    renaming over it would replace the device with a file.
+
+    Raises:
+        OSError: it cannot be written; the error names ``path``.
+    """
     import tempfile  # only a command that writes needs it (and its random, hashlib)
 
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    target = Path(os.path.realpath(path))
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes the file private
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        found: os.stat_result | None = target.stat()
+    except FileNotFoundError:
+        found = None
+    except OSError as exc:
+        raise _naming(exc, path) from None
+    if found is not None and stat.S_ISDIR(found.st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), display(path))
+    if found is not None and not stat.S_ISREG(found.st_mode):
+        try:
+            handle = target.open("wb")
+        except OSError as exc:
+            raise _naming(exc, path) from None
+        with handle, _named(path):
+            yield handle
+        return
+    try:
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _naming(exc, path) from None
+    try:
+        # mkstemp makes the file private: give it the mode of the one it replaces, or a new file's
+        os.fchmod(fd, stat.S_IMODE(found.st_mode) if found is not None else 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as handle, _named(path):
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp, path)
+        os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+@contextlib.contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """Name ``path`` in a write's error that names no file (a full disk)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = display(path)
+        raise
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """``exc`` about ``path`` as the user gave it (not a temporary file
+    beside it, or the end of a symbolic link)."""
+    exc.filename = display(path)
+    return exc
 
 
 def _umask() -> int:

@@ -8,8 +8,6 @@ the last one stopped). ``purge`` deletes in small transactions beside a
 serving engine; ``export`` writes one JSON line per run with its journal.
 """
 
-
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -17,8 +15,7 @@ import typer
 
 from wfc.cli import output
 from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, reading_engine, run_async
-from wfc.cli.errors import CliError
-from wfc.cli.files import display
+from wfc.cli.files import display, replacing
 from wfc.cli.runs_cmd import StatusChoice, parse_moment
 
 if TYPE_CHECKING:
@@ -62,9 +59,7 @@ def watch_command(
         bool,
         typer.Option("--from-start", help="With no saved position: begin with every entry stored, not from now."),
     ] = False,
-    count: Annotated[
-        int | None, typer.Option("--count", "-n", min=1, help="Stop after this many entries.")
-    ] = None,
+    count: Annotated[int | None, typer.Option("--count", "-n", min=1, help="Stop after this many entries.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document per entry, one per line.")] = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
@@ -202,24 +197,8 @@ def export_command(
     if out is None:
         run_async(lambda: lines(lambda line: typer.echo(line, nl=False)))
         return
-    import tempfile
-
-    target = out.resolve()
-    if target.is_dir():
-        raise CliError(f"{display(out)} is a folder; give a file to write the runs to")
-    try:
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed or removed
-            "w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.", delete=False
-        )
-    except OSError as exc:
-        raise CliError(f"cannot write to {display(out)}: {exc.strerror or exc}") from None
-    try:
-        with handle:
-            exported = run_async(lambda: lines(handle.write))
-        os.replace(handle.name, target)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    with replacing(out) as handle:
+        exported = run_async(lambda: lines(lambda line: handle.write(line.encode())))
     output.stderr().print(f"exported {exported} run{'' if exported == 1 else 's'} to {display(out)}", soft_wrap=True)
 
 
