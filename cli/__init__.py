@@ -28,6 +28,7 @@ def main() -> None:
     The cyclic garbage collector is off while the command line is built and
     parsed (help is printed then) and back on, over what exists then frozen,
     once a command runs (:func:`~wfc.cli.lean_typer.collect_in_commands`)."""
+    _open_closed_streams()
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -40,6 +41,19 @@ def main() -> None:
     finally:
         if collecting:
             gc.enable()
+
+
+def _open_closed_streams() -> None:
+    """A standard stream the caller closed (``wfc runs list >&-``) is the
+    null device instead: it reads as empty and takes what is written, as a
+    reader gone from a pipe does (see :func:`~wfc.cli.exiting.leave`).
+    Python gives ``None`` for it, which every print and read would trip on."""
+    import os
+    import sys
+
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115 - the process's own, for its lifetime
 
 
 __all__ = ["CliError", "WfcError", "app", "main"]
