@@ -694,6 +694,10 @@ class CommitLoop:
             log.warning("%s failed: %s", what, self._store.commit_failed(error))
             if turn is not None and self._tg is not None:
                 self._watch_uncertain(turn)
+        elif isinstance(error, WfcError):
+            # Said in full by its own message (a run stored by a newer wfc, a
+            # refused value): a traceback would only bury it.
+            log.error("%s failed: %s", what, error)
         else:
             log.error("%s failed", what, exc_info=error)
 

@@ -92,7 +92,7 @@ async def test_every_read_of_a_newer_run_refuses_it_and_changes_nothing(db: Db) 
     await store.close()
 
 
-async def test_an_engine_refuses_a_newer_run_and_leaves_it_as_stored(db: Db) -> None:
+async def test_an_engine_refuses_a_newer_run_and_leaves_it_as_stored(db: Db, caplog: pytest.LogCaptureFixture) -> None:
     s = spec("one", [("w", wait("paid")), ("end", exit_(out("w")))])
     async with Engine.open(db.url, poll_interval=0.05) as engine:
         await engine.deploy(s)
@@ -115,6 +115,9 @@ async def test_an_engine_refuses_a_newer_run_and_leaves_it_as_stored(db: Db) -> 
             _check(info.value, run_id)
         await engine.send_event("paid", 7, run_id=other)  # the engine serves the other runs
         assert (await engine.wait(other, timeout=10)).output == 7
+    # The refusal says it all: logged in one line, with no traceback to bury it (the CLI shows the log).
+    refusals = [record for record in caplog.records if "stored by a newer wfc" in record.getMessage()]
+    assert refusals and all(record.exc_info is None for record in refusals)
     after = _stored(db)
     assert [row for row in after["runs"] if row[0] == run_id] == [row for row in before["runs"] if row[0] == run_id]
     assert [row for row in after["journal"] if row[0] == run_id] == [
