@@ -120,7 +120,7 @@ def import_file(path: Path) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         del sys.modules[name]
         raise _import_failure(label, exc) from exc
     return module
@@ -138,7 +138,7 @@ def import_module(name: str) -> ModuleType:
                 f"importable from {os.getcwd()}"
             ) from None
         raise _import_failure(name, exc) from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise _import_failure(name, exc) from exc
 
 
@@ -153,7 +153,13 @@ def _unique_module_name(path: Path) -> str:
     return f"_wfc_user_{stem}_{digest}"
 
 
-def _import_failure(label: str, exc: Exception) -> CliError:
+def _import_failure(label: str, exc: Exception | SystemExit) -> CliError:
+    if isinstance(exc, SystemExit):
+        # Not the command's own exit: a script part that runs on import.
+        return CliError(
+            f"importing {label} exited (sys.exit({exc.code!r})); a module given to wfc must not exit when "
+            f'imported: put its script part under `if __name__ == "__main__":`'
+        )
     if isinstance(exc, SyntaxError):
         return CliError(_syntax_message(label, exc))
     if isinstance(exc, WfcError):  # e.g. a misused DSL call; its message says where
@@ -165,7 +171,8 @@ def _import_failure(label: str, exc: Exception) -> CliError:
 
 def _syntax_message(label: str, exc: SyntaxError) -> str:
     file = display(exc.filename) if exc.filename else label
-    message = f"cannot import {label}: syntax error at {file}:{exc.lineno}: {exc.msg}"
+    line = f":{exc.lineno}" if exc.lineno else ""
+    message = f"cannot import {label}: syntax error at {file}{line}: {exc.msg}"
     if exc.text and exc.text.strip():
         message += f"\n    {exc.text.strip()}"
     return message

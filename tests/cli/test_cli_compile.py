@@ -201,6 +201,21 @@ def test_exception_while_importing(invoke: Invoke, module: WriteBody) -> None:
     _fails(result, "importing checkout.py failed at checkout.py:10: ValueError: bad config")
 
 
+def test_a_module_that_exits_while_importing(invoke: Invoke, module: WriteBody) -> None:
+    # sys.exit(0) on import used to end the command with exit code 0 and nothing done
+    module(BASE + "import sys\nsys.exit(0)\n")
+    result = invoke("compile", "checkout.py", "-o", "specs")
+    _fails(result, "importing checkout.py exited (sys.exit(0))", 'if __name__ == "__main__":')
+    assert not Path("specs").exists()
+
+
+def test_a_syntax_error_without_a_line(invoke: Invoke) -> None:
+    Path("garbage.py").write_bytes(b"\x00\xff garbage")
+    result = invoke("compile", "garbage.py", "-o", "specs")
+    _fails(result, "cannot import garbage.py: syntax error at garbage.py: ")
+    assert "None" not in result.output
+
+
 def test_missing_sibling_module(invoke: Invoke, module: WriteBody) -> None:
     module("import wfc_no_such_module_xyz\n" + BASE)
     result = invoke("compile", "checkout.py", "-o", "specs")
