@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,11 +71,11 @@ class Request:
         text = shlex.join([*words, "--run-id", run_id])
         return text + db_flag(self.url)
 
-    def worker_command(self) -> str:
-        """The command that serves every run of the database with these tasks."""
-        modules = [self.target] if self.target.endswith(".py") else []
+    def worker_command(self, task_modules: Sequence[str]) -> str:
+        """The command that serves every run of the database with the tasks
+        of ``task_modules`` (a module without any would be refused)."""
         words = ["wfc", "worker"]
-        for module in [*modules, *self.task_targets]:
+        for module in task_modules:
             words += ["--tasks", module]
         return shlex.join(words) + db_flag(self.url)
 
@@ -114,7 +115,9 @@ async def _run(request: Request, source: Source, values: dict[str, Any], *, give
         request.started = run_id
         if request.detach:
             # This client serves nothing: any engine counted is another process.
-            _report_detached(request, run_id, spec, served=await engine.serving_engines() > 0)
+            info = await engine.get_run(run_id)
+            served = await engine.serving_engines() > 0
+            _report_detached(request, info, source.task_modules, existed=existing is not None, served=served)
             return 0
         return await _follow(engine, request, run_id, resumed=existing is not None)
 
@@ -198,22 +201,32 @@ def _input_error(exc: InputError, spec: WorkflowSpec) -> CliError:
     )
 
 
-def _report_detached(request: Request, run_id: str, spec: WorkflowSpec, *, served: bool) -> None:
+def _report_detached(
+    request: Request, info: RunInfo, task_modules: Sequence[str], *, existed: bool, served: bool
+) -> None:
+    run_id = info.id
     typer.echo(run_id)  # alone on stdout, for RUN=$(wfc run ... --detach)
-    now = (
-        "Another engine serves this database now."
-        if served
-        else "No engine serves this database now: it waits for one."
-    )
-    output.stderr().print(
-        f"started run {run_id} ({spec.name} {spec.version}) on {request.shown_url} without running it here. {now} It "
-        f"continues when an engine serving this database runs: `{request.resume_command(run_id)}` resumes "
-        f"and follows it, and `{request.worker_command()}` serves every run of the database (any `wfc run` "
-        f"on it also resumes, while it is open, the unfinished runs whose tasks it has). Check it with "
-        f"`wfc runs show {run_id}{db_flag(request.url)}`",
-        soft_wrap=True,
-        markup=False,
-    )
+    what = f"run {run_id} ({info.workflow} {info.version}) on {request.shown_url}"
+    check = f"Check it with `wfc runs show {run_id}{db_flag(request.url)}`"
+    if info.status.finished:
+        message = f"{what} exists already and has finished: {info.status.value}. {check}"
+    else:
+        now = (
+            "Another engine serves this database now."
+            if served
+            else "No engine serves this database now: it waits for one."
+        )
+        message = (
+            f"{'found' if existed else 'started'} {what} without running it here. {now} It continues when an "
+            f"engine serving this database runs: `{request.resume_command(run_id)}` resumes and follows it"
+        )
+        if task_modules:
+            message += (
+                f", and `{request.worker_command(task_modules)}` serves every run of the database (any `wfc run` "
+                f"on it also resumes, while it is open, the unfinished runs whose tasks it has)"
+            )
+        message += f". {check}"
+    output.stderr().print(message, soft_wrap=True, markup=False)
 
 
 def _report_conflict(request: Request, exc: ConflictError) -> None:

@@ -41,6 +41,8 @@ class Source:
     tasks: tuple[AnyTask, ...]
     searched: tuple[str, ...]
     """The modules searched for ``@task`` functions."""
+    task_modules: tuple[str, ...] = ()
+    """Those of them that define one or more (what ``wfc worker --tasks`` takes)."""
 
     def versioned(self, previous: WorkflowSpec | None) -> WorkflowSpec:
         """The spec to deploy: a module's workflow compiled against the latest
@@ -92,7 +94,12 @@ def load_source(target: str, workflow: str | None, task_targets: Sequence[str]) 
         workflow=found,
         tasks=_collect_tasks(modules),
         searched=tuple(name for _, name in modules),
+        task_modules=tuple(name for module, name in modules if _defines_tasks(module)),
     )
+
+
+def _defines_tasks(module: ModuleType) -> bool:
+    return any(isinstance(value, TaskFunction) for value in vars(module).values())
 
 
 def _pick_workflow(module: ModuleType, label: str, wanted: str | None) -> Workflow:

@@ -108,6 +108,12 @@ def test_a_failed_run_exits_1_with_its_failure(wfc: Invoke, url: str) -> None:
     )
     assert "RUN_FAILED" in result.stdout
     assert read_run(url, "tx-1").status is RunStatus.FAILED
+    # Detached again with the same id and inputs, nothing starts: it says the run has finished, and how.
+    detached = wfc("run", *exchange, *args, "--detach")
+    assert detached.exit_code == 0 and detached.stdout == "tx-1\n"
+    assert "run tx-1 (currency-exchange 1.0) on" in detached.stderr
+    assert "exists already and has finished: FAILED" in detached.stderr
+    assert "started" not in detached.stderr and "waits for one" not in detached.stderr
 
 
 def test_a_retried_task_shows_its_attempts(wfc: Invoke, url: str) -> None:
@@ -205,9 +211,15 @@ def test_detach_then_run_id_follows_the_same_run(wfc: Invoke, url: str) -> None:
     assert detached.stdout == "pay-7\n"
     assert "continues when an engine serving this database runs" in detached.stderr
     assert "--run-id pay-7" in detached.stderr
+    # The worker it suggests takes only the modules with tasks (payment.py has none: the worker would refuse it).
+    assert f"wfc worker --tasks {EXAMPLES / 'payment_tasks.py'} --db" in detached.stderr
+    assert "--tasks " + str(EXAMPLES / "payment.py") + " " not in detached.stderr.replace("wfc run", "")
     assert read_run(url, "pay-7").status is RunStatus.RUNNING
     again = wfc("run", *PAYMENT, "-i", "payment-id=p-7", "--db", url, "--run-id", "pay-7", "--detach")
     assert again.stdout == "pay-7\n"  # idempotent: the same run, nothing new started
+    plain = [str(EXAMPLES / "payment.py"), "--tasks", str(EXAMPLES / "payment_tasks.py")]
+    found = wfc("run", *plain, "--db", url, "--run-id", "pay-7", "--detach")  # no inputs: the run as stored
+    assert found.stdout == "pay-7\n" and "found run pay-7 (payment 1.0)" in found.stderr
     other = wfc("run", *PAYMENT, "-i", "payment-id=other", "--db", url, "--run-id", "pay-7", "--detach")
     assert other.exit_code == 3  # a conflict: the id is taken by a run with other inputs
     assert "these differ: 'payment-id'" in other.stderr and other.stdout == ""
