@@ -79,12 +79,33 @@ def require_database(url: str) -> None:
     from wfc.runtime.store import sqlite_path
 
     path = sqlite_path(url)
-    if path is None or path == ":memory:" or Path(path).exists():
+    if path is None or path == ":memory:":
         return
-    raise CliError(
-        f"no database at {display(path)} ({url}); `wfc run` creates it, or point --db (or WFC_DB) at "
-        f"an existing wfc database"
-    )
+    file = Path(path)
+    if not file.exists():
+        raise CliError(
+            f"no database at {display(path)} ({url}); `wfc run` creates it, or point --db (or WFC_DB) at "
+            f"an existing wfc database"
+        )
+    if _empty(file):
+        # SQLite would take it as a new database, and a client would create
+        # the tables in it: a command that only reads would write.
+        raise CliError(
+            f"{display(path)} is an empty file, not a wfc database ({url}); `wfc run` creates the tables in it, "
+            f"or point --db (or WFC_DB) at an existing wfc database"
+        )
+
+
+def _empty(file: Path) -> bool:
+    """Whether the file holds nothing, nor its WAL (where a database's first
+    pages may wait to be copied into it)."""
+    try:
+        if file.stat().st_size > 0:
+            return False
+        wal = file.with_name(file.name + "-wal")
+        return not wal.exists() or wal.stat().st_size == 0
+    except OSError:
+        return False  # left for opening the file to name
 
 
 @asynccontextmanager
@@ -153,7 +174,6 @@ def run_async(function: Callable[[], Awaitable[T]]) -> T:
     reported like any other.
     """
     import anyio
-
 
     async def main() -> T:
         return await function()

@@ -158,6 +158,16 @@ def test_a_missing_database_is_not_created(wfc: Invoke, tmp_path: Path) -> None:
     assert not (tmp_path / "absent.db").exists()
 
 
+def test_an_empty_file_is_not_made_a_database_by_a_command_that_reads(wfc: Invoke, tmp_path: Path) -> None:
+    (tmp_path / "empty.db").write_bytes(b"")
+    for args in (("runs", "list"), ("runs", "show", "r-1"), ("runs", "history", "r-1"), ("runs", "cancel", "r-1")):
+        result = wfc(*args, "--db", "empty.db")
+        assert result.exit_code == 1, result.output
+        assert "empty.db is an empty file, not a wfc database (sqlite:///empty.db)" in result.stderr
+    assert (tmp_path / "empty.db").stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("empty.db")) == ["empty.db"]
+
+
 def test_a_file_that_is_not_a_wfc_database_is_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("my notes\n")
