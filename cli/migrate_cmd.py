@@ -93,8 +93,13 @@ def plan_command(
         _print(result)
 
 
-def read_mapping(path: Path) -> Any:
-    """The mapping file's content: JSON, or TOML (by its ``.toml`` suffix)."""
+def read_mapping(path: Path) -> dict[str, Any]:
+    """The mapping file's content: JSON, or TOML (by its ``.toml`` suffix).
+
+    Raises:
+        CliError: the file cannot be read, is not valid JSON or TOML, or
+            (JSON) holds something other than an object.
+    """
     from wfc.cli.files import display, read_bytes
 
     data = read_bytes(path, "mapping file")
@@ -102,13 +107,26 @@ def read_mapping(path: Path) -> Any:
         if path.suffix.lower() == ".toml":
             import tomllib
 
-            return tomllib.loads(data.decode("utf-8"))
+            return tomllib.loads(data.decode("utf-8"))  # a TOML document is always a table
         import json
 
-        return json.loads(data)
+        document = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
         kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
         raise CliError(f"{display(path)} is not valid {kind}: {exc}") from None
+    if not isinstance(document, dict):  # null too: an empty mapping would hide a mistaken file
+        raise CliError(
+            f"{display(path)}: the mapping file must hold a JSON object with `nodes` and/or `variables`, not "
+            f"{_json_kind(document)}; see the README's 'Planning a migration'"
+        )
+    return document
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 _TITLES = {"safe_now": "safe now", "safe_later": "safe later", "must_drain": "must drain"}

@@ -10,6 +10,7 @@ database. ``--json`` prints one JSON document for scripts (see
 
 import datetime as dt
 import enum
+import math
 import re
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +18,7 @@ import typer
 
 from wfc.cli import output
 from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url, reader, run_reading
+from wfc.specs.limits import MAX_INT
 
 if TYPE_CHECKING:
     from wfc.runtime import RunInfo
@@ -31,7 +33,6 @@ runs_app = typer.Typer(
 
 RunId = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id, as `wfc runs list` shows it.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
-
 
 
 class StatusChoice(enum.StrEnum):
@@ -68,6 +69,10 @@ def parse_duration(text: str, option: str, *, positive: bool = False) -> float:
             f"{text!r} is not a duration: give {least} with a unit, s, m, h or d (90s, 5m, 12h, 30d)",
             param_hint=option,
         )
+    if not math.isfinite(seconds):  # hundreds of digits: float() gives inf, not an error
+        raise typer.BadParameter(
+            f"{text!r} is too long a duration: give one such as 90s, 5m, 12h or 30d", param_hint=option
+        )
     return seconds
 
 
@@ -78,16 +83,26 @@ def _before_now(text: str) -> float | None:
     return None if relative is None else float(relative.group(1)) * _UNITS[relative.group(2)]
 
 
+#: The moments :func:`parse_moment` accepts, in UTC: a day inside what
+#: ``datetime`` holds (years 1 to 9999), so that the moment shown in any time
+#: zone (UTC offsets are under a day) is one too.
+_EARLIEST = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+_LATEST = dt.datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=dt.UTC)
+_RANGE = f"from {_EARLIEST.date().isoformat()} to {_LATEST.date().isoformat()} (UTC)"
+
+
 def parse_moment(text: str, option: str) -> dt.datetime:
     """An ISO 8601 date/time (local time when no offset is given), or a
-    duration before now: ``30m``, ``2h``, ``7d``.
+    duration before now: ``30m``, ``2h``, ``7d``; from 0001-01-02 to
+    9999-12-30 (UTC).
 
     Raises:
-        typer.BadParameter: neither (a usage error, exit code 2).
+        typer.BadParameter: neither, or out of that range (a usage error,
+            exit code 2).
     """
     seconds = _before_now(text)
     if seconds is not None:
-        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
+        return _ago(seconds, text, option)
     try:
         moment = dt.datetime.fromisoformat(text.strip())
     except ValueError:
@@ -96,7 +111,33 @@ def parse_moment(text: str, option: str) -> dt.datetime:
             f"before now (30m, 2h, 7d)",
             param_hint=option,
         ) from None
+    if not _in_range(moment):
+        raise typer.BadParameter(f"{text!r} is out of range: give a date/time {_RANGE}", param_hint=option)
     return moment if moment.tzinfo is not None else moment.astimezone()  # naive: the user's local time
+
+
+def _in_range(moment: dt.datetime) -> bool:
+    try:
+        aware = moment if moment.tzinfo is not None else moment.astimezone()
+        return _EARLIEST <= aware.astimezone(dt.UTC) <= _LATEST
+    except (OverflowError, ValueError):  # a local time or offset that takes it past year 1 or 9999
+        return False
+
+
+def _ago(seconds: float, text: str, option: str) -> dt.datetime:
+    """The moment ``seconds`` before now, unless that is before :data:`_EARLIEST`."""
+    moment: dt.datetime | None
+    try:
+        moment = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
+    except OverflowError:  # more days than a timedelta holds, or before year 1
+        moment = None
+    if moment is None or moment < _EARLIEST:
+        raise typer.BadParameter(
+            f"{text!r} reaches back before {_EARLIEST.date().isoformat()}: give a shorter duration, or a date/time "
+            f"{_RANGE}",
+            param_hint=option,
+        )
+    return moment
 
 
 @runs_app.command("list")
@@ -171,7 +212,7 @@ def list_command(
                 workflow=workflow,
                 started_after=after,
                 started_before=until,
-                limit=limit,
+                limit=min(limit, MAX_INT),  # more than a database can count is all of them
                 needs_attention=True if needs_attention else None,
                 stuck_for=stuck_for,
                 where=values,

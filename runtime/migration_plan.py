@@ -187,7 +187,9 @@ def parse_mapping(data: Any, old: WorkflowSpec, new: WorkflowSpec) -> MigrationM
     if data is None:
         return MigrationMapping()
     if not isinstance(data, dict):
-        raise MappingError("a mapping is a table with `nodes` and `variables`")
+        raise MappingError(
+            f"a mapping is a table (a JSON object) with `nodes` and `variables`, not a {type(data).__name__}"
+        )
     unknown = sorted(set(data) - {"nodes", "variables"})
     if unknown:
         raise MappingError(f"a mapping has `nodes` and `variables` only, not {', '.join(map(repr, unknown))}")
@@ -495,7 +497,9 @@ async def plan_migration(
     new = (await reader.deployed(workflow, target)).spec
     if old.version == new.version:
         raise UsageError(f"--from and --to are both version {old.version} of {workflow}: nothing to move")
-    checked = parse_mapping(dict(mapping) if mapping is not None else None, old, new)
+    # Not dict(mapping): a list or string given by a caller would turn into
+    # a TypeError or ValueError there, where parse_mapping says what is wrong.
+    checked = parse_mapping(dict(mapping) if isinstance(mapping, Mapping) else mapping, old, new)
     runs: list[RunPlan] = []
     async for record in reader.live_runs(workflow, old.version.major, old.version.revision):
         state = decode_state(record.state)

@@ -95,20 +95,35 @@ async def analytics(call: Call[AnalyticsQuery, None]) -> Analytics:
     since = _moment(query.since, "since")
     assert since is not None
     stats = await call.engine.workflow_stats(query.workflow, since, sample=query.sample)
-    moment = dt.datetime.fromtimestamp
     return Analytics(
         workflow=stats.workflow,
-        since=moment(stats.since, dt.UTC),
-        until=moment(stats.until, dt.UTC),
+        since=_bucket_moment(stats.since),
+        until=_bucket_moment(stats.until),
         runs=stats.runs,
         sampled=stats.sampled,
         bucket=stats.bucket,
-        started=[(moment(at, dt.UTC), count) for at, count in stats.started],
+        started=[(_bucket_moment(at), count) for at, count in stats.started],
         statuses=stats.statuses,
         failure_rate=stats.failure_rate,
         compensation_rate=stats.compensation_rate,
         steps=[msgspec.convert(step, StepTimes, from_attributes=True) for step in stats.steps],
     )
+
+
+def _bucket_moment(at: float) -> dt.datetime:
+    """A moment of the analytics window. The first bucket of ``started``
+    starts at a multiple of the bucket length at or before ``since``, up to
+    a bucket (1/120 of the window) earlier: for a ``since`` near year 1,
+    before year 1, which no datetime holds."""
+    try:
+        return dt.datetime.fromtimestamp(at, dt.UTC)
+    except (OverflowError, ValueError, OSError):
+        raise ProblemError(
+            422,
+            "invalid-request",
+            "invalid query parameter 'since': the window reaches back too far (its first bucket would start "
+            "before year 1); give a later since, such as 30d or 2000-01-01",
+        ) from None
 
 
 async def list_workers(call: Call[None, None]) -> WorkerList:

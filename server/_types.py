@@ -15,6 +15,8 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
+from wfc.specs.limits import MAX_INT
+
 #: Where the API is mounted.
 PREFIX: Final = "/api/v1"
 
@@ -25,6 +27,11 @@ MAX_BODY: Final = 1024 * 1024
 MAX_PAGE = 1000
 
 PageSize = Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE, description=f"At most this many items (1 to {MAX_PAGE}).")]
+
+#: A number compared with a stored one (a journal ``seq``, a thread): at most
+#: what the stores bind, a signed 64-bit integer; a larger one is a 422, not
+#: an OverflowError in the database driver.
+StoredInt = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
 
 
 class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -410,13 +417,13 @@ class StartRequest(Body):
 class JournalQuery(Body):
     """Paging and filters of a run's journal."""
 
-    after: Annotated[int, msgspec.Meta(ge=0)] = 0
+    after: StoredInt = 0
     """Only entries with ``seq`` greater than this (``next_after`` of the previous page)."""
     limit: PageSize = 100
     kind: list[str] = []
     """Only entries of these kinds (repeat the parameter), e.g. ``TASK_FAILED``."""
     node: str | None = None
-    thread: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    thread: StoredInt | None = None
 
 
 class JournalEntry(msgspec.Struct, kw_only=True):

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import msgspec
 
 from wfc.runtime.store import rows as decode
 from wfc.runtime.store.base import JournalRecord
 from wfc.runtime.store.core import Store
+from wfc.specs.limits import MAX_INT
 
 #: The position before every entry.
 START: Final = ""
@@ -75,11 +76,18 @@ def _pg_position(xid: int, run_id: str, seq: int) -> str:
     return msgspec.json.encode([xid, run_id, seq]).decode()
 
 
+#: A PostgreSQL position: a transaction id, a run and a seq (-1: before its
+#: first entry), each number within what the server binds, a bigint.
+_PgPosition = tuple[
+    Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)], str, Annotated[int, msgspec.Meta(ge=-1, le=MAX_INT)]
+]
+
+
 def _pg_key(position: str) -> tuple[int, str, int]:
     if position == START:
         return (0, "", -1)
     try:
-        xid, run_id, seq = msgspec.json.decode(position, type=tuple[int, str, int])
+        xid, run_id, seq = msgspec.json.decode(position, type=_PgPosition)
     except (msgspec.DecodeError, msgspec.ValidationError):
         raise FeedPositionError(f"{position!r} is not a position of a PostgreSQL journal feed") from None
     return (xid, run_id, seq)
@@ -88,9 +96,14 @@ def _pg_key(position: str) -> tuple[int, str, int]:
 def _sqlite_key(position: str) -> int:
     if position == START:
         return 0
-    if not position.isdigit():
+    # ASCII digits (isdigit() takes "²" too), and no more than SQLite binds:
+    # a larger number failed in the driver, an internal error.
+    if not (position.isascii() and position.isdigit() and len(position) <= len(str(MAX_INT))):
         raise FeedPositionError(f"{position!r} is not a position of a SQLite journal feed")
-    return int(position)
+    key = int(position)
+    if key > MAX_INT:
+        raise FeedPositionError(f"{position!r} is not a position of a SQLite journal feed")
+    return key
 
 
 def check_position(store: Store, position: str) -> None:
