@@ -37,13 +37,8 @@ def parse_inputs(
         CliError: listing every malformed pair, unknown name and bad value.
     """
     values = read_json_inputs(json_source) if json_source is not None else {}
-    problems: list[str] = []
-    for pair in pairs:
-        name, equals, text = pair.partition("=")
-        name = name.strip()
-        if not equals or not name:
-            problems.append(f"--input {quoted(pair)} is not NAME=VALUE (e.g. --input payment-id=p-1001)")
-            continue
+    given, problems = named_values(pairs, "--input", "payment-id=p-1001")
+    for name, texts in given.items():
         definition = variables.get(name)
         if definition is None:
             problems.append(
@@ -51,6 +46,10 @@ def parse_inputs(
                 f"its variables are {describe_variables(variables)}"
             )
             continue
+        if len(texts) > 1:
+            problems.append(repeated("--input", name, texts, masked=definition.masked))
+            continue
+        text = texts[0]
         try:
             values[name] = parse_value(text, definition.type)
         except ValueError as exc:
@@ -74,6 +73,36 @@ def parse_inputs(
         ]
         raise CliError("; ".join(problems) if len(problems) == 1 else "invalid inputs:\n  " + "\n  ".join(problems))
     return values
+
+
+def named_values(pairs: Sequence[str], option: str, example: str) -> tuple[dict[str, list[str]], list[str]]:
+    """The ``NAME=VALUE`` pairs of a repeated option (``--input``,
+    ``--field``): every text given for each name, in the order given, and a
+    problem for each pair that is not ``NAME=VALUE``. Each name must then be
+    given once (:func:`repeated`)."""
+    given: dict[str, list[str]] = {}
+    problems: list[str] = []
+    for pair in pairs:
+        name, equals, text = pair.partition("=")
+        name = name.strip()
+        if not equals or not name:
+            problems.append(f"{option} {quoted(pair)} is not NAME=VALUE (e.g. {option} {example})")
+        else:
+            given.setdefault(name, []).append(text)
+    return given, problems
+
+
+def repeated(option: str, name: str, texts: Sequence[str], *, masked: bool = False) -> str:
+    """The problem of ``name`` given more than once: refused, since taking
+    the last would drop a value typed on the command line without a word."""
+    times = "twice" if len(texts) == 2 else f"{len(texts)} times"
+    shown = "the values are masked" if masked else _listed([quoted(text) for text in texts])
+    return f"{option} {name} is given {times} ({shown}); give each {option.lstrip('-')} once"
+
+
+def _listed(items: Sequence[str]) -> str:
+    """``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _unnamed(name: str, pairs: Sequence[str]) -> bool:

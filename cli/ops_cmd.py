@@ -36,7 +36,7 @@ Statuses = Annotated[
 
 
 def _statuses(status: list[StatusChoice] | None) -> list[str] | None:
-    return None if status is None else [choice.value for choice in status]
+    return None if status is None else list(dict.fromkeys(choice.value for choice in status))  # each once
 
 
 # ---------------------------------------------------------------- watch

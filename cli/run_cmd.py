@@ -60,7 +60,7 @@ def run_command(
     from wfc.cli.observing import setup_logs
     from wfc.cli.run_follow import Request, run_workflow  # the runtime and the compiler: only when running
 
-    request = Request(target, task_targets or [], database_url(db), run_id or None, detach, timeout)
+    request = Request(target, task_targets or [], database_url(db), run_id, detach, timeout)
     request.tracing = tracing_for(otel)
     request.observers = setup_logs(log_format)
     raise typer.Exit(run_workflow(request, workflow, inputs or [], input_json))

@@ -104,7 +104,7 @@ async def _run(request: Request, source: Source, values: dict[str, Any], *, give
         # be the ones it started with, which ``start`` checks (ConflictError).
         if existing is None or given:
             try:
-                new_id = request.run_id or await _new_run_id(engine, spec.name)
+                new_id = request.run_id if request.run_id is not None else await _new_run_id(engine, spec.name)
                 run_id = await engine.start(spec.name, values, run_id=new_id, version=spec.version)
             except InputError as exc:
                 raise _input_error(exc, spec) from None

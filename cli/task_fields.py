@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from wfc.cli.errors import CliError
-from wfc.cli.inputs import load_json, parse_value, quoted
+from wfc.cli.inputs import load_json, named_values, parse_value, quoted, repeated
 from wfc.specs import FieldDef, FormDef, form_problems
 
 
@@ -29,20 +29,20 @@ def parse_fields(form: FormDef, pairs: Sequence[str], values_json: str | None = 
             missing required field.
     """
     values = read_values(values_json) if values_json is not None else {}
-    problems: list[str] = []
+    given, problems = named_values(pairs, "--field", _example(form))
     refused: set[str] = set()  # fields whose --field pair is already a problem
-    for pair in pairs:
-        name, equals, text = pair.partition("=")
-        name = name.strip()
-        if not equals or not name:
-            problems.append(f"--field {quoted(pair)} is not NAME=VALUE (e.g. --field {_example(form)})")
-            continue
+    for name, texts in given.items():
         definition = form.field(name)
         if definition is None:
             refused.add(name)
             problems.append(f"--field {name}: form {form.name!r} has no field {name!r}; its fields are "
                             f"{describe_fields(form)}")
             continue
+        if len(texts) > 1:
+            refused.add(name)
+            problems.append(repeated("--field", name, texts))
+            continue
+        text = texts[0]
         try:
             values[name] = parse_value(text, definition.type)
         except ValueError as exc:

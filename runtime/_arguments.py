@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Collection, Iterable
 from typing import Final, Protocol, TypeVar
 
@@ -80,20 +81,23 @@ def parse_version(version: Version | str | int) -> tuple[int, int | None]:
 
 
 def parse_statuses(status: RunStatus | str | Iterable[RunStatus | str]) -> list[str]:
-    """Status values from one status or several, any case.
+    """Status values from one status or several, any case; each once, in
+    the order first given (as :func:`user_task_statuses`).
 
     Raises:
         UsageError: an unknown status.
     """
     items = [status] if isinstance(status, str) else list(status)
-    result = []
+    result: list[str] = []
     for item in items:
         try:
-            result.append(RunStatus(str(item).upper()).value)
+            value = RunStatus(str(item).upper()).value
         except ValueError:
             raise UsageError(
                 f"unknown run status {item!r}; use one of {', '.join(s.value for s in RunStatus)}"
             ) from None
+        if value not in result:
+            result.append(value)
     return result
 
 
@@ -106,6 +110,56 @@ def epoch(moment: Moment | None) -> float | None:
             moment = moment.replace(tzinfo=dt.UTC)
         return moment.timestamp()
     return float(moment)
+
+
+#: Most characters of a run id, user, group or subscriber name.
+MAX_NAME_LENGTH: Final = 200
+#: What a name may be, for messages.
+NAME_RULE: Final = (
+    f"give 1 to {MAX_NAME_LENGTH} characters: letters, digits, punctuation and spaces, "
+    "no control characters (e.g. 'order-123')"
+)
+#: Unicode categories refused in names: controls (C0, DEL, C1), invisible
+#: format characters (e.g. a right-to-left override that reverses what
+#: follows), and the line and paragraph separators.
+_UNPRINTABLE: Final = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def check_name(value: object, what: str) -> str:
+    """A name the engine stores and shows on one line of a terminal (a run
+    id, a user or group, a subscriber): what :func:`check_key` asks, and
+    1 to :data:`MAX_NAME_LENGTH` characters with no control character (an
+    ESC could rewrite the terminal that lists it, a newline split a row).
+
+    Raises:
+        UsageError: it is not, saying what a name may be.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{what} must be a non-empty string, got {value!r}; {NAME_RULE}")
+    check_key(value, what)
+    problem = name_problem(value)
+    if problem is not None:
+        raise UsageError(f"{what} {_shown(value)} is not allowed: {problem}; {NAME_RULE}")
+    return value
+
+
+def name_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a name (:func:`check_name`), or ``None``."""
+    if len(value) > MAX_NAME_LENGTH:
+        return f"it is {len(value):,} characters long, more than {MAX_NAME_LENGTH}"
+    if value.isprintable():  # the common case: no scan by category
+        return None
+    for position, char in enumerate(value, 1):
+        if unicodedata.category(char) in _UNPRINTABLE:
+            label = unicodedata.name(char, "")
+            return f"character {position} is the control character U+{ord(char):04X}{' ' + label if label else ''}"
+    return None
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """``value`` quoted for a message (control characters escaped), cut to
+    ``limit`` characters."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}… ({len(value):,} characters)"
 
 
 def check_key(value: object, what: str) -> None:
@@ -136,18 +190,15 @@ def check_task_id(task_id: object) -> str:
 
 
 def check_person(value: object, what: str, *, required: bool = False) -> str | None:
-    """A user or group name (``None`` allowed unless ``required``): a
-    non-empty, storable string.
+    """A user or group name (``None`` allowed unless ``required``): a name
+    as :func:`check_name` takes it.
 
     Raises:
         UsageError: it is not.
     """
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip():
-        raise UsageError(f"{what} must be a non-empty string, got {value!r}")
-    check_key(value, what)
-    return value
+    return check_name(value, what)
 
 
 def user_task_statuses(status: object) -> tuple[str, ...]:

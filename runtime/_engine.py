@@ -463,9 +463,11 @@ class Engine:
         Args:
             workflow: The workflow name.
             inputs: Values of its variables, by name.
-            run_id: The run's id (e.g. ``"order-123"``). If not given, a new
-                UUID of version 7 as 32 hex digits: runs started later sort
-                after (see :func:`~wfc.runtime._ids.new_run_id`).
+            run_id: The run's id (e.g. ``"order-123"``): 1 to 200
+                characters, no control characters (see
+                :func:`~wfc.runtime._arguments.check_name`). If not given, a
+                new UUID of version 7 as 32 hex digits: runs started later
+                sort after (see :func:`~wfc.runtime._ids.new_run_id`).
             version: The spec version; the latest deployed one if not given.
             traceparent: A W3C ``traceparent`` (``00-<trace id>-<span id>-<flags>``):
                 the run's spans join that trace, under that span. Without it
@@ -482,7 +484,8 @@ class Engine:
             RunIdConflictError: ``run_id`` belongs to a run of another workflow.
             RunInputsConflictError: ``run_id`` belongs to a run of this
                 workflow that started with other inputs (it names them).
-            UsageError: ``traceparent`` is not a W3C traceparent.
+            UsageError: ``run_id`` is empty, too long or holds a control
+                character, or ``traceparent`` is not a W3C traceparent.
         """
         return (await self.start_run(workflow, inputs, run_id, version, traceparent=traceparent)).run_id
 
@@ -864,8 +867,8 @@ class Engine:
         Args:
             name: The subscriber, whose position is saved in the database;
                 ``None``: not saved (a live tail, like ``wfc runs watch``).
-            kinds: Only entries of these kinds (``COMPENSATION_FAILED``, ...);
-                empty: all.
+            kinds: Only entries of these kinds (``COMPENSATION_FAILED``, ...;
+                those of :class:`~wfc.runtime.HistoryEntry`); empty: all.
             start: Where a subscriber with no saved position starts:
                 ``"earliest"`` (every entry stored) or ``"latest"`` (what is
                 committed from now on).
@@ -874,7 +877,9 @@ class Engine:
                 were none.
 
         Raises:
-            UsageError: a bad argument.
+            UsageError: a bad argument: a name that is empty, longer than
+                200 characters or holds a control character, or a kind the
+                engine never writes (the message lists those it does).
         """
         self._loop.check_open()
         return Subscription(

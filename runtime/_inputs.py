@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from wfc.runtime._arguments import check_key, check_person
+from wfc.runtime._arguments import check_key, check_name, check_person
 from wfc.runtime.errors import (
     RunInputsConflictError,
     RunStateError,
@@ -59,20 +59,24 @@ USER_TASK_ACTIONS: Final[dict[type[UserTaskInput], str]] = {
 
 
 def check_run_id(run_id: object) -> None:
-    """A run id given to start or to an operator command: a non-empty, storable string."""
+    """A run id given to an operator command: a non-empty, storable string
+    (not held to :func:`check_name`: a run started before new ids were
+    checked can still be steered)."""
     if not isinstance(run_id, str) or not run_id:
         raise UsageError(f"run_id must be a non-empty string, got {run_id!r}")
     check_key(run_id, "run_id")
 
 
 def check_start_args(workflow: object, inputs: object, run_id: object) -> None:
-    """The arguments of ``start``, before anything is read.
+    """The arguments of ``start``, before anything is read. Every new run's
+    id is checked here (the Python API, ``POST /api/v1/runs``, ``wfc run``):
+    a name as :func:`check_name` takes it, since it is shown in every list.
 
     Raises:
         UsageError: a bad run id or workflow name, or ``inputs`` is not a mapping.
     """
     if run_id is not None:
-        check_run_id(run_id)
+        check_name(run_id, "run_id")
     check_key(workflow, "the workflow name")
     if inputs is not None and not isinstance(inputs, Mapping):
         raise UsageError(f"inputs must be a mapping of variable name to value, got {type(inputs).__name__}")

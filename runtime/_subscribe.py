@@ -23,13 +23,36 @@ from typing import Any, Final, Literal
 import anyio
 import msgspec
 
-from wfc.runtime._arguments import check_key
+from wfc.runtime._arguments import check_name
 from wfc.runtime._records import to_datetime
 from wfc.runtime.errors import UsageError
 from wfc.runtime.store import Store, feed
 
 #: Where a subscriber with no saved position starts.
 Start = Literal["earliest", "latest"]
+#: Every kind of journal entry the engine writes (see
+#: :class:`~wfc.runtime.HistoryEntry`): what a subscriber may ask for. A kind
+#: outside it would match nothing and a subscription would wait forever.
+#: ``tests/runtime/test_repeated_kinds.py`` pins it to the kinds the
+#: interpreter journals.
+KINDS: Final = frozenset({
+    "RUN_STARTED", "RUN_HALTED", "RUN_RESUMED", "RUN_CANCEL_REQUESTED", "RUN_RETRIED",
+    "RUN_COMPLETED", "RUN_FAILED", "RUN_COMPENSATED", "RUN_CANCELLED",
+    "NODE_ENTERED", "NODE_FAILED", "VARIABLE_SET", "SLEEPING", "TIMER_FIRED",
+    "TASK_DISPATCHED", "TASK_CLAIMED", "TASK_COMPLETED", "TASK_FAILED",
+    "EVENT_WAITING", "EVENT_RECEIVED", "EVENT_CONSUMED", "EVENT_TIMEOUT",
+    "FAILURE_HANDLER_STARTED", "FAILURE_HANDLED",
+    "THREAD_STARTED", "THREAD_QUEUED", "THREAD_COMPLETED", "THREAD_FAILED", "THREAD_HALTED",
+    "THREAD_PAUSED", "THREAD_RESUMED", "THREAD_REVIVED", "THREAD_INTERRUPTED",
+    "THREADS_WAITING", "THREADS_COMPLETED", "THREADS_FAILED", "THREADS_TIMEOUT",
+    "INTERRUPT_RECEIVED", "INTERRUPT_HANDLER_STARTED", "INTERRUPT_HANDLED", "INTERRUPT_FAILED",
+    "COMPENSATION_STARTED", "COMPENSATION_PLANNED", "COMPENSATION_DISPATCHED",
+    "COMPENSATION_COMPLETED", "COMPENSATION_FAILED", "COMPENSATION_SKIPPED",
+    "MIGRATED", "MIGRATION_PENDING", "MIGRATION_DROPPED",
+    "USER_TASK_ASSIGNED", "USER_TASK_CLAIMED", "USER_TASK_RELEASED", "USER_TASK_REASSIGNED",
+    "USER_TASK_COMPLETED", "USER_TASK_CANCELLED", "USER_TASK_REMINDED", "USER_TASK_REMINDER_COMPLETED",
+    "USER_TASK_REMINDER_FAILED", "USER_TASK_TIMER_SKIPPED",
+})  # fmt: skip
 #: Most seconds between two saves of a position that only moved over
 #: entries of other kinds (a save per poll would be a write per poll).
 _SKIP_SAVE_INTERVAL: Final = 5.0
@@ -93,15 +116,9 @@ class Subscription:
         check_open: Callable[[], None],
     ) -> None:
         """Use :meth:`~wfc.runtime.Engine.subscribe`."""
-        if name is not None and (not isinstance(name, str) or not name):
-            raise UsageError(f"a subscriber's name must be a non-empty string or None, got {name!r}")
-        check_key(name, "the subscriber's name")
-        if isinstance(kinds, str):
-            raise UsageError(f"kinds must be a list of kinds, not one string: kinds=[{kinds!r}]")
-        self._kinds = tuple(kinds)
-        for kind in self._kinds:
-            if not isinstance(kind, str) or not kind:
-                raise UsageError(f"kinds must be non-empty strings, got {kind!r}")
+        if name is not None:
+            check_name(name, "the subscriber's name")
+        self._kinds = check_kinds(kinds)
         if start not in ("earliest", "latest"):
             raise UsageError(f"start must be 'earliest' or 'latest', got {start!r}")
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
@@ -204,15 +221,35 @@ async def read_feed(store: Store, after: str | None, limit: int, kinds: Iterable
     Raises:
         UsageError: a bad position, limit or kinds.
     """
-    if isinstance(kinds, str):
-        raise UsageError(f"kinds must be a list of kinds, not one string: kinds=[{kinds!r}]")
+    wanted = check_kinds(kinds)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
         raise UsageError(f"limit must be an int from 1 to 10000, got {limit!r}")
     if after is not None and not isinstance(after, str):
         raise UsageError(f"after must be a position (a string) or None, got {after!r}")
     try:
-        page = await feed.read(store, feed.START if after is None else after, limit, tuple(kinds))
+        page = await feed.read(store, feed.START if after is None else after, limit, wanted)
     except feed.FeedPositionError as exc:
         hint = "give the next_after of a previous read, or nothing to start from the first entry"
         raise UsageError(f"{exc}; {hint}") from None
     return [_entry(record) for record in page.records], page.position
+
+
+def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
+    """The kinds a subscriber or a feed read asks for, each one of
+    :data:`KINDS` (empty: every kind).
+
+    Raises:
+        UsageError: one string instead of a list, or a kind the engine never
+            writes (listing those it does).
+    """
+    if isinstance(kinds, str):
+        raise UsageError(f"kinds must be a list of kinds, not one string: kinds=[{kinds!r}]")
+    wanted = tuple(kinds)
+    unknown = [kind for kind in wanted if not isinstance(kind, str) or kind not in KINDS]
+    if unknown:
+        listed = ", ".join(repr(kind) for kind in unknown)
+        raise UsageError(
+            f"unknown journal entry kind{'s' if len(unknown) > 1 else ''} {listed}: nothing would ever match; "
+            f"give kinds the engine writes (in capitals): {', '.join(sorted(KINDS))}"
+        )
+    return wanted

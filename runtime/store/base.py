@@ -282,7 +282,7 @@ class RunFilter(msgspec.Struct, frozen=True):
     first; every criterion given must hold."""
 
     statuses: tuple[str, ...] = ()
-    """Any of these statuses; empty: any status."""
+    """Any of these statuses, each kept once; empty: any status."""
     workflow: str | None = None
     """Runs of this workflow only."""
     started_after: float | None = None
@@ -314,7 +314,18 @@ class RunFilter(msgspec.Struct, frozen=True):
     """Runs whose searchable variable (the name) has one of these indexed
     values (see :mod:`wfc.runtime._search`), for every name given."""
 
+    def __post_init__(self) -> None:
+        # Each status once, first given first: the store reads one index range
+        # per status and merges them, so a status given twice (``--status
+        # failed --status failed``, ``?status=FAILED&status=FAILED``) would
+        # list each of its runs twice.
+        if len(self.statuses) > 1:
+            msgspec.structs.force_setattr(self, "statuses", distinct(self.statuses))
 
+
+def distinct(values: tuple[str, ...]) -> tuple[str, ...]:
+    """``values`` without repeats, in the order each first appears."""
+    return tuple(dict.fromkeys(values))
 
 
 class JournalFilter(msgspec.Struct, frozen=True):

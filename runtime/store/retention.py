@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from wfc.runtime.store.base import RunRecord
+from wfc.runtime.store.base import RunRecord, distinct
 from wfc.runtime.store.core import Store, run_columns, run_record
 
 #: Statuses of runs that never change again by themselves (the only ones
@@ -38,6 +38,9 @@ class Cutoff:
         wrong = [s for s in self.statuses if s not in FINISHED]
         if wrong or not self.statuses:
             raise ValueError(f"retention takes finished runs only ({', '.join(FINISHED)}), not {wrong or 'none'}")
+        # Each status once: a purge, a count and an export go status by
+        # status, so a repeated one would be counted or exported twice.
+        object.__setattr__(self, "statuses", distinct(self.statuses))
 
 
 def _select(
