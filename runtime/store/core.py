@@ -420,6 +420,24 @@ class Store:
         return self.dialect.pipelining
 
     @asynccontextmanager
+    async def writing(self) -> AsyncIterator[StoreTransaction]:
+        """A write transaction for a caller outside the commit loop (a purge,
+        a subscriber saving its position), as :meth:`transaction`, with the
+        database's trouble raised as the :class:`StoreError` that says what
+        to do (locked, read-only, damaged: see :meth:`commit_failed`), as a
+        call through the commit loop gets it. (The commit loop itself takes
+        the driver's errors as they are: it retries the transient ones.)"""
+        try:
+            async with self.transaction() as tx:
+                yield tx
+        except StoreError:
+            raise
+        except Exception as exc:
+            if self.dialect.named_error(exc) is None and not self.is_transient(exc):
+                raise  # not the database's trouble: maybe wfc's, shown as it is
+            raise self.commit_failed(exc) from None
+
+    @asynccontextmanager
     async def _transaction(self, pipelined: Callable[[], bool] | None = None) -> AsyncIterator[StoreTransaction]:
         async with self.dialect.transaction() as conn:
             if pipelined is not None:

@@ -212,12 +212,12 @@ async def load_position(store: Store, name: str) -> str | None:
 
 async def save_position(store: Store, name: str, position: str, now: float) -> None:
     """Save subscriber ``name``'s position (durably: committed on return)."""
-    async with store.transaction() as tx:
+    async with store.writing() as tx:
         await tx.connection.fetch(_SAVE, (name, position, now))
 
 
 async def drop_subscriber(store: Store, name: str) -> bool:
     """Forget subscriber ``name``'s position; false if none was saved."""
-    async with store.transaction() as tx:
+    async with store.writing() as tx:
         rows = await tx.connection.fetch("DELETE FROM subscribers WHERE name = ? RETURNING name", (name,))
     return bool(rows)

@@ -90,7 +90,7 @@ async def purge_batch(store: Store, cutoff: Cutoff, limit: int) -> list[str]:
     for them, in one transaction; their ids. The runs are picked and locked
     in the transaction, so a run that changed meanwhile (retried, say) is
     left alone."""
-    async with store.transaction() as tx:
+    async with store.writing() as tx:
         ids: list[str] = []
         for status in cutoff.statuses:
             if len(ids) >= limit:

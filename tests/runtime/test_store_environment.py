@@ -224,6 +224,21 @@ async def test_a_lock_held_too_long_is_named_after_the_configured_wait(tmp_path:
         assert await _run_count(f"sqlite:///{path}", read_only=True) == 0
 
 
+async def test_a_purge_and_a_subscriber_meeting_a_lock_say_so(tmp_path: Path) -> None:
+    # Outside the commit loop they wrote in transactions of their own, and the
+    # driver's "database is locked" reached the caller as it was (the CLI: an internal error).
+    path = tmp_path / "wfc.db"
+    await _make_database(path)
+    async with Engine.open(f"sqlite:///{path}?busy_timeout=0.2", serve=False) as engine:
+        with sqlite_write_lock(path):
+            with pytest.raises(DatabaseLockedError, match=r"locked by another process.*0\.2 s"):
+                await engine.purge_runs(finished_before=time.time())
+            subscription = engine.subscribe("ops", start="earliest")
+            with pytest.raises(DatabaseLockedError, match=r"locked by another process"):
+                await subscription.__anext__()
+        assert await engine.purge_runs(finished_before=time.time()) == 0  # the lock gone, it works
+
+
 async def test_the_wait_for_a_lock_can_be_set_in_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
