@@ -42,8 +42,9 @@ def compile_command(
     targets: Annotated[
         list[str], typer.Argument(metavar="FILE_OR_MODULE", help="Python files or dotted module names.")
     ],
-    out_dir: Annotated[
-        Path, typer.Option("--output", "-o", metavar="DIR", help="Folder of the spec files, <name>.json.")
+    output_dir: Annotated[
+        # A str, not a Path: Path("") is Path("."), and -o '' would write into the current folder unasked.
+        str, typer.Option("--output", "-o", metavar="DIR", help="Folder of the spec files, <name>.json.")
     ],
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 if any spec file would change.")
@@ -52,6 +53,7 @@ def compile_command(
     """Compile every workflow defined in the given modules to DIR/<name>.json."""
     from wfc.cli.loading import load_workflows  # imports the DSL and lark: only when compiling
 
+    out_dir = _output_dir(output_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise CliError(f"{display(out_dir)} is a file; -o takes the folder the spec files go in")
     found = load_workflows(targets)
@@ -71,6 +73,16 @@ def compile_command(
         _check(outcomes)
     else:
         _write(outcomes, out_dir)
+
+
+def _output_dir(text: str) -> Path:
+    """The ``--output`` folder; an empty one (``-o ''``, ``-o "$UNSET"``) is
+    refused rather than read as the current folder."""
+    if not text.strip():
+        raise typer.BadParameter(
+            "is empty; give the folder the spec files go in, e.g. -o specs", param_hint="'--output'"
+        )
+    return Path(text)
 
 
 def compile_one(item: "FoundWorkflow", out_dir: Path) -> Outcome:

@@ -64,6 +64,12 @@ class WfcGroup(TyperGroup):
 
 def report(exc: BaseException, *, debug: bool) -> int:
     """Print ``exc`` for the user and return the exit code to use."""
+    if isinstance(exc, BrokenPipeError) and output.stdout_gone():
+        # The reader of standard output went away (``wfc runs export | head``):
+        # nothing to tell it, and a message would only clutter the terminal.
+        # Exit code 1 all the same: the output was cut short.
+        output.silence_stdout()
+        return 1
     if debug:
         show_traceback(exc)
     if isinstance(exc, WfcError):

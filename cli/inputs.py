@@ -159,10 +159,29 @@ def read_json_inputs(source: str) -> dict[str, Any]:
         raise CliError(f"--input-json {label}: not JSON: {exc}") from None
     if not isinstance(loaded, dict):
         raise CliError(
-            f"--input-json {label}: expected a JSON object of variable name to value, "
-            f'e.g. {{"payment-id": "p-1001"}}, got a JSON {type(loaded).__name__}'
+            f"--input-json {label}: expected a JSON object of input name to value, "
+            f'e.g. {{"payment-id": "p-1001"}}, not {json_kind(loaded)}'
         )
     return loaded
+
+
+def json_kind(value: object) -> str:
+    """What kind of JSON value ``value`` is, as a message says it (``null``,
+    ``an array``): the user wrote JSON, and Python's type names (``NoneType``,
+    ``list``) are not theirs."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):  # before int: a bool is an int in Python
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "not a JSON value"
 
 
 def load_json(text: str) -> Any:

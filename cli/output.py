@@ -79,6 +79,29 @@ def silence_stdout() -> None:
         os.close(null)
 
 
+def stdout_gone() -> bool:
+    """Whether standard output is a pipe whose reader has gone (``wfc ... |
+    head`` after head exits): tells a broken pipe of standard output from
+    one of a socket (a database, a server), which is a real failure. Asks
+    the system (poll reports an error on such a pipe), so where it cannot
+    be asked the answer is no, and the error is shown."""
+    import select
+
+    try:
+        fileno = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    if not hasattr(select, "poll"):  # Windows
+        return False
+    poller = select.poll()
+    poller.register(fileno, select.POLLOUT)
+    try:
+        ready = poller.poll(0)
+    except OSError:
+        return False
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in ready)
+
+
 class _Stdout:
     """``sys.stdout`` as it is at each write (tests swap it), where a closed
     pipe silences the stream instead of raising :class:`BrokenPipeError`."""

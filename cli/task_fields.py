@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from wfc.cli.errors import CliError
-from wfc.cli.inputs import load_json, named_values, parse_value, quoted, repeated
+from wfc.cli.inputs import json_kind, load_json, named_values, parse_value, quoted, repeated
 from wfc.specs import FieldDef, FormDef, form_problems
 
 
@@ -84,7 +84,7 @@ def read_values(source: str) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise CliError(
             f"--values: expected a JSON object of field name to value, e.g. '{{\"approved\": true}}', "
-            f"got a JSON {type(loaded).__name__}"
+            f"not {json_kind(loaded)}"
         )
     return loaded
 

@@ -23,6 +23,19 @@ from wfc.cli.log_options import LogFormat, LogFormatOption
 from wfc.cli.otel_option import OtelOption, tracing_for
 
 
+def _seconds(param: typer.CallbackParam, value: float) -> float:
+    """Refuse a number of seconds no timer can wait: ``inf`` (or ``1e400``,
+    which reads as it), NaN, or more than a hundred years. The ``min=`` of
+    each option only bounds it below, and infinity passes that."""
+    from wfc.specs.limits import duration_problem
+
+    problem = duration_problem(value)  # NaN too; typer's min= check refuses it first
+    if problem is not None:
+        default = param.default if isinstance(param.default, float) else 10.0
+        raise typer.BadParameter(f"{problem}, e.g. {param.opts[0]} {default:g}")
+    return value
+
+
 def worker_command(
     task_targets: Annotated[
         list[str],
@@ -36,18 +49,23 @@ def worker_command(
     ] = 100,
     grace: Annotated[
         float,
-        typer.Option("--grace", min=0, metavar="SECONDS", help="On SIGINT/SIGTERM, time to finish running attempts."),
+        typer.Option("--grace", callback=_seconds, min=0, metavar="SECONDS",
+                     help="On SIGINT/SIGTERM, time to finish running attempts."),
     ] = 10.0,
     lease: Annotated[
         float,
-        typer.Option("--lease", min=1, metavar="SECONDS", help="How soon others take over if this worker vanishes."),
+        typer.Option("--lease", callback=_seconds, min=1, metavar="SECONDS",
+                     help="How soon others take over if this worker vanishes."),
     ] = 30.0,
     poll: Annotated[
-        float, typer.Option("--poll", min=0.01, metavar="SECONDS", help="Look for work at least this often.")
+        float,
+        typer.Option("--poll", callback=_seconds, min=0.01, metavar="SECONDS",
+                     help="Look for work at least this often."),
     ] = 1.0,
     stats_every: Annotated[
         float,
-        typer.Option("--stats-every", min=0.1, metavar="SECONDS", help="Interval of the plain stats lines (no TTY)."),
+        typer.Option("--stats-every", callback=_seconds, min=0.1, metavar="SECONDS",
+                     help="Interval of the plain stats lines (no TTY)."),
     ] = 10.0,
     otel: OtelOption = False,
     log_format: LogFormatOption = LogFormat.TEXT,

@@ -29,6 +29,8 @@ Only the store and the specs are read: no engine, no interpreter transitions.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -187,9 +189,7 @@ def parse_mapping(data: Any, old: WorkflowSpec, new: WorkflowSpec) -> MigrationM
     if data is None:
         return MigrationMapping()
     if not isinstance(data, dict):
-        raise MappingError(
-            f"a mapping is a table (a JSON object) with `nodes` and `variables`, not a {type(data).__name__}"
-        )
+        raise MappingError(f"a mapping is a table (a JSON object) with `nodes` and `variables`, not {_kind(data)}")
     unknown = sorted(set(data) - {"nodes", "variables"})
     if unknown:
         raise MappingError(f"a mapping has `nodes` and `variables` only, not {', '.join(map(repr, unknown))}")
@@ -200,23 +200,28 @@ def parse_mapping(data: Any, old: WorkflowSpec, new: WorkflowSpec) -> MigrationM
 
 def _nodes(data: Any, old: WorkflowSpec, new: WorkflowSpec) -> dict[str, dict[str, str]]:
     if not isinstance(data, dict):
-        raise MappingError("`nodes` maps thread names to tables of old node id = new node id")
+        raise MappingError(f"`nodes` maps thread names to tables of old node id = new node id, not {_kind(data)}")
     found: dict[str, dict[str, str]] = {}
     for thread, pairs in data.items():
+        where = _path("nodes", thread)
         if thread not in old.threads:
-            raise MappingError(f"nodes.{thread}: version {old.version} has no thread {thread!r} "
+            raise MappingError(f"{where}: version {old.version} has no thread {thread!r} "
                                f"(threads: {', '.join(sorted(old.threads))})")  # fmt: skip
         if thread not in new.threads:
-            raise MappingError(f"nodes.{thread}: version {new.version} has no thread {thread!r}; "
+            raise MappingError(f"{where}: version {new.version} has no thread {thread!r}; "
                                f"its runs cannot move (threads are not renamed by a mapping)")  # fmt: skip
         if not isinstance(pairs, dict):
-            raise MappingError(f"nodes.{thread}: a table of old node id = new node id")
+            raise MappingError(f"{where}: a table of old node id = new node id, not {_kind(pairs)}")
         for source, target in pairs.items():
+            entry = _path("nodes", thread, source)
             if source not in old.threads[thread].nodes:
-                raise MappingError(f"nodes.{thread}.{source}: version {old.version} has no node {source!r} "
+                raise MappingError(f"{entry}: version {old.version} has no node {source!r} "
                                    f"in thread {thread!r}")  # fmt: skip
-            if not isinstance(target, str) or target not in new.threads[thread].nodes:
-                raise MappingError(f"nodes.{thread}.{source}: version {new.version} has no node {target!r} "
+            if not isinstance(target, str):
+                raise MappingError(f"{entry}: give the id of a node of version {new.version} in thread {thread!r} "
+                                   f'as a string (e.g. "{source}"), not {_kind(target)}')  # fmt: skip
+            if target not in new.threads[thread].nodes:
+                raise MappingError(f"{entry}: version {new.version} has no node {target!r} "
                                    f"in thread {thread!r}")  # fmt: skip
         _one_to_one(thread, pairs, old)
         found[thread] = dict(pairs)
@@ -242,18 +247,95 @@ def _variables(data: Any, new: WorkflowSpec) -> dict[str, Any]:
     from wfc.runtime.interpreter.variables import coerce
 
     if not isinstance(data, dict):
-        raise MappingError("`variables` maps variable names of the new version to values")
+        raise MappingError(f"`variables` maps variable names of the new version to values, not {_kind(data)}")
     found: dict[str, Any] = {}
     for name, value in data.items():
+        where = _path("variables", name)
         definition = new.variables.get(name)
         if definition is None:
-            raise MappingError(f"variables.{name}: version {new.version} has no variable {name!r} "
+            raise MappingError(f"{where}: version {new.version} has no variable {name!r} "
                                f"(variables: {', '.join(sorted(new.variables)) or 'none'})")  # fmt: skip
+        moment = _first_moment(value)
+        if moment is not None:  # coerce would call it "a Python datetime"
+            place, kind = moment
+            raise MappingError(f"{_path('variables', name, *place)}: {kind} is not a JSON value; write it as a "
+                               f'quoted string (e.g. "2024-05-01T09:00:00Z")')  # fmt: skip
+        if value is None and definition.required:  # null is "unset": the run would lack a required variable
+            raise MappingError(f"{where}: variable {name!r} is required in version {new.version}; give a "
+                               f"{definition.type} value, not null")  # fmt: skip
         try:
             found[name] = coerce(value, definition.type)
         except ValueError as exc:
-            raise MappingError(f"variables.{name}: {exc}") from None
+            raise MappingError(f"{where}: {_mistyped(value, definition.type, exc)}") from None
     return found
+
+
+def _mistyped(value: Any, var_type: str, exc: ValueError) -> str:
+    """Why ``value`` is no value of ``var_type``: coerce's reason when the
+    value cannot be stored at all (it names the place, not the value), else
+    the value shown as JSON, not as coerce's Python repr of it."""
+    from wfc.runtime.interpreter.expressions import type_name
+    from wfc.specs import json_problems
+
+    if json_problems(value, max_depth=None):
+        return str(exc)
+    return f"expected {var_type}, got {type_name(value)} {_json(value)}"
+
+
+def _first_moment(value: Any) -> tuple[tuple[str | int, ...], str] | None:
+    """Where in ``value`` the first TOML date, time or date-time is (the
+    keys and indexes leading to it), and which it is: TOML has them, JSON
+    and wfc's variables do not."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        item, place = stack.pop()
+        if isinstance(item, dt.date | dt.time):
+            return place, _kind(item)
+        if isinstance(item, dict):
+            stack.extend((child, (*place, key)) for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((child, (*place, index)) for index, child in reversed(list(enumerate(item))))
+    return None
+
+
+#: A key TOML reads bare (``nodes.main.wait-approval``); any other is quoted.
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _path(*steps: str | int) -> str:
+    """Where an entry is in the mapping file, as TOML writes a dotted key
+    (``nodes.main."a.b"``), an array index as ``[2]``."""
+    path = ""
+    for step in steps:
+        if isinstance(step, int):
+            path += f"[{step}]"
+        else:
+            path += ("." if path else "") + _key(step)
+    return path
+
+
+def _key(key: Any) -> str:
+    text = str(key)
+    return text if _BARE_KEY.fullmatch(text) else json.dumps(text)
+
+
+def _kind(value: Any) -> str:
+    """What a value of the mapping file is, in the words of JSON and TOML
+    (``null``, ``an array``, ``a TOML date``), never a Python type name."""
+    if value is None:
+        return "null"
+    kinds: tuple[tuple[type | tuple[type, ...], str], ...] = (
+        (bool, "a boolean"), ((int, float), "a number"), (str, "a string"), (list, "an array"),
+        (dict, "a table (JSON object)"), (dt.datetime, "a TOML date-time"), (dt.date, "a TOML date"),
+        (dt.time, "a TOML time"),
+    )  # fmt: skip
+    return next((name for types, name in kinds if isinstance(value, types)), "a value that is not JSON")
+
+
+def _json(value: Any, limit: int = 60) -> str:
+    """``value`` as JSON for a message, cut to ``limit`` characters."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 # ---------------------------------------------------------------- sorting runs
@@ -279,11 +361,17 @@ def classify(
             (drain if must else later).append(reason)
     run_class: RunClass = "must_drain" if drain else "safe_later" if later else "safe_now"
     if run_class == "safe_now":
-        reasons = ["every thread is at a node the new version has" + ("" if not values else
-                   f"; new variables get {', '.join(f'{k}={v!r}' for k, v in sorted(values.items()))}")]  # fmt: skip
+        given = ", ".join(f"{k}={_shown(v)}" for k, v in sorted(values.items()))
+        reasons = ["every thread is at a node the new version has" + (f"; new variables get {given}" if values else "")]
     else:
         reasons = drain + later
     return RunPlan(run_id, status, run_version, run_class, tuple(reasons), tuple(threads), values)
+
+
+def _shown(value: Any) -> str:
+    """A new variable's value in a reason: a string quoted as before
+    (``'web'``), anything else as JSON (``null``, ``true``), not as Python."""
+    return repr(value) if isinstance(value, str) else _json(value)
 
 
 def new_variables(old: WorkflowSpec, new: WorkflowSpec, mapping: MigrationMapping) -> tuple[dict[str, Any], list[str]]:

@@ -16,10 +16,12 @@ from wfc.runtime.migration_plan import MappingError, plan_migration
 pytestmark = pytest.mark.anyio
 
 
-@pytest.mark.parametrize(("mapping", "kind"), [([1], "list"), ("x", "str"), (5, "int"), ([("nodes", {})], "list")])
+@pytest.mark.parametrize(
+    ("mapping", "kind"), [([1], "an array"), ("x", "a string"), (5, "a number"), ([("nodes", {})], "an array")]
+)
 async def test_a_mapping_that_is_no_table_is_a_mapping_error(db: Db, mapping: Any, kind: str) -> None:
     await record(db.url, [RENAMED])
     async with open_reader(db.url) as reader:
         with pytest.raises(MappingError) as raised:
             await plan_migration(reader, "order", "1.0", "1.1", mapping)
-    assert str(raised.value) == f"a mapping is a table (a JSON object) with `nodes` and `variables`, not a {kind}"
+    assert str(raised.value).endswith(f"not {kind}")
