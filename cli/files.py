@@ -84,9 +84,10 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
         raise _naming(exc, path) from None
     if found is not None and stat.S_ISDIR(found.st_mode):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), display(path))
-    if found is not None and not stat.S_ISREG(found.st_mode):
+    if (found is not None and not stat.S_ISREG(found.st_mode)) or _special(path, target):
+        # Appended to, not truncated: /dev/stdout of `wfc ... -o /dev/stdout >> log` is the log itself.
         try:
-            handle = target.open("wb")
+            handle = Path(path).open("ab")  # noqa: SIM115 - closed by the with below
         except OSError as exc:
             raise _naming(exc, path) from None
         with handle, _named(path):
@@ -108,6 +109,15 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+def _special(path: Path, target: Path) -> bool:
+    """Whether ``path`` names a file through the kernel's own folders
+    (``/dev/stdout``, ``/dev/fd/3``, ``/proc/self/fd/1``): what it resolves to
+    is another process's open file (a shell's redirection), which renaming
+    over would replace and cut off from that process."""
+    special = ("/dev/", "/proc/")
+    return str(Path(path).absolute()).startswith(special) or str(target).startswith(special)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,6 @@ import typer
 from wfc.cli import output
 from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url, reader, run_reading
 from wfc.cli.errors import CliError
-from wfc.specs.limits import MAX_INT
 
 if TYPE_CHECKING:
     from wfc.runtime.replay import ReplayReport
@@ -68,8 +67,7 @@ def replay_command(
 
         async with reader(url) as found:
             if sample is not None:
-                # more than a database can count is all of them
-                page = await found.list_runs_page(workflow=workflow, limit=min(sample, MAX_INT))
+                page = await found.list_runs_page(workflow=workflow, limit=sample)
                 wanted.extend(run.id for run in page.runs if run.id not in wanted)
             reports = []
             for run_id in wanted:

@@ -184,8 +184,11 @@ async def _follow(engine: Engine, request: Request, run_id: str, *, resumed: boo
 async def _new_run_id(engine: Engine, workflow: str) -> str:
     """A run id people can read and type, ``payment-5c0e1f2a9b3d``, not used
     yet (``start`` would take a used one for an idempotent repeat)."""
+    from wfc.runtime._arguments import MAX_NAME_LENGTH
+
+    prefix = workflow[: MAX_NAME_LENGTH - 13]  # a long workflow name still leaves room for "-" and 12 hex digits
     while True:
-        run_id = f"{workflow}-{secrets.token_hex(6)}"
+        run_id = f"{prefix}-{secrets.token_hex(6)}"
         try:
             await engine.get_run(run_id)
         except UnknownRunError:
@@ -209,7 +212,9 @@ def _report_detached(
     what = f"run {run_id} ({info.workflow} {info.version}) on {request.shown_url}"
     check = f"Check it with `wfc runs show {run_id}{db_flag(request.url)}`"
     if info.status.finished:
-        message = f"{what} exists already and has finished: {info.status.value}. {check}"
+        # A new run too, when an engine elsewhere finished it before it was read back.
+        when = "exists already and has finished" if existed else "was started and has finished already"
+        message = f"{what} {when}: {info.status.value}. {check}"
     else:
         now = (
             "Another engine serves this database now."

@@ -54,9 +54,16 @@ def engine_wait(info: RunInfo, *, short: bool = False) -> str:
 
 
 def local_time(moment: dt.datetime, *, millis: bool = False) -> str:
-    """A timestamp in the local time zone, ``2026-05-01 14:03:07``."""
-    text = moment.astimezone().strftime("%Y-%m-%d %H:%M:%S.%f")
-    return text[:-3] if millis else text[:-7]
+    """A timestamp in the local time zone, ``2026-05-01 14:03:07`` (in UTC,
+    marked so, for a moment the local zone would take past year 1 or 9999)."""
+    zone = ""
+    try:
+        shown = moment.astimezone()
+    except OverflowError:  # the local zone would take it past year 1 or 9999: shown in its own
+        shown = moment
+        zone = " UTC" if moment.utcoffset() == dt.timedelta(0) else moment.strftime(" %z")
+    text = shown.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return (text[:-3] if millis else text[:-7]) + zone
 
 
 def short_time(moment: dt.datetime) -> str:

@@ -18,7 +18,6 @@ import typer
 
 from wfc.cli import output
 from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url, reader, run_reading
-from wfc.specs.limits import MAX_INT
 
 if TYPE_CHECKING:
     from wfc.runtime import RunInfo
@@ -83,11 +82,13 @@ def _before_now(text: str) -> float | None:
     return None if relative is None else float(relative.group(1)) * _UNITS[relative.group(2)]
 
 
-#: The moments :func:`parse_moment` accepts, in UTC: a day inside what
-#: ``datetime`` holds (years 1 to 9999), so that the moment shown in any time
-#: zone (UTC offsets are under a day) is one too.
-_EARLIEST = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
-_LATEST = dt.datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=dt.UTC)
+#: The moments :func:`parse_moment` accepts, in UTC: what the engine stores
+#: (years 1 to 9999, :data:`~wfc.specs.limits.MIN_EPOCH_SECONDS` ..
+#: :data:`~wfc.specs.limits.MAX_EPOCH_SECONDS`), such as 9999-12-31 for "no
+#: upper bound". (Shown in a time zone past either end, a moment is shown in
+#: UTC: see :func:`~wfc.cli.run_views.local_time`.)
+_EARLIEST = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
 _RANGE = f"from {_EARLIEST.date().isoformat()} to {_LATEST.date().isoformat()} (UTC)"
 
 
@@ -212,7 +213,7 @@ def list_command(
                 workflow=workflow,
                 started_after=after,
                 started_before=until,
-                limit=min(limit, MAX_INT),  # more than a database can count is all of them
+                limit=limit,
                 needs_attention=True if needs_attention else None,
                 stuck_for=stuck_for,
                 where=values,

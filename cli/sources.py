@@ -13,19 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 from wfc.cli import output
 from wfc.cli.errors import CliError
 from wfc.cli.files import display, read_spec
 from wfc.cli.loading import import_target
 from wfc.cli.locate import raised_in_user_code, user_frame, where
+from wfc.cli.task_modules import AnyTask, collect_tasks, tasks_in
 from wfc.compiler import CompileWarning, compile_workflow
 from wfc.dsl import Workflow
-from wfc.runtime import MissingTasksError, TaskFunction
+from wfc.runtime import MissingTasksError
 from wfc.specs import WfcError, WorkflowSpec
-
-AnyTask = TaskFunction[Any, Any]
 
 
 @dataclass(frozen=True)
@@ -92,14 +90,10 @@ def load_source(target: str, workflow: str | None, task_targets: Sequence[str]) 
         label=label,
         spec=spec,
         workflow=found,
-        tasks=_collect_tasks(modules),
+        tasks=collect_tasks(modules),
         searched=tuple(name for _, name in modules),
-        task_modules=tuple(name for module, name in modules if _defines_tasks(module)),
+        task_modules=tuple(dict.fromkeys(name for module, name in modules if tasks_in(module))),
     )
-
-
-def _defines_tasks(module: ModuleType) -> bool:
-    return any(isinstance(value, TaskFunction) for value in vars(module).values())
 
 
 def _pick_workflow(module: ModuleType, label: str, wanted: str | None) -> Workflow:
@@ -139,32 +133,6 @@ def _compile(workflow: Workflow, label: str) -> WorkflowSpec:
     for warning in caught:
         output.print_warning(f"{workflow.name}: {warning.message}")
     return spec
-
-
-def _collect_tasks(modules: Sequence[tuple[ModuleType, str]]) -> tuple[AnyTask, ...]:
-    """Every ``@task`` function in the modules' globals, once per name."""
-    tasks: dict[str, tuple[AnyTask, str]] = {}
-    for module, label in modules:
-        for value in vars(module).values():
-            if not isinstance(value, TaskFunction):
-                continue
-            name = value.definition.name
-            if name not in tasks:
-                tasks[name] = (value, label)
-            elif _source_of(tasks[name][0]) != _source_of(value):
-                first = _source_of(tasks[name][0]) or tasks[name][1]
-                raise CliError(
-                    f"two different @task functions are named {name!r}: {first} and "
-                    f"{_source_of(value) or label}; a task name must have one implementation"
-                )
-    return tuple(task for task, _ in tasks.values())
-
-
-def _source_of(task: AnyTask) -> str:
-    """``file:line`` of a task's function: the same function imported under
-    two module names is one task."""
-    code = getattr(task.definition.fn, "__code__", None)
-    return "" if code is None else f"{display(code.co_filename)}:{code.co_firstlineno}"
 
 
 def _tasks_sibling(label: str) -> str | None:

@@ -9,8 +9,7 @@ import os
 import signal
 import socket
 from dataclasses import dataclass
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 from rich.console import Console
@@ -23,8 +22,8 @@ from wfc.cli.errors import CliError
 from wfc.cli.loading import import_target
 from wfc.cli.log_options import LogFormat
 from wfc.cli.observing import json_logs, setup_logs
-from wfc.runtime import Engine, Observer, TaskFunction
-from wfc.runtime._tasks import task_definitions
+from wfc.cli.task_modules import AnyTask, collect_tasks, tasks_in
+from wfc.runtime import Engine, Observer
 from wfc.runtime._urls import redact_url
 from wfc.runtime._worker import Worker, WorkerStats
 from wfc.runtime.store import is_postgres_url
@@ -33,8 +32,6 @@ from wfc.runtime.tracing import Tracing
 if TYPE_CHECKING:
     from wfc.cli.metrics_http import MetricsServer
     from wfc.runtime.metrics import Metrics
-
-AnyTask = TaskFunction[Any, Any]
 
 
 @dataclass(frozen=True)
@@ -74,10 +71,20 @@ class Say:
             output.print_warning(text)
 
 
-def serve(url: str, task_targets: list[str], *, concurrency: int, grace: float, lease: float, poll: float,
-          stats_every: float, log_format: LogFormat = LogFormat.TEXT,
-          metrics_options: MetricsOptions | None = None, tracing: Tracing | None = None,
-          retention: float | None = None) -> None:
+def serve(
+    url: str,
+    task_targets: list[str],
+    *,
+    concurrency: int,
+    grace: float,
+    lease: float,
+    poll: float,
+    stats_every: float,
+    log_format: LogFormat = LogFormat.TEXT,
+    metrics_options: MetricsOptions | None = None,
+    tracing: Tracing | None = None,
+    retention: float | None = None,
+) -> None:
     """Serve the database at ``url`` with the tasks of ``task_targets`` until
     SIGINT/SIGTERM, purging runs finished more than ``retention`` seconds ago."""
     tasks = load_tasks(task_targets)
@@ -85,8 +92,17 @@ def serve(url: str, task_targets: list[str], *, concurrency: int, grace: float, 
     metrics, exposed = _metrics(metrics_options)
     if metrics is not None:
         observers.append(metrics)
-    worker = Worker(url, tasks, concurrency=concurrency, grace=grace, lease_seconds=lease, poll_interval=poll,
-                    observers=observers, tracing=tracing, retention=retention)
+    worker = Worker(
+        url,
+        tasks,
+        concurrency=concurrency,
+        grace=grace,
+        lease_seconds=lease,
+        poll_interval=poll,
+        observers=observers,
+        tracing=tracing,
+        retention=retention,
+    )
     say = Say(output.stdout(), json_logs(log_format))
     try:
         run_async(lambda: _serve(worker, say, [t.definition.name for t in tasks], stats_every, metrics, exposed))
@@ -113,35 +129,21 @@ def _metrics(options: MetricsOptions | None) -> tuple[Metrics | None, MetricsSer
 
 
 def load_tasks(targets: list[str]) -> list[AnyTask]:
-    """Every ``@task`` function in the targets' globals, once per name.
+    """Every ``@task`` function in the targets' globals, once per name (as
+    ``wfc run --tasks`` takes them: see :mod:`wfc.cli.task_modules`).
 
     Raises:
         CliError: a target does not import, defines no task, or two different
             functions share a task name.
     """
-    found: list[AnyTask] = []
-    for target in targets:
-        module, label = import_target(target)
-        tasks = _tasks_in(module)
-        if not tasks:
+    modules = [import_target(target) for target in targets]
+    for module, label in modules:
+        if not tasks_in(module):
             raise CliError(
                 f"{label} defines no @task function at module level; a worker runs the @task functions "
                 f"(from wfc.runtime import task) of the modules given with --tasks"
             )
-        found.extend(tasks)
-    try:
-        definitions = task_definitions(found)
-    except Exception as exc:
-        raise CliError(f"cannot register the tasks of {', '.join(targets)}: {exc}") from None
-    unique: dict[str, AnyTask] = {}
-    for item in found:
-        if definitions[item.definition.name].fn is item.definition.fn:
-            unique.setdefault(item.definition.name, item)
-    return list(unique.values())
-
-
-def _tasks_in(module: ModuleType) -> list[AnyTask]:
-    return [value for value in vars(module).values() if isinstance(value, TaskFunction)]
+    return list(collect_tasks(modules))
 
 
 @dataclass

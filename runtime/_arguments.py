@@ -119,10 +119,14 @@ NAME_RULE: Final = (
     f"give 1 to {MAX_NAME_LENGTH} characters: letters, digits, punctuation and spaces, "
     "no control characters (e.g. 'order-123')"
 )
-#: Unicode categories refused in names: controls (C0, DEL, C1), invisible
-#: format characters (e.g. a right-to-left override that reverses what
-#: follows), and the line and paragraph separators.
-_UNPRINTABLE: Final = frozenset({"Cc", "Cf", "Zl", "Zp"})
+#: Unicode categories refused in names: controls (C0, DEL, C1) and the line
+#: and paragraph separators, which rewrite or split the line a name is
+#: shown on. (Not every format character: the zero-width joiners belong in
+#: Persian names and in emoji.)
+_UNPRINTABLE: Final = frozenset({"Cc", "Zl", "Zp"})
+#: The bidirectional embeddings, overrides and isolates: they reverse how
+#: what follows them is shown.
+_BIDI_CONTROLS: Final = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
 
 
 def check_name(value: object, what: str) -> str:
@@ -147,10 +151,16 @@ def name_problem(value: str) -> str | None:
     """Why ``value`` cannot be a name (:func:`check_name`), or ``None``."""
     if len(value) > MAX_NAME_LENGTH:
         return f"it is {len(value):,} characters long, more than {MAX_NAME_LENGTH}"
+    return control_problem(value)
+
+
+def control_problem(value: str) -> str | None:
+    """The first character of ``value`` that would rewrite or split the
+    line it is shown on, said, or ``None``."""
     if value.isprintable():  # the common case: no scan by category
         return None
     for position, char in enumerate(value, 1):
-        if unicodedata.category(char) in _UNPRINTABLE:
+        if unicodedata.category(char) in _UNPRINTABLE or char in _BIDI_CONTROLS:
             label = unicodedata.name(char, "")
             return f"character {position} is the control character U+{ord(char):04X}{' ' + label if label else ''}"
     return None
@@ -198,7 +208,16 @@ def check_person(value: object, what: str, *, required: bool = False) -> str | N
     """
     if value is None and not required:
         return None
-    return check_name(value, what)
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{what} must be a non-empty string, got {value!r}")
+    # Not held to check_name: a workflow's own expression may have assigned
+    # a user no command line would (a long name, say), who must still be
+    # found and served. Only what would rewrite a terminal is refused.
+    check_key(value, what)
+    problem = control_problem(value)
+    if problem is not None:
+        raise UsageError(f"{what} {_shown(value)} is not allowed: {problem}; give a name without control characters")
+    return value
 
 
 def user_task_statuses(status: object) -> tuple[str, ...]:

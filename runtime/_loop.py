@@ -696,8 +696,10 @@ class CommitLoop:
                 self._watch_uncertain(turn)
         elif isinstance(error, WfcError):
             # Said in full by its own message (a run stored by a newer wfc, a
-            # refused value): a traceback would only bury it.
+            # refused value): a traceback would only bury it, so it is kept
+            # for debug logs (where wfc's own bug might raise one).
             log.error("%s failed: %s", what, error)
+            log.debug("%s failed", what, exc_info=error)
         else:
             log.error("%s failed", what, exc_info=error)
 

@@ -19,6 +19,8 @@ from typing import Final
 
 import msgspec
 
+from wfc.specs.limits import MAX_INT
+
 #: The format of the run state this wfc writes (``runs.state_format``). Bump
 #: it when the state encoding changes so that an older wfc would misread what
 #: this one writes; an engine refuses a run stored in a newer format than it
@@ -321,6 +323,9 @@ class RunFilter(msgspec.Struct, frozen=True):
         # list each of its runs twice.
         if len(self.statuses) > 1:
             msgspec.structs.force_setattr(self, "statuses", distinct(self.statuses))
+        if self.limit is not None and self.limit > MAX_INT:
+            # More than a database counts (a bigint) is all the runs; bound as it is, an OverflowError.
+            msgspec.structs.force_setattr(self, "limit", MAX_INT)
 
 
 def distinct(values: tuple[str, ...]) -> tuple[str, ...]:

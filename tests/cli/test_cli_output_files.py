@@ -123,3 +123,14 @@ def test_a_new_file_gets_the_usual_mode(tmp_path: Path) -> None:
     finally:
         os.umask(umask)
     assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == 0o644
+
+
+def test_a_path_through_dev_or_proc_is_written_in_place_and_appended_to(tmp_path: Path) -> None:
+    # `wfc runs export -o /dev/stdout >> log`: /dev/stdout resolves to the log itself, which a rename would
+    # have replaced (its earlier lines lost, and the shell's open file cut off).
+    log = tmp_path / "log.txt"
+    log.write_bytes(b"earlier\n")
+    with log.open("ab") as shell_redirect:
+        write_atomic(Path(f"/proc/self/fd/{shell_redirect.fileno()}"), b"exported\n")
+    assert log.read_bytes() == b"earlier\nexported\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["log.txt"]

@@ -104,6 +104,20 @@ def test_payment_paths_end_with_their_status(wfc: Invoke, url: str) -> None:
     assert 'output: "held-for-review"' in held.stdout
 
 
+def test_a_workflow_with_a_long_name_gets_a_run_id_that_fits(wfc: Invoke, url: str, tmp_path: Path) -> None:
+    # The id made from the workflow's name must stay within the 200 characters a run id may have.
+    name = "w" * 195
+    (tmp_path / "long.py").write_text(
+        "from wfc.dsl import Workflow, WorkflowThread\n\n"
+        "def flow(wf: WorkflowThread) -> None:\n    wf.declare_str('who').required()\n\n"
+        f"long_wf = Workflow({name!r}, flow)\n"
+    )
+    result = wfc("run", "long.py", "-i", "who=ann", "--db", url)
+    assert result.exit_code == 0, result.output
+    [run] = read_runs(url)
+    assert run.status is RunStatus.COMPLETED and len(run.id) == 200 and run.id.startswith("w" * 187 + "-")
+
+
 def test_a_failed_run_exits_1_with_its_failure(wfc: Invoke, url: str) -> None:
     args = ["-i", "transfer-id=t-1", "-i", "source-account=acc-empty", "-i", "target-account=acc-2", "-i", "amount=10"]
     args += ["-i", "source-currency=EUR", "-i", "target-currency=USD", "--db", url, "--run-id", "tx-1"]

@@ -20,6 +20,7 @@ from typer.testing import Result
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 from rtdb import Db
 
+from wfc.cli.errors import CliError
 from wfc.runtime import Engine, RunInfo
 
 Invoke = Callable[..., Result]
@@ -167,6 +168,21 @@ def test_worker_errors_are_clear(invoke: Invoke, project: Path, tmp_path: Path) 
     assert result.exit_code == 2 and "--tasks" in result.output
     result = invoke("worker", "--db", "mysql://x/y", "--tasks", "greet_tasks.py")
     assert result.exit_code == 1 and "unsupported database URL" in result.output
+
+
+def test_a_tasks_file_reached_twice_is_one_set_of_tasks(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What `wfc run --detach` suggests: the workflow's module (which imports the tasks) and the tasks' file, or
+    # one file by two paths. Imported under two module names, its functions are other objects, but one task each.
+    from wfc.cli.worker_serve import load_tasks
+
+    monkeypatch.chdir(project)
+    (project / "flow_importing.py").write_text("from greet_tasks import *  # noqa: F403\n")
+    for targets in (["flow_importing.py", "greet_tasks.py"], ["greet_tasks.py", "./greet_tasks.py"]):
+        names = [found.definition.name for found in load_tasks(targets)]
+        assert len(names) == len(set(names)) > 0, (targets, names)
+    (project / "other_tasks.py").write_text((project / "greet_tasks.py").read_text().replace("return", "return 1 or"))
+    with pytest.raises(CliError, match="two different @task functions are named"):
+        load_tasks(["greet_tasks.py", "other_tasks.py"])
 
 
 def test_a_worker_with_retention_purges_finished_runs_in_the_background(

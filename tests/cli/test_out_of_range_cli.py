@@ -46,26 +46,30 @@ def assert_usage_error(wfc: Invoke, args: list[str], *needles: str) -> None:
         assert needle in message, (args, message)
 
 
-RANGE = "from 0001-01-02 to 9999-12-30 (UTC)"
+RANGE = "from 0001-01-01 to 9999-12-31 (UTC)"
 
 
 @pytest.mark.parametrize(
     ("option", "value", "needle"),
     [
-        ("--since", "99999999999d", "'99999999999d' reaches back before 0001-01-02: give a shorter duration"),
-        ("--before", "99999999999999999999s", "reaches back before 0001-01-02"),
-        ("--since", "3000000d", "reaches back before 0001-01-02"),  # a timedelta holds it; a datetime does not
-        ("--since", "0001-01-01", f"'0001-01-01' is out of range: give a date/time {RANGE}"),
-        ("--since", "0001-01-01T10:00:00+05:00", "is out of range"),
+        ("--since", "99999999999d", "'99999999999d' reaches back before 0001-01-01: give a shorter duration"),
+        ("--before", "99999999999999999999s", "reaches back before 0001-01-01"),
+        ("--since", "3000000d", "reaches back before 0001-01-01"),  # a timedelta holds it; a datetime does not
+        (
+            "--since",
+            "0001-01-01T00:00:00+00:01",
+            f"'0001-01-01T00:00:00+00:01' is out of range: give a date/time {RANGE}",
+        ),
+        ("--since", "0001-01-01T03:00:00+05:00", "is out of range"),
         ("--before", "9999-12-31T23:59:59-12:00", "is out of range"),
-        ("--since", "9999-12-31", "is out of range"),
+        ("--since", "9999-12-31T23:59:59-00:01", "is out of range"),
     ],
 )
 def test_runs_list_moments_out_of_range(wfc: Invoke, url: str, option: str, value: str, needle: str) -> None:
     assert_usage_error(wfc, ["runs", "list", "--db", url, option, value], f"Invalid value for {option}", needle)
 
 
-@pytest.mark.parametrize("value", ["0001-01-01", "99999999999d", "9999-12-31T23:59:59-12:00"])
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+00:01", "99999999999d", "9999-12-31T23:59:59-12:00"])
 @pytest.mark.parametrize("command", ["purge", "export"])
 def test_purge_and_export_moments_out_of_range(wfc: Invoke, url: str, command: str, value: str) -> None:
     assert_usage_error(wfc, ["runs", command, "--finished-before", value, "--db", url], "--finished-before", RANGE)
@@ -73,7 +77,9 @@ def test_purge_and_export_moments_out_of_range(wfc: Invoke, url: str, command: s
 
 
 def test_moments_at_the_edges_of_the_range_are_taken(wfc: Invoke, url: str) -> None:
-    for args in (["--since", "0001-01-02"], ["--before", "9999-12-30T23:00:00"], ["--since", "1000d"]):
+    # The engine's own range, to its ends: 9999-12-31 is the usual "no upper bound".
+    edges = (["--since", "0001-01-01T00:00:00+00:00"], ["--before", "9999-12-31T23:59:59+00:00"], ["--since", "1000d"])
+    for args in edges:
         result = wfc("runs", "list", "--db", url, *args)
         assert result.exit_code == 0, (args, result.output)
 

@@ -158,7 +158,7 @@ def test_user_names_with_control_characters_are_refused(invoke: Invoke, db: Db) 
     refused(invoke("tasks", "reassign", task_id, "--user", "bob\x1b[31m", "--db", db.url),
             1, "user 'bob\\x1b[31m' is not allowed: character 4 is the control character U+001B")  # fmt: skip
     refused(invoke("tasks", "complete", task_id, "-u", "an\nn", "-f", "approved=1", "-f", "amount=1", "--db", db.url),
-            1, "user 'an\\nn' is not allowed", "no control characters")  # fmt: skip
+            1, "user 'an\\nn' is not allowed", "without control characters")  # fmt: skip
     task = stored(db.url, task_id)
     assert task.status.value == "ASSIGNED" and task.user == "ann"
     assert audit_kinds(task) == [("USER_TASK_ASSIGNED", None)]

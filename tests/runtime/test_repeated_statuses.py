@@ -63,3 +63,12 @@ async def test_purge_with_a_repeated_status_deletes_and_counts_each_run_once(db:
         assert await engine.purge_runs(later, ["FAILED", "FAILED"]) == 1
     assert db.rows("SELECT id FROM runs ORDER BY id") == [("ok-1",), ("ok-2",)]
     assert db.rows("SELECT count(*) FROM journal WHERE run_id = 'bad-1'") == [(0,)]
+
+
+async def test_a_limit_past_what_a_database_counts_lists_every_run(db: Db) -> None:
+    # Bound as given, 2**63 was an OverflowError in the driver (an internal error of `wfc runs list -n`).
+    async with Engine.open(db.url, poll_interval=0.05) as engine:
+        await seed(engine)
+        page = await engine.list_runs_page(limit=2**63)
+        assert sorted(run.id for run in page.runs) == ["bad-1", "ok-1", "ok-2"]
+        assert sorted(run.id for run in await engine.list_runs(limit=10**30)) == ["bad-1", "ok-1", "ok-2"]
