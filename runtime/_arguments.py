@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Final, Protocol, TypeVar
 
 from wfc.runtime.errors import UnknownWorkflowError, UsageError
@@ -138,12 +138,18 @@ def check_name(value: object, what: str) -> str:
     Raises:
         UsageError: it is not, saying what a name may be.
     """
+    return _one_line(value, what, name_problem, NAME_RULE)
+
+
+def _one_line(value: object, what: str, problem_of: Callable[[str], str | None], rule: str) -> str:
+    """``value`` if it is a non-empty, storable string ``problem_of`` finds
+    nothing wrong with; else a :class:`UsageError` that ends with ``rule``."""
     if not isinstance(value, str) or not value.strip():
-        raise UsageError(f"{what} must be a non-empty string, got {value!r}; {NAME_RULE}")
+        raise UsageError(f"{what} must be a non-empty string, got {value!r}; {rule}")
     check_key(value, what)
-    problem = name_problem(value)
+    problem = problem_of(value)
     if problem is not None:
-        raise UsageError(f"{what} {_shown(value)} is not allowed: {problem}; {NAME_RULE}")
+        raise UsageError(f"{what} {_shown(value)} is not allowed: {problem}; {rule}")
     return value
 
 
@@ -208,16 +214,10 @@ def check_person(value: object, what: str, *, required: bool = False) -> str | N
     """
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip():
-        raise UsageError(f"{what} must be a non-empty string, got {value!r}")
     # Not held to check_name: a workflow's own expression may have assigned
     # a user no command line would (a long name, say), who must still be
     # found and served. Only what would rewrite a terminal is refused.
-    check_key(value, what)
-    problem = control_problem(value)
-    if problem is not None:
-        raise UsageError(f"{what} {_shown(value)} is not allowed: {problem}; give a name without control characters")
-    return value
+    return _one_line(value, what, control_problem, "give a name without control characters")
 
 
 def user_task_statuses(status: object) -> tuple[str, ...]:
