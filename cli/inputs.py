@@ -19,6 +19,7 @@ from typing import Any
 from wfc.cli.errors import CliError
 from wfc.cli.files import display, read_bytes
 from wfc.specs import MAX_JSON_DEPTH, VariableDef, VarType, json_problems
+from wfc.specs.limits import json_kind
 
 _TRUE = frozenset({"true", "yes", "1", "on"})
 _FALSE = frozenset({"false", "no", "0", "off"})
@@ -163,25 +164,6 @@ def read_json_inputs(source: str) -> dict[str, Any]:
             f'e.g. {{"payment-id": "p-1001"}}, not {json_kind(loaded)}'
         )
     return loaded
-
-
-def json_kind(value: object) -> str:
-    """What kind of JSON value ``value`` is, as a message says it (``null``,
-    ``an array``): the user wrote JSON, and Python's type names (``NoneType``,
-    ``list``) are not theirs."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):  # before int: a bool is an int in Python
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list | tuple):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "not a JSON value"
 
 
 def load_json(text: str) -> Any:

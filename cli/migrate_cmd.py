@@ -101,6 +101,7 @@ def read_mapping(path: Path) -> dict[str, Any]:
             (JSON) holds something other than an object.
     """
     from wfc.cli.files import display, read_bytes
+    from wfc.specs.limits import json_kind
 
     data = read_bytes(path, "mapping file")
     try:
@@ -117,16 +118,9 @@ def read_mapping(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict):  # null too: an empty mapping would hide a mistaken file
         raise CliError(
             f"{display(path)}: the mapping file must hold a JSON object with `nodes` and/or `variables`, not "
-            f"{_json_kind(document)}; see the README's 'Planning a migration'"
+            f"{json_kind(document)}; see the README's 'Planning a migration'"
         )
     return document
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
-    return kinds.get(type(value), type(value).__name__)
 
 
 _TITLES = {"safe_now": "safe now", "safe_later": "safe later", "must_drain": "must drain"}

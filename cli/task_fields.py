@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from wfc.cli.errors import CliError
-from wfc.cli.inputs import json_kind, load_json, named_values, parse_value, quoted, repeated
+from wfc.cli.inputs import load_json, named_values, parse_value, quoted, repeated
 from wfc.specs import FieldDef, FormDef, form_problems
+from wfc.specs.limits import json_kind
 
 
 def parse_fields(form: FormDef, pairs: Sequence[str], values_json: str | None = None) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from wfc.specs import (
     WorkflowSpec,
     node_kind,
 )
+from wfc.specs.limits import json_kind
 from wfc.specs.walk import node_expressions, walk_expr
 
 if TYPE_CHECKING:
@@ -322,14 +323,14 @@ def _key(key: Any) -> str:
 def _kind(value: Any) -> str:
     """What a value of the mapping file is, in the words of JSON and TOML
     (``null``, ``an array``, ``a TOML date``), never a Python type name."""
-    if value is None:
-        return "null"
-    kinds: tuple[tuple[type | tuple[type, ...], str], ...] = (
-        (bool, "a boolean"), ((int, float), "a number"), (str, "a string"), (list, "an array"),
-        (dict, "a table (JSON object)"), (dt.datetime, "a TOML date-time"), (dt.date, "a TOML date"),
-        (dt.time, "a TOML time"),
-    )  # fmt: skip
-    return next((name for types, name in kinds if isinstance(value, types)), "a value that is not JSON")
+    toml = ((dt.datetime, "a TOML date-time"), (dt.date, "a TOML date"), (dt.time, "a TOML time"))
+    found = next((name for types, name in toml if isinstance(value, types)), None)
+    if found is not None:
+        return found
+    if isinstance(value, dict):
+        return "a table (JSON object)"
+    kind = json_kind(value)
+    return "a value that is not JSON" if kind == "not a JSON value" else kind
 
 
 def _json(value: Any, limit: int = 60) -> str:

@@ -206,6 +206,25 @@ def _render(place: Place) -> str:
     return path
 
 
+def json_kind(value: object) -> str:
+    """What kind of JSON value ``value`` is, as a message says it (``null``,
+    ``an array``): the user wrote JSON, and Python's type names (``NoneType``,
+    ``list``) are not theirs."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):  # before int: a bool is an int in Python
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "not a JSON value"
+
+
 def duration_problem(seconds: float) -> str | None:
     """Why ``seconds`` is not a usable duration (finite, 0 to 100 years), or ``None``."""
     if isinstance(seconds, float) and not math.isfinite(seconds):

@@ -13,9 +13,9 @@ import pytest
 from typer.testing import Result
 
 from wfc.cli.errors import CliError
-from wfc.cli.inputs import json_kind
 from wfc.cli.task_fields import parse_fields
 from wfc.specs import FieldDef, FormDef
+from wfc.specs.limits import json_kind
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WFC = Path(sys.executable).with_name("wfc")
