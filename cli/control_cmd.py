@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from wfc.cli import output
-from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, db_flag, run_async
+from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, run_async, wfc_command
 from wfc.cli.runs_cmd import RunId
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def _change(url: str, run_id: str, verb: str, act: "Callable[[Engine], Awaitable
                      style="dim"),
                 soft_wrap=True,
             )
-        console.print(Text(f"see `wfc runs show {run_id}{db_flag(url)}`", style="dim"), soft_wrap=True)
+        console.print(Text(f"see `{wfc_command('runs', 'show', run_id, url=url)}`", style="dim"), soft_wrap=True)
 
     run_async(change)
 

@@ -20,6 +20,7 @@ when the command line is built.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -70,7 +71,14 @@ def db_flag(url: str) -> str:
 
     if url in (DEFAULT_DB, os.environ.get("WFC_DB")):
         return ""
-    return f" --db {redact_url(url)}"  # a hint must not print the password
+    return f" --db {shlex.quote(redact_url(url))}"  # a hint must not print the password
+
+
+def wfc_command(*words: str, url: str) -> str:
+    """The wfc command line a hint shows, each word quoted for a shell (a
+    run id with a space or a ``$`` in it pastes as one argument), with
+    ``--db`` where the command needs it."""
+    return shlex.join(["wfc", *words]) + db_flag(url)
 
 
 def require_database(url: str) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from wfc.cli import output
-from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, db_flag, run_async
+from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, run_async, wfc_command
 
 if TYPE_CHECKING:
     from wfc.runtime import Engine, SentEvent
@@ -75,12 +75,12 @@ def send_command(
             if as_json:
                 print_json(event_document(name, sent))
             else:
-                await _report(engine, name, sent, correlation, db_flag(url))
+                await _report(engine, name, sent, correlation, url)
 
     run_async(send)
 
 
-async def _report(engine: "Engine", name: str, sent: "SentEvent", correlation: str | None, flag: str) -> None:
+async def _report(engine: "Engine", name: str, sent: "SentEvent", correlation: str | None, url: str) -> None:
     from rich.text import Text
 
     from wfc.cli.run_views import status_text, where_now
@@ -112,4 +112,4 @@ async def _report(engine: "Engine", name: str, sent: "SentEvent", correlation: s
         ),
         soft_wrap=True,
     )
-    console.print(Text(f"see `wfc runs show {info.id}{flag}`", style="dim"), soft_wrap=True)
+    console.print(Text(f"see `{wfc_command('runs', 'show', info.id, url=url)}`", style="dim"), soft_wrap=True)

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 #: is an explicit request for a width, and is honoured.
 UNLIMITED: Final = 1_000_000
 
+#: The narrowest a console is made: below it rich cuts a table's cells to
+#: nothing (``COLUMNS=0`` printed no line at all), where text too wide for a
+#: narrow terminal only wraps.
+NARROWEST: Final = 40
+
 
 def stdout() -> Console:
     """A console writing results to standard output; a reader that went
@@ -39,9 +44,12 @@ def stderr() -> Console:
 
 def _sized(console: Console) -> Console:
     """A terminal keeps its width; anything else gets lines of any length,
-    unless ``$COLUMNS`` asks for a width (rich then uses it)."""
+    unless ``$COLUMNS`` asks for a width (rich then uses it); none is
+    narrower than :data:`NARROWEST`."""
     if not console.is_terminal and not os.environ.get("COLUMNS"):
         console.width = UNLIMITED
+    elif console.width < NARROWEST:
+        console.width = NARROWEST
     return console
 
 

@@ -4,7 +4,6 @@ start or find the run, and follow it to the end (see :mod:`wfc.cli.run_cmd`)."""
 from __future__ import annotations
 
 import secrets
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +13,7 @@ import typer
 from rich.text import Text
 
 from wfc.cli import output
-from wfc.cli.engine_access import db_flag, run_async
+from wfc.cli.engine_access import run_async, wfc_command
 from wfc.cli.errors import CliError
 from wfc.cli.exiting import CONFLICT
 from wfc.cli.inputs import describe_variables, parse_inputs
@@ -65,19 +64,18 @@ class Request:
 
     def resume_command(self, run_id: str) -> str:
         """The command that serves the database and follows this run."""
-        words = ["wfc", "run", self.target]
+        words = ["run", self.target]
         for extra in self.task_targets:
             words += ["--tasks", extra]
-        text = shlex.join([*words, "--run-id", run_id])
-        return text + db_flag(self.url)
+        return wfc_command(*words, "--run-id", run_id, url=self.url)
 
     def worker_command(self, task_modules: Sequence[str]) -> str:
         """The command that serves every run of the database with the tasks
         of ``task_modules`` (a module without any would be refused)."""
-        words = ["wfc", "worker"]
+        words = ["worker"]
         for module in task_modules:
             words += ["--tasks", module]
-        return shlex.join(words) + db_flag(self.url)
+        return wfc_command(*words, url=self.url)
 
 
 def run_workflow(request: Request, workflow: str | None, inputs: list[str], input_json: str | None) -> int:
@@ -172,12 +170,12 @@ async def _follow(engine: Engine, request: Request, run_id: str, *, resumed: boo
     info = await engine.get_run(run_id)
     if timed_out and not info.status.finished:
         why = f"stopped following after {request.timeout:g}s"
-        message = where_message(info, why, db_flag(request.url), request.resume_command(run_id))
+        message = where_message(info, why, request.url, request.resume_command(run_id))
         if waits_for_engine(info, served_elsewhere):
             message += "; no other engine serves this database, so once this process exits the run waits for one"
         output.print_error(message)
         return 1
-    print_summary(console, info, await engine.history(run_id), db_flag(request.url))
+    print_summary(console, info, await engine.history(run_id), request.url)
     return 0 if info.status is RunStatus.COMPLETED else 1
 
 
@@ -210,7 +208,7 @@ def _report_detached(
     run_id = info.id
     typer.echo(run_id)  # alone on stdout, for RUN=$(wfc run ... --detach)
     what = f"run {run_id} ({info.workflow} {info.version}) on {request.shown_url}"
-    check = f"Check it with `wfc runs show {run_id}{db_flag(request.url)}`"
+    check = f"Check it with `{wfc_command('runs', 'show', run_id, url=request.url)}`"
     if info.status.finished:
         # A new run too, when an engine elsewhere finished it before it was read back.
         when = "exists already and has finished" if existed else "was started and has finished already"
@@ -235,19 +233,21 @@ def _report_detached(
 
 
 def _report_conflict(request: Request, exc: ConflictError) -> None:
-    hint = f"; see that run with `wfc runs show {request.run_id}{db_flag(request.url)}`" if request.run_id else ""
+    run_id = request.run_id
+    hint = f"; see that run with `{wfc_command('runs', 'show', run_id, url=request.url)}`" if run_id else ""
     output.print_error(f"{exc}{hint}")
 
 
 def _report_interrupt(request: Request) -> None:
     if request.started is None:
         output.print_error(
-            f"interrupted before the run was known to start; look for it with `wfc runs list{db_flag(request.url)}`"
+            "interrupted before the run was known to start; look for it with "
+            f"`{wfc_command('runs', 'list', url=request.url)}`"
         )
         return
     run_id = request.started
     output.print_error(
         f"interrupted: stopped following run {run_id}. The run is durable: it is stored in {request.shown_url} and "
         f"continues when an engine serving the database runs (e.g. `{request.resume_command(run_id)}`); "
-        f"check it with `wfc runs show {run_id}{db_flag(request.url)}`"
+        f"check it with `{wfc_command('runs', 'show', run_id, url=request.url)}`"
     )

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.text import Text
 
+from wfc.cli.engine_access import wfc_command
 from wfc.cli.run_views import describe_failure, status_text, thread_names, timeline_table, where_now
 from wfc.runtime import HistoryEntry, RunInfo, RunStatus
 
@@ -20,7 +21,7 @@ QUIET_KINDS = frozenset({"NODE_ENTERED", "TASK_DISPATCHED", "TASK_CLAIMED"})
 TIMELINE_ROWS = 20
 
 
-def print_summary(console: Console, info: RunInfo, entries: Sequence[HistoryEntry], db_flag: str) -> None:
+def print_summary(console: Console, info: RunInfo, entries: Sequence[HistoryEntry], url: str) -> None:
     """The end of ``wfc run``: status, output or failure, timeline; secrets as ``***``."""
     info = info.redacted()
     elapsed = (info.updated_at - info.created_at).total_seconds()
@@ -46,17 +47,18 @@ def print_summary(console: Console, info: RunInfo, entries: Sequence[HistoryEntr
         console.print(Text(f"  … {len(shown) - TIMELINE_ROWS} earlier entries", style="dim"))
         shown = shown[-TIMELINE_ROWS:]
     console.print(timeline_table(shown, thread_names(info), info.created_at))
-    console.print(Text(f"full journal: wfc runs history {info.id}{db_flag}", style="dim"), soft_wrap=True)
+    history = wfc_command("runs", "history", info.id, url=url)
+    console.print(Text(f"full journal: {history}", style="dim"), soft_wrap=True)
 
 
-def where_message(info: RunInfo, why: str, db_flag: str, resume: str) -> str:
+def where_message(info: RunInfo, why: str, url: str, resume: str) -> str:
     """One paragraph for a run that is still going when ``wfc run`` stops
     following it: where it is, that it is safe, and how to see it again."""
     info = info.redacted()
     return (
         f"{why}: run {info.id} ({info.workflow} {info.version}) is {info.status.value}, {where_now(info)}. "
         f"It is stored in the database and continues when an engine serving it runs (e.g. `{resume}`); "
-        f"check it with `wfc runs show {info.id}{db_flag}`"
+        f"check it with `{wfc_command('runs', 'show', info.id, url=url)}`"
     )
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from wfc.cli import output
-from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, db_flag, run_async
+from wfc.cli.engine_access import DEFAULT_DB, DbOption, client, database_url, run_async, wfc_command
 from wfc.cli.tasks_cmd import JsonFlag, TaskId, check_name
 
 if TYPE_CHECKING:
@@ -48,12 +48,12 @@ def _change(
 
         console = output.stdout()
         console.print(change_line(verb, task), soft_wrap=True)
-        console.print(Text(f"see `wfc tasks show {task.id}{db_flag(url)}`", style="dim"), soft_wrap=True)
+        console.print(Text(f"see `{wfc_command('tasks', 'show', task.id, url=url)}`", style="dim"), soft_wrap=True)
 
     try:
         run_async(change)
     except ConflictError as exc:
-        output.print_error(f"{exc}; see it with `wfc tasks show {task_id}{db_flag(url)}`")
+        output.print_error(f"{exc}; see it with `{wfc_command('tasks', 'show', task_id, url=url)}`")
         raise typer.Exit(CONFLICT) from None
 
 

@@ -214,7 +214,11 @@ class Reader:
         if not 1 <= sample <= 20000:
             raise UsageError(f"the sample of workflow_stats is 1 to 20000 runs, not {sample}")
         if start > end:
-            raise UsageError(f"the window of workflow_stats ends ({until}) before it starts ({since})")
+            ends = "now" if until is None else until.isoformat()
+            raise UsageError(
+                f"the window of workflow_stats starts ({since.isoformat()}) after it ends ({ends}); "
+                "give a start before its end"
+            )
         runs = [r for r in await self._store.recent_runs(workflow, start, sample) if float(r["created_at"]) <= end]
         tasks = await self._store.task_journal([str(r["id"]) for r in runs])
         return workflow_stats(workflow, start, end, runs, tasks, sample)

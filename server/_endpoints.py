@@ -94,6 +94,13 @@ async def analytics(call: Call[AnalyticsQuery, None]) -> Analytics:
     query = call.query
     since = _moment(query.since, "since")
     assert since is not None
+    if since > dt.datetime.now(dt.UTC):
+        raise ProblemError(
+            422,
+            "invalid-request",
+            f"invalid query parameter 'since': {query.since!r} is in the future; give a moment before now, such as "
+            "24h or 2026-05-01",
+        )
     stats = await call.engine.workflow_stats(query.workflow, since, sample=query.sample)
     return Analytics(
         workflow=stats.workflow,

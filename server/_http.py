@@ -6,6 +6,8 @@ router, the access rules and the OpenAPI document come from one table.
 
 from __future__ import annotations
 
+import enum
+
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -177,7 +179,8 @@ def decode_query(request: Request, kind: type[Any] | None) -> Any:
             names = ", ".join(sorted(request.query_params))
             raise ProblemError(422, "invalid-request", f"unknown query parameter(s) {names}: this endpoint takes none")
         return None
-    lists = {f.name for f in msgspec.structs.fields(kind) if _is_list(f.type)}
+    fields = msgspec.structs.fields(kind)
+    lists = {f.name for f in fields if _is_list(f.type)}
     values: dict[str, Any] = {}
     for name, value in request.query_params.multi_items():
         if name in lists:
@@ -186,10 +189,52 @@ def decode_query(request: Request, kind: type[Any] | None) -> Any:
             raise ProblemError(422, "invalid-request", f"query parameter {name!r} is given more than once")
         else:
             values[name] = value
+    _check_query_names(values, fields)
     try:
         return msgspec.convert(values, kind, strict=False)
     except msgspec.ValidationError as exc:
-        raise ProblemError(422, "invalid-request", f"invalid query parameter: {exc}".replace("`$.", "`")) from None
+        raise ProblemError(422, "invalid-request", _query_error(str(exc), fields)) from None
+
+
+def _check_query_names(values: dict[str, Any], fields: tuple[msgspec.structs.FieldInfo, ...]) -> None:
+    """Unknown and missing parameters, named in the API's terms (msgspec
+    would speak of an object's fields), with the ones the endpoint takes."""
+    known = [f.encode_name for f in fields]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ProblemError(
+            422,
+            "invalid-request",
+            f"unknown query parameter(s) {', '.join(map(repr, unknown))}; this endpoint takes "
+            f"{', '.join(map(repr, known))}",
+        )
+    missing = [f.encode_name for f in fields if f.required and f.encode_name not in values]
+    if missing:
+        raise ProblemError(
+            422, "invalid-request", f"missing query parameter(s) {', '.join(map(repr, missing))}: give a value"
+        )
+
+
+def _query_error(message: str, fields: tuple[msgspec.structs.FieldInfo, ...]) -> str:
+    """msgspec's ``Expected `int`, got `str` - at `$.limit``` as
+    ``invalid query parameter 'limit': expected `int`, got `str```, with the
+    values a parameter of choices takes."""
+    problem, _, where = message.rpartition(" - at `$.")
+    if not problem:
+        return f"invalid query parameter: {message}"
+    name = where.rstrip("`").split("[", 1)[0]
+    text = f"invalid query parameter {name!r}: {problem[:1].lower()}{problem[1:]}"
+    choices = _choices(next((f.type for f in fields if f.encode_name == name), None))
+    return f"{text}; give one of {', '.join(choices)}" if choices else text
+
+
+def _choices(annotation: Any) -> list[str]:
+    """The values of an enum parameter (or of a list of them)."""
+    if _is_list(annotation):
+        annotation = annotation.__args__[0]
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return [str(member.value) for member in annotation]
+    return []
 
 
 def _is_list(annotation: Any) -> bool:

@@ -170,6 +170,37 @@ def test_a_pipe_gets_whole_lines(tmp_path: Path, url: str) -> None:
     assert f"run {LONG_ID}\n" in shown.stdout
 
 
+def test_a_width_of_zero_columns_still_prints_the_table(tmp_path: Path, url: str) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    assert wfc_piped(tmp_path, "run", "slow.py", "-i", "seconds=0", "--db", url, "--run-id", "w-1").returncode == 0
+    for columns in ("0", "3"):
+        listed = subprocess.run(
+            [str(WFC), "runs", "list", "--db", url], cwd=tmp_path, env={**pipe_env(), "COLUMNS": columns},
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert listed.returncode == 0, listed.stderr
+        [row] = [line for line in listed.stdout.splitlines() if "a-workflow" in line]  # cut, but there
+        assert len(row.strip()) >= 30, f"COLUMNS={columns}: {listed.stdout!r}"
+
+
+def test_the_commands_hints_show_paste_into_a_shell(tmp_path: Path) -> None:
+    """A run id and a database path with a space and a ``$`` in them: the
+    hint's command, pasted into bash, reads that run of that database."""
+    (tmp_path / "slow.py").write_text(SLOW)
+    (tmp_path / "my dbs").mkdir()
+    url = sqlite_url(tmp_path / "my dbs" / "a $b.db")
+    ran = wfc_piped(tmp_path, "run", "slow.py", "-i", "seconds=0", "--db", url, "--run-id", "order $7")
+    assert ran.returncode == 0, ran.stderr
+    [hint] = [line.removeprefix("full journal: ") for line in ran.stdout.splitlines() if "full journal" in line]
+    assert hint.startswith("wfc runs history 'order $7' --db ")
+    pasted = subprocess.run(
+        ["bash", "-c", f"{WFC} {hint.removeprefix('wfc ')}"], cwd=tmp_path, env=pipe_env(),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert pasted.returncode == 0, pasted.stderr
+    assert "RUN_COMPLETED" in pasted.stdout
+
+
 def test_run_piped_into_head_exits_with_the_run_code_and_no_noise(tmp_path: Path, url: str) -> None:
     (tmp_path / "slow.py").write_text(SLOW)
     script = (

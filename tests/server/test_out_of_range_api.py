@@ -34,8 +34,11 @@ SQUARED = "\u00b2"  # superscript 2: str.isdigit() holds, int() refuses it
         ),
         ("/journal", {"after": "99999999999999999999"}, "'99999999999999999999' is not a position of a "),
         ("/journal", {"after": SQUARED}, f"'{SQUARED}' is not a position of a "),
-        ("/runs/x/history", {"after": "99999999999999999999"}, f"<= {BIGINT} - at `after`"),
-        ("/runs/x/history", {"thread": "9223372036854775808"}, f"<= {BIGINT} - at `thread`"),
+        ("/runs/x/history", {"after": "99999999999999999999"}, f"parameter 'after': expected `int` <= {BIGINT}"),
+        ("/runs/x/history", {"thread": "9223372036854775808"}, f"parameter 'thread': expected `int` <= {BIGINT}"),
+        ("/analytics", {**WORKFLOW, "since": "9999-12-31"}, "'since': '9999-12-31' is in the future; give a moment"),
+        ("/analytics", {"since": "1h"}, "missing query parameter(s) 'workflow': give a value"),
+        ("/analytics", {**WORKFLOW, "bucket": "1"}, "unknown query parameter(s) 'bucket'; this endpoint takes "),
     ],
 )
 def test_get_parameters_out_of_range_are_422(live: LiveServer, path: str, params: dict[str, str], needle: str) -> None:
