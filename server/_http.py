@@ -7,7 +7,6 @@ router, the access rules and the OpenAPI document come from one table.
 from __future__ import annotations
 
 import enum
-
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
