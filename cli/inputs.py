@@ -19,7 +19,7 @@ from typing import Any
 from wfc.cli.errors import CliError
 from wfc.cli.files import display, read_bytes
 from wfc.specs import MAX_JSON_DEPTH, VariableDef, VarType, json_problems
-from wfc.specs.limits import json_kind
+from wfc.specs.limits import json_kind, unique_keys
 
 _TRUE = frozenset({"true", "yes", "1", "on"})
 _FALSE = frozenset({"false", "no", "0", "off"})
@@ -166,9 +166,10 @@ def read_json_inputs(source: str) -> dict[str, Any]:
     return loaded
 
 
-def load_json(text: str) -> Any:
+def load_json(text: str | bytes) -> Any:
     """Parse JSON text as wfc stores it: ``NaN`` and ``Infinity`` (which
-    Python's parser accepts) are refused, and so is nesting too deep to parse.
+    Python's parser accepts) are refused, and so are an object naming a key
+    twice (which of the two was meant?) and nesting too deep to parse.
 
     Raises:
         ValueError: saying what is wrong and where, never quoting the text.
@@ -177,7 +178,7 @@ def load_json(text: str) -> Any:
         raise ValueError(f"{constant} is not JSON; give a finite number or null")
 
     try:
-        return json.loads(text, parse_constant=refuse)
+        return json.loads(text, parse_constant=refuse, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:

@@ -109,10 +109,10 @@ def read_mapping(path: Path) -> dict[str, Any]:
             import tomllib
 
             return tomllib.loads(data.decode("utf-8"))  # a TOML document is always a table
-        import json
+        from wfc.cli.inputs import load_json
 
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        document = load_json(data)
+    except (ValueError, UnicodeDecodeError) as exc:  # load_json's errors and TOMLDecodeError are ValueErrors
         kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
         raise CliError(f"{display(path)} is not valid {kind}: {exc}") from None
     if not isinstance(document, dict):  # null too: an empty mapping would hide a mistaken file
@@ -204,13 +204,12 @@ def apply_command(
 
 def read_plan(path: Path) -> dict[str, Any]:
     """The plan document in ``path``: a JSON object (the engine checks the rest)."""
-    import json
-
     from wfc.cli.files import read_bytes
+    from wfc.cli.inputs import load_json
 
     data = read_bytes(path, "plan file")
     try:
-        document = json.loads(data)
+        document = load_json(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CliError(f"{_shown(path)} is not valid JSON: {exc}; give the file `wfc migrate plan ... --json` "
                        f"printed") from None  # fmt: skip

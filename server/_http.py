@@ -20,6 +20,7 @@ from wfc.server import _problems
 from wfc.server._access import Tokens
 from wfc.server._problems import ProblemError
 from wfc.server._types import MAX_BODY
+from wfc.specs.limits import repeated_key
 
 Q = TypeVar("Q")
 B = TypeVar("B")
@@ -158,11 +159,15 @@ class Dispatcher:
         if not raw.strip():
             raw = b"{}"  # no body: every field has its default (or is reported missing)
         try:
-            return msgspec.json.decode(raw, type=kind)
+            body = msgspec.json.decode(raw, type=kind)
         except msgspec.ValidationError as exc:
             raise ProblemError(422, "invalid-request", f"invalid request body: {exc}") from None
         except msgspec.DecodeError as exc:
             raise ProblemError(400, "bad-json", f"the request body is not JSON: {exc}") from None
+        twice = repeated_key(raw)  # msgspec keeps the last of the two, silently
+        if twice is not None:
+            raise ProblemError(422, "invalid-request", f"invalid request body: {twice}")
+        return body
 
     def _too_large(self) -> ProblemError:
         return ProblemError(

@@ -13,6 +13,8 @@ The limits:
 - strings and object keys hold no lone UTF-16 surrogate (UTF-8 has no form
   for one, so neither JSON nor the database can store it);
 - numbers are finite: NaN and ±Infinity are refused, never stored as ``null``;
+- JSON text read from a user (an input, a payload, a request body) gives each
+  key of an object once: a parser would keep one of two values silently;
 - integers fit in a signed 64-bit integer (:data:`MIN_INT` ..
   :data:`MAX_INT`), like a database ``bigint``;
 - a duration is at most :data:`MAX_DURATION_SECONDS` (100 years), and a
@@ -48,7 +50,9 @@ __all__ = [
     "json_path",
     "json_problems",
     "moment_problem",
+    "repeated_key",
     "text_problem",
+    "unique_keys",
 ]
 
 #: Most levels of lists and objects in a JSON value (``[[1]]`` nests 2).
@@ -223,6 +227,37 @@ def json_kind(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     return "not a JSON value"
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An ``object_pairs_hook`` for :func:`json.loads` that refuses an object
+    giving a key twice.
+
+    Raises:
+        ValueError: naming the key.
+    """
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _RepeatedKey(f"an object gives key {key!r} twice; give each key once")
+        seen.add(key)
+    return dict(pairs)
+
+
+def repeated_key(text: str | bytes) -> str | None:
+    """Why the JSON ``text`` breaks :func:`unique_keys`, or ``None`` (also
+    when it is not JSON at all: its parser says why better)."""
+    try:
+        json.loads(text, object_pairs_hook=unique_keys)
+    except _RepeatedKey as exc:
+        return str(exc)
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
+class _RepeatedKey(ValueError):
+    pass
 
 
 def duration_problem(seconds: float) -> str | None:

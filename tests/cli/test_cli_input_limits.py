@@ -41,6 +41,7 @@ def run(wfc: Invoke, url: str, *inputs: str) -> tuple[int, str]:
         ("count=99999999999999999999", "input 'count': an integer outside the signed 64-bit range"),
         ('meta={"a": "\\ud800"}', "input 'meta': at $.a: a string holds a lone UTF-16 surrogate"),
         ("meta=" + "[" * 70 + "]" * 70, "input 'meta': at $" + "[0]" * 64 + ": JSON nested deeper than 64"),
+        ('meta=[{"a": 1, "a": 2}]', "is not JSON (an object gives key 'a' twice; give each key once)"),
     ],
 )
 def test_a_value_that_cannot_be_stored_is_refused_by_name(wfc: Invoke, url: str, given: str, expected: str) -> None:
@@ -61,7 +62,9 @@ def test_input_json_with_nan_or_deep_nesting_is_refused(wfc: Invoke, url: str, t
     (tmp_path / "nan.json").write_text('{"ratio": NaN}')
     (tmp_path / "deep.json").write_text('{"meta": ' + "[" * 100_000 + "]" * 100_000 + "}")
     (tmp_path / "big.json").write_text(json.dumps({"count": 2**64}))
-    for name, expected in (("nan.json", "--input-json nan.json: not JSON: NaN is not JSON"),
+    (tmp_path / "twice.json").write_text('{"order-id": "o-1", "order-id": "o-2"}')
+    for name, expected in (("twice.json", "--input-json twice.json: not JSON: an object gives key 'order-id' twice"),
+                           ("nan.json", "--input-json nan.json: not JSON: NaN is not JSON"),
                            ("deep.json", "--input-json deep.json: not JSON: nested too deeply"),
                            ("big.json", "input 'count': an integer outside the signed 64-bit range")):
         code, stderr = run(wfc, url, "--input-json", name)
@@ -79,6 +82,7 @@ def test_input_json_with_nan_or_deep_nesting_is_refused(wfc: Invoke, url: str, t
          "the payload of event 'approval' is not JSON wfc can store ($.ok: an integer outside the signed 64-bit range"),
         ('{"ok": "\\udc00"}', 1,
          "the payload of event 'approval' is not JSON wfc can store ($.ok: a string holds a lone"),
+        ('{"ok": true, "ok": false}', 2, "not JSON (an object gives key 'ok' twice; give each key once)"),
     ],
 )
 def test_event_send_refuses_payloads_that_cannot_be_stored(wfc: Invoke, url: str, payload: str, code: int,
