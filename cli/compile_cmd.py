@@ -56,6 +56,12 @@ def compile_command(
     out_dir = _output_dir(output_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise CliError(f"{display(out_dir)} is a file; -o takes the folder the spec files go in")
+    if not out_dir.exists() and out_dir.suffix.lower() == ".json":
+        # wfc compile -o payment.json would make a folder of that name.
+        raise CliError(
+            f"-o {display(out_dir)} looks like a file name, but -o takes the folder the spec files go in "
+            "(each workflow to <folder>/<name>.json); give a folder, e.g. -o specs"
+        )
     found = load_workflows(targets)
     outcomes, failures = [], []
     for item in found:

@@ -269,3 +269,12 @@ def test_output_is_a_file(invoke: Invoke, module: WriteBody) -> None:
     module(BASE)
     Path("specs").write_text("")
     _fails(invoke("compile", "checkout.py", "-o", "specs"), "specs is a file")
+
+
+def test_output_named_like_a_spec_file_is_refused(invoke: Invoke, module: WriteBody) -> None:
+    module(BASE)
+    _fails(invoke("compile", "checkout.py", "-o", "checkout.json"), "-o checkout.json looks like a file name")
+    assert not Path("checkout.json").exists()  # no folder of that name made
+    Path("old.json").mkdir()  # a folder that exists is taken, whatever its name
+    assert invoke("compile", "checkout.py", "-o", "old.json").exit_code == 0
+    assert Path("old.json/checkout.json").is_file()
