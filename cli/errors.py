@@ -15,6 +15,7 @@ that say what to do (see :mod:`wfc.runtime.store.sqlite_setup` and
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +98,11 @@ def describe_os_error(exc: OSError, what: str = "") -> str:
     """One sentence for a failed file operation, naming the file."""
     target = f"{what} {exc.filename}" if what else str(exc.filename)
     match exc:
+        case FileNotFoundError() if isinstance(exc.filename, str) and os.path.islink(exc.filename):
+            return (
+                f"{target} is a symbolic link to {os.readlink(exc.filename)}, which does not exist; "
+                "check the link"
+            )
         case FileNotFoundError():
             return f"{target}: no such file or directory; check the path"
         case IsADirectoryError():

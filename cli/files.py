@@ -19,10 +19,11 @@ if TYPE_CHECKING:
 
 def display(path: Path | str) -> str:
     """``path`` as the user should see it: relative to the working directory
-    when it is inside it."""
-    path = Path(path)
+    when it is inside it. A symbolic link is named as given, not by what it
+    points to: that is the name the user knows."""
+    absolute = Path(os.path.abspath(path))  # abspath, not resolve(): links stay as they are
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(absolute.relative_to(os.getcwd()))
     except ValueError:
         return str(path)
 

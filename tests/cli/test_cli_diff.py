@@ -96,3 +96,18 @@ def test_missing_and_invalid_files(invoke: Invoke, spec: WorkflowSpec, write_spe
     assert invalid.exit_code == 1
     assert "new.json: invalid workflow spec at $" in invalid.stderr
     assert "Traceback" not in missing.output + invalid.output
+
+
+def test_a_linked_file_is_named_as_given(invoke: Invoke, spec: WorkflowSpec, write_spec: WriteSpec) -> None:
+    write_spec(spec, "old.json")
+    Path("store").mkdir()
+    Path("store/broken.json").write_text("garbage")
+    Path("new.json").symlink_to("store/broken.json")
+    result = invoke("diff", "old.json", "new.json")
+    assert result.exit_code == 1
+    assert "new.json: invalid workflow spec" in result.output
+    assert "store/broken.json" not in result.output  # the user gave new.json
+    Path("gone.json").symlink_to("store/missing.json")
+    result = invoke("diff", "old.json", "gone.json")
+    assert result.exit_code == 1
+    assert "gone.json is a symbolic link to store/missing.json, which does not exist; check the link" in result.output
