@@ -7,6 +7,13 @@
   given, is accepted for reads (GET) and refused (403) for changes.
 * ``/healthz`` and ``/readyz`` need no token: probes must reach them, and
   they say nothing about runs.
+* Without tokens, a web page the operator's browser shows must not reach
+  the API either: requests must name the server by a loopback address in
+  ``Host`` (a page of another site whose name resolves to 127.0.0.1, DNS
+  rebinding, names its own), and a change must not come from a page of
+  another origin (``Origin``; a browser sends it with every cross-site
+  ``POST``, and a form needs no permission to send one). With a token
+  neither can happen: a browser never adds the bearer token on its own.
 
 Tokens are compared in constant time (:func:`hmac.compare_digest`) and never
 logged or echoed.
@@ -62,6 +69,24 @@ def check_bind(host: str, token: str | None, read_token: str | None) -> None:
             f"read runs. Give --token (or $WFC_SERVER_TOKEN) with a long random secret, e.g. from "
             f"`openssl rand -hex 32`, or listen on 127.0.0.1"
         )
+
+
+def host_name(authority: str) -> str:
+    """The host of a ``Host`` header or of an origin's authority, without
+    its port: ``[::1]:8787`` → ``::1``, ``localhost:8787`` → ``localhost``."""
+    authority = authority.strip()
+    if authority.startswith("["):
+        return authority[1:].partition("]")[0]
+    return authority.rpartition(":")[0] if authority.count(":") == 1 else authority
+
+
+def origin_authority(origin: str) -> str | None:
+    """The ``host:port`` of an ``Origin`` header (``http://localhost:8787``);
+    ``None`` for ``null`` (a sandboxed page, a file) or anything else."""
+    scheme, separator, authority = origin.strip().partition("://")
+    if not separator or scheme.lower() not in ("http", "https") or not authority or "/" in authority:
+        return None
+    return authority.lower()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from wfc.runtime import Engine
 from wfc.server import _problems
-from wfc.server._access import Tokens
+from wfc.server._access import Tokens, host_name, is_loopback, origin_authority
 from wfc.server._problems import ProblemError
 from wfc.server._types import MAX_BODY
 from wfc.specs.limits import repeated_key
@@ -121,6 +121,8 @@ class Dispatcher:
 
     def _authorize(self, spec: Endpoint, request: Request) -> None:
         grant = self._grant(request)
+        if spec.mutates and not self._tokens.required:
+            _check_same_origin(request)
         if spec.mutates and grant != "write":
             raise ProblemError(
                 403,
@@ -131,6 +133,7 @@ class Dispatcher:
 
     def _grant(self, request: Request) -> str:
         if not self._tokens.required:
+            _check_loopback_host(request)
             return "write"
         grant = self._tokens.grant(request.headers.get("authorization"))
         if grant is None:
@@ -172,6 +175,36 @@ class Dispatcher:
     def _too_large(self) -> ProblemError:
         return ProblemError(
             413, "body-too-large", f"the request body is larger than the limit of {self._max_body} bytes"
+        )
+
+
+def _check_loopback_host(request: Request) -> None:
+    """Refuse (403) a request to a server without tokens that names it by
+    anything but a loopback address (see :mod:`wfc.server._access`)."""
+    host = request.headers.get("host", "")
+    if not is_loopback(host_name(host)):
+        raise ProblemError(
+            403,
+            "host-not-allowed",
+            f"this server has no token, so it answers only requests addressed to it by a loopback name "
+            f"(localhost, 127.0.0.1, [::1]), not by {host!r}: a page of another site can make its own name point "
+            "here. Use http://localhost:PORT, or start the server with --token to reach it by other names",
+        )
+
+
+def _check_same_origin(request: Request) -> None:
+    """Refuse (403) a change that a page of another origin sent to a server
+    without tokens (see :mod:`wfc.server._access`)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return  # not from a browser's page: curl, a client library
+    if origin_authority(origin) != request.headers.get("host", "").strip().lower():
+        raise ProblemError(
+            403,
+            "cross-origin",
+            f"a page of {origin!r} may not change runs on this server: it has no token that would tell such a "
+            "page from its user. Use the dashboard this server serves, a client that sends no Origin (curl, "
+            "a script), or start the server with --token",
         )
 
 

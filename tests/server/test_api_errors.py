@@ -123,6 +123,36 @@ def test_tokens_guard_reads_and_writes(guarded: LiveServer, path: str) -> None:
     assert guarded.run("t-1").status.value == "CANCELLED"
 
 
+def test_without_a_token_pages_of_other_sites_reach_nothing(live: LiveServer) -> None:
+    """DNS rebinding (another site's name pointing here) and cross-site
+    changes (a form on another site posting here) are refused; the same
+    requests from curl or the server's own pages are not."""
+    body = '{"workflow": "approval", "run_id": "x-1", "inputs": {"order-id": "o"}}'
+    port = live.url.rsplit(":", 1)[1]
+    with live.client() as client:
+        rebound = client.get("/api/v1/runs", headers={"Host": f"rebind.example:{port}"})
+        assert_problem(rebound, 403, "answers only requests addressed to it by a loopback name")
+        forged = client.post(
+            "/api/v1/runs", content=body, headers={"Origin": "https://evil.example", "Content-Type": "text/plain"}
+        )
+        assert_problem(forged, 403, "a page of 'https://evil.example' may not change runs")
+        assert_problem(client.post("/api/v1/runs", content=body, headers={"Origin": "null"}), 403, "'null'")
+        other_port = client.post("/api/v1/runs", content=body, headers={"Origin": "http://127.0.0.1:1"})
+        assert_problem(other_port, 403, "may not change runs")
+        assert live.read(lambda e: e.list_runs(limit=None)) == []
+        assert client.get("/healthz", headers={"Host": "rebind.example"}).status_code == 200  # probes stay open
+        own = client.post("/api/v1/runs", content=body, headers={"Origin": live.url})
+        assert own.status_code == 201, own.text
+        assert client.get("/api/v1/runs", headers={"Host": f"localhost:{port}"}).status_code == 200
+
+
+def test_with_a_token_other_names_and_origins_are_served(guarded: LiveServer) -> None:
+    with guarded.client() as client:
+        assert client.get("/api/v1/runs", headers={"Host": "wfc.internal.example"}).status_code == 200
+        body = {"workflow": "approval", "run_id": "t-9", "inputs": {"order-id": "o"}}
+        assert client.post("/api/v1/runs", json=body, headers={"Origin": "https://ops.example"}).status_code == 201
+
+
 def test_a_token_in_another_scheme_is_refused(guarded: LiveServer) -> None:
     headers = {"Authorization": f"Basic {guarded.token}"}
     with httpx.Client(base_url=guarded.url, headers=headers) as client:
