@@ -20,7 +20,7 @@ from wfc.server import _problems
 from wfc.server._access import Tokens, host_name, is_loopback, origin_authority
 from wfc.server._problems import ProblemError
 from wfc.server._types import MAX_BODY
-from wfc.specs.limits import repeated_key
+from wfc.specs.limits import MAX_JSON_DEPTH, repeated_key
 
 Q = TypeVar("Q")
 B = TypeVar("B")
@@ -167,6 +167,10 @@ class Dispatcher:
             raise ProblemError(422, "invalid-request", f"invalid request body: {exc}") from None
         except msgspec.DecodeError as exc:
             raise ProblemError(400, "bad-json", f"the request body is not JSON: {exc}") from None
+        except RecursionError:  # msgspec's decoder recurses: about 1,000 levels reach Python's limit
+            raise ProblemError(
+                422, "invalid-request", f"invalid request body: JSON nested deeper than {MAX_JSON_DEPTH} levels"
+            ) from None
         twice = repeated_key(raw)  # msgspec keeps the last of the two, silently
         if twice is not None:
             raise ProblemError(422, "invalid-request", f"invalid request body: {twice}")

@@ -29,6 +29,8 @@ def test_bad_requests_are_problems(live: LiveServer) -> None:
         assert_problem(client.post("/api/v1/runs", json={"workflow": "approval", "colour": "red"}), 422, "colour")
         assert_problem(client.post("/api/v1/runs", json={"inputs": {}}), 422, "workflow")
         assert_problem(client.post("/api/v1/runs", json=[1, 2]), 422, "object")
+        deep = b'{"workflow": "approval", "inputs": {"x": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+        assert_problem(client.post("/api/v1/runs", content=deep), 422, "JSON nested deeper than 64 levels")
         twice = b'{"workflow": "approval", "inputs": {"order-id": "o-1", "order-id": "o-2"}}'
         assert_problem(
             client.post("/api/v1/runs", content=twice), 422, "an object gives key 'order-id' twice; give each key once"
