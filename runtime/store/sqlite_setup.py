@@ -43,6 +43,9 @@ READER_CACHE_KIB: Final = 16_384
 #: ``PRAGMA application_id`` of wfc databases ("wfc1").
 APPLICATION_ID: Final = 0x77666331
 _HEADER: Final = b"SQLite format 3\x00"
+#: The first bytes of a rollback journal that still holds a transaction
+#: (SQLite zeroes or truncates them once it is committed or rolled back).
+_JOURNAL_HEADER: Final = bytes.fromhex("d9d505f920a163d7")
 #: Seconds to wait for another process's write lock unless told otherwise.
 DEFAULT_BUSY_TIMEOUT: Final = 10.0
 #: Environment variable overriding :data:`DEFAULT_BUSY_TIMEOUT`.
@@ -432,6 +435,7 @@ def open_file(path: str, now: float, *, read_only: bool = False, busy_timeout: f
 
 
 def _open_once(path: str, now: float, *, read_only: bool, busy_timeout: float) -> Opened:
+    _roll_back_interrupted_write(path, busy_timeout)
     found = _inspect(path, busy_timeout)
     supported = latest_version()
     if found > supported:
@@ -443,6 +447,41 @@ def _open_once(path: str, now: float, *, read_only: bool, busy_timeout: float) -
     if read_only and not _can_write(Path(path)):
         raise _cannot_prepare_for_reading(path, found, supported)
     return _open_for_writing(path, now, found, busy_timeout)
+
+
+def _roll_back_interrupted_write(path: str, busy_timeout: float) -> None:
+    """Roll back what a writer that stopped mid-transaction left in the file.
+
+    wfc writes in WAL mode, but a file switched to a rollback journal (by
+    another tool) and written by a process that died leaves ``-journal``
+    beside it, holding the pages as they were. SQLite rolls it back when a
+    connection that may write opens the file; a read-only one cannot, and
+    one opened ``immutable`` reads the uncommitted pages as if committed.
+    So the rollback is done here first, as any SQLite reader would; where
+    the file or its folder is read-only nothing can be read safely."""
+    file = Path(path)
+    journal = Path(f"{path}-journal")
+    try:
+        with journal.open("rb") as handle:
+            hot = handle.read(len(_JOURNAL_HEADER)) == _JOURNAL_HEADER
+    except OSError:
+        return  # no journal (or none this process may read: then SQLite's own open says why)
+    if not hot:
+        return
+    if not _can_write(file):
+        raise ReadOnlyDatabaseError(
+            path,
+            f"a write to it was interrupted, and its journal {journal.name} still holds the pages as they were "
+            f"before; SQLite must roll that write back before the file can be read, which writes to it, but the "
+            f"file or its folder is read-only. Make both writable and run any wfc command on it once",
+        )
+    conn = sqlite3.connect(path, timeout=busy_timeout)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a plain open rolls a hot journal back
+    except sqlite3.Error as exc:
+        raise explain(path, exc, busy_timeout) from None
+    finally:
+        conn.close()
 
 
 def _open_read_only(path: str, busy_timeout: float) -> Opened:

@@ -125,6 +125,44 @@ def test_write_commands_say_the_folder_is_read_only(wfc: Invoke, shared_folder: 
 # ---------------------------------------------------------------- locks
 
 
+#: A writer in a rollback journal that dies mid-transaction: it deletes
+#: every run, then spills enough pages to the file (a cache of 2 pages) that
+#: the file itself holds the uncommitted delete, and the journal the runs.
+_DIES_MID_WRITE = """
+import os, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA cache_size = 2")
+conn.execute("BEGIN")
+conn.execute("DELETE FROM runs")
+conn.execute("CREATE TABLE pad (x)")
+for _ in range(200):
+    conn.execute("INSERT INTO pad VALUES (randomblob(3000))")
+os._exit(0)
+"""
+
+
+def _interrupted_write(wfc: Invoke, path: Path) -> str:
+    url = _database_with_a_run(wfc, path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode = DELETE").fetchone() == ("delete",)
+    subprocess.run([sys.executable, "-c", _DIES_MID_WRITE, str(path)], check=True, timeout=60)
+    assert Path(f"{path}-journal").stat().st_size > 0
+    return url
+
+
+def test_a_read_never_shows_what_an_interrupted_write_left(wfc: Invoke, shared_folder: Path) -> None:
+    path = shared_folder / "wfc.db"
+    url = _interrupted_write(wfc, path)
+    before = path.read_bytes()
+    listed = _as_nobody(shared_folder, "runs", "list", "--db", url)  # nobody may not write there
+    _user_error(listed, "a write to it was interrupted", "wfc.db-journal", "Make both writable")
+    assert path.read_bytes() == before
+    listed = wfc("runs", "list", "--db", url)  # root may: the write is rolled back, the run is there
+    assert listed.exit_code == 0, listed.output
+    assert RUN_ID in listed.stdout
+    assert not Path(f"{path}-journal").exists()
+
+
 def test_a_locked_database_is_named_after_the_configured_wait(wfc: Invoke, tmp_path: Path) -> None:
     path = tmp_path / "wfc.db"
     url = _database_with_a_run(wfc, path)
