@@ -298,7 +298,8 @@ def storable(value: Any) -> Any:
     """``value`` as plain JSON data that every store holds unchanged.
 
     Dataclasses, Structs, datetimes and the like are converted the way
-    ``msgspec`` encodes them. Refused: what JSON has no form for (objects of
+    ``msgspec`` encodes them, tuples to arrays, and subclasses of ``str``,
+    ``int`` and ``float`` to their base values. Refused: what JSON has no form for (objects of
     other types, NaN and ±Infinity, text with lone surrogates), integers past
     64 bits, nesting too deep to encode, and values over :data:`OUTPUT_LIMIT`
     bytes encoded.
@@ -308,7 +309,7 @@ def storable(value: Any) -> Any:
             the offending part when there is one.
     """
     try:
-        plain = msgspec.to_builtins(value, str_keys=True)
+        plain = msgspec.to_builtins(value, str_keys=True, enc_hook=_base_value)
         encoded = _ENCODER.encode(plain)
     except RecursionError:
         raise NotStorable("it is nested too deeply to encode as JSON") from None
@@ -316,16 +317,26 @@ def storable(value: Any) -> Any:
         found = json_problems(plain)
         raise NotStorable(str(found[0]) if found else "it holds text with a lone surrogate") from None
     except (TypeError, ValueError, msgspec.EncodeError) as exc:
-        raise NotStorable(f"a {type(value).__name__} is not JSON ({exc})") from None
+        raise NotStorable(f"it is not JSON: {exc}; use JSON data, a dataclass or a msgspec Struct") from None
     if len(encoded) > OUTPUT_LIMIT:
         raise NotStorable(
             f"it is {len(encoded):,} bytes as JSON, over the limit of {OUTPUT_LIMIT:,} bytes (1 MiB); "
             f"keep large data elsewhere and return a reference to it"
         )
-    problems = json_problems(plain)
+    problems = json_problems(plain, sequences=(list, tuple))  # to_builtins keeps tuples; JSON has them as arrays
     if problems:
         raise NotStorable(str(problems[0]))
     return msgspec.json.decode(encoded)
+
+
+def _base_value(value: object) -> object:
+    """A subclass of ``str``, ``int`` or ``float`` (a name type, a unit type)
+    as its base value, as JSON holds it; anything else msgspec does not know
+    stays refused."""
+    for base in (str, int, float):
+        if isinstance(value, base):
+            return base(value)
+    raise TypeError(f"a Python {type(value).__name__} has no JSON form")
 
 
 def storable_text(text: str, limit: int = MESSAGE_LIMIT) -> str:

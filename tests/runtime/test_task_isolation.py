@@ -12,6 +12,8 @@ other runs untouched.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import sqlite3
 import threading
 import time
@@ -108,6 +110,38 @@ def returns(kind: str) -> Any:
     return OUTPUTS[kind]
 
 
+class Name(str):
+    """A str subclass, as a name type in user code is."""
+
+
+class Cents(int):
+    pass
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+#: Outputs with a JSON form msgspec gives them, and that form.
+CONVERTED: dict[str, tuple[Any, Any]] = {
+    "tuple": ((1, (2, "b")), [1, [2, "b"]]),
+    "tuple-in-dict": ({"a": (1, 2)}, {"a": [1, 2]}),
+    "str-subclass": ({"n": Name("ana")}, {"n": "ana"}),
+    "int-subclass": (Cents(250), 250),
+    "set": ({"s": {3}}, {"s": [3]}),
+    "bytes": (b"\x00\xff", "AP8="),
+    "date": (dt.date(2026, 12, 6), "2026-12-06"),
+    "dataclass": (Point(1, 2), {"x": 1, "y": 2}),
+}
+
+
+@wfc_task("converts")
+def converts(kind: str) -> Any:
+    return CONVERTED[kind][0]
+
+
 hanging_threads: list[threading.Thread] = []
 
 
@@ -152,7 +186,7 @@ async def echo(value: Any) -> Any:
     return value
 
 
-TASKS = [raise_sync, raise_async, business, returns, hangs, marks, gated, echo]
+TASKS = [raise_sync, raise_async, business, returns, converts, hangs, marks, gated, echo]
 
 
 def one_task(name: str, *args: Any) -> Any:
@@ -212,7 +246,7 @@ async def test_a_task_exception_that_cannot_be_stored_is_a_task_error(db_url: st
     assert name == "TASK_ERROR"
     assert message.startswith("task 'business' raised a TaskException")
     expected = {
-        "object-content": "content cannot be stored: a object is not JSON",
+        "object-content": "content cannot be stored: it is not JSON: a Python object has no JSON form",
         "nan-content": "content cannot be stored: at $.score: NaN is not allowed",
         "huge-content": f"over the limit of {OUTPUT_LIMIT:,} bytes (1 MiB)",
         "name-not-str": "whose name is a int, not a non-empty str",
@@ -234,10 +268,17 @@ async def test_an_output_that_cannot_be_stored_is_a_task_error_naming_why(db_url
         "infinity": "at $.a: an infinite number is not allowed",
         "lone-surrogate": "at $.a: a string holds a lone UTF-16 surrogate",
         "int-past-64-bits": "at $.a: an integer outside the signed 64-bit range",
-        "object": "a dict is not JSON (Encoding objects of type object is unsupported)",
+        "object": "it is not JSON: a Python object has no JSON form; use JSON data, a dataclass or",
     }[kind]
     assert expected in message
     assert len(message) < 1000  # the value itself is never copied into the journal
+
+
+@pytest.mark.parametrize("kind", sorted(CONVERTED))
+async def test_an_output_with_a_json_form_is_stored_as_that_json(db_url: str, kind: str) -> None:
+    async with open_engine(db_url) as engine:
+        run = await _run(engine, one_task("converts", lit(kind)), "r")
+    assert (run.status, run.output) == (RunStatus.COMPLETED, CONVERTED[kind][1])
 
 
 async def test_a_sync_task_hanging_past_its_timeout_fails_and_does_not_hold_the_engine(db_url: str) -> None:
