@@ -178,6 +178,13 @@ def _run_of(command: Command) -> str | None:
     return None
 
 
+def _all_told(commands: Iterable[Command]) -> bool:
+    """Whether every command has a caller waiting for its reply, who is
+    told of a failure (an engine's own inputs, task results and timers,
+    have none)."""
+    return all(command.reply is not None for command in commands)
+
+
 @dataclass
 class _Flight:
     """A turn whose commit was queued, not awaited (see :meth:`CommitLoop._launch`)."""
@@ -581,7 +588,8 @@ class CommitLoop:
         if isinstance(error, (StaleRunError, _Beside)):  # a run changed meanwhile: try again on fresh state
             await self._commit(flight.commands)
             return
-        self._turn_failed(flight.turn, error, f"commit of {len(flight.commands)} command(s)")
+        what = f"commit of {len(flight.commands)} command(s)"
+        self._turn_failed(flight.turn, error, what, told=_all_told(flight.commands))
         await self._failed(flight.commands, error)
 
     async def _commit(self, commands: list[Command]) -> None:
@@ -648,7 +656,10 @@ class CommitLoop:
     async def _try_commit(self, commands: list[Command]) -> Exception | None:
         """Apply the commands and commit; the error if that failed."""
         return await self._try_turn(
-            lambda turn: self._apply_all(turn, commands), f"commit of {len(commands)} command(s)", len(commands)
+            lambda turn: self._apply_all(turn, commands),
+            f"commit of {len(commands)} command(s)",
+            len(commands),
+            told=_all_told(commands),
         )
 
     @staticmethod
@@ -660,11 +671,12 @@ class CommitLoop:
         await turn.verify()
 
     async def _try_turn(
-        self, act: Callable[[Turn], Awaitable[None]], what: str, size: int = 1
+        self, act: Callable[[Turn], Awaitable[None]], what: str, size: int = 1, *, told: bool = False
     ) -> Exception | None:
         """Run ``act`` (``size`` commands) in one turn and commit; on a
         version conflict retry on fresh state. The error if it still failed,
-        after the turn's cached states were dropped."""
+        after the turn's cached states were dropped. ``told``: every
+        command's caller gets the error (see :meth:`_turn_failed`)."""
         error: Exception | None = None
         for _ in range(3):
             turn: Turn | None = None
@@ -678,7 +690,7 @@ class CommitLoop:
                 error = exc
                 continue
             except Exception as exc:
-                self._turn_failed(turn, exc, what)
+                self._turn_failed(turn, exc, what, told=told)
                 self._shared.forget(turn.lives if turn else ())
                 return exc
             self._after_commit(turn)
@@ -686,12 +698,14 @@ class CommitLoop:
             return None
         return error
 
-    def _turn_failed(self, turn: Turn | None, error: Exception, what: str) -> None:
+    def _turn_failed(self, turn: Turn | None, error: Exception, what: str, *, told: bool = False) -> None:
         """Say why a turn failed; watch its attempts if its commit may have
-        gone through after all."""
+        gone through after all. ``told``: every command came from a caller
+        that gets the error (``wfc runs cancel`` prints it), so the database's
+        passing trouble is not said twice."""
         if self._store.is_transient(error) and not refused_data(error):
-            # The database's trouble: no traceback, it is tried again.
-            log.warning("%s failed: %s", what, self._store.commit_failed(error))
+            # The database's trouble: no traceback; the engine's own inputs are tried again.
+            self._log_store_failure(what, error, logging.DEBUG if told else logging.WARNING)
             if turn is not None and self._tg is not None:
                 self._watch_uncertain(turn)
         elif isinstance(error, WfcError):
@@ -924,14 +938,14 @@ class CommitLoop:
             return min(self._poll, upcoming - now)
         return self._poll
 
-    def _log_store_failure(self, what: str, error: Exception) -> None:
+    def _log_store_failure(self, what: str, error: Exception, level: int = logging.WARNING) -> None:
         """Log a failed database call that is tried again: one line for the
         database's passing trouble, a traceback for anything else."""
         if isinstance(error, WfcError):  # named by the store: a problem of the database, said in full
-            log.warning("%s failed, trying again: %s", what, error)
+            log.log(level, "%s failed, trying again: %s", what, error)
         elif self._store.is_transient(error):
             location, reason = self._store.location, self._store.explain(error)
-            log.warning("%s failed, trying again: cannot use database %s: %s", what, location, reason)
+            log.log(level, "%s failed, trying again: cannot use database %s: %s", what, location, reason)
         else:
             log.exception("%s failed; trying again", what)
 

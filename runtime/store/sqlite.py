@@ -63,6 +63,7 @@ from wfc.runtime.store.sqlite_setup import (
     open_file,
     parse_target,
     transient,
+    write_transaction,
 )
 
 T = TypeVar("T")
@@ -801,8 +802,7 @@ class _AfterFailedCommit(Exception):
 def _register_engine(
     conn: sqlite3.Connection, engine_id: str, host: str, pid: int, now: float, lease: float, tasks: str
 ) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         for row in conn.execute("SELECT id, host, pid, heartbeat_at FROM engines").fetchall():
             dead = row["host"] == host and not process_alive(row["pid"])
             if dead or row["heartbeat_at"] < now - lease:
@@ -814,21 +814,12 @@ def _register_engine(
             "INSERT INTO engines (id, host, pid, started_at, heartbeat_at, tasks) VALUES (?, ?, ?, ?, ?, ?)",
             (engine_id, host, pid, now, now, tasks),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _heartbeat(conn: sqlite3.Connection, engine_id: str, now: float, lease: float) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         conn.execute("UPDATE engines SET heartbeat_at = ? WHERE id = ?", (now, engine_id))
         conn.execute("UPDATE tasks SET lease_expires_at = ? WHERE lease_owner = ?", (now + lease, engine_id))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _claim_tasks(
@@ -845,10 +836,9 @@ def _claim_tasks(
 
 
 def _release_engine(conn: sqlite3.Connection, engine_id: str) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    conn.execute("UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ?", (engine_id,))
-    conn.execute("DELETE FROM engines WHERE id = ?", (engine_id,))
-    conn.execute("COMMIT")
+    with write_transaction(conn):
+        conn.execute("UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ?", (engine_id,))
+        conn.execute("DELETE FROM engines WHERE id = ?", (engine_id,))
 
 
 # ---------------------------------------------------------------- the dialect

@@ -11,9 +11,11 @@ in the URL, else ``$WFC_SQLITE_BUSY_TIMEOUT``, else 10 seconds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final, NamedTuple
 from urllib.parse import parse_qsl, quote
@@ -347,6 +349,23 @@ def _schema_version(path: str, uri: str, busy_timeout: float) -> int:
 # ---------------------------------------------------------------- migrating and opening
 
 
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back if the body or the
+    ``COMMIT`` fails. SQLite rolls a transaction back itself on some
+    errors (a full disk, an I/O error), and a second ``ROLLBACK`` would then
+    fail and hide the error that counts."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
+
+
 def migrate(conn: sqlite3.Connection, location: str, now: float) -> None:
     """Apply the migrations the database lacks, all in one transaction.
 
@@ -354,8 +373,7 @@ def migrate(conn: sqlite3.Connection, location: str, now: float) -> None:
         NewerDatabaseError: it records a migration this wfc does not know.
     """
     known = schema.migrations("sqlite")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         # Checked again inside the write lock: another process may have
         # migrated between the read-only inspection and now.
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -373,10 +391,6 @@ def migrate(conn: sqlite3.Connection, location: str, now: float) -> None:
             )
         if app_id != APPLICATION_ID:
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def connect(

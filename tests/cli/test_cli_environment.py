@@ -176,6 +176,7 @@ def test_a_locked_database_is_named_after_the_configured_wait(wfc: Invoke, tmp_p
 def test_the_wait_for_a_lock_is_read_from_the_environment(wfc: Invoke, tmp_path: Path) -> None:
     path = tmp_path / "wfc.db"
     url = _database_with_a_run(wfc, path)
+    assert wfc("run", *PAYMENT, "-i", "payment-id=p-3", "--db", url, "--run-id", "w-1", "--detach").exit_code == 0
     with sqlite_write_lock(path):
         started = subprocess.run(
             [str(WFC), "run", *PAYMENT, "-i", "payment-id=p-2", "--db", url],
@@ -185,7 +186,13 @@ def test_the_wait_for_a_lock_is_read_from_the_environment(wfc: Invoke, tmp_path:
             text=True,
             timeout=60,
         )
-    _user_error(started, "locked by another process", "0.2 s")
+        cancelled = subprocess.run(
+            [str(WFC), "runs", "cancel", "w-1", "--db", url], cwd=tmp_path,
+            env=script_env({"WFC_SQLITE_BUSY_TIMEOUT": "0.2"}), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    for failed in (started, cancelled):
+        text = _user_error(failed, "locked by another process", "0.2 s")
+        assert text.count("locked by another process") == 1 and "database is locked" not in text, text
 
 
 # ---------------------------------------------------------------- damaged and foreign files
