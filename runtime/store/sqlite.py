@@ -55,6 +55,7 @@ from wfc.runtime.store.dialect import Connection, Dialect, Pipelining, Statement
 from wfc.runtime.store.rows import Row
 from wfc.runtime.store.sqlite_setup import (
     DEFAULT_BUSY_TIMEOUT,
+    OpenedFile,
     connect,
     describe,
     environment_error,
@@ -92,10 +93,12 @@ async def open_sqlite(url_rest: str, now: float, *, read_only: bool = False) -> 
     opened = await _on_own_thread(
         functools.partial(open_file, path, now, read_only=read_only, busy_timeout=target.busy_timeout)
     )
+    file = OpenedFile(path)
     if opened.read_only:
-        single = _Worker(opened.writer, target.busy_timeout)
+        single = _Worker(opened.writer, target.busy_timeout, file)
         return Store(SqliteDialect(path, single, single, read_only=True, busy_timeout=target.busy_timeout))
-    writer, reader = _Worker(opened.writer, target.busy_timeout), _Worker(opened.reader, target.busy_timeout)
+    writer = _Worker(opened.writer, target.busy_timeout, file)
+    reader = _Worker(opened.reader, target.busy_timeout, file)
     return Store(SqliteDialect(path, writer, reader, busy_timeout=target.busy_timeout))
 
 
@@ -106,9 +109,14 @@ class _Worker:
     ``call_soon_threadsafe``: a hop costs a queue put and a wakeup of the event
     loop, without a capacity limiter, cancel scope or thread pool per call."""
 
-    def __init__(self, raw: sqlite3.Connection, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    def __init__(
+        self, raw: sqlite3.Connection, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, file: OpenedFile | None = None
+    ) -> None:
         self.raw = raw
         self.busy_timeout = busy_timeout
+        self.file = file
+        """The file the connection opened (``None`` in memory), checked before
+        each read and each commit: one ``stat``."""
         """Seconds a statement waits for another process's write lock."""
         self.last_commit = math.inf
         """Seconds the last ``COMMIT`` on the connection took, wherever it
@@ -172,6 +180,11 @@ class _Worker:
             self._jobs.put(None)
             self._thread = None
 
+    def check_file(self) -> None:
+        """Raises :class:`StoreError` if the database file was deleted or replaced."""
+        if self.file is not None:
+            self.file.check()
+
     async def read(self, statement: str, params: Sequence[Any]) -> list[Row]:
         """The rows of one query, run in a thread hop shared with every query
         asked for meanwhile: many tasks reading at once (waiters after a
@@ -181,6 +194,7 @@ class _Worker:
         One asking task at a time leads: it runs every queued query in one
         hop, then hands the lead to the first query queued since, so no task
         serves the others for longer than its own hop."""
+        self.check_file()
         query = _Read(statement, params)
         self._queued.append(query)
         if self._draining:
@@ -681,6 +695,7 @@ class _SqliteConnection(Connection):
             if flushed is not None:
                 flushed()
                 told = True
+            self._worker.check_file()
             began = time.perf_counter()
             raw.execute("COMMIT")
             self._worker.last_commit = time.perf_counter() - began
@@ -957,6 +972,7 @@ class SqliteDialect(Dialect):
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         async with self._lock:
+            self._writer.check_file()
             return await self._writer.run(fn, self._writer.raw, *args)
 
     # ---------------------------------------------------------------- errors

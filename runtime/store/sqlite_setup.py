@@ -463,6 +463,34 @@ def _open_once(path: str, now: float, *, read_only: bool, busy_timeout: float) -
     return _open_for_writing(path, now, found, busy_timeout)
 
 
+class OpenedFile:
+    """The database file as it was opened, to notice it deleted or replaced
+    while open: SQLite goes on writing to the file it opened, which nobody
+    can open any more, and every commit since would be lost with it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        self._identity = _identity(self.path)
+
+    def check(self) -> None:
+        """Raises :class:`StoreError` if the path no longer names the file opened."""
+        if _identity(self.path) != self._identity:
+            raise StoreError(
+                self.path,
+                "the file was deleted or replaced while this process had it open, so what it writes now would be "
+                "lost with the old file; nothing more is written. Stop this process, put back the file that holds "
+                "the runs if it was removed by mistake, and start again",
+            )
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 def _roll_back_interrupted_write(path: str, busy_timeout: float) -> None:
     """Roll back what a writer that stopped mid-transaction left in the file.
 

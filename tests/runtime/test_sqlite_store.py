@@ -151,3 +151,25 @@ def test_a_write_sqlite_rolled_back_itself_fails_with_its_own_error() -> None:
     with write_transaction(conn):  # and the connection takes the next one
         conn.execute("CREATE TABLE t (x)")
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+async def test_a_file_deleted_or_replaced_while_open_takes_no_more_writes(sqlite_path: Path, how: str) -> None:
+    """SQLite would go on writing to the file it opened, which nobody can
+    open any more: every commit since would be lost with it."""
+    from rtspec import exit_, lit, spec
+
+    from wfc.runtime import Engine
+
+    flow = spec("flow", [("end", exit_(lit("done")))])
+    async with Engine.open(f"sqlite:///{sqlite_path}") as engine:
+        await engine.deploy(flow)
+        await engine.wait(await engine.start("flow", run_id="before"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
+        if how == "replaced":
+            sqlite3.connect(sqlite_path).close()  # another, empty file at the same path
+        with pytest.raises(StoreError, match="deleted or replaced while this process had it open"):
+            await engine.start("flow", run_id="after")
+        with pytest.raises(StoreError, match="deleted or replaced"):
+            await engine.get_run("before")
