@@ -29,6 +29,8 @@ def main() -> None:
     parsed (help is printed then) and back on, over what exists then frozen,
     once a command runs (:func:`~wfc.cli.lean_typer.collect_in_commands`)."""
     _open_closed_streams()
+    _escape_what_streams_cannot_encode()
+    _terminate_as_interrupt()
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -54,6 +56,36 @@ def _open_closed_streams() -> None:
     for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115 - the process's own, for its lifetime
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (``timeout``, systemd, ``docker stop``) ends a command the way
+    Ctrl-C does: ``wfc run`` says where the run is and unregisters its
+    engine, where Python's default would end the process on the spot.
+    ``wfc worker`` and ``wfc server`` take both signals themselves while
+    they serve."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        on_interrupt = signal.getsignal(signal.SIGINT)
+        if callable(on_interrupt) and on_interrupt is not signal.default_int_handler:
+            on_interrupt(signal.SIGINT, frame)  # asyncio's runner: it cancels the command's task, then raises
+            return
+        raise KeyboardInterrupt  # also where SIGINT is ignored (a background job of a script)
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _escape_what_streams_cannot_encode() -> None:
+    """Print a character the output's encoding lacks (``ü`` of a run id, with
+    ``LANG=C`` or ``PYTHONIOENCODING=ascii``) as an escape, ``\\xfc``, rather
+    than fail the command over it: the rest of what it prints stays true."""
+    import io
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
 
 
 __all__ = ["CliError", "WfcError", "app", "main"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -199,6 +200,35 @@ def test_the_commands_hints_show_paste_into_a_shell(tmp_path: Path) -> None:
     )  # fmt: skip
     assert pasted.returncode == 0, pasted.stderr
     assert "RUN_COMPLETED" in pasted.stdout
+
+
+def test_an_output_encoding_without_a_character_escapes_it(tmp_path: Path, url: str) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    assert wfc_piped(tmp_path, "run", "slow.py", "-i", "seconds=0", "--db", url, "--run-id", "rün-1").returncode == 0
+    listed = subprocess.run(
+        [str(WFC), "runs", "list", "--db", url], cwd=tmp_path, env={**pipe_env(), "PYTHONIOENCODING": "ascii"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert "r\\xfcn-1" in listed.stdout and "COMPLETED" in listed.stdout
+
+
+def test_sigterm_stops_wfc_run_as_ctrl_c_does(tmp_path: Path, url: str) -> None:
+    """``timeout``, systemd and ``docker stop`` send SIGTERM: the run is left
+    durable and said so, and the engine unregisters."""
+    (tmp_path / "slow.py").write_text(SLOW)
+    command = [str(WFC), "run", "slow.py", "-i", "seconds=30", "--db", url, "--run-id", "t-1"]
+    process = subprocess.Popen(command, cwd=tmp_path, env=pipe_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)  # fmt: skip
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("started run t-1 ")
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "interrupted: stopped following run t-1. The run is durable" in stderr
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        assert conn.execute("SELECT count(*) FROM engines").fetchone() == (0,)
+    assert read_run(url, "t-1").status is RunStatus.RUNNING
 
 
 def test_run_piped_into_head_exits_with_the_run_code_and_no_noise(tmp_path: Path, url: str) -> None:
