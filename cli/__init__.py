@@ -65,8 +65,9 @@ def _terminate_as_interrupt() -> None:
     ``wfc worker`` and ``wfc server`` take both signals themselves while
     they serve."""
     import signal
+    from types import FrameType
 
-    def interrupt(signum: int, frame: object) -> None:
+    def interrupt(signum: int, frame: FrameType | None) -> None:
         on_interrupt = signal.getsignal(signal.SIGINT)
         if callable(on_interrupt) and on_interrupt is not signal.default_int_handler:
             on_interrupt(signal.SIGINT, frame)  # asyncio's runner: it cancels the command's task, then raises

@@ -18,6 +18,7 @@ from wfc.cli import (
     graph_cmd,
     migrate_cmd,
     ops_cmd,
+    output,
     replay_cmd,
     run_cmd,
     runs_cmd,
@@ -56,7 +57,7 @@ def version() -> str:
 
 def _show_version(value: bool) -> None:
     if value:
-        typer.echo(f"wfc {version()}")
+        output.echo(f"wfc {version()}")
         raise typer.Exit()
 
 

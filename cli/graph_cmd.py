@@ -37,8 +37,8 @@ def graph_command(
     threads = [thread] if thread is not None else [spec.entrypoint, *sorted(set(spec.threads) - {spec.entrypoint})]
     match fmt:
         case GraphFormat.MERMAID:
-            typer.echo(to_mermaid(spec, threads), nl=False)
+            output.echo(to_mermaid(spec, threads), nl=False)
         case GraphFormat.DOT:
-            typer.echo(to_dot(spec, threads), nl=False)
+            output.echo(to_dot(spec, threads), nl=False)
         case GraphFormat.TREE:
             output.stdout().print(to_tree(spec, thread))

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-import typer
 
+from wfc.cli import output
 from wfc.runtime import HistoryEntry, RunInfo, SentEvent
 
 if TYPE_CHECKING:  # the engine's modules only where an engine is used (wfc runs export)
@@ -151,7 +151,7 @@ def iso(moment: dt.datetime) -> str:
 
 def print_json(document: Any) -> None:
     """Print one JSON document on standard output (no colours, no wrapping)."""
-    typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=_fallback))
+    output.echo(json.dumps(document, indent=2, ensure_ascii=False, default=_fallback))
 
 
 def _fallback(value: Any) -> Any:

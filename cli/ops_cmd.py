@@ -107,7 +107,7 @@ def _print_entry(entry: "FeedEntry", as_json: bool) -> None:
             "attempt": entry.attempt,
             "detail": entry.detail,
         }
-        typer.echo(json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str))
+        output.echo(json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str), gone_fails=True)
         return
     from rich.text import Text
 
@@ -120,7 +120,7 @@ def _print_entry(entry: "FeedEntry", as_json: bool) -> None:
         parts.append(f"attempt {entry.attempt}")
     if entry.detail:
         parts.append(json.dumps(entry.detail, ensure_ascii=False, default=str))
-    output.stdout().print(Text("  ".join(parts)), soft_wrap=True)
+    output.stdout(gone_fails=True).print(Text("  ".join(parts)), soft_wrap=True)
 
 
 # ---------------------------------------------------------------- purge
@@ -195,7 +195,7 @@ def export_command(
         return exported
 
     if out is None:
-        run_async(lambda: lines(lambda line: typer.echo(line, nl=False)))
+        run_async(lambda: lines(lambda line: output.echo(line, nl=False, gone_fails=True)))
         return
     with replacing(out) as handle:
         exported = run_async(lambda: lines(lambda line: handle.write(line.encode())))

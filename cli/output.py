@@ -12,6 +12,8 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING, Any, Final
 
+from wfc.specs.errors import WfcError
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -27,12 +29,13 @@ UNLIMITED: Final = 1_000_000
 NARROWEST: Final = 40
 
 
-def stdout() -> Console:
+def stdout(*, gone_fails: bool = False) -> Console:
     """A console writing results to standard output; a reader that went
-    away (``wfc run ... | head``) silences it instead of failing the command."""
+    away (``wfc run ... | head``) silences it instead of failing the command,
+    unless ``gone_fails`` (see :func:`echo`)."""
     from rich.console import Console
 
-    return _sized(Console(file=_STDOUT, highlight=False))
+    return _sized(Console(file=_STREAM if gone_fails else _STDOUT, highlight=False))
 
 
 def stderr() -> Console:
@@ -110,25 +113,60 @@ def stdout_gone() -> bool:
     return any(events & (select.POLLERR | select.POLLHUP) for _, events in ready)
 
 
+class OutputError(WfcError):
+    """Standard output cannot be written (a full disk, an I/O error): said
+    as such, where the bare ``No space left on device`` named nothing."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"cannot write to standard output: {error.strerror or error}")
+
+
 class _Stdout:
     """``sys.stdout`` as it is at each write (tests swap it), where a closed
-    pipe silences the stream instead of raising :class:`BrokenPipeError`."""
+    pipe silences the stream instead of raising :class:`BrokenPipeError`
+    (unless ``gone_fails``), and any other failure to write is an
+    :class:`OutputError`."""
+
+    def __init__(self, *, gone_fails: bool = False) -> None:
+        self._gone_fails = gone_fails
 
     def write(self, text: str) -> int:
         try:
             return sys.stdout.write(text)
         except BrokenPipeError:
+            if self._gone_fails:
+                raise
             silence_stdout()
             return len(text)
+        except OSError as exc:
+            raise OutputError(exc) from None
 
     def flush(self) -> None:
         try:
             sys.stdout.flush()
         except BrokenPipeError:
+            if self._gone_fails:
+                raise
             silence_stdout()
+        except OSError as exc:
+            raise OutputError(exc) from None
 
     def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding ... of the real stream
         return getattr(sys.stdout, name)
 
 
 _STDOUT: Final[IO[str]] = _Stdout()  # type: ignore[assignment]
+#: For a stream of records (``wfc runs export``, ``wfc runs watch``): one
+#: that a gone reader cut short must not look whole, or go on for nobody.
+_STREAM: Final[IO[str]] = _Stdout(gone_fails=True)  # type: ignore[assignment]
+
+
+def echo(text: str, *, nl: bool = True, gone_fails: bool = False) -> None:
+    """Write ``text`` (a JSON document, a run id) to standard output, as
+    every command's results are: a reader gone is no error, a full disk is
+    an :class:`OutputError`. ``gone_fails``: a reader gone fails the
+    command all the same (exit 1, quietly: :func:`wfc.cli.errors.report`),
+    for a stream of records that must not look whole when it was cut."""
+    stream = _STREAM if gone_fails else _STDOUT
+    stream.write(f"{text}\n" if nl else text)
+    stream.flush()

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import typer
 from rich.text import Text
 
 from wfc.cli import output
@@ -85,8 +84,11 @@ def run_workflow(request: Request, workflow: str | None, inputs: list[str], inpu
     try:
         return run_async(lambda: _run(request, source, values, given=bool(inputs) or input_json is not None))
     except KeyboardInterrupt:
-        _report_interrupt(request)
+        _report_stopped(request, "interrupted")
         return INTERRUPTED
+    except output.OutputError as exc:
+        _report_stopped(request, str(exc))
+        return 1
     except ConflictError as exc:
         _report_conflict(request, exc)
         return CONFLICT
@@ -206,7 +208,6 @@ def _report_detached(
     request: Request, info: RunInfo, task_modules: Sequence[str], *, existed: bool, served: bool
 ) -> None:
     run_id = info.id
-    typer.echo(run_id)  # alone on stdout, for RUN=$(wfc run ... --detach)
     what = f"run {run_id} ({info.workflow} {info.version}) on {request.shown_url}"
     check = f"Check it with `{wfc_command('runs', 'show', run_id, url=request.url)}`"
     if info.status.finished:
@@ -229,7 +230,10 @@ def _report_detached(
                 f"on it also resumes, while it is open, the unfinished runs whose tasks it has)"
             )
         message += f". {check}"
-    output.stderr().print(message, soft_wrap=True, markup=False)
+    try:
+        output.echo(run_id)  # alone on stdout, for RUN=$(wfc run ... --detach)
+    finally:  # also when standard output cannot be written: the message names the run
+        output.stderr().print(message, soft_wrap=True, markup=False)
 
 
 def _report_conflict(request: Request, exc: ConflictError) -> None:
@@ -238,16 +242,18 @@ def _report_conflict(request: Request, exc: ConflictError) -> None:
     output.print_error(f"{exc}{hint}")
 
 
-def _report_interrupt(request: Request) -> None:
+def _report_stopped(request: Request, why: str) -> None:
+    """``wfc run`` stopped following its run early (``why``: interrupted,
+    its output cannot be written): where the run is, on standard error."""
     if request.started is None:
         output.print_error(
-            "interrupted before the run was known to start; look for it with "
+            f"{why} before the run was known to start; look for it with "
             f"`{wfc_command('runs', 'list', url=request.url)}`"
         )
         return
     run_id = request.started
     output.print_error(
-        f"interrupted: stopped following run {run_id}. The run is durable: it is stored in {request.shown_url} and "
+        f"{why}: stopped following run {run_id}. The run is durable: it is stored in {request.shown_url} and "
         f"continues when an engine serving the database runs (e.g. `{request.resume_command(run_id)}`); "
         f"check it with `{wfc_command('runs', 'show', run_id, url=request.url)}`"
     )

@@ -231,6 +231,31 @@ def test_sigterm_stops_wfc_run_as_ctrl_c_does(tmp_path: Path, url: str) -> None:
     assert read_run(url, "t-1").status is RunStatus.RUNNING
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device that is always full")
+def test_an_output_that_cannot_be_written_is_named_and_the_run_is_found(tmp_path: Path, url: str) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+
+    def to_full(*args: str) -> subprocess.CompletedProcess[str]:
+        with open("/dev/full", "w") as full:
+            return subprocess.run(
+                [str(WFC), *args], cwd=tmp_path, env=pipe_env(), stdout=full, stderr=subprocess.PIPE, text=True,
+                timeout=60,
+            )  # fmt: skip
+
+    ran = to_full("run", "slow.py", "-i", "seconds=5", "--db", url, "--run-id", "f-1")
+    assert ran.returncode == 1
+    assert "cannot write to standard output: No space left on device: stopped following run f-1. The run" in (
+        ran.stderr
+    )
+    for args in (("run", "slow.py", "--db", url, "--run-id", "f-2", "--detach"), ("runs", "list", "--db", url),
+                 ("runs", "list", "--json", "--db", url)):  # fmt: skip
+        failed = to_full(*args)
+        assert failed.returncode == 1
+        assert "error: cannot write to standard output: No space left on device" in failed.stderr, args
+        assert "f-2" in failed.stderr or args[0] != "run"
+    assert {read_run(url, run_id).status for run_id in ("f-1", "f-2")} == {RunStatus.RUNNING}
+
+
 def test_run_piped_into_head_exits_with_the_run_code_and_no_noise(tmp_path: Path, url: str) -> None:
     (tmp_path / "slow.py").write_text(SLOW)
     script = (

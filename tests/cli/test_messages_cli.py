@@ -4,6 +4,7 @@ code: 1 for bad input, 2 for a usage error."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -132,3 +133,17 @@ def test_a_list_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
     _finished_runs(tmp_path / "r.db", 300)
     code, errors = _cut_short(tmp_path, "runs", "list", "-n", "300", "--db", str(tmp_path / "r.db"))
     assert errors == "" and code == 0  # the list is written through a console that silences a closed pipe
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_watch_whose_reader_went_away_ends_and_keeps_its_place(tmp_path: Path, as_json: bool) -> None:
+    """``wfc runs watch | head -1`` ends once head has, rather than watch on
+    for nobody; a consumer's place is not moved past what was not read."""
+    _finished_runs(tmp_path / "r.db", 300)  # more entries than a pipe holds
+    args = ["runs", "watch", "--from-start", "--consumer", "c-1", "--db", str(tmp_path / "r.db")]
+    code, errors = _cut_short(tmp_path, *args, *(["--json"] if as_json else []))
+    assert (code, errors) == (1, "")
+    with sqlite3.connect(tmp_path / "r.db") as conn:
+        [(position,)] = conn.execute("SELECT position FROM subscribers WHERE name = 'c-1'").fetchall()
+        (entries,) = conn.execute("SELECT count(*) FROM journal").fetchone()
+    assert int(position) < entries  # not every entry was taken as handled
