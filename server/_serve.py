@@ -3,6 +3,7 @@ listen, and serve the API with uvicorn until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import socket
@@ -103,12 +104,19 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.listen(2048)
     except OSError as exc:
         sock.close()
-        raise CliError(
-            f"cannot listen on {host}:{port}: {exc.strerror}; is another server on that port? Give another with --port"
-        ) from None
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}; {_listen_advice(exc, port)}") from None
     sock.set_inheritable(True)
     return sock
 
 
 def _host_text(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def _listen_advice(error: OSError, port: int) -> str:
+    """What to do when binding failed, by why."""
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "that address is not one of this machine's; give one it has (--host 127.0.0.1, or 0.0.0.0 for all)"
+    if error.errno == errno.EACCES and port < 1024:
+        return "ports under 1024 need privileges; give one above it with --port"
+    return "is another server on that port? Give another with --port"

@@ -220,6 +220,12 @@ def read_only_error(location: str) -> ReadOnlyDatabaseError:
             f"the file is read-only and this command writes to it. {reading}; to start, steer or serve runs, "
             f"make it writable (chmod u+w {location}) or copy it to a writable place",
         )
+    if not file.exists() and not _writable(file.parent):
+        return ReadOnlyDatabaseError(
+            location,
+            f"there is no such file, and its folder {os.path.abspath(file.parent)!r} is read-only, so it cannot be "
+            f"created; give a path in a folder this process may write to",
+        )
     if not _writable(file.parent):
         return ReadOnlyDatabaseError(
             location,
@@ -290,6 +296,8 @@ def _inspect(path: str, busy_timeout: float) -> int:
     try:
         with file.open("rb") as handle:
             header = handle.read(len(_HEADER))
+    except IsADirectoryError:
+        raise StoreError(path, "it is a directory; give the path of a database file") from None
     except OSError as exc:
         raise StoreError(path, f"cannot read it ({exc.strerror}); check its permissions") from None
     if header != _HEADER:

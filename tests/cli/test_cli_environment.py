@@ -220,6 +220,13 @@ def test_garbage_instead_of_a_database_is_refused(wfc: Invoke, tmp_path: Path) -
     _user_error(wfc("runs", "list", "--db", "wfc.db"), "not a SQLite database", "backup")
 
 
+def test_a_folder_given_as_the_database_is_named_as_one(wfc: Invoke, tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()
+    for args in (("runs", "list"), ("run", *PAYMENT, "-i", "payment-id=p-1")):
+        text = _user_error(wfc(*args, "--db", "runs"), "runs: it is a directory; give the path of a database file")
+        assert "permissions" not in text
+
+
 def test_a_database_missing_wfc_tables_is_a_clear_error(wfc: Invoke, tmp_path: Path) -> None:
     path = tmp_path / "wfc.db"
     url = _database_with_a_run(wfc, path)
