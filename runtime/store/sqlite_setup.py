@@ -444,16 +444,37 @@ def open_file(path: str, now: float, *, read_only: bool = False, busy_timeout: f
     # another process creating the same file (its switch to WAL, the first
     # build of the WAL index): opening again after a pause is safe, as
     # nothing was written. The whole open waits at most busy_timeout.
+    _check_path_length(path)
     deadline = time.monotonic() + busy_timeout
     pause = 0.005
     while True:
         try:
             return _open_once(path, now, read_only=read_only, busy_timeout=busy_timeout)
+        except OSError as exc:  # the system refused the path itself
+            raise StoreError(path, f"cannot use this path: {exc.strerror}; give a shorter or simpler one") from None
         except DatabaseLockedError:
             if time.monotonic() + pause > deadline:
                 raise
             time.sleep(pause)
             pause = min(pause * 2, 0.1)
+
+
+#: Longest absolute path SQLite opens, in bytes: its Unix VFS keeps 512,
+#: less room for the ``-journal`` suffix (measured with SQLite 3.40).
+_MAX_PATH_BYTES: Final = 504
+
+
+def _check_path_length(path: str) -> None:
+    """Refuse a path SQLite would fail to open with only "unable to open
+    database file": a long one, or a short one in a deep working folder."""
+    absolute = os.path.abspath(path)
+    size = len(os.fsencode(absolute))
+    if size > _MAX_PATH_BYTES:
+        raise StoreError(
+            path,
+            f"its full path ({absolute[:40]}…) is {size} bytes long, and SQLite opens paths of at most "
+            f"{_MAX_PATH_BYTES}; give a shorter path, or run from a folder nearer the root",
+        )
 
 
 def _open_once(path: str, now: float, *, read_only: bool, busy_timeout: float) -> Opened:

@@ -227,6 +227,16 @@ def test_a_folder_given_as_the_database_is_named_as_one(wfc: Invoke, tmp_path: P
         assert "permissions" not in text
 
 
+def test_a_path_too_long_for_sqlite_is_named_as_such(wfc: Invoke, tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*["d" * 200] * 3)
+    deep.mkdir(parents=True)
+    url = sqlite_url(deep / "wfc.db")
+    started = wfc("run", *PAYMENT, "-i", "payment-id=p-1", "--db", url)
+    _user_error(started, "bytes long, and SQLite opens paths of at most")
+    name_too_long = sqlite_url(tmp_path / ("n" * 300))
+    _user_error(wfc("run", *PAYMENT, "-i", "payment-id=p-1", "--db", name_too_long), "File name too long")
+
+
 def test_a_database_missing_wfc_tables_is_a_clear_error(wfc: Invoke, tmp_path: Path) -> None:
     path = tmp_path / "wfc.db"
     url = _database_with_a_run(wfc, path)
