@@ -92,10 +92,10 @@ _LATEST = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
 _RANGE = f"from {_EARLIEST.date().isoformat()} to {_LATEST.date().isoformat()} (UTC)"
 
 
-def parse_moment(text: str, option: str) -> dt.datetime:
-    """An ISO 8601 date/time (local time when no offset is given), or a
-    duration before now: ``30m``, ``2h``, ``7d``; from 0001-01-02 to
-    9999-12-30 (UTC).
+def parse_moment(text: str, option: str, *, zone: dt.tzinfo | None = None) -> dt.datetime:
+    """An ISO 8601 date/time, or a duration before now: ``30m``, ``2h``,
+    ``7d``; from 0001-01-01 to 9999-12-31 (UTC), both days included. A
+    date/time without an offset is in ``zone``; ``None``: the local time.
 
     Raises:
         typer.BadParameter: neither, or out of that range (a usage error,
@@ -105,23 +105,40 @@ def parse_moment(text: str, option: str) -> dt.datetime:
     if seconds is not None:
         return _ago(seconds, text, option)
     try:
-        moment = dt.datetime.fromisoformat(text.strip())
+        given = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         raise typer.BadParameter(
             f"{text!r} is neither an ISO date/time (2026-05-01 or 2026-05-01T14:00:00+02:00) nor a duration "
             f"before now (30m, 2h, 7d)",
             param_hint=option,
         ) from None
+    moment = _aware(given, zone)
     if not _in_range(moment):
-        raise typer.BadParameter(f"{text!r} is out of range: give a date/time {_RANGE}", param_hint=option)
-    return moment if moment.tzinfo is not None else moment.astimezone()  # naive: the user's local time
+        local = " (read as local time, having no offset)" if given.tzinfo is None and zone is None else ""
+        raise typer.BadParameter(f"{text!r} is out of range{local}: give a date/time {_RANGE}", param_hint=option)
+    return moment
+
+
+def _aware(moment: dt.datetime, zone: dt.tzinfo | None) -> dt.datetime:
+    """``moment`` with an offset: its own, else ``zone``'s, else the local time's."""
+    if moment.tzinfo is not None:
+        return moment
+    if zone is not None:
+        return moment.replace(tzinfo=zone)
+    try:
+        return moment.astimezone()
+    except (OverflowError, ValueError):
+        # astimezone() looks at the day before and after a naive moment,
+        # past the datetime range on 0001-01-01 and 9999-12-31; a zone's
+        # offset a couple of days inward is the one it has on those days.
+        inward = moment + dt.timedelta(days=2) if moment.year == 1 else moment - dt.timedelta(days=2)
+        return moment.replace(tzinfo=inward.astimezone().tzinfo)
 
 
 def _in_range(moment: dt.datetime) -> bool:
     try:
-        aware = moment if moment.tzinfo is not None else moment.astimezone()
-        return _EARLIEST <= aware.astimezone(dt.UTC) <= _LATEST
-    except (OverflowError, ValueError):  # a local time or offset that takes it past year 1 or 9999
+        return _EARLIEST <= moment.astimezone(dt.UTC) <= _LATEST
+    except (OverflowError, ValueError):  # an offset that takes it past year 1 or 9999
         return False
 
 

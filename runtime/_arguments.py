@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterable
 from typing import Final, Protocol, TypeVar
@@ -10,6 +11,7 @@ from typing import Final, Protocol, TypeVar
 from wfc.runtime.errors import UnknownWorkflowError, UsageError
 from wfc.runtime.interpreter.state import RunStatus, UserTaskStatus
 from wfc.specs import Version, text_problem
+from wfc.specs.limits import MAX_INT
 
 
 class _Versioned(Protocol):
@@ -37,47 +39,64 @@ def pick_version(workflow: str, records: list[V], version: Version | str | int |
         UsageError: the version is not in one of those forms.
         UnknownWorkflowError: no such version is deployed.
     """
-    known = [f"{r.major}.{r.revision}" for r in records]
     if version is None:
         return max(records, key=lambda r: (r.major, r.revision))
-    major: int
-    revision: int | None = None
-    if isinstance(version, Version):
-        major, revision = version.major, version.revision
-    elif isinstance(version, int) and not isinstance(version, bool):
-        major = version
-    elif isinstance(version, str):
-        parts = version.split(".")
-        try:
-            major = int(parts[0])
-            revision = int(parts[1]) if len(parts) > 1 else None
-        except (ValueError, IndexError):
-            raise UsageError(f"version {version!r} is not 'major' or 'major.revision', e.g. '1.2'") from None
-    else:
-        raise UsageError(f"version must be a Version, 'major.revision' or a major number, got {version!r}")
+    major, revision = parse_version(version)
     matching = [r for r in records if r.major == major and (revision is None or r.revision == revision)]
     if not matching:
         label = str(major) if revision is None else f"{major}.{revision}"
-        raise UnknownWorkflowError(workflow, label, known)
+        raise UnknownWorkflowError(workflow, label, [f"{r.major}.{r.revision}" for r in records])
     return max(matching, key=lambda r: r.revision)
 
 
+#: A version as text: ``major`` or ``major.revision``, ASCII digits only
+#: (``str.isdigit`` also holds for ``²``, which ``int`` refuses).
+_VERSION: Final = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
+#: Digits of :data:`~wfc.specs.limits.MAX_INT`.
+_MAX_DIGITS: Final = len(str(MAX_INT))
+
+
 def parse_version(version: Version | str | int) -> tuple[int, int | None]:
-    """``(major, revision)`` of a version filter: a ``Version``,
+    """``(major, revision)`` of a version a caller names: a ``Version``,
     ``"major.revision"``, or a major number (``revision`` ``None``: any).
+    The one reading of versions, for picking a spec and filtering runs.
 
     Raises:
-        UsageError: the version is not in one of those forms.
+        UsageError: the version is not in one of those forms (a negative
+            number, a third part), or a number in it is past what the
+            database stores.
     """
     if isinstance(version, Version):
         return version.major, version.revision
-    if isinstance(version, int) and not isinstance(version, bool) and version >= 0:
-        return version, None
-    if isinstance(version, str):
-        parts = version.strip().split(".")
-        if 1 <= len(parts) <= 2 and all(part.isdigit() for part in parts):
-            return int(parts[0]), int(parts[1]) if len(parts) == 2 else None
-    raise UsageError(f"version {version!r} is not 'major' or 'major.revision', e.g. '1.2'")
+    if isinstance(version, bool) or not isinstance(version, int | str):
+        raise UsageError(f"version must be a Version, 'major.revision' or a major number, got {version!r}")
+    if isinstance(version, int):
+        return _major_number(version), None
+    found = _VERSION.fullmatch(version)
+    if found is None:
+        raise _not_a_version(_shown(version))
+    major, revision = found.groups()
+    return _version_number(major, version), None if revision is None else _version_number(revision, version)
+
+
+def _major_number(version: int) -> int:
+    if version > MAX_INT:  # not shown: repr() refuses ints of over 4,300 digits
+        raise UsageError(f"a version number is at most {MAX_INT}")
+    if version < 0:
+        raise _not_a_version(repr(version))
+    return version
+
+
+def _version_number(digits: str, version: str) -> int:
+    # Counted before int(): a stored version number is a bigint, and int()
+    # refuses strings of over 4,300 digits.
+    if len(digits.lstrip("0")) > _MAX_DIGITS or int(digits) > MAX_INT:
+        raise UsageError(f"version {_shown(version)} is past the largest version number, {MAX_INT}")
+    return int(digits)
+
+
+def _not_a_version(shown: str) -> UsageError:
+    return UsageError(f"version {shown} is not 'major' or 'major.revision', e.g. '1.2'")
 
 
 def parse_statuses(status: RunStatus | str | Iterable[RunStatus | str]) -> list[str]:

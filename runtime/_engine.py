@@ -25,7 +25,7 @@ import anyio
 import msgspec
 
 from wfc.runtime._analytics import WorkflowStats
-from wfc.runtime._arguments import Moment, check_key, check_person, check_task_id
+from wfc.runtime._arguments import Moment, check_key, check_name, check_person, check_task_id
 from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Migrate, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._ids import new_run_id
@@ -818,7 +818,13 @@ class Engine:
         variables shown as ``"***"``. ``after`` skips entries up to that
         ``seq`` (poll with the last seq seen); ``kinds``, ``node`` and
         ``thread`` keep only the entries of those kinds, that node, that
-        thread."""
+        thread.
+
+        Raises:
+            UnknownRunError: no run has this id.
+            UsageError: a kind the engine never writes (the message lists
+                those it does).
+        """
         self._loop.check_open()
         return await self._reader.history(run_id, after, limit, kinds=kinds, node=node, thread=thread)
 
@@ -1186,11 +1192,13 @@ class Engine:
         ``run_id``): it goes to the run whose wait for ``name`` with that key
         has waited longest; with no such wait it is stored and consumed by the
         first such wait to come (FIFO). Each event is consumed exactly once.
-        Sending again with the same ``event_id`` does nothing.
+        Sending again with the same ``event_id`` does nothing; an event id is
+        held to the rule of run ids (1 to 200 characters, no control
+        characters: :func:`~wfc.runtime._arguments.check_name`).
 
         Raises:
-            UsageError: neither ``run_id`` nor ``correlation`` was given, or the
-                payload is not JSON within the limits of
+            UsageError: neither ``run_id`` nor ``correlation`` was given, a bad
+                ``event_id``, or the payload is not JSON within the limits of
                 :mod:`wfc.specs.limits` (the message names the path of each
                 problem in it).
             UnknownRunError: no run has ``run_id``.
@@ -1200,12 +1208,16 @@ class Engine:
                 thread); it lists the names it does wait for.
         """
         check_event_args(name, payload, run_id, correlation, event_id)
+        if event_id is not None:
+            # An empty id must not become a random one: a repeat would then
+            # be delivered again. It is stored and shown like a run id.
+            check_name(event_id, "event_id")
         command = SendEvent(
             name=name,
             payload=payload,
             run_id=run_id,
             correlation=None if correlation is None else str(correlation),
-            event_id=event_id or uuid.uuid4().hex,
+            event_id=uuid.uuid4().hex if event_id is None else event_id,
         )
         result: SentEvent = await self._loop.call(command)
         return result

@@ -46,6 +46,7 @@ from wfc.runtime._records import (
 from wfc.runtime._search import search_terms
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
 from wfc.runtime._stuck import reasons_by_run, stuck_seconds
+from wfc.runtime._subscribe import check_kinds
 from wfc.runtime._user_tasks import UserTask, user_task
 from wfc.runtime.errors import UnknownRunError, UnknownUserTaskError, UnknownWorkflowError, UsageError
 from wfc.runtime.interpreter.state import RunStatus, UserTaskStatus, decode_state
@@ -257,10 +258,11 @@ class Reader:
 
         Raises:
             UnknownRunError: no run has this id.
+            UsageError: a kind the engine never writes.
         """
         check_key(run_id, "run_id")
         check_key(node, "the node")
-        where = JournalFilter(kinds=tuple(kinds), node=node, thread=thread)
+        where = JournalFilter(kinds=check_kinds(kinds), node=node, thread=thread)
         records = await self._store.history(run_id, after, limit, where)
         if not records and await self._store.get_run(run_id) is None:
             raise UnknownRunError(run_id)

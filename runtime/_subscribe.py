@@ -235,8 +235,9 @@ async def read_feed(store: Store, after: str | None, limit: int, kinds: Iterable
 
 
 def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
-    """The kinds a subscriber or a feed read asks for, each one of
-    :data:`KINDS` (empty: every kind).
+    """The kinds a subscriber, a feed read or a run's history asks for,
+    each one of :data:`KINDS` (empty: every kind): a kind outside it would
+    match nothing, which looks like no such entries.
 
     Raises:
         UsageError: one string instead of a list, or a kind the engine never

@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from wfc.server import _problems
+
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -63,9 +65,11 @@ def dashboard_routes() -> list[BaseRoute]:
         return files["index.html"].response(request)
 
     async def asset(request: Request) -> Response:
-        found = files.get(request.path_params["name"])
+        name = request.path_params["name"]
+        found = files.get(name)
         if found is None:
-            return Response("no such file", status_code=404, media_type="text/plain")
+            detail = f"the dashboard has no file {name!r}; the dashboard is at /"
+            return _problems.response(_problems.make(404, "no-such-file", detail))
         return found.response(request)
 
     return [Route("/", page, methods=["GET"]), Route("/ui/{name}", asset, methods=["GET"])]

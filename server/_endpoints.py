@@ -23,9 +23,10 @@ from wfc.server._feed import (
     PurgeRequest,
     export,
     journal_feed,
+    journal_kinds,
     purge,
 )
-from wfc.server._http import Call, Endpoint, Reply
+from wfc.server._http import Call, Endpoint, Reply, Source, invalid, read_moment
 from wfc.server._layout import LayoutQuery, SpecLayout, layout_thread
 from wfc.server._live import Push, live_pushes
 from wfc.server._problems import ProblemError
@@ -92,14 +93,12 @@ async def run_counts(call: Call[CountsQuery, None]) -> RunCounts:
 
 async def analytics(call: Call[AnalyticsQuery, None]) -> Analytics:
     query = call.query
-    since = _moment(query.since, "since")
-    assert since is not None
+    since = read_moment(query.since, "since", "query parameter")
     if since > dt.datetime.now(dt.UTC):
-        raise ProblemError(
-            422,
-            "invalid-request",
-            f"invalid query parameter 'since': {query.since!r} is in the future; give a moment before now, such as "
-            "24h or 2026-05-01",
+        raise invalid(
+            "query parameter",
+            "since",
+            f"{query.since!r} is in the future; give a moment before now, such as 24h or 2026-05-01",
         )
     stats = await call.engine.workflow_stats(query.workflow, since, sample=query.sample)
     return Analytics(
@@ -125,11 +124,11 @@ def _bucket_moment(at: float) -> dt.datetime:
     try:
         return dt.datetime.fromtimestamp(at, dt.UTC)
     except (OverflowError, ValueError, OSError):
-        raise ProblemError(
-            422,
-            "invalid-request",
-            "invalid query parameter 'since': the window reaches back too far (its first bucket would start "
-            "before year 1); give a later since, such as 30d or 2000-01-01",
+        raise invalid(
+            "query parameter",
+            "since",
+            "the window reaches back too far (its first bucket would start before year 1); give a later since, "
+            "such as 30d or 2000-01-01",
         ) from None
 
 
@@ -205,19 +204,8 @@ async def spec_diff(call: Call[DiffQuery, None]) -> SpecDiff:
 # ---------------------------------------------------------------- runs
 
 
-def _moment(text: str | None, name: str) -> dt.datetime | None:
-    """A moment parameter, read as ``wfc runs list`` reads ``--since``."""
-    import typer
-
-    from wfc.cli.runs_cmd import parse_moment
-
-    if text is None:
-        return None
-    try:
-        moment = parse_moment(text, name)
-    except typer.BadParameter as exc:
-        raise ProblemError(422, "invalid-request", f"invalid query parameter {name!r}: {exc.message}") from None
-    return moment
+def _moment(text: str | None, name: str, source: Source) -> dt.datetime | None:
+    return None if text is None else read_moment(text, name, source)
 
 
 def _encode_cursor(key: RunKey | None) -> str | None:
@@ -242,14 +230,18 @@ def _decode_cursor(cursor: str | None) -> RunKey | None:
     return RunKey(created_at=created_at, id=run_id)
 
 
-async def _page(call: Call[Any, Any], query: RunsQuery | DeadLettersQuery, **fixed: Any) -> RunList:
+async def _page(
+    call: Call[Any, Any], query: RunsQuery | DeadLettersQuery, source: Source = "query parameter", **fixed: Any
+) -> RunList:
+    """One page of the runs ``query`` matches; ``source`` says where its
+    filters came from, for the problems that name them."""
     criteria: dict[str, Any] = {
         "workflow": query.workflow,
         "version": query.version,
-        "started_after": _moment(query.started_after, "started_after"),
-        "started_before": _moment(query.started_before, "started_before"),
-        "updated_after": _moment(query.updated_after, "updated_after"),
-        "updated_before": _moment(query.updated_before, "updated_before"),
+        "started_after": _moment(query.started_after, "started_after", source),
+        "started_before": _moment(query.started_before, "started_before", source),
+        "updated_after": _moment(query.updated_after, "updated_after", source),
+        "updated_before": _moment(query.updated_before, "updated_before", source),
         **fixed,
     }
     if query.version is not None and query.workflow is None:
@@ -272,7 +264,7 @@ def _duration(text: str | None, name: str) -> float | None:
     try:
         return parse_duration(text, name)
     except typer.BadParameter as exc:
-        raise ProblemError(422, "invalid-request", f"invalid query parameter {name!r}: {exc.message}") from None
+        raise invalid("query parameter", name, exc.message) from None
 
 
 async def list_runs(call: Call[RunsQuery, None]) -> RunList:
@@ -301,7 +293,7 @@ async def start_run(call: Call[None, StartRequest]) -> Run | Reply:
 async def journal(call: Call[JournalQuery, None]) -> Journal:
     query, run_id = call.query, call.path["run_id"]
     entries = await call.engine.history(
-        run_id, query.after, query.limit, kinds=query.kind, node=query.node, thread=query.thread
+        run_id, query.after, query.limit, kinds=journal_kinds(query.kind), node=query.node, thread=query.thread
     )
     info = await call.engine.get_run(run_id)
     names = {t.number: t.name for t in info.threads}
@@ -410,7 +402,8 @@ async def _matching(call: Call[Any, Any], query: DeadLettersQuery, limit: int) -
     cursor: str | None = None
     while len(ids) <= limit:
         step = msgspec.structs.replace(query, limit=min(1000, limit + 1 - len(ids)), cursor=cursor)
-        page = await _page(call, step, status=["FAILED"], needs_attention=_attention(query.kind))
+        # The filters are the fields of a re-drive's body.
+        page = await _page(call, step, "field", status=["FAILED"], needs_attention=_attention(query.kind))
         ids.extend(run.id for run in page.runs)
         cursor = page.next_cursor
         if cursor is None:

@@ -12,8 +12,7 @@ from typing import Annotated, Any
 import msgspec
 from starlette.responses import StreamingResponse
 
-from wfc.server._http import Call
-from wfc.server._problems import ProblemError
+from wfc.server._http import Call, invalid, read_moment
 from wfc.server._types import Body, PageSize, Status
 
 
@@ -99,10 +98,11 @@ async def journal_feed(call: Call[FeedQuery, None]) -> Feed:
     from wfc.runtime import UsageError
 
     query = call.query
+    kinds = journal_kinds(query.kind)  # checked first: what the engine refuses next is the position
     try:
-        entries, after = await call.engine.read_feed(query.after, query.limit, kinds=query.kind)
+        entries, after = await call.engine.read_feed(query.after, query.limit, kinds=kinds)
     except UsageError as exc:
-        raise ProblemError(422, "invalid-request", f"invalid query parameter 'after': {exc}") from None
+        raise invalid("query parameter", "after", str(exc)) from None
     views = [
         FeedEntryView(
             run_id=e.run_id,
@@ -120,21 +120,22 @@ async def journal_feed(call: Call[FeedQuery, None]) -> Feed:
     return Feed(entries=views, next_after=after)
 
 
-def _finished_before(text: str, where: str) -> dt.datetime:
-    import typer
-
-    from wfc.cli.runs_cmd import parse_moment
+def journal_kinds(kinds: list[str]) -> tuple[str, ...]:
+    """The ``kind`` parameter of a journal read (of one run or of all), each
+    a kind the engine writes, as the engine checks it."""
+    from wfc.runtime import UsageError
+    from wfc.runtime._subscribe import check_kinds
 
     try:
-        return parse_moment(text, "finished_before")
-    except typer.BadParameter as exc:
-        raise ProblemError(422, "invalid-request", f"invalid {where} 'finished_before': {exc.message}") from None
+        return check_kinds(kinds)
+    except UsageError as exc:
+        raise invalid("query parameter", "kind", str(exc)) from None
 
 
 async def purge(call: Call[None, PurgeRequest]) -> PurgeOutcome:
     """Delete (or count) finished runs, as ``wfc runs purge`` does."""
     body = call.body
-    before = _finished_before(body.finished_before, "field")
+    before = read_moment(body.finished_before, "finished_before", "field")
     statuses = [s.value for s in body.status] or None
     count = await call.engine.purge_runs(before, statuses, batch=body.batch, dry_run=body.dry_run)
     return PurgeOutcome(runs=count, dry_run=body.dry_run)
@@ -149,7 +150,8 @@ async def export(call: Call[ExportQuery, None]) -> StreamingResponse:
     from wfc.cli.json_docs import export_lines
 
     query = call.query
-    before = None if query.finished_before is None else _finished_before(query.finished_before, "query parameter")
+    given = query.finished_before
+    before = None if given is None else read_moment(given, "finished_before", "query parameter")
     lines = export_lines(call.engine, before, [s.value for s in query.status] or None)
     try:
         first: str | None = await anext(lines)

@@ -6,10 +6,11 @@ router, the access rules and the OpenAPI document come from one table.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 from starlette.requests import Request
@@ -105,7 +106,7 @@ class Dispatcher:
                 )
                 result = await spec.handler(call)
             except Exception as exc:
-                return _problems.response(_problems.problem_of(exc))
+                return _problems.error_response(exc)
             if isinstance(result, Response):  # a stream the endpoint made itself
                 return result
             if isinstance(result, Reply):
@@ -135,13 +136,15 @@ class Dispatcher:
         if not self._tokens.required:
             _check_loopback_host(request)
             return "write"
-        grant = self._tokens.grant(request.headers.get("authorization"))
+        sent = request.headers.get("authorization")
+        grant = self._tokens.grant(sent)
         if grant is None:
             raise ProblemError(
                 401,
                 "unauthorized",
                 "this server needs a token: send the header `Authorization: Bearer <token>` with the token the "
                 "server was started with (--token, or --read-token for reads)",
+                headers={"WWW-Authenticate": _challenge(sent)},
             )
         return grant
 
@@ -182,6 +185,15 @@ class Dispatcher:
         )
 
 
+def _challenge(sent: str | None) -> str:
+    """The ``WWW-Authenticate`` of a 401 (RFC 9110 requires one; RFC 6750
+    says how a bearer token is asked for, and that a token sent and
+    refused is an ``invalid_token``)."""
+    if sent is None:
+        return 'Bearer realm="wfc"'
+    return 'Bearer realm="wfc", error="invalid_token", error_description="not a token this server accepts"'
+
+
 def _check_loopback_host(request: Request) -> None:
     """Refuse (403) a request to a server without tokens that names it by
     anything but a loopback address (see :mod:`wfc.server._access`)."""
@@ -210,6 +222,29 @@ def _check_same_origin(request: Request) -> None:
             "page from its user. Use the dashboard this server serves, a client that sends no Origin (curl, "
             "a script), or start the server with --token",
         )
+
+
+#: Where a value of a request came from, as a problem with it names it.
+Source = Literal["query parameter", "field"]
+
+
+def invalid(source: Source, name: str, problem: str) -> ProblemError:
+    """The 422 of one refused value: ``invalid field 'finished_before': …``."""
+    return ProblemError(422, "invalid-request", f"invalid {source} {name!r}: {problem}")
+
+
+def read_moment(text: str, name: str, source: Source) -> dt.datetime:
+    """A moment a request gives, read as ``wfc runs list`` reads ``--since``,
+    except that a date/time without an offset is UTC: the server's own
+    time zone is nothing its clients can know."""
+    import typer
+
+    from wfc.cli.runs_cmd import parse_moment
+
+    try:
+        return parse_moment(text, name, zone=dt.UTC)
+    except typer.BadParameter as exc:
+        raise invalid(source, name, exc.message) from None
 
 
 def decode_query(request: Request, kind: type[Any] | None) -> Any:

@@ -28,7 +28,7 @@ def metrics_endpoint(dispatcher: Dispatcher, metrics: Metrics) -> Callable[[Requ
             dispatcher.authorize_read(request)
             body = await metrics.scrape()
         except Exception as exc:
-            return _problems.response(_problems.problem_of(exc))
+            return _problems.error_response(exc)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return serve

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
 
 import msgspec
@@ -36,13 +37,15 @@ PROBLEM_JSON = "application/problem+json"
 
 
 class ProblemError(Exception):
-    """A request the server refuses, with its status and message."""
+    """A request the server refuses, with its status and message, and the
+    headers its status calls for (``WWW-Authenticate`` for a 401)."""
 
-    def __init__(self, status: int, kind: str, detail: str) -> None:
+    def __init__(self, status: int, kind: str, detail: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.kind = kind
         self.detail = detail
+        self.headers = dict(headers or {})
 
 
 def _kind(exc: BaseException) -> str:
@@ -92,6 +95,12 @@ def make(status: int, kind: str, detail: str) -> Problem:
     return Problem(type=f"urn:wfc:problem:{kind}", title=HTTPStatus(status).phrase, status=status, detail=detail)
 
 
-def response(problem: Problem, headers: dict[str, str] | None = None) -> Response:
+def error_response(exc: BaseException) -> Response:
+    """The response to a request that raised ``exc``: its problem, with the
+    headers a :class:`ProblemError` asks for."""
+    return response(problem_of(exc), exc.headers if isinstance(exc, ProblemError) else None)
+
+
+def response(problem: Problem, headers: Mapping[str, str] | None = None) -> Response:
     """The HTTP response carrying ``problem``."""
     return Response(msgspec.json.encode(problem), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
