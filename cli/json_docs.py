@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the engine's modules only where an engine is used (wfc runs
 def run_document(info: RunInfo) -> dict[str, Any]:
     """A run as JSON-ready data, secrets as ``"***"`` (:meth:`RunInfo.redacted`)."""
     info = info.redacted()
-    return {
+    document: dict[str, Any] = {
         "id": info.id,
         "workflow": info.workflow,
         "version": str(info.version),
@@ -53,6 +53,9 @@ def run_document(info: RunInfo) -> dict[str, Any]:
         ],
         "pending_events": list(info.pending_events),
     }
+    if info.unreadable is not None:  # only then: a readable run's document is as it was
+        document["unreadable"] = info.unreadable
+    return document
 
 
 def stuck_document(info: RunInfo) -> list[dict[str, Any]]:

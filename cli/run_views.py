@@ -96,6 +96,8 @@ def where_now(info: RunInfo, served: bool = True) -> str:
     """Where the run is: what its threads wait for, or the node it is at.
     ``served`` false: no live engine serves its database, so a dispatched
     attempt is not running, it waits for an engine to run it."""
+    if info.unreadable is not None:
+        return f"cannot be read: {info.unreadable}"
     info = info.redacted()
     if info.waiting_on:
         return "; ".join(_as_served(wait, info, served) for wait in info.waiting_on)

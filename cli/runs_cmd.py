@@ -280,7 +280,7 @@ def _stuck_cell(info: "RunInfo") -> str:
 def _where_cell(info: "RunInfo", served: bool) -> str:
     from wfc.cli.run_views import engine_wait, waits_for_engine, where_brief
 
-    if waits_for_engine(info, served):
+    if waits_for_engine(info, served) and info.unreadable is None:
         return f"{engine_wait(info, short=True)}; then {where_brief(info)}"
     return where_brief(info)
 

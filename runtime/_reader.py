@@ -42,16 +42,25 @@ from wfc.runtime._records import (
     history_entry,
     run_info,
     to_datetime,
+    unreadable_info,
 )
 from wfc.runtime._search import search_terms
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
 from wfc.runtime._stuck import reasons_by_run, stuck_seconds
 from wfc.runtime._subscribe import check_kinds
 from wfc.runtime._user_tasks import UserTask, user_task
-from wfc.runtime.errors import UnknownRunError, UnknownUserTaskError, UnknownWorkflowError, UsageError
-from wfc.runtime.interpreter.state import RunStatus, UserTaskStatus, decode_state
+from wfc.runtime.errors import (
+    NewerRunStateError,
+    StoreError,
+    UnknownRunError,
+    UnknownUserTaskError,
+    UnknownWorkflowError,
+    UsageError,
+)
+from wfc.runtime.interpreter.state import RunState, RunStatus, UserTaskStatus, decode_state
 from wfc.runtime.store import (
     JournalFilter,
+    JournalRecord,
     RunFilter,
     RunRecord,
     Store,
@@ -60,7 +69,16 @@ from wfc.runtime.store import (
     UserTaskRecord,
     open_store,
 )
+from wfc.runtime.store.core import check_format
 from wfc.specs import FormDef, VarType, Version, WorkflowSpec
+
+
+class _UnreadableState(StoreError):
+    """A run's stored state is not what wfc writes (changed by hand)."""
+
+    def __init__(self, location: str, run_id: str, why: str) -> None:
+        super().__init__(location, f"run {run_id!r} cannot be read: {why}")
+        self.why = why
 
 
 class Reader:
@@ -117,10 +135,56 @@ class Reader:
             raise UnknownRunError(run_id)
         return await self.info(record)
 
+    def state(self, record: RunRecord) -> RunState:
+        """The stored state of a run, checked: where wfc did not write it as
+        it is, the error says so by name, never as a decoding error.
+
+        Raises:
+            NewerRunStateError: it was stored by a newer wfc.
+            StoreError: it is not what wfc writes (changed by hand).
+        """
+        check_format(self._store.location, record.id, record.state_format)
+        try:
+            return decode_state(record.state)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise self._unreadable(record.id, "its stored state", exc) from None
+
     async def info(self, record: RunRecord) -> RunInfo:
-        """A stored run as the API hands it out."""
+        """A stored run as the API hands it out.
+
+        Raises:
+            NewerRunStateError: it was stored by a newer wfc.
+            StoreError: its stored state is not what wfc writes.
+        """
+        state = self.state(record)
         spec = await self.spec_of(record)
-        return run_info(decode_state(record.state), spec.info.masked)
+        try:
+            return run_info(state, spec.info.masked)
+        except (ValueError, OverflowError, OSError) as exc:  # a time past year 9999: a clock not in seconds
+            raise self._unreadable(record.id, "its stored state", exc) from None
+
+    def _unreadable(self, run_id: str, what: str, error: Exception) -> _UnreadableState:
+        return _UnreadableState(
+            self._store.location,
+            run_id,
+            f"{what} is not what wfc writes ({error}); it was changed outside wfc, or the file is damaged. "
+            "Restore the database from a backup",
+        )
+
+    async def _listed(self, record: RunRecord) -> RunInfo:
+        """A run of a listing: one whose state cannot be read is listed all
+        the same, from its row, saying why (:attr:`RunInfo.unreadable`),
+        rather than hide every other run."""
+        try:
+            return await self.info(record)
+        except NewerRunStateError as exc:
+            why = f"stored by a newer wfc (run state format {exc.found}; this wfc reads up to {exc.supported})"
+        except _UnreadableState as exc:
+            why = exc.why
+        version = Version(major=record.major, revision=record.revision)
+        return unreadable_info(
+            record.id, record.workflow, version, record.status, record.created_at, record.updated_at, why
+        )
 
     async def list_runs_page(
         self,
@@ -166,7 +230,7 @@ class Reader:
             search=await self._search_terms(where, workflow) if where else (),
         )
         records = await self._store.list_runs(query)
-        runs = [await self.info(record) for record in records]
+        runs = [await self._listed(record) for record in records]
         if stuck is not None and runs:
             reasons = reasons_by_run(*await self._store.stuck_causes([r.id for r in runs], stuck))
             runs = [dataclasses.replace(run, stuck=reasons.get(run.id, ())) for run in runs]
@@ -266,7 +330,15 @@ class Reader:
         records = await self._store.history(run_id, after, limit, where)
         if not records and await self._store.get_run(run_id) is None:
             raise UnknownRunError(run_id)
-        return [history_entry(r) for r in records]
+        return [self._entry(r) for r in records]
+
+    def _entry(self, record: JournalRecord) -> HistoryEntry:
+        """One journal entry as handed out; one that is not what wfc writes
+        is named as such, not a decoding error."""
+        try:
+            return history_entry(record)
+        except (msgspec.DecodeError, ValueError, OverflowError, OSError) as exc:
+            raise self._unreadable(record.run_id, f"its journal entry {record.seq}", exc) from None
 
     async def recorded(self, run_id: str) -> tuple[RunRecord, list[dict[str, Any]], dict[str, Any]]:
         """A run's row, its whole journal (entries as dicts with the journal

@@ -207,6 +207,10 @@ class RunInfo:
     stuck: tuple[StuckReason, ...] = ()
     """Why the run is stuck, oldest first: filled by a listing with
     ``stuck_for`` (empty otherwise)."""
+    unreadable: str | None = None
+    """Why a listing could not read the run's stored state (written by a
+    newer wfc, changed by hand): it is listed from its row alone, without
+    variables, threads or output. ``None`` for every readable run."""
 
     @property
     def needs_attention(self) -> bool:
@@ -253,6 +257,33 @@ class RunInfo:
             ),
             compensation=None if self.compensation is None else redactor.text(self.compensation),
         )
+
+
+def unreadable_info(
+    run_id: str, workflow: str, version: Version, status: str, created_at: float, updated_at: float, why: str
+) -> RunInfo:
+    """A run a listing shows from its row alone: its state cannot be read."""
+    return RunInfo(
+        id=run_id,
+        workflow=workflow,
+        version=version,
+        status=RunStatus(status),
+        variables={},
+        output=None,
+        failure=None,
+        created_at=_listed_moment(created_at),
+        updated_at=_listed_moment(updated_at),
+        unreadable=why,
+    )
+
+
+def _listed_moment(epoch: float) -> dt.datetime:
+    """A row's time, or the earliest one where it is past what a datetime
+    holds (a clock that was not in seconds wrote it)."""
+    try:
+        return to_datetime(epoch)
+    except (ValueError, OverflowError, OSError):
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def run_info(state: RunState, masked: frozenset[str]) -> RunInfo:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from wfc.runtime.errors import UsageError
-from wfc.runtime.interpreter.state import RunState, ThreadRun, ThreadStatus, decode_state
+from wfc.runtime.interpreter.state import RunState, ThreadRun, ThreadStatus
 from wfc.specs import (
     Node,
     OutputRef,
@@ -591,7 +591,7 @@ async def plan_migration(
     checked = parse_mapping(dict(mapping) if isinstance(mapping, Mapping) else mapping, old, new)
     runs: list[RunPlan] = []
     async for record in reader.live_runs(workflow, old.version.major, old.version.revision):
-        state = decode_state(record.state)
+        state = reader.state(record)  # a run it cannot read is refused by name, not sorted
         runs.append(classify(record.id, record.status, record.version, state, old, new, checked))
     runs.sort(key=lambda r: (CLASSES.index(r.run_class), r.run_id))
     return MigrationPlan(

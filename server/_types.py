@@ -392,6 +392,9 @@ class Run(msgspec.Struct, kw_only=True):
     compensation: str | None
     stuck: list[StuckReason] = []
     """Why the run is stuck, oldest first: filled in lists with ``stuck_for`` only."""
+    unreadable: str | None = None
+    """Why a list could not read this run's stored state (written by a newer wfc, changed by hand): it is
+    shown from its row alone, without variables, threads or output. Null for every readable run."""
 
 
 class RunList(msgspec.Struct, kw_only=True):

@@ -66,6 +66,7 @@ def run_view(info: RunInfo) -> Run:
         needs_attention=info.needs_attention,
         compensation=info.compensation,
         stuck=[msgspec.convert(msgspec.to_builtins(reason), StuckReason) for reason in info.stuck],
+        unreadable=info.unreadable,
     )
 
 

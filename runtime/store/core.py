@@ -522,11 +522,10 @@ class Store:
         return found
 
     async def list_runs(self, where: RunFilter) -> list[RunRecord]:
-        """The runs ``where`` picks, newest first.
-
-        Raises:
-            NewerRunStateError: one of them was stored by a newer wfc.
-        """
+        """The runs ``where`` picks, newest first; a run stored by a newer
+        wfc among them too (``state_format``): a listing shows it as such,
+        and whoever reads its state checks the format first
+        (:func:`check_format`)."""
         if len(where.statuses) > 1 and where.limit is not None:
             # One index range per status, merged: a single IN over several
             # statuses would sort every run having them before the LIMIT.
@@ -536,7 +535,7 @@ class Store:
             found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
             return found[: where.limit]
         statement, params = runs_query(self.dialect, where, await self._few_updated(where))
-        return [run_record(self.location, row) for row in await self._fetch(statement, params)]
+        return [decode.run_record(row) for row in await self._fetch(statement, params)]
 
     async def _few_updated(self, where: RunFilter) -> bool:
         """Whether to read the runs of ``where`` by ``runs_by_updated`` and

@@ -237,6 +237,20 @@ def test_a_path_too_long_for_sqlite_is_named_as_such(wfc: Invoke, tmp_path: Path
     _user_error(wfc("run", *PAYMENT, "-i", "payment-id=p-1", "--db", name_too_long), "File name too long")
 
 
+def test_a_run_changed_by_hand_is_listed_as_such_and_refused_by_name(wfc: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "wfc.db"
+    url = _database_with_a_run(wfc, path)
+    assert wfc("run", *PAYMENT, "-i", "payment-id=p-2", "--db", url, "--run-id", "bad-1").exit_code == 0
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE runs SET state = '{not json' WHERE id = 'bad-1'")
+    listed = wfc("runs", "list", "--db", url)
+    assert listed.exit_code == 0, listed.output
+    assert RUN_ID in listed.stdout  # the other run is there
+    [row] = [line for line in listed.stdout.splitlines() if "bad-1" in line]
+    assert "cannot be read: its stored state is not what wfc writes" in row
+    _user_error(wfc("runs", "show", "bad-1", "--db", url), "run 'bad-1' cannot be read", "Restore the database")
+
+
 def test_a_database_missing_wfc_tables_is_a_clear_error(wfc: Invoke, tmp_path: Path) -> None:
     path = tmp_path / "wfc.db"
     url = _database_with_a_run(wfc, path)
