@@ -10,8 +10,8 @@ methods (:class:`~wfc.runtime._reader.Reader`) without the engine, which
 writes nothing at all, so they work on a read-only database file or folder,
 and start without importing the commit loop, task attempts and the
 interpreter. Those that read the journal feed or purge open a *reading
-engine*, which writes nothing either. All refuse a database file that does
-not exist rather than create an empty one.
+engine*, which writes nothing either. All refuse a database file, or a
+PostgreSQL schema, that does not exist rather than create an empty one.
 
 The runtime and anyio are imported when a command opens the database, not
 when the command line is built.
@@ -146,11 +146,18 @@ async def reader(url: str) -> AsyncIterator[Reader]:
 
 @asynccontextmanager
 async def _open_client(url: str, *, read_only: bool) -> AsyncIterator[Engine]:
+    import time
+
     from wfc.runtime import Engine
+    from wfc.runtime.store import open_store
 
     require_database(url)
     with _naming_unknown_runs(url):
-        async with Engine.open(url, serve=False, read_only=read_only) as engine:
+        # Opened here, not by Engine.open, so that a database that does not
+        # exist (a PostgreSQL schema named by a typo) is refused, not created;
+        # the engine closes the store.
+        store = await open_store(url, time.time(), read_only=read_only, create=False)
+        async with Engine.open(url, serve=False, read_only=read_only, store=store) as engine:
             yield engine
 
 

@@ -3,9 +3,10 @@ PostgreSQL), chosen by URL."""
 
 from __future__ import annotations
 
+import os
 from typing import Final
 
-from wfc.runtime.errors import UnsupportedUrlError
+from wfc.runtime.errors import StoreError, UnsupportedUrlError
 from wfc.runtime.store.base import (
     STATE_FORMAT,
     EngineRecord,
@@ -61,7 +62,7 @@ def is_postgres_url(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
 
-async def open_store(url: str, now: float, *, read_only: bool = False) -> Store:
+async def open_store(url: str, now: float, *, read_only: bool = False, create: bool = True) -> Store:
     """Open the database at ``url``: ``sqlite:///...`` (one process; wait
     for another process's write lock up to ``?busy_timeout=SECONDS``) or
     ``postgresql://...`` (many processes; needs ``pip install 'wfc[postgres]'``;
@@ -73,6 +74,11 @@ async def open_store(url: str, now: float, *, read_only: bool = False) -> Store:
     engine registration is written. Writes raise
     :class:`~wfc.runtime.errors.ReadOnlyDatabaseError`.
 
+    ``create=False`` (and ``read_only``): a database that does not exist yet
+    is refused rather than made, so that a client given a mistyped URL
+    creates nothing: a SQLite file that does not exist, a PostgreSQL schema
+    that is missing or empty.
+
     Raises:
         UnsupportedUrlError: the scheme has no store.
         StoreError: the database cannot be used (a subclass says why); it was
@@ -81,10 +87,13 @@ async def open_store(url: str, now: float, *, read_only: bool = False) -> Store:
     if is_postgres_url(url):
         from wfc.runtime.store.postgres import open_postgres
 
-        return await open_postgres(url, now, read_only=read_only)
+        return await open_postgres(url, now, read_only=read_only, create=create)
     rest = _sqlite_rest(url)
     if rest is None:
         raise UnsupportedUrlError(url, SUPPORTED_URLS)
+    path = rest.partition("?")[0]
+    if not create and path != ":memory:" and not os.path.exists(path):
+        raise StoreError(path, "no such file; `wfc run` creates a database, or give the path of an existing one")
     from wfc.runtime.store.sqlite import open_sqlite
 
     return await open_sqlite(rest, now, read_only=read_only)

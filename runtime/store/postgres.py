@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import re
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -38,7 +37,7 @@ from typing import Any, ClassVar, Final
 import anyio
 import msgspec
 
-from wfc.runtime.errors import ReadOnlyDatabaseError, StaleRunError
+from wfc.runtime.errors import DatabaseLockedError, ReadOnlyDatabaseError, StaleRunError, StoreError
 from wfc.runtime.store import postgres_sql as sql
 from wfc.runtime.store import rows as decode
 from wfc.runtime.store.base import TaskRecord, TimerRecord, WakeupHandler, WriteBatch
@@ -51,13 +50,12 @@ from wfc.runtime.store.postgres_setup import (
     asyncpg_module,
     connect,
     connect_error,
+    environment_error,
     migrate,
     parse_url,
 )
 from wfc.runtime.store.rows import Row
 
-#: Connections for reads, claims and heartbeats (transactions have their own).
-_POOL_SIZE: Final = int(os.environ.get("WFC_PG_POOL_SIZE", "4"))
 _WRITERS: Final = 2
 """Writer connections: one for the transaction being built, one for the
 commit of the transaction before, still on its way (pipelined)."""
@@ -78,15 +76,17 @@ def numbered(statement: str) -> str:
     return _MARK.sub(number, statement)
 
 
-async def open_postgres(url: str, now: float, *, read_only: bool = False) -> Store:
+async def open_postgres(url: str, now: float, *, read_only: bool = False, create: bool = True) -> Store:
     """Open (creating and migrating wfc's schema if needed) the database at
     ``url``. ``read_only``: transactions are ``READ ONLY`` and the store
-    keeps no engine registration, so a user who may only read can read.
+    keeps no engine registration, so a user who may only read can read; a
+    missing schema is refused, not created, as with ``create=False``.
 
     Raises:
-        StoreError: asyncpg is missing, the server cannot be reached, or the
-            schema is not wfc's or was written by a newer wfc (it is left
-            untouched).
+        StoreError: asyncpg is missing, the server cannot be reached, the
+            schema is missing (where it is not to be created), not wfc's or
+            was written by a newer wfc (it is left untouched), or another
+            session held a lock past the wait (:class:`DatabaseLockedError`).
     """
     target = parse_url(url)
     if target is None:
@@ -95,15 +95,21 @@ async def open_postgres(url: str, now: float, *, read_only: bool = False) -> Sto
     writer = await connect(target, search_path=False)
     pool = session = None
     try:
-        await migrate(writer, target, now)
+        try:
+            await migrate(writer, target, now, create=create and not read_only)
+        except asyncpg.PostgresError as exc:
+            named = environment_error(target, exc)
+            if named is None:
+                raise
+            raise named from None
         await writer.execute(f'SET search_path TO "{target.schema}"')
         try:
             pool = await asyncpg.create_pool(
                 target.dsn,
                 min_size=1,
-                max_size=_POOL_SIZE,
+                max_size=target.pool_size,
                 timeout=10,
-                server_settings={"application_name": "wfc", "search_path": f'"{target.schema}"'},
+                server_settings=target.settings(),
                 reset=_keep_session,
             )
         except Exception as exc:
@@ -267,10 +273,16 @@ class PostgresDialect(Dialect):
             asyncpg.InsufficientResourcesError,  # disk full, out of memory, too many connections
             asyncpg.PostgresSystemError,  # I/O error
             asyncpg.OperatorInterventionError,  # shut down, query cancelled
-            asyncpg.LockNotAvailableError,
+            asyncpg.LockNotAvailableError,  # another session's lock held past lock_timeout
+            DatabaseLockedError,  # the same, as a read names it (see fetch)
             asyncpg.ReadOnlySQLTransactionError,  # a standby, during a failover
         )
         self._hints: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+            (
+                asyncpg.LockNotAvailableError,
+                f"another session held a lock wfc needs for more than {target.lock_timeout:g} s; let it finish "
+                f"or stop it",
+            ),
             (asyncpg.DiskFullError, "the server's disk is full; free space on the PostgreSQL server"),
             (asyncpg.PostgresSystemError, "the server reported an I/O error; check the server's disk and its log"),
             (self._lost, "the connection to the server was lost; check that the PostgreSQL server is up and reachable"),
@@ -373,6 +385,9 @@ class PostgresDialect(Dialect):
     def is_transient(self, error: Exception) -> bool:
         return isinstance(error, self._transient)
 
+    def named_error(self, error: Exception) -> StoreError | None:
+        return environment_error(self.target, error)
+
     def explain(self, error: Exception) -> str:
         hint = next((text for kinds, text in self._hints if isinstance(error, kinds)), None)
         text = str(error) or type(error).__name__
@@ -424,7 +439,15 @@ class PostgresDialect(Dialect):
                 self._writers = anyio.Semaphore(_WRITERS)
 
     async def fetch(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
-        rows: list[Row] = await self._pool.fetch(numbered(statement), *params)
+        try:
+            rows: list[Row] = await self._pool.fetch(numbered(statement), *params)
+        except self._asyncpg.PostgresError as exc:
+            # A read that another session's lock held up past the wait is
+            # the user's to deal with, and named so (as SQLite's reads do).
+            named = self.named_error(exc)
+            if named is None:
+                raise
+            raise named from None
         return rows
 
     # ---------------------------------------------------------------- leases
@@ -434,8 +457,14 @@ class PostgresDialect(Dialect):
     ) -> None:
         self._registration = (engine_id, host, pid)
         self._engine_tasks = msgspec.json.encode(list(tasks)).decode()
-        await self.reap_engines(now, lease)
-        await self._insert_engine(now)
+        try:
+            await self.reap_engines(now, lease)
+            await self._insert_engine(now)
+        except self._asyncpg.PostgresError as exc:  # the last step of opening: a lock is the database's trouble
+            named = self.named_error(exc)
+            if named is None:
+                raise
+            raise named from None
 
     async def _insert_engine(self, now: float) -> None:
         if self._registration is None:

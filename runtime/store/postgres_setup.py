@@ -9,18 +9,28 @@ says ``?schema=NAME``, so they never mix with an application's own tables (a
 else is refused and left untouched, as is one migrated by a newer wfc; a
 missing or empty schema is created and migrated. Migrating takes a
 transaction-scoped advisory lock, so processes starting together migrate once.
+Opened to read only, or by a client that must not create a database
+(``create=False``), a missing schema is refused instead of created.
+
+Every connection waits at most a bounded time for a lock another session
+holds (PostgreSQL's ``lock_timeout``), as SQLite waits for its write lock:
+``?lock_timeout=SECONDS`` in the URL, else ``$WFC_PG_LOCK_TIMEOUT``, else 10
+seconds; then :func:`environment_error` names the lock as
+:class:`DatabaseLockedError`.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from wfc.runtime._urls import redact_url
+from wfc.runtime._urls import redact_url, without_query
 from wfc.runtime.errors import (
+    DatabaseLockedError,
     DatabaseUnreachableError,
     DatabaseUrlError,
     MissingTablesError,
@@ -39,6 +49,17 @@ MARKER: Final = "wfc schema migrations"
 LOCK_CLASS: Final = 0x77666331
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
 _CONNECT_TIMEOUT: Final = 10.0
+#: Seconds a statement waits for a lock another session holds unless told
+#: otherwise: SQLite's busy timeout, so both stores wait alike.
+DEFAULT_LOCK_TIMEOUT: Final = 10.0
+#: Environment variable overriding :data:`DEFAULT_LOCK_TIMEOUT` (the URL's
+#: ``?lock_timeout=SECONDS`` overrides both).
+LOCK_TIMEOUT_ENV: Final = "WFC_PG_LOCK_TIMEOUT"
+#: Connections of the pool for reads, claims and heartbeats.
+DEFAULT_POOL_SIZE: Final = 4
+#: Environment variable overriding :data:`DEFAULT_POOL_SIZE`.
+POOL_SIZE_ENV: Final = "WFC_PG_POOL_SIZE"
+_MAX_POOL_SIZE: Final = 100
 
 
 def asyncpg_module(location: str) -> Any:
@@ -62,10 +83,24 @@ class PgTarget:
     """The schema holding wfc's tables."""
     location: str
     """The URL without its password, for messages."""
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    """Seconds a statement waits for a lock another session holds."""
+    pool_size: int = DEFAULT_POOL_SIZE
+    """Connections of the pool for reads, claims and heartbeats."""
 
     def channel(self, kind: str) -> str:
         """The ``LISTEN``/``NOTIFY`` channel of one kind of wakeup."""
         return f"wfc.{self.schema}.{kind}"
+
+    def settings(self, *, search_path: bool = True) -> dict[str, str]:
+        """The server settings of each of wfc's connections."""
+        # 0 would turn PostgreSQL's wait off (wait for ever); a wait of 0 s
+        # means "do not wait", as SQLite's busy_timeout=0: 1 ms is that.
+        wait_ms = max(1, round(self.lock_timeout * 1000))
+        settings = {"application_name": "wfc", "lock_timeout": str(wait_ms)}
+        if search_path:
+            settings["search_path"] = f'"{self.schema}"'
+        return settings
 
 
 def parse_url(url: str) -> PgTarget | None:
@@ -73,9 +108,11 @@ def parse_url(url: str) -> PgTarget | None:
     for other schemes.
 
     Raises:
-        DatabaseUrlError: the URL is malformed, its port is not a port number,
-            it names no database, or its ``schema`` parameter is not a plain
-            lowercase name.
+        DatabaseUrlError: the URL is malformed (a password with an unescaped
+            ``/``, ``#``, ``@``...), its port is not a port number, it names
+            no database, its ``schema`` parameter is not a plain lowercase
+            name, or the lock wait or pool size (URL or environment) is out
+            of range.
     """
     try:
         parts = urlsplit(url)
@@ -83,15 +120,19 @@ def parse_url(url: str) -> PgTarget | None:
         raise DatabaseUrlError(redact_url(url), f"the URL is malformed ({exc}); {_URL_FORM}") from None
     if parts.scheme not in ("postgresql", "postgres"):
         return None
+    location = redact_url(url)
+    _check_password(url, parts.netloc, location)
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = DEFAULT_SCHEMA
+    lock_timeout = _lock_timeout_from_env(location)
     kept = []
     for key, value in query:
         if key == "schema":
             schema = value
+        elif key == "lock_timeout":  # wfc's, in seconds: not passed on (PostgreSQL's own is in ms)
+            lock_timeout = _seconds(location, value, "?lock_timeout=")
         else:
             kept.append((key, value))
-    location = redact_url(url)
     _check_address(parts.netloc, parts.path, location)
     if not _SCHEMA_NAME.match(schema):
         raise DatabaseUrlError(
@@ -100,10 +141,82 @@ def parse_url(url: str) -> PgTarget | None:
             f"(at most 48 characters), e.g. ?schema=wfc_orders",
         )
     dsn = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(kept), ""))
-    return PgTarget(dsn=dsn, schema=schema, location=location)
+    return PgTarget(
+        dsn=dsn, schema=schema, location=location, lock_timeout=lock_timeout, pool_size=_pool_size(location)
+    )
 
 
 _URL_FORM: Final = "write it as postgresql://user:password@host:5432/database"
+
+
+def _check_password(url: str, netloc: str, location: str) -> None:
+    """Refuse a URL whose user name or password holds a ``/``, ``#``, ``?``
+    or ``@`` that should have been percent-encoded: it would be read as the
+    end of the address (a port ``top`` out of ``app:top/secret@db``, or
+    ``w`` out of ``app:p@ss:w/d@db``) or as another host, and any message
+    about that would show part of the password. (A ``:`` alone in a password
+    is read alike by urllib and asyncpg: after the first, all is password.)"""
+    after = url.split("://", 1)[1][len(netloc) :]  # the path, query and fragment
+    if "@" not in netloc and "@" not in after:
+        return  # no user name, no password
+    misread = netloc.count("@") > 1  # asyncpg splits at the first "@", urllib at the last
+    if "@" in after:
+        # An "@" past the address: the address ended inside the user name or
+        # password, unless the "@" is a query parameter's (?options=...@...)
+        # and the address parsed cleanly.
+        misread = misread or "@" in without_query(after) or not _port_parses(netloc)
+    if misread:
+        raise DatabaseUrlError(
+            location,
+            "the URL cannot be read: its password (or user name) seems to hold a '/', '#', '?', '@' or ':' that is "
+            "not percent-encoded. Special characters in a password must be percent-encoded: / as %2F, # as %23, "
+            "@ as %40, : as %3A, ? as %3F (Python's urllib.parse.quote(password, safe='') does it): a password "
+            "x/y@z is written x%2Fy%40z",
+        )
+
+
+def _port_parses(netloc: str) -> bool:
+    host_port = netloc.rsplit("@", 1)[-1]
+    if "," in host_port:
+        return True  # several hosts: asyncpg checks each
+    try:
+        _ = urlsplit(f"//{host_port}").port
+    except ValueError:
+        return False
+    return True
+
+
+def _lock_timeout_from_env(location: str) -> float:
+    value = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    return _seconds(location, value, f"{LOCK_TIMEOUT_ENV}=") if value else DEFAULT_LOCK_TIMEOUT
+
+
+def _seconds(location: str, value: str, where: str) -> float:
+    """A wait in seconds, as SQLite's ``busy_timeout`` takes it."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86_400:  # also refuses nan
+        raise DatabaseUrlError(location, f"{where}{value} is not a number of seconds between 0 and 86400; e.g. 30")
+    return seconds
+
+
+def _pool_size(location: str) -> int:
+    value = os.environ.get(POOL_SIZE_ENV, "").strip()
+    if not value:
+        return DEFAULT_POOL_SIZE
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= _MAX_POOL_SIZE:
+        raise DatabaseUrlError(
+            location,
+            f"{POOL_SIZE_ENV}={value} is not a whole number of connections between 1 and {_MAX_POOL_SIZE}; "
+            f"e.g. {DEFAULT_POOL_SIZE} (the default, when it is unset)",
+        )
+    return size
 
 
 def _check_address(netloc: str, path: str, location: str) -> None:
@@ -151,9 +264,7 @@ async def connect(target: PgTarget, *, search_path: bool = True, explain: bool =
     that says why the server cannot be used (``explain=False``: asyncpg's
     own error, for a reconnection that may be retried)."""
     asyncpg = asyncpg_module(target.location)
-    settings = {"application_name": "wfc"}
-    if search_path:
-        settings["search_path"] = f'"{target.schema}"'
+    settings = target.settings(search_path=search_path)
     try:
         return await asyncpg.connect(target.dsn, timeout=_CONNECT_TIMEOUT, server_settings=settings)
     except Exception as exc:
@@ -202,6 +313,29 @@ def connect_error(target: PgTarget, exc: BaseException) -> StoreError:
     return StoreError(target.location, f"cannot connect ({type(exc).__name__}: {exc})")
 
 
+def environment_error(target: PgTarget, exc: BaseException) -> StoreError | None:
+    """The :class:`StoreError` for a failure caused by the database's
+    surroundings rather than by what wfc asked (another session's lock held
+    past the wait); ``None`` for any other failure."""
+    asyncpg = asyncpg_module(target.location)
+    if isinstance(exc, asyncpg.LockNotAvailableError):  # 55P03: lock_timeout ran out (wfc never asks NOWAIT)
+        return locked_error(target)
+    return None
+
+
+def locked_error(target: PgTarget) -> DatabaseLockedError:
+    """Another session held a lock wfc needs for longer than the wait."""
+    waited = target.lock_timeout
+    return DatabaseLockedError(
+        target.location,
+        f"it is locked by another process: a session held a lock wfc needs for more than {waited:g} s (another "
+        f"wfc process in a long transaction, or a psql session, migration or backup tool with an open "
+        f"transaction; pg_stat_activity and pg_locks show which). Let that session finish or stop it, then retry; "
+        f"to wait longer, add ?lock_timeout=SECONDS to the database URL or set {LOCK_TIMEOUT_ENV}",
+        waited,
+    )
+
+
 # ---------------------------------------------------------------- checking and migrating
 
 
@@ -237,16 +371,20 @@ async def inspect(conn: Any, target: PgTarget) -> int:
     )
 
 
-async def migrate(conn: Any, target: PgTarget, now: float) -> None:
+async def migrate(conn: Any, target: PgTarget, now: float, *, create: bool = True) -> None:
     """Check the schema and apply the migrations it lacks, in one transaction.
+    ``create=False``: refuse a missing (or empty) schema rather than create it.
 
     Raises:
         NotAWfcDatabaseError: the schema is not wfc's.
         NewerDatabaseError: it records a migration this wfc does not know.
-        StoreError: the user may not create the schema or its tables.
+        StoreError: the user may not create the schema or its tables, or
+            (``create=False``) there is no wfc schema to open.
     """
     known = schema.migrations("postgres")
     current = await inspect(conn, target)  # without a lock: the usual case is up to date
+    if current == 0 and not create:
+        raise await _no_schema(conn, target)
     if current > len(known):
         raise NewerDatabaseError(target.location, current, len(known))
     if current == len(known):
@@ -276,3 +414,23 @@ async def migrate(conn: Any, target: PgTarget, now: float) -> None:
             f"the user may not create wfc's schema {target.schema!r} or its tables ({exc}); grant it CREATE on the "
             f"database, or have an owner open it once",
         ) from None
+
+
+async def _no_schema(conn: Any, target: PgTarget) -> StoreError:
+    """The error for a missing wfc schema, naming those the database has
+    (the one meant, when the URL's ``?schema=`` is a typo)."""
+    rows = await conn.fetch(
+        "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relname = 'wfc_migrations' AND obj_description(c.oid, 'pg_class') = $1 ORDER BY 1",
+        MARKER,
+    )
+    names = [str(row["nspname"]) for row in rows]
+    database = unquote(urlsplit(target.dsn).path.lstrip("/"))
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    found = f"its wfc schemas: {shown}" if names else "it has no wfc schema at all"
+    return StoreError(
+        target.location,
+        f"database {database!r} has no wfc schema {target.schema!r} ({found}); this command does not create "
+        f"one. Check ?schema=NAME in the URL (without it the schema is {DEFAULT_SCHEMA!r}); `wfc run` or "
+        f"`wfc worker` creates the schema",
+    )
