@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import traceback
+import sys
 import warnings
 
 import msgspec
 
-import wfc.dsl.workflow
 from wfc.compiler.checks import check_recording
 from wfc.compiler.diff import next_version
 from wfc.compiler.errors import CompileError, CompileWarning, Problem
 from wfc.compiler.lower import lower
 from wfc.dsl.errors import DslError
 from wfc.dsl.recording import Recording
-from wfc.dsl.source import Source, display_path
+from wfc.dsl.source import raising_source
 from wfc.dsl.workflow import Workflow
 from wfc.specs import SpecError, WorkflowSpec, validate, with_hash
 
@@ -98,21 +96,23 @@ def _record(workflow: Workflow) -> Recording:
     except DslError:
         raise
     except Exception as exc:
-        frame = _user_frame(exc) or str(workflow.source)
-        raise CompileError(workflow.name, [Problem(
-            f"the workflow function raised {type(exc).__name__}: {exc}", frame)]) from exc
+        where = raising_source(exc.__traceback__) or workflow.source
+        raise CompileError(workflow.name, [Problem(_raised(exc), str(where))]) from exc
 
 
-_OWN_DIRS = (
-    os.path.dirname(os.path.abspath(__file__)),
-    os.path.dirname(os.path.abspath(wfc.dsl.workflow.__file__)),
-)
+def _raised(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        # Each do_if/do_while/thread body nested in another is a few Python
+        # frames deeper, so deep nesting reaches the limit, not only a bug.
+        return (f"the workflow nests too deeply (or recurses without end): Python's recursion limit of "
+                f"{sys.getrecursionlimit()} frames was reached; nest fewer bodies inside each other, e.g. "
+                "chain branches with do_elif instead of nesting do_if")
+    return f"the workflow function raised {type(exc).__name__}{_message_of(exc)}"
 
 
-def _user_frame(exc: BaseException) -> str | None:
-    """``file:line`` of the innermost frame of the user's code in the traceback."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if os.path.dirname(os.path.abspath(f.filename)) not in _OWN_DIRS]
-    if not frames:
-        return None
-    return str(Source(display_path(frames[-1].filename), frames[-1].lineno or 0))
+def _message_of(exc: Exception) -> str:
+    """``: message``, or what can be said when the exception cannot print itself."""
+    try:
+        return f": {exc}"
+    except Exception as failed:  # its __str__ is the user's code
+        return f" (its message cannot be shown: its __str__ raised {type(failed).__name__})"

@@ -75,6 +75,27 @@ class Expression:
             str(caller_source()),
         )
 
+    # Without these, Python falls back to calling __getitem__ with 0, 1, 2, ...,
+    # which on a reference builds paths for ever: `for x in items` never ends.
+    def __iter__(self) -> NoReturn:
+        raise _not_a_sequence(
+            "cannot be iterated (for x in handle, a, b = handle, list(handle))",
+            'to run steps for each item at run time, use wf.spawn_thread_for_each(items, body, "ship-item") '
+            '(each child reads its item with t.variable("item")); read one element with items[0]',
+        )
+
+    def __len__(self) -> NoReturn:
+        raise _not_a_sequence(
+            "has no len()",
+            'for its length at run time write wf.condition("len(items) > 0") in a condition',
+        )
+
+    def __contains__(self, item: object) -> NoReturn:
+        raise _not_a_sequence(
+            "cannot be tested with `in`",
+            "for a membership test at run time write items.contains(x) or x.is_in(items)",
+        )
+
     def _combine(self, op: BinaryOp, other: object, *, reflected: bool = False) -> Expression:
         right = to_expression(other, self.recording)
         left, right = (right, self) if reflected else (self, right)
@@ -154,6 +175,15 @@ class Expression:
     def contains(self, item: object) -> Expression:
         """``item in self``."""
         return self._combine("in", item, reflected=True)
+
+
+def _not_a_sequence(what: str, instead: str) -> DslError:
+    """The error for treating a handle as a Python collection while recording."""
+    return DslError(
+        f"a workflow handle {what}: it is not a Python sequence. The workflow function runs once, when "
+        f"the workflow compiles, before any value exists; {instead}",
+        str(caller_source()),
+    )
 
 
 class _Reference(Expression):

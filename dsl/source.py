@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from dataclasses import dataclass
+from types import TracebackType
 
-_DSL_DIR = os.path.dirname(os.path.abspath(__file__))
-# Frames in the DSL and in the compiler that drives it are wfc's, not the user's.
-_OWN_DIRS = frozenset({_DSL_DIR, os.path.join(os.path.dirname(_DSL_DIR), "compiler")})
+_WFC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Every package of wfc, not just the DSL and the compiler: a recording that
+# fails deep in wfc.specs (a RecursionError, say) is still the user's line.
+# Named one by one because the folder above them may also hold the user's
+# tests and examples (an editable install of a checkout).
+_OWN_PACKAGES = ("cli", "compiler", "dsl", "runtime", "server", "specs", "testing")
+_OWN_PREFIXES = tuple(os.path.join(_WFC_DIR, package) + os.sep for package in _OWN_PACKAGES)
 
 
 @dataclass(frozen=True)
@@ -31,12 +37,26 @@ def display_path(path: str) -> str:
     return path if relative.startswith("..") else relative
 
 
+def is_own_file(filename: str) -> bool:
+    """Whether ``filename`` is part of wfc rather than the user's code."""
+    return os.path.abspath(filename).startswith(_OWN_PREFIXES)
+
+
 def caller_source() -> Source:
-    """The first stack frame outside the DSL package: the user's call site."""
+    """The first stack frame outside wfc: the user's call site."""
     frame = sys._getframe(1)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
-        if os.path.dirname(filename) not in _OWN_DIRS:
+        if not is_own_file(filename):
             return Source(display_path(filename), frame.f_lineno)
         frame = frame.f_back  # type: ignore[assignment]
     return Source("<unknown>", 0)
+
+
+def raising_source(tb: TracebackType | None) -> Source | None:
+    """The innermost frame of the user's code in a traceback: where the
+    user's code raised, or called into wfc when wfc raised."""
+    frames = [frame for frame in traceback.extract_tb(tb) if not is_own_file(frame.filename)]
+    if not frames:
+        return None
+    return Source(display_path(os.path.abspath(frames[-1].filename)), frames[-1].lineno or 0)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from wfc.dsl.bodies import refuse_async, refuse_awaitable
 from wfc.dsl.errors import DslError
 from wfc.dsl.forms import UserTaskForm, form_difference
 from wfc.dsl.handles import (
@@ -182,7 +183,9 @@ class WorkflowThread:
                 f"write wf.{verb}(..., lambda t: t.execute(\"task-name\"))",
                 str(caller_source()),
             )
-        body(self)
+        what, example = f"the body of wf.{verb}()", 'lambda t: t.execute("task-name")'
+        refuse_async(body, what, example)
+        refuse_awaitable(body(self), what, example)
 
     def _record_thread(
         self,
@@ -327,6 +330,11 @@ class WorkflowThread:
         node = output.node
         if node.kind is not TaskNode:
             self._recording.compensations_on_non_tasks.append((node, source))
+            return
+        if node.compensation is not None:
+            first, _, _, first_source = node.compensation
+            self._problem(f"node {node.id!r} already has a compensation, {first!r} (at {first_source}); a step "
+                          "has one undo task: do several things inside that task", source)
             return
         node.compensation = (task_name, [self._expr(a) for a in args], retries, source)
 
@@ -648,6 +656,12 @@ class WorkflowThread:
         if not isinstance(event_name, str) or not event_name.strip():
             raise DslError(f"an event name is a non-empty string, got {event_name!r}", str(source))
         _check_stored_name(event_name, "event name", source)
+        first = next((i for i in self._thread.interrupts if i.event == event_name), None)
+        if first is not None:
+            self._problem(f"thread {self.name!r} already has an interrupt handler for event {event_name!r} "
+                          f"(at {first.source}); register one handler per event, and do several things "
+                          "inside it", source)
+            return
         thread_name = unique_thread_name(self._recording, f"interrupt-{event_name}")
         thread = self._record_thread(handler, thread_name, "interrupt", source, {"event": "json"})
         self._thread.interrupts.append(RecordedInterrupt(event_name, thread, source))
@@ -770,6 +784,13 @@ def unique_thread_name(recording: Recording, base: str) -> str:
     return name
 
 
+#: What a thread function is called in an error, and how to write one.
+BODY_KINDS = {
+    "workflow": ("a workflow function", "def checkout(wf: WorkflowThread) -> None: ..."),
+    "thread": ("a thread function", "def ship_item(t: WorkflowThread) -> None: ..."),
+}
+
+
 def record_thread(
     recording: Recording,
     fn: ThreadBody,
@@ -786,6 +807,8 @@ def record_thread(
             "def ship_item(t: WorkflowThread) -> None: ...",
             str(source),
         )
+    body_kind = BODY_KINDS["workflow" if kind == "entrypoint" else "thread"]
+    refuse_async(fn, *body_kind, source)
     if not isinstance(name, str) or not _THREAD_NAME.fullmatch(name):
         raise DslError(
             f"a thread name is letters, digits, '_', '-', '.' or ':' (no spaces), got {name!r}: "
@@ -806,6 +829,7 @@ def record_thread(
     recording.active.append(builder)
     try:
         result = fn(builder)
+        refuse_awaitable(result, *body_kind, source)
         if kind in ("entrypoint", "child") and _is_output(result) and builder._open is not None:
             check_output(result, recording, source)
             builder._add_node("exit", ExitNode, {"output": builder._expr(result)}, source)

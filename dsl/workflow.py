@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from wfc.dsl.bodies import refuse_async
 from wfc.dsl.errors import DslError
 from wfc.dsl.recording import Recording
 from wfc.dsl.source import caller_source
-from wfc.dsl.thread import ThreadBody, record_thread
+from wfc.dsl.thread import BODY_KINDS, ThreadBody, record_thread
 
 if TYPE_CHECKING:
     from wfc.specs import WorkflowSpec
@@ -40,6 +41,7 @@ class Workflow:
                 "def checkout(wf: WorkflowThread) -> None: ...; Workflow(\"checkout\", checkout)",
                 str(source),
             )
+        refuse_async(fn, *BODY_KINDS["workflow"], source)
         self.name = name
         self.fn = fn
         self.source = source

@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import itertools
-import math
 from collections.abc import Awaitable, Callable
 
 import anyio
+
+from wfc.specs import moment_problem
+from wfc.testing import arguments
 
 #: 2026-01-01T00:00:00Z: a fixed start, so stored times never depend on when the test runs.
 START = 1_767_225_600.0
@@ -32,6 +34,7 @@ class VirtualClock:
     """
 
     def __init__(self, start: float = START) -> None:
+        start = arguments.moment(start, "VirtualClock(start=...)", "VirtualClock(start=1_767_225_600.0)")
         self.start = start
         self.now = start
         self._waits: list[tuple[float, int, Callable[[], None]]] = []
@@ -62,10 +65,12 @@ class VirtualClock:
         """Let ``seconds`` of virtual time pass, firing what comes due on
         the way in order; returns once the engine has nothing left to do at
         the new time."""
-        step = seconds.total_seconds() if isinstance(seconds, dt.timedelta) else float(seconds)
-        if not math.isfinite(step) or step < 0:
-            raise ValueError(f"a clock only moves forward, by a finite number of seconds, got {seconds!r}")
+        example = "await clock.advance(3600) or clock.advance(timedelta(hours=1))"
+        step = arguments.duration(seconds, "advance()", example, negative="a clock only moves forward")
         target = self.now + step
+        problem = moment_problem(target)
+        if problem is not None:
+            raise ValueError(f"advance({seconds!r}) would move the clock past what a store can hold: {problem}")
         if self._stepper is None:
             self.move_to(target)
             await anyio.lowlevel.checkpoint()
@@ -91,6 +96,7 @@ class VirtualClock:
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of virtual time (in a stub's side effect: the
         task "takes" that long, so a task timeout can cut it short)."""
+        seconds = arguments.duration(seconds, "VirtualClock.sleep()", "await clock.sleep(30)")
         if seconds <= 0:
             await anyio.lowlevel.checkpoint()
             return

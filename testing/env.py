@@ -4,9 +4,10 @@ of the wfc pytest plugin gives one per test."""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -16,6 +17,7 @@ from wfc.runtime._engine import TaskLike
 from wfc.runtime._spec_cache import derive
 from wfc.runtime._tasks import task_definitions
 from wfc.specs import WorkflowSpec
+from wfc.testing import arguments
 from wfc.testing.assertions import (
     WorkflowAssertionError,
     check_compensations,
@@ -67,14 +69,21 @@ class WorkflowEnv:
     """
 
     def __init__(
-        self, directory: Path | None, *, clock: VirtualClock | None = None, tasks: Iterable[TaskLike] = ()
+        self,
+        directory: str | os.PathLike[str] | None,
+        *,
+        clock: VirtualClock | None = None,
+        tasks: Iterable[TaskLike] = (),
     ) -> None:
         """Open nothing yet: the engine opens at the first :meth:`start` (or
         :meth:`open`), with a task for every name the workflows use. Its
         store is SQLite in ``directory``, or in memory when ``None`` (the
         fastest, and gone with the engine)."""
+        folder = arguments.directory(directory)
+        if clock is not None and not isinstance(clock, VirtualClock):
+            raise TypeError(f"clock is a wfc.testing.VirtualClock (or None for a new one), got {clock!r}")
         self.clock = clock or VirtualClock()
-        self.url = "sqlite:///:memory:" if directory is None else f"sqlite:///{directory / 'wfc-test.db'}"
+        self.url = "sqlite:///:memory:" if folder is None else f"sqlite:///{folder / 'wfc-test.db'}"
         self._router = Router(self.clock, self.clock.sleep, self.clock.hang)
         self._router.real.update(task_definitions(tasks))
         self._specs: dict[tuple[str, str], WorkflowSpec] = {}
@@ -96,7 +105,7 @@ class WorkflowEnv:
         *,
         raises: BaseException | str | None = None,
         effect: Any = None,
-        takes: float = 0.0,
+        takes: float | dt.timedelta = 0.0,
         hangs: bool = False,
     ) -> Stub:
         """Make task ``name`` do this instead of its code, from now on.
@@ -111,14 +120,21 @@ class WorkflowEnv:
             effect: A function (sync or ``async``) called with the task's
                 arguments (and its ``TaskContext`` if it takes a parameter
                 annotated so); its return or exception is the attempt's.
-            takes: Virtual seconds each attempt takes (so its timeout can cut it).
+            takes: Virtual seconds (or a timedelta) each attempt takes, so
+                its timeout can cut it; up to 100 years.
             hangs: Each attempt never answers: only its timeout ends it.
 
         Returns:
             The :class:`Stub`: its ``calls`` record each attempt; change its
             fields to change what the next attempts do.
+
+        Raises:
+            TypeError: an argument of the wrong kind (``raises=404``, ``effect=5``).
+            ValueError: an empty name, or ``takes`` that is not a duration
+                the store can hold (negative, infinite, over 100 years).
         """
-        stub = Stub(name, returns, raises, effect, takes, hangs)
+        seconds = takes.total_seconds() if isinstance(takes, dt.timedelta) else takes
+        stub = Stub(name, returns, raises, effect, seconds, hangs)
         self._router.stubs[name] = stub
         return stub
 
@@ -210,7 +226,8 @@ class WorkflowEnv:
         delay. Raises :class:`StuckRunError` when the run waits for what
         only the test can give (an event, a user task)."""
         __tracebackhide__ = True
-        run_id = _id(run)
+        run_id = arguments.run_id(run)
+        timeout = arguments.positive(timeout, "timeout (real seconds)")
         with anyio.fail_after(timeout):
             while True:
                 upcoming = await self._settle()
@@ -303,14 +320,14 @@ class WorkflowEnv:
     ) -> SentEvent:
         """Send an event (to a run, or by correlation key) and let the engine take it in."""
         sent = await self.engine.send_event(
-            name, payload, run_id=None if run is None else _id(run), correlation=correlation
+            name, payload, run_id=None if run is None else arguments.run_id(run), correlation=correlation
         )
         await self._settle()
         return sent
 
     async def user_task(self, run: str | RunInfo, node: str | None = None) -> UserTask:
         """The open user task of a run (at ``node``, if several are open)."""
-        run_id = _id(run)
+        run_id = arguments.run_id(run)
         await self._settle()
         open_tasks = await self.engine.list_user_tasks(run_id=run_id, status=["UNASSIGNED", "ASSIGNED"])
         found = [t for t in open_tasks if node is None or t.node == node]
@@ -352,7 +369,7 @@ class WorkflowEnv:
 
     async def history(self, run: str | RunInfo) -> list[HistoryEntry]:
         """The run's whole journal."""
-        return await self.engine.history(_id(run), limit=None)
+        return await self.engine.history(arguments.run_id(run), limit=None)
 
     async def path(self, run: str | RunInfo) -> dict[int, list[str]]:
         """The nodes each thread of the run entered, in order."""
@@ -366,17 +383,19 @@ class WorkflowEnv:
         """The run entered exactly these nodes (a list: the entrypoint
         thread; a mapping: thread number to its nodes)."""
         __tracebackhide__ = True
-        check_path(_id(run), await self.history(run), expected)
+        want = arguments.path(expected)
+        check_path(arguments.run_id(run), await self.history(run), want)
 
     async def assert_compensations(self, run: str | RunInfo, expected: Sequence[str]) -> None:
         """The run's compensations ran exactly in this order."""
         __tracebackhide__ = True
-        check_compensations(_id(run), await self.history(run), expected)
+        want = arguments.names(expected, "assert_compensations", 'env.assert_compensations(run, ["refund-card"])')
+        check_compensations(arguments.run_id(run), await self.history(run), want)
 
     async def assert_output(self, run: str | RunInfo, expected: Any) -> None:
         """The run finished with this output."""
         __tracebackhide__ = True
-        info = await self.engine.get_run(_id(run))
+        info = await self.engine.get_run(arguments.run_id(run))
         check_output(info.id, info.output, expected)
 
     async def assert_failure(self, run: str | RunInfo, name: str, *, node: str | None = None) -> None:
@@ -384,14 +403,15 @@ class WorkflowEnv:
         steps first): ``name``, an error code such as ``TIMEOUT`` or a
         business exception's name, at ``node`` if given."""
         __tracebackhide__ = True
-        info = await self.engine.get_run(_id(run))
+        info = await self.engine.get_run(arguments.run_id(run))
         check_failure(info, name, node)
 
     async def assert_journal(self, run: str | RunInfo, expected: Sequence[str]) -> None:
         """The journal holds these entries (``"TASK_FAILED authorize-payment"``,
         ``"TIMER_FIRED"``, ...) in this order, others between them allowed."""
         __tracebackhide__ = True
-        check_journal(_id(run), await self.history(run), expected)
+        want = arguments.names(expected, "assert_journal", 'env.assert_journal(run, ["TASK_FAILED charge"])')
+        check_journal(arguments.run_id(run), await self.history(run), want)
 
 
 class _Committed:
@@ -404,21 +424,20 @@ class _Committed:
         self._env._committed.set()
 
 
-def _id(run: str | RunInfo) -> str:
-    return run if isinstance(run, str) else run.id
-
-
 def _waits(info: RunInfo) -> str:
     return "; ".join(info.waiting_on) or "nothing it says"
 
 
 @asynccontextmanager
 async def workflow_env(
-    directory: Path | None = None, *, tasks: Iterable[TaskLike] = (), clock: VirtualClock | None = None
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    tasks: Iterable[TaskLike] = (),
+    clock: VirtualClock | None = None,
 ) -> AsyncIterator[WorkflowEnv]:
-    """A :class:`WorkflowEnv` storing in ``directory`` (in memory if
-    ``None``), closed after the block: the ``wf_env`` fixture without
-    pytest."""
+    """A :class:`WorkflowEnv` storing in the existing folder ``directory``
+    (a str or a Path; in memory if ``None``), closed after the block: the
+    ``wf_env`` fixture without pytest."""
     env = WorkflowEnv(directory, clock=clock, tasks=tasks)
     try:
         yield env

@@ -12,6 +12,7 @@ import anyio.to_thread
 
 from wfc.runtime import TaskContext, TaskException
 from wfc.runtime._tasks import TaskDefinition
+from wfc.testing import arguments
 
 _UNSET: Any = object()
 
@@ -45,6 +46,12 @@ class Stub:
     hangs: bool = False
     calls: list[Call] = field(default_factory=list)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Checked on every set, at construction and after, so a bad value is
+        # refused where the test wrote it, not as a failed attempt later.
+        check = _CHECKS.get(name)
+        super().__setattr__(name, value if check is None else check(value))
+
     @property
     def args(self) -> list[list[Any]]:
         """The arguments of every attempt, in order."""
@@ -54,6 +61,34 @@ class Stub:
     def call_count(self) -> int:
         """How many attempts ran."""
         return len(self.calls)
+
+
+def _raises(value: object) -> BaseException | str | None:
+    example = 'env.stub("charge", raises="card-declined") or raises=ConnectionError("down")'
+    if isinstance(value, type) and issubclass(value, BaseException):
+        raise TypeError(f"raises takes an exception instance, not the class {value.__name__}: "
+                        f"raises={value.__name__}('down')")
+    if value is None or isinstance(value, BaseException):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"raises is a failure name (str) or an exception instance, got {value!r}: {example}")
+    return arguments.text(value, "raises (a failure name)", example)
+
+
+def _effect(value: object) -> Callable[..., Any] | None:
+    if value is not None and not callable(value):
+        raise TypeError(f"effect is a function of the task's arguments, got {value!r}: "
+                        'env.stub("charge", effect=lambda amount: {"id": "c-1"})')
+    return value
+
+
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "name": lambda value: arguments.text(value, "the task name of a stub", 'env.stub("charge-card", returns=...)'),
+    "raises": _raises,
+    "effect": _effect,
+    "takes": lambda value: arguments.duration(value, "takes", 'env.stub("charge", takes=30)'),
+    "hangs": lambda value: arguments.flag(value, "hangs"),
+}
 
 
 def failure(raises: BaseException | str) -> BaseException:
