@@ -198,7 +198,8 @@ def test_a_database_password_never_leaks(wfc: Invoke, tmp_path: Path, pg_url: st
     try:
         good = cli("run", "vault.py", "--db", pg_url, "-i", f"card={CARD}", "--run-id", "pg-good", code=0)
         assert f"started run pg-good (vault 1.0) on {shown}" in good.stdout
-        assert f"full journal: wfc runs history pg-good --db {shown}" in good.stdout
+        # Quoted for a shell: "***" would be a glob there.
+        assert f"full journal: wfc runs history pg-good --db '{shown}'" in good.stdout
         missing = urlsplit(pg_url)._replace(path="/wfc_h4_no_such_database")
         cli("runs", "list", "--db", urlunsplit(missing), code=1)
         banner = worker_banner(tmp_path, pg_url)
