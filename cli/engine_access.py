@@ -90,7 +90,11 @@ def require_database(url: str) -> None:
     if path is None or path == ":memory:":
         return
     file = Path(path)
-    if not file.exists():
+    try:
+        exists = file.exists()
+    except OSError as exc:  # a name longer than the system takes, say
+        raise CliError(f"cannot use database {display(path)}: {exc.strerror}; give a shorter or simpler path") from None
+    if not exists:
         raise CliError(
             f"no database at {display(path)} ({url}); `wfc run` creates it, or point --db (or WFC_DB) at "
             f"an existing wfc database"

@@ -235,6 +235,7 @@ def test_a_path_too_long_for_sqlite_is_named_as_such(wfc: Invoke, tmp_path: Path
     _user_error(started, "bytes long, and SQLite opens paths of at most")
     name_too_long = sqlite_url(tmp_path / ("n" * 300))
     _user_error(wfc("run", *PAYMENT, "-i", "payment-id=p-1", "--db", name_too_long), "File name too long")
+    _user_error(wfc("runs", "list", "--db", name_too_long), "File name too long; give a shorter or simpler path")
 
 
 def test_a_run_changed_by_hand_is_listed_as_such_and_refused_by_name(wfc: Invoke, tmp_path: Path) -> None:
