@@ -19,9 +19,25 @@ from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar, Literal
 
-from wfc.runtime.errors import StoreError
+from wfc.runtime.errors import DatabaseUrlError, StoreError
 from wfc.runtime.store.base import TaskRecord, TimerRecord, WakeupHandler, WriteBatch
 from wfc.runtime.store.rows import Row
+
+
+def wait_seconds(location: str, value: str, where: str) -> float:
+    """How long to wait for another process's lock, from a URL parameter or
+    an environment variable (``where`` names it): 0 to a day, in seconds.
+
+    Raises:
+        DatabaseUrlError: anything else.
+    """
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86_400:  # also refuses nan
+        raise DatabaseUrlError(location, f"{where}{value} is not a number of seconds between 0 and 86400; e.g. 30")
+    return seconds
 
 #: One statement and its parameters.
 Statement = tuple[str, Sequence[Any]]

@@ -39,6 +39,7 @@ from wfc.runtime.errors import (
     StoreError,
 )
 from wfc.runtime.store import schema
+from wfc.runtime.store.dialect import wait_seconds
 
 #: The schema wfc uses when the URL names none.
 DEFAULT_SCHEMA: Final = "wfc"
@@ -130,7 +131,7 @@ def parse_url(url: str) -> PgTarget | None:
         if key == "schema":
             schema = value
         elif key == "lock_timeout":  # wfc's, in seconds: not passed on (PostgreSQL's own is in ms)
-            lock_timeout = _seconds(location, value, "?lock_timeout=")
+            lock_timeout = wait_seconds(location, value, "?lock_timeout=")
         else:
             kept.append((key, value))
     _check_address(parts.netloc, parts.path, location)
@@ -188,18 +189,7 @@ def _port_parses(netloc: str) -> bool:
 
 def _lock_timeout_from_env(location: str) -> float:
     value = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
-    return _seconds(location, value, f"{LOCK_TIMEOUT_ENV}=") if value else DEFAULT_LOCK_TIMEOUT
-
-
-def _seconds(location: str, value: str, where: str) -> float:
-    """A wait in seconds, as SQLite's ``busy_timeout`` takes it."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= 86_400:  # also refuses nan
-        raise DatabaseUrlError(location, f"{where}{value} is not a number of seconds between 0 and 86400; e.g. 30")
-    return seconds
+    return wait_seconds(location, value, f"{LOCK_TIMEOUT_ENV}=") if value else DEFAULT_LOCK_TIMEOUT
 
 
 def _pool_size(location: str) -> int:

@@ -31,6 +31,7 @@ from wfc.runtime.errors import (
     StoreError,
 )
 from wfc.runtime.store import schema
+from wfc.runtime.store.dialect import wait_seconds
 
 #: Page cache of the writing connection, KiB (SQLite's default is 2 MiB):
 #: a step rewrites rows all over the runs, threads and journal tables, and
@@ -96,23 +97,13 @@ def parse_target(rest: str) -> SqliteTarget:
             raise DatabaseUrlError(
                 path, f"unknown URL parameter {key!r}; a sqlite:/// URL takes only ?busy_timeout=SECONDS"
             )
-        timeout = _seconds(path, value, "?busy_timeout=")
+        timeout = wait_seconds(path, value, "?busy_timeout=")
     return SqliteTarget(path=path, busy_timeout=timeout)
 
 
 def _busy_timeout_from_env(path: str) -> float:
     value = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
-    return _seconds(path, value, f"{BUSY_TIMEOUT_ENV}=") if value else DEFAULT_BUSY_TIMEOUT
-
-
-def _seconds(path: str, value: str, where: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= 86_400:  # also refuses nan
-        raise DatabaseUrlError(path, f"{where}{value} is not a number of seconds between 0 and 86400; e.g. 30")
-    return seconds
+    return wait_seconds(path, value, f"{BUSY_TIMEOUT_ENV}=") if value else DEFAULT_BUSY_TIMEOUT
 
 
 # ---------------------------------------------------------------- explaining failures
