@@ -4,7 +4,7 @@
 test that takes it runs on SQLite, and on PostgreSQL when
 ``WFC_TEST_POSTGRES_URL`` names a database (otherwise that half is skipped
 with the reason). ``sqlite_path``/``sqlite_url`` are for the tests of what
-only SQLite has (files, ``:memory:``).
+only SQLite has (files, ``:memory:``), ``pg`` for what only PostgreSQL has.
 """
 
 from __future__ import annotations
@@ -35,6 +35,18 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
     if request.param == "postgres" and postgres_base_url() is None:
         pytest.skip(SKIP_REASON)
     database = make_db(request.param, tmp_path)
+    try:
+        yield database
+    finally:
+        database.drop()
+
+
+@pytest.fixture
+def pg() -> Iterator[Db]:
+    """A schema of its own on PostgreSQL (skipped without one)."""
+    if postgres_base_url() is None:
+        pytest.skip(SKIP_REASON)
+    database = make_db("postgres", Path("."))
     try:
         yield database
     finally:

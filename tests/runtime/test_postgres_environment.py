@@ -17,14 +17,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
 import pytest
-from rtdb import SKIP_REASON, Db, make_db, postgres_base_url
+from rtdb import Db
 from rtspec import exit_, out, spec, task, wait
 from typer.testing import CliRunner, Result
 
@@ -43,17 +43,6 @@ EXCHANGE = [
     "-i", "transfer-id=t-1", "-i", "source-account=acc-1", "-i", "target-account=acc-2", "-i", "amount=250",
     "-i", "source-currency=EUR", "-i", "target-currency=GBP",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def pg() -> Iterator[Db]:
-    if postgres_base_url() is None:
-        pytest.skip(SKIP_REASON)
-    database = make_db("postgres", Path("."))
-    try:
-        yield database
-    finally:
-        database.drop()
 
 
 def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import anyio
 import pytest
-from rtdb import SKIP_REASON, Db, make_db, postgres_base_url
+from rtdb import Db
 from rtstore import seed, task_record
 
 from wfc.runtime import Engine, RunStatus
@@ -27,17 +25,6 @@ from wfc.runtime.store.postgres import PostgresDialect
 from wfc.runtime.store.postgres_setup import MARKER, latest_version, parse_url
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def pg() -> Iterator[Db]:
-    if postgres_base_url() is None:
-        pytest.skip(SKIP_REASON)
-    database = make_db("postgres", Path("."))
-    try:
-        yield database
-    finally:
-        database.drop()
 
 
 def _tables(pg: Db) -> list[tuple[object, ...]]:
