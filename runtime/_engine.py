@@ -25,7 +25,22 @@ import anyio
 import msgspec
 
 from wfc.runtime._analytics import WorkflowStats
-from wfc.runtime._arguments import Moment, check_key, check_name, check_person, check_task_id
+from wfc.runtime._arguments import (
+    Moment,
+    check_clock,
+    check_count,
+    check_datetime,
+    check_engine_options,
+    check_flag,
+    check_moment,
+    check_name,
+    check_person,
+    check_seconds,
+    check_task_id,
+    check_text,
+    check_workflow,
+    given,
+)
 from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Migrate, Reply, RunInput, SendEvent, StartRun
 from wfc.runtime._ids import new_run_id
@@ -34,6 +49,7 @@ from wfc.runtime._inputs import (
     check_complete_args,
     check_event_args,
     check_form_values,
+    check_reason,
     check_reassign_args,
     check_run_id,
     check_start_args,
@@ -70,7 +86,7 @@ from wfc.runtime.store import Store, StuckWindow, UserTaskRecord, open_store, re
 from wfc.runtime.store.feed import head as feed_head
 from wfc.runtime.store.workload import Workload, read_workload
 from wfc.runtime.tracing import Tracing, exporting
-from wfc.specs import Version, WorkflowSpec, body_hash, dumps, validate
+from wfc.specs import SpecError, Version, WorkflowSpec, body_hash, dumps, from_builtins, validate
 from wfc.specs.workflow import VarType
 
 if TYPE_CHECKING:
@@ -236,7 +252,9 @@ class Engine:
                 once (the fan-out cap); a ``spawn_thread_for_each`` over more
                 items starts the rest as slots free up (they wait durably,
                 status QUEUED), it does not fail.
-            clock: Source of "now" in epoch seconds (tests shift it). A
+            clock: Source of "now" in epoch seconds, like ``time.time``
+                (tests shift it); its first reading is checked (a clock in
+                milliseconds would store dates no read can show). A
                 clock that also has ``move_on_after(seconds)`` (e.g.
                 :class:`wfc.testing.VirtualClock`) measures task attempt
                 timeouts too; otherwise they pass in real time.
@@ -266,15 +284,35 @@ class Engine:
                 still read again (their version is checked).
 
         Raises:
+            UsageError: a bad argument (naming it and the form it takes),
+                before anything is opened or started.
             UnsupportedUrlError: the URL scheme has no store.
             StoreError: the database is not a wfc database, or was written by
                 a newer wfc; it is left untouched.
             TaskDefinitionError: ``tasks`` holds a non-task or a duplicate name.
         """
+        check_engine_options(
+            url=url,
+            tasks=tasks,
+            flags={
+                "serve": serve,
+                "read_only": read_only,
+                "check_tasks": check_tasks,
+                "cache_waiting_runs": cache_waiting_runs,
+            },
+            lease_seconds=lease_seconds,
+            poll_interval=poll_interval,
+            max_batch=max_batch,
+            max_concurrent_tasks=max_concurrent_tasks,
+            max_children_per_run=max_children_per_run,
+            observers=observers,
+        )
+        if store is not None and not isinstance(store, Store):
+            raise UsageError(f"store must be an open wfc.runtime.store.Store (or None to open url), got {given(store)}")
+        # Read once here: every step stores what the clock says, so a clock
+        # in other units (ms, ns) must be refused before it writes a date.
+        now = check_clock(clock)
         definitions = task_definitions(tasks)
-        cap = max_children_per_run
-        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
-            raise UsageError(f"max_children_per_run must be an int >= 1, got {max_children_per_run!r}")
         if read_only and serve:
             raise UsageError("Engine.open(read_only=True) needs serve=False: a reading engine runs no tasks")
         keep = retention_seconds(retention)
@@ -286,7 +324,7 @@ class Engine:
             raise UsageError("Engine.open(tracing=...) cannot export from a read_only engine: it saves its position")
         watching = Observers(observers)
         if store is None:
-            store = await open_store(url, clock(), read_only=read_only)
+            store = await open_store(url, now, read_only=read_only)
         try:
             engine = cls(
                 store,
@@ -359,6 +397,7 @@ class Engine:
         ``grace`` seconds to finish and be committed. What follows from them
         is left in the outbox for other workers; attempts still running when
         the engine closes are released to them."""
+        check_seconds(grace, "grace", zero=True)
         await self._loop.drain(grace)
 
     def hurry(self) -> None:
@@ -378,7 +417,13 @@ class Engine:
         """True while this engine has a command queued or being committed,
         or a fired timer not committed yet. With :attr:`running_attempts` at
         0 and no timer due by its clock, nothing will happen until an input
-        comes or the clock moves (how :mod:`wfc.testing` skips time)."""
+        comes or the clock moves (how :mod:`wfc.testing` skips time).
+        A closed engine does nothing more: it is never busy, whatever its
+        loop was doing when it stopped."""
+        try:
+            self._loop.check_open()
+        except UsageError:
+            return False  # what its loop left queued when it stopped will never be done here
         return self._loop.busy
 
     async def next_timer_due(self) -> float | None:
@@ -414,6 +459,7 @@ class Engine:
         """
         if not isinstance(spec, WorkflowSpec):
             raise UsageError(f"deploy() takes a wfc.specs.WorkflowSpec, got {type(spec).__name__}")
+        _check_field_types(spec)
         validate(spec)
         self._require_tasks(derive(spec))
         digest = body_hash(spec)
@@ -424,6 +470,7 @@ class Engine:
     async def get_spec(self, workflow: str, version: Version | str | int | None = None) -> WorkflowSpec:
         """A deployed spec: the latest, or the version asked for (``"1.2"``,
         ``Version``, or a major number for its latest revision)."""
+        check_workflow(workflow)
         return (await self._deployed(workflow, version)).spec
 
     async def _deployed(self, workflow: str, version: Version | str | int | None) -> CachedSpec:
@@ -432,6 +479,8 @@ class Engine:
 
     async def list_specs(self, workflow: str | None = None) -> list[WorkflowSpec]:
         """Every deployed spec version (of one workflow, if named)."""
+        self._loop.check_open()
+        check_workflow(workflow, or_none=True)
         return await self._reader.list_specs(workflow)
 
     def _require_tasks(self, spec: CachedSpec) -> None:
@@ -542,9 +591,11 @@ class Engine:
         ask on every refresh of a dashboard, whatever the number of runs.
 
         Raises:
-            UsageError: a cap below 1.
+            UsageError: a cap that is not an int from 1 to 2**63 - 1.
         """
         self._loop.check_open()
+        check_workflow(workflow, or_none=True)
+        check_count(cap, "cap")
         return await self._reader.count_runs(workflow, cap=cap)
 
     async def workflow_stats(
@@ -560,6 +611,10 @@ class Engine:
             UsageError: a bad sample size, or ``since`` after ``until``.
         """
         self._loop.check_open()
+        check_workflow(workflow)
+        check_datetime(since, "since")
+        check_datetime(until, "until", or_none=True)
+        check_count(sample, "sample", high=20_000)
         return await self._reader.workflow_stats(workflow, since, until, sample=sample)
 
     async def plan_migration(
@@ -587,6 +642,8 @@ class Engine:
         from wfc.runtime.migration_plan import plan_migration
 
         self._loop.check_open()
+        check_workflow(workflow)
+        check_flag(migrate_later, "migrate_later")
         return await plan_migration(self._reader, workflow, source, target, mapping, migrate_later=migrate_later)
 
     async def apply_migration(
@@ -642,6 +699,7 @@ class Engine:
             UnknownRunError: no run has this id.
         """
         self._loop.check_open()
+        check_run_id(run_id)
         return await self._reader.get_run(run_id)
 
     async def list_runs(
@@ -703,9 +761,19 @@ class Engine:
         Raises:
             UsageError: an unknown status, a malformed version, a negative
                 ``stuck_for``, or a ``where`` name that is not a searchable
-                variable (of ``workflow``, if given) or a value not of its type.
+                variable (of ``workflow``, if given) or a value not of its
+                type; an argument of another type than the one it takes.
         """
         self._loop.check_open()
+        check_workflow(workflow, or_none=True)
+        check_moment(started_after, "started_after", or_none=True)
+        check_moment(started_before, "started_before", or_none=True)
+        check_moment(updated_after, "updated_after", or_none=True)
+        check_moment(updated_before, "updated_before", or_none=True)
+        check_flag(needs_attention, "needs_attention", or_none=True)
+        check_count(limit, "limit", high=None, or_none=True)  # past what a database counts: every run
+        if after is not None and not isinstance(after, RunKey):
+            raise UsageError(f"after must be the RunKey a previous page gave as its next (or None), got {given(after)}")
         return await self._reader.list_runs_page(
             status=status,
             workflow=workflow,
@@ -740,6 +808,7 @@ class Engine:
         """The searchable variables of the deployed workflows (or of one),
         with the types they are declared with."""
         self._loop.check_open()
+        check_workflow(workflow, or_none=True)
         return await self._reader.searchable_variables(workflow)
 
     async def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
@@ -751,7 +820,8 @@ class Engine:
             WaitTimeoutError: ``timeout`` seconds passed first (the run goes on).
         """
         self._loop.check_open()
-        check_key(run_id, "run_id")
+        check_run_id(run_id)
+        check_seconds(timeout, "timeout", zero=True, or_none=True)
         deadline = None if timeout is None else anyio.current_time() + timeout
         async with self._loop.following(run_id) as follow:
             # A run this engine holds in flight (the usual wait, right after
@@ -823,14 +893,23 @@ class Engine:
         Raises:
             UnknownRunError: no run has this id.
             UsageError: a kind the engine never writes (the message lists
-                those it does).
+                those it does), or an argument of another type than the one
+                it takes.
         """
         self._loop.check_open()
+        check_run_id(run_id)
+        check_count(after, "after", low=0)
+        check_count(limit, "limit", or_none=True)
+        check_count(thread, "thread", low=0, or_none=True)
+        check_text(node, "node", or_none=True)
         return await self._reader.history(run_id, after, limit, kinds=kinds, node=node, thread=thread)
 
     async def watch(self, run_id: str, after: int = 0) -> AsyncIterator[HistoryEntry]:
         """Journal entries as they are committed, until the run finishes: for
         live progress displays."""
+        self._loop.check_open()
+        check_run_id(run_id)
+        check_count(after, "after", low=0)
         seq = after
         async with self._loop.following(run_id) as follow:
             while True:
@@ -941,8 +1020,8 @@ class Engine:
             UsageError: a status that is not a finished one, a bad moment or batch.
         """
         self._loop.check_open()
-        if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 500:
-            raise UsageError(f"batch must be an int from 1 to 500, got {batch!r}")
+        check_count(batch, "batch", high=500)
+        check_flag(dry_run, "dry_run")
         where = cutoff(finished_before, status)
         if dry_run:
             return await retention.count(self._store, where)
@@ -973,7 +1052,6 @@ class Engine:
         caller gave, refused by the turn for what the run's state does not
         allow (:func:`~wfc.runtime._inputs.check_operator`)."""
         check_run_id(run_id)
-        check_key(getattr(command, "reason", None), "the reason")
         await self._loop.call(RunInput(run_id, command, Reply()))
         return await self.get_run(run_id)
 
@@ -988,6 +1066,7 @@ class Engine:
             UnknownRunError: no run has this id.
             RunStateError: the run is not running (already halted, or finished).
         """
+        check_reason(reason)
         return await self._control(run_id, Halt(reason=reason))
 
     async def resume(self, run_id: str) -> RunInfo:
@@ -1018,7 +1097,9 @@ class Engine:
             RunStateError: the run already finished (or, with ``compensate``,
                 is already being compensated).
         """
-        return await self._control(run_id, Cancel(reason=reason, compensate=bool(compensate)))
+        check_reason(reason)
+        check_flag(compensate, "compensate")  # compensating cannot be undone: "no" must not mean yes
+        return await self._control(run_id, Cancel(reason=reason, compensate=compensate))
 
     async def retry(self, run_id: str) -> RunInfo:
         """Retry a FAILED run, like LittleHorse's rescue: the node that failed
@@ -1221,6 +1302,32 @@ class Engine:
         )
         result: SentEvent = await self._loop.call(command)
         return result
+
+
+def _check_field_types(spec: WorkflowSpec) -> None:
+    """Refuse a spec whose fields are not of their declared types.
+
+    A ``WorkflowSpec`` is checked field by field only when decoded (by
+    :func:`~wfc.specs.loads` or the compiler); one changed since with
+    ``msgspec.structs.replace`` (``version=5``, ``variables=None``) would
+    make :func:`~wfc.specs.validate` fail on an attribute, or be stored in a
+    form no engine reads back. Its builtins are decoded again, as
+    :func:`~wfc.specs.loads` would decode its JSON, for the path of the
+    first bad field. Deploying is rare, so the round trip costs nothing
+    that matters.
+
+    Raises:
+        SpecError: naming the field and what it should hold.
+    """
+    try:
+        raw = msgspec.to_builtins(spec)
+    except TypeError as exc:  # a field holds an object msgspec cannot encode at all
+        raise SpecError(f"the spec is not a valid WorkflowSpec: {exc}") from None
+    try:
+        from_builtins(raw)
+    except SpecError as exc:
+        problem = f"the spec is not a valid WorkflowSpec (a field replaced with a value of another type?): {exc.reason}"
+        raise SpecError(problem, exc.path) from None
 
 
 @asynccontextmanager

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from wfc.runtime._arguments import check_key, check_name, check_person
+from wfc.runtime._arguments import check_key, check_name, check_person, check_text, check_workflow
 from wfc.runtime.errors import (
     RunInputsConflictError,
     RunStateError,
@@ -77,7 +77,7 @@ def check_start_args(workflow: object, inputs: object, run_id: object) -> None:
     """
     if run_id is not None:
         check_name(run_id, "run_id")
-    check_key(workflow, "the workflow name")
+    check_workflow(workflow)
     if inputs is not None and not isinstance(inputs, Mapping):
         raise UsageError(f"inputs must be a mapping of variable name to value, got {type(inputs).__name__}")
 
@@ -102,8 +102,9 @@ def check_event_args(
     """
     if not isinstance(name, str) or not name:
         raise UsageError(f"an event name is a non-empty string, got {name!r}")
-    for value, what in ((name, "the event name"), (run_id, "run_id"), (correlation, "correlation"),
-                        (event_id, "event_id")):
+    if run_id is not None:
+        check_run_id(run_id)  # a list here would reach the database driver
+    for value, what in ((name, "the event name"), (correlation, "correlation"), (event_id, "event_id")):
         check_key(value, what)
     problems = json_problems(payload)
     if problems:
@@ -148,10 +149,19 @@ def check_cancel_args(reason: object, by: object) -> str:
         UsageError: a reason that is not a storable string, or a bad name.
     """
     check_person(by, "by")
-    if not isinstance(reason, str):
-        raise UsageError(f"reason must be a string, got {reason!r}")
-    check_key(reason, "the reason")
-    return reason
+    check_reason(reason)
+    return str(reason)
+
+
+def check_reason(reason: object) -> None:
+    """The ``reason`` of an operator command or a cancelled user task:
+    text, journaled as given (a number or a set would be stored as JSON
+    of another type, an object would fail the commit).
+
+    Raises:
+        UsageError: it is not a storable string.
+    """
+    check_text(reason, "reason")
 
 
 def check_form_values(task_id: str, form: FormDef, values: Mapping[str, Any]) -> None:

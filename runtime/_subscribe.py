@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 import anyio
 import msgspec
 
-from wfc.runtime._arguments import check_name
+from wfc.runtime._arguments import check_count, check_name, check_seconds, given
 from wfc.runtime._records import to_datetime
 from wfc.runtime.errors import UsageError
 from wfc.runtime.store import Store, feed
@@ -121,10 +121,8 @@ class Subscription:
         self._kinds = check_kinds(kinds)
         if start not in ("earliest", "latest"):
             raise UsageError(f"start must be 'earliest' or 'latest', got {start!r}")
-        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-            raise UsageError(f"batch must be an int >= 1, got {batch!r}")
-        if not poll_interval > 0:
-            raise UsageError(f"poll_interval must be a number of seconds > 0, got {poll_interval!r}")
+        check_count(batch, "batch")
+        check_seconds(poll_interval, "poll_interval")
         self._store = store
         self._name = name
         self._start: Start = start
@@ -245,6 +243,8 @@ def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
     """
     if isinstance(kinds, str):
         raise UsageError(f"kinds must be a list of kinds, not one string: kinds=[{kinds!r}]")
+    if not isinstance(kinds, Iterable):
+        raise UsageError(f"kinds must be a list of kinds (e.g. ['TASK_FAILED']), got {given(kinds)}")
     wanted = tuple(kinds)
     unknown = [kind for kind in wanted if not isinstance(kind, str) or kind not in KINDS]
     if unknown:
