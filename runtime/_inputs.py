@@ -104,6 +104,9 @@ def check_event_args(
         raise UsageError(f"an event name is a non-empty string, got {name!r}")
     if run_id is not None:
         check_run_id(run_id)  # a list here would reach the database driver
+    if correlation is not None and (isinstance(correlation, bool) or not isinstance(correlation, str | int)):
+        # Its text is what waits match: a list would be matched as "['a']".
+        raise UsageError(f"correlation must be a string (or an int, taken as its digits), got {correlation!r}")
     for value, what in ((name, "the event name"), (correlation, "correlation"), (event_id, "event_id")):
         check_key(value, what)
     problems = json_problems(payload)

@@ -21,6 +21,7 @@ from wfc.runtime._arguments import Moment, epoch, parse_statuses
 from wfc.runtime.errors import UsageError
 from wfc.runtime.interpreter.state import RunStatus
 from wfc.runtime.store import RunRecord, Store, retention
+from wfc.specs.limits import MAX_DURATION_SECONDS
 
 log = logging.getLogger("wfc.runtime")
 
@@ -60,8 +61,12 @@ def retention_seconds(value: dt.timedelta | float | None) -> float | None:
     if value is None:
         return None
     seconds = value.total_seconds() if isinstance(value, dt.timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
-        raise UsageError(f"retention must be a timedelta or seconds > 0 (or None to keep runs), got {value!r}")
+    # Up to the longest duration wfc takes: an infinity (keep for ever) is None.
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= MAX_DURATION_SECONDS:
+        raise UsageError(
+            f"retention must be a timedelta or seconds from 0 to {MAX_DURATION_SECONDS} (100 years), or None to "
+            f"keep runs, got {value!r}"
+        )
     return float(seconds)
 
 

@@ -165,6 +165,8 @@ async def test_a_clock_in_epoch_seconds_is_taken(db_url: str) -> None:
         ({"read_only": 1, "serve": False}, "read_only must be True or False, got 1"),
         ({"check_tasks": "yes"}, "check_tasks must be True, False or None, got 'yes'"),
         ({"cache_waiting_runs": 0}, "cache_waiting_runs must be True or False, got 0"),
+        ({"retention": math.inf}, "retention must be a timedelta or seconds from 0 to 3153600000 (100 years)"),
+        ({"retention": math.nan}, "retention must be a timedelta or seconds from 0"),
     ],
 )
 async def test_bad_options_of_open_are_refused_before_anything_starts(
@@ -239,6 +241,8 @@ async def test_ids_and_reasons_that_are_not_strings_never_reach_the_database(
             ("cancel reason set", lambda: engine.cancel(run_id, reason={1}), "reason must be a string, got {1}"),
             ("halt reason int", lambda: engine.halt(run_id, reason=5), "reason must be a string, got 5"),
             ("halt reason bytes", lambda: engine.halt(run_id, reason=b"x"), "reason must be a string"),
+            ("correlation list", lambda: engine.send_event("go", 1, correlation=["a"]), "correlation must be a string"),
+            ("correlation bool", lambda: engine.send_event("go", 1, correlation=True), "correlation must be a string"),
         ]
         with caplog.at_level(logging.WARNING):
             assert await refusals(cases)() == []
