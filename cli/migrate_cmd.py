@@ -10,7 +10,10 @@ each run again as it is now. Each run moves wholly or not at all, so applying
 again after a crash finishes the rest and changes nothing already moved.
 Exit codes: 0 every run the plan called safe now moved (or had moved), 3 some
 of them could not move now (they took a step since the plan: make a new
-one), 1 a bad plan file or database.
+one), 1 a bad plan file or database, or one that another process keeps
+locked past the wait (the same message as every command's: the runs not
+moved are unchanged, and applying the plan again once the lock is gone
+moves only what is left).
 """
 
 from pathlib import Path

@@ -29,7 +29,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from wfc.runtime.errors import UsageError
+from wfc.runtime.errors import (
+    CorruptDatabaseError,
+    DatabaseLockedError,
+    DatabaseUnreachableError,
+    MissingTablesError,
+    NewerDatabaseError,
+    NotAWfcDatabaseError,
+    ReadOnlyDatabaseError,
+    UsageError,
+)
 from wfc.runtime.interpreter.migration import await_migration, drop_migration, migrate
 from wfc.runtime.interpreter.state import PendingMigration, RunState
 from wfc.runtime.migration_plan import PLAN_FORMAT, MigrationMapping, MigrationPlan, RunPlan, classify, parse_mapping
@@ -50,6 +59,25 @@ OUTCOMES: Final = ("migrated", "already_migrated", "pending", "not_now", "gone")
 #: Runs queued to the commit loop at once: enough to fill its batches, few
 #: enough that progress is told often and memory stays flat.
 WINDOW: Final = 2_000
+
+#: Why a run's move could not be committed when the reason is the database's
+#: or the engine's, not the run's: another process held the write lock (a
+#: SQLite file, a PostgreSQL table or row) past the wait, the database is
+#: read-only, unreachable, damaged or lost its tables, the engine closed.
+#: Every other run meets it too and nothing about the run changed since the
+#: plan, so applying stops with that error (the CLI: exit 1 with the store's
+#: advice, as every command gives it), not a report of runs "not moved now"
+#: (the CLI: the conflict exit code 3, "changed since the plan").
+NOT_THE_RUNS: Final[tuple[type[Exception], ...]] = (
+    DatabaseLockedError,
+    ReadOnlyDatabaseError,
+    DatabaseUnreachableError,
+    CorruptDatabaseError,
+    MissingTablesError,
+    NotAWfcDatabaseError,
+    NewerDatabaseError,
+    UsageError,
+)
 
 
 class PlanError(UsageError):
@@ -211,7 +239,15 @@ async def apply_plan(
 ) -> MigrationReport:
     """Apply ``plan`` through the commit loop (``call`` queues a command and
     returns its reply once committed); ``progress`` is told ``(done,
-    total)`` as runs are decided."""
+    total)`` as runs are decided.
+
+    Raises:
+        DatabaseLockedError: another process held the lock past the wait
+            (and the other errors of :data:`NOT_THE_RUNS`): a run whose
+            move was committed before stays moved, the others are
+            unchanged; applying the plan again once that is fixed moves
+            only what is left.
+    """
     from wfc.runtime._commands import Migrate
 
     order, listed = await read_plan(reader, plan)
@@ -233,10 +269,12 @@ async def apply_plan(
 
 
 def _outcome(run_id: str, reply: RunOutcome | BaseException) -> RunOutcome:
-    """A run's outcome; a commit that failed leaves the run as it was."""
+    """A run's outcome; a commit that failed for the run's sake (another
+    process changed it, a value the database refuses) leaves the run as it
+    was. A failure that is not the run's is raised (:data:`NOT_THE_RUNS`)."""
     if isinstance(reply, RunOutcome):
         return reply
-    if not isinstance(reply, Exception):  # a cancellation or an exit: not the run's
+    if not isinstance(reply, Exception) or isinstance(reply, NOT_THE_RUNS):  # a cancellation, an exit, a lock
         raise reply
     return RunOutcome(run_id, "not_now", f"its move could not be committed ({type(reply).__name__}: {reply}); "
                                          f"it is unchanged: apply the plan again")  # fmt: skip
