@@ -663,6 +663,11 @@ class Engine:
             PlanError: the plan is malformed or was made for other deployed specs.
             UnknownWorkflowError: a version of the plan is not deployed.
             MappingError: the plan's mapping does not fit the two versions.
+            StoreError: the database's own trouble, not a run's (locked past
+                the wait, read-only, unreachable, a commit failed for a
+                reason that may pass: see ``NOT_THE_RUNS`` in
+                :mod:`wfc.runtime.migration_apply`). The runs moved before
+                stay moved; applying the plan again moves only the rest.
         """
         from wfc.runtime.migration_apply import apply_plan
 

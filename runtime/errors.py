@@ -17,6 +17,7 @@ __all__ = [
     "ConflictError",
     "CorruptDatabaseError",
     "DatabaseLockedError",
+    "DatabaseUnavailableError",
     "DatabaseUnreachableError",
     "DatabaseUrlError",
     "DeployConflictError",
@@ -167,6 +168,12 @@ class DatabaseUrlError(StoreError):
 class DatabaseUnreachableError(StoreError):
     """The database server cannot be reached: the host does not resolve, or
     nothing accepts connections at its address."""
+
+
+class DatabaseUnavailableError(StoreError):
+    """A commit failed for a reason that may pass: the connection to the
+    server was lost, the disk is full, the device failed a write. Nothing of
+    the call was applied; call again once that is fixed."""
 
 
 class StaleRunError(WfcError):

@@ -32,6 +32,7 @@ import msgspec
 from wfc.runtime.errors import (
     CorruptDatabaseError,
     DatabaseLockedError,
+    DatabaseUnavailableError,
     DatabaseUnreachableError,
     MissingTablesError,
     NewerDatabaseError,
@@ -63,13 +64,15 @@ WINDOW: Final = 2_000
 #: Why a run's move could not be committed when the reason is the database's
 #: or the engine's, not the run's: another process held the write lock (a
 #: SQLite file, a PostgreSQL table or row) past the wait, the database is
-#: read-only, unreachable, damaged or lost its tables, the engine closed.
+#: read-only, unreachable, damaged or lost its tables, a commit failed for a
+#: reason that may pass (a lost connection, a full disk), the engine closed.
 #: Every other run meets it too and nothing about the run changed since the
 #: plan, so applying stops with that error (the CLI: exit 1 with the store's
 #: advice, as every command gives it), not a report of runs "not moved now"
 #: (the CLI: the conflict exit code 3, "changed since the plan").
 NOT_THE_RUNS: Final[tuple[type[Exception], ...]] = (
     DatabaseLockedError,
+    DatabaseUnavailableError,
     ReadOnlyDatabaseError,
     DatabaseUnreachableError,
     CorruptDatabaseError,

@@ -20,7 +20,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 import msgspec
 from msgspec.structs import replace
 
-from wfc.runtime.errors import NewerRunStateError, StoreError
+from wfc.runtime.errors import DatabaseUnavailableError, NewerRunStateError, StoreError
 from wfc.runtime.store import rows as decode
 from wfc.runtime.store import user_tasks
 from wfc.runtime.store.base import (
@@ -477,6 +477,7 @@ class Store:
                 "; call again once that is fixed (a start() with the same run_id or a send_event() with the "
                 "same event_id never applies twice)"
             )
+            return DatabaseUnavailableError(self.location, message)
         return StoreError(self.location, message)
 
     # ---------------------------------------------------------------- reads

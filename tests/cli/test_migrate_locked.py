@@ -17,6 +17,7 @@ import asyncio
 import json
 import sqlite3
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -34,7 +35,8 @@ from test_cli_migrate_apply import migrated, park, stored, write_plan
 from typer.testing import Result
 
 from wfc.runtime import Engine
-from wfc.runtime.errors import DatabaseLockedError
+from wfc.runtime.errors import DatabaseLockedError, DatabaseUnavailableError
+from wfc.runtime.store import open_store
 
 #: The tables a migration writes (the engines' own registrations aside).
 TABLES = ("runs", "run_threads", "journal", "timers", "event_waits", "tasks", "user_tasks", "run_search")
@@ -179,6 +181,34 @@ def test_the_engine_raises_the_lock_error_rather_than_report_runs_not_moved(
     anyio.run(apply)
     after = snapshot(sqlite_db)
     assert after["runs"] != before["runs"]  # moved by the second call only
+    assert str(stored(sqlite_db.url, ["ord-a"])["ord-a"][0].version) == "1.1"
+
+
+def test_a_full_disk_stops_applying_with_its_own_error_and_leaves_the_runs(
+    wfc: Invoke, sqlite_db: Db, tmp_path: Path
+) -> None:
+    """A commit failed for a reason that may pass (here SQLite's own "database
+    or disk is full", raised inside the real transaction) is the database's,
+    not the run's: applying raises it, rather than report the run as changed
+    since the plan, and applies once the disk has room."""
+    from faults import Fault, FaultyStore
+
+    park(sqlite_db.url)
+    plan = write_plan(wfc, sqlite_db.url, tmp_path / "plan.json")
+    before = snapshot(sqlite_db)
+
+    async def apply() -> None:
+        store = FaultyStore(await open_store(sqlite_db.url, time.time()))
+        async with Engine.open(sqlite_db.url, serve=False, check_tasks=False, store=store) as engine:
+            store.fail(Fault.DISK_FULL)
+            with pytest.raises(DatabaseUnavailableError, match=r"database or disk is full.*call again"):
+                await engine.apply_migration(plan)
+            assert snapshot(sqlite_db) == before
+            store.clear()
+            report = await engine.apply_migration(plan)
+            assert report.complete and report.counts()["migrated"] == 1
+
+    anyio.run(apply)
     assert str(stored(sqlite_db.url, ["ord-a"])["ord-a"][0].version) == "1.1"
 
 

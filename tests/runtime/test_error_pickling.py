@@ -32,6 +32,7 @@ SAMPLES: list[BaseException] = [
     errors.MissingTablesError("/tmp/x.db", "tables are gone", ["runs", "journal"]),
     errors.DatabaseUrlError(URL, "bad port"),
     errors.DatabaseUnreachableError(URL, "no such host"),
+    errors.DatabaseUnavailableError(URL, "could not commit: the connection was lost"),
     errors.StaleRunError(["r1", "r2"]),
     errors.ConflictError("conflict"),
     errors.UnknownWorkflowError("checkout", "1.2", ["1.0", "1.1"]),

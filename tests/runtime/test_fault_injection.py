@@ -27,6 +27,7 @@ from rtspec import exit_, out, sleep, spec, task, wait
 
 from wfc.runtime import Engine, RunStatus, StoreError, TaskContext
 from wfc.runtime import task as wfc_task
+from wfc.runtime.errors import DatabaseUnavailableError
 from wfc.runtime.store import Store, open_store
 
 pytestmark = pytest.mark.anyio
@@ -352,7 +353,10 @@ async def test_sqlite_retries_a_full_disk_but_not_a_refused_value(sqlite_url: st
         assert store.is_transient(errors["full"])
         assert not store.is_transient(errors["refused"])  # the same data fails again
         assert not store.is_transient(errors["no-table"])
-        message = str(store.commit_failed(errors["full"]))
+        full = store.commit_failed(errors["full"])
+        assert isinstance(full, DatabaseUnavailableError)  # the database's trouble, and it may pass
+        assert type(store.commit_failed(errors["refused"])) is StoreError  # the data's: it fails again
+        message = str(full)
         assert message.startswith(f"cannot use database {store.location}: could not commit: database or disk is full")
         assert "free space on the disk" in message and "call again" in message
         assert "call again" not in str(store.commit_failed(errors["refused"]))
