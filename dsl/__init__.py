@@ -14,9 +14,11 @@ checkout_wf = Workflow("checkout", checkout)
 
 from wfc.dsl.errors import DslError
 from wfc.dsl.expressions import ExpressionError, parse_expression, parse_json_path
+from wfc.dsl.flow import IfChain
 from wfc.dsl.forms import Field, UserTaskForm
 from wfc.dsl.handles import Expression, NodeOutput, SpawnedThread, VariableHandle
-from wfc.dsl.thread import IfChain, ThreadStrategy, WorkflowThread
+from wfc.dsl.thread import WorkflowThread
+from wfc.dsl.threads import ThreadStrategy
 from wfc.dsl.user_tasks import UserTaskOutput
 from wfc.dsl.workflow import ENTRYPOINT_THREAD, Workflow
 from wfc.specs import Backoff, WfcError

@@ -1,4 +1,5 @@
-"""The handle ``wf.assign_user_task`` returns, and its durable timers.
+"""User tasks: ``wf.assign_user_task``, the handle it returns, and its
+durable timers.
 
 ``ut["field"]`` reads a field of the completed form like any node output
 (a field the form does not have is refused at that line). The timer methods
@@ -12,12 +13,81 @@ expressions are evaluated in the user task's thread.
 from __future__ import annotations
 
 import math
+from typing import Any
 
+from wfc.dsl.builder import CallGroup
+from wfc.dsl.checks import check_stored_name
 from wfc.dsl.errors import DslError
+from wfc.dsl.forms import UserTaskForm, form_difference
 from wfc.dsl.handles import Expression, NodeOutput, to_expression
-from wfc.dsl.recording import RecordedNode, RecordedTimer, Recording
+from wfc.dsl.recording import RecordedForm, RecordedNode, RecordedTimer, Recording
 from wfc.dsl.source import Source, caller_source
-from wfc.specs import FormDef, LiteralExpr, PathSegment, duration_problem, text_problem
+from wfc.specs import FormDef, LiteralExpr, PathSegment, UserTaskNode, duration_problem
+
+
+class UserTaskCalls(CallGroup):
+    """The call of ``WorkflowThread`` that gives a person work to do."""
+
+    def assign_user_task(
+        self,
+        form: UserTaskForm,
+        user: object = None,
+        group: object = None,
+        notes: object = None,
+    ) -> UserTaskOutput:
+        """Give a person work to do: wait until someone completes ``form``;
+        returns a handle to the completed form (``ut["field"]``).
+
+        Args:
+            form: The :class:`~wfc.dsl.UserTaskForm` to fill in.
+            user: Who it is assigned to: a string, a variable or an expression.
+            group: The group whose members may claim it (e.g. ``"support"``);
+                at least one of ``user`` and ``group``.
+            notes: What the person is asked to do, shown with the form.
+
+        Add deadlines with ``ut.reassign_after``, ``ut.release_to_group_after``,
+        ``ut.remind_after`` and ``ut.cancel_after``. A cancelled task fails the
+        node with ``USER_TASK_CANCELLED``:
+        ``wf.handle_error(ut, handler, error="USER_TASK_CANCELLED")``.
+        """
+        core = self._core
+        source = core.check_active("assign_user_task")
+        if not isinstance(form, UserTaskForm):
+            raise DslError(
+                f"assign_user_task() takes a UserTaskForm, got {form!r}: "
+                "form = UserTaskForm(\"update-card\", card_token=Field(str)); wf.assign_user_task(form, user=customer)",
+                str(source),
+            )
+        if user is None and group is None:
+            raise DslError(
+                f"assign_user_task({form.name!r}) needs user= or group= (or both), so someone can see the task: "
+                "wf.assign_user_task(form, user=customer, group=\"support\")",
+                str(source),
+            )
+        fields: dict[str, Any] = {
+            "form": form.name,
+            "user": None if user is None else assignee(user, "user", core.recording, source),
+            "group": None if group is None else assignee(group, "group", core.recording, source),
+            "notes": None if notes is None else assignee(notes, "notes", core.recording, source),
+            "timers": [],
+        }
+        _use_form(core.recording, form, source)
+        node = core.add_node(f"user-task-{form.name}", UserTaskNode, fields, source)
+        return UserTaskOutput(node, core.recording, form.definition)
+
+
+def _use_form(recording: Recording, form: UserTaskForm, source: Source) -> None:
+    known = recording.forms.get(form.name)
+    if known is None:
+        recording.forms[form.name] = RecordedForm(form.definition, form.source, source)
+    elif known.definition != form.definition:
+        difference = form_difference(known.definition, form.definition)
+        raise DslError(
+            f"form {form.name!r} (declared at {form.source}) differs from the form of the same name used at "
+            f"{known.first_use} (declared at {known.declared}): {difference}. "
+            "A workflow has one form per name: use the same UserTaskForm, or give this one another name",
+            str(source),
+        )
 
 
 class UserTaskOutput(NodeOutput):
@@ -84,9 +154,7 @@ class UserTaskOutput(NodeOutput):
                 "ut.remind_after(86400, \"send-reminder\", customer)",
                 str(source),
             )
-        problem = stored_text_problem(task_name)
-        if problem is not None:
-            raise DslError(f"the reminder task name cannot be stored: {problem}", str(source))
+        check_stored_name(task_name, "reminder task name", source)
         arguments = [to_expression(arg, self.recording) for arg in args]
         timer = RecordedTimer(after=after, action="remind", source=source, task=task_name, args=arguments)
         return self._add(timer, "remind_after")
@@ -131,18 +199,8 @@ def assignee(value: object, what: str, recording: Recording, source: Source) -> 
         )
     if what != "notes" and not value.strip():
         raise DslError(f"{what} is an empty string; leave it out (None) to assign by the other one", str(source))
-    problem = stored_text_problem(value)
-    if problem is not None:
-        raise DslError(f"the {what} cannot be stored: {problem}", str(source))
+    check_stored_name(value, what, source)
     return Expression(LiteralExpr(value=value), recording)
-
-
-def stored_text_problem(text: str) -> str | None:
-    """Why ``text`` cannot be stored in a text column, or ``None``."""
-    problem = text_problem(text)
-    if problem is None and "\x00" in text:
-        problem = "it contains a NUL character, which the database cannot store"
-    return problem
 
 
 def _seconds(value: object, verb: str, source: Source) -> float:

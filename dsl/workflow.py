@@ -6,10 +6,12 @@ import re
 from typing import TYPE_CHECKING
 
 from wfc.dsl.bodies import refuse_async
+from wfc.dsl.builder import ThreadBody
 from wfc.dsl.errors import DslError
 from wfc.dsl.recording import Recording
 from wfc.dsl.source import caller_source
-from wfc.dsl.thread import BODY_KINDS, ThreadBody, record_thread
+from wfc.dsl.thread import WorkflowThread
+from wfc.dsl.threads import BODY_KINDS, record_thread
 
 if TYPE_CHECKING:
     from wfc.specs import WorkflowSpec
@@ -54,7 +56,7 @@ class Workflow:
         recording = Recording(self.name)
         try:
             recording.entrypoint = record_thread(
-                recording, self.fn, ENTRYPOINT_THREAD, "entrypoint", None, self.source, {}
+                WorkflowThread, recording, self.fn, ENTRYPOINT_THREAD, "entrypoint", None, self.source, {}
             )
         finally:
             recording.finished = True

@@ -19,19 +19,18 @@ from typing import Any
 
 import pytest
 
+# The helper lives with the DSL tests; with --import-mode=importlib pytest does
+# not put that folder on sys.path itself.
+sys.path.insert(0, str(Path(__file__).parents[1] / "dsl"))
+
+from sourcemarks import mark_line, marks_in
+
 from wfc.compiler import CompileError, CompileWarning, Problem, WfcError, compile_workflow
 from wfc.dsl import Workflow, WorkflowThread
 from wfc.specs import dumps, loads
 
 THIS_FILE = os.path.realpath(__file__)
-_SOURCE = Path(__file__).read_text("utf-8").splitlines()
-
-
-def mark(name: str, lines: list[str] = _SOURCE) -> int:
-    """The line number of the unique line ending in ``# mark: <name>``."""
-    hits = [number for number, text in enumerate(lines, 1) if text.rstrip().endswith(f"# mark: {name}")]
-    assert len(hits) == 1, f"mark {name!r} found on lines {hits}"
-    return hits[0]
+mark = marks_in(__file__)
 
 
 def location(source: str) -> tuple[str, int]:
@@ -143,7 +142,7 @@ def test_one_compile_error_lists_every_problem_in_source_order(order_module: tup
         "duplicate", "undeclared", "str-vs-number", "float-to-int", "compensate-non-task", "output-elsewhere",
         "inputs", "inputs", "foreign-wait", "syntax", "unreachable",
     ]
-    assert [where for where, _ in got] == [(file, mark(f"mod-{m}", lines)) for m in expected_marks]
+    assert [where for where, _ in got] == [(file, mark_line(lines, f"mod-{m}")) for m in expected_marks]
     messages = [message for _, message in got]
     assert messages[0].startswith("variable 'order-id' is declared twice in thread 'main' (first at ")
     assert messages[1].startswith("unknown name 'amout'")
@@ -168,7 +167,7 @@ def test_compile_error_message_lists_the_problems(order_module: tuple[ModuleType
     assert first == "workflow 'order' is invalid for 11 reasons:"
     source = info.value.problems[0].source
     assert rest[0] == f"  - {source}: {info.value.problems[0].message}"
-    assert f"{source.rpartition(':')[0]}:{mark('mod-duplicate', lines)}" == source
+    assert f"{source.rpartition(':')[0]}:{mark_line(lines, 'mod-duplicate')}" == source
     # multi-line messages (carets) are indented under their problem
     caret_lines = [line for line in rest if line.strip().startswith("^")]
     assert caret_lines and all(line.startswith("      ") for line in caret_lines)

@@ -4,25 +4,25 @@ what loads would refuse is a CompileError at the user's file:line."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+# The helper lives with the DSL tests; with --import-mode=importlib pytest does
+# not put that folder on sys.path itself.
+sys.path.insert(0, str(Path(__file__).parents[1] / "dsl"))
+
+from sourcemarks import marks_in
+
 from wfc.compiler import CompileError, compile_workflow
 from wfc.dsl import DslError, Workflow, WorkflowThread
 from wfc.specs import MAX_EXPRESSION_DEPTH, dumps, loads
 
 THIS_FILE = os.path.realpath(__file__)
-_LINES = Path(__file__).read_text("utf-8").splitlines()
-
-
-def mark(name: str) -> int:
-    """The line number of the unique line ending in ``# mark: <name>``."""
-    hits = [number for number, text in enumerate(_LINES, 1) if text.rstrip().endswith(f"# mark: {name}")]
-    assert len(hits) == 1, f"mark {name!r} found on lines {hits}"
-    return hits[0]
+mark = marks_in(__file__)
 
 
 def compile_error(fn: Callable[[WorkflowThread], Any]) -> CompileError:
@@ -224,10 +224,10 @@ def test_an_item_var_the_format_refuses_is_a_dsl_error() -> None:
 def test_what_the_checks_miss_is_still_a_compile_error_at_the_node(monkeypatch: pytest.MonkeyPatch) -> None:
     """The last line of defence: validate() on the compiled spec."""
     import wfc.compiler.compile as compile_module
-    import wfc.dsl.thread as thread_module
+    import wfc.dsl.tasks as tasks_module
 
     monkeypatch.setattr(compile_module, "check_recording", lambda recording: [])
-    monkeypatch.setattr(thread_module, "_check_stored_name", lambda text, what, source: None)
+    monkeypatch.setattr(tasks_module, "check_stored_name", lambda text, what, source: None)
 
     def flow(wf: WorkflowThread) -> None:
         wf.execute("a\u0000b")  # mark: nul-task

@@ -5,6 +5,7 @@ the ``file:line`` of the call that caused it (the ``# mark: <name>`` line)."""
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -12,19 +13,23 @@ from typing import Any
 
 import pytest
 
+# The helper lives with the DSL tests; with --import-mode=importlib pytest does
+# not put that folder on sys.path itself.
+sys.path.insert(0, str(Path(__file__).parents[1] / "dsl"))
+
+from sourcemarks import marks_in
+
 from wfc.compiler import CompileError, CompileWarning, Problem, compile_workflow
 from wfc.dsl import Field, UserTaskForm, Workflow, WorkflowThread
 from wfc.specs import UserTaskNode, WorkflowSpec, dumps, loads
 
 THIS_FILE = os.path.realpath(__file__)
-_SOURCE = Path(__file__).read_text("utf-8").splitlines()
+mark = marks_in(__file__)
 APPROVE = UserTaskForm("approve", approved=Field(bool), comment=Field(str, required=False))
 
 
 def here(name: str) -> tuple[str, int]:
-    hits = [number for number, text in enumerate(_SOURCE, 1) if text.rstrip().endswith(f"# mark: {name}")]
-    assert len(hits) == 1, f"mark {name!r} found on lines {hits}"
-    return THIS_FILE, hits[0]
+    return THIS_FILE, mark(name)
 
 
 def location(source: str) -> tuple[str, int]:

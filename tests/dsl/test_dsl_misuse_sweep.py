@@ -8,24 +8,17 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+from sourcemarks import marks_in
 
 from wfc.compiler import CompileError
 from wfc.dsl import DslError, Field, UserTaskForm, Workflow, WorkflowThread
 from wfc.dsl.handles import Expression
 
 THIS_FILE = os.path.realpath(__file__)
-_SOURCE = Path(__file__).read_text("utf-8").splitlines()
-
-
-def mark(name: str) -> int:
-    """The line number of the unique line ending in ``# mark: <name>``."""
-    hits = [number for number, text in enumerate(_SOURCE, 1) if text.rstrip().endswith(f"# mark: {name}")]
-    assert len(hits) == 1, f"mark {name!r} found on lines {hits}"
-    return hits[0]
+mark = marks_in(__file__)
 
 
 def at(source: str | None, mark_name: str) -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from sourcemarks import marks_in
 
 from wfc.dsl import (
     DslError,
@@ -39,7 +39,7 @@ from wfc.specs import (
 )
 
 THIS_FILE = os.path.realpath(__file__)
-_SOURCE = Path(__file__).read_text("utf-8").splitlines()
+mark = marks_in(__file__)
 
 UPDATE_CARD = UserTaskForm(
     "update-card",
@@ -47,13 +47,6 @@ UPDATE_CARD = UserTaskForm(
     note=Field(str, required=False),
 )
 APPROVE = UserTaskForm("approve", approved=Field(bool), amount=Field(float), details=Field(dict, required=False))
-
-
-def mark(name: str) -> int:
-    """The line number of the unique line ending in ``# mark: <name>``."""
-    hits = [number for number, text in enumerate(_SOURCE, 1) if text.rstrip().endswith(f"# mark: {name}")]
-    assert len(hits) == 1, f"mark {name!r} found on lines {hits}"
-    return hits[0]
 
 
 def at(error: DslError, mark_name: str) -> None:
