@@ -7,17 +7,21 @@ from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
+from starlette.types import ASGIApp
 
 from wfc.runtime import Engine
 from wfc.server import _problems
 from wfc.server._access import AccessError, Tokens
 from wfc.server._dashboard import dashboard_routes
 from wfc.server._endpoints import ENDPOINTS
+from wfc.server._headers import SecurityHeaders
 from wfc.server._http import Dispatcher, Endpoint, json_response
 from wfc.server._openapi import openapi
+from wfc.server._paths import EncodedSlashes
 from wfc.server._types import MAX_BODY, PREFIX
 
 if TYPE_CHECKING:
@@ -53,12 +57,24 @@ def make_app(
         from wfc.server._metrics import PATH, metrics_endpoint
 
         routes.append(Route(PATH, metrics_endpoint(dispatcher, metrics), methods=["GET"], name="metrics"))
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_problem, Exception: _internal})
+    app = _App(
+        routes=routes,
+        middleware=[Middleware(EncodedSlashes)],
+        exception_handlers={HTTPException: _http_problem, Exception: _internal},
+    )
     # Starlette would answer /api/v1/runs/ with an empty redirect to an
     # absolute URL made from the Host header: an open redirect behind a proxy
     # that passes the header on. A 404 naming the path meant instead.
     app.router.redirect_slashes = False
     return app
+
+
+class _App(Starlette):
+    """Starlette with the security headers outside everything else, so that
+    the answers of its own error middleware (a 500) have them too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def _routes(prefix: str, endpoints: Iterable[Endpoint], dispatcher: Dispatcher) -> list[BaseRoute]:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from wfc.runtime import Engine
 from wfc.server import _problems
 from wfc.server._access import Tokens, host_name, is_loopback, origin_authority
+from wfc.server._paths import path_params
 from wfc.server._problems import ProblemError
 from wfc.server._types import MAX_BODY
 from wfc.specs.limits import MAX_JSON_DEPTH, repeated_key
@@ -99,7 +100,7 @@ class Dispatcher:
                     self._authorize(spec, request)
                 call = Call(
                     engine=self._engine,
-                    path=dict(request.path_params),
+                    path=path_params(request),
                     query=decode_query(request, spec.query),
                     body=await self._decode_body(request, spec.body),
                     traceparent=request.headers.get("traceparent"),

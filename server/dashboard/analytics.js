@@ -1,7 +1,7 @@
 // Per workflow over a window: runs started per minute, failure and
 // compensation rates, and p50/p95 time per step, drawn as SVG charts.
 import { api } from "./api.js";
-import { h, message, s } from "./dom.js";
+import { cut, h, message, s, show } from "./dom.js";
 
 const WINDOWS = [["15m", "15 minutes"], ["1h", "1 hour"], ["6h", "6 hours"], ["24h", "24 hours"], ["7d", "7 days"]];
 
@@ -33,7 +33,7 @@ function stepChart(steps, { width = 720 }) {
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": "Time per step: median and 95th percentile", class: "chart" });
   steps.forEach((step, i) => {
     const y = i * row + 4;
-    svg.append(s("text", { x: left - 8, y: y + 15, class: "tick end" }, step.node));
+    svg.append(s("text", { x: left - 8, y: y + 15, class: "tick end" }, s("title", {}, step.node), cut(step.node, 24)));
     svg.append(s("rect", { x: left, y: y + 2, width: scale(step.p95), height: 18, class: "bar p95" }));
     svg.append(s("rect", { x: left, y: y + 6, width: scale(step.p50), height: 10, class: "bar" }));
     svg.append(s("text", { x: left + scale(step.p95) + 6, y: y + 15, class: "tick" }, `${fmt(step.p50)} / ${fmt(step.p95)}`));
@@ -72,7 +72,7 @@ export async function analyticsView() {
       h("h2", { text: "Time per step: median (inner) and 95th percentile" }),
       stats.steps.length ? stepChart(stats.steps, {}) : message("info", "No task attempts in this window."),
       stats.steps.length ? h("table", {}, h("thead", {}, h("tr", {}, ...["Step", "Attempts", "Failed", "p50", "p95"].map((t) => h("th", { scope: "col", text: t })))),
-        h("tbody", {}, ...stats.steps.map((st) => h("tr", {}, h("td", { text: st.node }), h("td", { text: st.attempts }), h("td", { text: st.failed }),
+        h("tbody", {}, ...stats.steps.map((st) => h("tr", {}, h("td", {}, show(st.node)), h("td", { text: st.attempts }), h("td", { text: st.failed }),
           h("td", { text: fmt(st.p50) }), h("td", { text: fmt(st.p95) }))))) : null);
   }
   workflow.addEventListener("change", render);

@@ -10,6 +10,19 @@ export class ApiError extends Error {
   }
 }
 
+// An id as one segment of an API path, percent-encoded ("/", "?", "#", "%"
+// and spaces included). "." and ".." cannot be one: every URL parser takes
+// them, escaped or not, for this folder and the parent folder, and the
+// request would go to another endpoint. Such an id is refused, saying so.
+export function seg(id) {
+  const text = String(id);
+  if (text === "." || text === "..") {
+    throw new Error(`the id "${text}" cannot be part of a URL path (URLs read it as a folder), so the dashboard `
+      + `cannot ask the API for it; use the CLI, e.g. wfc runs show -- "${text}"`);
+  }
+  return encodeURIComponent(text);
+}
+
 function token() { return sessionStorage.getItem("wfc-token"); }
 
 function askForToken(reason) {

@@ -1,7 +1,7 @@
 // One run: what went wrong (or what it waits for) first, then its graph with a
 // thread switcher, actions, variables and the journal.
-import { api } from "./api.js";
-import { h, message, statusBadge, when } from "./dom.js";
+import { api, seg } from "./api.js";
+import { h, href, json, message, show, statusBadge, when } from "./dom.js";
 import { drawThread, STATES } from "./graph.js";
 import { onPush } from "./live.js";
 import { drawTimeline } from "./timeline.js";
@@ -9,9 +9,9 @@ import { drawTimeline } from "./timeline.js";
 const FINISHED = new Set(["COMPLETED", "FAILED", "COMPENSATED", "CANCELLED"]);
 
 export async function runView(runId) {
-  const path = `/runs/${encodeURIComponent(runId)}`;
+  const path = `/runs/${seg(runId)}`;
   let run = await api(path);
-  const layouts = await api(`/specs/${encodeURIComponent(run.workflow)}/${run.version}/layout`);
+  const layouts = await api(`/specs/${seg(run.workflow)}/${seg(run.version)}/layout`);
   let thread = 0;
   let openTasks = [];
   const journalFilter = { kind: "", node: "", thread: "" };
@@ -28,20 +28,20 @@ export async function runView(runId) {
 
   function summary() {
     const parts = [h("h1", {}, "Run ", h("code", { text: run.id }), " ", statusBadge(run.status))];
-    parts.push(h("p.muted", {}, h("a", { href: `#/specs/${encodeURIComponent(run.workflow)}/${run.version}` }, `${run.workflow} ${run.version}`),
+    parts.push(h("p.muted", {}, h("a", { href: href("specs", run.workflow, run.version) }, `${run.workflow} ${run.version}`),
       ` · started ${when(run.created_at)} · updated ${when(run.updated_at)}`));
     if (run.failure) {
       parts.push(h("div.failure", { role: "alert" }, h("strong", { text: `Failed at ${run.failure.node} (${run.failure.thread}): ` }),
-        `${run.failure.name}: ${run.failure.message}`));
+        show(`${run.failure.name}: ${run.failure.message}`)));
     }
     if (run.needs_attention) parts.push(message("error", "Its compensation failed after every retry: someone must look at it."));
-    if (run.compensation) parts.push(h("p", {}, "Compensation: ", JSON.stringify(run.compensation)));
+    if (run.compensation) parts.push(h("p", {}, "Compensation: ", show(json(run.compensation))));
     // An open user task is said once, as a link to its page, not also as the thread's wait.
     const waits = (run.waiting_on || []).filter((w) => !openTasks.some((t) => w.includes(t.id)));
     if (!FINISHED.has(run.status) && (waits.length || openTasks.length)) {
-      parts.push(h("div.waiting", {}, h("strong", { text: "Waiting for: " }), waits.join(", "),
+      parts.push(h("div.waiting", {}, h("strong", { text: "Waiting for: " }), show(waits.join(", ")),
         openTasks.length ? h("ul.open-tasks", { "aria-label": "Open user tasks" }, ...openTasks.map((t) => h("li", {},
-          "a person: ", h("a", { href: `#/tasks/${encodeURIComponent(t.id)}` }, `user task ${t.form.name}`),
+          "a person: ", h("a", { href: href("tasks", t.id) }, `user task ${t.form.name}`),
           ` (${t.status.toLowerCase()}${t.user ? `, assigned to ${t.user}` : ""}${t.group ? `, group ${t.group}` : ""})`,
           ` at ${t.node}`))) : null));
     }
@@ -76,17 +76,17 @@ export async function runView(runId) {
 
   function drawVariables() {
     variables.replaceChildren(...Object.entries(run.variables).flatMap(([name, value]) => [
-      h("dt", { text: name }), h("dd", {}, h("code", { text: JSON.stringify(value) }))]));
+      h("dt", { text: name }), h("dd", {}, h("code", {}, show(json(value))))]));
   }
 
   async function loadJournal(after = 0) {
     const page = await api(`${path}/history`, { query: { after, limit: 200, kind: journalFilter.kind, node: journalFilter.node,
       thread: journalFilter.thread } });
     const rows = page.entries.map((e) => h("tr", {},
-      h("td", { text: e.seq }), h("td", { text: when(e.timestamp) }), h("td", { text: `#${e.thread} ${e.thread_name}` }),
-      h("td", { text: e.node || "" }), h("td", {}, h("code", { text: e.kind })), h("td", { text: e.attempt ?? "" }),
-      h("td", {}, h("code.detail", { text: JSON.stringify(e.detail) }),
-        e.detail && e.detail.user_task ? [" ", h("a", { href: `#/tasks/${encodeURIComponent(e.detail.user_task)}` }, "task")] : null)));
+      h("td", { text: e.seq }), h("td", { text: when(e.timestamp) }), h("td", {}, show(`#${e.thread} ${e.thread_name}`)),
+      h("td", {}, show(e.node || "")), h("td", {}, h("code", { text: e.kind })), h("td", { text: e.attempt ?? "" }),
+      h("td", {}, h("code.detail", {}, show(json(e.detail))),
+        e.detail && e.detail.user_task ? [" ", h("a", { href: href("tasks", e.detail.user_task) }, "task")] : null)));
     if (after === 0) journalBody.replaceChildren(...rows); else journalBody.append(...rows);
     journalMore.replaceChildren(page.next_after ? h("button", { type: "button", onclick: () => loadJournal(page.next_after) }, "More") : "");
   }
@@ -175,6 +175,6 @@ export async function runView(runId) {
       h("table.journal", {}, h("thead", {}, h("tr", {}, ...["#", "At", "Thread", "Node", "Kind", "Attempt", "Detail"].map((t) => h("th", { scope: "col", text: t })))),
         journalBody), journalMore));
   await refresh();
-  const stop = onPush((push) => { if (push.more || runId in push.runs) refresh(); });
+  const stop = onPush((push) => { if (push.more || Object.hasOwn(push.runs || {}, runId)) refresh(); });
   return { element, stop };
 }

@@ -1,6 +1,6 @@
 // Runs and dead letters: counts, filters, keyset pages and bulk actions.
-import { api } from "./api.js";
-import { h, message, statusBadge, when } from "./dom.js";
+import { api, seg } from "./api.js";
+import { h, href, message, show, statusBadge, when } from "./dom.js";
 import { onPush } from "./live.js";
 
 const STATUSES = ["RUNNING", "HALTED", "COMPLETED", "FAILED", "COMPENSATED", "CANCELLED"];
@@ -74,7 +74,7 @@ export async function runsView({ deadLetters = false }) {
   async function load() {
     if (filters.search) {
       try {
-        const run = await api(`/runs/${encodeURIComponent(filters.search)}`);
+        const run = await api(`/runs/${seg(filters.search)}`);
         return { runs: [run], next_cursor: null };
       } catch (error) {
         if (error.status === 404) return { runs: [], next_cursor: null };
@@ -107,19 +107,19 @@ export async function runsView({ deadLetters = false }) {
       onchange: (e) => (e.target.checked ? selected.add(run.id) : selected.delete(run.id)) });
     return h("tr", {},
       h("td", {}, box),
-      h("td", {}, h("a", { href: `#/runs/${encodeURIComponent(run.id)}` }, run.id)),
-      h("td", {}, run.workflow, " ", h("span.muted", { text: run.version })),
+      h("td", {}, h("a", { href: href("runs", run.id) }, show(run.id))),
+      h("td", {}, show(run.workflow), " ", h("span.muted", { text: run.version })),
       h("td", {}, statusBadge(run.status), run.needs_attention ? h("span.badge.s-failed", { text: "compensation failed" }) : null),
-      h("td", { text: run.stuck && run.stuck.length ? `stuck: ${run.stuck.map((r) => r.message).join("; ")}`
-        : run.failure ? `${run.failure.name}: ${run.failure.message}` : (run.waiting_on || []).join(", ") || run.node || "" }),
+      h("td", {}, show(run.stuck && run.stuck.length ? `stuck: ${run.stuck.map((r) => r.message).join("; ")}`
+        : run.failure ? `${run.failure.name}: ${run.failure.message}` : (run.waiting_on || []).join(", ") || run.node || "", 500)),
       h("td", { text: when(run.created_at) }),
       h("td", { text: when(run.updated_at) }));
   }
 
   async function act(verb) {
     if (!selected.size) { notice.replaceChildren(message("info", "Select runs first.")); return; }
-    const results = await Promise.allSettled([...selected].map((id) =>
-      api(`/runs/${encodeURIComponent(id)}/${verb}`, { method: "POST", body: verb === "cancel" ? { reason: "bulk cancel from the dashboard" } : {} })));
+    const results = await Promise.allSettled([...selected].map(async (id) =>
+      api(`/runs/${seg(id)}/${verb}`, { method: "POST", body: verb === "cancel" ? { reason: "bulk cancel from the dashboard" } : {} })));
     const failed = results.map((r, i) => [r, [...selected][i]]).filter(([r]) => r.status === "rejected");
     notice.replaceChildren(message(failed.length ? "error" : "info",
       `${verb}: ${results.length - failed.length} of ${results.length} done.` +

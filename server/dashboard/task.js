@@ -1,8 +1,8 @@
 // One user task: its notes, its form drawn from the definition, what can be
 // done to it (claim, release, reassign, complete, cancel) and its audit
 // trail (the journal entries naming it).
-import { api } from "./api.js";
-import { h, message, statusBadge, when } from "./dom.js";
+import { api, seg } from "./api.js";
+import { h, href, json, message, show, statusBadge, when } from "./dom.js";
 import { taskForm } from "./form.js";
 import { onPush } from "./live.js";
 import { me } from "./me.js";
@@ -11,7 +11,7 @@ const OPEN = new Set(["UNASSIGNED", "ASSIGNED"]);
 
 function describe(entry) {
   const { user_task: _, by, ...rest } = entry.detail || {};
-  return Object.entries(rest).map(([name, value]) => `${name}: ${typeof value === "string" ? value : JSON.stringify(value)}`).join(", ");
+  return Object.entries(rest).map(([name, value]) => `${name}: ${typeof value === "string" ? value : json(value)}`).join(", ");
 }
 
 function who(entry) {
@@ -21,7 +21,7 @@ function who(entry) {
 }
 
 export async function taskView(taskId) {
-  const path = `/user-tasks/${encodeURIComponent(taskId)}`;
+  const path = `/user-tasks/${seg(taskId)}`;
   let task = await api(path);
   const form = taskForm(task.form);
   const headline = h("div.headline");
@@ -56,14 +56,14 @@ export async function taskView(taskId) {
     const mine = me().user;
     headline.replaceChildren(
       h("h1", {}, "Task ", h("code", { text: task.form.name }), " ", statusBadge(task.status)),
-      h("p.muted", {}, h("a", { href: `#/runs/${encodeURIComponent(task.run_id)}` }, `Run ${task.run_id}`),
+      h("p.muted", {}, h("a", { href: href("runs", task.run_id) }, "Run ", show(task.run_id)),
         ` · ${task.workflow} ${task.version} · node ${task.node} · thread #${task.thread}${threadName()} · created ${when(task.created_at)}`,
         ` · updated ${when(task.updated_at)}`),
       h("dl.facts", {},
         h("dt", { text: "Assignee" }), h("dd", { text: task.user ? `${task.user}${task.user === mine ? " (you)" : ""}` : OPEN.has(task.status) ? "nobody yet" : "nobody" }),
         h("dt", { text: "Group" }), h("dd", { text: task.group || "—" }),
         task.completed_by ? [h("dt", { text: "Completed by" }), h("dd", { text: task.completed_by })] : null),
-      task.notes ? h("div.notes", { role: "note", "aria-label": "Notes" }, task.notes) : null);
+      task.notes ? h("div.notes", { role: "note", "aria-label": "Notes" }, show(task.notes)) : null);
   }
 
   let drawn = null;
@@ -103,7 +103,7 @@ export async function taskView(taskId) {
       completion.replaceChildren(h("h2", { id: "form-title", text: "Submitted values" }),
         h("dl.variables", {}, ...task.form.fields.flatMap((f) => [
           h("dt", { text: f.display_name || f.name }),
-          h("dd", {}, h("code", { text: JSON.stringify((task.values || {})[f.name] ?? null) }))])));
+          h("dd", {}, h("code", {}, show(json((task.values || {})[f.name] ?? null))))])));
       return;
     }
     if (!OPEN.has(task.status)) { completion.replaceChildren(); return; }
@@ -126,8 +126,8 @@ export async function taskView(taskId) {
     audit.replaceChildren(...(task.audit || []).map((entry) => h("tr", {},
       h("td", { text: when(entry.timestamp) }),
       h("td", {}, h("code", { text: entry.kind })),
-      h("td", { text: who(entry) }),
-      h("td", { text: describe(entry) }))));
+      h("td", {}, show(who(entry))),
+      h("td", {}, show(describe(entry))))));
     if (!(task.audit || []).length) audit.append(h("tr", {}, h("td", { colspan: 4, text: "Nothing recorded yet." })));
   }
 
@@ -147,7 +147,7 @@ export async function taskView(taskId) {
         audit)));
   summary(); drawActions(); drawCompletion(); drawAudit();
   const stop = onPush((push) => {
-    if (push.more || (push.user_tasks || []).includes(taskId) || task.run_id in (push.runs || {})) refresh();
+    if (push.more || (push.user_tasks || []).includes(taskId) || Object.hasOwn(push.runs || {}, task.run_id)) refresh();
   });
   return { element, stop };
 }

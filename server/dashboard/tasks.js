@@ -1,8 +1,8 @@
 // The inbox of user tasks: "Mine" (assigned to me), "My groups" (offered
 // to a group I am in, for anyone of it to claim) and "All open". Who I am
 // is remembered in this browser (me.js).
-import { api } from "./api.js";
-import { age, h, message, statusBadge, when } from "./dom.js";
+import { api, seg } from "./api.js";
+import { age, h, href, message, show, statusBadge, when } from "./dom.js";
 import { onPush } from "./live.js";
 import { me, whoAmI } from "./me.js";
 
@@ -106,12 +106,12 @@ export async function tasksView() {
   function row(task) {
     const claimable = task.status === "UNASSIGNED" && me().user;
     return h("tr", { "data-task": task.id },
-      h("td", {}, h("a", { href: `#/tasks/${encodeURIComponent(task.id)}` }, task.form.name)),
+      h("td", {}, h("a", { href: href("tasks", task.id) }, show(task.form.name))),
       h("td", {}, task.workflow, " ", h("span.muted", { text: task.version }), " · ",
-        h("a", { href: `#/runs/${encodeURIComponent(task.run_id)}`, "aria-label": `Run ${task.run_id}` }, task.run_id)),
+        h("a", { href: href("runs", task.run_id), "aria-label": `Run ${task.run_id}` }, show(task.run_id))),
       h("td", {}, statusBadge(task.status)),
-      h("td", { text: task.user || "—" }),
-      h("td", { text: task.group || "—" }),
+      h("td", {}, show(task.user || "—")),
+      h("td", {}, show(task.group || "—")),
       h("td", {}, h("time", { datetime: task.created_at, title: when(task.created_at) }, age(task.created_at))),
       h("td", {}, claimable ? h("button", { type: "button", "aria-label": `Claim ${task.form.name} of ${task.run_id}`,
         onclick: () => claim(task) }, "Claim") : null));
@@ -119,7 +119,7 @@ export async function tasksView() {
 
   async function claim(task) {
     try {
-      await api(`/user-tasks/${encodeURIComponent(task.id)}/claim`, { method: "POST", body: { user: me().user } });
+      await api(`/user-tasks/${seg(task.id)}/claim`, { method: "POST", body: { user: me().user } });
       notice.replaceChildren(message("info", `Claimed ${task.form.name} of ${task.run_id}: it is in "Mine" now.`));
     } catch (error) {
       notice.replaceChildren(message("error", `${task.form.name} of ${task.run_id}: ${error.message}`));

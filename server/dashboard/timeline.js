@@ -1,9 +1,11 @@
 // A run's timeline: one row per span of its trace (attempts, waits, sleeps,
 // threads, compensations), a bar from its start to its end; retries are rows
 // of their own, marked with their attempt.
-import { h, s } from "./dom.js";
+import { cut, h, s } from "./dom.js";
 
 const ROW = 22, LABEL = 260, WIDTH = 1000;
+// Characters of a row's label that fit left of the bars (12 px monospace).
+const LABEL_CHARS = 34;
 
 function colour(bar) {
   const waiting = bar.kind === "wait" || bar.kind === "sleep" || bar.kind === "user_task";
@@ -35,7 +37,7 @@ export function drawTimeline(timeline) {
     const y = i * ROW + 4;
     const attempt = bar.attempt && (bar.kind === "task" || bar.kind === "compensate") ? ` #${bar.attempt}` : "";
     const text = `${"  ".repeat(depth.get(bar.id))}${bar.kind} ${bar.kind === bar.label ? "" : bar.label}${attempt}`;
-    svg.append(s("text", { x: 4, y: y + 14, class: "row-label" }, text));
+    svg.append(s("text", { x: 4, y: y + 14, class: "row-label" }, s("title", {}, text.trim()), cut(text, LABEL_CHARS)));
     const rect = s("rect", { x: x(bar.start), y: y + 3, width: Math.max(2, x(bar.end) - x(bar.start)), height: ROW - 8, rx: 3,
       class: `bar ${colour(bar)}`, "data-kind": bar.kind, "data-outcome": bar.outcome || "", "data-attempt": bar.attempt || "" });
     rect.append(s("title", {}, `${bar.kind} ${bar.label}${attempt}: ${seconds(bar.end - bar.start)}` +

@@ -1,6 +1,6 @@
 // Engines and workers on the database: tasks, heartbeats and the leases they hold.
 import { api } from "./api.js";
-import { h, message, when } from "./dom.js";
+import { h, message, show, when } from "./dom.js";
 
 export async function workersView() {
   const body = h("tbody");
@@ -23,7 +23,7 @@ export async function workersView() {
       h("td", {}, h(`span.badge.${w.alive ? "s-completed" : "s-failed"}`, { text: w.alive ? "alive" : "gone" })),
       h("td", { text: `${Math.max(0, Math.round((now - Date.parse(w.heartbeat_at)) / 1000))} s ago` }),
       h("td", { text: when(w.started_at) }),
-      h("td", { text: w.tasks.join(", ") || "—" }),
+      h("td", {}, show(w.tasks.join(", ") || "—")),
       h("td", { text: w.leases }),
       h("td", { text: w.oldest_lease ? when(w.oldest_lease) : "—" }))));
     if (!workers.length) body.append(h("tr", {}, h("td", { colspan: 8, text: "No engine is registered: nothing runs tasks now." })));
