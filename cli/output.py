@@ -12,6 +12,7 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING, Any, Final
 
+from wfc.cli import visible
 from wfc.specs.errors import WfcError
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ def stdout(*, gone_fails: bool = False) -> Console:
     unless ``gone_fails`` (see :func:`echo`)."""
     from rich.console import Console
 
+    visible.install()
     return _sized(Console(file=_STREAM if gone_fails else _STDOUT, highlight=False))
 
 
@@ -42,6 +44,7 @@ def stderr() -> Console:
     """A console writing diagnostics to standard error."""
     from rich.console import Console
 
+    visible.install()
     return _sized(Console(stderr=True, highlight=False))
 
 
