@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from wfc.runtime._arguments import check_key, check_name, check_person, check_text, check_workflow
+from wfc.runtime._arguments import NAME_RULE, check_key, check_name, check_person, check_text, check_workflow
 from wfc.runtime.errors import (
     RunInputsConflictError,
     RunStateError,
@@ -45,6 +45,9 @@ if TYPE_CHECKING:
     from wfc.runtime.store import UserTaskRecord
 
 _CANONICAL = msgspec.json.Encoder(order="sorted")
+#: Run ids a URL path cannot hold: browsers resolve them (even percent-encoded) as
+#: "this folder" and "the folder above".
+_DOT_SEGMENTS: Final = frozenset({".", ".."})
 _ACTIONS: Final = {Cancel: "cancel", Halt: "halt", Resume: "resume", Retry: "retry"}
 #: What each user task input does, for messages.
 USER_TASK_ACTIONS: Final[dict[type[UserTaskInput], str]] = {
@@ -77,6 +80,12 @@ def check_start_args(workflow: object, inputs: object, run_id: object) -> None:
     """
     if run_id is not None:
         check_name(run_id, "run_id")
+        if run_id in _DOT_SEGMENTS:
+            raise UsageError(
+                f"run_id {run_id!r} is not allowed: no URL can name it (a browser, and most HTTP clients, take "
+                f"it for a folder of the path: the dashboard and GET /api/v1/runs/{{id}} could never reach the "
+                f"run); {NAME_RULE}"
+            )
     check_workflow(workflow)
     if inputs is not None and not isinstance(inputs, Mapping):
         raise UsageError(f"inputs must be a mapping of variable name to value, got {type(inputs).__name__}")
