@@ -190,19 +190,32 @@ def run_async(function: Callable[[], Awaitable[T]]) -> T:
     An exception that reaches us inside a task group's exception group (a
     ``SystemExit`` from a closed stdout pipe, a failure of the engine's own
     loop) is re-raised as itself when it is the only one, so that it is
-    reported like any other.
+    reported like any other. Ctrl-C (and SIGTERM) cancels the coroutine,
+    after cutting short what the database keeps it waiting for, and a
+    database error that this caused ends it as the interrupt does, with
+    ``KeyboardInterrupt`` (see :mod:`wfc.cli.interrupting`).
     """
     import anyio
 
+    from wfc.cli.interrupting import Interrupt, cutting_database_waits
+
+    interrupt = Interrupt()
+
     async def main() -> T:
-        return await function()
+        with cutting_database_waits(interrupt):
+            return await function()
 
     try:
-        return anyio.run(main)
-    except BaseExceptionGroup as group:
-        leaves = list(_leaves(group))
-        if len(leaves) == 1:
-            raise leaves[0] from None
+        try:
+            return anyio.run(main)
+        except BaseExceptionGroup as group:
+            leaves = list(_leaves(group))
+            if len(leaves) == 1:
+                raise leaves[0] from None
+            raise
+    except Exception as exc:
+        if interrupt.caused(exc):
+            raise KeyboardInterrupt from None
         raise
 
 

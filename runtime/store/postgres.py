@@ -23,16 +23,29 @@ Coordination is PostgreSQL's own, no home-made consensus:
 The write path of a transaction is a few round trips: ``BEGIN``, the locked
 read of the runs, every queued write in one statement (data-modifying CTEs
 over ``unnest`` arrays), ``COMMIT``.
+
+A statement may wait up to the lock wait (``lock_timeout``) for a lock another
+session holds. Nothing holds a cancellation off for that long: a statement
+cancelled before ``COMMIT`` is cancelled on the server too (asyncpg sends a
+cancel request) and its transaction rolled back, and :func:`interrupt_statements`
+(Ctrl-C or SIGTERM in the command line) has the server cancel every
+statement the process's stores are waiting for, so the transactions fail
+with nothing written and the engine closes at once. A ``COMMIT`` is never
+abandoned halfway: cancelled, the server is asked to cancel it and its
+answer is awaited, so it is known either committed or rolled back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import re
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, ClassVar, Final
+from types import TracebackType
+from typing import Any, ClassVar, Final, TypeVar
 
 import anyio
 import msgspec
@@ -60,6 +73,32 @@ _WRITERS: Final = 2
 """Writer connections: one for the transaction being built, one for the
 commit of the transaction before, still on its way (pipelined)."""
 _MARK: Final = re.compile(r"\?")
+#: Seconds a statement begun after :func:`interrupt_statements` may wait (for
+#: a lock another session holds) before it is cancelled too: what a closing
+#: engine still writes (its leases given back) goes through, a wait does not.
+_HURRY: Final = 0.5
+#: Seconds to reach the server to cancel statements; past them a statement
+#: not yet at ``COMMIT`` is cut off with its connection instead.
+_CANCEL_WAIT: Final = 3.0
+_CANCEL: Final = "SELECT pg_cancel_backend(pid) FROM unnest($1::int4[]) AS pid"
+_T = TypeVar("_T")
+log = logging.getLogger("wfc.runtime")
+_OPEN: weakref.WeakSet[PostgresDialect] = weakref.WeakSet()
+"""Every PostgreSQL store open in this process, for :func:`interrupt_statements`."""
+
+
+def interrupt_statements() -> None:
+    """Cut short what every PostgreSQL store open in this process waits for
+    (call it on the event loop's thread): the server cancels each statement
+    running now, and any begun later that takes longer than half a second, so a
+    statement waiting for a lock another session holds fails at once
+    instead of at the end of the lock wait. A transaction hit by it is
+    rolled back, nothing of it written; a ``COMMIT`` hit by it either
+    committed or rolled back, and its caller told which. The command line
+    calls it on Ctrl-C and SIGTERM, before the command is cancelled: the
+    engine closing then need not wait for its commit loop."""
+    for dialect in list(_OPEN):
+        dialect.interrupt()
 
 
 @functools.lru_cache(maxsize=512)
@@ -165,24 +204,28 @@ class _PgConnection(Connection):
 
     async def _begin(self) -> Any:
         if not self._begun:
-            await self.raw.execute("BEGIN READ ONLY" if self._dialect.read_only else "BEGIN")
+            with _Running(self._dialect, self.raw):
+                await self.raw.execute("BEGIN READ ONLY" if self._dialect.read_only else "BEGIN")
             self._begun = True
         return self.raw
 
     async def fetch_many(self, statements: Sequence[Statement]) -> list[list[Row]]:
         conn = await self._begin()
-        return [await conn.fetch(numbered(statement), *params) for statement, params in statements]
+        with _Running(self._dialect, conn):
+            return [await conn.fetch(numbered(statement), *params) for statement, params in statements]
 
     async def drop_waits(self, unwaited: Sequence[Unwait]) -> None:
         conn = await self._begin()
-        await conn.execute(sql.DROP_WAITS, *sql.unwait_arguments(unwaited))
+        with _Running(self._dialect, conn):
+            await conn.execute(sql.DROP_WAITS, *sql.unwait_arguments(unwaited))
 
     async def lock_key(self, event: str, correlation: str) -> None:
         # Waits and sends of one (event, correlation) take turns: each sees
         # what the other committed, so neither misses the other.
         conn = await self._begin()
         key = f"{self._dialect.target.schema}\x1f{event}\x1f{correlation}"
-        await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, key)
+        with _Running(self._dialect, conn):
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, key)
 
     async def commit(self) -> None:
         """Flush the batch and the queued waits in one statement, and
@@ -204,14 +247,42 @@ class _PgConnection(Connection):
         if batch or self.unwaited:
             arguments = sql.flush_arguments(batch, self.unwaited)
             self.unwaited = []
-            updated = await self.raw.fetchval(sql.FLUSH, *arguments)
+            # Cancelled here (it may wait for another session's lock), the
+            # statement is cancelled on the server and nothing is committed.
+            with _Running(self._dialect, self.raw):
+                updated = await self.raw.fetchval(sql.FLUSH, *arguments)
             expected = [r.id for r in batch.runs.values() if r.expected_version is not None]
             if len(updated) != len(expected):
                 stale = sorted(set(expected) - set(updated))
                 raise StaleRunError(stale or expected)
-        await self.raw.execute("COMMIT")
+        await self._commit_statement()
         self._begun = False
         self._dialect.announce(batch)
+
+    async def _commit_statement(self) -> None:
+        """Send ``COMMIT`` and wait for its answer, even when cancelled
+        meanwhile: a cancelled ``COMMIT`` is never abandoned halfway, with
+        the caller left not knowing whether it went through. It may wait for
+        another session's lock (the deferred checks of foreign keys), so
+        rather than hold the cancellation off for the lock wait, the server
+        is asked to cancel it; its answer then tells which it was. Committed
+        (the cancel came too late), the cancellation is raised all the same,
+        the batch announced first; rolled back, the cancellation too, with
+        nothing written."""
+        with _Running(self._dialect, self.raw, commit=True):
+            answer = asyncio.ensure_future(self.raw.execute("COMMIT"))
+            try:
+                await asyncio.shield(answer)
+                return
+            except asyncio.CancelledError:
+                if not answer.done():
+                    self._dialect.cancel([self.raw])
+                    with anyio.CancelScope(shield=True):
+                        await asyncio.wait([answer])
+                if not answer.cancelled() and answer.exception() is None:
+                    self._begun = False
+                    self._dialect.announce(self.batch)
+                raise
 
     async def rollback(self) -> None:
         """Undo the transaction, if it began."""
@@ -250,6 +321,10 @@ class PostgresDialect(Dialect):
         self._pool = pool
         self._session = session
         self._lock = anyio.Lock()
+        self._running: dict[Any, bool] = {}
+        """Connections with a statement on its way, each with whether it is a ``COMMIT``."""
+        self._interrupted = False
+        self._cancels: set[asyncio.Task[None]] = set()
         self._registration: tuple[str, str, int] | None = None
         self._engine_tasks = "[]"
         self._conflicts: tuple[type[Exception], ...] = (
@@ -283,10 +358,16 @@ class PostgresDialect(Dialect):
                 f"another session held a lock wfc needs for more than {target.lock_timeout:g} s; let it finish "
                 f"or stop it",
             ),
+            (
+                asyncpg.QueryCanceledError,
+                "the statement was cancelled: this process was interrupted (Ctrl-C or SIGTERM), or another "
+                "session cancelled it; nothing of its transaction was written",
+            ),
             (asyncpg.DiskFullError, "the server's disk is full; free space on the PostgreSQL server"),
             (asyncpg.PostgresSystemError, "the server reported an I/O error; check the server's disk and its log"),
             (self._lost, "the connection to the server was lost; check that the PostgreSQL server is up and reachable"),
         )
+        _OPEN.add(self)
 
     def any_of(self, column: str, values: Sequence[Any]) -> Statement:
         return f"{column} = ANY(?::text[])", [list(values)]
@@ -308,8 +389,9 @@ class PostgresDialect(Dialect):
             tx = _PgConnection(await self._take_writer(), self)
             try:
                 yield tx
-                with anyio.CancelScope(shield=True):
-                    await tx.commit()
+                # Not shielded: a flush waiting for another session's lock
+                # is cancelled, and rolled back; a COMMIT sees itself through.
+                await tx.commit()
             except BaseException as exc:
                 try:
                     await self._failed(tx, exc)
@@ -329,6 +411,53 @@ class PostgresDialect(Dialect):
             raise
         finally:
             self._give_back(tx.raw)
+
+    # ---------------------------------------------------------------- interrupting
+
+    def interrupt(self) -> None:
+        """Have the server cancel the statements on their way now, and those
+        begun from now on that take longer than :data:`_HURRY` (see
+        :func:`interrupt_statements`)."""
+        self._interrupted = True
+        self.cancel(list(self._running))
+
+    def cancel(self, connections: Sequence[Any]) -> None:
+        """Ask the server to cancel the statement each of ``connections`` is
+        running (in a task of its own: this returns at once). The statement
+        then fails with ``QueryCanceledError``, its transaction rolled back,
+        and the connection stays usable; a cancel coming after the statement
+        ended is ignored by the server, or cuts the next one short."""
+        pids = sorted({conn.get_server_pid() for conn in connections if not conn.is_closed()})
+        if not pids:
+            return
+        task = asyncio.get_running_loop().create_task(self._cancel_on_server(pids, list(connections)))
+        self._cancels.add(task)
+        task.add_done_callback(self._cancels.discard)
+
+    async def _cancel_on_server(self, pids: list[int], connections: list[Any]) -> None:
+        # pg_cancel_backend from a connection of its own: every other one
+        # may be waiting. A role may cancel the statements of its own sessions.
+        try:
+            with anyio.fail_after(_CANCEL_WAIT):
+                conn = await connect(self.target, search_path=False, explain=False)
+                try:
+                    await conn.execute(_CANCEL, pids)
+                finally:
+                    await conn.close()  # cut off (aborted) if it does not close in time
+        except Exception as exc:
+            # The server is out of reach: a statement before COMMIT is cut off
+            # with its connection, which rolls its transaction back. A COMMIT
+            # is left to end, so that whether it went through is known.
+            log.debug("could not cancel the statements of %s: %s", self.location, exc)
+            for conn in connections:
+                if self._running.get(conn) is False:
+                    conn.terminate()
+
+    async def _pooled(self, call: Callable[[Any], Awaitable[_T]]) -> _T:
+        """``call(connection)``, with a connection of the pool, as one statement."""
+        async with self._pool.acquire() as conn:
+            with _Running(self, conn):
+                return await call(conn)
 
     async def _take_writer(self) -> Any:
         """A writer connection for a transaction: an idle one, else a new
@@ -414,8 +543,11 @@ class PostgresDialect(Dialect):
         self._session.subscribe(handler)
 
     async def close(self) -> None:
+        _OPEN.discard(self)
         async with self._lock:
             with anyio.CancelScope(shield=True):
+                for task in list(self._cancels):  # what they would cancel has ended
+                    task.cancel()
                 with anyio.move_on_after(5):  # a pipelined commit on its way ends first
                     for _ in range(_WRITERS):
                         await self._writers.acquire()
@@ -440,7 +572,7 @@ class PostgresDialect(Dialect):
 
     async def fetch(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
-            rows: list[Row] = await self._pool.fetch(numbered(statement), *params)
+            rows: list[Row] = await self._pooled(lambda conn: conn.fetch(numbered(statement), *params))
         except self._asyncpg.PostgresError as exc:
             # A read that another session's lock held up past the wait is
             # the user's to deal with, and named so (as SQLite's reads do).
@@ -471,9 +603,8 @@ class PostgresDialect(Dialect):
             return
         engine_id, host, pid = self._registration
         backend_pid, backend_start = self._session.backend or (None, None)
-        await self._pool.execute(
-            sql.REGISTER_ENGINE, engine_id, host, pid, now, backend_pid, backend_start, self._engine_tasks
-        )
+        arguments = (engine_id, host, pid, now, backend_pid, backend_start, self._engine_tasks)
+        await self._pooled(lambda conn: conn.execute(sql.REGISTER_ENGINE, *arguments))
 
     async def _ensure_session(self, now: float) -> None:
         if await self._session.ensure():
@@ -481,7 +612,7 @@ class PostgresDialect(Dialect):
 
     async def heartbeat(self, engine_id: str, now: float, lease: float) -> None:
         await self._ensure_session(now)
-        alive = await self._pool.fetchval(sql.HEARTBEAT, engine_id, now, now + lease)
+        alive = await self._pooled(lambda conn: conn.fetchval(sql.HEARTBEAT, engine_id, now, now + lease))
         if not alive:
             # Reaped (cut off for longer than the lease): our leases are gone,
             # and attempts still running here may run elsewhere too. Their
@@ -490,7 +621,7 @@ class PostgresDialect(Dialect):
 
     async def reap_engines(self, now: float, lease: float) -> int:
         await self._ensure_session(now)  # so that this engine is not taken for dead
-        row = await self._pool.fetchrow(sql.REAP_ENGINES, now - lease)
+        row = await self._pooled(lambda conn: conn.fetchrow(sql.REAP_ENGINES, now - lease))
         dead = list(row["dead"] or [])
         if dead:
             names = list(row["tasks"] or [])
@@ -503,18 +634,55 @@ class PostgresDialect(Dialect):
     async def claim_tasks(
         self, engine_id: str, tasks: Collection[str], now: float, lease: float, limit: int
     ) -> list[TaskRecord]:
-        rows = await self._pool.fetch(sql.CLAIM_TASKS, engine_id, now + lease, sorted(tasks), now, limit)
+        names = sorted(tasks)
+        rows = await self._pooled(lambda conn: conn.fetch(sql.CLAIM_TASKS, engine_id, now + lease, names, now, limit))
         return [decode.task_record(row) for row in rows]
 
     async def claim_timers(self, engine_id: str, now: float, lease: float, limit: int) -> list[TimerRecord]:
-        rows = await self._pool.fetch(sql.CLAIM_TIMERS, engine_id, now + lease, now, limit)
+        rows = await self._pooled(lambda conn: conn.fetch(sql.CLAIM_TIMERS, engine_id, now + lease, now, limit))
         return sorted((decode.timer_record(row) for row in rows), key=lambda t: t.due_at)
 
     async def release_engine(self, engine_id: str) -> None:
-        row = await self._pool.fetchrow(sql.RELEASE_ENGINE, engine_id)
+        try:
+            row = await self._pooled(lambda conn: conn.fetchrow(sql.RELEASE_ENGINE, engine_id))
+        except self._asyncpg.QueryCanceledError:
+            if not self._interrupted:
+                raise
+            # Interrupted while another session's lock held it up: its leases
+            # go when its session ends, which the other engines see at once.
+            log.debug("engine %s left its leases to be reaped: interrupted", engine_id)
+            self._registration = None
+            return
         names = list(row["tasks"] or []) if row is not None else []
         if names:
             self._session.notify("tasks", names)
         if row is not None and row["timers"]:
             self._session.notify("timers")
         self._registration = None
+
+
+class _Running:
+    """The block in which a statement is on its way on ``conn``: an
+    interrupt (:meth:`PostgresDialect.interrupt`) cancels it; after one, the
+    statement is cancelled when it takes longer than :data:`_HURRY`."""
+
+    __slots__ = ("_conn", "_dialect", "_hurry", "_is_commit")
+
+    def __init__(self, dialect: PostgresDialect, conn: Any, *, commit: bool = False) -> None:
+        self._dialect = dialect
+        self._conn = conn
+        self._is_commit = commit
+        self._hurry: asyncio.TimerHandle | None = None
+
+    def __enter__(self) -> None:
+        dialect = self._dialect
+        dialect._running[self._conn] = self._is_commit
+        if dialect._interrupted:
+            self._hurry = asyncio.get_running_loop().call_later(_HURRY, dialect.cancel, [self._conn])
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._dialect._running.pop(self._conn, None)
+        if self._hurry is not None:
+            self._hurry.cancel()
