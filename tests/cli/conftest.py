@@ -55,6 +55,18 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
 
 
 @pytest.fixture
+def pg(tmp_path: Path) -> Iterator[Db]:
+    """A schema of its own on PostgreSQL (skipped without one)."""
+    if postgres_base_url() is None:
+        pytest.skip(SKIP_REASON)
+    database = make_db("postgres", tmp_path)
+    try:
+        yield database
+    finally:
+        database.drop()
+
+
+@pytest.fixture
 def invoke(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Invoke]:
     """Run ``wfc ARGS...`` in-process from ``tmp_path``; wide output, no colour.
 

@@ -15,21 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # run_helpers, with --import-mode=importlib
 
-from rtdb import SKIP_REASON, Db, make_db, postgres_base_url
+from rtdb import Db, held, make_db, sqlite_write_lock
 from run_helpers import Invoke, make_invoke, no_traceback, wfc_process
 from test_cli_migrate_apply import migrated, park, stored, write_plan
 from typer.testing import Result
@@ -56,17 +52,6 @@ def wfc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Invoke:
 @pytest.fixture
 def sqlite_db(tmp_path: Path) -> Db:
     return make_db("sqlite", tmp_path)
-
-
-@pytest.fixture
-def pg(tmp_path: Path) -> Iterator[Db]:
-    if postgres_base_url() is None:
-        pytest.skip(SKIP_REASON)
-    database = make_db("postgres", tmp_path)
-    try:
-        yield database
-    finally:
-        database.drop()
 
 
 def snapshot(db: Db) -> dict[str, list[tuple[Any, ...]]]:
@@ -110,19 +95,6 @@ def applies_after_the_lock(wfc: Invoke, db: Db) -> None:
 
 
 # ---------------------------------------------------------------- SQLite
-
-
-@contextmanager
-def sqlite_write_lock(path: Path) -> Iterator[None]:
-    """Another connection holds the write lock of ``path`` in the block, as a
-    long transaction of another process would."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
 
 
 def test_apply_on_a_locked_sqlite_file_says_it_is_locked(wfc: Invoke, sqlite_db: Db, tmp_path: Path) -> None:
@@ -213,25 +185,6 @@ def test_a_full_disk_stops_applying_with_its_own_error_and_leaves_the_runs(
 
 
 # ---------------------------------------------------------------- PostgreSQL
-
-
-@asynccontextmanager
-async def held(pg: Db, statement: str) -> AsyncIterator[None]:
-    """Another session runs ``statement`` in a transaction and keeps it open
-    (with its locks) for the block."""
-    import asyncpg  # type: ignore[import-untyped]
-
-    assert pg.schema is not None
-    parts = urlsplit(pg.url)
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "schema"])
-    conn = await asyncpg.connect(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
-    try:
-        await conn.execute("BEGIN")
-        await conn.execute(statement.format(schema=pg.schema))
-        yield
-    finally:
-        await conn.execute("ROLLBACK")
-        await conn.close()
 
 
 PLAN_ARGS = ("migrate", "plan", "ship", "--from", "1.0", "--to", "1.1", "--json")

@@ -22,15 +22,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
-from rtdb import SKIP_REASON, Db, make_db, postgres_base_url, run_sync
+from rtdb import Db, plain_url, run_sync
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WFC = Path(sys.executable).with_name("wfc")
@@ -41,18 +39,6 @@ INPUTS = [
 ]  # fmt: skip
 #: Seconds from the signal to the exit that count as "at once" (the lock wait is 30 s).
 PROMPT = 5.0
-
-
-@pytest.fixture
-def pg() -> Iterator[Db]:
-    """A schema of its own on PostgreSQL (skipped without one)."""
-    if postgres_base_url() is None:
-        pytest.skip(SKIP_REASON)
-    database = make_db("postgres", Path("."))
-    try:
-        yield database
-    finally:
-        database.drop()
 
 
 def environment() -> dict[str, str]:
@@ -91,9 +77,7 @@ class Holder:
 
     def __init__(self, pg: Db, statement: str) -> None:
         assert pg.schema is not None
-        parts = urlsplit(pg.url)
-        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "schema"])
-        self._dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+        self._dsn = plain_url(pg.url)
         self._statement = statement.format(schema=pg.schema)
         self._pg = pg
         self._ready = threading.Event()

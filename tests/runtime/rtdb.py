@@ -13,9 +13,9 @@ import os
 import socket
 import sqlite3
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,7 +59,7 @@ def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
 async def _pg_rows(url: str, schema: str, sql: str) -> list[tuple[Any, ...]]:
     import asyncpg  # type: ignore[import-untyped]
 
-    conn = await asyncpg.connect(_plain(url), server_settings={"search_path": schema})
+    conn = await asyncpg.connect(plain_url(url), server_settings={"search_path": schema})
     try:
         return [tuple(row) for row in await conn.fetch(sql)]
     finally:
@@ -69,14 +69,15 @@ async def _pg_rows(url: str, schema: str, sql: str) -> list[tuple[Any, ...]]:
 async def _pg_execute(url: str, sql: str) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(_plain(url))
+    conn = await asyncpg.connect(plain_url(url))
     try:
         await conn.execute(sql)
     finally:
         await conn.close()
 
 
-def _plain(url: str) -> str:
+def plain_url(url: str) -> str:
+    """A PostgreSQL URL without wfc's own ``schema`` parameter: what asyncpg connects to."""
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "schema"]
     return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), ""))
@@ -156,3 +157,38 @@ def sqlite_write_lock(path: Path) -> Iterator[None]:
     finally:
         conn.execute("ROLLBACK")
         conn.close()
+
+
+class Holder:
+    """Another PostgreSQL session with an open transaction holding a lock."""
+
+    def __init__(self, conn: Any, pid: int) -> None:
+        self.conn = conn
+        self.pid = pid
+
+    async def blocking(self, timeout: float = 20) -> None:
+        """Return once a session waits for a lock this one holds."""
+        import anyio
+
+        with anyio.fail_after(timeout):
+            while not await self.conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", self.pid
+            ):
+                await anyio.sleep(0.02)
+
+
+@asynccontextmanager
+async def held(pg: Db, statement: str) -> AsyncIterator[Holder]:
+    """Another session runs ``statement`` (``{schema}`` standing for the
+    schema of ``pg``) in a transaction and keeps it open, with its locks,
+    for the block."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(plain_url(pg.url))
+    try:
+        await conn.execute("BEGIN")
+        await conn.execute(statement.format(schema=pg.schema))
+        yield Holder(conn, await conn.fetchval("SELECT pg_backend_pid()"))
+    finally:
+        await conn.execute("ROLLBACK")
+        await conn.close()

@@ -17,14 +17,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import anyio
 import pytest
-from rtdb import Db
+from rtdb import Db, held
 from rtspec import exit_, out, spec, task, wait
 from typer.testing import CliRunner, Result
 
@@ -62,28 +60,6 @@ def wfc(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> s
 
 def schema_exists(pg: Db, name: str) -> bool:
     return bool(pg.rows(f"SELECT 1 FROM pg_namespace WHERE nspname = '{name}'"))
-
-
-@asynccontextmanager
-async def held(pg: Db, statement: str) -> AsyncIterator[None]:
-    """Another session runs ``statement`` in a transaction and keeps it
-    open (with its locks) for the block."""
-    import asyncpg  # type: ignore[import-untyped]
-
-    assert pg.schema is not None
-    parts = urlsplit(pg.url)
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "schema"])
-    conn = await asyncpg.connect(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
-    try:
-        await conn.execute("BEGIN")
-        await conn.execute(statement.format(schema=pg.schema))
-        yield
-    finally:
-        await conn.execute("ROLLBACK")
-        await conn.close()
-
-
-# ---------------------------------------------------------------- 1. another session's locks
 
 
 def test_the_lock_wait_is_ten_seconds_unless_the_url_or_the_environment_says_otherwise(

@@ -14,14 +14,11 @@ processes and signals, are in tests/cli/test_postgres_ctrl_c.py.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
 import pytest
-from rtdb import Db
+from rtdb import Db, held
 from rtspec import exit_, spec, wait
 
 from wfc.runtime import Engine, RunStatus
@@ -36,40 +33,6 @@ LONG_WAIT = "&lock_timeout=30"
 #: What "at once" means here: well under the lock wait, with room for a busy machine.
 PROMPT = 5.0
 WAITS = spec("waits", [("go", wait("go")), ("end", exit_())])
-
-
-class Holder:
-    """Another session with an open transaction holding a lock."""
-
-    def __init__(self, conn: Any, pid: int) -> None:
-        self.conn = conn
-        self.pid = pid
-
-    async def blocking(self, timeout: float = 20) -> None:
-        """Return once a session waits for a lock this one holds."""
-        with anyio.fail_after(timeout):
-            while not await self.conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", self.pid
-            ):
-                await anyio.sleep(0.02)
-
-
-@asynccontextmanager
-async def held(pg: Db, statement: str) -> AsyncIterator[Holder]:
-    """Another session runs ``statement`` in a transaction and keeps it open
-    (with its locks) for the block."""
-    import asyncpg  # type: ignore[import-untyped]
-
-    parts = urlsplit(pg.url)
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "schema"])
-    conn = await asyncpg.connect(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
-    try:
-        await conn.execute("BEGIN")
-        await conn.execute(statement.format(schema=pg.schema))
-        yield Holder(conn, await conn.fetchval("SELECT pg_backend_pid()"))
-    finally:
-        await conn.execute("ROLLBACK")
-        await conn.close()
 
 
 def run_rows(pg: Db) -> list[tuple[Any, ...]]:
