@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple
 import typer
 
 from wfc.cli import output
-from wfc.cli.errors import CliError
+from wfc.cli.errors import CliError, describe_os_error
 from wfc.cli.files import display, parse_spec, read_bytes, write_atomic
 from wfc.specs.errors import WfcError
 
@@ -175,6 +175,12 @@ def _write(outcomes: list[Outcome], out_dir: Path) -> None:
     written = 0
     for outcome in outcomes:
         if outcome.writes:
-            write_atomic(outcome.path, outcome.data)
+            try:
+                write_atomic(outcome.path, outcome.data)
+            except OSError as exc:
+                # Each file is whole or as it was: say which are new already.
+                before = [display(o.path) for o in outcomes if o.writes][:written]
+                done = f" ({', '.join(before)} written before it)" if before else ""
+                raise CliError(f"{describe_os_error(exc)}{done}") from None
             written += 1
     output.stdout().print(f"wrote {written} of {len(outcomes)} spec file(s) to {display(out_dir)}", soft_wrap=True)

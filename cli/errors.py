@@ -15,9 +15,10 @@ that say what to do (see :mod:`wfc.runtime.store.sqlite_setup` and
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import typer
 from typer.core import TyperGroup
@@ -74,7 +75,7 @@ def report(exc: BaseException, *, debug: bool) -> int:
     if debug:
         show_traceback(exc)
     if isinstance(exc, WfcError):
-        output.print_error(str(exc))
+        output.print_error(_in_cli_words(str(exc)))
     elif isinstance(exc, OSError):
         output.print_error(describe_os_error(exc))
     else:
@@ -84,6 +85,21 @@ def report(exc: BaseException, *, debug: bool) -> int:
             f"workflow{hint}, and please report it."
         )
     return 1
+
+
+#: What to do after a commit failed for a reason that may pass (a full disk),
+#: for a user of the CLI: the store's advice names the Python API.
+RETRY_ADVICE: Final = (
+    "run the command again once that is fixed (`wfc run` with the same --run-id, or `wfc event send` with the same "
+    "--event-id, never applies twice)"
+)
+
+
+def _in_cli_words(message: str) -> str:
+    """``message`` with the store's advice for the Python API said for the CLI."""
+    core = sys.modules.get("wfc.runtime.store.core")  # loaded if one of its errors is told: not loaded for this
+    advice = getattr(core, "RETRY_ADVICE", None)
+    return message.replace(advice, RETRY_ADVICE) if isinstance(advice, str) else message
 
 
 def show_traceback(exc: BaseException) -> None:
@@ -111,6 +127,10 @@ def describe_os_error(exc: OSError, what: str = "") -> str:
             return f"{target}: a part of this path is a file, not a directory"
         case PermissionError():
             return f"{target}: permission denied; check its permissions and those of its folder"
+        case OSError() if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            ran_out = "no space is left on the disk" if exc.errno == errno.ENOSPC else "the disk quota is used up"
+            todo = "free space on the disk that holds it, then run the command again"
+            return f"{target}: {ran_out} ({exc.strerror}); {todo}" if exc.filename is not None else f"{ran_out}; {todo}"
     reason = exc.strerror or str(exc)
     return f"{target}: {reason}" if exc.filename is not None else reason
 

@@ -91,7 +91,7 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
             handle = Path(path).open("ab")  # noqa: SIM115 - closed by the with below
         except OSError as exc:
             raise _naming(exc, path) from None
-        with handle, _named(path):
+        with _named(path), handle:  # named outside: closing flushes, and a full disk fails that too
             yield handle
         return
     try:
@@ -101,7 +101,7 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
     try:
         # mkstemp makes the file private: give it the mode of the one it replaces, or a new file's
         os.fchmod(fd, stat.S_IMODE(found.st_mode) if found is not None else 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as handle, _named(path):
+        with _named(path), os.fdopen(fd, "wb") as handle:  # named outside: closing flushes too
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

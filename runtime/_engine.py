@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import anyio
 import msgspec
@@ -97,6 +97,11 @@ log = logging.getLogger("wfc.runtime")
 
 TaskLike = TaskFunction[Any, Any] | TaskDefinition
 
+#: Seconds a write of its own that went through (a heartbeat, every 10 s with
+#: the default lease; a probe) tells
+#: :meth:`Engine.check_writable` that the database takes writes.
+WRITES_TRUSTED_FOR: Final = 15.0
+
 
 class _Loop(Protocol):
     """All the engine asks of its machinery (:class:`~wfc.runtime._loop.CommitLoop`),
@@ -141,6 +146,12 @@ class _Loop(Protocol):
 
     def observe(self, observer: Observer) -> None:
         """Tell ``observer`` about every commit from now on."""
+
+    troubled: bool
+    """Whether work met the database's trouble since the last write that went through."""
+
+    wrote_at: float
+    """When (``time.monotonic()``) the engine's last heartbeat went through."""
 
 
 class Engine:
@@ -376,6 +387,11 @@ class Engine:
         return self._loop.engine_id
 
     @property
+    def read_only(self) -> bool:
+        """Whether the engine was opened to read only (``Engine.open(read_only=True)``)."""
+        return self._store.read_only
+
+    @property
     def task_names(self) -> frozenset[str]:
         """Names of the tasks this engine runs."""
         return frozenset(self._definitions)
@@ -584,6 +600,36 @@ class Engine:
         none, a RUNNING run is waiting for an engine: nothing executes it."""
         self._loop.check_open()
         return await self._reader.serving_engines()
+
+    async def check_writable(self) -> None:
+        """Raise the :class:`StoreError` that says why the database takes no
+        writes now, if it does not: for a readiness probe (``/readyz``),
+        where reads that still answer would say all is well while a full
+        disk refuses every commit.
+
+        It commits a write that changes nothing (:meth:`Store.probe_write
+        <wfc.runtime.store.Store.probe_write>`) when the engine's own work
+        met the database's trouble since its last commit or heartbeat that
+        went through (a full disk, an I/O error, a lost connection: a failed
+        commit, heartbeat or claim), or when no write of its own went
+        through for :data:`WRITES_TRUSTED_FOR` seconds (a client, which
+        sends no heartbeats, idle). Otherwise it returns at once, asking
+        nothing of the database: a serving engine heartbeats every third of
+        its lease, and its heartbeat is the probe.
+
+        Raises:
+            StoreError: the database does not take writes (e.g.
+                :class:`DatabaseUnavailableError` for a full disk), saying
+                what to do; :class:`ReadOnlyDatabaseError` for an engine
+                opened ``read_only``.
+        """
+        self._loop.check_open()
+        trusted = time.monotonic() - self._loop.wrote_at < WRITES_TRUSTED_FOR
+        if trusted and not self._loop.troubled and not self._store.read_only:
+            return
+        await self._store.probe_write()
+        self._loop.troubled = False
+        self._loop.wrote_at = time.monotonic()
 
     async def count_runs(self, workflow: str | None = None, *, cap: int = 10_000) -> dict[RunStatus, int]:
         """How many runs (of ``workflow``) have each status, counting each up

@@ -32,7 +32,9 @@ import asyncio
 import functools
 import gc
 import logging
+import math
 import os
+import re
 import socket
 import time
 import uuid
@@ -74,6 +76,9 @@ CLAIM_MOST = 1024
 #: computed while the first commits, and the two halves of a crowd of runs
 #: that move in step go on taking turns.
 SPLIT_FROM: Final = 64
+#: Seconds before the same trouble of the database, met by the same work, is
+#: logged again as a warning (see :meth:`CommitLoop._log_store_failure`).
+SAY_AGAIN_AFTER: Final = 60.0
 
 
 class _GcTuning:
@@ -315,6 +320,17 @@ class CommitLoop:
         self._followed: set[str] = set()
         """Runs that readers began to follow since the last look at awaited runs."""
         self._committing = False
+        self._said: dict[tuple[str, str], float] = {}
+        """When the database's trouble was last logged, by the work that met it and the trouble."""
+        self._told_trouble = False
+        """Set when the database's trouble was logged, until a commit goes through."""
+        self.troubled = False
+        """Set when work met the database's trouble (a full disk, an I/O
+        error, a lost connection), cleared by the next commit or heartbeat
+        that goes through: whether the database may not take writes now."""
+        self.wrote_at = -math.inf
+        """When (``time.monotonic()``) a heartbeat of this engine last went
+        through: a write, which tells that the database took writes then."""
 
     @property
     def counters(self) -> TaskCounters:
@@ -370,10 +386,7 @@ class CommitLoop:
             # the next engine, with the same idempotency key.
             self._attempts.close()
             await self._attempts.closed()
-            barrier = Barrier()
-            self._submit(barrier)
-            with anyio.move_on_after(10):
-                await barrier.reply.get()
+            await self._turns_taken()
             # A loop stuck in a database call (a half-open connection) must
             # not keep the engine from closing: its leases expire by themselves
             # (so waiting longer than a lease is pointless).
@@ -382,14 +395,31 @@ class CommitLoop:
                     if self._serve:  # a client registered nothing and holds no leases
                         try:
                             await self._store.release_engine(self.engine_id)
-                        except Exception:  # the store may be what failed; closing must go on
-                            log.exception("could not release task leases of engine %s", self.engine_id)
+                        except Exception as exc:  # the store may be what failed; closing must go on
+                            self._release_failed(exc)
             if waited.cancelled_caught:
                 log.warning(
                     "closed engine %s without releasing its leases: the database did not answer", self.engine_id
                 )
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
+
+    def _release_failed(self, error: Exception) -> None:
+        """Say that closing could not release this engine's leases: in one
+        line when the database's trouble (a full disk) is why, which
+        nothing is lost to (the leases run out by themselves); with the
+        traceback otherwise."""
+        reason = self._trouble(error)
+        if reason is None:
+            log.error("could not release task leases of engine %s", self.engine_id, exc_info=error)
+            return
+        log.warning(
+            "could not release task leases of engine %s (%s); any attempts it held go to the next engine on the "
+            "database once their lease (%g s) runs out",
+            self.engine_id,
+            reason,
+            self._lease,
+        )
 
     @asynccontextmanager
     async def following(self, run_id: str) -> AsyncIterator[Follow]:
@@ -803,6 +833,11 @@ class CommitLoop:
 
     def _act(self, outcome: Outcome) -> None:
         """Act on the effects of a committed turn."""
+        self.troubled = False
+        if self._told_trouble:
+            # The database's trouble passed, at least for commits (see _log_store_failure).
+            self._told_trouble = False
+            log.info("committing to database %s works again", self._store.location)
         for dispatch_id in outcome.abandon:
             self._attempts.abandon(dispatch_id)
         for effect in outcome.start.values():
@@ -940,14 +975,37 @@ class CommitLoop:
 
     def _log_store_failure(self, what: str, error: Exception, level: int = logging.WARNING) -> None:
         """Log a failed database call that is tried again: one line for the
-        database's passing trouble, a traceback for anything else."""
-        if isinstance(error, WfcError):  # named by the store: a problem of the database, said in full
-            log.log(level, "%s failed, trying again: %s", what, error)
-        elif self._store.is_transient(error):
-            location, reason = self._store.location, self._store.explain(error)
-            log.log(level, "%s failed, trying again: cannot use database %s: %s", what, location, reason)
-        else:
+        database's passing trouble, a traceback for anything else.
+
+        The same trouble met again by the same work (a full disk fails every
+        retry, twice a second) is said again once a minute
+        (:data:`SAY_AGAIN_AFTER`), in between only in debug logs, even if
+        some commits went through meanwhile (a disk all but full): a ``wfc
+        run`` waiting for space shows a line a minute, not thousands. The
+        first commit that goes through after says so (see :meth:`_act`)."""
+        reason = self._trouble(error)
+        if reason is None:
             log.exception("%s failed; trying again", what)
+            return
+        self.troubled = True
+        key = (re.sub(r"\d+", "N", what), reason)
+        now = time.monotonic()
+        said = self._said.get(key)
+        if level > logging.DEBUG and said is not None and now - said < SAY_AGAIN_AFTER:
+            level = logging.DEBUG
+        elif level > logging.DEBUG:
+            self._said[key] = now
+            self._told_trouble = True
+        log.log(level, "%s failed, trying again: %s", what, reason)
+
+    def _trouble(self, error: Exception) -> str | None:
+        """The database's trouble ``error`` tells, in one line, naming the
+        database; ``None`` for an error that may be wfc's own bug."""
+        if isinstance(error, WfcError):  # named by the store: a problem of the database, said in full
+            return str(error)
+        if self._store.is_transient(error):
+            return f"cannot use database {self._store.location}: {self._store.explain(error)}"
+        return None
 
     async def _poll_loop(self) -> None:
         next_reap = 0.0
@@ -966,6 +1024,8 @@ class CommitLoop:
                     if now >= next_beat:
                         await self._store.heartbeat(self.engine_id, now, self._lease)
                         next_beat = now + self._lease / 3
+                        self.troubled = False
+                        self.wrote_at = time.monotonic()
                     if self._store.shared and now >= next_reap:
                         await self._store.reap_engines(now, self._lease)
                         next_reap = now + self._poll
@@ -1051,9 +1111,16 @@ class CommitLoop:
         with anyio.move_on_after(grace) as self._drain_scope:
             while len(self._attempts):
                 await anyio.sleep(0.02)
+        await self._turns_taken()
+
+    async def _turns_taken(self) -> None:
+        """Wait, up to 10 s, until the commit loop took every command queued
+        before now. The turn that takes them may fail (its commit held up
+        past the lock wait, a full disk): the wait is over all the same, and
+        closing goes on to give back the engine's leases."""
         barrier = Barrier()
         self._submit(barrier)
-        with anyio.move_on_after(10):
+        with anyio.move_on_after(10), suppress(Exception):
             await barrier.reply.get()
 
     def hurry(self) -> None:

@@ -13,6 +13,7 @@ it, so a transaction that meets one rolls back with nothing changed.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, NamedTuple, TypeVar
@@ -71,6 +72,12 @@ _CLAIM_EVENT: Final = (
 #: Most runs in an ``updated_after`` range that :meth:`Store.list_runs`
 #: reads by ``runs_by_updated`` and sorts, where the database cannot tell.
 FEW_UPDATED: Final = 5000
+#: What a caller whose commit failed for a reason that may pass (a full disk,
+#: a lost connection) is told to do; the CLI says it in its own words.
+RETRY_ADVICE: Final = (
+    "call again once that is fixed (a start() with the same run_id or a send_event() with the same event_id never "
+    "applies twice)"
+)
 DUE_TIMERS: Final = "SELECT run_id, timer, due_at FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?"
 
 
@@ -473,11 +480,7 @@ class Store:
             return named
         message = f"could not commit: {self.explain(error)}"
         if self.is_transient(error):
-            message += (
-                "; call again once that is fixed (a start() with the same run_id or a send_event() with the "
-                "same event_id never applies twice)"
-            )
-            return DatabaseUnavailableError(self.location, message)
+            return DatabaseUnavailableError(self.location, f"{message}; {RETRY_ADVICE}")
         return StoreError(self.location, message)
 
     # ---------------------------------------------------------------- reads
@@ -705,6 +708,23 @@ class Store:
         """Give up this engine's leases (clean shutdown)."""
         if not self.read_only:
             await self.dialect.release_engine(engine_id)
+
+    async def probe_write(self) -> None:
+        """Commit a write that leaves nothing changed: a row of ``engines``
+        added and deleted again in one transaction, which the database must
+        still write (SQLite skips an update that changes no value). Whether
+        the database takes writes now, its disk's room included.
+
+        Raises:
+            StoreError: it does not, saying why and what to do (see
+                :meth:`writing`).
+        """
+        probe = f"write-probe-{uuid.uuid4().hex}"
+        async with self.writing() as tx:
+            await tx.connection.fetch(
+                "INSERT INTO engines (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, 0, 0, 0)", (probe, "")
+            )
+            await tx.connection.fetch("DELETE FROM engines WHERE id = ?", (probe,))
 
     async def claim_timers(self, engine_id: str, now: float, lease: float, limit: int) -> list[TimerRecord]:
         """Due timers for this engine to fire, earliest first. A shared store

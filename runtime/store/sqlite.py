@@ -981,7 +981,7 @@ class SqliteDialect(Dialect):
         return transient(error)
 
     def explain(self, error: Exception) -> str:
-        return describe(error)
+        return describe(error, None if self.location == ":memory:" else self.location)
 
     def named_error(self, error: Exception) -> StoreError | None:
         if not isinstance(error, sqlite3.Error):

@@ -12,12 +12,13 @@ in the URL, else ``$WFC_SQLITE_BUSY_TIMEOUT``, else 10 seconds.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, quote
 
 from wfc.runtime.errors import (
@@ -42,6 +43,8 @@ from wfc.runtime.store.dialect import wait_seconds
 WRITER_CACHE_KIB: Final = 65_536
 #: Page cache of each reading connection, KiB.
 READER_CACHE_KIB: Final = 16_384
+
+_T = TypeVar("_T")
 
 #: ``PRAGMA application_id`` of wfc databases ("wfc1").
 APPLICATION_ID: Final = 0x77666331
@@ -144,16 +147,61 @@ def transient(error: BaseException) -> bool:
     return code is None or code in _TRANSIENT_CODES
 
 
-def advice(error: BaseException) -> str | None:
-    """What to do about ``error``, if it is a failure of the environment
-    SQLite names by its code."""
+#: Free bytes below which a disk counts as full when SQLite reports an I/O
+#: error on it: growing its ``-shm`` file takes 32 KiB at once, a page 4 KiB.
+FULL_BELOW_BYTES: Final = 64 * 1024
+
+
+def disk_full(location: str) -> bool:
+    """Whether the file system holding the database file ``location`` has
+    no room left: less than :data:`FULL_BELOW_BYTES` free (for this user:
+    root may use the blocks kept in reserve), or no free inode (for the
+    ``-wal`` and ``-shm`` files). SQLite reports some of the writes a full
+    disk refuses as I/O errors (``SQLITE_IOERR_SHMSIZE`` when the ``-shm``
+    file cannot grow, ``SQLITE_IOERR_WRITE``), not as ``SQLITE_FULL``."""
+    if location == ":memory:" or not location:
+        return False
+    try:
+        found = os.statvfs(Path(os.path.abspath(location)).parent)
+    except OSError:
+        return False
+    blocks = found.f_bfree if os.geteuid() == 0 else found.f_bavail
+    no_inodes = found.f_files > 0 and (found.f_ffree if os.geteuid() == 0 else found.f_favail) == 0
+    return blocks * found.f_frsize < FULL_BELOW_BYTES or no_inodes
+
+
+def _code(error: BaseException, location: str | None) -> int | None:
+    """The primary result code of ``error``, an I/O error on a full disk
+    counted as ``SQLITE_FULL`` (see :func:`disk_full`)."""
     code = primary_code(error) if isinstance(error, sqlite3.Error) else None
+    if code is not None and location is not None and _full_disk_error(code, location):
+        return sqlite3.SQLITE_FULL
+    return code
+
+
+def _full_disk_error(code: int, location: str) -> bool:
+    """Whether a failure with primary result ``code`` on ``location`` is a
+    full disk's: an I/O error, or a ``-wal``/``-shm`` file that could not be
+    created in a folder that may be written, where :func:`disk_full`."""
+    if code == sqlite3.SQLITE_IOERR:
+        return disk_full(location)
+    if code == sqlite3.SQLITE_CANTOPEN and location != ":memory:":
+        return _writable(Path(location).parent) and disk_full(location)
+    return False
+
+
+def advice(error: BaseException, location: str | None = None) -> str | None:
+    """What to do about ``error``, if it is a failure of the environment
+    SQLite names by its code. With the database file's ``location``, an I/O
+    error on a full disk is told as the full disk it is."""
+    code = _code(error, location)
     return _ADVICE.get(code) if code is not None else None
 
 
-def describe(error: BaseException) -> str:
-    """``error`` with the advice on it, for messages (without the location)."""
-    hint = advice(error)
+def describe(error: BaseException, location: str | None = None) -> str:
+    """``error`` with the advice on it, for messages (without the location;
+    given, it tells an I/O error on a full disk as such: see :func:`advice`)."""
+    hint = advice(error, location)
     return f"{error} ({hint})" if hint else f"{type(error).__name__}: {error}"
 
 
@@ -171,6 +219,10 @@ def environment_error(
     ``None`` for any other failure, which may be a bug in wfc."""
     code = primary_code(exc) or 0
     text = str(exc)
+    if _full_disk_error(code, location):
+        # SQLite tells some writes a full disk refused as I/O errors (the
+        # -shm file that cannot grow), or cannot create the -wal file.
+        code = sqlite3.SQLITE_FULL
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text:
         return locked_error(location, busy_timeout)
     if code == sqlite3.SQLITE_READONLY or "readonly database" in text:
@@ -304,7 +356,8 @@ def _inspect(path: str, busy_timeout: float) -> int:
         # creating right now it can see a torn state: only a look through
         # SQLite's locks may conclude that the file cannot be used.
         try:
-            return _schema_version(path, _read_only_target(file), busy_timeout)
+            look = functools.partial(_schema_version, path, busy_timeout=busy_timeout)
+            return _read_even_if_full(path, _read_only_target(file), look)
         except sqlite3.Error as exc:
             raise explain(path, exc, busy_timeout) from None
 
@@ -397,7 +450,16 @@ def connect(
 ) -> sqlite3.Connection:
     """A connection with wfc's settings; readers are ``query_only``."""
     try:
-        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False, uri=uri)
+        return _connect(target, writer=writer, busy_timeout=busy_timeout, uri=uri)
+    except sqlite3.Error as exc:
+        raise explain(location, exc, busy_timeout) from None
+
+
+def _connect(target: str, *, writer: bool, busy_timeout: float, uri: bool) -> sqlite3.Connection:
+    """:func:`connect`, raising what SQLite raised (a connection it could
+    not set up is closed)."""
+    conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False, uri=uri)
+    try:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -405,8 +467,9 @@ def connect(
         conn.execute(f"PRAGMA cache_size = {-(WRITER_CACHE_KIB if writer else READER_CACHE_KIB)}")
         if not writer:
             conn.execute("PRAGMA query_only = ON")
-    except sqlite3.Error as exc:
-        raise explain(location, exc, busy_timeout) from None
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -547,14 +610,50 @@ def _roll_back_interrupted_write(path: str, busy_timeout: float) -> None:
 
 
 def _open_read_only(path: str, busy_timeout: float) -> Opened:
-    file = Path(path)
-    conn = connect(_read_only_target(file), path, writer=False, busy_timeout=busy_timeout, uri=True)
+    def reading(target: str) -> sqlite3.Connection:
+        conn = _connect(target, writer=False, busy_timeout=busy_timeout, uri=True)
+        try:
+            conn.execute("SELECT count(*) FROM wfc_migrations").fetchone()  # SQLite opens files lazily
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     try:
-        conn.execute("SELECT count(*) FROM wfc_migrations").fetchone()  # SQLite opens files lazily
+        conn = _read_even_if_full(path, _read_only_target(Path(path)), reading)
     except sqlite3.Error as exc:
-        conn.close()
         raise explain(path, exc, busy_timeout) from None
     return Opened(writer=conn, reader=conn, read_only=True)
+
+
+def _read_even_if_full(path: str, target: str, read: Callable[[str], _T]) -> _T:
+    """``read(target)``, ``target`` a read-only URI of ``path``; on a full
+    disk, read again without writing the ``-shm`` file.
+
+    The first reader of a WAL database sizes its ``-shm`` file (32 KiB),
+    which a full disk refuses: reading, which takes no new space, would fail
+    for want of it. So then the file is read as SQLite reads where the
+    ``-shm`` file may not be written (``readonly_shm``): its index of the
+    WAL kept in memory and checked against the WAL at every read, so a
+    writer that comes along meanwhile is seen. That needs the ``-shm`` file
+    to exist, as the failed read leaves it. (SQLite shares a file's ``-shm``
+    between the connections of a process: one opened for writing while such
+    a reader is open cannot write. The commands that read are processes of
+    their own; an engine opened ``read_only`` beside a writing one, in one
+    process on a full disk, is the case to avoid.)
+
+    Raises:
+        sqlite3.Error: what the first read met, if reading failed.
+    """
+    try:
+        return read(target)
+    except sqlite3.Error as exc:
+        if not _full_disk_error(primary_code(exc) or 0, path) or not Path(f"{path}-shm").exists():
+            raise
+        try:
+            return read(f"{target}&readonly_shm=1")
+        except sqlite3.Error:
+            raise exc from None
 
 
 def _can_write(file: Path) -> bool:
