@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from wfc.runtime import RunKey, RunStateError
+from wfc.runtime import RunKey, RunStateError, StoreError
 from wfc.runtime._search import parse_where
 from wfc.server._feed import (
     NDJSON,
@@ -138,11 +138,16 @@ async def list_workers(call: Call[None, None]) -> WorkerList:
 
 
 async def readyz(call: Call[None, None]) -> Readiness:
-    """The database answers and holds wfc's tables; 503 with the reason if not."""
+    """The database answers, holds wfc's tables and takes writes; 503 with the reason if not."""
     try:
         serving = await call.engine.serving_engines()
     except Exception as exc:  # the database is gone or damaged: not ready, and say why
         raise ProblemError(503, "not-ready", f"the database does not answer: {exc}") from None
+    if not call.engine.read_only:
+        try:
+            await call.engine.check_writable()
+        except StoreError as exc:  # it answers reads but takes no writes (a full disk)
+            raise ProblemError(503, "not-ready", f"the database takes no writes: {exc}") from None
     return Readiness(status="ready", serving_engines=serving)
 
 
