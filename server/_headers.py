@@ -18,7 +18,8 @@ JSON, its problems, the live stream, ``/metrics``, Starlette's own 404s and
   attribute runs even if markup got in; no ``innerHTML``-style sink takes a
   plain string, as Trusted Types are required); for everything else
   :data:`DATA_POLICY`, which lets nothing load or run at all. A response
-  that sets its own policy keeps it.
+  that sets its own policy keeps it, and a 304 sends none: the response the
+  browser kept has its own.
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
                     headers[name] = value
-                if "content-security-policy" not in headers:
+                # A 304 carries no body and no type; a browser takes its
+                # headers onto the response it keeps, so a data policy sent
+                # with it would sandbox the cached page and stop its scripts.
+                if "content-security-policy" not in headers and message["status"] != 304:
                     html = headers.get("content-type", "").startswith("text/html")
                     headers["Content-Security-Policy"] = PAGE_POLICY if html else DATA_POLICY
             await send(message)
