@@ -320,6 +320,8 @@ class CommitLoop:
         self._followed: set[str] = set()
         """Runs that readers began to follow since the last look at awaited runs."""
         self._committing = False
+        self._loops: list[anyio.CancelScope] = []
+        """The cancel scopes of the engine's loops, which only closing cancels."""
         self._said: dict[tuple[str, str], float] = {}
         """When the database's trouble was last logged, by the work that met it and the trouble."""
         self._told_trouble = False
@@ -360,11 +362,11 @@ class CommitLoop:
         async with anyio.create_task_group() as tg:
             self._tg = tg
             self._attempts.open()
-            tg.start_soon(self._commit_loop)
-            tg.start_soon(self._watch_loop)
+            loops = [self._commit_loop, self._watch_loop]
             if self._serve:
-                tg.start_soon(self._timer_loop)
-                tg.start_soon(self._poll_loop)
+                loops += [self._timer_loop, self._poll_loop]
+            for loop in loops:
+                tg.start_soon(self._until_closed, loop)
             # What exists now (modules, the store, this engine) lives as long
             # as the engine: the cyclic collector need not walk it every pass.
             gc.freeze()
@@ -373,6 +375,13 @@ class CommitLoop:
                 yield
             except Exception as exc:
                 body_error = exc
+            except BaseException:
+                # Cancelled (a server shutting down, a timeout around the
+                # engine) or interrupted: what the store waits for, such as
+                # another session's lock, is cut short, or closing would wait
+                # for it first (up to the lock wait).
+                self._store.interrupt()
+                raise
             finally:
                 _gc_tuning.exit()
                 await self._shutdown()
@@ -401,8 +410,23 @@ class CommitLoop:
                 log.warning(
                     "closed engine %s without releasing its leases: the database did not answer", self.engine_id
                 )
+        for scope in self._loops:
+            scope.cancel()
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
+
+    async def _until_closed(self, loop: Callable[[], Awaitable[None]]) -> None:
+        """Run one of the engine's loops until :meth:`_shutdown` ends it.
+
+        Shielded from the cancellation of the engine's caller (a timeout or
+        a task group around ``Engine.open``, a server shutting down): that
+        cancels the block, and closing then still needs the commit loop to
+        commit what is queued, answer the close's wait and give back the
+        leases. Cancelled with the rest, it left the close waiting 10 s for
+        an answer nobody would give."""
+        with anyio.CancelScope(shield=True) as scope:
+            self._loops.append(scope)
+            await loop()
 
     def _release_failed(self, error: Exception) -> None:
         """Say that closing could not release this engine's leases: in one

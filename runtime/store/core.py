@@ -455,6 +455,14 @@ class Store:
         """Release connections."""
         await self.dialect.close()
 
+    def interrupt(self) -> None:
+        """Cut short what the store waits for now, and what it will wait for
+        long from now on: a statement waiting for another session's lock
+        fails at once, its transaction rolled back (PostgreSQL; a store
+        whose waits cannot be cut short does nothing). For an engine that
+        closes because its caller was cancelled."""
+        self.dialect.interrupt()
+
     # ---------------------------------------------------------------- errors
 
     def is_transient(self, error: Exception) -> bool:

@@ -162,6 +162,10 @@ class Dialect(abc.ABC):
     async def close(self) -> None:
         """Release connections."""
 
+    def interrupt(self) -> None:  # noqa: B027  (a hook: most stores have nothing to cut short)
+        """See :meth:`~wfc.runtime.store.Store.interrupt`; nothing to cut
+        short by default."""
+
     # ---------------------------------------------------------------- errors
 
     def is_transient(self, error: Exception) -> bool:

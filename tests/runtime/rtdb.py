@@ -171,9 +171,14 @@ class Holder:
         import anyio
 
         with anyio.fail_after(timeout):
-            while not await self.conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", self.pid
-            ):
+            while True:
+                # Inside this session's transaction the statistics views are
+                # read once and kept: look afresh each time.
+                await self.conn.execute("SELECT pg_stat_clear_snapshot()")
+                if await self.conn.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", self.pid
+                ):
+                    return
                 await anyio.sleep(0.02)
 
 
