@@ -35,6 +35,13 @@ PROMPT = 5.0
 WAITS = spec("waits", [("go", wait("go")), ("end", exit_())])
 
 
+async def waiting_run(pg: Db) -> None:
+    """Run ``r-1``, waiting for the event ``go``, stored by an engine since closed."""
+    async with Engine.open(pg.url + LONG_WAIT, serve=False) as engine:
+        await engine.deploy(WAITS)
+        await engine.start("waits", run_id="r-1")
+
+
 def run_rows(pg: Db) -> list[tuple[Any, ...]]:
     return pg.rows("SELECT id, status, version FROM runs ORDER BY id")
 
@@ -114,9 +121,7 @@ async def test_an_interrupt_cuts_short_a_flush_waiting_for_a_table_lock(pg: Db) 
 
 
 async def test_an_interrupted_commit_waiting_for_a_lock_is_rolled_back_and_said_so(pg: Db) -> None:
-    async with Engine.open(pg.url + LONG_WAIT, serve=False) as engine:
-        await engine.deploy(WAITS)
-        await engine.start("waits", run_id="r-1")
+    await waiting_run(pg)
     store = await _open(pg)
     try:
         # The event's run is checked at COMMIT (a deferred foreign key), which
@@ -162,9 +167,7 @@ async def test_an_interrupted_commit_waiting_for_a_lock_is_rolled_back_and_said_
 
 
 async def test_a_cancelled_commit_waiting_for_a_lock_ends_at_once_known_rolled_back(pg: Db) -> None:
-    async with Engine.open(pg.url + LONG_WAIT, serve=False) as engine:
-        await engine.deploy(WAITS)
-        await engine.start("waits", run_id="r-1")
+    await waiting_run(pg)
     store = await _open(pg)
     try:
         async with held(pg, "SELECT * FROM {schema}.runs WHERE id = 'r-1' FOR UPDATE") as lock:
@@ -209,3 +212,31 @@ async def test_a_commit_that_went_through_stays_and_the_store_goes_on_after_an_i
         interrupt_statements()  # nothing waits: nothing is cancelled, and what follows is quick
         assert (await engine.cancel("r-1")).status is RunStatus.CANCELLED
     assert pg.rows("SELECT id, status FROM runs") == [("r-1", "CANCELLED")]
+
+
+# ---------------------------------------------------------------- the Python API
+
+
+async def test_a_cancelled_engine_closes_at_once_while_its_statement_waits_for_a_lock(pg: Db) -> None:
+    await waiting_run(pg)
+    sent: list[str] = []
+    scope = anyio.CancelScope()
+
+    async def use_engine() -> None:
+        with scope:
+            async with Engine.open(pg.url + LONG_WAIT, serve=False) as engine:
+                await engine.send_event("go", {}, run_id="r-1")  # waits for the run's row
+                sent.append("sent")
+
+    async with held(pg, "SELECT * FROM {schema}.runs WHERE id = 'r-1' FOR UPDATE") as lock:
+        with anyio.fail_after(PROMPT + 30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(use_engine)
+                await lock.blocking()
+                began = time.monotonic()
+                scope.cancel()
+            took = time.monotonic() - began
+    assert took < PROMPT, f"the cancelled engine took {took:.1f}s to close"
+    assert sent == []
+    assert pg.rows("SELECT count(*) FROM events") == [(0,)]
+    assert pg.rows("SELECT status FROM runs") == [("RUNNING",)]
