@@ -9,7 +9,10 @@ task. So, before the command is cancelled, the statements the process's
 stores are waiting for are cancelled on the server
 (:func:`wfc.runtime.store.postgres.interrupt_statements`): their
 transactions fail, rolled back with nothing written, and the command stops
-at once with its usual message and exit code 130. SIGTERM is handled like
+at once with its usual message and exit code 130. On SQLite the wait is
+for another process's write lock (``busy_timeout``, 10 s by default), and it
+ends the same way, within a twentieth of a second
+(:func:`wfc.runtime.store.sqlite_locks.interrupt_lock_waits`). SIGTERM is handled like
 Ctrl-C (see :func:`wfc.cli._terminate_as_interrupt`), so it does the same.
 
 A database error the command ends with after such an interrupt is what the
@@ -93,8 +96,12 @@ def _runner_handler(handler: object) -> bool:
 
 
 def _interrupt_stores() -> None:
-    """Cut short the waits of every PostgreSQL store open in this process
-    (none if the PostgreSQL store was never imported)."""
+    """Cut short the waits of every store open (or opening) in this process:
+    PostgreSQL's statements, SQLite's waits for another process's write
+    lock (none if that store was never imported)."""
     postgres = sys.modules.get("wfc.runtime.store.postgres")
     if postgres is not None:
         postgres.interrupt_statements()
+    sqlite_locks = sys.modules.get("wfc.runtime.store.sqlite_locks")
+    if sqlite_locks is not None:
+        sqlite_locks.interrupt_lock_waits()

@@ -53,6 +53,7 @@ from wfc.runtime.store.base import (
 from wfc.runtime.store.core import Store
 from wfc.runtime.store.dialect import Connection, Dialect, Pipelining, Statement, Unwait
 from wfc.runtime.store.rows import Row
+from wfc.runtime.store.sqlite_locks import LockWaits
 from wfc.runtime.store.sqlite_setup import (
     DEFAULT_BUSY_TIMEOUT,
     OpenedFile,
@@ -85,21 +86,22 @@ async def open_sqlite(url_rest: str, now: float, *, read_only: bool = False) -> 
     :func:`~wfc.runtime.store.sqlite_setup.open_file`)."""
     target = parse_target(url_rest)
     path = target.path
+    # Before opening: an interrupt ends the waits of the open too.
+    locks = LockWaits(target.busy_timeout)
     if path == ":memory:":
         conn = connect(":memory:", path, writer=True)
-        migrate(conn, path, now)
-        shared = _Worker(conn)
-        return Store(SqliteDialect(path, shared, shared))
-    opened = await _on_own_thread(
-        functools.partial(open_file, path, now, read_only=read_only, busy_timeout=target.busy_timeout)
-    )
+        migrate(conn, path, now, locks)
+        shared = _Worker(conn, locks)
+        return Store(SqliteDialect(path, shared, shared, locks))
+    opened = await _on_own_thread(functools.partial(open_file, path, now, locks, read_only=read_only))
     file = OpenedFile(path)
     if opened.read_only:
-        single = _Worker(opened.writer, target.busy_timeout, file)
-        return Store(SqliteDialect(path, single, single, read_only=True, busy_timeout=target.busy_timeout))
-    writer = _Worker(opened.writer, target.busy_timeout, file)
-    reader = _Worker(opened.reader, target.busy_timeout, file)
-    return Store(SqliteDialect(path, writer, reader, busy_timeout=target.busy_timeout))
+        # Takes no write lock: its statements wait as long as its reads may.
+        single = _Worker(opened.writer, locks, file, wait=locks.busy_timeout)
+        return Store(SqliteDialect(path, single, single, locks, read_only=True))
+    writer = _Worker(opened.writer, locks, file, wait=locks.slice)
+    reader = _Worker(opened.reader, locks, file, wait=locks.busy_timeout)
+    return Store(SqliteDialect(path, writer, reader, locks))
 
 
 class _Worker:
@@ -110,14 +112,24 @@ class _Worker:
     loop, without a capacity limiter, cancel scope or thread pool per call."""
 
     def __init__(
-        self, raw: sqlite3.Connection, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, file: OpenedFile | None = None
+        self,
+        raw: sqlite3.Connection,
+        locks: LockWaits | None = None,
+        file: OpenedFile | None = None,
+        *,
+        wait: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         self.raw = raw
-        self.busy_timeout = busy_timeout
+        self.locks = LockWaits(wait) if locks is None else locks
+        """How long the store's writes wait for another process's write lock,
+        and whether that was interrupted: ``BEGIN IMMEDIATE`` goes through
+        :meth:`LockWaits.begin`."""
+        self.wait = wait
+        """Seconds one statement waits for another process's lock: the
+        connection's ``busy_timeout`` (a writer's is one slice)."""
         self.file = file
         """The file the connection opened (``None`` in memory), checked before
         each read and each commit: one ``stat``."""
-        """Seconds a statement waits for another process's write lock."""
         self.last_commit = math.inf
         """Seconds the last ``COMMIT`` on the connection took, wherever it
         ran (unknown at first: the first is made on the thread)."""
@@ -143,7 +155,7 @@ class _Worker:
         if not self.waits:
             # Calls made on the event loop's thread never wait for another
             # process's lock; those on the connection's thread wait as set.
-            fn = functools.partial(_waiting, self.raw, self.busy_timeout, fn)
+            fn = functools.partial(_waiting, self.raw, self.wait, fn)
             self.waits = True
         queued = _put(self._jobs, fn)
         # Weak: an idle worker must not keep its last call's outcome alive.
@@ -234,13 +246,13 @@ class _Worker:
             self._draining = False
 
 
-def _waiting(raw: sqlite3.Connection, busy_timeout: float, fn: Callable[[], T]) -> T:
-    """``fn()``, with ``busy_timeout`` set on the connection first. ``fn``
+def _waiting(raw: sqlite3.Connection, wait: float, fn: Callable[[], T]) -> T:
+    """``fn()``, with ``busy_timeout`` set to ``wait`` on the connection first. ``fn``
     runs even if that fails (a connection gone bad): its own error is then
     the call's, raised and dealt with where it always is. Skipped, a
     commit's body would never tell its waiter the batch was written."""
     with suppress(sqlite3.Error):
-        raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        raw.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
     return fn()
 
 
@@ -658,7 +670,10 @@ class _SqliteConnection(Connection):
         def body() -> T:
             if not self._begun:
                 self._check_after()
-                self._worker.raw.execute("BEGIN IMMEDIATE" if self._read_only_error is None else "BEGIN")
+                if self._read_only_error is None:
+                    self._worker.locks.begin(self._worker.raw)
+                else:
+                    self._worker.raw.execute("BEGIN")
                 self._begun = True
             return fn(self._worker.raw)
 
@@ -689,7 +704,7 @@ class _SqliteConnection(Connection):
             if not self._begun:
                 if not self.batch and not self.unwaited:
                     return
-                raw.execute("BEGIN IMMEDIATE")
+                self._worker.locks.begin(raw)
                 self._begun = True
             _flush(raw, self.batch, self.unwaited)
             if flushed is not None:
@@ -815,9 +830,10 @@ class _AfterFailedCommit(Exception):
 
 
 def _register_engine(
-    conn: sqlite3.Connection, engine_id: str, host: str, pid: int, now: float, lease: float, tasks: str
+    conn: sqlite3.Connection, locks: LockWaits, engine_id: str, host: str, pid: int, now: float, lease: float,
+    tasks: str,
 ) -> None:
-    with write_transaction(conn):
+    with write_transaction(conn, locks):
         for row in conn.execute("SELECT id, host, pid, heartbeat_at FROM engines").fetchall():
             dead = row["host"] == host and not process_alive(row["pid"])
             if dead or row["heartbeat_at"] < now - lease:
@@ -831,27 +847,30 @@ def _register_engine(
         )
 
 
-def _heartbeat(conn: sqlite3.Connection, engine_id: str, now: float, lease: float) -> None:
-    with write_transaction(conn):
+def _heartbeat(conn: sqlite3.Connection, locks: LockWaits, engine_id: str, now: float, lease: float) -> None:
+    with write_transaction(conn, locks):
         conn.execute("UPDATE engines SET heartbeat_at = ? WHERE id = ?", (now, engine_id))
         conn.execute("UPDATE tasks SET lease_expires_at = ? WHERE lease_owner = ?", (now + lease, engine_id))
 
 
 def _claim_tasks(
-    conn: sqlite3.Connection, engine_id: str, names: list[str], now: float, lease: float, limit: int
+    conn: sqlite3.Connection, locks: LockWaits, engine_id: str, names: list[str], now: float, lease: float,
+    limit: int,
 ) -> list[TaskRecord]:
     marks = ",".join("?" * len(names))
-    rows = conn.execute(
-        "UPDATE tasks SET lease_owner = ?, lease_expires_at = ? WHERE dispatch_id IN ("
-        f"SELECT dispatch_id FROM tasks WHERE task IN ({marks}) "
-        "AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at LIMIT ?) RETURNING *",
-        (engine_id, now + lease, *names, now, limit),
-    ).fetchall()
+    # In a transaction of its own: a write waits for the lock only in BEGIN (see LockWaits).
+    with write_transaction(conn, locks):
+        rows = conn.execute(
+            "UPDATE tasks SET lease_owner = ?, lease_expires_at = ? WHERE dispatch_id IN ("
+            f"SELECT dispatch_id FROM tasks WHERE task IN ({marks}) "
+            "AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at LIMIT ?) RETURNING *",
+            (engine_id, now + lease, *names, now, limit),
+        ).fetchall()
     return [decode.task_record(row) for row in rows]
 
 
-def _release_engine(conn: sqlite3.Connection, engine_id: str) -> None:
-    with write_transaction(conn):
+def _release_engine(conn: sqlite3.Connection, locks: LockWaits, engine_id: str) -> None:
+    with write_transaction(conn, locks):
         conn.execute("UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ?", (engine_id,))
         conn.execute("DELETE FROM engines WHERE id = ?", (engine_id,))
 
@@ -878,17 +897,12 @@ class SqliteDialect(Dialect):
     max_ids: ClassVar[int | None] = _MAX_IDS
 
     def __init__(
-        self,
-        location: str,
-        writer: _Worker,
-        reader: _Worker,
-        *,
-        read_only: bool = False,
-        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        self, location: str, writer: _Worker, reader: _Worker, locks: LockWaits, *, read_only: bool = False
     ) -> None:
         self.location = location
         self.read_only = read_only
-        self._busy_timeout = busy_timeout
+        self._locks = locks
+        self._busy_timeout = locks.busy_timeout
         self._writer = writer
         self._reader = reader
         self._lock = asyncio.Lock()
@@ -913,7 +927,9 @@ class SqliteDialect(Dialect):
             with suppress(sqlite3.Error):
                 self._writer.without_waiting()
                 return _data_version(self._writer.raw)
-        return await self._writer.run(_data_version, self._writer.raw) if wait else None
+        if not wait:
+            return None
+        return await self._writer.run(self._locks.waiting, functools.partial(_data_version, self._writer.raw))
 
     # ---------------------------------------------------------------- statements
 
@@ -973,7 +989,12 @@ class SqliteDialect(Dialect):
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         async with self._lock:
             self._writer.check_file()
-            return await self._writer.run(fn, self._writer.raw, *args)
+            return await self._writer.run(fn, self._writer.raw, self._locks, *args)
+
+    def interrupt(self) -> None:
+        """End a wait for another process's write lock within a slice (see
+        :mod:`.sqlite_locks`)."""
+        self._locks.interrupt()
 
     # ---------------------------------------------------------------- errors
 

@@ -33,6 +33,7 @@ from wfc.runtime.errors import (
 )
 from wfc.runtime.store import schema
 from wfc.runtime.store.dialect import wait_seconds
+from wfc.runtime.store.sqlite_locks import LockWaits
 
 #: Page cache of the writing connection, KiB (SQLite's default is 2 MiB):
 #: a step rewrites rows all over the runs, threads and journal tables, and
@@ -402,12 +403,13 @@ def _schema_version(path: str, uri: str, busy_timeout: float) -> int:
 
 
 @contextlib.contextmanager
-def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+def write_transaction(conn: sqlite3.Connection, locks: LockWaits) -> Iterator[None]:
     """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back if the body or the
     ``COMMIT`` fails. SQLite rolls a transaction back itself on some
     errors (a full disk, an I/O error), and a second ``ROLLBACK`` would then
-    fail and hide the error that counts."""
-    conn.execute("BEGIN IMMEDIATE")
+    fail and hide the error that counts. The lock is waited for as
+    ``locks`` says (``conn`` a writer connection)."""
+    locks.begin(conn)
     try:
         yield
         conn.execute("COMMIT")
@@ -418,14 +420,14 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-def migrate(conn: sqlite3.Connection, location: str, now: float) -> None:
+def migrate(conn: sqlite3.Connection, location: str, now: float, locks: LockWaits) -> None:
     """Apply the migrations the database lacks, all in one transaction.
 
     Raises:
         NewerDatabaseError: it records a migration this wfc does not know.
     """
     known = schema.migrations("sqlite")
-    with write_transaction(conn):
+    with write_transaction(conn, locks):
         # Checked again inside the write lock: another process may have
         # migrated between the read-only inspection and now.
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -482,8 +484,9 @@ class Opened(NamedTuple):
     """True when opened read-only: ``writer`` then refuses writes."""
 
 
-def open_file(path: str, now: float, *, read_only: bool = False, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Opened:
-    """Check ``path`` and open it.
+def open_file(path: str, now: float, locks: LockWaits, *, read_only: bool = False) -> Opened:
+    """Check ``path`` and open it, waiting for another process's write lock
+    as ``locks`` says.
 
     For writing (the default) the file is created if needed, switched to WAL
     and migrated; nothing is written before it is known to be new or a wfc
@@ -497,17 +500,18 @@ def open_file(path: str, now: float, *, read_only: bool = False, busy_timeout: f
     # SQLite answers "busy" at once, without waiting, in a few moments of
     # another process creating the same file (its switch to WAL, the first
     # build of the WAL index): opening again after a pause is safe, as
-    # nothing was written. The whole open waits at most busy_timeout.
+    # nothing was written. The whole open waits at most busy_timeout, and
+    # stops waiting once interrupted.
     _check_path_length(path)
-    deadline = time.monotonic() + busy_timeout
+    deadline = time.monotonic() + locks.busy_timeout
     pause = 0.005
     while True:
         try:
-            return _open_once(path, now, read_only=read_only, busy_timeout=busy_timeout)
+            return _open_once(path, now, locks, read_only=read_only)
         except OSError as exc:  # the system refused the path itself
             raise StoreError(path, f"cannot use this path: {exc.strerror}; give a shorter or simpler one") from None
         except DatabaseLockedError:
-            if time.monotonic() + pause > deadline:
+            if time.monotonic() + pause > deadline or locks.interrupted:
                 raise
             time.sleep(pause)
             pause = min(pause * 2, 0.1)
@@ -531,7 +535,8 @@ def _check_path_length(path: str) -> None:
         )
 
 
-def _open_once(path: str, now: float, *, read_only: bool, busy_timeout: float) -> Opened:
+def _open_once(path: str, now: float, locks: LockWaits, *, read_only: bool) -> Opened:
+    busy_timeout = locks.busy_timeout
     _roll_back_interrupted_write(path, busy_timeout)
     found = _inspect(path, busy_timeout)
     supported = latest_version()
@@ -543,7 +548,7 @@ def _open_once(path: str, now: float, *, read_only: bool, busy_timeout: float) -
         raise StoreError(path, "no such file; `wfc run` creates a database, or give the path of an existing one")
     if read_only and not _can_write(Path(path)):
         raise _cannot_prepare_for_reading(path, found, supported)
-    return _open_for_writing(path, now, found, busy_timeout)
+    return _open_for_writing(path, now, found, locks)
 
 
 class OpenedFile:
@@ -677,10 +682,13 @@ def _cannot_prepare_for_reading(path: str, found: int, supported: int) -> ReadOn
     )
 
 
-def _open_for_writing(path: str, now: float, found: int, busy_timeout: float) -> Opened:
+def _open_for_writing(path: str, now: float, found: int, locks: LockWaits) -> Opened:
     if not _can_write(Path(path)):
         raise read_only_error(path)
-    writer = connect(path, path, writer=True, busy_timeout=busy_timeout)
+    busy_timeout = locks.busy_timeout
+    # A slice at a time (see LockWaits): switching a new file to WAL and
+    # migrating, busy, fail after one, and are tried again by open_file.
+    writer = connect(path, path, writer=True, busy_timeout=locks.slice)
     try:
         try:
             mode = writer.execute("PRAGMA journal_mode").fetchone()[0]
@@ -690,7 +698,7 @@ def _open_for_writing(path: str, now: float, found: int, busy_timeout: float) ->
                 raise StoreError(path, f"cannot switch it to WAL mode (got {mode!r}); is it on a network file system?")
             writer.execute("PRAGMA synchronous = FULL")
             if found < latest_version():
-                migrate(writer, path, now)
+                migrate(writer, path, now, locks)
         except sqlite3.Error as exc:
             raise explain(path, exc, busy_timeout) from None
         reader = connect(path, path, writer=False, busy_timeout=busy_timeout)

@@ -22,6 +22,7 @@ from wfc.runtime.store import (
     open_store,
     sqlite_path,
 )
+from wfc.runtime.store.sqlite_locks import LockWaits
 from wfc.runtime.store.sqlite_setup import APPLICATION_ID, latest_version, write_transaction
 
 pytestmark = pytest.mark.anyio
@@ -144,11 +145,12 @@ def test_a_write_sqlite_rolled_back_itself_fails_with_its_own_error() -> None:
     """On a full disk (or an I/O error) SQLite rolls the transaction back
     itself: what fails is that error, not a ROLLBACK of nothing after it."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
-    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"), write_transaction(conn):
+    locks = LockWaits(1.0)
+    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"), write_transaction(conn, locks):
         conn.execute("ROLLBACK")  # what SQLite did
         raise sqlite3.OperationalError("database or disk is full")
     assert not conn.in_transaction
-    with write_transaction(conn):  # and the connection takes the next one
+    with write_transaction(conn, locks):  # and the connection takes the next one
         conn.execute("CREATE TABLE t (x)")
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
 

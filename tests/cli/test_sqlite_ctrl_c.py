@@ -1,0 +1,150 @@
+"""Ctrl-C and SIGTERM stop a command at once while another process holds
+the SQLite write lock.
+
+Each test starts a real ``wfc`` process (the venv's console script) with a
+``busy_timeout`` of 30 s, while this process holds the database's write
+lock, as another process's long transaction would. Once the command waits
+for the lock it gets SIGINT or SIGTERM (handled like Ctrl-C), and must exit
+130 within a few seconds, with its usual message and no traceback, leaving
+the database as it was. The store's side is tested in
+tests/runtime/test_sqlite_lock_waits.py; PostgreSQL's in
+tests/cli/test_postgres_ctrl_c.py.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
+from rtdb import sqlite_write_lock
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+WFC = Path(sys.executable).with_name("wfc")
+EXCHANGE = [str(EXAMPLES / "currency_exchange.py"), "--tasks", str(EXAMPLES / "currency_exchange_tasks.py")]
+INPUTS = [
+    "-i", "transfer-id=t-1", "-i", "source-account=acc-1", "-i", "target-account=acc-2", "-i", "amount=250",
+    "-i", "source-currency=EUR", "-i", "target-currency=GBP",
+]  # fmt: skip
+#: Seconds from the signal to the exit that count as "at once" (the lock wait is 30 s).
+PROMPT = 5.0
+#: Seconds a command is given to reach its wait for the lock (it takes well under one
+#: without the lock); one that has ended by then fails the test.
+REACH = 2.5
+
+
+def environment() -> dict[str, str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "WFC_SQLITE_BUSY_TIMEOUT": "30"}
+    env.pop("WFC_DEBUG", None)
+    env.pop("WFC_DB", None)
+    return env
+
+
+def wfc(*args: str) -> subprocess.CompletedProcess[str]:
+    """``wfc ARGS...`` to its end (the setup of a test)."""
+    return subprocess.run([str(WFC), *args], capture_output=True, text=True, timeout=120, env=environment())
+
+
+def spawn(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(WFC), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment()
+    )
+
+
+def waiting(process: subprocess.Popen[str]) -> None:
+    """Give ``process`` time to reach the lock; fail if it ended meanwhile."""
+    time.sleep(REACH)
+    if process.poll() is not None:
+        out, err = process.communicate()
+        pytest.fail(f"wfc ended ({process.returncode}) though the write lock was held:\n{out}\n{err}")
+
+
+def interrupted(process: subprocess.Popen[str], how: signal.Signals) -> tuple[float, str, str]:
+    """Send ``how``; how long the process took to exit, its stdout and stderr.
+    A process still running after :data:`PROMPT` seconds fails the test."""
+    began = time.monotonic()
+    process.send_signal(how)
+    try:
+        out, err = process.communicate(timeout=PROMPT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        pytest.fail(f"{how.name} did not stop wfc within {PROMPT:g}s (it waited for the lock):\n{out}\n{err}")
+    return time.monotonic() - began, out, err
+
+
+def state(path: Path) -> dict[str, Any]:
+    """What the database holds, to compare before and after."""
+    with sqlite3.connect(path) as conn:
+        return {
+            "runs": conn.execute("SELECT id, status, version, state FROM runs ORDER BY id").fetchall(),
+            "journal": conn.execute("SELECT run_id, seq, kind FROM journal ORDER BY run_id, seq").fetchall(),
+            "tasks": conn.execute("SELECT run_id, dispatch_id FROM tasks ORDER BY dispatch_id").fetchall(),
+            "events": conn.execute("SELECT event_id FROM events ORDER BY seq").fetchall(),
+            "specs": conn.execute("SELECT name, major, revision FROM specs ORDER BY 1, 2, 3").fetchall(),
+        }
+
+
+def no_traceback(*texts: str) -> bool:
+    return all("Traceback" not in text and "internal error" not in text for text in texts)
+
+
+def start_detached(db: Path, run_id: str) -> None:
+    """A run left RUNNING at its first task (no engine serves it)."""
+    started = wfc("run", *EXCHANGE, *INPUTS, "--run-id", run_id, "--detach", "--db", f"sqlite:///{db}")
+    assert started.returncode == 0, started.stderr
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_wfc_run_stops_at_once_while_another_process_holds_the_write_lock(tmp_path: Path, how: signal.Signals) -> None:
+    db = tmp_path / "wfc.db"
+    start_detached(db, "fx-0")  # the file exists, up to date: opening it takes no lock
+    before = state(db)
+    with sqlite_write_lock(db):
+        process = spawn("run", *EXCHANGE, *INPUTS, "--run-id", "fx-1", "--db", f"sqlite:///{db}")
+        waiting(process)
+        took, out, err = interrupted(process, how)
+    assert process.returncode == 130, err
+    assert "interrupted before the run was known to start" in err and no_traceback(out, err)
+    assert took < PROMPT
+    assert state(db) == before
+
+
+@pytest.mark.parametrize(
+    ("command", "how"),
+    [
+        (["runs", "cancel", "fx-1", "--reason", "stop"], signal.SIGINT),
+        (["runs", "halt", "fx-1"], signal.SIGTERM),
+        (["event", "send", "compliance-approved", '{"ok": true}', "--run", "fx-1"], signal.SIGINT),
+    ],
+    ids=["runs-cancel-SIGINT", "runs-halt-SIGTERM", "event-send-SIGINT"],
+)
+def test_commands_that_change_a_run_stop_at_once_while_another_process_holds_the_write_lock(
+    tmp_path: Path, command: list[str], how: signal.Signals
+) -> None:
+    db = tmp_path / "wfc.db"
+    start_detached(db, "fx-1")
+    before = state(db)
+    with sqlite_write_lock(db):
+        process = spawn(*command, "--db", f"sqlite:///{db}")
+        waiting(process)
+        took, out, err = interrupted(process, how)
+    assert process.returncode == 130, err
+    assert no_traceback(out, err)
+    assert took < PROMPT
+    assert state(db) == before
+    # The lock gone, the same command goes through, and the registration
+    # the interrupted process could not give back (the whole file was
+    # locked) is reaped: its process is gone.
+    done = wfc(*command, "--db", f"sqlite:///{db}")
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM engines").fetchone() == (0,)
