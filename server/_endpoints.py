@@ -63,6 +63,7 @@ from wfc.server._types import (
     RunEvent,
     RunList,
     RunsQuery,
+    RunView,
     SpecDiff,
     SpecList,
     StartRequest,
@@ -255,7 +256,7 @@ async def _page(
         known = await call.engine.searchable_variables(query.workflow)
         criteria["where"] = parse_where(query.where, ":", known)
     page = await call.engine.list_runs_page(**criteria, limit=query.limit, after=_decode_cursor(query.cursor))
-    return RunList(runs=[run_view(info) for info in page.runs], next_cursor=_encode_cursor(page.next))
+    return RunList(runs=[run_view(info, query.view) for info in page.runs], next_cursor=_encode_cursor(page.next))
 
 
 def _duration(text: str | None, name: str) -> float | None:
@@ -406,7 +407,8 @@ async def _matching(call: Call[Any, Any], query: DeadLettersQuery, limit: int) -
     ids: list[str] = []
     cursor: str | None = None
     while len(ids) <= limit:
-        step = msgspec.structs.replace(query, limit=min(1000, limit + 1 - len(ids)), cursor=cursor)
+        # Brief: only the ids are read, so the runs' data is not copied into views.
+        step = msgspec.structs.replace(query, limit=min(1000, limit + 1 - len(ids)), cursor=cursor, view=RunView.BRIEF)
         # The filters are the fields of a re-drive's body.
         page = await _page(call, step, "field", status=["FAILED"], needs_attention=_attention(query.kind))
         ids.extend(run.id for run in page.runs)

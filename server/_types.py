@@ -14,6 +14,7 @@ import enum
 from typing import Annotated, Any, Final
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from wfc.specs.limits import MAX_INT
 
@@ -263,6 +264,16 @@ class SpecDiff(msgspec.Struct, kw_only=True):
 # ---------------------------------------------------------------- runs
 
 
+class RunView(enum.Enum):
+    """How much of each run a list shows. ``full``: every field. ``brief``:
+    without ``variables``, ``masked``, ``output``, ``threads`` and
+    ``pending_events`` (absent, not empty), for a table of runs: a run's
+    data can be large, and a dashboard refetches its page on every change."""
+
+    FULL = "full"
+    BRIEF = "brief"
+
+
 class RunsQuery(Body):
     """Filters and paging of run lists. Moments are ISO 8601 date/times
     (UTC when no offset is given) or a duration before now: ``30m``, ``2h``, ``7d``."""
@@ -292,6 +303,8 @@ class RunsQuery(Body):
     limit: PageSize = 50
     cursor: str | None = None
     """``next_cursor`` of the previous page; the other parameters must be the same."""
+    view: RunView = RunView.FULL
+    """``brief``: each run without its data (see :class:`RunView`)."""
 
 
 class DeadLetterKind(enum.Enum):
@@ -318,6 +331,8 @@ class DeadLettersQuery(Body):
     """``NAME:VALUE`` on searchable variables, as for ``/runs``."""
     limit: PageSize = 50
     cursor: str | None = None
+    view: RunView = RunView.FULL
+    """``brief``: each run without its data (see :class:`RunView`)."""
 
 
 class Failure(msgspec.Struct, kw_only=True):
@@ -368,8 +383,20 @@ class StuckReason(msgspec.Struct, kw_only=True):
     timer: int | None = None
 
 
+def _brief(description: str) -> msgspec.Meta:
+    """The description of a field the brief view leaves out, saying so. It
+    goes into the OpenAPI document (msgspec reads no field docstrings),
+    where such a field is not ``required``: a client must know when."""
+    return msgspec.Meta(description=f"{description} Absent in the brief view (``view=brief`` on run lists).")
+
+
 class Run(msgspec.Struct, kw_only=True):
-    """A run as stored now; masked values read ``"***"`` everywhere."""
+    """A run as stored now; masked values read ``"***"`` everywhere.
+
+    The brief view of a list (:class:`RunView`) leaves out the run's data:
+    those fields are ``UNSET``, absent from the JSON, so "left out" cannot
+    be mistaken for "empty".
+    """
 
     id: str
     workflow: str
@@ -381,12 +408,12 @@ class Run(msgspec.Struct, kw_only=True):
     """The node the entrypoint thread is at."""
     waiting_on: list[str]
     """What each running thread (and a compensation in progress) waits for."""
-    variables: dict[str, Any]
-    masked: list[str]
-    output: Any
+    variables: Annotated[dict[str, Any], _brief("The workflow's variables.")] | UnsetType = UNSET
+    masked: Annotated[list[str], _brief("Names of masked variables.")] | UnsetType = UNSET
+    output: Annotated[Any, _brief("The exit node's output, once COMPLETED.")] | UnsetType = UNSET
     failure: Failure | None
-    threads: list[Thread]
-    pending_events: list[str]
+    threads: Annotated[list[Thread], _brief("Where each thread is.")] | UnsetType = UNSET
+    pending_events: Annotated[list[str], _brief("Events delivered but not consumed by a wait yet.")] | UnsetType = UNSET
     needs_attention: bool
     """FAILED because a compensation failed after its retries."""
     compensation: str | None

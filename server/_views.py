@@ -8,14 +8,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from msgspec import UNSET
 
-from wfc.runtime import HistoryEntry, RunInfo
+from wfc.runtime import HistoryEntry, RunInfo, ThreadInfo
 from wfc.server._types import (
     Failure,
     Form,
     FormField,
     JournalEntry,
     Run,
+    RunView,
     SpecSummary,
     Status,
     StuckReason,
@@ -32,9 +34,14 @@ if TYPE_CHECKING:
 MASK = "***"
 
 
-def run_view(info: RunInfo) -> Run:
-    """A run as the API shows it: masked values as ``"***"`` wherever they appear."""
+def run_view(info: RunInfo, view: RunView = RunView.FULL) -> Run:
+    """A run as the API shows it: masked values as ``"***"`` wherever they
+    appear; in the ``brief`` view without its data (``UNSET``: absent from
+    the JSON)."""
+    # Redacted in either view: the failure, what threads wait for and the
+    # compensation, which the brief view keeps, may quote masked values.
     info = info.redacted()
+    brief = view is RunView.BRIEF
     return Run(
         id=info.id,
         workflow=info.workflow,
@@ -44,29 +51,30 @@ def run_view(info: RunInfo) -> Run:
         updated_at=info.updated_at.astimezone(dt.UTC),
         node=info.node,
         waiting_on=info.waiting_on,
-        variables=info.variables,
-        masked=sorted(info.masked),
-        output=info.output,
+        variables=UNSET if brief else info.variables,
+        masked=UNSET if brief else sorted(info.masked),
+        output=UNSET if brief else info.output,
         failure=None if info.failure is None else msgspec.convert(msgspec.to_builtins(info.failure), Failure),
-        threads=[
-            Thread(
-                number=t.number,
-                name=t.name,
-                kind=t.kind,
-                parent=t.parent,
-                status=t.status.value,
-                node=t.node,
-                waiting_on=t.waiting_on,
-                attempt=t.attempt,
-                halt_reason=t.halt_reason,
-            )
-            for t in info.threads
-        ],
-        pending_events=list(info.pending_events),
+        threads=UNSET if brief else [_thread_view(t) for t in info.threads],
+        pending_events=UNSET if brief else list(info.pending_events),
         needs_attention=info.needs_attention,
         compensation=info.compensation,
         stuck=[msgspec.convert(msgspec.to_builtins(reason), StuckReason) for reason in info.stuck],
         unreadable=info.unreadable,
+    )
+
+
+def _thread_view(t: ThreadInfo) -> Thread:
+    return Thread(
+        number=t.number,
+        name=t.name,
+        kind=t.kind,
+        parent=t.parent,
+        status=t.status.value,
+        node=t.node,
+        waiting_on=t.waiting_on,
+        attempt=t.attempt,
+        halt_reason=t.halt_reason,
     )
 
 

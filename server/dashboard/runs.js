@@ -68,6 +68,9 @@ export async function runsView({ deadLetters = false }) {
       started_after: filters.started_after, needs_attention: filters.needs_attention ? "true" : undefined,
       kind: deadLetters ? filters.kind : undefined, cursor, limit: 25,
       where: whereTerms(), stuck_for: deadLetters ? undefined : filters.stuck_for,
+      // The table shows none of a run's data (variables, output, threads), and the page is
+      // fetched again on every push: ask for runs without it.
+      view: "brief",
     };
   }
 
