@@ -458,9 +458,10 @@ class Store:
     def interrupt(self) -> None:
         """Cut short what the store waits for now, and what it will wait for
         long from now on: a statement waiting for another session's lock
-        fails at once, its transaction rolled back (PostgreSQL; a store
-        whose waits cannot be cut short does nothing). For an engine that
-        closes because its caller was cancelled."""
+        fails at once, its transaction rolled back (PostgreSQL), or a wait
+        for another process's write lock ends within a slice, its
+        transaction never begun (SQLite). For an engine that closes because
+        its caller was cancelled."""
         self.dialect.interrupt()
 
     # ---------------------------------------------------------------- errors
