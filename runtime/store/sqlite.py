@@ -141,11 +141,12 @@ class _Worker:
         self._queued: list[_Read] = []
         self._draining = False
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, on_cancel: Callable[[], None] | None = None) -> T:
         """Run ``fn(*args)`` in the connection's thread. Not abandoned on
         cancellation: a statement always finishes before the caller goes on
-        (and then sees its cancellation)."""
-        return await _outcome(self.queue(functools.partial(fn, *args) if args else fn))
+        (and then sees its cancellation); ``on_cancel`` is called as the
+        cancellation comes, to cut it short."""
+        return await _outcome(self.queue(functools.partial(fn, *args) if args else fn), on_cancel)
 
     def queue(self, fn: Callable[[], T]) -> _Call[T]:
         """Queue ``fn()`` in the connection's thread without waiting: calls
@@ -342,15 +343,18 @@ def _put(jobs: _Jobs, call: Callable[[], T]) -> _Call[T]:
     return queued
 
 
-async def _outcome(queued: _Call[T]) -> T:
+async def _outcome(queued: _Call[T], on_cancel: Callable[[], None] | None = None) -> T:
     """The outcome of a queued call, once it returned. A waiter cancelled
     before then waits for it still, shielded, then sees its cancellation:
     it leaves its cancelled anyio scope at once (anyio retries the
-    cancellation of a task still in one at every turn of the loop)."""
+    cancellation of a task still in one at every turn of the loop).
+    ``on_cancel``, given, is called first, to make that wait short."""
     if not queued.returned:
         try:
             await queued.wait()
         except asyncio.CancelledError:
+            if on_cancel is not None:
+                on_cancel()
             # The one anyio primitive of a call, made only once cancelled: a
             # process that only reads never loads anyio's backend. The shield
             # holds off anyio's cancellations; asyncio's own, from Task.cancel(),
@@ -987,9 +991,12 @@ class SqliteDialect(Dialect):
                         self._reader.stop()
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        """An engine's own write (its registration, heartbeat, claims): one
+        cancelled (a timeout around ``Engine.open``, a closing engine) ends
+        the store's waits for another process's lock (see :meth:`interrupt`)."""
         async with self._lock:
             self._writer.check_file()
-            return await self._writer.run(fn, self._writer.raw, self._locks, *args)
+            return await self._writer.run(fn, self._writer.raw, self._locks, *args, on_cancel=self._locks.interrupt)
 
     def interrupt(self) -> None:
         """End a wait for another process's write lock within a slice (see

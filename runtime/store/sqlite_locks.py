@@ -88,18 +88,27 @@ class LockWaits:
         """
         deadline = time.monotonic() + self.busy_timeout
         while True:
+            began = time.monotonic()
             try:
                 return call()
             except sqlite3.OperationalError as exc:
                 if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) != sqlite3.SQLITE_BUSY:
                     raise  # extended codes keep the primary one in the low byte
                 if self.interrupted:
-                    raise _interrupted() from None
-                if time.monotonic() >= deadline:
+                    raise interrupted_error() from None
+                now = time.monotonic()
+                if now >= deadline:
                     raise
+            # Back sooner than a slice: the connection waited less (its
+            # busy_timeout not set, or an SQLite without usleep, which waits
+            # whole seconds or not at all). Waited here instead, or this
+            # would spin: an interrupt still ends it.
+            rest = min(self.slice - (now - began), deadline - now)
+            if rest > self.slice / 2:
+                self._interrupted.wait(rest)
 
 
-def _interrupted() -> sqlite3.OperationalError:
+def interrupted_error() -> sqlite3.OperationalError:
     """The error of a wait for the lock that an interrupt ended: transient,
     as SQLite's own ``SQLITE_INTERRUPT`` is."""
     error = sqlite3.OperationalError(

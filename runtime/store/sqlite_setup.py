@@ -33,7 +33,7 @@ from wfc.runtime.errors import (
 )
 from wfc.runtime.store import schema
 from wfc.runtime.store.dialect import wait_seconds
-from wfc.runtime.store.sqlite_locks import LockWaits
+from wfc.runtime.store.sqlite_locks import LockWaits, interrupted_error
 
 #: Page cache of the writing connection, KiB (SQLite's default is 2 MiB):
 #: a step rewrites rows all over the runs, threads and journal tables, and
@@ -239,6 +239,8 @@ def environment_error(
     if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
         what, _, todo = _ADVICE[code].partition("; ")
         return StoreError(location, f"{what} ({text}); {todo}, then retry")
+    if code == sqlite3.SQLITE_INTERRUPT:
+        return StoreError(location, text)  # said in full (see sqlite_locks.interrupted_error)
     return None
 
 
@@ -378,7 +380,7 @@ def _schema_version(path: str, uri: str, busy_timeout: float) -> int:
     conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout)
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        tables = sorted(row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+        tables = _tables(conn)
         if app_id == APPLICATION_ID:
             if "wfc_migrations" not in tables:
                 raise missing_tables_error(path, sorted(expected_tables(latest_version()) - set(tables)))
@@ -391,8 +393,17 @@ def _schema_version(path: str, uri: str, busy_timeout: float) -> int:
         conn.close()
     if app_id == 0 and not tables:
         return 0
+    raise _foreign(path, app_id, tables)
+
+
+def _tables(conn: sqlite3.Connection) -> list[str]:
+    return sorted(row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+
+
+def _foreign(path: str, app_id: int, tables: list[str]) -> NotAWfcDatabaseError:
+    """A SQLite database of another application: wfc writes nothing to it."""
     shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
-    raise NotAWfcDatabaseError(
+    return NotAWfcDatabaseError(
         path,
         f"it is a SQLite database of another application (application_id {app_id}, tables: {shown or 'none'}); "
         f"wfc will not write to it. Use another path",
@@ -434,6 +445,12 @@ def migrate(conn: sqlite3.Connection, location: str, now: float, locks: LockWait
         current = 0
         if app_id == APPLICATION_ID:
             current = int(conn.execute("SELECT max(version) FROM wfc_migrations").fetchone()[0] or 0)
+        else:
+            # Looked at empty, but another process may have made it its own
+            # since, while this one waited for the lock.
+            tables = _tables(conn)
+            if app_id != 0 or tables:
+                raise _foreign(location, app_id, tables)
         if current > len(known):
             raise NewerDatabaseError(location, current, len(known))
         for migration in known[current:]:
@@ -511,8 +528,12 @@ def open_file(path: str, now: float, locks: LockWaits, *, read_only: bool = Fals
         except OSError as exc:  # the system refused the path itself
             raise StoreError(path, f"cannot use this path: {exc.strerror}; give a shorter or simpler one") from None
         except DatabaseLockedError:
-            if time.monotonic() + pause > deadline or locks.interrupted:
-                raise
+            # Each look waits a slice (see LockWaits): the wait in all and
+            # its end on an interrupt are this loop's.
+            if locks.interrupted:
+                raise StoreError(path, str(interrupted_error())) from None
+            if time.monotonic() + pause > deadline:
+                raise locked_error(path, locks.busy_timeout) from None
             time.sleep(pause)
             pause = min(pause * 2, 0.1)
 
@@ -536,14 +557,13 @@ def _check_path_length(path: str) -> None:
 
 
 def _open_once(path: str, now: float, locks: LockWaits, *, read_only: bool) -> Opened:
-    busy_timeout = locks.busy_timeout
-    _roll_back_interrupted_write(path, busy_timeout)
-    found = _inspect(path, busy_timeout)
+    _roll_back_interrupted_write(path, locks.slice)
+    found = _inspect(path, locks.slice)
     supported = latest_version()
     if found > supported:
         raise NewerDatabaseError(path, found, supported)
     if read_only and found == supported:
-        return _open_read_only(path, busy_timeout)
+        return _open_read_only(path, locks)
     if read_only and not Path(path).exists():
         raise StoreError(path, "no such file; `wfc run` creates a database, or give the path of an existing one")
     if read_only and not _can_write(Path(path)):
@@ -614,11 +634,15 @@ def _roll_back_interrupted_write(path: str, busy_timeout: float) -> None:
         conn.close()
 
 
-def _open_read_only(path: str, busy_timeout: float) -> Opened:
+def _open_read_only(path: str, locks: LockWaits) -> Opened:
+    busy_timeout = locks.busy_timeout
+
     def reading(target: str) -> sqlite3.Connection:
-        conn = _connect(target, writer=False, busy_timeout=busy_timeout, uri=True)
+        conn = _connect(target, writer=False, busy_timeout=locks.slice, uri=True)
         try:
             conn.execute("SELECT count(*) FROM wfc_migrations").fetchone()  # SQLite opens files lazily
+            # Opened: its reads wait as configured (the open's looks wait a slice, see open_file).
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         except BaseException:
             conn.close()
             raise

@@ -15,6 +15,7 @@ tests/cli/test_sqlite_ctrl_c.py.
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,9 +27,10 @@ from rtdb import sqlite_write_lock
 from rtspec import exit_, spec, wait
 
 from wfc.runtime import Engine, RunStatus
-from wfc.runtime.errors import DatabaseLockedError, StoreError
+from wfc.runtime.errors import DatabaseLockedError, NotAWfcDatabaseError, StoreError
 from wfc.runtime.store import open_store
-from wfc.runtime.store.sqlite_locks import SLICE, interrupt_lock_waits
+from wfc.runtime.store.sqlite_locks import SLICE, LockWaits, interrupt_lock_waits
+from wfc.runtime.store.sqlite_setup import migrate
 
 pytestmark = pytest.mark.anyio
 
@@ -178,6 +180,105 @@ async def test_interrupting_ends_an_open_that_waits_for_the_lock(tmp_path: Path)
         took = time.monotonic() - began
         other.execute("ROLLBACK")
     assert took < PROMPT
-    assert len(failures) == 1
+    assert len(failures) == 1 and "interrupted while waiting for another process's write lock" in str(failures[0])
     assert rows(path, "PRAGMA journal_mode") == [("delete",)]
     assert rows(path, "SELECT name FROM sqlite_master") == []
+
+
+async def test_a_timeout_around_engine_open_ends_its_registration_s_wait_for_the_lock(tmp_path: Path) -> None:
+    """The engine registers as it opens: a wait the caller gave up on ends
+    at once, before any engine exists whose close would interrupt it."""
+    path = tmp_path / "wfc.db"
+    await waiting_run(path)
+    opened: list[str] = []
+    with sqlite_write_lock(path), anyio.fail_after(PROMPT + 35):
+        began = time.monotonic()
+        with anyio.move_on_after(WAITING):
+            async with Engine.open(f"sqlite:///{path}{LONG_WAIT}"):
+                opened.append("open")
+        took = time.monotonic() - began
+    assert opened == []
+    assert took < WAITING + PROMPT, f"the cancelled open took {took:.1f}s"
+    assert rows(path, "SELECT count(*) FROM engines") == [(0,)]
+
+
+@pytest.mark.parametrize("write", ["register", "heartbeat", "claim", "release"])
+async def test_an_engine_s_own_writes_wait_out_a_lock_held_for_many_slices(tmp_path: Path, write: str) -> None:
+    """Registration, heartbeats, task claims and the release at close each
+    wait for the lock as long as busy_timeout says, slice after slice."""
+    path = tmp_path / "wfc.db"
+    await waiting_run(path)
+    store = await open_store(f"sqlite:///{path}{LONG_WAIT}", time.time())
+    try:
+        if write != "register":
+            await store.register_engine("e-1", "host", 1, time.time(), 30.0)
+        holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        release = threading.Timer(20 * SLICE, lambda: holder.execute("ROLLBACK"))
+        began = time.monotonic()
+        release.start()
+        try:
+            if write == "register":
+                await store.register_engine("e-1", "host", 1, time.time(), 30.0)
+            elif write == "heartbeat":
+                await store.heartbeat("e-1", time.time(), 30.0)
+            elif write == "claim":
+                assert await store.claim_tasks("e-1", ["nothing-here"], time.time(), 30.0, 10) == []
+            else:
+                await store.release_engine("e-1")
+        finally:
+            release.join()
+            holder.close()
+        assert time.monotonic() - began >= 15 * SLICE  # it did wait for the lock
+    finally:
+        await store.close()
+    assert rows(path, "SELECT count(*) FROM engines") == [(0 if write == "release" else 1,)]
+
+
+def test_a_wait_for_the_lock_does_not_spin_where_the_connection_itself_waits_less() -> None:
+    """A connection whose own lock wait is shorter than a slice (0 here; an
+    SQLite built without usleep waits no time under a second) is asked
+    again a slice later, not in a busy loop."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "spin.db"
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("CREATE TABLE t (x)")
+        holder.execute("BEGIN IMMEDIATE")
+        conn = sqlite3.connect(path, isolation_level=None, timeout=0)
+        tries = 0
+
+        def begin() -> None:
+            nonlocal tries
+            tries += 1
+            conn.execute("BEGIN IMMEDIATE")
+
+        waits = LockWaits(0.5)
+        began = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            waits.waiting(begin)
+        took = time.monotonic() - began
+        holder.execute("ROLLBACK")
+        holder.close()
+        conn.close()
+    assert 0.45 <= took < 2.0
+    assert tries <= 0.5 / SLICE + 2, f"{tries} tries in {took:.2f}s: it spun"
+
+
+def test_a_file_another_application_made_its_own_while_wfc_waited_is_refused(tmp_path: Path) -> None:
+    """wfc looked at an empty file, then waited for the lock to make it
+    WAL and create its tables; meanwhile another application created its
+    own there. Looked at again under the lock, the file is refused, and
+    left as that application wrote it. (The race itself is a matter of
+    milliseconds: the look under the lock is tested here directly.)"""
+    path = tmp_path / "theirs.db"
+    with sqlite3.connect(path, isolation_level=None) as other:
+        other.execute("CREATE TABLE theirs (x)")
+        other.execute("INSERT INTO theirs VALUES (1)")
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        with pytest.raises(NotAWfcDatabaseError, match=r"another application .* tables: theirs"):
+            migrate(conn, str(path), time.time(), LockWaits(1.0))
+    finally:
+        conn.close()
+    assert rows(path, "SELECT name FROM sqlite_master") == [("theirs",)]
+    assert rows(path, "SELECT x FROM theirs") == [(1,)]
