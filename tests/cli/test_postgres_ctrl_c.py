@@ -16,7 +16,6 @@ this is tested in tests/runtime/test_postgres_interrupt.py.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -28,29 +27,9 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
+sys.path.insert(0, str(Path(__file__).parent))  # signalled, with --import-mode=importlib
 from rtdb import Db, plain_url, run_sync
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-WFC = Path(sys.executable).with_name("wfc")
-EXCHANGE = [str(EXAMPLES / "currency_exchange.py"), "--tasks", str(EXAMPLES / "currency_exchange_tasks.py")]
-INPUTS = [
-    "-i", "transfer-id=t-1", "-i", "source-account=acc-1", "-i", "target-account=acc-2", "-i", "amount=250",
-    "-i", "source-currency=EUR", "-i", "target-currency=GBP",
-]  # fmt: skip
-#: Seconds from the signal to the exit that count as "at once" (the lock wait is 30 s).
-PROMPT = 5.0
-
-
-def environment() -> dict[str, str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "WFC_PG_LOCK_TIMEOUT": "30"}
-    env.pop("WFC_DEBUG", None)
-    env.pop("WFC_DB", None)
-    return env
-
-
-def wfc(*args: str) -> subprocess.CompletedProcess[str]:
-    """``wfc ARGS...`` to its end (the setup of a test)."""
-    return subprocess.run([str(WFC), *args], capture_output=True, text=True, timeout=120, env=environment())
+from signalled import EXCHANGE, INPUTS, PROMPT, interrupted, no_traceback, spawn, wfc
 
 
 def create_schema(pg: Db) -> None:
@@ -127,26 +106,6 @@ class Holder:
         pytest.fail("wfc never waited for the lock")
 
 
-def interrupted(process: subprocess.Popen[str], how: signal.Signals) -> tuple[float, str, str]:
-    """Send ``how``; how long the process took to exit, its stdout and stderr.
-    A process still running after :data:`PROMPT` seconds fails the test."""
-    began = time.monotonic()
-    process.send_signal(how)
-    try:
-        out, err = process.communicate(timeout=PROMPT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
-        pytest.fail(f"{how.name} did not stop wfc within {PROMPT:g}s (it waited for the lock):\n{out}\n{err}")
-    return time.monotonic() - began, out, err
-
-
-def spawn(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(WFC), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment()
-    )
-
-
 def state(pg: Db) -> dict[str, Any]:
     """What the database holds, to compare before and after."""
     return {
@@ -156,10 +115,6 @@ def state(pg: Db) -> dict[str, Any]:
         "events": pg.rows("SELECT event_id FROM events ORDER BY seq"),
         "specs": pg.rows("SELECT name, major, revision FROM specs ORDER BY 1, 2, 3"),
     }
-
-
-def no_traceback(*texts: str) -> bool:
-    return all("Traceback" not in text and "internal error" not in text for text in texts)
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -13,7 +13,6 @@ tests/cli/test_postgres_ctrl_c.py.
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -25,38 +24,13 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
+sys.path.insert(0, str(Path(__file__).parent))  # signalled, with --import-mode=importlib
 from rtdb import sqlite_write_lock
+from signalled import EXCHANGE, INPUTS, PROMPT, interrupted, no_traceback, spawn, wfc
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-WFC = Path(sys.executable).with_name("wfc")
-EXCHANGE = [str(EXAMPLES / "currency_exchange.py"), "--tasks", str(EXAMPLES / "currency_exchange_tasks.py")]
-INPUTS = [
-    "-i", "transfer-id=t-1", "-i", "source-account=acc-1", "-i", "target-account=acc-2", "-i", "amount=250",
-    "-i", "source-currency=EUR", "-i", "target-currency=GBP",
-]  # fmt: skip
-#: Seconds from the signal to the exit that count as "at once" (the lock wait is 30 s).
-PROMPT = 5.0
 #: Seconds a command is given to reach its wait for the lock (it takes well under one
 #: without the lock); one that has ended by then fails the test.
 REACH = 2.5
-
-
-def environment() -> dict[str, str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "WFC_SQLITE_BUSY_TIMEOUT": "30"}
-    env.pop("WFC_DEBUG", None)
-    env.pop("WFC_DB", None)
-    return env
-
-
-def wfc(*args: str) -> subprocess.CompletedProcess[str]:
-    """``wfc ARGS...`` to its end (the setup of a test)."""
-    return subprocess.run([str(WFC), *args], capture_output=True, text=True, timeout=120, env=environment())
-
-
-def spawn(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(WFC), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment()
-    )
 
 
 def waiting(process: subprocess.Popen[str]) -> None:
@@ -65,20 +39,6 @@ def waiting(process: subprocess.Popen[str]) -> None:
     if process.poll() is not None:
         out, err = process.communicate()
         pytest.fail(f"wfc ended ({process.returncode}) though the write lock was held:\n{out}\n{err}")
-
-
-def interrupted(process: subprocess.Popen[str], how: signal.Signals) -> tuple[float, str, str]:
-    """Send ``how``; how long the process took to exit, its stdout and stderr.
-    A process still running after :data:`PROMPT` seconds fails the test."""
-    began = time.monotonic()
-    process.send_signal(how)
-    try:
-        out, err = process.communicate(timeout=PROMPT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
-        pytest.fail(f"{how.name} did not stop wfc within {PROMPT:g}s (it waited for the lock):\n{out}\n{err}")
-    return time.monotonic() - began, out, err
 
 
 def state(path: Path) -> dict[str, Any]:
@@ -91,10 +51,6 @@ def state(path: Path) -> dict[str, Any]:
             "events": conn.execute("SELECT event_id FROM events ORDER BY seq").fetchall(),
             "specs": conn.execute("SELECT name, major, revision FROM specs ORDER BY 1, 2, 3").fetchall(),
         }
-
-
-def no_traceback(*texts: str) -> bool:
-    return all("Traceback" not in text and "internal error" not in text for text in texts)
 
 
 def start_detached(db: Path, run_id: str) -> None:
