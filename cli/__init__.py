@@ -16,6 +16,7 @@ try:
     from wfc.cli.app import app
     from wfc.cli.errors import CliError, exit_on_internal_error
     from wfc.cli.exiting import leave
+    from wfc.cli.output import settle_size_variables
     from wfc.specs.errors import WfcError
 finally:
     if _collecting:
@@ -30,6 +31,7 @@ def main() -> None:
     once a command runs (:func:`~wfc.cli.lean_typer.collect_in_commands`)."""
     _open_closed_streams()
     _escape_what_streams_cannot_encode()
+    settle_size_variables()
     _terminate_as_interrupt()
     collecting = gc.isenabled()
     gc.disable()
@@ -59,13 +61,16 @@ def _open_closed_streams() -> None:
 
 
 def _terminate_as_interrupt() -> None:
-    """SIGTERM (``timeout``, systemd, ``docker stop``) ends a command the way
-    Ctrl-C does: ``wfc run`` says where the run is and unregisters its
-    engine, where Python's default would end the process on the spot.
-    ``wfc worker`` and ``wfc server`` take both signals themselves while
-    they serve."""
+    """SIGTERM (``timeout``, systemd, ``docker stop``) and SIGHUP (the
+    terminal closed; see :func:`~wfc.cli.exiting.stop_signals`) end a
+    command the way Ctrl-C does: ``wfc run`` says where the run is and
+    unregisters its engine, where Python's default would end the process on
+    the spot. ``wfc worker`` and ``wfc server`` take these signals
+    themselves while they serve."""
     import signal
     from types import FrameType
+
+    from wfc.cli.exiting import stop_signals
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         on_interrupt = signal.getsignal(signal.SIGINT)
@@ -74,19 +79,48 @@ def _terminate_as_interrupt() -> None:
             return
         raise KeyboardInterrupt  # also where SIGINT is ignored (a background job of a script)
 
-    signal.signal(signal.SIGTERM, interrupt)
+    for stop in stop_signals():
+        if stop is not signal.SIGINT:
+            signal.signal(stop, interrupt)
+
+
+#: The error handler of a stream that writes undecodable bytes back (see
+#: :func:`_escape_what_streams_cannot_encode`).
+_ESCAPE = "wfc-surrogateescape-backslashreplace"
 
 
 def _escape_what_streams_cannot_encode() -> None:
     """Print a character the output's encoding lacks (``ü`` of a run id, with
     ``LANG=C`` or ``PYTHONIOENCODING=ascii``) as an escape, ``\\xfc``, rather
-    than fail the command over it: the rest of what it prints stays true."""
+    than fail the command over it: the rest of what it prints stays true.
+
+    Python gives a stream in the C locale without UTF-8 mode (``LC_ALL=C
+    PYTHONUTF8=0``) the ``surrogateescape`` handler, which writes back the
+    bytes of an argument it could not decode but fails on any other
+    character: the handler here does both."""
+    import codecs
     import io
     import sys
 
+    codecs.register_error(_ESCAPE, _escape)
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
             stream.reconfigure(errors="backslashreplace")
+        elif isinstance(stream, io.TextIOWrapper) and stream.errors == "surrogateescape":
+            stream.reconfigure(errors=_ESCAPE)
+
+
+def _escape(error: UnicodeError) -> tuple[str | bytes, int]:
+    """A character an encoding lacks, as the byte it stands for (an
+    undecodable byte of an argument, ``surrogateescape``'s U+DC80..U+DCFF)
+    or as a backslash escape (``backslashreplace``)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    code = ord(error.object[error.start])
+    if 0xDC80 <= code <= 0xDCFF:
+        return bytes([code - 0xDC00]), error.start + 1
+    escape = f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return escape, error.start + 1
 
 
 __all__ = ["CliError", "WfcError", "app", "main"]

@@ -28,7 +28,7 @@ def diff_command(
     if as_json:
         import json  # only --json needs it
 
-        output.echo(json.dumps(diff_as_json(diff, old, new, required), indent=2, ensure_ascii=False))
+        output.echo(json.dumps(diff_as_json(diff, old, new, required), indent=2, ensure_ascii=False), json=True)
     else:
         print_diff(output.stdout(), diff, old, new, required)
 

@@ -19,8 +19,10 @@ when the command line is built.
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
+import stat
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -28,8 +30,9 @@ from typing import TYPE_CHECKING, Annotated, Final, TypeVar
 
 import typer
 
-from wfc.cli.errors import CliError
+from wfc.cli.errors import CliError, gone_directory_message, relative_to_gone_directory
 from wfc.cli.files import display
+from wfc.cli.open_files import require_free_files
 
 if TYPE_CHECKING:
     from wfc.runtime import Engine
@@ -55,13 +58,70 @@ DbOption = Annotated[
 
 
 def database_url(value: str) -> str:
-    """The URL for ``--db``: a URL as given, a bare path as a SQLite URL."""
+    """The URL for ``--db``: a URL as given, a bare path as a SQLite URL.
+    A SQLite path that no command could use as a database file is refused
+    here, for every command (see :func:`_check_sqlite_path`)."""
     value = value.strip()
     if not value:
         raise CliError(f"--db is empty; give a database URL such as {DEFAULT_DB}, or unset WFC_DB")
-    if "://" in value:
-        return value
-    return f"sqlite:///{Path(value).as_posix()}"  # an absolute path gives sqlite:////abs/path
+    # An absolute path gives sqlite:////abs/path.
+    url = value if "://" in value else f"sqlite:///{Path(value).as_posix()}"
+    _check_sqlite_path(url)
+    return url
+
+
+def _check_sqlite_path(url: str) -> None:
+    """Refuse the path of a SQLite URL that cannot be a database file, saying
+    what it is: SQLite itself says only that it cannot open it, or finds a
+    disk I/O error in a FIFO or ``/dev/null``, and a reader would offer to
+    create a database where none can be made. A folder, and what a file
+    holds (another application's database, garbage), are left for opening
+    it to tell."""
+    if not url.startswith("sqlite:///"):
+        return
+    from wfc.runtime.store import sqlite_path
+
+    path = sqlite_path(url)
+    if path is None or path == ":memory:":
+        return
+    where = display(path)
+    if relative_to_gone_directory(path):
+        raise CliError(f"cannot use database {gone_directory_message(where)}")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        target = os.readlink(path) if os.path.islink(path) else None
+        # SQLite creates the file a dangling link points to, if its folder exists.
+        if target is not None and not os.path.isdir(os.path.dirname(os.path.join(os.path.dirname(path), target))):
+            raise CliError(
+                f"cannot use database {where}: it is a symbolic link to {target}, whose folder does not exist; "
+                f"fix the link, or give the path of a database file"
+            ) from None
+        return  # a new database, or a missing folder, which opening it names
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CliError(
+                f"cannot use database {where}: it is a symbolic link that leads back to itself (a loop of links); "
+                f"fix the link, or give the path of a database file"
+            ) from None
+        if exc.errno == errno.ENOTDIR:
+            raise CliError(
+                f"cannot use database {where}: a part of this path is a file, not a directory; give the path "
+                f"of a database file"
+            ) from None
+        return  # a permission or a name too long: opening it names these
+    kind = _FILE_KINDS.get(stat.S_IFMT(mode))
+    if kind is not None:
+        raise CliError(f"cannot use database {where}: it is {kind}, not a file; give the path of a database file")
+
+
+#: The kinds of files a database cannot be, as messages name them.
+_FILE_KINDS: Final = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 def db_flag(url: str) -> str:
@@ -185,7 +245,8 @@ def _naming_unknown_runs(url: str) -> Iterator[None]:
 
 
 def run_async(function: Callable[[], Awaitable[T]]) -> T:
-    """Run a command's coroutine function to completion.
+    """Run a command's coroutine function to completion, once it is sure to
+    have the files it needs (:func:`~wfc.cli.open_files.require_free_files`).
 
     An exception that reaches us inside a task group's exception group (a
     ``SystemExit`` from a closed stdout pipe, a failure of the engine's own
@@ -199,6 +260,7 @@ def run_async(function: Callable[[], Awaitable[T]]) -> T:
 
     from wfc.cli.interrupting import Interrupt, cutting_database_waits
 
+    require_free_files()
     interrupt = Interrupt()
 
     async def main() -> T:
@@ -223,8 +285,10 @@ def run_reading(function: Callable[[], Awaitable[T]]) -> T:
     """Run the coroutine function of a command that only reads through
     :func:`reader`, on asyncio's own runner: anyio's runner would import
     anyio's backend (a tenth of ``wfc runs list``), which a reader never
-    uses."""
+    uses. Like :func:`run_async`, first checks it may open enough files."""
     import asyncio
+
+    require_free_files()
 
     async def main() -> T:
         return await function()

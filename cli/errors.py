@@ -75,7 +75,7 @@ def report(exc: BaseException, *, debug: bool) -> int:
     if debug:
         show_traceback(exc)
     if isinstance(exc, WfcError):
-        output.print_error(_in_cli_words(str(exc)))
+        output.print_error(_in_cli_words(str(exc)) + _undecoded_arguments())
     elif isinstance(exc, OSError):
         output.print_error(describe_os_error(exc))
     else:
@@ -102,6 +102,22 @@ def _in_cli_words(message: str) -> str:
     return message.replace(advice, RETRY_ADVICE) if isinstance(advice, str) else message
 
 
+def _undecoded_arguments() -> str:
+    """Why an argument holds what is not text, when the locale is the
+    cause: outside UTF-8 mode in the C locale (``LC_ALL=C PYTHONUTF8=0``)
+    Python reads the command line as ASCII, and ``é`` of a run id reaches
+    wfc as two undecodable bytes, which no run id or value may hold."""
+    encoding = sys.getfilesystemencoding()
+    if sys.flags.utf8_mode or encoding.lower().replace("-", "") == "utf8":
+        return ""
+    if not any(0xDC80 <= ord(char) <= 0xDCFF for arg in sys.argv[1:] for char in arg):
+        return ""
+    return (
+        f". The command line holds characters that the locale's encoding ({encoding}) cannot read, so they "
+        "reached wfc as bytes, not text: run it in a UTF-8 locale (LC_ALL=C.UTF-8) or with PYTHONUTF8=1"
+    )
+
+
 def show_traceback(exc: BaseException) -> None:
     """Print the traceback of ``exc`` on stderr."""
     from rich.traceback import Traceback
@@ -113,6 +129,8 @@ def show_traceback(exc: BaseException) -> None:
 def describe_os_error(exc: OSError, what: str = "") -> str:
     """One sentence for a failed file operation, naming the file."""
     target = f"{what} {exc.filename}" if what else str(exc.filename)
+    if isinstance(exc, FileNotFoundError) and relative_to_gone_directory(exc.filename):
+        return gone_directory_message(target if exc.filename is not None else None)
     match exc:
         case FileNotFoundError() if isinstance(exc.filename, str) and os.path.islink(exc.filename):
             return (
@@ -131,8 +149,39 @@ def describe_os_error(exc: OSError, what: str = "") -> str:
             ran_out = "no space is left on the disk" if exc.errno == errno.ENOSPC else "the disk quota is used up"
             todo = "free space on the disk that holds it, then run the command again"
             return f"{target}: {ran_out} ({exc.strerror}); {todo}" if exc.filename is not None else f"{ran_out}; {todo}"
+        case OSError() if exc.errno in (errno.EMFILE, errno.ENFILE):
+            from wfc.cli.open_files import out_of_files_message
+
+            told = f"{target}: {exc.strerror}" if exc.filename is not None else str(exc.strerror)
+            return out_of_files_message(told, system=exc.errno == errno.ENFILE)
     reason = exc.strerror or str(exc)
     return f"{target}: {reason}" if exc.filename is not None else reason
+
+
+def relative_to_gone_directory(path: object) -> bool:
+    """Whether ``path`` (``None``: a path not named) is relative to a
+    working directory that no longer exists: the shell's directory was
+    deleted, or moved, after the shell entered it. Every path relative to
+    it fails, with an error naming no directory (``os.getcwd()``'s names
+    nothing at all)."""
+    if isinstance(path, str | os.PathLike) and os.path.isabs(path):
+        return False
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False
+
+
+def gone_directory_message(target: str | None, *, absolute_helps: bool = True) -> str:
+    """The message of :func:`relative_to_gone_directory`, about ``target``
+    if one is named; ``absolute_helps``: giving an absolute path instead is
+    a way out."""
+    return (
+        f"{f'{target}: ' if target else ''}the current directory no longer exists (it was deleted or moved after "
+        f"the shell entered it), so no path relative to it can be used; cd to an existing directory"
+        f"{', or give an absolute path' if absolute_helps else ' and run the command again'}"
+    )
 
 
 def exit_on_internal_error(exc: Exception) -> None:

@@ -11,6 +11,7 @@ noise.
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from typing import NoReturn
 
@@ -34,3 +35,16 @@ def leave(code: str | int | None) -> NoReturn:
     with contextlib.suppress(OSError, ValueError):
         sys.stderr.flush()
     raise SystemExit(code)
+
+
+def stop_signals() -> tuple[signal.Signals, ...]:
+    """The signals that stop a command as Ctrl-C does: SIGINT, SIGTERM
+    (``kill``, systemd, ``docker stop``) and SIGHUP (the terminal or the SSH
+    session closed), unless the command was started to ignore hangups
+    (``nohup``). SIGHUP's default would end the process on the spot, and a
+    ``wfc run`` or a worker would leave its engine registered, and its
+    leases held, as if it still served the database."""
+    hangup = getattr(signal, "SIGHUP", None)  # not on Windows
+    if hangup is None or signal.getsignal(hangup) is signal.SIG_IGN:
+        return (signal.SIGINT, signal.SIGTERM)
+    return (signal.SIGINT, signal.SIGTERM, hangup)

@@ -21,9 +21,13 @@ def display(path: Path | str) -> str:
     """``path`` as the user should see it: relative to the working directory
     when it is inside it. A symbolic link is named as given, not by what it
     points to: that is the name the user knows."""
+    try:
+        here = os.getcwd()
+    except FileNotFoundError:  # the working directory was deleted: relative to nothing
+        return str(path)
     absolute = Path(os.path.abspath(path))  # abspath, not resolve(): links stay as they are
     try:
-        return str(absolute.relative_to(os.getcwd()))
+        return str(absolute.relative_to(here))
     except ValueError:
         return str(path)
 

@@ -154,7 +154,7 @@ def iso(moment: dt.datetime) -> str:
 
 def print_json(document: Any) -> None:
     """Print one JSON document on standard output (no colours, no wrapping)."""
-    output.echo(json.dumps(document, indent=2, ensure_ascii=False, default=_fallback))
+    output.echo(json.dumps(document, indent=2, ensure_ascii=False, default=_fallback), json=True)
 
 
 def _fallback(value: Any) -> Any:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from wfc.cli.errors import CliError
+from wfc.cli.errors import CliError, gone_directory_message, relative_to_gone_directory
 from wfc.cli.files import display
 from wfc.cli.locate import user_frame, where
 from wfc.dsl import Workflow
@@ -105,6 +105,8 @@ def import_file(path: Path) -> ModuleType:
     """Import the Python file at ``path`` under a unique module name."""
     label = display(path)
     if not path.exists():
+        if relative_to_gone_directory(path):
+            raise CliError(gone_directory_message(label))
         raise CliError(f"{label}: no such file; give the path of a .py file or a dotted module name")
     if path.is_dir():
         raise CliError(f"{label} is a directory; give the path of a .py file or a dotted module name")
@@ -127,12 +129,17 @@ def import_file(path: Path) -> ModuleType:
 
 
 def import_module(name: str) -> ModuleType:
-    """Import a module by dotted name, with the working directory on the path."""
-    _put_first_on_path(os.getcwd())
+    """Import a module by dotted name, with the working directory on the path
+    (if it still exists: an installed module is found all the same)."""
+    gone = relative_to_gone_directory(None)
+    if not gone:
+        _put_first_on_path(os.getcwd())
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            if gone:
+                raise CliError(gone_directory_message(f"no module named {name!r}")) from None
             raise CliError(
                 f"no module named {name!r}, and no such file; give the path of a .py file, or a module "
                 f"importable from {os.getcwd()}"
@@ -164,6 +171,8 @@ def _import_failure(label: str, exc: Exception | SystemExit) -> CliError:
         return CliError(_syntax_message(label, exc))
     if isinstance(exc, WfcError):  # e.g. a misused DSL call; its message says where
         return CliError(f"importing {label} failed: {exc}")
+    if isinstance(exc, FileNotFoundError) and relative_to_gone_directory(exc.filename):
+        return CliError(gone_directory_message(f"importing {label} failed", absolute_helps=False))
     frame = user_frame(exc)
     at = f" at {where(frame)}" if frame is not None else ""
     return CliError(f"importing {label} failed{at}: {type(exc).__name__}: {exc}")

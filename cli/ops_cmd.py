@@ -107,7 +107,9 @@ def _print_entry(entry: "FeedEntry", as_json: bool) -> None:
             "attempt": entry.attempt,
             "detail": entry.detail,
         }
-        output.echo(json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str), gone_fails=True)
+        output.echo(
+            json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str), gone_fails=True, json=True
+        )
         return
     from rich.text import Text
 
@@ -195,7 +197,7 @@ def export_command(
         return exported
 
     if out is None:
-        run_async(lambda: lines(lambda line: output.echo(line, nl=False, gone_fails=True)))
+        run_async(lambda: lines(lambda line: output.echo(line, nl=False, gone_fails=True, json=True)))
         return
     with replacing(out) as handle:
         exported = run_async(lambda: lines(lambda line: handle.write(line.encode())))

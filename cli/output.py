@@ -29,6 +29,34 @@ UNLIMITED: Final = 1_000_000
 #: narrow terminal only wraps.
 NARROWEST: Final = 40
 
+#: The widest ``$COLUMNS`` taken as a terminal's width. No terminal is
+#: wider, and help drawn that wide pads every line to it (``COLUMNS=100000
+#: wfc --help`` wrote 3 MB of spaces).
+WIDEST: Final = 10_000
+
+
+def settle_size_variables() -> None:
+    """Make the process's ``$COLUMNS``, ``$LINES`` and ``$TERMINAL_WIDTH``
+    (typer's) sizes a console can have, before any console reads them: typer
+    draws help and usage errors with consoles of its own, which read them
+    directly (``COLUMNS=1`` drew help one letter a line, ``COLUMNS=0``
+    drew nothing, ``TERMINAL_WIDTH=abc`` failed).
+
+    A value that is not a whole number from 1 to :data:`WIDEST` says
+    nothing about a terminal and is dropped: a terminal's own size is used,
+    and a pipe's lines are not cut. A width under :data:`NARROWEST` is
+    raised to it."""
+    for name, narrowest in (("COLUMNS", NARROWEST), ("TERMINAL_WIDTH", NARROWEST), ("LINES", 1)):
+        value = os.environ.get(name)
+        if value is None:
+            continue
+        text = value.strip()
+        size = int(text) if text.isascii() and text.isdigit() else 0
+        if not 1 <= size <= WIDEST:
+            del os.environ[name]
+        elif str(max(size, narrowest)) != value:
+            os.environ[name] = str(max(size, narrowest))
+
 
 def stdout(*, gone_fails: bool = False) -> Console:
     """A console writing results to standard output; a reader that went
@@ -164,12 +192,35 @@ _STDOUT: Final[IO[str]] = _Stdout()  # type: ignore[assignment]
 _STREAM: Final[IO[str]] = _Stdout(gone_fails=True)  # type: ignore[assignment]
 
 
-def echo(text: str, *, nl: bool = True, gone_fails: bool = False) -> None:
+def echo(text: str, *, nl: bool = True, gone_fails: bool = False, json: bool = False) -> None:
     """Write ``text`` (a JSON document, a run id) to standard output, as
     every command's results are: a reader gone is no error, a full disk is
     an :class:`OutputError`. ``gone_fails``: a reader gone fails the
     command all the same (exit 1, quietly: :func:`wfc.cli.errors.report`),
-    for a stream of records that must not look whole when it was cut."""
+    for a stream of records that must not look whole when it was cut.
+    ``json``: ``text`` is JSON, which must stay JSON on a stream that cannot
+    encode all of it (see :func:`json_for_stdout`)."""
+    if json:
+        text = json_for_stdout(text)
     stream = _STREAM if gone_fails else _STDOUT
     stream.write(f"{text}\n" if nl else text)
     stream.flush()
+
+
+def json_for_stdout(text: str) -> str:
+    """The JSON ``text`` as standard output can take it: where its encoding
+    lacks a character (``PYTHONIOENCODING=ascii``, ``LC_ALL=C``), every
+    character beyond ASCII is written as a JSON escape, ``\\u00e9``. The
+    stream would otherwise escape it its own way, ``\\xe9``, which no JSON
+    parser reads. Outside strings JSON holds only ASCII, so this changes
+    nothing but how the strings are spelled."""
+    if text.isascii():
+        return text
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        import json
+        import re
+
+        return re.sub(r"[^\x00-\x7f]", lambda char: json.dumps(char.group())[1:-1], text)
+    return text

@@ -19,6 +19,7 @@ from rich.text import Text
 from wfc.cli import output
 from wfc.cli.engine_access import run_async
 from wfc.cli.errors import CliError
+from wfc.cli.exiting import stop_signals
 from wfc.cli.loading import import_target
 from wfc.cli.log_options import LogFormat
 from wfc.cli.observing import json_logs, setup_logs
@@ -220,7 +221,7 @@ async def _serve(
 
 
 async def _watch_signals(worker: Worker, say: Say) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with anyio.open_signal_receiver(*stop_signals()) as signals:
         async for received in signals:
             name = signal.Signals(received).name
             if not worker.stopping:

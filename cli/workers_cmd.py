@@ -51,7 +51,7 @@ def _print_json(workers: "list[WorkerInfo]") -> None:
         }
         for w in workers
     ]
-    output.echo(json.dumps({"workers": document}, indent=2, ensure_ascii=False))
+    output.echo(json.dumps({"workers": document}, indent=2, ensure_ascii=False), json=True)
 
 
 def _print_table(workers: "list[WorkerInfo]") -> None:

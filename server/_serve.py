@@ -3,10 +3,13 @@ listen, and serve the API with uvicorn until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import signal
 import socket
+import time
+from typing import Any, Final
 
 import uvicorn
 
@@ -15,6 +18,7 @@ from wfc.cli.engine_access import require_database, run_async
 from wfc.cli.errors import CliError
 from wfc.cli.log_options import LogFormat
 from wfc.cli.observing import json_logs, setup_logs
+from wfc.cli.open_files import free_descriptors, out_of_files_message
 from wfc.runtime import Engine
 from wfc.runtime._urls import redact_url
 from wfc.runtime.metrics import Metrics
@@ -46,8 +50,10 @@ def serve(
     listener = _listen(host, port)
     metrics = Metrics()
     observers = [*setup_logs(log_format), metrics]
+    _warn_of_few_files(json_logs(log_format))
 
     async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(_OutOfFiles(json_logs(log_format)).handle)
         opened = Engine.open(
             url, tasks, serve=bool(tasks), tracing=tracing, observers=observers, retention=retention
         )
@@ -88,6 +94,63 @@ def serve(
 
 def _stopped(signum: int, frame: object) -> None:
     """A stop signal uvicorn already acted on."""
+
+
+_log = logging.getLogger("wfc.server")
+
+#: Files the server should be free to open when it starts: one per
+#: connection at once, beyond what the engine and the database take.
+_WANTED_FILES: Final = 256
+
+
+def _warn_of_few_files(as_log: bool) -> None:
+    """Warn, at start-up, of a limit of open files (``ulimit -n``) that
+    leaves room for few connections at once: the server still serves, and
+    the others wait to be accepted (see :class:`_OutOfFiles`)."""
+    free = free_descriptors()
+    if free is not None and free < _WANTED_FILES:
+        told = (
+            f"wfc server may open only {free} more files, and each connection takes one, so it can hold few "
+            f"connections at once (the others wait)"
+        )
+        _warning(out_of_files_message(told), as_log)
+
+
+def _warning(text: str, as_log: bool) -> None:
+    """Warn on stderr, or in the JSON log (``--log-format json``)."""
+    if as_log:
+        _log.warning("%s", text)
+    else:
+        output.print_warning(text)
+
+
+class _OutOfFiles:
+    """The event loop's error handler while the server serves: a connection
+    that cannot be accepted because no more files may be opened is said in
+    one line, at most once a minute, where asyncio logged a traceback for
+    each try, many a second, until a connection closed. asyncio accepts
+    again by itself a second later; a try that comes after the server closed
+    its socket, at shutdown, is no error (asyncio logged a traceback for each
+    one). Any other error goes to asyncio's own handler."""
+
+    EVERY: Final = 60.0
+
+    def __init__(self, as_log: bool) -> None:
+        self._as_log = as_log
+        self._said = -self.EVERY
+
+    def handle(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if isinstance(error, ValueError | OSError) and "._start_serving(" in str(context.get("message", "")):
+            return  # accepting again, on the socket the server has closed since
+        if not (isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE)):
+            loop.default_exception_handler(context)
+            return
+        now = time.monotonic()
+        if now - self._said >= self.EVERY:
+            self._said = now
+            told = f"wfc server cannot accept a connection now ({error.strerror}); it waits until others close"
+            _warning(out_of_files_message(told, system=error.errno == errno.ENFILE), self._as_log)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -1,0 +1,111 @@
+"""SIGHUP (the terminal, or the SSH session, closed) to the real ``wfc``
+process ends a command the way SIGTERM and Ctrl-C do. Python's default ended
+the process on the spot: ``wfc run`` and ``wfc worker`` left their engine
+registered on the database, as if they still served it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # run_helpers, with --import-mode=importlib
+
+from run_helpers import WFC, script_env, sqlite_url, wait_until, write_approval
+
+RUN_ID = "order-1"
+
+
+def _wfc(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(WFC), *args], cwd=cwd, env=script_env(), capture_output=True, text=True, timeout=60)
+
+
+def _start(cwd: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(WFC), *args], cwd=cwd, env=script_env({"PYTHONUNBUFFERED": "1"}),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _registered_engines(cwd: Path, url: str) -> list[object]:
+    done = _wfc(cwd, "workers", "--db", url, "--json")
+    assert done.returncode == 0, done.stderr
+    workers = json.loads(done.stdout)["workers"]
+    assert isinstance(workers, list)
+    return workers
+
+
+@pytest.fixture
+def waiting(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``wfc run`` following a run that waits for an event; the database."""
+    write_approval(tmp_path)
+    url = sqlite_url(tmp_path / "runs.db")
+    process = _start(tmp_path, "run", "approval.py", "-i", "order-id=o-1", "--db", url, "--run-id", RUN_ID)
+    try:
+        assert process.stdout is not None
+        while "waiting for event" not in (line := process.stdout.readline()):
+            assert line, f"wfc run ended early: {process.communicate()}"
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_sighup_stops_following_a_run_as_sigterm_does(
+    tmp_path: Path, waiting: tuple[subprocess.Popen[str], str]
+) -> None:
+    process, url = waiting
+    assert len(_registered_engines(tmp_path, url)) == 1
+    process.send_signal(signal.SIGHUP)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr  # as SIGTERM and Ctrl-C
+    assert "Traceback" not in stderr
+    assert f"stopped following run {RUN_ID}" in stderr and "The run is durable" in stderr, stderr
+    assert _registered_engines(tmp_path, url) == []  # unregistered: no engine claims to serve the database
+    shown = json.loads(_wfc(tmp_path, "runs", "show", RUN_ID, "--db", url, "--json").stdout)
+    assert shown["status"] == "RUNNING" and shown["node"] == "wait-approval"  # still waiting, as stored
+
+
+def test_sighup_stops_a_worker_cleanly(tmp_path: Path) -> None:
+    write_approval(tmp_path)
+    url = sqlite_url(tmp_path / "runs.db")
+    started = _wfc(tmp_path, "run", "approval.py", "-i", "order-id=o-1", "--db", url, "--run-id", RUN_ID, "--detach")
+    assert started.returncode == 0, started.stderr
+    worker = _start(tmp_path, "worker", "--tasks", "approval.py", "--db", url)
+    try:
+        wait_until(lambda: len(_registered_engines(tmp_path, url)) == 1)
+        worker.send_signal(signal.SIGHUP)
+        stdout, stderr = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 0, stderr
+    assert "SIGHUP: stopping" in stdout and "wfc worker stopped" in stdout, stdout
+    assert "Traceback" not in stderr
+    assert _registered_engines(tmp_path, url) == []
+
+
+def test_sighup_stops_a_server_cleanly(tmp_path: Path) -> None:
+    write_approval(tmp_path)
+    url = sqlite_url(tmp_path / "runs.db")
+    server = _start(tmp_path, "server", "--tasks", "approval.py", "--db", url, "--port", "0")
+    try:
+        assert server.stdout is not None
+        assert "wfc server:" in server.stdout.readline()
+        assert len(_registered_engines(tmp_path, url)) == 1
+        server.send_signal(signal.SIGHUP)
+        _, stderr = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert server.returncode == 0, stderr
+    assert "Traceback" not in stderr and "Shutting down" in stderr, stderr
+    assert _registered_engines(tmp_path, url) == []
