@@ -32,21 +32,31 @@ def display_path(path: str) -> str:
     """``path`` relative to the working directory when it is under it."""
     try:
         relative = os.path.relpath(path)
-    except ValueError:
+    except (ValueError, OSError):  # another drive; a working directory deleted since
         return path
     return path if relative.startswith("..") else relative
 
 
+def _absolute(path: str) -> str:
+    """``os.path.abspath(path)``, or ``path`` as it is where the working
+    directory was deleted since (a relative name, ``<string>``, is then
+    relative to nothing)."""
+    try:
+        return os.path.abspath(path)
+    except OSError:
+        return path
+
+
 def is_own_file(filename: str) -> bool:
     """Whether ``filename`` is part of wfc rather than the user's code."""
-    return os.path.abspath(filename).startswith(_OWN_PREFIXES)
+    return _absolute(filename).startswith(_OWN_PREFIXES)
 
 
 def caller_source() -> Source:
     """The first stack frame outside wfc: the user's call site."""
     frame = sys._getframe(1)
     while frame is not None:
-        filename = os.path.abspath(frame.f_code.co_filename)
+        filename = _absolute(frame.f_code.co_filename)
         if not is_own_file(filename):
             return Source(display_path(filename), frame.f_lineno)
         frame = frame.f_back  # type: ignore[assignment]
@@ -59,4 +69,4 @@ def raising_source(tb: TracebackType | None) -> Source | None:
     frames = [frame for frame in traceback.extract_tb(tb) if not is_own_file(frame.filename)]
     if not frames:
         return None
-    return Source(display_path(os.path.abspath(frames[-1].filename)), frames[-1].lineno or 0)
+    return Source(display_path(_absolute(frames[-1].filename)), frames[-1].lineno or 0)

@@ -12,6 +12,7 @@ in the URL, else ``$WFC_SQLITE_BUSY_TIMEOUT``, else 10 seconds.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import sqlite3
@@ -345,7 +346,7 @@ def _inspect(path: str, busy_timeout: float) -> int:
     except IsADirectoryError:
         raise StoreError(path, "it is a directory; give the path of a database file") from None
     except OSError as exc:
-        raise StoreError(path, f"cannot read it ({exc.strerror}); check its permissions") from None
+        raise StoreError(path, _os_refusal(exc, f"cannot read it ({exc.strerror}); check its permissions")) from None
     if header != _HEADER:
         raise NotAWfcDatabaseError(
             path,
@@ -525,8 +526,9 @@ def open_file(path: str, now: float, locks: LockWaits, *, read_only: bool = Fals
     while True:
         try:
             return _open_once(path, now, locks, read_only=read_only)
-        except OSError as exc:  # the system refused the path itself
-            raise StoreError(path, f"cannot use this path: {exc.strerror}; give a shorter or simpler one") from None
+        except OSError as exc:  # the system refused the path itself, or this process has no file to spare
+            otherwise = f"cannot use this path: {exc.strerror}; give a shorter or simpler one"
+            raise StoreError(path, _os_refusal(exc, otherwise)) from None
         except DatabaseLockedError:
             # Each look waits a slice (see LockWaits): the wait in all and
             # its end on an interrupt are this loop's.
@@ -536,6 +538,19 @@ def open_file(path: str, now: float, locks: LockWaits, *, read_only: bool = Fals
                 raise locked_error(path, locks.busy_timeout) from None
             time.sleep(pause)
             pause = min(pause * 2, 0.1)
+
+
+def _os_refusal(exc: OSError, otherwise: str) -> str:
+    """What the system's refusal to open the file means, and what to do:
+    no file to spare, or ``otherwise``."""
+    if exc.errno == errno.EMFILE:
+        return (
+            f"cannot open it: this process has as many files open as it may ({exc.strerror}); raise the limit "
+            f"(`ulimit -n`), or open fewer files at once"
+        )
+    if exc.errno == errno.ENFILE:
+        return f"cannot open it: the system has too many files open ({exc.strerror}); close programs and retry"
+    return otherwise
 
 
 #: Longest absolute path SQLite opens, in bytes: its Unix VFS keeps 512,

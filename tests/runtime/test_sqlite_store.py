@@ -6,6 +6,8 @@ every store in test_store.py."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,3 +177,30 @@ async def test_a_file_deleted_or_replaced_while_open_takes_no_more_writes(sqlite
             await engine.start("flow", run_id="after")
         with pytest.raises(StoreError, match="deleted or replaced"):
             await engine.get_run("before")
+
+
+def test_a_process_out_of_file_descriptors_is_told_so(tmp_path: Path) -> None:
+    """Opening with no file descriptor to spare (``ulimit -n``) fails where
+    it happens to need the next one: where the system says so, wfc says
+    that, not that the path is too long or the file unreadable. Each limit
+    from 3 to 12 is tried in a process of its own."""
+    path = tmp_path / "x.db"
+    _rows(path, "PRAGMA user_version")  # an existing file: it is looked at before SQLite opens it
+    script = (
+        "import resource, sys, time\n"
+        "from wfc.runtime.store.sqlite_setup import open_file\n"
+        "from wfc.runtime.store.sqlite_locks import LockWaits\n"
+        "from wfc.runtime.errors import StoreError\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[1])))\n"
+        "try:\n"
+        f"    open_file({str(path)!r}, time.time(), LockWaits(1.0))\n"
+        "except StoreError as exc:\n"
+        "    print(exc)\n"
+    )
+    told = []
+    for kept in range(3, 13):
+        done = subprocess.run([sys.executable, "-c", script, str(kept)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        told.append(done.stdout)
+    assert not any("shorter or simpler" in text or "check its permissions" in text for text in told), told
+    assert any("`ulimit -n`" in text for text in told), told
