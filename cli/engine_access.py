@@ -32,7 +32,7 @@ import typer
 
 from wfc.cli.errors import CliError, gone_directory_message, relative_to_gone_directory
 from wfc.cli.files import display
-from wfc.cli.open_files import require_free_files
+from wfc.cli.open_files import READING_NEEDED, require_free_files
 
 if TYPE_CHECKING:
     from wfc.runtime import Engine
@@ -90,12 +90,12 @@ def _check_sqlite_path(url: str) -> None:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        target = os.readlink(path) if os.path.islink(path) else None
-        # SQLite creates the file a dangling link points to, if its folder exists.
-        if target is not None and not os.path.isdir(os.path.dirname(os.path.join(os.path.dirname(path), target))):
+        # SQLite creates the file a dangling link points to (through every
+        # link of a chain), if that file's folder exists.
+        if os.path.islink(path) and not os.path.isdir(os.path.dirname(os.path.realpath(path))):
             raise CliError(
-                f"cannot use database {where}: it is a symbolic link to {target}, whose folder does not exist; "
-                f"fix the link, or give the path of a database file"
+                f"cannot use database {where}: it is a symbolic link to {os.readlink(path)}, whose folder does "
+                f"not exist; fix the link, or give the path of a database file"
             ) from None
         return  # a new database, or a missing folder, which opening it names
     except OSError as exc:
@@ -251,7 +251,7 @@ def run_async(function: Callable[[], Awaitable[T]]) -> T:
     An exception that reaches us inside a task group's exception group (a
     ``SystemExit`` from a closed stdout pipe, a failure of the engine's own
     loop) is re-raised as itself when it is the only one, so that it is
-    reported like any other. Ctrl-C (and SIGTERM) cancels the coroutine,
+    reported like any other. Ctrl-C (and SIGTERM, SIGHUP) cancels the coroutine,
     after cutting short what the database keeps it waiting for, and a
     database error that this caused ends it as the interrupt does, with
     ``KeyboardInterrupt`` (see :mod:`wfc.cli.interrupting`).
@@ -288,7 +288,7 @@ def run_reading(function: Callable[[], Awaitable[T]]) -> T:
     uses. Like :func:`run_async`, first checks it may open enough files."""
     import asyncio
 
-    require_free_files()
+    require_free_files(READING_NEEDED)
 
     async def main() -> T:
         return await function()

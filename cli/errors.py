@@ -150,7 +150,7 @@ def describe_os_error(exc: OSError, what: str = "") -> str:
             todo = "free space on the disk that holds it, then run the command again"
             return f"{target}: {ran_out} ({exc.strerror}); {todo}" if exc.filename is not None else f"{ran_out}; {todo}"
         case OSError() if exc.errno in (errno.EMFILE, errno.ENFILE):
-            from wfc.cli.open_files import out_of_files_message
+            from wfc.runtime.open_files import out_of_files_message
 
             told = f"{target}: {exc.strerror}" if exc.filename is not None else str(exc.strerror)
             return out_of_files_message(told, system=exc.errno == errno.ENFILE)

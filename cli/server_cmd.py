@@ -59,7 +59,7 @@ def server_command(
         ),
     ] = None,
 ) -> None:
-    """Serve the REST API of the database (/api/v1, OpenAPI at /api/v1/openapi.json) until SIGINT/SIGTERM."""
+    """Serve the REST API of the database (/api/v1, OpenAPI at /api/v1/openapi.json) until SIGINT, SIGTERM or SIGHUP."""
     missing = [name for name in _EXTRA if importlib.util.find_spec(name) is None]
     if missing:
         raise CliError(

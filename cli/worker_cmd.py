@@ -9,7 +9,7 @@ database; clients start runs (``wfc run --detach``).
 
 It shows what it does: on a terminal a status line (claimed, completed and
 failed attempts per second), elsewhere a plain line every ``--stats-every``
-seconds. SIGINT or SIGTERM stops it cleanly: it takes no new work, lets the
+seconds. SIGINT, SIGTERM or SIGHUP stops it cleanly: it takes no new work, lets the
 running attempts finish for up to ``--grace`` seconds, releases the rest to
 the other workers, and exits 0. A second signal releases at once.
 """
@@ -50,7 +50,7 @@ def worker_command(
     grace: Annotated[
         float,
         typer.Option("--grace", callback=_seconds, min=0, metavar="SECONDS",
-                     help="On SIGINT/SIGTERM, time to finish running attempts."),
+                     help="On SIGINT/SIGTERM/SIGHUP, time to finish running attempts."),
     ] = 10.0,
     lease: Annotated[
         float,
@@ -96,7 +96,7 @@ def worker_command(
         ),
     ] = None,
 ) -> None:
-    """Run task attempts for every run on the database until SIGINT/SIGTERM."""
+    """Run task attempts for every run on the database until SIGINT, SIGTERM or SIGHUP."""
     from wfc.cli.runs_cmd import parse_duration
     from wfc.cli.worker_serve import MetricsOptions, serve  # the runtime, anyio and rich.live: only when serving
 

@@ -1,5 +1,5 @@
 """What ``wfc server`` does once its options are checked: open the engine,
-listen, and serve the API with uvicorn until SIGINT/SIGTERM."""
+listen, and serve the API with uvicorn until SIGINT, SIGTERM or SIGHUP."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from wfc.cli.engine_access import require_database, run_async
 from wfc.cli.errors import CliError
 from wfc.cli.log_options import LogFormat
 from wfc.cli.observing import json_logs, setup_logs
-from wfc.cli.open_files import free_descriptors, out_of_files_message
 from wfc.runtime import Engine
 from wfc.runtime._urls import redact_url
 from wfc.runtime.metrics import Metrics
+from wfc.runtime.open_files import free_descriptors, out_of_files_message
 from wfc.runtime.tracing import Tracing
 from wfc.server import create_app
 from wfc.server._types import PREFIX
@@ -52,7 +52,10 @@ def serve(
     observers = [*setup_logs(log_format), metrics]
     _warn_of_few_files(json_logs(log_format))
 
+    serving = False
+
     async def main() -> None:
+        nonlocal serving
         asyncio.get_running_loop().set_exception_handler(_OutOfFiles(json_logs(log_format)).handle)
         opened = Engine.open(
             url, tasks, serve=bool(tasks), tracing=tracing, observers=observers, retention=retention
@@ -78,12 +81,20 @@ def serve(
                 logging.getLogger("wfc.server").info("%s", banner)
             else:
                 output.stdout().print(banner, soft_wrap=True)
+            serving = True
             await server.serve(sockets=[listener])
 
-    # uvicorn handles SIGINT/SIGTERM while it serves (it stops taking
-    # requests, finishes those in flight, then the engine closes), and
-    # re-raises the signal once done: these handlers make that a clean exit 0.
-    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    def stop(signum: int, frame: object) -> None:
+        # uvicorn takes SIGINT and SIGTERM while it serves (it stops taking
+        # requests, finishes those in flight, then the engine closes), and
+        # raises the signal again once done: that is a clean exit 0. Before
+        # it serves (opening the database, waiting for its lock), a signal
+        # stops the server as Ctrl-C stops any command. (SIGHUP goes to
+        # whatever takes SIGINT: see wfc.cli._terminate_as_interrupt.)
+        if not serving:
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         run_async(main)
     finally:
@@ -92,15 +103,12 @@ def serve(
             signal.signal(sig, handler)
 
 
-def _stopped(signum: int, frame: object) -> None:
-    """A stop signal uvicorn already acted on."""
-
-
 _log = logging.getLogger("wfc.server")
 
 #: Files the server should be free to open when it starts: one per
-#: connection at once, beyond what the engine and the database take.
-_WANTED_FILES: Final = 256
+#: connection at once, beyond what the engine and the database take. Below
+#: this it is worth a warning; 256 (macOS's default limit) is not.
+_WANTED_FILES: Final = 64
 
 
 def _warn_of_few_files(as_log: bool) -> None:
@@ -110,8 +118,8 @@ def _warn_of_few_files(as_log: bool) -> None:
     free = free_descriptors()
     if free is not None and free < _WANTED_FILES:
         told = (
-            f"wfc server may open only {free} more files, and each connection takes one, so it can hold few "
-            f"connections at once (the others wait)"
+            f"wfc server may open only {free} more files, and each connection takes one, so it can hold at "
+            f"most {free} connections at once (the others wait)"
         )
         _warning(out_of_files_message(told), as_log)
 
@@ -141,9 +149,10 @@ class _OutOfFiles:
 
     def handle(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         error = context.get("exception")
-        if isinstance(error, ValueError | OSError) and "._start_serving(" in str(context.get("message", "")):
-            return  # accepting again, on the socket the server has closed since
-        if not (isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE)):
+        if isinstance(error, ValueError) and _accepting_again(context):
+            return  # on the socket the server has closed since (its descriptor is -1)
+        accepting = "socket" in context  # asyncio's accept names its listening socket; nothing else does
+        if not (accepting and isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE)):
             loop.default_exception_handler(context)
             return
         now = time.monotonic()
@@ -151,6 +160,14 @@ class _OutOfFiles:
             self._said = now
             told = f"wfc server cannot accept a connection now ({error.strerror}); it waits until others close"
             _warning(out_of_files_message(told, system=error.errno == errno.ENFILE), self._as_log)
+
+
+def _accepting_again(context: dict[str, Any]) -> bool:
+    """Whether the failed callback is asyncio's accept starting again (its
+    handle's callback; no public name says so: anything else goes to
+    asyncio's own handler)."""
+    callback = getattr(context.get("handle"), "_callback", None)
+    return getattr(callback, "__name__", "") == "_start_serving"
 
 
 def _listen(host: str, port: int) -> socket.socket:

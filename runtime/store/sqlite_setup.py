@@ -32,6 +32,7 @@ from wfc.runtime.errors import (
     ReadOnlyDatabaseError,
     StoreError,
 )
+from wfc.runtime.open_files import out_of_files_message
 from wfc.runtime.store import schema
 from wfc.runtime.store.dialect import wait_seconds
 from wfc.runtime.store.sqlite_locks import LockWaits, interrupted_error
@@ -374,7 +375,9 @@ def _read_only_target(file: Path, *, peek: bool = False) -> str:
     mode = "mode=ro"
     if not Path(f"{file}-wal").exists() and (peek or not _writable(file.parent)):
         mode += "&immutable=1"
-    return f"file:{quote(str(file.resolve()))}?{mode}"
+    # The path's bytes, as the file system has them: a name the locale could
+    # not decode (LC_ALL=C without UTF-8 mode) holds surrogates, no UTF-8.
+    return f"file:{quote(os.fsencode(file.resolve()))}?{mode}"
 
 
 def _schema_version(path: str, uri: str, busy_timeout: float) -> int:
@@ -543,13 +546,8 @@ def open_file(path: str, now: float, locks: LockWaits, *, read_only: bool = Fals
 def _os_refusal(exc: OSError, otherwise: str) -> str:
     """What the system's refusal to open the file means, and what to do:
     no file to spare, or ``otherwise``."""
-    if exc.errno == errno.EMFILE:
-        return (
-            f"cannot open it: this process has as many files open as it may ({exc.strerror}); raise the limit "
-            f"(`ulimit -n`), or open fewer files at once"
-        )
-    if exc.errno == errno.ENFILE:
-        return f"cannot open it: the system has too many files open ({exc.strerror}); close programs and retry"
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return out_of_files_message(f"cannot open it ({exc.strerror})", system=exc.errno == errno.ENFILE)
     return otherwise
 
 

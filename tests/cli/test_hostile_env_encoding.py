@@ -111,3 +111,15 @@ def test_an_argument_the_c_locale_cannot_read_is_blamed_on_the_locale(database: 
     assert "locale" in error and "LC_ALL=C.UTF-8" in error and "PYTHONUTF8=1" in error, error
     # ... and in a UTF-8 locale the same command finds the run.
     assert _wfc(folder, "runs", "show", RUN_ID, "--db", url, env={"LC_ALL": "C.UTF-8"}).returncode == 0
+
+
+def test_a_database_named_beyond_ascii_is_read_in_the_c_locale(tmp_path: Path) -> None:
+    """The C locale without UTF-8 mode reads the name ``é.db`` as bytes it
+    cannot decode; opened read-only, that name goes into a SQLite URI, as
+    the bytes the file system has (quoting it as UTF-8 failed)."""
+    made = _wfc(tmp_path, "run", *PAYMENT, "-i", f"payment-id={PAYMENT_ID}", "--db", "é.db", "--run-id", "r-1", env={})
+    assert made.returncode == 0, _text(made.stderr)
+    listed = _wfc(tmp_path, "runs", "list", "--db", "é.db", "--json", env=C_LOCALE)
+    _clean(listed)
+    assert listed.returncode == 0, _text(listed.stderr)
+    assert _ids(json.loads(listed.stdout)) == ["r-1"]

@@ -154,3 +154,15 @@ def test_a_path_that_cannot_be_a_database_is_named_for_what_it_is(
         assert stat.S_ISFIFO(path.lstat().st_mode)  # left as it was
     assert not (tmp_path / "no-such-folder").exists()
     assert not any(name.endswith(("-wal", "-shm", "-journal")) for name in os.listdir(tmp_path))
+
+
+@pytest.mark.parametrize("given", ["wfc.db", "./wfc.db", None], ids=["relative", "dot-relative", "default"])
+def test_a_link_to_a_database_not_made_yet_is_followed(tmp_path: Path, given: str | None) -> None:
+    """A relative link in the working directory to a file that does not
+    exist yet (``ln -s wfc-real.db wfc.db``): SQLite creates the file it
+    points to, as it always did."""
+    (tmp_path / "wfc.db").symlink_to("wfc-real.db")
+    db = [] if given is None else ["--db", given]
+    done = _wfc(tmp_path, "run", *PAYMENT, "-i", "payment-id=p-1", *db, "--run-id", "pay-1")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "wfc-real.db").is_file() and (tmp_path / "wfc.db").is_symlink()

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,4 +110,41 @@ def test_sighup_stops_a_server_cleanly(tmp_path: Path) -> None:
             server.wait()
     assert server.returncode == 0, stderr
     assert "Traceback" not in stderr and "Shutting down" in stderr, stderr
+    assert _registered_engines(tmp_path, url) == []
+
+
+@pytest.mark.parametrize("how", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+def test_a_server_still_starting_stops_at_a_signal(tmp_path: Path, how: signal.Signals) -> None:
+    """Before uvicorn serves (here the server waits 30 s for the database's
+    write lock to register its engine), a stop signal stops it as Ctrl-C
+    stops any command; it used to be ignored until the server served."""
+    write_approval(tmp_path)
+    db = tmp_path / "runs.db"
+    url = sqlite_url(db)
+    started = _wfc(tmp_path, "run", "approval.py", "-i", "order-id=o-1", "--db", url, "--detach")
+    assert started.returncode == 0, started.stderr
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        server = subprocess.Popen(
+            [str(WFC), "server", "--tasks", "approval.py", "--db", url, "--port", "0"], cwd=tmp_path,
+            env=script_env({"WFC_SQLITE_BUSY_TIMEOUT": "30"}), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        time.sleep(2.0)  # opened, waiting for the lock
+        assert server.poll() is None, server.communicate()
+        began = time.monotonic()
+        server.send_signal(how)
+        try:
+            _, stderr = server.communicate(timeout=10)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+        took = time.monotonic() - began
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert server.returncode == 130, stderr
+    assert took < 5 and "Traceback" not in stderr, stderr
     assert _registered_engines(tmp_path, url) == []
