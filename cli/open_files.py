@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Final
 
 from wfc.cli.errors import CliError
-from wfc.runtime.open_files import free_descriptors, out_of_files_message
 
 #: File descriptors a command that opens the database needs free: the
 #: database with its ``-wal`` and ``-shm`` files (or PostgreSQL connections),
@@ -30,6 +29,10 @@ READING_NEEDED: Final = 8
 
 def require_free_files(needed: int = NEEDED) -> None:
     """Raise a :class:`CliError` unless ``needed`` more files may be opened."""
+    # Here, not at the top: `wfc --help` and the other commands that open no
+    # database import nothing of the runtime.
+    from wfc.runtime.open_files import free_descriptors, out_of_files_message
+
     free = free_descriptors()
     if free is not None and free < needed:
         raise CliError(out_of_files_message(f"only {free} more files may be opened, and this command needs {needed}"))

@@ -8,6 +8,7 @@ standard streams after import. Rich itself is imported on first use: ``wfc
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import IO, TYPE_CHECKING, Any, Final
@@ -60,20 +61,23 @@ def settle_size_variables() -> None:
 
 def stdout(*, gone_fails: bool = False) -> Console:
     """A console writing results to standard output; a reader that went
-    away (``wfc run ... | head``) silences it instead of failing the command,
-    unless ``gone_fails`` (see :func:`echo`)."""
+    away (``wfc run ... | head``, a terminal that closed) silences it
+    instead of failing the command, unless ``gone_fails`` (see :func:`echo`)."""
     from rich.console import Console
 
     visible.install()
+    _note_terminal(sys.stdout)
     return _sized(Console(file=_STREAM if gone_fails else _STDOUT, highlight=False))
 
 
 def stderr() -> Console:
-    """A console writing diagnostics to standard error."""
+    """A console writing diagnostics to standard error; a terminal that
+    closed silences it (see :class:`_Stderr`)."""
     from rich.console import Console
 
     visible.install()
-    return _sized(Console(stderr=True, highlight=False))
+    _note_terminal(sys.stderr)
+    return _sized(Console(file=_STDERR, stderr=True, highlight=False))
 
 
 def _sized(console: Console) -> Console:
@@ -107,18 +111,77 @@ def print_warning(message: str) -> None:
 
 def silence_stdout() -> None:
     """Send whatever is still written to standard output to the null device:
-    its reader is gone (a closed pipe). The command goes on, and ends with
-    its own exit code rather than a broken-pipe error; the interpreter's
-    last flush at exit finds nothing to complain about."""
-    try:
-        fileno = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
+    its reader is gone (a closed pipe, a terminal that closed). The command
+    goes on, and ends with its own exit code rather than a broken-pipe
+    error; the interpreter's last flush at exit finds nothing to complain
+    about."""
+    _silence(sys.stdout)
+
+
+def _silence(stream: object) -> None:
+    """Point the file descriptor of ``stream`` at the null device."""
+    fileno = _fileno(stream)
+    if fileno is None:
         return  # not a real file (tests): nothing to redirect
     null = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(null, fileno)
     finally:
         os.close(null)
+
+
+def _fileno(stream: object) -> int | None:
+    """The file descriptor under ``stream``, if it has one."""
+    try:
+        fileno = stream.fileno()  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None
+    return fileno if isinstance(fileno, int) else None
+
+
+#: The file descriptors seen to be terminals while they were open: once the
+#: terminal has hung up, ``isatty`` says no (its ioctls fail with EIO).
+_TERMINALS: Final[set[int]] = set()
+
+
+def _note_terminal(stream: object) -> None:
+    """Remember whether ``stream`` is a terminal (see :func:`terminal_gone`)."""
+    fileno = _fileno(stream)
+    try:
+        if fileno is not None and os.isatty(fileno):
+            _TERMINALS.add(fileno)
+    except OSError:
+        pass
+
+
+def terminal_gone(error: OSError, stream: object) -> bool:
+    """Whether ``error``, raised writing to ``stream``, says that the stream
+    is a terminal that hung up (its window was closed, the SSH session
+    dropped: the process got SIGHUP, and every write fails with EIO, or
+    ENXIO on some systems). Nobody is there to read any more, as when the
+    reader of a pipe is gone. EIO writing a file or a disk is a real I/O
+    error and says no, as does any other error (a full disk)."""
+    if error.errno not in (errno.EIO, errno.ENXIO):
+        return False
+    fileno = _fileno(stream)
+    return fileno is not None and (fileno in _TERMINALS or _is_terminal(fileno))
+
+
+def _is_terminal(fileno: int) -> bool:
+    """Whether ``fileno`` is a terminal, live or hung up: the ioctl behind
+    ``isatty`` fails with EIO on a terminal that hung up, with ENOTTY on
+    anything that is no terminal."""
+    try:
+        import termios
+    except ImportError:  # Windows
+        return False
+    try:
+        termios.tcgetattr(fileno)
+    except termios.error as exc:
+        return bool(exc.args) and exc.args[0] == errno.EIO
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def stdout_gone() -> bool:
@@ -152,49 +215,98 @@ class OutputError(WfcError):
         super().__init__(f"cannot write to standard output: {error.strerror or error}")
 
 
-class _Stdout:
-    """``sys.stdout`` as it is at each write (tests swap it), where a closed
-    pipe silences the stream instead of raising :class:`BrokenPipeError`
-    (unless ``gone_fails``), and any other failure to write is an
-    :class:`OutputError`."""
+class _Standard:
+    """``sys.stdout`` or ``sys.stderr`` (``name``) as it is at each write
+    (tests swap it), where a terminal that hung up silences the stream (see
+    :meth:`_gone`).
 
-    def __init__(self, *, gone_fails: bool = False) -> None:
+    While a :class:`rich.live.Live` shows, ``sys.stdout`` and ``sys.stderr``
+    are rich's proxies, which draw what is written to them above the live
+    display with the live console; that console writes to the stream under
+    the proxy, which rich finds as the ``rich_proxied_file`` of its file:
+    here, this same stream wrapped (``unproxied``)."""
+
+    def __init__(self, name: str, *, gone_fails: bool = False, unproxied: bool = False) -> None:
+        self._name = name
         self._gone_fails = gone_fails
+        self._unproxied = unproxied
+
+    def _target(self) -> IO[str]:
+        stream: IO[str] = getattr(sys, self._name)
+        return getattr(stream, "rich_proxied_file", stream) if self._unproxied else stream
 
     def write(self, text: str) -> int:
         try:
-            return sys.stdout.write(text)
-        except BrokenPipeError:
-            if self._gone_fails:
-                raise
-            silence_stdout()
-            return len(text)
+            return self._target().write(text)
         except OSError as exc:
-            raise OutputError(exc) from None
+            self._gone(exc)
+            return len(text)
 
     def flush(self) -> None:
         try:
-            sys.stdout.flush()
-        except BrokenPipeError:
-            if self._gone_fails:
-                raise
-            silence_stdout()
+            self._target().flush()
         except OSError as exc:
-            raise OutputError(exc) from None
+            self._gone(exc)
+
+    def _gone(self, exc: OSError) -> None:
+        """Silence the stream if ``exc`` says it is a terminal that hung up
+        (nobody reads it any more); raise ``exc`` otherwise."""
+        if not terminal_gone(exc, self._target()):
+            raise exc
+        _silence(self._target())
+
+    @property
+    def rich_proxied_file(self) -> _Standard:
+        """This stream under rich's proxy, while a live display shows."""
+        if not hasattr(getattr(sys, self._name), "rich_proxied_file"):
+            raise AttributeError("rich_proxied_file")  # not proxied: rich writes to this object itself
+        return type(self)(self._name, gone_fails=self._gone_fails, unproxied=True)
 
     def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding ... of the real stream
-        return getattr(sys.stdout, name)
+        if name == "rich_proxied_file":
+            raise AttributeError(name)
+        return getattr(self._target(), name)
+
+
+class _Stdout(_Standard):
+    """Standard output, where a closed pipe or a terminal that hung up
+    silences the stream instead of raising :class:`BrokenPipeError` or EIO
+    (unless ``gone_fails``: then a :class:`BrokenPipeError`), and any other
+    failure to write (a full disk, an I/O error of a file) is an
+    :class:`OutputError`."""
+
+    def __init__(self, name: str = "stdout", *, gone_fails: bool = False, unproxied: bool = False) -> None:
+        super().__init__(name, gone_fails=gone_fails, unproxied=unproxied)
+
+    def _gone(self, exc: OSError) -> None:
+        """Silence standard output if ``exc`` says its reader is gone, unless
+        ``gone_fails``; raise what the command is to fail with otherwise."""
+        if isinstance(exc, BrokenPipeError):
+            if self._gone_fails:
+                raise exc
+        elif terminal_gone(exc, self._target()):
+            if self._gone_fails:  # told as a reader gone (:func:`wfc.cli.errors.report`)
+                raise BrokenPipeError(errno.EPIPE, exc.strerror) from None
+        else:
+            raise OutputError(exc) from None
+        _silence(self._target())
 
 
 _STDOUT: Final[IO[str]] = _Stdout()  # type: ignore[assignment]
 #: For a stream of records (``wfc runs export``, ``wfc runs watch``): one
 #: that a gone reader cut short must not look whole, or go on for nobody.
 _STREAM: Final[IO[str]] = _Stdout(gone_fails=True)  # type: ignore[assignment]
+#: Standard error, silenced by a terminal that hung up: the messages of a
+#: command stopping because its terminal closed (SIGHUP) have nobody to
+#: read them, and failing to write them must not keep it from stopping
+#: cleanly. Any other failure to write is raised as it is.
+_STDERR: Final[IO[str]] = _Standard("stderr")  # type: ignore[assignment]
 
 
 def echo(text: str, *, nl: bool = True, gone_fails: bool = False, json: bool = False) -> None:
     """Write ``text`` (a JSON document, a run id) to standard output, as
-    every command's results are: a reader gone is no error, a full disk is
+    every command's results are: a reader gone (a closed pipe, a terminal
+    that hung up) is no error, a full disk is
     an :class:`OutputError`. ``gone_fails``: a reader gone fails the
     command all the same (exit 1, quietly: :func:`wfc.cli.errors.report`),
     for a stream of records that must not look whole when it was cut.
@@ -224,3 +336,10 @@ def json_for_stdout(text: str) -> str:
 
         return re.sub(r"[^\x00-\x7f]", lambda char: json.dumps(char.group())[1:-1], text)
     return text
+
+
+# Whether the standard streams are terminals, while they surely are open
+# (see :func:`terminal_gone`); consoles note it again as they are made.
+for _stream in (sys.stdout, sys.stderr):
+    _note_terminal(_stream)
+del _stream

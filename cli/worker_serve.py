@@ -87,7 +87,8 @@ def serve(
     retention: float | None = None,
 ) -> None:
     """Serve the database at ``url`` with the tasks of ``task_targets`` until
-    SIGINT/SIGTERM, purging runs finished more than ``retention`` seconds ago."""
+    SIGINT, SIGTERM or SIGHUP (see :func:`wfc.cli.exiting.stop_signals`),
+    purging runs finished more than ``retention`` seconds ago."""
     tasks = load_tasks(task_targets)
     observers: list[Observer] = setup_logs(log_format)
     metrics, exposed = _metrics(metrics_options)
@@ -186,7 +187,8 @@ async def _serve(
         scraped = f"; metrics at {exposed.url}" if exposed is not None else ""
         say.line(
             f"wfc worker {engine.engine_id[:8]} (pid {os.getpid()} on {where}) serving {', '.join(sorted(names))} "
-            f"on {redact_url(engine.url)}, up to {worker.concurrency} at once{scraped}; Ctrl-C or SIGTERM stops it"
+            f"on {redact_url(engine.url)}, up to {worker.concurrency} at once{scraped}; "
+            f"Ctrl-C, SIGTERM or SIGHUP (its terminal closing) stops it"
         )
         if not is_postgres_url(engine.url):
             say.warning(
