@@ -83,6 +83,25 @@ def wfc_process(cwd: Path, *args: str, env: dict[str, str] | None = None) -> sub
     return subprocess.run([str(WFC), *args], cwd=cwd, env=script_env(env), capture_output=True, text=True, timeout=60)
 
 
+def registered_engines(cwd: Path, url: str) -> list[object]:
+    """The engines ``wfc workers`` lists as serving the database at ``url``."""
+    import json
+
+    done = wfc_process(cwd, "workers", "--db", url, "--json")
+    assert done.returncode == 0, done.stderr
+    workers = json.loads(done.stdout)["workers"]
+    assert isinstance(workers, list)
+    return workers
+
+
+def paid_database(folder: Path) -> str:
+    """The URL of ``folder/runs.db``, holding the payment run ``pay-1``, completed."""
+    url = sqlite_url(folder / "runs.db")
+    done = wfc_process(folder, "run", *PAYMENT, "-i", "payment-id=p-1", "--db", url, "--run-id", "pay-1")
+    assert done.returncode == 0, done.stderr
+    return url
+
+
 def script_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for the console script: wide, no colour, no debug."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(extra or {})}

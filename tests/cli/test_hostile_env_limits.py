@@ -23,7 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # run_helpers, with --import-mode=importlib
 
-from run_helpers import PAYMENT, WFC, script_env, sqlite_url, wait_until
+from run_helpers import PAYMENT, WFC, paid_database, script_env, wait_until
 
 
 def _limit(files: int) -> Callable[[], None]:
@@ -42,10 +42,7 @@ def _wfc(cwd: Path, *args: str, files: int | None = None) -> subprocess.Complete
 
 @pytest.fixture
 def database(tmp_path: Path) -> str:
-    url = sqlite_url(tmp_path / "runs.db")
-    done = _wfc(tmp_path, "run", *PAYMENT, "-i", "payment-id=p-1", "--db", url, "--run-id", "pay-1")
-    assert done.returncode == 0, done.stderr
-    return url
+    return paid_database(tmp_path)
 
 
 def _says_the_limit(done: subprocess.CompletedProcess[str], limit: int) -> None:

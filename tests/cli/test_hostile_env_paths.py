@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # run_helpers, with --import-mode=importlib
 
-from run_helpers import EXAMPLES, PAYMENT, WFC, script_env, sqlite_url
+from run_helpers import EXAMPLES, PAYMENT, WFC, paid_database, script_env, sqlite_url
 
 GONE = "the current directory no longer exists"
 
@@ -58,10 +58,7 @@ def in_deleted_directory(tmp_path: Path) -> Callable[[], None]:
 
 @pytest.fixture
 def database(tmp_path: Path) -> str:
-    url = sqlite_url(tmp_path / "runs.db")
-    done = _wfc(tmp_path, "run", *PAYMENT, "-i", "payment-id=p-1", "--db", url, "--run-id", "pay-1")
-    assert done.returncode == 0, done.stderr
-    return url
+    return paid_database(tmp_path)
 
 
 @pytest.mark.parametrize(

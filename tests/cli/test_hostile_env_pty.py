@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import select
 import subprocess
@@ -26,7 +25,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # run_helpers, with --import-mode=importlib
 
-from run_helpers import WFC, read_run, script_env, sqlite_url, write_approval
+from run_helpers import WFC, read_run, registered_engines, script_env, sqlite_url, write_approval
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
 
@@ -120,14 +119,6 @@ def _wfc(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(WFC), *args], cwd=cwd, env=script_env(), capture_output=True, text=True, timeout=60)
 
 
-def _registered_engines(cwd: Path, url: str) -> list[object]:
-    done = _wfc(cwd, "workers", "--db", url, "--json")
-    assert done.returncode == 0, done.stderr
-    workers = json.loads(done.stdout)["workers"]
-    assert isinstance(workers, list)
-    return workers
-
-
 def test_a_worker_whose_terminal_closes_lets_its_running_attempt_finish_and_exits_0(tmp_path: Path) -> None:
     (tmp_path / "slow.py").write_text(textwrap.dedent(SLOW))
     url = sqlite_url(tmp_path / "runs.db")
@@ -141,7 +132,7 @@ def test_a_worker_whose_terminal_closes_lets_its_running_attempt_finish_and_exit
     assert code == 0, term.text()[-2000:]  # drained as on SIGTERM, not cancelled by a failed write
     info = read_run(url, RUN_ID)
     assert info.status.value == "COMPLETED" and info.output == "done", info  # the running attempt finished
-    assert _registered_engines(tmp_path, url) == []
+    assert registered_engines(tmp_path, url) == []
 
 
 def test_following_a_run_whose_terminal_closes_exits_130(tmp_path: Path) -> None:
@@ -160,6 +151,6 @@ def test_following_a_run_whose_terminal_closes_exits_130(tmp_path: Path) -> None
         term.read_until(lambda: b"wait-approval" in term.seen)  # the live panel is drawn
         code = term.hang_up()
     assert code == 130, term.text()[-2000:]  # as SIGTERM and Ctrl-C
-    assert _registered_engines(tmp_path, url) == []  # unregistered: no engine claims to serve the database
+    assert registered_engines(tmp_path, url) == []  # unregistered: no engine claims to serve the database
     info = read_run(url, RUN_ID)
     assert info.status.value == "RUNNING" and any(thread.node == "wait-approval" for thread in info.threads)

@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # run_helpers, with --import-mode=importlib
 
-from run_helpers import WFC, script_env, sqlite_url, wait_until, write_approval
+from run_helpers import WFC, registered_engines, script_env, sqlite_url, wait_until, write_approval
 
 RUN_ID = "order-1"
 
@@ -32,14 +32,6 @@ def _start(cwd: Path, *args: str) -> subprocess.Popen[str]:
         [str(WFC), *args], cwd=cwd, env=script_env({"PYTHONUNBUFFERED": "1"}),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-
-
-def _registered_engines(cwd: Path, url: str) -> list[object]:
-    done = _wfc(cwd, "workers", "--db", url, "--json")
-    assert done.returncode == 0, done.stderr
-    workers = json.loads(done.stdout)["workers"]
-    assert isinstance(workers, list)
-    return workers
 
 
 @pytest.fixture
@@ -63,13 +55,13 @@ def test_sighup_stops_following_a_run_as_sigterm_does(
     tmp_path: Path, waiting: tuple[subprocess.Popen[str], str]
 ) -> None:
     process, url = waiting
-    assert len(_registered_engines(tmp_path, url)) == 1
+    assert len(registered_engines(tmp_path, url)) == 1
     process.send_signal(signal.SIGHUP)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr  # as SIGTERM and Ctrl-C
     assert "Traceback" not in stderr
     assert f"stopped following run {RUN_ID}" in stderr and "The run is durable" in stderr, stderr
-    assert _registered_engines(tmp_path, url) == []  # unregistered: no engine claims to serve the database
+    assert registered_engines(tmp_path, url) == []  # unregistered: no engine claims to serve the database
     shown = json.loads(_wfc(tmp_path, "runs", "show", RUN_ID, "--db", url, "--json").stdout)
     assert shown["status"] == "RUNNING" and shown["node"] == "wait-approval"  # still waiting, as stored
 
@@ -81,7 +73,7 @@ def test_sighup_stops_a_worker_cleanly(tmp_path: Path) -> None:
     assert started.returncode == 0, started.stderr
     worker = _start(tmp_path, "worker", "--tasks", "approval.py", "--db", url)
     try:
-        wait_until(lambda: len(_registered_engines(tmp_path, url)) == 1)
+        wait_until(lambda: len(registered_engines(tmp_path, url)) == 1)
         worker.send_signal(signal.SIGHUP)
         stdout, stderr = worker.communicate(timeout=30)
     finally:
@@ -91,7 +83,7 @@ def test_sighup_stops_a_worker_cleanly(tmp_path: Path) -> None:
     assert worker.returncode == 0, stderr
     assert "SIGHUP: stopping" in stdout and "wfc worker stopped" in stdout, stdout
     assert "Traceback" not in stderr
-    assert _registered_engines(tmp_path, url) == []
+    assert registered_engines(tmp_path, url) == []
 
 
 def test_sighup_stops_a_server_cleanly(tmp_path: Path) -> None:
@@ -101,7 +93,7 @@ def test_sighup_stops_a_server_cleanly(tmp_path: Path) -> None:
     try:
         assert server.stdout is not None
         assert "wfc server:" in server.stdout.readline()
-        assert len(_registered_engines(tmp_path, url)) == 1
+        assert len(registered_engines(tmp_path, url)) == 1
         server.send_signal(signal.SIGHUP)
         _, stderr = server.communicate(timeout=30)
     finally:
@@ -110,7 +102,7 @@ def test_sighup_stops_a_server_cleanly(tmp_path: Path) -> None:
             server.wait()
     assert server.returncode == 0, stderr
     assert "Traceback" not in stderr and "Shutting down" in stderr, stderr
-    assert _registered_engines(tmp_path, url) == []
+    assert registered_engines(tmp_path, url) == []
 
 
 @pytest.mark.parametrize("how", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
@@ -147,4 +139,4 @@ def test_a_server_still_starting_stops_at_a_signal(tmp_path: Path, how: signal.S
         holder.close()
     assert server.returncode == 130, stderr
     assert took < 5 and "Traceback" not in stderr, stderr
-    assert _registered_engines(tmp_path, url) == []
+    assert registered_engines(tmp_path, url) == []
