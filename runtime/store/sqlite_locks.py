@@ -10,7 +10,7 @@ So a connection that writes waits one :data:`SLICE` at a time (its
 ``busy_timeout``), and :meth:`LockWaits.begin` asks for the lock again,
 slice after slice, until the store's whole ``busy_timeout`` has passed: a
 write waits as long as before, and :meth:`LockWaits.interrupt` ends the
-wait within a slice. Ctrl-C and SIGTERM do that for every store of the
+wait within a slice. Ctrl-C, SIGTERM and SIGHUP do that for every store of the
 process (:func:`interrupt_lock_waits`, called by the command line), a
 cancelled engine for its own (``Store.interrupt``). Every write of a
 writer connection takes the lock with ``BEGIN IMMEDIATE``, never with its
@@ -112,7 +112,7 @@ def interrupted_error() -> sqlite3.OperationalError:
     """The error of a wait for the lock that an interrupt ended: transient,
     as SQLite's own ``SQLITE_INTERRUPT`` is."""
     error = sqlite3.OperationalError(
-        "interrupted while waiting for another process's write lock (Ctrl-C, SIGTERM, or the engine's caller "
+        "interrupted while waiting for another process's write lock (Ctrl-C, SIGTERM, SIGHUP, or the engine's caller "
         "was cancelled); nothing of the transaction was written"
     )
     error.sqlite_errorcode = sqlite3.SQLITE_INTERRUPT
