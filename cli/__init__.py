@@ -14,7 +14,7 @@ _collecting = gc.isenabled()
 gc.disable()
 try:
     from wfc.cli.app import app
-    from wfc.cli.errors import CliError, exit_on_internal_error
+    from wfc.cli.errors import CliError, exit_on_internal_error, undecoded_byte
     from wfc.cli.exiting import leave
     from wfc.cli.output import settle_size_variables
     from wfc.specs.errors import WfcError
@@ -116,8 +116,9 @@ def _escape(error: UnicodeError) -> tuple[str | bytes, int]:
     or as a backslash escape (``backslashreplace``)."""
     if not isinstance(error, UnicodeEncodeError):
         raise error
-    code = ord(error.object[error.start])
-    if 0xDC80 <= code <= 0xDCFF:
+    char = error.object[error.start]
+    code = ord(char)
+    if undecoded_byte(char):
         return bytes([code - 0xDC00]), error.start + 1
     escape = f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
     return escape, error.start + 1

@@ -102,6 +102,12 @@ def _in_cli_words(message: str) -> str:
     return message.replace(advice, RETRY_ADVICE) if isinstance(advice, str) else message
 
 
+def undecoded_byte(char: str) -> bool:
+    """Whether ``char`` stands for a byte the locale's encoding could not
+    decode (``surrogateescape``: U+DC80..U+DCFF for the bytes 0x80..0xFF)."""
+    return 0xDC80 <= ord(char) <= 0xDCFF
+
+
 def _undecoded_arguments() -> str:
     """Why an argument holds what is not text, when the locale is the
     cause: outside UTF-8 mode in the C locale (``LC_ALL=C PYTHONUTF8=0``)
@@ -110,7 +116,7 @@ def _undecoded_arguments() -> str:
     encoding = sys.getfilesystemencoding()
     if sys.flags.utf8_mode or encoding.lower().replace("-", "") == "utf8":
         return ""
-    if not any(0xDC80 <= ord(char) <= 0xDCFF for arg in sys.argv[1:] for char in arg):
+    if not any(undecoded_byte(char) for arg in sys.argv[1:] for char in arg):
         return ""
     return (
         f". The command line holds characters that the locale's encoding ({encoding}) cannot read, so they "
