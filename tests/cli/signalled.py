@@ -45,17 +45,19 @@ def spawn(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def interrupted(process: subprocess.Popen[str], how: signal.Signals) -> tuple[float, str, str]:
+def interrupted(
+    process: subprocess.Popen[str], how: signal.Signals, within: float = PROMPT
+) -> tuple[float, str, str]:
     """Send ``how``; how long the process took to exit, its stdout and stderr.
-    A process still running after :data:`PROMPT` seconds fails the test."""
+    A process still running after ``within`` seconds is killed and fails the test."""
     began = time.monotonic()
     process.send_signal(how)
     try:
-        out, err = process.communicate(timeout=PROMPT)
+        out, err = process.communicate(timeout=within)
     except subprocess.TimeoutExpired:
         process.kill()
         out, err = process.communicate()
-        pytest.fail(f"{how.name} did not stop wfc within {PROMPT:g}s (it waited for the lock):\n{out}\n{err}")
+        pytest.fail(f"{how.name} did not stop wfc within {within:g}s:\n{out}\n{err}")
     return time.monotonic() - began, out, err
 
 

@@ -19,6 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # run_helpers, with --import-mode=importlib
 
 from run_helpers import WFC, registered_engines, script_env, sqlite_url, wait_until, write_approval
+from signalled import interrupted
 
 RUN_ID = "order-1"
 
@@ -56,8 +57,7 @@ def test_sighup_stops_following_a_run_as_sigterm_does(
 ) -> None:
     process, url = waiting
     assert len(registered_engines(tmp_path, url)) == 1
-    process.send_signal(signal.SIGHUP)
-    _, stderr = process.communicate(timeout=30)
+    _, _, stderr = interrupted(process, signal.SIGHUP, within=30)
     assert process.returncode == 130, stderr  # as SIGTERM and Ctrl-C
     assert "Traceback" not in stderr
     assert f"stopped following run {RUN_ID}" in stderr and "The run is durable" in stderr, stderr
@@ -74,12 +74,11 @@ def test_sighup_stops_a_worker_cleanly(tmp_path: Path) -> None:
     worker = _start(tmp_path, "worker", "--tasks", "approval.py", "--db", url)
     try:
         wait_until(lambda: len(registered_engines(tmp_path, url)) == 1)
-        worker.send_signal(signal.SIGHUP)
-        stdout, stderr = worker.communicate(timeout=30)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+    except BaseException:
+        worker.kill()
+        worker.wait()
+        raise
+    _, stdout, stderr = interrupted(worker, signal.SIGHUP, within=30)
     assert worker.returncode == 0, stderr
     assert "SIGHUP: stopping" in stdout and "wfc worker stopped" in stdout, stdout
     assert "Traceback" not in stderr
@@ -94,12 +93,11 @@ def test_sighup_stops_a_server_cleanly(tmp_path: Path) -> None:
         assert server.stdout is not None
         assert "wfc server:" in server.stdout.readline()
         assert len(registered_engines(tmp_path, url)) == 1
-        server.send_signal(signal.SIGHUP)
-        _, stderr = server.communicate(timeout=30)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+    except BaseException:
+        server.kill()
+        server.wait()
+        raise
+    _, _, stderr = interrupted(server, signal.SIGHUP, within=30)
     assert server.returncode == 0, stderr
     assert "Traceback" not in stderr and "Shutting down" in stderr, stderr
     assert registered_engines(tmp_path, url) == []
@@ -125,15 +123,7 @@ def test_a_server_still_starting_stops_at_a_signal(tmp_path: Path, how: signal.S
         )  # fmt: skip
         time.sleep(2.0)  # opened, waiting for the lock
         assert server.poll() is None, server.communicate()
-        began = time.monotonic()
-        server.send_signal(how)
-        try:
-            _, stderr = server.communicate(timeout=10)
-        finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
-        took = time.monotonic() - began
+        took, _, stderr = interrupted(server, how, within=10)
     finally:
         holder.execute("ROLLBACK")
         holder.close()

@@ -18,6 +18,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,20 @@ async def waiting_run(path: Path) -> None:
     async with Engine.open(f"sqlite:///{path}{LONG_WAIT}", serve=False) as engine:
         await engine.deploy(WAITS)
         await engine.start("waits", run_id="r-1")
+
+
+async def interrupted_while_waiting(attempt: Callable[[], Awaitable[None]], failures: list[BaseException]) -> float:
+    """Run ``attempt``; once it has waited :data:`WAITING` seconds (still
+    waiting: nothing in ``failures``), interrupt every lock wait of the
+    process. How long it took to end after that."""
+    with anyio.fail_after(PROMPT + 35):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(attempt)
+            await anyio.sleep(WAITING)
+            assert failures == []  # still waiting
+            began = time.monotonic()
+            interrupt_lock_waits()
+    return time.monotonic() - began
 
 
 async def test_a_cancelled_engine_closes_at_once_while_its_write_waits_for_the_lock(tmp_path: Path) -> None:
@@ -100,14 +115,7 @@ async def test_interrupting_ends_a_write_waiting_for_the_lock_with_nothing_writt
                 failures.append(exc)
 
         with sqlite_write_lock(path):
-            with anyio.fail_after(PROMPT + 35):
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(cancel)
-                    await anyio.sleep(WAITING)
-                    assert failures == []  # still waiting
-                    began = time.monotonic()
-                    interrupt_lock_waits()
-            took = time.monotonic() - began
+            took = await interrupted_while_waiting(cancel, failures)
             assert took < PROMPT
             assert len(failures) == 1 and "interrupted while waiting for another process's write lock" in str(
                 failures[0]
@@ -170,14 +178,7 @@ async def test_interrupting_ends_an_open_that_waits_for_the_lock(tmp_path: Path)
             else:
                 await store.close()
 
-        with anyio.fail_after(PROMPT + 35):
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(open_it)
-                await anyio.sleep(WAITING)
-                assert failures == []  # still waiting
-                began = time.monotonic()
-                interrupt_lock_waits()
-        took = time.monotonic() - began
+        took = await interrupted_while_waiting(open_it, failures)
         other.execute("ROLLBACK")
     assert took < PROMPT
     assert len(failures) == 1 and "interrupted while waiting for another process's write lock" in str(failures[0])
