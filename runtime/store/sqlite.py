@@ -38,21 +38,17 @@ from typing import Any, ClassVar, Final, Generic, TypeVar
 import anyio
 import msgspec
 
-from wfc.runtime.errors import ReadOnlyDatabaseError, StaleRunError, StoreError
+from wfc.runtime.errors import ReadOnlyDatabaseError, StoreError
 from wfc.runtime.store import rows as decode
 from wfc.runtime.store.base import (
-    USER_TASK_COLUMNS,
-    USER_TASK_UPDATES,
-    RunWrite,
     TaskRecord,
     WriteBatch,
     process_alive,
-    search_rows,
-    user_task_row,
 )
 from wfc.runtime.store.core import Store
 from wfc.runtime.store.dialect import Connection, Dialect, Pipelining, Statement, Unwait
 from wfc.runtime.store.rows import Row
+from wfc.runtime.store.sqlite_flush import Flush, prepare, prepare_waits, write
 from wfc.runtime.store.sqlite_locks import LockWaits
 from wfc.runtime.store.sqlite_setup import (
     DEFAULT_BUSY_TIMEOUT,
@@ -450,151 +446,6 @@ def _run_all(conn: sqlite3.Connection, statements: Sequence[Statement]) -> list[
     return [conn.execute(sql, params).fetchall() for sql, params in statements]
 
 
-def _drop_waits(conn: sqlite3.Connection, unwaited: Sequence[Unwait]) -> None:
-    whole = [(run_id,) for run_id, thread in unwaited if thread is None]
-    if whole:
-        conn.executemany("DELETE FROM event_waits WHERE run_id = ?", whole)
-    threads = [(run_id, thread) for run_id, thread in unwaited if thread is not None]
-    if threads:
-        conn.executemany("DELETE FROM event_waits WHERE run_id = ? AND thread = ?", threads)
-
-
-def _versions(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for start in range(0, len(run_ids), _MAX_IDS):
-        chunk = run_ids[start : start + _MAX_IDS]
-        rows = conn.execute(f"SELECT id, version FROM runs WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-        found.update((row["id"], row["version"]) for row in rows)
-    return found
-
-
-def _flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Sequence[Unwait]) -> None:
-    new = [r for r in batch.runs.values() if r.expected_version is None]
-    changed = [r for r in batch.runs.values() if r.expected_version is not None]
-    if new:
-        conn.executemany(
-            "INSERT INTO runs (id, workflow, major, revision, status, version, state, created_at, updated_at, "
-            "state_format, needs_attention, trace_context) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
-            [
-                (r.id, r.workflow, r.major, r.revision, r.status, r.state.decode(), r.created_at, r.updated_at,
-                 r.state_format, r.needs_attention, r.trace)
-                for r in new
-            ],
-        )  # fmt: skip
-    if changed:
-        if _update_runs(conn, changed) != len(changed):
-            # Rows whose version matched were bumped by these statements.
-            current = _versions(conn, [r.id for r in changed])
-            stale = [r.id for r in changed if current.get(r.id) != (r.expected_version or 0) + 1]
-            raise StaleRunError(stale or [r.id for r in changed])
-        # Apart: SQLite rewrites the entries of every index on a column the
-        # SET names, changed or not, and only a migration changes these.
-        moved = [(r.major, r.revision, r.id) for r in changed if r.migrated]
-        if moved:
-            conn.executemany("UPDATE runs SET major = ?, revision = ? WHERE id = ?", moved)
-    _flush_threads(conn, batch)
-    _flush_search(conn, batch)
-    _flush_user_tasks(conn, batch)
-    if batch.journal:
-        conn.executemany(
-            "INSERT INTO journal (run_id, seq, at, thread, node, kind, attempt, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(j.run_id, j.seq, j.at, j.thread, j.node, j.kind, j.attempt, j.detail.decode()) for j in batch.journal],
-        )
-    puts = [t for t in batch.tasks.values() if t is not None]
-    if puts:
-        conn.executemany(
-            "INSERT INTO tasks (dispatch_id, run_id, workflow, thread, node, task, args, attempt, idempotency_key, "
-            "timeout, created_at, lease_owner, lease_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (dispatch_id) DO UPDATE SET lease_owner = excluded.lease_owner, "
-            "lease_expires_at = excluded.lease_expires_at",
-            [
-                (t.dispatch_id, t.run_id, t.workflow, t.thread, t.node, t.task, t.args.decode(), t.attempt,
-                 t.idempotency_key, t.timeout, t.created_at, t.lease_owner, t.lease_expires_at)
-                for t in puts
-            ],
-        )  # fmt: skip
-    done = [(key,) for key, t in batch.tasks.items() if t is None]
-    if done:
-        conn.executemany("DELETE FROM tasks WHERE dispatch_id = ?", done)
-    timers = [t for t in batch.timers.values() if t is not None]
-    if timers:
-        conn.executemany(
-            "INSERT OR REPLACE INTO timers (run_id, timer, due_at) VALUES (?, ?, ?)",
-            [(t.run_id, t.timer, t.due_at) for t in timers],
-        )
-    dropped = [key for key, t in batch.timers.items() if t is None]
-    if dropped:
-        conn.executemany("DELETE FROM timers WHERE run_id = ? AND timer = ?", dropped)
-    _drop_waits(conn, unwaited)
-
-
-def _update_runs(conn: sqlite3.Connection, changed: Sequence[RunWrite]) -> int:
-    """Write the runs' new states, each only if still at its expected
-    version; how many were. ``status`` is named only for the runs whose
-    status changed: SQLite rewrites the entries of every index on a column
-    the SET names (``runs_by_status``), changed or not, and most steps leave
-    a run RUNNING."""
-    updated = 0
-    named = [r for r in changed if r.status_changed]
-    unnamed = [r for r in changed if not r.status_changed]
-    for with_status, rows in ((True, named), (False, unnamed)):
-        if not rows:
-            continue
-        status = "status = ?, " if with_status else ""
-        cursor = conn.executemany(
-            f"UPDATE runs SET {status}state = ?, updated_at = ?, state_format = ?, needs_attention = ?, "
-            "version = version + 1 WHERE id = ? AND version = ?",
-            [
-                ((r.status,) if with_status else ())
-                + (r.state.decode(), r.updated_at, r.state_format, r.needs_attention, r.id, r.expected_version)
-                for r in rows
-            ],
-        )
-        updated += cursor.rowcount
-    return updated
-
-
-def _flush_threads(conn: sqlite3.Connection, batch: WriteBatch) -> None:
-    """The thread rows of the batch's runs: upsert the threads written
-    apart, drop the rows of runs written whole."""
-    whole = [(r.id,) for r in batch.runs.values() if r.threads is None and r.expected_version is not None]
-    if whole:
-        conn.executemany("DELETE FROM run_threads WHERE run_id = ?", whole)
-    rows = [(r.id, n, b.decode()) for r in batch.runs.values() if r.threads for n, b in r.threads.items()]
-    if rows:
-        conn.executemany(
-            "INSERT INTO run_threads (run_id, number, state) VALUES (?, ?, ?) "
-            "ON CONFLICT (run_id, number) DO UPDATE SET state = excluded.state",
-            rows,
-        )
-
-
-def _flush_search(conn: sqlite3.Connection, batch: WriteBatch) -> None:
-    """The ``run_search`` rows of the batch's runs: upsert the values
-    written, delete the variables that lost theirs."""
-    puts, drops = search_rows(batch)
-    if puts:
-        conn.executemany(
-            "INSERT INTO run_search (run_id, key, value, run_created) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
-            puts,
-        )
-    if drops:
-        conn.executemany("DELETE FROM run_search WHERE run_id = ? AND key = ?", drops)
-
-
-def _flush_user_tasks(conn: sqlite3.Connection, batch: WriteBatch) -> None:
-    """The ``user_tasks`` rows the batch's transitions changed."""
-    rows = [user_task_row(t) for t in batch.user_tasks.values()]
-    if rows:
-        conn.executemany(
-            f"INSERT INTO user_tasks ({USER_TASK_COLUMNS}) VALUES ({', '.join('?' * 15)}) "
-            f"ON CONFLICT (id) DO UPDATE SET {USER_TASK_UPDATES}",
-            rows,
-        )
-
-
 def _small(batch: WriteBatch, unwaited: Sequence[Unwait]) -> bool:
     """Whether ``batch`` and ``unwaited`` write (or delete) no more than
     :data:`INLINE_COMMIT_ROWS` rows."""
@@ -694,26 +545,22 @@ class _SqliteConnection(Connection):
         return await self._call(lambda conn: _run_all(conn, statements))
 
     async def drop_waits(self, unwaited: Sequence[Unwait]) -> None:
-        await self._call(lambda conn: _drop_waits(conn, unwaited))
+        flush = prepare_waits(unwaited)
+        await self._call(lambda conn: write(conn, flush))
 
-    def _commit_body(self, flushed: Callable[[], None] | None = None) -> None:
-        """Flush the batch and the queued waits and commit (in the
-        connection's thread), calling ``flushed`` before ``COMMIT`` (or as
-        it ends, if it ends before); on failure roll back before the next
-        call queued runs, and mark :attr:`failed`."""
+    def _commit_body(self, flush: Flush) -> None:
+        """Write ``flush`` (the batch and the queued waits) and commit, in
+        the connection's thread; on failure roll back before the next call
+        queued runs, and mark :attr:`failed`."""
         raw = self._worker.raw
-        told = False
         try:
             self._check_after()
             if not self._begun:
-                if not self.batch and not self.unwaited:
+                if not flush.updates and not flush.writes:
                     return
                 self._worker.locks.begin(raw)
                 self._begun = True
-            _flush(raw, self.batch, self.unwaited)
-            if flushed is not None:
-                flushed()
-                told = True
+            write(raw, flush)
             self._worker.check_file()
             began = time.perf_counter()
             raw.execute("COMMIT")
@@ -728,10 +575,6 @@ class _SqliteConnection(Connection):
             raise
         finally:
             self._after = None  # checked: drop it, or every transaction would keep all those before
-            if flushed is not None and not told:
-                # Ended before COMMIT (nothing to write, or failed): told
-                # all the same, before the call's own outcome goes back.
-                flushed()
 
     async def commit(self) -> None:
         """Flush the batch and the queued waits and commit, in one hop (or
@@ -740,42 +583,34 @@ class _SqliteConnection(Connection):
         held off till it returned (the caller then sees it)."""
         if self._read_only_error is not None and (self.batch or self.unwaited):
             raise self._read_only_error
+        flush = prepare(self.batch, self.unwaited)
         if self._early is not None:
             assert self._chain is not None
             self._chain.last = self
-            if not self._early():
-                # Nothing to compute meanwhile: wait for the whole commit (one
-                # wakeup, not two); its error is for settled() to raise.
-                self.queued = self._start_commit()
-                with suppress(Exception):
-                    await _unless_cancelled(self.queued)
+            if self._early():
+                # Back at once: the engine computes its next turn while the
+                # connection's thread writes and commits this one. Its
+                # statements hold no lock of Python's while SQLite runs
+                # them (see sqlite_flush), nor does the fsync of COMMIT.
+                self.queued = self._worker.queue(functools.partial(self._commit_body, flush))
                 return
-            # Back once the batch is written, before COMMIT: the engine
-            # computes its next turn during the COMMIT (the fsync, and a
-            # checkpoint now and then), which holds no lock of Python's. Not
-            # during the flush: the thread takes Python's lock back after
-            # every row, and a busy event loop holds it up to the switch
-            # interval (5 ms) each time.
-            loop = asyncio.get_running_loop()
-            flushed: _Call[None] = _Call()
-
-            def tell() -> None:
-                with suppress(RuntimeError):  # the event loop closed: nobody waits
-                    loop.call_soon_threadsafe(flushed.settle, None, None)
-
-            self.queued = self._worker.queue(functools.partial(self._commit_body, tell))
-            await _unless_cancelled(flushed)
+            # Nothing to compute meanwhile: wait for the whole commit (one
+            # wakeup, not two); its error is for settled() to raise.
+            self.queued = self._start_commit(flush)
+            with suppress(Exception):
+                await _unless_cancelled(self.queued)
             return
-        await _unless_cancelled(self._start_commit())
+        await _unless_cancelled(self._start_commit(flush))
         self.unwaited = []
 
-    def _start_commit(self) -> _Call[None]:
+    def _start_commit(self, flush: Flush) -> _Call[None]:
         """The commit's call, made at once on the event loop's thread when
         it is small and nothing stands in its way (:meth:`_here`); queued on
         the connection's thread otherwise."""
+        body = functools.partial(self._commit_body, flush)
         if self._here():
-            return self._worker.here(self._commit_body)
-        return self._worker.queue(self._commit_body)
+            return self._worker.here(body)
+        return self._worker.queue(body)
 
     def _here(self) -> bool:
         """Whether to commit on the calling thread, the event loop's, and

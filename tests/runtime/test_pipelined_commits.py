@@ -24,6 +24,7 @@ from wfc.runtime.errors import StaleRunError
 from wfc.runtime.store import open_store
 from wfc.runtime.store import sqlite as sqlite_store
 from wfc.runtime.store.base import SpecRecord, WriteBatch
+from wfc.runtime.store.sqlite_flush import Flush
 
 pytestmark = pytest.mark.anyio
 
@@ -69,14 +70,14 @@ def _chained(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 async def test_a_pipelined_transaction_queued_behind_a_failed_commit_fails_and_neither_is_stored(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = sqlite_store._flush
+    real = sqlite_store.write
 
-    def flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Any) -> None:
-        real(conn, batch, unwaited)
+    def flush(conn: sqlite3.Connection, writes: Flush) -> None:
+        real(conn, writes)
         if conn.execute("SELECT count(*) FROM specs WHERE name = 'first'").fetchone()[0]:
             raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(sqlite_store, "_flush", flush)
+    monkeypatch.setattr(sqlite_store, "write", flush)
     store = await open_store(sqlite_url, time.time())
     try:
         async with store.transaction(pipelined=_early) as first:
@@ -128,7 +129,7 @@ async def test_a_queued_commit_that_fails_acts_on_nothing_and_the_turns_are_done
     calls.clear()
     failed: list[list[str]] = []
     chosen: list[WriteBatch] = []
-    real = sqlite_store._flush
+    real = sqlite_store.write
     real_commit = sqlite_store._SqliteConnection.commit
 
     async def commit(self: Any) -> None:
@@ -139,15 +140,15 @@ async def test_a_queued_commit_that_fails_acts_on_nothing_and_the_turns_are_done
             chosen.append(self.batch)
         await real_commit(self)
 
-    def flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Any) -> None:
-        real(conn, batch, unwaited)
-        if not failed and chosen and batch is chosen[0]:
-            failed.append(sorted(batch.runs))  # written, then the commit fails: all of it rolls back
+    def flush(conn: sqlite3.Connection, writes: Flush) -> None:
+        real(conn, writes)
+        if not failed and chosen and sorted(writes.expected) == sorted(chosen[0].runs):
+            failed.append(sorted(writes.expected))  # written, then the commit fails: all of it rolls back
             if error == "io":
                 raise sqlite3.OperationalError("disk I/O error")
-            raise StaleRunError(sorted(batch.runs))
+            raise StaleRunError(sorted(writes.expected))
 
-    monkeypatch.setattr(sqlite_store, "_flush", flush)
+    monkeypatch.setattr(sqlite_store, "write", flush)
     monkeypatch.setattr(sqlite_store._SqliteConnection, "commit", commit)
     refused = _chained(monkeypatch)
     # Small turns: while one commits, the next is computed from the commands queued.
@@ -162,13 +163,13 @@ async def test_a_queued_commit_that_fails_acts_on_nothing_and_the_turns_are_done
 async def test_a_pipelined_commit_waited_for_at_the_block_end_raises_its_error_when_settled(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = sqlite_store._flush
+    real = sqlite_store.write
 
-    def flush(conn: sqlite3.Connection, batch: WriteBatch, unwaited: Any) -> None:
-        real(conn, batch, unwaited)
+    def flush(conn: sqlite3.Connection, writes: Flush) -> None:
+        real(conn, writes)
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(sqlite_store, "_flush", flush)
+    monkeypatch.setattr(sqlite_store, "write", flush)
     store = await open_store(sqlite_url, time.time())
     try:
         async with store.transaction(pipelined=lambda: False) as first:  # nothing to do meanwhile
