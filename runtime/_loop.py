@@ -53,6 +53,7 @@ from wfc.runtime._dispatches import dispatch_of
 from wfc.runtime._observe import Commit, Observer, Observers
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
 from wfc.runtime._tasks import TaskDefinition, deadline_of
+from wfc.runtime._tuning import process_tuning
 from wfc.runtime._turn import Outcome, Shared, Turn, refused_data, set_aside_reason
 from wfc.runtime.errors import StaleRunError, UsageError
 from wfc.runtime.interpreter import DispatchTask, Limits, Redeliver, TimerFired
@@ -71,54 +72,14 @@ log = logging.getLogger("wfc.runtime")
 CLAIM_FIRST = 64
 CLAIM_GROWTH = 4
 CLAIM_MOST = 1024
-#: Where commits are pipelined apart (PostgreSQL), a queue at least twice
-#: this long with nothing in flight is taken in two turns: the second is
-#: computed while the first commits, and the two halves of a crowd of runs
-#: that move in step go on taking turns.
+#: Where commits are pipelined, a queue at least twice this long with
+#: nothing in flight is taken in two turns: the second is computed while the
+#: first commits, and the two halves of a crowd of runs that move in step go
+#: on taking turns.
 SPLIT_FROM: Final = 64
 #: Seconds before the same trouble of the database, met by the same work, is
 #: logged again as a warning (see :meth:`CommitLoop._log_store_failure`).
 SAY_AGAIN_AFTER: Final = 60.0
-
-
-class _GcTuning:
-    """Fewer passes of the cyclic garbage collector while engines run.
-
-    Every commit makes many short-lived container objects (transitions, task
-    attempts, events), and with the default threshold (700 allocations) the
-    collector runs hundreds of times per thousand steps, each pass walking
-    the young objects, and its older generations walk every run state held
-    in memory (more of them with more live runs). A pass walks only the
-    young objects still alive, whatever the threshold, so fewer passes cost
-    less in all: collecting every 10,000 allocations cut the collector's time
-    about threefold in the benchmark, and every 100,000 cut it again from
-    1.1-1.35 s to 0.35-0.39 s of a 12-17 s run of 10,000 runs (the second
-    generation's passes, 70 ms each there, almost vanish). Cyclic garbage,
-    rare here, waits longer. The first engine to open raises the threshold,
-    the last to close puts back what was set."""
-
-    GEN0: Final = 100_000
-
-    def __init__(self) -> None:
-        self._engines = 0
-        self._saved: tuple[int, int, int] | None = None
-
-    def enter(self) -> None:
-        if self._engines == 0:
-            self._saved = gc.get_threshold()
-            first, second, third = self._saved
-            if first and first < self.GEN0:  # 0: the collector was turned off; leave it so
-                gc.set_threshold(self.GEN0, max(second, 20), max(third, 20))
-        self._engines += 1
-
-    def exit(self) -> None:
-        self._engines -= 1
-        if self._engines == 0 and self._saved is not None:
-            gc.set_threshold(*self._saved)
-            self._saved = None
-
-
-_gc_tuning = _GcTuning()
 
 
 class Follow:
@@ -370,7 +331,7 @@ class CommitLoop:
             # What exists now (modules, the store, this engine) lives as long
             # as the engine: the cyclic collector need not walk it every pass.
             gc.freeze()
-            _gc_tuning.enter()
+            process_tuning.enter()
             try:
                 yield
             except Exception as exc:
@@ -383,7 +344,7 @@ class CommitLoop:
                 self._store.interrupt()
                 raise
             finally:
-                _gc_tuning.exit()
+                process_tuning.exit()
                 await self._shutdown()
         if body_error is not None:
             raise body_error
@@ -530,22 +491,20 @@ class CommitLoop:
     def _take(self, flight: _Flight | None) -> list[Command]:
         """The commands of the next turn, from the head of the queue.
 
-        Where commits are pipelined apart, a turn computed beside one in
-        flight takes only commands for runs that one does not write, up to
-        the first command that is not (or names no run: an event sent by
-        correlation, a deploy), so no run's commands change order; with
-        nothing in flight it takes half of a long queue (:data:`SPLIT_FROM`)."""
+        Where commits are pipelined, a turn with nothing in flight takes
+        half of a long queue (:data:`SPLIT_FROM`). Where they go apart, a
+        turn computed beside one in flight takes only commands for runs
+        that one does not write, up to the first command that is not (or
+        names no run: an event sent by correlation, a deploy), so no run's
+        commands change order."""
         queue = self._queue
         count = min(len(queue), self._max_batch)
-        if self._store.pipelining == "apart":
-            if flight is None:
-                if count >= 2 * SPLIT_FROM:
-                    count = (count + 1) // 2
-            else:
-                busy = flight.runs
-                count = next(
-                    (i for i in range(count) if (run_id := _run_of(queue[i])) is None or run_id in busy), count
-                )
+        if flight is None:
+            if count >= 2 * SPLIT_FROM and self._store.pipelining is not None:
+                count = (count + 1) // 2
+        elif self._store.pipelining == "apart":
+            busy = flight.runs
+            count = next((i for i in range(count) if (run_id := _run_of(queue[i])) is None or run_id in busy), count)
         return [queue.popleft() for _ in range(count)]
 
     async def _launch(self, commands: list[Command], beside: _Flight | None) -> _Flight:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sqlite3
+import sys
 import threading
 import time
 import traceback
@@ -22,7 +23,8 @@ from rtspec import exit_, out, spec, task, var, variable, wait
 
 from wfc.runtime import Engine, RunStatus
 from wfc.runtime import task as wfc_task
-from wfc.runtime._loop import Follow, _GcTuning
+from wfc.runtime._loop import Follow
+from wfc.runtime._tuning import ProcessTuning
 from wfc.runtime.store.sqlite import _outcome, _Worker
 
 pytestmark = pytest.mark.anyio
@@ -340,24 +342,32 @@ async def _each_waiter_sees_the_outcome(queued: Any, finished: threading.Event) 
     assert later[0] == later[1]  # raised as the call left it, not with each raiser's frames added
 
 
-def test_the_collector_threshold_is_raised_while_engines_run_and_restored_after() -> None:
-    before = gc.get_threshold()
-    tuning = _GcTuning()
+def test_the_collector_threshold_and_the_switch_interval_are_set_while_engines_run_and_restored_after() -> None:
+    before = gc.get_threshold(), sys.getswitchinterval()
+    tuning = ProcessTuning()
     try:
         gc.set_threshold(700, 10, 10)
+        sys.setswitchinterval(0.005)
         tuning.enter()
-        assert gc.get_threshold() == (_GcTuning.GEN0, 20, 20)
+        assert gc.get_threshold() == (ProcessTuning.GEN0, 20, 20)
+        assert sys.getswitchinterval() == pytest.approx(ProcessTuning.SWITCH_INTERVAL, abs=2e-6)
         tuning.enter()  # a second engine in the process
         tuning.exit()
-        assert gc.get_threshold() == (_GcTuning.GEN0, 20, 20)  # the first still runs
+        assert gc.get_threshold() == (ProcessTuning.GEN0, 20, 20)  # the first still runs
+        assert sys.getswitchinterval() == pytest.approx(ProcessTuning.SWITCH_INTERVAL, abs=2e-6)
         tuning.exit()
         assert gc.get_threshold() == (700, 10, 10)
+        assert sys.getswitchinterval() == pytest.approx(0.005, abs=2e-6)
         gc.set_threshold(0)  # turned off by the application: left off
+        sys.setswitchinterval(0.0001)  # shorter, set by the application: kept
         tuning.enter()
         assert gc.get_threshold()[0] == 0
+        assert sys.getswitchinterval() == pytest.approx(0.0001, abs=2e-6)
         tuning.exit()
+        assert sys.getswitchinterval() == pytest.approx(0.0001, abs=2e-6)
     finally:
-        gc.set_threshold(*before)
+        gc.set_threshold(*before[0])
+        sys.setswitchinterval(before[1])
 
 
 def test_the_same_query_asked_many_times_in_one_hop_runs_once() -> None:
