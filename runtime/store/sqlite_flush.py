@@ -30,6 +30,10 @@ from wfc.runtime.store.dialect import Unwait
 #: Most rows one statement writes. More cost more to parse, once per
 #: shape, and save little: the lock is taken back once per statement.
 MOST_ROWS: Final = 256
+#: Most bytes of text one statement binds, where rows hold large values
+#: (:attr:`Shape.large`): SQLite copies each value it is given, so a batch
+#: of large states goes in as several statements, not one of many megabytes.
+MOST_BYTES: Final = 8 * 1024 * 1024
 #: Most values one statement binds: SQLite's limit where it was built
 #: with a lower one than the usual 32,766 (999 before 3.32).
 MOST_VALUES: Final = sqlite3.connect(":memory:").getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
@@ -49,6 +53,9 @@ class Shape(NamedTuple):
     columns: int
     tail: str = ""
     one: str | None = None
+    large: int | None = None
+    """The index of a value that may be large (a state, a journal entry's
+    detail, a task's arguments), counted against :data:`MOST_BYTES`."""
 
 
 #: One statement of a flush, and its values.
@@ -81,6 +88,7 @@ def _update_runs(with_status: bool) -> Shape:
         ") AS v WHERE runs.id = v.column1 AND runs.version = v.column2",
         f"UPDATE runs SET {status.replace('v.column7', '?7')}state = ?3, updated_at = ?4, state_format = ?5, "
         "needs_attention = ?6, version = version + 1 WHERE id = ?1 AND version = ?2",
+        large=2,
     )
 
 
@@ -91,6 +99,7 @@ _NEW_RUNS: Final = Shape(
     "INSERT INTO runs (id, workflow, major, revision, status, state, created_at, updated_at, state_format, "
     "needs_attention, trace_context, version) VALUES",
     12,
+    large=5,
 )
 _UPDATE_STATUS: Final = _update_runs(True)
 _UPDATE: Final = _update_runs(False)
@@ -109,6 +118,7 @@ _PUT_THREADS: Final = Shape(
     "INSERT INTO run_threads (run_id, number, state) VALUES",
     3,
     "ON CONFLICT (run_id, number) DO UPDATE SET state = excluded.state",
+    large=2,
 )
 _PUT_SEARCH: Final = Shape(
     "INSERT INTO run_search (run_id, key, value, run_created) VALUES",
@@ -125,14 +135,18 @@ _PUT_USER_TASKS: Final = Shape(
     f"INSERT INTO user_tasks ({USER_TASK_COLUMNS}) VALUES",
     len(USER_TASK_COLUMNS.split(",")),
     f"ON CONFLICT (id) DO UPDATE SET {USER_TASK_UPDATES}",
+    large=14,
 )
-_JOURNAL: Final = Shape("INSERT INTO journal (run_id, seq, at, thread, node, kind, attempt, detail) VALUES", 8)
+_JOURNAL: Final = Shape(
+    "INSERT INTO journal (run_id, seq, at, thread, node, kind, attempt, detail) VALUES", 8, large=7
+)
 _PUT_TASKS: Final = Shape(
     "INSERT INTO tasks (dispatch_id, run_id, workflow, thread, node, task, args, attempt, idempotency_key, "
     "timeout, created_at, lease_owner, lease_expires_at) VALUES",
     13,
     "ON CONFLICT (dispatch_id) DO UPDATE SET lease_owner = excluded.lease_owner, "
     "lease_expires_at = excluded.lease_expires_at",
+    large=6,
 )
 _DROP_TASKS: Final = Shape(
     "DELETE FROM tasks WHERE dispatch_id IN (VALUES", 1, ")", "DELETE FROM tasks WHERE dispatch_id = ?"
@@ -231,15 +245,20 @@ def prepare_waits(unwaited: Sequence[Unwait]) -> Flush:
 
 def _add(writes: list[Write], shape: Shape, rows: Sequence[Sequence[Any]]) -> None:
     """The statements writing ``rows`` as ``shape``: the largest power of
-    two of rows that is left, each time."""
+    two of rows that is left, each time, halved while its large values
+    come to more than :data:`MOST_BYTES`."""
     left = len(rows)
     if left == 1:
         writes.append((_sql(shape, 1), rows[0]))
         return
     most = _most_rows(shape)
+    large = shape.large
     start = 0
     while left:
         count = min(most, 1 << (left.bit_length() - 1))
+        if large is not None:
+            while count > 1 and sum(len(row[large]) for row in rows[start : start + count]) > MOST_BYTES:
+                count //= 2
         chunk = rows[start : start + count]
         writes.append((_sql(shape, count), list(itertools.chain.from_iterable(chunk))))
         start += count

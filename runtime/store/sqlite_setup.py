@@ -44,6 +44,11 @@ from wfc.runtime.store.sqlite_locks import LockWaits, interrupted_error
 #: by about a quarter (bench/, throughput 10000). The cache fills only as
 #: pages are read; it is kept across transactions.
 WRITER_CACHE_KIB: Final = 65_536
+#: Prepared statements the writing connection keeps (Python's default:
+#: 128). A commit's rows go in as statements of 1, 2, 4 ... 256 rows per
+#: table (see :mod:`.sqlite_flush`): up to nine shapes of each, and a long
+#: one prepared again costs more than it saves.
+WRITER_STATEMENTS: Final = 512
 #: Page cache of each reading connection, KiB.
 READER_CACHE_KIB: Final = 16_384
 
@@ -481,7 +486,8 @@ def connect(
 def _connect(target: str, *, writer: bool, busy_timeout: float, uri: bool) -> sqlite3.Connection:
     """:func:`connect`, raising what SQLite raised (a connection it could
     not set up is closed)."""
-    conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False, uri=uri)
+    statements = WRITER_STATEMENTS if writer else 128
+    conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False, uri=uri, cached_statements=statements)
     try:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")

@@ -208,3 +208,22 @@ async def test_a_pipelined_commit_gives_the_event_loop_back_while_its_rows_are_w
         release.set()
     await tx.committed()
     assert _rows(path, "SELECT count(*) FROM runs WHERE id = 'r1'") == [(1,)]
+
+
+async def test_large_states_go_in_statements_of_a_few_megabytes(store: Store, path: Path) -> None:
+    """SQLite copies every value a statement binds: 40 states of 1 MiB go in
+    as five statements of eight, not one of 40 MiB."""
+    state = ('{"blob":"' + "x" * (1024 * 1024 - 11) + '"}').encode()
+    batch = WriteBatch()
+    for run_id in _ids()[:40]:
+        batch.runs[run_id] = run_write(run_id, None)
+        batch.runs[run_id].state = state
+        batch.journal.append(_journal(run_id, 1))
+    flush = prepare(batch, [])
+    assert _row_counts(flush, "runs") == [8, 8, 8, 8, 8]
+    assert _row_counts(flush, "journal") == [32, 8]  # small rows: as many as fit a power of two
+    async with store.transaction() as tx:
+        _fill(tx.batch, batch)
+    assert _rows(path, "SELECT count(*), min(length(state)), max(length(state)) FROM runs WHERE id != 'r0'") == [
+        (40, len(state), len(state))
+    ]
