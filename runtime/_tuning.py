@@ -1,13 +1,16 @@
 """Settings of the Python process that engines change while they run.
 
 The first engine to open changes them, the last to close puts back what was
-set before (:data:`process_tuning`)."""
+set before, unless the application changed it meanwhile
+(:data:`process_tuning`)."""
 
 from __future__ import annotations
 
 import gc
 import sys
-from typing import Final
+import threading
+from collections.abc import Callable
+from typing import Any, Final
 
 
 class ProcessTuning:
@@ -40,29 +43,38 @@ class ProcessTuning:
     SWITCH_INTERVAL: Final = 0.0005
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()  # engines may open on event loops of several threads
         self._engines = 0
-        self._thresholds: tuple[int, int, int] | None = None
-        self._interval: float | None = None
+        self._saved: list[tuple[Callable[[], Any], Callable[..., Any], Any, Any]] = []
+        """``(get, set, before, ours)`` of each setting changed."""
 
     def enter(self) -> None:
-        if self._engines == 0:
-            self._thresholds = gc.get_threshold()
-            first, second, third = self._thresholds
-            if first and first < self.GEN0:  # 0: the collector was turned off; leave it so
-                gc.set_threshold(self.GEN0, max(second, 20), max(third, 20))
-            self._interval = sys.getswitchinterval()
-            if self._interval > self.SWITCH_INTERVAL:  # a shorter one set by the application stays
-                sys.setswitchinterval(self.SWITCH_INTERVAL)
-        self._engines += 1
+        with self._lock:
+            if self._engines == 0:
+                first, second, third = gc.get_threshold()
+                if first and first < self.GEN0:  # 0: the collector was turned off; leave it so
+                    self._change(gc.get_threshold, _set_threshold, (self.GEN0, max(second, 20), max(third, 20)))
+                if sys.getswitchinterval() > self.SWITCH_INTERVAL:  # a shorter one set by the application stays
+                    self._change(sys.getswitchinterval, sys.setswitchinterval, self.SWITCH_INTERVAL)
+            self._engines += 1
 
     def exit(self) -> None:
-        self._engines -= 1
-        if self._engines == 0:
-            if self._thresholds is not None:
-                gc.set_threshold(*self._thresholds)
-            if self._interval is not None:
-                sys.setswitchinterval(self._interval)
-            self._thresholds = self._interval = None
+        with self._lock:
+            self._engines -= 1
+            if self._engines == 0:
+                for get, put, before, ours in self._saved:
+                    if get() == ours:  # one the application set meanwhile stays
+                        put(before)
+                self._saved = []
+
+    def _change(self, get: Callable[[], Any], put: Callable[[Any], None], value: Any) -> None:
+        before = get()
+        put(value)
+        self._saved.append((get, put, before, get()))  # as Python keeps it (the interval in whole µs)
+
+
+def _set_threshold(thresholds: tuple[int, int, int]) -> None:
+    gc.set_threshold(*thresholds)
 
 
 process_tuning = ProcessTuning()

@@ -246,8 +246,8 @@ class _Worker:
 def _waiting(raw: sqlite3.Connection, wait: float, fn: Callable[[], T]) -> T:
     """``fn()``, with ``busy_timeout`` set to ``wait`` on the connection first. ``fn``
     runs even if that fails (a connection gone bad): its own error is then
-    the call's, raised and dealt with where it always is. Skipped, a
-    commit's body would never tell its waiter the batch was written."""
+    the call's, raised and dealt with where it always is, and a commit's
+    outcome still goes back to its waiter."""
     with suppress(sqlite3.Error):
         raw.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
     return fn()

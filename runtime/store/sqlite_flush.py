@@ -21,6 +21,7 @@ import functools
 import itertools
 import sqlite3
 from collections.abc import Sequence
+from contextlib import closing
 from typing import Any, Final, NamedTuple
 
 from wfc.runtime.errors import StaleRunError
@@ -30,13 +31,15 @@ from wfc.runtime.store.dialect import Unwait
 #: Most rows one statement writes. More cost more to parse, once per
 #: shape, and save little: the lock is taken back once per statement.
 MOST_ROWS: Final = 256
-#: Most bytes of text one statement binds, where rows hold large values
-#: (:attr:`Shape.large`): SQLite copies each value it is given, so a batch
-#: of large states goes in as several statements, not one of many megabytes.
-MOST_BYTES: Final = 8 * 1024 * 1024
+#: Most characters of large values one statement binds (:attr:`Shape.large`;
+#: UTF-8 takes one to four bytes each): SQLite copies each value it is
+#: given, so a batch of large states goes in as several statements, not
+#: one of many megabytes.
+MOST_CHARACTERS: Final = 8 * 1024 * 1024
 #: Most values one statement binds: SQLite's limit where it was built
 #: with a lower one than the usual 32,766 (999 before 3.32).
-MOST_VALUES: Final = sqlite3.connect(":memory:").getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+with closing(sqlite3.connect(":memory:")) as _probe:
+    MOST_VALUES: Final = _probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 #: ``UPDATE ... FROM`` came with SQLite 3.33; before, runs are updated one
 #: per statement.
 UPDATE_FROM: Final = sqlite3.sqlite_version_info >= (3, 33, 0)
@@ -55,7 +58,7 @@ class Shape(NamedTuple):
     one: str | None = None
     large: int | None = None
     """The index of a value that may be large (a state, a journal entry's
-    detail, a task's arguments), counted against :data:`MOST_BYTES`."""
+    detail, a task's arguments), counted against :data:`MOST_CHARACTERS`."""
 
 
 #: One statement of a flush, and its values.
@@ -246,7 +249,7 @@ def prepare_waits(unwaited: Sequence[Unwait]) -> Flush:
 def _add(writes: list[Write], shape: Shape, rows: Sequence[Sequence[Any]]) -> None:
     """The statements writing ``rows`` as ``shape``: the largest power of
     two of rows that is left, each time, halved while its large values
-    come to more than :data:`MOST_BYTES`."""
+    come to more than :data:`MOST_CHARACTERS`."""
     left = len(rows)
     if left == 1:
         writes.append((_sql(shape, 1), rows[0]))
@@ -257,7 +260,7 @@ def _add(writes: list[Write], shape: Shape, rows: Sequence[Sequence[Any]]) -> No
     while left:
         count = min(most, 1 << (left.bit_length() - 1))
         if large is not None:
-            while count > 1 and sum(len(row[large]) for row in rows[start : start + count]) > MOST_BYTES:
+            while count > 1 and sum(len(row[large]) for row in rows[start : start + count]) > MOST_CHARACTERS:
                 count //= 2
         chunk = rows[start : start + count]
         writes.append((_sql(shape, count), list(itertools.chain.from_iterable(chunk))))

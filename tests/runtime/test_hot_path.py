@@ -365,6 +365,13 @@ def test_the_collector_threshold_and_the_switch_interval_are_set_while_engines_r
         assert sys.getswitchinterval() == pytest.approx(0.0001, abs=2e-6)
         tuning.exit()
         assert sys.getswitchinterval() == pytest.approx(0.0001, abs=2e-6)
+        sys.setswitchinterval(0.005)
+        tuning.enter()
+        sys.setswitchinterval(0.002)  # set by the application while an engine runs: kept
+        gc.set_threshold(5000, 10, 10)
+        tuning.exit()
+        assert sys.getswitchinterval() == pytest.approx(0.002, abs=2e-6)
+        assert gc.get_threshold() == (5000, 10, 10)
     finally:
         gc.set_threshold(*before[0])
         sys.setswitchinterval(before[1])
