@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +33,18 @@ def _start(cwd: Path, *args: str) -> subprocess.Popen[str]:
         [str(WFC), *args], cwd=cwd, env=script_env({"PYTHONUNBUFFERED": "1"}),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+
+
+def _started(cwd: Path, ready: Callable[[subprocess.Popen[str]], object], *args: str) -> subprocess.Popen[str]:
+    """``wfc ARGS...`` once ``ready(process)`` passed; killed if it did not."""
+    process = _start(cwd, *args)
+    try:
+        ready(process)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return process
 
 
 @pytest.fixture
@@ -71,13 +83,11 @@ def test_sighup_stops_a_worker_cleanly(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / "runs.db")
     started = _wfc(tmp_path, "run", "approval.py", "-i", "order-id=o-1", "--db", url, "--run-id", RUN_ID, "--detach")
     assert started.returncode == 0, started.stderr
-    worker = _start(tmp_path, "worker", "--tasks", "approval.py", "--db", url)
-    try:
+
+    def registered(_: subprocess.Popen[str]) -> None:
         wait_until(lambda: len(registered_engines(tmp_path, url)) == 1)
-    except BaseException:
-        worker.kill()
-        worker.wait()
-        raise
+
+    worker = _started(tmp_path, registered, "worker", "--tasks", "approval.py", "--db", url)
     _, stdout, stderr = interrupted(worker, signal.SIGHUP, within=30)
     assert worker.returncode == 0, stderr
     assert "SIGHUP: stopping" in stdout and "wfc worker stopped" in stdout, stdout
@@ -88,15 +98,13 @@ def test_sighup_stops_a_worker_cleanly(tmp_path: Path) -> None:
 def test_sighup_stops_a_server_cleanly(tmp_path: Path) -> None:
     write_approval(tmp_path)
     url = sqlite_url(tmp_path / "runs.db")
-    server = _start(tmp_path, "server", "--tasks", "approval.py", "--db", url, "--port", "0")
-    try:
+
+    def serving(server: subprocess.Popen[str]) -> None:
         assert server.stdout is not None
         assert "wfc server:" in server.stdout.readline()
         assert len(registered_engines(tmp_path, url)) == 1
-    except BaseException:
-        server.kill()
-        server.wait()
-        raise
+
+    server = _started(tmp_path, serving, "server", "--tasks", "approval.py", "--db", url, "--port", "0")
     _, _, stderr = interrupted(server, signal.SIGHUP, within=30)
     assert server.returncode == 0, stderr
     assert "Traceback" not in stderr and "Shutting down" in stderr, stderr
