@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
 from typing import Any, Final, NamedTuple, TypeVar
 
 import msgspec
@@ -107,6 +108,37 @@ def _chunks(items: Sequence[_Item], size: int | None) -> Iterable[Sequence[_Item
         return
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+
+class _Transaction:
+    """The block of :meth:`Store.transaction`: the dialect's, its connection
+    wrapped in a :class:`StoreTransaction`. A class, not an
+    ``asynccontextmanager``: one opens per commit, and a generator's start,
+    finalizer hook and ``contextlib`` frames cost a run alone's step about
+    as much as its journal rows' statement."""
+
+    __slots__ = ("_dialect", "_inner", "_pipelined")
+
+    def __init__(self, dialect: Dialect, pipelined: Callable[[], bool] | None) -> None:
+        self._dialect = dialect
+        self._pipelined = pipelined
+        self._inner = dialect.transaction()
+
+    async def __aenter__(self) -> StoreTransaction:
+        conn = await self._inner.__aenter__()
+        try:
+            if self._pipelined is not None:
+                conn.pipeline(self._pipelined)
+            return StoreTransaction(conn, self._dialect)
+        except BaseException as exc:
+            await self._inner.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> bool | None:
+        return await self._inner.__aexit__(kind, error, traceback)
 
 
 class StoreTransaction:
@@ -444,12 +476,8 @@ class Store:
                 raise  # not the database's trouble: maybe wfc's, shown as it is
             raise self.commit_failed(exc) from None
 
-    @asynccontextmanager
-    async def _transaction(self, pipelined: Callable[[], bool] | None = None) -> AsyncIterator[StoreTransaction]:
-        async with self.dialect.transaction() as conn:
-            if pipelined is not None:
-                conn.pipeline(pipelined)
-            yield StoreTransaction(conn, self.dialect)
+    def _transaction(self, pipelined: Callable[[], bool] | None = None) -> _Transaction:
+        return _Transaction(self.dialect, pipelined)
 
     async def close(self) -> None:
         """Release connections."""

@@ -30,8 +30,8 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager, suppress
 from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
@@ -658,6 +658,53 @@ class _SqliteConnection(Connection):
         await self._worker.run(body)
 
 
+
+class _Transaction:
+    """The block of :meth:`SqliteDialect.transaction`: one write transaction
+    at a time (the dialect's lock), committed when the block ends, rolled
+    back when it raises. A class, not an ``asynccontextmanager``, as the
+    store's own block around it: one opens per commit."""
+
+    __slots__ = ("_conn", "_dialect")
+
+    def __init__(self, dialect: SqliteDialect) -> None:
+        self._dialect = dialect
+        self._conn: _SqliteConnection | None = None
+
+    async def __aenter__(self) -> _SqliteConnection:
+        dialect = self._dialect
+        await dialect._lock.acquire()
+        try:
+            self._conn = _SqliteConnection(dialect._writer, dialect._read_only_error(), dialect._pipeline)
+        except BaseException:
+            dialect._lock.release()
+            raise
+        return self._conn
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        conn = self._conn
+        assert conn is not None
+        try:
+            if kind is None:
+                try:
+                    await conn.commit()  # held off cancellations itself
+                except BaseException:
+                    await _rolled_back(conn)
+                    raise
+            else:
+                await _rolled_back(conn)
+        finally:
+            self._conn = None
+            self._dialect._lock.release()
+
+
+async def _rolled_back(conn: _SqliteConnection) -> None:
+    with anyio.CancelScope(shield=True), suppress(sqlite3.Error):
+        await conn.rollback()
+
+
 class _AfterFailedCommit(Exception):
     """A pipelined transaction was built after a pipelined commit that failed."""
 
@@ -773,19 +820,7 @@ class SqliteDialect(Dialect):
     # ---------------------------------------------------------------- statements
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]:
-        return self._transaction()
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Connection]:
-        async with self._lock:
-            conn = _SqliteConnection(self._writer, self._read_only_error(), self._pipeline)
-            try:
-                yield conn
-                await conn.commit()  # held off cancellations itself
-            except BaseException:
-                with anyio.CancelScope(shield=True), suppress(sqlite3.Error):
-                    await conn.rollback()
-                raise
+        return _Transaction(self)
 
     def _read_only_error(self) -> ReadOnlyDatabaseError | None:
         if not self.read_only:

@@ -251,8 +251,9 @@ def _add(writes: list[Write], shape: Shape, rows: Sequence[Sequence[Any]]) -> No
     two of rows that is left, each time, halved while its large values
     come to more than :data:`MOST_CHARACTERS`."""
     left = len(rows)
-    if left == 1:
-        writes.append((_sql(shape, 1), rows[0]))
+    if left <= 1:
+        if left:
+            writes.append((_sql(shape, 1), rows[0]))
         return
     most = _most_rows(shape)
     large = shape.large
