@@ -89,6 +89,11 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     if halt_free:
         one_at_a_time["halt_free_ms"] = _median(halt_free["median_ms_per_step"])
         one_at_a_time["halt_free_cpu_ms"] = _median(halt_free["cpu_ms_per_step"])
+    irq_cpu = sqlite.get("sequential_irq_cpu")
+    if irq_cpu:
+        one_at_a_time["irq_cpu_ms"] = _median(irq_cpu["median_ms_per_step"])
+        one_at_a_time["irq_cpu_cpu_ms"] = _median(irq_cpu["cpu_ms_per_step"])
+        one_at_a_time["irq_cpus"] = irq_cpu.get("cpus")
     rows.append(one_at_a_time)
     children = result["children"]
     rows.append(
@@ -189,6 +194,12 @@ def print_table(result: dict[str, Any]) -> None:
                 f"(CPU {row['halt_free_cpu_ms']:g})",
                 file=out,
             )
+        if row.get("irq_cpu_ms") is not None:
+            print(
+                f"    on disk, kept on the CPUs taking the disk's interrupts {row['irq_cpus']}: "
+                f"{row['irq_cpu_ms']:g} ms per step (CPU {row['irq_cpu_cpu_ms']:g})",
+                file=out,
+            )
     timers = result.get("virtual_timers")
     if timers:
         spread = timers["seconds_spread"]
@@ -208,6 +219,8 @@ def print_table(result: dict[str, Any]) -> None:
         groups.append(("sqlite one run at a time, its file in memory", "wfc", sqlite["sequential_in_memory"]))
     if sqlite.get("sequential_halt_free"):
         groups.append(("sqlite one run at a time, CPUs kept from halting", "wfc", sqlite["sequential_halt_free"]))
+    if sqlite.get("sequential_irq_cpu"):
+        groups.append(("sqlite one run at a time, on the disk's interrupt CPUs", "wfc", sqlite["sequential_irq_cpu"]))
     for group_name, side, figures in groups:
         print(
             f"  {group_name} {side}: cpu ms/step {_fmt(figures.get('cpu_ms_per_step'))}, "
@@ -326,6 +339,9 @@ def markdown(result: dict[str, Any]) -> str:
         if row.get("halt_free_ms") is not None:
             label = "same, on disk with the idle CPUs kept from halting (PM QoS, `cpu_dma_latency` 0)"
             lines.append(f"| {label} | | {row['halt_free_ms']:.4g} (CPU {row['halt_free_cpu_ms']:.4g}) | | | |")
+        if row.get("irq_cpu_ms") is not None:
+            label = f"same, on disk, kept on the CPUs taking the disk's interrupts ({row['irq_cpus']})"
+            lines.append(f"| {label} | | {row['irq_cpu_ms']:.4g} (CPU {row['irq_cpu_cpu_ms']:.4g}) | | | |")
     return "\n".join(lines)
 
 

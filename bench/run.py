@@ -64,9 +64,13 @@ def sqlite_figures(sizes: sqlite_suite.Sizes, reps: int, with_dbos: bool) -> dic
     result["many"]["ratio_to_concurrent_in_pairs"] = spread(ratios)
     result["throughput"] = {side: merge_reps(side_reps) for side, side_reps in found.items()}
     found = sqlite_suite.engines(
-        "sequential", sizes.sequential, reps, with_dbos, progress, in_memory=True, halt_free=True
+        "sequential", sizes.sequential, reps, with_dbos, progress, in_memory=True, halt_free=True, irq_cpus=True
     )
-    for side, key in (("wfc_in_memory", "sequential_in_memory"), ("wfc_halt_free", "sequential_halt_free")):
+    for side, key in (
+        ("wfc_in_memory", "sequential_in_memory"),
+        ("wfc_halt_free", "sequential_halt_free"),
+        ("wfc_irq_cpu", "sequential_irq_cpu"),
+    ):
         if side in found:
             result[key] = merge_reps(found.pop(side))
     result["sequential"] = {side: merge_reps(side_reps) for side, side_reps in found.items()}

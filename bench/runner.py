@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -14,8 +15,15 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 
-def child(script: str, *args: object, env: Mapping[str, str] | None = None, timeout: float = 900) -> dict[str, Any]:
-    """Run ``script`` of this folder with ``args`` and parse its last JSON line."""
+def child(
+    script: str,
+    *args: object,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 900,
+    cpus: frozenset[int] | None = None,
+) -> dict[str, Any]:
+    """Run ``script`` of this folder with ``args`` and parse its last JSON
+    line; kept on ``cpus`` where given (see :mod:`placement`)."""
     done = subprocess.run(
         [sys.executable, str(HERE / script), *map(str, args)],
         capture_output=True,
@@ -24,6 +32,7 @@ def child(script: str, *args: object, env: Mapping[str, str] | None = None, time
         cwd=HERE,
         env={**os.environ, **(env or {})},
         timeout=timeout,
+        preexec_fn=None if cpus is None else functools.partial(os.sched_setaffinity, 0, cpus),
     )
     if done.returncode != 0:
         raise SystemExit(f"{script} {args} failed with exit {done.returncode}:\n{done.stderr[-3000:]}")

@@ -21,6 +21,7 @@ from typing import Any
 
 from bench_stats import merge_reps, spread
 from idle import QOS_DEVICE, can_keep_cpus_from_halting, cpus_kept_from_halting
+from placement import disk_interrupt_cpus, worth_pinning
 from runner import HERE, child
 
 Progress = Callable[[str], None]
@@ -95,6 +96,7 @@ def engines(
     many: int | None = None,
     in_memory: bool = False,
     halt_free: bool = False,
+    irq_cpus: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
     """wfc and (optionally) DBOS in both journal modes, ``reps`` times each.
 
@@ -108,11 +110,16 @@ def engines(
     the engine's own cost, without the disk's. With ``halt_free``, wfc runs
     once more on disk with the machine's idle CPUs kept from halting (side
     ``wfc_halt_free``, where this process may ask for it: see :mod:`idle`):
-    what waking from a halt after each flush costs."""
+    what waking from a halt after each flush costs. With ``irq_cpus``, wfc
+    runs once more on disk kept on the CPUs that take the disk's interrupts
+    (side ``wfc_irq_cpu``, where Linux says which they are and they are not
+    all: see :mod:`placement`): what waking on another CPU costs."""
     memory = in_memory and os.path.isdir(MEMORY_FOLDER)
     polling = halt_free and can_keep_cpus_from_halting()
+    pinned = disk_interrupt_cpus(tempfile.gettempdir()) if irq_cpus else None
     sides = ["wfc", *(["wfc_many"] if many else []), *(["wfc_in_memory"] if memory else [])]
     sides += ["wfc_halt_free"] if polling else []
+    sides += ["wfc_irq_cpu"] if worth_pinning(pinned) else []
     sides += DBOS_MODES if with_dbos else []
     found: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for rep in range(reps):
@@ -125,7 +132,10 @@ def engines(
                 if not held:
                     raise SystemExit(f"the kernel refused the PM QoS request of {side} ({QOS_DEVICE})")
                 if side.startswith("wfc"):
-                    found[side].append(child("wfc_bench.py", scenario, _sqlite(tmp, "wfc.db"), size))
+                    cpus = pinned if side == "wfc_irq_cpu" else None
+                    found[side].append(child("wfc_bench.py", scenario, _sqlite(tmp, "wfc.db"), size, cpus=cpus))
+                    if cpus is not None:
+                        found[side][-1]["cpus"] = sorted(cpus)
                 else:
                     found[side].append(
                         child("dbos_bench.py", scenario, _sqlite(tmp, "dbos.db"), count, *DBOS_MODES[side])
