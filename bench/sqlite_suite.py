@@ -33,7 +33,9 @@ class Sizes:
 
     concurrent: int = 1000
     many: int = 10_000
-    sequential: int = 100
+    sequential: int = 300
+    """Runs one after the other: 1,500 steps, about a second of wfc's (100 left one
+    measurement of a third of a second to a moment of the machine's load)."""
     children: int = 1000
     restart: int = 1000
     cli_reps: int = 7
