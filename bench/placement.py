@@ -8,10 +8,11 @@ an interprocessor interrupt, and on a virtual machine waking a halted virtual
 CPU is the host's work. Linux leaves a woken thread on the CPU it last ran on
 when that one is idle, so a process lands on one CPU or the other and stays:
 on this machine's disk (its only queue's interrupt on CPU 1) a run alone took
-0.58 ms per step kept on CPU 1 and 0.72 kept on CPU 0, the same build in
-turns. Measured both ways, the difference is where the process ran, not what
-the engine did; an operator can keep a latency-bound process on those CPUs
-(``taskset``), as one keeps it from halting (:mod:`idle`).
+0.55 ms per step kept on CPU 1 and 0.66 kept on CPU 0, in eight interleaved
+repetitions of the same build. Measured both ways, the difference is where
+the process ran, not what the engine did; an operator can keep a
+latency-bound process on those CPUs (``taskset``), as one keeps it from
+halting (:mod:`idle`).
 
 Linux says which interrupts a PCI device raises (``msi_irqs``), how many of
 each were taken (``/proc/interrupts``) and where each goes now
