@@ -658,26 +658,25 @@ class _SqliteConnection(Connection):
         await self._worker.run(body)
 
 
-
 class _Transaction:
     """The block of :meth:`SqliteDialect.transaction`: one write transaction
-    at a time (the dialect's lock), committed when the block ends, rolled
-    back when it raises. A class, not an ``asynccontextmanager``, as the
-    store's own block around it: one opens per commit."""
+    at a time (``lock``), committed when the block ends, rolled back when it
+    raises. A class, not an ``asynccontextmanager``, as the store's own
+    block around it: one opens per commit."""
 
-    __slots__ = ("_conn", "_dialect")
+    __slots__ = ("_conn", "_lock", "_open")
 
-    def __init__(self, dialect: SqliteDialect) -> None:
-        self._dialect = dialect
+    def __init__(self, lock: asyncio.Lock, open_connection: Callable[[], _SqliteConnection]) -> None:
+        self._lock = lock
+        self._open = open_connection
         self._conn: _SqliteConnection | None = None
 
     async def __aenter__(self) -> _SqliteConnection:
-        dialect = self._dialect
-        await dialect._lock.acquire()
+        await self._lock.acquire()
         try:
-            self._conn = _SqliteConnection(dialect._writer, dialect._read_only_error(), dialect._pipeline)
+            self._conn = self._open()
         except BaseException:
-            dialect._lock.release()
+            self._lock.release()
             raise
         return self._conn
 
@@ -691,16 +690,16 @@ class _Transaction:
                 try:
                     await conn.commit()  # held off cancellations itself
                 except BaseException:
-                    await _rolled_back(conn)
+                    await _roll_back(conn)
                     raise
             else:
-                await _rolled_back(conn)
+                await _roll_back(conn)
         finally:
             self._conn = None
-            self._dialect._lock.release()
+            self._lock.release()
 
 
-async def _rolled_back(conn: _SqliteConnection) -> None:
+async def _roll_back(conn: _SqliteConnection) -> None:
     with anyio.CancelScope(shield=True), suppress(sqlite3.Error):
         await conn.rollback()
 
@@ -820,7 +819,11 @@ class SqliteDialect(Dialect):
     # ---------------------------------------------------------------- statements
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]:
-        return _Transaction(self)
+        return _Transaction(self._lock, self._connection)
+
+    def _connection(self) -> _SqliteConnection:
+        """A write transaction's connection, made once it holds the lock."""
+        return _SqliteConnection(self._writer, self._read_only_error(), self._pipeline)
 
     def _read_only_error(self) -> ReadOnlyDatabaseError | None:
         if not self.read_only:

@@ -4,6 +4,7 @@ tests run on SQLite and, with WFC_TEST_POSTGRES_URL, on PostgreSQL."""
 
 from __future__ import annotations
 
+import anyio
 import pytest
 from rtdb import Db
 from rtstore import run_write as _run
@@ -46,6 +47,34 @@ async def test_a_stale_version_is_a_conflict_and_nothing_is_written(db: Db) -> N
     assert info.value.run_ids == ("r1",)
     assert db.rows("SELECT status, version FROM runs") == [("COMPLETED", 2)]
     assert db.rows("SELECT count(*) FROM journal") == [(0,)]
+    await store.close()
+
+
+async def test_a_failed_or_cancelled_transaction_leaves_the_next_one_free(db: Db) -> None:
+    store = await open_store(db.url, 1.0)
+    await _seed(store)
+    cancelled: list[bool] = []
+
+    async def cut_short() -> None:
+        with anyio.move_on_after(0.05) as waited:
+            async with store.transaction() as tx:
+                tx.batch.runs["r1"] = _run("r1", 1, "FAILED")
+                await anyio.sleep(5)
+        cancelled.append(waited.cancelled_caught)
+
+    with anyio.fail_after(10):  # a transaction that kept the store's write lock makes the next one wait
+        with pytest.raises(RuntimeError):
+            async with store.transaction():
+                raise RuntimeError("the block failed")
+        with pytest.raises(StaleRunError):
+            async with store.transaction() as tx:
+                tx.batch.runs["r1"] = _run("r1", 7)  # the commit fails
+        async with store.transaction(), anyio.create_task_group() as tg:
+            tg.start_soon(cut_short)  # cancelled while this one is open: on SQLite while it waits for it
+        assert cancelled == [True]
+        async with store.transaction() as tx:
+            tx.batch.runs["r1"] = _run("r1", 1, "COMPLETED")
+    assert db.rows("SELECT status, version FROM runs") == [("COMPLETED", 2)]
     await store.close()
 
 
