@@ -62,13 +62,14 @@ def device_interrupt_cpus(major: int, minor: int, root: Path = Path("/")) -> fro
 def _device_irqs(place: Path, devices: Path) -> list[int]:
     """The message-signalled interrupts of the PCI function nearest above
     ``place`` in sysfs (the block device's own folder, or a partition's),
-    looked for up to ``devices``."""
+    looked for up to ``devices``. None for a function without them (legacy
+    interrupts): those above it, a bridge's, are not the disk's."""
     for folder in (place, *place.parents):
         msi = folder / "msi_irqs"
         if msi.is_dir():
             return sorted(int(name) for name in os.listdir(msi) if name.isdigit())
-        if folder == devices.resolve():
-            break
+        if (folder / "config").is_file() or folder == devices.resolve():
+            break  # a PCI function's folder holds its config space
     return []
 
 
@@ -114,5 +115,6 @@ def _cpu_list(text: str) -> set[int]:
 def worth_pinning(cpus: frozenset[int] | None) -> bool:
     """Whether keeping a process on ``cpus`` differs from not: they are
     some, not all, of the CPUs this process may run on."""
-    allowed = os.sched_getaffinity(0)
-    return bool(cpus) and cpus is not None and cpus < allowed and bool(cpus & allowed)
+    if not cpus or not hasattr(os, "sched_getaffinity"):
+        return False
+    return cpus < os.sched_getaffinity(0)

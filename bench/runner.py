@@ -32,6 +32,7 @@ def child(
         cwd=HERE,
         env={**os.environ, **(env or {})},
         timeout=timeout,
+        # Safe here: the bench's own process runs no threads of its own.
         preexec_fn=None if cpus is None else functools.partial(os.sched_setaffinity, 0, cpus),
     )
     if done.returncode != 0:

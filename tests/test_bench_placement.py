@@ -85,6 +85,35 @@ def test_linux_not_saying_gives_none(tmp_path: Path) -> None:
     assert placement.device_interrupt_cpus(254, 0, tmp_path) is None  # the disk took no interrupt yet
 
 
+def test_a_disk_without_message_signalled_interrupts_is_not_given_its_bridges(tmp_path: Path) -> None:
+    # An NVMe disk on legacy interrupts behind a root port that has MSI of its own (hotplug, PME).
+    port = tmp_path / "sys/devices/pci0000:00/0000:00:1c.0"
+    function = port / "0000:02:00.0"
+    disk = function / "nvme/nvme0/nvme0n1"
+    disk.mkdir(parents=True)
+    (function / "config").write_bytes(b"\0" * 64)
+    (port / "config").write_bytes(b"\0" * 64)
+    (port / "msi_irqs").mkdir()
+    (port / "msi_irqs/24").write_text("msi\n")
+    (tmp_path / "sys/dev/block").mkdir(parents=True)
+    (tmp_path / "sys/dev/block/259:0").symlink_to(disk)
+    (tmp_path / "proc/irq/24").mkdir(parents=True)
+    header = "           CPU0       CPU1\n"
+    (tmp_path / "proc/interrupts").write_text(header + " 24:        500          0   PCI-MSI  pcieport\n")
+    (tmp_path / "proc/irq/24/effective_affinity_list").write_text("0\n")
+    assert placement.device_interrupt_cpus(259, 0, tmp_path) is None
+    # With MSI of its own, the disk's queues are found through the nvme class folders.
+    (function / "msi_irqs").mkdir()
+    (function / "msi_irqs/40").write_text("msix\n")
+    (tmp_path / "proc/irq/40").mkdir()
+    (tmp_path / "proc/irq/40/effective_affinity_list").write_text("1\n")
+    interrupts = (tmp_path / "proc/interrupts").read_text() + " 40:          0       9000   PCI-MSIX nvme0q1\n"
+    (tmp_path / "proc/interrupts").write_text(interrupts)
+    assert placement.device_interrupt_cpus(259, 0, tmp_path) == frozenset({1})
+    (tmp_path / "proc/interrupts").unlink()
+    assert placement.device_interrupt_cpus(259, 0, tmp_path) is None  # no counts: nothing known
+
+
 def test_a_folder_in_memory_has_no_disk() -> None:
     if not Path("/dev/shm").is_dir():
         pytest.skip("this machine has no /dev/shm")

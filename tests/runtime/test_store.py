@@ -64,17 +64,23 @@ async def test_a_failed_or_cancelled_transaction_leaves_the_next_one_free(db: Db
 
     with anyio.fail_after(10):  # a transaction that kept the store's write lock makes the next one wait
         with pytest.raises(RuntimeError):
-            async with store.transaction():
+            async with store.transaction() as tx:
+                await tx.put_wait("r1", 0, "paid", "k", 1.0)  # an immediate write: rolled back, not left open
                 raise RuntimeError("the block failed")
         with pytest.raises(StaleRunError):
             async with store.transaction() as tx:
                 tx.batch.runs["r1"] = _run("r1", 7)  # the commit fails
         async with store.transaction(), anyio.create_task_group() as tg:
-            tg.start_soon(cut_short)  # cancelled while this one is open: on SQLite while it waits for it
-        assert cancelled == [True]
+            tg.start_soon(cut_short)  # cancelled while it waits for this one
+        with anyio.move_on_after(0.05) as inside:
+            async with store.transaction() as tx:
+                await tx.put_wait("r1", 0, "shipped", "k", 1.0)
+                await anyio.sleep(5)  # cancelled inside the block
+        assert cancelled == [True] and inside.cancelled_caught
         async with store.transaction() as tx:
             tx.batch.runs["r1"] = _run("r1", 1, "COMPLETED")
     assert db.rows("SELECT status, version FROM runs") == [("COMPLETED", 2)]
+    assert db.rows("SELECT count(*) FROM event_waits") == [(0,)]
     await store.close()
 
 
