@@ -285,15 +285,27 @@ def run_reading(function: Callable[[], Awaitable[T]]) -> T:
     """Run the coroutine function of a command that only reads through
     :func:`reader`, on asyncio's own runner: anyio's runner would import
     anyio's backend (a tenth of ``wfc runs list``), which a reader never
-    uses. Like :func:`run_async`, first checks it may open enough files."""
+    uses. Like :func:`run_async`, first checks it may open enough files,
+    and Ctrl-C (SIGTERM, SIGHUP) cuts short what the database keeps the
+    command waiting for: a reader waits too, for a file another process
+    holds exclusively."""
     import asyncio
 
+    from wfc.cli.interrupting import Interrupt, cutting_database_waits
+
     require_free_files(READING_NEEDED)
+    interrupt = Interrupt()
 
     async def main() -> T:
-        return await function()
+        with cutting_database_waits(interrupt):
+            return await function()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except Exception as exc:
+        if interrupt.caused(exc):
+            raise KeyboardInterrupt from None
+        raise
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:

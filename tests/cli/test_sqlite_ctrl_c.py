@@ -3,7 +3,8 @@ the SQLite write lock.
 
 Each test starts a real ``wfc`` process (the venv's console script) with a
 ``busy_timeout`` of 30 s, while this process holds the database's write
-lock, as another process's long transaction would. Once the command waits
+lock, as another process's long transaction would (or, for the commands
+that only read, keeps the whole file to itself). Once the command waits
 for the lock it gets SIGINT or SIGTERM (handled like Ctrl-C), and must exit
 130 within a few seconds, with its usual message and no traceback, leaving
 the database as it was. The store's side is tested in
@@ -18,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 sys.path.insert(0, str(Path(__file__).parent))  # signalled, with --import-mode=importlib
-from rtdb import sqlite_write_lock
+from rtdb import sqlite_file_lock, sqlite_write_lock
 from signalled import EXCHANGE, INPUTS, PROMPT, interrupted, no_traceback, spawn, wfc
 
 #: Seconds a command is given to reach its wait for the lock (it takes well under one
@@ -42,8 +44,10 @@ def waiting(process: subprocess.Popen[str]) -> None:
 
 
 def state(path: Path) -> dict[str, Any]:
-    """What the database holds, to compare before and after."""
-    with sqlite3.connect(path) as conn:
+    """What the database holds, to compare before and after. The connection
+    is closed here, not left to the collector: an open one keeps another
+    from taking the file to itself (:func:`rtdb.sqlite_file_lock`)."""
+    with closing(sqlite3.connect(path)) as conn:
         return {
             "runs": conn.execute("SELECT id, status, version, state FROM runs ORDER BY id").fetchall(),
             "journal": conn.execute("SELECT run_id, seq, kind FROM journal ORDER BY run_id, seq").fetchall(),
@@ -104,3 +108,31 @@ def test_commands_that_change_a_run_stop_at_once_while_another_process_holds_the
     assert done.returncode == 0, done.stderr
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM engines").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("command", "how"),
+    [
+        (["runs", "list"], signal.SIGINT),
+        (["runs", "show", "fx-1"], signal.SIGTERM),
+        (["runs", "history", "fx-1", "--json"], signal.SIGINT),
+    ],
+    ids=["runs-list-SIGINT", "runs-show-SIGTERM", "runs-history-SIGINT"],
+)
+def test_commands_that_only_read_stop_at_once_while_another_process_keeps_the_file(
+    tmp_path: Path, command: list[str], how: signal.Signals
+) -> None:
+    db = tmp_path / "wfc.db"
+    start_detached(db, "fx-1")
+    before = state(db)
+    with sqlite_file_lock(db):
+        process = spawn(*command, "--db", f"sqlite:///{db}")
+        waiting(process)
+        took, out, err = interrupted(process, how)
+    assert process.returncode == 130, err
+    assert no_traceback(out, err)
+    assert took < PROMPT
+    assert state(db) == before
+    done = wfc(*command, "--db", f"sqlite:///{db}")
+    assert done.returncode == 0, done.stderr
+    assert "fx-1" in done.stdout

@@ -159,6 +159,22 @@ def sqlite_write_lock(path: Path) -> Iterator[None]:
         conn.close()
 
 
+@contextmanager
+def sqlite_file_lock(path: Path) -> Iterator[None]:
+    """Another connection keeps the SQLite file ``path`` to itself in the
+    block (``locking_mode=EXCLUSIVE`` after a write, as a tool that wants
+    the file alone does): the one lock a reader of a WAL file waits for."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+    conn.execute("BEGIN EXCLUSIVE")
+    conn.execute("UPDATE runs SET updated_at = updated_at")
+    conn.execute("COMMIT")  # the file stays locked until the connection closes
+    try:
+        yield
+    finally:
+        conn.close()
+
+
 class Holder:
     """Another PostgreSQL session with an open transaction holding a lock."""
 
