@@ -17,7 +17,10 @@ writer connection takes the lock with ``BEGIN IMMEDIATE``, never with its
 first statement, so that is where it waits (and its one other statement
 outside a transaction, the read of ``data_version``, waits the same way).
 Readers keep the whole ``busy_timeout``: in WAL they wait only while
-another process recovers the file, which is brief.
+another process recovers the file, which is brief. Opening a file, which a
+process that keeps the file to itself (``locking_mode=EXCLUSIVE``) makes
+wait as long as it likes, waits in slices as writes do, for readers too
+(``open_file``).
 """
 
 from __future__ import annotations

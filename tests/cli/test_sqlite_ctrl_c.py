@@ -1,5 +1,5 @@
 """Ctrl-C and SIGTERM stop a command at once while another process holds
-the SQLite write lock.
+a lock on the SQLite file.
 
 Each test starts a real ``wfc`` process (the venv's console script) with a
 ``busy_timeout`` of 30 s, while this process holds the database's write
