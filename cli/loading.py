@@ -155,7 +155,7 @@ def _put_first_on_path(directory: str) -> None:
 
 
 def _unique_module_name(path: Path) -> str:
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(os.fsencode(path)).hexdigest()[:12]  # a path is bytes, not always UTF-8
     stem = re.sub(r"\W", "_", path.stem)
     return f"_wfc_user_{stem}_{digest}"
 

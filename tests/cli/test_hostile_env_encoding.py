@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # run_helpers, with --import-mode=importlib
 
-from run_helpers import PAYMENT, WFC, script_env, sqlite_url
+from run_helpers import EXAMPLES, PAYMENT, WFC, script_env, sqlite_url
 
 RUN_ID = "run-é名前🎉"
 PAYMENT_ID = "pé名前🎉"
@@ -123,3 +123,22 @@ def test_a_database_named_beyond_ascii_is_read_in_the_c_locale(tmp_path: Path) -
     _clean(listed)
     assert listed.returncode == 0, _text(listed.stderr)
     assert _ids(json.loads(listed.stdout)) == ["r-1"]
+
+
+def test_workflow_and_task_files_named_beyond_ascii_load_in_the_c_locale(tmp_path: Path) -> None:
+    """In the C locale without UTF-8 mode ``café.py`` reaches Python as
+    bytes it cannot decode. The module name made from its path hashed
+    those as UTF-8 text, and `compile` and `run` ended in an internal error."""
+    folder = tmp_path / "café"
+    folder.mkdir()
+    for name in ("payment.py", "payment_tasks.py"):
+        (folder / name.replace("payment", "paiement-é")).write_bytes((EXAMPLES / name).read_bytes())
+    compiled = _wfc(folder, "compile", "paiement-é.py", "-o", "specs", env=C_LOCALE)
+    _clean(compiled)
+    assert compiled.returncode == 0, _text(compiled.stderr)
+    assert (folder / "specs" / "payment.json").is_file()
+    inputs = ["-i", "payment-id=p-1", "-i", "customer-email=a@b.c", "-i", "amount=1", "-i", "card-token=t"]
+    ran = _wfc(folder, "run", "paiement-é.py", "--tasks", "paiement-é_tasks.py", *inputs, "--run-id", "r-1", env=C_LOCALE)
+    _clean(ran)
+    assert ran.returncode == 0, _text(ran.stderr)
+    assert "COMPLETED" in _text(ran.stdout)
