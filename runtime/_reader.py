@@ -44,6 +44,7 @@ from wfc.runtime._records import (
     to_datetime,
     unreadable_info,
 )
+from wfc.runtime._run_rows import stored_state
 from wfc.runtime._search import search_terms
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
 from wfc.runtime._stuck import reasons_by_run, stuck_seconds
@@ -51,13 +52,13 @@ from wfc.runtime._subscribe import check_kinds
 from wfc.runtime._user_tasks import UserTask, user_task
 from wfc.runtime.errors import (
     NewerRunStateError,
-    StoreError,
     UnknownRunError,
     UnknownUserTaskError,
     UnknownWorkflowError,
+    UnreadableRunError,
     UsageError,
 )
-from wfc.runtime.interpreter.state import RunState, RunStatus, UserTaskStatus, decode_state
+from wfc.runtime.interpreter.state import RunState, RunStatus, UserTaskStatus
 from wfc.runtime.store import (
     JournalFilter,
     JournalRecord,
@@ -69,16 +70,8 @@ from wfc.runtime.store import (
     UserTaskRecord,
     open_store,
 )
-from wfc.runtime.store.core import check_format
+from wfc.runtime.store.core import unreadable_why
 from wfc.specs import FormDef, VarType, Version, WorkflowSpec
-
-
-class _UnreadableState(StoreError):
-    """A run's stored state is not what wfc writes (changed by hand)."""
-
-    def __init__(self, location: str, run_id: str, why: str) -> None:
-        super().__init__(location, f"run {run_id!r} cannot be read: {why}")
-        self.why = why
 
 
 class Reader:
@@ -143,11 +136,7 @@ class Reader:
             NewerRunStateError: it was stored by a newer wfc.
             StoreError: it is not what wfc writes (changed by hand).
         """
-        check_format(self._store.location, record.id, record.state_format)
-        try:
-            return decode_state(record.state)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise self._unreadable(record.id, "its stored state", exc) from None
+        return stored_state(self._store.location, record)
 
     async def info(self, record: RunRecord) -> RunInfo:
         """A stored run as the API hands it out.
@@ -163,13 +152,8 @@ class Reader:
         except (ValueError, OverflowError, OSError) as exc:  # a time past year 9999: a clock not in seconds
             raise self._unreadable(record.id, "its stored state", exc) from None
 
-    def _unreadable(self, run_id: str, what: str, error: Exception) -> _UnreadableState:
-        return _UnreadableState(
-            self._store.location,
-            run_id,
-            f"{what} is not what wfc writes ({error}); it was changed outside wfc, or the file is damaged. "
-            "Restore the database from a backup",
-        )
+    def _unreadable(self, run_id: str, what: str, error: Exception) -> UnreadableRunError:
+        return UnreadableRunError(self._store.location, run_id, unreadable_why(what, error))
 
     async def _listed(self, record: RunRecord) -> RunInfo:
         """A run of a listing: one whose state cannot be read is listed all
@@ -179,7 +163,7 @@ class Reader:
             return await self.info(record)
         except NewerRunStateError as exc:
             why = f"stored by a newer wfc (run state format {exc.found}; this wfc reads up to {exc.supported})"
-        except _UnreadableState as exc:
+        except UnreadableRunError as exc:
             why = exc.why
         version = Version(major=record.major, revision=record.revision)
         return unreadable_info(
@@ -337,7 +321,8 @@ class Reader:
         is named as such, not a decoding error."""
         try:
             return history_entry(record)
-        except (msgspec.DecodeError, ValueError, OverflowError, OSError) as exc:
+        except (msgspec.DecodeError, TypeError, ValueError, OverflowError, OSError) as exc:
+            # TypeError: a column of another type, which only SQLite keeps (changed by hand)
             raise self._unreadable(record.run_id, f"its journal entry {record.seq}", exc) from None
 
     async def recorded(self, run_id: str) -> tuple[RunRecord, list[dict[str, Any]], dict[str, Any]]:

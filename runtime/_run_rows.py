@@ -1,5 +1,6 @@
 """What a commit writes of a run: its state without its threads, and the
-threads its transitions changed, each in its own row (``run_threads``).
+threads its transitions changed, each in its own row (``run_threads``); and
+the state read back from a run's row (:func:`stored_state`).
 
 A run with 1,000 waiting child threads used to rewrite all of them on every
 step. The interpreter copies a thread only when a step changes it (see
@@ -10,10 +11,31 @@ the new state that are not the very objects of the state before.
 
 from __future__ import annotations
 
+import msgspec
+
 from wfc.runtime._search import Searchable, changed_values, search_values
+from wfc.runtime.errors import UnreadableRunError
 from wfc.runtime.interpreter.copies import changed_since, remember_encoded
-from wfc.runtime.interpreter.state import RunState, RunStatus, encode_run, encode_thread
-from wfc.runtime.store import RunWrite
+from wfc.runtime.interpreter.state import RunState, RunStatus, decode_state, encode_run, encode_thread
+from wfc.runtime.store import RunRecord, RunWrite
+from wfc.runtime.store.core import check_format, unreadable_why
+
+
+def stored_state(location: str, record: RunRecord) -> RunState:
+    """The state of a run's row, checked: where wfc did not write it as it
+    is, the error says so by name, never as a decoding error (or a
+    ``KeyError`` later on).
+
+    Raises:
+        NewerRunStateError: it was stored by a newer wfc.
+        UnreadableRunError: it is not what wfc writes (changed outside wfc,
+            or the file is damaged).
+    """
+    check_format(location, record.id, record.state_format)
+    try:
+        return decode_state(record.state)
+    except msgspec.DecodeError as exc:  # ValidationError included
+        raise UnreadableRunError(location, record.id, unreadable_why("its stored state", exc)) from None
 
 
 def changed_threads(before: RunState, after: RunState, apart: bool) -> dict[int, bytes]:

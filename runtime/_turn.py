@@ -27,7 +27,7 @@ from wfc.runtime._inputs import (
     user_task_error,
 )
 from wfc.runtime._records import SentEvent, Started
-from wfc.runtime._run_rows import run_write
+from wfc.runtime._run_rows import run_write, stored_state
 from wfc.runtime._search import search_values
 from wfc.runtime._spec_cache import CachedSpec, SpecCache
 from wfc.runtime._tasks import storable_text
@@ -69,7 +69,7 @@ from wfc.runtime.interpreter import (
     step,
     user_task_refusal,
 )
-from wfc.runtime.interpreter.state import RunState, RunStatus, TaskWait, decode_state, encode_state
+from wfc.runtime.interpreter.state import RunState, RunStatus, TaskWait, encode_state
 from wfc.runtime.store import JournalRecord, SpecRecord, StoreTransaction, TimerRecord
 from wfc.specs import WfcError, WorkflowSpec
 
@@ -293,7 +293,8 @@ class Turn:
     async def _load(self, run_ids: list[str]) -> None:
         for run_id, record in (await self.tx.load_runs(run_ids)).items():
             cached = await self.shared.specs.load(self.tx, (record.workflow, record.major, record.revision), run_id)
-            self.lives[run_id] = Live(decode_state(record.state), cached, record.version, record.threads_apart)
+            state = stored_state(self.tx.location, record)
+            self.lives[run_id] = Live(state, cached, record.version, record.threads_apart)
 
     async def live(self, run_id: str) -> Live | None:
         if run_id not in self.lives:

@@ -120,6 +120,22 @@ class NewerRunStateError(StoreError):
         )
 
 
+class UnreadableRunError(StoreError):
+    """A run's row or stored state is not what wfc writes: it was changed
+    outside wfc, or the file is damaged. The run is refused and left as it
+    is; a listing shows it from its row, saying why.
+
+    Attributes:
+        run_id: The run.
+        why: What is wrong with it, and what to do.
+    """
+
+    def __init__(self, location: str, run_id: str, why: str) -> None:
+        self.run_id = run_id
+        self.why = why
+        super().__init__(location, f"run {run_id!r} cannot be read: {why}")
+
+
 # ---------------------------------------------------------------- the database's environment (issue 8, item 4)
 #
 # Problems of the user's database or its surroundings, not bugs in wfc: each

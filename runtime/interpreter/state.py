@@ -471,8 +471,17 @@ def encode_thread(thread: ThreadRun) -> bytes:
 def decode_state(data: bytes) -> RunState:
     """Inverse of :func:`encode_state`. The threads are put in number order
     whatever order they were stored in: the interpreter visits them in the
-    dict's order (see :meth:`~.context.Step.ordered`)."""
+    dict's order (see :meth:`~.context.Step.ordered`).
+
+    Raises:
+        msgspec.DecodeError: ``data`` is not a run's state; among others,
+            one without its entrypoint thread (its ``run_threads`` row
+            deleted by hand), which every reader of the run would otherwise
+            meet as a ``KeyError``.
+    """
     state = _JSON_DECODER.decode(data)
+    if 0 not in state.threads:
+        raise msgspec.ValidationError("the run has no entrypoint thread (thread 0)")
     numbers = list(state.threads)
     if any(a > b for a, b in itertools.pairwise(numbers)):
         state.threads = {n: state.threads[n] for n in sorted(numbers)}

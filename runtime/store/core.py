@@ -22,7 +22,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 import msgspec
 from msgspec.structs import replace
 
-from wfc.runtime.errors import DatabaseUnavailableError, NewerRunStateError, StoreError
+from wfc.runtime.errors import DatabaseUnavailableError, NewerRunStateError, StoreError, UnreadableRunError
 from wfc.runtime.store import rows as decode
 from wfc.runtime.store import user_tasks
 from wfc.runtime.store.base import (
@@ -89,12 +89,24 @@ class SpecVersion(NamedTuple):
     revision: int
 
 
+def unreadable_why(what: str, error: object) -> str:
+    """Why a run cannot be read: ``what`` of it is not what wfc writes (``error``)."""
+    return (
+        f"{what} is not what wfc writes ({error}); it was changed outside wfc, or the file is damaged. "
+        "Restore the database from a backup"
+    )
+
+
 def check_format(location: str, run_id: str, found: int | None) -> None:
     """Refuse a run whose state is in a format newer than this wfc reads.
 
     Raises:
         NewerRunStateError: it is.
+        UnreadableRunError: the format is not a number (only SQLite keeps a
+            value of another type in the column: changed outside wfc).
     """
+    if not isinstance(found, int | None):
+        raise UnreadableRunError(location, run_id, unreadable_why("its state format", repr(found)))
     if found is not None and found > STATE_FORMAT:
         raise NewerRunStateError(location, run_id, found, STATE_FORMAT)
 
@@ -152,6 +164,11 @@ class StoreTransaction:
         # writes, they stay missing until it commits (its own new runs are
         # queued in the batch), so reading them again costs a trip for nothing.
         self._absent: set[str] = set()
+
+    @property
+    def location(self) -> str:
+        """The database, as messages name it."""
+        return self._dialect.location
 
     @property
     def batch(self) -> WriteBatch:

@@ -138,7 +138,8 @@ def test_workflow_and_task_files_named_beyond_ascii_load_in_the_c_locale(tmp_pat
     assert compiled.returncode == 0, _text(compiled.stderr)
     assert (folder / "specs" / "payment.json").is_file()
     inputs = ["-i", "payment-id=p-1", "-i", "customer-email=a@b.c", "-i", "amount=1", "-i", "card-token=t"]
-    ran = _wfc(folder, "run", "paiement-é.py", "--tasks", "paiement-é_tasks.py", *inputs, "--run-id", "r-1", env=C_LOCALE)
+    tasks = ["--tasks", "paiement-é_tasks.py"]
+    ran = _wfc(folder, "run", "paiement-é.py", *tasks, *inputs, "--run-id", "r-1", env=C_LOCALE)
     _clean(ran)
     assert ran.returncode == 0, _text(ran.stderr)
     assert "COMPLETED" in _text(ran.stdout)

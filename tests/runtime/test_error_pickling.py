@@ -26,6 +26,7 @@ SAMPLES: list[BaseException] = [
     errors.NotAWfcDatabaseError("/tmp/x.db", "not a wfc database"),
     errors.NewerDatabaseError("/tmp/x.db", 9, 7),
     errors.NewerRunStateError("/tmp/x.db", "order-1", 3, 1),
+    errors.UnreadableRunError("/tmp/x.db", "order-1", "its stored state is not what wfc writes"),
     errors.ReadOnlyDatabaseError("/tmp/x.db", "read-only file"),
     errors.DatabaseLockedError("/tmp/x.db", "locked", 5.0),
     errors.CorruptDatabaseError("/tmp/x.db", "malformed"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rtspec import exit_, spec, wait
 
-from wfc.runtime import Engine, NewerRunStateError
+from wfc.runtime import Engine, NewerRunStateError, UnreadableRunError
 from wfc.runtime.errors import StoreError
 
 pytestmark = pytest.mark.anyio
@@ -52,3 +52,44 @@ async def test_a_listing_shows_every_run_and_why_some_cannot_be_read(sqlite_path
         # A migration plan does not sort what it cannot read.
         with pytest.raises(StoreError, match=r"run 'damaged' cannot be read|run 'newer' was stored by a newer wfc"):
             await engine.plan_migration("waits", "1.0", "2.0")
+
+
+async def test_runs_missing_their_thread_or_with_a_format_of_another_type_are_listed_and_refused_by_name(
+    sqlite_path: Path,
+) -> None:
+    """SQLite keeps what a hand puts in a column: a run whose entrypoint
+    thread row was deleted, a state format that is text, a journal time that
+    is text. Each ended every listing, or the command, in a KeyError or a
+    TypeError."""
+    url = f"sqlite:///{sqlite_path}"
+    async with Engine.open(url) as engine:
+        await engine.deploy(WAITS)
+        for run_id in ("threadless", "odd-format", "odd-time", "fine"):
+            await engine.start("waits", run_id=run_id)
+    with sqlite3.connect(sqlite_path) as conn:
+        conn.execute("DELETE FROM run_threads WHERE run_id = 'threadless'")
+        conn.execute("UPDATE runs SET state_format = 'x' WHERE id = 'odd-format'")
+        conn.execute("UPDATE journal SET at = 'x' WHERE run_id = 'odd-time' AND seq = 1")
+    async with Engine.open(url, serve=False) as engine:
+        runs = {run.id: run for run in await engine.list_runs(limit=None)}
+        assert set(runs) == {"threadless", "odd-format", "odd-time", "fine"}
+        assert runs["fine"].unreadable is None and runs["odd-time"].unreadable is None
+        assert runs["threadless"].unreadable == (
+            "its stored state is not what wfc writes (the run has no entrypoint thread (thread 0)); it was "
+            "changed outside wfc, or the file is damaged. Restore the database from a backup"
+        )
+        assert runs["odd-format"].unreadable is not None
+        assert runs["odd-format"].unreadable.startswith("its state format is not what wfc writes ('x')")
+        for run_id in ("threadless", "odd-format"):
+            with pytest.raises(UnreadableRunError, match=f"run '{run_id}' cannot be read") as caught:
+                await engine.get_run(run_id)
+            assert caught.value.run_id == run_id
+        with pytest.raises(UnreadableRunError, match="run 'odd-time' cannot be read: its journal entry 1"):
+            await engine.history("odd-time")
+        assert [entry.seq for entry in await engine.history("fine")][:1] == [1]
+    async with Engine.open(url) as engine:
+        for run_id in ("threadless", "odd-format"):
+            with pytest.raises(UnreadableRunError, match=f"run '{run_id}' cannot be read"):
+                await engine.cancel(run_id)
+        await engine.cancel("fine")
+        assert (await engine.get_run("fine")).status == "CANCELLED"
