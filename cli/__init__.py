@@ -7,32 +7,72 @@ tests (``typer.testing.CliRunner().invoke(app, [...])``) and for embedding.
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING, Any
 
-# Importing typer makes many objects and no garbage: the cyclic collector
-# would only walk them, again and again (see wfc.cli.lean_typer).
-_collecting = gc.isenabled()
-gc.disable()
-try:
+if TYPE_CHECKING:
+    import typer
+
     from wfc.cli.app import app
-    from wfc.cli.errors import CliError, exit_on_internal_error, undecoded_byte
-    from wfc.cli.exiting import leave
-    from wfc.cli.output import settle_size_variables
+    from wfc.cli.errors import CliError
     from wfc.specs.errors import WfcError
-finally:
-    if _collecting:
-        gc.enable()
+
+#: The public names imported on first use (:func:`__getattr__`).
+_LAZY = {"app": "wfc.cli.app", "CliError": "wfc.cli.errors", "WfcError": "wfc.specs.errors"}
+
+
+def __getattr__(name: str) -> Any:
+    """``app``, ``CliError`` and ``WfcError``, imported on first use: the
+    console script imports this package before :func:`main` can take
+    Ctrl-C, so it must import nothing that takes time."""
+    if name == "app":
+        return _app()
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def _app() -> typer.Typer:
+    """The typer application, imported with the cyclic collector off:
+    importing typer makes many objects and no garbage, which the collector
+    would only walk, again and again (see wfc.cli.lean_typer)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        from wfc.cli.app import app
+    finally:
+        if collecting:
+            gc.enable()
+    # Importing the module wfc.cli.app bound the package's ``app`` to it:
+    # the package's ``app`` is the application.
+    globals()["app"] = app
+    return app
 
 
 def main() -> None:
     """Run the ``wfc`` command line with the process's arguments.
 
+    Ctrl-C, SIGTERM and SIGHUP are taken before the command line is
+    imported: one that comes meanwhile (a tenth of a second) ends the
+    process as an interrupted command, 130, where it printed the traceback
+    of the import it cut short, or (SIGTERM) ended it with 143.
+
     The cyclic garbage collector is off while the command line is built and
     parsed (help is printed then) and back on, over what exists then frozen,
     once a command runs (:func:`~wfc.cli.lean_typer.collect_in_commands`)."""
-    _open_closed_streams()
+    try:
+        _open_closed_streams()
+        _terminate_as_interrupt()
+        app = _app()
+        from wfc.cli.errors import exit_on_internal_error
+        from wfc.cli.exiting import leave
+        from wfc.cli.output import settle_size_variables
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
     _escape_what_streams_cannot_encode()
     settle_size_variables()
-    _terminate_as_interrupt()
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -41,10 +81,31 @@ def main() -> None:
         except Exception as exc:  # raised outside any command, e.g. while parsing
             exit_on_internal_error(exc)
     except SystemExit as done:
+        _stop_at_once_from_now_on(done.code)
         leave(done.code)
     finally:
         if collecting:
             gc.enable()
+
+
+def _stop_at_once_from_now_on(code: str | int | None) -> None:
+    """The command is over: a stop signal while the interpreter shuts down
+    (joining the threads the command left) ends the process at once, with
+    the command's exit status. As Ctrl-C, it was raised into that shutdown,
+    which printed a traceback."""
+    import os
+    import signal
+    from types import FrameType
+
+    from wfc.cli.exiting import stop_signals
+
+    status = code if isinstance(code, int) else 0 if code is None else 1
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        os._exit(status)
+
+    for signum in stop_signals():
+        signal.signal(signum, stop)
 
 
 def _open_closed_streams() -> None:
@@ -117,6 +178,8 @@ def _escape(error: UnicodeError) -> tuple[str | bytes, int]:
     if not isinstance(error, UnicodeEncodeError):
         raise error
     char = error.object[error.start]
+    from wfc.cli.errors import undecoded_byte
+
     code = ord(char)
     if undecoded_byte(char):
         return bytes([code - 0xDC00]), error.start + 1
