@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from wfc.runtime import Engine
@@ -106,6 +106,10 @@ class Dispatcher:
                     traceparent=request.headers.get("traceparent"),
                 )
                 result = await spec.handler(call)
+            except ClientDisconnect:
+                # The client hung up before its body ended: no one reads an
+                # answer, and it is no fault of wfc's to log.
+                return Response(status_code=400)
             except Exception as exc:
                 return _problems.error_response(exc)
             if isinstance(result, Response):  # a stream the endpoint made itself

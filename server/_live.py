@@ -49,7 +49,7 @@ class Live:
         self._engine = engine
         self._interval = interval
         self._spacing = spacing
-        self._listeners: set[asyncio.Queue[Push]] = set()
+        self._listeners: set[asyncio.Queue[Push | None]] = set()
         self._tail: asyncio.Task[None] | None = None
         self._committed = asyncio.Event()
         self._observing = False
@@ -59,9 +59,10 @@ class Live:
         return len(self._listeners)
 
     @contextlib.asynccontextmanager
-    async def listening(self) -> AsyncIterator[asyncio.Queue[Push]]:
-        """A queue of pushes for one page, for as long as it listens."""
-        queue: asyncio.Queue[Push] = asyncio.Queue(maxsize=8)
+    async def listening(self) -> AsyncIterator[asyncio.Queue[Push | None]]:
+        """A queue of pushes for one page, for as long as it listens;
+        ``None`` once the server shuts down (:meth:`close`)."""
+        queue: asyncio.Queue[Push | None] = asyncio.Queue(maxsize=8)
         self._listeners.add(queue)
         if not self._observing:
             # This server's own engine commits: look at once, not at the next interval.
@@ -101,6 +102,16 @@ class Live:
             await asyncio.wait_for(self._committed.wait(), max(0.0, self._interval - self._spacing))
         self._committed.clear()
 
+    def close(self) -> None:
+        """End every page's stream: the server shuts down. A stream that
+        stayed open would hold the shutdown for ever (a keep-alive every
+        :data:`KEEPALIVE` seconds); the pages connect again on their own."""
+        for queue in self._listeners:
+            with contextlib.suppress(asyncio.QueueEmpty):
+                while queue.full():
+                    queue.get_nowait()
+            queue.put_nowait(None)
+
     def _publish(self, push: Push) -> None:
         for queue in self._listeners:
             if queue.full():  # a page that does not keep up gets one "reload everything"
@@ -127,6 +138,8 @@ async def event_stream(live: Live) -> AsyncIterator[bytes]:
             except TimeoutError:
                 yield b": still here\n\n"
                 continue
+            if push is None:
+                return  # the server shuts down
             yield b"event: push\ndata: " + msgspec.json.encode(push) + b"\n\n"
 
 

@@ -24,6 +24,7 @@ from wfc.runtime.metrics import Metrics
 from wfc.runtime.open_files import free_descriptors, out_of_files_message
 from wfc.runtime.tracing import Tracing
 from wfc.server import create_app
+from wfc.server._live import Live, live_of
 from wfc.server._types import PREFIX
 
 
@@ -66,8 +67,15 @@ def serve(
             # In JSON mode uvicorn installs no handlers of its own: its
             # records go to the JSON handler like every other.
             logs = None if json_logs(log_format) else uvicorn.config.LOGGING_CONFIG
-            config = uvicorn.Config(app, log_level="info", lifespan="off", server_header=False, log_config=logs)
-            server = uvicorn.Server(config)
+            config = uvicorn.Config(
+                app,
+                log_level="info",
+                lifespan="off",
+                server_header=False,
+                log_config=logs,
+                timeout_graceful_shutdown=GRACE,
+            )
+            server = _Server(config, live_of(engine))
             bound = listener.getsockname()
             where = f"http://{_host_text(bound[0])}:{bound[1]}{PREFIX}"
             role = (
@@ -104,6 +112,26 @@ def serve(
 
 
 _log = logging.getLogger("wfc.server")
+
+#: Seconds a shutdown waits for the requests in flight before it cancels
+#: them: a client that never finishes sending its body must not keep the
+#: server (and its engine) from closing.
+GRACE: Final = 10
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which ends the dashboard's live streams when it
+    shuts down: it waits for every response to end, and an open page's
+    stream never does (a keep-alive every 15 s held ``docker stop`` until
+    its kill)."""
+
+    def __init__(self, config: uvicorn.Config, live: Live) -> None:
+        super().__init__(config)
+        self._live = live
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._live.close()
+        await super().shutdown(sockets)
 
 #: Files the server should be free to open when it starts: one per
 #: connection at once, beyond what the engine and the database take. Below

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -138,3 +139,62 @@ def test_a_server_still_starting_stops_at_a_signal(tmp_path: Path, how: signal.S
     assert server.returncode == 130, stderr
     assert took < 5 and "Traceback" not in stderr, stderr
     assert registered_engines(tmp_path, url) == []
+
+
+def _serving_on(tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
+    """``wfc server`` on a free port, once it serves; the port."""
+    write_approval(tmp_path)
+    url = sqlite_url(tmp_path / "runs.db")
+    found: list[int] = []
+
+    def serving(server: subprocess.Popen[str]) -> None:
+        assert server.stdout is not None
+        banner = server.stdout.readline()
+        assert "wfc server:" in banner, banner
+        found.append(int(banner.split("http://127.0.0.1:")[1].split("/")[0]))
+
+    server = _started(tmp_path, serving, "server", "--tasks", "approval.py", "--db", url, "--port", "0")
+    return server, found[0]
+
+
+def _half_a_body(port: int) -> socket.socket:
+    """A connection that sends a start whose body never comes whole."""
+    client = socket.create_connection(("127.0.0.1", port))
+    client.sendall(
+        b"POST /api/v1/runs HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100\r\n\r\n{\"workflow\":" % port
+    )
+    return client
+
+
+def test_a_server_stops_at_once_with_dashboard_streams_open_and_clients_gone_mid_body(tmp_path: Path) -> None:
+    """An open dashboard page's stream never ends by itself (a keep-alive
+    every 15 s): the shutdown waited for it until the process was killed.
+    A client that hangs up in the middle of its body was logged as a bug."""
+    server, port = _serving_on(tmp_path)
+    with socket.create_connection(("127.0.0.1", port)) as stream:
+        stream.sendall(b"GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port)
+        assert b"200 OK" in stream.recv(4096)
+        for _ in range(3):
+            _half_a_body(port).close()
+        time.sleep(0.5)
+        took, _, stderr = interrupted(server, signal.SIGTERM, within=30)
+        stream.settimeout(5)
+        rest = b""
+        while chunk := stream.recv(4096):
+            rest += chunk
+    assert server.returncode == 0, stderr
+    assert took < 5, stderr
+    assert rest.endswith(b"0\r\n\r\n")  # the stream's last chunk: it ended, it was not cut
+    assert "Traceback" not in stderr and "internal error" not in stderr, stderr
+
+
+def test_a_request_whose_body_never_ends_holds_a_shutdown_only_for_the_grace(tmp_path: Path) -> None:
+    from wfc.server._serve import GRACE
+
+    server, port = _serving_on(tmp_path)
+    with _half_a_body(port):
+        time.sleep(0.5)
+        took, _, stderr = interrupted(server, signal.SIGTERM, within=GRACE + 20)
+    assert server.returncode == 0, stderr
+    assert GRACE - 1 < took < GRACE + 5, (took, stderr)
