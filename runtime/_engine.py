@@ -1086,7 +1086,9 @@ class Engine:
         """Every run :meth:`purge_runs` would delete with the same arguments
         (``finished_before=None``: every finished run), with its journal,
         status by status and oldest first: for archiving before a purge.
-        Masked variables are ``"***"``, as in :meth:`history`.
+        Masked variables are ``"***"``, as in :meth:`history`. A run purged
+        while the export reads (a purge or the retention beside it) is left
+        out: it was read a page at a time, and there is nothing to archive.
 
         Raises:
             UsageError: a status that is not a finished one, or a bad moment.
@@ -1094,7 +1096,11 @@ class Engine:
         self._loop.check_open()
         where = cutoff(self._clock() if finished_before is None else finished_before, status)
         async for record in runs_taken(self._store, where):
-            yield await self._reader.info(record), await self.history(record.id)
+            try:
+                journal = await self.history(record.id)
+            except UnknownRunError:
+                continue
+            yield await self._reader.info(record), journal
 
     # ------------------------------------------------------------------ run control
 

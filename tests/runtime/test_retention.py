@@ -151,6 +151,20 @@ async def test_a_purge_while_the_engine_serves_does_not_break_running_runs(db: D
         assert db.rows("SELECT count(*) FROM journal")[0][0] == 0
 
 
+async def test_an_export_skips_the_runs_a_purge_deletes_meanwhile(db: Db) -> None:
+    """The export reads the runs' rows a page at a time, then each run's
+    journal: a run purged in between (a purge, or a server's --retention,
+    beside the export) ended the export with UnknownRunError, mid-stream."""
+    async with Engine.open(db.url, poll_interval=0.05) as engine:
+        await seed(engine)
+        exported = engine.export_runs()
+        first, _ = await anext(exported)
+        await engine.purge_runs(time.time() + 1)
+        rest = [info.id async for info, _ in exported]
+    assert first.id in {"done-1", "done-2", "done-3", "finished-by-event"}
+    assert rest == []
+
+
 async def test_export_gives_each_run_with_its_journal_masked(db: Db) -> None:
     masked = spec(
         "masked",
