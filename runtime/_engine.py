@@ -40,6 +40,7 @@ from wfc.runtime._arguments import (
     check_text,
     check_workflow,
     given,
+    parse_version,
 )
 from wfc.runtime._attempts import TaskCounters
 from wfc.runtime._commands import Deploy, Migrate, Reply, RunInput, SendEvent, StartRun
@@ -522,7 +523,8 @@ class Engine:
         the same inputs returns that id and starts nothing. Inputs are compared
         after the defaults of the run's own version are applied, so leaving
         out an input whose default is the value the run had is the same
-        start; ``version`` is not compared (a run stays on its version).
+        start; ``version`` is not compared (a run stays on its version), but
+        one that is no version is refused all the same.
         :meth:`start_run` also says whether this call created the run.
 
         Args:
@@ -577,6 +579,8 @@ class Engine:
         trace = start_trace(traceparent)
         existing = None if run_id is None else await self._store.get_run(run_id)
         if existing is not None and existing.workflow == workflow:
+            if version is not None:
+                parse_version(version)  # not compared (the run keeps its version), but a version all the same
             spec = await self._reader.spec_of(existing)  # a repeated start is checked against the run's version
         else:
             spec = await self._deployed(workflow, version)

@@ -17,6 +17,7 @@ from wfc.runtime import (
     RunIdConflictError,
     RunInputsConflictError,
     RunStatus,
+    UsageError,
 )
 
 #: Every stored piece of run state: the runs' rows and their threads' rows.
@@ -120,6 +121,19 @@ async def test_a_missing_required_input_on_a_repeated_start_is_an_input_error(db
         await engine.start("checkout", {"order": "o1"}, run_id="o1")
         with pytest.raises(InputError, match="'order': required str input is missing"):
             await engine.start("checkout", {}, run_id="o1")
+
+
+@pytest.mark.parametrize("version", ["abc", "99999999999999999999", "1.0.0", -1])
+async def test_a_repeated_start_refuses_a_version_that_is_none(db_url: str, version: Any) -> None:
+    """A repeated start does not compare the version (the run keeps its
+    own), but a version that cannot be one was passed over: the existing
+    run came back as if the call were right."""
+    async with open_engine(db_url) as engine:
+        await engine.deploy(checkout())
+        await engine.start("checkout", {"order": "o1"}, run_id="o1")
+        with pytest.raises(UsageError, match="version"):
+            await engine.start("checkout", {"order": "o1"}, run_id="o1", version=version)
+        assert await engine.start("checkout", {"order": "o1"}, run_id="o1", version="1.0") == "o1"
 
 
 async def test_a_run_id_of_another_workflow_is_a_conflict_too(db_url: str) -> None:
