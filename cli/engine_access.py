@@ -141,13 +141,35 @@ def wfc_command(*words: str, url: str) -> str:
     return shlex.join(["wfc", *words]) + db_flag(url)
 
 
-def require_database(url: str) -> None:
-    """Refuse a SQLite file that does not exist: a client must not create an
-    empty database because of a typo in a path."""
+def is_private_database(url: str) -> bool:
+    """Whether ``url`` is ``sqlite:///:memory:``: a database of this process
+    alone, empty when it starts and gone when it exits."""
     from wfc.runtime.store import sqlite_path
 
+    return sqlite_path(url) == ":memory:"
+
+
+def refuse_private_database(url: str, what: str) -> None:
+    """Refuse ``sqlite:///:memory:`` for ``what`` (a command, or what an
+    option asks): ``what`` would find nothing there, or leave what it did
+    behind in a database that is gone (a detached run was said to wait
+    for an engine)."""
+    if is_private_database(url):
+        raise CliError(
+            f"{what} cannot use {url}, a database of one process alone: empty when it starts and gone when it "
+            f"exits. Give a database file (--db wfc.db) or a PostgreSQL URL"
+        )
+
+
+def require_database(url: str) -> None:
+    """Refuse a SQLite file that does not exist: a client must not create an
+    empty database because of a typo in a path; nor ``:memory:``, which
+    holds nothing for a client (:func:`refuse_private_database`)."""
+    from wfc.runtime.store import sqlite_path
+
+    refuse_private_database(url, "this command")
     path = sqlite_path(url)
-    if path is None or path == ":memory:":
+    if path is None:
         return
     file = Path(path)
     try:

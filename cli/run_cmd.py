@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url
+from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url, refuse_private_database
 from wfc.cli.log_options import LogFormat, LogFormatOption
 from wfc.cli.otel_option import OtelOption, tracing_for
 
@@ -60,7 +60,10 @@ def run_command(
     from wfc.cli.observing import setup_logs
     from wfc.cli.run_follow import Request, run_workflow  # the runtime and the compiler: only when running
 
-    request = Request(target, task_targets or [], database_url(db), run_id, detach, timeout)
+    url = database_url(db)
+    if detach or timeout is not None:
+        refuse_private_database(url, "--detach" if detach else "--timeout")  # the run would outlive its database
+    request = Request(target, task_targets or [], url, run_id, detach, timeout)
     request.tracing = tracing_for(otel)
     request.observers = setup_logs(log_format)
     raise typer.Exit(run_workflow(request, workflow, inputs or [], input_json))

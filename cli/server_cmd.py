@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url
+from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url, refuse_private_database
 from wfc.cli.errors import CliError
 from wfc.cli.log_options import LogFormat, LogFormatOption
 from wfc.cli.otel_option import OtelOption, tracing_for
@@ -77,5 +77,7 @@ def server_command(
             "--retention to a `wfc worker` of this database"
         )
     check_bind(host, token, read_token)
-    serve(database_url(db), task_targets or [], host=host, port=port, token=token, read_token=read_token,
-          log_format=log_format, tracing=tracing_for(otel), retention=keep)
+    url = database_url(db)
+    refuse_private_database(url, "wfc server")
+    serve(url, task_targets or [], host=host, port=port, token=token, read_token=read_token, log_format=log_format,
+          tracing=tracing_for(otel), retention=keep)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.text import Text
 
-from wfc.cli.engine_access import wfc_command
+from wfc.cli.engine_access import is_private_database, wfc_command
 from wfc.cli.run_views import describe_failure, status_text, thread_names, timeline_table, where_now
 from wfc.runtime import HistoryEntry, RunInfo, RunStatus
 
@@ -47,8 +47,9 @@ def print_summary(console: Console, info: RunInfo, entries: Sequence[HistoryEntr
         console.print(Text(f"  … {len(shown) - TIMELINE_ROWS} earlier entries", style="dim"))
         shown = shown[-TIMELINE_ROWS:]
     console.print(timeline_table(shown, thread_names(info), info.created_at))
-    history = wfc_command("runs", "history", info.id, url=url)
-    console.print(Text(f"full journal: {history}", style="dim"), soft_wrap=True)
+    if not is_private_database(url):  # gone with this process: no command can read it again
+        history = wfc_command("runs", "history", info.id, url=url)
+        console.print(Text(f"full journal: {history}", style="dim"), soft_wrap=True)
 
 
 def where_message(info: RunInfo, why: str, url: str, resume: str) -> str:

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url
+from wfc.cli.engine_access import DEFAULT_DB, DbOption, database_url, refuse_private_database
 from wfc.cli.log_options import LogFormat, LogFormatOption
 from wfc.cli.otel_option import OtelOption, tracing_for
 
@@ -106,7 +106,8 @@ def worker_command(
         raise CliError("--metrics-host needs --metrics-port: give the port to serve the metrics on")
     exposed = None if metrics_port is None else MetricsOptions(metrics_port, metrics_host, metrics_token)
     keep = None if retention is None else parse_duration(retention, "--retention", positive=True)
-    serve(database_url(db), task_targets, concurrency=concurrency, grace=grace, lease=lease, poll=poll,
-          stats_every=stats_every, log_format=log_format, metrics_options=exposed, tracing=tracing_for(otel),
-          retention=keep)
+    url = database_url(db)
+    refuse_private_database(url, "wfc worker")
+    serve(url, task_targets, concurrency=concurrency, grace=grace, lease=lease, poll=poll, stats_every=stats_every,
+          log_format=log_format, metrics_options=exposed, tracing=tracing_for(otel), retention=keep)
     raise typer.Exit(0)

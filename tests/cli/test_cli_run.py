@@ -309,3 +309,40 @@ def test_a_terminal_gets_the_live_panel(wfc: Invoke, url: str, monkeypatch: pyte
     assert "run pay-8  payment 1.0  RUNNING" in shown  # the live panel, redrawn while it runs
     assert "retry of task 'authorize-payment' (attempt 2)" in shown
     assert "run pay-8 (payment 1.0): COMPLETED" in shown  # the summary after it
+
+
+MEMORY = "sqlite:///:memory:"
+
+
+def test_a_run_followed_to_its_end_may_use_a_database_in_memory(wfc: Invoke) -> None:
+    result = wfc("run", *PAYMENT, "--input", "payment-id=p-1", "--db", MEMORY, "--run-id", "m-1")
+    assert result.exit_code == 0, result.output
+    assert "run m-1 (payment 1.0): COMPLETED" in result.stdout
+    assert "full journal" not in result.stdout  # no command could read it: the database is gone
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (["run", *PAYMENT, "--input", "payment-id=p-1", "--detach"], "--detach"),
+        (["run", *PAYMENT, "--input", "payment-id=p-1", "--timeout", "5"], "--timeout"),
+        (["worker", "--tasks", PAYMENT[2]], "wfc worker"),
+        (["server"], "wfc server"),
+        (["runs", "list"], "this command"),
+        (["runs", "cancel", "m-1"], "this command"),
+        (["event", "send", "go", "--run", "m-1"], "this command"),
+    ],
+    ids=["run-detach", "run-timeout", "worker", "server", "runs-list", "runs-cancel", "event-send"],
+)
+def test_what_would_outlive_or_look_into_a_database_in_memory_is_refused(
+    tmp_path: Path, args: list[str], what: str
+) -> None:
+    """A database in memory is one process's, empty when it starts and gone
+    when it exits. A detached run was said to wait for an engine there, a
+    worker or a server served an empty database for ever, and a listing
+    showed nothing, each with exit 0. (A process of its own: a worker that
+    serves would never return to the test.)"""
+    result = wfc_process(tmp_path, *args, "--db", MEMORY)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{what} cannot use {MEMORY}, a database of one process alone" in result.stderr, result.stderr
+    assert "--db wfc.db" in result.stderr
