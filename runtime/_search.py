@@ -66,9 +66,24 @@ def index_value(type_: VarType, value: Any) -> str:
     else:
         text = _CANONICAL.encode(value).decode()
     raw = text.encode("utf-8", "surrogatepass")
-    if len(raw) > MAX_TEXT:
+    if len(raw) > MAX_TEXT or not _storable(text):
         return f"{letter}#{hashlib.sha256(raw).hexdigest()}"
     return f"{letter}={text}"
+
+
+def _storable(text: str) -> bool:
+    """Whether both databases store ``text`` as it is: PostgreSQL's text
+    refuses NUL and lone surrogates (a start with such a searchable value
+    failed to commit there, and a search for one failed as a bug). Such a
+    text is indexed by its digest, as a long one is: stored and asked for
+    alike, so it is found the same on both."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def search_values(variables: Mapping[str, Any], searchable: Searchable) -> dict[str, str | None]:

@@ -11,7 +11,8 @@ from typing import Any
 
 import msgspec
 
-from wfc.runtime import RunKey, RunStateError, StoreError
+from wfc.runtime import RunKey, RunStateError, StoreError, UsageError
+from wfc.runtime._inputs import check_run_id
 from wfc.runtime._search import parse_where
 from wfc.server._feed import (
     NDJSON,
@@ -229,7 +230,8 @@ def _decode_cursor(cursor: str | None) -> RunKey | None:
         version, created_at, run_id = msgspec.json.decode(raw, type=tuple[int, float, str])
         if version != 1:
             raise ValueError(version)
-    except (binascii.Error, ValueError, msgspec.DecodeError):
+        check_run_id(run_id)  # no run id this server gave holds a NUL, which PostgreSQL refuses to compare
+    except (binascii.Error, ValueError, msgspec.DecodeError, UsageError):
         raise ProblemError(
             400, "bad-cursor", "the cursor is not one this server gave; start again without cursor"
         ) from None
