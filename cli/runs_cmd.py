@@ -208,6 +208,7 @@ def list_command(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """List runs, newest first, with where each one is now."""
+    from rich.cells import cell_len
     from rich.text import Text
 
     from wfc.cli.json_docs import print_json
@@ -247,6 +248,9 @@ def list_command(
         table = compact_table("id", "workflow", "version", "status", "started", "updated", last)
         for column in table.columns[:-1]:
             column.no_wrap = True  # ids are copied from here; only "where" wraps on a narrow terminal
+        # Whole, however narrow the terminal: the other columns give way (an
+        # 80-column terminal cut a generated id, 60 showed only "…").
+        table.columns[0].min_width = max(cell_len(info.id) for info in runs)
         for info in runs:
             # Text, not str: a str cell is parsed for markup and emoji codes
             # (":" in a time loads rich's table of emoji names).

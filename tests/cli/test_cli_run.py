@@ -346,3 +346,16 @@ def test_what_would_outlive_or_look_into_a_database_in_memory_is_refused(
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{what} cannot use {MEMORY}, a database of one process alone" in result.stderr, result.stderr
     assert "--db wfc.db" in result.stderr
+
+
+@pytest.mark.parametrize("columns", ["80", "60", "40"])
+def test_runs_list_shows_whole_ids_on_a_narrow_terminal(tmp_path: Path, url: str, columns: str) -> None:
+    """The id is what every other command takes: the other columns give way.
+    An 80-column terminal cut a generated id, 60 showed only "…"."""
+    started = wfc_process(tmp_path, "run", *PAYMENT, "--input", "payment-id=p-1", "--db", url)
+    assert started.returncode == 0, started.stderr
+    run_id = json.loads(wfc_process(tmp_path, "runs", "list", "--db", url, "--json").stdout)[0]["id"]
+    assert run_id.startswith("payment-") and len(run_id) == len("payment-") + 12
+    listed = wfc_process(tmp_path, "runs", "list", "--db", url, env={"COLUMNS": columns})
+    assert listed.returncode == 0, listed.stderr
+    assert run_id in listed.stdout, listed.stdout
