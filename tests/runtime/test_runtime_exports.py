@@ -47,6 +47,7 @@ def test_exported_names_are_pinned() -> None:
         "UnknownRunError",
         "UnknownUserTaskError",
         "UnknownWorkflowError",
+        "UnreadableRunError",
         "UnsupportedUrlError",
         "UsageError",
         "UserTask",
