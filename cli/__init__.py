@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from wfc.cli.errors import CliError
     from wfc.specs.errors import WfcError
 
-#: The public names imported on first use (:func:`__getattr__`).
-_LAZY = {"app": "wfc.cli.app", "CliError": "wfc.cli.errors", "WfcError": "wfc.specs.errors"}
+#: The public names imported on first use besides ``app`` (:func:`__getattr__`).
+_LAZY = {"CliError": "wfc.cli.errors", "WfcError": "wfc.specs.errors"}
 
 
 def __getattr__(name: str) -> Any:

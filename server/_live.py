@@ -107,9 +107,8 @@ class Live:
         stayed open would hold the shutdown for ever (a keep-alive every
         :data:`KEEPALIVE` seconds); the pages connect again on their own."""
         for queue in self._listeners:
-            with contextlib.suppress(asyncio.QueueEmpty):
-                while queue.full():
-                    queue.get_nowait()
+            if queue.full():  # the end counts more than the oldest push
+                queue.get_nowait()
             queue.put_nowait(None)
 
     def _publish(self, push: Push) -> None:
